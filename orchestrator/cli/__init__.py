@@ -1,0 +1,50 @@
+"""The ``govcloud`` command line: thin commands over the library.
+
+Exceptions become exit codes in exactly one place (:class:`Root`); heavy libraries (pulumi,
+openstacksdk, sqlalchemy) are imported inside commands so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from orchestrator import __version__
+from orchestrator.errors import GovcloudError, ManifestInvalid
+
+
+class Root(click.Group):
+    """The root group: turns every :class:`GovcloudError` into one message and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ManifestInvalid as exc:
+            click.echo(f"error: {exc.path}: invalid manifest", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {exc.path}:{problem}", err=True)
+            ctx.exit(exc.exit_code)
+        except GovcloudError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="govcloud")
+def cli() -> None:
+    """govcloud: approved government-cloud manifests become OpenStack environments.
+
+    Exit codes: 0 ok, 1 a rule said no (validation, gate, quota), 2 usage error,
+    3 an outside system failed.
+    """
+
+
+def main() -> None:
+    from orchestrator.cli import manifest  # noqa: F401  (registers commands)
+
+    try:
+        cli.main(prog_name="govcloud")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

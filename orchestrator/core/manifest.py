@@ -1,0 +1,295 @@
+"""Manifest v1 (``apiVersion: govcloud/v1``, ``kind: Application``) as Pydantic models.
+
+The YAML file has a base ``spec.resources`` and per-environment ``spec.environments.<env>``
+overrides; :mod:`orchestrator.core.validation` merges them and produces an
+:class:`Application` whose ``environments`` hold the effective resources of each environment.
+Field names are camelCase in YAML (``sizeGb``, ``remoteCidr``) and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "govcloud/v1"
+KIND = "Application"
+
+#: Lowercase slug used inside every identifier (stack, project, resource names).
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+#: A name unique within its kind in one environment (servers, volumes, groups...).
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,40}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+MAX_VOLUME_GB = 16384
+MAX_COUNT = 100
+
+
+class Environment(str, Enum):
+    """The three environments of Art. 13-14, in the order they open."""
+
+    TEST = "test"
+    TRIAL = "trial"
+    PRODUCTION = "production"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ENVIRONMENTS: tuple[Environment, ...] = tuple(Environment)
+
+
+class Model(BaseModel):
+    """Base: camelCase aliases, unknown keys refused, immutable after validation."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class Contact(Model):
+    name: str = Field(min_length=1)
+    role: Literal["owner", "technical", "security", "operations"] = "technical"
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = None
+
+
+class Unit(Model):
+    id: Slug
+    name: str = Field(min_length=1)
+
+
+class Metadata(Model):
+    id: Slug
+    name: str = Field(min_length=1, description="display name; Chinese allowed")
+    unit: Unit
+    contacts: list[Contact] = Field(min_length=1)
+    description: str | None = None
+
+
+class Material(Model):
+    """A reference to a submitted document, pinned by its sha256."""
+
+    path: str = Field(min_length=1)
+    sha256: Sha256
+    issued: str | None = None
+
+
+class Materials(Model):
+    construction_plan: Material | None = None
+    self_test_report: Material | None = None
+    third_party_test_report: Material | None = None
+    mlps_filing_certificate: Material | None = None
+
+
+class PortRange(Model):
+    min: int = Field(ge=1, le=65535)
+    max: int = Field(ge=1, le=65535)
+
+    @classmethod
+    def parse(cls, value: object) -> PortRange | None:
+        """``443``, ``"8000-8080"`` or ``{min, max}``; ``None`` means all ports."""
+        if value is None or isinstance(value, (dict, PortRange)):
+            return value  # type: ignore[return-value]
+        if isinstance(value, bool):
+            raise ValueError("ports must be a number or a range 'LOW-HIGH'")
+        if isinstance(value, int):
+            return cls(min=value, max=value)
+        if isinstance(value, str):
+            low, sep, high = value.partition("-")
+            if low.strip().isdigit() and (not sep or high.strip().isdigit()):
+                return cls(min=int(low), max=int(high or low))
+        raise ValueError("ports must be a number or a range 'LOW-HIGH'")
+
+
+class Rule(Model):
+    """One security-group rule. Exactly one of ``remote_cidr`` and ``remote_group``."""
+
+    direction: Literal["ingress", "egress"] = "ingress"
+    protocol: Literal["tcp", "udp", "icmp", "any"] = "tcp"
+    ports: PortRange | None = None
+    remote_cidr: str | None = None
+    remote_group: Name | None = None
+    description: str | None = None
+
+    _ports = field_validator("ports", mode="before")(lambda cls, v: PortRange.parse(v))
+
+    @field_validator("remote_cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_network(value, strict=True)
+        return value
+
+    @property
+    def is_open_to_world(self) -> bool:
+        return self.remote_cidr in ("0.0.0.0/0", "::/0")
+
+    @property
+    def ethertype(self) -> str:
+        if self.remote_cidr and ":" in self.remote_cidr:
+            return "IPv6"
+        return "IPv4"
+
+
+class SecurityGroup(Model):
+    name: Name
+    description: str | None = None
+    rules: list[Rule] = []
+
+
+class DataVolume(Model):
+    name: Name
+    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    type: str | None = None
+
+
+class UserData(Model):
+    """The application's own cloud-init extras, added after the base hardening."""
+
+    packages: list[str] = []
+    runcmd: list[str] = []
+    files: list[dict[str, str]] = []
+
+
+class Server(Model):
+    name: Name
+    flavor: str = Field(min_length=1)
+    image: str = Field(min_length=1)
+    count: int = Field(default=1, ge=1, le=MAX_COUNT)
+    volumes: list[DataVolume] = []
+    security_groups: list[Name] = []
+    user_data: UserData = UserData()
+    public_ip: bool = False
+
+
+class DatabaseUser(Model):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    databases: list[str] = []
+
+
+class Database(Model):
+    name: Name
+    engine: Literal["mysql", "postgresql", "mariadb"]
+    version: str = Field(min_length=1)
+    flavor: str = Field(min_length=1)
+    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    databases: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] = Field(
+        min_length=1
+    )
+    users: list[DatabaseUser] = []
+    volume_type: str | None = None
+
+
+class Volume(Model):
+    """A block volume not tied to a server's data disks; ``attach_to`` names a server."""
+
+    name: Name
+    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    type: str | None = None
+    attach_to: Name | None = None
+
+
+class Container(Model):
+    """An object-storage (Swift) container; ``size_gb`` becomes its quota."""
+
+    name: Name
+    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    access: Literal["private", "public-read"] = "private"
+
+
+class Resources(Model):
+    servers: list[Server] = []
+    databases: list[Database] = []
+    volumes: list[Volume] = []
+    containers: list[Container] = []
+    security_groups: list[SecurityGroup] = []
+
+
+class AuthRole(Model):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+    description: str | None = None
+
+
+class Auth(Model):
+    """Unified authentication platform registration (Art. 20)."""
+
+    protocol: Literal["oidc", "saml", "cas"] = "oidc"
+    redirect_uris: list[Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]] = Field(
+        min_length=1
+    )
+    roles: list[AuthRole] = Field(min_length=1)
+
+
+class CatalogueEntry(Model):
+    """An information-resource catalogue entry the system publishes (Art. 26-27)."""
+
+    id: Annotated[str, StringConstraints(min_length=1)]
+    name: str = Field(min_length=1)
+    sharing: Literal["unconditional", "conditional", "none"] = "unconditional"
+    update_frequency: Literal["realtime", "daily", "weekly", "monthly", "yearly"] = "daily"
+    reason: str | None = Field(default=None, description="why it is not shared unconditionally")
+
+
+class DataSharing(Model):
+    catalogue: list[CatalogueEntry] = []
+
+
+class Backup(Model):
+    """Data-level backups (Art. 22, 30)."""
+
+    enabled: bool = True
+    schedule: str = Field(default="0 2 * * *", description="cron expression")
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    offsite: bool = False
+
+
+class EnvironmentSpec(Model):
+    """One environment's effective resources after the overrides are applied."""
+
+    resources: Resources = Resources()
+    production_data: bool = False
+
+
+class Spec(Model):
+    mlps_level: int = Field(ge=1, le=5)
+    materials: Materials = Materials()
+    auth: Auth
+    data_sharing: DataSharing = DataSharing()
+    backup: Backup = Backup()
+    resources: Resources = Resources()
+    environments: dict[Environment, dict | None] = Field(min_length=1)
+
+
+class ManifestDocument(Model):
+    """The YAML document as written (overrides not yet applied)."""
+
+    api_version: Literal["govcloud/v1"]
+    kind: Literal["Application"]
+    metadata: Metadata
+    spec: Spec
+
+
+class Application(Model):
+    """A valid manifest with each declared environment's effective resources."""
+
+    metadata: Metadata
+    mlps_level: int
+    materials: Materials
+    auth: Auth
+    data_sharing: DataSharing
+    backup: Backup
+    environments: dict[Environment, EnvironmentSpec]
+    digest: str
+    source: str
+
+    @property
+    def id(self) -> str:
+        return self.metadata.id
+
+    @property
+    def unit(self) -> str:
+        return self.metadata.unit.id

@@ -1,0 +1,462 @@
+"""Manifest validation: schema, environment overrides, and the registered semantic rules.
+
+Every problem of a file is collected at once. A problem names the line, the field path as
+written in the file, the rule, and the article of the regulation where that is the reason.
+
+Overrides: ``spec.environments.<env>.resources`` patches ``spec.resources``. Mappings merge
+key by key; lists of named items (servers, volumes...) merge by ``name``, new names are added.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from orchestrator.core.manifest import (
+    Application,
+    Environment,
+    EnvironmentSpec,
+    ManifestDocument,
+)
+from orchestrator.core.yamlsource import (
+    ParseFailed,
+    Path,
+    Problem,
+    digest_of,
+    dotted,
+    line_of,
+    parse,
+    plain,
+)
+from orchestrator.errors import ManifestInvalid
+
+#: What a semantic rule yields: the path in the effective model and a message.
+Finding = tuple[Path, str]
+
+
+@dataclass
+class Report:
+    """The outcome of validating one file."""
+
+    path: str
+    digest: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    application: Application | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems and self.application is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "valid": self.valid,
+            "digest": self.digest,
+            "errors": [p.as_dict() for p in self.problems],
+        }
+
+
+# --- rule registry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestRule:
+    name: str
+    article: str
+    check: Callable[[Application], Iterable[Finding]]
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+
+RULES: dict[str, ManifestRule] = {}
+
+
+def rule(name: str, article: str = "") -> Callable:
+    """Register a semantic rule. Its docstring says what it checks and gives an example."""
+
+    def register(check: Callable[[Application], Iterable[Finding]]) -> Callable:
+        if name in RULES:
+            raise ValueError(f"rule {name} registered twice")
+        RULES[name] = ManifestRule(name, article, check)
+        return check
+
+    return register
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def validate_file(path: str | FsPath) -> Report:
+    """Validate one manifest file; never raises for anything wrong inside the file."""
+    path = FsPath(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Report(str(path), problems=[Problem(None, "", "file-readable", exc.strerror or str(exc))])
+    return validate_bytes(raw, str(path))
+
+
+def load_manifest(path: str | FsPath) -> Application:
+    """The valid application of ``path``; raises :class:`ManifestInvalid` with every problem."""
+    report = validate_file(path)
+    if not report.valid:
+        raise ManifestInvalid(report.path, report.problems)
+    assert report.application is not None
+    return report.application
+
+
+def validate_bytes(raw: bytes, source: str) -> Report:
+    report = Report(source)
+    try:
+        root = parse(raw)
+        data = plain(root)
+    except ParseFailed as failed:
+        report.problems.append(failed.problem)
+        return report
+    report.digest = digest_of(data)
+    problems: dict[tuple, Problem] = {}
+
+    def add(path: Path, rule_name: str, message: str, article: str = "") -> None:
+        problem = Problem(line_of(root, path), dotted(path), rule_name, message, article)
+        problems.setdefault((problem.field, rule_name, message), problem)
+
+    document = _validate_model(ManifestDocument, data, (), {}, add)
+    environments, origins = _effective_environments(data, add)
+    if document is None or environments is None:
+        report.problems = _sorted(problems.values())
+        return report
+
+    spec = document.spec
+    application = Application(
+        metadata=document.metadata,
+        mlps_level=spec.mlps_level,
+        materials=spec.materials,
+        auth=spec.auth,
+        data_sharing=spec.data_sharing,
+        backup=spec.backup,
+        environments=environments,
+        digest=report.digest,
+        source=source,
+    )
+    for registered in RULES.values():
+        for effective_path, message in registered.check(application):
+            add(_source_path(effective_path, origins), registered.name, message, registered.article)
+    report.problems = _sorted(problems.values())
+    if not report.problems:
+        report.application = application
+    return report
+
+
+def _sorted(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.field, p.rule))
+
+
+# --- schema and overrides ------------------------------------------------------------------
+
+
+def _validate_model(model: type, data: Any, prefix: Path, origins: dict, add: Callable) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            loc = prefix + tuple(p for p in error["loc"] if not _is_validator_tag(p))
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            add(_source_path(loc, origins), f"schema.{error['type']}", message)
+        return None
+
+
+def _is_validator_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _effective_environments(
+    data: dict, add: Callable
+) -> tuple[dict[Environment, EnvironmentSpec] | None, dict[Path, Path]]:
+    """Merge each declared environment's overrides into the base resources and validate."""
+    spec = data.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("environments"), dict):
+        return None, {}
+    base = spec.get("resources") or {}
+    origins: dict[Path, Path] = {}
+    result: dict[Environment, EnvironmentSpec] = {}
+    ok = True
+    for name, override in spec["environments"].items():
+        try:
+            env = Environment(name)
+        except ValueError:
+            ok = False  # reported by the document schema
+            continue
+        override = override if isinstance(override, dict) else {}
+        src = ("spec", "environments", name)
+        raw: dict[str, Any] = {k: v for k, v in override.items() if k != "resources"}
+        raw.setdefault("productionData", env is Environment.PRODUCTION)
+        for key in raw:
+            origins[("environments", name, key)] = src + (key,)
+        raw["resources"] = _merge(
+            base,
+            override.get("resources"),
+            ("spec", "resources"),
+            src + ("resources",),
+            ("environments", name, "resources"),
+            origins,
+            add,
+        )
+        origins[("environments", name)] = src
+        model = _validate_model(EnvironmentSpec, raw, ("environments", name), origins, add)
+        if model is None:
+            ok = False
+        else:
+            result[env] = model
+    return (result if ok else None), origins
+
+
+_MISSING = object()
+
+
+def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: dict, add) -> Any:
+    if over is None or over is _MISSING:
+        return _take(base, bsrc, eff, origins, add)
+    if base is None or base is _MISSING:
+        return _take(over, osrc, eff, origins, add)
+    origins[eff] = osrc
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {
+            key: _merge(
+                base.get(key, _MISSING), over.get(key, _MISSING),
+                bsrc + (key,), osrc + (key,), eff + (key,), origins, add,
+            )
+            for key in {**base, **over}
+        }
+    if _named_list(base) and _named_list(over):
+        base_at = _index_by_name(base, bsrc, add)
+        over_at = _index_by_name(over, osrc, add)
+        merged = []
+        for name in {**base_at, **over_at}:
+            i, j = base_at.get(name), over_at.get(name)
+            merged.append(
+                _merge(
+                    base[i] if i is not None else _MISSING,
+                    over[j] if j is not None else _MISSING,
+                    bsrc + (i,) if i is not None else bsrc,
+                    osrc + (j,) if j is not None else osrc,
+                    eff + (len(merged),), origins, add,
+                )
+            )
+        return merged
+    return _take(over, osrc, eff, origins, add)
+
+
+def _take(value: Any, src: Path, eff: Path, origins: dict, add) -> Any:
+    if value is _MISSING:
+        return None
+    origins[eff] = src
+    if isinstance(value, dict):
+        return {k: _take(v, src + (k,), eff + (k,), origins, add) for k, v in value.items()}
+    if isinstance(value, list):
+        if _named_list(value):
+            _index_by_name(value, src, add)
+        return [_take(v, src + (i,), eff + (i,), origins, add) for i, v in enumerate(value)]
+    return copy.copy(value)
+
+
+def _named_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) for item in value
+    )
+
+
+def _index_by_name(items: list[dict], src: Path, add: Callable) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item["name"] in seen:
+            add(src + (i, "name"), "unique-names", f"name {item['name']!r} is used twice in this list")
+        else:
+            seen[item["name"]] = i
+    return seen
+
+
+def _source_path(path: Path, origins: dict[Path, Path]) -> Path:
+    """Map a path in the effective model to where its value was written in the file."""
+    if not path or path[0] != "environments":
+        return path
+    for cut in range(len(path), 0, -1):
+        if path[:cut] in origins:
+            return origins[path[:cut]] + path[cut:]
+    return ("spec",) + path
+
+
+# --- the semantic rules --------------------------------------------------------------------
+
+
+def _each_env(app: Application) -> Iterator[tuple[Path, Environment, Any]]:
+    for env, spec in app.environments.items():
+        yield ("environments", env.value, "resources"), env, spec.resources
+
+
+@rule("mlps-level-allowed", article="Art. 4")
+def _mlps_level(app: Application) -> Iterator[Finding]:
+    """Systems at MLPS level 4 or 5 stay off the government cloud.
+
+    Example: ``spec.mlpsLevel: 4`` is refused.
+    """
+    if app.mlps_level >= 4:
+        yield ("spec", "mlpsLevel"), (
+            f"MLPS level {app.mlps_level}: systems at level 4 or above may not run on the government cloud"
+        )
+
+
+@rule("materials-submitted", article="Art. 11")
+def _materials_submitted(app: Application) -> Iterator[Finding]:
+    """Every application carries its construction plan and self-test report.
+
+    Example: a manifest without ``spec.materials.selfTestReport`` is refused.
+    """
+    for key, attr in (("constructionPlan", "construction_plan"), ("selfTestReport", "self_test_report")):
+        if getattr(app.materials, attr) is None:
+            yield ("spec", "materials", key), f"{key} is required with every application"
+
+
+@rule("production-materials", article="Art. 40")
+def _production_materials(app: Application) -> Iterator[Finding]:
+    """A production environment needs the third-party test report and the MLPS filing certificate.
+
+    Example: ``environments: {production: {}}`` without ``materials.mlpsFilingCertificate``.
+    """
+    if Environment.PRODUCTION not in app.environments:
+        return
+    for key, attr in (
+        ("thirdPartyTestReport", "third_party_test_report"),
+        ("mlpsFilingCertificate", "mlps_filing_certificate"),
+    ):
+        if getattr(app.materials, attr) is None:
+            yield ("spec", "materials", key), f"{key} is required when a production environment is declared"
+
+
+@rule("security-group-exists")
+def _security_group_exists(app: Application) -> Iterator[Finding]:
+    """A security group named by a server or a rule's ``remoteGroup`` is declared.
+
+    Example: ``servers: [{name: web, securityGroups: [wbe]}]`` with only group ``web``.
+    """
+    for base, _, res in _each_env(app):
+        names = {g.name for g in res.security_groups}
+        for i, server in enumerate(res.servers):
+            for j, group in enumerate(server.security_groups):
+                if group not in names:
+                    yield base + ("servers", i, "securityGroups", j), f"security group {group!r} is not declared"
+        for i, group in enumerate(res.security_groups):
+            for j, r in enumerate(group.rules):
+                if r.remote_group and r.remote_group not in names:
+                    yield base + ("securityGroups", i, "rules", j, "remoteGroup"), (
+                        f"security group {r.remote_group!r} is not declared"
+                    )
+
+
+@rule("rule-remote")
+def _rule_remote(app: Application) -> Iterator[Finding]:
+    """A security-group rule names exactly one of ``remoteCidr`` and ``remoteGroup``.
+
+    Example: ``{protocol: tcp, ports: 22}`` with neither is refused: say who may connect.
+    """
+    for base, _, res in _each_env(app):
+        for i, group in enumerate(res.security_groups):
+            for j, r in enumerate(group.rules):
+                if (r.remote_cidr is None) == (r.remote_group is None):
+                    yield base + ("securityGroups", i, "rules", j), (
+                        "a rule needs exactly one of remoteCidr and remoteGroup"
+                    )
+
+
+@rule("port-range")
+def _port_range(app: Application) -> Iterator[Finding]:
+    """Port ranges run low to high; tcp and udp rules name ports, icmp and any do not.
+
+    Example: ``ports: 8080-80`` is refused.
+    """
+    for base, _, res in _each_env(app):
+        for i, group in enumerate(res.security_groups):
+            for j, r in enumerate(group.rules):
+                where = base + ("securityGroups", i, "rules", j, "ports")
+                if r.ports and r.ports.min > r.ports.max:
+                    yield where, f"port range {r.ports.min}-{r.ports.max} runs backwards"
+                if r.protocol in ("icmp", "any") and r.ports:
+                    yield where, f"protocol {r.protocol} takes no ports"
+                if r.protocol in ("tcp", "udp") and not r.ports:
+                    yield where, f"protocol {r.protocol} needs ports (a number or LOW-HIGH)"
+
+
+@rule("unique-names")
+def _unique_names(app: Application) -> Iterator[Finding]:
+    """Names are unique within their kind; a server's data volumes have distinct names.
+
+    Example: two databases both named ``main``.
+    """
+    for base, _, res in _each_env(app):
+        for i, server in enumerate(res.servers):
+            yield from _duplicates(base + ("servers", i, "volumes"), [v.name for v in server.volumes])
+        for i, db in enumerate(res.databases):
+            yield from _duplicates(base + ("databases", i, "databases"), list(db.databases), key=False)
+            yield from _duplicates(base + ("databases", i, "users"), [u.name for u in db.users])
+    yield from _duplicates(("spec", "auth", "roles"), [r.name for r in app.auth.roles])
+    yield from _duplicates(("spec", "dataSharing", "catalogue"), [c.id for c in app.data_sharing.catalogue])
+
+
+def _duplicates(path: Path, names: list[str], key: bool = True) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            yield (path + ((i, "name") if key else (i,))), f"{name!r} appears twice"
+        seen.add(name)
+
+
+@rule("reference-resolves")
+def _references(app: Application) -> Iterator[Finding]:
+    """Volumes attach to a declared server; database users are granted declared databases.
+
+    Example: ``volumes: [{name: archive, attachTo: fileserver}]`` with no server ``fileserver``.
+    """
+    for base, _, res in _each_env(app):
+        servers = {s.name for s in res.servers}
+        for i, volume in enumerate(res.volumes):
+            if volume.attach_to and volume.attach_to not in servers:
+                yield base + ("volumes", i, "attachTo"), f"server {volume.attach_to!r} is not declared"
+        for i, db in enumerate(res.databases):
+            for j, user in enumerate(db.users):
+                for k, name in enumerate(user.databases):
+                    if name not in db.databases:
+                        yield base + ("databases", i, "users", j, "databases", k), (
+                            f"database {name!r} is not declared in {db.name}"
+                        )
+
+
+@rule("catalogue-sharing-reason", article="Art. 26")
+def _catalogue_reason(app: Application) -> Iterator[Finding]:
+    """Sharing is the rule: an entry shared conditionally or not at all states its reason.
+
+    Example: ``{id: c1, name: 户籍, sharing: none}`` without ``reason``.
+    """
+    for i, entry in enumerate(app.data_sharing.catalogue):
+        if entry.sharing != "unconditional" and not entry.reason:
+            yield ("spec", "dataSharing", "catalogue", i, "reason"), (
+                f"catalogue entry shared '{entry.sharing}' must give its reason"
+            )
+
+
+@rule("environment-has-resources", article="Art. 11")
+def _environment_has_resources(app: Application) -> Iterator[Finding]:
+    """Each declared environment asks for at least one server, database, volume or container.
+
+    Example: ``environments: {test: {}}`` with empty ``spec.resources``.
+    """
+    for base, env, res in _each_env(app):
+        if not (res.servers or res.databases or res.volumes or res.containers):
+            yield base[:2], f"environment {env} declares no resources (servers, databases, volumes, containers)"

@@ -1,0 +1,129 @@
+"""The PRC working-day calendar: public holidays and make-up working days (调休).
+
+Published years come from the maintained ``chinesecalendar`` library; years it does not know yet
+come from an override data file (``orchestrator/data/calendar.yaml``, or the file named by
+``GOVCLOUD_CALENDAR_FILE``). A year known to neither is *provisional*: Monday to Friday count as
+working days except the statutory fixed-date holidays (New Year, Labour Day, National Day; the
+lunar ones and the make-up days are unknowable in advance), and every date computed through such a
+year says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+
+#: 全国年节及纪念日放假办法 (2025 revision): the holidays on fixed solar dates.
+FIXED_STATUTORY_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
+@dataclass(frozen=True)
+class CalendarDate:
+    """A computed date, and whether any day counted lies in a year without published data."""
+
+    date: dt.date
+    provisional: bool = False
+
+    def as_dict(self) -> dict:
+        return {"date": self.date.isoformat(), "provisional": self.provisional}
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    holidays: frozenset[dt.date]
+    workdays: frozenset[dt.date]  # make-up working days on weekends
+
+
+class Calendar:
+    """Working days for deadlines; ``overrides`` maps a year to its published schedule."""
+
+    def __init__(self, overrides: dict[int, YearSchedule] | None = None) -> None:
+        self.overrides = overrides or {}
+
+    def is_provisional(self, year: int) -> bool:
+        return year not in self.overrides and not _library_knows(year)
+
+    def is_workday(self, day: dt.date) -> bool:
+        schedule = self.overrides.get(day.year)
+        if schedule is not None:
+            if day in schedule.workdays:
+                return True
+            return day.weekday() < 5 and day not in schedule.holidays
+        if _library_knows(day.year):
+            import chinese_calendar
+
+            return chinese_calendar.is_workday(day)
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_STATUTORY_HOLIDAYS
+
+    def add_working_days(self, start: dt.date, n: int) -> CalendarDate:
+        """The ``n``-th working day after ``start`` (counting begins the next day)."""
+        if n < 0:
+            raise ValueError("n must not be negative")
+        day, provisional = start, self.is_provisional(start.year)
+        while n:
+            day += dt.timedelta(days=1)
+            provisional = provisional or self.is_provisional(day.year)
+            if self.is_workday(day):
+                n -= 1
+        return CalendarDate(day, provisional)
+
+    def add_natural_days(self, start: dt.date, n: int) -> CalendarDate:
+        return CalendarDate(start + dt.timedelta(days=n), False)
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
+        sign = 1 if end >= start else -1
+        low, high = (start, end) if sign > 0 else (end, start)
+        count, day = 0, low
+        while day < high:
+            day += dt.timedelta(days=1)
+            count += self.is_workday(day)
+        return sign * count
+
+
+@functools.cache
+def _library_years() -> range:
+    from chinese_calendar import constants
+
+    years = [d.year for d in constants.holidays]
+    return range(min(years), max(years) + 1)
+
+
+def _library_knows(year: int) -> bool:
+    return year in _library_years()
+
+
+def load_overrides(path: str | Path | None = None) -> dict[int, YearSchedule]:
+    """Parse the override file: ``{year: {holidays: [dates], workdays: [dates]}}``."""
+    from ruamel.yaml import YAML
+
+    text = (
+        Path(path).read_text(encoding="utf-8")
+        if path
+        else resources.files("orchestrator.data").joinpath("calendar.yaml").read_text(encoding="utf-8")
+    )
+    data = YAML(typ="safe").load(text) or {}
+    result: dict[int, YearSchedule] = {}
+    for year, schedule in data.items():
+        schedule = schedule or {}
+        days = {key: frozenset(_as_date(d) for d in schedule.get(key) or []) for key in ("holidays", "workdays")}
+        for day in days["holidays"] | days["workdays"]:
+            if day.year != int(year):
+                raise ValueError(f"calendar override: {day} listed under year {year}")
+        result[int(year)] = YearSchedule(days["holidays"], days["workdays"])
+    return result
+
+
+def _as_date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+@functools.cache
+def default_calendar() -> Calendar:
+    """The calendar with the embedded overrides, or the file in ``GOVCLOUD_CALENDAR_FILE``."""
+    return Calendar(load_overrides(os.environ.get("GOVCLOUD_CALENDAR_FILE")))
