@@ -17,7 +17,7 @@ from orchestrator.core.capacity import assess_all, warnings
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.quota import Policy, check_stack, load_policy
 from orchestrator.core.quota.drift import differences
-from orchestrator.core.quota.facts import Holding
+from orchestrator.core.quota.facts import Context, Holding, context_of
 from orchestrator.core.quota.holdings import holdings, unit_usage
 from orchestrator.core.sizing import quotas
 from orchestrator.core.validation import load_manifest, validate_file
@@ -131,3 +131,26 @@ def capacity(cloud: str | None, threshold: float) -> dict[str, Any]:
 
 def policy(explicit: str | Path | None = None) -> Policy:
     return load_policy(policy_path(explicit))
+
+
+def stack_context(
+    labels: dict[str, str] | Any, manifest: Path | None, env: str | None, directory: Path
+) -> Context | None:
+    """The context of a stack the policy pack checks.
+
+    From the stack's configuration (``govcloud:manifest`` + ``govcloud:environment``) when given,
+    else from the resources' labels (unit, app, env) and the application's manifest in
+    ``directory``; what the unit holds comes from :func:`unit_holdings`. ``None`` when neither
+    names the stack.
+    """
+    if manifest is not None and env:
+        app = load_manifest(manifest)
+        return context_of(app, Environment(env), unit_holdings(app.unit, directory) + holdings([app]))
+    if not {"unit", "app", "env"} <= set(labels):
+        return None
+    unit, app_id, environment = labels["unit"], labels["app"], Environment(labels["env"])
+    held = unit_holdings(unit, directory)
+    for app in applications(directory):
+        if app.id == app_id and app.unit == unit and environment in app.environments:
+            return context_of(app, environment, held)
+    return Context(unit=unit, app=app_id, env=environment, held=tuple(h for h in held if h.app != app_id))

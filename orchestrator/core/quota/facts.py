@@ -98,11 +98,14 @@ class Holding:
 
 @dataclass(frozen=True)
 class Context:
-    """What the rules need beside the resources: from the manifest, and what the unit holds."""
+    """What the rules need beside the resources: from the manifest, and what the unit holds.
 
-    unit: str
-    app: str
-    env: Environment
+    ``None`` means not known (a policy pack run without a manifest): rules that need it stay silent.
+    """
+
+    unit: str | None
+    app: str | None
+    env: Environment | None
     mlps_level: int | None = None
     backup_enabled: bool | None = None
     production_data: bool | None = None
@@ -123,11 +126,11 @@ class StackFacts:
     totals: Totals = field(default_factory=lambda: ZERO)
 
     @property
-    def unit(self) -> str:
+    def unit(self) -> str | None:
         return self.context.unit
 
     @property
-    def env(self) -> Environment:
+    def env(self) -> Environment | None:
         return self.context.env
 
 

@@ -136,6 +136,8 @@ class UnitLimits(QuotaRule):
             return value
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
+        if facts.unit is None:
+            return
         limits = self.policy.limits.of(facts.unit)
         held = add_totals(h.totals for h in facts.context.held)
         for measure in self.params.measures:
