@@ -95,3 +95,30 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
             out.append({"type": "openstack:networking/secGroupRule:SecGroupRule",
                         "name": f"{naming.resource_name(app.id, g.name)}-rule-{i}", "properties": props})
     return out
+
+
+def app_from_text(text: str) -> Application:
+    from orchestrator.core.validation import validate_bytes
+
+    report = validate_bytes(text.encode(), "<test>")
+    assert report.application is not None, [str(p) for p in report.problems]
+    return report.application
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+@pytest.fixture(scope="session")
+def bad_app() -> Application:
+    """The level-3 example broken against most rules: no backups, SSH and MySQL open to the world,
+    an oversized unencrypted archive, a RAM-heavy unlisted gateway flavor."""
+    text = (EXAMPLES / "social-security.yaml").read_text()
+    text = replace_once(text, '  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"')
+    text = replace_once(text, "            ports: 22\n            remoteCidr: 10.20.0.0/16", "            ports: 22\n            remoteCidr: 0.0.0.0/0")
+    text = replace_once(text, "      - name: db-clients\n        rules: []",
+                        "      - name: db-clients\n        rules:\n          - protocol: tcp\n            ports: 3306\n            remoteCidr: 0.0.0.0/0")
+    text = replace_once(text, "        sizeGb: 1000\n        type: encrypted\n", "        sizeGb: 3000\n")
+    text = replace_once(text, "        flavor: g.2c4g\n        image: debian-12\n        count: 2", "        flavor: g.2c16g\n        image: debian-12\n        count: 2")
+    return app_from_text(text)
