@@ -85,7 +85,7 @@ class Cloud:
             warnings.simplefilter("ignore")  # the statistics fields are deprecated (microversion 2.88)
             for rc, (name, unit) in COMPUTE_CLASSES.items():
                 used_attr, size_attr = fields[rc]
-                pairs = [(getattr(h, used_attr), getattr(h, size_attr)) for h in hypervisors]
+                pairs = [(_number(getattr(h, used_attr)), _number(getattr(h, size_attr))) for h in hypervisors]
                 known = [(u, s) for u, s in pairs if u is not None and s is not None]
                 out.append(combine(name, known if len(known) == len(pairs) else [], unit, "hypervisors"))
         return out
