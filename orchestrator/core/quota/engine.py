@@ -23,8 +23,7 @@ def active_rules(policy: Policy) -> tuple[QuotaRule, ...]:
 
 def run(rule: QuotaRule, facts: StackFacts, policy: Policy) -> list[Violation]:
     """One rule over the facts, its findings as violations with the policy's enforcement."""
-    active = policy.rule(rule.name)
-    enforcement = active.enforcement if active else "mandatory"
+    enforcement = rule.enforcement
     return [
         Violation(rule.name, enforcement, rule.article, f.subject, f.message, f.asked, f.allowed, f.used, f.resource)
         for f in rule.check(facts)

@@ -15,8 +15,9 @@ production environment's size) comes in a :class:`Context` built from the manife
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from orchestrator.core import naming
@@ -137,22 +138,31 @@ class StackFacts:
 ZERO = Totals(0, 0, 0, 0, 0, 0, 0, 0)
 
 
+_VALUES = attrgetter(*(f.name for f in fields(Totals)))
+
+
 def add_totals(items: Iterable[Totals]) -> Totals:
     """Field-wise sum."""
-    sums = dict(ZERO.as_dict())
-    for t in items:
-        for k, v in t.as_dict().items():
-            sums[k] += v
-    return Totals(**sums)
+    columns = list(zip(*map(_VALUES, items)))
+    return Totals(*map(sum, columns)) if columns else ZERO
 
 
 # --- from a manifest -------------------------------------------------------------------------
 
 
-def context_of(app: Application, env: Environment, held: Sequence[Holding] = ()) -> Context:
+def context_of(
+    app: Application, env: Environment, held: Sequence[Holding] = (), own_totals: Totals | None = None
+) -> Context:
     """The manifest side of the facts; ``held`` excludes this application environment."""
     production = app.environments.get(Environment.PRODUCTION)
     spec = app.environments[env]
+    own = (app.id, env)
+    if production is None:
+        production_totals = None
+    elif env is Environment.PRODUCTION and own_totals is not None:
+        production_totals = own_totals
+    else:
+        production_totals = totals(production.resources)
     return Context(
         unit=app.unit,
         app=app.id,
@@ -160,8 +170,8 @@ def context_of(app: Application, env: Environment, held: Sequence[Holding] = ())
         mlps_level=app.mlps_level,
         backup_enabled=app.backup.enabled,
         production_data=spec.production_data,
-        production=totals(production.resources) if production else None,
-        held=tuple(h for h in held if (h.app, h.env) != (app.id, env)),
+        production=production_totals,
+        held=tuple(h for h in held if (h.app, h.env) != own),
         database_flavors={naming.resource_name(app.id, d.name): d.flavor for d in spec.resources.databases},
     )
 
@@ -187,7 +197,8 @@ def from_application(app: Application, env: Environment, held: Sequence[Holding]
         for i, r in enumerate(g.rules, start=1)
         if r.direction == "ingress"
     ]
-    return StackFacts(context_of(app, env, held), tuple(computes), tuple(disks), tuple(ingress), totals(res))
+    own = totals(res)
+    return StackFacts(context_of(app, env, held, own), tuple(computes), tuple(disks), tuple(ingress), own)
 
 
 # --- from Pulumi resources -------------------------------------------------------------------

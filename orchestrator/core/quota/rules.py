@@ -8,6 +8,7 @@ refuses unknown keys, the Pulumi resource types it looks at (``scope = "resource
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -84,6 +85,8 @@ class QuotaRule:
     def __init__(self, params: BaseModel, policy: Policy) -> None:
         self.params = params
         self.policy = policy
+        active = policy.rule(self.name)
+        self.enforcement = active.enforcement if active else "mandatory"
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         raise NotImplementedError
@@ -135,10 +138,14 @@ class UnitLimits(QuotaRule):
                 raise ValueError(f"unknown measure(s) {unknown}; known: {', '.join(MEASURES)}")
             return value
 
+    def __init__(self, params: BaseModel, policy: Policy) -> None:
+        super().__init__(params, policy)
+        self._limits: dict[str, Any] = {}
+
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         if facts.unit is None:
             return
-        limits = self.policy.limits.of(facts.unit)
+        limits = self._limits.get(facts.unit) or self._limits.setdefault(facts.unit, self.policy.limits.of(facts.unit))
         held = add_totals(h.totals for h in facts.context.held)
         for measure in self.params.measures:
             asked, used, allowed = getattr(facts.totals, measure), getattr(held, measure), getattr(limits, measure)
@@ -398,8 +405,12 @@ class SshFromManagement(QuotaRule):
                 ipaddress.ip_network(cidr, strict=True)
             return value
 
+    def __init__(self, params: BaseModel, policy: Policy) -> None:
+        super().__init__(params, policy)
+        self._networks = [ipaddress.ip_network(c) for c in self.params.cidrs]
+
     def check(self, facts: StackFacts) -> Iterator[Finding]:
-        allowed = [ipaddress.ip_network(c) for c in self.params.cidrs]
+        allowed = self._networks
         for rule in facts.ingress:
             if rule.protocol not in ("tcp", "any") or not _covers(rule, self.params.port):
                 continue
@@ -461,8 +472,13 @@ def _covers(rule: Ingress, port: int) -> bool:
 
 
 def _within(cidr: str, networks: list) -> bool:
+    net = _network(cidr)
+    return net is not None and any(net.version == n.version and net.subnet_of(n) for n in networks)
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
-        net = ipaddress.ip_network(cidr, strict=False)
+        return ipaddress.ip_network(cidr, strict=False)
     except ValueError:
-        return False
-    return any(net.version == n.version and net.subnet_of(n) for n in networks)
+        return None
