@@ -72,3 +72,12 @@ def test_database_flavor_comes_from_the_context_when_the_id_is_opaque(examples):
     res = [r for r in resources_for(app, Environment.TRIAL) if r["type"] == "openstack:database/instance:Instance"]
     assert from_resources(res, context_of(app, Environment.TRIAL)).totals.vcpu == 4
     assert from_resources(res, Context(None, None, None)).totals.vcpu == 0
+
+
+def test_check_planned_equals_check_stack(bad_app, policy):
+    from orchestrator.core.quota import check_planned, check_stack
+
+    env = Environment.PRODUCTION
+    planned = check_planned(resources_for(bad_app, env), bad_app, env, policy)
+    declared = check_stack(bad_app, env, policy)
+    assert {v.rule for v in planned} == {v.rule for v in declared} and len(planned) >= len(declared) >= 7

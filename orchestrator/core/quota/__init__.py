@@ -5,13 +5,13 @@ registry (:mod:`.rules`) and the engine (:mod:`.engine`). The CLI, ``plan``/``up
 policy pack all evaluate these same rules.
 """
 
-from orchestrator.core.quota.engine import check_stack, evaluate, mandatory
+from orchestrator.core.quota.engine import check_planned, check_stack, evaluate, mandatory
 from orchestrator.core.quota.facts import Context, Holding, StackFacts, from_application, from_resources
 from orchestrator.core.quota.policy import Policy, PolicyInvalid, load_policy, parse_policy
 from orchestrator.core.quota.rules import RULES, Violation
 
 __all__ = [
     "RULES", "Context", "Holding", "Policy", "PolicyInvalid", "StackFacts", "Violation",
-    "check_stack", "evaluate", "from_application", "from_resources", "load_policy", "mandatory",
+    "check_planned", "check_stack", "evaluate", "from_application", "from_resources", "load_policy", "mandatory",
     "parse_policy",
 ]

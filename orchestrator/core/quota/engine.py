@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from orchestrator.core.manifest import Application, Environment
-from orchestrator.core.quota.facts import Holding, StackFacts, from_application
+from orchestrator.core.quota.facts import Holding, StackFacts, context_of, from_application, from_resources
 from orchestrator.core.quota.policy import Policy
 from orchestrator.core.quota.rules import RULES, QuotaRule, Violation
 
@@ -46,6 +47,14 @@ def check_stack(
     ``held`` may include this application environment itself; it is left out.
     """
     return evaluate(from_application(app, env, held), policy)
+
+
+def check_planned(
+    resources: Iterable[Mapping[str, Any]], app: Application, env: Environment, policy: Policy,
+    held: Sequence[Holding] = (),
+) -> list[Violation]:
+    """The violations of planned Pulumi resources (``{type, name, properties}``) of ``env``."""
+    return evaluate(from_resources(resources, context_of(app, env, held)), policy)
 
 
 def mandatory(violations: Iterable[Violation]) -> list[Violation]:
