@@ -24,7 +24,7 @@ from pulumi_policy import proxy as _proxy
 from orchestrator.core.quota.engine import active_rules, run
 from orchestrator.core.quota.facts import UNKNOWN, Context, from_resources, labels_of
 from orchestrator.core.quota.policy import Policy
-from orchestrator.core.quota.rules import QuotaRule, Violation
+from orchestrator.core.quota.rules import QuotaRule, Violation, numbers
 
 #: Resolves the application context from the labels found on resources (may be empty).
 ContextSource = Callable[[Mapping[str, str]], "Context | None"]
@@ -53,8 +53,8 @@ def plain(value: Any) -> Any:
 
 def message(v: Violation) -> str:
     """One line: what, how to fix it, the numbers and the article."""
-    numbers = ", ".join(f"{k} {getattr(v, k)}" for k in ("asked", "allowed", "used") if getattr(v, k) is not None)
-    return f"{v.subject}: {v.message}{f' ({numbers})' if numbers else ''} [{v.article}]"
+    figures = numbers(v.asked, v.allowed, v.used)
+    return f"{v.subject}: {v.message}{f' ({figures})' if figures else ''} [{v.article}]"
 
 
 class ContextCache:

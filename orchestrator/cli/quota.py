@@ -90,27 +90,30 @@ def capacity(threshold: float | None, policy: Path | None, cloud: str | None, ou
 
 
 def _print_check(payload: dict) -> None:
+    from orchestrator.core.quota.rules import numbers
+
     for stack in payload["stacks"]:
         click.echo(f"{stack['stack']}: {'ok' if not stack['violations'] else ''}".rstrip())
         for v in stack["violations"]:
-            numbers = ", ".join(f"{k} {v[k]}" for k in ("asked", "allowed", "used") if v[k] is not None)
+            figures = numbers(v["asked"], v["allowed"], v["used"])
             click.echo(f"  {v['enforcement'].upper():9} {v['rule']}: {v['subject']}: {v['message']}"
-                       f"{f' ({numbers})' if numbers else ''} [{v['article']}]")
+                       f"{f' ({figures})' if figures else ''} [{v['article']}]")
     click.echo(f"{payload['mandatory']} mandatory violation(s); policy {payload['policy']}")
 
 
 def _print_usage(payload: dict) -> None:
     from orchestrator.core.quota.policy import MEASURES
 
+    heads = {"database_instances": "databases", "public_ips": "public_ip"}
+    row = "  {:<30}" + "{:>11}" * len(MEASURES)
     for unit in payload["units"]:
         click.echo(f"unit {unit['unit']}")
-        click.echo("  " + f"{'':28}" + "".join(f"{m:>19}" for m in MEASURES))
+        click.echo(row.format("", *(heads.get(m, m) for m in MEASURES)))
         for e in unit["environments"]:
-            click.echo("  " + f"{e['app'] + '/' + e['env']:28}" + "".join(f"{e[m]:>19}" for m in MEASURES))
-        click.echo("  " + f"{'total / limit':28}"
-                   + "".join(f"{str(unit['total'][m]) + '/' + str(unit['limits'][m]):>19}" for m in MEASURES))
-        click.echo("  " + f"{'used of limit':28}" + "".join(
-            f"{'-' if unit['percent'][m] is None else str(unit['percent'][m]) + '%':>19}" for m in MEASURES))
+            click.echo(row.format(f"{e['app']}/{e['env']}", *(e[m] for m in MEASURES)))
+        click.echo(row.format("total/limit", *(f"{unit['total'][m]}/{unit['limits'][m]}" for m in MEASURES)))
+        click.echo(row.format("used of limit", *(
+            "-" if unit["percent"][m] is None else f"{unit['percent'][m]}%" for m in MEASURES)))
         if unit["over"]:
             click.echo(f"  OVER LIMIT: {', '.join(unit['over'])}")
 

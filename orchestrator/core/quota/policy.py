@@ -152,7 +152,8 @@ def parse_policy(raw: bytes, source: str) -> Policy:
 
     document = _validate(PolicyDocument, data, (), add)
     active: list[ActiveRule] = []
-    for name, entry in (data.get("rules") or {}).items() if isinstance(data.get("rules"), dict) else ():
+    entries = data.get("rules") if isinstance(data.get("rules"), dict) else {}
+    for name, entry in entries.items():
         where: Path = ("rules", name)
         if name not in RULES:
             add(where, "rule-registered", f"unknown rule {name!r}; registered: {', '.join(sorted(RULES))}")

@@ -54,6 +54,15 @@ class Violation:
         return f"{self.subject}: {self.message} ({self.rule}, {self.enforcement}) [{self.article}]"
 
 
+def numbers(asked: Any, allowed: Any, used: Any) -> str:
+    """``asked 13, allowed 32, used 20``: the numbers of a violation, lists joined, absent ones left out."""
+    def text(value: Any) -> str:
+        return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    parts = [("asked", asked), ("allowed", allowed), ("used", used)]
+    return "; ".join(f"{name} {text(value)}" for name, value in parts if value is not None)
+
+
 @dataclass(frozen=True)
 class Finding:
     """What ``check`` yields; the engine adds the rule's name, enforcement and article."""
@@ -277,7 +286,7 @@ class AllowedFlavors(QuotaRule):
             if c.flavor is not None and c.flavor not in self.params.flavors:
                 yield Finding(
                     f"{c.kind} {c.name}",
-                    f"flavor {c.flavor} is not offered; use one of {', '.join(self.params.flavors)}",
+                    f"flavor {c.flavor} is not offered: choose one of the allowed flavors",
                     c.flavor, list(self.params.flavors), resource=c.name,
                 )
 
