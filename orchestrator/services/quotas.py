@@ -79,11 +79,10 @@ def check(manifest: Path, env: Environment | None, policy: Policy, directory: Pa
     app = load_manifest(manifest)
     if env is not None and env not in app.environments:
         raise UsageError(f"{manifest}: environment {env} is not declared")
-    others = [h for h in unit_holdings(app.unit, directory) if h.app != app.id]
-    own = holdings([app])
+    held = _with_own(app, unit_holdings(app.unit, directory))
     stacks = []
     for e in [env] if env else list(app.environments):
-        violations = check_stack(app, e, policy, others + own)
+        violations = check_stack(app, e, policy, held)
         stacks.append({
             "stack": naming.stack_name(app.unit, app.id, e),
             "env": str(e),
@@ -92,6 +91,12 @@ def check(manifest: Path, env: Environment | None, policy: Policy, directory: Pa
     mandatory = sum(v["enforcement"] == "mandatory" for s in stacks for v in s["violations"])
     return {"manifest": str(manifest), "unit": app.unit, "app": app.id, "policy": policy.source,
             "stacks": stacks, "mandatory": mandatory, "ok": mandatory == 0}
+
+
+def _with_own(app: Application, held: list[Holding]) -> list[Holding]:
+    """The unit's holdings with this application's environments as its manifest declares them
+    (replacing what the directory holds for it, which may be an older version)."""
+    return [h for h in held if h.app != app.id] + holdings([app])
 
 
 def usage(unit: str | None, policy: Policy, directory: Path) -> dict[str, Any]:
@@ -145,7 +150,7 @@ def stack_context(
     """
     if manifest is not None and env:
         app = load_manifest(manifest)
-        return context_of(app, Environment(env), unit_holdings(app.unit, directory) + holdings([app]))
+        return context_of(app, Environment(env), _with_own(app, unit_holdings(app.unit, directory)))
     if not {"unit", "app", "env"} <= set(labels):
         return None
     unit, app_id, environment = labels["unit"], labels["app"], Environment(labels["env"])

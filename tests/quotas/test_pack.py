@@ -132,15 +132,72 @@ def test_pack_and_engine_report_the_same_violations(policy, bad_app, examples, e
     assert sum(by_engine.values()) >= 3
 
 
-def test_the_pack_entry_point_builds_the_pack(monkeypatch):
-    """``quotas/__main__.py`` loads the shipped policy and hands every rule to PolicyPack."""
+def load_pack(monkeypatch) -> dict:
+    """Run ``quotas/__main__.py`` with PolicyPack captured instead of served."""
     import pulumi_policy
 
-    built = {}
+    built: dict = {}
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kw: built.update(kw))
     spec = importlib.util.spec_from_file_location("govcloud_quota_pack", ROOT / "quotas" / "__main__.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules.pop("govcloud_quota_pack", None)
     spec.loader.exec_module(module)
+    return built
+
+
+def test_the_pack_entry_point_builds_the_pack(monkeypatch):
+    """``quotas/__main__.py`` loads the shipped policy and hands every rule to PolicyPack."""
+    built = load_pack(monkeypatch)
     assert built["name"] == "govcloud-quotas"
-    assert len(built["policies"]) == 10
+    assert [p.name for p in built["policies"]] == [
+        "unit-limits", "environment-share", "test-no-production-data", "allowed-flavors", "ram-vcpu-ratio",
+        "max-volume-size", "database-ports-closed", "ssh-from-management", "level3-backup",
+        "level3-encrypted-volumes"]
+
+
+def test_the_pack_through_the_analyzer_with_the_stack_configuration(monkeypatch, tmp_path):
+    """The analyzer's own request path (protobuf properties, unknown sentinels, stack config in
+    ``PULUMI_CONFIG``), as ``pulumi preview --policy-pack quotas`` drives it."""
+    import json
+
+    from google.protobuf import json_format, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+    from .conftest import EXAMPLES
+
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text((EXAMPLES / "social-security.yaml").read_text().replace(
+        '  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"'))
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"govcloud:manifest": str(manifest), "govcloud:environment": "production"}))
+    monkeypatch.setenv("GOVCLOUD_MANIFESTS", str(EXAMPLES))
+    built = load_pack(monkeypatch)
+    servicer = _PolicyAnalyzerServicer("govcloud-quotas", "0.0.1", built["policies"], EnforcementLevel.MANDATORY,
+                                       None, None, None, None, None, None, None)
+
+    def struct(props: dict) -> struct_pb2.Struct:
+        return json_format.ParseDict(props, struct_pb2.Struct())
+
+    volume = {"type": "openstack:blockstorage/volume:Volume", "name": "social-security-dump",
+              "properties": {"size": 4096, "volumeType": UNKNOWN_STRING_VALUE}}
+    preview = {"type": "openstack:blockstorage/volume:Volume", "name": "social-security-later",
+               "properties": {"size": UNKNOWN_NUMBER_VALUE, "volumeType": "encrypted"}}
+    plain_type = {"type": "openstack:blockstorage/volume:Volume", "name": "social-security-plain",
+                  "properties": {"size": 10}}
+    diagnostics = []
+    for r in (volume, preview, plain_type):
+        request = analyzer_pb2.AnalyzeRequest(type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"]))
+        diagnostics += servicer.Analyze(request, None).diagnostics
+    assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
+        ("max-volume-size", analyzer_pb2.MANDATORY), ("level3-encrypted-volumes", analyzer_pb2.MANDATORY)]
+    assert "4096 GB" in diagnostics[0].message and "allowed 2048" in diagnostics[0].message
+    assert "MLPS level 3" in diagnostics[1].message  # the level came from the configured manifest
+
+    from orchestrator.core.validation import load_manifest
+
+    resources = resources_for(load_manifest(manifest), Environment.PRODUCTION)
+    stack = analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"]))
+        for r in resources])
+    found = {d.policyName: d for d in servicer.AnalyzeStack(stack, None).diagnostics}
+    assert set(found) == {"level3-backup"}  # backups off in the configured manifest; within rsj's limits
+    assert "MLPS level 3" in found["level3-backup"].message and found["level3-backup"].urn == ""

@@ -53,3 +53,8 @@ def test_default_paths_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GOVCLOUD_QUOTA_POLICY", str(POLICY))
     assert svc.manifests_dir() == tmp_path and svc.policy_path() == POLICY
     assert svc.manifests_dir("given") == Path("given")
+
+
+def test_a_manifest_also_in_the_directory_is_counted_once():
+    ctx = svc.stack_context({}, EXAMPLES / "social-security.yaml", "production", EXAMPLES)
+    assert sorted((h.app, h.env.value) for h in ctx.held) == [("social-security", "test"), ("social-security", "trial")]
