@@ -8,6 +8,8 @@ us read yields *unknown* measures; a cloud that does not answer raises :class:`C
 
 from __future__ import annotations
 
+import logging
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -45,15 +47,17 @@ class Cloud:
     def connect(cls, name: str | None = None) -> Cloud:
         """Connect and authenticate; raises :class:`CloudUnreachable` in one sentence."""
         import openstack
-        from openstack import exceptions
 
+        for library in ("keystoneauth", "openstack"):  # their warnings are ours to report, once
+            logging.getLogger(library).addHandler(logging.NullHandler())
+        label = name or os.environ.get("OS_CLOUD") or "(default)"
+        conn = None
         try:
             conn = openstack.connect(cloud=name)
             conn.authorize()
         except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise CloudUnreachable(f"cloud {name or '(OS_CLOUD)'} is unreachable: {reason}") from exc
-        return cls(conn, name)
+            raise CloudUnreachable(f"cloud {label} is unreachable: {_reason(exc, conn)}") from exc
+        return cls(conn, label)
 
     # --- capacity (Art. 31) --------------------------------------------------------------------
 
@@ -160,6 +164,25 @@ class Cloud:
             return None
         except (exceptions.SDKException, ksa.ClientException) as exc:
             raise CloudUnreachable(f"cloud {self.name} failed: {' '.join(str(exc).split())}") from exc
+
+
+def _reason(exc: Exception, conn: Any) -> str:
+    """The cause of a failed connection, in a few words."""
+    from keystoneauth1 import exceptions as ksa
+
+    url = None
+    try:
+        url = conn.config.get_auth_args().get("auth_url") if conn is not None else None
+    except Exception:  # a half-built connection: no URL to name
+        url = None
+    if isinstance(exc, ksa.ConnectTimeout):
+        return f"no answer from {url or 'the identity service'} (timed out)"
+    if isinstance(exc, ksa.ConnectFailure):
+        return f"no answer from {url or 'the identity service'} (connection refused or unreachable)"
+    if isinstance(exc, ksa.Unauthorized):
+        return "the credentials were refused"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _number(value: Any) -> float | None:

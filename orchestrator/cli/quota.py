@@ -130,7 +130,7 @@ def _print_drift(payload: dict) -> None:
 def _print_capacity(payload: dict) -> None:
     for a in payload["resources"]:
         if a["status"] == "unknown":
-            click.echo(f"{a['resource']:40} unknown ({a['source']} not exposed)")
+            click.echo(f"{a['resource']:40} unknown (not reported by {a['source']})")
         else:
             mark = "  WARN" if a["status"] == "warn" else ""
             click.echo(f"{a['resource']:40} {a['percent']:5.1f}%  {a['used']:g}/{a['capacity']:g} {a['unit']}{mark}")
