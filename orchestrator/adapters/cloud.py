@@ -175,12 +175,16 @@ def _reason(exc: Exception, conn: Any) -> str:
         url = conn.config.get_auth_args().get("auth_url") if conn is not None else None
     except Exception:  # a half-built connection: no URL to name
         url = None
-    if isinstance(exc, ksa.ConnectTimeout):
-        return f"no answer from {url or 'the identity service'} (timed out)"
-    if isinstance(exc, ksa.ConnectFailure):
-        return f"no answer from {url or 'the identity service'} (connection refused or unreachable)"
-    if isinstance(exc, ksa.Unauthorized):
-        return "the credentials were refused"
+    where = url or "the identity service"
+    cause: BaseException | None = exc
+    while cause is not None:  # openstacksdk re-raises keystoneauth errors as SDKException
+        if isinstance(cause, ksa.ConnectTimeout):
+            return f"no answer from {where} (timed out)"
+        if isinstance(cause, ksa.ConnectFailure):
+            return f"no answer from {where} (connection refused or unreachable)"
+        if isinstance(cause, ksa.Unauthorized):
+            return f"{where} refused the credentials"
+        cause = cause.__cause__ or cause.__context__
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
 

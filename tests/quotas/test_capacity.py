@@ -92,16 +92,38 @@ def test_ip_availability_refused_is_unknown():
     assert assess(m, 0.7).status == "unknown"
 
 
+class _Unanswered:
+    """A connection whose identity service does not answer: openstacksdk wraps the keystoneauth
+    error into an SDKException, as ``Connection.authorize`` does."""
+
+    class config:
+        @staticmethod
+        def get_auth_args():
+            return {"auth_url": "http://203.0.113.1:5000/v3"}
+
+    def authorize(self):
+        from keystoneauth1 import exceptions as ksa
+        from openstack import exceptions
+
+        try:
+            raise ksa.ConnectFailure("Unable to establish connection to http://203.0.113.1:5000/v3/auth/tokens: "
+                                     "HTTPConnectionPool(host='203.0.113.1', port=5000): Max retries exceeded")
+        except ksa.ClientException as e:
+            raise exceptions.SDKException(str(e))  # noqa: B904  (as openstacksdk does)
+
+
 def test_unreachable_cloud_is_one_sentence(monkeypatch):
     import openstack
-    from keystoneauth1 import exceptions as ksa
 
-    def refuse(**kw):
-        raise ksa.ConnectFailure("Unable to establish connection to http://203.0.113.1:5000/v3/auth/tokens")
-
-    monkeypatch.setattr(openstack, "connect", refuse)
+    monkeypatch.setattr(openstack, "connect", lambda **kw: _Unanswered())
     with pytest.raises(CloudUnreachable) as caught:
         Cloud.connect("govcloud-local")
     assert caught.value.exit_code == 3
-    assert str(caught.value).startswith("cloud govcloud-local is unreachable: Unable to establish")
-    assert "\n" not in str(caught.value)
+    assert str(caught.value) == ("cloud govcloud-local is unreachable: no answer from http://203.0.113.1:5000/v3 "
+                                 "(connection refused or unreachable)")
+
+
+def test_missing_cloud_configuration_is_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    with pytest.raises(CloudUnreachable, match=r"^cloud nope is unreachable: Cloud nope was not found\.$"):
+        Cloud.connect("nope")
