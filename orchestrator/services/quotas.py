@@ -102,11 +102,10 @@ def _with_own(app: Application, held: list[Holding]) -> list[Holding]:
 def usage(unit: str | None, policy: Policy, directory: Path) -> dict[str, Any]:
     """Allocation per unit and environment against the unit's limits."""
     by_unit: dict[str, list[Holding]] = defaultdict(list)
-    for app in applications(directory):
-        if unit is None or app.unit == unit:
-            by_unit[app.unit].extend(holdings([app]))
-    if unit is not None and unit not in by_unit:
+    if unit is not None:
         by_unit[unit] = []
+    for held in unit_holdings(unit, directory):
+        by_unit[held.unit or ""].append(held)
     return {"manifests": str(directory), "units": [unit_usage(u, h, policy).as_dict() for u, h in sorted(by_unit.items())]}
 
 

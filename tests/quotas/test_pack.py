@@ -4,7 +4,6 @@ pack and the engine over the same resources report the same violations."""
 from __future__ import annotations
 
 import importlib.util
-import sys
 from collections import Counter
 
 import pytest

@@ -52,7 +52,6 @@ DATABASE = "openstack:database/instance:Instance"
 CONTAINER = "openstack:objectstorage/container:Container"
 FLOATING_IP = "openstack:networking/floatingIp:FloatingIp"
 SECGROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
-RESOURCE_TYPES: tuple[str, ...] = (INSTANCE, VOLUME, DATABASE, CONTAINER, FLOATING_IP, SECGROUP_RULE)
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,7 @@ class Holding:
     app: str
     env: Environment
     totals: Totals
+    unit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def holdings(
     """
     allowed = set(environments) if environments is not None else None
     return [
-        Holding(app.id, env, totals(spec.resources))
+        Holding(app.id, env, totals(spec.resources), app.unit)
         for app in applications
         if unit is None or app.unit == unit
         for env, spec in app.environments.items()
