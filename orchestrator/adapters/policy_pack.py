@@ -83,7 +83,7 @@ def resource_policy(rule: QuotaRule, policy: Policy, contexts: ContextCache) -> 
             return
         resource = {"type": args.resource_type, "name": args.name, "properties": plain(args.props)}
         facts = from_resources([resource], contexts.get([resource]))
-        for v in run(rule, facts, policy):
+        for v in run(rule, facts):
             report_violation(message(v))
 
     return ResourceValidationPolicy(
@@ -102,7 +102,7 @@ def stack_policy(rule: QuotaRule, policy: Policy, contexts: ContextCache) -> Sta
         ]
         urns = {r["name"]: r["urn"] for r in resources}
         facts = from_resources(resources, contexts.get(resources))
-        for v in run(rule, facts, policy):
+        for v in run(rule, facts):
             report_violation(message(v), urns.get(v.resource or ""))
 
     return StackValidationPolicy(

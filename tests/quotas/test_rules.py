@@ -24,7 +24,7 @@ def make(env=Environment.PRODUCTION, *, unit="zwb", mlps=2, backup=True, product
 
 def check(policy, name: str, facts: StackFacts):
     [rule] = [r for r in active_rules(policy) if r.name == name]
-    return run(rule, facts, policy)
+    return run(rule, facts)
 
 
 def sized(**kw) -> Totals:

@@ -22,20 +22,19 @@ def active_rules(policy: Policy) -> tuple[QuotaRule, ...]:
     return entry[1]
 
 
-def run(rule: QuotaRule, facts: StackFacts, policy: Policy) -> list[Violation]:
+def run(rule: QuotaRule, facts: StackFacts) -> list[Violation]:
     """One rule over the facts, its findings as violations with the policy's enforcement."""
-    enforcement = rule.enforcement
     return [
-        Violation(rule.name, enforcement, rule.article, f.subject, f.message, f.asked, f.allowed, f.used, f.resource)
+        Violation(rule.name, rule.enforcement, rule.article, f.subject, f.message, f.asked, f.allowed, f.used, f.resource)
         for f in rule.check(facts)
     ]
 
 
-def evaluate(facts: StackFacts, policy: Policy, rules: Iterable[QuotaRule] | None = None) -> list[Violation]:
-    """Every violation of the policy's rules (or of ``rules``) by one stack, mandatory first."""
+def evaluate(facts: StackFacts, policy: Policy) -> list[Violation]:
+    """Every violation of the policy's rules by one stack, mandatory first."""
     found: list[Violation] = []
-    for rule in active_rules(policy) if rules is None else rules:
-        found.extend(run(rule, facts, policy))
+    for rule in active_rules(policy):
+        found.extend(run(rule, facts))
     return sorted(found, key=lambda v: v.enforcement != "mandatory")
 
 
