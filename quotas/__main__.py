@@ -10,12 +10,13 @@ and the manifests in ``GOVCLOUD_MANIFESTS`` (default ``examples/manifests``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from orchestrator.adapters.policy_pack import policies
-from orchestrator.core.quota import load_policy
+from orchestrator.core.quota import Context, load_policy
 from orchestrator.services import quotas
 
 HERE = Path(__file__).resolve().parent
@@ -28,7 +29,8 @@ def _in_project(path: str) -> Path:
     return candidate if candidate.is_absolute() or candidate.exists() else HERE.parent / candidate
 
 
-def context(labels):
+def context(labels: Mapping[str, str]) -> Context | None:
+    """The stack's context: the stack configuration first, else the resources' labels."""
     import pulumi
 
     config = pulumi.Config("govcloud")
