@@ -516,3 +516,18 @@ def _environment_has_resources(app: Application) -> Iterator[Finding]:
     for base, env, res in _each_env(app):
         if not (res.servers or res.databases or res.volumes or res.containers):
             yield base[:2], f"environment {env} declares no resources (servers, databases, volumes, containers)"
+
+
+@rule("flavor-known")
+def _flavor_known(app: Application) -> Iterator[Finding]:
+    """Servers and databases use a known flavor: the flavor table or ``g.<vCPU>c<RAM GB>g``.
+
+    Example: ``flavor: m1.small`` is refused; ``g.2c4g`` is 2 vCPU and 4 GB RAM.
+    """
+    from orchestrator.core.sizing import UnknownFlavor, is_known_flavor
+
+    for base, _, res in _each_env(app):
+        for kind, items in (("servers", res.servers), ("databases", res.databases)):
+            for i, item in enumerate(items):
+                if not is_known_flavor(item.flavor):
+                    yield base + (kind, i, "flavor"), str(UnknownFlavor(item.flavor))

@@ -1,0 +1,202 @@
+"""The cloud (openstacksdk): capacity and use, and the quota sets applied to a project.
+
+Takes and returns core types (:class:`~orchestrator.core.capacity.Measure`,
+:class:`~orchestrator.core.sizing.Quotas`); openstacksdk objects never leave this module.
+openstacksdk errors are converted here, once: a service the cloud does not expose or does not let
+us read yields *unknown* measures; a cloud that does not answer raises :class:`CloudUnreachable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effective_capacity
+from orchestrator.core.sizing import Quotas
+from orchestrator.errors import ExternalError, NotFound
+
+T = TypeVar("T")
+
+#: Quota keys (as the quota APIs and ``sizing.quotas`` name them) -> openstacksdk attribute names.
+NETWORK_QUOTA_ATTRS: dict[str, str] = {
+    "network": "networks",
+    "subnet": "subnets",
+    "router": "routers",
+    "port": "ports",
+    "floatingip": "floating_ips",
+    "security_group": "security_groups",
+    "security_group_rule": "security_group_rules",
+}
+
+
+class CloudUnreachable(ExternalError):
+    """The cloud did not answer or refused our credentials."""
+
+
+class Cloud:
+    """One OpenStack cloud, reached with the credentials of ``clouds.yaml`` / ``OS_CLOUD``."""
+
+    def __init__(self, connection: Any, name: str | None = None) -> None:
+        self._conn = connection
+        self.name = name or getattr(connection, "name", None) or "default"
+
+    @classmethod
+    def connect(cls, name: str | None = None) -> Cloud:
+        """Connect and authenticate; raises :class:`CloudUnreachable` in one sentence."""
+        import openstack
+
+        for library in ("keystoneauth", "openstack"):  # their warnings are ours to report, once
+            logging.getLogger(library).addHandler(logging.NullHandler())
+        label = name or os.environ.get("OS_CLOUD") or "(default)"
+        conn = None
+        try:
+            conn = openstack.connect(cloud=name)
+            conn.authorize()
+        except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
+            raise CloudUnreachable(f"cloud {label} is unreachable: {_reason(exc, conn)}") from exc
+        return cls(conn, label)
+
+    # --- capacity (Art. 31) --------------------------------------------------------------------
+
+    def capacity(self) -> list[Measure]:
+        """Compute, block-storage and network measures; unknown where a service stays silent."""
+        return [*self.compute_capacity(), *self.block_storage_capacity(), *self.network_capacity()]
+
+    def compute_capacity(self) -> list[Measure]:
+        """vCPU, RAM and disk from placement (inventories and usages); hypervisors as fallback."""
+        providers = self._optional(lambda: list(self._conn.placement.resource_providers()))
+        if not providers:
+            return self._hypervisor_capacity()
+        parts: dict[str, list[tuple[float, float]]] = {rc: [] for rc in COMPUTE_CLASSES}
+        for rp in providers:
+            inventories = self._optional(lambda: list(self._conn.placement.resource_provider_inventories(rp))) or []
+            usages = self._optional(lambda: self._conn.placement.fetch_resource_provider_usages(rp).usages) or {}
+            for inv in inventories:
+                if inv.resource_class in parts:
+                    cap = effective_capacity(inv.total or 0, inv.reserved or 0, inv.allocation_ratio or 1.0)
+                    parts[inv.resource_class].append((usages.get(inv.resource_class, 0), cap))
+        return [combine(name, parts[rc], unit, "placement") for rc, (name, unit) in COMPUTE_CLASSES.items()]
+
+    def _hypervisor_capacity(self) -> list[Measure]:
+        hypervisors = self._optional(lambda: list(self._conn.compute.hypervisors(details=True))) or []
+        fields = {"VCPU": ("vcpus_used", "vcpus"), "MEMORY_MB": ("memory_used", "memory_size"),
+                  "DISK_GB": ("local_disk_used", "local_disk_size")}
+        out = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the statistics fields are deprecated (microversion 2.88)
+            for rc, (name, unit) in COMPUTE_CLASSES.items():
+                used_attr, size_attr = fields[rc]
+                pairs = [(_number(getattr(h, used_attr)), _number(getattr(h, size_attr))) for h in hypervisors]
+                known = [(u, s) for u, s in pairs if u is not None and s is not None]
+                out.append(combine(name, known if len(known) == len(pairs) else [], unit, "hypervisors"))
+        return out
+
+    def block_storage_capacity(self) -> list[Measure]:
+        """One measure per Cinder back-end pool (``total`` and ``free`` capacity in GB)."""
+        pools = self._optional(lambda: list(self._conn.block_storage.backend_pools()))
+        if not pools:
+            return [Measure("block storage", None, None, "GB", "cinder pools")]
+        out = []
+        for pool in pools:
+            caps = pool.capabilities or {}
+            total, free = _number(caps.get("total_capacity_gb")), _number(caps.get("free_capacity_gb"))
+            known = total is not None and free is not None
+            out.append(Measure(f"block storage {pool.name}", total - free if known else None,
+                               total if known else None, "GB", "cinder pools"))
+        return out
+
+    def network_capacity(self) -> list[Measure]:
+        """IP availability of external networks (floating IPs) and shared networks."""
+        externals = self._optional(lambda: {n.id for n in self._conn.network.networks(is_router_external=True)})
+        shared = self._optional(lambda: {n.id for n in self._conn.network.networks(is_shared=True)}) or set()
+        available = self._optional(lambda: list(self._conn.network.network_ip_availabilities()))
+        if externals is None or available is None:
+            return [Measure("floating ips", None, None, "IPs", "neutron ip availability")]
+        out = []
+        for a in available:
+            if a.network_id in externals:
+                label = f"floating ips {a.network_name}"
+            elif a.network_id in shared:
+                label = f"network {a.network_name} ips"
+            else:
+                continue
+            out.append(Measure(label, a.used_ips, a.total_ips, "IPs", "neutron ip availability"))
+        return out or [Measure("floating ips", None, None, "IPs", "neutron ip availability")]
+
+    # --- applied quotas ------------------------------------------------------------------------
+
+    def project_quotas(self, project: str) -> Quotas:
+        """The compute, network and block-storage quota sets the cloud reports for ``project``."""
+        from openstack import exceptions
+
+        try:
+            compute = self._conn.get_compute_quotas(project)
+            network = self._conn.get_network_quotas(project)
+            volume = self._conn.get_volume_quotas(project)
+        except exceptions.NotFoundException as exc:
+            raise NotFound(f"project {project} does not exist in cloud {self.name}") from exc
+        except exceptions.SDKException as exc:
+            if "not a valid project" in str(exc) or "No Project found" in str(exc):
+                raise NotFound(f"project {project} does not exist in cloud {self.name}") from exc
+            raise ExternalError(f"cloud {self.name} did not report the quotas of {project}: {exc}") from exc
+        if compute is None or network is None or volume is None:
+            raise NotFound(f"project {project} does not exist in cloud {self.name}")
+        return Quotas(
+            compute={k: getattr(compute, k) for k in ("instances", "cores", "ram")},
+            network={k: getattr(network, attr) for k, attr in NETWORK_QUOTA_ATTRS.items()},
+            block_storage={k: getattr(volume, k) for k in ("volumes", "gigabytes")},
+        )
+
+    # --- errors, converted once ----------------------------------------------------------------
+
+    def _optional(self, call: Callable[[], T]) -> T | None:
+        """``call()``, or ``None`` when the service is absent or refuses us (its data is unknown)."""
+        from keystoneauth1 import exceptions as ksa
+        from openstack import exceptions
+
+        try:
+            return call()
+        except (exceptions.EndpointNotFound, exceptions.HttpException, exceptions.NotSupported,
+                ksa.EndpointNotFound, ksa.HttpError):
+            return None
+        except (exceptions.SDKException, ksa.ClientException) as exc:
+            raise CloudUnreachable(f"cloud {self.name} failed: {' '.join(str(exc).split())}") from exc
+
+
+def _reason(exc: Exception, conn: Any) -> str:
+    """The cause of a failed connection, in a few words."""
+    from keystoneauth1 import exceptions as ksa
+
+    url = None
+    try:
+        url = conn.config.get_auth_args().get("auth_url") if conn is not None else None
+    except Exception:  # a half-built connection: no URL to name
+        url = None
+    where = url or "the identity service"
+    cause: BaseException | None = exc
+    while cause is not None:  # openstacksdk re-raises keystoneauth errors as SDKException
+        if isinstance(cause, ksa.ConnectTimeout):
+            return f"no answer from {where} (timed out)"
+        if isinstance(cause, ksa.ConnectFailure):
+            return f"no answer from {where} (connection refused or unreachable)"
+        if isinstance(cause, ksa.Unauthorized):
+            return f"{where} refused the credentials"
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _number(value: Any) -> float | None:
+    """Cinder reports ``"infinite"`` or ``"unknown"`` for some back ends: those are unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+

@@ -1,0 +1,493 @@
+"""The quota rules: one registry, one class per rule, used by the CLI, plan/up and the policy pack.
+
+Adding a rule is one class with the :func:`register` decorator: a stable ``name``, the ``article``
+of the regulation behind it, a docstring with an example policy entry, a ``Params`` model that
+refuses unknown keys, the Pulumi resource types it looks at (``scope = "resource"``) or
+``scope = "stack"`` for rules over the whole environment, and ``check(facts)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.core.manifest import Environment
+from orchestrator.core.quota.facts import (
+    DATABASE,
+    INSTANCE,
+    SECGROUP_RULE,
+    UNKNOWN,
+    VOLUME,
+    Ingress,
+    StackFacts,
+    add_totals,
+)
+from orchestrator.core.quota.policy import MEASURES, Policy
+from orchestrator.core.sizing import FLAVORS, flavor, is_known_flavor
+
+WORLD = ("0.0.0.0/0", "::/0")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A rule said no (mandatory) or warns (advisory): what, why, the numbers and the article."""
+
+    rule: str
+    enforcement: str
+    article: str
+    subject: str
+    message: str
+    asked: Any = None
+    allowed: Any = None
+    used: Any = None
+    resource: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.message} ({self.rule}, {self.enforcement}) [{self.article}]"
+
+
+def numbers(asked: Any, allowed: Any, used: Any) -> str:
+    """``asked 13, allowed 32, used 20``: the numbers of a violation, lists joined, absent ones left out."""
+    def text(value: Any) -> str:
+        return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    parts = [("asked", asked), ("allowed", allowed), ("used", used)]
+    return "; ".join(f"{name} {text(value)}" for name, value in parts if value is not None)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What ``check`` yields; the engine adds the rule's name, enforcement and article."""
+
+    subject: str
+    message: str
+    asked: Any = None
+    allowed: Any = None
+    used: Any = None
+    resource: str | None = None
+
+
+class RuleParams(BaseModel):
+    """Base of every rule's params: unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QuotaRule:
+    """Base of the registered rules."""
+
+    name: ClassVar[str] = ""
+    article: ClassVar[str] = ""
+    scope: ClassVar[str] = "resource"
+    resource_types: ClassVar[tuple[str, ...]] = ()
+    Params: ClassVar[type[BaseModel]] = RuleParams
+    params: Any
+
+    def __init__(self, params: BaseModel, policy: Policy) -> None:
+        self.params = params
+        self.policy = policy
+        active = policy.rule(self.name)
+        self.enforcement = active.enforcement if active else "mandatory"
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        raise NotImplementedError
+
+
+RULES: dict[str, type[QuotaRule]] = {}
+
+
+def register(name: str) -> Any:
+    """Class decorator: register a rule under its stable name."""
+
+    def add(cls: type[QuotaRule]) -> type[QuotaRule]:
+        if name in RULES:
+            raise ValueError(f"quota rule {name} registered twice")
+        cls.name = name
+        RULES[name] = cls
+        return cls
+
+    return add
+
+
+# --- stack rules -----------------------------------------------------------------------------
+
+
+@register("unit-limits")
+class UnitLimits(QuotaRule):
+    """A unit's applications and environments together stay within the unit's limits.
+
+    What the environment asks plus what the unit already holds elsewhere must not exceed the
+    unit's limits (``limits.units.<unit>`` over ``limits.default``); exactly at the limit passes.
+
+    Example::
+
+        rules:
+          unit-limits: {enforcement: mandatory}
+    """
+
+    article = "Art. 14, Art. 50"
+    scope = "stack"
+
+    class Params(RuleParams):
+        measures: tuple[str, ...] = MEASURES
+
+        @field_validator("measures")
+        @classmethod
+        def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+            unknown = sorted(set(value) - set(MEASURES))
+            if unknown:
+                raise ValueError(f"unknown measure(s) {unknown}; known: {', '.join(MEASURES)}")
+            return value
+
+    def __init__(self, params: BaseModel, policy: Policy) -> None:
+        super().__init__(params, policy)
+        self._limits: dict[str, Any] = {}
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        if facts.unit is None:
+            return
+        limits = self._limits.get(facts.unit) or self._limits.setdefault(facts.unit, self.policy.limits.of(facts.unit))
+        held = add_totals(h.totals for h in facts.context.held)
+        for measure in self.params.measures:
+            asked, used, allowed = getattr(facts.totals, measure), getattr(held, measure), getattr(limits, measure)
+            if asked and asked + used > allowed:
+                yield Finding(
+                    f"unit {facts.unit} {measure}",
+                    f"{facts.context.app}/{facts.env} asks {asked} {measure} while the unit already holds "
+                    f"{used}, over its limit of {allowed}: request less, release resources elsewhere, or "
+                    "declare the increment in the yearly resource plan (Art. 50) for the e-gov office",
+                    asked, allowed, used,
+                )
+
+
+@register("environment-share")
+class EnvironmentShare(QuotaRule):
+    """Test and trial are no larger than a set share of the application's production environment.
+
+    Applies when the application declares production; compares each measure.
+
+    Example::
+
+        rules:
+          environment-share:
+            enforcement: mandatory
+            params: {shares: {test: 0.5, trial: 1.0}}
+    """
+
+    article = "Art. 14"
+    scope = "stack"
+
+    class Params(RuleParams):
+        shares: dict[Environment, float] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}
+        measures: tuple[str, ...] = ("vcpu", "ram_gb", "volume_gb", "object_gb")
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        share = self.params.shares.get(facts.env)
+        production = facts.context.production
+        if share is None or production is None or facts.env is Environment.PRODUCTION:
+            return
+        for measure in self.params.measures:
+            asked, base = getattr(facts.totals, measure), getattr(production, measure)
+            allowed = round(share * base, 2)
+            if asked > allowed:
+                yield Finding(
+                    f"{facts.env} {measure}",
+                    f"{facts.env} asks {asked} {measure}, more than {share:.0%} of production's {base} "
+                    f"(at most {allowed:g}): size {facts.env} down to what testing needs",
+                    asked, allowed,
+                )
+
+
+@register("test-no-production-data")
+class NoProductionDataInTest(QuotaRule):
+    """The test environment holds no production data.
+
+    Example::
+
+        rules:
+          test-no-production-data: {enforcement: mandatory}
+
+    refuses ``environments: {test: {productionData: true}}``.
+    """
+
+    article = "Art. 13, Art. 36"
+    scope = "stack"
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        if facts.env is Environment.TEST and facts.context.production_data:
+            yield Finding(
+                "test productionData",
+                "the test environment may not hold production data: set productionData: false and "
+                "test with synthetic or masked data",
+                True, False,
+            )
+
+
+@register("level3-backup")
+class Level3Backup(QuotaRule):
+    """Systems at MLPS level 3 (or the configured level) and above have data backups enabled.
+
+    Example::
+
+        rules:
+          level3-backup: {enforcement: mandatory, params: {min_level: 3}}
+
+    refuses ``mlpsLevel: 3`` with ``backup: {enabled: false}``.
+    """
+
+    article = "Art. 30, Art. 40"
+    scope = "stack"
+
+    class Params(RuleParams):
+        min_level: int = Field(default=3, ge=1, le=5)
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        level = facts.context.mlps_level
+        if level is not None and level >= self.params.min_level and facts.context.backup_enabled is False:
+            yield Finding(
+                "backup",
+                f"an MLPS level {level} system needs data-level backups: set spec.backup.enabled: true "
+                "with a schedule and retention",
+                False, True,
+            )
+
+
+# --- resource rules --------------------------------------------------------------------------
+
+
+@register("allowed-flavors")
+class AllowedFlavors(QuotaRule):
+    """Servers and databases use a flavor the cloud offers (the flavor table by default).
+
+    Example::
+
+        rules:
+          allowed-flavors:
+            enforcement: mandatory
+            params: {flavors: [g.1c2g, g.2c4g, g.4c8g]}
+    """
+
+    article = "Art. 14"
+    resource_types = (INSTANCE, DATABASE)
+
+    class Params(RuleParams):
+        flavors: tuple[str, ...] = tuple(FLAVORS)
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        for c in facts.computes:
+            if c.flavor is not None and c.flavor not in self.params.flavors:
+                yield Finding(
+                    f"{c.kind} {c.name}",
+                    f"flavor {c.flavor} is not offered: choose one of the allowed flavors",
+                    c.flavor, list(self.params.flavors), resource=c.name,
+                )
+
+
+@register("ram-vcpu-ratio")
+class RamVcpuRatio(QuotaRule):
+    """A flavor's RAM per vCPU (GB) stays within bounds: neither starved nor over-provisioned.
+
+    Example::
+
+        rules:
+          ram-vcpu-ratio: {enforcement: advisory, params: {min: 1, max: 4}}
+
+    warns about ``g.2c16g`` (8 GB per vCPU).
+    """
+
+    article = "Art. 14, Art. 45"
+    resource_types = (INSTANCE, DATABASE)
+
+    class Params(RuleParams):
+        min: float = Field(default=1.0, gt=0)
+        max: float = Field(default=4.0, gt=0)
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        for c in facts.computes:
+            if c.flavor is None or not is_known_flavor(c.flavor):
+                continue
+            size = flavor(c.flavor)
+            ratio = size.ram_gb / size.vcpu
+            if not self.params.min <= ratio <= self.params.max:
+                yield Finding(
+                    f"{c.kind} {c.name}",
+                    f"flavor {c.flavor} has {ratio:g} GB RAM per vCPU, outside {self.params.min:g}-"
+                    f"{self.params.max:g}: choose a flavor that fits the workload",
+                    ratio, [self.params.min, self.params.max], resource=c.name,
+                )
+
+
+@register("max-volume-size")
+class MaxVolumeSize(QuotaRule):
+    """No single block volume (data, standalone or database) is larger than ``max_gb``.
+
+    Example::
+
+        rules:
+          max-volume-size: {enforcement: mandatory, params: {max_gb: 2048}}
+    """
+
+    article = "Art. 14, Art. 45"
+    resource_types = (VOLUME, DATABASE)
+
+    class Params(RuleParams):
+        max_gb: int = Field(default=2048, gt=0)
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        for d in facts.disks:
+            if d.size_gb is not None and d.size_gb > self.params.max_gb:
+                yield Finding(
+                    f"{d.kind} {d.name}",
+                    f"{d.size_gb} GB in one volume is over the {self.params.max_gb} GB maximum: split the "
+                    "data over several volumes or use object storage",
+                    d.size_gb, self.params.max_gb, resource=d.name,
+                )
+
+
+@register("database-ports-closed")
+class DatabasePortsClosed(QuotaRule):
+    """Database ports are never open to the whole Internet (``0.0.0.0/0`` or ``::/0``).
+
+    Example::
+
+        rules:
+          database-ports-closed:
+            enforcement: mandatory
+            params: {ports: [3306, 5432]}
+
+    refuses ``{protocol: tcp, ports: 3306, remoteCidr: 0.0.0.0/0}``.
+    """
+
+    article = "Art. 36"
+    resource_types = (SECGROUP_RULE,)
+
+    class Params(RuleParams):
+        ports: tuple[int, ...] = (1433, 1521, 3306, 5432, 6379, 9200, 27017)
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        for rule in facts.ingress:
+            if rule.remote_cidr not in WORLD or rule.protocol not in ("tcp", "udp", "any"):
+                continue
+            exposed = [p for p in self.params.ports if _covers(rule, p)]
+            if exposed:
+                yield Finding(
+                    f"ingress rule {rule.name}",
+                    f"database port(s) {', '.join(map(str, exposed))} open to {rule.remote_cidr}: allow "
+                    "only the application's security group (remoteGroup) or a named network",
+                    rule.remote_cidr, "a security group or a non-public CIDR", resource=rule.name,
+                )
+
+
+@register("ssh-from-management")
+class SshFromManagement(QuotaRule):
+    """SSH is reachable only from the management network's CIDRs.
+
+    Example::
+
+        rules:
+          ssh-from-management:
+            enforcement: mandatory
+            params: {cidrs: [10.20.0.0/16]}
+
+    refuses ``{protocol: tcp, ports: 22, remoteCidr: 0.0.0.0/0}`` and SSH from a security group.
+    """
+
+    article = "Art. 36"
+    resource_types = (SECGROUP_RULE,)
+
+    class Params(RuleParams):
+        cidrs: tuple[str, ...] = Field(min_length=1)
+        port: int = Field(default=22, ge=1, le=65535)
+
+        @field_validator("cidrs")
+        @classmethod
+        def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+            for cidr in value:
+                ipaddress.ip_network(cidr, strict=True)
+            return value
+
+    def __init__(self, params: BaseModel, policy: Policy) -> None:
+        super().__init__(params, policy)
+        self._networks = [ipaddress.ip_network(c) for c in self.params.cidrs]
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        allowed = self._networks
+        for rule in facts.ingress:
+            if rule.protocol not in ("tcp", "any") or not _covers(rule, self.params.port):
+                continue
+            if rule.remote_cidr is None and rule.remote_group is None:
+                continue  # not known yet (preview)
+            if rule.remote_cidr is not None and _within(rule.remote_cidr, allowed):
+                continue
+            source = rule.remote_cidr or f"security group {rule.remote_group}"
+            yield Finding(
+                f"ingress rule {rule.name}",
+                f"SSH (port {self.params.port}) open to {source}: allow it only from the management "
+                f"network ({', '.join(self.params.cidrs)})",
+                source, list(self.params.cidrs), resource=rule.name,
+            )
+
+
+@register("level3-encrypted-volumes")
+class Level3EncryptedVolumes(QuotaRule):
+    """Systems at MLPS level 3 and above keep every volume on an encrypted volume type.
+
+    Example::
+
+        rules:
+          level3-encrypted-volumes:
+            enforcement: mandatory
+            params: {min_level: 3, types: [encrypted]}
+
+    refuses a level-3 data volume without ``type: encrypted``.
+    """
+
+    article = "Art. 40"
+    resource_types = (VOLUME, DATABASE)
+
+    class Params(RuleParams):
+        min_level: int = Field(default=3, ge=1, le=5)
+        types: tuple[str, ...] = Field(default=("encrypted",), min_length=1)
+
+    def check(self, facts: StackFacts) -> Iterator[Finding]:
+        level = facts.context.mlps_level
+        if level is None or level < self.params.min_level:
+            return
+        for d in facts.disks:
+            if d.type is UNKNOWN or d.type in self.params.types:
+                continue
+            yield Finding(
+                f"{d.kind} {d.name}",
+                f"an MLPS level {level} system needs encrypted volumes: set the volume type to "
+                f"{' or '.join(self.params.types)} (now {d.type or 'the default type'})",
+                d.type, list(self.params.types), resource=d.name,
+            )
+
+
+def _covers(rule: Ingress, port: int) -> bool:
+    if rule.port_min is None and rule.port_max is None:
+        return True
+    low = rule.port_min if rule.port_min is not None else 1
+    high = rule.port_max if rule.port_max is not None else low
+    return low <= port <= high
+
+
+def _within(cidr: str, networks: list) -> bool:
+    net = _network(cidr)
+    return net is not None and any(net.version == n.version and net.subnet_of(n) for n in networks)
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None

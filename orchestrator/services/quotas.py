@@ -1,0 +1,160 @@
+"""Quota services: check a manifest, a unit's usage, applied-quota drift, the cloud's capacity.
+
+"What a unit holds" is answered by :func:`unit_holdings` alone (today: every declared environment
+of the manifests in a directory); switching it to the ledger's provisioned environments changes
+that one function.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from orchestrator.core import naming
+from orchestrator.core.capacity import assess_all, warnings
+from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.quota import Policy, check_stack, load_policy
+from orchestrator.core.quota.drift import differences
+from orchestrator.core.quota.facts import Context, Holding, context_of
+from orchestrator.core.quota.holdings import holdings, unit_usage
+from orchestrator.core.sizing import quotas
+from orchestrator.core.validation import load_manifest, validate_file
+from orchestrator.errors import NotFound, UsageError
+from orchestrator.services.manifests import manifest_files
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MANIFESTS = Path("examples/manifests")
+
+
+def policy_path(explicit: str | Path | None = None) -> Path:
+    """``--policy``, else ``GOVCLOUD_QUOTA_POLICY``, else ``quotas/policy.yaml`` here or in the repo."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("GOVCLOUD_QUOTA_POLICY"):
+        return Path(os.environ["GOVCLOUD_QUOTA_POLICY"])
+    local = Path("quotas/policy.yaml")
+    return local if local.exists() else REPO / local
+
+
+def manifests_dir(explicit: str | Path | None = None) -> Path:
+    """``--manifests``, else ``GOVCLOUD_MANIFESTS``, else ``examples/manifests`` here or in the repo."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("GOVCLOUD_MANIFESTS"):
+        return Path(os.environ["GOVCLOUD_MANIFESTS"])
+    return DEFAULT_MANIFESTS if DEFAULT_MANIFESTS.exists() else REPO / DEFAULT_MANIFESTS
+
+
+def applications(directory: Path) -> list[Application]:
+    """The valid applications among the manifests of ``directory`` (invalid ones are skipped)."""
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: no such manifest directory")
+    reports = (validate_file(p) for p in manifest_files([directory]))
+    return [r.application for r in reports if r.application is not None]
+
+
+def unit_holdings(unit: str | None, directory: Path) -> list[Holding]:
+    """What ``unit`` holds, per application environment. The one place to switch to the ledger."""
+    return holdings(applications(directory), unit)
+
+
+def find_application(app: str, directory: Path) -> Application:
+    """An application by manifest path, or by id among the manifests of ``directory``."""
+    if Path(app).is_file():
+        return load_manifest(app)
+    for candidate in applications(directory):
+        if candidate.id == app:
+            return candidate
+    raise NotFound(f"application {app} has no valid manifest in {directory}")
+
+
+def check(manifest: Path, env: Environment | None, policy: Policy, directory: Path) -> dict[str, Any]:
+    """Violations of each environment of ``manifest`` (or of ``env``) under ``policy``.
+
+    The unit's other applications hold what the manifests in ``directory`` declare; this
+    application's other environments hold what this manifest declares.
+    """
+    app = load_manifest(manifest)
+    if env is not None and env not in app.environments:
+        raise UsageError(f"{manifest}: environment {env} is not declared")
+    held = _with_own(app, unit_holdings(app.unit, directory))
+    stacks = []
+    for e in [env] if env else list(app.environments):
+        violations = check_stack(app, e, policy, held)
+        stacks.append({
+            "stack": naming.stack_name(app.unit, app.id, e),
+            "env": str(e),
+            "violations": [v.as_dict() for v in violations],
+        })
+    mandatory = sum(v["enforcement"] == "mandatory" for s in stacks for v in s["violations"])
+    return {"manifest": str(manifest), "unit": app.unit, "app": app.id, "policy": policy.source,
+            "stacks": stacks, "mandatory": mandatory, "ok": mandatory == 0}
+
+
+def _with_own(app: Application, held: list[Holding]) -> list[Holding]:
+    """The unit's holdings with this application's environments as its manifest declares them
+    (replacing what the directory holds for it, which may be an older version)."""
+    return [h for h in held if h.app != app.id] + holdings([app])
+
+
+def usage(unit: str | None, policy: Policy, directory: Path) -> dict[str, Any]:
+    """Allocation per unit and environment against the unit's limits."""
+    by_unit: dict[str, list[Holding]] = defaultdict(list)
+    if unit is not None:
+        by_unit[unit] = []
+    for held in unit_holdings(unit, directory):
+        by_unit[held.unit or ""].append(held)
+    return {"manifests": str(directory), "units": [unit_usage(u, h, policy).as_dict() for u, h in sorted(by_unit.items())]}
+
+
+def drift(app: str, env: Environment, directory: Path, cloud: str | None) -> dict[str, Any]:
+    """The project's quota sets as the stack sets them vs as the cloud reports them."""
+    from orchestrator.adapters.cloud import Cloud
+
+    application = find_application(app, directory)
+    if env not in application.environments:
+        raise UsageError(f"application {application.id} declares no {env} environment")
+    project = naming.project_name(application.unit, application.id, env)
+    expected = quotas(application.environments[env].resources)
+    actual = Cloud.connect(cloud).project_quotas(project)
+    found = differences(expected, actual)
+    return {"project": project, "expected": expected.as_dict(), "actual": actual.as_dict(),
+            "differences": [d.as_dict() for d in found], "ok": not found}
+
+
+def capacity(cloud: str | None, threshold: float) -> dict[str, Any]:
+    """The cloud's use in percent per resource, and those at or above ``threshold``."""
+    from orchestrator.adapters.cloud import Cloud
+
+    assessed = assess_all(Cloud.connect(cloud).capacity(), threshold)
+    return {"threshold": threshold, "resources": [a.as_dict() for a in assessed],
+            "warnings": [a.resource for a in warnings(assessed)]}
+
+
+def policy(explicit: str | Path | None = None) -> Policy:
+    return load_policy(policy_path(explicit))
+
+
+def stack_context(
+    labels: dict[str, str] | Any, manifest: Path | None, env: str | None, directory: Path
+) -> Context | None:
+    """The context of a stack the policy pack checks.
+
+    From the stack's configuration (``govcloud:manifest`` + ``govcloud:environment``) when given,
+    else from the resources' labels (unit, app, env) and the application's manifest in
+    ``directory``; what the unit holds comes from :func:`unit_holdings`. ``None`` when neither
+    names the stack.
+    """
+    if manifest is not None and env:
+        app = load_manifest(manifest)
+        return context_of(app, Environment(env), _with_own(app, unit_holdings(app.unit, directory)))
+    if not {"unit", "app", "env"} <= set(labels):
+        return None
+    unit, app_id, environment = labels["unit"], labels["app"], Environment(labels["env"])
+    held = unit_holdings(unit, directory)
+    for app in applications(directory):
+        if app.id == app_id and app.unit == unit and environment in app.environments:
+            return context_of(app, environment, held)
+    return Context(unit=unit, app=app_id, env=environment, held=tuple(h for h in held if h.app != app_id))

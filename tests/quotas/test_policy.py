@@ -1,0 +1,90 @@
+"""The policy file: valid example, and every kind of problem named with file, field and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.core.quota import PolicyInvalid, parse_policy
+
+from .conftest import POLICY
+
+BASE = POLICY.read_text()
+
+
+def problems(text: str) -> list:
+    with pytest.raises(PolicyInvalid) as caught:
+        parse_policy(text.encode(), "policy.yaml")
+    assert "policy.yaml" in str(caught.value)
+    return caught.value.problems
+
+
+def test_shipped_policy_loads(policy):
+    assert policy.capacity.threshold == 0.70
+    assert [r.name for r in policy.rules][:3] == ["unit-limits", "environment-share", "test-no-production-data"]
+    assert policy.rule("ram-vcpu-ratio").enforcement == "advisory"
+    assert policy.rule("max-volume-size").params.max_gb == 2048
+
+
+def test_unit_entry_overrides_the_default_measure_by_measure():
+    text = BASE.replace("    rsj:                    # 人社局: the social-security system runs three environments\n"
+                        "      vcpu: 96\n", "    rsj:\n      vcpu: 96\n")
+    policy = parse_policy(text.encode(), "p.yaml")
+    assert policy.limits.of("rsj").vcpu == 96
+    assert policy.limits.of("nobody").vcpu == 32
+    partial = parse_policy(BASE.replace("  units:\n", "  units:\n    zwb: {vcpu: 40}\n").encode(), "p.yaml")
+    assert partial.limits.of("zwb").vcpu == 40 and partial.limits.of("zwb").ram_gb == 64
+
+
+def test_unknown_top_level_key_is_refused_with_its_line():
+    text = BASE.replace("kind: QuotaPolicy\n", "kind: QuotaPolicy\nsurplus: 1\n")
+    [p] = problems(text)
+    assert (p.field, p.message, p.line) == ("surplus", "unknown field", 5)
+
+
+def test_unknown_limit_key_is_refused():
+    text = BASE.replace("    public_ips: 2\n", "    public_ips: 2\n    gpus: 1\n", 1)
+    [p] = problems(text)
+    assert p.field == "limits.default.gpus" and p.message == "unknown field"
+    assert text.splitlines()[p.line - 1].strip() == "gpus: 1"
+
+
+def test_unknown_rule_is_refused_with_its_line():
+    text = BASE.replace("rules:\n", "rules:\n  no-such-rule: {enforcement: mandatory}\n")
+    [p] = problems(text)
+    assert p.rule == "rule-registered" and p.field == "rules.no-such-rule"
+    assert text.splitlines()[p.line - 1].strip().startswith("no-such-rule")
+
+
+def test_unknown_param_is_refused_by_the_rules_own_schema():
+    text = BASE.replace("    params: {max_gb: 2048}", "    params: {max_gb: 2048, max_tb: 2}")
+    [p] = problems(text)
+    assert p.field == "rules.max-volume-size.params.max_tb" and p.message == "unknown field"
+    assert "max_tb" in text.splitlines()[p.line - 1]
+
+
+def test_bad_values_are_refused():
+    found = problems(BASE.replace("enforcement: advisory", "enforcement: sometimes")
+                     .replace("threshold: 0.70", "threshold: 1.5")
+                     .replace("cidrs: [10.20.0.0/16]", "cidrs: [10.20.0.1/16]"))
+    fields = {p.field for p in found}
+    assert {"rules.ram-vcpu-ratio.enforcement", "capacity.threshold", "rules.ssh-from-management.params.cidrs"} <= fields
+
+
+def test_unknown_measure_is_refused():
+    [p] = problems(BASE.replace("measures: [vcpu, ram_gb, volume_gb, object_gb]", "measures: [vcpu]")
+                   .replace("  unit-limits:\n    enforcement: mandatory\n",
+                            "  unit-limits:\n    enforcement: mandatory\n    params: {measures: [gpus]}\n"))
+    assert p.field == "rules.unit-limits.params.measures" and "gpus" in p.message
+
+
+def test_yaml_syntax_error_names_the_line():
+    [p] = problems("apiVersion: govcloud/v1\nkind: [\n")
+    assert p.rule == "yaml-syntax" and p.line is not None
+
+
+def test_missing_file_is_a_problem(tmp_path):
+    from orchestrator.core.quota import load_policy
+
+    with pytest.raises(PolicyInvalid) as caught:
+        load_policy(tmp_path / "none.yaml")
+    assert caught.value.problems[0].rule == "file-readable"

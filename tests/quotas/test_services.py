@@ -1,0 +1,60 @@
+"""Quota services: holdings, checking a manifest with the unit's other applications, the pack's context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.core.manifest import Environment
+from orchestrator.services import quotas as svc
+
+from .conftest import EXAMPLES, POLICY
+
+
+def test_unit_holdings_are_every_declared_environment_of_the_units_manifests():
+    held = svc.unit_holdings("rsj", EXAMPLES)
+    assert [(h.app, h.env) for h in held] == [
+        ("social-security", Environment.TEST), ("social-security", Environment.TRIAL),
+        ("social-security", Environment.PRODUCTION)]
+    assert sum(h.totals.vcpu for h in held) == 80
+    assert {h.app for h in svc.unit_holdings(None, EXAMPLES)} == {"citizen-portal", "open-data", "permit-prototype", "social-security"}
+
+
+def test_check_counts_the_units_other_applications(tmp_path, policy):
+    # a second zwb application taking 30 vCPU in test: with citizen-portal's 5, over the 32 of zwb
+    text = (EXAMPLES / "permit-prototype.yaml").read_text().replace("id: zjj", "id: zwb").replace("id: permit-prototype", "id: second")
+    path = tmp_path / "second.yaml"
+    path.write_text(text.replace("flavor: g.1c2g", "flavor: g.16c32g").replace("    servers:\n      - name: app\n", "    servers:\n      - name: app\n        count: 2\n", 1))
+    payload = svc.check(path, None, policy, EXAMPLES)
+    [stack] = payload["stacks"]
+    [v] = [v for v in stack["violations"] if v["rule"] == "unit-limits" and v["subject"] == "unit zwb vcpu"]
+    assert (v["asked"], v["used"], v["allowed"]) == (32, 5, 32)
+    assert payload["ok"] is False and payload["mandatory"] >= 1
+
+
+def test_pack_context_from_the_stack_configuration():
+    ctx = svc.stack_context({}, EXAMPLES / "social-security.yaml", "trial", EXAMPLES)
+    assert (ctx.unit, ctx.app, ctx.env, ctx.mlps_level, ctx.backup_enabled) == ("rsj", "social-security", Environment.TRIAL, 3, True)
+    assert ctx.production.vcpu == 44
+    assert {(h.app, h.env) for h in ctx.held} == {("social-security", Environment.TEST), ("social-security", Environment.PRODUCTION)}
+    assert ctx.database_flavors == {"social-security-benefits": "g.8c16g"}
+
+
+def test_pack_context_from_labels_and_the_manifests_directory():
+    ctx = svc.stack_context({"unit": "sjj", "app": "open-data", "env": "test"}, None, None, EXAMPLES)
+    assert (ctx.app, ctx.mlps_level, ctx.production_data) == ("open-data", 2, False)
+    unknown_app = svc.stack_context({"unit": "sjj", "app": "new-app", "env": "test"}, None, None, EXAMPLES)
+    assert (unknown_app.mlps_level, unknown_app.unit) == (None, "sjj")
+    assert {h.app for h in unknown_app.held} == {"open-data"}
+    assert svc.stack_context({}, None, None, EXAMPLES) is None
+
+
+def test_default_paths_follow_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVCLOUD_MANIFESTS", str(tmp_path))
+    monkeypatch.setenv("GOVCLOUD_QUOTA_POLICY", str(POLICY))
+    assert svc.manifests_dir() == tmp_path and svc.policy_path() == POLICY
+    assert svc.manifests_dir("given") == Path("given")
+
+
+def test_a_manifest_also_in_the_directory_is_counted_once():
+    ctx = svc.stack_context({}, EXAMPLES / "social-security.yaml", "production", EXAMPLES)
+    assert sorted((h.app, h.env.value) for h in ctx.held) == [("social-security", "test"), ("social-security", "trial")]
