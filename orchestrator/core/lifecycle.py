@@ -279,8 +279,10 @@ def apply(state: AppState, event: Event) -> AppState:
         start("change-review")
     elif kind == "change-approved":
         assert s.change is not None
-        s.change["environments"] = sorted(s.provisioned)
-        for live in s.provisioned:
+        expires = s.test_expires
+        gone = "test" if expires and event.at >= expires else None  # an expired test env is not changed
+        s.change["environments"] = sorted(e for e in s.provisioned if e != gone)
+        for live in s.change["environments"]:
             s.approved[live] = event.digest
         s.requested_by = None
         stop("change-review")
