@@ -503,10 +503,12 @@ def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, b
     return result.date, result.provisional
 
 
-def deadlines(state: AppState, calendar: Calendar, now: dt.datetime) -> list[Deadline]:
-    """Every clock of ``state`` as a deadline, judged at ``now``."""
+def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bool = False) -> list[Deadline]:
+    """Every clock of ``state`` (only the running ones if ``running``) as a deadline, judged at ``now``."""
     result = []
     for name, (started, ended) in state.clocks.items():
+        if running and ended is not None:
+            continue
         rule = DEADLINE_RULES[name]
         due, provisional = due_date(state, name, calendar)
         start = dt.datetime.fromisoformat(started).date()

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from typing import TYPE_CHECKING
+
 from orchestrator.core import lifecycle as lc
-from orchestrator.core.changes import Change, classify, is_major
-from orchestrator.core.manifest import Application
-from orchestrator.core.validation import load_manifest, validate_bytes
 from orchestrator.core.workdays import Calendar, default_calendar
-from orchestrator.core.yamlsource import canonical, parse, plain
 from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
+
+if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
+    from orchestrator.core.changes import Change
+    from orchestrator.core.manifest import Application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 ENGINE_MODULE = "orchestrator.adapters.engine"
@@ -94,6 +96,8 @@ class Lifecycle:
 
     def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         """Art. 15: request a change; a major one carries a new self-test report."""
+        from orchestrator.core.changes import classify, is_major
+
         new, data = _read_manifest(path)
         if new.id != application:
             raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
@@ -201,6 +205,9 @@ class Lifecycle:
 
     def manifest(self, application: str) -> Application:
         """The manifest on record (the latest submitted or requested), rebuilt from its snapshot."""
+        from orchestrator.core.validation import validate_bytes
+        from orchestrator.core.yamlsource import canonical
+
         events = self.store.events(application)
         data = next((e.payload["manifest"] for e in reversed(events) if "manifest" in e.payload), None)
         if data is None:
@@ -243,7 +250,7 @@ class Lifecycle:
     def deadlines(self, at: dt.datetime, overdue: bool = False) -> list[lc.Deadline]:
         """Running deadlines of every application at ``at``; only the overdue ones if asked."""
         states = self.store.states(due_before=at.date()) if overdue else self.store.states(with_due=True)
-        found = [d for s in states for d in lc.deadlines(s, self.calendar, at) if d.done is None]
+        found = [d for s in states for d in lc.deadlines(s, self.calendar, at, running=True)]
         keep = (lambda d: d.overdue) if overdue else (lambda d: lc.DEADLINE_RULES[d.name].kind == "due")
         return sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name))
 
@@ -262,6 +269,9 @@ class Lifecycle:
 
 def classify_files(old: str | Path, new: str | Path) -> list[Change]:
     """``govcloud changes OLD NEW``: the classified changes between two manifest files."""
+    from orchestrator.core.changes import classify
+    from orchestrator.core.validation import load_manifest
+
     return classify(load_manifest(old), load_manifest(new))
 
 
@@ -273,6 +283,9 @@ def project(events: list[lc.Event], calendar: Calendar | None = None) -> tuple[l
 
 def _read_manifest(path: str | Path) -> tuple[Application, Any]:
     """The valid application of ``path`` and its plain data (the canonical snapshot's source)."""
+    from orchestrator.core.validation import load_manifest
+    from orchestrator.core.yamlsource import parse, plain
+
     app = load_manifest(path)
     return app, plain(parse(Path(path).read_bytes()))
 

@@ -194,3 +194,16 @@ def test_state_round_trips_through_json():
     state = lc.fold([_ev(1, "submitted", SOCIAL, "2026-02-12T10:00", digest="d1", payload={"unit": "rsj"})])
     again = lc.AppState.from_dict(json.loads(json.dumps(state.as_dict())))
     assert again == state and again.state == lc.SUBMITTED
+
+
+def test_working_days_between_agrees_with_counting_day_by_day():
+    import random
+
+    cal = default_calendar()
+    rng = random.Random(7)
+    for _ in range(200):
+        a = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 2900))
+        b = a + dt.timedelta(days=rng.randint(-400, 400))
+        low, high = min(a, b), max(a, b)
+        naive = sum(cal.is_workday(low + dt.timedelta(days=i)) for i in range(1, (high - low).days + 1))
+        assert cal.working_days_between(a, b) == (naive if b >= a else -naive), (a, b)
