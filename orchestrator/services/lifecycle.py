@@ -196,6 +196,10 @@ class Lifecycle:
 
     # --- reading --------------------------------------------------------------------------
 
+    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> None:
+        """The gate ``plan`` and ``up`` ask before touching ``environment``: raises :class:`RuleError`."""
+        lc.provision_gate(self.state(application), environment, digest, at)
+
     def state(self, application: str) -> lc.AppState:
         """The state folded from the events (the source of truth)."""
         events = self.store.events(application)

@@ -62,6 +62,11 @@ def test_submission_to_production_across_the_spring_festival(service):
     with pytest.raises(RuleError) as other:
         service.record_provisioned("social-security", "production", OPS, at("2026-04-12T10:00"), digest="sha256:" + "0" * 64)
     _rule(other, "digest-approved", "Art. 14")
+    digest = service.state("social-security").digest
+    service.check_provision("social-security", "production", digest, at("2026-04-13T10:00"))
+    with pytest.raises(RuleError) as expired:
+        service.check_provision("social-security", "test", digest, at("2026-04-13T10:00"))
+    _rule(expired, "test-expired", "Art. 13")
     service.record_provisioned("social-security", "production", OPS, at("2026-04-13T10:00"))
 
     state = service.state("social-security")
