@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -205,7 +205,7 @@ class Ledger:
             rows = conn.execute(query).scalars().all()
         return (AppState.from_dict(s) for s in rows)
 
-    def rebuild(self, project) -> int:
+    def rebuild(self, project: Callable[[list[Event]], tuple[AppState, dt.date | None]]) -> int:
         """Recompute the projection from the events with ``project(events) -> (state, next_due)``."""
         with _converted(), self.engine.begin() as conn:
             apps = conn.execute(sa.select(EventRow.application).distinct()).scalars().all()

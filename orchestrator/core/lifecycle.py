@@ -81,6 +81,7 @@ class Event:
     recorded_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; the manifest snapshot in the payload is left out (``app history`` stays short)."""
         data = asdict(self)
         data["at"] = self.at.isoformat()
         data["recorded_at"] = self.recorded_at.isoformat() if self.recorded_at else None
