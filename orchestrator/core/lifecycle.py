@@ -113,6 +113,7 @@ def _t(event: str, sources: str, target: str | None, role: str, article: str, do
 
 
 _OPERATING = f"{TESTING} {TRIAL} {PRODUCTION}"
+_TEST_MAY_LIVE = f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} {BACKUP_CONFIRMED} {TERMINATION_APPROVED}"
 TRANSITIONS: tuple[Transition, ...] = (
     _t("submitted", f"{NEW} {REJECTED}", SUBMITTED, UNIT, "Art. 11", "the unit submits (or resubmits) its manifest"),
     _t("accepted", SUBMITTED, ACCEPTED, EGOV, "Art. 12", "the e-gov office accepts the application"),
@@ -126,8 +127,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("provisioned", f"{TRIAL} {PRODUCTION}", PRODUCTION, PROVIDER, "Art. 14", "production is open", "production"),
     _t("provisioned", CHANGE_APPROVED, RESUME, PROVIDER, "Art. 15", "an approved change is applied to an environment"),
     _t("extended", TESTING, None, EGOV, "Art. 13", "the e-gov office extends the test period"),
-    _t("expiry-warned", f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 13", "the test environment expires soon"),
-    _t("test-expired", f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 13", "the test environment was destroyed at expiry"),
+    _t("expiry-warned", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment expires soon"),
+    _t("test-expired", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment was destroyed at expiry"),
     _t("test-passed", f"{TESTING} {CHANGE_REQUESTED}", None, EGOV, "Art. 21", "the e-gov office records a passed performance and security test"),
     _t("change-requested", f"{TRIAL} {PRODUCTION}", CHANGE_REQUESTED, UNIT, "Art. 15", "the unit requests a change (new manifest)"),
     _t("change-approved", CHANGE_REQUESTED, CHANGE_APPROVED, EGOV, "Art. 15", "the e-gov office approves the change"),

@@ -181,14 +181,14 @@ class Lifecycle:
         if dry_run:
             return report
         for action in report.actions:
+            kind = "test-expired" if action.action == "destroy" else "expiry-warned"
             try:
+                state, event = self._decide(action.application, kind, actor, at, environment="test")
                 if action.action == "destroy":
                     if destroy is None:
                         raise ExternalError("no engine to destroy with")
                     destroy(action.application, "test")
-                    self._record(action.application, "test-expired", actor, at, environment="test")
-                else:
-                    self._record(action.application, "expiry-warned", actor, at, environment="test")
+                self._append(state, event)
                 action.done = True
             except GovcloudError as exc:
                 action.error = str(exc)
@@ -262,11 +262,18 @@ class Lifecycle:
 
     def _record(self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False,
                 **details: Any) -> lc.Event:
+        return self._append(*self._decide(application, kind, actor, at, new=new, **details))
+
+    def _decide(self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False,
+                **details: Any) -> tuple[lc.AppState, lc.Event]:
+        """The current state (folded from the events) and the event the core allows; nothing written."""
         events = self.store.events(application)
         if not events and not new:
             raise NotFound(f"application {application} has no ledger entries")
         state = lc.fold(events, application)
-        event = lc.decide(state, kind, actor, at, **details)
+        return state, lc.decide(state, kind, actor, at, **details)
+
+    def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
         after = lc.apply(state, event)
         return self.store.append(event, after, lc.next_due(after, self.calendar))
 

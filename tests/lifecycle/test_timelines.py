@@ -271,3 +271,22 @@ def test_unknown_application_and_stale_write(service, ledger):
     with pytest.raises(ConflictError, match="changed meanwhile, retry"):
         ledger.append(event, lc.apply(stale, event), None)
     assert [e.type for e in ledger.events("social-security")] == ["submitted", "accepted"]
+
+
+def test_expire_decides_before_destroying(service):
+    """A step the ledger would refuse is refused before the engine destroys anything."""
+    permit = EXAMPLES / "permit-prototype.yaml"
+    service.submit(permit, PERMIT, at("2026-06-01T09:00"))
+    service.accept("permit-prototype", CLERK, at("2026-06-01T10:00"))
+    service.review("permit-prototype", "ok", CLERK, at("2026-06-01T11:00"))
+    service.approve("permit-prototype", "test", CHIEF, at("2026-06-01T12:00"))
+    service.record_provisioned("permit-prototype", "test", OPS, at("2026-06-02T09:00"))
+    service.terminate("permit-prototype", PERMIT, at("2026-06-03T09:00"))
+    destroyed = []
+    report = service.expire(CLERK, at("2026-06-20T09:00"), lambda app, env: destroyed.append(app))
+    assert report.failed == 1
+    assert report.actions[0].error == "test-expired is for role provider, not egov-office (Art. 6-9)"
+    assert destroyed == []
+    report = service.expire(OPS, at("2026-06-20T09:00"), lambda app, env: destroyed.append(app))
+    assert report.failed == 0 and destroyed == ["permit-prototype"]  # a test env may expire during termination
+    assert service.state("permit-prototype").state == lc.TERMINATION_REQUESTED
