@@ -13,6 +13,13 @@ from orchestrator.cli.common import actor_options, at_option, emit, make_actor, 
 ENVS = click.Choice(["test", "trial", "production"])
 
 
+class Command(click.Command):
+    """Short help is the whole first line: click would cut it at the period of "Art. 12"."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return (self.help or "").strip().split("\n")[0]
+
+
 def _lifecycle():
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services.lifecycle import Lifecycle
@@ -36,7 +43,11 @@ def _print_event(e: dict) -> None:
     click.echo(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) at {e['at']}")
 
 
-@cli.group()
+class Group(click.Group):
+    command_class = Command
+
+
+@cli.group(cls=Group)
 def app() -> None:
     """Record and read the lifecycle of applications (regulation Art. 10-16)."""
 
@@ -197,7 +208,7 @@ def history(application: str, at: str | None, output: str) -> None:
     emit(output, events, lambda es: [_print_event(e) for e in es])
 
 
-@cli.command()
+@cli.command(cls=Command)
 @click.option("--overdue", is_flag=True, help="only deadlines already missed and still running")
 @at_option
 @output_option
@@ -217,7 +228,7 @@ def _print_deadlines(items: list[dict]) -> None:
         )
 
 
-@cli.command()
+@cli.command(cls=Command)
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @at_option
@@ -237,7 +248,7 @@ def _print_changes(payload: dict) -> None:
     click.echo(f"change: {payload['kind']}")
 
 
-@cli.command()
+@cli.command(cls=Command)
 @click.option("--dry-run", is_flag=True, help="list what would be warned and destroyed, do nothing")
 @step
 def expire(dry_run: bool, output: str, at: str | None, actor_name, actor_role, actor_unit) -> None:
