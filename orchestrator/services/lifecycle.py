@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.core import lifecycle as lc
 from orchestrator.core.workdays import Calendar, default_calendar
@@ -51,7 +50,8 @@ class Store(Protocol):
 
     def events(self, application: str) -> list[lc.Event]: ...
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None) -> lc.Event: ...
-    def states(self, *, due_before: dt.date | None = None, with_due: bool = False, state: str | None = None): ...
+    def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
+               state: str | None = None) -> Iterator[lc.AppState]: ...
 
 
 @dataclass
