@@ -163,7 +163,7 @@ def approve_termination(application: str, **kw) -> None:
 @click.option("--digest", help="the digest provisioned; default the one approved")
 @step
 def record_provisioned(application: str, environment: str, digest: str | None, **kw) -> None:
-    """Provider: record that ENV is provisioned (gates: approved digest, test window, trial)."""
+    """Provider: record that ENV is provisioned; gated by the approved digest, test window and trial (Art. 13-14)."""
     _run("record_provisioned", application, environment, digest=digest, **kw)
 
 

@@ -109,3 +109,13 @@ def test_expire_through_the_engine_adapter(run, monkeypatch):
     done = json.loads(run("expire", *PROVIDER, "--at", "2026-06-20", "-o", "json").output)
     assert [(a["action"], a["done"]) for a in done["actions"]] == [("destroy", True)]
     assert destroyed == [("permit-prototype", "test")]
+
+
+def test_every_lifecycle_command_takes_at_and_output():
+    app = cli.commands["app"]
+    commands = [*app.commands.values(), *(cli.commands[n] for n in ("deadlines", "changes", "expire"))]
+    assert len(commands) == 19
+    for command in commands:
+        names = {p.name for p in command.params}
+        assert {"at", "output"} <= names, command.name
+        assert "Art." in (command.help or "") or command.name in ("history", "status"), command.name
