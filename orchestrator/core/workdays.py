@@ -55,9 +55,7 @@ class Calendar:
                 return True
             return day.weekday() < 5 and day not in schedule.holidays
         if _library_knows(day.year):
-            import chinese_calendar
-
-            return chinese_calendar.is_workday(day)
+            return _library_workday(day)
         return day.weekday() < 5 and (day.month, day.day) not in FIXED_STATUTORY_HOLIDAYS
 
     def add_working_days(self, start: dt.date, n: int) -> CalendarDate:
@@ -79,11 +77,26 @@ class Calendar:
         """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
         sign = 1 if end >= start else -1
         low, high = (start, end) if sign > 0 else (end, start)
-        count, day = 0, low
-        while day < high:
-            day += dt.timedelta(days=1)
-            count += self.is_workday(day)
+        count = self._through(high) - self._through(low)
+        for year in range(low.year, high.year):
+            count += self._year_table(year)[-1]
         return sign * count
+
+    def _through(self, day: dt.date) -> int:
+        """Working days from 1 January of ``day``'s year through ``day``."""
+        return self._year_table(day.year)[day.timetuple().tm_yday - 1]
+
+    def _year_table(self, year: int) -> list[int]:
+        """Cumulative working-day counts of ``year``, one entry per day (computed once per year)."""
+        tables = self.__dict__.setdefault("_tables", {})
+        if year not in tables:
+            day, total, table = dt.date(year, 1, 1), 0, []
+            while day.year == year:
+                total += self.is_workday(day)
+                table.append(total)
+                day += dt.timedelta(days=1)
+            tables[year] = table
+        return tables[year]
 
 
 @functools.cache
@@ -92,6 +105,14 @@ def _library_years() -> range:
 
     years = [d.year for d in constants.holidays]
     return range(min(years), max(years) + 1)
+
+
+@functools.lru_cache(maxsize=8192)
+def _library_workday(day: dt.date) -> bool:
+    """``chinese_calendar.is_workday``, cached: it scans its whole table on every call."""
+    import chinese_calendar
+
+    return chinese_calendar.is_workday(day)
 
 
 def _library_knows(year: int) -> bool:

@@ -1,0 +1,272 @@
+"""Lifecycle commands (Art. 10-16): ``govcloud app ...``, ``deadlines``, ``changes``, ``expire``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from orchestrator.cli import cli
+from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+
+ENVS = click.Choice(["test", "trial", "production"])
+
+
+class Command(click.Command):
+    """Short help is the whole first line: click would cut it at the period of "Art. 12"."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return (self.help or "").strip().split("\n")[0]
+
+
+def _lifecycle():
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.services.lifecycle import Lifecycle
+
+    return Lifecycle(Ledger.open())
+
+
+def step(command: Callable) -> Callable:
+    """The options of every recording step: actor, --at, --output."""
+    return actor_options(at_option(output_option(command)))
+
+
+def _run(method: str, *args, output: str, at: str | None, actor_name, actor_role, actor_unit, **kw) -> None:
+    actor = make_actor(actor_name, actor_role, actor_unit)
+    event = getattr(_lifecycle(), method)(*args, actor=actor, at=parse_at(at), **kw)
+    emit(output, event.as_dict(), _print_event)
+
+
+def _print_event(e: dict) -> None:
+    env = f" [{e['environment']}]" if e["environment"] else ""
+    click.echo(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) at {e['at']}")
+
+
+class Group(click.Group):
+    command_class = Command
+
+
+@cli.group(cls=Group)
+def app() -> None:
+    """Record and read the lifecycle of applications (regulation Art. 10-16)."""
+
+
+@app.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@step
+def submit(manifest: Path, **kw) -> None:
+    """Unit: submit (or resubmit) MANIFEST (Art. 11)."""
+    _run("submit", manifest, **kw)
+
+
+@app.command()
+@click.argument("application")
+@step
+def accept(application: str, **kw) -> None:
+    """E-gov office: accept the application (Art. 12, 3 working days)."""
+    _run("accept", application, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.option("--reason", required=True, help="why; the unit resubmits")
+@step
+def reject(application: str, reason: str, **kw) -> None:
+    """E-gov office: reject the application with reasons (Art. 12)."""
+    _run("reject", application, reason, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.option("--opinion", required=True, help="the review opinion")
+@step
+def review(application: str, opinion: str, **kw) -> None:
+    """E-gov office: record the review opinion (Art. 12, 2 working days)."""
+    _run("review", application, opinion, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.option("--env", "environment", type=ENVS, required=True)
+@step
+def approve(application: str, environment: str, **kw) -> None:
+    """E-gov office: approve ENV for the manifest on record (Art. 13-14)."""
+    _run("approve", application, environment, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.option("--days", type=click.IntRange(min=1), required=True)
+@click.option("--reason", required=True)
+@step
+def extend(application: str, days: int, reason: str, **kw) -> None:
+    """E-gov office: extend the test period by N natural days (Art. 13)."""
+    _run("extend", application, days, reason, **kw)
+
+
+@app.command("test-passed")
+@click.argument("application")
+@click.option("--evidence", required=True, help="the test report or evaluation")
+@step
+def test_passed(application: str, evidence: str, **kw) -> None:
+    """E-gov office: record a passed performance and security test (Art. 15, 21)."""
+    _run("test_passed", application, evidence, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@step
+def change(application: str, manifest: Path, **kw) -> None:
+    """Unit: request a change to MANIFEST; classified minor or major (Art. 15)."""
+    _run("change", application, manifest, **kw)
+
+
+@app.command("approve-change")
+@click.argument("application")
+@step
+def approve_change(application: str, **kw) -> None:
+    """E-gov office: approve the pending change (Art. 15, 5 working days)."""
+    _run("approve_change", application, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.option("--reason", help="why the system is taken off the cloud")
+@step
+def terminate(application: str, reason: str | None, **kw) -> None:
+    """Unit: request termination (Art. 16)."""
+    _run("terminate", application, reason=reason, **kw)
+
+
+@app.command("confirm-backup")
+@click.argument("application")
+@click.option("--evidence", required=True, help="where the data went and how it was backed up")
+@step
+def confirm_backup(application: str, evidence: str, **kw) -> None:
+    """Unit: confirm the data is off the cloud and backed up (Art. 16)."""
+    _run("confirm_backup", application, evidence, **kw)
+
+
+@app.command("approve-termination")
+@click.argument("application")
+@step
+def approve_termination(application: str, **kw) -> None:
+    """E-gov office: approve the termination (Art. 16, 5 working days)."""
+    _run("approve_termination", application, **kw)
+
+
+@app.command("record-provisioned")
+@click.argument("application")
+@click.option("--env", "environment", type=ENVS, required=True)
+@click.option("--digest", help="the digest provisioned; default the one approved")
+@step
+def record_provisioned(application: str, environment: str, digest: str | None, **kw) -> None:
+    """Provider: record that ENV is provisioned; gated by the approved digest, test window and trial (Art. 13-14)."""
+    _run("record_provisioned", application, environment, digest=digest, **kw)
+
+
+@app.command("record-reclaimed")
+@click.argument("application")
+@step
+def record_reclaimed(application: str, **kw) -> None:
+    """Provider: record that every resource is reclaimed (Art. 16, 3 working days)."""
+    _run("record_reclaimed", application, **kw)
+
+
+@app.command()
+@click.argument("application", required=False)
+@at_option
+@output_option
+def status(application: str | None, at: str | None, output: str) -> None:
+    """State, approvals and deadlines of APPLICATION, or the state of every application."""
+    service = _lifecycle()
+    payload = service.status(application, parse_at(at)) if application else service.overview()
+    emit(output, payload, _print_status)
+
+
+def _print_status(payload) -> None:
+    if isinstance(payload, list):
+        for s in payload:
+            click.echo(f"{s['application']:<32} {s['unit']:<12} {s['state']:<22} #{s['sequence']}")
+        return
+    click.echo(f"{payload['application']} ({payload['unit']}): {payload['state']}  digest {payload['digest']}")
+    for env, digest in payload["approved"].items():
+        live = " provisioned" if env in payload["provisioned"] else ""
+        click.echo(f"  approved {env}: {digest}{live}")
+    _print_deadlines(payload["deadlines"])
+
+
+@app.command()
+@click.argument("application")
+@at_option
+@output_option
+def history(application: str, at: str | None, output: str) -> None:
+    """Every event of APPLICATION in order."""
+    events = [e.as_dict() for e in _lifecycle().history(application)]
+    emit(output, events, lambda es: [_print_event(e) for e in es])
+
+
+@cli.command(cls=Command)
+@click.option("--overdue", is_flag=True, help="only deadlines already missed and still running")
+@at_option
+@output_option
+def deadlines(overdue: bool, at: str | None, output: str) -> None:
+    """Running deadlines of every application (Art. 12-16), judged at --at."""
+    found = _lifecycle().deadlines(parse_at(at), overdue=overdue)
+    emit(output, [d.as_dict() for d in found], _print_deadlines)
+
+
+def _print_deadlines(items: list[dict]) -> None:
+    for d in items:
+        flag = " (provisional)" if d["provisional"] else ""
+        done = f" done {d['done']}" if d["done"] else ""
+        click.echo(
+            f"  {d['application']:<28} {d['name']:<20} due {d['due']}{flag} {d['status']:<6}"
+            f" {d['working_days']} wd{done} [{d['article']}]"
+        )
+
+
+@cli.command(cls=Command)
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@at_option
+@output_option
+def changes(old: Path, new: Path, at: str | None, output: str) -> None:
+    """Classify the changes from manifest OLD to NEW as minor or major (Art. 15)."""
+    from orchestrator.services.lifecycle import classify_files
+
+    found = [c.as_dict() for c in classify_files(old, new)]
+    kind = "major" if any(c["kind"] == "major" for c in found) else ("minor" if found else "none")
+    emit(output, {"kind": kind, "changes": found}, _print_changes)
+
+
+def _print_changes(payload: dict) -> None:
+    for c in payload["changes"]:
+        click.echo(f"{c['kind']:<6} {c['path']}: {c['reason']}")
+    click.echo(f"change: {payload['kind']}")
+
+
+@cli.command(cls=Command)
+@click.option("--dry-run", is_flag=True, help="list what would be warned and destroyed, do nothing")
+@step
+def expire(dry_run: bool, output: str, at: str | None, actor_name, actor_role, actor_unit) -> None:
+    """Provider: warn test environments 3 days before expiry, destroy them at expiry (Art. 13)."""
+    from orchestrator.services.lifecycle import engine_destroy
+
+    actor = make_actor(actor_name, actor_role, actor_unit)
+    def destroy(application: str, environment: str) -> None:  # the engine is imported only when needed
+        engine_destroy()(application, environment)
+
+    report = _lifecycle().expire(actor, parse_at(at), destroy, dry_run=dry_run)
+    emit(output, report.as_dict(), _print_expiry)
+    if report.failed:
+        raise click.exceptions.Exit(3)
+
+
+def _print_expiry(r: dict) -> None:
+    for a in r["actions"]:
+        outcome = "would" if r["dry_run"] else ("FAILED" if a["error"] else "done")
+        click.echo(f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']}) {a['error'] or ''}")
+    click.echo(f"{len(r['actions'])} action(s), {r['failed']} failed")

@@ -1,0 +1,538 @@
+"""Lifecycle rules of Art. 10-16: states, events, who may do what, deadlines and gates. Pure.
+
+An application's state is never stored as such: it is the fold (:func:`fold`) of its events.
+:func:`decide` checks one requested step against the state (transition, role, step rules, gates)
+and returns the event to append; the ledger adapter appends it and the state follows.
+
+Actors: ``Actor(name, role, unit)``. The unit an actor belongs to is a separate field (CLI
+``--unit`` or ``GOVCLOUD_UNIT``), not encoded in the name: a ``unit`` actor must name its unit and
+may act only for that unit's applications; an ``egov-office`` actor that names a unit may not
+decide on that unit's requests, and nobody decides on a request they recorded themselves.
+
+Times are naive datetimes in Beijing time (the regulation's clock); deadlines count whole days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from orchestrator.core.workdays import Calendar
+from orchestrator.errors import RuleError, UsageError
+
+# --- states, roles, events ----------------------------------------------------------------
+
+NEW = "new"  #: before the first event
+SUBMITTED, REJECTED, ACCEPTED, REVIEWED = "submitted", "rejected", "accepted", "reviewed"
+TESTING, TRIAL, PRODUCTION = "testing", "trial", "production"
+CHANGE_REQUESTED, CHANGE_APPROVED = "change-requested", "change-approved"
+TERMINATION_REQUESTED, BACKUP_CONFIRMED = "termination-requested", "backup-confirmed"
+TERMINATION_APPROVED, RECLAIMED = "termination-approved", "reclaimed"
+STATES = (
+    NEW, SUBMITTED, REJECTED, ACCEPTED, REVIEWED, TESTING, TRIAL, PRODUCTION, CHANGE_REQUESTED,
+    CHANGE_APPROVED, TERMINATION_REQUESTED, BACKUP_CONFIRMED, TERMINATION_APPROVED, RECLAIMED,
+)
+#: After an applied change the application returns to the state it was operating in.
+RESUME = "<operating state>"
+
+UNIT, EGOV, PROVIDER = "unit", "egov-office", "provider"
+ROLES = (UNIT, EGOV, PROVIDER)
+
+TEST_DAYS = 15  #: Art. 13
+TRIAL_DAYS = 30  #: Art. 14
+WARN_DAYS = 3  #: `expire` warns this many days before a test environment goes
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who records an event; ``source`` says how they were known (``local``: --as/--role)."""
+
+    name: str
+    role: str
+    unit: str | None = None
+    source: str = "local"
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise UsageError("actor name is empty: use --as NAME or GOVCLOUD_ACTOR")
+        if self.role not in ROLES:
+            raise UsageError(f"role {self.role!r} unknown: one of {', '.join(ROLES)}")
+        if self.role == UNIT and not self.unit:
+            raise UsageError("a unit actor names its unit: use --unit UNIT or GOVCLOUD_UNIT")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ledger entry. ``at`` is the stated time, ``recorded_at`` the real (UTC) time."""
+
+    application: str
+    sequence: int
+    type: str
+    actor: str
+    actor_role: str
+    at: dt.datetime
+    actor_unit: str | None = None
+    actor_source: str = "local"
+    digest: str | None = None
+    environment: str | None = None
+    reason: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    recorded_at: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; the manifest snapshot in the payload is left out (``app history`` stays short)."""
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        data["recorded_at"] = self.recorded_at.isoformat() if self.recorded_at else None
+        data["payload"] = {k: v for k, v in self.payload.items() if k != "manifest"}
+        return data
+
+
+# --- the transition table -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Event ``event`` (for ``environment``, if set) moves ``sources`` to ``target``.
+
+    ``target`` None leaves the state as it is; :data:`RESUME` returns to the operating state.
+    """
+
+    event: str
+    sources: frozenset[str]
+    target: str | None
+    roles: frozenset[str]
+    article: str
+    doc: str
+    environment: str | None = None
+
+
+def _t(event: str, sources: str, target: str | None, role: str, article: str, doc: str, env: str | None = None) -> Transition:
+    return Transition(event, frozenset(sources.split()), target, frozenset([role]), article, doc, env)
+
+
+_OPERATING = f"{TESTING} {TRIAL} {PRODUCTION}"
+_TEST_MAY_LIVE = f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} {BACKUP_CONFIRMED} {TERMINATION_APPROVED}"
+TRANSITIONS: tuple[Transition, ...] = (
+    _t("submitted", f"{NEW} {REJECTED}", SUBMITTED, UNIT, "Art. 11", "the unit submits (or resubmits) its manifest"),
+    _t("accepted", SUBMITTED, ACCEPTED, EGOV, "Art. 12", "the e-gov office accepts the application"),
+    _t("rejected", SUBMITTED, REJECTED, EGOV, "Art. 12", "the e-gov office rejects it, with reasons"),
+    _t("reviewed", ACCEPTED, REVIEWED, EGOV, "Art. 12", "the review opinion: complete, resources reasonable"),
+    _t("approved", f"{REVIEWED} {TESTING}", None, EGOV, "Art. 13", "the test environment is approved for a digest", "test"),
+    _t("approved", f"{TESTING} {TRIAL}", None, EGOV, "Art. 14", "the trial run is approved for a digest", "trial"),
+    _t("approved", f"{TRIAL} {PRODUCTION}", None, EGOV, "Art. 14", "production is approved for a digest", "production"),
+    _t("provisioned", f"{REVIEWED} {TESTING}", TESTING, PROVIDER, "Art. 13", "the test environment is ready", "test"),
+    _t("provisioned", f"{TESTING} {TRIAL}", TRIAL, PROVIDER, "Art. 14", "the trial environment is open", "trial"),
+    _t("provisioned", f"{TRIAL} {PRODUCTION}", PRODUCTION, PROVIDER, "Art. 14", "production is open", "production"),
+    _t("provisioned", CHANGE_APPROVED, RESUME, PROVIDER, "Art. 15", "an approved change is applied to an environment"),
+    _t("extended", TESTING, None, EGOV, "Art. 13", "the e-gov office extends the test period"),
+    _t("expiry-warned", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment expires soon"),
+    _t("test-expired", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment was destroyed at expiry"),
+    _t("test-passed", f"{TESTING} {CHANGE_REQUESTED}", None, EGOV, "Art. 21", "the e-gov office records a passed performance and security test"),
+    _t("change-requested", f"{TRIAL} {PRODUCTION}", CHANGE_REQUESTED, UNIT, "Art. 15", "the unit requests a change (new manifest)"),
+    _t("change-approved", CHANGE_REQUESTED, CHANGE_APPROVED, EGOV, "Art. 15", "the e-gov office approves the change"),
+    _t("termination-requested", f"{REVIEWED} {_OPERATING}", TERMINATION_REQUESTED, UNIT, "Art. 16", "the unit requests termination"),
+    _t("backup-confirmed", TERMINATION_REQUESTED, BACKUP_CONFIRMED, UNIT, "Art. 16", "the unit has taken its data off and backed it up"),
+    _t("termination-approved", BACKUP_CONFIRMED, TERMINATION_APPROVED, EGOV, "Art. 16", "the e-gov office approves the termination"),
+    _t("reclaimed", TERMINATION_APPROVED, RECLAIMED, PROVIDER, "Art. 16", "the provider has reclaimed every resource"),
+)
+EVENT_TYPES = tuple(dict.fromkeys(t.event for t in TRANSITIONS))
+#: Decisions of the e-gov office on a unit's request: the requester's unit may not take them.
+DECISIONS = frozenset(t.event for t in TRANSITIONS if EGOV in t.roles)
+
+
+def transition(state: str, event: str, environment: str | None = None) -> Transition:
+    """The transition ``event`` takes from ``state``; a :class:`RuleError` when there is none."""
+    candidates = [t for t in TRANSITIONS if t.event == event and t.environment in (None, environment)]
+    if not candidates:
+        raise UsageError(f"unknown event {event!r}" + (f" for environment {environment}" if environment else ""))
+    for t in candidates:
+        if state in t.sources:
+            return t
+    allowed = sorted(set().union(*(t.sources for t in candidates)))
+    what = f"{event} ({environment})" if environment else event
+    raise RuleError(
+        f"{what} is not allowed in state {state}; allowed from: {', '.join(allowed)}",
+        rule=f"transition:{event}",
+        article=candidates[0].article,
+    )
+
+
+# --- derived state --------------------------------------------------------------------------
+
+
+@dataclass
+class AppState:
+    """What the events of one application add up to. Times are ISO strings (JSON-ready)."""
+
+    application: str
+    unit: str = ""
+    state: str = NEW
+    sequence: int = 0
+    last_at: str | None = None
+    digest: str | None = None  #: the latest submitted or requested manifest
+    materials: dict[str, str | None] = field(default_factory=dict)  #: material -> sha256
+    approved: dict[str, str] = field(default_factory=dict)  #: environment -> approved digest
+    provisioned: dict[str, str] = field(default_factory=dict)  #: live environment -> digest
+    operating: str | None = None  #: trial or production while a change is pending
+    change: dict[str, Any] | None = None  #: kind, digest, tested, environments
+    requested_by: str | None = None  #: the person behind the pending unit request
+    test_started: str | None = None
+    test_days: int = TEST_DAYS
+    test_warned_until: str | None = None
+    tested_digest: str | None = None
+    trial_started: str | None = None
+    clocks: dict[str, list[str | None]] = field(default_factory=dict)  #: deadline -> [start, end]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppState:
+        return cls(**data)
+
+    @property
+    def test_expires(self) -> dt.datetime | None:
+        """When the test window ends: start + 15 natural days + extensions (Art. 13)."""
+        if not self.test_started:
+            return None
+        return dt.datetime.fromisoformat(self.test_started) + dt.timedelta(days=self.test_days)
+
+    @property
+    def production_opens(self) -> dt.datetime | None:
+        """The earliest time production may open: 30 natural days after the trial began (Art. 14)."""
+        if not self.trial_started:
+            return None
+        return dt.datetime.fromisoformat(self.trial_started) + dt.timedelta(days=TRIAL_DAYS)
+
+
+def fold(events: list[Event], application: str | None = None) -> AppState:
+    """The state after ``events`` (one application's, in sequence order)."""
+    state = AppState(application or (events[0].application if events else ""))
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def apply(state: AppState, event: Event) -> AppState:
+    """The state after one more event; the event was checked by :func:`decide` when recorded."""
+    s = replace(state, approved=dict(state.approved), provisioned=dict(state.provisioned),
+                clocks={k: list(v) for k, v in state.clocks.items()},
+                change=dict(state.change) if state.change else None)
+    t = transition(s.state, event.type, event.environment)
+    at = event.at.isoformat()
+    s.sequence, s.last_at = event.sequence, at
+    env, p = event.environment, event.payload
+
+    def start(name: str) -> None:
+        s.clocks[name] = [at, None]
+
+    def stop(*names: str) -> None:
+        for name in names:
+            if name in s.clocks and s.clocks[name][1] is None:
+                s.clocks[name][1] = at
+
+    kind = event.type
+    if kind in ("submitted", "change-requested"):
+        s.unit = p.get("unit", s.unit)
+        s.digest = event.digest
+        s.materials = dict(p.get("materials", {}))
+        s.requested_by = event.actor
+    if kind == "submitted":
+        start("accept-or-reject")
+    elif kind in ("accepted", "rejected"):
+        stop("accept-or-reject")
+        if kind == "accepted":
+            start("review")
+    elif kind == "reviewed":
+        stop("review")
+        start("test-ready")
+    elif kind == "approved":
+        s.approved[env] = event.digest
+    elif kind == "provisioned":
+        s.provisioned[env] = event.digest
+        if env == "test" and s.state in (REVIEWED, TESTING):
+            stop("test-ready")
+            if not s.test_started:
+                s.test_started = at
+                start("test-window")
+        elif env == "trial" and not s.trial_started:
+            s.trial_started = at
+            start("trial-minimum")
+        elif env == "production":
+            stop("trial-minimum")
+    elif kind == "extended":
+        s.test_days += int(p["days"])
+        if "test" not in s.provisioned and "test-window" in s.clocks:
+            s.clocks["test-window"][1] = None  # expired, now reopened for a new test environment
+    elif kind == "expiry-warned":
+        s.test_warned_until = s.test_expires.isoformat() if s.test_expires else None
+    elif kind == "test-expired":
+        s.provisioned.pop("test", None)
+        stop("test-window")
+    elif kind == "test-passed":
+        s.tested_digest = event.digest
+        if s.change:
+            s.change["tested"] = True
+    elif kind == "change-requested":
+        s.operating = s.state
+        s.change = {"kind": p.get("kind", "minor"), "digest": event.digest, "tested": False, "environments": []}
+        start("change-review")
+    elif kind == "change-approved":
+        assert s.change is not None
+        expires = s.test_expires
+        gone = "test" if expires and event.at >= expires else None  # an expired test env is not changed
+        s.change["environments"] = sorted(e for e in s.provisioned if e != gone)
+        for live in s.change["environments"]:
+            s.approved[live] = event.digest
+        s.requested_by = None
+        stop("change-review")
+        start("change-applied")
+    elif kind == "termination-requested":
+        s.requested_by = event.actor
+        start("termination-review")
+    elif kind == "termination-approved":
+        s.requested_by = None
+        stop("termination-review")
+        start("reclamation")
+    elif kind == "reclaimed":
+        s.provisioned.clear()
+        stop("reclamation", "test-window", "change-applied")
+
+    if t.target == RESUME:
+        assert s.change is not None
+        if all(s.provisioned.get(e) == s.change["digest"] for e in s.change["environments"]):
+            s.state, s.operating, s.change = s.operating or TRIAL, None, None
+            stop("change-applied")
+    elif t.target is not None:
+        s.state = t.target
+    return s
+
+
+# --- deciding a step ------------------------------------------------------------------------
+
+
+def decide(
+    state: AppState,
+    kind: str,
+    actor: Actor,
+    at: dt.datetime,
+    *,
+    environment: str | None = None,
+    digest: str | None = None,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    """Check one step against ``state`` and return the event that records it.
+
+    Raises :class:`RuleError` (transition, role, step rule or gate; each names its article).
+    """
+    t = transition(state.state, kind, environment)
+    check_actor(state, t, actor, payload or {})
+    if state.last_at and at < dt.datetime.fromisoformat(state.last_at):
+        raise UsageError(f"--at {at.isoformat()} precedes the last event of {state.application} ({state.last_at})")
+    payload = dict(payload or {})
+    if kind == "rejected" and not reason:
+        raise RuleError("a rejection carries its reasons", rule="rejection-reasons", article="Art. 12")
+    if kind == "extended":
+        if int(payload.get("days", 0)) <= 0 or not reason:
+            raise RuleError("an extension names a positive number of days and a reason", rule="extension", article="Art. 13")
+    if kind == "backup-confirmed" and not reason:
+        raise RuleError("the backup confirmation names its evidence", rule="backup-evidence", article="Art. 16")
+    if kind in ("approved", "test-passed"):
+        digest = digest or state.digest
+    if kind == "approved" and environment == "production":
+        production_gate(state, at)
+    if kind == "provisioned":
+        digest = digest or state.approved.get(environment or "")
+        provision_gate(state, environment or "", digest, at)
+    if kind == "change-approved":
+        assert state.change is not None
+        digest = state.change["digest"]
+        if state.change["kind"] == "major" and not state.change["tested"]:
+            raise RuleError(
+                "a major change passes the performance and security tests again before approval: record test-passed first",
+                rule="major-change-tested",
+                article="Art. 15",
+            )
+    if kind in ("expiry-warned", "test-expired", "extended") and not state.test_started:
+        raise RuleError(f"{state.application} has no test environment", rule="test-window", article="Art. 13")
+    return Event(
+        application=state.application,
+        sequence=state.sequence + 1,
+        type=kind,
+        actor=actor.name,
+        actor_role=actor.role,
+        actor_unit=actor.unit,
+        actor_source=actor.source,
+        at=at,
+        digest=digest,
+        environment=environment,
+        reason=reason,
+        payload=payload,
+    )
+
+
+def check_actor(state: AppState, t: Transition, actor: Actor, payload: dict[str, Any]) -> None:
+    """Role rules (Art. 6-9): the role of the step, the unit's own applications, no self-approval."""
+    what = f"{t.event} ({t.environment})" if t.environment else t.event
+    if actor.role not in t.roles:
+        raise RuleError(
+            f"{what} is for role {', '.join(sorted(t.roles))}, not {actor.role}", rule="role", article="Art. 6-9"
+        )
+    owner = state.unit or payload.get("unit", "")
+    if actor.role == UNIT and actor.unit != owner:
+        raise RuleError(
+            f"unit {actor.unit} may not act for {state.application}, an application of unit {owner}",
+            rule="own-unit",
+            article="Art. 6-9",
+        )
+    if t.event in DECISIONS and (actor.unit == owner or (state.requested_by and actor.name == state.requested_by)):
+        raise RuleError(
+            f"{actor.name} ({actor.unit or 'no unit'}) may not decide on a request of their own unit {owner}",
+            rule="no-self-approval",
+            article="Art. 6-9",
+        )
+
+
+# --- gates ----------------------------------------------------------------------------------
+
+
+def production_gate(state: AppState, at: dt.datetime) -> None:
+    """Production: 30 natural days of trial (Art. 14), third-party report and MLPS filing (Art. 40)."""
+    opens = state.production_opens
+    if opens is None or at < opens:
+        when = f"no earlier than {opens.isoformat()}" if opens else "after a trial run"
+        raise RuleError(
+            f"production may open only after {TRIAL_DAYS} natural days of trial: {when}",
+            rule="trial-30-days",
+            article="Art. 14",
+        )
+    missing = [m for m in ("third_party_test_report", "mlps_filing_certificate") if not state.materials.get(m)]
+    if missing:
+        raise RuleError(
+            f"production needs {' and '.join(missing)} in the manifest", rule="production-materials", article="Art. 40"
+        )
+
+
+def provision_gate(state: AppState, environment: str, digest: str | None, at: dt.datetime) -> None:
+    """May ``environment`` be provisioned with ``digest`` at ``at``? Used by record, plan and up."""
+    article = "Art. 13" if environment == "test" else "Art. 14"
+    approved = state.approved.get(environment)
+    if approved is None:
+        raise RuleError(f"{environment} of {state.application} is not approved", rule="digest-approved", article=article)
+    if digest != approved:
+        raise RuleError(
+            f"{environment} of {state.application} is approved for {approved}, not {digest}",
+            rule="digest-approved",
+            article=article,
+        )
+    if environment == "test" and state.test_expires and at >= state.test_expires:
+        raise RuleError(
+            f"the test environment of {state.application} expired at {state.test_expires.isoformat()}; "
+            "the e-gov office may extend it",
+            rule="test-expired",
+            article="Art. 13",
+        )
+    if environment == "production" and "production" not in state.provisioned:
+        production_gate(state, at)
+
+
+# --- deadlines ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    """A clock started and stopped by events; ``not-before`` clocks are earliest dates."""
+
+    name: str
+    article: str
+    days: int
+    count: Literal["working", "natural"]
+    doc: str
+    kind: Literal["due", "not-before"] = "due"
+
+
+DEADLINE_RULES: dict[str, DeadlineRule] = {
+    r.name: r
+    for r in (
+        DeadlineRule("accept-or-reject", "Art. 12", 3, "working", "accept or reject after submission"),
+        DeadlineRule("review", "Art. 12", 2, "working", "review opinion after acceptance"),
+        DeadlineRule("test-ready", "Art. 13", 2, "working", "test environment ready after the review"),
+        DeadlineRule("test-window", "Art. 13", TEST_DAYS, "natural", "test environment gone (plus extensions)"),
+        DeadlineRule("trial-minimum", "Art. 14", TRIAL_DAYS, "natural", "production no earlier", "not-before"),
+        DeadlineRule("change-review", "Art. 15", 5, "working", "change reviewed after the request"),
+        DeadlineRule("change-applied", "Art. 15", 3, "working", "change applied after approval"),
+        DeadlineRule("termination-review", "Art. 16", 5, "working", "termination reviewed after the request"),
+        DeadlineRule("reclamation", "Art. 16", 3, "working", "resources reclaimed after approval"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    application: str
+    name: str
+    article: str
+    start: dt.date
+    due: dt.date
+    provisional: bool
+    status: Literal["met", "missed", "open"]
+    working_days: int  #: working days elapsed from the start to the end (or to now)
+    done: dt.date | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == "missed" and self.done is None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(start=self.start.isoformat(), due=self.due.isoformat(), overdue=self.overdue,
+                    done=self.done.isoformat() if self.done else None)
+        return data
+
+
+def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, bool]:
+    """The due date of clock ``name`` of ``state`` and whether it is provisional."""
+    rule = DEADLINE_RULES[name]
+    start = dt.datetime.fromisoformat(state.clocks[name][0]).date()
+    days = state.test_days if name == "test-window" else rule.days
+    if rule.count == "natural":
+        result = calendar.add_natural_days(start, days)
+    else:
+        result = calendar.add_working_days(start, days)
+    return result.date, result.provisional
+
+
+def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bool = False) -> list[Deadline]:
+    """Every clock of ``state`` (only the running ones if ``running``) as a deadline, judged at ``now``."""
+    result = []
+    for name, (started, ended) in state.clocks.items():
+        if running and ended is not None:
+            continue
+        rule = DEADLINE_RULES[name]
+        due, provisional = due_date(state, name, calendar)
+        start = dt.datetime.fromisoformat(started).date()
+        done = dt.datetime.fromisoformat(ended).date() if ended else None
+        if rule.kind == "not-before":
+            status = "missed" if done and done < due else ("met" if (done or now.date()) >= due else "open")
+        elif done:
+            status = "met" if done <= due else "missed"
+        else:
+            status = "open" if now.date() <= due else "missed"
+        result.append(
+            Deadline(state.application, name, rule.article, start, due, provisional, status,
+                     calendar.working_days_between(start, done or now.date()), done)
+        )
+    return result
+
+
+def next_due(state: AppState, calendar: Calendar) -> dt.date | None:
+    """The earliest due date of a running (not stopped) deadline: what makes the app overdue."""
+    dues = [
+        due_date(state, name, calendar)[0]
+        for name, (_, ended) in state.clocks.items()
+        if ended is None and DEADLINE_RULES[name].kind == "due"
+    ]
+    return min(dues, default=None)

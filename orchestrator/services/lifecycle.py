@@ -1,0 +1,310 @@
+"""The lifecycle of Art. 10-16 as services: every step reads the ledger, lets the core decide,
+and appends one event. Reading commands (status, history, deadlines) never write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from orchestrator.core import lifecycle as lc
+from orchestrator.core.workdays import Calendar, default_calendar
+from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
+
+if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
+    from orchestrator.core.changes import Change
+    from orchestrator.core.manifest import Application
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+ENGINE_MODULE = "orchestrator.adapters.engine"
+
+
+def beijing_now() -> dt.datetime:
+    """Now, as the naive Beijing time the ledger states events in."""
+    return dt.datetime.now(BEIJING).replace(tzinfo=None)
+
+
+class Destroy(Protocol):
+    """Destroys one environment of an application (the engine adapter's ``destroy``)."""
+
+    def __call__(self, application: str, environment: str) -> None: ...
+
+
+def engine_destroy() -> Destroy:
+    """The engine adapter's ``destroy(application, environment)``, imported when needed."""
+    try:
+        module = importlib.import_module(ENGINE_MODULE)
+        return module.destroy
+    except (ImportError, AttributeError) as exc:
+        raise ExternalError(
+            f"the engine adapter {ENGINE_MODULE} with destroy(application, environment) is not available: {exc}"
+        ) from exc
+
+
+class Store(Protocol):
+    """What the services need of the ledger (see :class:`orchestrator.adapters.ledger.Ledger`)."""
+
+    def events(self, application: str) -> list[lc.Event]: ...
+    def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None) -> lc.Event: ...
+    def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
+               state: str | None = None) -> Iterator[lc.AppState]: ...
+
+
+@dataclass
+class ExpiryAction:
+    application: str
+    action: str  # warn | destroy
+    expires: str
+    done: bool = False
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ExpiryReport:
+    dry_run: bool
+    actions: list[ExpiryAction] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(a.error is not None for a in self.actions)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "failed": self.failed, "actions": [a.as_dict() for a in self.actions]}
+
+
+class Lifecycle:
+    """The lifecycle steps over one ledger."""
+
+    def __init__(self, store: Store, calendar: Calendar | None = None) -> None:
+        self.store = store
+        self.calendar = calendar or default_calendar()
+
+    # --- the unit -------------------------------------------------------------------------
+
+    def submit(self, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        """Art. 11: submit (or, after a rejection, resubmit) a manifest."""
+        app, data = _read_manifest(path)
+        payload = {"unit": app.unit, "manifest": data, "materials": _materials(app), "source": str(path)}
+        return self._record(app.id, "submitted", actor, at, digest=app.digest, payload=payload, new=True)
+
+    def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        """Art. 15: request a change; a major one carries a new self-test report."""
+        from orchestrator.core.changes import classify, is_major
+
+        new, data = _read_manifest(path)
+        if new.id != application:
+            raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
+        old = self.manifest(application)
+        changes = classify(old, new)
+        if not changes:
+            raise RuleError(f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article="Art. 15")
+        kind = "major" if is_major(changes) else "minor"
+        if kind == "major" and _sha(old, "self_test_report") == _sha(new, "self_test_report"):
+            raise RuleError(
+                "a major change resubmits the Art. 11 materials: the self-test report (sha256) must be new",
+                rule="major-change-materials",
+                article="Art. 15",
+            )
+        payload = {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
+                   "kind": kind, "changes": [c.as_dict() for c in changes]}
+        return self._record(application, "change-requested", actor, at, digest=new.digest, payload=payload)
+
+    def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
+        return self._record(application, "termination-requested", actor, at, reason=reason)
+
+    def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "backup-confirmed", actor, at, reason=evidence)
+
+    # --- the e-gov office -----------------------------------------------------------------
+
+    def accept(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "accepted", actor, at)
+
+    def reject(self, application: str, reason: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "rejected", actor, at, reason=reason)
+
+    def review(self, application: str, opinion: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "reviewed", actor, at, reason=opinion)
+
+    def approve(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        """Approve ``environment`` for the digest on record; it must be declared in that manifest."""
+        if environment not in self.manifest(application).environments:
+            raise RuleError(
+                f"{application}'s manifest declares no {environment} environment",
+                rule="environment-declared",
+                article="Art. 11",
+            )
+        return self._record(application, "approved", actor, at, environment=environment)
+
+    def extend(self, application: str, days: int, reason: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "extended", actor, at, reason=reason, payload={"days": days})
+
+    def test_passed(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "test-passed", actor, at, reason=evidence)
+
+    def approve_change(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "change-approved", actor, at)
+
+    def approve_termination(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "termination-approved", actor, at)
+
+    # --- the provider ---------------------------------------------------------------------
+
+    def record_provisioned(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime,
+                           digest: str | None = None) -> lc.Event:
+        return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
+
+    def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        return self._record(application, "reclaimed", actor, at)
+
+    def expire(self, actor: lc.Actor, at: dt.datetime, destroy: Destroy | None, dry_run: bool = False) -> ExpiryReport:
+        """Art. 13: warn 3 days before a test environment expires, destroy it at expiry.
+
+        Decides first, then acts; a failure is recorded in the report and the run goes on.
+        """
+        report = ExpiryReport(dry_run)
+        for state in self.store.states(with_due=True):
+            expires = state.test_expires
+            if "test" not in state.provisioned or expires is None:
+                continue
+            if at >= expires:
+                report.actions.append(ExpiryAction(state.application, "destroy", expires.isoformat()))
+            elif at >= expires - dt.timedelta(days=lc.WARN_DAYS) and state.test_warned_until != expires.isoformat():
+                report.actions.append(ExpiryAction(state.application, "warn", expires.isoformat()))
+        if dry_run:
+            return report
+        for action in report.actions:
+            kind = "test-expired" if action.action == "destroy" else "expiry-warned"
+            try:
+                state, event = self._decide(action.application, kind, actor, at, environment="test")
+                if action.action == "destroy":
+                    if destroy is None:
+                        raise ExternalError("no engine to destroy with")
+                    destroy(action.application, "test")
+                self._append(state, event)
+                action.done = True
+            except GovcloudError as exc:
+                action.error = str(exc)
+        return report
+
+    # --- reading --------------------------------------------------------------------------
+
+    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> None:
+        """The gate ``plan`` and ``up`` ask before touching ``environment``: raises :class:`RuleError`."""
+        lc.provision_gate(self.state(application), environment, digest, at)
+
+    def state(self, application: str) -> lc.AppState:
+        """The state folded from the events (the source of truth)."""
+        events = self.store.events(application)
+        if not events:
+            raise NotFound(f"application {application} has no ledger entries")
+        return lc.fold(events)
+
+    def manifest(self, application: str) -> Application:
+        """The manifest on record (the latest submitted or requested), rebuilt from its snapshot."""
+        from orchestrator.core.validation import validate_bytes
+        from orchestrator.core.yamlsource import canonical
+
+        events = self.store.events(application)
+        data = next((e.payload["manifest"] for e in reversed(events) if "manifest" in e.payload), None)
+        if data is None:
+            raise NotFound(f"application {application} has no manifest on record")
+        report = validate_bytes(canonical(data).encode(), f"ledger:{application}")
+        if not report.valid:
+            raise ManifestInvalid(report.path, report.problems)
+        return report.application  # type: ignore[return-value]
+
+    def status(self, application: str, at: dt.datetime) -> dict[str, Any]:
+        state = self.state(application)
+        return {
+            "application": state.application,
+            "unit": state.unit,
+            "state": state.state,
+            "sequence": state.sequence,
+            "digest": state.digest,
+            "approved": state.approved,
+            "provisioned": state.provisioned,
+            "change": state.change,
+            "test_expires": state.test_expires.isoformat() if state.test_expires else None,
+            "production_opens": state.production_opens.isoformat() if state.production_opens else None,
+            "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],
+        }
+
+    def overview(self) -> list[dict[str, Any]]:
+        """Every application's projected state, for ``app status`` without an application."""
+        return [
+            {"application": s.application, "unit": s.unit, "state": s.state, "sequence": s.sequence,
+             "digest": s.digest}
+            for s in self.store.states()
+        ]
+
+    def history(self, application: str) -> list[lc.Event]:
+        events = self.store.events(application)
+        if not events:
+            raise NotFound(f"application {application} has no ledger entries")
+        return events
+
+    def deadlines(self, at: dt.datetime, overdue: bool = False) -> list[lc.Deadline]:
+        """Running deadlines of every application at ``at``; only the overdue ones if asked."""
+        states = self.store.states(due_before=at.date()) if overdue else self.store.states(with_due=True)
+        found = [d for s in states for d in lc.deadlines(s, self.calendar, at, running=True)]
+        keep = (lambda d: d.overdue) if overdue else (lambda d: lc.DEADLINE_RULES[d.name].kind == "due")
+        return sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name))
+
+    # --- one step -------------------------------------------------------------------------
+
+    def _record(self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False,
+                **details: Any) -> lc.Event:
+        return self._append(*self._decide(application, kind, actor, at, new=new, **details))
+
+    def _decide(self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False,
+                **details: Any) -> tuple[lc.AppState, lc.Event]:
+        """The current state (folded from the events) and the event the core allows; nothing written."""
+        events = self.store.events(application)
+        if not events and not new:
+            raise NotFound(f"application {application} has no ledger entries")
+        state = lc.fold(events, application)
+        return state, lc.decide(state, kind, actor, at, **details)
+
+    def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
+        after = lc.apply(state, event)
+        return self.store.append(event, after, lc.next_due(after, self.calendar))
+
+
+def classify_files(old: str | Path, new: str | Path) -> list[Change]:
+    """``govcloud changes OLD NEW``: the classified changes between two manifest files."""
+    from orchestrator.core.changes import classify
+    from orchestrator.core.validation import load_manifest
+
+    return classify(load_manifest(old), load_manifest(new))
+
+
+def project(events: list[lc.Event], calendar: Calendar | None = None) -> tuple[lc.AppState, dt.date | None]:
+    """Projection of one application's events, for :meth:`Ledger.rebuild`."""
+    state = lc.fold(events)
+    return state, lc.next_due(state, calendar or default_calendar())
+
+
+def _read_manifest(path: str | Path) -> tuple[Application, Any]:
+    """The valid application of ``path`` and its plain data (the canonical snapshot's source)."""
+    from orchestrator.core.validation import load_manifest
+    from orchestrator.core.yamlsource import parse, plain
+
+    app = load_manifest(path)
+    return app, plain(parse(Path(path).read_bytes()))
+
+
+def _materials(app: Application) -> dict[str, str | None]:
+    return {name: _sha(app, name) for name in type(app.materials).model_fields}
+
+
+def _sha(app: Application, name: str) -> str | None:
+    material = getattr(app.materials, name)
+    return material.sha256 if material else None

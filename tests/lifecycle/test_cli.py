@@ -1,0 +1,121 @@
+"""The ``govcloud`` lifecycle commands: a walk-through, JSON output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+from click.testing import CliRunner
+
+import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
+from orchestrator.cli import cli
+
+from .conftest import EXAMPLES, variant
+
+MANIFEST = str(EXAMPLES / "social-security.yaml")
+UNIT = ["--as", "zhaogang", "--role", "unit", "--unit", "rsj"]
+OFFICE = ["--as", "zhang", "--role", "egov-office", "--unit", "egov"]
+PROVIDER = ["--as", "ops", "--role", "provider"]
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", database_url)
+    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0):
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+    return invoke
+
+
+def test_walk_through_to_production(run):
+    steps = [
+        ("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00"),
+        ("app", "accept", "social-security", *OFFICE, "--at", "2026-02-24T09:00"),
+        ("app", "review", "social-security", "--opinion", "complete", *OFFICE, "--at", "2026-02-26T09:00"),
+        ("app", "approve", "social-security", "--env", "test", *OFFICE, "--at", "2026-02-26T10:00"),
+        ("app", "record-provisioned", "social-security", "--env", "test", *PROVIDER, "--at", "2026-02-27T10:00"),
+        ("app", "approve", "social-security", "--env", "trial", *OFFICE, "--at", "2026-03-10T10:00"),
+        ("app", "record-provisioned", "social-security", "--env", "trial", *PROVIDER, "--at", "2026-03-11T10:00"),
+        ("app", "approve", "social-security", "--env", "production", *OFFICE, "--at", "2026-04-10T10:00"),
+        ("app", "record-provisioned", "social-security", "--env", "production", *PROVIDER, "--at", "2026-04-13T10:00"),
+    ]
+    for step in steps:
+        assert "social-security #" in run(*step).output
+    status = json.loads(run("app", "status", "social-security", "--at", "2026-04-14", "--output", "json").output)
+    assert status["state"] == "production"
+    assert {d["name"]: d["status"] for d in status["deadlines"]}["trial-minimum"] == "met"
+    history = json.loads(run("app", "history", "social-security", "-o", "json").output)
+    assert [e["type"] for e in history][:3] == ["submitted", "accepted", "reviewed"]
+    assert "manifest" not in history[0]["payload"]
+    overview = json.loads(run("app", "status", "-o", "json").output)
+    assert [(a["application"], a["state"]) for a in overview] == [("social-security", "production")]
+
+
+def test_exit_codes_and_messages(run, monkeypatch):
+    denied = run("app", "accept", "social-security", *OFFICE, code=2)  # not found
+    assert "no ledger entries" in denied.output
+    run("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00")
+    wrong = run("app", "review", "social-security", "--opinion", "x", *OFFICE, "--at", "2026-02-13", code=1)
+    assert "not allowed in state submitted" in wrong.output and "(Art. 12)" in wrong.output
+    role = run("app", "accept", "social-security", *UNIT, "--at", "2026-02-13", code=1)
+    assert "(Art. 6-9)" in role.output
+    assert "--as NAME --role ROLE" in run("app", "accept", "social-security", code=2).output
+    assert "--at must be" in run("app", "accept", "social-security", *OFFICE, "--at", "soon", code=2).output
+    assert "unknown" in run("app", "accept", "social-security", "--as", "x", "--role", "mayor", code=2).output
+    monkeypatch.setenv("GOVCLOUD_ACTOR", "zhang")
+    monkeypatch.setenv("GOVCLOUD_ROLE", "egov-office")
+    monkeypatch.setenv("GOVCLOUD_UNIT", "egov")
+    accepted = json.loads(run("app", "accept", "social-security", "--at", "2026-02-13T09:00+08:00", "-o", "json").output)
+    assert (accepted["actor"], accepted["at"]) == ("zhang", "2026-02-13T09:00:00")
+    late = json.loads(run("deadlines", "--overdue", "--at", "2026-03-01", "-o", "json").output)
+    assert [(d["name"], d["due"]) for d in late] == [("review", "2026-02-24")]
+    assert run("deadlines", "--at", "2026-02-14").output.count("review") == 1
+
+
+def test_changes_command(run, tmp_path):
+    new = variant(tmp_path, "new", ("engine: mysql", "engine: postgresql"))
+    payload = json.loads(run("changes", MANIFEST, str(new), "-o", "json").output)
+    assert payload["kind"] == "major"
+    assert "database engine mysql -> postgresql" in run("changes", MANIFEST, str(new)).output
+    assert json.loads(run("changes", MANIFEST, MANIFEST, "-o", "json").output) == {"kind": "none", "changes": []}
+
+
+def test_expire_through_the_engine_adapter(run, monkeypatch):
+    permit = str(EXAMPLES / "permit-prototype.yaml")
+    unit = ["--as", "wu", "--role", "unit", "--unit", "zjj"]
+    run("app", "submit", permit, *unit, "--at", "2026-06-01T09:00")
+    run("app", "accept", "permit-prototype", *OFFICE, "--at", "2026-06-01T10:00")
+    run("app", "review", "permit-prototype", "--opinion", "ok", *OFFICE, "--at", "2026-06-01T11:00")
+    run("app", "approve", "permit-prototype", "--env", "test", *OFFICE, "--at", "2026-06-01T12:00")
+    run("app", "record-provisioned", "permit-prototype", "--env", "test", *PROVIDER, "--at", "2026-06-02T09:00")
+    dry = json.loads(run("expire", "--dry-run", *PROVIDER, "--at", "2026-06-20", "-o", "json").output)
+    assert [(a["action"], a["done"]) for a in dry["actions"]] == [("destroy", False)]
+    monkeypatch.setattr("orchestrator.services.lifecycle.ENGINE_MODULE", "orchestrator.adapters.no_such_engine")
+    failed = run("expire", *PROVIDER, "--at", "2026-06-20", code=3)
+    assert "orchestrator.adapters.no_such_engine" in failed.output and "1 failed" in failed.output
+    destroyed = []
+    engine = types.ModuleType("orchestrator.adapters.engine")
+    engine.destroy = lambda app, env: destroyed.append((app, env))
+    monkeypatch.setattr("orchestrator.services.lifecycle.ENGINE_MODULE", "orchestrator.adapters.engine")
+    monkeypatch.setitem(sys.modules, "orchestrator.adapters.engine", engine)
+    done = json.loads(run("expire", *PROVIDER, "--at", "2026-06-20", "-o", "json").output)
+    assert [(a["action"], a["done"]) for a in done["actions"]] == [("destroy", True)]
+    assert destroyed == [("permit-prototype", "test")]
+
+
+def test_every_lifecycle_command_takes_at_and_output():
+    app = cli.commands["app"]
+    commands = [*app.commands.values(), *(cli.commands[n] for n in ("deadlines", "changes", "expire"))]
+    assert len(commands) == 19
+    for command in commands:
+        names = {p.name for p in command.params}
+        assert {"at", "output"} <= names, command.name
+        assert "Art." in (command.help or "") or command.name in ("history", "status"), command.name
