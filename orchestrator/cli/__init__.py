@@ -40,9 +40,13 @@ def cli() -> None:
     """
 
 
-def main() -> None:
-    from orchestrator.cli import manifest  # noqa: F401  (registers commands)
+def register_commands() -> None:
+    """Import the command modules; each registers its commands on :data:`cli`."""
+    from orchestrator.cli import manifest  # noqa: F401
 
+
+def main() -> None:
+    register_commands()
     try:
         cli.main(prog_name="govcloud")
     except KeyboardInterrupt:

@@ -69,6 +69,9 @@ class ManifestRule:
     name: str
     article: str
     check: Callable[[Application], Iterable[Finding]]
+    #: Judges the whole set of items (references, emptiness): not run while the schema has
+    #: left items out, since a missing item would look like a broken reference.
+    whole: bool = False
 
     @property
     def doc(self) -> str:
@@ -78,13 +81,13 @@ class ManifestRule:
 RULES: dict[str, ManifestRule] = {}
 
 
-def rule(name: str, article: str = "") -> Callable:
+def rule(name: str, article: str = "", whole: bool = False) -> Callable:
     """Register a semantic rule. Its docstring says what it checks and gives an example."""
 
     def register(check: Callable[[Application], Iterable[Finding]]) -> Callable:
         if name in RULES:
             raise ValueError(f"rule {name} registered twice")
-        RULES[name] = ManifestRule(name, article, check)
+        RULES[name] = ManifestRule(name, article, check, whole)
         return check
 
     return register
@@ -122,17 +125,44 @@ def validate_bytes(raw: bytes, source: str) -> Report:
         return report
     report.digest = digest_of(data)
     problems: dict[tuple, Problem] = {}
+    schema_paths: list[Path] = []
 
     def add(path: Path, rule_name: str, message: str, article: str = "") -> None:
+        if rule_name.startswith("schema."):
+            schema_paths.append(path)
         problem = Problem(line_of(root, path), dotted(path), rule_name, message, article)
         problems.setdefault((problem.field, rule_name, message), problem)
 
+    application, origins = _application(data, source, report.digest, add)
+    unprune, complete = (lambda path: path), True
+    if application is None and schema_paths:
+        # Leave out the list items the schema refused, so the semantic rules can still report
+        # on the rest: one run shows every problem of the file.
+        pruned = _prune(data, schema_paths)
+        if pruned is not None:
+            application, origins = _application(pruned[0], source, report.digest, lambda *a, **k: None)
+            unprune, complete = pruned[1], False
+    if application is not None:
+        for registered in RULES.values():
+            if registered.whole and not complete:
+                continue
+            for effective_path, message in registered.check(application):
+                where = unprune(_source_path(effective_path, origins))
+                add(where, registered.name, message, registered.article)
+    report.problems = _sorted(problems.values())
+    if not report.problems:
+        report.application = application
+    return report
+
+
+def _application(
+    data: dict, source: str, digest: str, add: Callable
+) -> tuple[Application | None, dict[Path, Path]]:
+    """The application of ``data`` (None when the schema refused it) and its value origins."""
     document = _validate_model(ManifestDocument, data, (), {}, add)
     environments, origins = _effective_environments(data, add)
     if document is None or environments is None:
-        report.problems = _sorted(problems.values())
-        return report
-
+        return None, origins
     spec = document.spec
     application = Application(
         metadata=document.metadata,
@@ -142,16 +172,42 @@ def validate_bytes(raw: bytes, source: str) -> Report:
         data_sharing=spec.data_sharing,
         backup=spec.backup,
         environments=environments,
-        digest=report.digest,
+        digest=digest,
         source=source,
     )
-    for registered in RULES.values():
-        for effective_path, message in registered.check(application):
-            add(_source_path(effective_path, origins), registered.name, message, registered.article)
-    report.problems = _sorted(problems.values())
-    if not report.problems:
-        report.application = application
-    return report
+    return application, origins
+
+
+def _prune(data: dict, paths: list[Path]) -> tuple[dict, Callable[[Path], Path]] | None:
+    """``data`` without the innermost list items that hold ``paths``, and a path translator.
+
+    The translator maps a path in the pruned data back to the original data. ``None`` when a
+    path lies outside any list (a required top-level field): nothing sensible remains.
+    """
+    removed: dict[Path, set[int]] = {}
+    for path in paths:
+        cut = max((i for i, part in enumerate(path) if isinstance(part, int)), default=None)
+        if cut is None:
+            return None
+        removed.setdefault(path[:cut], set()).add(path[cut])
+    pruned = copy.deepcopy(data)
+    survivors: dict[Path, list[int]] = {}
+    for list_path in sorted(removed, key=len, reverse=True):
+        holder = pruned
+        for part in list_path:
+            holder = holder[part]
+        survivors[list_path] = [i for i in range(len(holder)) if i not in removed[list_path]]
+        holder[:] = [holder[i] for i in survivors[list_path]]
+
+    def unprune(path: Path) -> Path:
+        original: Path = ()
+        for part in path:
+            if isinstance(part, int) and original in survivors and part < len(survivors[original]):
+                part = survivors[original][part]
+            original += (part,)
+        return original
+
+    return pruned, unprune
 
 
 def _sorted(problems: Iterable[Problem]) -> list[Problem]:
@@ -341,7 +397,7 @@ def _production_materials(app: Application) -> Iterator[Finding]:
             yield ("spec", "materials", key), f"{key} is required when a production environment is declared"
 
 
-@rule("security-group-exists")
+@rule("security-group-exists", whole=True)
 def _security_group_exists(app: Application) -> Iterator[Finding]:
     """A security group named by a server or a rule's ``remoteGroup`` is declared.
 
@@ -418,7 +474,7 @@ def _duplicates(path: Path, names: list[str], key: bool = True) -> Iterator[Find
         seen.add(name)
 
 
-@rule("reference-resolves")
+@rule("reference-resolves", whole=True)
 def _references(app: Application) -> Iterator[Finding]:
     """Volumes attach to a declared server; database users are granted declared databases.
 
@@ -451,7 +507,7 @@ def _catalogue_reason(app: Application) -> Iterator[Finding]:
             )
 
 
-@rule("environment-has-resources", article="Art. 11")
+@rule("environment-has-resources", article="Art. 11", whole=True)
 def _environment_has_resources(app: Application) -> Iterator[Finding]:
     """Each declared environment asks for at least one server, database, volume or container.
 

@@ -1,0 +1,26 @@
+"""Shared fixtures: paths of the repository and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "manifests"
+INVALID = ROOT / "examples" / "invalid"
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``govcloud ARGS`` in-process; returns the click Result (stdout and stderr apart)."""
+    from orchestrator.cli import cli, register_commands
+
+    register_commands()
+    runner = CliRunner()
+
+    def invoke(*args: str, **kwargs):
+        return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+    return invoke
