@@ -1,0 +1,108 @@
+"""The unified authentication platform as the CLI sees it: verifying operators' ID tokens.
+
+A token is accepted only if its signature verifies against a key of the issuer's JWKS (found
+through OpenID discovery unless ``jwksUri`` is configured), and its issuer, audience and expiry
+are right. The actor's role comes from the configured claim through ``roleMap``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from orchestrator.core.lifecycle import UNIT, Actor
+from orchestrator.errors import ExternalError, GovcloudError
+from orchestrator.settings import OidcSettings
+
+
+class AuthenticationFailed(GovcloudError):
+    """An ID token was refused; nothing is recorded."""
+
+    exit_code = 1
+
+
+def actor_from_token(token: str, settings: OidcSettings, role: str | None = None) -> Actor:
+    """The actor a valid ID token names; ``role`` picks one when the token maps to several."""
+    import jwt
+
+    token = token.strip()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed(f"ID token is malformed: {exc}") from exc
+    key = _signing_key(settings, header.get("kid"))
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=settings.algorithms,
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway_seconds,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthenticationFailed("ID token has expired: sign in to the platform again") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise AuthenticationFailed(f"ID token is not for {settings.audience!r} (wrong audience)") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise AuthenticationFailed(f"ID token was not issued by {settings.issuer} (wrong issuer)") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise AuthenticationFailed("ID token signature does not verify") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed(f"ID token refused: {exc}") from exc
+    return _actor(claims, settings, role)
+
+
+def _actor(claims: dict[str, Any], settings: OidcSettings, wanted: str | None) -> Actor:
+    values = claims.get(settings.role_claim) or []
+    values = [values] if isinstance(values, str) else list(values)
+    roles = sorted({settings.role_map[v] for v in values if v in settings.role_map})
+    if wanted:
+        if wanted not in roles:
+            raise AuthenticationFailed(
+                f"the ID token does not grant role {wanted!r} (it grants: {', '.join(roles) or 'none'})"
+            )
+        roles = [wanted]
+    if len(roles) != 1:
+        raise AuthenticationFailed(
+            f"the ID token grants {'no govcloud role' if not roles else 'several roles: ' + ', '.join(roles)}"
+            f" (claim {settings.role_claim!r}); {'pick one with --role' if roles else 'ask the platform administrators'}"
+        )
+    unit = claims.get(settings.unit_claim)
+    if roles[0] == UNIT and not unit:
+        raise AuthenticationFailed(f"a unit's ID token must carry its unit in claim {settings.unit_claim!r}")
+    name = claims.get(settings.name_claim) or claims["sub"]
+    return Actor(name=str(name), role=roles[0], unit=str(unit) if unit else None, source="oidc")
+
+
+def _signing_key(settings: OidcSettings, kid: str | None) -> Any:
+    import jwt
+
+    client = _jwks_client(settings.jwks_uri or _discovered_jwks_uri(settings.issuer))
+    try:
+        return client.get_signing_key(kid).key if kid else client.get_signing_keys()[0].key
+    except jwt.PyJWKClientConnectionError as exc:
+        raise ExternalError(f"cannot fetch the platform's keys from {client.uri}: {exc}") from exc
+    except jwt.PyJWKClientError as exc:
+        raise AuthenticationFailed(f"ID token signed with a key the platform does not publish: {exc}") from exc
+
+
+@functools.cache
+def _jwks_client(uri: str) -> Any:
+    import jwt
+
+    return jwt.PyJWKClient(uri, cache_keys=True, lifespan=300, timeout=10)
+
+
+@functools.cache
+def _discovered_jwks_uri(issuer: str) -> str:
+    import json
+    import urllib.request
+
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (configured https issuer)
+            return json.load(response)["jwks_uri"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ExternalError(f"cannot read the platform's OpenID configuration at {url}: {exc}") from exc
