@@ -24,3 +24,15 @@ def run_cli():
         return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
     return invoke
+
+
+@pytest.fixture(autouse=True)
+def development_settings(monkeypatch):
+    """Every test starts from the repository's development configuration (``auth: local``)."""
+    from orchestrator.settings import current_settings
+
+    monkeypatch.setenv("GOVCLOUD_CONFIG", str(ROOT / "govcloud.yaml"))
+    monkeypatch.delenv("GOVCLOUD_ID_TOKEN", raising=False)
+    current_settings.cache_clear()
+    yield
+    current_settings.cache_clear()

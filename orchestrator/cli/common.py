@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -50,15 +52,24 @@ at_option = click.option(
 
 
 def actor_options(command: Callable) -> Callable:
-    """``--as NAME --role ROLE --unit UNIT`` (or GOVCLOUD_ACTOR, GOVCLOUD_ROLE, GOVCLOUD_UNIT)."""
-    command = click.option("--unit", "actor_unit", envvar="GOVCLOUD_UNIT", help="the actor's own unit")(command)
+    """Who acts: an ID token (``--id-token-file`` or GOVCLOUD_ID_TOKEN) under ``auth: oidc``;
+    ``--as NAME --role ROLE --unit UNIT`` (or GOVCLOUD_ACTOR, GOVCLOUD_ROLE, GOVCLOUD_UNIT) under
+    ``auth: local``. ``--role`` also picks one role of a token that grants several."""
+    command = click.option(
+        "--id-token-file", "actor_token_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="the platform's OIDC ID token (default: GOVCLOUD_ID_TOKEN)",
+    )(command)
+    command = click.option("--unit", "actor_unit", envvar="GOVCLOUD_UNIT", help="the actor's own unit (auth: local)")(command)
     command = click.option("--role", "actor_role", envvar="GOVCLOUD_ROLE", help="unit, egov-office or provider")(command)
-    return click.option("--as", "actor_name", envvar="GOVCLOUD_ACTOR", help="who records this step")(command)
+    return click.option("--as", "actor_name", envvar="GOVCLOUD_ACTOR", help="who acts (auth: local)")(command)
 
 
-def make_actor(name: str | None, role: str | None, unit: str | None):
-    from orchestrator.core.lifecycle import Actor
+def make_actor(name: str | None, role: str | None, unit: str | None, token_file: Path | None = None):
+    """The actor of a step, known the way the configuration says (``auth``)."""
+    from orchestrator.services.identity import resolve_actor
+    from orchestrator.settings import current_settings
 
-    if not name or not role:
+    settings = current_settings()
+    if settings.auth == "local" and (not name or not role) and not (token_file or os.environ.get("GOVCLOUD_ID_TOKEN")):
         raise UsageError("say who acts: --as NAME --role ROLE (or GOVCLOUD_ACTOR and GOVCLOUD_ROLE)")
-    return Actor(name, role, unit or None)
+    return resolve_actor(name, role, unit, token_file, settings)

@@ -32,8 +32,8 @@ def step(command: Callable) -> Callable:
     return actor_options(at_option(output_option(command)))
 
 
-def _run(method: str, *args, output: str, at: str | None, actor_name, actor_role, actor_unit, **kw) -> None:
-    actor = make_actor(actor_name, actor_role, actor_unit)
+def _run(method: str, *args, output: str, at: str | None, actor_name, actor_role, actor_unit, actor_token_file, **kw) -> None:
+    actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     event = getattr(_lifecycle(), method)(*args, actor=actor, at=parse_at(at), **kw)
     emit(output, event.as_dict(), _print_event)
 
@@ -251,11 +251,12 @@ def _print_changes(payload: dict) -> None:
 @cli.command(cls=Command)
 @click.option("--dry-run", is_flag=True, help="list what would be warned and destroyed, do nothing")
 @step
-def expire(dry_run: bool, output: str, at: str | None, actor_name, actor_role, actor_unit) -> None:
+def expire(dry_run: bool, output: str, at: str | None, actor_name, actor_role, actor_unit, actor_token_file) -> None:
     """Provider: warn test environments 3 days before expiry, destroy them at expiry (Art. 13)."""
     from orchestrator.services.lifecycle import engine_destroy
 
-    actor = make_actor(actor_name, actor_role, actor_unit)
+    actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
+
     def destroy(application: str, environment: str) -> None:  # the engine is imported only when needed
         engine_destroy()(application, environment)
 
