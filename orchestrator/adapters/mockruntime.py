@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 import zlib
 from collections.abc import Callable
@@ -196,10 +197,29 @@ def run_program_collecting(
     config: dict[str, str] | None = None,
     preview: bool = False,
 ) -> BaseException | None:
-    """Like :func:`run_program` but fills ``run`` and returns the program's exception, if any."""
-    return contextvars.Context().run(
-        _run_isolated, program, run, project, stack, config or {}, preview
-    )
+    """Like :func:`run_program` but fills ``run`` and returns the program's exception, if any.
+
+    The cyclic garbage collector is paused during the run (the SDK allocates many short-lived
+    futures; collecting them as they go doubles the run time) and run once at the end. Callers
+    that plan many stacks call :func:`freeze_heap` first so that collection skips what is loaded.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return contextvars.Context().run(
+            _run_isolated, program, run, project, stack, config or {}, preview
+        )
+    finally:
+        gc.collect()
+        if enabled:
+            gc.enable()
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the collector's sight (``gc.freeze``): modules and
+    SDK state loaded once are not rescanned after each run, and forked workers share them."""
+    gc.collect()
+    gc.freeze()
 
 
 def _run_isolated(

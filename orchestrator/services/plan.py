@@ -106,12 +106,12 @@ def plan_paths(
 ) -> list[StackPlan]:
     """Plan many manifest files; with several files and cores, in a pool of forked processes."""
     workers = min(workers or os.cpu_count() or 1, len(paths))
+    _preload()
     if workers <= 1:
         return [plan for path in paths for plan in plan_file(path, env)]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _preload()  # imported once here, shared by the forked workers
     context = multiprocessing.get_context("fork")
     chunk = max(1, min(32, len(paths) // (workers * 4)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -124,9 +124,11 @@ def _preload() -> None:
     import orchestrator.adapters.mockruntime  # noqa: F401
     import orchestrator.core.validation  # noqa: F401
     import pulumi.runtime.mocks  # noqa: F401
+    from orchestrator.adapters.mockruntime import freeze_heap
     from stacks.program import preload
 
     preload()
+    freeze_heap()
 
 
 def _resources(run: ProgramRun) -> list[PlannedResource]:
@@ -137,7 +139,7 @@ def _resources(run: ProgramRun) -> list[PlannedResource]:
         chain: list[tuple[str, str]] = []
         while urn in by_urn:
             r = by_urn[urn]
-            chain.append((r.type, r.name))
+            chain.append((_RANK.get(r.type, len(_RANK)), r.type, r.name))
             urn = r.parent
         return tuple(reversed(chain))
 
@@ -151,6 +153,24 @@ def _resources(run: ProgramRun) -> list[PlannedResource]:
         )
         for r in ordered
     ]
+
+
+#: Sibling order in a plan: the order in which the program builds an environment.
+_RANK = {
+    t: i
+    for i, t in enumerate(
+        [
+            "govcloud:identity:Identity",
+            "openstack:identity/project:Project",
+            "govcloud:network:Network",
+            "govcloud:security:SecurityGroups",
+            "govcloud:compute:Compute",
+            "openstack:networking/port:Port",
+            "govcloud:storage:Storage",
+            "govcloud:database:Databases",
+        ]
+    )
+}
 
 
 def _clean(value: Any) -> Any:
