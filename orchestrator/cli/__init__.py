@@ -41,7 +41,7 @@ def cli() -> None:
 
 
 def main() -> None:
-    from orchestrator.cli import manifest, plan  # noqa: F401  (registers commands)
+    from orchestrator.cli import engine, manifest, plan  # noqa: F401  (registers commands)
 
     try:
         cli.main(prog_name="govcloud")
