@@ -185,11 +185,3 @@ def _clean(value: Any) -> Any:
         return int(value)
     return value
 
-
-def totals_of(plans: Iterable[StackPlan]) -> dict[str, int]:
-    """Sum of the totals of ``plans``."""
-    summed: dict[str, int] = {}
-    for plan in plans:
-        for key, value in plan.totals.as_dict().items():
-            summed[key] = summed.get(key, 0) + value
-    return summed
