@@ -67,3 +67,13 @@ def test_plan_invalid_manifest_exits_1_naming_file_and_field(tmp_path) -> None:
 def test_plan_missing_path_is_a_usage_error(tmp_path) -> None:
     result = invoke("plan", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_plan_in_the_process_pool_reports_an_invalid_file(tmp_path) -> None:
+    good = REPO / "examples/manifests/citizen-portal.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes((REPO / "examples/manifests/permit-prototype.yaml").read_bytes().replace(b"count: 1\n", b"count: 0\n")
+                    .replace(b"image: debian-12", b"image: debian-12\n        count: 0"))
+    result = invoke("plan", str(good), str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}: invalid manifest" in result.stderr and "spec.resources.servers[0].count" in result.stderr

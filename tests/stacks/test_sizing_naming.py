@@ -83,3 +83,15 @@ def test_declared_egress_replaces_default_egress() -> None:
 def test_subnet_grows_with_ports(ports: int, cidr: str) -> None:
     assert sizing.subnet_cidr(Environment.TEST, ports) == cidr
     assert sizing.subnet_cidr(Environment.PRODUCTION, 3) == "172.18.0.0/24"
+
+
+def test_errors_survive_pickling_for_the_process_pool() -> None:
+    import pickle
+
+    from orchestrator.errors import ManifestInvalid
+
+    report = validate_bytes(b"kind: Application\n", "x.yaml")
+    error = pickle.loads(pickle.dumps(ManifestInvalid("x.yaml", report.problems)))
+    assert error.path == "x.yaml" and error.problems == report.problems and error.exit_code == 1
+    flavor = pickle.loads(pickle.dumps(sizing.UnknownFlavor("m1.tiny")))
+    assert flavor.name == "m1.tiny" and str(flavor) == str(sizing.UnknownFlavor("m1.tiny"))
