@@ -1,8 +1,10 @@
 """Run a Pulumi program in-process under Pulumi's mock runtime: no engine, no cloud.
 
-The runtime's state (settings, root stack, config) lives in context variables, so each run
-happens in a fresh :class:`contextvars.Context`: nothing leaks from one stack into the next and
-many stacks can be planned one after another in one process. Mocked values are deterministic.
+The runtime's state (settings, root stack, config) lives in context variables. Each run
+therefore happens in a fresh, empty :class:`contextvars.Context` in which the settings are reset
+(``reset_options``), the config set and the mocks installed with a new monitor: nothing leaks
+from one stack into the next, and many stacks are planned one after another in one process
+(or in each worker of a process pool). Mocked values are deterministic.
 
 Heavy imports (pulumi) happen when a run starts, not when this module is imported.
 """
@@ -30,7 +32,7 @@ class Registered:
     type: str
     name: str
     parent: str
-    """URN of the parent ('' for the stack's direct children)."""
+    """URN of the parent (the root stack's URN for top-level resources)."""
     provider: str
     """Provider reference ``<urn>::<id>`` ('' for the default provider)."""
     custom: bool
@@ -56,7 +58,7 @@ class ProgramRun:
 
 
 def _address(prefix: str, name: str) -> str:
-    """A documentation-range address derived from the resource name (stable across runs)."""
+    """A fake address derived from the resource name, so plans are the same from run to run."""
     n = zlib.crc32(name.encode())
     return f"{prefix}.{n % 250 + 2}" if prefix.count(".") == 2 else f"{prefix}.{n // 256 % 256}.{n % 250 + 2}"
 
@@ -85,7 +87,8 @@ def _make_mocks() -> tuple[Any, Any]:
     from pulumi.runtime import mocks
 
     class Recorder(mocks.Mocks):
-        """Answers the engine's questions and keeps each resource's inputs for the monitor."""
+        """Answers the engine's questions and keeps each resource's inputs for the monitor,
+        keyed by (type, logical name): the program never reuses a name within a type."""
 
         def __init__(self) -> None:
             self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -95,7 +98,7 @@ def _make_mocks() -> tuple[Any, Any]:
             with self.lock:
                 self.inputs[(args.typ, args.name)] = args.inputs
                 computed = _computed(args.typ, args.name)
-            # Only computed outputs: the SDK fills every other output from the inputs.
+            # Only computed outputs: outside previews the SDK fills the others from the inputs.
             return f"{args.name}-id", computed
 
         def call(self, args: Any) -> dict[str, Any]:
