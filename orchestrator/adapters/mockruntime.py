@@ -87,25 +87,25 @@ def _make_mocks() -> tuple[Any, Any]:
     from pulumi.runtime import mocks
 
     class Recorder(mocks.Mocks):
-        """Answers the engine's questions and keeps each resource's inputs for the monitor,
-        keyed by (type, logical name): the program never reuses a name within a type."""
+        """Answers the engine's questions and keeps the inputs of each resource being registered
+        for the monitor, by (type, logical name). Registrations nest (the monitor pumps the event
+        loop while it answers), so each key holds a stack: the innermost registration ends first."""
 
         def __init__(self) -> None:
-            self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+            self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
             self.lock = threading.Lock()
 
         def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
             with self.lock:
-                self.inputs[(args.typ, args.name)] = args.inputs
-                computed = _computed(args.typ, args.name)
+                self.pending.setdefault((args.typ, args.name), []).append(args.inputs)
             # Only computed outputs: outside previews the SDK fills the others from the inputs.
-            return f"{args.name}-id", computed
+            return f"{args.name}-id", _computed(args.typ, args.name)
 
         def call(self, args: Any) -> dict[str, Any]:
             return _call(args.token, args.args)
 
     class Monitor(mocks.MockMonitor):
-        """The stock mock monitor, also recording parent and provider of each registration."""
+        """The stock mock monitor, also recording parent, provider and inputs of each resource."""
 
         def __init__(self, recorder: Recorder) -> None:
             super().__init__(recorder)
@@ -116,11 +116,11 @@ def _make_mocks() -> tuple[Any, Any]:
             response = super().RegisterResource(request)
             if request.type != STACK_TYPE:
                 with self.recorder.lock:
-                    inputs = self.recorder.inputs.pop((request.type, request.name), {})
-                    self.registered.append(
-                        Registered(response.urn, request.type, request.name, request.parent,
-                                   request.provider, bool(request.custom), inputs)
-                    )
+                    inputs = self.recorder.pending[(request.type, request.name)].pop()
+                self.registered.append(
+                    Registered(response.urn, request.type, request.name, request.parent,
+                               request.provider, bool(request.custom), inputs)
+                )
             return response
 
     recorder = Recorder()
