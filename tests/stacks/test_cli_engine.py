@@ -121,3 +121,46 @@ def test_stack_config_written_from_the_manifest(tmp_path: Path) -> None:
     shutil.copy(path, outside)
     config = stack_config(app, outside, Environment.TEST, "public", None)
     assert config["govcloud:manifest"] == str(outside.resolve()) and "govcloud:keyPair" not in config
+
+
+def test_engine_failure_is_exit_3_with_the_engine_s_own_words(engine_dir: Path) -> None:
+    for name in ("pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random"):
+        fake_executable(engine_dir / "bin", name)
+    pulumi = engine_dir / "bin" / "pulumi"
+    pulumi.write_text(
+        '#!/bin/sh\nif [ "$1" = version ]; then echo v3.272.0; exit 0; fi\n'
+        'echo "error: the backend is on fire" >&2\nexit 1\n'
+    )
+    pulumi.chmod(0o755)
+    result = CliRunner().invoke(cli, ["preview", "citizen-portal", "--env", "test"])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.stderr
+    assert "pulumi preview of stack zwb.citizen-portal.test failed" in result.stderr
+    assert "the backend is on fire" in result.stderr
+
+
+def test_engine_events_become_progress_lines(capsys: pytest.CaptureFixture) -> None:
+    from types import SimpleNamespace as Event
+
+    from orchestrator.adapters.engine import Progress, _progress
+    from orchestrator.cli.engine import ProgressPrinter
+
+    def event(**kinds):
+        base = dict(resource_pre_event=None, res_outputs_event=None, res_op_failed_event=None,
+                    diagnostic_event=None)
+        return Event(**{**base, **kinds})
+
+    meta = Event(op="create", type="openstack:compute/instance:Instance",
+                 urn="urn:pulumi:s::govcloud::x$openstack:compute/instance:Instance::citizen-portal-web-1")
+    start = _progress(event(resource_pre_event=Event(metadata=meta)))
+    done = _progress(event(res_outputs_event=Event(metadata=meta)))
+    note = _progress(event(diagnostic_event=Event(message="quota exceeded\n", severity="error", ephemeral=False)))
+    assert start == Progress("step", "create", meta.type, "citizen-portal-web-1")
+    assert done.kind == "done" and note == Progress("message", message="quota exceeded", severity="error")
+    assert _progress(event()) is None
+    printer = ProgressPrinter()
+    for p in (start, done, note):
+        printer(p)
+    err = capsys.readouterr().err
+    assert "create   openstack:compute/instance:Instance  citizen-portal-web-1" in err
+    assert "✓" in err and "quota exceeded" in err
