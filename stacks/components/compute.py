@@ -38,6 +38,8 @@ class Compute(pulumi.ComponentResource):
     """By instance name (``<app>-<server>-<n>``)."""
     public_ips: dict[str, networking.FloatingIp]
     """By instance name, for servers with ``publicIp``."""
+    volumes: dict[str, blockstorage.Volume]
+    """Data volumes by volume name (``<instance>-<volume>``)."""
 
     def __init__(
         self,
@@ -50,7 +52,7 @@ class Compute(pulumi.ComponentResource):
         super().__init__("govcloud:compute:Compute", name, None, opts)
         self.instances = {}
         self.public_ips = {}
-        self.volumes: dict[str, blockstorage.Volume] = {}
+        self.volumes = {}
         for server in servers:
             for instance_name in naming.instance_names(scope.app, server):
                 self._server(scope, server, instance_name, args)

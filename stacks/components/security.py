@@ -36,6 +36,7 @@ class SecurityGroups(pulumi.ComponentResource):
 
     groups: dict[str, networking.SecGroup]
     """By manifest group name."""
+    rules: list[networking.SecGroupRule]
 
     def __init__(
         self,
@@ -56,7 +57,7 @@ class SecurityGroups(pulumi.ComponentResource):
             )
             for group in groups
         }
-        self.rules: list[networking.SecGroupRule] = []
+        self.rules = []
         for group in groups:
             owner = self.groups[group.name]
             for i, rule in enumerate(group.rules, start=1):
