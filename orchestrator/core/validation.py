@@ -23,6 +23,7 @@ from orchestrator.core.manifest import (
     EnvironmentSpec,
     ManifestDocument,
 )
+from orchestrator.core.sizing import UnknownFlavor, is_known_flavor
 from orchestrator.core.yamlsource import (
     ParseFailed,
     Path,
@@ -524,8 +525,6 @@ def _flavor_known(app: Application) -> Iterator[Finding]:
 
     Example: ``flavor: m1.small`` is refused; ``g.2c4g`` is 2 vCPU and 4 GB RAM.
     """
-    from orchestrator.core.sizing import UnknownFlavor, is_known_flavor
-
     for base, _, res in _each_env(app):
         for kind, items in (("servers", res.servers), ("databases", res.databases)):
             for i, item in enumerate(items):
