@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters import engine
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.errors import UsageError
+
+if TYPE_CHECKING:
+    from orchestrator.core.lifecycle import Actor
 
 
 def stack_config(app: Application, path: Path, env: Environment, external_network: str,
@@ -41,8 +45,14 @@ def run_operation(
     key_pair: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[engine.Progress], None] | None = None,
+    actor: Actor | None = None,
 ) -> engine.OperationResult:
-    """Resolve the manifest, check the environment is declared, write config, run the engine."""
+    """Resolve the manifest, check the environment is declared, write config, run the engine.
+
+    ``up`` is refused before the engine starts unless the ledger approved this digest for the
+    environment and the quota policy has no mandatory objection; a successful ``up`` is
+    recorded in the ledger as provisioned by ``actor``.
+    """
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
 
@@ -56,6 +66,20 @@ def run_operation(
         external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
         key_pair or os.environ.get("GOVCLOUD_KEY_PAIR"),
     )
+    admissions = None
+    if operation == "up":
+        from orchestrator.services.admission import Admissions
+        from orchestrator.services.plan import plan_application
+
+        admissions = Admissions()
+        admission = admissions.admit(plan_application(app, env), app)
+        if not admission.allowed:
+            raise admission.refusal()
+        if actor is None:
+            raise UsageError("say who provisions: up records the step in the ledger (--as/--role or an ID token)")
     located = engine.locate()
     stack = naming.stack_name(app.unit, app.id, env)
-    return engine.run(operation, stack, config, located, dry_run=dry_run, on_progress=on_progress)
+    result = engine.run(operation, stack, config, located, dry_run=dry_run, on_progress=on_progress)
+    if admissions is not None and admissions.lifecycle is not None and actor is not None:
+        admissions.lifecycle.record_provisioned(app.id, str(env), actor, admissions.at, app.digest)
+    return result

@@ -38,7 +38,8 @@ def engine_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def up(*extra: str):
-    return CliRunner().invoke(cli, ["up", "citizen-portal", "--env", "test", *extra])
+    """``preview``: an engine command that needs no approval, so the engine is the first check."""
+    return CliRunner().invoke(cli, ["preview", "citizen-portal", "--env", "test", *extra])
 
 
 def assert_one_sentence(result, *needles: str) -> None:
