@@ -32,6 +32,11 @@ def client_id(unit: str, app: str, env: Environment | str) -> str:
     return project_name(unit, app, env)
 
 
+def client_prefix(unit: str, app: str) -> str:
+    """``zwb-citizen-portal-``: what every client id of the application starts with."""
+    return f"{unit}-{app}-"
+
+
 def client_ids(unit: str, app: str) -> set[str]:
     """The client ids an application can have, one per environment (what reclamation removes)."""
     return {client_id(unit, app, env) for env in Environment}
