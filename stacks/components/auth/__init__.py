@@ -80,23 +80,31 @@ class Platform(Protocol):
 
     PROTOCOLS: frozenset[str]
     """Manifest ``spec.auth.protocol`` values the module can register."""
+    CONFIG: dict[str, tuple[str, bool]]
+    """Stack config keys the module reads -> (environment variable that fills them, secret?)."""
+    REQUIRED: tuple[str, ...]
+    """Keys of :attr:`CONFIG` that must be set."""
 
     def register(self, name: str, spec: ClientSpec, opts: pulumi.ResourceOptions | None = None) -> Registration:
         """Create the client (and whatever it needs) as children of a component named ``name``."""
         ...
 
 
-def platform(name: str, protocol: str, source: str = "the manifest") -> Platform:
-    """The platform module ``name``, checked to support ``protocol``; raises :class:`pulumi.RunError`."""
+def module(name: str) -> Platform:
+    """The platform module ``name``; raises :class:`pulumi.RunError` naming the config key."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise pulumi.RunError(f"govcloud:authPlatform {name!r} is not a platform module name")
     try:
-        module = importlib.import_module(f"{__name__}.{name}")
+        return cast(Platform, importlib.import_module(f"{__name__}.{name}"))
     except ModuleNotFoundError:
         raise pulumi.RunError(
             f"govcloud:authPlatform {name!r}: there is no module stacks/components/auth/{name}.py"
         ) from None
-    found = cast(Platform, module)
+
+
+def platform(name: str, protocol: str, source: str = "the manifest") -> Platform:
+    """The platform module ``name``, checked to support ``protocol``; raises :class:`pulumi.RunError`."""
+    found = module(name)
     if protocol not in found.PROTOCOLS:
         raise pulumi.RunError(
             f"{source}: spec.auth.protocol {protocol!r} is not supported by the {name} platform "

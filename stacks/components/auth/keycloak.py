@@ -19,6 +19,16 @@ from pulumi_keycloak import openid
 from stacks.components.auth import ClientSpec
 
 PROTOCOLS = frozenset({"oidc"})
+#: Stack config this module reads -> (environment variable ``govcloud up`` fills it from, secret?).
+CONFIG: dict[str, tuple[str, bool]] = {
+    "keycloak:url": ("KEYCLOAK_URL", False),
+    "keycloak:basePath": ("KEYCLOAK_BASE_PATH", False),
+    "keycloak:realm": ("KEYCLOAK_REALM", False),
+    "keycloak:clientId": ("KEYCLOAK_CLIENT_ID", False),
+    "keycloak:clientSecret": ("KEYCLOAK_CLIENT_SECRET", True),
+}
+#: The keys of :data:`CONFIG` without which the module cannot run.
+REQUIRED = ("keycloak:url", "keycloak:clientId", "keycloak:clientSecret")
 #: Realm of the provider's own (service-account) client when ``keycloak:realm`` is not set.
 ADMIN_REALM = "master"
 
