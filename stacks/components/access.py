@@ -35,15 +35,16 @@ class Access(pulumi.ComponentResource):
     def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("govcloud:access:Access", name, None, opts)
         invoke = pulumi.InvokeOptions(parent=self)
+        table = grants(args["unit"], args["provider_ops_group"])
+        role_ids = {r: identity.get_role_output(name=r, opts=invoke).id for r in sorted({g.role for g in table})}
         self.assignments = {}
-        for grant in grants(args["unit"], args["provider_ops_group"]):
+        for grant in table:
             group = identity.get_group_output(name=grant.group, opts=invoke)
-            role = identity.get_role_output(name=grant.role, opts=invoke)
             self.assignments[grant.group] = identity.RoleAssignment(
                 f"{args['project_name']}-{grant.group}-{grant.role}",
                 project_id=args["project_id"],
                 group_id=group.id,
-                role_id=role.id,
+                role_id=role_ids[grant.role],
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({"groups": sorted(self.assignments)})
