@@ -63,6 +63,11 @@ def _address(prefix: str, name: str) -> str:
     return f"{prefix}.{n % 250 + 2}" if prefix.count(".") == 2 else f"{prefix}.{n // 256 % 256}.{n % 250 + 2}"
 
 
+def mock_client_secret(name: str) -> str:
+    """The secret the mock platform generates for the client named ``name`` (tests search for it)."""
+    return f"mock-client-secret-{name}"
+
+
 def _computed(type_: str, name: str) -> dict[str, Any]:
     if type_ == "openstack:compute/instance:Instance":
         return {"accessIpV4": _address("172.31", name)}
@@ -72,6 +77,8 @@ def _computed(type_: str, name: str) -> dict[str, Any]:
         return {"addresses": [_address("172.31", name)]}
     if type_ == "random:index/randomPassword:RandomPassword":
         return {"result": f"mock-{name}"}
+    if type_ == "keycloak:openid/client:Client":
+        return {"clientSecret": mock_client_secret(name)}
     return {}
 
 

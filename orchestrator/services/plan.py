@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 PROJECT = "govcloud"
 #: Placeholder for what a plan cannot know about the cloud.
 PLAN_EXTERNAL_NETWORK = os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public")
+#: Placeholder stack config of the authentication platform's provider (a plan reaches no platform).
+PLAN_CONFIG = {
+    "keycloak:url": "https://sso.invalid",
+    "keycloak:clientId": "govcloud-plan",
+    "keycloak:clientSecret": "plan-placeholder",
+}
 SECRET = "[secret]"
 #: The SDK's marker of a secret value in serialized properties.
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -82,7 +88,9 @@ def plan_application(
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK)
     stack = naming.stack_name(app.unit, app.id, env)
-    run = run_program(lambda: deploy(app, env, settings), project=PROJECT, stack=stack, preview=True)
+    run = run_program(
+        lambda: deploy(app, env, settings), project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True
+    )
     resources = app.environments[env].resources
     return StackPlan(
         stack=stack,
@@ -179,6 +187,8 @@ _RANK = {
         [
             "govcloud:identity:Identity",
             "openstack:identity/project:Project",
+            "govcloud:access:Access",
+            "govcloud:auth:KeycloakClient",
             "govcloud:network:Network",
             "govcloud:security:SecurityGroups",
             "govcloud:compute:Compute",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,33 @@ def stack_config(app: Application, path: Path, env: Environment, external_networ
     if key_pair:
         config["govcloud:keyPair"] = key_pair
     return config
+
+
+#: Stack config of the authentication platform and access groups -> environment variable.
+AUTH_VARIABLES = {
+    "govcloud:authRealm": "GOVCLOUD_AUTH_REALM",
+    "govcloud:authTestRealm": "GOVCLOUD_AUTH_TEST_REALM",
+    "govcloud:authPlatform": "GOVCLOUD_AUTH_PLATFORM",
+    "govcloud:providerOpsGroup": "GOVCLOUD_PROVIDER_OPS_GROUP",
+}
+
+
+def platform_config(environ: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
+    """The platform's stack config from the environment, and which keys are secrets.
+
+    ``GOVCLOUD_AUTH_REALM`` is required, and so is every variable the platform module names
+    required (Keycloak: ``KEYCLOAK_URL``, ``KEYCLOAK_CLIENT_ID``, ``KEYCLOAK_CLIENT_SECRET``).
+    """
+    from stacks.components import auth
+
+    config = {key: environ[var] for key, var in AUTH_VARIABLES.items() if environ.get(var)}
+    module = auth.module(config.get("govcloud:authPlatform", auth.DEFAULT_PLATFORM))
+    config |= {key: environ[var] for key, (var, _) in module.CONFIG.items() if environ.get(var)}
+    missing = [AUTH_VARIABLES["govcloud:authRealm"]] if "govcloud:authRealm" not in config else []
+    missing += [module.CONFIG[key][0] for key in module.REQUIRED if key not in config]
+    if missing:
+        raise UsageError(f"set {', '.join(missing)}: the authentication platform's realm and admin client")
+    return config, {key for key, (_, secret) in module.CONFIG.items() if secret and key in config}
 
 
 def run_operation(
@@ -78,8 +105,12 @@ def run_operation(
         if actor is None:
             raise UsageError("say who provisions: up records the step in the ledger (--as/--role or an ID token)")
     located = engine.locate()
+    platform, secret_keys = platform_config(os.environ)
     stack = naming.stack_name(app.unit, app.id, env)
-    result = engine.run(operation, stack, config, located, dry_run=dry_run, on_progress=on_progress)
+    result = engine.run(
+        operation, stack, config | platform, located,
+        dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys,
+    )
     if admissions is not None and admissions.lifecycle is not None and actor is not None:
         admissions.lifecycle.record_provisioned(app.id, str(env), actor, admissions.at, app.digest)
     return result
