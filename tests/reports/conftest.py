@@ -85,8 +85,10 @@ def replay(service: Lifecycle, tmp_path: Path) -> None:
     s.accept("open-data", CLERK, at("2026-05-06T09:00"))
 
 
-@pytest.fixture
-def ledger(tmp_path):
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    """The replayed ledger, shared by a module's tests (they only read it)."""
+    tmp_path = tmp_path_factory.mktemp("ledger")
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
     replay(Lifecycle(ledger), tmp_path)
     yield ledger
