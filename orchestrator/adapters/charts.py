@@ -83,7 +83,7 @@ def allocation(rows: Sequence[tuple[str, float | None, float | None, float | Non
     ax.set_xticks(range(len(shown)), [r[0] for r in shown], rotation=45 if len(shown) > 8 else 0, ha="right" if len(shown) > 8 else "center")
     ax.set_ylabel(text["chart.percent"])
     ax.set_title(text["chart.allocation"])
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     return _data_uri(fig)
 
 

@@ -27,6 +27,7 @@ def messages(lang: str) -> dict[str, str]:
     return {key: texts.get(lang) or texts["en"] for key, texts in catalogue().items()}
 
 
+@functools.lru_cache(maxsize=65536)  # Babel parses its locale and pattern on every call
 def number(value: Any, lang: str, digits: int = 1) -> str:
     """A number for the locale; ``-`` for an unknown one."""
     from babel.numbers import format_decimal
@@ -38,6 +39,7 @@ def number(value: Any, lang: str, digits: int = 1) -> str:
     return format_decimal(int(value), locale=LOCALES[lang])
 
 
+@functools.lru_cache(maxsize=65536)
 def percent(value: float | None, lang: str) -> str:
     """A percentage given in percent (``70.0`` -> ``70%``)."""
     from babel.numbers import format_percent
@@ -47,6 +49,7 @@ def percent(value: float | None, lang: str) -> str:
     return format_percent(value / 100, format="#,##0.#%", locale=LOCALES[lang])
 
 
+@functools.lru_cache(maxsize=4096)
 def date(value: dt.date | str | None, lang: str) -> str:
     from babel.dates import format_date
 

@@ -43,8 +43,7 @@ class UsageSource(Protocol):
 
 def facts(ledger: Histories, until: dt.datetime) -> list[core.AppFacts]:
     """Each application's events before ``until`` with the manifests they carry, validated once per digest."""
-    from orchestrator.core.validation import validate_bytes
-    from orchestrator.core.yamlsource import canonical
+    from orchestrator.core.validation import validate_data
 
     out = []
     for application, events in ledger.histories(until).items():
@@ -53,7 +52,7 @@ def facts(ledger: Histories, until: dt.datetime) -> list[core.AppFacts]:
             data = event.payload.get("manifest")
             if data is None or not event.digest or event.digest in manifests:
                 continue
-            report = validate_bytes(canonical(data).encode(), f"ledger:{application}")
+            report = validate_data(data, f"ledger:{application}")
             manifests[event.digest] = report.application if report.valid else None
         out.append(core.AppFacts(application, tuple(events), manifests))
     return out
