@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -235,6 +235,7 @@ class Compliance:
 @dataclass(frozen=True)
 class MonthlyReport:
     period: str
+    unit: str | None  #: the one unit reported on, or None for every unit
     cloud: str | None
     usage_known: bool
     cloud_error: str | None  #: why use is not known (no cloud named, or it did not answer)
@@ -256,7 +257,7 @@ class MonthlyReport:
 def monthly(
     facts: Iterable[AppFacts],
     period: Period,
-    limits: Mapping[str, Mapping[str, int]] | Any,
+    limits: Callable[[str], Mapping[str, int]],
     calendar: Calendar,
     *,
     used: Mapping[str, usage.ProjectUsage] | None = None,
@@ -266,8 +267,8 @@ def monthly(
     cloud: str | None = None,
     cloud_error: str | None = None,
 ) -> MonthlyReport:
-    """The figures of the month. ``limits(unit)`` or ``limits[unit]`` gives a unit's quota limits;
-    ``used`` maps project names to their use (``None``: the cloud was not reachable)."""
+    """The figures of the month. ``limits(unit)`` gives a unit's quota limits; ``used`` maps project
+    names to their use (``None``: the cloud was not reachable)."""
     by_unit: dict[str, list[tuple[AppFigures, Replay]]] = {}
     for app in facts:
         replayed = replay(app.events, period)
@@ -275,15 +276,15 @@ def monthly(
         if state.state == lc.NEW or (unit is not None and state.unit != unit):
             continue
         by_unit.setdefault(state.unit, []).append((app_figures(app, state, used), replayed))
-    limit_of = limits if callable(limits) else limits.__getitem__
     units = tuple(
-        unit_figures(name, items, dict(limit_of(name)), calendar, period, used)
+        unit_figures(name, items, dict(limits(name)), calendar, period, used)
         for name, items in sorted(by_unit.items())
     )
     assessed = tuple(assess_all(capacity, threshold)) if capacity is not None else None
     statuses = [d.status for u in units for d in u.deadlines]
     return MonthlyReport(
         period=period.label,
+        unit=unit,
         cloud=cloud,
         usage_known=used is not None,
         cloud_error=cloud_error,

@@ -93,7 +93,7 @@ def monthly(
         except ExternalError as exc:
             used, capacity, cloud_error = None, None, str(exc)
     return core.monthly(
-        gathered, period, policy.limits.of, calendar or default_calendar(), used=used, capacity=capacity,
+        gathered, period, lambda name: policy.limits.of(name).model_dump(), calendar or default_calendar(), used=used, capacity=capacity,
         threshold=policy.capacity.threshold, unit=unit, cloud=cloud.name if cloud else None, cloud_error=cloud_error,
     )
 

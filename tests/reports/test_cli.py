@@ -28,6 +28,7 @@ def test_monthly_into_a_directory(run, tmp_path):
     path = tmp_path / "out" / "govcloud-report-2026-04-zwb.en.md"
     assert result.exit_code == 0 and result.stdout.strip() == str(path)
     text = path.read_text(encoding="utf-8")
+    assert "Period: 2026-04 · Unit: zwb" in text
     assert "## Unit zwb" in text and "## Unit rsj" not in text
     assert "| zwb | 1 / 32 (3.1%) |" in text
 

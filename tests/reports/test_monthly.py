@@ -174,7 +174,7 @@ def test_an_unreachable_cloud_is_said_so(ledger, policy, cloud):
 
 def test_one_unit(ledger, policy, cloud):
     report = svc.monthly(ledger, "2026-04", policy, unit="zwb", cloud=cloud)
-    assert [u.unit for u in report.units] == ["zwb"]
+    assert (report.unit, [u.unit for u in report.units]) == ("zwb", ["zwb"])
     assert [c.args[0] for c in cloud.project_usage.call_args_list] == ["zwb-citizen-portal-test"]
 
 
@@ -192,6 +192,7 @@ def test_an_earlier_month_knows_nothing_of_later_events(ledger, policy):
 def test_markdown_in_both_languages(april):
     zh = svc.render(april, "md", "zh")
     en = svc.render(april, "md", "en")
+    assert "报告期: 2026-04 · 单位: 全部单位" in zh
     assert "# 政务云运行月报 2026-04" in zh and "# Government cloud monthly operations report 2026-04" in en
     # numbers and dates for the locale
     assert "| rsj | 72 / 96 (75%) | 144 / 192 (75%) | 4,800 / 6,000 (80%) |" in en
