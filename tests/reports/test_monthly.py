@@ -229,3 +229,20 @@ def test_a_bad_month_is_a_usage_error(ledger, policy):
 
     with pytest.raises(UsageError, match="YYYY-MM"):
         svc.monthly(ledger, "2026-13", policy)
+
+
+def test_connect_names_why_there_is_no_cloud(monkeypatch):
+    from orchestrator.adapters.cloud import Cloud
+
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    assert svc.connect(None) == (None, "no cloud named (--cloud or OS_CLOUD)")
+
+    def refuse(name):
+        raise CloudUnreachable(f"cloud {name} is unreachable: no answer from http://127.0.0.1:5000/v3 (timed out)")
+
+    monkeypatch.setattr(Cloud, "connect", staticmethod(refuse))
+    assert svc.connect("changsha") == (
+        None, "cloud changsha is unreachable: no answer from http://127.0.0.1:5000/v3 (timed out)")
+    monkeypatch.setattr(Cloud, "connect", staticmethod(lambda name: f"connected to {name}"))
+    monkeypatch.setenv("OS_CLOUD", "from-env")
+    assert svc.connect(None) == ("connected to None", None)  # openstacksdk reads OS_CLOUD itself
