@@ -15,7 +15,7 @@ lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="z
 unit_option = click.option("--unit", default=None, help="one unit only [default: every unit]")
 
 
-@cli.group()
+@cli.group(short_help="Operations reports (Art. 30) and the yearly assessment figures (Art. 45).")
 def report() -> None:
     """Operations reports (Art. 30) and the yearly assessment figures (Art. 45)."""
 
@@ -42,7 +42,7 @@ def monthly(month: str, unit: str | None, lang: str, fmt: str, out: Path | None,
     click.echo(path if path else text)
 
 
-@report.command()
+@report.command(short_help="The Art. 45 figures per unit.")
 @click.option("--year", "year", type=int, required=True, metavar="YYYY")
 @unit_option
 @lang_option
