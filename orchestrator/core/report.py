@@ -8,8 +8,8 @@ capacity measures and the 70% threshold of Art. 31.
 Figures (:class:`MonthlyReport`): per unit and application the environments and lifecycle state at
 month end, allocation against the unit's limits, use, idle and over-provisioned candidates
 (:mod:`orchestrator.core.usage`), the deadlines that fell in the month (met or missed, with their
-working-day counts), the month's changes and terminations, capacity, and advice. Advice is data (a
-code, the resource, the numbers); the templates turn it into sentences in the reader's language.
+working-day counts), the month's changes and terminations, capacity, and advice. Advice comes from
+:mod:`orchestrator.core.advice`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming, usage
+from orchestrator.core.advice import Advice, capacity_advice, unit_advice
 from orchestrator.core.capacity import Assessment, Measure, assess_all
 from orchestrator.core.manifest import ENVIRONMENTS, Application
 from orchestrator.core.quota.facts import ZERO, add_totals
@@ -30,8 +31,6 @@ from orchestrator.core.sizing import Totals, quotas, totals
 from orchestrator.core.workdays import Calendar
 from orchestrator.errors import UsageError
 
-#: A unit using this share of a limit is advised to declare an increment (Art. 50).
-NEAR_LIMIT = 0.9
 #: Events listed as the month's changes and terminations (Art. 15-16).
 CHANGE_EVENTS = ("change-requested", "change-approved", "change-applied", "termination-requested",
                  "backup-confirmed", "termination-approved", "reclaimed")
@@ -170,18 +169,6 @@ class Candidate:
     application: str
     env: str
     resource: str
-    numbers: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Advice:
-    """One piece of optimisation advice; the templates word it from ``code`` and ``numbers``."""
-
-    code: str
-    unit: str | None
-    application: str | None
-    env: str | None
-    resource: str  #: a resource's name, a measure (vcpu...), a deadline's name or a capacity measure
     numbers: dict[str, Any]
 
 
@@ -363,8 +350,8 @@ def unit_figures(
     )
     changes = tuple(c for _, r in items for c in r.changes)
     over = tuple(m for m in MEASURES if alloc[m] > limits.get(m, 0))
-    figures = UnitFigures(unit, apps, alloc, limits, percent, over, candidates, deadlines, changes, ())
-    return replace(figures, advice=tuple(unit_advice(figures)))
+    advice = unit_advice(unit, candidates, alloc, limits, percent, over, deadlines)
+    return UnitFigures(unit, apps, alloc, limits, percent, over, candidates, deadlines, changes, tuple(advice))
 
 
 def over_provisioning(app: AppFigures, env: EnvFigures) -> list[Candidate]:
@@ -404,33 +391,3 @@ def idle_candidates(app: AppFigures, env: EnvFigures, found: usage.ProjectUsage 
         if usage.idle_container(c):
             out.append(Candidate("container-empty", app.unit, app.application, env.env, c.name, {"objects": 0}))
     return out
-
-
-# --- advice ---------------------------------------------------------------------------------
-
-
-def unit_advice(figures: UnitFigures) -> list[Advice]:
-    """Advice from a unit's candidates, its use of its limits and its missed deadlines."""
-    out = []
-    for c in figures.candidates:
-        out.append(Advice(c.kind, figures.unit, c.application, c.env, c.resource, c.numbers))
-    for m in MEASURES:
-        pct = figures.percent[m]
-        if pct is not None and pct >= 100 * NEAR_LIMIT:
-            code = "over-limit" if m in figures.over else "near-limit"
-            out.append(Advice(code, figures.unit, None, None, m, {"allocated": figures.allocated[m], "limit": figures.limits[m],
-                                                      "percent": pct}))
-    for d in figures.deadlines:
-        if d.status == "missed":
-            out.append(Advice("deadline-missed", figures.unit, d.application, None, d.name, {
-                "due": d.due.isoformat(), "working_days": d.working_days, "allowed": d.allowed, "article": d.article}))
-    return out
-
-
-def capacity_advice(assessed: Iterable[Assessment], threshold: float) -> list[Advice]:
-    """Art. 31: each resource at or above the threshold starts an expansion."""
-    return [
-        Advice("capacity-expand", None, None, None, a.resource, {"percent": a.percent, "used": a.used, "capacity": a.capacity,
-                                                     "unit": a.unit, "threshold": round(100 * threshold, 1)})
-        for a in assessed if a.status == "warn"
-    ]
