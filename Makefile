@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install govcloud with its dev tools
 
-demo: $(STAMP) ## the main job on the embedded defaults: validate the example manifests
+demo: $(STAMP) ## the main job on the embedded defaults: validate and plan the example manifests offline
 	$(BIN)/govcloud validate examples/manifests
+	$(BIN)/govcloud plan examples/manifests
 
 test: $(STAMP) ## unit and mock-runtime tests (no cloud needed)
 	$(BIN)/python -m pytest -q -n 2 -m "not cloud and not e2e"

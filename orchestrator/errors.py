@@ -11,6 +11,16 @@ class GovcloudError(Exception):
 
     exit_code = 3
 
+    def __reduce__(self):  # survive pickling across a process pool, keyword state included
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type, args: tuple, state: dict) -> GovcloudError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class RuleError(GovcloudError):
     """A rule of the regulation or of the policy said no."""

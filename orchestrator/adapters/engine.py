@@ -1,0 +1,221 @@
+"""The Pulumi engine through the Automation API: preview, up, destroy, refresh of one stack.
+
+The program is the repository's own (``Pulumi.yaml``, ``main: stacks/``). The engine binaries are
+looked up in ``<repo>/.cache/pulumi/bin`` (built by ``scripts/install-pulumi``; the directory is
+``$GOVCLOUD_ENGINE_DIR/bin`` when that is set), then on ``PATH``. Plugins are never downloaded
+(``PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true``). Backend: ``PULUMI_BACKEND_URL``, by
+default the file backend ``file://<repo>/.govcloud/state``. Secrets: the passphrase provider;
+``PULUMI_CONFIG_PASSPHRASE`` (or ``..._FILE``) must be set.
+
+Public functions take and return the plain types below; ``pulumi.automation`` is imported only
+when an operation runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import ExternalError, UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+OPERATIONS = ("preview", "up", "destroy", "refresh")
+INSTALL_HINT = "install it with scripts/install-pulumi"
+PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the engine is and the environment it runs with."""
+
+    root: Path | None
+    """Directory holding ``bin/pulumi``; ``None`` when ``pulumi`` comes from ``PATH``."""
+    pulumi_home: Path | None
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One engine event for people: a resource step starting, done or failed, or a message."""
+
+    kind: str
+    """``step``, ``done``, ``failed`` or ``message``."""
+    op: str = ""
+    type: str = ""
+    name: str = ""
+    message: str = ""
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What an operation changed and the stack's outputs (secrets masked)."""
+
+    stack: str
+    operation: str
+    dry_run: bool
+    changes: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "operation": self.operation, "dryRun": self.dry_run,
+                "changes": self.changes, "outputs": self.outputs}
+
+
+def _plugin_version(package: str) -> str:
+    """The resource plugin version the installed Python SDK expects (its pulumi-plugin.json)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ExternalError(f"the Python package {package} is not installed; run pip install -e '.[dev]'")
+    meta = Path(next(iter(spec.submodule_search_locations))) / "pulumi-plugin.json"
+    return json.loads(meta.read_text())["version"]
+
+
+def _find(executable: str, bin_dirs: list[Path], path: str) -> Path | None:
+    for directory in bin_dirs:
+        candidate = directory / executable
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(executable, path=path)
+    return Path(found) if found else None
+
+
+def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
+    """Find the CLI, the Python language host and the OpenStack, random and Keycloak plugins.
+
+    Raises :class:`ExternalError` (exit 3) with one sentence naming what is missing.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    engine_dir = Path(environ.get("GOVCLOUD_ENGINE_DIR") or repo / ".cache" / "pulumi")
+    bin_dir = engine_dir / "bin"
+    path = os.pathsep.join([str(bin_dir), environ.get("PATH", "")])
+    where = f"in {bin_dir} or on PATH"
+
+    cli = _find("pulumi", [bin_dir], path)
+    if cli is None:
+        raise ExternalError(f"the Pulumi CLI (pulumi) was not found {where}; {INSTALL_HINT}")
+    if _find("pulumi-language-python", [bin_dir, cli.parent], path) is None:
+        raise ExternalError(
+            f"the Pulumi Python language host (pulumi-language-python) was not found {where}; {INSTALL_HINT}"
+        )
+    home = Path(environ.get("PULUMI_HOME") or (engine_dir / "home" if cli.parent == bin_dir else Path.home() / ".pulumi"))
+    plugins = (("openstack", "pulumi_openstack"), ("random", "pulumi_random"), ("keycloak", "pulumi_keycloak"))
+    for name, package in plugins:
+        version = _plugin_version(package)
+        installed = home / "plugins" / f"resource-{name}-v{version}" / f"pulumi-resource-{name}"
+        if not installed.is_file() and _find(f"pulumi-resource-{name}", [bin_dir, cli.parent], path) is None:
+            raise ExternalError(
+                f"the Pulumi {name} resource plugin v{version} (pulumi-resource-{name}) was not found "
+                f"{where} or in {home / 'plugins'}; {INSTALL_HINT}"
+            )
+
+    backend = environ.get("PULUMI_BACKEND_URL") or f"file://{repo / '.govcloud' / 'state'}"
+    if backend.startswith("file://"):
+        Path(backend[len("file://"):]).mkdir(parents=True, exist_ok=True)
+    if not any(environ.get(v) for v in PASSPHRASE_VARIABLES):
+        raise UsageError(
+            "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts the stack's "
+            "secrets, such as database passwords, in the state"
+        )
+    env = {
+        "PATH": path,
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": backend,
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+    return Engine(root=engine_dir if cli == bin_dir / "pulumi" else None, pulumi_home=home, env=env)
+
+
+def run(
+    operation: str,
+    stack_name: str,
+    config: dict[str, str],
+    engine: Engine,
+    *,
+    dry_run: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    repo: Path = REPO,
+    secret_keys: Collection[str] = (),
+) -> OperationResult:
+    """Run ``operation`` on ``stack_name`` (created if new) after writing its ``config``; the
+    values of ``secret_keys`` are written as secrets (encrypted in ``Pulumi.<stack>.yaml``).
+
+    ``dry_run`` turns ``destroy`` and ``refresh`` into their previews. Engine failures become
+    :class:`ExternalError` with the engine's own last lines.
+    """
+    if operation not in OPERATIONS:
+        raise UsageError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
+    from pulumi import automation as auto
+
+    def on_event(event: Any) -> None:
+        progress = _progress(event)
+        if progress is not None and on_progress is not None:
+            on_progress(progress)
+
+    try:
+        command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+        workspace = auto.LocalWorkspaceOptions(
+            work_dir=str(repo),
+            pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
+            env_vars=engine.env,
+            secrets_provider="passphrase",
+            pulumi_command=command,
+        )
+        stack = auto.create_or_select_stack(stack_name, work_dir=str(repo), opts=workspace)
+        stack.set_all_config({k: auto.ConfigValue(v, secret=k in secret_keys) for k, v in config.items()})
+        if operation == "preview":
+            result = stack.preview(on_event=on_event)
+            return OperationResult(stack_name, operation, True, _counts(result.change_summary))
+        if operation == "destroy" and dry_run:
+            result = stack.preview_destroy(on_event=on_event)
+            return OperationResult(stack_name, operation, True, _counts(result.change_summary))
+        if operation == "refresh" and dry_run:
+            result = stack.preview_refresh(on_event=on_event)
+            return OperationResult(stack_name, operation, True, _counts(result.change_summary))
+        action = {"up": stack.up, "destroy": stack.destroy, "refresh": stack.refresh}[operation]
+        result = action(on_event=on_event)
+        outputs = {k: ("[secret]" if v.secret else v.value) for k, v in stack.outputs().items()}
+        return OperationResult(stack_name, operation, False, _counts(result.summary.resource_changes), outputs)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi {operation} of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
+    except (OSError, auto.errors.InvalidVersionError) as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+
+
+def _counts(changes: Any) -> dict[str, int]:
+    return {str(getattr(op, "value", op)): int(n) for op, n in (changes or {}).items()}
+
+
+def _last_lines(text: str, limit: int = 6) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " | ".join((errors or lines)[-limit:])
+
+
+def _progress(event: Any) -> Progress | None:
+    """Engine event -> :class:`Progress` (``None`` for events people need not see)."""
+    if event.resource_pre_event is not None:
+        meta = event.resource_pre_event.metadata
+        return Progress("step", _op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1])
+    if event.res_outputs_event is not None:
+        meta = event.res_outputs_event.metadata
+        return Progress("done", _op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1])
+    if event.res_op_failed_event is not None:
+        meta = event.res_op_failed_event.metadata
+        return Progress("failed", _op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1])
+    if event.diagnostic_event is not None and not event.diagnostic_event.ephemeral:
+        diag = event.diagnostic_event
+        return Progress("message", message=diag.message.strip(), severity=str(diag.severity))
+    return None
+
+
+def _op(op: Any) -> str:
+    return str(getattr(op, "value", op))

@@ -1,0 +1,84 @@
+"""``govcloud preview|up|destroy|refresh APP --env ENV``: the Pulumi engine on one stack.
+
+APP is an application id (looked up in ``--manifests`` directories, ``GOVCLOUD_MANIFESTS``, or
+``./manifests`` and ``examples/manifests``) or a manifest path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from orchestrator.cli import cli
+from orchestrator.cli.common import actor_options, emit, make_actor, output_option
+from orchestrator.cli.plan import ENVIRONMENTS
+
+
+def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> Callable:
+    """Define ``govcloud <operation>`` with the options every engine command shares."""
+
+    def command(app: str, env: str, manifests: tuple[Path, ...], external_network: str | None,
+                key_pair: str | None, output: str, yes: bool = True, **who) -> None:
+        from orchestrator.services.provision import run_operation
+
+        actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if who else None
+        result = run_operation(operation, app, env, manifests=manifests, external_network=external_network,
+                               key_pair=key_pair, dry_run=not yes, on_progress=ProgressPrinter(), actor=actor)
+        emit(output, result.as_dict(), _print_result)
+
+    command.__doc__ = summary
+    options = [
+        click.argument("app"),
+        click.option("--env", required=True, type=click.Choice(ENVIRONMENTS)),
+        click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+                     help="directory of manifests to find APP in (repeatable)"),
+        click.option("--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]"),
+        click.option("--key-pair", help="Nova key pair for the servers [env GOVCLOUD_KEY_PAIR]"),
+        output_option,
+    ]
+    if dry_run_flag:
+        options.append(click.option("--yes", is_flag=True, help="really do it; without it, only preview"))
+    for option in reversed(options):
+        command = option(command)
+    if operation == "up":
+        command = actor_options(command)
+    return cli.command(operation)(command)
+
+
+stack_command("preview", "Preview the changes to APP's environment stack.")
+stack_command("up", "Create or update APP's environment stack.")
+stack_command("destroy", "Destroy APP's environment stack (a preview unless --yes).", dry_run_flag=True)
+stack_command("refresh", "Refresh the stack's state from the cloud (a preview unless --yes).", dry_run_flag=True)
+
+
+class ProgressPrinter:
+    """Engine progress for people, on stderr."""
+
+    SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " ", "refresh": "r"}
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True, highlight=False)
+
+    def __call__(self, event) -> None:
+        if event.kind == "message":
+            if event.severity in ("error", "warning", "info"):
+                self.console.print(f"[{'red' if event.severity == 'error' else 'yellow'}]{event.message}")
+            return
+        if event.op == "same" and event.kind != "failed":
+            return
+        mark = {"step": "…", "done": "✓", "failed": "✗"}[event.kind]
+        style = {"step": "dim", "done": "green", "failed": "red"}[event.kind]
+        symbol = self.SYMBOLS.get(event.op, event.op)
+        self.console.print(f"[{style}]{mark} {symbol:<2} {event.op:<8} {event.type}  {event.name}")
+
+
+def _print_result(payload: dict) -> None:
+    verb = "would change" if payload["dryRun"] else "changed"
+    changes = ", ".join(f"{op} {n}" for op, n in payload["changes"].items()) or "nothing"
+    click.echo(f"{payload['stack']}: {payload['operation']} {verb}: {changes}")
+    for key, value in payload["outputs"].items():
+        click.echo(f"  {key}: {value}")

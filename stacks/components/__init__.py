@@ -1,0 +1,1 @@
+"""Components of one environment, one module each; type tokens ``govcloud:<module>:<Type>``."""

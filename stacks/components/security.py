@@ -1,0 +1,74 @@
+"""Security groups and their rules, exactly as the manifest declares them.
+
+A group keeps Neutron's default egress rules (IPv4 and IPv6 to anywhere) unless it declares egress
+rules of its own; then the defaults are deleted and the declared egress is the whole egress.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi_openstack import networking
+
+from orchestrator.core.manifest import Rule, SecurityGroup
+from orchestrator.core.sizing import keeps_default_egress
+from stacks.components.scope import Scope
+
+
+def rule_args(rule: Rule) -> dict[str, Any]:
+    """The Neutron fields of a manifest rule (``remote_group_id`` is set by the caller)."""
+    args: dict[str, Any] = {"direction": rule.direction, "ethertype": rule.ethertype}
+    if rule.protocol != "any":
+        args["protocol"] = rule.protocol
+    if rule.ports:
+        args["port_range_min"] = rule.ports.min
+        args["port_range_max"] = rule.ports.max
+    if rule.remote_cidr:
+        args["remote_ip_prefix"] = rule.remote_cidr
+    if rule.description:
+        args["description"] = rule.description
+    return args
+
+
+class SecurityGroups(pulumi.ComponentResource):
+    """One ``SecGroup`` per manifest group, its rules parented to it."""
+
+    groups: dict[str, networking.SecGroup]
+    """By manifest group name."""
+    rules: list[networking.SecGroupRule]
+
+    def __init__(
+        self,
+        name: str,
+        scope: Scope,
+        groups: list[SecurityGroup],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("govcloud:security:SecurityGroups", name, None, opts)
+        self.groups = {
+            group.name: networking.SecGroup(
+                scope.name(group.name),
+                name=scope.name(group.name),
+                description=group.description or f"{group.name} of {scope.app}",
+                delete_default_rules=not keeps_default_egress(group),
+                tags=scope.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for group in groups
+        }
+        self.rules = []
+        for group in groups:
+            owner = self.groups[group.name]
+            for i, rule in enumerate(group.rules, start=1):
+                remote = {"remote_group_id": self.groups[rule.remote_group].id} if rule.remote_group else {}
+                self.rules.append(
+                    networking.SecGroupRule(
+                        f"{scope.name(group.name)}-rule-{i}",
+                        security_group_id=owner.id,
+                        **rule_args(rule),
+                        **remote,
+                        opts=pulumi.ResourceOptions(parent=owner),
+                    )
+                )
+        self.register_outputs({"group_ids": {n: g.id for n, g in self.groups.items()}})

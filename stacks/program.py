@@ -1,0 +1,138 @@
+"""Stack config -> manifest -> the environment's resources.
+
+Config keys (namespace ``govcloud``): ``manifest`` (path, relative to the repository root or
+absolute), ``environment``, ``digest`` (the approved digest), ``externalNetwork`` (name of the
+cloud's external network), ``keyPair`` (optional Nova key pair name), ``authRealm`` (the
+authentication platform's realm), ``authTestRealm`` (optional, default ``<authRealm>-test``),
+``authPlatform`` (optional, default ``keycloak``), ``providerOpsGroup`` (optional, default
+``govcloud-provider-ops``). Cloud credentials come from ``clouds.yaml`` / ``OS_CLOUD``, the
+platform's from its own config namespace (``keycloak:*``), never from the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from orchestrator.core import naming
+from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP
+from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.validation import load_manifest
+from orchestrator.errors import GovcloudError
+from stacks.components import auth
+from stacks.components.app import Environment as EnvironmentComponent
+
+#: The Pulumi project directory (where ``Pulumi.yaml`` lives); relative manifest paths start here.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What the program needs besides the manifest, all from stack config."""
+
+    external_network: str
+    key_pair: str | None = None
+    auth: auth.AuthSettings = auth.AuthSettings()
+    provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP
+    """The provider's operations group in Keystone (role ``member`` on every project)."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The ``govcloud:*`` stack config."""
+
+    manifest: str
+    environment: str
+    digest: str
+    settings: StackSettings
+
+    @classmethod
+    def read(cls) -> StackConfig:
+        config = pulumi.Config("govcloud")
+        return cls(
+            manifest=config.require("manifest"),
+            environment=config.require("environment"),
+            digest=config.require("digest"),
+            settings=StackSettings(
+                external_network=config.require("externalNetwork"),
+                key_pair=config.get("keyPair") or None,
+                auth=auth.AuthSettings(
+                    realm=config.require("authRealm"),
+                    test_realm=config.get("authTestRealm") or None,
+                    platform=config.get("authPlatform") or auth.DEFAULT_PLATFORM,
+                ),
+                provider_ops_group=config.get("providerOpsGroup") or DEFAULT_PROVIDER_OPS_GROUP,
+            ),
+        )
+
+
+def approved_environment(config: StackConfig) -> tuple[Application, Environment]:
+    """Load the manifest and check it is the approved one; raises :class:`pulumi.RunError`."""
+    path = Path(config.manifest)
+    if not path.is_absolute():
+        path = PROJECT_DIR / path
+    try:
+        app = load_manifest(path)
+    except GovcloudError as exc:
+        problems = getattr(exc, "problems", [])
+        raise pulumi.RunError("; ".join([str(exc), *map(str, problems)])) from None
+    if app.digest != config.digest:
+        raise pulumi.RunError(
+            f"{config.manifest}: digest {app.digest} differs from the approved digest "
+            f"{config.digest} (config govcloud:digest); nothing was changed. Get the new "
+            "digest approved, then set it with `pulumi config set govcloud:digest <digest>`"
+        )
+    try:
+        env = Environment(config.environment)
+    except ValueError:
+        raise pulumi.RunError(
+            f"govcloud:environment {config.environment!r} is not one of test, trial, production"
+        ) from None
+    if env not in app.environments:
+        raise pulumi.RunError(f"{config.manifest}: environment {env} is not declared in the manifest")
+    return app, env
+
+
+def deploy(app: Application, env: Environment, settings: StackSettings) -> EnvironmentComponent:
+    """Build the environment's resources and export the stack outputs (no secret in plain text).
+
+    Raises :class:`pulumi.RunError`, before registering anything, when the authentication
+    platform cannot register the manifest's ``spec.auth.protocol``.
+    """
+    platform = auth.platform(settings.auth.platform, app.auth.protocol, app.source)
+    component = EnvironmentComponent(
+        naming.project_name(app.unit, app.id, env), app=app, env=env, settings=settings, platform=platform
+    )
+    pulumi.export("projectId", component.project_id)
+    pulumi.export("serverAddresses", component.server_addresses)
+    pulumi.export("publicAddresses", component.public_addresses)
+    pulumi.export("databaseHosts", component.database_hosts)
+    pulumi.export("containers", component.container_names)
+    pulumi.export("authIssuer", component.auth_issuer)
+    pulumi.export("authClientId", component.auth_client_id)
+    pulumi.export("databaseCredentials", pulumi.Output.secret(component.database_credentials))
+    return component
+
+
+def preload() -> None:
+    """Load the provider SDK modules (lazy by default) and the templates before a fork."""
+    import pulumi_keycloak
+    import pulumi_openstack
+    import pulumi_random  # noqa: F401
+
+    from orchestrator.adapters.templates import _environment
+
+    for module in ("blockstorage", "compute", "database", "identity", "networking", "objectstorage"):
+        getattr(pulumi_openstack, module).__dict__  # noqa: B018  (forces the lazy import)
+    pulumi_keycloak.openid.__dict__  # noqa: B018
+    auth.platform(auth.DEFAULT_PLATFORM, "oidc")
+    _environment().get_template("cloud-init/user-data.yaml.j2")
+
+
+def main() -> None:
+    """The Pulumi program: read config, refuse a digest that was not approved, deploy."""
+    config = StackConfig.read()
+    app, env = approved_environment(config)
+    deploy(app, env, config.settings)
