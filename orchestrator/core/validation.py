@@ -118,13 +118,21 @@ def load_manifest(path: str | FsPath) -> Application:
 
 
 def validate_bytes(raw: bytes, source: str) -> Report:
-    report = Report(source)
     try:
         root = parse(raw)
         data = plain(root)
     except ParseFailed as failed:
+        report = Report(source)
         report.problems.append(failed.problem)
         return report
+    return validate_data(data, source, root)
+
+
+def validate_data(data: Any, source: str, root: Any = None) -> Report:
+    """Validate plain data (e.g. a manifest snapshot from the ledger); ``root``, the round-trip
+    document it came from, gives the problems their lines."""
+    report = Report(source)
+    root = data if root is None else root
     report.digest = digest_of(data)
     problems: dict[tuple, Problem] = {}
     schema_paths: list[Path] = []
