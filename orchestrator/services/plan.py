@@ -119,6 +119,30 @@ def plan_paths(
         return [plan for plans in results for plan in plans]
 
 
+def plan_applications(
+    pairs: Sequence[tuple[Application, Environment]], workers: int | None = None
+) -> list[StackPlan]:
+    """Plan (application, environment) pairs, in order; in forked processes when there are
+    more than a few pairs and several cores."""
+    if not pairs:
+        return []
+    workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
+    _preload()
+    if workers <= 1:
+        return [plan_application(app, env) for app, env in pairs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(16, len(pairs) // (workers * 4)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_plan_pair, pairs, chunksize=chunk))
+
+
+def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
+    return plan_application(*pair)
+
+
 def _preload() -> None:
     """Import everything a plan needs, so forked workers start warm."""
     import orchestrator.adapters.mockruntime  # noqa: F401

@@ -1,0 +1,616 @@
+"""GitOps: what a git change does to the stacks (``gitops plan``) and applying it (``gitops apply``).
+
+:func:`affected` reads the change from git and decides which applications and stacks it touches;
+:func:`plan` adds, per stack, the quota result, the lifecycle gate and the resource difference
+between the base plan and the head plan; :func:`apply` runs ``up`` on the approved stacks and
+turns a deleted manifest into a termination request. Everything is read from git objects, never
+from the work tree, except what ``apply`` hands to the engine (the checked-out files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters import git
+from orchestrator.core import gitops as rules
+from orchestrator.core import naming
+from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.plandiff import ResourceDiff, diff_resources
+from orchestrator.core.validation import Report, validate_bytes
+from orchestrator.errors import ExternalError, GovcloudError, NotFound, RuleError
+
+POLICY_PATH = "quotas/policy.yaml"
+#: How long a stack's lease lasts if its holder dies (the Pulumi backend's own lock stays on).
+LEASE_TTL = dt.timedelta(hours=2)
+LEASE_POLL_SECONDS = 2.0
+#: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
+BASE_PLAN_BOOT = "import sys; sys.argv[0] = 'govcloud'; from orchestrator.cli import main; main()"
+
+
+# --- what changed ----------------------------------------------------------------------------
+
+
+@dataclass
+class StackChange:
+    """One environment's stack touched by the change, and what ``plan`` found for it."""
+
+    stack: str
+    env: str
+    change: str
+    """``added``, ``removed``, ``modified`` or ``unchanged`` (its manifest environment)."""
+    quota: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None
+    resources: ResourceDiff | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "env": self.env, "change": self.change, "quota": self.quota,
+                "gate": self.gate, "resources": self.resources.as_dict() if self.resources else None,
+                "note": self.note}
+
+
+@dataclass
+class AppChange:
+    """One application touched by the change: its manifest at the base and at the head."""
+
+    app: str
+    unit: str
+    change: str
+    """``added``, ``deleted``, ``modified``, ``renamed``, ``shared`` (manifest unchanged) or ``invalid``."""
+    causes: list[str]
+    base_path: str | None = None
+    head_path: str | None = None
+    base: Application | None = None
+    head: Application | None = None
+    problems: list[str] = field(default_factory=list)
+    classification: dict[str, Any] = field(default_factory=dict)
+    stacks: list[StackChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app, "unit": self.unit, "change": self.change, "causes": self.causes,
+            "basePath": self.base_path, "headPath": self.head_path,
+            "baseDigest": self.base.digest if self.base else None,
+            "headDigest": self.head.digest if self.head else None,
+            "problems": self.problems, "classification": self.classification,
+            "stacks": [s.as_dict() for s in self.stacks],
+        }
+
+
+@dataclass
+class Affected:
+    """The applications a change from ``base`` (the merge base) to ``head`` touches."""
+
+    repo: Path
+    base: str
+    head: str
+    shared: list[dict[str, str]]
+    applications: list[AppChange]
+
+    @property
+    def program_changed(self) -> bool:
+        return any(s["affects"] == "program" for s in self.shared)
+
+    def as_dict(self) -> dict[str, Any]:
+        stacks = [s for a in self.applications for s in a.stacks]
+        return {
+            "base": self.base, "head": self.head, "shared": self.shared,
+            "programChanged": self.program_changed,
+            "summary": summary(self),
+            "applications": [a.as_dict() for a in self.applications],
+            "stackCount": len(stacks),
+        }
+
+
+def affected(repo: Path, base_ref: str, head_ref: str = "HEAD",
+             dirs: Sequence[str] = rules.MANIFEST_DIRS) -> Affected:
+    """Read the change from git: changed manifests, shared files, and every stack they touch."""
+    head = git.resolve(repo, head_ref)
+    base = git.merge_base(repo, git.resolve(repo, base_ref), head)
+    changes = git.changed_files(repo, base, head)
+    shared = [{"path": p, "affects": r.affects, "reason": r.reason}
+              for p, r in rules.shared_hits(c.path for c in changes)]
+    shared += [{"path": c.old_path, "affects": r.affects, "reason": r.reason}
+               for c in changes if c.old_path for _, r in rules.shared_hits([c.old_path])]
+    pairs: list[tuple[str | None, str | None, str]] = []  # (base path, head path, cause)
+    for c in changes:
+        old = c.old_path if c.status == "R" else (c.path if c.status in "MD" else None)
+        new = c.path if c.status != "D" else None
+        old = old if old and rules.is_manifest(old, dirs) else None
+        new = new if new and rules.is_manifest(new, dirs) else None
+        if old or new:
+            verb = {"A": "added", "M": "modified", "D": "deleted"}.get(c.status, f"renamed from {c.old_path}")
+            pairs.append((old, new, f"{new or old} {verb}"))
+    if shared:
+        touched = {p for pair in pairs for p in pair[:2] if p}
+        both = set(git.list_files(repo, base, dirs)) & set(git.list_files(repo, head, dirs))
+        cause = "shared: " + ", ".join(sorted({s["path"] for s in shared}))
+        pairs += [(p, p, cause) for p in sorted(both - touched) if rules.is_manifest(p, dirs)]
+    apps = _applications(repo, base, head, pairs)
+    return Affected(repo, base, head, shared, apps)
+
+
+def _applications(repo: Path, base: str, head: str, pairs: list[tuple[str | None, str | None, str]]) -> list[AppChange]:
+    """Pair base and head manifests by application id (so a rename or an id moving between files
+    is one application) and list each application's stacks."""
+    old_raw = git.read_files(repo, base, [p[0] for p in pairs if p[0]])
+    new_raw = git.read_files(repo, head, [p[1] for p in pairs if p[1]])
+    reports: dict[bytes, Report] = {}
+
+    def report(raw: bytes | None, path: str) -> Report | None:
+        if raw is None:
+            return None
+        key = raw + path.encode()
+        if key not in reports:
+            reports[key] = validate_bytes(raw, path)
+        return reports[key]
+
+    by_id: dict[str, AppChange] = {}
+    for old_path, new_path, cause in pairs:
+        old = report(old_raw.get(old_path), old_path) if old_path else None
+        new = report(new_raw.get(new_path), new_path) if new_path else None
+        old_app = old.application if old else None
+        new_app = new.application if new else None
+        if new is not None and new_app is None:
+            key = old_app.id if old_app else new_path
+            entry = by_id.setdefault(key, AppChange(key, old_app.unit if old_app else "", "invalid", []))
+            entry.change, entry.head_path = "invalid", new_path
+            entry.base_path, entry.base = (old_path, old_app) if old_app else (entry.base_path, entry.base)
+            entry.problems = [f"{p.line or '-'}: {p.field or '(file)'}: {p.message} [{p.rule}]" for p in new.problems]
+            entry.causes.append(cause)
+            continue
+        for side, app, path in (("base", old_app, old_path), ("head", new_app, new_path)):
+            if app is None:
+                continue
+            entry = by_id.setdefault(app.id, AppChange(app.id, app.unit, "", []))
+            if cause not in entry.causes:
+                entry.causes.append(cause)
+            if side == "base":
+                entry.base, entry.base_path = app, path
+            else:
+                entry.head, entry.head_path = app, path
+    for entry in by_id.values():
+        if entry.change != "invalid":
+            entry.change, entry.classification = _classify(entry)
+        entry.stacks = _stacks(entry)
+    return sorted(by_id.values(), key=lambda a: a.app)
+
+
+def _classify(entry: AppChange) -> tuple[str, dict[str, Any]]:
+    from orchestrator.core.changes import classify, is_major
+
+    if entry.base is None:
+        return "added", {"kind": "new", "article": "Art. 11", "changes": []}
+    if entry.head is None:
+        return "deleted", {"kind": "termination", "article": "Art. 16", "changes": []}
+    if entry.base.digest == entry.head.digest:
+        kind = "renamed" if entry.base_path != entry.head_path else "shared"
+        return kind, {"kind": "none", "article": "", "changes": []}
+    changes = classify(entry.base, entry.head)
+    return "modified", {"kind": "major" if is_major(changes) else "minor", "article": "Art. 15",
+                        "changes": [c.as_dict() for c in changes]}
+
+
+def _stacks(entry: AppChange) -> list[StackChange]:
+    base_envs = set(entry.base.environments) if entry.base else set()
+    head_envs = set(entry.head.environments) if entry.head else set()
+    unit = (entry.head or entry.base).unit if (entry.head or entry.base) else entry.unit
+    stacks = []
+    for env in sorted(base_envs | head_envs, key=lambda e: rules.ENV_ORDER.index(str(e))):
+        if env not in base_envs:
+            change = "added"
+        elif env not in head_envs:
+            change = "removed"
+        elif entry.base.environments[env] != entry.head.environments[env]:  # type: ignore[union-attr]
+            change = "modified"
+        else:
+            change = "unchanged"
+        stacks.append(StackChange(naming.stack_name(unit, entry.app, env), str(env), change))
+    return stacks
+
+
+def summary(found: Affected) -> dict[str, int]:
+    stacks = [s for a in found.applications for s in a.stacks]
+    return {
+        "applications": len(found.applications),
+        "stacks": len(stacks),
+        "invalid": sum(a.change == "invalid" for a in found.applications),
+        "major": sum(a.classification.get("kind") == "major" for a in found.applications),
+        "quotaRefused": sum(bool(s.quota and not s.quota["ok"]) for s in stacks),
+        "notApproved": sum(bool(s.gate and not s.gate["approved"]) for s in stacks),
+    }
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+def plan(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] = rules.MANIFEST_DIRS,
+         ledger: Any = None, at: dt.datetime | None = None) -> Affected:
+    """:func:`affected`, then per stack the quota result, the lifecycle gate and the resource
+    difference between the base plan and the head plan. Offline."""
+    found = affected(repo, base_ref, head_ref, dirs)
+    _resource_diffs(found)
+    _quotas(found, dirs)
+    _gates(found, ledger, at)
+    return found
+
+
+def _needs_plan(found: Affected, app: AppChange) -> bool:
+    """Resources can differ only when the manifest or the program changed."""
+    return found.program_changed or (app.base is None) != (app.head is None) or (
+        app.base is not None and app.head is not None and app.base.digest != app.head.digest)
+
+
+def _resource_diffs(found: Affected) -> None:
+    from orchestrator.services.plan import plan_applications
+
+    todo = [a for a in found.applications if a.change != "invalid" and _needs_plan(found, a)]
+    for app in found.applications:
+        if app not in todo:
+            for stack in app.stacks:
+                stack.note = stack.note or ("head manifest invalid" if app.change == "invalid"
+                                            else "same manifest, same program: resources unchanged")
+    head_pairs = [(a.head, Environment(s.env)) for a in todo for s in a.stacks if a.head and s.change != "removed"]
+    base_pairs = [(a.base, Environment(s.env)) for a in todo for s in a.stacks if a.base and s.change != "added"]
+    base_error = ""
+    if found.program_changed:
+        head_plans = plan_applications(head_pairs)
+        try:
+            base_plans = _plan_with_base_program(found, base_pairs)
+        except ExternalError as exc:
+            base_plans, base_error = [], str(exc)
+    else:
+        plans = plan_applications(head_pairs + base_pairs)
+        head_plans, base_plans = plans[:len(head_pairs)], plans[len(head_pairs):]
+    heads = {p.stack: p.resources for p in head_plans}
+    bases = {p.stack: p.resources for p in base_plans}
+    for app in todo:
+        for stack in app.stacks:
+            if stack.change != "added" and stack.stack not in bases:
+                stack.note = f"base not planned: {base_error or 'the base program planned no such stack'}"
+                continue
+            stack.resources = diff_resources(bases.get(stack.stack, []), heads.get(stack.stack, []))
+
+
+@dataclass(frozen=True)
+class _BasePlan:
+    stack: str
+    resources: list
+
+
+def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Environment]]) -> list[_BasePlan]:
+    """Plan the base manifests with the base commit's own program: export the base tree and run
+    its ``govcloud plan --output json`` in a subprocess, with that tree first on ``PYTHONPATH``."""
+    from orchestrator.services.plan import PlannedResource
+
+    if not pairs:
+        return []
+    wanted = {naming.stack_name(app.unit, app.id, env) for app, env in pairs}
+    with git.exported(found.repo, found.base) as tree:
+        paths = sorted({str(tree / app.source) for app, _ in pairs})
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]))
+        done = subprocess.run([sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],
+                              cwd=tree, env=env, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise ExternalError("the base commit's program could not plan its manifests: "
+                            + " | ".join(done.stderr.decode(errors="replace").strip().splitlines()[-3:]))
+    stacks = json.loads(done.stdout)["stacks"]
+    return [_BasePlan(s["stack"], [PlannedResource(r["type"], r["name"], "", r["properties"]) for r in s["resources"]])
+            for s in stacks if s["stack"] in wanted]
+
+
+def _quotas(found: Affected, dirs: Sequence[str]) -> None:
+    """Each head stack against the head's quota policy, with what the unit holds at the head."""
+    from orchestrator.core.quota import check_stack
+    from orchestrator.core.quota.holdings import holdings
+
+    heads = [a for a in found.applications if a.head is not None]
+    if not heads:
+        return
+    policy = _policy(found)
+    changed = {a.app: a.head for a in heads}
+    for unit in sorted({a.head.unit for a in heads}):  # type: ignore[union-attr]
+        others = [app for app in _unit_applications(found, unit, dirs) if app.id not in changed]
+        mine = [a.head for a in heads if a.head.unit == unit]  # type: ignore[union-attr]
+        held = holdings(others + mine, unit)
+        for app in (a for a in heads if a.head.unit == unit):  # type: ignore[union-attr]
+            for stack in app.stacks:
+                if stack.change == "removed":
+                    continue
+                violations = check_stack(app.head, Environment(stack.env), policy, held)  # type: ignore[arg-type]
+                mandatory = [v for v in violations if v.enforcement == "mandatory"]
+                stack.quota = {"ok": not mandatory, "policy": policy.source,
+                               "violations": [v.as_dict() for v in violations]}
+
+
+def _policy(found: Affected):
+    from orchestrator.core.quota.policy import parse_policy
+    from orchestrator.services.quotas import policy as default_policy
+
+    raw = git.read_files(found.repo, found.head, [POLICY_PATH])[POLICY_PATH]
+    return parse_policy(raw, f"{found.head[:12]}:{POLICY_PATH}") if raw is not None else default_policy()
+
+
+def _unit_applications(found: Affected, unit: str, dirs: Sequence[str]) -> list[Application]:
+    """The unit's applications at the head. Candidates are the manifests containing the unit id
+    as a word (``git grep -w``); they are merged manifests, read for their totals only (C YAML
+    loader, schema and overrides; :func:`validate_bytes` when that loader disagrees)."""
+    import yaml
+
+    from orchestrator.core.validation import application_from_data
+
+    paths = [p for p in git.grep_files(found.repo, found.head, unit, dirs) if rules.is_manifest(p, dirs)]
+    apps = []
+    for path, raw in git.read_files(found.repo, found.head, paths).items():
+        if raw is None:
+            continue
+        try:
+            app = application_from_data(yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), path)
+        except yaml.YAMLError:
+            app = None
+        app = app or validate_bytes(raw, path).application
+        if app is not None and app.unit == unit:
+            apps.append(app)
+    return apps
+
+
+def _gates(found: Affected, ledger: Any, at: dt.datetime | None) -> None:
+    """Is each head stack's digest approved for its environment? (the ledger; none: not approved)."""
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    at = at or beijing_now()
+    stacks = [(a, s) for a in found.applications if a.head is not None for s in a.stacks if s.change != "removed"]
+    if not stacks:
+        return
+    try:
+        lifecycle = Lifecycle(ledger if ledger is not None else _open_ledger())
+    except ExternalError as exc:
+        for _, stack in stacks:
+            stack.gate = {"approved": False, "message": f"unknown: {exc}"}
+        return
+    for app, stack in stacks:
+        try:
+            lifecycle.check_provision(app.app, stack.env, app.head.digest, at)  # type: ignore[union-attr]
+            stack.gate = {"approved": True, "message": f"{stack.env} approved for this digest"}
+        except NotFound:
+            stack.gate = {"approved": False, "message": f"{app.app} has no ledger entries: not approved"}
+        except RuleError as exc:
+            stack.gate = {"approved": False, "message": str(exc)}
+
+
+def _open_ledger():
+    from orchestrator.adapters.ledger import Ledger
+
+    return Ledger.open()
+
+
+def matrix(found: Affected) -> dict[str, Any]:
+    """One CI job per head stack: GitHub ``strategy.matrix`` and GitLab ``parallel:matrix`` shapes."""
+    jobs = [{"stack": s.stack, "app": a.app, "unit": a.unit, "env": s.env, "manifest": a.head_path}
+            for a in found.applications if a.head is not None for s in a.stacks if s.change != "removed"]
+    return {
+        "count": len(jobs),
+        "github": {"include": jobs},
+        "gitlab": {"parallel": {"matrix": [{k.upper(): v for k, v in job.items()} for job in jobs]}},
+    }
+
+
+def render_markdown(found: Affected) -> str:
+    """The merge-request comment (``templates/gitops/merge-request.md.j2``)."""
+    from orchestrator.adapters.templates import render
+
+    return render("gitops/merge-request.md.j2", plan=found.as_dict(), summary=summary(found))
+
+
+def refused(found: Affected) -> bool:
+    """Did a rule say no: an invalid manifest or a mandatory quota violation?"""
+    s = summary(found)
+    return bool(s["invalid"] or s["quotaRefused"])
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StackResult:
+    """What ``apply`` did with one stack or one deleted application."""
+
+    stack: str
+    app: str
+    env: str
+    status: str
+    """``applied``, ``skipped`` (a rule said no, nothing done), ``failed``, ``blocked`` (an
+    earlier environment of the application failed) or ``termination-requested``."""
+    message: str = ""
+    changes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ApplyReport:
+    base: str
+    head: str
+    results: list[StackResult]
+
+    @property
+    def exit_code(self) -> int:
+        """0 every stack applied (or nothing to do), 1 some refused by a rule, 3 some failed."""
+        statuses = {r.status for r in self.results}
+        return 3 if statuses & {"failed", "blocked"} else 1 if "skipped" in statuses else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return {"base": self.base, "head": self.head, "counts": counts, "results": [r.as_dict() for r in self.results]}
+
+
+RunOperation = Callable[..., Any]
+
+
+@dataclass
+class StackLock:
+    """A ledger lease per stack, so that two pipelines never apply one stack at once."""
+
+    ledger: Any
+    wait: float = 0.0
+    holder: str = field(default_factory=lambda: lease_holder())
+    ttl: dt.timedelta = LEASE_TTL
+
+    def acquire(self, stack: str) -> None:
+        """Take the stack's lease, polling up to ``wait`` seconds; :class:`ConflictError` if held."""
+        from orchestrator.errors import ConflictError
+
+        name, deadline = f"gitops:{stack}", time.monotonic() + self.wait
+        while not self.ledger.acquire(name, self.holder, self.ttl):
+            if time.monotonic() >= deadline:
+                held = self.ledger.lease(name)
+                who = f" by {held[0]} (lease until {held[1]:%Y-%m-%d %H:%M} UTC)" if held else ""
+                raise ConflictError(f"stack {stack} is being applied{who}; waited {self.wait:g} s "
+                                    "(--wait SECONDS to wait longer)")
+            time.sleep(min(LEASE_POLL_SECONDS, max(0.05, deadline - time.monotonic())))
+
+    def release(self, stack: str) -> None:
+        self.ledger.release(f"gitops:{stack}", self.holder)
+
+
+def lease_holder() -> str:
+    """Who holds a lease: the CI job when known, else host and process."""
+    job = os.environ.get("CI_JOB_URL") or (
+        f"{os.environ['GITHUB_SERVER_URL']}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY") else "")
+    return f"{job or socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:6]}"[:200]
+
+
+def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperation | None = None,
+          parallel: int = 2, wait: float = 0.0, at: dt.datetime | None = None,
+          dirs: Sequence[str] = rules.MANIFEST_DIRS) -> ApplyReport:
+    """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
+    environments of one application in order, ``parallel`` applications at a time), recorded in
+    the ledger; a deleted manifest becomes a termination request. A failure stops only the later
+    environments of the same application."""
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    if run is None:
+        from orchestrator.services.provision import run_operation as run
+    at = at or beijing_now()
+    found = affected(repo, base_ref, "HEAD", dirs)
+    lifecycle, lock = Lifecycle(ledger), StackLock(ledger, wait)
+    results: list[StackResult] = []
+    todo: list[tuple[AppChange, StackChange]] = []
+    for app in found.applications:
+        if app.change == "invalid":
+            results.append(StackResult(app.app, app.app, "", "skipped", "head manifest invalid: " + "; ".join(app.problems[:3])))
+        elif app.change == "deleted":
+            results.append(_request_termination(found, app, lifecycle, at))
+        elif app.change == "shared" and not found.program_changed:
+            continue  # only the quota policy changed: the resources cannot
+        else:
+            for stack in app.stacks:
+                if stack.change == "removed":
+                    results.append(StackResult(stack.stack, app.app, stack.env, "skipped",
+                                               "environment removed from the manifest: not destroyed; "
+                                               "ending an environment goes through the lifecycle"))
+                else:
+                    todo.append((app, stack))
+    chains = rules.apply_chains(todo, app_of=lambda t: t[0].app, env_of=lambda t: t[1].env)
+    guard = threading.Lock()
+
+    def run_chain(chain: list[tuple[AppChange, StackChange]]) -> list[StackResult]:
+        out: list[StackResult] = []
+        for app, stack in chain:
+            if out and out[-1].status == "failed":
+                out.append(StackResult(stack.stack, app.app, stack.env, "blocked",
+                                       f"not applied: {out[-1].env} of {app.app} failed"))
+                continue
+            out.append(_apply_stack(repo, app, stack, lifecycle, lock, actor, at, run, guard))
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for chain_results in pool.map(run_chain, chains):
+            results.extend(chain_results)
+    return ApplyReport(found.base, found.head, results)
+
+
+def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
+                 at: dt.datetime, run: RunOperation, guard: threading.Lock) -> StackResult:
+    """Decide (the ledger would record it), lock, ``up``, record; every outcome as a result."""
+    from orchestrator.core import lifecycle as lc
+    from orchestrator.core.validation import validate_file
+
+    assert app.head is not None and app.head_path is not None
+    result = StackResult(stack.stack, app.app, stack.env, "failed")
+    path = repo / app.head_path
+    on_disk = validate_file(path)
+    if on_disk.digest != app.head.digest:
+        result.message = f"{app.head_path} in the work tree differs from HEAD: check out HEAD cleanly"
+        return result
+    try:
+        with guard:
+            state = lifecycle.state(app.app)
+        lc.decide(state, "provisioned", actor, at, environment=stack.env, digest=app.head.digest)
+    except (NotFound, RuleError) as exc:
+        result.status, result.message = "skipped", f"not applied: {exc}"
+        return result
+    try:
+        lock.acquire(stack.stack)
+    except GovcloudError as exc:
+        result.message = str(exc)
+        return result
+    try:
+        outcome = run("up", str(path), stack.env)
+        result.changes = dict(getattr(outcome, "changes", {}) or {})
+        try:
+            with guard:
+                lifecycle.record_provisioned(app.app, stack.env, actor, at, digest=app.head.digest)
+        except GovcloudError as exc:
+            result.message = f"applied but not recorded in the ledger: {exc}"
+            return result
+        result.status, result.message = "applied", f"up; recorded provisioned ({app.head.digest[:19]})"
+    except GovcloudError as exc:
+        result.message = str(exc)
+    except Exception as exc:  # an engine adapter bug must not stop the other stacks
+        result.message = f"{type(exc).__name__}: {exc}"
+    finally:
+        lock.release(stack.stack)
+    return result
+
+
+def _request_termination(found: Affected, app: AppChange, lifecycle: Any, at: dt.datetime) -> StackResult:
+    """A deleted manifest asks for termination (Art. 16) in the unit's name: the author of the
+    commit that deleted it. Never a destroy: the office approves, the provider reclaims."""
+    from orchestrator.core.lifecycle import Actor
+
+    result = StackResult(app.app, app.app, "", "skipped")
+    commit = git.deleting_commit(found.repo, found.base, found.head, app.base_path or "")
+    actor = Actor(git.author(found.repo, commit)[:200], "unit", app.unit, source="git")
+    try:
+        state = lifecycle.state(app.app)
+    except NotFound:
+        result.message = "manifest deleted; no ledger entries, so nothing to terminate"
+        return result
+    if state.state in ("termination-requested", "backup-confirmed", "termination-approved", "reclaimed"):
+        result.status, result.message = "termination-requested", f"already {state.state}"
+        return result
+    try:
+        lifecycle.terminate(app.app, actor, at, reason=f"manifest {app.base_path} deleted in commit {commit[:12]}")
+    except GovcloudError as exc:
+        result.message = f"manifest deleted, termination not requested: {exc}"
+        return result
+    result.status, result.message = "termination-requested", f"requested for {actor.name} (commit {commit[:12]})"
+    return result
