@@ -102,6 +102,20 @@ def diff_resources(before: Iterable[Planned], after: Iterable[Planned]) -> Resou
     return ResourceDiff(added, tuple(changed), removed, unchanged)
 
 
+def substantive(changed: ChangedResource, old_digest: str, new_digest: str) -> tuple[PropertyChange, ...]:
+    """The property changes that are more than the new manifest digest in tags and labels.
+
+    Every resource carries ``govcloud:digest``; a changed manifest re-tags them all, which says
+    nothing a reviewer needs to read resource by resource.
+    """
+    import json
+
+    def retagged(p: PropertyChange) -> bool:
+        return json.dumps(p.before, sort_keys=True).replace(old_digest, new_digest) == json.dumps(p.after, sort_keys=True)
+
+    return tuple(p for p in changed.properties if not (old_digest and new_digest and retagged(p)))
+
+
 def property_changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> list[PropertyChange]:
     """Leaf properties that differ, by dotted path, in sorted order."""
     found: list[PropertyChange] = []

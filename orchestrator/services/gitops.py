@@ -412,7 +412,50 @@ def render_markdown(found: Affected) -> str:
     """The merge-request comment (``templates/gitops/merge-request.md.j2``)."""
     from orchestrator.adapters.templates import render
 
-    return render("gitops/merge-request.md.j2", plan=found.as_dict(), summary=summary(found))
+    return render("gitops/merge-request.md.j2", plan=found.as_dict(), summary=summary(found),
+                  resources=_resource_view(found))
+
+
+def _resource_view(found: Affected) -> dict[str, dict[str, Any]]:
+    """Per stack, the resource difference as a reviewer reads it: added and removed resources
+    counted per type, changed ones with their substantive properties (values shortened), and how
+    many were only re-tagged with the new digest."""
+    from collections import Counter
+
+    from orchestrator.core.plandiff import substantive
+
+    def short_type(token: str) -> str:
+        return token.rsplit(":", 1)[-1]
+
+    def per_type(refs) -> list[str]:
+        return [f"{n} {t}" for t, n in Counter(short_type(r.type) for r in refs if not r.type.startswith("govcloud:")).items()]
+
+    view: dict[str, dict[str, Any]] = {}
+    for app in found.applications:
+        old = app.base.digest if app.base else ""
+        new = app.head.digest if app.head else ""
+        for stack in app.stacks:
+            diff = stack.resources
+            if diff is None:
+                continue
+            changed, retagged = [], 0
+            for c in diff.changed:
+                props = substantive(c, old, new)
+                if props:
+                    changed.append({"type": short_type(c.type), "name": c.name,
+                                    "props": [(p.path, _short(p.before), _short(p.after)) for p in props]})
+                else:
+                    retagged += 1
+            view[stack.stack] = {"added": per_type(diff.added), "removed": per_type(diff.removed),
+                                 "changed": changed, "retagged": retagged}
+    return view
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, str) and "\n" in value:
+        return f"({value.count(chr(10)) + 1} lines)"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def refused(found: Affected) -> bool:
