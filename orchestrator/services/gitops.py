@@ -183,9 +183,9 @@ def _applications(repo: Path, base: str, head: str, pairs: list[tuple[str | None
             else:
                 entry.head, entry.head_path = app, path
     for entry in by_id.values():
-        if entry.change != "invalid":
+        if entry.change != "invalid":  # an invalid head declares no stack anyone can trust
             entry.change, entry.classification = _classify(entry)
-        entry.stacks = _stacks(entry)
+            entry.stacks = _stacks(entry)
     return sorted(by_id.values(), key=lambda a: a.app)
 
 
