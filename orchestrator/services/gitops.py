@@ -37,7 +37,13 @@ POLICY_PATH = "quotas/policy.yaml"
 LEASE_TTL = dt.timedelta(hours=2)
 LEASE_POLL_SECONDS = 2.0
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
-BASE_PLAN_BOOT = "import sys; sys.argv[0] = 'govcloud'; from orchestrator.cli import main; main()"
+BASE_PLAN_BOOT = (
+    "import pathlib, sys; sys.argv[0] = 'govcloud'\n"
+    "import orchestrator, stacks\n"
+    "for m in (orchestrator, stacks):\n"
+    "    assert pathlib.Path(m.__file__).resolve().is_relative_to(pathlib.Path.cwd().resolve()), m.__file__\n"
+    "from orchestrator.cli import main; main()"
+)
 
 
 # --- what changed ----------------------------------------------------------------------------
@@ -242,9 +248,8 @@ def plan(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] 
     """:func:`affected`, then per stack the quota result, the lifecycle gate and the resource
     difference between the base plan and the head plan. Offline."""
     found = affected(repo, base_ref, head_ref, dirs)
-    _resource_diffs(found)
-    _quotas(found, dirs)
-    _gates(found, ledger, at)
+    # the quota and gate checks run while the forked workers plan
+    _resource_diffs(found, meanwhile=lambda: (_quotas(found, dirs), _gates(found, ledger, at)))
     return found
 
 
@@ -254,7 +259,7 @@ def _needs_plan(found: Affected, app: AppChange) -> bool:
         app.base is not None and app.head is not None and app.base.digest != app.head.digest)
 
 
-def _resource_diffs(found: Affected) -> None:
+def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None) -> None:
     from orchestrator.services.plan import plan_applications
 
     todo = [a for a in found.applications if a.change != "invalid" and _needs_plan(found, a)]
@@ -267,13 +272,18 @@ def _resource_diffs(found: Affected) -> None:
     base_pairs = [(a.base, Environment(s.env)) for a in todo for s in a.stacks if a.base and s.change != "added"]
     base_error = ""
     if found.program_changed:
-        head_plans = plan_applications(head_pairs)
+        head_plans = plan_applications(head_pairs, meanwhile=meanwhile)
         try:
             base_plans = _plan_with_base_program(found, base_pairs)
         except ExternalError as exc:
             base_plans, base_error = [], str(exc)
+        except _NoBaseProgram:
+            base_plans = plan_applications(base_pairs)
+            for app in todo:
+                for stack in app.stacks:
+                    stack.note = "the base commit has no program of its own: its manifest planned with the head program"
     else:
-        plans = plan_applications(head_pairs + base_pairs)
+        plans = plan_applications(head_pairs + base_pairs, meanwhile=meanwhile)
         head_plans, base_plans = plans[:len(head_pairs)], plans[len(head_pairs):]
     heads = {p.stack: p.resources for p in head_plans}
     bases = {p.stack: p.resources for p in base_plans}
@@ -283,6 +293,10 @@ def _resource_diffs(found: Affected) -> None:
                 stack.note = f"base not planned: {base_error or 'the base program planned no such stack'}"
                 continue
             stack.resources = diff_resources(bases.get(stack.stack, []), heads.get(stack.stack, []))
+
+
+class _NoBaseProgram(Exception):
+    """The base commit holds no govcloud program (a repository of manifests only)."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +314,8 @@ def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Envi
         return []
     wanted = {naming.stack_name(app.unit, app.id, env) for app, env in pairs}
     with git.exported(found.repo, found.base) as tree:
+        if not all((tree / part).is_file() for part in ("orchestrator/cli/__init__.py", "stacks/program.py")):
+            raise _NoBaseProgram()
         paths = sorted({str(tree / app.source) for app, _ in pairs})
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]))
         done = subprocess.run([sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],

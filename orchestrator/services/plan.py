@@ -7,7 +7,7 @@ plans many manifest files, in a process pool when there are several files and se
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,23 +120,30 @@ def plan_paths(
 
 
 def plan_applications(
-    pairs: Sequence[tuple[Application, Environment]], workers: int | None = None
+    pairs: Sequence[tuple[Application, Environment]], workers: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[StackPlan]:
     """Plan (application, environment) pairs, in order; in forked processes when there are
-    more than a few pairs and several cores."""
-    if not pairs:
-        return []
+    more than a few pairs and several cores. ``meanwhile`` runs in this process while the
+    workers plan (after they are forked), or after planning when there are no workers."""
     workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
-    _preload()
-    if workers <= 1:
-        return [plan_application(app, env) for app, env in pairs]
+    if pairs:
+        _preload()
+    if workers <= 1 or not pairs:
+        plans = [plan_application(app, env) for app, env in pairs]
+        if meanwhile is not None:
+            meanwhile()
+        return plans
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
     chunk = max(1, min(16, len(pairs) // (workers * 4)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_plan_pair, pairs, chunksize=chunk))
+        results = pool.map(_plan_pair, pairs, chunksize=chunk)
+        if meanwhile is not None:
+            meanwhile()
+        return list(results)
 
 
 def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:

@@ -197,3 +197,46 @@ def test_cli_outputs(history, run_cli, monkeypatch, tmp_path):
 
     unknown = run_cli("gitops", "plan", "--repo", str(r.path), "--base", "no-such-branch")
     assert unknown.exit_code == 2 and "no-such-branch" in unknown.stderr
+
+
+def test_a_program_change_plans_every_stack_with_the_base_and_the_head_program(tmp_path):
+    """The base commit's program adds a package to every server's cloud-init; the head's (this
+    checkout's) does not: the difference shows only if the base ran its own program."""
+    from tests.gitops.conftest import copy_program
+
+    r = GitRepo(tmp_path / "repo")
+    copy_program(r)
+    for name in ("permit-prototype", "citizen-portal"):
+        r.write(f"manifests/{name}.yaml", example(name))
+    original = r.read("templates/cloud-init/base.yaml.j2")
+    r.edit("templates/cloud-init/base.yaml.j2", "  - chrony\n", "  - chrony\n  - htop\n")
+    base = r.commit("program with htop")
+    r.write("templates/cloud-init/base.yaml.j2", original)
+    head = r.commit("no htop")
+
+    found = gitops.plan(r.path, base, head, ledger=None)
+    assert found.program_changed
+    assert found.shared == [{"path": "templates/cloud-init/base.yaml.j2", "affects": "program",
+                             "reason": "the servers' cloud-init user data"}]
+    stacks = [s for a in found.applications for s in a.stacks]
+    assert [s.stack for s in stacks] == ["zwb.citizen-portal.test", "zwb.citizen-portal.trial", "zjj.permit-prototype.test"]
+    for stack in stacks:
+        assert stack.resources is not None, stack.note
+        assert stack.resources.added == () and stack.resources.removed == ()
+        assert {c.type for c in stack.resources.changed} == {"openstack:compute/instance:Instance"}
+        for changed in stack.resources.changed:
+            (prop,) = changed.properties
+            assert prop.path == "userData" and "- htop" in prop.before and "- htop" not in prop.after
+
+
+def test_a_manifest_only_repository_plans_its_base_with_the_head_program(tmp_path):
+    r = GitRepo(tmp_path / "repo")
+    r.write("manifests/permit-prototype.yaml", example("permit-prototype"))
+    base = r.commit("manifests only")
+    r.write("templates/cloud-init/base.yaml.j2", "#cloud-config\n")
+    head = r.commit("a template of its own")
+
+    found = gitops.plan(r.path, base, head, ledger=None)
+    (stack,) = found.applications[0].stacks
+    assert stack.resources is not None and stack.resources.empty
+    assert stack.note == "the base commit has no program of its own: its manifest planned with the head program"
