@@ -82,7 +82,7 @@ class AppChange:
     base: Application | None = None
     head: Application | None = None
     problems: list[str] = field(default_factory=list)
-    classification: dict[str, Any] = field(default_factory=dict)
+    classification: dict[str, Any] = field(default_factory=lambda: {"kind": "", "article": "", "changes": []})
     stacks: list[StackChange] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -142,8 +142,11 @@ def test_an_invalid_head_manifest_is_reported_and_never_planned(planned):
     app = by_app(found)["permit-prototype"]
     assert app.change == "invalid" and app.head is None and app.base is not None
     assert any("mlpsLevel" in p for p in app.problems)
-    assert app.stacks == [] and app.classification == {}
+    assert app.stacks == [] and app.classification["kind"] == ""
     assert gitops.summary(found)["invalid"] == 1 and gitops.refused(found)
+    markdown = gitops.render_markdown(found)
+    assert "❌ 1 invalid manifest(s)" in markdown
+    assert "<b>permit-prototype</b>: invalid" in markdown and "spec.mlpsLevel" in markdown
 
 
 def test_the_plan_is_taken_from_the_merge_base(history, planned):
