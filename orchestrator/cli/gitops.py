@@ -59,10 +59,10 @@ def apply(ctx: click.Context, base: str, parallel: int, wait: float, dirs: tuple
     3 some failed."""
     from orchestrator.adapters.git import toplevel
     from orchestrator.adapters.ledger import Ledger
-    from orchestrator.services import gitops as service
+    from orchestrator.services.gitops_apply import apply as apply_changes
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
-    report = service.apply(toplevel(repo), base, actor=actor, ledger=Ledger.open(), parallel=parallel, wait=wait,
+    report = apply_changes(toplevel(repo), base, actor=actor, ledger=Ledger.open(), parallel=parallel, wait=wait,
                            **({"dirs": dirs} if dirs else {}))
     emit(output, report.as_dict(), _print_apply)
     ctx.exit(report.exit_code)

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import ExternalError
-from orchestrator.services import gitops
+from orchestrator.services import gitops_apply
 from orchestrator.services.lifecycle import Lifecycle
 from tests.gitops.conftest import GitRepo, example
 
@@ -85,7 +85,7 @@ def repo(tmp_path) -> GitRepo:
     return r
 
 
-def results(report: gitops.ApplyReport) -> dict[str, tuple[str, str]]:
+def results(report: gitops_apply.ApplyReport) -> dict[str, tuple[str, str]]:
     return {r.stack: (r.status, r.message) for r in report.results}
 
 
@@ -99,7 +99,7 @@ def test_a_change_is_applied_test_then_trial_then_production_and_recorded(repo, 
     lifecycle.approve_change(app, CHIEF, at(51))
 
     engine = FakeEngine()
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=3, at=at(52))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=3, at=at(52))
 
     assert [c[1] for c in engine.calls] == ["rsj.social-security.test", "rsj.social-security.trial",
                                              "rsj.social-security.production"]
@@ -121,7 +121,7 @@ def test_parallelism_is_bounded_and_unapproved_stacks_are_skipped(repo, ledger):
         approve_test(lifecycle, repo.path / f"manifests/permit-{n}.yaml", "zjj")
 
     engine = FakeEngine(delay=0.3)
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=2, at=at(10))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=2, at=at(10))
 
     assert engine.peak == 2
     assert len(engine.calls) == 4
@@ -144,7 +144,7 @@ def test_one_failure_stops_only_the_later_environments_of_its_application(repo, 
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj", start=50)
 
     engine = FakeEngine(fail={"rsj.social-security.trial"})
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=1, at=at(55))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=1, at=at(55))
 
     found = results(report)
     assert found["rsj.social-security.test"][0] == "applied"
@@ -166,7 +166,7 @@ def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, 
     deleting = repo.commit("citizen-portal leaves the cloud")
 
     engine = FakeEngine()
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
 
     assert engine.calls == []
     assert results(report)["citizen-portal"][0] == "termination-requested"
@@ -177,7 +177,7 @@ def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, 
     assert deleting[:12] in events[-1].reason
     assert lifecycle.state(app).provisioned == {"test": lifecycle.state(app).digest}  # nothing destroyed
 
-    again = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(6))
+    again = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(6))
     assert results(again)["citizen-portal"] == ("termination-requested", "already termination-requested")
     assert len(lifecycle.history(app)) == len(events)
 
@@ -192,14 +192,14 @@ def test_a_stack_leased_by_another_pipeline_fails_clearly_or_waits(repo, ledger)
     assert ledger.acquire("gitops:zjj.permit-0.test", other, dt.timedelta(minutes=30))
 
     engine = FakeEngine()
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     status, message = results(report)["zjj.permit-0.test"]
     assert status == "failed" and engine.calls == []
     assert message.startswith(f"stack zjj.permit-0.test is being applied by {other}")
     assert "--wait" in message and report.exit_code == 3
 
     threading.Timer(0.3, ledger.release, ("gitops:zjj.permit-0.test", other)).start()
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, wait=5, at=at(10))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, wait=5, at=at(10))
     assert results(report)["zjj.permit-0.test"][0] == "applied"
     assert ledger.lease("gitops:zjj.permit-0.test") is None  # released after the run
 
@@ -213,7 +213,7 @@ def test_the_work_tree_must_hold_the_head_manifests(repo, ledger):
     repo.edit("manifests/permit-0.yaml", "sizeGb: 20", "sizeGb: 30")  # not committed
 
     engine = FakeEngine()
-    report = gitops.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     assert results(report)["zjj.permit-0.test"][0] == "failed" and engine.calls == []
     assert "differs from HEAD" in results(report)["zjj.permit-0.test"][1]
 
