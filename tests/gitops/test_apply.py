@@ -218,19 +218,29 @@ def test_the_work_tree_must_hold_the_head_manifests(repo, ledger):
     assert "differs from HEAD" in results(report)["zjj.permit-0.test"][1]
 
 
-def test_cli_apply_prints_a_summary_and_says_by_its_exit_code(repo, run_cli, monkeypatch, tmp_path):
-    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli-ledger.db'}")
+def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, run_cli, monkeypatch, tmp_path):
+    from orchestrator.adapters.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'cli-ledger.db'}"
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", url)
     base = repo.git("rev-parse", "HEAD")
-    repo.write("manifests/permit-0.yaml", example("permit-prototype").replace("id: permit-prototype", "id: permit-0"))
-    repo.commit("a prototype")
+    for n in range(2):
+        repo.write(f"manifests/permit-{n}.yaml", example("permit-prototype").replace("id: permit-prototype", f"id: permit-{n}"))
+    repo.commit("two prototypes")
+    ledger = Ledger.open(url)
+    approve_test(Lifecycle(ledger), repo.path / "manifests/permit-0.yaml", "zjj", start=-30)
     engine = FakeEngine()
     monkeypatch.setattr("orchestrator.services.provision.run_operation", engine)
 
     result = run_cli("gitops", "apply", "--repo", str(repo.path), "--base", base, "--as", "ci", "--role", "provider")
-    assert result.exit_code == 1, result.stderr
-    assert "skipped" in result.stdout and "zjj.permit-0.test" in result.stdout
-    assert result.stdout.strip().endswith("1 skipped")
-    assert engine.calls == []
+    assert result.exit_code == 1, result.stderr  # permit-1 is not approved
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("applied") and "zjj.permit-0.test" in lines[0] and "[update 1]" in lines[0]
+    assert lines[1].startswith("skipped") and "zjj.permit-1.test" in lines[1]
+    assert lines[-1] == "1 applied, 1 skipped"
+    assert [c[1] for c in engine.calls] == ["zjj.permit-0.test"]
+    assert Lifecycle(ledger).state("permit-0").provisioned == {"test": Lifecycle(ledger).state("permit-0").digest}
+    ledger.close()
 
     usage = run_cli("gitops", "apply", "--repo", str(repo.path), "--base", base)
     assert usage.exit_code == 2 and "--as NAME --role ROLE" in usage.stderr
