@@ -84,3 +84,9 @@ def copy_program(repo: GitRepo) -> None:
     for part in ("stacks", "orchestrator", "templates"):
         shutil.copytree(ROOT / part, repo.path / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "Pulumi.yaml", repo.path / "Pulumi.yaml")
+
+
+@pytest.fixture(autouse=True)
+def empty_default_ledger(tmp_path, monkeypatch):
+    """The default ledger of a test is an empty SQLite file of its own, never ./.govcloud."""
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'default-ledger.db'}")
