@@ -243,3 +243,11 @@ def test_a_manifest_only_repository_plans_its_base_with_the_head_program(tmp_pat
     (stack,) = found.applications[0].stacks
     assert stack.resources is not None and stack.resources.empty
     assert stack.note == "the base commit has no program of its own: its manifest planned with the head program"
+
+
+def test_an_unreachable_ledger_leaves_the_gate_unknown(history, monkeypatch, tmp_path):
+    r, commits = history
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'ledger.db'}")
+    found = gitops.plan(r.path, commits["minor"], commits["rename"])
+    gates = [s.gate for a in found.applications for s in a.stacks]
+    assert gates and all(g["approved"] is False and g["message"].startswith("unknown: ledger database") for g in gates)
