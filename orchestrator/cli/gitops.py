@@ -63,9 +63,14 @@ def apply(ctx: click.Context, base: str, parallel: int, wait: float, dirs: tuple
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     report = apply_changes(toplevel(repo), base, actor=actor, ledger=Ledger.open(), parallel=parallel, wait=wait,
-                           **({"dirs": dirs} if dirs else {}))
+                           on_result=_progress, **({"dirs": dirs} if dirs else {}))
     emit(output, report.as_dict(), _print_apply)
     ctx.exit(report.exit_code)
+
+
+def _progress(result) -> None:
+    """Each stack's outcome on stderr as soon as it is known (the summary follows on stdout)."""
+    click.echo(f"gitops: {result.stack}: {result.status}", err=True)
 
 
 def _print_apply(payload: dict) -> None:

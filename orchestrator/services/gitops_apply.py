@@ -103,11 +103,12 @@ def lease_holder() -> str:
 
 def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperation | None = None,
           parallel: int = 2, wait: float = 0.0, at: dt.datetime | None = None,
-          dirs: Sequence[str] = rules.MANIFEST_DIRS) -> ApplyReport:
+          dirs: Sequence[str] = rules.MANIFEST_DIRS,
+          on_result: Callable[[StackResult], None] | None = None) -> ApplyReport:
     """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
     environments of one application in order, ``parallel`` applications at a time), recorded in
     the ledger; a deleted manifest becomes a termination request. A failure stops only the later
-    environments of the same application."""
+    environments of the same application. ``on_result`` hears of each result as it is known."""
     from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
     if run is None:
@@ -117,32 +118,40 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     lifecycle, lock = Lifecycle(ledger), StackLock(ledger, wait)
     results: list[StackResult] = []
     todo: list[tuple[AppChange, StackChange]] = []
+    guard = threading.Lock()
+
+    def done(result: StackResult) -> StackResult:
+        if on_result is not None:
+            with guard:
+                on_result(result)
+        return result
+
     for app in found.applications:
         if app.change == "invalid":
-            results.append(StackResult(app.app, app.app, "", "skipped", "head manifest invalid: " + "; ".join(app.problems[:3])))
+            results.append(done(StackResult(app.app, app.app, "", "skipped",
+                                            "head manifest invalid: " + "; ".join(app.problems[:3]))))
         elif app.change == "deleted":
-            results.append(_request_termination(found, app, lifecycle, at))
+            results.append(done(_request_termination(found, app, lifecycle, at)))
         elif app.change == "shared" and not found.program_changed:
             continue  # only the quota policy changed: the resources cannot
         else:
             for stack in app.stacks:
                 if stack.change == "removed":
-                    results.append(StackResult(stack.stack, app.app, stack.env, "skipped",
-                                               "environment removed from the manifest: not destroyed; "
-                                               "ending an environment goes through the lifecycle"))
+                    results.append(done(StackResult(stack.stack, app.app, stack.env, "skipped",
+                                                    "environment removed from the manifest: not destroyed; "
+                                                    "ending an environment goes through the lifecycle")))
                 else:
                     todo.append((app, stack))
     chains = rules.apply_chains(todo, app_of=lambda t: t[0].app, env_of=lambda t: t[1].env)
-    guard = threading.Lock()
 
     def run_chain(chain: list[tuple[AppChange, StackChange]]) -> list[StackResult]:
         out: list[StackResult] = []
         for app, stack in chain:
             if out and out[-1].status == "failed":
-                out.append(StackResult(stack.stack, app.app, stack.env, "blocked",
-                                       f"not applied: {out[-1].env} of {app.app} failed"))
+                out.append(done(StackResult(stack.stack, app.app, stack.env, "blocked",
+                                            f"not applied: {out[-1].env} of {app.app} failed")))
                 continue
-            out.append(_apply_stack(repo, app, stack, lifecycle, lock, actor, at, run, guard))
+            out.append(done(_apply_stack(repo, app, stack, lifecycle, lock, actor, at, run, guard)))
         return out
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:

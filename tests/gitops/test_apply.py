@@ -238,6 +238,7 @@ def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, ru
     assert lines[0].startswith("applied") and "zjj.permit-0.test" in lines[0] and "[update 1]" in lines[0]
     assert lines[1].startswith("skipped") and "zjj.permit-1.test" in lines[1]
     assert lines[-1] == "1 applied, 1 skipped"
+    assert sorted(result.stderr.splitlines()) == ["gitops: zjj.permit-0.test: applied", "gitops: zjj.permit-1.test: skipped"]
     assert [c[1] for c in engine.calls] == ["zjj.permit-0.test"]
     assert Lifecycle(ledger).state("permit-0").provisioned == {"test": Lifecycle(ledger).state("permit-0").digest}
     ledger.close()
