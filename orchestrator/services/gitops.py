@@ -102,13 +102,11 @@ class Affected:
         return any(s["affects"] == "program" for s in self.shared)
 
     def as_dict(self) -> dict[str, Any]:
-        stacks = [s for a in self.applications for s in a.stacks]
         return {
             "base": self.base, "head": self.head, "shared": self.shared,
             "programChanged": self.program_changed,
             "summary": summary(self),
             "applications": [a.as_dict() for a in self.applications],
-            "stackCount": len(stacks),
         }
 
 
