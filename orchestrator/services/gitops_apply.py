@@ -39,7 +39,8 @@ class StackResult:
     env: str
     status: str
     """``applied``, ``skipped`` (a rule said no, nothing done), ``failed``, ``blocked`` (an
-    earlier environment of the application failed) or ``termination-requested``."""
+    earlier environment of the application failed), ``termination-requested`` or
+    ``nothing-to-do``."""
     message: str = ""
     changes: dict[str, int] = field(default_factory=dict)
 
@@ -215,7 +216,7 @@ def _request_termination(found: Affected, app: AppChange, lifecycle: Any, at: dt
     try:
         state = lifecycle.state(app.app)
     except NotFound:
-        result.message = "manifest deleted; no ledger entries, so nothing to terminate"
+        result.status, result.message = "nothing-to-do", "manifest deleted; no ledger entries, so nothing to terminate"
         return result
     if state.state in ("termination-requested", "backup-confirmed", "termination-approved", "reclaimed"):
         result.status, result.message = "termination-requested", f"already {state.state}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.ledger import Ledger
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import ExternalError
@@ -177,6 +178,11 @@ def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, 
     assert deleting[:12] in events[-1].reason
     assert lifecycle.state(app).provisioned == {"test": lifecycle.state(app).digest}  # nothing destroyed
 
+    empty = Ledger.open(f"sqlite:///{repo.path.parent / 'empty-ledger.db'}")
+    never = gitops_apply.apply(repo.path, base, actor=OPS, ledger=empty, run=engine, at=at(6))
+    assert results(never)["citizen-portal"][0] == "nothing-to-do" and never.exit_code == 0
+    empty.close()
+
     again = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(6))
     assert results(again)["citizen-portal"] == ("termination-requested", "already termination-requested")
     assert len(lifecycle.history(app)) == len(events)
@@ -219,8 +225,6 @@ def test_the_work_tree_must_hold_the_head_manifests(repo, ledger):
 
 
 def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, run_cli, monkeypatch, tmp_path):
-    from orchestrator.adapters.ledger import Ledger
-
     url = f"sqlite:///{tmp_path / 'cli-ledger.db'}"
     monkeypatch.setenv("GOVCLOUD_DATABASE_URL", url)
     base = repo.git("rev-parse", "HEAD")
