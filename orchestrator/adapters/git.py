@@ -89,22 +89,6 @@ def list_files(repo: Path, ref: str, dirs: Iterable[str]) -> list[str]:
     return [p for p in out.split("\0") if p]
 
 
-def grep_files(repo: Path, ref: str, word: str, dirs: Iterable[str]) -> list[str]:
-    """Files under ``dirs`` at ``ref`` that contain ``word`` as a whole word (fixed string)."""
-    specs = [d.rstrip("/") for d in dirs]
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), "grep", "-z", "-l", "-w", "-F", "-e", word, ref, "--", *specs],
-            capture_output=True, check=False,
-        )
-    except OSError as exc:
-        raise ExternalError(f"git could not run: {exc}") from exc
-    if done.returncode not in (0, 1):  # 1: nothing found
-        raise ExternalError(f"git grep failed: {done.stderr.decode(errors='replace').strip()}")
-    prefix = f"{ref}:"
-    return [p[len(prefix):] if p.startswith(prefix) else p for p in done.stdout.decode().split("\0") if p]
-
-
 def read_files(repo: Path, ref: str, paths: Iterable[str]) -> dict[str, bytes | None]:
     """The contents of ``paths`` at ``ref`` in one ``git cat-file --batch`` (None: not there)."""
     wanted = list(dict.fromkeys(paths))

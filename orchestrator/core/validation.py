@@ -157,17 +157,6 @@ def validate_bytes(raw: bytes, source: str) -> Report:
     return report
 
 
-def application_from_data(data: Any, source: str) -> Application | None:
-    """The application of already-parsed plain ``data``, or None when the schema refuses it.
-
-    A fast path for reading manifests known to be merged (their totals, say): no line numbers,
-    no semantic rules, and no digest (``digest`` is empty). :func:`validate_bytes` is the check.
-    """
-    if not isinstance(data, dict):
-        return None
-    return _application(data, source, "", lambda *args, **kwargs: None)[0]
-
-
 def _application(
     data: dict, source: str, digest: str, add: Callable
 ) -> tuple[Application | None, dict[Path, Path]]:

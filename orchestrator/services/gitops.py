@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters import git
 from orchestrator.core import gitops as rules
@@ -24,7 +24,12 @@ from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.plandiff import ResourceDiff, diff_resources
 from orchestrator.core.validation import Report, validate_bytes
-from orchestrator.errors import ExternalError, NotFound, RuleError
+from orchestrator.errors import ExternalError
+
+if TYPE_CHECKING:
+    from orchestrator.core.quota.policy import Policy
+    from orchestrator.services.admission import Admissions
+    from orchestrator.services.plan import StackPlan
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -96,6 +101,8 @@ class Affected:
     head: str
     shared: list[dict[str, str]]
     applications: list[AppChange]
+    policy: Policy | None = field(default=None, repr=False)
+    """The head's quota policy, read once (:func:`_policy`)."""
 
     @property
     def program_changed(self) -> bool:
@@ -234,11 +241,14 @@ def summary(found: Affected) -> dict[str, int]:
 
 def plan(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] = rules.MANIFEST_DIRS,
          ledger: Any = None, at: dt.datetime | None = None) -> Affected:
-    """:func:`affected`, then per stack the quota result, the lifecycle gate and the resource
-    difference between the base plan and the head plan. Offline."""
+    """:func:`affected`, then per stack the resource difference between the base plan and the
+    head plan, and the admission ``up`` would give the head (lifecycle gate, quota policy; see
+    :mod:`orchestrator.services.admission`). Offline; ``ledger`` defaults to the existing one."""
     found = affected(repo, base_ref, head_ref, dirs)
-    # the quota and gate checks run while the forked workers plan
-    _resource_diffs(found, meanwhile=lambda: (_quotas(found, dirs), _gates(found, ledger, at)))
+    prepared: list[tuple[Any, str]] = []
+    # the ledger, the policy and the units' holdings are read while the forked workers plan
+    head_plans = _resource_diffs(found, meanwhile=lambda: prepared.append(_admissions(found, ledger, at)))
+    _admit(found, *prepared[0], head_plans)
     return found
 
 
@@ -248,7 +258,8 @@ def _needs_plan(found: Affected, app: AppChange) -> bool:
         app.base is not None and app.head is not None and app.base.digest != app.head.digest)
 
 
-def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None) -> None:
+def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None) -> dict[str, StackPlan]:
+    """Plan what needs it and fill in each stack's resource difference; the head plans by stack."""
     from orchestrator.services.plan import plan_applications
 
     todo = [a for a in found.applications if a.change != "invalid" and _needs_plan(found, a)]
@@ -282,6 +293,17 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
                 stack.note = f"base not planned: {base_error or 'the base program planned no such stack'}"
                 continue
             stack.resources = diff_resources(bases.get(stack.stack, []), heads.get(stack.stack, []))
+    return {p.stack: p for p in head_plans}
+
+
+def _isolated_admission(tree: Path) -> dict[str, str]:
+    """A base ``plan`` that admits its stacks does so against an empty throwaway ledger and a
+    policy that exists: its verdicts are not used, and the real ledger is never touched."""
+    from orchestrator.services.quotas import policy_path
+
+    policy = tree / POLICY_PATH
+    return {"GOVCLOUD_DATABASE_URL": f"sqlite:///{tree / '.govcloud-base-ledger.db'}",
+            "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve())}
 
 
 class _NoBaseProgram(Exception):
@@ -306,7 +328,8 @@ def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Envi
         if not all((tree / part).is_file() for part in ("orchestrator/cli/__init__.py", "stacks/program.py")):
             raise _NoBaseProgram()
         paths = sorted({str(tree / app.source) for app, _ in pairs})
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
+                   **_isolated_admission(tree))
         done = subprocess.run([sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],
                               cwd=tree, env=env, capture_output=True, check=False)
     if done.returncode != 0:
@@ -317,89 +340,58 @@ def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Envi
             for s in stacks if s["stack"] in wanted]
 
 
-def _quotas(found: Affected, dirs: Sequence[str]) -> None:
-    """Each head stack against the head's quota policy, with what the unit holds at the head."""
+def _admissions(found: Affected, ledger: Any, at: dt.datetime | None) -> tuple[Admissions | None, str]:
+    """``up``'s admission with the head's quota policy and the ledger (given, else the existing
+    one), each head unit's holdings read; None and the reason when the ledger is unreachable."""
+    from orchestrator.services.admission import Admissions, existing_ledger
+    from orchestrator.services.lifecycle import Lifecycle
+
+    try:
+        lifecycle = Lifecycle(ledger) if ledger is not None else existing_ledger()
+        admissions = Admissions(_policy(found), lifecycle, at)
+        for unit in {a.head.unit for a in found.applications if a.head is not None}:
+            admissions.held(unit)
+    except ExternalError as exc:
+        return None, str(exc)
+    return admissions, ""
+
+
+def _admit(found: Affected, admissions: Admissions | None, error: str, head_plans: dict[str, StackPlan]) -> None:
+    """Each head stack's gate and quota verdict: over its planned resources when it was planned,
+    else over its manifest (the same rules: the policy pack's promise)."""
     from orchestrator.core.quota import check_stack
-    from orchestrator.core.quota.holdings import holdings
+    from orchestrator.services.admission import Admission
 
-    heads = [a for a in found.applications if a.head is not None]
-    if not heads:
-        return
-    policy = _policy(found)
-    changed = {a.app: a.head for a in heads}
-    for unit in sorted({a.head.unit for a in heads}):  # type: ignore[union-attr]
-        others = [app for app in _unit_applications(found, unit, dirs) if app.id not in changed]
-        mine = [a.head for a in heads if a.head.unit == unit]  # type: ignore[union-attr]
-        held = holdings(others + mine, unit)
-        for app in (a for a in heads if a.head.unit == unit):  # type: ignore[union-attr]
-            for stack in app.stacks:
-                if stack.change == "removed":
-                    continue
-                violations = check_stack(app.head, Environment(stack.env), policy, held)  # type: ignore[arg-type]
-                mandatory = [v for v in violations if v.enforcement == "mandatory"]
-                stack.quota = {"ok": not mandatory, "policy": policy.source,
-                               "violations": [v.as_dict() for v in violations]}
+    for app in (a for a in found.applications if a.head is not None):
+        for stack in (s for s in app.stacks if s.change != "removed"):
+            env = Environment(stack.env)
+            if admissions is None:
+                stack.gate = {"approved": False, "message": f"unknown: {error}"}
+                stack.quota = _quota(check_stack(app.head, env, _policy(found)))
+                continue
+            plan = head_plans.get(stack.stack)
+            admission = admissions.admit(plan, app.head) if plan is not None else Admission(
+                stack.stack, admissions.gate(app.head, env),
+                check_stack(app.head, env, admissions.policy, admissions.held(app.head.unit)))
+            stack.gate = {"approved": admission.gate is None,
+                          "message": str(admission.gate) if admission.gate else f"{stack.env} approved for this digest"}
+            stack.quota = _quota(admission.violations)
 
 
-def _policy(found: Affected):
+def _quota(violations: list) -> dict[str, Any]:
+    return {"ok": not any(v.enforcement == "mandatory" for v in violations),
+            "violations": [v.as_dict() for v in violations]}
+
+
+def _policy(found: Affected) -> Policy:
+    """The head commit's ``quotas/policy.yaml``; the installed policy when the repository has none."""
     from orchestrator.core.quota.policy import parse_policy
     from orchestrator.services.quotas import policy as default_policy
 
-    raw = git.read_files(found.repo, found.head, [POLICY_PATH])[POLICY_PATH]
-    return parse_policy(raw, f"{found.head[:12]}:{POLICY_PATH}") if raw is not None else default_policy()
-
-
-def _unit_applications(found: Affected, unit: str, dirs: Sequence[str]) -> list[Application]:
-    """The unit's applications at the head. Candidates are the manifests containing the unit id
-    as a word (``git grep -w``); they are merged manifests, read for their totals only (C YAML
-    loader, schema and overrides; :func:`validate_bytes` when that loader disagrees)."""
-    import yaml
-
-    from orchestrator.core.validation import application_from_data
-
-    paths = [p for p in git.grep_files(found.repo, found.head, unit, dirs) if rules.is_manifest(p, dirs)]
-    apps = []
-    for path, raw in git.read_files(found.repo, found.head, paths).items():
-        if raw is None:
-            continue
-        try:
-            app = application_from_data(yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), path)
-        except yaml.YAMLError:
-            app = None
-        app = app or validate_bytes(raw, path).application
-        if app is not None and app.unit == unit:
-            apps.append(app)
-    return apps
-
-
-def _gates(found: Affected, ledger: Any, at: dt.datetime | None) -> None:
-    """Is each head stack's digest approved for its environment? (the ledger; none: not approved)."""
-    from orchestrator.services.lifecycle import Lifecycle, beijing_now
-
-    at = at or beijing_now()
-    stacks = [(a, s) for a in found.applications if a.head is not None for s in a.stacks if s.change != "removed"]
-    if not stacks:
-        return
-    try:
-        lifecycle = Lifecycle(ledger if ledger is not None else _open_ledger())
-    except ExternalError as exc:
-        for _, stack in stacks:
-            stack.gate = {"approved": False, "message": f"unknown: {exc}"}
-        return
-    for app, stack in stacks:
-        try:
-            lifecycle.check_provision(app.app, stack.env, app.head.digest, at)  # type: ignore[union-attr]
-            stack.gate = {"approved": True, "message": f"{stack.env} approved for this digest"}
-        except NotFound:
-            stack.gate = {"approved": False, "message": f"{app.app} has no ledger entries: not approved"}
-        except RuleError as exc:
-            stack.gate = {"approved": False, "message": str(exc)}
-
-
-def _open_ledger():
-    from orchestrator.adapters.ledger import Ledger
-
-    return Ledger.open()
+    if found.policy is None:
+        raw = git.read_files(found.repo, found.head, [POLICY_PATH])[POLICY_PATH]
+        found.policy = parse_policy(raw, f"{found.head[:12]}:{POLICY_PATH}") if raw is not None else default_policy()
+    return found.policy
 
 
 def matrix(found: Affected) -> dict[str, Any]:

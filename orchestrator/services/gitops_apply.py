@@ -1,7 +1,9 @@
 """``gitops apply``: up every approved stack a change touches, in order, N applications at a time.
 
 Decide first (would the ledger record it?), then lock (a ledger lease per stack; the Pulumi
-backend keeps its own lock during ``up``), run the engine, record ``provisioned``. A deleted
+backend keeps its own lock during ``up``), run ``up`` through
+:func:`orchestrator.services.provision.run_operation` (which admits the stack again and records
+``provisioned``), and check the ledger shows it. A deleted
 manifest becomes a termination request, never a destroy. Every outcome is a :class:`StackResult`;
 one stack's failure stops only the later environments of its own application.
 """
@@ -163,7 +165,8 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
 
 def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
                  at: dt.datetime, run: RunOperation, guard: threading.Lock) -> StackResult:
-    """Decide (the ledger would record it), lock, ``up``, record; every outcome as a result."""
+    """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``), check
+    the record; every outcome as a result."""
     from orchestrator.core import lifecycle as lc
     from orchestrator.core.validation import validate_file
 
@@ -187,13 +190,12 @@ def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any,
         result.message = str(exc)
         return result
     try:
-        outcome = run("up", str(path), stack.env)
+        outcome = run("up", str(path), stack.env, actor=actor)  # admits, runs the engine, records
         result.changes = dict(getattr(outcome, "changes", {}) or {})
-        try:
-            with guard:
-                lifecycle.record_provisioned(app.app, stack.env, actor, at, digest=app.head.digest)
-        except GovcloudError as exc:
-            result.message = f"applied but not recorded in the ledger: {exc}"
+        with guard:
+            recorded = lifecycle.state(app.app).provisioned.get(stack.env)
+        if recorded != app.head.digest:
+            result.message = f"applied, but the ledger shows {stack.env} provisioned at {recorded}, not this digest"
             return result
         result.status, result.message = "applied", f"up; recorded provisioned ({app.head.digest[:19]})"
     except GovcloudError as exc:

@@ -15,7 +15,7 @@ from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import ExternalError
 from orchestrator.services import gitops_apply
-from orchestrator.services.lifecycle import Lifecycle
+from orchestrator.services.lifecycle import Lifecycle, beijing_now
 from tests.gitops.conftest import GitRepo, example
 
 CLERK = Actor("zhang", EGOV, "egov")
@@ -52,8 +52,11 @@ def to_production(lifecycle: Lifecycle, path: Path, unit: str) -> str:
 
 @dataclass
 class FakeEngine:
-    """``run_operation`` stand-in: records calls, tracks concurrency, fails on request."""
+    """``run_operation`` stand-in: records calls, tracks concurrency, fails on request, and
+    records a successful ``up`` in ``ledger`` at ``at``, as ``run_operation`` does."""
 
+    ledger: Ledger
+    at: dt.datetime
     delay: float = 0.05
     fail: set[str] = field(default_factory=set)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
@@ -61,8 +64,9 @@ class FakeEngine:
     peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, operation: str, app_ref: str, env: str, **kwargs):
+    def __call__(self, operation: str, app_ref: str, env: str, *, actor: Actor, **kwargs):
         from orchestrator.adapters.engine import OperationResult
+
         manifest = load_manifest(app_ref)
         stack = f"{manifest.unit}.{manifest.id}.{env}"
         with self.lock:
@@ -72,8 +76,9 @@ class FakeEngine:
         time.sleep(self.delay)
         with self.lock:
             self.running -= 1
-        if stack in self.fail:
-            raise ExternalError(f"pulumi up of stack {stack} failed: quota exceeded")
+            if stack in self.fail:
+                raise ExternalError(f"pulumi up of stack {stack} failed: quota exceeded")
+            Lifecycle(self.ledger).record_provisioned(manifest.id, env, actor, self.at, manifest.digest)
         return OperationResult(stack, operation, False, {"update": 1, "same": 20})
 
 
@@ -99,7 +104,7 @@ def test_a_change_is_applied_test_then_trial_then_production_and_recorded(repo, 
     lifecycle.change(app, repo.path / "manifests/social-security.yaml", Actor("zhaogang", UNIT, "rsj"), at(50))
     lifecycle.approve_change(app, CHIEF, at(51))
 
-    engine = FakeEngine()
+    engine = FakeEngine(ledger, at(52))
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=3, at=at(52))
 
     assert [c[1] for c in engine.calls] == ["rsj.social-security.test", "rsj.social-security.trial",
@@ -121,7 +126,7 @@ def test_parallelism_is_bounded_and_unapproved_stacks_are_skipped(repo, ledger):
     for n in range(4):  # permit-4 is never submitted
         approve_test(lifecycle, repo.path / f"manifests/permit-{n}.yaml", "zjj")
 
-    engine = FakeEngine(delay=0.3)
+    engine = FakeEngine(ledger, at(10), delay=0.3)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=2, at=at(10))
 
     assert engine.peak == 2
@@ -144,7 +149,7 @@ def test_one_failure_stops_only_the_later_environments_of_its_application(repo, 
     lifecycle.approve_change(app, CHIEF, at(51))
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj", start=50)
 
-    engine = FakeEngine(fail={"rsj.social-security.trial"})
+    engine = FakeEngine(ledger, at(55), fail={"rsj.social-security.trial"})
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=1, at=at(55))
 
     found = results(report)
@@ -166,7 +171,7 @@ def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, 
     repo.remove("manifests/citizen-portal.yaml")
     deleting = repo.commit("citizen-portal leaves the cloud")
 
-    engine = FakeEngine()
+    engine = FakeEngine(ledger, at(5))
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
 
     assert engine.calls == []
@@ -197,7 +202,7 @@ def test_a_stack_leased_by_another_pipeline_fails_clearly_or_waits(repo, ledger)
     other = "https://gitlab.example.gov.cn/ops/manifests/-/jobs/41 pid 7"
     assert ledger.acquire("gitops:zjj.permit-0.test", other, dt.timedelta(minutes=30))
 
-    engine = FakeEngine()
+    engine = FakeEngine(ledger, at(10))
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     status, message = results(report)["zjj.permit-0.test"]
     assert status == "failed" and engine.calls == []
@@ -218,7 +223,7 @@ def test_the_work_tree_must_hold_the_head_manifests(repo, ledger):
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj")
     repo.edit("manifests/permit-0.yaml", "sizeGb: 20", "sizeGb: 30")  # not committed
 
-    engine = FakeEngine()
+    engine = FakeEngine(ledger, at(10))
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     assert results(report)["zjj.permit-0.test"][0] == "failed" and engine.calls == []
     assert "differs from HEAD" in results(report)["zjj.permit-0.test"][1]
@@ -233,7 +238,7 @@ def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, ru
     repo.commit("two prototypes")
     ledger = Ledger.open(url)
     approve_test(Lifecycle(ledger), repo.path / "manifests/permit-0.yaml", "zjj", start=-30)
-    engine = FakeEngine()
+    engine = FakeEngine(ledger, beijing_now())
     monkeypatch.setattr("orchestrator.services.provision.run_operation", engine)
 
     result = run_cli("gitops", "apply", "--repo", str(repo.path), "--base", base, "--as", "ci", "--role", "provider")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-import yaml
+from ruamel.yaml import YAML
 
 from orchestrator.cli import cli, register_commands
 from tests.gitops.conftest import ROOT
@@ -38,7 +38,7 @@ def test_every_govcloud_option_in_the_pipelines_exists():
 
 
 def test_gitlab_plans_merge_requests_and_applies_the_default_branch():
-    ci = yaml.safe_load((PIPELINES / "gitlab-ci.yml").read_text(encoding="utf-8"))
+    ci = YAML(typ="safe").load((PIPELINES / "gitlab-ci.yml").read_text(encoding="utf-8"))
     assert ci["variables"]["GIT_DEPTH"] == "0"
     assert ci["gitops-plan"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert "merge_requests/$CI_MERGE_REQUEST_IID/notes" in " ".join(ci["gitops-plan"]["script"])
@@ -48,7 +48,7 @@ def test_gitlab_plans_merge_requests_and_applies_the_default_branch():
 
 
 def test_github_plans_pull_requests_and_applies_main():
-    flow = yaml.safe_load((PIPELINES / "github-actions.yml").read_text(encoding="utf-8"))
+    flow = YAML(typ="safe").load((PIPELINES / "github-actions.yml").read_text(encoding="utf-8"))
     jobs = flow["jobs"]
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     assert jobs["preview"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"

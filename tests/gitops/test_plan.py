@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from orchestrator.core.plandiff import PropertyChange
 from orchestrator.services import gitops
 from tests.gitops.conftest import GitRepo, example
 
@@ -75,7 +76,9 @@ def test_an_added_manifest_is_a_new_application_with_every_resource_added(planne
         assert ("openstack:identity/project:Project", f"sjj-open-data-{stack.env}") in {
             (r.type, r.name) for r in stack.resources.added}
         assert stack.quota is not None and stack.quota["ok"] is True
-        assert stack.gate == {"approved": False, "message": "open-data has no ledger entries: not approved"}
+        assert stack.gate == {"approved": False, "message": "application open-data has no ledger entries: "
+                                                            f"submit it and have {stack.env} approved first "
+                                                            f"({'Art. 13' if stack.env == 'test' else 'Art. 14'})"}
 
 
 def test_a_bigger_server_is_a_major_change_with_the_flavor_and_quota_changed(planned):
@@ -203,33 +206,34 @@ def test_cli_outputs(history, run_cli, monkeypatch, tmp_path):
 
 
 def test_a_program_change_plans_every_stack_with_the_base_and_the_head_program(tmp_path):
-    """The base commit's program adds a package to every server's cloud-init; the head's (this
-    checkout's) does not: the difference shows only if the base ran its own program."""
+    """The base commit's program describes every server's port; the head's (this checkout's)
+    does not: the difference shows only if the base ran its own program."""
     from tests.gitops.conftest import copy_program
 
     r = GitRepo(tmp_path / "repo")
     copy_program(r)
     for name in ("permit-prototype", "citizen-portal"):
         r.write(f"manifests/{name}.yaml", example(name))
-    original = r.read("templates/cloud-init/base.yaml.j2")
-    r.edit("templates/cloud-init/base.yaml.j2", "  - chrony\n", "  - chrony\n  - htop\n")
-    base = r.commit("program with htop")
-    r.write("templates/cloud-init/base.yaml.j2", original)
-    head = r.commit("no htop")
+    original = r.read("stacks/components/compute.py")
+    r.edit("stacks/components/compute.py", "            admin_state_up=True,\n",
+           '            admin_state_up=True,\n            description="a govcloud server port",\n')
+    base = r.commit("ports with a description")
+    r.write("stacks/components/compute.py", original)
+    head = r.commit("ports without")
 
     found = gitops.plan(r.path, base, head, ledger=None)
     assert found.program_changed
-    assert found.shared == [{"path": "templates/cloud-init/base.yaml.j2", "affects": "program",
-                             "reason": "the servers' cloud-init user data"}]
+    assert found.shared == [{"path": "stacks/components/compute.py", "affects": "program",
+                             "reason": "the Pulumi program"}]
     stacks = [s for a in found.applications for s in a.stacks]
     assert [s.stack for s in stacks] == ["zwb.citizen-portal.test", "zwb.citizen-portal.trial", "zjj.permit-prototype.test"]
     for stack in stacks:
         assert stack.resources is not None, stack.note
         assert stack.resources.added == () and stack.resources.removed == ()
-        assert {c.type for c in stack.resources.changed} == {"openstack:compute/instance:Instance"}
+        assert stack.resources.changed and {c.type for c in stack.resources.changed} == {
+            "openstack:networking/port:Port"}
         for changed in stack.resources.changed:
-            (prop,) = changed.properties
-            assert prop.path == "userData" and "- htop" in prop.before and "- htop" not in prop.after
+            assert changed.properties == (PropertyChange("description", "a govcloud server port", None),)
 
 
 def test_a_manifest_only_repository_plans_its_base_with_the_head_program(tmp_path):
