@@ -198,6 +198,8 @@ def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any,
             result.message = f"applied, but the ledger shows {stack.env} provisioned at {recorded}, not this digest"
             return result
         result.status, result.message = "applied", f"up; recorded provisioned ({app.head.digest[:19]})"
+    except RuleError as exc:  # run_operation's own admission said no: the engine never started
+        result.status, result.message = "skipped", f"not applied: {exc}"
     except GovcloudError as exc:
         result.message = str(exc)
     except Exception as exc:  # an engine adapter bug must not stop the other stacks

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.validation import load_manifest
-from orchestrator.errors import ExternalError
+from orchestrator.errors import ExternalError, RuleError
 from orchestrator.services import gitops_apply
 from orchestrator.services.lifecycle import Lifecycle, beijing_now
 from tests.gitops.conftest import GitRepo, example
@@ -59,6 +59,7 @@ class FakeEngine:
     at: dt.datetime
     delay: float = 0.05
     fail: set[str] = field(default_factory=set)
+    refuse: set[str] = field(default_factory=set)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     running: int = 0
     peak: int = 0
@@ -78,6 +79,8 @@ class FakeEngine:
             self.running -= 1
             if stack in self.fail:
                 raise ExternalError(f"pulumi up of stack {stack} failed: quota exceeded")
+            if stack in self.refuse:  # the admission before the engine starts
+                raise RuleError(f"{stack} may not be provisioned: vcpu over the unit's limit", rule="quota")
             Lifecycle(self.ledger).record_provisioned(manifest.id, env, actor, self.at, manifest.digest)
         return OperationResult(stack, operation, False, {"update": 1, "same": 20})
 
@@ -161,6 +164,21 @@ def test_one_failure_stops_only_the_later_environments_of_its_application(repo, 
     assert report.exit_code == 3
     state = lifecycle.state(app)
     assert state.provisioned["test"] == state.change["digest"] != state.provisioned["trial"]
+
+
+def test_a_stack_refused_by_up_s_own_admission_is_skipped_not_failed(repo, ledger):
+    lifecycle = Lifecycle(ledger)
+    base = repo.git("rev-parse", "HEAD")
+    repo.write("manifests/permit-0.yaml", example("permit-prototype").replace("id: permit-prototype", "id: permit-0"))
+    repo.commit("a prototype")
+    approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj")
+
+    engine = FakeEngine(ledger, at(10), refuse={"zjj.permit-0.test"})
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
+    assert results(report)["zjj.permit-0.test"] == (
+        "skipped", "not applied: zjj.permit-0.test may not be provisioned: vcpu over the unit's limit")
+    assert report.exit_code == 1 and "test" not in lifecycle.state("permit-0").provisioned
+    assert ledger.lease("gitops:zjj.permit-0.test") is None
 
 
 def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, ledger):
