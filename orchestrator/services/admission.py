@@ -68,7 +68,7 @@ class Admissions:
         env = Environment(plan.env)
         violations = check_planned([r.as_dict() for r in plan.resources], app, env, self.policy,
                                    self.held(app.unit))
-        return Admission(plan.stack, self._gate(app, env), violations)
+        return Admission(plan.stack, self.gate(app, env), violations)
 
     def held(self, unit: str) -> list[Holding]:
         """What ``unit`` holds according to the ledger (nothing without a ledger)."""
@@ -79,7 +79,8 @@ class Admissions:
             self._held[unit] = holdings([a for a, _ in live], unit, [(a.id, Environment(e)) for a, e in live])
         return self._held[unit]
 
-    def _gate(self, app: Application, env: Environment) -> RuleError | None:
+    def gate(self, app: Application, env: Environment) -> RuleError | None:
+        """The lifecycle gate's refusal of ``env`` of ``app`` at this digest (None: it passes)."""
         if self.lifecycle is None:
             return RuleError(f"{app.id} has no ledger entries: submit it and have {env} approved first",
                              rule="digest-approved", article="Art. 13" if env is Environment.TEST else "Art. 14")

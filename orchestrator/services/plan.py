@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,6 +142,37 @@ def plan_paths(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = pool.map(plan_file, paths, [env] * len(paths), chunksize=chunk)
         return [plan for plans in results for plan in plans]
+
+
+def plan_applications(
+    pairs: Sequence[tuple[Application, Environment]], workers: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[StackPlan]:
+    """Plan (application, environment) pairs, in order; in forked processes when there are
+    more than a few pairs and several cores. ``meanwhile`` runs in this process while the
+    workers plan (after they are forked), or after planning when there are no workers."""
+    workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
+    if pairs:
+        _preload()
+    if workers <= 1 or not pairs:
+        plans = [plan_application(app, env) for app, env in pairs]
+        if meanwhile is not None:
+            meanwhile()
+        return plans
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(16, len(pairs) // (workers * 4)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(_plan_pair, pairs, chunksize=chunk)
+        if meanwhile is not None:
+            meanwhile()
+        return list(results)
+
+
+def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
+    return plan_application(*pair)
 
 
 def _preload() -> None:
