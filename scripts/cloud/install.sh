@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Installs Debian's OpenStack packages: into a debootstrap chroot under .cache/cloud/root (default,
+# the host's system is left alone), or onto the host itself (CI=true or GOVCLOUD_CLOUD_HOST=1).
+# A stamp records the package list, so a second run with nothing new to install returns at once.
+source "$(dirname "$0")/lib.sh"
+
+want_packages() {
+  printf '%s\n' "${PACKAGES[@]}"
+  [[ ${GOVCLOUD_CLOUD_TROVE:-} == 1 ]] && printf '%s\n' "${TROVE_PACKAGES[@]}"
+  return 0
+}
+
+apt_install() { # runs apt-get in the target; services are never started by package scripts
+  inroot env DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0 "$@"
+}
+
+# Only what is missing is installed, so adding Trove later costs just its packages.
+missing_packages() {
+  local installed
+  installed=$(inroot dpkg-query -W -f='${Package} ${db:Status-Status}\n' $(want_packages) 2>/dev/null \
+    | awk '$2 == "installed" {print $1}')
+  comm -23 <(want_packages | sort) <(sort <<<"$installed")
+}
+
+fetch_debootstrap() { # debootstrap unpacked under .cache, not installed on the host
+  local tools=$CACHE/tools
+  [[ -x $tools/usr/sbin/debootstrap ]] && return 0
+  mkdir -p "$tools/dl"
+  if ! (cd "$tools/dl" && apt-get download -q debootstrap >/dev/null 2>&1); then
+    log "apt-get update (host package lists are needed to fetch debootstrap)"
+    apt-get update -q >/dev/null
+    (cd "$tools/dl" && apt-get download -q debootstrap >/dev/null 2>&1)
+  fi
+  dpkg -x "$tools"/dl/debootstrap_*.deb "$tools"
+}
+
+make_root() {
+  [[ -f $ROOT/.govcloud-debootstrap ]] && return 0
+  "$CLOUD_DIR/mounts.sh" umount
+  rm -rf --one-file-system "$ROOT"
+  fetch_debootstrap
+  log "debootstrap $SUITE (minbase) into $ROOT"
+  local t0=$SECONDS
+  DEBOOTSTRAP_DIR=$CACHE/tools/usr/share/debootstrap \
+    "$CACHE/tools/usr/sbin/debootstrap" --variant=minbase --components=main \
+    "$SUITE" "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+    || die "debootstrap failed, see $CACHE/debootstrap.log"
+  log "debootstrap done in $((SECONDS - t0)) s"
+
+  cat >"$ROOT/etc/apt/sources.list" <<SRC
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+SRC
+  # No documentation, no service starts from package scripts, fast unpacking.
+  printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
+  chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+  echo force-unsafe-io >"$ROOT/etc/dpkg/dpkg.cfg.d/govcloud-unsafe-io"
+  printf 'path-exclude=/usr/share/%s/*\n' doc man info locale >"$ROOT/etc/dpkg/dpkg.cfg.d/govcloud-nodoc"
+  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
+    >"$ROOT/etc/apt/apt.conf.d/90govcloud"
+  # Byte-compiling all ~18,000 modules (tests included) at install time takes minutes on two
+  # cores; python compiles what the services really import on first start instead.
+  chroot "$ROOT" dpkg-divert --quiet --local --rename --add /usr/bin/py3compile
+  printf '#!/bin/sh\nexit 0\n' >"$ROOT/usr/bin/py3compile"
+  chmod 755 "$ROOT/usr/bin/py3compile"
+  # The cluster is ours, made with initdb under .cache/cloud/state; the package need not make one.
+  mkdir -p "$ROOT/etc/postgresql-common"
+  echo 'create_main_cluster = false' >"$ROOT/etc/postgresql-common/createcluster.conf"
+  touch "$ROOT/.govcloud-debootstrap"
+}
+
+install_host_packages() {
+  local missing
+  missing=$(missing_packages)
+  [[ -z $missing ]] && return 0
+  log "installing on the host: $(echo $missing | wc -w) packages (host mode)"
+  local added_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; added_policy=1
+  fi
+  apt_install update >/dev/null
+  apt_install install -y --no-install-recommends $missing >"$CACHE/apt.log" 2>&1 \
+    || { [[ $added_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d; die "apt-get install failed, see $CACHE/apt.log"; }
+  [[ $added_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  return 0
+}
+
+install_chroot_packages() {
+  make_root
+  "$CLOUD_DIR/mounts.sh" mount
+  local missing
+  missing=$(missing_packages)
+  [[ -z $missing ]] && return 0
+  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  log "installing into the chroot: $(echo $missing | wc -w) packages and their dependencies"
+  local t0=$SECONDS
+  apt_install update >"$CACHE/apt.log" 2>&1 || die "apt-get update failed, see $CACHE/apt.log"
+  apt_install install -y $missing >>"$CACHE/apt.log" 2>&1 \
+    || die "apt-get install failed, see $CACHE/apt.log"
+  apt_install clean
+  echo "nameserver 127.0.0.1" >"$ROOT/etc/resolv.conf"
+  log "packages installed in $((SECONDS - t0)) s ($(grep -c '^Setting up' "$CACHE/apt.log") set up)"
+}
+
+mkdir -p "$CACHE"
+if [[ $MODE == host ]]; then
+  install_host_packages
+else
+  install_chroot_packages
+fi
