@@ -4,7 +4,6 @@ packages are (inside the chroot, or on the host), with Debian's openstacksdk 0.1
     cloudctl.py rings ETC_SWIFT                      build the three Swift rings (one device)
     cloudctl.py register                             service users, roles, catalog (needs Keystone)
     cloudctl.py populate                             flavors, image, external network (needs APIs)
-    cloudctl.py wait-capacity                        until the compute host and cinder-volume are up
 
 Every step finds before it creates, so running it again changes nothing. The admin password and
 the service password come from the environment (OS_PASSWORD, GOVCLOUD_SERVICE_PASSWORD).
@@ -135,29 +134,6 @@ def populate():
     say(f"flavors {', '.join(FLAVORS)}; image {IMAGE_NAME}; network {PUBLIC_NET} {PUBLIC_CIDR}")
 
 
-def wait_capacity(timeout=120):
-    """Until a server can be booted and a volume made: the compute host is mapped to the cell
-    (the scheduler discovers it every 2 s), its resources are in placement and cinder-volume is up."""
-    conn = connect()
-    deadline = time.monotonic() + timeout
-    missing = "?"
-    while time.monotonic() < deadline:
-        missing = []
-        if not any(h.status == "enabled" and h.state == "up"
-                   for h in conn.compute.hypervisors(details=True)):
-            missing.append("hypervisor")
-        if not list(conn.placement.resource_providers()):
-            missing.append("resource provider")
-        services = conn.block_storage.get("/os-services").json()["services"]
-        if not any(s["binary"] == "cinder-volume" and s["state"] == "up" for s in services):
-            missing.append("cinder-volume")
-        if not missing:
-            say("compute host and cinder-volume are up")
-            return
-        time.sleep(1)
-    sys.exit(f"timed out waiting for: {', '.join(missing)}")
-
-
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "rings":
@@ -166,8 +142,6 @@ def main(argv):
         register()
     elif cmd == "populate":
         populate()
-    elif cmd == "wait-capacity":
-        wait_capacity()
     else:
         sys.exit(__doc__)
 

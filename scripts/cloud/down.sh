@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# make cloud-down: stop every service by its pid file, in the reverse start order (Neutron before
-# RabbitMQ, PostgreSQL last), wait for each to exit, then unmount the chroot's file systems.
+# make cloud-down: stop every service by its pid file (the OpenStack services first, then RabbitMQ,
+# then PostgreSQL), wait for each to exit, then unmount the chroot's file systems.
 # State (databases, images, swift data) stays, so the next cloud-up is a warm start;
 # `down.sh --purge` removes it too (the installed chroot stays).
 source "$(dirname "$0")/lib.sh"
 source "$CLOUD_DIR/services.sh"
 
 T0=$SECONDS
-for ((i = ${#SERVICE_ORDER[@]} - 1; i >= 0; i--)); do
-  name=${SERVICE_ORDER[i]}
-  pid_alive "$name" && log "stopping $name"
-  stop_service "$name" 30
+openstack=()
+for name in "${SERVICE_ORDER[@]}"; do
+  case $name in postgres|epmd|rabbitmq) ;; *) openstack+=("$name") ;; esac
 done
+stop_services 60 "${openstack[@]}"
+stop_services 30 rabbitmq
+stop_services 30 epmd postgres
 
 if [[ $MODE == chroot && -d $ROOT ]]; then
   # Anything still running inside our chroot was started by these scripts (a helper a service

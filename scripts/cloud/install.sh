@@ -10,8 +10,15 @@ want_packages() {
   return 0
 }
 
+# libeatmydata turns fsync into a no-op: dpkg syncs its database several times for each of the
+# ~590 packages, ~12 ms each on this disk. Only for installing: nothing is lost but a half-made
+# chroot if the machine dies meanwhile, and that is made again.
+EATMYDATA=/usr/lib/x86_64-linux-gnu/libeatmydata.so.1
+
 apt_install() { # runs apt-get in the target; services are never started by package scripts
-  inroot env DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0 "$@"
+  local preload=()
+  [[ $MODE == chroot ]] && preload=(LD_PRELOAD=$EATMYDATA)
+  inroot env "${preload[@]}" DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0 "$@"
 }
 
 # Only what is missing is installed, so adding Trove later costs just its packages.
@@ -22,29 +29,34 @@ missing_packages() {
   comm -23 <(want_packages | sort) <(sort <<<"$installed")
 }
 
-fetch_debootstrap() { # debootstrap unpacked under .cache, not installed on the host
+fetch_tools() { # debootstrap and libeatmydata unpacked under .cache, not installed on the host
   local tools=$CACHE/tools
-  [[ -x $tools/usr/sbin/debootstrap ]] && return 0
+  [[ -x $tools/usr/sbin/debootstrap && -f $tools/$EATMYDATA ]] && return 0
   mkdir -p "$tools/dl"
-  if ! (cd "$tools/dl" && apt-get download -q debootstrap >/dev/null 2>&1); then
+  if ! (cd "$tools/dl" && apt-get download -q debootstrap libeatmydata1 >/dev/null 2>&1); then
     log "apt-get update (host package lists are needed to fetch debootstrap)"
     apt-get update -q >/dev/null
-    (cd "$tools/dl" && apt-get download -q debootstrap >/dev/null 2>&1)
+    (cd "$tools/dl" && apt-get download -q debootstrap libeatmydata1 >/dev/null 2>&1)
   fi
-  dpkg -x "$tools"/dl/debootstrap_*.deb "$tools"
+  local deb
+  for deb in "$tools"/dl/*.deb; do dpkg -x "$deb" "$tools"; done
 }
 
 make_root() {
   [[ -f $ROOT/.govcloud-debootstrap ]] && return 0
   "$CLOUD_DIR/mounts.sh" umount
   rm -rf --one-file-system "$ROOT"
-  fetch_debootstrap
+  fetch_tools
   log "debootstrap $SUITE (minbase) into $ROOT"
   local t0=$SECONDS
+  # Two stages, so that the second (dpkg inside the new root) runs with libeatmydata.
   DEBOOTSTRAP_DIR=$CACHE/tools/usr/share/debootstrap \
-    "$CACHE/tools/usr/sbin/debootstrap" --variant=minbase --components=main \
+    "$CACHE/tools/usr/sbin/debootstrap" --foreign --variant=minbase --components=main \
     "$SUITE" "$ROOT" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
     || die "debootstrap failed, see $CACHE/debootstrap.log"
+  cp -a "$CACHE/tools/usr/lib/x86_64-linux-gnu/." "$ROOT/usr/lib/x86_64-linux-gnu/"
+  LD_PRELOAD=$EATMYDATA chroot "$ROOT" /debootstrap/debootstrap --second-stage \
+    >>"$CACHE/debootstrap.log" 2>&1 || die "debootstrap failed, see $CACHE/debootstrap.log"
   log "debootstrap done in $((SECONDS - t0)) s"
 
   cat >"$ROOT/etc/apt/sources.list" <<SRC

@@ -6,7 +6,8 @@ PGSOCK=$STATE/pgsock                     # PostgreSQL listens on this Unix socke
 PG_BIN=/usr/lib/postgresql/15/bin
 RABBIT_URL=rabbit://guest:guest@127.0.0.1:5672/
 
-# Start order; down.sh stops in the reverse order (so Neutron stops before RabbitMQ).
+# Start order. down.sh stops the OpenStack services together, then RabbitMQ (Neutron's RPC worker
+# hangs when RabbitMQ goes first), then epmd and PostgreSQL.
 SERVICE_ORDER=(
   postgres epmd rabbitmq keystone placement glance neutron
   nova-api nova-conductor nova-scheduler nova-compute
@@ -150,22 +151,30 @@ group_alive() { # pgid -> some non-zombie process of the group is still there
   ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {found = 1} END {exit !found}'
 }
 
-stop_service() { # name timeout-seconds
-  local name=$1 pid sig=TERM deadline=$((SECONDS + $2))
-  if pid=$(service_pid "$name"); then
-    [[ $name == postgres ]] && sig=INT    # PostgreSQL's fast shutdown
+stop_services() { # timeout-seconds name...: signal all of them at once, wait until all exited
+  local timeout=$1 name pid sig deadline left pids=()
+  shift
+  for name in "$@"; do
+    pid=$(service_pid "$name") || { rm -f "$RUN/$name.pid"; continue; }
+    log "stopping $name"
+    sig=TERM; [[ $name == postgres ]] && sig=INT    # PostgreSQL's fast shutdown
     kill -s "$sig" -- "-$pid" 2>/dev/null || true
+    pids+=("$name:$pid")
+  done
+  deadline=$((SECONDS + timeout))
+  for entry in "${pids[@]}"; do
+    name=${entry%%:*}; pid=${entry#*:}
     while group_alive "$pid"; do
       if ((SECONDS >= deadline)); then
-        log "$name did not stop within $2 s: killing it"
+        log "$name did not stop within $timeout s: killing it"
         kill -s KILL -- "-$pid" 2>/dev/null || true
         sleep 0.5
         break
       fi
       sleep 0.2
     done
-  fi
-  rm -f "$RUN/$name.pid"
+    rm -f "$RUN/$name.pid"
+  done
 }
 
 all_up() {
@@ -213,4 +222,34 @@ in project admin). Credentials: $REPO/clouds.yaml
   python -c 'import openstack; print(openstack.connect().list_flavors())'
 Logs: $LOGS   Status: make cloud-status   Stop: make cloud-down
 TXT
+}
+
+sql() { # database query -> the result, unaligned (psql over the Unix socket is ~20 ms a query)
+  inroot "$PG_BIN/psql" -h "$PGSOCK" -U postgres -d "$1" -tAq -c "$2" 2>/dev/null
+}
+
+has_rows() { # database query -> the count it returns is above zero
+  local n
+  n=$(sql "$1" "$2") || n=0
+  ((${n:-0} > 0))
+}
+
+wait_capacity() { # timeout-seconds: until a server can be booted and a volume made
+  # Each service must have reported since it was (re)started: an older heartbeat is stale.
+  local deadline=$((SECONDS + $1)) missing since_compute since_volume
+  since_compute=$(date -u -r "$RUN/nova-compute.pid" '+%F %T')
+  since_volume=$(date -u -r "$RUN/cinder-volume.pid" '+%F %T')
+  while :; do
+    missing=()
+    has_rows nova "SELECT count(*) FROM services WHERE \"binary\" = 'nova-compute'
+      AND deleted = 0 AND updated_at >= '$since_compute'" || missing+=(nova-compute)
+    has_rows nova_api "SELECT count(*) FROM host_mappings WHERE host = '$CLOUD_HOST'" \
+      || missing+=("compute host mapping")
+    has_rows placement "SELECT count(*) FROM inventories" || missing+=("placement inventory")
+    has_rows cinder "SELECT count(*) FROM services WHERE \"binary\" = 'cinder-volume'
+      AND NOT deleted AND updated_at >= '$since_volume'" || missing+=(cinder-volume)
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    ((SECONDS < deadline)) || die "not ready within $1 s: ${missing[*]} (logs in $LOGS)"
+    sleep 1
+  done
 }
