@@ -126,11 +126,11 @@ nova_branch() {
   once nova-db "${nm[@]}" db sync
   start_service nova-api
   start_service nova-conductor
+  # The scheduler exits when the catalog has no placement endpoint yet; the compute service
+  # reports its resources to placement at start (the next try is a minute later).
+  wait_file "$STATE/done/catalog" 300
   start_service nova-scheduler
-  # The compute service reports its resources to placement at start (the next try is a minute
-  # later): start it once the catalog is there and placement answers.
-  wait_file "$STATE/done/catalog" 120
-  wait_ready placement 60
+  wait_ready placement 120
   start_service nova-compute
 }
 
