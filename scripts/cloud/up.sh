@@ -91,13 +91,10 @@ if [[ ! -f $STATE/done/databases ]]; then
 fi
 
 # --- each service: database schema once, then start; in parallel ------------------------------
-# Keystone -> catalog and Nova's four nova-manage steps -> nova-compute are the longest chains of a
-# first start: the set-up steps of the other services run at a lower CPU priority (SETUP_NICE).
 once() { # step-name command... : run a set-up step unless it is already done
   local step=$1; shift
   [[ -f $STATE/done/$step ]] && return 0
-  (renice -n "${SETUP_NICE:-0}" -p "$BASHPID" >/dev/null; "$@") >>"$LOGS/setup-$step.log" 2>&1 \
-    || { log "$step failed, see $LOGS/setup-$step.log"; return 1; }
+  "$@" >>"$LOGS/setup-$step.log" 2>&1 || { log "$step failed, see $LOGS/setup-$step.log"; return 1; }
   touch "$STATE/done/$step"
 }
 
@@ -147,20 +144,17 @@ nova_branch() {
 }
 
 neutron_branch() {
-  local SETUP_NICE=10
   once neutron-db inroot neutron-db-manage --config-file "$ETC/neutron/neutron.conf" \
     --config-file "$ETC/neutron/ml2_conf.ini" upgrade heads
   start_service neutron
 }
 
 glance_branch() {
-  local SETUP_NICE=10
   once glance-db inroot glance-manage --config-file "$ETC/glance/glance-api.conf" db_sync
   start_service glance
 }
 
 cinder_branch() {
-  local SETUP_NICE=10
   once cinder-db inroot cinder-manage --config-file "$ETC/cinder/cinder.conf" db sync
   start_service cinder-api
   start_service cinder-scheduler
@@ -168,7 +162,6 @@ cinder_branch() {
 }
 
 swift_branch() {
-  local SETUP_NICE=10
   once swift-rings inroot "$PY" "$LIB/cloudctl.py" rings "$ETC/swift"
   start_service swift-account
   start_service swift-container
