@@ -2,7 +2,7 @@
 packages are (inside the chroot, or on the host), with Debian's openstacksdk 0.101.
 
     cloudctl.py rings ETC_SWIFT                      build the three Swift rings (one device)
-    cloudctl.py register                             service users, roles, catalog (needs Keystone)
+    cloudctl.py register [trove]                     service users, roles, catalog (needs Keystone)
     cloudctl.py populate                             flavors, image, external network (needs APIs)
 
 Every step finds before it creates, so running it again changes nothing. The admin password and
@@ -75,8 +75,13 @@ def rings(swift_dir):
         builder.get_ring().save(os.path.join(swift_dir, f"{kind}.ring.gz"))
 
 
-def register():
+TROVE = {"database": ("trove", "http://127.0.0.1:8779/v1.0/%(tenant_id)s")}
+
+
+def register(with_trove=False):
     conn = connect()
+    catalog = dict(CATALOG, **TROVE) if with_trove else CATALOG
+    services = SERVICES + ("trove",) if with_trove else SERVICES
     idn = conn.identity
     password = os.environ["GOVCLOUD_SERVICE_PASSWORD"]
     domain = idn.find_domain("default")
@@ -85,7 +90,7 @@ def register():
         roles[name] = idn.find_role(name) or idn.create_role(name=name)
     project = idn.find_project("service", domain_id=domain.id) or idn.create_project(
         name="service", domain_id=domain.id, description="OpenStack services")
-    for name in SERVICES:
+    for name in services:
         user = idn.find_user(name, domain_id=domain.id)
         if user is None:
             user = idn.create_user(name=name, domain_id=domain.id, password=password,
@@ -96,14 +101,14 @@ def register():
             idn.assign_project_role_to_user(project, user, roles[role])
     existing = {(s.type, s.name): s for s in idn.services()}
     endpoints = {(e.service_id, e.interface) for e in idn.endpoints()}
-    for stype, (sname, url) in CATALOG.items():
+    for stype, (sname, url) in catalog.items():
         service = existing.get((stype, sname)) or idn.create_service(
             type=stype, name=sname, is_enabled=True)
         for interface in ("public", "internal", "admin"):
             if (service.id, interface) not in endpoints:
                 idn.create_endpoint(service_id=service.id, interface=interface, url=url,
                                     region_id=REGION)
-    say(f"catalog: {len(CATALOG)} services, users {', '.join(SERVICES)}")
+    say(f"catalog: {len(catalog)} services, users {', '.join(services)}")
 
 
 def populate():
@@ -139,7 +144,7 @@ def main(argv):
     if cmd == "rings":
         rings(argv[2])
     elif cmd == "register":
-        register()
+        register(with_trove=argv[2:] == ["trove"])
     elif cmd == "populate":
         populate()
     else:

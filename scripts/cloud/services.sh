@@ -14,18 +14,22 @@ SERVICE_ORDER=(
   cinder-api cinder-scheduler cinder-volume
   swift-account swift-container swift-object swift-proxy
 )
+# Trove (opt-in): when asked for, or when it runs (so that down.sh stops it whatever is asked).
+if [[ ${GOVCLOUD_CLOUD_TROVE:-} == 1 || -s $RUN/trove.pid ]]; then
+  SERVICE_ORDER+=(trove)
+fi
 
 # name -> port on 127.0.0.1 (services without one are checked by their process only)
 declare -A PORT=(
   [epmd]=4369 [rabbitmq]=5672 [keystone]=5000 [placement]=8778 [glance]=9292 [neutron]=9696
   [nova-api]=8774 [cinder-api]=8776 [swift-account]=6202 [swift-container]=6201
-  [swift-object]=6200 [swift-proxy]=8080
+  [swift-object]=6200 [swift-proxy]=8080 [trove]=8779
 )
 # name -> path that must answer HTTP below 500
 declare -A HTTP_PATH=(
   [keystone]=/v3 [placement]=/ [glance]=/versions [neutron]=/ [nova-api]=/ [cinder-api]=/
   [swift-account]=/healthcheck [swift-container]=/healthcheck [swift-object]=/healthcheck
-  [swift-proxy]=/healthcheck
+  [swift-proxy]=/healthcheck [trove]=/
 )
 
 service_cmd() { # name -> CMD array
@@ -63,6 +67,9 @@ service_cmd() { # name -> CMD array
     swift-account|swift-container|swift-object|swift-proxy)
       conf="$ETC/swift/${1#swift-}-server.conf"
       CMD=("$1-server" "$conf" --verbose) ;;
+    trove)
+      CMD=(env PYTHONPATH="$LIB" "$PY" -c 'import govcloud_trove as t; t.serve()'
+           --config-file "$ETC/trove/trove.conf") ;;
     *) die "unknown service $1" ;;
   esac
 }

@@ -210,7 +210,64 @@ def main():
             out.append(f"hypervisor {h.name} {h.hypervisor_type} {h.state}/{h.status}")
         return "; ".join(out)
 
+    if "database" in {s.type for s in admin.identity.services()}:
+        trove_steps(conn, r)
+
     return finish(admin, r)
+
+
+def trove_steps(conn, r):
+    """Trove (GOVCLOUD_CLOUD_TROVE=1): raw REST through the SDK's session, as openstacksdk's own
+    database resources cannot create instances."""
+    db = conn.database
+
+    @step("trove: instance with a database and a user goes ACTIVE (real server, volume, port)")
+    def _():
+        flavor = conn.compute.find_flavor("m1.small")
+        body = {"instance": {
+            "name": f"{r['net'].name[:-4]}-db", "flavorRef": flavor.id, "volume": {"size": 1},
+            "datastore": {"type": "mysql", "version": "5.7"}, "nics": [{"net-id": r["net"].id}],
+            "databases": [{"name": "appdb"}],
+            "users": [{"name": "app", "password": "app-secret", "databases": [{"name": "appdb"}]}]}}
+        resp = db.post("/instances", json=body)
+        check(resp.status_code == 200, f"create {resp.status_code} {resp.text[:300]}")
+        iid = r["trove"] = resp.json()["instance"]["id"]
+        status = "?"
+        for _ in range(180):
+            status = db.get(f"/instances/{iid}").json()["instance"]["status"]
+            if status in ("ACTIVE", "HEALTHY", "ERROR"):
+                break
+            time.sleep(1)
+        check(status in ("ACTIVE", "HEALTHY"), f"status {status}")
+        return status
+
+    @step("trove: databases, users and root on the instance")
+    def _():
+        iid = r["trove"]
+        check(db.post(f"/instances/{iid}/databases",
+                      json={"databases": [{"name": "reports"}]}).status_code == 202, "create db")
+        check(db.post(f"/instances/{iid}/users", json={"users": [
+            {"name": "reader", "password": "reader-secret", "databases": [{"name": "reports"}]}]}
+        ).status_code == 202, "create user")
+        names = sorted(d["name"] for d in db.get(f"/instances/{iid}/databases").json()["databases"])
+        users = sorted(u["name"] for u in db.get(f"/instances/{iid}/users").json()["users"])
+        check(names == ["appdb", "reports"] and users == ["app", "reader"], f"{names} {users}")
+        check(db.post(f"/instances/{iid}/root", json={}).status_code == 200, "enable root")
+        check(db.get(f"/instances/{iid}/root").json()["rootEnabled"], "root not enabled")
+        return f"databases {names}, users {users}, root enabled"
+
+    @step("trove: instance deleted, with its server and volume")
+    def _():
+        iid = r.pop("trove")
+        db.delete(f"/instances/{iid}")
+        for _ in range(120):
+            if db.get(f"/instances/{iid}").status_code == 404:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("instance still there")
+        left = [v.name for v in conn.block_storage.volumes() if iid in (v.name or "")]
+        check(not left, f"volumes left {left}")
 
 
 def finish(admin, r):
@@ -224,6 +281,12 @@ def finish(admin, r):
 
     @step("delete everything")
     def _():
+        if "trove" in r:
+            conn.database.delete(f"/instances/{r['trove']}")
+            for _ in range(120):
+                if conn.database.get(f"/instances/{r['trove']}").status_code == 404:
+                    break
+                time.sleep(1)
         if "container" in r:
             for o in conn.object_store.objects(r["container"].name):
                 conn.object_store.delete_object(o, container=r["container"].name)

@@ -52,11 +52,16 @@ render nova.conf nova/nova.conf
 render glance-api.conf glance/glance-api.conf
 render cinder.conf cinder/cinder.conf
 for s in proxy account container object; do render "swift-$s-server.conf" "swift/$s-server.conf"; done
+TROVE=${GOVCLOUD_CLOUD_TROVE:-0}
+if [[ $TROVE == 1 ]]; then
+  render trove.conf trove/trove.conf
+  mkdir -p "$STATE/trove/lock"
+fi
 
 # Our python: the ML2 driver (found by neutron-server through PYTHONPATH=$LIB) and cloudctl.py.
 rm -rf "$LIB/govcloud_ml2"
 cp -r "$CLOUD_DIR/govcloud_ml2" "$LIB/"
-cp "$CLOUD_DIR/cloudctl.py" "$LIB/"
+cp "$CLOUD_DIR/cloudctl.py" "$CLOUD_DIR/govcloud_trove.py" "$LIB/"
 mkdir -p "$LIB/govcloud_ml2-0.1.0.egg-info"
 printf 'Metadata-Version: 2.1\nName: govcloud-ml2\nVersion: 0.1.0\n' >"$LIB/govcloud_ml2-0.1.0.egg-info/PKG-INFO"
 printf '[neutron.ml2.mechanism_drivers]\ngovcloud = govcloud_ml2.driver:GovcloudMechanismDriver\n' \
@@ -119,6 +124,8 @@ keystone_branch() {
   start_service keystone
   wait_ready keystone 60
   once catalog cloudctl register
+  [[ $TROVE == 1 ]] && once catalog-trove cloudctl register trove
+  return 0
 }
 
 placement_branch() {
@@ -169,6 +176,27 @@ swift_branch() {
   start_service swift-proxy
 }
 
+trove_manage() {
+  inroot env PYTHONPATH="$LIB" "$PY" -c 'import govcloud_trove as t; t.manage()' \
+    --config-file "$ETC/trove/trove.conf" "$@"
+}
+
+trove_datastore() { # datastore mysql, version 5.7, on the cirros-tiny image (nothing boots it)
+  local image
+  image=$(sql glance "SELECT id FROM images WHERE name = 'cirros-tiny' AND NOT deleted")
+  [[ -n $image ]] || { echo "no image cirros-tiny"; return 1; }
+  trove_manage datastore_update mysql "" &&
+    trove_manage datastore_version_update mysql 5.7 mysql "$image" "" 1 &&
+    trove_manage datastore_update mysql 5.7
+}
+
+trove_start() {
+  once trove-db trove_manage db_sync || die "trove db_sync failed"
+  once trove-datastore trove_datastore || die "trove datastore registration failed"
+  start_service trove
+  wait_ready trove 120
+}
+
 cloudctl() {
   inroot env OS_PASSWORD="$ADMIN_PASSWORD" GOVCLOUD_SERVICE_PASSWORD="$SERVICE_PASSWORD" \
     "$PY" "$LIB/cloudctl.py" "$@"
@@ -189,11 +217,12 @@ done
 log "all services started after $(elapsed); waiting for their APIs"
 
 for name in "${SERVICE_ORDER[@]}"; do
-  wait_ready "$name" 120
+  [[ $name == trove ]] || wait_ready "$name" 120
 done
 log "all APIs answer after $(elapsed)"
 
 once populate cloudctl populate || die "populate failed, see $LOGS/setup-populate.log"
+[[ $TROVE == 1 ]] && trove_start
 wait_capacity 120
 
 write_clouds_yaml "$ADMIN_PASSWORD"
