@@ -40,30 +40,10 @@ TROVE_PACKAGES=(trove-api trove-conductor trove-taskmanager python3-troveclient 
 log() { printf '[cloud %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# Run a command where the packages are (inside the chroot, or on the host).
-inroot() {
-  if [[ $MODE == chroot ]]; then
-    chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
-  else
-    /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
-  fi
-}
+# Run a command where the packages are (inside the chroot, or on the host), with a clean
+# environment: no pyenv python or other PATH entries of the caller.
+IN_ROOT=(); [[ $MODE == chroot ]] && IN_ROOT=(chroot "$ROOT")
+CLEAN_ENV=(/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8)
+inroot() { "${IN_ROOT[@]}" "${CLEAN_ENV[@]}" "$@"; }
 
 is_mounted() { mountpoint -q "$1" 2>/dev/null; }
-
-pid_alive() { # name -> 0 when its pid file names a live process
-  local f=$RUN/$1.pid pid
-  [[ -s $f ]] || return 1
-  pid=$(<"$f")
-  kill -0 "$pid" 2>/dev/null
-}
-
-port_open() { # port -> 0 when something listens on 127.0.0.1:port
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-http_ok() { # url -> 0 when the server answers with any HTTP status below 500
-  local code
-  code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null) || return 1
-  [[ $code =~ ^[1-4][0-9][0-9]$ ]]
-}

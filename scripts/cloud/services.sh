@@ -122,13 +122,11 @@ service_answers() { # name -> the service does its job as far as we can see from
 }
 
 start_service() {
-  local name=$1 pid start prefix=()
+  local name=$1 pid start
   pid_alive "$name" && return 0
   service_cmd "$name"
-  [[ $MODE == chroot ]] && prefix=(chroot "$ROOT")
   # setsid: each service leads its own process group, which down.sh signals as a whole.
-  setsid "${prefix[@]}" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    LANG=C.UTF-8 "${CMD[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  setsid "${IN_ROOT[@]}" "${CLEAN_ENV[@]}" "${CMD[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 &
   pid=$!
   start=$(proc_start_time "$pid") || die "$name exited at once, see $LOGS/$name.log"
   echo "$pid $start" >"$RUN/$name.pid"
