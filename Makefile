@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup demo test benchmarks clean
+.PHONY: help setup demo test integration benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,6 +24,21 @@ demo: $(STAMP) ## the main job on the embedded defaults: validate and plan the e
 test: $(STAMP) ## unit and mock-runtime tests (no cloud needed)
 	scripts/test-deps
 	$(BIN)/python -m pytest -q -n 2 -m "not cloud and not e2e"
+
+integration: $(STAMP) ## tests against the local OpenStack (make cloud-up first; they fail without it)
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -m cloud
+
+cloud-up: ## start a local OpenStack (Debian packages in a chroot under .cache/cloud); writes clouds.yaml
+	scripts/cloud/up.sh
+
+cloud-down: ## stop it (state kept; scripts/cloud/down.sh --purge removes it)
+	scripts/cloud/down.sh
+
+cloud-status: ## which local OpenStack services answer
+	scripts/cloud/status.sh
+
+cloud-smoke: ## openstacksdk against the local cloud: project, network, server, volume, container
+	scripts/cloud/smoke.sh
 
 benchmarks: $(STAMP) ## speed and memory benchmarks (see benchmarks/README.md)
 	$(BIN)/python benchmarks/cli_startup.py

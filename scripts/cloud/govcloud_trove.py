@@ -1,0 +1,85 @@
+"""Trove for the local cloud (opt-in, GOVCLOUD_CLOUD_TROVE=1): Debian's Trove 18 with only the guest
+agent faked. Instances get a real Nova server (fake compute driver), a real Cinder volume and a real
+Neutron port; the database engine inside them is Trove's own test fake.
+
+    python3 -c 'import govcloud_trove as t; t.serve()' --config-file trove.conf
+        the API and the task manager in one process, so that the fake guests' state (databases,
+        users, grants, root) lives in one place
+    python3 -c 'import govcloud_trove as t; t.manage()' --config-file trove.conf db_sync ...
+        trove-manage, which calls inspect.getargspec, gone in Python 3.11
+
+The shim over trove/tests/fakes/guestagent.py: Trove 18 calls prepare() with keyword arguments the
+fake does not know (ds_version=...), and methods the fake lacks; unknown keywords are dropped and
+missing methods do nothing.
+"""
+
+import inspect
+import logging
+import sys
+
+LOG = logging.getLogger("govcloud_trove")
+
+
+def _fake_guest_class():
+    from trove.tests.fakes import guestagent
+
+    class Guest(guestagent.FakeGuest):
+        def prepare(self, *args, **kwargs):
+            known = inspect.signature(guestagent.FakeGuest.prepare).parameters
+            dropped = sorted(set(kwargs) - set(known))
+            if dropped:
+                LOG.debug("fake guest prepare(): dropping %s", dropped)
+            return super().prepare(*args, **{k: v for k, v in kwargs.items() if k in known})
+
+        def __getattr__(self, name):  # only for attributes the fake does not have
+            if name.startswith("_"):
+                raise AttributeError(name)
+
+            def nothing(*args, **kwargs):
+                LOG.debug("fake guest %s(): nothing to do", name)
+
+            return nothing
+
+    return guestagent, Guest
+
+
+def create_guest_client(context, id, manager=None):
+    """remote_guest_client: one fake guest per instance id, kept in this process."""
+    guestagent, guest = _fake_guest_class()
+    if id not in guestagent.DB:
+        guestagent.DB[id] = guest(id)
+    return guestagent.DB[id]
+
+
+def serve():
+    from trove.cmd.common import initialize
+
+    conf = initialize()
+    from oslo_service import service as os_service
+
+    from trove.common import base_wsgi, cfg, notification, pastedeploy
+    from trove.common.rpc import service as rpc_service
+    from trove.instance import models as inst_models
+    from trove.taskmanager import api as task_api
+
+    notification.DBaaSAPINotification.register_notify_callback(
+        inst_models.persist_instance_fault)
+    cfg.set_api_config_defaults()
+    app = pastedeploy.paste_deploy_app(conf.find_file(conf.api_paste_config), "trove", {})
+    api = base_wsgi.Service(app, conf.bind_port, host=conf.bind_host, backlog=128, threads=1000)
+    taskmanager = rpc_service.RpcService(
+        key=None, manager=conf.taskmanager_manager, topic=conf.taskmanager_queue,
+        binary="trove-taskmanager", rpc_api_version=task_api.API.API_LATEST_VERSION)
+    launcher = os_service.ServiceLauncher(conf, restart_method="mutate")
+    launcher.launch_service(api)
+    launcher.launch_service(taskmanager)
+    launcher.wait()
+
+
+def manage():
+    if not hasattr(inspect, "getargspec"):
+        inspect.getargspec = inspect.getfullargspec
+    from trove.cmd.manage import main
+
+    sys.argv[0] = "trove-manage"
+    sys.exit(main())
