@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's OpenStack packages: into a debootstrap chroot under .cache/cloud/root (default,
-# the host's system is left alone), or onto the host itself (CI=true or GOVCLOUD_CLOUD_HOST=1).
-# A stamp records the package list, so a second run with nothing new to install returns at once.
+# the host's system is left alone), or onto the host itself (GOVCLOUD_CLOUD_HOST=1). Only missing
+# packages are installed, so a second run with nothing new to install returns at once.
 source "$(dirname "$0")/lib.sh"
 
 want_packages() {
@@ -35,7 +35,7 @@ fetch_tools() { # debootstrap and libeatmydata unpacked under .cache, not instal
   mkdir -p "$tools/dl"
   if ! (cd "$tools/dl" && apt-get download -q debootstrap libeatmydata1 >/dev/null 2>&1); then
     log "apt-get update (host package lists are needed to fetch debootstrap)"
-    apt-get update -q >/dev/null
+    apt-get update -q >/dev/null 2>&1 || log "apt-get update reported errors; trying anyway"
     (cd "$tools/dl" && apt-get download -q debootstrap libeatmydata1 >/dev/null 2>&1)
   fi
   local deb
@@ -91,7 +91,7 @@ install_host_packages() {
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; added_policy=1
   fi
-  apt_install update >/dev/null
+  apt_install update >/dev/null 2>&1 || log "apt-get update reported errors; trying anyway"
   apt_install install -y --no-install-recommends $missing >"$CACHE/apt.log" 2>&1 \
     || { [[ $added_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d; die "apt-get install failed, see $CACHE/apt.log"; }
   [[ $added_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d

@@ -157,7 +157,7 @@ group_alive() { # pgid -> some non-zombie process of the group is still there
 }
 
 stop_services() { # timeout-seconds name...: signal all of them at once, wait until all exited
-  local timeout=$1 name pid sig deadline left pids=()
+  local timeout=$1 name pid sig deadline entry pids=()
   shift
   for name in "$@"; do
     pid=$(service_pid "$name") || { rm -f "$RUN/$name.pid"; continue; }

@@ -114,7 +114,7 @@ def main():
         gw = got.external_gateway_info or {}
         check(gw.get("network_id") == public.id, f"gateway {gw}")
         ips = [f["ip_address"] for f in gw.get("external_fixed_ips", [])]
-        found = list(conn.network.networks(tags=TAGS[0]))
+        found = list(conn.network.networks(tags=TAGS[0], project_id=net.project_id))
         check([n.id for n in found] == [net.id], "filter by tag")
         return f"router gateway {', '.join(ips)}"
 
@@ -205,7 +205,9 @@ def main():
             usages = admin.placement.get(f"/resource_providers/{rp.id}/usages",
                                          microversion="1.9").json()["usages"]
             out.append(f"{rp.name}: total {inv}, used {usages}")
-            check(usages.get("VCPU") == 1 and usages.get("MEMORY_MB") == 512, f"usage {usages}")
+            # others may use the cloud too: at least our server's share
+            check(usages.get("VCPU", 0) >= 1 and usages.get("MEMORY_MB", 0) >= 512,
+                  f"usage {usages}")
         for h in admin.compute.hypervisors(details=True):
             out.append(f"hypervisor {h.name} {h.hypervisor_type} {h.state}/{h.status}")
         return "; ".join(out)
