@@ -247,6 +247,12 @@ class Ledger:
             )
             return done.rowcount == 1
 
+    def lease(self, name: str) -> tuple[str, dt.datetime] | None:
+        """Who holds lease ``name`` and until when (UTC), or ``None``; expired leases included."""
+        with _converted(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(LeaseRow.holder, LeaseRow.expires).where(LeaseRow.name == name)).first()
+        return (row.holder, row.expires) if row is not None else None
+
     def release(self, name: str, holder: str) -> None:
         """Give lease ``name`` back; nothing happens when ``holder`` does not hold it."""
         with _converted(), self.engine.begin() as conn:

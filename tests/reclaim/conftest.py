@@ -1,0 +1,79 @@
+"""Fixtures: a ledger with social-security terminated and approved, and the fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from orchestrator.adapters.ledger import Ledger
+from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
+from orchestrator.services.lifecycle import Lifecycle
+from orchestrator.services.reclaim import Reclaimer
+
+from .fakes import FakeCloud, FakeStacks
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+CLERK, CHIEF = Actor("zhang", EGOV, "egov"), Actor("chen", EGOV, "egov")
+OPS, OPS2 = Actor("ops", PROVIDER), Actor("wang", PROVIDER)
+SOCIAL = Actor("zhaogang", UNIT, "rsj")
+APPROVED_AT = dt.datetime(2026, 6, 5, 9, 0)  # a Friday: due Wed 10 Jun (3 working days)
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def to_termination_requested(service: Lifecycle) -> None:
+    service.submit(EXAMPLES / "social-security.yaml", SOCIAL, at("2026-02-12T10:00"))
+    service.accept("social-security", CLERK, at("2026-02-24T09:00"))
+    service.review("social-security", "complete", CLERK, at("2026-02-26T15:00"))
+    service.approve("social-security", "test", CHIEF, at("2026-02-27T09:00"))
+    service.record_provisioned("social-security", "test", OPS, at("2026-02-28T10:00"))
+    service.terminate("social-security", SOCIAL, at("2026-06-01T09:00"), reason="replaced")
+
+
+def to_termination_approved(service: Lifecycle) -> None:
+    to_termination_requested(service)
+    service.confirm_backup("social-security", "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
+    service.approve_termination("social-security", CHIEF, APPROVED_AT)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def lifecycle(ledger) -> Lifecycle:
+    return Lifecycle(ledger)
+
+
+@pytest.fixture
+def approved(lifecycle) -> Lifecycle:
+    to_termination_approved(lifecycle)
+    return lifecycle
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    return FakeCloud()
+
+
+@pytest.fixture
+def stacks() -> FakeStacks:
+    return FakeStacks()
+
+
+@pytest.fixture
+def reclaimer(approved, ledger, cloud, stacks):
+    """A factory of reclaimers over the same ledger and fakes (one per operator or run)."""
+
+    def make(actor: Actor = OPS, when: str = "2026-06-08T10:00", **kw) -> Reclaimer:
+        kw.setdefault("workers", 4)
+        return Reclaimer(approved, ledger, cloud, stacks, actor, clock=lambda: at(when), **kw)
+
+    return make
