@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,22 +41,46 @@ def to_termination_approved(service: Lifecycle) -> None:
     service.approve_termination("social-security", CHIEF, APPROVED_AT)
 
 
+def _ledger_file(directory: Path, build) -> Path:
+    path = directory / "ledger.db"
+    ledger = Ledger.open(f"sqlite:///{path}")
+    build(Lifecycle(ledger))
+    ledger.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def ledger_files(tmp_path_factory) -> dict[str, Path]:
+    """Ledger files built once per session (manifests are validated once): copied by each test."""
+    return {
+        "requested": _ledger_file(tmp_path_factory.mktemp("requested"), to_termination_requested),
+        "approved": _ledger_file(tmp_path_factory.mktemp("approved"), to_termination_approved),
+    }
+
+
+def _open_copy(source: Path, tmp_path: Path) -> Ledger:
+    target = tmp_path / "ledger.db"
+    shutil.copy(source, target)
+    return Ledger.open(f"sqlite:///{target}")
+
+
 @pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+def ledger(ledger_files, tmp_path):
+    ledger = _open_copy(ledger_files["approved"], tmp_path)
     yield ledger
     ledger.close()
 
 
 @pytest.fixture
-def lifecycle(ledger) -> Lifecycle:
-    return Lifecycle(ledger)
+def requested_ledger(ledger_files, tmp_path):
+    ledger = _open_copy(ledger_files["requested"], tmp_path)
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture
-def approved(lifecycle) -> Lifecycle:
-    to_termination_approved(lifecycle)
-    return lifecycle
+def approved(ledger) -> Lifecycle:
+    return Lifecycle(ledger)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from orchestrator.core.reclaim import ORDER, Found
 from orchestrator.errors import ConflictError, RuleError
 from orchestrator.services.reclaim import NoPlatform
 
-from .conftest import OPS2, SOCIAL, at, to_termination_requested
+from .conftest import OPS, OPS2, SOCIAL, at
 from .fakes import OTHER, OURS, FakePlatform, Killed, environment
 
 
@@ -133,18 +133,18 @@ def test_killed_run_resumes_after_the_lease_expires(reclaimer, cloud, stacks, le
     cloud.add_project("test", items=environment("test"))
     stacks.names.add("rsj.social-security.test")
     cloud.kill_after = 5
-    killed = reclaimer(holder="ops@host-a:1", lease_ttl=dt.timedelta(seconds=1), workers=1)
+    killed = reclaimer(holder="ops@host-a:1", workers=1)
     with pytest.raises(Killed):
         killed.run("social-security")
     assert len(cloud.deleted) == 5
-    # a killed process releases nothing: put its lease back as it would be left
-    ledger.acquire("reclaim:social-security", "ops@host-a:1", dt.timedelta(seconds=1))
+    # a killed process releases nothing: its lease stays as it was left, refusing others
+    lease, ttl = "reclaim:social-security", dt.timedelta(minutes=15)
+    ledger.acquire(lease, "ops@host-a:1", ttl)
     cloud.kill_after = None
     with pytest.raises(ConflictError):
         reclaimer(OPS2, holder="wang@host-b:2").run("social-security")
-    import time
-
-    time.sleep(1.1)  # the lease expires: another operator takes over
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ledger.acquire(lease, "ops@host-a:1", ttl, now=now - 2 * ttl)  # ... until it has expired
     summary = reclaimer(OPS2, holder="wang@host-b:2").run("social-security")
     assert summary.failures == [] and summary.reclaimed
     assert cloud.items["p-test"] == [] or cloud.deleted_projects == ["rsj-social-security-test"]
@@ -159,13 +159,13 @@ def test_rerun_after_success_is_a_no_op(reclaimer, cloud):
     assert again.reclaimed and "reclaimed already" in again.note and again.steps == []
 
 
-def test_gates_refuse_before_approval_and_for_other_roles(lifecycle, ledger, cloud, stacks):
+def test_gates_refuse_before_approval_and_for_other_roles(requested_ledger, cloud, stacks):
+    from orchestrator.services.lifecycle import Lifecycle
     from orchestrator.services.reclaim import Reclaimer
 
-    to_termination_requested(lifecycle)
+    ledger, lifecycle = requested_ledger, Lifecycle(requested_ledger)
     cloud.add_project("test", items=environment("test"))
-    ops = Reclaimer(lifecycle, ledger, cloud, stacks, __import__("tests.reclaim.conftest", fromlist=["OPS"]).OPS,
-                    clock=lambda: at("2026-06-03T10:00"))
+    ops = Reclaimer(lifecycle, ledger, cloud, stacks, OPS, clock=lambda: at("2026-06-03T10:00"))
     with pytest.raises(RuleError) as early:
         ops.run("social-security")
     assert early.value.rule == "termination-approved"
@@ -180,11 +180,12 @@ def test_gates_refuse_before_approval_and_for_other_roles(lifecycle, ledger, clo
     assert cloud.deleted == []
 
 
-def test_backup_evidence_is_required(lifecycle, ledger, cloud, stacks, monkeypatch):
+def test_backup_evidence_is_required(approved, ledger, cloud, stacks, monkeypatch):
     from orchestrator.core import lifecycle as lc
     from orchestrator.services.reclaim import Reclaimer
 
     events = [lc.Event("x", 1, "termination-approved", "chen", lc.EGOV, at("2026-06-05T09:00"))]
+    lifecycle = approved
     monkeypatch.setattr(lifecycle, "history", lambda app: events)
     monkeypatch.setattr(lc, "fold", lambda evs: lc.AppState("x", "rsj", lc.TERMINATION_APPROVED))
     with pytest.raises(RuleError) as missing:
