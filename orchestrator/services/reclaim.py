@@ -324,36 +324,10 @@ class Reclaimer:
         self._record(summary, self._verify(env, stack, project_name, unit, app))
 
     def _sweep(self, env: str, project_name: str, sweep: Sweep, unit: str, app: str) -> Step:
-        step = Step(env, "sweep", "done", f"project {project_name}")
-        try:
-            decision = decide(sweep.inventory(), unit, app)
-        except GovcloudError as exc:
-            return _failed(step, Failure(env, "inventory", project_name, project_name, str(exc)))
-        step.foreign = _foreign(env, decision)
-        for kind, batch in decision.waves():
-            self.reporter.wave(env, kind, len(batch))
-            for found, error in self._delete_all(sweep, batch):
-                self.reporter.item(env, found, error)
-                if error is None:
-                    step.deleted[kind] = step.deleted.get(kind, 0) + 1
-                else:
-                    step.failures.append(Failure(env, found.kind, found.id, found.name, error))
-        step.status = "failed" if step.failures else "done"
-        return step
+        return sweep_project(sweep, env, project_name, unit, app, self.reporter, self.workers)
 
     def _delete_all(self, sweep: Sweep, batch: list[Found]) -> list[tuple[Found, str | None]]:
-        """Delete one wave (one kind), ``workers`` at a time; each failure caught, kept and counted."""
-        def one(found: Found) -> tuple[Found, str | None]:
-            try:
-                sweep.delete(found)
-                return found, None
-            except GovcloudError as exc:
-                return found, str(exc)
-
-        if len(batch) == 1 or self.workers <= 1:
-            return [one(f) for f in batch]
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
-            return list(pool.map(one, batch))
+        return delete_all(sweep, batch, self.workers)
 
     def _clients(self, env: str, app: str) -> Step:
         step = Step(env, "clients", "done", "unified-auth clients")
@@ -446,6 +420,43 @@ class Reclaimer:
                 "provisional": provisional, "at": (ended or self._now().isoformat()), "met": done <= due,
                 "working_days": self.lifecycle.calendar.working_days_between(
                     dt.datetime.fromisoformat(started).date(), done)}
+
+
+def sweep_project(sweep: Sweep, env: str, project_name: str, unit: str, app: str,
+                  reporter: Reporter | None = None, workers: int = WORKERS) -> Step:
+    """List the project, decide, delete ours kind by kind (parallel within a kind): one step."""
+    reporter = reporter or QuietReporter()
+    step = Step(env, "sweep", "done", f"project {project_name}")
+    try:
+        decision = decide(sweep.inventory(), unit, app)
+    except GovcloudError as exc:
+        return _failed(step, Failure(env, "inventory", project_name, project_name, str(exc)))
+    step.foreign = _foreign(env, decision)
+    for kind, batch in decision.waves():
+        reporter.wave(env, kind, len(batch))
+        for found, error in delete_all(sweep, batch, workers):
+            reporter.item(env, found, error)
+            if error is None:
+                step.deleted[kind] = step.deleted.get(kind, 0) + 1
+            else:
+                step.failures.append(Failure(env, found.kind, found.id, found.name, error))
+    step.status = "failed" if step.failures else "done"
+    return step
+
+
+def delete_all(sweep: Sweep, batch: list[Found], workers: int = WORKERS) -> list[tuple[Found, str | None]]:
+    """Delete one wave (one kind), ``workers`` at a time; each failure caught, kept and counted."""
+    def one(found: Found) -> tuple[Found, str | None]:
+        try:
+            sweep.delete(found)
+            return found, None
+        except GovcloudError as exc:
+            return found, str(exc)
+
+    if len(batch) == 1 or workers <= 1:
+        return [one(f) for f in batch]
+    with ThreadPoolExecutor(max_workers=min(workers, len(batch))) as pool:
+        return list(pool.map(one, batch))
 
 
 def _foreign(env: str, decision: Decision) -> list[dict[str, Any]]:
