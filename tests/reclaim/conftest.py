@@ -26,19 +26,21 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def to_termination_requested(service: Lifecycle) -> None:
-    service.submit(EXAMPLES / "social-security.yaml", SOCIAL, at("2026-02-12T10:00"))
-    service.accept("social-security", CLERK, at("2026-02-24T09:00"))
-    service.review("social-security", "complete", CLERK, at("2026-02-26T15:00"))
-    service.approve("social-security", "test", CHIEF, at("2026-02-27T09:00"))
-    service.record_provisioned("social-security", "test", OPS, at("2026-02-28T10:00"))
-    service.terminate("social-security", SOCIAL, at("2026-06-01T09:00"), reason="replaced")
+def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
+                             app: str = "social-security") -> None:
+    service.submit(path, SOCIAL, at("2026-02-12T10:00"))
+    service.accept(app, CLERK, at("2026-02-24T09:00"))
+    service.review(app, "complete", CLERK, at("2026-02-26T15:00"))
+    service.approve(app, "test", CHIEF, at("2026-02-27T09:00"))
+    service.record_provisioned(app, "test", OPS, at("2026-02-28T10:00"))
+    service.terminate(app, SOCIAL, at("2026-06-01T09:00"), reason="replaced")
 
 
-def to_termination_approved(service: Lifecycle) -> None:
-    to_termination_requested(service)
-    service.confirm_backup("social-security", "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
-    service.approve_termination("social-security", CHIEF, APPROVED_AT)
+def to_termination_approved(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
+                            app: str = "social-security") -> None:
+    to_termination_requested(service, path, app)
+    service.confirm_backup(app, "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
+    service.approve_termination(app, CHIEF, APPROVED_AT)
 
 
 def _ledger_file(directory: Path, build) -> Path:
