@@ -211,3 +211,19 @@ def test_late_reclamation_says_the_deadline_is_missed(reclaimer, cloud, approved
     assert summary.deadline["met"] is False and summary.deadline["due"] == "2026-06-10"
     reclaimed = approved.history("social-security")[-1]
     assert reclaimed.payload["deadline"]["met"] is False
+
+
+def test_cli_dry_run_for_people_lists_in_order_with_counts(run_cli, monkeypatch, reclaimer, cloud, approved):
+    from orchestrator.services import reclaim as service
+
+    cloud.add_project("test", items=environment("test"))
+    before = len(approved.history("social-security"))
+    monkeypatch.setattr(service, "open_reclaimer", lambda actor, name, reporter: reclaimer(actor, reporter=reporter))
+    result = run_cli("reclaim", "social-security", "--dry-run", "--as", "ops", "--role", "provider")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[1:4] == ["1.", "floating_ip", "test-fip"]
+    assert lines[15].split()[1:4] == ["16.", "network", "test-net"]
+    assert "would delete 16: floating_ip 1, database_backup 1" in result.stdout
+    assert "planned" in result.stderr and "sweep" in result.stderr  # progress for people on stderr
+    assert cloud.deleted == [] and len(approved.history("social-security")) == before
