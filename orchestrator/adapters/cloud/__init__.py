@@ -170,7 +170,7 @@ class Cloud:
         """The sweep of ``project`` through a connection scoped to it."""
         from orchestrator.adapters.cloud.sweep import ProjectSweep
 
-        conn = self._call(lambda: self._conn.connect_as_project(project.id),
+        conn = self._call(lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
                           f"scoping a connection to project {project.name} (does our user hold a role there?)")
         return ProjectSweep(conn, project.id)
 
