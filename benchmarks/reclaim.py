@@ -34,6 +34,9 @@ def make_project(admin, name: str, app: str):
     me = admin.identity.find_user(admin.current_user_id)
     for role in ("member", "admin"):
         admin.identity.assign_project_role_to_user(project, me, admin.identity.find_role(role))
+    admin.set_network_quotas(project.id, security_groups=200, networks=100, subnets=100, ports=500,
+                             security_group_rules=1000)
+    admin.set_volume_quotas(project.id, volumes=100, gigabytes=1000)
     return project
 
 
