@@ -481,14 +481,27 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class LazyCloud:
+    """The cloud, connected on first use: the ledger's gates speak before the cloud is asked."""
+
+    def __init__(self, name: str | None) -> None:
+        self._name, self._cloud = name, None
+
+    def __getattr__(self, attr: str) -> Any:
+        from orchestrator.adapters.cloud import Cloud
+
+        if self._cloud is None:
+            self._cloud = Cloud.connect(self._name)
+        return getattr(self._cloud, attr)
+
+
 def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter | None = None,
                    platform: Platform | None = None) -> Reclaimer:
     """The service over the configured ledger, cloud and engine (for the CLI)."""
-    from orchestrator.adapters.cloud import Cloud
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services.lifecycle import Lifecycle
 
     ledger = Ledger.open()
-    return Reclaimer(Lifecycle(ledger), ledger, Cloud.connect(cloud_name), PulumiStacks(), actor,
+    return Reclaimer(Lifecycle(ledger), ledger, LazyCloud(cloud_name), PulumiStacks(), actor,
                      platform=platform, reporter=reporter)
 

@@ -227,3 +227,25 @@ def test_cli_dry_run_for_people_lists_in_order_with_counts(run_cli, monkeypatch,
     assert "would delete 16: floating_ip 1, database_backup 1" in result.stdout
     assert "planned" in result.stderr and "sweep" in result.stderr  # progress for people on stderr
     assert cloud.deleted == [] and len(approved.history("social-security")) == before
+
+
+def test_cli_gate_speaks_before_the_cloud_is_asked(run_cli, monkeypatch, ledger_files, tmp_path):
+    import shutil
+
+    db = tmp_path / "requested.db"
+    shutil.copy(ledger_files["requested"], db)
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "no-clouds.yaml"))  # no cloud at all
+    result = run_cli("reclaim", "social-security", "--as", "ops", "--role", "provider", "--cloud", "nowhere")
+    assert result.exit_code == 1 and "reclamation needs an approved termination" in result.stderr
+
+
+def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
+    from orchestrator.errors import ExternalError
+    from orchestrator.services.reclaim import PulumiStacks
+
+    monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExternalError) as missing:
+        PulumiStacks().exists("rsj.social-security.test")
+    assert missing.value.exit_code == 3 and "pulumi" in str(missing.value)
