@@ -98,7 +98,10 @@ def sdk_cleanup(admin, project) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 200 resources (a short-lived cloud)")
     args = parser.parse_args()
+    for kind in MIX:
+        MIX[kind] = max(1, round(MIX[kind] * args.scale))
     from orchestrator.adapters.cloud import Cloud
 
     cloud = Cloud.connect(CLOUD)
