@@ -22,6 +22,7 @@ demo: $(STAMP) ## the main job on the embedded defaults: validate and plan the e
 	$(BIN)/govcloud plan examples/manifests
 
 test: $(STAMP) ## unit and mock-runtime tests (no cloud needed)
+	scripts/test-deps
 	$(BIN)/python -m pytest -q -n 2 -m "not cloud and not e2e"
 
 benchmarks: $(STAMP) ## speed and memory benchmarks (see benchmarks/README.md)

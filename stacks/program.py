@@ -2,8 +2,11 @@
 
 Config keys (namespace ``govcloud``): ``manifest`` (path, relative to the repository root or
 absolute), ``environment``, ``digest`` (the approved digest), ``externalNetwork`` (name of the
-cloud's external network), ``keyPair`` (optional Nova key pair name). Cloud credentials come from
-``clouds.yaml`` / ``OS_CLOUD``, never from the manifest.
+cloud's external network), ``keyPair`` (optional Nova key pair name), ``authRealm`` (the
+authentication platform's realm), ``authTestRealm`` (optional, default ``<authRealm>-test``),
+``authPlatform`` (optional, default ``keycloak``), ``providerOpsGroup`` (optional, default
+``govcloud-provider-ops``). Cloud credentials come from ``clouds.yaml`` / ``OS_CLOUD``, the
+platform's from its own config namespace (``keycloak:*``), never from the manifest.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from pathlib import Path
 import pulumi
 
 from orchestrator.core import naming
+from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import GovcloudError
+from stacks.components import auth
 from stacks.components.app import Environment as EnvironmentComponent
 
 #: The Pulumi project directory (where ``Pulumi.yaml`` lives); relative manifest paths start here.
@@ -29,6 +34,9 @@ class StackSettings:
 
     external_network: str
     key_pair: str | None = None
+    auth: auth.AuthSettings = auth.AuthSettings()
+    provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP
+    """The provider's operations group in Keystone (role ``member`` on every project)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,12 @@ class StackConfig:
             settings=StackSettings(
                 external_network=config.require("externalNetwork"),
                 key_pair=config.get("keyPair") or None,
+                auth=auth.AuthSettings(
+                    realm=config.require("authRealm"),
+                    test_realm=config.get("authTestRealm") or None,
+                    platform=config.get("authPlatform") or auth.DEFAULT_PLATFORM,
+                ),
+                provider_ops_group=config.get("providerOpsGroup") or DEFAULT_PROVIDER_OPS_GROUP,
             ),
         )
 
@@ -82,21 +96,29 @@ def approved_environment(config: StackConfig) -> tuple[Application, Environment]
 
 
 def deploy(app: Application, env: Environment, settings: StackSettings) -> EnvironmentComponent:
-    """Build the environment's resources and export the stack outputs (no secret in plain text)."""
+    """Build the environment's resources and export the stack outputs (no secret in plain text).
+
+    Raises :class:`pulumi.RunError`, before registering anything, when the authentication
+    platform cannot register the manifest's ``spec.auth.protocol``.
+    """
+    platform = auth.platform(settings.auth.platform, app.auth.protocol, app.source)
     component = EnvironmentComponent(
-        naming.project_name(app.unit, app.id, env), app=app, env=env, settings=settings
+        naming.project_name(app.unit, app.id, env), app=app, env=env, settings=settings, platform=platform
     )
     pulumi.export("projectId", component.project_id)
     pulumi.export("serverAddresses", component.server_addresses)
     pulumi.export("publicAddresses", component.public_addresses)
     pulumi.export("databaseHosts", component.database_hosts)
     pulumi.export("containers", component.container_names)
+    pulumi.export("authIssuer", component.auth_issuer)
+    pulumi.export("authClientId", component.auth_client_id)
     pulumi.export("databaseCredentials", pulumi.Output.secret(component.database_credentials))
     return component
 
 
 def preload() -> None:
     """Load the provider SDK modules (lazy by default) and the templates before a fork."""
+    import pulumi_keycloak
     import pulumi_openstack
     import pulumi_random  # noqa: F401
 
@@ -104,6 +126,8 @@ def preload() -> None:
 
     for module in ("blockstorage", "compute", "database", "identity", "networking", "objectstorage"):
         getattr(pulumi_openstack, module).__dict__  # noqa: B018  (forces the lazy import)
+    pulumi_keycloak.openid.__dict__  # noqa: B018
+    auth.platform(auth.DEFAULT_PLATFORM, "oidc")
     _environment().get_template("cloud-init/user-data.yaml.j2")
 
 

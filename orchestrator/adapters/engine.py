@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ def _find(executable: str, bin_dirs: list[Path], path: str) -> Path | None:
 
 
 def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
-    """Find the CLI, the Python language host and the OpenStack and random plugins.
+    """Find the CLI, the Python language host and the OpenStack, random and Keycloak plugins.
 
     Raises :class:`ExternalError` (exit 3) with one sentence naming what is missing.
     """
@@ -106,7 +106,8 @@ def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
             f"the Pulumi Python language host (pulumi-language-python) was not found {where}; {INSTALL_HINT}"
         )
     home = Path(environ.get("PULUMI_HOME") or (engine_dir / "home" if cli.parent == bin_dir else Path.home() / ".pulumi"))
-    for name, package in (("openstack", "pulumi_openstack"), ("random", "pulumi_random")):
+    plugins = (("openstack", "pulumi_openstack"), ("random", "pulumi_random"), ("keycloak", "pulumi_keycloak"))
+    for name, package in plugins:
         version = _plugin_version(package)
         installed = home / "plugins" / f"resource-{name}-v{version}" / f"pulumi-resource-{name}"
         if not installed.is_file() and _find(f"pulumi-resource-{name}", [bin_dir, cli.parent], path) is None:
@@ -142,8 +143,10 @@ def run(
     dry_run: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     repo: Path = REPO,
+    secret_keys: Collection[str] = (),
 ) -> OperationResult:
-    """Run ``operation`` on ``stack_name`` (created if new) after writing its ``config``.
+    """Run ``operation`` on ``stack_name`` (created if new) after writing its ``config``; the
+    values of ``secret_keys`` are written as secrets (encrypted in ``Pulumi.<stack>.yaml``).
 
     ``dry_run`` turns ``destroy`` and ``refresh`` into their previews. Engine failures become
     :class:`ExternalError` with the engine's own last lines.
@@ -167,7 +170,7 @@ def run(
             pulumi_command=command,
         )
         stack = auto.create_or_select_stack(stack_name, work_dir=str(repo), opts=workspace)
-        stack.set_all_config({k: auto.ConfigValue(v) for k, v in config.items()})
+        stack.set_all_config({k: auto.ConfigValue(v, secret=k in secret_keys) for k, v in config.items()})
         if operation == "preview":
             result = stack.preview(on_event=on_event)
             return OperationResult(stack_name, operation, True, _counts(result.change_summary))

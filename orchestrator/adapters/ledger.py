@@ -155,6 +155,17 @@ class Ledger:
         with _converted(application), self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
+    def histories(self, until: dt.datetime | None = None) -> dict[str, list[Event]]:
+        """Every application's events stated before ``until`` (all when ``None``), in sequence order."""
+        query = sa.select(EventRow).order_by(EventRow.application, EventRow.sequence)
+        if until is not None:
+            query = query.where(EventRow.stated_at < until)
+        found: dict[str, list[Event]] = {}
+        with _converted(), self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found.setdefault(row.application, []).append(_event(row))
+        return found
+
     def append(self, event: Event, after: AppState, next_due: dt.date | None) -> Event:
         """Append ``event`` and update the projection to ``after``; :class:`ConflictError` if raced."""
         recorded = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -248,7 +259,7 @@ class Ledger:
             return done.rowcount == 1
 
     def lease(self, name: str) -> tuple[str, dt.datetime] | None:
-        """Who holds lease ``name`` and until when (UTC), or ``None``; expired leases included."""
+        """Who holds lease ``name`` and until when (UTC); None when nobody ever took it."""
         with _converted(), self.engine.connect() as conn:
             row = conn.execute(sa.select(LeaseRow.holder, LeaseRow.expires).where(LeaseRow.name == name)).first()
         return (row.holder, row.expires) if row is not None else None

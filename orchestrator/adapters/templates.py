@@ -5,6 +5,7 @@ Templates render with ``StrictUndefined``: a missing value is an error, never an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def render(name: str, **context: Any) -> str:
     return _environment().get_template(name).render(**context)
 
 
-def cloud_init(hostname: str, labels: dict[str, str], extras: UserData) -> str:
-    """A server's cloud-init user data: base hardening plus the application's extras."""
-    return render("cloud-init/user-data.yaml.j2", hostname=hostname, labels=labels, extras=extras)
+#: Where a server finds its authentication-platform client (mode 0600, owner root).
+OIDC_ENV_PATH = "/etc/govcloud/oidc.env"
+
+
+def cloud_init(
+    hostname: str, labels: dict[str, str], extras: UserData, oidc: Mapping[str, str] | None = None
+) -> str:
+    """A server's cloud-init user data: base hardening plus the application's extras.
+
+    ``oidc`` (``issuer``, ``client_id``, ``client_secret``) becomes :data:`OIDC_ENV_PATH`; user
+    data holding it must be passed on as a Pulumi secret.
+    """
+    return render(
+        "cloud-init/user-data.yaml.j2", hostname=hostname, labels=labels, extras=extras, oidc=oidc,
+        oidc_env_path=OIDC_ENV_PATH,
+    )

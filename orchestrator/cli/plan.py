@@ -19,6 +19,10 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
                                              "securityGroup", "securityGroupRule"),
     "openstack:blockstorage/quoteSetV3:QuoteSetV3": ("volumes", "gigabytes"),
     "pulumi:providers:openstack": ("tenantName",),
+    "openstack:identity/roleAssignment:RoleAssignment": ("groupId", "userId", "roleId"),
+    "pulumi:providers:keycloak": ("url", "realm"),
+    "keycloak:openid/client:Client": ("realmId", "accessType", "validRedirectUris"),
+    "keycloak:index/role:Role": ("name",),
     "openstack:networking/subnet:Subnet": ("cidr",),
     "openstack:networking/router:Router": ("externalNetworkId",),
     "openstack:networking/secGroup:SecGroup": ("deleteDefaultRules",),
@@ -56,6 +60,11 @@ def _print_plans(payload: dict) -> None:
         for kind, name, props in rows:
             click.echo(f"  {kind:<{widths[0]}}  {name:<{widths[1]}}  {props}".rstrip())
         click.echo("  totals: " + ", ".join(f"{k}={v}" for k, v in stack["totals"].items()))
+        gate = stack.get("gate")
+        if gate:
+            click.echo("  gate:   " + ("approved" if gate["passed"] else f"{gate['message']} ({gate['rule']}) [{gate['article']}]"))
+        for v in stack.get("quota", {}).get("violations", []):
+            click.echo(f"  quota:  {v['enforcement']}: {v['rule']}: {v['message']}" + (f" [{v['article']}]" if v.get("article") else ""))
         click.echo("")
     click.echo(f"{len(payload['stacks'])} stack(s)")
 

@@ -8,15 +8,15 @@ self-test report) and passes the tests again before approval.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from orchestrator.core.manifest import Application, Resources
+from orchestrator.core.sizing import totals
 
 GROWTH_LIMIT = 0.5
-_FLAVOR = re.compile(r"(\d+)c(\d+)g")
-TOTALS = ("vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "db_instances")
+#: The resource totals whose growth beyond :data:`GROWTH_LIMIT` makes a change major.
+TOTALS = ("vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "database_instances")
 
 
 @dataclass(frozen=True)
@@ -27,35 +27,6 @@ class Change:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def flavor_size(flavor: str) -> tuple[int, int]:
-    """(vCPU, RAM GB) of a flavor named like ``g.2c4g``; (0, 0) when the name says nothing.
-
-    Example: ``flavor_size("m.8c32g") == (8, 32)``.
-    """
-    match = _FLAVOR.search(flavor)
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-
-
-def totals(resources: Resources) -> dict[str, int]:
-    """vCPU, RAM GB, block GB (data volumes, volumes, databases), object GB, servers, db instances."""
-    t = dict.fromkeys(TOTALS, 0)
-    for server in resources.servers:
-        cpu, ram = flavor_size(server.flavor)
-        t["vcpu"] += cpu * server.count
-        t["ram_gb"] += ram * server.count
-        t["servers"] += server.count
-        t["volume_gb"] += sum(v.size_gb for v in server.volumes) * server.count
-    for db in resources.databases:
-        cpu, ram = flavor_size(db.flavor)
-        t["vcpu"] += cpu
-        t["ram_gb"] += ram
-        t["volume_gb"] += db.size_gb
-        t["db_instances"] += 1
-    t["volume_gb"] += sum(v.size_gb for v in resources.volumes)
-    t["object_gb"] += sum(c.size_gb for c in resources.containers)
-    return t
 
 
 def classify(old: Application, new: Application) -> list[Change]:
@@ -82,7 +53,7 @@ def classify(old: Application, new: Application) -> list[Change]:
             major(f"{prefix}.{name}", f"data volume {name} removed")
         for group, rule in sorted(_world_ingress(after) - _world_ingress(before)):
             major(f"{prefix}.securityGroups.{group}", f"new ingress from {rule}")
-        old_t, new_t = totals(before), totals(after)
+        old_t, new_t = totals(before).as_dict(), totals(after).as_dict()
         for key in TOTALS:
             if new_t[key] > old_t[key] * (1 + GROWTH_LIMIT):
                 grow = f"+{(new_t[key] - old_t[key]) * 100 // old_t[key]}%" if old_t[key] else "from 0"

@@ -1,6 +1,7 @@
 """Names and tags of everything a stack creates: pure functions, one place.
 
-- Stack ``<unit>.<app>.<env>``; Keystone project ``<unit>-<app>-<env>``.
+- Stack ``<unit>.<app>.<env>``; Keystone project and authentication-platform client id
+  ``<unit>-<app>-<env>``; Keystone groups of a unit ``<unit>-admins`` and ``<unit>-operators``.
 - Resources are named ``<app>-<part>...``; the instances of a server group are numbered from 1
   (``citizen-portal-web-1``).
 - Tags (Neutron and Keystone ``tags``, lists of strings) are ``govcloud:<key>=<value>``; metadata
@@ -24,6 +25,26 @@ def stack_name(unit: str, app: str, env: Environment | str) -> str:
 def project_name(unit: str, app: str, env: Environment | str) -> str:
     """``zwb-citizen-portal-test``: the environment's Keystone project."""
     return f"{unit}-{app}-{env}"
+
+
+def client_id(unit: str, app: str, env: Environment | str) -> str:
+    """``zwb-citizen-portal-test``: the environment's client in the authentication platform."""
+    return project_name(unit, app, env)
+
+
+def client_prefix(unit: str, app: str) -> str:
+    """``zwb-citizen-portal-``: what every client id of the application starts with."""
+    return f"{unit}-{app}-"
+
+
+def client_ids(unit: str, app: str) -> set[str]:
+    """The client ids an application can have, one per environment (what reclamation removes)."""
+    return {client_id(unit, app, env) for env in Environment}
+
+
+def unit_group(unit: str, kind: str) -> str:
+    """``unit_group("zwb", "admins")`` -> ``zwb-admins``: a unit's Keystone group."""
+    return f"{unit}-{kind}"
 
 
 def resource_name(app: str, *parts: str | int) -> str:

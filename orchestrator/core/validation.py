@@ -10,6 +10,7 @@ key by key; lists of named items (servers, volumes...) merge by ``name``, new na
 from __future__ import annotations
 
 import copy
+import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -117,13 +118,21 @@ def load_manifest(path: str | FsPath) -> Application:
 
 
 def validate_bytes(raw: bytes, source: str) -> Report:
-    report = Report(source)
     try:
         root = parse(raw)
         data = plain(root)
     except ParseFailed as failed:
+        report = Report(source)
         report.problems.append(failed.problem)
         return report
+    return validate_data(data, source, root)
+
+
+def validate_data(data: Any, source: str, root: Any = None) -> Report:
+    """Validate plain data (e.g. a manifest snapshot from the ledger); ``root``, the round-trip
+    document it came from, gives the problems their lines."""
+    report = Report(source)
+    root = data if root is None else root
     report.digest = digest_of(data)
     problems: dict[tuple, Problem] = {}
     schema_paths: list[Path] = []
@@ -530,3 +539,26 @@ def _flavor_known(app: Application) -> Iterator[Finding]:
             for i, item in enumerate(items):
                 if not is_known_flavor(item.flavor):
                     yield base + (kind, i, "flavor"), str(UnknownFlavor(item.flavor))
+
+
+#: Directory of the files govcloud itself writes on every server (labels, the platform client).
+RESERVED_DIR = "/etc/govcloud/"
+
+
+@rule("user-data-reserved-path", article="Art. 20")
+def _user_data_reserved_path(app: Application) -> Iterator[Finding]:
+    """Servers' ``userData.files`` stay out of ``/etc/govcloud/``, where govcloud writes the labels
+    and the authentication platform's client (``oidc.env``, mode 0600, owner root).
+
+    Example: ``files: [{path: /etc/govcloud/oidc.env, permissions: "0644"}]`` is refused.
+    """
+    for base, _, res in _each_env(app):
+        for i, server in enumerate(res.servers):
+            for j, file in enumerate(server.user_data.files):
+                path = file.get("path", "")
+                normal = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
+                if normal == RESERVED_DIR.rstrip("/") or normal.startswith(RESERVED_DIR):
+                    yield base + ("servers", i, "userData", "files", j, "path"), (
+                        f"{path}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
+                        "write the application's files elsewhere"
+                    )

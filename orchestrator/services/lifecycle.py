@@ -243,6 +243,25 @@ class Lifecycle:
             "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],
         }
 
+    def provisioned(self, unit: str | None = None) -> list[tuple[Application, str]]:
+        """Each live (application, environment) of ``unit`` (every unit when None), with the
+        manifest at the digest it was provisioned with: what the unit holds on the cloud."""
+        from orchestrator.core.validation import validate_bytes
+        from orchestrator.core.yamlsource import canonical
+
+        found: list[tuple[Application, str]] = []
+        for state in self.store.states():
+            if (unit is not None and state.unit != unit) or not state.provisioned:
+                continue
+            snapshots = {e.digest: e.payload["manifest"] for e in self.store.events(state.application)
+                         if "manifest" in e.payload}
+            for environment, digest in state.provisioned.items():
+                if digest in snapshots:
+                    report = validate_bytes(canonical(snapshots[digest]).encode(), f"ledger:{state.application}")
+                    if report.application is not None:
+                        found.append((report.application, environment))
+        return found
+
     def overview(self) -> list[dict[str, Any]]:
         """Every application's projected state, for ``app status`` without an application."""
         return [

@@ -6,9 +6,10 @@ plans many manifest files, in a process pool when there are several files and se
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,19 @@ from orchestrator.core.manifest import Application, Environment
 
 if TYPE_CHECKING:
     from orchestrator.adapters.mockruntime import ProgramRun
+    from orchestrator.services.admission import Admission, Admissions
     from stacks.program import StackSettings
 
 #: The Pulumi project name (``Pulumi.yaml``).
 PROJECT = "govcloud"
 #: Placeholder for what a plan cannot know about the cloud.
 PLAN_EXTERNAL_NETWORK = os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public")
+#: Placeholder stack config of the authentication platform's provider (a plan reaches no platform).
+PLAN_CONFIG = {
+    "keycloak:url": "https://sso.invalid",
+    "keycloak:clientId": "govcloud-plan",
+    "keycloak:clientSecret": "plan-placeholder",
+}
 SECRET = "[secret]"
 #: The SDK's marker of a secret value in serialized properties.
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -55,9 +63,11 @@ class StackPlan:
     resources: list[PlannedResource]
     totals: sizing.Totals
     quotas: sizing.Quotas
+    #: The lifecycle gate and quota verdict, when the plan was admitted (``plan_file``).
+    admission: Admission | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        planned = {
             "stack": self.stack,
             "app": self.app,
             "unit": self.unit,
@@ -66,6 +76,7 @@ class StackPlan:
             "resources": [r.as_dict() for r in self.resources],
             "totals": self.totals.as_dict(),
         }
+        return planned | (self.admission.as_dict() if self.admission else {})
 
 
 def plan_application(
@@ -77,7 +88,9 @@ def plan_application(
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK)
     stack = naming.stack_name(app.unit, app.id, env)
-    run = run_program(lambda: deploy(app, env, settings), project=PROJECT, stack=stack, preview=True)
+    run = run_program(
+        lambda: deploy(app, env, settings), project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True
+    )
     resources = app.environments[env].resources
     return StackPlan(
         stack=stack,
@@ -92,13 +105,25 @@ def plan_application(
     )
 
 
-def plan_file(path: Path | str, env: Environment | str | None = None) -> list[StackPlan]:
-    """Plan every declared environment of a manifest file (or only ``env``)."""
+def plan_file(path: Path | str, env: Environment | str | None = None, admit: bool = True) -> list[StackPlan]:
+    """Plan every declared environment of a manifest file (or only ``env``), each with its
+    admission (lifecycle gate and quota policy) unless ``admit`` is false."""
     from orchestrator.core.validation import load_manifest
 
     app = load_manifest(path)
     wanted = [e for e in app.environments if env is None or e.value == str(env)]
-    return [plan_application(app, e) for e in wanted]
+    plans = [plan_application(app, e) for e in wanted]
+    if admit:
+        plans = [replace(p, admission=_admissions().admit(p, app)) for p in plans]
+    return plans
+
+
+@functools.cache
+def _admissions() -> Admissions:
+    """One per process (forked workers make their own): the policy and ledger, read once."""
+    from orchestrator.services.admission import Admissions
+
+    return Admissions()
 
 
 def plan_paths(
@@ -117,6 +142,37 @@ def plan_paths(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = pool.map(plan_file, paths, [env] * len(paths), chunksize=chunk)
         return [plan for plans in results for plan in plans]
+
+
+def plan_applications(
+    pairs: Sequence[tuple[Application, Environment]], workers: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[StackPlan]:
+    """Plan (application, environment) pairs, in order; in forked processes when there are
+    more than a few pairs and several cores. ``meanwhile`` runs in this process while the
+    workers plan (after they are forked), or after planning when there are no workers."""
+    workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
+    if pairs:
+        _preload()
+    if workers <= 1 or not pairs:
+        plans = [plan_application(app, env) for app, env in pairs]
+        if meanwhile is not None:
+            meanwhile()
+        return plans
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(16, len(pairs) // (workers * 4)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(_plan_pair, pairs, chunksize=chunk)
+        if meanwhile is not None:
+            meanwhile()
+        return list(results)
+
+
+def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
+    return plan_application(*pair)
 
 
 def _preload() -> None:
@@ -162,6 +218,8 @@ _RANK = {
         [
             "govcloud:identity:Identity",
             "openstack:identity/project:Project",
+            "govcloud:access:Access",
+            "govcloud:auth:KeycloakClient",
             "govcloud:network:Network",
             "govcloud:security:SecurityGroups",
             "govcloud:compute:Compute",

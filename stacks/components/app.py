@@ -10,6 +10,8 @@ from pulumi_openstack import compute, networking
 from orchestrator.core import naming, sizing
 from orchestrator.core.manifest import Application
 from orchestrator.core.manifest import Environment as EnvironmentName
+from stacks.components.access import Access
+from stacks.components.auth import ClientSpec, Platform
 from stacks.components.compute import Compute
 from stacks.components.database import Databases
 from stacks.components.identity import Identity
@@ -23,8 +25,9 @@ if TYPE_CHECKING:
 
 
 class Environment(pulumi.ComponentResource):
-    """``govcloud:app:Environment``: identity through the admin provider, everything else through
-    the provider scoped to the environment's project."""
+    """``govcloud:app:Environment``: identity and group access through the admin provider, the
+    client in the authentication platform through its own provider, everything else through the
+    provider scoped to the environment's project."""
 
     project_id: pulumi.Output[str]
     server_addresses: pulumi.Output[dict[str, str]]
@@ -36,6 +39,8 @@ class Environment(pulumi.ComponentResource):
     container_names: pulumi.Output[list[str]]
     database_credentials: pulumi.Output[dict[str, dict[str, str]]]
     """Passwords by database instance and user: a secret; never export it unwrapped."""
+    auth_issuer: pulumi.Output[str]
+    auth_client_id: pulumi.Output[str]
 
     def __init__(
         self,
@@ -43,6 +48,7 @@ class Environment(pulumi.ComponentResource):
         app: Application,
         env: EnvironmentName,
         settings: StackSettings,
+        platform: Platform,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("govcloud:app:Environment", name, None, opts)
@@ -59,6 +65,19 @@ class Environment(pulumi.ComponentResource):
                 "quotas": quotas,
             },
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.access = Access(
+            f"{name}-access",
+            {
+                "project_name": naming.project_name(app.unit, app.id, env),
+                "project_id": self.identity.project.id,
+                "unit": app.unit,
+                "provider_ops_group": settings.provider_ops_group,
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.auth = platform.register(
+            f"{name}-auth", ClientSpec.of(app, env, settings.auth), opts=pulumi.ResourceOptions(parent=self)
         )
         in_project = pulumi.ResourceOptions(parent=self, providers=[self.identity.provider])
         lookup = pulumi.InvokeOptions(parent=self)
@@ -84,6 +103,7 @@ class Environment(pulumi.ComponentResource):
                 "security_group_ids": {n: g.id for n, g in self.security.groups.items()},
                 "external_network": settings.external_network,
                 "key_pair": settings.key_pair,
+                "auth": self.auth,
             },
             opts=pulumi.ResourceOptions(
                 parent=self, providers=[self.identity.provider], depends_on=[self.network]
@@ -126,9 +146,13 @@ class Environment(pulumi.ComponentResource):
                 }
             )
         )
+        self.auth_issuer = self.auth.issuer
+        self.auth_client_id = self.auth.client_id
         self.register_outputs(
             {
                 "project_id": self.project_id,
+                "auth_issuer": self.auth_issuer,
+                "auth_client_id": self.auth_client_id,
                 "server_addresses": self.server_addresses,
                 "public_addresses": self.public_addresses,
                 "database_hosts": self.database_hosts,

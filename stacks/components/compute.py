@@ -2,7 +2,8 @@
 
 Each instance boots from the image with the flavor, has a port on the environment's subnet in
 the server's security groups (Neutron's ``default`` group when it names none), and runs the
-cloud-init user data rendered from ``templates/cloud-init/``.
+cloud-init user data rendered from ``templates/cloud-init/``. The user data carries the
+authentication-platform client's secret, so it is a Pulumi secret (and a secret output).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pulumi_openstack import blockstorage, compute, networking
 from orchestrator.adapters.templates import cloud_init
 from orchestrator.core import naming
 from orchestrator.core.manifest import Server
+from stacks.components.auth import Registration
 from stacks.components.scope import Scope
 
 
@@ -29,6 +31,8 @@ class ComputeArgs(TypedDict):
     """Name of the external network: the pool of public addresses."""
     key_pair: str | None
     """Nova key pair name from config ``govcloud:keyPair``; ``None`` for no key."""
+    auth: Registration
+    """The environment's client in the authentication platform, written to every server."""
 
 
 class Compute(pulumi.ComponentResource):
@@ -72,6 +76,15 @@ class Compute(pulumi.ComponentResource):
             tags=scope.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        auth = args["auth"]
+        user_data = pulumi.Output.all(auth.issuer, auth.client_id, auth.client_secret).apply(
+            lambda v: cloud_init(
+                instance_name,
+                scope.labels,
+                server.user_data,
+                {"issuer": v[0], "client_id": v[1], "client_secret": v[2]},
+            )
+        )
         instance = compute.Instance(
             instance_name,
             name=instance_name,
@@ -79,9 +92,9 @@ class Compute(pulumi.ComponentResource):
             image_name=server.image,
             key_pair=args["key_pair"],
             networks=[compute.InstanceNetworkArgs(port=port.id)],
-            user_data=cloud_init(instance_name, scope.labels, server.user_data),
+            user_data=pulumi.Output.secret(user_data),
             metadata=scope.metadata,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["user_data"]),
         )
         self.instances[instance_name] = instance
         if server.public_ip:

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import validate_bytes, validate_file
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, INVALID
 
 FIVE_MISTAKES = """\
 apiVersion: govcloud/v1
@@ -175,3 +175,16 @@ def test_validate_directories_recursively(run_cli):
 def test_missing_path_is_a_usage_error(run_cli, tmp_path):
     result = run_cli("validate", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [("/etc/govcloud/oidc.env", True), ("/etc//govcloud/labels", True), ("/etc/govcloud", True),
+     ("/etc/app/../govcloud/x", True), ("/etc/govcloud-app/config", False), ("/etc/nginx/site.conf", False)],
+)
+def test_user_data_stays_out_of_govclouds_own_directory(path: str, refused: bool) -> None:
+    raw = (INVALID / "user-data-reserved-path.yaml").read_bytes().replace(
+        b"path: /etc/govcloud/oidc.env", b"path: " + path.encode()
+    )
+    report = validate_bytes(raw, "x.yaml")
+    assert ("user-data-reserved-path" in {p.rule for p in report.problems}) is refused

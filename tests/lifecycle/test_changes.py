@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.core.changes import classify, flavor_size, is_major, totals
+from orchestrator.core.changes import classify, is_major
+from orchestrator.core.sizing import totals
 from orchestrator.core.validation import load_manifest
 
 from .conftest import EXAMPLES, NEW_SELF_TEST, variant
@@ -18,14 +19,11 @@ def _classify(tmp_path, *replacements, source="social-security"):
     return classify(old, new)
 
 
-def test_flavor_parser_and_totals():
-    assert flavor_size("g.2c4g") == (2, 4)
-    assert flavor_size("m.16c64g") == (16, 64)
-    assert flavor_size("custom-large") == (0, 0)
+def test_totals_the_classifier_compares():
     prod = load_manifest(BASE).environments["production"].resources
-    t = totals(prod)
+    t = totals(prod).as_dict()
     # gateway 2 x 2c4g, app 4 x 8c16g, database 8c16g
-    assert (t["vcpu"], t["ram_gb"], t["servers"], t["db_instances"]) == (2 * 2 + 4 * 8 + 8, 2 * 4 + 4 * 16 + 16, 6, 1)
+    assert (t["vcpu"], t["ram_gb"], t["servers"], t["database_instances"]) == (2 * 2 + 4 * 8 + 8, 2 * 4 + 4 * 16 + 16, 6, 1)
     # app data+logs 4 x 300, database 500, archive 1000
     assert (t["volume_gb"], t["object_gb"]) == (4 * 300 + 500 + 1000, 2000)
 

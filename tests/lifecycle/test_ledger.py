@@ -78,3 +78,16 @@ def test_unreachable_database_is_an_external_error():
 
     with pytest.raises(ExternalError, match="ledger database"):
         Ledger.open("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_histories_until_a_stated_time(service, ledger):
+    service.submit(EXAMPLES / "social-security.yaml", SOCIAL, at("2026-02-12T10:00"))
+    service.submit(EXAMPLES / "citizen-portal.yaml", PORTAL, at("2026-03-31T23:59"))
+    service.accept("social-security", CLERK, at("2026-04-01T00:00"))
+    everything = ledger.histories()
+    assert {app: [e.type for e in events] for app, events in everything.items()} == {
+        "citizen-portal": ["submitted"], "social-security": ["submitted", "accepted"]}
+    march = ledger.histories(at("2026-04-01T00:00"))
+    assert {app: [e.sequence for e in events] for app, events in march.items()} == {
+        "citizen-portal": [1], "social-security": [1]}
+    assert march["social-security"][0].payload["unit"] == "rsj"

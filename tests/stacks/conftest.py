@@ -22,6 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples" / "manifests").glob("*.yaml"))
 EXTERNAL_NETWORK = "public"
 KEY_PAIR = "ops-key"
+#: The authentication platform's provider config, as ``pulumi config set [--secret]`` writes it.
+KEYCLOAK_ADMIN_SECRET = "kc-admin-secret-5f1e"
+KEYCLOAK_CONFIG = {
+    "keycloak:url": "https://sso.changsha.example",
+    "keycloak:clientId": "govcloud-provisioner",
+    "keycloak:clientSecret": KEYCLOAK_ADMIN_SECRET,
+}
 
 
 @lru_cache(maxsize=None)
@@ -66,6 +73,7 @@ def deployed(name: str, env: Environment) -> Deployed:
         lambda: holder.append(deploy(app, env, settings)),
         project="govcloud",
         stack=naming.stack_name(app.unit, app.id, env),
+        config=KEYCLOAK_CONFIG,
     )
     return Deployed(app, env, run, holder[0])
 

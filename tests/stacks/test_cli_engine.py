@@ -38,7 +38,8 @@ def engine_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def up(*extra: str):
-    return CliRunner().invoke(cli, ["up", "citizen-portal", "--env", "test", *extra])
+    """``preview``: an engine command that needs no approval, so the engine is the first check."""
+    return CliRunner().invoke(cli, ["preview", "citizen-portal", "--env", "test", *extra])
 
 
 def assert_one_sentence(result, *needles: str) -> None:
@@ -65,6 +66,12 @@ def test_missing_openstack_plugin(engine_dir: Path) -> None:
     assert_one_sentence(up(), "openstack resource plugin v5.5.3", str(engine_dir / "home" / "plugins"))
 
 
+def test_missing_keycloak_plugin(engine_dir: Path) -> None:
+    for name in ("pulumi", "pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random"):
+        fake_executable(engine_dir / "bin", name)
+    assert_one_sentence(up(), "keycloak resource plugin v6.14.1 (pulumi-resource-keycloak)")
+
+
 def test_plugins_in_pulumi_home_are_found_then_the_passphrase_is_required(
     engine_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,6 +79,7 @@ def test_plugins_in_pulumi_home_are_found_then_the_passphrase_is_required(
     fake_executable(engine_dir / "bin", "pulumi-language-python")
     fake_executable(engine_dir / "home" / "plugins" / "resource-openstack-v5.5.3", "pulumi-resource-openstack")
     fake_executable(engine_dir / "bin", "pulumi-resource-random")
+    fake_executable(engine_dir / "home" / "plugins" / "resource-keycloak-v6.14.1", "pulumi-resource-keycloak")
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{engine_dir / 'state'}")
@@ -123,8 +131,48 @@ def test_stack_config_written_from_the_manifest(tmp_path: Path) -> None:
     assert config["govcloud:manifest"] == str(outside.resolve()) and "govcloud:keyPair" not in config
 
 
-def test_engine_failure_is_exit_3_with_the_engine_s_own_words(engine_dir: Path) -> None:
-    for name in ("pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random"):
+PLATFORM_ENV = {
+    "GOVCLOUD_AUTH_REALM": "government",
+    "KEYCLOAK_URL": "https://sso.example",
+    "KEYCLOAK_CLIENT_ID": "govcloud-provisioner",
+    "KEYCLOAK_CLIENT_SECRET": "kc-secret",
+}
+
+
+def test_platform_config_from_the_environment_with_the_secret_marked() -> None:
+    from orchestrator.services.provision import platform_config
+
+    config, secret_keys = platform_config(PLATFORM_ENV | {"GOVCLOUD_PROVIDER_OPS_GROUP": "city-ops"})
+    assert config == {
+        "govcloud:authRealm": "government",
+        "govcloud:providerOpsGroup": "city-ops",
+        "keycloak:url": "https://sso.example",
+        "keycloak:clientId": "govcloud-provisioner",
+        "keycloak:clientSecret": "kc-secret",
+    }
+    assert secret_keys == {"keycloak:clientSecret"}
+    with pytest.raises(UsageError, match="set GOVCLOUD_AUTH_REALM, KEYCLOAK_CLIENT_SECRET"):
+        platform_config({k: v for k, v in PLATFORM_ENV.items() if k not in ("GOVCLOUD_AUTH_REALM",
+                                                                            "KEYCLOAK_CLIENT_SECRET")})
+
+
+def test_missing_platform_config_is_a_usage_error(engine_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("pulumi", "pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random",
+                 "pulumi-resource-keycloak"):
+        fake_executable(engine_dir / "bin", name)
+    for var in [*PLATFORM_ENV, "GOVCLOUD_AUTH_REALM"]:
+        monkeypatch.delenv(var, raising=False)
+    result = up()
+    assert result.exit_code == 2 and "set GOVCLOUD_AUTH_REALM, KEYCLOAK_URL" in result.stderr
+
+
+def test_engine_failure_is_exit_3_with_the_engine_s_own_words(
+    engine_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var, value in PLATFORM_ENV.items():
+        monkeypatch.setenv(var, value)
+    for name in ("pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random",
+                 "pulumi-resource-keycloak"):
         fake_executable(engine_dir / "bin", name)
     pulumi = engine_dir / "bin" / "pulumi"
     pulumi.write_text(

@@ -32,7 +32,7 @@ def test_plan_json_shape_for_every_example_stack() -> None:
         "rsj.social-security.trial", "rsj.social-security.production",
     ])
     for stack in payload["stacks"]:
-        assert set(stack) == {"stack", "app", "unit", "env", "digest", "resources", "totals"}
+        assert set(stack) == {"stack", "app", "unit", "env", "digest", "resources", "totals", "gate", "quota"}
         assert stack["stack"] == f"{stack['unit']}.{stack['app']}.{stack['env']}"
         assert stack["digest"].startswith("sha256:")
         assert set(stack["totals"]) == TOTAL_KEYS

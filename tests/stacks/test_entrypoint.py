@@ -14,7 +14,7 @@ from orchestrator.adapters.mockruntime import ProgramRun, run_program, run_progr
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 
-from .conftest import REPO, Checks, example
+from .conftest import KEYCLOAK_CONFIG, REPO, Checks, example
 
 
 def run_entrypoint(config: dict[str, str]) -> tuple[ProgramRun, BaseException | None]:
@@ -35,6 +35,8 @@ def config_for(digest: str, environment: str = "test") -> dict[str, str]:
         "govcloud:environment": environment,
         "govcloud:digest": digest,
         "govcloud:externalNetwork": "public",
+        "govcloud:authRealm": "government",
+        **KEYCLOAK_CONFIG,
     }
 
 
@@ -101,7 +103,8 @@ def test_output_assertions_run(checks: Checks) -> None:
         q = env.identity.compute_quota
         pulumi.Output.all(q.instances, q.cores, q.ram).apply(quota)
 
-    run_program(program, project="govcloud", stack=naming.stack_name(app.unit, app.id, "production"))
+    run_program(program, project="govcloud", stack=naming.stack_name(app.unit, app.id, "production"),
+                config=KEYCLOAK_CONFIG)
 
 
 def test_guard_fails_when_an_output_assertion_never_ran() -> None:
@@ -116,6 +119,7 @@ def test_guard_fails_when_an_output_assertion_never_ran() -> None:
         env = deploy(app, Environment.TEST, StackSettings(external_network="public"))
         env.identity.project.domain_id.apply(guard.expect("domain known in preview")(lambda _: None))
 
-    run_program(program, project="govcloud", stack="zwb.citizen-portal.test", preview=True)
+    run_program(program, project="govcloud", stack="zwb.citizen-portal.test", config=KEYCLOAK_CONFIG,
+                preview=True)
     with pytest.raises(pytest.fail.Exception, match="never ran: domain known in preview"):
         guard.verify()

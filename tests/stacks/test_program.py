@@ -87,12 +87,12 @@ def test_identity_project_quotas_and_scoped_provider(env_run: Deployed) -> None:
     assert provider.inputs["tenantName"] == project_name
 
 
-def test_everything_but_identity_goes_through_the_project_provider(env_run: Deployed) -> None:
+def test_everything_but_identity_and_access_goes_through_the_project_provider(env_run: Deployed) -> None:
     expected = project_provider(env_run)
-    identity_urn = env_run.of_type("govcloud:identity:Identity")[0].urn
+    admin_side = {env_run.of_type(t)[0].urn for t in ("govcloud:identity:Identity", "govcloud:access:Access")}
     others = [
         r for r in env_run.run.resources
-        if r.type.startswith(OS) and identity_urn not in ancestors(env_run, r)
+        if r.type.startswith(OS) and not admin_side & set(ancestors(env_run, r))
     ]
     assert len(others) >= 5
     for r in others:
@@ -167,7 +167,8 @@ def test_servers_ports_user_data_and_public_ips(env_run: Deployed) -> None:
             assert sorted(port.inputs.get("securityGroupIds", [])) == sorted(
                 f"{d.app.id}-{g}-id" for g in server.security_groups
             )
-            user_data = yaml.safe_load(instance.inputs["userData"])
+            assert SECRET_SIG in instance.inputs["userData"], "user data holds the client secret"
+            user_data = yaml.safe_load(instance.inputs["userData"]["value"])
             assert user_data["ssh_pwauth"] is False and user_data["disable_root"] is True
             assert user_data["hostname"] == name
             packages, extras = user_data["packages"], server.user_data.packages
@@ -249,7 +250,7 @@ def test_stack_outputs_hold_no_plain_secret(env_run: Deployed) -> None:
     d = env_run
     outputs = d.run.outputs
     assert set(outputs) == {"projectId", "serverAddresses", "publicAddresses", "databaseHosts",
-                            "containers", "databaseCredentials"}
+                            "containers", "databaseCredentials", "authIssuer", "authClientId"}
     assert d.run.secret_outputs == {"databaseCredentials"}
     assert outputs["projectId"] == f"{naming.project_name(d.app.unit, d.app.id, d.env)}-id"
     assert len(outputs["serverAddresses"]) == sizing.totals(resources(d)).servers
@@ -271,6 +272,7 @@ def test_component_tree_and_type_tokens(env_run: Deployed) -> None:
     assert children == {
         "govcloud:identity:Identity", "govcloud:network:Network", "govcloud:security:SecurityGroups",
         "govcloud:compute:Compute", "govcloud:storage:Storage", "govcloud:database:Databases",
+        "govcloud:access:Access", "govcloud:auth:KeycloakClient",
     }
     for r in d.run.resources:
         if r is not root[0]:

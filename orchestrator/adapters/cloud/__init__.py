@@ -1,14 +1,17 @@
-"""The cloud (openstacksdk): capacity and use, the quota sets applied to a project, and the
-projects that reclamation sweeps (:mod:`orchestrator.adapters.cloud.sweep`).
+"""The cloud (openstacksdk): capacity and use, per-project usage, the quota sets applied to a project,
+and the projects that reclamation sweeps (:mod:`orchestrator.adapters.cloud.sweep`).
 
 Takes and returns core types (:class:`~orchestrator.core.capacity.Measure`,
-:class:`~orchestrator.core.sizing.Quotas`); openstacksdk objects never leave this module.
+:class:`~orchestrator.core.sizing.Quotas`, :class:`~orchestrator.core.usage.ProjectUsage`);
+openstacksdk objects never leave this module. The cloud's times (UTC) become naive Beijing time,
+the clock of the ledger and the reports.
 openstacksdk errors are converted here, once: a service the cloud does not expose or does not let
 us read yields *unknown* measures; a cloud that does not answer raises :class:`CloudUnreachable`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import warnings
@@ -19,6 +22,7 @@ from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effect
 from orchestrator.core.naming import parse_tags
 from orchestrator.core.reclaim import Found
 from orchestrator.core.sizing import Quotas
+from orchestrator.core.usage import ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
 from orchestrator.errors import ExternalError, NotFound
 
 if TYPE_CHECKING:
@@ -132,6 +136,48 @@ class Cloud:
             out.append(Measure(label, a.used_ips, a.total_ips, "IPs", "neutron ip availability"))
         return out or [Measure("floating ips", None, None, "IPs", "neutron ip availability")]
 
+    # --- per-project usage (Art. 30) ----------------------------------------------------------
+
+    def project_usage(self, project: str) -> ProjectUsage:
+        """Servers, volumes and containers of the Keystone project named ``project`` (empty if none)."""
+        found = self._optional(lambda: self._conn.identity.find_project(project, ignore_missing=True))
+        if found is None:
+            return ProjectUsage(project)
+        return ProjectUsage(project, tuple(self.project_servers(found.id)), tuple(self.project_volumes(found.id)),
+                            tuple(self.project_containers(found.id)))
+
+    def project_servers(self, project_id: str) -> list[ServerUsage]:
+        """Each server of the project with its status, since when, and its flavor's size."""
+        found = self._optional(lambda: list(self._conn.compute.servers(details=True, all_projects=True,
+                                                                        project_id=project_id))) or []
+        out = []
+        for s in found:
+            flavor = s.flavor or {}
+            ram_mb = _number(flavor.get("ram"))
+            vcpus = _number(flavor.get("vcpus"))
+            out.append(ServerUsage(s.name, s.status, _beijing(s.updated_at or s.launched_at),
+                                   int(vcpus) if vcpus is not None else None,
+                                   ram_mb / 1024 if ram_mb is not None else None))
+        return out
+
+    def project_volumes(self, project_id: str) -> list[VolumeUsage]:
+        """Each volume of the project, attached or not, and since when (its last update)."""
+        found = self._optional(lambda: list(self._conn.block_storage.volumes(details=True, all_projects=True,
+                                                                              project_id=project_id))) or []
+        return [
+            VolumeUsage(v.name or v.id, int(v.size or 0), bool(v.attachments) or v.status == "in-use",
+                        _beijing(v.updated_at or v.created_at))
+            for v in found
+        ]
+
+    def project_containers(self, project_id: str) -> list[ContainerUsage]:
+        """Each object-storage container of the project with its object count and bytes."""
+        scoped = self._optional(lambda: self._conn.connect_as_project(project_id))
+        if scoped is None:
+            return []
+        found = self._optional(lambda: list(scoped.object_store.containers())) or []
+        return [ContainerUsage(c.name, int(c.count or 0), int(c.bytes or 0)) for c in found]
+
     # --- applied quotas ------------------------------------------------------------------------
 
     def project_quotas(self, project: str) -> Quotas:
@@ -223,6 +269,19 @@ def _reason(exc: Exception, conn: Any) -> str:
         cause = cause.__cause__ or cause.__context__
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _beijing(value: Any) -> dt.datetime | None:
+    """An OpenStack timestamp (UTC, with or without offset) as naive Beijing time."""
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
 
 
 def _number(value: Any) -> float | None:

@@ -1,0 +1,222 @@
+"""The unified authentication platform's admin side (Keycloak admin REST API): what reclamation
+needs after ``pulumi destroy`` to be sure an application's clients are gone (Art. 16, 20).
+
+Only the standard library (``urllib``): a service-account token by client credentials, the
+clients of a realm by ``clientId`` search, deletion by internal id. HTTP and network errors
+become :class:`PlatformError` in one function, :meth:`KeycloakAdmin._request`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.core import naming
+from orchestrator.errors import ExternalError
+
+#: Clients fetched per page of ``GET /clients``.
+PAGE = 100
+
+
+class PlatformError(ExternalError):
+    """The authentication platform failed or refused a request."""
+
+    status: int | None = None
+    """The HTTP status, when the platform answered."""
+
+
+@dataclass(frozen=True)
+class PlatformClient:
+    """One client registration in one realm."""
+
+    realm: str
+    id: str
+    """Keycloak's internal id (what the admin API deletes by)."""
+    client_id: str
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    """The govcloud labels found in the client's attributes (``{"unit": "zwb", ...}``)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"realm": self.realm, "id": self.id, "clientId": self.client_id, "labels": self.labels}
+
+
+@dataclass
+class KeycloakAdmin:
+    """A service-account client of Keycloak's admin API (needs realm-management ``manage-clients``)."""
+
+    url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    realm: str = "master"
+    """Realm of the service-account client itself."""
+    base_path: str = ""
+    timeout: float = 10.0
+    _token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> KeycloakAdmin:
+        """From ``KEYCLOAK_URL``, ``KEYCLOAK_CLIENT_ID``, ``KEYCLOAK_CLIENT_SECRET`` and optional
+        ``KEYCLOAK_REALM``, ``KEYCLOAK_BASE_PATH``: the variables the Keycloak provider reads too."""
+        env = os.environ if environ is None else environ
+        missing = [k for k in ("KEYCLOAK_URL", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET") if not env.get(k)]
+        if missing:
+            raise PlatformError(f"set {', '.join(missing)} to reach the authentication platform's admin API")
+        return cls(
+            url=env["KEYCLOAK_URL"],
+            client_id=env["KEYCLOAK_CLIENT_ID"],
+            client_secret=env["KEYCLOAK_CLIENT_SECRET"],
+            realm=env.get("KEYCLOAK_REALM") or "master",
+            base_path=env.get("KEYCLOAK_BASE_PATH") or "",
+        )
+
+    # --- verbs ---------------------------------------------------------------------------
+
+    def clients(self, realm: str, prefix: str) -> Iterator[PlatformClient]:
+        """Clients of ``realm`` whose ``clientId`` starts with ``prefix``."""
+        first = 0
+        while True:
+            query = urllib.parse.urlencode({"clientId": prefix, "search": "true", "first": first, "max": PAGE})
+            page = self._request("GET", f"/admin/realms/{_quote(realm)}/clients?{query}") or []
+            for raw in page:
+                if raw.get("clientId", "").startswith(prefix):
+                    yield PlatformClient(realm, raw["id"], raw["clientId"], _labels(raw.get("attributes") or {}))
+            if len(page) < PAGE:
+                return
+            first += PAGE
+
+    def delete_client(self, realm: str, id: str, ignore_missing: bool = True) -> None:
+        """Delete the client with internal id ``id``; a missing one is fine unless ``ignore_missing`` is false."""
+        try:
+            self._request("DELETE", f"/admin/realms/{_quote(realm)}/clients/{_quote(id)}")
+        except PlatformError as exc:
+            if not (ignore_missing and getattr(exc, "status", None) == 404):
+                raise
+
+    # --- HTTP, in one place --------------------------------------------------------------
+
+    def _base(self) -> str:
+        return f"{self.url.rstrip('/')}{self.base_path.rstrip('/')}"
+
+    def _access_token(self) -> str:
+        if self._token is None:
+            form = urllib.parse.urlencode(
+                {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
+            ).encode()
+            answer = self._send(
+                urllib.request.Request(
+                    f"{self._base()}/realms/{_quote(self.realm)}/protocol/openid-connect/token",
+                    data=form,
+                    method="POST",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            )
+            self._token = answer["access_token"]
+        return self._token
+
+    def _request(self, method: str, path: str) -> Any:
+        token = self._access_token()
+        return self._send(
+            urllib.request.Request(
+                f"{self._base()}{path}", method=method, headers={"Authorization": f"Bearer {token}"}
+            )
+        )
+
+    def _send(self, request: urllib.request.Request) -> Any:
+        """Send; JSON body or ``None``; every HTTP and network error becomes :class:`PlatformError`."""
+        where = f"{request.get_method()} {request.full_url.split('?')[0]}"
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            error = PlatformError(f"authentication platform: {where} answered {exc.code} {exc.reason}")
+            error.status = exc.code
+            raise error from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise PlatformError(f"authentication platform unreachable: {where}: {exc}") from exc
+        try:
+            return json.loads(body) if body else None
+        except ValueError as exc:
+            raise PlatformError(f"authentication platform: {where} answered no JSON") from exc
+
+
+def _quote(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+def _labels(attributes: dict[str, Any]) -> dict[str, str]:
+    prefix = naming.TAG_PREFIX
+    return {k[len(prefix):]: str(v) for k, v in attributes.items() if k.startswith(prefix) and k[len(prefix):] in naming.TAG_KEYS}
+
+
+# --- reclamation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientsReclaim:
+    """What reclaiming an application's clients decided, did and found afterwards."""
+
+    dry_run: bool
+    delete: tuple[PlatformClient, ...]
+    """Ours: an environment's client id and the application's labels."""
+    foreign: tuple[PlatformClient, ...]
+    """Matching the prefix but not ours: left for a person."""
+    failures: tuple[str, ...] = ()
+    remaining: tuple[PlatformClient, ...] = ()
+    """Ours and still there after deletion (always empty in a dry run)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.remaining
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "delete": [c.as_dict() for c in self.delete],
+            "foreign": [c.as_dict() for c in self.foreign],
+            "failures": list(self.failures),
+            "remaining": [c.as_dict() for c in self.remaining],
+            "ok": self.ok,
+        }
+
+
+def is_ours(client: PlatformClient, unit: str, app: str) -> bool:
+    """A client govcloud registered for ``app``: one of its client ids, labelled with it."""
+    return (
+        client.client_id in naming.client_ids(unit, app)
+        and client.labels.get("unit") == unit
+        and client.labels.get("app") == app
+    )
+
+
+def find_clients(admin: KeycloakAdmin, realms: Iterable[str], unit: str, app: str) -> list[PlatformClient]:
+    """Every client in ``realms`` whose ``clientId`` starts with ``<unit>-<app>-``."""
+    prefix = naming.client_prefix(unit, app)
+    return [c for realm in dict.fromkeys(realms) for c in admin.clients(realm, prefix)]
+
+
+def reclaim_clients(
+    admin: KeycloakAdmin, realms: Iterable[str], unit: str, app: str, *, dry_run: bool = True
+) -> ClientsReclaim:
+    """Delete the application's clients from ``realms`` (its realm and test realm) and verify
+    they are gone. Dry run by default: decide and report only. A failed deletion is recorded and
+    the run goes on; :attr:`ClientsReclaim.ok` says whether everything of ours is gone."""
+    realms = list(dict.fromkeys(realms))
+    found = find_clients(admin, realms, unit, app)
+    ours = tuple(c for c in found if is_ours(c, unit, app))
+    foreign = tuple(c for c in found if not is_ours(c, unit, app))
+    if dry_run:
+        return ClientsReclaim(True, ours, foreign)
+    failures = []
+    for client in ours:
+        try:
+            admin.delete_client(client.realm, client.id)
+        except PlatformError as exc:
+            failures.append(f"{client.realm}/{client.client_id}: {exc}")
+    remaining = tuple(c for c in find_clients(admin, realms, unit, app) if is_ours(c, unit, app))
+    return ClientsReclaim(False, ours, foreign, tuple(failures), remaining)

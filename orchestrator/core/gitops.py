@@ -1,0 +1,79 @@
+"""What a git change means for the stacks: which paths are manifests, which shared files affect
+every stack, and the order in which stacks are applied. Pure; the rules are data.
+
+Manifests: files ending in ``.yaml``/``.yml`` under a manifest directory (``manifests/`` and
+``examples/manifests/`` unless configured). Any other file is either shared (listed in
+:data:`SHARED`, then every stack is affected) or irrelevant to the stacks (docs, tests, the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Literal, TypeVar
+
+#: Where manifests live, relative to the repository root (``--manifests`` overrides).
+MANIFEST_DIRS: tuple[str, ...] = ("manifests", "examples/manifests")
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+#: The order in which the environments of one application are applied (Art. 13-14).
+ENV_ORDER: tuple[str, ...] = ("test", "trial", "production")
+
+
+@dataclass(frozen=True)
+class SharedPath:
+    """A file (glob; ``*`` also crosses ``/``) whose change affects every stack.
+
+    ``program``: the resources of every stack may change, so the base is planned with the base
+    program. ``policy``: only the quota result may change; the resources cannot.
+    """
+
+    pattern: str
+    affects: Literal["program", "policy"]
+    reason: str
+
+
+SHARED: tuple[SharedPath, ...] = (
+    SharedPath("quotas/policy.yaml", "policy", "the quota policy"),
+    SharedPath("orchestrator/core/quota/*", "policy", "the quota rules"),
+    SharedPath("stacks/*", "program", "the Pulumi program"),
+    SharedPath("Pulumi.yaml", "program", "the Pulumi project"),
+    SharedPath("pyproject.toml", "program", "the provider SDK versions"),
+    SharedPath("templates/cloud-init/*", "program", "the servers' cloud-init user data"),
+    SharedPath("orchestrator/adapters/templates.py", "program", "template rendering"),
+    SharedPath("orchestrator/core/naming.py", "program", "names, labels and tags"),
+    SharedPath("orchestrator/core/sizing.py", "program", "flavors, sizes and project quotas"),
+    SharedPath("orchestrator/core/manifest.py", "program", "the manifest model"),
+    SharedPath("orchestrator/core/validation.py", "program", "validation and environment overrides"),
+    SharedPath("orchestrator/core/yamlsource.py", "program", "manifest parsing and digests"),
+)
+
+
+def is_manifest(path: str, dirs: Sequence[str] = MANIFEST_DIRS) -> bool:
+    """Is ``path`` (relative, with ``/``) a manifest? Example: ``is_manifest("manifests/a/b.yaml")``."""
+    return path.endswith(MANIFEST_SUFFIXES) and any(path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def shared_hits(paths: Iterable[str], shared: Sequence[SharedPath] = SHARED) -> list[tuple[str, SharedPath]]:
+    """Each changed path that is a shared file, with the first rule it matches."""
+    hits = []
+    for path in paths:
+        rule = next((s for s in shared if fnmatchcase(path, s.pattern)), None)
+        if rule is not None:
+            hits.append((path, rule))
+    return hits
+
+
+T = TypeVar("T")
+
+
+def apply_chains(stacks: Iterable[T], app_of, env_of) -> list[list[T]]:
+    """Stacks grouped per application, each group in :data:`ENV_ORDER`; groups by application id.
+
+    One group is applied in order (a failure stops the rest of its group); groups are independent.
+    """
+    groups: dict[str, list[T]] = {}
+    for stack in stacks:
+        groups.setdefault(app_of(stack), []).append(stack)
+    rank = {env: i for i, env in enumerate(ENV_ORDER)}
+    return [sorted(groups[app], key=lambda s: rank.get(env_of(s), len(rank))) for app in sorted(groups)]

@@ -1,0 +1,119 @@
+"""What ``plan`` shows and ``up`` enforces before the engine starts: the lifecycle gate and the
+quota policy over the planned resources, given what the unit holds according to the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.core.manifest import Application, Environment
+from orchestrator.errors import GovcloudError, RuleError
+
+if TYPE_CHECKING:
+    from orchestrator.core.quota.facts import Holding
+    from orchestrator.core.quota.policy import Policy
+    from orchestrator.core.quota.rules import Violation
+    from orchestrator.services.lifecycle import Lifecycle
+    from orchestrator.services.plan import StackPlan
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The verdict on one stack: the gate's refusal (None when it passes) and the violations."""
+
+    stack: str
+    gate: RuleError | None
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    @property
+    def allowed(self) -> bool:
+        return self.gate is None and not self.mandatory
+
+    def as_dict(self) -> dict[str, Any]:
+        gate = {"passed": self.gate is None}
+        if self.gate is not None:
+            gate |= {"rule": self.gate.rule, "message": self.gate.args[0], "article": self.gate.article}
+        return {"gate": gate, "quota": {"violations": [v.as_dict() for v in self.violations],
+                                        "mandatory": len(self.mandatory)}}
+
+    def refusal(self) -> RuleError:
+        """One error naming every reason the stack may not be provisioned."""
+        reasons = ([str(self.gate)] if self.gate else []) + [str(v) for v in self.mandatory]
+        return RuleError(f"{self.stack} may not be provisioned: " + "; ".join(reasons),
+                         rule=self.gate.rule if self.gate else "quota")
+
+
+class Admissions:
+    """Admits stacks against one policy and one ledger (opened once, read for every stack)."""
+
+    def __init__(self, policy: Policy | None = None, lifecycle: Lifecycle | None = None,
+                 at: dt.datetime | None = None) -> None:
+        from orchestrator.services import quotas
+
+        self.policy = policy or quotas.policy()
+        self.lifecycle = lifecycle if lifecycle is not None else existing_ledger()
+        self.at = at or _now()
+        self._held: dict[str, list[Holding]] = {}
+
+    def admit(self, plan: StackPlan, app: Application) -> Admission:
+        from orchestrator.core.quota.engine import check_planned
+
+        env = Environment(plan.env)
+        violations = check_planned([r.as_dict() for r in plan.resources], app, env, self.policy,
+                                   self.held(app.unit))
+        return Admission(plan.stack, self.gate(app, env), violations)
+
+    def held(self, unit: str) -> list[Holding]:
+        """What ``unit`` holds according to the ledger (nothing without a ledger)."""
+        if unit not in self._held:
+            from orchestrator.core.quota.holdings import holdings
+
+            live = self.lifecycle.provisioned(unit) if self.lifecycle else []
+            self._held[unit] = holdings([a for a, _ in live], unit, [(a.id, Environment(e)) for a, e in live])
+        return self._held[unit]
+
+    def gate(self, app: Application, env: Environment) -> RuleError | None:
+        """The lifecycle gate's refusal of ``env`` of ``app`` at this digest (None: it passes)."""
+        if self.lifecycle is None:
+            return RuleError(f"{app.id} has no ledger entries: submit it and have {env} approved first",
+                             rule="digest-approved", article="Art. 13" if env is Environment.TEST else "Art. 14")
+        try:
+            self.lifecycle.check_provision(app.id, str(env), app.digest, self.at)
+        except RuleError as refused:
+            return refused
+        except GovcloudError as missing:
+            return RuleError(f"{missing}: submit it and have {env} approved first", rule="digest-approved",
+                             article="Art. 13" if env is Environment.TEST else "Art. 14")
+        return None
+
+
+def existing_ledger() -> Lifecycle | None:
+    """The ledger, if one exists: plan never creates an empty ledger as a side effect."""
+    import os
+
+    from orchestrator.adapters.ledger import Ledger, database_url
+    from orchestrator.services.lifecycle import Lifecycle
+
+    url = database_url()
+    if not os.environ.get("GOVCLOUD_DATABASE_URL") and url.startswith("sqlite:///"):
+        if not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+    return Lifecycle(Ledger.open(url))
+
+
+def admit_all(plans: Iterable[StackPlan], apps: dict[str, Application]) -> list[Admission]:
+    admissions = Admissions()
+    return [admissions.admit(plan, apps[plan.source]) for plan in plans]
+
+
+def _now() -> dt.datetime:
+    from orchestrator.services.lifecycle import beijing_now
+
+    return beijing_now()

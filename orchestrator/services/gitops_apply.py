@@ -1,0 +1,234 @@
+"""``gitops apply``: up every approved stack a change touches, in order, N applications at a time.
+
+Decide first (would the ledger record it?), then lock (a ledger lease per stack; the Pulumi
+backend keeps its own lock during ``up``), run ``up`` through
+:func:`orchestrator.services.provision.run_operation` (which admits the stack again and records
+``provisioned``), and check the ledger shows it. A deleted
+manifest becomes a termination request, never a destroy. Every outcome is a :class:`StackResult`;
+one stack's failure stops only the later environments of its own application.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters import git
+from orchestrator.core import gitops as rules
+from orchestrator.errors import ConflictError, GovcloudError, NotFound, RuleError
+from orchestrator.services.gitops import Affected, AppChange, StackChange, affected
+
+#: How long a stack's lease lasts if its holder dies (the Pulumi backend's own lock stays on).
+LEASE_TTL = dt.timedelta(hours=2)
+LEASE_POLL_SECONDS = 2.0
+
+
+@dataclass
+class StackResult:
+    """What ``apply`` did with one stack or one deleted application."""
+
+    stack: str
+    app: str
+    env: str
+    status: str
+    """``applied``, ``skipped`` (a rule said no, nothing done), ``failed``, ``blocked`` (an
+    earlier environment of the application failed), ``termination-requested`` or
+    ``nothing-to-do``."""
+    message: str = ""
+    changes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ApplyReport:
+    base: str
+    head: str
+    results: list[StackResult]
+
+    @property
+    def exit_code(self) -> int:
+        """0 every stack applied (or nothing to do), 1 some refused by a rule, 3 some failed."""
+        statuses = {r.status for r in self.results}
+        return 3 if statuses & {"failed", "blocked"} else 1 if "skipped" in statuses else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return {"base": self.base, "head": self.head, "counts": counts, "results": [r.as_dict() for r in self.results]}
+
+
+RunOperation = Callable[..., Any]
+
+
+@dataclass
+class StackLock:
+    """A ledger lease per stack, so that two pipelines never apply one stack at once."""
+
+    ledger: Any
+    wait: float = 0.0
+    holder: str = field(default_factory=lambda: lease_holder())
+    ttl: dt.timedelta = LEASE_TTL
+
+    def acquire(self, stack: str) -> None:
+        """Take the stack's lease, polling up to ``wait`` seconds; :class:`ConflictError` if held."""
+        name, deadline = f"gitops:{stack}", time.monotonic() + self.wait
+        while not self.ledger.acquire(name, self.holder, self.ttl):
+            if time.monotonic() >= deadline:
+                held = self.ledger.lease(name)
+                who = f" by {held[0]} (lease until {held[1]:%Y-%m-%d %H:%M} UTC)" if held else ""
+                raise ConflictError(f"stack {stack} is being applied{who}; waited {self.wait:g} s "
+                                    "(--wait SECONDS to wait longer)")
+            time.sleep(min(LEASE_POLL_SECONDS, max(0.05, deadline - time.monotonic())))
+
+    def release(self, stack: str) -> None:
+        self.ledger.release(f"gitops:{stack}", self.holder)
+
+
+def lease_holder() -> str:
+    """Who holds a lease: the CI job when known, else host and process."""
+    job = os.environ.get("CI_JOB_URL") or (
+        f"{os.environ['GITHUB_SERVER_URL']}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY") else "")
+    return f"{job or socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:6]}"[:200]
+
+
+def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperation | None = None,
+          parallel: int = 2, wait: float = 0.0, at: dt.datetime | None = None,
+          dirs: Sequence[str] = rules.MANIFEST_DIRS,
+          on_result: Callable[[StackResult], None] | None = None) -> ApplyReport:
+    """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
+    environments of one application in order, ``parallel`` applications at a time), recorded in
+    the ledger; a deleted manifest becomes a termination request. A failure stops only the later
+    environments of the same application. ``on_result`` hears of each result as it is known."""
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    if run is None:
+        from orchestrator.services.provision import run_operation as run
+    at = at or beijing_now()
+    found = affected(repo, base_ref, "HEAD", dirs)
+    lifecycle, lock = Lifecycle(ledger), StackLock(ledger, wait)
+    results: list[StackResult] = []
+    todo: list[tuple[AppChange, StackChange]] = []
+    guard = threading.Lock()
+
+    def done(result: StackResult) -> StackResult:
+        if on_result is not None:
+            with guard:
+                on_result(result)
+        return result
+
+    for app in found.applications:
+        if app.change == "invalid":
+            results.append(done(StackResult(app.app, app.app, "", "skipped",
+                                            "head manifest invalid: " + "; ".join(app.problems[:3]))))
+        elif app.change == "deleted":
+            results.append(done(_request_termination(found, app, lifecycle, at)))
+        elif app.change == "shared" and not found.program_changed:
+            continue  # only the quota policy changed: the resources cannot
+        else:
+            for stack in app.stacks:
+                if stack.change == "removed":
+                    results.append(done(StackResult(stack.stack, app.app, stack.env, "skipped",
+                                                    "environment removed from the manifest: not destroyed; "
+                                                    "ending an environment goes through the lifecycle")))
+                else:
+                    todo.append((app, stack))
+    chains = rules.apply_chains(todo, app_of=lambda t: t[0].app, env_of=lambda t: t[1].env)
+
+    def run_chain(chain: list[tuple[AppChange, StackChange]]) -> list[StackResult]:
+        out: list[StackResult] = []
+        for app, stack in chain:
+            if out and out[-1].status == "failed":
+                out.append(done(StackResult(stack.stack, app.app, stack.env, "blocked",
+                                            f"not applied: {out[-1].env} of {app.app} failed")))
+                continue
+            out.append(done(_apply_stack(repo, app, stack, lifecycle, lock, actor, at, run, guard)))
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for chain_results in pool.map(run_chain, chains):
+            results.extend(chain_results)
+    return ApplyReport(found.base, found.head, results)
+
+
+def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
+                 at: dt.datetime, run: RunOperation, guard: threading.Lock) -> StackResult:
+    """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``), check
+    the record; every outcome as a result."""
+    from orchestrator.core import lifecycle as lc
+    from orchestrator.core.validation import validate_file
+
+    assert app.head is not None and app.head_path is not None
+    result = StackResult(stack.stack, app.app, stack.env, "failed")
+    path = repo / app.head_path
+    on_disk = validate_file(path)
+    if on_disk.digest != app.head.digest:
+        result.message = f"{app.head_path} in the work tree differs from HEAD: check out HEAD cleanly"
+        return result
+    try:
+        with guard:
+            state = lifecycle.state(app.app)
+        lc.decide(state, "provisioned", actor, at, environment=stack.env, digest=app.head.digest)
+    except (NotFound, RuleError) as exc:
+        result.status, result.message = "skipped", f"not applied: {exc}"
+        return result
+    try:
+        lock.acquire(stack.stack)
+    except GovcloudError as exc:
+        result.message = str(exc)
+        return result
+    try:
+        outcome = run("up", str(path), stack.env, actor=actor)  # admits, runs the engine, records
+        result.changes = dict(getattr(outcome, "changes", {}) or {})
+        with guard:
+            recorded = lifecycle.state(app.app).provisioned.get(stack.env)
+        if recorded != app.head.digest:
+            result.message = f"applied, but the ledger shows {stack.env} provisioned at {recorded}, not this digest"
+            return result
+        result.status, result.message = "applied", f"up; recorded provisioned ({app.head.digest[:19]})"
+    except RuleError as exc:  # run_operation's own admission said no: the engine never started
+        result.status, result.message = "skipped", f"not applied: {exc}"
+    except GovcloudError as exc:
+        result.message = str(exc)
+    except Exception as exc:  # an engine adapter bug must not stop the other stacks
+        result.message = f"{type(exc).__name__}: {exc}"
+    finally:
+        lock.release(stack.stack)
+    return result
+
+
+def _request_termination(found: Affected, app: AppChange, lifecycle: Any, at: dt.datetime) -> StackResult:
+    """A deleted manifest asks for termination (Art. 16) in the unit's name: the author of the
+    commit that deleted it. Never a destroy: the office approves, the provider reclaims."""
+    from orchestrator.core.lifecycle import Actor
+
+    result = StackResult(app.app, app.app, "", "skipped")
+    commit = git.deleting_commit(found.repo, found.base, found.head, app.base_path or "")
+    actor = Actor(git.author(found.repo, commit)[:200], "unit", app.unit, source="git")
+    try:
+        state = lifecycle.state(app.app)
+    except NotFound:
+        result.status, result.message = "nothing-to-do", "manifest deleted; no ledger entries, so nothing to terminate"
+        return result
+    if state.state in ("termination-requested", "backup-confirmed", "termination-approved", "reclaimed"):
+        result.status, result.message = "termination-requested", f"already {state.state}"
+        return result
+    try:
+        lifecycle.terminate(app.app, actor, at, reason=f"manifest {app.base_path} deleted in commit {commit[:12]}")
+    except GovcloudError as exc:
+        result.message = f"manifest deleted, termination not requested: {exc}"
+        return result
+    result.status, result.message = "termination-requested", f"requested for {actor.name} (commit {commit[:12]})"
+    return result

@@ -1,0 +1,109 @@
+"""plan shows and up enforces the lifecycle gate and the quota policy, from the ledger."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.adapters.ledger import Ledger
+from orchestrator.cli import cli, register_commands
+from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
+from orchestrator.core.manifest import Environment
+from orchestrator.core.quota.policy import load_policy
+from orchestrator.core.validation import load_manifest
+from orchestrator.services.admission import Admissions
+from orchestrator.services.lifecycle import Lifecycle
+from orchestrator.services.plan import plan_application
+from tests.conftest import EXAMPLES, ROOT
+
+PORTAL = EXAMPLES / "citizen-portal.yaml"
+T = __import__("datetime").datetime.fromisoformat
+
+
+@pytest.fixture
+def lifecycle(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", url)
+    return Lifecycle(Ledger.open(url))
+
+
+def approve_test(lifecycle, path=PORTAL):
+    unit, office = Actor("liming", UNIT, "zwb"), Actor("zhang", EGOV, "egov")
+    lifecycle.submit(path, actor=unit, at=T("2026-11-02T09:00"))
+    lifecycle.accept("citizen-portal", actor=office, at=T("2026-11-03T09:00"))
+    lifecycle.review("citizen-portal", opinion="complete", actor=office, at=T("2026-11-04T09:00"))
+    lifecycle.approve("citizen-portal", "test", actor=office, at=T("2026-11-04T10:00"))
+
+
+def admit(lifecycle, at="2026-11-05T09:00", env=Environment.TEST, path=PORTAL):
+    app = load_manifest(path)
+    admissions = Admissions(load_policy(ROOT / "quotas" / "policy.yaml"), lifecycle, T(at))
+    return admissions.admit(plan_application(app, env), app)
+
+
+def test_without_approval_the_gate_refuses(lifecycle):
+    verdict = admit(lifecycle)
+    assert not verdict.allowed
+    assert verdict.gate.rule == "digest-approved" and verdict.gate.article == "Art. 13"
+
+
+def test_approved_digest_passes_and_another_digest_does_not(lifecycle, tmp_path):
+    approve_test(lifecycle)
+    assert admit(lifecycle).allowed
+    changed = tmp_path / "portal.yaml"
+    changed.write_text(PORTAL.read_text(encoding="utf-8").replace("count: 2", "count: 3"), encoding="utf-8")
+    verdict = admit(lifecycle, path=changed)
+    assert verdict.gate is not None and "approved for sha256:" in str(verdict.gate)
+
+
+def test_expired_test_environment_is_refused(lifecycle):
+    approve_test(lifecycle)
+    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"),
+                                 load_manifest(PORTAL).digest)
+    assert admit(lifecycle, at="2026-11-10T09:00").allowed
+    verdict = admit(lifecycle, at="2026-11-21T09:00")
+    assert verdict.gate is not None and verdict.gate.rule == "test-expired"
+
+
+def test_held_resources_come_from_the_ledger(lifecycle):
+    approve_test(lifecycle)
+    admissions = Admissions(load_policy(ROOT / "quotas" / "policy.yaml"), lifecycle, T("2026-11-05T09:00"))
+    assert admissions.held("zwb") == []
+    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"),
+                                 load_manifest(PORTAL).digest)
+    admissions = Admissions(load_policy(ROOT / "quotas" / "policy.yaml"), lifecycle, T("2026-11-05T09:00"))
+    [held] = admissions.held("zwb")
+    assert (held.app, held.env, held.totals.vcpu, held.totals.servers) == ("citizen-portal", Environment.TEST, 1, 1)
+
+
+def test_mandatory_quota_violation_refuses(lifecycle, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text(PORTAL.read_text(encoding="utf-8").replace("            count: 1\n", "            count: 90\n"), encoding="utf-8")
+    approve_test(lifecycle, big)
+    verdict = admit(lifecycle, path=big)
+    assert verdict.gate is None
+    assert {v.rule for v in verdict.mandatory} >= {"unit-limits"}
+    assert "may not be provisioned" in str(verdict.refusal())
+
+
+def test_up_is_refused_before_the_engine_starts(lifecycle, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path / "no-engine"))
+    register_commands()
+    result = CliRunner().invoke(cli, ["up", "citizen-portal", "--env", "test", "--as", "ops", "--role", "provider"])
+    assert result.exit_code == 1, result.output
+    assert "may not be provisioned" in result.stderr and "have test approved first" in result.stderr
+    approve_test(lifecycle)
+    result = CliRunner().invoke(cli, ["up", "citizen-portal", "--env", "test", "--as", "ops", "--role", "provider"])
+    assert result.exit_code == 3 and "scripts/install-pulumi" in result.stderr, result.output
+
+
+def test_plan_reports_the_gate_from_the_ledger(lifecycle):
+    approve_test(lifecycle)
+    register_commands()
+    result = CliRunner().invoke(cli, ["plan", str(PORTAL), "--output", "json"])
+    stacks = {s["env"]: s for s in json.loads(result.stdout)["stacks"]}
+    assert stacks["test"]["gate"] == {"passed": True}
+    assert stacks["trial"]["gate"]["passed"] is False and stacks["trial"]["gate"]["article"] == "Art. 14"
+    assert stacks["test"]["quota"] == {"violations": [], "mandatory": 0}

@@ -1,0 +1,221 @@
+"""Reclaiming an application's clients through Keycloak's admin REST API, against a fake
+Keycloak on loopback that implements the endpoints used (token, list clients, delete client)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from orchestrator.adapters.platform import PAGE, KeycloakAdmin, PlatformError, reclaim_clients
+from orchestrator.core import naming
+
+ADMIN_ID, ADMIN_SECRET, TOKEN = "govcloud-reclaimer", "s3cret-admin", "tok-123"
+
+
+@dataclass
+class FakeKeycloak:
+    """Realm -> internal id -> client representation; knobs to misbehave."""
+
+    url: str = ""
+    realms: dict[str, dict[str, dict]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    refuse_delete: set[str] = field(default_factory=set)
+    """Internal ids whose DELETE answers 500."""
+    pretend_delete: set[str] = field(default_factory=set)
+    """Internal ids whose DELETE answers 204 and keeps the client (verification must notice)."""
+
+    def add(self, realm: str, client_id: str, labels: dict[str, str] | None = None) -> str:
+        clients = self.realms.setdefault(realm, {})
+        internal = f"uuid-{realm}-{len(clients)}"
+        attributes = {f"govcloud:{k}": v for k, v in (labels or {}).items()}
+        clients[internal] = {"id": internal, "clientId": client_id, "attributes": attributes}
+        return internal
+
+
+def labels(unit: str, app: str, env: str) -> dict[str, str]:
+    return {"unit": unit, "app": app, "env": env, "digest": "sha256:" + "a" * 64}
+
+
+@pytest.fixture
+def keycloak() -> Iterator[FakeKeycloak]:
+    fake = FakeKeycloak()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: object = None) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _authorised(self) -> bool:
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._answer(401, {"error": "HTTP 401 Unauthorized"})
+                return False
+            return True
+
+        def do_POST(self) -> None:  # noqa: N802
+            fake.requests.append(f"POST {self.path}")
+            form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            if self.path != "/realms/master/protocol/openid-connect/token":
+                return self._answer(404)
+            good = form == {"grant_type": ["client_credentials"], "client_id": [ADMIN_ID],
+                            "client_secret": [ADMIN_SECRET]}
+            self._answer(200, {"access_token": TOKEN}) if good else self._answer(401, {"error": "invalid_client"})
+
+        def do_GET(self) -> None:  # noqa: N802
+            fake.requests.append(f"GET {self.path}")
+            if not self._authorised():
+                return
+            url = urllib.parse.urlsplit(self.path)
+            parts = url.path.split("/")  # ['', 'admin', 'realms', realm, 'clients']
+            if len(parts) != 5 or parts[:3] != ["", "admin", "realms"] or parts[4] != "clients":
+                return self._answer(404)
+            if parts[3] not in fake.realms:
+                return self._answer(404, {"error": "Realm not found."})
+            q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+            found = [c for c in fake.realms[parts[3]].values()
+                     if q.get("search") == "true" and q["clientId"].lower() in c["clientId"].lower()
+                     or c["clientId"] == q.get("clientId")]
+            first, most = int(q.get("first", 0)), int(q.get("max", 100))
+            self._answer(200, found[first:first + most])
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            fake.requests.append(f"DELETE {self.path}")
+            if not self._authorised():
+                return
+            parts = self.path.split("/")  # ['', 'admin', 'realms', realm, 'clients', id]
+            realm, internal = parts[3], parts[5]
+            if internal in fake.refuse_delete:
+                return self._answer(500, {"error": "boom"})
+            if internal not in fake.realms.get(realm, {}):
+                return self._answer(404, {"error": "Could not find client"})
+            if internal not in fake.pretend_delete:
+                del fake.realms[realm][internal]
+            self._answer(204)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def admin(fake: FakeKeycloak, secret: str = ADMIN_SECRET) -> KeycloakAdmin:
+    return KeycloakAdmin(url=fake.url, client_id=ADMIN_ID, client_secret=secret)
+
+
+def populate(fake: FakeKeycloak) -> dict[str, str]:
+    """zwb/citizen-portal in both realms, plus look-alikes that are not ours."""
+    return {
+        "test": fake.add("gov-test", "zwb-citizen-portal-test", labels("zwb", "citizen-portal", "test")),
+        "trial": fake.add("gov", "zwb-citizen-portal-trial", labels("zwb", "citizen-portal", "trial")),
+        "production": fake.add("gov", "zwb-citizen-portal-production", labels("zwb", "citizen-portal", "production")),
+        # another application whose id extends ours: same prefix, not ours
+        "v2": fake.add("gov", "zwb-citizen-portal-v2-trial", labels("zwb", "citizen-portal-v2", "trial")),
+        # our client id, registered by hand without labels: a person decides
+        "manual": fake.add("gov-test", "zwb-citizen-portal-test", {}),
+        "other": fake.add("gov", "sjj-open-data-trial", labels("sjj", "open-data", "trial")),
+    }
+
+
+def remaining_ids(fake: FakeKeycloak) -> set[str]:
+    return {i for clients in fake.realms.values() for i in clients}
+
+
+def test_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    result = reclaim_clients(admin(keycloak), ["gov", "gov-test"], "zwb", "citizen-portal")
+    assert result.dry_run and result.ok
+    assert sorted(c.id for c in result.delete) == sorted([ids["test"], ids["trial"], ids["production"]])
+    assert sorted(c.id for c in result.foreign) == sorted([ids["v2"], ids["manual"]])
+    assert remaining_ids(keycloak) == set(ids.values())
+    assert not [r for r in keycloak.requests if r.startswith("DELETE")]
+
+
+def test_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    result = reclaim_clients(admin(keycloak), ["gov", "gov-test", "gov"], "zwb", "citizen-portal", dry_run=False)
+    assert result.ok and not result.dry_run and result.remaining == () and result.failures == ()
+    assert {c.client_id for c in result.delete} == naming.client_ids("zwb", "citizen-portal")
+    assert remaining_ids(keycloak) == {ids["v2"], ids["manual"], ids["other"]}
+    deletes = [r for r in keycloak.requests if r.startswith("DELETE")]
+    assert sorted(deletes) == sorted(
+        [f"DELETE /admin/realms/gov-test/clients/{ids['test']}", f"DELETE /admin/realms/gov/clients/{ids['trial']}",
+         f"DELETE /admin/realms/gov/clients/{ids['production']}"]
+    )
+    gets = [r for r in keycloak.requests if r.startswith("GET")]
+    assert len(gets) == 4, "each realm listed once to decide and once to verify"
+    assert all("clientId=zwb-citizen-portal-" in g and "search=true" in g for g in gets)
+    assert [r for r in keycloak.requests if r.startswith("POST")] == ["POST /realms/master/protocol/openid-connect/token"]
+    assert json.loads(json.dumps(result.as_dict()))["ok"] is True
+
+
+def test_a_client_that_survives_deletion_is_reported(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    keycloak.pretend_delete.add(ids["trial"])
+    result = reclaim_clients(admin(keycloak), ["gov", "gov-test"], "zwb", "citizen-portal", dry_run=False)
+    assert not result.ok
+    assert [c.id for c in result.remaining] == [ids["trial"]]
+    assert result.failures == ()
+
+
+def test_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    keycloak.refuse_delete.add(ids["test"])
+    result = reclaim_clients(admin(keycloak), ["gov-test", "gov"], "zwb", "citizen-portal", dry_run=False)
+    assert not result.ok
+    [failure] = result.failures
+    assert failure.startswith("gov-test/zwb-citizen-portal-test: ") and "500" in failure
+    assert [c.id for c in result.remaining] == [ids["test"]]
+    assert ids["trial"] not in remaining_ids(keycloak) and ids["production"] not in remaining_ids(keycloak)
+
+
+def test_listing_pages_through_many_clients(keycloak: FakeKeycloak) -> None:
+    for n in range(PAGE + 5):
+        keycloak.add("gov", f"zwb-citizen-portal-x{n}", {})
+    found = list(admin(keycloak).clients("gov", "zwb-citizen-portal-"))
+    assert len(found) == PAGE + 5
+    assert sum(r.startswith("GET") for r in keycloak.requests) == 2
+
+
+def test_deleting_a_missing_client_is_fine_unless_asked(keycloak: FakeKeycloak) -> None:
+    keycloak.realms["gov"] = {}
+    client = admin(keycloak)
+    client.delete_client("gov", "nope")
+    with pytest.raises(PlatformError, match="404") as raised:
+        client.delete_client("gov", "nope", ignore_missing=False)
+    assert raised.value.status == 404 and raised.value.exit_code == 3
+
+
+def test_wrong_credentials_are_an_outside_failure_without_the_secret(keycloak: FakeKeycloak) -> None:
+    with pytest.raises(PlatformError, match="401") as raised:
+        reclaim_clients(admin(keycloak, "wrong-secret"), ["gov"], "zwb", "citizen-portal")
+    assert "wrong-secret" not in str(raised.value)
+    assert "wrong-secret" not in repr(admin(keycloak, "wrong-secret"))
+
+
+def test_unreachable_platform() -> None:
+    client = KeycloakAdmin(url="http://127.0.0.1:9", client_id=ADMIN_ID, client_secret=ADMIN_SECRET, timeout=2)
+    with pytest.raises(PlatformError, match="unreachable"):
+        list(client.clients("gov", "x-"))
+
+
+def test_from_environ_names_what_is_missing() -> None:
+    with pytest.raises(PlatformError, match="KEYCLOAK_URL, KEYCLOAK_CLIENT_SECRET"):
+        KeycloakAdmin.from_environ({"KEYCLOAK_CLIENT_ID": "x"})
+    built = KeycloakAdmin.from_environ({"KEYCLOAK_URL": "https://sso", "KEYCLOAK_CLIENT_ID": "x",
+                                        "KEYCLOAK_CLIENT_SECRET": "y", "KEYCLOAK_BASE_PATH": "/auth"})
+    assert (built.url, built.realm, built.base_path) == ("https://sso", "master", "/auth")
