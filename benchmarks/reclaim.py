@@ -2,7 +2,7 @@
 
 Two projects get the same 200 resources, made in parallel: 80 security groups, 40 networks,
 40 volumes and 40 Swift containers (one object each), all tagged for one application. One is
-reclaimed by govcloud's sweep (list, decide, delete kind by kind with a small thread pool,
+reclaimed by govcloud's sweep (list, decide, delete kind by kind with a small thread pool (16),
 verify by listing again, then the default security group and the project itself); the other by
 ``conn.project_cleanup(dry_run=False)``, which leaves the project, its default security group
 and (being generic) does not know Trove, tags or identity. Target: govcloud no slower.
@@ -97,7 +97,9 @@ def sdk_cleanup(admin, project) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=8)
+    from orchestrator.services.reclaim import WORKERS
+
+    parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 200 resources (a short-lived cloud)")
     args = parser.parse_args()
     for kind in MIX:

@@ -28,7 +28,7 @@ from orchestrator.errors import ConflictError, GovcloudError, RuleError
 
 ENVIRONMENTS = ("production", "trial", "test")
 LEASE_TTL = dt.timedelta(minutes=15)
-WORKERS = 8  #: deletions of one kind at once
+WORKERS = 16  #: deletions of one kind at once (mostly waiting: servers, volumes)
 
 
 # --- what the service needs of the outside world ------------------------------------------------
