@@ -219,3 +219,57 @@ def _progress(event: Any) -> Progress | None:
 
 def _op(op: Any) -> str:
     return str(getattr(op, "value", op))
+
+
+# --- whole stacks, for reclamation -------------------------------------------------------------
+
+
+def _workspace(engine: Engine, repo: Path) -> Any:
+    from pulumi import automation as auto
+
+    command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+    return auto.LocalWorkspace(work_dir=str(repo), pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
+                               env_vars=engine.env, secrets_provider="passphrase", pulumi_command=command)
+
+
+def stack_exists(stack_name: str, engine: Engine, repo: Path = REPO) -> bool:
+    """Whether the backend holds state for ``stack_name``."""
+    from pulumi import automation as auto
+
+    try:
+        return any(s.name.split("/")[-1] == stack_name for s in _workspace(engine, repo).list_stacks())
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi stack ls failed: {_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+
+
+def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Progress], None] | None = None,
+                  repo: Path = REPO) -> OperationResult:
+    """``pulumi destroy`` of an existing stack, without running the program (no config needed)."""
+    from pulumi import automation as auto
+
+    def on_event(event: Any) -> None:
+        progress = _progress(event)
+        if progress is not None and on_progress is not None:
+            on_progress(progress)
+
+    try:
+        stack = auto.Stack.select(stack_name, _workspace(engine, repo))
+        result = stack.destroy(on_event=on_event)
+        return OperationResult(stack_name, "destroy", False, _counts(result.summary.resource_changes))
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi destroy of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+
+
+def remove_stack(stack_name: str, engine: Engine, repo: Path = REPO) -> None:
+    """``pulumi stack rm``: the stack and its (now empty) state; gone already is fine."""
+    from pulumi import automation as auto
+
+    try:
+        if stack_exists(stack_name, engine, repo):
+            _workspace(engine, repo).remove_stack(stack_name)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi stack rm {stack_name} failed: {_last_lines(str(exc))}") from exc

@@ -135,6 +135,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("termination-requested", f"{REVIEWED} {_OPERATING}", TERMINATION_REQUESTED, UNIT, "Art. 16", "the unit requests termination"),
     _t("backup-confirmed", TERMINATION_REQUESTED, BACKUP_CONFIRMED, UNIT, "Art. 16", "the unit has taken its data off and backed it up"),
     _t("termination-approved", BACKUP_CONFIRMED, TERMINATION_APPROVED, EGOV, "Art. 16", "the e-gov office approves the termination"),
+    _t("reclaim-step", TERMINATION_APPROVED, None, PROVIDER, "Art. 16", "one step of a reclamation run (destroy, sweep, clients, project, stack, verify)"),
     _t("reclaimed", TERMINATION_APPROVED, RECLAIMED, PROVIDER, "Art. 16", "the provider has reclaimed every resource"),
 )
 EVENT_TYPES = tuple(dict.fromkeys(t.event for t in TRANSITIONS))

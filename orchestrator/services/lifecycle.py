@@ -161,8 +161,14 @@ class Lifecycle:
                            digest: str | None = None) -> lc.Event:
         return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
 
-    def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
-        return self._record(application, "reclaimed", actor, at)
+    def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime,
+                         payload: dict[str, Any] | None = None) -> lc.Event:
+        return self._record(application, "reclaimed", actor, at, payload=payload or {})
+
+    def record_reclaim_step(self, application: str, actor: lc.Actor, at: dt.datetime,
+                            environment: str | None, payload: dict[str, Any]) -> lc.Event:
+        """One step of a reclamation run (what it deleted, kept and failed), state unchanged."""
+        return self._record(application, "reclaim-step", actor, at, environment=environment, payload=payload)
 
     def expire(self, actor: lc.Actor, at: dt.datetime, destroy: Destroy | None, dry_run: bool = False) -> ExpiryReport:
         """Art. 13: warn 3 days before a test environment expires, destroy it at expiry.

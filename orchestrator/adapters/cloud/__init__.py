@@ -1,4 +1,5 @@
-"""The cloud (openstacksdk): capacity and use, per-project usage, and the quota sets applied to a project.
+"""The cloud (openstacksdk): capacity and use, per-project usage, the quota sets applied to a project,
+and the projects that reclamation sweeps (:mod:`orchestrator.adapters.cloud.sweep`).
 
 Takes and returns core types (:class:`~orchestrator.core.capacity.Measure`,
 :class:`~orchestrator.core.sizing.Quotas`, :class:`~orchestrator.core.usage.ProjectUsage`);
@@ -15,12 +16,17 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effective_capacity
+from orchestrator.core.naming import parse_tags
+from orchestrator.core.reclaim import Found
 from orchestrator.core.sizing import Quotas
 from orchestrator.core.usage import ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
 from orchestrator.errors import ExternalError, NotFound
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.cloud.sweep import ProjectSweep
 
 T = TypeVar("T")
 
@@ -195,6 +201,36 @@ class Cloud:
             network={k: getattr(network, attr) for k, attr in NETWORK_QUOTA_ATTRS.items()},
             block_storage={k: getattr(volume, k) for k in ("volumes", "gigabytes")},
         )
+
+    # --- projects and their sweep (Art. 16) ---------------------------------------------------
+
+    def find_project(self, name: str) -> Found | None:
+        """The Keystone project ``name`` (kind ``project``, labels from its tags), or ``None``."""
+        project = self._call(lambda: self._conn.identity.find_project(name, ignore_missing=True),
+                             f"looking up project {name}")
+        if project is None:
+            return None
+        return Found("project", project.id, project.name, parse_tags(project.tags or []))
+
+    def sweep(self, project: Found) -> ProjectSweep:
+        """The sweep of ``project`` through a connection scoped to it."""
+        from orchestrator.adapters.cloud.sweep import ProjectSweep
+
+        conn = self._call(lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
+                          f"scoping a connection to project {project.name} (does our user hold a role there?)")
+        return ProjectSweep(conn, project.id)
+
+    def delete_project(self, project: Found) -> None:
+        """Delete the Keystone project; gone already is fine."""
+        self._call(lambda: self._conn.identity.delete_project(project.id, ignore_missing=True),
+                   f"deleting project {project.name}")
+
+    def _call(self, call: Callable[[], T], doing: str) -> T:
+        """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``."""
+        try:
+            return call()
+        except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
+            raise ExternalError(f"cloud {self.name}: {doing} failed: {' '.join(str(exc).split())}"[:500]) from exc
 
     # --- errors, converted once ----------------------------------------------------------------
 

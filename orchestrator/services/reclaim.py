@@ -1,0 +1,507 @@
+"""Reclamation of a terminated application (Art. 16): every environment, every resource, verified.
+
+Per environment (production, trial, test) that has a stack or a project: ``pulumi destroy``; the
+sweep of the environment's project for leftovers tagged for the application, kind by kind in the
+dependency order of :mod:`orchestrator.core.reclaim` (parallel within a kind); the unified-auth
+clients; the project itself when nothing foreign is left in it; the stack and its state; then a
+verifying re-listing. Each step is recorded in the ledger, ``reclaimed`` only when all is gone.
+
+Decides first, then acts; failures are counted and the run goes on. A lease ``reclaim:<app>``
+keeps two operators from acting at once; a killed run is re-run after the lease expires, and
+finds only what is left (every deletion ignores what is already gone). ``dry_run`` writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from orchestrator.core import lifecycle as lc
+from orchestrator.core import naming
+from orchestrator.core.reclaim import Decision, Found, decide, is_ours
+from orchestrator.errors import ConflictError, GovcloudError, RuleError
+
+ENVIRONMENTS = ("production", "trial", "test")
+LEASE_TTL = dt.timedelta(minutes=15)
+WORKERS = 16  #: deletions of one kind at once (mostly waiting: servers, volumes)
+
+
+# --- what the service needs of the outside world ------------------------------------------------
+
+
+class Sweep(Protocol):
+    """One project's resources (:class:`orchestrator.adapters.cloud.sweep.ProjectSweep`)."""
+
+    def inventory(self) -> list[Found]: ...
+    def delete(self, found: Found) -> None: ...
+
+
+class CloudPort(Protocol):
+    """The projects of the cloud (:class:`orchestrator.adapters.cloud.Cloud`)."""
+
+    def find_project(self, name: str) -> Found | None: ...
+    def sweep(self, project: Found) -> Sweep: ...
+    def delete_project(self, project: Found) -> None: ...
+
+
+class Stacks(Protocol):
+    """Whole stacks in the engine's backend (see :class:`PulumiStacks`)."""
+
+    def exists(self, stack: str) -> bool: ...
+    def destroy(self, stack: str) -> dict[str, int]: ...
+    def remove(self, stack: str) -> None: ...
+
+
+class Platform(Protocol):
+    """The unified-authentication platform: removes the OIDC clients of one environment."""
+
+    def remove_clients(self, app_id: str, env: str) -> list[str]: ...
+
+
+class NoPlatform:
+    """No platform configured: nothing removed, and the step says so."""
+
+    note = "no unified-authentication platform is configured: no clients removed"
+
+    def remove_clients(self, app_id: str, env: str) -> list[str]:
+        return []
+
+
+class LeaseStore(Protocol):
+    def acquire(self, name: str, holder: str, ttl: dt.timedelta, now: dt.datetime | None = None) -> bool: ...
+    def lease(self, name: str) -> tuple[str, dt.datetime] | None: ...
+    def release(self, name: str, holder: str) -> None: ...
+
+
+class PulumiStacks:
+    """:class:`Stacks` through the engine adapter; the engine is located on first use (exit 3 if missing)."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+
+    def _located(self) -> Any:
+        from orchestrator.adapters import engine
+
+        if self._engine is None:
+            self._engine = engine.locate()
+        return self._engine
+
+    def exists(self, stack: str) -> bool:
+        from orchestrator.adapters import engine
+
+        return engine.stack_exists(stack, self._located())
+
+    def destroy(self, stack: str) -> dict[str, int]:
+        from orchestrator.adapters import engine
+
+        return engine.destroy_stack(stack, self._located()).changes
+
+    def remove(self, stack: str) -> None:
+        from orchestrator.adapters import engine
+
+        engine.remove_stack(stack, self._located())
+
+
+# --- what a run reports -------------------------------------------------------------------------
+
+
+@dataclass
+class Failure:
+    """One thing that could not be deleted (or listed), with the cloud's answer."""
+
+    environment: str
+    kind: str
+    id: str
+    name: str
+    error: str
+
+
+@dataclass
+class Step:
+    """One step of one environment: ``destroy``, ``sweep``, ``clients``, ``project``, ``stack``, ``verify``."""
+
+    environment: str
+    step: str
+    status: str  #: done, skipped, failed, planned (dry run)
+    detail: str = ""
+    deleted: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    foreign: list[dict[str, Any]] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)  #: dry run: what would be deleted, in order
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.plan:
+            data.pop("plan")
+        return data
+
+
+@dataclass
+class Summary:
+    application: str
+    dry_run: bool
+    steps: list[Step] = field(default_factory=list)
+    reclaimed: bool = False
+    deadline: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def failures(self) -> list[Failure]:
+        """What could not be deleted, once each, with the first error seen (not "still there")."""
+        seen: dict[tuple[str, str, str], Failure] = {}
+        for s in self.steps:
+            for f in s.failures:
+                seen.setdefault((f.environment, f.kind, f.id), f)
+        return list(seen.values())
+
+    @property
+    def foreign(self) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for s in self.steps:
+            for f in s.foreign:
+                seen[f"{f['environment']}/{f['id']}"] = f
+        return list(seen.values())
+
+    def counts(self) -> dict[str, int]:
+        """Deleted (or, in a dry run, to be deleted) by kind over all environments."""
+        total: dict[str, int] = {}
+        for s in self.steps:
+            for kind, n in s.deleted.items():
+                total[kind] = total.get(kind, 0) + n
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"application": self.application, "dry_run": self.dry_run, "reclaimed": self.reclaimed,
+                "counts": self.counts(), "failed": len(self.failures),
+                "failures": [asdict(f) for f in self.failures], "foreign": self.foreign,
+                "deadline": self.deadline, "note": self.note, "steps": [s.as_dict() for s in self.steps]}
+
+
+class Reporter(Protocol):
+    """Progress for people or pipelines; every method may be a no-op."""
+
+    def wave(self, environment: str, kind: str, total: int) -> None: ...
+    def item(self, environment: str, found: Found, error: str | None) -> None: ...
+    def step(self, step: Step) -> None: ...
+
+
+class QuietReporter:
+    def wave(self, environment: str, kind: str, total: int) -> None: ...
+    def item(self, environment: str, found: Found, error: str | None) -> None: ...
+    def step(self, step: Step) -> None: ...
+
+
+# --- the service --------------------------------------------------------------------------------
+
+
+class Reclaimer:
+    """One reclamation run of one application, by one provider actor."""
+
+    def __init__(self, lifecycle: Any, leases: LeaseStore, cloud: CloudPort, stacks: Stacks, actor: lc.Actor, *,
+                 platform: Platform | None = None, reporter: Reporter | None = None,
+                 clock: Callable[[], dt.datetime] | None = None, lease_ttl: dt.timedelta = LEASE_TTL,
+                 workers: int = WORKERS, holder: str | None = None) -> None:
+        from orchestrator.services.lifecycle import beijing_now
+
+        self.lifecycle, self.leases, self.cloud, self.stacks, self.actor = lifecycle, leases, cloud, stacks, actor
+        self.platform = platform or NoPlatform()
+        self.reporter = reporter or QuietReporter()
+        self.clock = clock or beijing_now
+        self.lease_ttl, self.workers = lease_ttl, workers
+        self.holder = holder or f"{actor.name}@{socket.gethostname()}:{os.getpid()}"
+
+    def run(self, application: str, dry_run: bool = False) -> Summary:
+        """Reclaim ``application`` (or, with ``dry_run``, say what would go). Raises on a gate."""
+        state = self._gate(application)
+        summary = Summary(application, dry_run)
+        if state.state == lc.RECLAIMED:
+            summary.reclaimed = True
+            summary.note = f"{application} was reclaimed already ({state.last_at})"
+            summary.deadline = self._deadline(state)
+            return summary
+        if dry_run:
+            for env in ENVIRONMENTS:
+                self._plan(state, env, summary)
+            return summary
+        lease = f"reclaim:{application}"
+        self._take(lease)
+        try:
+            for env in ENVIRONMENTS:
+                self._take(lease)  # renewed for each environment
+                self._reclaim(state, env, summary)
+            summary.deadline = self._deadline(state)
+            if not summary.failures:
+                self.lifecycle.record_reclaimed(application, self.actor, self._now(), payload={
+                    "deadline": summary.deadline, "counts": summary.counts(), "foreign": summary.foreign})
+                summary.reclaimed = True
+        finally:
+            self.leases.release(lease, self.holder)
+        return summary
+
+    # --- gates and lease ---------------------------------------------------------------------
+
+    def _gate(self, application: str) -> lc.AppState:
+        if self.actor.role != lc.PROVIDER:
+            raise RuleError(f"reclamation is for role provider, not {self.actor.role}", rule="role", article="Art. 16")
+        events = self.lifecycle.history(application)
+        state = lc.fold(events)
+        if state.state not in (lc.TERMINATION_APPROVED, lc.RECLAIMED):
+            raise RuleError(f"{application} is {state.state}: reclamation needs an approved termination",
+                            rule="termination-approved", article="Art. 16")
+        if not any(e.type == "backup-confirmed" and (e.reason or "").strip() for e in events):
+            raise RuleError(f"{application}: no backup confirmation with evidence in the ledger",
+                            rule="backup-evidence", article="Art. 16")
+        return state
+
+    def _take(self, lease: str) -> None:
+        if not self.leases.acquire(lease, self.holder, self.lease_ttl, _utcnow()):
+            held = self.leases.lease(lease)
+            who, until = held if held else ("someone", _utcnow())
+            raise ConflictError(f"{lease} is held by {who} until {until.isoformat(timespec='seconds')} UTC: "
+                                "another reclamation is running; retry after it ends or the lease expires")
+
+    def _now(self) -> dt.datetime:
+        return self.clock()
+
+    # --- one environment ---------------------------------------------------------------------
+
+    def _names(self, state: lc.AppState, env: str) -> tuple[str, str]:
+        return (naming.stack_name(state.unit, state.application, env),
+                naming.project_name(state.unit, state.application, env))
+
+    def _plan(self, state: lc.AppState, env: str, summary: Summary) -> None:
+        stack, project_name = self._names(state, env)
+        has_stack = self.stacks.exists(stack)
+        project = self.cloud.find_project(project_name)
+        if not has_stack and project is None:
+            return
+        if has_stack:
+            self._emit(summary, Step(env, "destroy", "planned", f"pulumi destroy {stack}"))
+        if project is not None:
+            decision = decide(self.cloud.sweep(project).inventory(), state.unit, state.application)
+            ours = is_ours(project, state.unit, state.application)
+            self._emit(summary, Step(
+                env, "sweep", "planned", f"project {project_name}", deleted=decision.counts(),
+                foreign=_foreign(env, decision), plan=[f.as_dict() for f in decision.delete]))
+            self._emit(summary, Step(env, "project", "planned",
+                                     _project_plan(project_name, ours, decision)))
+        self._emit(summary, Step(env, "clients", "planned", "unified-auth clients"))
+        if has_stack:
+            self._emit(summary, Step(env, "stack", "planned", f"pulumi stack rm {stack}"))
+
+    def _reclaim(self, state: lc.AppState, env: str, summary: Summary) -> None:
+        app, unit = state.application, state.unit
+        stack, project_name = self._names(state, env)
+        has_stack = self.stacks.exists(stack)
+        project = self.cloud.find_project(project_name)
+        if not has_stack and project is None:
+            return
+        destroyed = True
+        if has_stack:
+            step = self._guard(Step(env, "destroy", "done", f"pulumi destroy {stack}"),
+                               lambda s: s.deleted.update(self.stacks.destroy(stack)))
+            destroyed = step.status == "done"
+            self._record(summary, step)
+        sweep = None
+        if project is not None:
+            sweep = self.cloud.sweep(project)
+            self._record(summary, self._sweep(env, project_name, sweep, unit, app))
+        self._record(summary, self._clients(env, app))
+        if project is not None and sweep is not None:
+            self._record(summary, self._project(env, project, sweep, unit, app))
+        if has_stack:
+            if destroyed:
+                step = self._guard(Step(env, "stack", "done", f"pulumi stack rm {stack}"),
+                                   lambda s: self.stacks.remove(stack))
+            else:
+                step = Step(env, "stack", "skipped", f"kept {stack}: its destroy failed, its state still counts")
+            self._record(summary, step)
+        self._record(summary, self._verify(env, stack, project_name, unit, app))
+
+    def _sweep(self, env: str, project_name: str, sweep: Sweep, unit: str, app: str) -> Step:
+        return sweep_project(sweep, env, project_name, unit, app, self.reporter, self.workers)
+
+    def _delete_all(self, sweep: Sweep, batch: list[Found]) -> list[tuple[Found, str | None]]:
+        return delete_all(sweep, batch, self.workers)
+
+    def _clients(self, env: str, app: str) -> Step:
+        step = Step(env, "clients", "done", "unified-auth clients")
+
+        def remove(s: Step) -> None:
+            removed = self.platform.remove_clients(app, env)
+            s.deleted = {"auth_client": len(removed)} if removed else {}
+            s.detail = getattr(self.platform, "note", "") or f"removed {', '.join(removed) or 'none'}"
+            if isinstance(self.platform, NoPlatform):
+                s.status = "skipped"
+
+        return self._guard(step, remove)
+
+    def _project(self, env: str, project: Found, sweep: Sweep, unit: str, app: str) -> Step:
+        step = Step(env, "project", "done", f"project {project.name}")
+        try:
+            left = decide(sweep.inventory(), unit, app)
+        except GovcloudError as exc:
+            return _failed(step, Failure(env, "inventory", project.id, project.name, str(exc)))
+        step.foreign = _foreign(env, left)
+        if not is_ours(project, unit, app):
+            step.status, step.detail = "skipped", f"kept project {project.name}: not tagged for {unit}/{app}"
+            step.foreign.append({"environment": env, **project.as_dict()})
+        elif left.delete:
+            step.status, step.detail = "skipped", f"kept project {project.name}: {len(left.delete)} of ours remain"
+        elif left.foreign:
+            step.status, step.detail = "skipped", f"kept project {project.name}: {len(left.foreign)} foreign remain"
+        else:
+            for found in left.builtin:  # the default security group, which Neutron keeps otherwise
+                error = self._delete_all(sweep, [found])[0][1]
+                if error:
+                    step.failures.append(Failure(env, found.kind, found.id, found.name, error))
+            if not step.failures:
+                try:
+                    self.cloud.delete_project(project)
+                    step.deleted = {"project": 1}
+                except GovcloudError as exc:
+                    step.failures.append(Failure(env, "project", project.id, project.name, str(exc)))
+            step.status = "failed" if step.failures else "done"
+        return step
+
+    def _verify(self, env: str, stack: str, project_name: str, unit: str, app: str) -> Step:
+        """List again: anything ours left in the project, or the stack still there, is a failure."""
+        step = Step(env, "verify", "done", "nothing of ours remains")
+        try:
+            project = self.cloud.find_project(project_name)
+            if project is not None:
+                left = decide(self.cloud.sweep(project).inventory(), unit, app)
+                step.foreign = _foreign(env, left)
+                step.failures = [Failure(env, f.kind, f.id, f.name, "still there after the sweep") for f in left.delete]
+                if not step.failures:
+                    step.detail = f"nothing of ours remains; project {project_name} kept"
+            if self.stacks.exists(stack):
+                step.failures.append(Failure(env, "stack", stack, stack, "stack state still there"))
+        except GovcloudError as exc:
+            step.failures.append(Failure(env, "inventory", project_name, project_name, str(exc)))
+        if step.failures:
+            step.status, step.detail = "failed", f"{len(step.failures)} remain"
+        return step
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def _guard(self, step: Step, action: Callable[[Step], None]) -> Step:
+        """Run ``action(step)``; a govcloud error fails the step, the run goes on."""
+        try:
+            action(step)
+        except GovcloudError as exc:
+            _failed(step, Failure(step.environment, step.step, "", "", str(exc)))
+        return step
+
+    def _emit(self, summary: Summary, step: Step) -> None:
+        summary.steps.append(step)
+        self.reporter.step(step)
+
+    def _record(self, summary: Summary, step: Step) -> None:
+        """Append the step to the ledger (renewing the lease), then report it."""
+        self._take(f"reclaim:{summary.application}")
+        payload = {k: v for k, v in step.as_dict().items() if k not in ("environment",)}
+        self.lifecycle.record_reclaim_step(summary.application, self.actor, self._now(), step.environment, payload)
+        self._emit(summary, step)
+
+    def _deadline(self, state: lc.AppState) -> dict[str, Any]:
+        """The reclamation clock (3 working days after approval) judged now: due date, met or not."""
+        if "reclamation" not in state.clocks:
+            return {}
+        due, provisional = lc.due_date(state, "reclamation", self.lifecycle.calendar)
+        started, ended = state.clocks["reclamation"]
+        done = dt.datetime.fromisoformat(ended).date() if ended else self._now().date()
+        return {"name": "reclamation", "article": "Art. 16", "started": started, "due": due.isoformat(),
+                "provisional": provisional, "at": (ended or self._now().isoformat()), "met": done <= due,
+                "working_days": self.lifecycle.calendar.working_days_between(
+                    dt.datetime.fromisoformat(started).date(), done)}
+
+
+def sweep_project(sweep: Sweep, env: str, project_name: str, unit: str, app: str,
+                  reporter: Reporter | None = None, workers: int = WORKERS) -> Step:
+    """List the project, decide, delete ours kind by kind (parallel within a kind): one step."""
+    reporter = reporter or QuietReporter()
+    step = Step(env, "sweep", "done", f"project {project_name}")
+    try:
+        decision = decide(sweep.inventory(), unit, app)
+    except GovcloudError as exc:
+        return _failed(step, Failure(env, "inventory", project_name, project_name, str(exc)))
+    step.foreign = _foreign(env, decision)
+    for kind, batch in decision.waves():
+        reporter.wave(env, kind, len(batch))
+        for found, error in delete_all(sweep, batch, workers):
+            reporter.item(env, found, error)
+            if error is None:
+                step.deleted[kind] = step.deleted.get(kind, 0) + 1
+            else:
+                step.failures.append(Failure(env, found.kind, found.id, found.name, error))
+    step.status = "failed" if step.failures else "done"
+    return step
+
+
+def delete_all(sweep: Sweep, batch: list[Found], workers: int = WORKERS) -> list[tuple[Found, str | None]]:
+    """Delete one wave (one kind), ``workers`` at a time; each failure caught, kept and counted."""
+    def one(found: Found) -> tuple[Found, str | None]:
+        try:
+            sweep.delete(found)
+            return found, None
+        except GovcloudError as exc:
+            return found, str(exc)
+
+    if len(batch) == 1 or workers <= 1:
+        return [one(f) for f in batch]
+    with ThreadPoolExecutor(max_workers=min(workers, len(batch))) as pool:
+        return list(pool.map(one, batch))
+
+
+def _foreign(env: str, decision: Decision) -> list[dict[str, Any]]:
+    return [{"environment": env, **f.as_dict()} for f in decision.foreign]
+
+
+def _failed(step: Step, failure: Failure) -> Step:
+    step.status = "failed"
+    step.failures.append(failure)
+    return step
+
+
+def _project_plan(name: str, ours: bool, decision: Decision) -> str:
+    if not ours:
+        return f"keep project {name}: not tagged for this application"
+    if decision.foreign:
+        return f"keep project {name}: {len(decision.foreign)} foreign resources in it"
+    return f"delete project {name}"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class LazyCloud:
+    """The cloud, connected on first use: the ledger's gates speak before the cloud is asked."""
+
+    def __init__(self, name: str | None) -> None:
+        self._name, self._cloud = name, None
+
+    def __getattr__(self, attr: str) -> Any:
+        from orchestrator.adapters.cloud import Cloud
+
+        if self._cloud is None:
+            self._cloud = Cloud.connect(self._name)
+        return getattr(self._cloud, attr)
+
+
+def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter | None = None,
+                   platform: Platform | None = None) -> Reclaimer:
+    """The service over the configured ledger, cloud and engine (for the CLI)."""
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.services.lifecycle import Lifecycle
+
+    ledger = Ledger.open()
+    return Reclaimer(Lifecycle(ledger), ledger, LazyCloud(cloud_name), PulumiStacks(), actor,
+                     platform=platform, reporter=reporter)
+

@@ -1,0 +1,106 @@
+"""Fixtures: a ledger with social-security terminated and approved, and the fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.adapters.ledger import Ledger
+from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
+from orchestrator.services.lifecycle import Lifecycle
+from orchestrator.services.reclaim import Reclaimer
+
+from .fakes import FakeCloud, FakeStacks
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+CLERK, CHIEF = Actor("zhang", EGOV, "egov"), Actor("chen", EGOV, "egov")
+OPS, OPS2 = Actor("ops", PROVIDER), Actor("wang", PROVIDER)
+SOCIAL = Actor("zhaogang", UNIT, "rsj")
+APPROVED_AT = dt.datetime(2026, 6, 5, 9, 0)  # a Friday: due Wed 10 Jun (3 working days)
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
+                             app: str = "social-security") -> None:
+    service.submit(path, SOCIAL, at("2026-02-12T10:00"))
+    service.accept(app, CLERK, at("2026-02-24T09:00"))
+    service.review(app, "complete", CLERK, at("2026-02-26T15:00"))
+    service.approve(app, "test", CHIEF, at("2026-02-27T09:00"))
+    service.record_provisioned(app, "test", OPS, at("2026-02-28T10:00"))
+    service.terminate(app, SOCIAL, at("2026-06-01T09:00"), reason="replaced")
+
+
+def to_termination_approved(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
+                            app: str = "social-security") -> None:
+    to_termination_requested(service, path, app)
+    service.confirm_backup(app, "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
+    service.approve_termination(app, CHIEF, APPROVED_AT)
+
+
+def _ledger_file(directory: Path, build) -> Path:
+    path = directory / "ledger.db"
+    ledger = Ledger.open(f"sqlite:///{path}")
+    build(Lifecycle(ledger))
+    ledger.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def ledger_files(tmp_path_factory) -> dict[str, Path]:
+    """Ledger files built once per session (manifests are validated once): copied by each test."""
+    return {
+        "requested": _ledger_file(tmp_path_factory.mktemp("requested"), to_termination_requested),
+        "approved": _ledger_file(tmp_path_factory.mktemp("approved"), to_termination_approved),
+    }
+
+
+def _open_copy(source: Path, tmp_path: Path) -> Ledger:
+    target = tmp_path / "ledger.db"
+    shutil.copy(source, target)
+    return Ledger.open(f"sqlite:///{target}")
+
+
+@pytest.fixture
+def ledger(ledger_files, tmp_path):
+    ledger = _open_copy(ledger_files["approved"], tmp_path)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def requested_ledger(ledger_files, tmp_path):
+    ledger = _open_copy(ledger_files["requested"], tmp_path)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def approved(ledger) -> Lifecycle:
+    return Lifecycle(ledger)
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    return FakeCloud()
+
+
+@pytest.fixture
+def stacks() -> FakeStacks:
+    return FakeStacks()
+
+
+@pytest.fixture
+def reclaimer(approved, ledger, cloud, stacks):
+    """A factory of reclaimers over the same ledger and fakes (one per operator or run)."""
+
+    def make(actor: Actor = OPS, when: str = "2026-06-08T10:00", **kw) -> Reclaimer:
+        kw.setdefault("workers", 4)
+        return Reclaimer(approved, ledger, cloud, stacks, actor, clock=lambda: at(when), **kw)
+
+    return make

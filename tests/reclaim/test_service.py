@@ -1,0 +1,251 @@
+"""The reclamation service over the in-memory cloud and engine and a real (SQLite) ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from orchestrator.core.reclaim import ORDER, Found
+from orchestrator.errors import ConflictError, RuleError
+from orchestrator.services.reclaim import NoPlatform
+
+from .conftest import OPS, OPS2, SOCIAL, at
+from .fakes import OTHER, OURS, FakePlatform, Killed, environment
+
+
+def _types(lifecycle) -> list[str]:
+    return [e.type for e in lifecycle.history("social-security")]
+
+
+def test_everything_ours_goes_in_dependency_order(reclaimer, cloud, stacks, approved):
+    cloud.add_project("test", items=environment("test"))
+    stacks.names.add("rsj.social-security.test")
+    summary = reclaimer().run("social-security")
+    assert summary.failures == [] and summary.reclaimed
+    *swept, default = cloud.deleted
+    rank = [ORDER.index(f.kind) for f in swept]
+    assert rank == sorted(rank)  # kind by kind, in ORDER
+    assert default.id == "test-default"  # the cloud's own group goes last, with the project
+    order = [f.id for f in cloud.deleted]
+    assert order.index("test-files/a.pdf") < order.index("test-files")
+    assert order.index("test-srv") < order.index("test-vol")
+    assert order.index("test-ri") < order.index("test-router") < order.index("test-net")
+    assert order.index("test-bk") < order.index("test-db")
+    assert cloud.deleted_projects == ["rsj-social-security-test"]  # default security group went with it
+    assert stacks.calls == [("destroy", "rsj.social-security.test"), ("rm", "rsj.social-security.test")]
+    assert summary.counts()["object"] == 2 and summary.counts()["project"] == 1
+    types = _types(approved)
+    assert types[-1] == "reclaimed" and types.count("reclaim-step") == 6
+    assert approved.state("social-security").state == "reclaimed"
+    assert summary.deadline["due"] == "2026-06-10" and summary.deadline["met"] is True
+
+
+def test_foreign_resources_are_never_deleted_and_keep_the_project(reclaimer, cloud):
+    foreign = [Found("volume", "their-vol", "their-data", OTHER), Found("network", "untagged-net", "lab")]
+    cloud.add_project("test", items=environment("test") + foreign)
+    summary = reclaimer().run("social-security")
+    assert not {f.id for f in cloud.deleted} & {"their-vol", "untagged-net"}
+    assert {f["id"] for f in summary.foreign} == {"their-vol", "untagged-net"}
+    assert cloud.deleted_projects == [] and summary.failures == []
+    project_step = next(s for s in summary.steps if s.step == "project")
+    assert project_step.status == "skipped" and "2 foreign remain" in project_step.detail
+    assert summary.reclaimed  # everything of ours is gone; the rest is for a human
+
+
+def test_a_project_not_tagged_for_the_application_is_kept(reclaimer, cloud):
+    cloud.add_project("test", labels={}, items=[Found("network", "n", "net", OURS)])
+    summary = reclaimer().run("social-security")
+    assert [f.id for f in cloud.deleted] == ["n"] and cloud.deleted_projects == []
+    assert any(f["kind"] == "project" for f in summary.foreign)
+
+
+def test_a_resource_made_outside_pulumi_but_tagged_is_deleted(reclaimer, cloud, stacks):
+    stacks.names.add("rsj.social-security.trial")  # pulumi destroy removes what it knows
+    cloud.add_project("trial", items=[Found("volume", "hand-made", "made by hand", dict(OURS, env="trial"))])
+    summary = reclaimer().run("social-security")
+    assert [f.id for f in cloud.deleted] == ["hand-made"] and summary.reclaimed
+
+
+def test_failures_are_reported_with_id_kind_and_error_and_the_run_goes_on(reclaimer, cloud, approved):
+    cloud.add_project("test", items=environment("test"))
+    cloud.add_project("production", items=environment("production"))
+    cloud.broken["test-sg"] = "security group in use by a port of another project"
+    summary = reclaimer().run("social-security")
+    failed = {(f.environment, f.kind, f.id) for f in summary.failures}
+    assert ("test", "security_group", "test-sg") in failed
+    assert ("test", "security_group", "test-sg") in {(f.environment, f.kind, f.id) for f in summary.failures
+                                                     if "in use by a port" in f.error}
+    assert "production-net" in {f.id for f in cloud.deleted}  # the other environment went on
+    assert cloud.deleted_projects == ["rsj-social-security-production"]
+    assert not summary.reclaimed and "reclaimed" not in _types(approved)
+    verify = [s for s in summary.steps if s.step == "verify" and s.environment == "test"][0]
+    assert verify.status == "failed" and [f.id for f in verify.failures] == ["test-sg"]
+
+
+def test_cli_exit_1_on_failure_and_json_lines(run_cli, monkeypatch, reclaimer, cloud):
+    import json
+
+    from orchestrator.services import reclaim as service
+
+    cloud.add_project("test", items=[Found("network", "n", "net", OURS), Found("volume", "v", "vol", OURS)])
+    cloud.broken["v"] = "volume is attached"
+    monkeypatch.setattr(service, "open_reclaimer", lambda actor, name, reporter: reclaimer(actor, reporter=reporter))
+    result = run_cli("reclaim", "social-security", "--as", "ops", "--role", "provider", "-o", "json")
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all("step" in line for line in lines[:-1]) and "summary" in lines[-1]
+    [failure] = lines[-1]["summary"]["failures"]
+    assert (failure["kind"], failure["id"]) == ("volume", "v") and "attached" in failure["error"]
+
+
+def test_dry_run_lists_in_order_with_counts_and_changes_nothing(reclaimer, cloud, stacks, approved):
+    cloud.add_project("test", items=environment("test"))
+    stacks.names.add("rsj.social-security.test")
+    before = len(approved.history("social-security"))
+    summary = reclaimer().run("social-security", dry_run=True)
+    assert cloud.deleted == [] and cloud.deleted_projects == [] and stacks.calls == []
+    assert len(approved.history("social-security")) == before
+    sweep = next(s for s in summary.steps if s.step == "sweep")
+    kinds = [f["kind"] for f in sweep.plan]
+    assert [ORDER.index(k) for k in kinds] == sorted(ORDER.index(k) for k in kinds)
+    assert sweep.deleted["object"] == 2 and sum(sweep.deleted.values()) == len(sweep.plan) == 16
+    assert all(s.status == "planned" for s in summary.steps)
+
+
+def test_dry_run_writes_no_lease(reclaimer, cloud, ledger):
+    cloud.add_project("test", items=environment("test"))
+    reclaimer().run("social-security", dry_run=True)
+    assert ledger.lease("reclaim:social-security") is None
+
+
+def test_a_second_operator_is_refused_while_the_lease_is_held(reclaimer, cloud, ledger):
+    cloud.add_project("test", items=environment("test"))
+    first = reclaimer(holder="ops@host-a:1")
+    assert ledger.acquire("reclaim:social-security", first.holder, dt.timedelta(minutes=15))
+    with pytest.raises(ConflictError) as refused:
+        reclaimer(OPS2, holder="wang@host-b:2").run("social-security")
+    assert "held by ops@host-a:1" in str(refused.value)
+    assert cloud.deleted == []
+
+
+def test_killed_run_resumes_after_the_lease_expires(reclaimer, cloud, stacks, ledger, approved):
+    cloud.add_project("test", items=environment("test"))
+    stacks.names.add("rsj.social-security.test")
+    cloud.kill_after = 5
+    killed = reclaimer(holder="ops@host-a:1", workers=1)
+    with pytest.raises(Killed):
+        killed.run("social-security")
+    assert len(cloud.deleted) == 5
+    # a killed process releases nothing: its lease stays as it was left, refusing others
+    lease, ttl = "reclaim:social-security", dt.timedelta(minutes=15)
+    ledger.acquire(lease, "ops@host-a:1", ttl)
+    cloud.kill_after = None
+    with pytest.raises(ConflictError):
+        reclaimer(OPS2, holder="wang@host-b:2").run("social-security")
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ledger.acquire(lease, "ops@host-a:1", ttl, now=now - 2 * ttl)  # ... until it has expired
+    summary = reclaimer(OPS2, holder="wang@host-b:2").run("social-security")
+    assert summary.failures == [] and summary.reclaimed
+    assert cloud.items["p-test"] == [] or cloud.deleted_projects == ["rsj-social-security-test"]
+    assert len({f.id for f in cloud.deleted}) == len(cloud.deleted)  # nothing deleted twice
+    assert _types(approved)[-1] == "reclaimed"
+
+
+def test_rerun_after_success_is_a_no_op(reclaimer, cloud):
+    cloud.add_project("test", items=environment("test"))
+    reclaimer().run("social-security")
+    again = reclaimer(when="2026-06-09T10:00").run("social-security")
+    assert again.reclaimed and "reclaimed already" in again.note and again.steps == []
+
+
+def test_gates_refuse_before_approval_and_for_other_roles(requested_ledger, cloud, stacks):
+    from orchestrator.services.lifecycle import Lifecycle
+    from orchestrator.services.reclaim import Reclaimer
+
+    ledger, lifecycle = requested_ledger, Lifecycle(requested_ledger)
+    cloud.add_project("test", items=environment("test"))
+    ops = Reclaimer(lifecycle, ledger, cloud, stacks, OPS, clock=lambda: at("2026-06-03T10:00"))
+    with pytest.raises(RuleError) as early:
+        ops.run("social-security")
+    assert early.value.rule == "termination-approved"
+    lifecycle.confirm_backup("social-security", "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
+    with pytest.raises(RuleError) as still_early:
+        ops.run("social-security", dry_run=True)
+    assert still_early.value.rule == "termination-approved"
+    unit = Reclaimer(lifecycle, ledger, cloud, stacks, SOCIAL, clock=lambda: at("2026-06-03T10:00"))
+    with pytest.raises(RuleError) as role:
+        unit.run("social-security")
+    assert role.value.rule == "role"
+    assert cloud.deleted == []
+
+
+def test_backup_evidence_is_required(approved, ledger, cloud, stacks, monkeypatch):
+    from orchestrator.core import lifecycle as lc
+    from orchestrator.services.reclaim import Reclaimer
+
+    events = [lc.Event("x", 1, "termination-approved", "chen", lc.EGOV, at("2026-06-05T09:00"))]
+    lifecycle = approved
+    monkeypatch.setattr(lifecycle, "history", lambda app: events)
+    monkeypatch.setattr(lc, "fold", lambda evs: lc.AppState("x", "rsj", lc.TERMINATION_APPROVED))
+    with pytest.raises(RuleError) as missing:
+        Reclaimer(lifecycle, ledger, cloud, stacks, lc.Actor("ops", lc.PROVIDER)).run("x")
+    assert missing.value.rule == "backup-evidence"
+
+
+def test_the_platform_step_is_a_call_through_the_protocol(reclaimer, cloud):
+    cloud.add_project("test", items=[])
+    platform = FakePlatform()
+    summary = reclaimer(platform=platform).run("social-security")
+    assert platform.calls == [("social-security", "test")]
+    clients = next(s for s in summary.steps if s.step == "clients")
+    assert clients.deleted == {"auth_client": 1} and "social-security-test-web" in clients.detail
+    default = reclaimer(when="2026-06-08T11:00").run  # already reclaimed: no second call
+    assert default("social-security").steps == []
+    assert NoPlatform().remove_clients("a", "test") == [] and "no unified-authentication" in NoPlatform.note
+
+
+def test_late_reclamation_says_the_deadline_is_missed(reclaimer, cloud, approved):
+    cloud.add_project("test", items=environment("test"))
+    summary = reclaimer(when="2026-06-12T10:00").run("social-security")
+    assert summary.deadline["met"] is False and summary.deadline["due"] == "2026-06-10"
+    reclaimed = approved.history("social-security")[-1]
+    assert reclaimed.payload["deadline"]["met"] is False
+
+
+def test_cli_dry_run_for_people_lists_in_order_with_counts(run_cli, monkeypatch, reclaimer, cloud, approved):
+    from orchestrator.services import reclaim as service
+
+    cloud.add_project("test", items=environment("test"))
+    before = len(approved.history("social-security"))
+    monkeypatch.setattr(service, "open_reclaimer", lambda actor, name, reporter: reclaimer(actor, reporter=reporter))
+    result = run_cli("reclaim", "social-security", "--dry-run", "--as", "ops", "--role", "provider")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[1:4] == ["1.", "floating_ip", "test-fip"]
+    assert lines[15].split()[1:4] == ["16.", "network", "test-net"]
+    assert "would delete 16: floating_ip 1, database_backup 1" in result.stdout
+    assert "planned" in result.stderr and "sweep" in result.stderr  # progress for people on stderr
+    assert cloud.deleted == [] and len(approved.history("social-security")) == before
+
+
+def test_cli_gate_speaks_before_the_cloud_is_asked(run_cli, monkeypatch, ledger_files, tmp_path):
+    import shutil
+
+    db = tmp_path / "requested.db"
+    shutil.copy(ledger_files["requested"], db)
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "no-clouds.yaml"))  # no cloud at all
+    result = run_cli("reclaim", "social-security", "--as", "ops", "--role", "provider", "--cloud", "nowhere")
+    assert result.exit_code == 1 and "reclamation needs an approved termination" in result.stderr
+
+
+def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
+    from orchestrator.errors import ExternalError
+    from orchestrator.services.reclaim import PulumiStacks
+
+    monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExternalError) as missing:
+        PulumiStacks().exists("rsj.social-security.test")
+    assert missing.value.exit_code == 3 and "pulumi" in str(missing.value)
