@@ -81,10 +81,9 @@ class Admissions:
 
     def gate(self, app: Application, env: Environment) -> RuleError | None:
         """The lifecycle gate's refusal of ``env`` of ``app`` at this digest (None: it passes)."""
-        if self.lifecycle is None:
-            return RuleError(f"{app.id} has no ledger entries: submit it and have {env} approved first",
-                             rule="digest-approved", article="Art. 13" if env is Environment.TEST else "Art. 14")
         try:
+            if self.lifecycle is None:
+                raise GovcloudError(f"application {app.id} has no ledger entries")
             self.lifecycle.check_provision(app.id, str(env), app.digest, self.at)
         except RuleError as refused:
             return refused
