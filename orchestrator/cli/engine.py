@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from orchestrator.cli import cli
-from orchestrator.cli.common import actor_options, emit, make_actor, output_option
+from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
 from orchestrator.cli.plan import ENVIRONMENTS
 
 
@@ -20,12 +20,13 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
     """Define ``govcloud <operation>`` with the options every engine command shares."""
 
     def command(app: str, env: str, manifests: tuple[Path, ...], external_network: str | None,
-                key_pair: str | None, output: str, yes: bool = True, **who) -> None:
+                key_pair: str | None, output: str, yes: bool = True, at: str | None = None, **who) -> None:
         from orchestrator.services.provision import run_operation
 
         actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if who else None
         result = run_operation(operation, app, env, manifests=manifests, external_network=external_network,
-                               key_pair=key_pair, dry_run=not yes, on_progress=ProgressPrinter(), actor=actor)
+                               key_pair=key_pair, dry_run=not yes, on_progress=ProgressPrinter(), actor=actor,
+                               at=parse_at(at) if operation == "up" else None)
         emit(output, result.as_dict(), _print_result)
 
     command.__doc__ = summary
@@ -42,8 +43,8 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
         options.append(click.option("--yes", is_flag=True, help="really do it; without it, only preview"))
     for option in reversed(options):
         command = option(command)
-    if operation == "up":
-        command = actor_options(command)
+    if operation == "up":  # it records a step in the ledger, like every recording command
+        command = actor_options(at_option(command))
     return cli.command(operation)(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -73,12 +74,14 @@ def run_operation(
     dry_run: bool = False,
     on_progress: Callable[[engine.Progress], None] | None = None,
     actor: Actor | None = None,
+    at: dt.datetime | None = None,
 ) -> engine.OperationResult:
     """Resolve the manifest, check the environment is declared, write config, run the engine.
 
     ``up`` is refused before the engine starts unless the ledger approved this digest for the
     environment and the quota policy has no mandatory objection; a successful ``up`` is
-    recorded in the ledger as provisioned by ``actor``.
+    recorded in the ledger as provisioned by ``actor`` at ``at`` (the stated time, default now;
+    the gate is judged then).
     """
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
@@ -98,7 +101,7 @@ def run_operation(
         from orchestrator.services.admission import Admissions
         from orchestrator.services.plan import plan_application
 
-        admissions = Admissions()
+        admissions = Admissions(at=at)
         admission = admissions.admit(plan_application(app, env), app)
         if not admission.allowed:
             raise admission.refusal()

@@ -107,3 +107,16 @@ def test_plan_reports_the_gate_from_the_ledger(lifecycle):
     assert stacks["test"]["gate"] == {"passed": True}
     assert stacks["trial"]["gate"]["passed"] is False and stacks["trial"]["gate"]["article"] == "Art. 14"
     assert stacks["test"]["quota"] == {"violations": [], "mandatory": 0}
+
+
+def test_up_judges_the_gate_at_its_stated_time(lifecycle, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path / "no-engine"))
+    approve_test(lifecycle)
+    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"),
+                                 load_manifest(PORTAL).digest)
+    register_commands()
+    up = ["up", "citizen-portal", "--env", "test", "--as", "ops", "--role", "provider", "--at"]
+    expired = CliRunner().invoke(cli, [*up, "2026-11-21T09:00"])
+    assert expired.exit_code == 1 and "may not be provisioned" in expired.stderr, expired.output
+    within = CliRunner().invoke(cli, [*up, "2026-11-10T09:00"])
+    assert within.exit_code == 3 and "scripts/install-pulumi" in within.stderr, within.output
