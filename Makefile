@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup demo test integration benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
+.PHONY: help setup demo test integration e2e engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
 
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: $(STAMP) ## unit and mock-runtime tests (no cloud needed)
 
 integration: $(STAMP) ## tests against the local OpenStack (make cloud-up first; they fail without it)
 	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -m cloud
+
+e2e: $(STAMP) engine ## end to end: govcloud and plain Pulumi on the local cloud (starts it, with Trove; cloud-down stops it)
+	GOVCLOUD_CLOUD_TROVE=1 scripts/cloud/up.sh
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m e2e tests/e2e
+
+engine: ## build the Pulumi CLI and plugins from Go modules into .cache/pulumi (docs/engine.md)
+	scripts/install-pulumi
 
 cloud-up: ## start a local OpenStack (Debian packages in a chroot under .cache/cloud); writes clouds.yaml
 	scripts/cloud/up.sh

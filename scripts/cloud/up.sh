@@ -181,18 +181,20 @@ trove_manage() {
     --config-file "$ETC/trove/trove.conf" "$@"
 }
 
-trove_datastore() { # datastore mysql, version 5.7, on the cirros-tiny image (nothing boots it)
+trove_datastore() { # datastore mysql, versions 5.7 (default) and 8.0 (the manifests ask for it),
+  # on the cirros-tiny image (nothing boots it); trove-manage updates what exists, so it can re-run
   local image
   image=$(sql glance "SELECT id FROM images WHERE name = 'cirros-tiny' AND NOT deleted")
   [[ -n $image ]] || { echo "no image cirros-tiny"; return 1; }
   trove_manage datastore_update mysql "" &&
     trove_manage datastore_version_update mysql 5.7 mysql "$image" "" 1 &&
+    trove_manage datastore_version_update mysql 8.0 mysql "$image" "" 1 &&
     trove_manage datastore_update mysql 5.7
 }
 
 trove_start() {
   once trove-db trove_manage db_sync || die "trove db_sync failed"
-  once trove-datastore trove_datastore || die "trove datastore registration failed"
+  once trove-datastores trove_datastore || die "trove datastore registration failed"
   start_service trove
   wait_ready trove 120
 }

@@ -1,0 +1,160 @@
+"""End to end: govcloud and plain Pulumi on the local OpenStack and Keycloak (``make e2e``).
+
+Needs ``make cloud-up`` (OpenStack, Keycloak, Trove with ``GOVCLOUD_CLOUD_TROVE=1``) and
+``scripts/install-pulumi``. Every fixture fails, never skips, when something is missing: in CI a
+cloud that did not start is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.adapters import engine
+from orchestrator.errors import GovcloudError
+
+REPO = Path(__file__).resolve().parents[2]
+CLOUD = os.environ.get("GOVCLOUD_TEST_CLOUD", "govcloud-local")
+KEYCLOAK_ENV = Path(os.environ.get("GOVCLOUD_KEYCLOAK_ENV") or REPO / ".cache" / "keycloak" / "keycloak.env")
+#: What the example manifests ask of the cloud's catalogue, beyond what ``make cloud-up`` made.
+FLAVORS = {"g.1c2g": (1, 2048), "g.2c4g": (2, 4096), "g.4c8g": (4, 8192), "g.8c16g": (8, 16384)}
+IMAGE = "debian-12"
+VOLUME_TYPES = ("encrypted",)
+PROVIDER_OPS_GROUP = "govcloud-provider-ops"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines (``export`` and shell quoting allowed) of ``path``."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip().removeprefix("export ").strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = " ".join(shlex.split(value)) if value.strip() else ""
+    return values
+
+
+@pytest.fixture(scope="session")
+def admin() -> Any:
+    """The local cloud's admin connection; the session fails when the cloud does not answer."""
+    import openstack
+
+    try:
+        conn = openstack.connect(cloud=CLOUD)
+        conn.identity.get_token()
+    except Exception as exc:  # noqa: BLE001 — any failure here means: no cloud
+        pytest.fail(f"the local OpenStack {CLOUD!r} does not answer ({exc}); run make cloud-up")
+    return conn
+
+
+@pytest.fixture(scope="session")
+def catalogue(admin: Any) -> None:
+    """Flavors, image, volume type and groups the example manifests and stacks expect (idempotent).
+
+    A city's cloud has these; ``make cloud-up`` makes a generic cloud, so the test adds them.
+    """
+    for name, (vcpus, ram) in FLAVORS.items():
+        if admin.compute.find_flavor(name) is None:
+            admin.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=40)
+    if admin.image.find_image(IMAGE) is None:
+        source = admin.image.find_image("cirros-tiny")
+        image = admin.image.create_image(name=IMAGE, disk_format="raw", container_format="bare",
+                                         visibility="public", data=b"\0" * 1024, wait=True)
+        assert image and source, "the image service refused the test image"
+    for name in VOLUME_TYPES:
+        if admin.block_storage.find_type(name) is None:
+            admin.block_storage.create_type(name=name, description="test stand-in of the city's encrypted type")
+    for unit in ("rsj",):
+        for group in (f"{unit}-admins", f"{unit}-operators"):
+            if admin.identity.find_group(group, domain_id="default") is None:
+                admin.identity.create_group(name=group, domain_id="default")
+    if admin.identity.find_group(PROVIDER_OPS_GROUP, domain_id="default") is None:
+        admin.identity.create_group(name=PROVIDER_OPS_GROUP, domain_id="default")
+    service = admin.identity.find_project("service", domain_id="default")
+    if service is not None:  # Trove's instances and volumes land there: room for three environments
+        admin.block_storage.update_quota_set(service.id, gigabytes=-1, volumes=-1)
+        admin.compute.update_quota_set(service.id, cores=-1, ram=-1, instances=-1)
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> dict[str, str]:
+    """The local Keycloak's connection (written by ``make cloud-up``)."""
+    if not KEYCLOAK_ENV.is_file():
+        pytest.fail(f"{KEYCLOAK_ENV} is missing: the local Keycloak is not up (make cloud-up)")
+    values = read_env_file(KEYCLOAK_ENV)
+    from orchestrator.adapters.platform import KeycloakAdmin
+
+    try:
+        KeycloakAdmin.from_environ(values).clients("master", "govcloud-")
+    except GovcloudError as exc:
+        pytest.fail(f"the local Keycloak at {values.get('KEYCLOAK_URL')} does not answer ({exc}); run make cloud-up")
+    return values
+
+
+@dataclass
+class Govcloud:
+    """Runs the ``govcloud`` CLI as a user would, in one prepared environment."""
+
+    env: dict[str, str]
+    log: list[str] = field(default_factory=list)
+
+    def __call__(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
+        command = [str(Path(sys.executable).with_name("govcloud")), *args]
+        done = subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=1800)
+        self.log.append(f"$ govcloud {shlex.join(args)}  -> {done.returncode}")
+        assert done.returncode == expect, (
+            f"govcloud {shlex.join(args)} exited {done.returncode}, expected {expect}\n"
+            f"--- stdout\n{done.stdout[-4000:]}\n--- stderr\n{done.stderr[-6000:]}"
+        )
+        return done
+
+    def json(self, *args: str, expect: int = 0) -> Any:
+        return json.loads(self(*args, "--output", "json", expect=expect).stdout)
+
+    def pulumi(self, *args: str) -> subprocess.CompletedProcess:
+        """Plain ``pulumi`` in the repository root, as a provider runs it by hand."""
+        done = subprocess.run(["pulumi", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, f"pulumi {shlex.join(args)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        return done
+
+
+@pytest.fixture(scope="session")
+def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: None,
+             keycloak: dict[str, str]) -> Iterator[Govcloud]:
+    """The CLI with a fresh ledger and Pulumi file backend, the local cloud and Keycloak."""
+    home = tmp_path_factory.mktemp("govcloud-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_"))}
+    env |= {
+        "GOVCLOUD_HOME": str(home),
+        "GOVCLOUD_CONFIG": str(REPO / "govcloud.yaml"),
+        "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": uuid.uuid4().hex,
+        "OS_CLIENT_CONFIG_FILE": os.environ.get("OS_CLIENT_CONFIG_FILE", str(REPO / "clouds.yaml")),
+        "OS_CLOUD": CLOUD,
+        "GOVCLOUD_EXTERNAL_NETWORK": "public",
+        "GOVCLOUD_AUTH_REALM": "government",
+        "GOVCLOUD_PROVIDER_OPS_GROUP": PROVIDER_OPS_GROUP,
+    }
+    env |= {k: v for k, v in keycloak.items() if k.startswith("KEYCLOAK_")}
+    try:
+        located = engine.locate(environ=env)
+    except GovcloudError as exc:
+        pytest.fail(f"the Pulumi engine is not usable: {exc}")
+    env |= located.env
+    yield Govcloud(env)
+
+
+def beijing(delta: dt.timedelta) -> str:
+    """A stated time ``delta`` from now, for ``--at`` (with its offset, so no zone is assumed)."""
+    return (dt.datetime.now(dt.UTC) + delta).isoformat(timespec="seconds")

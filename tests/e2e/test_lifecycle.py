@@ -1,0 +1,221 @@
+"""The whole life of the example ``social-security`` on the local cloud, in order.
+
+Test, trial and production are provisioned along the regulation's timeline (stated times in the
+past, ``--at``): test by hand with plain Pulumi as a provider would and then by ``govcloud up``,
+which must find nothing to change; trial and production by ``govcloud up``. After each, every
+planned resource is compared with the cloud through openstacksdk (and Trove's and Keycloak's
+APIs). A minor change is approved and applied without replacing anything; then the application
+is terminated and reclaimed, and nothing of it may remain: not in OpenStack (including a volume
+created outside Pulumi but labelled for it), not in Keycloak, not in the Pulumi backend.
+
+The tests share one story and run in file order; ``make e2e`` stops at the first failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.adapters.platform import KeycloakAdmin
+from orchestrator.core import naming
+from orchestrator.core.manifest import Environment
+from orchestrator.core.validation import load_manifest
+from orchestrator.services.plan import StackPlan, plan_application
+
+from . import cloudcheck
+from .conftest import REPO, Govcloud, beijing
+
+pytestmark = pytest.mark.e2e
+EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
+UNIT = "rsj"
+DAY = dt.timedelta(days=1)
+UNIT_ACTOR = ("--as", "zhaogang", "--role", "unit", "--unit", UNIT)
+CLERK = ("--as", "zhang", "--role", "egov-office", "--unit", "egov")
+CHIEF = ("--as", "chen", "--role", "egov-office", "--unit", "egov")
+OPS = ("--as", "ops", "--role", "provider")
+METRICS_RULE = """          - protocol: tcp
+            ports: 9100
+            remoteCidr: 10.20.0.0/16
+            description: metrics scraped from the management network
+"""
+
+
+@dataclass
+class Story:
+    """What the steps hand to each other."""
+
+    app: str
+    manifest: Path
+    ids: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Environment -> planned name -> real id, after the first ``up``."""
+
+    def stack(self, env: str) -> str:
+        return naming.stack_name(UNIT, self.app, Environment(env))
+
+    def plan(self, env: str) -> StackPlan:
+        return plan_application(load_manifest(self.manifest), Environment(env))
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str]) -> Story:
+    """``social-security`` under a fresh id (so runs never meet), and its cleanup however it ends."""
+    app = f"ss-{uuid.uuid4().hex[:6]}"
+    manifest = tmp_path_factory.mktemp("manifests") / f"{app}.yaml"
+    manifest.write_text(EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1),
+                        encoding="utf-8")
+    story = Story(app, manifest)
+    yield story
+    leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
+
+
+def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = False) -> list[str]:
+    """Everything of ``app`` still in the cloud or the platform (removed too when ``remove``)."""
+    found = []
+    for env in Environment:
+        name = naming.project_name(UNIT, app, env)
+        if (project := admin.identity.find_project(name, domain_id="default")) is not None:
+            found.append(f"project {name}")
+            if remove:
+                admin.connect_as_project(project).project_cleanup(dry_run=False, wait_timeout=120)
+                for group in admin.network.security_groups(project_id=project.id):
+                    admin.network.delete_security_group(group, ignore_missing=True)
+                admin.identity.delete_project(project, ignore_missing=True)
+    label = f"{naming.TAG_PREFIX}app={app}"
+    for kind, listing in (("network", admin.network.networks), ("port", admin.network.ports),
+                          ("router", admin.network.routers), ("security group", admin.network.security_groups),
+                          ("floating IP", admin.network.ips), ("subnet", admin.network.subnets)):
+        found += [f"{kind} {r.id}" for r in listing(tags=label)]
+    meta = f"{naming.TAG_PREFIX}app"
+    found += [f"server {s.id}" for s in admin.compute.servers(all_projects=True)
+              if (s.metadata or {}).get(meta) == app]
+    found += [f"volume {v.id}" for v in admin.block_storage.volumes(all_projects=True)
+              if (v.metadata or {}).get(meta) == app]
+    for realm in ("government", "government-test"):
+        for client in platform.clients(realm, f"{UNIT}-{app}-"):
+            found.append(f"keycloak client {client.client_id} in {realm}")
+            if remove:
+                platform.delete_client(realm, client.id)
+    return found
+
+
+def assert_matches(story: Story, env: str, admin: Any, keycloak: dict[str, str]) -> None:
+    plan = story.plan(env)
+    problems = cloudcheck.differences(plan, admin)
+    problems += client_differences(plan, KeycloakAdmin.from_environ(keycloak))
+    assert problems == [], f"{plan.stack} differs from its plan:\n  " + "\n  ".join(problems)
+
+
+def client_differences(plan: StackPlan, platform: KeycloakAdmin) -> list[str]:
+    """The environment's client in Keycloak against the planned client and roles."""
+    [planned] = [r for r in plan.resources if r.type == "keycloak:openid/client:Client"]
+    p = planned.properties
+    found = [c for c in platform.clients(p["realmId"], p["clientId"]) if c.client_id == p["clientId"]]
+    if len(found) != 1:
+        return [f"keycloak client {p['clientId']} in {p['realmId']}: found {len(found)}"]
+    client = platform.client(p["realmId"], found[0].id)
+    problems = []
+    for key, expected in (("redirectUris", p["validRedirectUris"]), ("publicClient", False),
+                          ("standardFlowEnabled", True), ("enabled", True)):
+        if client.get(key) != expected:
+            problems.append(f"keycloak client {p['clientId']} {key}: {client.get(key)!r}, plan says {expected!r}")
+    roles = sorted(r.properties["name"] for r in plan.resources if r.type == "keycloak:index/role:Role")
+    actual = sorted(platform.client_roles(p["realmId"], found[0].id))
+    if actual != roles:
+        problems.append(f"keycloak client {p['clientId']} roles: {actual}, plan says {roles}")
+    if found[0].labels.get("app") != plan.app:
+        problems.append(f"keycloak client {p['clientId']} labels: {found[0].labels}")
+    return problems
+
+
+def up(govcloud: Govcloud, story: Story, env: str, at: dt.timedelta) -> dict[str, Any]:
+    return govcloud.json("up", str(story.manifest), "--env", env, "--at", beijing(at), *OPS)
+
+
+def test_test_environment_by_hand_with_plain_pulumi_then_by_govcloud(govcloud, story, admin, keycloak):
+    m = str(story.manifest)
+    govcloud("app", "submit", m, *UNIT_ACTOR, "--at", beijing(-80 * DAY))
+    govcloud("app", "accept", story.app, *CLERK, "--at", beijing(-79 * DAY))
+    govcloud("app", "review", story.app, "--opinion", "complete; resources reasonable", *CLERK, "--at", beijing(-78 * DAY))
+    govcloud("app", "approve", story.app, "--env", "test", *CHIEF, "--at", beijing(-77 * DAY))
+
+    # the provider, by hand, as docs/operations.md says
+    stack = story.stack("test")
+    digest = govcloud("digest", m).stdout.strip()
+    govcloud.pulumi("stack", "init", stack, "--secrets-provider", "passphrase")
+    settings = {"govcloud:manifest": m, "govcloud:environment": "test", "govcloud:digest": digest,
+                "govcloud:externalNetwork": "public", "govcloud:authRealm": "government",
+                "govcloud:providerOpsGroup": govcloud.env["GOVCLOUD_PROVIDER_OPS_GROUP"],
+                "keycloak:url": govcloud.env["KEYCLOAK_URL"], "keycloak:realm": govcloud.env["KEYCLOAK_REALM"],
+                "keycloak:clientId": govcloud.env["KEYCLOAK_CLIENT_ID"]}
+    for key, value in settings.items():
+        govcloud.pulumi("config", "set", "-s", stack, key, value)
+    govcloud.pulumi("config", "set", "-s", stack, "--secret", "keycloak:clientSecret", govcloud.env["KEYCLOAK_CLIENT_SECRET"])
+    govcloud.pulumi("up", "-s", stack, "--yes", "--skip-preview")
+    assert_matches(story, "test", admin, keycloak)
+
+    # the same stack through govcloud: same config, so nothing to change; the ledger records it
+    result = up(govcloud, story, "test", -76 * DAY)
+    assert {k: v for k, v in result["changes"].items() if k != "same"} == {}, result["changes"]
+    assert_matches(story, "test", admin, keycloak)
+    status = govcloud.json("app", "status", story.app)
+    assert status["state"] == "testing", status
+
+
+def test_trial_environment(govcloud, story, admin, keycloak):
+    govcloud("app", "test-passed", story.app, "--evidence", "self-test report T-1", *CLERK, "--at", beijing(-70 * DAY))
+    govcloud("app", "approve", story.app, "--env", "trial", *CHIEF, "--at", beijing(-69 * DAY))
+    result = up(govcloud, story, "trial", -68 * DAY)
+    assert result["changes"].get("create", 0) > 0 and "replace" not in result["changes"], result["changes"]
+    assert_matches(story, "trial", admin, keycloak)
+
+
+def test_production_environment_after_thirty_days_of_trial(govcloud, story, admin, keycloak):
+    govcloud("app", "approve", story.app, "--env", "production", *CHIEF, "--at", beijing(-35 * DAY))
+    up(govcloud, story, "production", -34 * DAY)
+    for env in ("test", "trial", "production"):
+        assert_matches(story, env, admin, keycloak)
+        story.ids[env] = cloudcheck.ids(story.plan(env), admin)
+    assert govcloud.json("app", "status", story.app)["state"] == "production"
+
+
+def test_minor_change_updates_in_place(govcloud, story, admin, keycloak):
+    text = story.manifest.read_text(encoding="utf-8")
+    anchor = "            remoteGroup: gateway\n"
+    assert anchor in text
+    changed = story.manifest.with_name(f"{story.app}-v2.yaml")
+    changed.write_text(text.replace(anchor, anchor + METRICS_RULE, 1), encoding="utf-8")
+    assert "change: minor" in govcloud("changes", str(story.manifest), str(changed)).stdout
+    govcloud("app", "change", story.app, str(changed), *UNIT_ACTOR, "--at", beijing(-10 * DAY))
+    govcloud("app", "approve-change", story.app, *CHIEF, "--at", beijing(-9 * DAY))
+    story.manifest.write_text(changed.read_text(encoding="utf-8"), encoding="utf-8")
+    for env in ("trial", "production"):
+        result = up(govcloud, story, env, -8 * DAY)
+        changes = {k: v for k, v in result["changes"].items() if k != "same"}
+        assert changes.get("create") == 1 and "replace" not in changes and "delete" not in changes, changes
+        assert_matches(story, env, admin, keycloak)
+        assert cloudcheck.ids(story.plan(env), admin) == story.ids[env], "something was replaced"
+
+
+def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak):
+    project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.PRODUCTION), domain_id="default")
+    labels = {f"{naming.TAG_PREFIX}{k}": v for k, v in {"unit": UNIT, "app": story.app, "env": "production"}.items()}
+    outside = admin.connect_as_project(project).block_storage.create_volume(name="made-by-hand", size=1, metadata=labels)
+    admin.block_storage.wait_for_status(outside, "available", wait=120)
+
+    govcloud("app", "terminate", story.app, *UNIT_ACTOR, "--at", beijing(-3 * dt.timedelta(hours=1)))
+    govcloud("app", "confirm-backup", story.app, "--evidence", "archive B-1", *UNIT_ACTOR,
+             "--at", beijing(-2 * dt.timedelta(hours=1)))
+    govcloud("app", "approve-termination", story.app, *CHIEF, "--at", beijing(-dt.timedelta(hours=1)))
+    summary = govcloud.json("reclaim", story.app, *OPS)
+    assert summary["failures"] == [] and summary["reclaimed"], summary
+
+    assert leftovers(admin, KeycloakAdmin.from_environ(keycloak), story.app) == []
+    assert admin.block_storage.find_volume(outside.id, ignore_missing=True, all_projects=True) is None
+    stacks = govcloud.pulumi("stack", "ls", "--json").stdout
+    assert story.app not in stacks
+    assert govcloud.json("app", "status", story.app)["state"] == "reclaimed"
