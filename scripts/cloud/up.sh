@@ -140,6 +140,9 @@ nova_branch() {
     --database_connection "postgresql+psycopg2://nova@/nova_cell0?host=$PGSOCK"
   once nova-cell1 "${nm[@]}" cell_v2 create_cell --name cell1
   once nova-db "${nm[@]}" db sync
+  # The cell mappings hold the database socket's absolute path: follow a checkout that moved.
+  sql nova_api "UPDATE cell_mappings SET database_connection =
+    regexp_replace(database_connection, 'host=.*$', 'host=$PGSOCK') WHERE database_connection NOT LIKE '%host=$PGSOCK'" >/dev/null
   start_service nova-api
   start_service nova-conductor
   # The scheduler exits when the catalog has no placement endpoint yet; the compute service
@@ -158,6 +161,9 @@ neutron_branch() {
 
 glance_branch() {
   once glance-db inroot glance-manage --config-file "$ETC/glance/glance-api.conf" db_sync
+  # Image locations are absolute file:// paths, like the cell mappings (nova_branch).
+  sql glance "UPDATE image_locations SET value = regexp_replace(value, '^file://.*/glance/images/',
+    'file://$STATE/glance/images/') WHERE value NOT LIKE 'file://$STATE/glance/images/%'" >/dev/null
   start_service glance
 }
 
