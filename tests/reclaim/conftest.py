@@ -13,7 +13,8 @@ from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer
 
-from .fakes import FakeCloud, FakeStacks
+from . import fakes
+from .fakes import FakeCloud, FakeKeycloakAdmin, FakeStacks
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 CLERK, CHIEF = Actor("zhang", EGOV, "egov"), Actor("chen", EGOV, "egov")
@@ -96,11 +97,36 @@ def stacks() -> FakeStacks:
 
 
 @pytest.fixture
-def reclaimer(approved, ledger, cloud, stacks):
+def keycloak() -> FakeKeycloakAdmin:
+    """The platform holding the application's test client (the environment the ledger approved)."""
+    admin = FakeKeycloakAdmin()
+    admin.add("government-test", f"{fakes.UNIT}-{fakes.APP}-test", dict(fakes.OURS))
+    return admin
+
+
+@pytest.fixture
+def platform(keycloak):
+    from orchestrator.adapters.platform import KeycloakPlatform
+    from orchestrator.core.platform import AuthSettings
+
+    return KeycloakPlatform(keycloak, AuthSettings("government"))
+
+
+@pytest.fixture(autouse=True)
+def no_platform_in_the_environment(monkeypatch):
+    """Tests choose their platform: none leaks in from the shell running them."""
+    for var in ("GOVCLOUD_AUTH_REALM", "GOVCLOUD_AUTH_TEST_REALM", "GOVCLOUD_AUTH_PLATFORM", "GOVCLOUD_PROVIDER_OPS_GROUP",
+                "KEYCLOAK_URL", "KEYCLOAK_BASE_PATH", "KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def reclaimer(approved, ledger, cloud, stacks, platform):
     """A factory of reclaimers over the same ledger and fakes (one per operator or run)."""
 
     def make(actor: Actor = OPS, when: str = "2026-06-08T10:00", **kw) -> Reclaimer:
         kw.setdefault("workers", 4)
+        kw.setdefault("platform", platform)
         return Reclaimer(approved, ledger, cloud, stacks, actor, clock=lambda: at(when), **kw)
 
     return make
