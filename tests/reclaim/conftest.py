@@ -28,19 +28,19 @@ def at(text: str) -> dt.datetime:
 
 
 def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                             app: str = "social-security") -> None:
-    service.submit(path, SOCIAL, at("2026-02-12T10:00"))
+                             app: str = "social-security", unit: Actor = SOCIAL) -> None:
+    service.submit(path, unit, at("2026-02-12T10:00"))
     service.accept(app, CLERK, at("2026-02-24T09:00"))
     service.review(app, "complete", CLERK, at("2026-02-26T15:00"))
     service.approve(app, "test", CHIEF, at("2026-02-27T09:00"))
     service.record_provisioned(app, "test", OPS, at("2026-02-28T10:00"))
-    service.terminate(app, SOCIAL, at("2026-06-01T09:00"), reason="replaced")
+    service.terminate(app, unit, at("2026-06-01T09:00"), reason="replaced")
 
 
 def to_termination_approved(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                            app: str = "social-security") -> None:
-    to_termination_requested(service, path, app)
-    service.confirm_backup(app, "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
+                            app: str = "social-security", unit: Actor = SOCIAL) -> None:
+    to_termination_requested(service, path, app, unit)
+    service.confirm_backup(app, "archive B-2026-06", unit, at("2026-06-02T09:00"))
     service.approve_termination(app, CHIEF, APPROVED_AT)
 
 
@@ -79,6 +79,21 @@ def requested_ledger(ledger_files, tmp_path):
     ledger = _open_copy(ledger_files["requested"], tmp_path)
     yield ledger
     ledger.close()
+
+
+@pytest.fixture
+def unit_app(tmp_path, ledger) -> tuple[str, str]:
+    """A uniquely named unit and application, terminated and approved in the ledger (tests on
+    shared outside systems: the local OpenStack, the local Keycloak)."""
+    import uuid
+
+    unit, app = f"u{uuid.uuid4().hex[:7]}", f"ra-{uuid.uuid4().hex[:8]}"
+    text = (EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: social-security", f"id: {app}", 1).replace("    id: rsj\n", f"    id: {unit}\n", 1)
+    path = tmp_path / f"{app}.yaml"
+    path.write_text(text, encoding="utf-8")
+    to_termination_approved(Lifecycle(ledger), path, app, Actor("owner", UNIT, unit))
+    return unit, app
 
 
 @pytest.fixture

@@ -219,7 +219,7 @@ class Cloud:
 
         conn = self._call(lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
                           f"scoping a connection to project {project.name} (does our user hold a role there?)")
-        return ProjectSweep(conn, project.id)
+        return ProjectSweep(conn, project.id, admin=self._conn)
 
     def delete_project(self, project: Found) -> None:
         """Delete the Keystone project; gone already is fine."""
