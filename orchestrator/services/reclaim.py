@@ -91,7 +91,7 @@ class NoPlatform:
         raise self._unverifiable(f"the clients of {unit}/{app} ({env})")
 
     def delete_client(self, found: Found) -> None:
-        raise self._unverifiable(f"client {found.name}")
+        raise self._unverifiable(f"the clients ({found.name})")
 
     def _unverifiable(self, what: str) -> RuleError:
         return RuleError(f"{self.reason}: cannot verify that {what} are gone; configure the platform as for "
