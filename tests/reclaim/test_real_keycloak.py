@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.platform import KeycloakAdmin
+from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
 from orchestrator.core import naming
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer, clients_step, open_platform
@@ -47,6 +47,10 @@ def keycloak() -> dict[str, str]:
     env = read_env(ENV_FILE)
     env.setdefault("GOVCLOUD_AUTH_REALM", env.get("KEYCLOAK_AUTH_REALM", "government"))
     env.setdefault("GOVCLOUD_AUTH_TEST_REALM", env.get("KEYCLOAK_AUTH_TEST_REALM", "government-test"))
+    try:
+        list(KeycloakAdmin.from_environ(env).clients(env["GOVCLOUD_AUTH_TEST_REALM"], "govcloud-probe-"))
+    except PlatformError as exc:
+        pytest.fail(f"Keycloak from {ENV_FILE} does not serve govcloud's admin client: {exc}")
     return env
 
 
