@@ -1,6 +1,9 @@
 """The unified authentication platform's admin side (Keycloak admin REST API): what reclamation
 needs after ``pulumi destroy`` to be sure an application's clients are gone (Art. 16, 20).
 
+:class:`KeycloakPlatform` is the reclamation service's ``Platform``; a city whose platform is not
+Keycloak adds one class with the same two verbs and names it in :data:`PLATFORMS`.
+
 Only the standard library (``urllib``): a service-account token by client credentials, the
 clients of a realm by ``clientId`` search, deletion by internal id. HTTP and network errors
 become :class:`PlatformError` in one function, :meth:`KeycloakAdmin._request`.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,10 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core import naming
+from orchestrator.core.platform import AuthSettings
+from orchestrator.core.reclaim import Decision, Found
 from orchestrator.errors import ExternalError
 
 #: Clients fetched per page of ``GET /clients``.
 PAGE = 100
+#: Seconds a token is taken to live when the platform does not say (``expires_in``).
+TOKEN_LIFETIME = 60.0
+#: Seconds before its expiry that a token is fetched again.
+TOKEN_MARGIN = 10.0
 
 
 class PlatformError(ExternalError):
@@ -58,6 +68,7 @@ class KeycloakAdmin:
     base_path: str = ""
     timeout: float = 10.0
     _token: str | None = field(default=None, repr=False)
+    _token_until: float = field(default=0.0, repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> KeycloakAdmin:
@@ -104,7 +115,9 @@ class KeycloakAdmin:
         return f"{self.url.rstrip('/')}{self.base_path.rstrip('/')}"
 
     def _access_token(self) -> str:
-        if self._token is None:
+        """A service-account token, fetched again shortly before it expires (Keycloak's default
+        lifetime is 5 minutes, shorter than a long reclamation)."""
+        if self._token is None or time.monotonic() >= self._token_until:
             form = urllib.parse.urlencode(
                 {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
             ).encode()
@@ -117,6 +130,8 @@ class KeycloakAdmin:
                 )
             )
             self._token = answer["access_token"]
+            lifetime = float(answer.get("expires_in") or TOKEN_LIFETIME)
+            self._token_until = time.monotonic() + lifetime - min(TOKEN_MARGIN, lifetime / 2)
         return self._token
 
     def _request(self, method: str, path: str) -> Any:
@@ -205,7 +220,10 @@ def reclaim_clients(
 ) -> ClientsReclaim:
     """Delete the application's clients from ``realms`` (its realm and test realm) and verify
     they are gone. Dry run by default: decide and report only. A failed deletion is recorded and
-    the run goes on; :attr:`ClientsReclaim.ok` says whether everything of ours is gone."""
+    the run goes on; :attr:`ClientsReclaim.ok` says whether everything of ours is gone.
+
+    The standalone form, for scripts and ``tests/platform``: ``govcloud reclaim`` goes through
+    :class:`KeycloakPlatform` and the service's clients step, environment by environment."""
     realms = list(dict.fromkeys(realms))
     found = find_clients(admin, realms, unit, app)
     ours = tuple(c for c in found if is_ours(c, unit, app))
@@ -220,3 +238,49 @@ def reclaim_clients(
             failures.append(f"{client.realm}/{client.client_id}: {exc}")
     remaining = tuple(c for c in find_clients(admin, realms, unit, app) if is_ours(c, unit, app))
     return ClientsReclaim(False, ours, foreign, tuple(failures), remaining)
+
+
+# --- the reclamation service's platform ----------------------------------------------------
+
+
+@dataclass
+class KeycloakPlatform:
+    """What reclamation needs of the platform (:class:`orchestrator.services.reclaim.Platform`):
+    an environment's clients in the realm the stacks registered it in, decided, and deletion."""
+
+    admin: KeycloakAdmin
+    settings: AuthSettings
+
+    @property
+    def where(self) -> str:
+        return f"keycloak {self.admin.url}"
+
+    def clients(self, unit: str, app: str, env: str) -> Decision:
+        """In ``realm_for(env)``, the clients whose id starts with ``<unit>-<app>-``: ours to delete
+        (the environment's client id **and** the application's labels) and foreign (neither ours
+        nor another environment's: another application whose id extends this one, a client made
+        by hand). Items are :class:`Found` of kind ``auth_client``, id ``<realm>/<internal id>``."""
+        realm = self.settings.realm_for(env)
+        found = list(self.admin.clients(realm, naming.client_prefix(unit, app)))
+        mine = naming.client_id(unit, app, env)
+        delete = [c for c in found if c.client_id == mine and is_ours(c, unit, app)]
+        foreign = [c for c in found if not is_ours(c, unit, app)]
+        return Decision(tuple(map(_found, delete)), tuple(map(_found, foreign)))
+
+    def delete_client(self, found: Found) -> None:
+        """Delete a client listed by :meth:`clients`; gone already is fine."""
+        realm, _, internal = found.id.rpartition("/")
+        self.admin.delete_client(realm, internal)
+
+
+def _found(client: PlatformClient) -> Found:
+    return Found("auth_client", f"{client.realm}/{client.id}", client.client_id, dict(client.labels))
+
+
+def open_keycloak(environ: Mapping[str, str], settings: AuthSettings) -> KeycloakPlatform:
+    """From the variables the Keycloak provider reads too (:meth:`KeycloakAdmin.from_environ`)."""
+    return KeycloakPlatform(KeycloakAdmin.from_environ(environ), settings)
+
+
+#: Platform module name (``govcloud:authPlatform``) -> how reclamation opens its admin side.
+PLATFORMS = {"keycloak": open_keycloak}

@@ -23,7 +23,11 @@ from orchestrator.cli.common import actor_options, make_actor, output_option
 @click.pass_context
 def reclaim(ctx: click.Context, application: str, dry_run: bool, cloud: str | None, output: str,
             actor_name, actor_role, actor_unit, actor_token_file) -> None:
-    """Provider: reclaim every resource of APPLICATION after its termination (Art. 16, 3 working days)."""
+    """Provider: reclaim every resource of APPLICATION after its termination (Art. 16, 3 working days).
+
+    The authentication platform is reached with the variables govcloud up reads (GOVCLOUD_AUTH_REALM,
+    KEYCLOAK_URL, KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET, ...); without them the clients cannot be
+    verified gone and the run exits 1."""
     from orchestrator.services.reclaim import open_reclaimer
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)

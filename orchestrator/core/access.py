@@ -40,3 +40,61 @@ def grants(unit: str, provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP) -> t
         Grant(provider_ops_group, "member", "the cloud service provider operates every project"),
     )
     return table
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One role assignment found on a project: a role of a group or a user."""
+
+    project_id: str
+    role_id: str
+    role: str
+    actor: str
+    """``group`` or ``user``."""
+    actor_id: str
+    actor_name: str = ""
+    inherited: bool = False
+    """Inherited to the project's subprojects (``OS-INHERIT``), not on the project itself."""
+
+    kind = "role_assignment"
+
+    @property
+    def id(self) -> str:
+        return f"{self.project_id}/{self.actor}/{self.actor_id}/{self.role_id}"
+
+    @property
+    def name(self) -> str:
+        """``group zwb-admins: member``"""
+        return f"{self.actor} {self.actor_name or self.actor_id}: {self.role or self.role_id}"
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "owned_by": None}
+
+
+@dataclass(frozen=True)
+class AssignmentDecision:
+    """What reclamation does with the role assignments on an application's project."""
+
+    delete: tuple[Assignment, ...]
+    """The application's grants (:func:`grants`' groups), whatever the role."""
+    own: tuple[Assignment, ...]
+    """The reclaiming user's own role: kept while the project is kept, so a re-run can sweep it."""
+    foreign: tuple[Assignment, ...]
+    """Anyone else's: not govcloud's to remove; listed for a person."""
+
+
+def decide_assignments(found: list[Assignment], unit: str, provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP,
+                       own_user_id: str | None = None) -> AssignmentDecision:
+    """Split the assignments on an existing project of the application.
+
+    >>> a = Assignment("p", "r1", "member", "group", "g1", "zwb-admins")
+    >>> b = Assignment("p", "r1", "member", "user", "u9", "alice")
+    >>> d = decide_assignments([a, b], "zwb")
+    >>> [x.actor_name for x in d.delete], [x.actor_name for x in d.foreign]
+    (['zwb-admins'], ['alice'])
+    """
+    groups = {g.group for g in grants(unit, provider_ops_group)}
+    delete = tuple(a for a in found if a.actor == "group" and a.actor_name in groups)
+    own = tuple(a for a in found if a.actor == "user" and own_user_id is not None and a.actor_id == own_user_id)
+    foreign = tuple(a for a in found if a not in delete and a not in own)
+    return AssignmentDecision(delete, own, foreign)

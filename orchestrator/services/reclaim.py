@@ -3,8 +3,10 @@
 Per environment (production, trial, test) that has a stack or a project: ``pulumi destroy``; the
 sweep of the environment's project for leftovers tagged for the application, kind by kind in the
 dependency order of :mod:`orchestrator.core.reclaim` (parallel within a kind); the unified-auth
-clients; the project itself when nothing foreign is left in it; the stack and its state; then a
-verifying re-listing. Each step is recorded in the ledger, ``reclaimed`` only when all is gone.
+clients (also for an approved environment with neither stack nor project left); the project
+itself when nothing foreign is left in it; the role assignments on it; the stack and its state;
+then a verifying re-listing. Each step is recorded in the ledger, ``reclaimed`` only when all is
+gone. Without a configured platform the clients cannot be verified gone: that step fails.
 
 Decides first, then acts; failures are counted and the run goes on. A lease ``reclaim:<app>``
 keeps two operators from acting at once; a killed run is re-run after the lease expires, and
@@ -16,13 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming
+from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP, Assignment, decide_assignments
+from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
 from orchestrator.core.reclaim import Decision, Found, decide, is_ours
 from orchestrator.errors import ConflictError, GovcloudError, RuleError
 
@@ -44,9 +48,13 @@ class Sweep(Protocol):
 class CloudPort(Protocol):
     """The projects of the cloud (:class:`orchestrator.adapters.cloud.Cloud`)."""
 
+    user_id: str | None  #: the user our credentials authenticate as
+
     def find_project(self, name: str) -> Found | None: ...
     def sweep(self, project: Found) -> Sweep: ...
     def delete_project(self, project: Found) -> None: ...
+    def role_assignments(self, project_id: str) -> list[Assignment]: ...
+    def delete_role_assignment(self, assignment: Assignment) -> None: ...
 
 
 class Stacks(Protocol):
@@ -58,18 +66,37 @@ class Stacks(Protocol):
 
 
 class Platform(Protocol):
-    """The unified-authentication platform: removes the OIDC clients of one environment."""
+    """The unified-authentication platform's admin side
+    (:class:`orchestrator.adapters.platform.KeycloakPlatform`)."""
 
-    def remove_clients(self, app_id: str, env: str) -> list[str]: ...
+    where: str  #: for people: which platform
+
+    def clients(self, unit: str, app: str, env: str) -> Decision:
+        """The environment's clients: ours (``delete``) and look-alikes that are not (``foreign``)."""
+        ...
+
+    def delete_client(self, found: Found) -> None:
+        """Delete one client of :meth:`clients`; gone already is fine."""
+        ...
 
 
+@dataclass(frozen=True)
 class NoPlatform:
-    """No platform configured: nothing removed, and the step says so."""
+    """No platform configured: nobody can say the clients are gone, so the clients step fails."""
 
-    note = "no unified-authentication platform is configured: no clients removed"
+    reason: str = "no unified-authentication platform is configured"
+    where: str = "no platform"
 
-    def remove_clients(self, app_id: str, env: str) -> list[str]:
-        return []
+    def clients(self, unit: str, app: str, env: str) -> Decision:
+        raise self._unverifiable(f"the clients of {unit}/{app} ({env})")
+
+    def delete_client(self, found: Found) -> None:
+        raise self._unverifiable(f"the clients ({found.name})")
+
+    def _unverifiable(self, what: str) -> RuleError:
+        return RuleError(f"{self.reason}: cannot verify that {what} are gone; configure the platform as for "
+                         "govcloud up (GOVCLOUD_AUTH_REALM, KEYCLOAK_URL, KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET)",
+                         rule="clients-verified", article="Art. 16")
 
 
 class LeaseStore(Protocol):
@@ -123,7 +150,8 @@ class Failure:
 
 @dataclass
 class Step:
-    """One step of one environment: ``destroy``, ``sweep``, ``clients``, ``project``, ``stack``, ``verify``."""
+    """One step of one environment: ``destroy``, ``sweep``, ``clients``, ``project``, ``access``,
+    ``stack``, ``verify``."""
 
     environment: str
     step: str
@@ -161,10 +189,12 @@ class Summary:
 
     @property
     def foreign(self) -> list[dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {}
+        """Left for a person, once each (a client look-alike in a realm two environments share
+        is listed once, under the first)."""
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
         for s in self.steps:
             for f in s.foreign:
-                seen[f"{f['environment']}/{f['id']}"] = f
+                seen.setdefault((f["kind"], f["id"]), f)
         return list(seen.values())
 
     def counts(self) -> dict[str, int]:
@@ -205,7 +235,8 @@ class Reclaimer:
     def __init__(self, lifecycle: Any, leases: LeaseStore, cloud: CloudPort, stacks: Stacks, actor: lc.Actor, *,
                  platform: Platform | None = None, reporter: Reporter | None = None,
                  clock: Callable[[], dt.datetime] | None = None, lease_ttl: dt.timedelta = LEASE_TTL,
-                 workers: int = WORKERS, holder: str | None = None) -> None:
+                 workers: int = WORKERS, holder: str | None = None,
+                 provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP) -> None:
         from orchestrator.services.lifecycle import beijing_now
 
         self.lifecycle, self.leases, self.cloud, self.stacks, self.actor = lifecycle, leases, cloud, stacks, actor
@@ -213,6 +244,7 @@ class Reclaimer:
         self.reporter = reporter or QuietReporter()
         self.clock = clock or beijing_now
         self.lease_ttl, self.workers = lease_ttl, workers
+        self.provider_ops_group = provider_ops_group
         self.holder = holder or f"{actor.name}@{socket.gethostname()}:{os.getpid()}"
 
     def run(self, application: str, dry_run: bool = False) -> Summary:
@@ -279,18 +311,24 @@ class Reclaimer:
         has_stack = self.stacks.exists(stack)
         project = self.cloud.find_project(project_name)
         if not has_stack and project is None:
+            step = clients_step(self.platform, env, state.unit, state.application, dry_run=True)
+            if self._client_outlived(state, env, step):
+                self._emit(summary, step)
             return
         if has_stack:
             self._emit(summary, Step(env, "destroy", "planned", f"pulumi destroy {stack}"))
+        app, unit = state.application, state.unit
         if project is not None:
-            decision = decide(self.cloud.sweep(project).inventory(), state.unit, state.application)
-            ours = is_ours(project, state.unit, state.application)
+            decision = decide(self.cloud.sweep(project).inventory(), unit, app)
             self._emit(summary, Step(
                 env, "sweep", "planned", f"project {project_name}", deleted=decision.counts(),
                 foreign=_foreign(env, decision), plan=[f.as_dict() for f in decision.delete]))
+        self._emit(summary, clients_step(self.platform, env, unit, app, dry_run=True))
+        if project is not None:
             self._emit(summary, Step(env, "project", "planned",
-                                     _project_plan(project_name, ours, decision)))
-        self._emit(summary, Step(env, "clients", "planned", "unified-auth clients"))
+                                     _project_plan(project_name, is_ours(project, unit, app), decision)))
+            self._emit(summary, access_step(self.cloud, env, project, unit, app, self.provider_ops_group,
+                                            dry_run=True))
         if has_stack:
             self._emit(summary, Step(env, "stack", "planned", f"pulumi stack rm {stack}"))
 
@@ -298,8 +336,11 @@ class Reclaimer:
         app, unit = state.application, state.unit
         stack, project_name = self._names(state, env)
         has_stack = self.stacks.exists(stack)
-        project = self.cloud.find_project(project_name)
+        project = found = self.cloud.find_project(project_name)
         if not has_stack and project is None:
+            step = self._clients(env, unit, app)
+            if self._client_outlived(state, env, step):
+                self._record(summary, step)
             return
         destroyed = True
         if has_stack:
@@ -307,13 +348,17 @@ class Reclaimer:
                                lambda s: s.deleted.update(self.stacks.destroy(stack)))
             destroyed = step.status == "done"
             self._record(summary, step)
+            if project is not None:  # the destroy deletes the project it created
+                project = self.cloud.find_project(project_name)
         sweep = None
         if project is not None:
             sweep = self.cloud.sweep(project)
             self._record(summary, self._sweep(env, project_name, sweep, unit, app))
-        self._record(summary, self._clients(env, app))
+        self._record(summary, self._clients(env, unit, app))
         if project is not None and sweep is not None:
             self._record(summary, self._project(env, project, sweep, unit, app))
+        if found is not None:  # gone or not: its assignments are verified by the id it had
+            self._record(summary, access_step(self.cloud, env, found, unit, app, self.provider_ops_group))
         if has_stack:
             if destroyed:
                 step = self._guard(Step(env, "stack", "done", f"pulumi stack rm {stack}"),
@@ -329,17 +374,16 @@ class Reclaimer:
     def _delete_all(self, sweep: Sweep, batch: list[Found]) -> list[tuple[Found, str | None]]:
         return delete_all(sweep, batch, self.workers)
 
-    def _clients(self, env: str, app: str) -> Step:
-        step = Step(env, "clients", "done", "unified-auth clients")
+    def _clients(self, env: str, unit: str, app: str) -> Step:
+        return clients_step(self.platform, env, unit, app)
 
-        def remove(s: Step) -> None:
-            removed = self.platform.remove_clients(app, env)
-            s.deleted = {"auth_client": len(removed)} if removed else {}
-            s.detail = getattr(self.platform, "note", "") or f"removed {', '.join(removed) or 'none'}"
-            if isinstance(self.platform, NoPlatform):
-                s.status = "skipped"
-
-        return self._guard(step, remove)
+    def _client_outlived(self, state: lc.AppState, env: str, step: Step) -> bool:
+        """Whether the clients step of an environment with neither stack nor project counts: it
+        was approved once (a client may outlive the rest), or the platform found something there,
+        or could not be asked. Without a platform, only approved environments are unverifiable."""
+        if env in state.approved or step.deleted or step.foreign:
+            return True
+        return bool(step.failures) and not isinstance(self.platform, NoPlatform)
 
     def _project(self, env: str, project: Found, sweep: Sweep, unit: str, app: str) -> Step:
         step = Step(env, "project", "done", f"project {project.name}")
@@ -444,6 +488,88 @@ def sweep_project(sweep: Sweep, env: str, project_name: str, unit: str, app: str
     return step
 
 
+def clients_step(platform: Platform, env: str, unit: str, app: str, dry_run: bool = False) -> Step:
+    """The environment's clients in the platform: decide, delete ours, list again (one step).
+
+    A client still listed after its deletion, a failed deletion or a platform that cannot be
+    asked (none configured, unreachable) fails the step: nothing is taken for gone unseen."""
+    step = Step(env, "clients", "planned" if dry_run else "done", f"unified-auth clients ({platform.where})")
+    try:
+        decision = platform.clients(unit, app, env)
+    except GovcloudError as exc:
+        return _failed(step, Failure(env, "auth_client", "", "", str(exc)))
+    step.foreign = _foreign(env, decision)
+    if dry_run:
+        step.deleted, step.plan = decision.counts(), [f.as_dict() for f in decision.delete]
+        return step
+    for found in decision.delete:
+        try:
+            platform.delete_client(found)
+            step.deleted["auth_client"] = step.deleted.get("auth_client", 0) + 1
+        except GovcloudError as exc:
+            step.failures.append(Failure(env, found.kind, found.id, found.name, str(exc)))
+    try:
+        left = platform.clients(unit, app, env).delete
+    except GovcloudError as exc:
+        left = ()
+        step.failures.append(Failure(env, "auth_client", "", "", f"listing again: {exc}"))
+    step.failures += [Failure(env, f.kind, f.id, f.name, "still there after its deletion") for f in left]
+    if step.failures:
+        step.status = "failed"
+    step.detail += f": removed {', '.join(f.name for f in decision.delete if f not in left) or 'none'}"
+    return step
+
+
+def access_step(cloud: CloudPort, env: str, project: Found, unit: str, app: str,
+                provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP, dry_run: bool = False) -> Step:
+    """The role assignments on the environment's project: decide, remove, list again (one step).
+
+    On a project that is gone (deleted by this run or by ``pulumi destroy``) Keystone has dropped
+    its assignments: the listing verifies it and removes any left. On a project that stays (a
+    foreign resource in it, a failed deletion) the application's group grants are removed; the
+    reclaiming user's own role stays with the project (a re-run needs it to sweep), and anyone
+    else's is foreign. A project not tagged for the application is foreign as a whole."""
+    step = Step(env, "access", "planned" if dry_run else "done", f"role assignments on project {project.name}")
+    try:
+        current = cloud.find_project(project.name)
+        found = cloud.role_assignments(project.id)
+    except GovcloudError as exc:
+        return _failed(step, Failure(env, "role_assignment", project.id, project.name, str(exc)))
+    gone = current is None or current.id != project.id
+    if not gone and not is_ours(project, unit, app):
+        step.status, step.detail = "skipped", f"kept project {project.name}: not tagged for {unit}/{app}"
+        step.foreign = [{"environment": env, **a.as_dict()} for a in found]
+        return step
+    decision = decide_assignments(found, unit, provider_ops_group, cloud.user_id)
+    remove = tuple(found) if gone else decision.delete
+    if not gone:
+        step.foreign = [{"environment": env, **a.as_dict()} for a in decision.foreign]
+        if decision.own:  # like the project itself and its default security group
+            step.detail += f"; kept {', '.join(a.name for a in decision.own)}, ours, with the project"
+    if dry_run:
+        step.deleted = {"role_assignment": len(remove)} if remove else {}
+        step.plan = [a.as_dict() for a in remove]
+        return step
+    for a in remove:
+        try:
+            cloud.delete_role_assignment(a)
+        except GovcloudError as exc:
+            step.failures.append(Failure(env, a.kind, a.id, a.name, str(exc)))
+    try:
+        left = {a.id for a in cloud.role_assignments(project.id)}
+    except GovcloudError as exc:
+        return _failed(step, Failure(env, "role_assignment", project.id, project.name, f"listing again: {exc}"))
+    step.failures += [Failure(env, a.kind, a.id, a.name, "still there after its removal")
+                      for a in remove if a.id in left]
+    done = len([a for a in remove if a.id not in left])
+    step.deleted = {"role_assignment": done} if done else {}
+    if step.failures:
+        step.status = "failed"
+    elif gone and not remove:
+        step.detail += ": none left, Keystone removed them with the project"
+    return step
+
+
 def delete_all(sweep: Sweep, batch: list[Found], workers: int = WORKERS) -> list[tuple[Found, str | None]]:
     """Delete one wave (one kind), ``workers`` at a time; each failure caught, kept and counted."""
     def one(found: Found) -> tuple[Found, str | None]:
@@ -495,13 +621,38 @@ class LazyCloud:
         return getattr(self._cloud, attr)
 
 
+def open_platform(environ: Mapping[str, str] | None = None) -> Platform:
+    """The platform's admin side from the variables ``govcloud up`` reads (docs/auth.md).
+
+    None of them set: :class:`NoPlatform` (the clients step then fails, unverifiable). Some set
+    but not all that are required: :class:`~orchestrator.errors.UsageError` naming the missing."""
+    from orchestrator.adapters.platform import PLATFORMS
+    from orchestrator.services.provision import AUTH_VARIABLES, platform_config
+    from stacks.components import auth
+
+    env = os.environ if environ is None else environ
+    name = env.get(AUTH_VARIABLES["govcloud:authPlatform"]) or DEFAULT_PLATFORM
+    if name not in PLATFORMS:
+        return NoPlatform(f"the {name} platform has no reclamation adapter (orchestrator/adapters/platform.py)")
+    variables = [AUTH_VARIABLES[k] for k in ("govcloud:authRealm", "govcloud:authTestRealm", "govcloud:authPlatform")]
+    variables += [var for var, _ in auth.module(name).CONFIG.values()]
+    if not any(env.get(v) for v in variables):
+        return NoPlatform()
+    config, _ = platform_config(env)
+    settings = AuthSettings(config["govcloud:authRealm"], config.get("govcloud:authTestRealm"), name)
+    return PLATFORMS[name](env, settings)
+
+
 def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter | None = None,
                    platform: Platform | None = None) -> Reclaimer:
-    """The service over the configured ledger, cloud and engine (for the CLI)."""
+    """The service over the configured ledger, cloud, engine and platform (for the CLI)."""
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services.lifecycle import Lifecycle
+    from orchestrator.services.provision import AUTH_VARIABLES
 
+    platform = platform or open_platform()
+    ops_group = os.environ.get(AUTH_VARIABLES["govcloud:providerOpsGroup"]) or DEFAULT_PROVIDER_OPS_GROUP
     ledger = Ledger.open()
     return Reclaimer(Lifecycle(ledger), ledger, LazyCloud(cloud_name), PulumiStacks(), actor,
-                     platform=platform, reporter=reporter)
+                     platform=platform, reporter=reporter, provider_ops_group=ops_group)
 

@@ -1,5 +1,6 @@
 """Reclaiming an application's clients through Keycloak's admin REST API, against a fake
-Keycloak on loopback that implements the endpoints used (token, list clients, delete client)."""
+Keycloak on loopback that implements the endpoints used (token, list clients, delete client):
+the adapter (:class:`KeycloakPlatform`) under the reclamation service's clients step."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestrator.adapters.platform import PAGE, KeycloakAdmin, PlatformError, reclaim_clients
+from orchestrator.adapters.platform import PAGE, KeycloakAdmin, KeycloakPlatform, PlatformError, reclaim_clients
 from orchestrator.core import naming
+from orchestrator.core.platform import AuthSettings
+from orchestrator.services.reclaim import Step, clients_step
 
 ADMIN_ID, ADMIN_SECRET, TOKEN = "govcloud-reclaimer", "s3cret-admin", "tok-123"
 
@@ -29,6 +32,8 @@ class FakeKeycloak:
     """Internal ids whose DELETE answers 500."""
     pretend_delete: set[str] = field(default_factory=set)
     """Internal ids whose DELETE answers 204 and keeps the client (verification must notice)."""
+    token_lifetime: int = 300
+    """``expires_in`` of the tokens it issues."""
 
     def add(self, realm: str, client_id: str, labels: dict[str, str] | None = None) -> str:
         clients = self.realms.setdefault(realm, {})
@@ -68,7 +73,10 @@ def keycloak() -> Iterator[FakeKeycloak]:
                 return self._answer(404)
             good = form == {"grant_type": ["client_credentials"], "client_id": [ADMIN_ID],
                             "client_secret": [ADMIN_SECRET]}
-            self._answer(200, {"access_token": TOKEN}) if good else self._answer(401, {"error": "invalid_client"})
+            if good:
+                self._answer(200, {"access_token": TOKEN, "expires_in": fake.token_lifetime})
+            else:
+                self._answer(401, {"error": "invalid_client"})
 
         def do_GET(self) -> None:  # noqa: N802
             fake.requests.append(f"GET {self.path}")
@@ -183,12 +191,88 @@ def test_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloa
     assert ids["trial"] not in remaining_ids(keycloak) and ids["production"] not in remaining_ids(keycloak)
 
 
+def test_wrong_credentials_are_an_outside_failure_without_the_secret(keycloak: FakeKeycloak) -> None:
+    with pytest.raises(PlatformError, match="401") as raised:
+        reclaim_clients(admin(keycloak, "wrong-secret"), ["gov"], "zwb", "citizen-portal")
+    assert "wrong-secret" not in str(raised.value)
+    assert "wrong-secret" not in repr(admin(keycloak, "wrong-secret"))
+
+
+def reclaim(fake: FakeKeycloak, dry_run: bool = False, secret: str = ADMIN_SECRET) -> dict[str, Step]:
+    """The clients step of every environment of zwb/citizen-portal, realms ``gov`` and ``gov-test``."""
+    platform = KeycloakPlatform(admin(fake, secret), AuthSettings("gov", "gov-test"))
+    return {env: clients_step(platform, env, "zwb", "citizen-portal", dry_run)
+            for env in ("production", "trial", "test")}
+
+
+def test_clients_step_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    steps = reclaim(keycloak, dry_run=True)
+    assert {env: [p["id"] for p in s.plan] for env, s in steps.items()} == {
+        "production": [f"gov/{ids['production']}"], "trial": [f"gov/{ids['trial']}"], "test": [f"gov-test/{ids['test']}"]}
+    assert {env: [f["id"] for f in s.foreign] for env, s in steps.items()} == {
+        "production": [f"gov/{ids['v2']}"], "trial": [f"gov/{ids['v2']}"], "test": [f"gov-test/{ids['manual']}"]}
+    assert all(s.status == "planned" and not s.failures for s in steps.values())
+    assert remaining_ids(keycloak) == set(ids.values())
+    assert not [r for r in keycloak.requests if r.startswith("DELETE")]
+
+
+def test_clients_step_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    steps = reclaim(keycloak)
+    assert all(s.status == "done" and not s.failures and s.deleted == {"auth_client": 1} for s in steps.values())
+    assert steps["test"].detail.endswith("removed zwb-citizen-portal-test")
+    assert remaining_ids(keycloak) == {ids["v2"], ids["manual"], ids["other"]}
+    deletes = [r for r in keycloak.requests if r.startswith("DELETE")]
+    assert sorted(deletes) == sorted(
+        [f"DELETE /admin/realms/gov-test/clients/{ids['test']}", f"DELETE /admin/realms/gov/clients/{ids['trial']}",
+         f"DELETE /admin/realms/gov/clients/{ids['production']}"]
+    )
+    gets = [r for r in keycloak.requests if r.startswith("GET")]
+    assert len(gets) == 6, "each environment's realm listed once to decide and once to verify"
+    assert all("clientId=zwb-citizen-portal-" in g and "search=true" in g for g in gets)
+    assert sum("/realms/gov-test/" in g for g in gets) == 2
+    tokens = [r for r in keycloak.requests if r.startswith("POST")]
+    assert tokens == ["POST /realms/master/protocol/openid-connect/token"]  # one, while it lives
+    assert json.loads(json.dumps(steps["test"].as_dict()))["status"] == "done"
+
+
+def test_clients_step_a_client_that_survives_deletion_is_reported(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    keycloak.pretend_delete.add(ids["trial"])
+    steps = reclaim(keycloak)
+    assert steps["trial"].status == "failed"
+    assert [(f.id, f.error) for f in steps["trial"].failures] == [(f"gov/{ids['trial']}", "still there after its deletion")]
+    assert steps["production"].status == steps["test"].status == "done"
+
+
+def test_clients_step_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloak) -> None:
+    ids = populate(keycloak)
+    keycloak.refuse_delete.add(ids["test"])
+    steps = reclaim(keycloak)
+    failed = steps["test"].failures
+    assert [f.name for f in failed] == ["zwb-citizen-portal-test"] * 2  # refused, then still listed
+    assert "500" in failed[0].error and failed[1].error == "still there after its deletion"
+    assert ids["trial"] not in remaining_ids(keycloak) and ids["production"] not in remaining_ids(keycloak)
+
+
 def test_listing_pages_through_many_clients(keycloak: FakeKeycloak) -> None:
     for n in range(PAGE + 5):
         keycloak.add("gov", f"zwb-citizen-portal-x{n}", {})
     found = list(admin(keycloak).clients("gov", "zwb-citizen-portal-"))
     assert len(found) == PAGE + 5
     assert sum(r.startswith("GET") for r in keycloak.requests) == 2
+
+
+def test_a_token_is_fetched_again_before_it_expires(keycloak: FakeKeycloak, mocker) -> None:
+    keycloak.realms["gov"] = {}
+    client = admin(keycloak)
+    list(client.clients("gov", "zwb-"))
+    list(client.clients("gov", "zwb-"))
+    assert sum(r.startswith("POST") for r in keycloak.requests) == 1
+    later = mocker.patch("orchestrator.adapters.platform.time.monotonic", return_value=10**9)
+    list(client.clients("gov", "zwb-"))
+    assert later.called and sum(r.startswith("POST") for r in keycloak.requests) == 2
 
 
 def test_deleting_a_missing_client_is_fine_unless_asked(keycloak: FakeKeycloak) -> None:
@@ -200,11 +284,12 @@ def test_deleting_a_missing_client_is_fine_unless_asked(keycloak: FakeKeycloak) 
     assert raised.value.status == 404 and raised.value.exit_code == 3
 
 
-def test_wrong_credentials_are_an_outside_failure_without_the_secret(keycloak: FakeKeycloak) -> None:
-    with pytest.raises(PlatformError, match="401") as raised:
-        reclaim_clients(admin(keycloak, "wrong-secret"), ["gov"], "zwb", "citizen-portal")
-    assert "wrong-secret" not in str(raised.value)
-    assert "wrong-secret" not in repr(admin(keycloak, "wrong-secret"))
+def test_clients_step_wrong_credentials_fail_without_the_secret(keycloak: FakeKeycloak) -> None:
+    populate(keycloak)
+    steps = reclaim(keycloak, secret="wrong-secret")
+    assert all(s.status == "failed" and "401" in s.failures[0].error for s in steps.values())
+    assert "wrong-secret" not in json.dumps([s.as_dict() for s in steps.values()])
+    assert "wrong-secret" not in repr(KeycloakPlatform(admin(keycloak, "wrong-secret"), AuthSettings()))
 
 
 def test_unreachable_platform() -> None:

@@ -13,7 +13,8 @@ from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer
 
-from .fakes import FakeCloud, FakeStacks
+from . import fakes
+from .fakes import FakeCloud, FakeKeycloakAdmin, FakeStacks
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 CLERK, CHIEF = Actor("zhang", EGOV, "egov"), Actor("chen", EGOV, "egov")
@@ -27,19 +28,19 @@ def at(text: str) -> dt.datetime:
 
 
 def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                             app: str = "social-security") -> None:
-    service.submit(path, SOCIAL, at("2026-02-12T10:00"))
+                             app: str = "social-security", unit: Actor = SOCIAL) -> None:
+    service.submit(path, unit, at("2026-02-12T10:00"))
     service.accept(app, CLERK, at("2026-02-24T09:00"))
     service.review(app, "complete", CLERK, at("2026-02-26T15:00"))
     service.approve(app, "test", CHIEF, at("2026-02-27T09:00"))
     service.record_provisioned(app, "test", OPS, at("2026-02-28T10:00"))
-    service.terminate(app, SOCIAL, at("2026-06-01T09:00"), reason="replaced")
+    service.terminate(app, unit, at("2026-06-01T09:00"), reason="replaced")
 
 
 def to_termination_approved(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                            app: str = "social-security") -> None:
-    to_termination_requested(service, path, app)
-    service.confirm_backup(app, "archive B-2026-06", SOCIAL, at("2026-06-02T09:00"))
+                            app: str = "social-security", unit: Actor = SOCIAL) -> None:
+    to_termination_requested(service, path, app, unit)
+    service.confirm_backup(app, "archive B-2026-06", unit, at("2026-06-02T09:00"))
     service.approve_termination(app, CHIEF, APPROVED_AT)
 
 
@@ -81,6 +82,21 @@ def requested_ledger(ledger_files, tmp_path):
 
 
 @pytest.fixture
+def unit_app(tmp_path, ledger) -> tuple[str, str]:
+    """A uniquely named unit and application, terminated and approved in the ledger (tests on
+    shared outside systems: the local OpenStack, the local Keycloak)."""
+    import uuid
+
+    unit, app = f"u{uuid.uuid4().hex[:7]}", f"ra-{uuid.uuid4().hex[:8]}"
+    text = (EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: social-security", f"id: {app}", 1).replace("    id: rsj\n", f"    id: {unit}\n", 1)
+    path = tmp_path / f"{app}.yaml"
+    path.write_text(text, encoding="utf-8")
+    to_termination_approved(Lifecycle(ledger), path, app, Actor("owner", UNIT, unit))
+    return unit, app
+
+
+@pytest.fixture
 def approved(ledger) -> Lifecycle:
     return Lifecycle(ledger)
 
@@ -96,11 +112,36 @@ def stacks() -> FakeStacks:
 
 
 @pytest.fixture
-def reclaimer(approved, ledger, cloud, stacks):
+def keycloak() -> FakeKeycloakAdmin:
+    """The platform holding the application's test client (the environment the ledger approved)."""
+    admin = FakeKeycloakAdmin()
+    admin.add("government-test", f"{fakes.UNIT}-{fakes.APP}-test", dict(fakes.OURS))
+    return admin
+
+
+@pytest.fixture
+def platform(keycloak):
+    from orchestrator.adapters.platform import KeycloakPlatform
+    from orchestrator.core.platform import AuthSettings
+
+    return KeycloakPlatform(keycloak, AuthSettings("government"))
+
+
+@pytest.fixture(autouse=True)
+def no_platform_in_the_environment(monkeypatch):
+    """Tests choose their platform: none leaks in from the shell running them."""
+    for var in ("GOVCLOUD_AUTH_REALM", "GOVCLOUD_AUTH_TEST_REALM", "GOVCLOUD_AUTH_PLATFORM", "GOVCLOUD_PROVIDER_OPS_GROUP",
+                "KEYCLOAK_URL", "KEYCLOAK_BASE_PATH", "KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def reclaimer(approved, ledger, cloud, stacks, platform):
     """A factory of reclaimers over the same ledger and fakes (one per operator or run)."""
 
     def make(actor: Actor = OPS, when: str = "2026-06-08T10:00", **kw) -> Reclaimer:
         kw.setdefault("workers", 4)
+        kw.setdefault("platform", platform)
         return Reclaimer(approved, ledger, cloud, stacks, actor, clock=lambda: at(when), **kw)
 
     return make

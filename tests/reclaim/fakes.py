@@ -1,12 +1,19 @@
-"""An in-memory cloud and engine for the reclamation service, with the cloud's own refusals.
+"""An in-memory cloud, engine and Keycloak admin API for the reclamation service, with the
+outside systems' own refusals.
 
-The fake refuses what a real cloud refuses (a container with objects, a network with subnets
+The fake cloud refuses what a real cloud refuses (a container with objects, a network with subnets
 or ports, a volume whose server still exists, a router with interfaces) and records the order
-of deletions, so ordering mistakes fail the tests.
+of deletions, so ordering mistakes fail the tests. Its projects carry the role assignments a
+stack makes (the unit's and the provider's groups, the provisioning user), dropped with the
+project as Keystone does. The fake Keycloak admin sits under the real
+:class:`~orchestrator.adapters.platform.KeycloakPlatform`, so the service's platform step runs
+through the real client decision.
 """
 
 from __future__ import annotations
 
+from orchestrator.adapters.platform import PlatformClient, PlatformError
+from orchestrator.core.access import Assignment
 from orchestrator.core.reclaim import Found
 from orchestrator.errors import ExternalError
 
@@ -71,12 +78,24 @@ class FakeCloud:
         self.kill_after: int | None = None
         self.listings = 0
         self.lock = threading.Lock()
+        self.user_id = "u-govcloud-admin"
+        self.assignments: dict[str, list[Assignment]] = {}
+        self.stuck_assignments: dict[str, str] = {}
+        """Assignment id -> the error Keystone answers when asked to remove it."""
 
     def add_project(self, env: str, labels: dict | None = None, items: list[Found] = ()) -> Found:
+        """A project as a stack leaves it: its resources, and the grants of ``core.access`` plus
+        the provisioning user's role."""
         name = f"{UNIT}-{APP}-{env}"
         project = Found("project", f"p-{env}", name, dict(OURS, env=env) if labels is None else labels)
         self.projects[name] = project
         self.items[project.id] = list(items)
+        self.assignments[project.id] = [
+            Assignment(project.id, "r-member", "member", "group", "g-admins", f"{UNIT}-admins"),
+            Assignment(project.id, "r-reader", "reader", "group", "g-operators", f"{UNIT}-operators"),
+            Assignment(project.id, "r-member", "member", "group", "g-ops", "govcloud-provider-ops"),
+            Assignment(project.id, "r-member", "member", "user", self.user_id, "govcloud-admin"),
+        ]
         return project
 
     def find_project(self, name: str) -> Found | None:
@@ -89,7 +108,18 @@ class FakeCloud:
         if self.items[project.id]:
             raise ExternalError(f"project {project.name} still holds {len(self.items[project.id])} resources")
         self.projects.pop(project.name, None)
+        self.assignments.pop(project.id, None)  # Keystone drops a project's assignments with it
         self.deleted_projects.append(project.name)
+
+    def role_assignments(self, project_id: str) -> list[Assignment]:
+        return list(self.assignments.get(project_id, []))
+
+    def delete_role_assignment(self, assignment: Assignment) -> None:
+        if assignment.id in self.stuck_assignments:
+            raise ExternalError(f"removing {assignment.name}: {self.stuck_assignments[assignment.id]}")
+        present = self.assignments.get(assignment.project_id, [])
+        if assignment in present:
+            present.remove(assignment)
 
 
 class FakeStacks:
@@ -112,13 +142,36 @@ class FakeStacks:
         self.names.discard(stack)
 
 
-class FakePlatform:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
+class FakeKeycloakAdmin:
+    """:class:`~orchestrator.adapters.platform.KeycloakAdmin`'s two verbs over realm -> clients."""
 
-    def remove_clients(self, app_id: str, env: str) -> list[str]:
-        self.calls.append((app_id, env))
-        return [f"{app_id}-{env}-web"]
+    url = "https://sso.invalid"
+
+    def __init__(self) -> None:
+        self.realms: dict[str, dict[str, PlatformClient]] = {}
+        self.deleted: list[str] = []
+        self.refuse: set[str] = set()
+        """Internal ids whose deletion the platform refuses (500)."""
+        self.pretend: set[str] = set()
+        """Internal ids whose deletion answers 204 and keeps the client."""
+        self.down = False
+
+    def add(self, realm: str, client_id: str, labels: dict[str, str] | None = None) -> str:
+        clients = self.realms.setdefault(realm, {})
+        internal = f"uuid-{realm}-{len(clients)}"
+        clients[internal] = PlatformClient(realm, internal, client_id, dict(labels or {}))
+        return internal
+
+    def clients(self, realm: str, prefix: str):
+        if self.down:
+            raise PlatformError("authentication platform unreachable: GET https://sso.invalid/admin/realms")
+        return [c for c in self.realms.get(realm, {}).values() if c.client_id.startswith(prefix)]
+
+    def delete_client(self, realm: str, id: str, ignore_missing: bool = True) -> None:
+        if id in self.refuse:
+            raise PlatformError(f"authentication platform: DELETE /admin/realms/{realm}/clients/{id} answered 500")
+        if id not in self.pretend and self.realms.get(realm, {}).pop(id, None) is not None:
+            self.deleted.append(id)
 
 
 def environment(env: str = "test") -> list[Found]:

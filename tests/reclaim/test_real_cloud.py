@@ -6,6 +6,11 @@ Pulumi stack: a network, subnet, router with gateway and interface, a security g
 the fake driver with a volume attached, a container with objects, and one foreign untagged volume.
 The reclamation (real ledger, cloud and sweep; no Pulumi stack) is killed after a few deletions,
 resumed, and must leave only the foreign volume (and so keep the project).
+
+Role assignments (issue 8): a uniquely named unit's groups and a provider operations group get
+their roles on a project, as a stack grants them; reclaimed, none of theirs is left on it, whether
+the project goes or stays, also after a kill between two removals.
+The platform is the in-memory Keycloak admin here (see ``test_real_keycloak.py`` for the real one).
 """
 
 from __future__ import annotations
@@ -17,14 +22,20 @@ import uuid
 import pytest
 
 from orchestrator.adapters.cloud import Cloud
+from orchestrator.adapters.platform import KeycloakPlatform
+from orchestrator.core.platform import AuthSettings
 from orchestrator.services.lifecycle import Lifecycle
-from orchestrator.services.reclaim import Reclaimer
+from orchestrator.services.reclaim import Reclaimer, access_step
 
 from .conftest import EXAMPLES, OPS, at, to_termination_approved
-from .fakes import FakeStacks, Killed
+from .fakes import FakeKeycloakAdmin, FakeStacks, Killed
 
 pytestmark = pytest.mark.cloud
 CLOUD = os.environ.get("GOVCLOUD_TEST_CLOUD", "govcloud-local")
+
+
+def no_clients() -> KeycloakPlatform:
+    return KeycloakPlatform(FakeKeycloakAdmin(), AuthSettings())
 
 
 class KilledAfter:
@@ -33,11 +44,8 @@ class KilledAfter:
     def __init__(self, cloud: Cloud, n: int) -> None:
         self.cloud, self.n, self.done = cloud, n, 0
 
-    def find_project(self, name):
-        return self.cloud.find_project(name)
-
-    def delete_project(self, project):
-        self.cloud.delete_project(project)
+    def __getattr__(self, name):
+        return getattr(self.cloud, name)
 
     def sweep(self, project):
         real, outer = self.cloud.sweep(project), self
@@ -119,7 +127,7 @@ def test_killed_reclamation_resumes_and_leaves_only_the_foreign_volume(cloud, ap
         ids = build(admin, project, app)
         lifecycle = Lifecycle(ledger)
         first = Reclaimer(lifecycle, ledger, KilledAfter(cloud, 4), FakeStacks(), OPS, workers=1,
-                          clock=lambda: at("2026-06-08T10:00"), holder="ops@killed:1")
+                          clock=lambda: at("2026-06-08T10:00"), holder="ops@killed:1", platform=no_clients())
         try:
             summary = first.run(app)
             pytest.fail(f"the run was not killed: {summary.failures or summary.steps}")
@@ -128,7 +136,7 @@ def test_killed_reclamation_resumes_and_leaves_only_the_foreign_volume(cloud, ap
         # a killed process leaves its lease: expired by now, another run takes over
         ledger.acquire(f"reclaim:{app}", "ops@killed:1", dt.timedelta(minutes=1),
                        now=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5))
-        summary = Reclaimer(lifecycle, ledger, cloud, FakeStacks(), OPS,
+        summary = Reclaimer(lifecycle, ledger, cloud, FakeStacks(), OPS, platform=no_clients(),
                             clock=lambda: at("2026-06-08T11:00")).run(app)
         assert summary.failures == [], summary.failures
         assert summary.reclaimed
@@ -153,3 +161,90 @@ def cleanup(admin, project) -> None:
     for group in conn.network.security_groups(project_id=project.id):
         conn.network.delete_security_group(group, ignore_missing=True)
     admin.identity.delete_project(project, ignore_missing=True)
+
+
+# --- role assignments -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def granted(cloud, unit_app):
+    """The project ``<unit>-<app>-test`` tagged for the application, with the grants a stack
+    makes (unit admins ``member``, operators ``reader``, provider ops ``member``, our own user
+    ``member``) and one role of a user of nobody's; everything made here is deleted afterwards."""
+    admin, (unit, app) = cloud._conn, unit_app  # test set-up only: the adapter creates nothing
+    project = admin.identity.create_project(name=f"{unit}-{app}-test", domain_id="default",
+                                            tags=[f"govcloud:unit={unit}", f"govcloud:app={app}", "govcloud:env=test"])
+    role = {r: admin.identity.find_role(r) for r in ("member", "reader")}
+    groups = [admin.identity.create_group(name=f"{unit}-{kind}", domain_id="default")
+              for kind in ("admins", "operators", "ops")]
+    someone = admin.identity.create_user(name=f"{unit}-alice", domain_id="default")
+    for group, r in zip(groups, ("member", "reader", "member")):
+        admin.identity.assign_project_role_to_group(project, group, role[r])
+    admin.identity.assign_project_role_to_user(project, admin.current_user_id, role["member"])
+    admin.identity.assign_project_role_to_user(project, someone, role["reader"])
+    try:
+        yield {"unit": unit, "app": app, "project": project, "groups": groups, "someone": someone,
+               "ops": groups[2].name}
+    finally:  # nothing was made inside the project
+        admin.identity.delete_project(project, ignore_missing=True)
+        for group in groups:
+            admin.identity.delete_group(group, ignore_missing=True)
+        admin.identity.delete_user(someone, ignore_missing=True)
+
+
+class DiesRemoving:
+    """The real cloud, whose role-assignment removal dies (a killed process) after ``n``."""
+
+    def __init__(self, cloud: Cloud, n: int) -> None:
+        self.cloud, self.n, self.done = cloud, n, 0
+
+    def __getattr__(self, name):
+        return getattr(self.cloud, name)
+
+    def delete_role_assignment(self, assignment):
+        if self.done >= self.n:
+            raise Killed()
+        self.cloud.delete_role_assignment(assignment)
+        self.done += 1
+
+
+def test_a_kept_project_loses_the_grants_after_a_kill_and_a_resume(cloud, granted):
+    admin, project, unit, app = cloud._conn, granted["project"], granted["unit"], granted["app"]
+    found = cloud.find_project(project.name)
+    with pytest.raises(Killed):
+        access_step(DiesRemoving(cloud, 1), "test", found, unit, app, granted["ops"])
+    assert len(list(admin.identity.role_assignments(scope_project_id=project.id))) == 4  # of 5, one removed
+    step = access_step(cloud, "test", found, unit, app, granted["ops"])  # the re-run
+    assert step.status == "done" and step.failures == []
+    assert step.deleted == {"role_assignment": 2}  # the third went before the kill
+    left = list(admin.identity.role_assignments(scope_project_id=project.id))
+    assert sorted((a.user or {}).get("id") for a in left) == sorted([admin.current_user_id, granted["someone"].id])
+    for group in granted["groups"]:  # by the unit's groups too: none on the project
+        assert [a for a in admin.identity.role_assignments(group_id=group.id)
+                if a.scope.get("project", {}).get("id") == project.id] == []
+    assert [f["name"] for f in step.foreign] == [f"user {unit}-alice: reader"]
+    assert "ours, with the project" in step.detail
+
+
+def test_a_deleted_projects_assignments_are_verified_gone(cloud, granted):
+    admin, project = cloud._conn, granted["project"]
+    found = cloud.find_project(project.name)
+    cloud.delete_project(found)
+    step = access_step(cloud, "test", found, granted["unit"], granted["app"], granted["ops"])
+    assert step.status == "done" and step.deleted == {} and "Keystone removed them with the project" in step.detail
+    assert list(admin.identity.role_assignments(scope_project_id=project.id)) == []
+    for group in granted["groups"]:
+        assert list(admin.identity.role_assignments(group_id=group.id)) == []
+
+
+def test_a_reclaimed_application_leaves_no_role_assignment(cloud, granted, ledger):
+    admin, project = cloud._conn, granted["project"]
+    summary = Reclaimer(Lifecycle(ledger), ledger, cloud, FakeStacks(), OPS, platform=no_clients(),
+                        provider_ops_group=granted["ops"], clock=lambda: at("2026-06-08T10:00")).run(granted["app"])
+    assert summary.failures == [] and summary.reclaimed
+    assert cloud.find_project(project.name) is None
+    assert list(admin.identity.role_assignments(scope_project_id=project.id)) == []
+    for group in granted["groups"]:
+        assert list(admin.identity.role_assignments(group_id=group.id)) == []
+    [access] = [s for s in summary.steps if s.step == "access"]
+    assert access.status == "done" and "Keystone removed them with the project" in access.detail

@@ -8,10 +8,9 @@ import pytest
 
 from orchestrator.core.reclaim import ORDER, Found
 from orchestrator.errors import ConflictError, RuleError
-from orchestrator.services.reclaim import NoPlatform
 
 from .conftest import OPS, OPS2, SOCIAL, at
-from .fakes import OTHER, OURS, FakePlatform, Killed, environment
+from .fakes import OTHER, OURS, Killed, environment
 
 
 def _types(lifecycle) -> list[str]:
@@ -36,7 +35,7 @@ def test_everything_ours_goes_in_dependency_order(reclaimer, cloud, stacks, appr
     assert stacks.calls == [("destroy", "rsj.social-security.test"), ("rm", "rsj.social-security.test")]
     assert summary.counts()["object"] == 2 and summary.counts()["project"] == 1
     types = _types(approved)
-    assert types[-1] == "reclaimed" and types.count("reclaim-step") == 6
+    assert types[-1] == "reclaimed" and types.count("reclaim-step") == 7
     assert approved.state("social-security").state == "reclaimed"
     assert summary.deadline["due"] == "2026-06-10" and summary.deadline["met"] is True
 
@@ -193,18 +192,6 @@ def test_backup_evidence_is_required(approved, ledger, cloud, stacks, monkeypatc
     assert missing.value.rule == "backup-evidence"
 
 
-def test_the_platform_step_is_a_call_through_the_protocol(reclaimer, cloud):
-    cloud.add_project("test", items=[])
-    platform = FakePlatform()
-    summary = reclaimer(platform=platform).run("social-security")
-    assert platform.calls == [("social-security", "test")]
-    clients = next(s for s in summary.steps if s.step == "clients")
-    assert clients.deleted == {"auth_client": 1} and "social-security-test-web" in clients.detail
-    default = reclaimer(when="2026-06-08T11:00").run  # already reclaimed: no second call
-    assert default("social-security").steps == []
-    assert NoPlatform().remove_clients("a", "test") == [] and "no unified-authentication" in NoPlatform.note
-
-
 def test_late_reclamation_says_the_deadline_is_missed(reclaimer, cloud, approved):
     cloud.add_project("test", items=environment("test"))
     summary = reclaimer(when="2026-06-12T10:00").run("social-security")
@@ -224,7 +211,8 @@ def test_cli_dry_run_for_people_lists_in_order_with_counts(run_cli, monkeypatch,
     lines = result.stdout.splitlines()
     assert lines[0].split()[1:4] == ["1.", "floating_ip", "test-fip"]
     assert lines[15].split()[1:4] == ["16.", "network", "test-net"]
-    assert "would delete 16: floating_ip 1, database_backup 1" in result.stdout
+    assert "would delete 20: floating_ip 1, database_backup 1" in result.stdout
+    assert "network 1, auth_client 1, role_assignment 3" in result.stdout  # the test client, the grants
     assert "planned" in result.stderr and "sweep" in result.stderr  # progress for people on stderr
     assert cloud.deleted == [] and len(approved.history("social-security")) == before
 

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from orchestrator.core.access import Assignment
 from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effective_capacity
 from orchestrator.core.naming import parse_tags
 from orchestrator.core.reclaim import Found
@@ -218,12 +219,44 @@ class Cloud:
 
         conn = self._call(lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
                           f"scoping a connection to project {project.name} (does our user hold a role there?)")
-        return ProjectSweep(conn, project.id)
+        return ProjectSweep(conn, project.id, admin=self._conn)
 
     def delete_project(self, project: Found) -> None:
         """Delete the Keystone project; gone already is fine."""
         self._call(lambda: self._conn.identity.delete_project(project.id, ignore_missing=True),
                    f"deleting project {project.name}")
+
+    # --- role assignments on a project (Art. 36) ------------------------------------------------
+
+    @property
+    def user_id(self) -> str | None:
+        """The user our credentials authenticate as (the one that provisions and reclaims)."""
+        return self._conn.current_user_id
+
+    def role_assignments(self, project_id: str) -> list[Assignment]:
+        """Every role assignment on the project (Keystone ``scope.project.id``), with names."""
+        found = self._call(lambda: list(self._conn.identity.role_assignments(scope_project_id=project_id,
+                                                                             include_names=True)),
+                           f"listing the role assignments on project {project_id}")
+        out = []
+        for a in found:
+            actor = "group" if a.group else "user"
+            who, role, scope = (a.group or a.user or {}), a.role or {}, a.scope or {}
+            out.append(Assignment(project_id, role.get("id", ""), role.get("name", ""), actor, who.get("id", ""),
+                                  who.get("name", ""), inherited="OS-INHERIT:inherited_to" in scope))
+        return out
+
+    def delete_role_assignment(self, assignment: Assignment) -> None:
+        """Remove one role assignment; gone already (or its project, role or actor gone) is fine."""
+        a = assignment
+        path = f"/projects/{a.project_id}/{a.actor}s/{a.actor_id}/roles/{a.role_id}"
+        if a.inherited:
+            path = f"/OS-INHERIT{path}/inherited_to_projects"
+        doing = f"removing {a.name} on project {a.project_id}"
+        response = self._call(lambda: self._conn.identity.delete(path), doing)
+        if response.status_code not in (204, 404):  # the proxy does not raise on an error status here
+            answer = " ".join(str(response.text).split())[:300]
+            raise ExternalError(f"cloud {self.name}: {doing} failed: {response.status_code} {answer}")
 
     def _call(self, call: Callable[[], T], doing: str) -> T:
         """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``."""

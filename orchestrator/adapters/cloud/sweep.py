@@ -58,10 +58,13 @@ def labels_from_headers(metadata: dict[str, Any] | None) -> dict[str, str]:
 
 
 class ProjectSweep:
-    """The resources of one project, through a connection scoped to it (``connect_as_project``)."""
+    """The resources of one project, through a connection scoped to it (``connect_as_project``);
+    the project's ``default`` security group through ``admin`` (Neutron lets only an admin delete
+    it, and a stack gives our user just ``member`` on the project)."""
 
-    def __init__(self, conn: Any, project_id: str, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(self, conn: Any, project_id: str, wait_seconds: float = WAIT_SECONDS, admin: Any = None) -> None:
         self._conn = conn
+        self._admin = admin if admin is not None else conn
         self.project_id = project_id
         self.wait_seconds = wait_seconds
 
@@ -269,7 +272,8 @@ class ProjectSweep:
         self._conn.network.delete_network(f.id, ignore_missing=True)
 
     def _delete_security_group(self, f: Found) -> None:
-        self._conn.network.delete_security_group(f.id, ignore_missing=True)
+        conn = self._admin if f.name == "default" and not f.labels else self._conn
+        conn.network.delete_security_group(f.id, ignore_missing=True)
 
     def _delete_object(self, f: Found) -> None:
         container, _, name = f.id.partition("/")

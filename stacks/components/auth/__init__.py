@@ -18,26 +18,9 @@ import pulumi
 
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, AuthRole, Environment
+from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
 
-DEFAULT_PLATFORM = "keycloak"
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    """The platform side of the stack config."""
-
-    realm: str = "government"
-    """``govcloud:authRealm``: the realm of trial and production clients."""
-    test_realm: str | None = None
-    """``govcloud:authTestRealm``: the realm of test clients; ``<realm>-test`` when unset."""
-    platform: str = DEFAULT_PLATFORM
-    """``govcloud:authPlatform``: the module of this package that registers clients."""
-
-    def realm_for(self, env: Environment | str) -> str:
-        """Test environments point at the platform's test realm, the others at the real one."""
-        if str(env) == Environment.TEST.value:
-            return self.test_realm or f"{self.realm}-test"
-        return self.realm
+__all__ = ["DEFAULT_PLATFORM", "AuthSettings", "ClientSpec", "Platform", "Registration", "module", "platform"]
 
 
 @dataclass(frozen=True)
