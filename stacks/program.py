@@ -11,6 +11,7 @@ platform's from its own config namespace (``keycloak:*``), never from the manife
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,12 @@ def preload() -> None:
 
 
 def main() -> None:
-    """The Pulumi program: read config, refuse a digest that was not approved, deploy."""
+    """The Pulumi program: refuse credentials that ignore the project scope, read config,
+    refuse a digest that was not approved, deploy."""
+    from orchestrator.adapters.cloud.credentials import check_scoped
+
+    if problem := check_scoped(os.environ, pulumi.Config("openstack").get("cloud")):
+        raise pulumi.RunError(f"{problem}; nothing was changed")
     config = StackConfig.read()
     app, env = approved_environment(config)
     deploy(app, env, config.settings)

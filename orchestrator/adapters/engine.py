@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.adapters.cloud.credentials import openrc
 from orchestrator.errors import ExternalError, UsageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,6 +132,7 @@ def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
+    env |= openrc(environ=environ)  # OS_CLOUD would defeat the stacks' project-scoped providers
     return Engine(root=engine_dir if cli == bin_dir / "pulumi" else None, pulumi_home=home, env=env)
 
 

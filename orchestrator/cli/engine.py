@@ -83,3 +83,23 @@ def _print_result(payload: dict) -> None:
     click.echo(f"{payload['stack']}: {payload['operation']} {verb}: {changes}")
     for key, value in payload["outputs"].items():
         click.echo(f"  {key}: {value}")
+
+
+@cli.command("openrc")
+@click.option("--cloud", help="the clouds.yaml entry [default: OS_CLOUD]")
+def openrc_command(cloud: str | None) -> None:
+    """Print `export OS_...` lines for plain `pulumi` from a clouds.yaml entry.
+
+    The OpenStack provider ignores the stacks' project scope when OS_CLOUD is set (docs/operations.md):
+    eval "$(govcloud openrc --cloud NAME)" before `pulumi up -s STACK`.
+    """
+    import shlex
+
+    from orchestrator.adapters.cloud.credentials import openrc
+    from orchestrator.errors import UsageError
+
+    variables = openrc(cloud)
+    if not variables:
+        raise UsageError("name the cloud: --cloud NAME or OS_CLOUD (an entry of clouds.yaml)")
+    for key, value in variables.items():
+        click.echo(f"export {key}={shlex.quote(value)}" if value else f"unset {key}")

@@ -17,6 +17,12 @@ from orchestrator.core.manifest import Environment
 from .conftest import KEYCLOAK_CONFIG, REPO, Checks, example
 
 
+@pytest.fixture(autouse=True)
+def _no_os_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The program refuses OS_CLOUD (test_credentials.py); a developer's shell may set it."""
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+
+
 def run_entrypoint(config: dict[str, str]) -> tuple[ProgramRun, BaseException | None]:
     run = ProgramRun()
     error = run_program_collecting(
