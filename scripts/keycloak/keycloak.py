@@ -93,9 +93,11 @@ class Admin:
         self.call("POST", f"/{realm}/users/{user}/role-mappings/realm", [self.call("GET", f"/{realm}/roles/{role}")])
 
 
-def mapper(name: str, kind: str, **config: str) -> dict[str, Any]:
-    claims = {"id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"}
-    return {"name": name, "protocol": "openid-connect", "protocolMapper": kind, "config": claims | config}
+def mapper(name: str, kind: str, claim: str, **config: str) -> dict[str, Any]:
+    """A protocol mapper putting ``claim`` (a string or strings) into ID, access and userinfo tokens."""
+    config = {"claim.name": claim, "jsonType.label": "String", "id.token.claim": "true",
+              "access.token.claim": "true", "userinfo.token.claim": "true"} | config
+    return {"name": name, "protocol": "openid-connect", "protocolMapper": kind, "config": config}
 
 
 def configure(admin: Admin, users_password: str) -> str:
@@ -126,8 +128,8 @@ def configure(admin: Admin, users_password: str) -> str:
         "standardFlowEnabled": False, "directAccessGrantsEnabled": True,
     })
     wanted = [
-        mapper("govcloud roles", "oidc-usermodel-realm-role-mapper", **{"claim.name": ROLE_CLAIM, "multivalued": "true", "jsonType.label": "String"}),
-        mapper("unit", "oidc-usermodel-attribute-mapper", **{"claim.name": UNIT_CLAIM, "user.attribute": UNIT_CLAIM, "jsonType.label": "String"}),
+        mapper("govcloud roles", "oidc-usermodel-realm-role-mapper", ROLE_CLAIM, multivalued="true"),
+        mapper("unit", "oidc-usermodel-attribute-mapper", UNIT_CLAIM, **{"user.attribute": UNIT_CLAIM}),
     ]
     have = {m["name"] for m in admin.call("GET", f"/{REALM}/clients/{cli}/protocol-mappers/models")}
     for m in wanted:

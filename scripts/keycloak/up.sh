@@ -31,14 +31,16 @@ if [[ ! -x $DIST/bin/kc.sh ]]; then
 fi
 if [[ $(cat "$DIST/.govcloud-build" 2>/dev/null) != "${BUILD_OPTS[*]}" ]]; then
   log "building (kc.sh build ${BUILD_OPTS[*]}) with Java $(java_major "$JAVA_HOME/bin/java")"
-  "$DIST/bin/kc.sh" build "${BUILD_OPTS[@]}" >"$KC_CACHE/build.log" 2>&1 || die "build failed, see $KC_CACHE/build.log"
+  "$DIST/bin/kc.sh" build "${BUILD_OPTS[@]}" >"$KC_CACHE/build.log" 2>&1 \
+    || die "build failed, see $KC_CACHE/build.log"
   echo "${BUILD_OPTS[*]}" >"$DIST/.govcloud-build"
   log "built after $(elapsed)"
 fi
 
 # --- secrets: the bootstrap admin only counts when the database is made, so they go together ----
 if [[ ! -s $ADMIN_PASSWORD_FILE ]]; then
-  keycloak_pid >/dev/null && die "Keycloak runs but $ADMIN_PASSWORD_FILE is gone: scripts/keycloak/down.sh --purge, then up again"
+  keycloak_pid >/dev/null && die "Keycloak runs but $ADMIN_PASSWORD_FILE is gone:" \
+    "scripts/keycloak/down.sh --purge, then up again"
   rm -rf "$DIST/data" "$CONFIGURED"
 fi
 for f in "$ADMIN_PASSWORD_FILE" "$KC_CACHE/users-password"; do
@@ -48,7 +50,8 @@ done
 # --- start ---------------------------------------------------------------------------------------
 if ! keycloak_pid >/dev/null; then
   for p in "$PORT" "$MANAGEMENT_PORT"; do
-    port_open "$p" && die "port $p on $HOST is taken by another process (another Keycloak? GOVCLOUD_KEYCLOAK_PORT picks another)"
+    port_open "$p" && die "port $p on $HOST is taken by another process" \
+      "(another Keycloak? GOVCLOUD_KEYCLOAK_PORT picks other ports)"
   done
   # setsid: kc.sh leads its own process group (it forwards signals to java), which down.sh signals.
   KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=$(<"$ADMIN_PASSWORD_FILE") \
