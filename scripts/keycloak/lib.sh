@@ -33,6 +33,10 @@ RUN_OPTS=(
   --log-level=INFO,io.smallrye.health:WARN
 )
 
+# C1 only, no C2: building and starting take half the CPU (start ~15 CPU-seconds instead of 25-28,
+# build 21 instead of 44); a test server never runs long enough for C2's code to pay off.
+export JAVA_OPTS_APPEND="-XX:TieredStopAtLevel=1${JAVA_OPTS_APPEND:+ $JAVA_OPTS_APPEND}"
+
 log() { printf '[keycloak %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
