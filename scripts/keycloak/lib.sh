@@ -45,11 +45,12 @@ java_major() { # java binary -> its major version, e.g. 25
 }
 
 find_java_home() { # Keycloak 26 needs Java 21 or later; Java 25 is the one this machine kind has
-  local home
+  local home major
   for home in "${GOVCLOUD_KEYCLOAK_JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 \
               "${JAVA_HOME:-}" /usr/lib/jvm/*; do
     [[ -n $home && -x $home/bin/java ]] || continue
-    (( $(java_major "$home/bin/java") >= 21 )) && { echo "$home"; return 0; }
+    major=$(java_major "$home/bin/java")
+    [[ $major =~ ^[0-9]+$ ]] && ((major >= 21)) && { echo "$home"; return 0; }
   done
   die "no Java 21 or later found (set GOVCLOUD_KEYCLOAK_JAVA_HOME); Keycloak $VERSION needs it"
 }
