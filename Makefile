@@ -25,24 +25,28 @@ test: $(STAMP) ## unit and mock-runtime tests (no cloud needed)
 	scripts/test-deps
 	$(BIN)/python -m pytest -q -n 2 -m "not cloud and not e2e"
 
-integration: $(STAMP) ## tests against the local OpenStack (make cloud-up first; they fail without it)
+integration: $(STAMP) ## tests against the local OpenStack and Keycloak (make cloud-up first; they fail without them)
 	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -m cloud
 
 e2e: $(STAMP) engine ## end to end: govcloud and plain Pulumi on the local cloud (starts it, with Trove; cloud-down stops it)
-	GOVCLOUD_CLOUD_TROVE=1 scripts/cloud/up.sh
+	GOVCLOUD_CLOUD_TROVE=1 $(MAKE) --no-print-directory cloud-up
 	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m e2e tests/e2e
 
 engine: ## build the Pulumi CLI and plugins from Go modules into .cache/pulumi (docs/engine.md)
 	scripts/install-pulumi
 
-cloud-up: ## start a local OpenStack (Debian packages in a chroot under .cache/cloud); writes clouds.yaml
-	scripts/cloud/up.sh
+# The local test environment is the OpenStack and the authentication platform (Keycloak); both
+# start (and stop) side by side, and the target fails if either fails.
+both = $(1) & other=$$!; $(2); one=$$?; wait $$other && exit $$one
 
-cloud-down: ## stop it (state kept; scripts/cloud/down.sh --purge removes it)
-	scripts/cloud/down.sh
+cloud-up: ## start a local OpenStack (chroot under .cache/cloud, writes clouds.yaml) and Keycloak (.cache/keycloak/keycloak.env)
+	$(call both,scripts/keycloak/up.sh,scripts/cloud/up.sh)
 
-cloud-status: ## which local OpenStack services answer
-	scripts/cloud/status.sh
+cloud-down: ## stop both (state kept; scripts/cloud/down.sh --purge, scripts/keycloak/down.sh --purge remove it)
+	$(call both,scripts/keycloak/down.sh,scripts/cloud/down.sh)
+
+cloud-status: ## which local OpenStack services and whether Keycloak answer
+	scripts/cloud/status.sh; one=$$?; scripts/keycloak/status.sh && exit $$one
 
 cloud-smoke: ## openstacksdk against the local cloud: project, network, server, volume, container
 	scripts/cloud/smoke.sh

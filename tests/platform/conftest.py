@@ -1,0 +1,86 @@
+"""The local Keycloak started by ``make cloud-up`` (scripts/keycloak/up.sh), as its connection file
+describes it: ``GOVCLOUD_TEST_KEYCLOAK_ENV``, default ``.cache/keycloak/keycloak.env`` of the
+repository. The tests fail, not skip, when it is missing or Keycloak does not answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.adapters.platform import KeycloakAdmin
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = Path(os.environ.get("GOVCLOUD_TEST_KEYCLOAK_ENV") or ROOT / ".cache" / "keycloak" / "keycloak.env")
+#: govcloud.yaml's documented roleMap: the realm roles scripts/keycloak/keycloak.py makes.
+ROLE_MAP = {"govcloud-egov": "egov-office", "govcloud-provider": "provider", "govcloud-unit": "unit"}
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines; ``#`` comments and blank lines skipped."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def call(method: str, url: str, *, form: dict[str, str] | None = None, body: Any = None, token: str | None = None) -> Any:
+    """One HTTP request; the JSON answer or ``None``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+    elif body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=30) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw else None
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> dict[str, str]:
+    """The connection file's variables, checked to reach a Keycloak that issues tokens."""
+    if not ENV_FILE.is_file():
+        pytest.fail(f"{ENV_FILE} is missing: start Keycloak with `make cloud-up` (or scripts/keycloak/up.sh)")
+    env = read_env(ENV_FILE)
+    try:
+        call("GET", env["KEYCLOAK_ISSUER"] + "/.well-known/openid-configuration")
+    except OSError as exc:
+        pytest.fail(f"Keycloak at {env['KEYCLOAK_URL']} (from {ENV_FILE}) does not answer: {exc}")
+    return env
+
+
+@pytest.fixture(scope="session")
+def admin(keycloak) -> KeycloakAdmin:
+    return KeycloakAdmin.from_environ(keycloak)
+
+
+@pytest.fixture(scope="session")
+def admin_token(keycloak) -> str:
+    """The provisioner's service-account token, for the admin calls KeycloakAdmin does not make."""
+    answer = call(
+        "POST",
+        f"{keycloak['KEYCLOAK_URL']}/realms/{keycloak['KEYCLOAK_REALM']}/protocol/openid-connect/token",
+        form={"grant_type": "client_credentials", "client_id": keycloak["KEYCLOAK_CLIENT_ID"],
+              "client_secret": keycloak["KEYCLOAK_CLIENT_SECRET"]},
+    )
+    return answer["access_token"]
+
+
+@pytest.fixture(scope="session")
+def id_token(keycloak):
+    """``id_token(username)``: a real ID token for a test user (password grant on the CLI's client)."""
+
+    def get(username: str) -> str:
+        answer = call(
+            "POST",
+            keycloak["KEYCLOAK_ISSUER"] + "/protocol/openid-connect/token",
+            form={"grant_type": "password", "client_id": keycloak["KEYCLOAK_CLI_CLIENT_ID"], "scope": "openid",
+                  "username": username, "password": keycloak["KEYCLOAK_TEST_PASSWORD"]},
+        )
+        return answer["id_token"]
+
+    return get
