@@ -57,6 +57,13 @@ class Check:
     def resources(self, type_: str) -> Iterator[PlannedResource]:
         return (r for r in self.plan.resources if r.type == type_)
 
+    def name_of(self, ref: str) -> str:
+        """The cloud name of the planned resource whose mock id is ``ref`` (ports are named after
+        their server, not after their logical name)."""
+        logical = planned_ref(ref)
+        planned = next((r for r in self.plan.resources if r.name == logical), None)
+        return planned.properties.get("name", logical) if planned else logical
+
 
 def differences(plan: StackPlan, admin: Any) -> list[str]:
     """Every difference between ``plan`` and the cloud (empty when they agree)."""
@@ -160,7 +167,7 @@ def check_subnet(check: Check, r: PlannedResource) -> None:
     if (subnet := _named(check, "subnets", r)) is not None:
         _tags(check, f"subnet {subnet.name}", subnet, r)
         check.expect(f"subnet {subnet.name} cidr", subnet.cidr, r.properties["cidr"])
-        network = check.by_name["networks"].get(planned_ref(r.properties["networkId"]))
+        network = check.by_name["networks"].get(check.name_of(r.properties["networkId"]))
         check.expect(f"subnet {subnet.name} network", subnet.network_id, network.id if network else None)
 
 
@@ -173,8 +180,8 @@ def check_router(check: Check, r: PlannedResource) -> None:
 
 
 def check_router_interface(check: Check, r: PlannedResource) -> None:
-    router = check.by_name["routers"].get(planned_ref(r.properties["routerId"]))
-    subnet = check.by_name["subnets"].get(planned_ref(r.properties["subnetId"]))
+    router = check.by_name["routers"].get(check.name_of(r.properties["routerId"]))
+    subnet = check.by_name["subnets"].get(check.name_of(r.properties["subnetId"]))
     if router is None or subnet is None:
         check.problems.append(f"router interface {r.name}: router or subnet missing")
         return
@@ -200,7 +207,7 @@ def check_security_group(check: Check, r: PlannedResource) -> None:
         p = rule.properties
         if planned_ref(p["securityGroupId"]) != r.name:
             continue
-        remote_group = groups.get(planned_ref(p["remoteGroupId"])) if p.get("remoteGroupId") else None
+        remote_group = groups.get(check.name_of(p["remoteGroupId"])) if p.get("remoteGroupId") else None
         planned.add((p["direction"], p["ethertype"], p.get("protocol"), p.get("portRangeMin"),
                      p.get("portRangeMax"), p.get("remoteIpPrefix"), remote_group))
     actual = {_rule_key(rule) for rule in check.admin.network.security_group_rules(security_group_id=group.id)}
@@ -217,7 +224,7 @@ def check_port(check: Check, r: PlannedResource) -> None:
     _tags(check, f"port {port.name}", port, r)
     groups = {g.id: name for name, g in check.by_name["security_groups"].items()}
     check.expect(f"port {port.name} security groups", sorted(groups.get(g, g) for g in port.security_group_ids),
-                 sorted(planned_ref(g) for g in r.properties.get("securityGroupIds", [])))
+                 sorted(check.name_of(g) for g in r.properties.get("securityGroupIds", [])))
 
 
 def check_floating_ip(check: Check, r: PlannedResource) -> None:
@@ -226,7 +233,7 @@ def check_floating_ip(check: Check, r: PlannedResource) -> None:
         check.problems.append(f"floating IP {r.name}: not found")
         return
     _tags(check, f"floating IP {r.name}", ip, r)
-    port = check.by_name["ports"].get(planned_ref(r.properties["portId"]))
+    port = check.by_name["ports"].get(check.name_of(r.properties["portId"]))
     check.expect(f"floating IP {r.name} port", ip.port_id, port.id if port else None)
 
 
@@ -242,7 +249,7 @@ def check_server(check: Check, r: PlannedResource) -> None:
     labels = {k: v for k, v in (server.metadata or {}).items() if k.startswith(naming.TAG_PREFIX)}
     check.expect(f"server {server.name} labels", labels, p["metadata"])
     check.expect(f"server {server.name} key pair", server.key_name, p.get("keyPair"))
-    ports = {planned_ref(n["port"]) for n in p.get("networks", []) if "port" in n}
+    ports = {check.name_of(n["port"]) for n in p.get("networks", []) if "port" in n}
     actual = {port.name for port in check.admin.network.ports(device_id=server.id)}
     check.expect(f"server {server.name} ports", sorted(actual), sorted(ports))
 
@@ -259,8 +266,8 @@ def check_volume(check: Check, r: PlannedResource) -> None:
 
 
 def check_volume_attach(check: Check, r: PlannedResource) -> None:
-    volume = check.by_name["volumes"].get(planned_ref(r.properties["volumeId"]))
-    server = check.by_name["servers"].get(planned_ref(r.properties["instanceId"]))
+    volume = check.by_name["volumes"].get(check.name_of(r.properties["volumeId"]))
+    server = check.by_name["servers"].get(check.name_of(r.properties["instanceId"]))
     if volume is None or server is None:
         check.problems.append(f"attachment {r.name}: volume or server missing")
         return

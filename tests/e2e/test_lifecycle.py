@@ -13,7 +13,9 @@ The tests share one story and run in file order; ``make e2e`` stops at the first
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import shlex
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from orchestrator.core.validation import load_manifest
 from orchestrator.services.plan import StackPlan, plan_application
 
 from . import cloudcheck
-from .conftest import REPO, Govcloud, beijing
+from .conftest import CLOUD, REPO, Govcloud, beijing
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
@@ -132,6 +134,26 @@ def client_differences(plan: StackPlan, platform: KeycloakAdmin) -> list[str]:
     return problems
 
 
+#: What :func:`tamper` changes, as :func:`cloudcheck.differences` must report it.
+TAMPERED = [
+    "volume {app}-archive size: cloud has 1000, plan says 1001",
+    "security group {app}-gateway rules: ",
+]
+
+
+def tamper(plan: StackPlan) -> StackPlan:
+    """``plan`` with the archive volume one GB larger and one more rule on the gateway group."""
+    resources = []
+    for r in plan.resources:
+        if r.name.endswith("-archive") and r.type.endswith("volume:Volume"):
+            r = dataclasses.replace(r, properties={**r.properties, "size": r.properties["size"] + 1})
+        resources.append(r)
+    rule = next(r for r in resources if r.name.endswith("-gateway-rule-1"))
+    resources.append(dataclasses.replace(rule, name=rule.name.replace("rule-1", "rule-99"),
+                                         properties={**rule.properties, "portRangeMin": 8443, "portRangeMax": 8443}))
+    return dataclasses.replace(plan, resources=resources)
+
+
 def up(govcloud: Govcloud, story: Story, env: str, at: dt.timedelta) -> dict[str, Any]:
     return govcloud.json("up", str(story.manifest), "--env", env, "--at", beijing(at), *OPS)
 
@@ -155,8 +177,17 @@ def test_test_environment_by_hand_with_plain_pulumi_then_by_govcloud(govcloud, s
     for key, value in settings.items():
         govcloud.pulumi("config", "set", "-s", stack, key, value)
     govcloud.pulumi("config", "set", "-s", stack, "--secret", "keycloak:clientSecret", govcloud.env["KEYCLOAK_CLIENT_SECRET"])
-    govcloud.pulumi("up", "-s", stack, "--yes", "--skip-preview")
+    by_hand = {k: v for k, v in govcloud.env.items() if not k.startswith("OS_") or k == "OS_CLIENT_CONFIG_FILE"}
+    for line in govcloud("openrc", "--cloud", CLOUD).stdout.splitlines():
+        verb, _, rest = line.partition(" ")
+        key, _, value = rest.partition("=")
+        if verb == "export":
+            by_hand[key] = shlex.split(value)[0] if value else ""
+    govcloud.pulumi("up", "-s", stack, "--yes", "--skip-preview", env=by_hand)
     assert_matches(story, "test", admin, keycloak)
+    # the comparison bites: a plan that differs from the cloud is reported, property by property
+    tampered = tamper(story.plan("test"))
+    assert sorted(cloudcheck.differences(tampered, admin)) == sorted(TAMPERED), "the cloud check missed a difference"
 
     # the same stack through govcloud: same config, so nothing to change; the ledger records it
     result = up(govcloud, story, "test", -76 * DAY)
