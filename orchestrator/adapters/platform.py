@@ -121,7 +121,7 @@ class KeycloakAdmin:
 
     def create_client(self, realm: str, representation: Mapping[str, Any]) -> dict[str, Any]:
         """Create a client (409 when its ``clientId`` is taken) and return it as Keycloak stored it."""
-        self._call("POST", _clients(realm), representation)
+        self._create(_clients(realm), representation, f"client {representation['clientId']} in realm {realm}")
         created = self.find_client(realm, representation["clientId"])
         if created is None:
             raise PlatformError(f"authentication platform: client {representation['clientId']} in realm {realm} "
@@ -148,7 +148,8 @@ class KeycloakAdmin:
         """Create a role of the client with internal id ``client`` (a realm role when ``None``) and
         return it as Keycloak stored it (Keycloak answers the creation without the role's id)."""
         roles = f"{_clients(realm)}/{_quote(client)}/roles" if client else f"/admin/realms/{_quote(realm)}/roles"
-        self._call("POST", roles, representation)
+        owner = f"client {client} of realm {realm}" if client else f"realm {realm}"
+        self._create(roles, representation, f"role {representation['name']} of {owner}")
         return self._call("GET", f"{roles}/{_quote(representation['name'])}")
 
     def update_role(self, realm: str, id: str, representation: Mapping[str, Any]) -> None:
@@ -161,6 +162,17 @@ class KeycloakAdmin:
         except PlatformError as exc:
             if not (ignore_missing and exc.status == 404):
                 raise
+
+    def _create(self, path: str, representation: Mapping[str, Any], what: str) -> None:
+        """POST a new object; Keycloak's 409 becomes a sentence naming what already exists."""
+        try:
+            self._call("POST", path, representation)
+        except PlatformError as exc:
+            if exc.status != 409:
+                raise
+            error = PlatformError(f"authentication platform: {what} already exists (409 Conflict)")
+            error.status = 409
+            raise error from exc
 
     # --- HTTP, in one place --------------------------------------------------------------
 

@@ -294,11 +294,16 @@ def test_an_expired_token_is_renewed_once(provider: KeycloakProvider, keycloak: 
     assert len(token_requests) == 2
 
 
-def test_keycloak_refusals_keep_keycloak_s_status(provider: KeycloakProvider) -> None:
-    create(provider, CLIENT, CONFIDENTIAL)
-    with pytest.raises(PlatformError, match="answered 409") as refused:
+def test_keycloak_refusals_say_what_and_keep_keycloak_s_status(provider: KeycloakProvider) -> None:
+    client = create(provider, CLIENT, CONFIDENTIAL).resource_id
+    with pytest.raises(PlatformError) as refused:
         create(provider, CLIENT, CONFIDENTIAL)
-    assert refused.value.status == 409
+    assert str(refused.value) == ("authentication platform: client zwb-citizen-portal-test in realm government "
+                                  "already exists (409 Conflict)") and refused.value.status == 409
+    role = {"realmId": "government", "clientId": client, "name": "reviewer"}
+    create(provider, ROLE, role)
+    with pytest.raises(PlatformError, match=f"role reviewer of client {client} of realm government already exists"):
+        create(provider, ROLE, role)
     with pytest.raises(PlatformError, match="answered 404"):
         create(provider, CLIENT, {**CONFIDENTIAL, "realmId": "no-such-realm"})
 
@@ -373,7 +378,7 @@ def test_the_plugin_process_speaks_the_engine_s_protocol(
     with pytest.raises(grpc.RpcError) as failed:
         stub.Create(proto.CreateRequest(urn=urn(CLIENT), properties=news))
     assert failed.value.details() == (
-        "authentication platform: POST " f"{keycloak.url}/admin/realms/government/clients answered 409 Conflict")
+        "authentication platform: client zwb-citizen-portal-test in realm government already exists (409 Conflict)")
     with pytest.raises(grpc.RpcError) as refused:
         stub.Check(proto.CheckRequest(urn=urn("keycloak:index/realm:Realm")))
     assert refused.value.details().startswith("keycloak:index/realm:Realm is not implemented: ")
