@@ -106,6 +106,7 @@ def lifecycle(tmp_path: Path, engine_env: dict[str, str], target: Target) -> Non
     (tmp_path / "state").mkdir()
     client_id = f"zwb-kcplugin-{uuid.uuid4().hex[:8]}-test"
     run = lambda *args: pulumi(project, env, *args)  # noqa: E731
+    changes = lambda: json.loads(run("stack", "history", "--json"))[0]["resourceChanges"]  # noqa: E731  (the last run's)
     run("stack", "init", "test")
     for key, value in {"keycloak:url": target.url, "keycloak:realm": target.admin_realm,
                        "keycloak:clientId": target.client_id, "test:clientId": client_id, "test:realm": target.realm,
@@ -131,13 +132,14 @@ def lifecycle(tmp_path: Path, engine_env: dict[str, str], target: Target) -> Non
         assert {s["urn"].rsplit("::", 1)[-1]: s["op"] for s in steps if s["op"] != "same"} == {client_id: "update"}
         run("up", "--yes")
         assert admin.get_client(target.realm, outputs["client"])["redirectUris"] == ["https://portal.test.gov/cb2"]
-        [last] = json.loads(run("stack", "history", "--json"))[:1]
-        assert last["resourceChanges"].get("update") == 1 and "replace" not in last["resourceChanges"]
+        assert changes() == {"update": 1, "same": 5}
 
         admin.delete_role(target.realm, outputs["roles"]["clerk"])
         run("refresh", "--yes")
-        assert not any(f"-role-clerk" in r["urn"] for r in json.loads(run("stack", "export"))["deployment"]["resources"])
+        assert changes() == {"delete": 1, "same": 5}, "refresh finds only the deleted role changed"
+        assert not any("-role-clerk" in r["urn"] for r in json.loads(run("stack", "export"))["deployment"]["resources"])
         run("up", "--yes")
+        assert changes() == {"create": 1, "same": 5}
         recreated = json.loads(run("stack", "output", "--json"))["roles"]["clerk"]
         assert recreated != outputs["roles"]["clerk"] and admin.get_role(target.realm, recreated)["name"] == "clerk"
 
