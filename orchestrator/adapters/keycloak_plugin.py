@@ -159,7 +159,7 @@ class Resource:
         raise NotImplementedError
 
     def unknown_outputs(self) -> tuple[str, ...]:
-        """Outputs only Keycloak knows (unknown in a preview of a creation)."""
+        """Outputs that are not properties (unknown in a preview of a creation)."""
         return ()
 
     # -- generic Check and Diff, from the property table ------------------------------------
@@ -411,7 +411,7 @@ class Client(Resource):
         admin.delete_client(state["realmId"], id)
 
     def unknown_outputs(self) -> tuple[str, ...]:
-        return ("clientSecret", "serviceAccountUserId")
+        return ("serviceAccountUserId",)
 
 
 class Role(Resource):
@@ -480,7 +480,7 @@ def resource(urn: str) -> Resource:
 
 def refusal(token: str) -> Refusal:
     return Refusal(f"{token} is not implemented: govcloud's stand-in keycloak plugin implements only "
-                              f"{' and '.join(RESOURCES)}; {UPSTREAM}")
+                   f"{' and '.join(RESOURCES)}; {UPSTREAM}")
 
 
 # --- the provider -------------------------------------------------------------------------
@@ -578,9 +578,9 @@ class KeycloakProvider(rpc.Provider):
 
     async def create(self, request: rpc.CreateRequest) -> rpc.CreateResponse:
         kind, news = resource(request.urn), _plain_map(request.properties)
-        if request.preview:
-            outputs = {**news, **dict.fromkeys(kind.unknown_outputs(), UNKNOWN)}
-            outputs |= {k: UNKNOWN for k, p in kind.props.items() if p.computed and k not in news}
+        if request.preview:  # what Keycloak decides is unknown until it has decided
+            unknown = {*kind.unknown_outputs(), *(k for k, p in kind.props.items() if p.computed)}
+            outputs = dict.fromkeys(unknown, UNKNOWN) | news
             return rpc.CreateResponse(properties=self._outputs(kind, outputs, request.properties))
         id, outputs = await self._run(kind.create, news)
         return rpc.CreateResponse(resource_id=id, properties=self._outputs(kind, outputs, request.properties))
@@ -588,8 +588,7 @@ class KeycloakProvider(rpc.Provider):
     async def read(self, request: rpc.ReadRequest) -> rpc.ReadResponse:
         kind, state = resource(request.urn), _plain_map(request.properties)
         if "realmId" not in state:
-            raise Refusal(f"importing {kind.token} is not implemented by govcloud's stand-in "
-                                     f"keycloak plugin; {UPSTREAM}")
+            raise Refusal(f"importing {kind.token} is not implemented by govcloud's stand-in keycloak plugin; {UPSTREAM}")
         outputs = await self._run(kind.read, request.resource_id, state)
         if outputs is None:
             return rpc.ReadResponse()  # gone: the engine drops it from the state

@@ -278,12 +278,19 @@ def test_preview_calls_nothing_and_leaves_what_keycloak_decides_unknown(
     outputs = plain(previewed.properties)
     assert outputs["clientSecret"] == UNKNOWN and outputs["description"] == UNKNOWN
     assert outputs["clientId"] == "zwb-citizen-portal-test" and previewed.properties["clientSecret"].is_secret
+    given = create(provider, CLIENT, {**CONFIDENTIAL, "clientSecret": "chosen"}, preview=True).properties
+    assert given["clientSecret"] == PropertyValue("chosen", is_secret=True), "a given secret is known in a preview"
     state = create(provider, CLIENT, CONFIDENTIAL).properties
     calls = len(keycloak.calls)
     news = {**CONFIDENTIAL, "validRedirectUris": ["https://b"]}
     assert plain(update(provider, CLIENT, "id", state, news, preview=True).properties)["validRedirectUris"] == [
         "https://b"]
     assert len(keycloak.calls) == calls
+
+
+def test_importing_is_refused(provider: KeycloakProvider) -> None:
+    with pytest.raises(Refusal, match="importing keycloak:openid/client:Client is not implemented"):
+        read(provider, CLIENT, "some-id", {}, {})
 
 
 def test_an_expired_token_is_renewed_once(provider: KeycloakProvider, keycloak: FakeKeycloak) -> None:
