@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup demo test integration e2e engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
+.PHONY: help setup demo test engine-test integration e2e engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,9 +21,12 @@ demo: $(STAMP) ## the main job on the embedded defaults: validate and plan the e
 	$(BIN)/govcloud validate examples/manifests
 	$(BIN)/govcloud plan examples/manifests
 
-test: $(STAMP) ## unit and mock-runtime tests (no cloud needed)
+test: $(STAMP) ## unit and mock-runtime tests (no cloud, no Pulumi engine needed)
 	scripts/test-deps
-	$(BIN)/python -m pytest -q -n 2 -m "not cloud and not e2e"
+	$(BIN)/python -m pytest -q -n 2 -m "not cloud and not e2e and not engine"
+
+engine-test: $(STAMP) ## tests that drive the Pulumi engine, no cloud (scripts/install-pulumi first; they fail without it)
+	$(BIN)/python -m pytest -q -m "engine and not cloud"
 
 integration: $(STAMP) ## tests against the local OpenStack and Keycloak (make cloud-up first; they fail without them)
 	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -m cloud

@@ -7,6 +7,12 @@ Keycloak adds one class with the same two verbs and names it in :data:`PLATFORMS
 Only the standard library (``urllib``): a service-account token by client credentials, the
 clients of a realm by ``clientId`` search, deletion by internal id. HTTP and network errors
 become :class:`PlatformError` in one function, :meth:`KeycloakAdmin._request`.
+
+The registration verbs (``create_client``, ``get_client``, ``update_client``, client and realm
+roles, ...) serve govcloud's Keycloak resource plugin (:mod:`orchestrator.adapters.keycloak_plugin`);
+they take and return Keycloak's own JSON representations (``ClientRepresentation``,
+``RoleRepresentation``), which the plugin maps to pulumi-keycloak's properties. With ``username``
+and ``password`` the token comes from a password grant instead of client credentials.
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ class KeycloakAdmin:
     """Realm of the service-account client itself."""
     base_path: str = ""
     timeout: float = 10.0
+    username: str = ""
+    """With ``password``: a password grant (``client_id`` is then e.g. ``admin-cli``) instead of client credentials."""
+    password: str = field(default="", repr=False)
     _token: str | None = field(default=None, repr=False)
     _token_until: float = field(default=0.0, repr=False)
 
@@ -109,18 +118,109 @@ class KeycloakAdmin:
             if not (ignore_missing and getattr(exc, "status", None) == 404):
                 raise
 
+    # --- client registrations and roles (the resource plugin's verbs) ---------------------
+
+    def get_client(self, realm: str, id: str) -> dict[str, Any]:
+        """The client with internal id ``id``; :class:`PlatformError` with status 404 when missing."""
+        return self._call("GET", f"{_clients(realm)}/{_quote(id)}")
+
+    def find_client(self, realm: str, client_id: str) -> dict[str, Any] | None:
+        """The client whose ``clientId`` is exactly ``client_id``, or ``None``."""
+        query = urllib.parse.urlencode({"clientId": client_id})
+        found = self._call("GET", f"{_clients(realm)}?{query}") or []
+        return next((c for c in found if c.get("clientId") == client_id), None)
+
+    def create_client(self, realm: str, representation: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a client (409 when its ``clientId`` is taken) and return it as Keycloak stored it."""
+        self._create(_clients(realm), representation, f"client {representation['clientId']} in realm {realm}")
+        created = self.find_client(realm, representation["clientId"])
+        if created is None:
+            raise PlatformError(f"authentication platform: client {representation['clientId']} in realm {realm} "
+                                "was created but cannot be found")
+        return created
+
+    def update_client(self, realm: str, id: str, representation: Mapping[str, Any]) -> None:
+        """Replace the fields in ``representation`` of the client with internal id ``id``."""
+        self._call("PUT", f"{_clients(realm)}/{_quote(id)}", representation)
+
+    def get_client_secret(self, realm: str, id: str) -> str:
+        """The client's current secret (``""`` for a client without one)."""
+        return (self._call("GET", f"{_clients(realm)}/{_quote(id)}/client-secret") or {}).get("value") or ""
+
+    def service_account_user(self, realm: str, id: str) -> dict[str, Any]:
+        """The user behind a client's service account (the client must have service accounts enabled)."""
+        return self._call("GET", f"{_clients(realm)}/{_quote(id)}/service-account-user")
+
+    def get_role(self, realm: str, id: str) -> dict[str, Any]:
+        """The realm or client role with id ``id``; :class:`PlatformError` with status 404 when missing."""
+        return self._call("GET", f"/admin/realms/{_quote(realm)}/roles-by-id/{_quote(id)}")
+
+    def create_role(self, realm: str, client: str | None, representation: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a role of the client with internal id ``client`` (a realm role when ``None``) and
+        return it as Keycloak stored it (Keycloak answers the creation without the role's id)."""
+        roles = f"{_clients(realm)}/{_quote(client)}/roles" if client else f"/admin/realms/{_quote(realm)}/roles"
+        owner = f"client {client} of realm {realm}" if client else f"realm {realm}"
+        self._create(roles, representation, f"role {representation['name']} of {owner}")
+        return self._call("GET", f"{roles}/{_quote(representation['name'])}")
+
+    def update_role(self, realm: str, id: str, representation: Mapping[str, Any]) -> None:
+        self._call("PUT", f"/admin/realms/{_quote(realm)}/roles-by-id/{_quote(id)}", representation)
+
+    def delete_role(self, realm: str, id: str, ignore_missing: bool = True) -> None:
+        """Delete the role with id ``id``; a missing one is fine unless ``ignore_missing`` is false."""
+        try:
+            self._call("DELETE", f"/admin/realms/{_quote(realm)}/roles-by-id/{_quote(id)}")
+        except PlatformError as exc:
+            if not (ignore_missing and exc.status == 404):
+                raise
+
+    def _create(self, path: str, representation: Mapping[str, Any], what: str) -> None:
+        """POST a new object; Keycloak's 409 becomes a sentence naming what already exists."""
+        try:
+            self._call("POST", path, representation)
+        except PlatformError as exc:
+            if exc.status != 409:
+                raise
+            error = PlatformError(f"authentication platform: {what} already exists (409 Conflict)")
+            error.status = 409
+            raise error from exc
+
     # --- HTTP, in one place --------------------------------------------------------------
+
+    def _grant(self) -> dict[str, str]:
+        """The token request's form: a password grant when a user is configured, else client credentials."""
+        if self.username:
+            form = {"grant_type": "password", "client_id": self.client_id,
+                    "username": self.username, "password": self.password}
+            return form | ({"client_secret": self.client_secret} if self.client_secret else {})
+        return {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
+
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """An admin API request with an optional JSON body; an expired token (401) is renewed once."""
+        try:
+            return self._send(self._json_request(method, path, body))
+        except PlatformError as exc:
+            if exc.status != 401:
+                raise
+        self._token = None
+        return self._send(self._json_request(method, path, body))
+
+    def _json_request(self, method: str, path: str, body: Mapping[str, Any] | None) -> urllib.request.Request:
+        return urllib.request.Request(
+            f"{self._base()}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._access_token()}", "Content-Type": "application/json"},
+        )
 
     def _base(self) -> str:
         return f"{self.url.rstrip('/')}{self.base_path.rstrip('/')}"
 
     def _access_token(self) -> str:
-        """A service-account token, fetched again shortly before it expires (Keycloak's default
-        lifetime is 5 minutes, shorter than a long reclamation)."""
+        """A token (client credentials, or a password grant), fetched again shortly before it
+        expires (Keycloak's default lifetime is 5 minutes, shorter than a long reclamation)."""
         if self._token is None or time.monotonic() >= self._token_until:
-            form = urllib.parse.urlencode(
-                {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
-            ).encode()
+            form = urllib.parse.urlencode(self._grant()).encode()
             answer = self._send(
                 urllib.request.Request(
                     f"{self._base()}/realms/{_quote(self.realm)}/protocol/openid-connect/token",
@@ -162,6 +262,10 @@ class KeycloakAdmin:
 
 def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
+
+
+def _clients(realm: str) -> str:
+    return f"/admin/realms/{_quote(realm)}/clients"
 
 
 def _labels(attributes: dict[str, Any]) -> dict[str, str]:
