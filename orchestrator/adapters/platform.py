@@ -151,6 +151,10 @@ class KeycloakAdmin:
         """The user behind a client's service account (the client must have service accounts enabled)."""
         return self._call("GET", f"{_clients(realm)}/{_quote(id)}/service-account-user")
 
+    def client_roles(self, realm: str, id: str) -> list[dict[str, Any]]:
+        """The roles of the client with internal id ``id``."""
+        return self._call("GET", f"{_clients(realm)}/{_quote(id)}/roles") or []
+
     def get_role(self, realm: str, id: str) -> dict[str, Any]:
         """The realm or client role with id ``id``; :class:`PlatformError` with status 404 when missing."""
         return self._call("GET", f"/admin/realms/{_quote(realm)}/roles-by-id/{_quote(id)}")

@@ -116,21 +116,21 @@ def client_differences(plan: StackPlan, platform: KeycloakAdmin) -> list[str]:
     """The environment's client in Keycloak against the planned client and roles."""
     [planned] = [r for r in plan.resources if r.type == "keycloak:openid/client:Client"]
     p = planned.properties
-    found = [c for c in platform.clients(p["realmId"], p["clientId"]) if c.client_id == p["clientId"]]
-    if len(found) != 1:
-        return [f"keycloak client {p['clientId']} in {p['realmId']}: found {len(found)}"]
-    client = platform.client(p["realmId"], found[0].id)
+    client = platform.find_client(p["realmId"], p["clientId"])
+    if client is None:
+        return [f"keycloak client {p['clientId']} in {p['realmId']}: not found"]
     problems = []
     for key, expected in (("redirectUris", p["validRedirectUris"]), ("publicClient", False),
                           ("standardFlowEnabled", True), ("enabled", True)):
         if client.get(key) != expected:
             problems.append(f"keycloak client {p['clientId']} {key}: {client.get(key)!r}, plan says {expected!r}")
     roles = sorted(r.properties["name"] for r in plan.resources if r.type == "keycloak:index/role:Role")
-    actual = sorted(platform.client_roles(p["realmId"], found[0].id))
+    actual = sorted(role["name"] for role in platform.client_roles(p["realmId"], client["id"]))
     if actual != roles:
         problems.append(f"keycloak client {p['clientId']} roles: {actual}, plan says {roles}")
-    if found[0].labels.get("app") != plan.app:
-        problems.append(f"keycloak client {p['clientId']} labels: {found[0].labels}")
+    labels = {k: v for k, v in (client.get("attributes") or {}).items() if k.startswith(naming.TAG_PREFIX)}
+    if labels != p["extraConfig"]:
+        problems.append(f"keycloak client {p['clientId']} labels: {labels}, plan says {p['extraConfig']}")
     return problems
 
 
