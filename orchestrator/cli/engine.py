@@ -102,4 +102,4 @@ def openrc_command(cloud: str | None) -> None:
     if not variables:
         raise UsageError("name the cloud: --cloud NAME or OS_CLOUD (an entry of clouds.yaml)")
     for key, value in variables.items():
-        click.echo(f"export {key}={shlex.quote(value)}" if value else f"unset {key}")
+        click.echo(f"export {key}={shlex.quote(value)}")

@@ -110,8 +110,7 @@ class Govcloud:
     log: list[str] = field(default_factory=list)
 
     def __call__(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-        command = [str(Path(sys.executable).with_name("govcloud")), *args]
-        done = subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=1800)
+        done = self.run(*args)
         self.log.append(f"$ govcloud {shlex.join(args)}  -> {done.returncode}")
         assert done.returncode == expect, (
             f"govcloud {shlex.join(args)} exited {done.returncode}, expected {expect}\n"
@@ -119,12 +118,18 @@ class Govcloud:
         )
         return done
 
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """The CLI without judging its exit code (clean-up after a failure)."""
+        command = [str(Path(sys.executable).with_name("govcloud")), *args]
+        return subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=1800)
+
     def json(self, *args: str, expect: int = 0) -> Any:
         return json.loads(self(*args, "--output", "json", expect=expect).stdout)
 
-    def pulumi(self, *args: str) -> subprocess.CompletedProcess:
+    def pulumi(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Plain ``pulumi`` in the repository root, as a provider runs it by hand."""
-        done = subprocess.run(["pulumi", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=1800)
+        done = subprocess.run(["pulumi", *args], cwd=REPO, env=env or self.env, capture_output=True, text=True,
+                              timeout=1800)
         assert done.returncode == 0, f"pulumi {shlex.join(args)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
         return done
 

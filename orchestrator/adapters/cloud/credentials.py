@@ -37,7 +37,9 @@ def openrc(cloud: str | None = None, environ: Mapping[str, str] | None = None) -
     """The variables for cloud ``cloud`` (default ``OS_CLOUD``); empty when neither names one.
 
     ``OS_CLOUD`` comes back as an empty string: the engine's environment is ours plus these, and
-    an empty value is what makes the provider read the other variables. Raises
+    an empty value is what makes the provider read the other variables. The provider records it
+    as its ``cloud`` input, so by hand it is exported empty too (not unset): then ``pulumi up``
+    and ``govcloud up`` of the same stack see the same provider and change nothing. Raises
     :class:`UsageError` naming ``clouds.yaml`` and the cloud when the entry is missing or cannot
     be scoped to the environments' projects.
     """
