@@ -460,6 +460,27 @@ def _port_range(app: Application) -> Iterator[Finding]:
                     yield where, f"protocol {r.protocol} needs ports (a number or LOW-HIGH)"
 
 
+#: Largest database volume the OpenStack provider creates: gophercloud's Trove client (under
+#: pulumi-openstack) refuses a ``volume.size`` outside 1-300 GB before asking the cloud.
+MAX_DATABASE_GB = 300
+
+
+@rule("database-volume-size")
+def _database_volume_size(app: Application) -> Iterator[Finding]:
+    """A database's volume is at most 300 GB: the provider refuses more, and only at ``up``.
+
+    Example: ``sizeGb: 500`` on a database is refused; split the data or keep bulk files in
+    object storage.
+    """
+    for base, _, res in _each_env(app):
+        for i, db in enumerate(res.databases):
+            if db.size_gb > MAX_DATABASE_GB:
+                yield base + ("databases", i, "sizeGb"), (
+                    f"database volume {db.size_gb} GB is over {MAX_DATABASE_GB} GB, the most the OpenStack "
+                    "provider creates (gophercloud's Trove client refuses it at up)"
+                )
+
+
 @rule("unique-names")
 def _unique_names(app: Application) -> Iterator[Finding]:
     """Names are unique within their kind; a server's data volumes have distinct names.

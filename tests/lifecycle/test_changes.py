@@ -24,8 +24,8 @@ def test_totals_the_classifier_compares():
     t = totals(prod).as_dict()
     # gateway 2 x 2c4g, app 4 x 8c16g, database 8c16g
     assert (t["vcpu"], t["ram_gb"], t["servers"], t["database_instances"]) == (2 * 2 + 4 * 8 + 8, 2 * 4 + 4 * 16 + 16, 6, 1)
-    # app data+logs 4 x 300, database 500, archive 1000
-    assert (t["volume_gb"], t["object_gb"]) == (4 * 300 + 500 + 1000, 2000)
+    # app data+logs 4 x 300, database 300, archive 1000
+    assert (t["volume_gb"], t["object_gb"]) == (4 * 300 + 300 + 1000, 2000)
 
 
 def test_same_manifest_has_no_change():

@@ -42,20 +42,20 @@ def test_states_and_environments_at_month_end(april):
 def test_allocation_against_the_units_limits(april):
     rsj = _unit(april, "rsj")
     envs = _envs(rsj)
-    # trial: gateway 2 x g.2c4g, app 2 x g.8c16g with 200+100 GB each, database g.8c16g 500 GB,
+    # trial: gateway 2 x g.2c4g, app 2 x g.8c16g with 200+100 GB each, database g.8c16g 300 GB,
     # archive 1000 GB, container 2000 GB
     assert envs[("social-security", "trial")].allocated == {
-        "vcpu": 28, "ram_gb": 56, "volume_gb": 2100, "object_gb": 2000, "servers": 4,
+        "vcpu": 28, "ram_gb": 56, "volume_gb": 1900, "object_gb": 2000, "servers": 4,
         "database_instances": 1, "public_ips": 2}
     # production: app 4 x g.8c16g
     assert envs[("social-security", "production")].allocated == {
-        "vcpu": 44, "ram_gb": 88, "volume_gb": 2700, "object_gb": 2000, "servers": 6,
+        "vcpu": 44, "ram_gb": 88, "volume_gb": 2500, "object_gb": 2000, "servers": 6,
         "database_instances": 1, "public_ips": 2}
     assert envs[("social-security", "test")].allocated["vcpu"] == 0
-    assert rsj.allocated == {"vcpu": 72, "ram_gb": 144, "volume_gb": 4800, "object_gb": 4000, "servers": 10,
+    assert rsj.allocated == {"vcpu": 72, "ram_gb": 144, "volume_gb": 4400, "object_gb": 4000, "servers": 10,
                              "database_instances": 2, "public_ips": 4}
     assert rsj.limits["vcpu"] == 96 and rsj.limits["public_ips"] == 4
-    assert rsj.percent == {"vcpu": 75.0, "ram_gb": 75.0, "volume_gb": 80.0, "object_gb": 80.0, "servers": 62.5,
+    assert rsj.percent == {"vcpu": 75.0, "ram_gb": 75.0, "volume_gb": 73.3, "object_gb": 80.0, "servers": 62.5,
                            "database_instances": 50.0, "public_ips": 100.0}
     assert rsj.over == ()
     zwb = _unit(april, "zwb")  # test: one g.1c2g web server with 40 GB, default limits
@@ -195,7 +195,7 @@ def test_markdown_in_both_languages(april):
     assert "报告期: 2026-04 · 单位: 全部单位" in zh
     assert "# 政务云运行月报 2026-04" in zh and "# Government cloud monthly operations report 2026-04" in en
     # numbers and dates for the locale
-    assert "| rsj | 72 / 96 (75%) | 144 / 192 (75%) | 4,800 / 6,000 (80%) |" in en
+    assert "| rsj | 72 / 96 (75%) | 144 / 192 (75%) | 4,400 / 6,000 (73.3%) |" in en
     assert "2026年4月20日" in zh and "Apr 20, 2026" in en
     # advice with the resource and its numbers
     assert ("social-security/production/social-security-app-4 (8 vCPU, 16 GB RAM) has been shut off for 41 days"

@@ -53,8 +53,8 @@ def test_totals_and_quotas_of_social_security_production() -> None:
     totals = sizing.totals(res)
     # gateways 2 x g.2c4g, app 4 x g.8c16g, database g.8c16g
     assert (totals.vcpu, totals.ram_gb) == (2 * 2 + 4 * 8 + 8, 2 * 4 + 4 * 16 + 16)
-    # app data 4 x (200 + 100), archive 1000, database 500
-    assert totals.volume_gb == 4 * 300 + 1000 + 500
+    # app data 4 x (200 + 100), archive 1000, database 300
+    assert totals.volume_gb == 4 * 300 + 1000 + 300
     assert (totals.object_gb, totals.servers, totals.database_instances) == (2000, 6, 1)
     assert (totals.public_ips, totals.world_open_rules) == (2, 1)
     quotas = sizing.quotas(res)
