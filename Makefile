@@ -29,11 +29,11 @@ engine-test: $(STAMP) ## tests that drive the Pulumi engine, no cloud (scripts/i
 	$(BIN)/python -m pytest -q -m "engine and not cloud"
 
 integration: $(STAMP) ## tests against the local OpenStack and Keycloak (make cloud-up first; they fail without them)
-	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -m cloud
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -m "cloud and not engine"
 
 e2e: $(STAMP) engine ## end to end: govcloud and plain Pulumi on the local cloud (starts it, with Trove; cloud-down stops it)
 	GOVCLOUD_CLOUD_TROVE=1 $(MAKE) --no-print-directory cloud-up
-	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m e2e tests/e2e
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m "e2e or (engine and cloud)"
 
 engine: ## build the Pulumi CLI and plugins from Go modules into .cache/pulumi (docs/engine.md)
 	scripts/install-pulumi
