@@ -17,7 +17,7 @@ from orchestrator.adapters.templates import cloud_init
 from orchestrator.core import naming
 from orchestrator.core.manifest import Server
 from stacks.components.auth import Registration
-from stacks.components.scope import Scope
+from stacks.components.scope import OneAtATime, Scope
 
 
 class ComputeArgs(TypedDict):
@@ -57,6 +57,7 @@ class Compute(pulumi.ComponentResource):
         self.instances = {}
         self.public_ips = {}
         self.volumes = {}
+        self._ports, self._public_ips = OneAtATime(), OneAtATime()
         for server in servers:
             for instance_name in naming.instance_names(scope.app, server):
                 self._server(scope, server, instance_name, args)
@@ -66,7 +67,7 @@ class Compute(pulumi.ComponentResource):
 
     def _server(self, scope: Scope, server: Server, instance_name: str, args: ComputeArgs) -> None:
         group_ids = [args["security_group_ids"][g] for g in server.security_groups]
-        port = networking.Port(
+        port = self._ports.add(networking.Port(
             f"{instance_name}-port",
             name=instance_name,
             network_id=args["network_id"],
@@ -74,8 +75,8 @@ class Compute(pulumi.ComponentResource):
             security_group_ids=group_ids or None,
             admin_state_up=True,
             tags=scope.tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+            opts=self._ports.options(parent=self),
+        ))
         auth = args["auth"]
         user_data = pulumi.Output.all(auth.issuer, auth.client_id, auth.client_secret).apply(
             lambda v: cloud_init(
@@ -98,14 +99,14 @@ class Compute(pulumi.ComponentResource):
         )
         self.instances[instance_name] = instance
         if server.public_ip:
-            self.public_ips[instance_name] = networking.FloatingIp(
+            self.public_ips[instance_name] = self._public_ips.add(networking.FloatingIp(
                 f"{instance_name}-public-ip",
                 pool=args["external_network"],
                 port_id=port.id,
                 description=f"public address of {instance_name}",
                 tags=scope.tags,
-                opts=pulumi.ResourceOptions(parent=instance),
-            )
+                opts=self._public_ips.options(parent=instance),
+            ))
         for volume in server.volumes:
             volume_name = f"{instance_name}-{volume.name}"
             self.volumes[volume_name] = created = blockstorage.Volume(

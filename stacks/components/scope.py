@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pulumi
+
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
 
@@ -33,3 +35,25 @@ class Scope:
     def name(self, *parts: str | int) -> str:
         """``scope.name("web", 1)`` -> ``citizen-portal-web-1``."""
         return naming.resource_name(self.app, *parts)
+
+
+class OneAtATime:
+    """Creates resources of one kind one after another: each ``depends_on`` the one before.
+
+    Neutron counts a resource twice for a moment after creating it (its reservation and its
+    usage), so under a project's exact quota (Art. 14) parallel creations of one kind were
+    refused as over quota on the local cloud (the third of four rules, the second of two
+    floating IPs). Cinder and Nova count without that window.
+    """
+
+    def __init__(self, after: list[pulumi.Resource] | None = None) -> None:
+        self._last: list[pulumi.Resource] = list(after or [])
+
+    def options(self, **options: object) -> pulumi.ResourceOptions:
+        """Resource options that wait for the previous resource of the kind."""
+        return pulumi.ResourceOptions(depends_on=list(self._last), **options)  # type: ignore[arg-type]
+
+    def add(self, resource: pulumi.Resource) -> pulumi.Resource:
+        """Record ``resource`` as the one the next must wait for; returns it."""
+        self._last = [resource]
+        return resource

@@ -13,7 +13,7 @@ from pulumi_openstack import networking
 
 from orchestrator.core.manifest import Rule, SecurityGroup
 from orchestrator.core.sizing import keeps_default_egress
-from stacks.components.scope import Scope
+from stacks.components.scope import OneAtATime, Scope
 
 
 def rule_args(rule: Rule) -> dict[str, Any]:
@@ -46,33 +46,36 @@ class SecurityGroups(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("govcloud:security:SecurityGroups", name, None, opts)
+        groups_in_turn = OneAtATime()
         self.groups = {
-            group.name: networking.SecGroup(
-                scope.name(group.name),
-                name=scope.name(group.name),
-                description=group.description or f"{group.name} of {scope.app}",
-                delete_default_rules=not keeps_default_egress(group),
-                tags=scope.tags,
-                opts=pulumi.ResourceOptions(parent=self),
+            group.name: groups_in_turn.add(
+                networking.SecGroup(
+                    scope.name(group.name),
+                    name=scope.name(group.name),
+                    description=group.description or f"{group.name} of {scope.app}",
+                    delete_default_rules=not keeps_default_egress(group),
+                    tags=scope.tags,
+                    opts=groups_in_turn.options(parent=self),
+                )
             )
             for group in groups
         }
+        # Rules after every group (a group's creation adds its default egress rules).
+        rules_in_turn = OneAtATime(list(self.groups.values()))
         self.rules = []
-        # One rule at a time, after every group: Neutron counts the reservations of requests in
-        # flight against the quota, and with the exact quota of Art. 14 concurrent creations were
-        # refused as over quota although the rules fit (the local cloud refused the 3rd of 4).
-        previous: list[pulumi.Resource] = list(self.groups.values())
         for group in groups:
             owner = self.groups[group.name]
             for i, rule in enumerate(group.rules, start=1):
                 remote = {"remote_group_id": self.groups[rule.remote_group].id} if rule.remote_group else {}
-                created = networking.SecGroupRule(
-                    f"{scope.name(group.name)}-rule-{i}",
-                    security_group_id=owner.id,
-                    **rule_args(rule),
-                    **remote,
-                    opts=pulumi.ResourceOptions(parent=owner, depends_on=previous),
+                self.rules.append(
+                    rules_in_turn.add(
+                        networking.SecGroupRule(
+                            f"{scope.name(group.name)}-rule-{i}",
+                            security_group_id=owner.id,
+                            **rule_args(rule),
+                            **remote,
+                            opts=rules_in_turn.options(parent=owner),
+                        )
+                    )
                 )
-                self.rules.append(created)
-                previous = [created]
         self.register_outputs({"group_ids": {n: g.id for n, g in self.groups.items()}})
