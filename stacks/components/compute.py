@@ -78,10 +78,14 @@ class Compute(pulumi.ComponentResource):
             opts=self._ports.options(parent=self),
         ))
         auth = args["auth"]
+        # Without the digest: user data cannot change in place, so a digest in it would replace
+        # every server on any manifest change, a minor one included (Art. 15). The digest stays
+        # in the server's metadata, which updates in place.
+        stable_labels = {k: v for k, v in scope.labels.items() if k != "digest"}
         user_data = pulumi.Output.all(auth.issuer, auth.client_id, auth.client_secret).apply(
             lambda v: cloud_init(
                 instance_name,
-                scope.labels,
+                stable_labels,
                 server.user_data,
                 {"issuer": v[0], "client_id": v[1], "client_secret": v[2]},
             )
@@ -95,7 +99,9 @@ class Compute(pulumi.ComponentResource):
             networks=[compute.InstanceNetworkArgs(port=port.id)],
             user_data=pulumi.Output.secret(user_data),
             metadata=scope.metadata,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["user_data"]),
+            # The port is the server's own: a replacement must free it before the new server binds it.
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["user_data"],
+                                        delete_before_replace=True),
         )
         self.instances[instance_name] = instance
         if server.public_ip:
