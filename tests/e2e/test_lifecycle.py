@@ -241,6 +241,9 @@ def test_minor_change_updates_in_place(govcloud, story, admin, keycloak):
 def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak):
     project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.PRODUCTION), domain_id="default")
     labels = {f"{naming.TAG_PREFIX}{k}": v for k, v in {"unit": UNIT, "app": story.app, "env": "production"}.items()}
+    # the project's quota is exactly what the manifest asks: whoever adds a volume by hand raises it
+    quota = admin.block_storage.get_quota_set(project.id)
+    admin.block_storage.update_quota_set(project.id, volumes=quota.volumes + 1, gigabytes=quota.gigabytes + 1)
     outside = admin.connect_as_project(project).block_storage.create_volume(name="made-by-hand", size=1, metadata=labels)
     admin.block_storage.wait_for_status(outside, "available", wait=120)
 
