@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import shlex
 import uuid
 from dataclasses import dataclass, field
@@ -251,7 +252,10 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak):
     govcloud("app", "confirm-backup", story.app, "--evidence", "archive B-1", *UNIT_ACTOR,
              "--at", beijing(-2 * dt.timedelta(hours=1)))
     govcloud("app", "approve-termination", story.app, *CHIEF, "--at", beijing(-dt.timedelta(hours=1)))
-    summary = govcloud.json("reclaim", story.app, *OPS)
+    lines = govcloud("reclaim", story.app, *OPS, "--output", "json").stdout.splitlines()
+    steps = [json.loads(line)["step"] for line in lines[:-1]]
+    summary = json.loads(lines[-1])["summary"]
+    assert steps and all(s["status"] in ("done", "skipped") for s in steps), steps
     assert summary["failures"] == [] and summary["reclaimed"], summary
 
     assert leftovers(admin, KeycloakAdmin.from_environ(keycloak), story.app) == []
