@@ -130,18 +130,15 @@ def plan_paths(
     paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None
 ) -> list[StackPlan]:
     """Plan many manifest files; with several files and cores, in a pool of forked processes."""
+    from orchestrator.adapters.mockruntime import batch
+
     workers = min(workers or os.cpu_count() or 1, len(paths))
     _preload()
-    if workers <= 1:
-        return [plan for path in paths for plan in plan_file(path, env)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, min(32, len(paths) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(plan_file, paths, [env] * len(paths), chunksize=chunk)
-        return [plan for plans in results for plan in plans]
+    with batch():
+        if workers <= 1:
+            return [plan for path in paths for plan in plan_file(path, env)]
+        plans = _forked(functools.partial(plan_file, env=env), paths, workers)
+        return [plan for file_plans in plans for plan in file_plans]
 
 
 def plan_applications(
@@ -151,28 +148,38 @@ def plan_applications(
     """Plan (application, environment) pairs, in order; in forked processes when there are
     more than a few pairs and several cores. ``meanwhile`` runs in this process while the
     workers plan (after they are forked), or after planning when there are no workers."""
+    from orchestrator.adapters.mockruntime import batch
+
     workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
     if pairs:
         _preload()
-    if workers <= 1 or not pairs:
-        plans = [plan_application(app, env) for app, env in pairs]
-        if meanwhile is not None:
-            meanwhile()
-        return plans
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, min(16, len(pairs) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(_plan_pair, pairs, chunksize=chunk)
-        if meanwhile is not None:
-            meanwhile()
-        return list(results)
+    with batch():
+        if workers <= 1 or not pairs:
+            plans = [plan_application(app, env) for app, env in pairs]
+            if meanwhile is not None:
+                meanwhile()
+            return plans
+        return _forked(_plan_pair, pairs, workers, meanwhile)
 
 
 def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
     return plan_application(*pair)
+
+
+#: Most items a forked worker plans before it exits (its garbage is freed by the exit).
+WORKER_ITEMS = 24
+
+
+def _forked(
+    function: Callable[[Any], Any], items: Sequence[Any], workers: int,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[Any]:
+    """``function`` over ``items`` in forked workers, in chunks that keep every core busy."""
+    from orchestrator.adapters.forkpool import forked_map
+    from orchestrator.adapters.mockruntime import stop_collecting
+
+    chunk = max(1, min(WORKER_ITEMS, -(-len(items) // workers)))
+    return forked_map(function, items, workers, chunk, initializer=stop_collecting, meanwhile=meanwhile)
 
 
 def _preload() -> None:
