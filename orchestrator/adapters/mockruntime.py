@@ -247,11 +247,31 @@ _collect_every: int | None = COLLECT_EVERY
 _runs_since_collect = 0
 
 
-def stop_collecting() -> None:
-    """Never collect garbage after runs: for a process that exits after a few dozen runs (a
-    forked worker), whose exit gives the memory back faster than any collection."""
+def in_forked_worker() -> None:
+    """Prepare a process forked to plan a few dozen stacks and exit: it never collects garbage
+    after runs (its exit gives the memory back faster than any collection), and runs on an
+    event loop of its own (an inherited one shares its selector with the parent; it is kept
+    alive, unclosed, so that closing it does not unregister the parent's descriptors)."""
     global _collect_every
     _collect_every = None
+    inherited = getattr(_loop_holder, "loop", None)
+    if inherited is not None:
+        _inherited_loops.append(inherited)
+        _loop_holder.loop = None
+
+
+_inherited_loops: list[asyncio.AbstractEventLoop] = []
+
+
+def preload() -> None:
+    """Import what a run imports (the SDK, the mocks, the shortcuts) before a fork."""
+    import pulumi.runtime.mocks  # noqa: F401
+    import pulumi.runtime.stack  # noqa: F401
+
+    from orchestrator.adapters import sdkshortcuts
+
+    if sdkshortcuts.supported():
+        sdkshortcuts._patches()
 
 
 @contextmanager

@@ -108,19 +108,24 @@ def plan_application(
 def plan_file(path: Path | str, env: Environment | str | None = None, admit: bool = True) -> list[StackPlan]:
     """Plan every declared environment of a manifest file (or only ``env``), each with its
     admission (lifecycle gate and quota policy) unless ``admit`` is false."""
+    app, plans = _plan_manifest(path, env)
+    return _admitted(app, plans) if admit else plans
+
+
+def _plan_manifest(path: Path | str, env: Environment | str | None = None) -> tuple[Application, list[StackPlan]]:
     from orchestrator.core.validation import load_manifest
 
     app = load_manifest(path)
-    wanted = [e for e in app.environments if env is None or e.value == str(env)]
-    plans = [plan_application(app, e) for e in wanted]
-    if admit:
-        plans = [replace(p, admission=_admissions().admit(p, app)) for p in plans]
-    return plans
+    return app, [plan_application(app, e) for e in app.environments if env is None or e.value == str(env)]
+
+
+def _admitted(app: Application, plans: list[StackPlan]) -> list[StackPlan]:
+    return [replace(p, admission=_admissions().admit(p, app)) for p in plans]
 
 
 @functools.cache
 def _admissions() -> Admissions:
-    """One per process (forked workers make their own): the policy and ledger, read once."""
+    """One per process: the policy and ledger, read once."""
     from orchestrator.services.admission import Admissions
 
     return Admissions()
@@ -129,16 +134,18 @@ def _admissions() -> Admissions:
 def plan_paths(
     paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None
 ) -> list[StackPlan]:
-    """Plan many manifest files; with several files and cores, in a pool of forked processes."""
+    """Plan many manifest files, each stack with its admission; with several files and cores,
+    in forked processes (which plan; this process admits, opening the ledger once)."""
     from orchestrator.adapters.mockruntime import batch
 
     workers = min(workers or os.cpu_count() or 1, len(paths))
     _preload()
     with batch():
         if workers <= 1:
-            return [plan for path in paths for plan in plan_file(path, env)]
-        plans = _forked(functools.partial(plan_file, env=env), paths, workers)
-        return [plan for file_plans in plans for plan in file_plans]
+            planned = [_plan_manifest(path, env) for path in paths]
+        else:
+            planned = _forked(functools.partial(_plan_manifest, env=env), paths, workers, _admissions)
+    return [plan for app, plans in planned for plan in _admitted(app, plans)]
 
 
 def plan_applications(
@@ -176,22 +183,25 @@ def _forked(
 ) -> list[Any]:
     """``function`` over ``items`` in forked workers, in chunks that keep every core busy."""
     from orchestrator.adapters.forkpool import forked_map
-    from orchestrator.adapters.mockruntime import stop_collecting
+    from orchestrator.adapters.mockruntime import in_forked_worker
 
     chunk = max(1, min(WORKER_ITEMS, -(-len(items) // workers)))
-    return forked_map(function, items, workers, chunk, initializer=stop_collecting, meanwhile=meanwhile)
+    return forked_map(function, items, workers, chunk, initializer=in_forked_worker, meanwhile=meanwhile)
 
 
 def _preload() -> None:
-    """Import everything a plan needs, so forked workers start warm."""
-    import orchestrator.adapters.mockruntime  # noqa: F401
-    import orchestrator.core.validation  # noqa: F401
-    import pulumi.runtime.mocks  # noqa: F401
-    from orchestrator.adapters.mockruntime import freeze_heap
+    """Import everything a plan needs, so forked workers start warm (a worker that imports a
+    module imports it again in every worker: ``tests/stacks/test_sdkshortcuts.py`` checks that
+    planning the examples after this imports nothing)."""
+    from orchestrator.adapters import mockruntime
+    from orchestrator.core import validation, yamlsource
     from stacks.program import preload
 
+    mockruntime.preload()
+    validation.load_manifest  # noqa: B018
+    yamlsource.parse(b"preload: true\n")  # ruamel.yaml loads its parts on the first parse
     preload()
-    freeze_heap()
+    mockruntime.freeze_heap()
 
 
 def _resources(run: ProgramRun) -> list[PlannedResource]:

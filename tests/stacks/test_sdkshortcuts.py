@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import pulumi
 import pytest
@@ -15,7 +17,7 @@ from orchestrator.adapters.forkpool import WorkerFailed, forked_map
 from orchestrator.adapters.mockruntime import ProgramRun, run_program
 from orchestrator.core import naming
 from orchestrator.services.plan import plan_paths
-from tests.stacks.conftest import EXAMPLES, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, example, example_environments
+from tests.stacks.conftest import EXAMPLES, REPO, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, example, example_environments
 
 
 def _run(name: str, env: object, *, fast: bool, preview: bool) -> ProgramRun:
@@ -96,6 +98,21 @@ def test_planning_in_forked_workers_yields_the_sequential_plans() -> None:
     sequential = plan_paths(EXAMPLES, workers=1)
     assert len(forked) > len(EXAMPLES)
     assert [p.as_dict() for p in forked] == [p.as_dict() for p in sequential]
+
+
+def test_after_the_preload_planning_imports_nothing_so_forked_workers_start_warm() -> None:
+    script = (
+        "import sys\n"
+        "from orchestrator.services import plan\n"
+        "plan._preload()\n"
+        "before = set(sys.modules)\n"
+        f"for path in {[str(p) for p in EXAMPLES]!r}:\n"
+        "    plan.plan_file(path, admit=False)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "[]", f"imported after the preload: {done.stdout}"
 
 
 def _square(n: int) -> int:
