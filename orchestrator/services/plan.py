@@ -6,6 +6,7 @@ plans many manifest files, in a process pool when there are several files and se
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +19,7 @@ from orchestrator.core.manifest import Application, Environment
 
 if TYPE_CHECKING:
     from orchestrator.adapters.mockruntime import ProgramRun
+    from orchestrator.services.plancache import PlanCache
     from orchestrator.services.admission import Admission, Admissions
     from stacks.program import StackSettings
 
@@ -108,44 +110,69 @@ def plan_application(
 def plan_file(path: Path | str, env: Environment | str | None = None, admit: bool = True) -> list[StackPlan]:
     """Plan every declared environment of a manifest file (or only ``env``), each with its
     admission (lifecycle gate and quota policy) unless ``admit`` is false."""
-    app, plans = _plan_manifest(path, env)
-    return _admitted(app, plans) if admit else plans
+    app, plans = _plan_manifest((path, None), env)
+    return _admitted(app, plans, _admissions()) if admit else plans
 
 
-def _plan_manifest(path: Path | str, env: Environment | str | None = None) -> tuple[Application, list[StackPlan]]:
+def _plan_manifest(
+    item: tuple[Path | str, bytes | None], env: Environment | str | None = None
+) -> tuple[Application, list[StackPlan]]:
+    """The application of manifest ``path`` (content ``raw``, when read already) and its plans."""
     from orchestrator.core.validation import load_manifest
 
-    app = load_manifest(path)
+    path, raw = item
+    app = load_manifest(path, raw)
     return app, [plan_application(app, e) for e in app.environments if env is None or e.value == str(env)]
 
 
-def _admitted(app: Application, plans: list[StackPlan]) -> list[StackPlan]:
-    return [replace(p, admission=_admissions().admit(p, app)) for p in plans]
+def _admitted(app: Application, plans: list[StackPlan], admissions: Admissions) -> list[StackPlan]:
+    return [replace(p, admission=admissions.admit(p, app)) for p in plans]
 
 
-@functools.cache
 def _admissions() -> Admissions:
-    """One per process: the policy and ledger, read once."""
+    """The policy and the ledger as they are now, read once for all the stacks of one plan."""
     from orchestrator.services.admission import Admissions
 
     return Admissions()
 
 
 def plan_paths(
-    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None
+    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None,
+    cache: PlanCache | None = None,
 ) -> list[StackPlan]:
     """Plan many manifest files, each stack with its admission; with several files and cores,
-    in forked processes (which plan; this process admits, opening the ledger once)."""
-    from orchestrator.adapters.mockruntime import batch
+    in forked processes (which plan; this process admits, opening the ledger once). With a
+    ``cache``, a file planned before with the same program comes from it (admitted afresh)."""
+    planned: list[tuple[Application, list[StackPlan]] | None] = [None] * len(paths)
+    items: list[tuple[Path | str, bytes | None]] = [(path, None) for path in paths]
+    keys: list[str | None] = [None] * len(paths)
+    if cache is not None:
+        for i, path in enumerate(paths):
+            with contextlib.suppress(OSError):  # unreadable: planning it says so
+                items[i] = (path, Path(path).read_bytes())
+                keys[i] = cache.key(str(path), items[i][1], None if env is None else str(env),
+                                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG))
+                planned[i] = cache.get(keys[i])
+    todo = [i for i, done in enumerate(planned) if done is None]
+    admissions: list[Admissions] = []
+    if todo:
+        workers = min(workers or os.cpu_count() or 1, len(todo))
+        from orchestrator.adapters.mockruntime import batch
 
-    workers = min(workers or os.cpu_count() or 1, len(paths))
-    _preload()
-    with batch():
-        if workers <= 1:
-            planned = [_plan_manifest(path, env) for path in paths]
-        else:
-            planned = _forked(functools.partial(_plan_manifest, env=env), paths, workers, _admissions)
-    return [plan for app, plans in planned for plan in _admitted(app, plans)]
+        plan_one = functools.partial(_plan_manifest, env=env)
+        _preload()
+        with batch():
+            if workers <= 1:
+                results = [plan_one(items[i]) for i in todo]
+            else:
+                results = _forked(plan_one, [items[i] for i in todo], workers,
+                                  lambda: admissions.append(_admissions()))
+        for i, result in zip(todo, results):
+            planned[i] = result
+            if cache is not None and keys[i] is not None:
+                cache.put(keys[i], result)
+    admission = admissions[0] if admissions else _admissions()
+    return [plan for done in planned if done is not None for plan in _admitted(*done, admission)]
 
 
 def plan_applications(
