@@ -22,12 +22,16 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
 5. ``log.debug``: dropped (the mock engine would hand the SDK's debug chatter to the root logger).
 6. ``resource._get_stack_trace``: no source positions (a stack walk per registration; a real
    engine runs the program in its own process, never with these shortcuts).
+7. ``wrap_with_context`` (resource registrations and invokes): the call itself. It carries the
+   Python and OpenTelemetry contexts over to an executor thread; the mock loop runs the call at
+   once, on its own thread, in the very context the wrapper would copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -78,6 +82,8 @@ def _patches() -> tuple[tuple[Any, str, Any], ...]:
         (_types, "resource_pulumi_to_py_names", functools.cache(_types.resource_pulumi_to_py_names)),
         (pulumi.log, "debug", _no_debug),
         (resource, "_get_stack_trace", source_pb2.StackTrace),
+        (resource, "wrap_with_context", _unwrapped),
+        (importlib.import_module("pulumi.runtime.invoke"), "wrap_with_context", _unwrapped),  # not the function
     )
 
 
@@ -165,6 +171,10 @@ def _memoised(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return function(value)
 
     return memoised
+
+
+def _unwrapped(function: Callable[..., Any]) -> Callable[..., Any]:
+    return function
 
 
 def _no_debug(*_args: Any, **_kwargs: Any) -> None:
