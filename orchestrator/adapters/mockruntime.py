@@ -4,7 +4,8 @@ The runtime's state (settings, root stack, config) lives in context variables. E
 therefore happens in a fresh, empty :class:`contextvars.Context` in which the settings are reset
 (``reset_options``), the config set and the mocks installed with a new monitor: nothing leaks
 from one stack into the next, and many stacks are planned one after another in one process
-(or in each worker of a process pool). Mocked values are deterministic.
+(or in each forked worker). Mocked values are deterministic. Runs go through the SDK shortcuts
+of :mod:`orchestrator.adapters.sdkshortcuts` unless ``fast=False``.
 
 Heavy imports (pulumi) happen when a run starts, not when this module is imported.
 """
