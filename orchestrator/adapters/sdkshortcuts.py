@@ -22,7 +22,10 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
 5. ``log.debug``: dropped (the mock engine would hand the SDK's debug chatter to the root logger).
 6. ``resource._get_stack_trace``: no source positions (a stack walk per registration; a real
    engine runs the program in its own process, never with these shortcuts).
-7. ``wrap_with_context`` (resource registrations and invokes): the call itself. It carries the
+7. ``rpc.serialize_property`` of a plain ``str``, ``int``, ``float``, ``bool`` or ``None`` (exactly
+   these types, not subclasses such as enums) answers the value itself, as the stock function
+   does after a dozen type checks.
+8. ``wrap_with_context`` (resource registrations and invokes): the call itself. It carries the
    Python and OpenTelemetry contexts over to an executor thread; the mock loop runs the call at
    once, on its own thread, in the very context the wrapper would copy.
 """
@@ -73,6 +76,7 @@ def installed() -> Iterator[None]:
 def _patches() -> tuple[tuple[Any, str, Any], ...]:
     return (
         (rpc, "transfer_properties", _transfer_properties),
+        (rpc, "serialize_property", _serializing_property(rpc.serialize_property)),
         (Output, "_track", _track),
         (Output, "_untrack", _untrack),
         (stack, "wait_for_rpcs", _waiting_for_rpcs(stack.wait_for_rpcs)),
@@ -96,6 +100,18 @@ def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Callab
         resolvers[name] = functools.partial(_resolve_property, res, future)
         res.__dict__[name] = Output._from_data(future)
     return resolvers
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _serializing_property(stock: Callable[..., Any]) -> Callable[..., Any]:
+    async def serialize_property(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(value) in _PLAIN and not kwargs.get("return_protobuf_value"):
+            return value
+        return await stock(value, *args, **kwargs)
+
+    return serialize_property
 
 
 def _resolve_property(
