@@ -1,7 +1,8 @@
 """``govcloud plan``: run the real Pulumi program for each environment under the mock runtime.
 
 :func:`plan_application` is the library entry (quotas and gitops reuse it); :func:`plan_paths`
-plans many manifest files, in a process pool when there are several files and several cores.
+plans many manifest files, in forked workers when there are several files and several cores,
+and with a :class:`~orchestrator.services.plancache.PlanCache` reuses the plans of unchanged files.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from orchestrator.core.manifest import Application, Environment
 
 if TYPE_CHECKING:
     from orchestrator.adapters.mockruntime import ProgramRun
-    from orchestrator.services.plancache import PlanCache
     from orchestrator.services.admission import Admission, Admissions
+    from orchestrator.services.plancache import PlanCache
     from stacks.program import StackSettings
 
 #: The Pulumi project name (``Pulumi.yaml``).
