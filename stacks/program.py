@@ -126,8 +126,8 @@ def preload() -> None:
     from orchestrator.adapters.templates import _environment
 
     for module in ("blockstorage", "compute", "database", "identity", "networking", "objectstorage"):
-        getattr(pulumi_openstack, module).__dict__  # noqa: B018  (forces the lazy import)
-    pulumi_keycloak.openid.__dict__  # noqa: B018
+        getattr(getattr(pulumi_openstack, module), "_utilities")  # the first attribute read loads the module
+    pulumi_keycloak.openid._utilities  # noqa: B018  (introspection attributes like __dict__ do not)
     auth.platform(auth.DEFAULT_PLATFORM, "oidc")
     _environment().get_template("cloud-init/user-data.yaml.j2")
 

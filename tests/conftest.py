@@ -27,11 +27,13 @@ def run_cli():
 
 
 @pytest.fixture(autouse=True)
-def development_settings(monkeypatch):
-    """Every test starts from the repository's development configuration (``auth: local``)."""
+def development_settings(monkeypatch, tmp_path_factory):
+    """Every test starts from the repository's development configuration (``auth: local``),
+    with an empty plan cache of its own."""
     from orchestrator.settings import current_settings
 
     monkeypatch.setenv("GOVCLOUD_CONFIG", str(ROOT / "govcloud.yaml"))
+    monkeypatch.setenv("GOVCLOUD_PLAN_CACHE", str(tmp_path_factory.mktemp("plan-cache")))
     monkeypatch.delenv("GOVCLOUD_ID_TOKEN", raising=False)
     current_settings.cache_clear()
     yield

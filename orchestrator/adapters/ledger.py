@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from orchestrator.adapters.ledgerfile import database_url
 from orchestrator.core.lifecycle import AppState, Event
 from orchestrator.errors import ConflictError, ExternalError, NotFound
 
@@ -78,16 +77,6 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     holder: Mapped[str] = mapped_column(sa.String(200))
     expires: Mapped[dt.datetime]
-
-
-def database_url() -> str:
-    """``GOVCLOUD_DATABASE_URL``, else the SQLite file ``ledger.db`` in ``GOVCLOUD_HOME`` or ``./.govcloud``."""
-    url = os.environ.get("GOVCLOUD_DATABASE_URL")
-    if url:
-        return url
-    home = Path(os.environ.get("GOVCLOUD_HOME") or Path.cwd() / ".govcloud")
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'ledger.db'}"
 
 
 def _engine(url: str) -> sa.Engine:

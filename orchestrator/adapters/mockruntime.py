@@ -4,7 +4,8 @@ The runtime's state (settings, root stack, config) lives in context variables. E
 therefore happens in a fresh, empty :class:`contextvars.Context` in which the settings are reset
 (``reset_options``), the config set and the mocks installed with a new monitor: nothing leaks
 from one stack into the next, and many stacks are planned one after another in one process
-(or in each worker of a process pool). Mocked values are deterministic.
+(or in each forked worker). Mocked values are deterministic. Runs go through the SDK shortcuts
+of :mod:`orchestrator.adapters.sdkshortcuts` unless ``fast=False``.
 
 Heavy imports (pulumi) happen when a run starts, not when this module is imported.
 """
@@ -16,8 +17,8 @@ import contextvars
 import gc
 import threading
 import zlib
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,18 +153,21 @@ def _make_mocks() -> tuple[Any, Any]:
 _loop_holder = threading.local()
 
 
-class _InlineExecutor(ThreadPoolExecutor):
-    """Runs each submitted call at once on the calling thread.
+class _MockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose default executor runs each call at once, on the loop's own thread.
 
-    The SDK sends every RPC through the loop's default executor; the mock monitor answers in
-    microseconds, so the thread hand-offs cost more than the calls (planning runs ~2x faster).
+    The SDK sends every RPC through ``run_in_executor``; the mock monitor answers in
+    microseconds, so a thread hand-off (or even a concurrent future chained back through the
+    loop's self-pipe) costs more than the call.
     """
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future:
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)
+        future = self.create_future()
         try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001  (delivered through the future)
+            future.set_result(func(*args))
+        except Exception as exc:  # noqa: BLE001  (delivered through the future, as an executor would)
             future.set_exception(exc)
         return future
 
@@ -172,20 +176,9 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     """One event loop per thread, reused by every run (runs leave no pending work behind)."""
     loop = getattr(_loop_holder, "loop", None)
     if loop is None or loop.is_closed():
-        loop = _loop_holder.loop = asyncio.new_event_loop()
-        loop.set_default_executor(_InlineExecutor(max_workers=1))
+        loop = _loop_holder.loop = _MockLoop()
     asyncio.set_event_loop(loop)
     return loop
-
-
-def _skip_source_positions() -> None:
-    """Registrations under mocks need no source positions; computing them (a stack walk per
-    resource) is a fifth of the planning time. Only this process's mock runs are affected: a real
-    engine runs the program in its own process."""
-    from pulumi.runtime import resource
-    from pulumi.runtime.proto import source_pb2
-
-    resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
 
 
 def run_program(
@@ -195,18 +188,20 @@ def run_program(
     stack: str,
     config: dict[str, str] | None = None,
     preview: bool = False,
+    fast: bool = True,
 ) -> ProgramRun:
     """Run ``program`` as stack ``stack`` of ``project`` with ``config`` under mocks.
 
     ``preview=True`` runs as ``pulumi preview`` does: about a quarter cheaper, but outputs the
-    cloud computes (addresses) stay unknown, so stack outputs are not collected.
+    cloud computes (addresses) stay unknown, so stack outputs are not collected. ``fast=False``
+    runs the stock SDK, without :mod:`orchestrator.adapters.sdkshortcuts` (same result, slower).
 
     Exceptions of the program propagate after the runtime has settled; the resources registered
     until then are lost with them (use :func:`run_program_collecting` to keep them).
     """
     run = ProgramRun()
     error = run_program_collecting(
-        program, run, project=project, stack=stack, config=config, preview=preview
+        program, run, project=project, stack=stack, config=config, preview=preview, fast=fast
     )
     if error is not None:
         raise error
@@ -221,34 +216,77 @@ def run_program_collecting(
     stack: str,
     config: dict[str, str] | None = None,
     preview: bool = False,
+    fast: bool = True,
 ) -> BaseException | None:
     """Like :func:`run_program` but fills ``run`` and returns the program's exception, if any.
 
     The cyclic garbage collector is paused during the run (the SDK allocates many short-lived
     futures; collecting them as they go doubles the run time) and runs once every
     :data:`COLLECT_EVERY` runs (a collection after each run cost a third of the planning time;
-    one after twenty costs about as much as one after one). Callers that plan many stacks call
-    :func:`freeze_heap` first so that collection skips what is loaded.
+    one after twenty costs about as much as one after one). Callers that plan many stacks do so
+    inside :func:`batch`, after :func:`freeze_heap`.
     """
     global _runs_since_collect
     enabled = gc.isenabled()
     gc.disable()
     try:
         return contextvars.Context().run(
-            _run_isolated, program, run, project, stack, config or {}, preview
+            _run_isolated, program, run, project, stack, config or {}, preview, fast
         )
     finally:
         _runs_since_collect += 1
-        if _runs_since_collect >= COLLECT_EVERY:
+        if _collect_every is not None and _runs_since_collect >= _collect_every:
             gc.collect()
             _runs_since_collect = 0
         if enabled:
             gc.enable()
 
 
-#: Runs between two garbage collections (each run leaves a few MB of cyclic garbage).
+#: Runs between two garbage collections (each run leaves under a MB of cyclic garbage).
 COLLECT_EVERY = 20
+_collect_every: int | None = COLLECT_EVERY
 _runs_since_collect = 0
+
+
+def in_forked_worker() -> None:
+    """Prepare a process forked to plan a few dozen stacks and exit: it never collects garbage
+    after runs (its exit gives the memory back faster than any collection), and runs on an
+    event loop of its own (an inherited one shares its selector with the parent; it is kept
+    alive, unclosed, so that closing it does not unregister the parent's descriptors)."""
+    global _collect_every
+    _collect_every = None
+    inherited = getattr(_loop_holder, "loop", None)
+    if inherited is not None:
+        _inherited_loops.append(inherited)
+        _loop_holder.loop = None
+
+
+_inherited_loops: list[asyncio.AbstractEventLoop] = []
+
+
+def preload() -> None:
+    """Import what a run imports (the SDK, the mocks, the shortcuts) before a fork."""
+    import pulumi.runtime.mocks  # noqa: F401
+    import pulumi.runtime.stack  # noqa: F401
+
+    from orchestrator.adapters import sdkshortcuts
+
+    if sdkshortcuts.supported():
+        sdkshortcuts._patches()
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Keep the cyclic collector paused between the runs of the block too (processes forked in
+    it inherit that), so that it runs only every :data:`COLLECT_EVERY` runs: re-enabled after
+    each run, it would at once scan everything the run allocated (a tenth of the planning time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def freeze_heap() -> None:
@@ -265,6 +303,21 @@ def _run_isolated(
     stack: str,
     config: dict[str, str],
     preview: bool,
+    fast: bool,
+) -> BaseException | None:
+    from orchestrator.adapters.sdkshortcuts import installed
+
+    with installed() if fast else nullcontext():
+        return _run_in_context(program, run, project, stack, config, preview)
+
+
+def _run_in_context(
+    program: Callable[[], object],
+    run: ProgramRun,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    preview: bool,
 ) -> BaseException | None:
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -273,7 +326,6 @@ def _run_isolated(
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    _skip_source_positions()
     _event_loop()
     settings.reset_options(project=project, stack=stack, preview=preview)
     runtime_config.set_all_config(dict(config), [])

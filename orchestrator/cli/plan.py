@@ -42,13 +42,19 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--env", type=click.Choice(ENVIRONMENTS), help="plan only this environment")
+@click.option("--no-cache", is_flag=True,
+              help="run the program for every manifest, ignoring and not filling .govcloud/plan-cache")
 @output_option
-def plan(paths: tuple[Path, ...], env: str | None, output: str) -> None:
-    """Show every resource each environment's stack would create, and its totals (no cloud)."""
+def plan(paths: tuple[Path, ...], env: str | None, no_cache: bool, output: str) -> None:
+    """Show every resource each environment's stack would create, and its totals (no cloud).
+
+    Plans of unchanged manifests with an unchanged program come from .govcloud/plan-cache
+    (see docs/plan.md); admission (gate and quota) is always decided afresh."""
     from orchestrator.services.manifests import manifest_files
     from orchestrator.services.plan import plan_paths
+    from orchestrator.services.plancache import PlanCache
 
-    plans = plan_paths(manifest_files(paths), env=env)
+    plans = plan_paths(manifest_files(paths), env=env, cache=None if no_cache else PlanCache())
     emit(output, {"stacks": [p.as_dict() for p in plans]}, _print_plans)
 
 

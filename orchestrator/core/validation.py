@@ -108,9 +108,10 @@ def validate_file(path: str | FsPath) -> Report:
     return validate_bytes(raw, str(path))
 
 
-def load_manifest(path: str | FsPath) -> Application:
-    """The valid application of ``path``; raises :class:`ManifestInvalid` with every problem."""
-    report = validate_file(path)
+def load_manifest(path: str | FsPath, raw: bytes | None = None) -> Application:
+    """The valid application of ``path`` (whose content is ``raw`` when given, as read before);
+    raises :class:`ManifestInvalid` with every problem."""
+    report = validate_file(path) if raw is None else validate_bytes(raw, str(FsPath(path)))
     if not report.valid:
         raise ManifestInvalid(report.path, report.problems)
     assert report.application is not None

@@ -98,13 +98,15 @@ def existing_ledger() -> Lifecycle | None:
     """The ledger, if one exists: plan never creates an empty ledger as a side effect."""
     import os
 
-    from orchestrator.adapters.ledger import Ledger, database_url
-    from orchestrator.services.lifecycle import Lifecycle
+    from orchestrator.adapters.ledgerfile import database_url
 
     url = database_url()
     if not os.environ.get("GOVCLOUD_DATABASE_URL") and url.startswith("sqlite:///"):
         if not Path(url.removeprefix("sqlite:///")).exists():
             return None
+    from orchestrator.adapters.ledger import Ledger  # SQLAlchemy: loaded only for a ledger that exists
+    from orchestrator.services.lifecycle import Lifecycle
+
     return Lifecycle(Ledger.open(url))
 
 

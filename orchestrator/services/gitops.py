@@ -298,12 +298,14 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
 
 def _isolated_admission(tree: Path) -> dict[str, str]:
     """A base ``plan`` that admits its stacks does so against an empty throwaway ledger and a
-    policy that exists: its verdicts are not used, and the real ledger is never touched."""
+    policy that exists: its verdicts are not used, and the real ledger is never touched. Its
+    plan cache lives and dies with the exported tree (the base program is planned once)."""
     from orchestrator.services.quotas import policy_path
 
     policy = tree / POLICY_PATH
     return {"GOVCLOUD_DATABASE_URL": f"sqlite:///{tree / '.govcloud-base-ledger.db'}",
-            "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve())}
+            "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve()),
+            "GOVCLOUD_PLAN_CACHE": str(tree / ".govcloud-plan-cache")}
 
 
 class _NoBaseProgram(Exception):

@@ -1,11 +1,13 @@
 """``govcloud plan``: run the real Pulumi program for each environment under the mock runtime.
 
 :func:`plan_application` is the library entry (quotas and gitops reuse it); :func:`plan_paths`
-plans many manifest files, in a process pool when there are several files and several cores.
+plans many manifest files, in forked workers when there are several files and several cores,
+and with a :class:`~orchestrator.services.plancache.PlanCache` reuses the plans of unchanged files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +21,7 @@ from orchestrator.core.manifest import Application, Environment
 if TYPE_CHECKING:
     from orchestrator.adapters.mockruntime import ProgramRun
     from orchestrator.services.admission import Admission, Admissions
+    from orchestrator.services.plancache import PlanCache
     from stacks.program import StackSettings
 
 #: The Pulumi project name (``Pulumi.yaml``).
@@ -108,40 +111,69 @@ def plan_application(
 def plan_file(path: Path | str, env: Environment | str | None = None, admit: bool = True) -> list[StackPlan]:
     """Plan every declared environment of a manifest file (or only ``env``), each with its
     admission (lifecycle gate and quota policy) unless ``admit`` is false."""
+    app, plans = _plan_manifest((path, None), env)
+    return _admitted(app, plans, _admissions()) if admit else plans
+
+
+def _plan_manifest(
+    item: tuple[Path | str, bytes | None], env: Environment | str | None = None
+) -> tuple[Application, list[StackPlan]]:
+    """The application of manifest ``path`` (content ``raw``, when read already) and its plans."""
     from orchestrator.core.validation import load_manifest
 
-    app = load_manifest(path)
-    wanted = [e for e in app.environments if env is None or e.value == str(env)]
-    plans = [plan_application(app, e) for e in wanted]
-    if admit:
-        plans = [replace(p, admission=_admissions().admit(p, app)) for p in plans]
-    return plans
+    path, raw = item
+    app = load_manifest(path, raw)
+    return app, [plan_application(app, e) for e in app.environments if env is None or e.value == str(env)]
 
 
-@functools.cache
+def _admitted(app: Application, plans: list[StackPlan], admissions: Admissions) -> list[StackPlan]:
+    return [replace(p, admission=admissions.admit(p, app)) for p in plans]
+
+
 def _admissions() -> Admissions:
-    """One per process (forked workers make their own): the policy and ledger, read once."""
+    """The policy and the ledger as they are now, read once for all the stacks of one plan."""
     from orchestrator.services.admission import Admissions
 
     return Admissions()
 
 
 def plan_paths(
-    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None
+    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None,
+    cache: PlanCache | None = None,
 ) -> list[StackPlan]:
-    """Plan many manifest files; with several files and cores, in a pool of forked processes."""
-    workers = min(workers or os.cpu_count() or 1, len(paths))
-    _preload()
-    if workers <= 1:
-        return [plan for path in paths for plan in plan_file(path, env)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """Plan many manifest files, each stack with its admission; with several files and cores,
+    in forked processes (which plan; this process admits, opening the ledger once). With a
+    ``cache``, a file planned before with the same program comes from it (admitted afresh)."""
+    planned: list[tuple[Application, list[StackPlan]] | None] = [None] * len(paths)
+    items: list[tuple[Path | str, bytes | None]] = [(path, None) for path in paths]
+    keys: list[str | None] = [None] * len(paths)
+    if cache is not None:
+        for i, path in enumerate(paths):
+            with contextlib.suppress(OSError):  # unreadable: planning it says so
+                items[i] = (path, Path(path).read_bytes())
+                keys[i] = cache.key(str(path), items[i][1], None if env is None else str(env),
+                                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG))
+                planned[i] = cache.get(keys[i])
+    todo = [i for i, done in enumerate(planned) if done is None]
+    admissions: list[Admissions] = []
+    if todo:
+        workers = min(workers or os.cpu_count() or 1, len(todo))
+        from orchestrator.adapters.mockruntime import batch
 
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, min(32, len(paths) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(plan_file, paths, [env] * len(paths), chunksize=chunk)
-        return [plan for plans in results for plan in plans]
+        plan_one = functools.partial(_plan_manifest, env=env)
+        _preload()
+        with batch():
+            if workers <= 1:
+                results = [plan_one(items[i]) for i in todo]
+            else:
+                results = _forked(plan_one, [items[i] for i in todo], workers,
+                                  lambda: admissions.append(_admissions()))
+        for i, result in zip(todo, results):
+            planned[i] = result
+            if cache is not None and keys[i] is not None:
+                cache.put(keys[i], result)
+    admission = admissions[0] if admissions else _admissions()
+    return [plan for done in planned if done is not None for plan in _admitted(*done, admission)]
 
 
 def plan_applications(
@@ -151,40 +183,53 @@ def plan_applications(
     """Plan (application, environment) pairs, in order; in forked processes when there are
     more than a few pairs and several cores. ``meanwhile`` runs in this process while the
     workers plan (after they are forked), or after planning when there are no workers."""
+    from orchestrator.adapters.mockruntime import batch
+
     workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
     if pairs:
         _preload()
-    if workers <= 1 or not pairs:
-        plans = [plan_application(app, env) for app, env in pairs]
-        if meanwhile is not None:
-            meanwhile()
-        return plans
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, min(16, len(pairs) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(_plan_pair, pairs, chunksize=chunk)
-        if meanwhile is not None:
-            meanwhile()
-        return list(results)
+    with batch():
+        if workers <= 1 or not pairs:
+            plans = [plan_application(app, env) for app, env in pairs]
+            if meanwhile is not None:
+                meanwhile()
+            return plans
+        return _forked(_plan_pair, pairs, workers, meanwhile)
 
 
 def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
     return plan_application(*pair)
 
 
+#: Most items a forked worker plans before it exits (its garbage is freed by the exit).
+WORKER_ITEMS = 24
+
+
+def _forked(
+    function: Callable[[Any], Any], items: Sequence[Any], workers: int,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[Any]:
+    """``function`` over ``items`` in forked workers, in chunks that keep every core busy."""
+    from orchestrator.adapters.forkpool import forked_map
+    from orchestrator.adapters.mockruntime import in_forked_worker
+
+    chunk = max(1, min(WORKER_ITEMS, -(-len(items) // workers)))
+    return forked_map(function, items, workers, chunk, initializer=in_forked_worker, meanwhile=meanwhile)
+
+
 def _preload() -> None:
-    """Import everything a plan needs, so forked workers start warm."""
-    import orchestrator.adapters.mockruntime  # noqa: F401
-    import orchestrator.core.validation  # noqa: F401
-    import pulumi.runtime.mocks  # noqa: F401
-    from orchestrator.adapters.mockruntime import freeze_heap
+    """Import everything a plan needs, so forked workers start warm (a worker that imports a
+    module imports it again in every worker: ``tests/stacks/test_sdkshortcuts.py`` checks that
+    planning the examples after this imports nothing)."""
+    from orchestrator.adapters import mockruntime
+    from orchestrator.core import validation, yamlsource
     from stacks.program import preload
 
+    mockruntime.preload()
+    validation.load_manifest  # noqa: B018
+    yamlsource.parse(b"preload: true\n")  # ruamel.yaml loads its parts on the first parse
     preload()
-    freeze_heap()
+    mockruntime.freeze_heap()
 
 
 def _resources(run: ProgramRun) -> list[PlannedResource]:

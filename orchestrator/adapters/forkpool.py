@@ -1,0 +1,113 @@
+"""Map a function over many items in short-lived forked processes, without collecting garbage.
+
+Each chunk of items is handled by a fresh child forked from this (preloaded) process: the child
+runs with the cyclic garbage collector off, writes its results (pickled) to a file and leaves
+with ``os._exit``, so the garbage its runs leave behind is given back to the system at once
+instead of being traced and freed object by object (that was a sixth of the planning time). At
+most ``workers`` children run at a time; a chunk is small enough that its garbage stays in the
+tens of MB. Forking happens from the calling thread only, with no executor threads around.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import itertools
+import os
+import pickle
+import selectors
+import signal
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class WorkerFailed(RuntimeError):
+    """A forked worker died without handing back its results."""
+
+
+def forked_map(
+    function: Callable[[T], R], items: Sequence[T], workers: int, chunk: int,
+    *, initializer: Callable[[], None] | None = None, meanwhile: Callable[[], None] | None = None,
+) -> list[R]:
+    """``[function(i) for i in items]``, in up to ``workers`` forked children of ``chunk`` items.
+
+    Each child calls ``initializer`` first. An exception raised by ``function`` is raised here
+    (the first to come back; the other children are stopped). ``meanwhile`` runs in this process
+    once the first children are forked.
+    """
+    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    results: list[list[R]] = [[] for _ in chunks]
+    running: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, chunk index)
+    with tempfile.TemporaryDirectory(prefix="govcloud-fork-") as tmp, selectors.DefaultSelector() as ready:
+        out = Path(tmp)
+
+        def start(index: int) -> None:
+            pid = _fork(function, chunks[index], out / str(index), initializer)
+            pidfd = os.pidfd_open(pid)
+            running[pidfd] = (pid, index)
+            ready.register(pidfd, selectors.EVENT_READ)
+
+        try:
+            pending = iter(range(len(chunks)))
+            for index in itertools.islice(pending, workers):
+                start(index)
+            if meanwhile is not None:
+                meanwhile()
+            while running:
+                for key, _ in ready.select():
+                    pid, index = running.pop(key.fd)
+                    ready.unregister(key.fd)
+                    os.close(key.fd)
+                    _, status = os.waitpid(pid, 0)
+                    results[index] = _collect(out / str(index), status)
+                    next_index = next(pending, None)
+                    if next_index is not None:
+                        start(next_index)
+        finally:
+            for pidfd, (pid, _) in running.items():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+                os.close(pidfd)
+    return [r for part in results for r in part]
+
+
+def _fork(
+    function: Callable[[T], R], chunk: Sequence[T], out: Path, initializer: Callable[[], None] | None
+) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:  # the child: never returns
+        gc.disable()
+        try:
+            if initializer is not None:
+                initializer()
+            payload: tuple[str, Any] = ("ok", [function(item) for item in chunk])
+        except Exception as exc:  # noqa: BLE001  (handed to the parent, raised there)
+            payload = ("error", exc)
+        try:
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001  (an exception that does not pickle)
+            data = pickle.dumps(("error", WorkerFailed(f"{type(payload[1]).__name__}: {exc}")))
+        out.write_bytes(data)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _collect(out: Path, status: int) -> list[Any]:
+    try:
+        kind, value = pickle.loads(out.read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError):
+        raise WorkerFailed(f"a plan worker died (wait status {status}) without results") from None
+    if kind == "error":
+        raise value
+    return value

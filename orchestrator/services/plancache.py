@@ -1,0 +1,90 @@
+"""Plans kept on disk, so that planning an unchanged manifest with an unchanged program is instant.
+
+``govcloud plan`` keeps each manifest file's plans (the resources, totals and quotas of its stacks,
+never their admission: the lifecycle gate and the quota verdict depend on the ledger and the
+clock, and are decided afresh on every plan) in ``.govcloud/plan-cache/`` (under ``GOVCLOUD_HOME``
+when set; ``GOVCLOUD_PLAN_CACHE`` names the directory itself), one file per key. The key covers everything a plan is computed from:
+
+- the manifest file's bytes and its path (plans name their source), and the environment asked for;
+- the plan's placeholders for what it cannot know (external network, provider config);
+- the program fingerprint: the content of every file of the ``orchestrator`` and ``stacks``
+  packages and of ``templates/``, the Python version, and every installed distribution with its
+  version (which pins the Pulumi SDK and providers, pydantic, ruamel.yaml, Jinja2...).
+
+Change any of these and the key changes: nothing is ever invalidated, stale entries are simply
+never read again (``rm -r .govcloud/plan-cache`` reclaims the space). ``govcloud plan --no-cache``
+neither reads nor writes it. Entries are pickles: the cache directory is as trusted as the code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.core.manifest import Application
+    from orchestrator.services.plan import StackPlan
+
+#: Bumped when the cached value's shape changes.
+FORMAT = "1"
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_directory() -> Path:
+    """``$GOVCLOUD_PLAN_CACHE``, else ``$GOVCLOUD_HOME/plan-cache``, else ``./.govcloud/plan-cache``."""
+    if os.environ.get("GOVCLOUD_PLAN_CACHE"):
+        return Path(os.environ["GOVCLOUD_PLAN_CACHE"])
+    return Path(os.environ.get("GOVCLOUD_HOME") or Path.cwd() / ".govcloud") / "plan-cache"
+
+
+class PlanCache:
+    """A directory of cached plans, one file per key."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_directory()
+
+    def key(self, path: str, raw: bytes, env: str | None, settings: Any) -> str:
+        """The key of ``path`` (content ``raw``) planned for ``env`` (None: all) with ``settings``."""
+        h = hashlib.sha256()
+        for part in (FORMAT, program_fingerprint(), path, env or "", repr(settings)):
+            h.update(part.encode() + b"\0")
+        h.update(raw)
+        return h.hexdigest()
+
+    def get(self, key: str) -> tuple[Application, list[StackPlan]] | None:
+        try:
+            return pickle.loads((self.directory / key).read_bytes())
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+            return None  # absent, or written by a program that no longer unpickles: plan again
+
+    def put(self, key: str, value: tuple[Application, list[StackPlan]]) -> None:
+        """Store atomically (a concurrent reader sees the whole entry or none)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.directory / key)
+
+
+@functools.cache
+def program_fingerprint() -> str:
+    """Hash of the program's code and templates, the interpreter and the installed distributions."""
+    h = hashlib.sha256(sys.version.encode())
+    for folder in ("orchestrator", "stacks", "templates"):
+        base = _ROOT / folder
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    installed: set[str] = set()
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            installed.update(n for n in os.listdir(entry or ".") if n.endswith((".dist-info", ".egg-info")))
+    h.update("\0".join(sorted(installed)).encode())
+    return h.hexdigest()

@@ -1,0 +1,136 @@
+"""The SDK shortcuts of mock runs change nothing a run yields, and the forked pool nothing a plan yields."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pulumi
+import pytest
+from pulumi.output import Output, Unknown
+from pulumi.runtime import resource, rpc, stack
+
+from orchestrator.adapters import sdkshortcuts
+from orchestrator.adapters.forkpool import WorkerFailed, forked_map
+from orchestrator.adapters.mockruntime import ProgramRun, run_program
+from orchestrator.core import naming
+from orchestrator.services.plan import plan_paths
+from tests.stacks.conftest import EXAMPLES, REPO, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, example, example_environments
+
+
+def _run(name: str, env: object, *, fast: bool, preview: bool) -> ProgramRun:
+    from stacks.program import StackSettings, deploy
+
+    app = example(name)
+    settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR)
+    return run_program(
+        lambda: deploy(app, env, settings), project="govcloud", stack=naming.stack_name(app.unit, app.id, env),
+        config=KEYCLOAK_CONFIG, preview=preview, fast=fast,
+    )
+
+
+def _comparable(value: object) -> object:
+    """``value`` with the SDK's unknown markers (objects without equality) as one string."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    return "<unknown>" if isinstance(value, Unknown) else value
+
+
+def _registered(run: ProgramRun) -> list[tuple]:
+    return sorted((r.urn, r.type, r.name, r.parent, r.provider, r.custom, _comparable(r.inputs)) for r in run.resources)
+
+
+def test_the_installed_sdk_is_the_one_the_shortcuts_were_written_for() -> None:
+    assert sdkshortcuts.supported()
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+@pytest.mark.parametrize(("name", "env"), example_environments())
+def test_a_run_with_shortcuts_registers_and_exports_exactly_what_the_stock_sdk_does(
+    name: str, env: object, preview: bool
+) -> None:
+    fast, stock = _run(name, env, fast=True, preview=preview), _run(name, env, fast=False, preview=preview)
+    assert fast.resources, "the run registered nothing"
+    assert _registered(fast) == _registered(stock)
+    assert (fast.outputs, fast.secret_outputs) == (stock.outputs, stock.secret_outputs)
+    if not preview:
+        assert fast.outputs and fast.secret_outputs
+
+
+def test_shortcuts_last_only_as_long_as_the_run() -> None:
+    before = (rpc.transfer_properties, Output._track, stack.wait_for_rpcs, resource.create_urn, pulumi.log.debug)
+    seen: list[object] = []
+    run_program(lambda: seen.append(rpc.transfer_properties), project="p", stack="s")
+    assert seen == [sdkshortcuts._transfer_properties]
+    assert (rpc.transfer_properties, Output._track, stack.wait_for_rpcs, resource.create_urn,
+            pulumi.log.debug) == before
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_error_in_an_apply_fails_the_run_with_or_without_shortcuts(fast: bool) -> None:
+    import pulumi_random
+
+    def program() -> None:
+        password = pulumi_random.RandomPassword("p", length=8)
+        password.length.apply(lambda _: 1 / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        run_program(program, project="p", stack="s", fast=fast)
+
+
+def test_resources_registered_inside_applies_are_all_waited_for() -> None:
+    import pulumi_random
+
+    def program() -> None:
+        first = pulumi_random.RandomPassword("first", length=8)
+        first.id.apply(lambda _: [pulumi_random.RandomPassword(f"inner{i}", length=8) for i in range(3)])
+
+    runs = [run_program(program, project="p", stack="s", fast=fast) for fast in (True, False)]
+    assert [sorted(r.name for r in run.resources) for run in runs] == [["first", "inner0", "inner1", "inner2"]] * 2
+
+
+def test_planning_in_forked_workers_yields_the_sequential_plans() -> None:
+    forked = plan_paths(EXAMPLES, workers=2)
+    sequential = plan_paths(EXAMPLES, workers=1)
+    assert len(forked) > len(EXAMPLES)
+    assert [p.as_dict() for p in forked] == [p.as_dict() for p in sequential]
+
+
+def test_after_the_preload_planning_imports_nothing_so_forked_workers_start_warm() -> None:
+    script = (
+        "import sys\n"
+        "from orchestrator.services import plan\n"
+        "plan._preload()\n"
+        "before = set(sys.modules)\n"
+        f"for path in {[str(p) for p in EXAMPLES]!r}:\n"
+        "    plan.plan_file(path, admit=False)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "[]", f"imported after the preload: {done.stdout}"
+
+
+def _square(n: int) -> int:
+    if n == 7:
+        raise ValueError("seven")
+    return n * n
+
+
+def test_forked_map_keeps_the_order_and_raises_the_workers_error() -> None:
+    assert forked_map(_square, list(range(7)), workers=2, chunk=2) == [n * n for n in range(7)]
+    with pytest.raises(ValueError, match="seven"):
+        forked_map(_square, list(range(10)), workers=2, chunk=3)
+
+
+def test_forked_map_names_a_worker_that_died() -> None:
+    def die(_: int) -> int:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return 0
+
+    with pytest.raises(WorkerFailed, match="died"):
+        forked_map(die, [1, 2], workers=2, chunk=1)
