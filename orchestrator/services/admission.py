@@ -76,7 +76,8 @@ class Admissions:
             from orchestrator.core.quota.holdings import holdings
 
             live = self.lifecycle.provisioned(unit) if self.lifecycle else []
-            self._held[unit] = holdings([a for a, _ in live], unit, [(a.id, Environment(e)) for a, e in live])
+            # one holding per live environment, from the manifest at the digest it runs
+            self._held[unit] = [h for a, e in live for h in holdings([a], unit, [(a.id, Environment(e))])]
         return self._held[unit]
 
     def gate(self, app: Application, env: Environment) -> RuleError | None:

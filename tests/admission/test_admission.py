@@ -78,6 +78,17 @@ def test_held_resources_come_from_the_ledger(lifecycle):
     assert (held.app, held.env, held.totals.vcpu, held.totals.servers) == ("citizen-portal", Environment.TEST, 1, 1)
 
 
+def test_each_live_environment_is_held_once(lifecycle):
+    """Two live environments of one application: two holdings, not each counted once per environment."""
+    office, ops = Actor("zhang", EGOV, "egov"), Actor("ops", PROVIDER)
+    approve_test(lifecycle)
+    lifecycle.record_provisioned("citizen-portal", "test", ops, T("2026-11-05T09:00"))
+    lifecycle.approve("citizen-portal", "trial", office, T("2026-11-06T09:00"))
+    lifecycle.record_provisioned("citizen-portal", "trial", ops, T("2026-11-06T10:00"))
+    held = Admissions(load_policy(ROOT / "quotas" / "policy.yaml"), lifecycle, T("2026-11-07T09:00")).held("zwb")
+    assert sorted((h.app, str(h.env)) for h in held) == [("citizen-portal", "test"), ("citizen-portal", "trial")]
+
+
 def test_mandatory_quota_violation_refuses(lifecycle, tmp_path):
     big = tmp_path / "big.yaml"
     big.write_text(PORTAL.read_text(encoding="utf-8").replace("            count: 1\n", "            count: 90\n"), encoding="utf-8")
