@@ -233,6 +233,7 @@ def summary(found: Affected) -> dict[str, int]:
         "major": sum(a.classification.get("kind") == "major" for a in found.applications),
         "quotaRefused": sum(bool(s.quota and not s.quota["ok"]) for s in stacks),
         "notApproved": sum(bool(s.gate and not s.gate["approved"]) for s in stacks),
+        "reapply": sum(bool(s.gate and s.gate["apply"] == "re-apply") for s in stacks),
     }
 
 
@@ -366,16 +367,37 @@ def _admit(found: Affected, admissions: Admissions | None, error: str, head_plan
         for stack in (s for s in app.stacks if s.change != "removed"):
             env = Environment(stack.env)
             if admissions is None:
-                stack.gate = {"approved": False, "message": f"unknown: {error}"}
+                stack.gate = _REFUSED | {"message": f"unknown: {error}"}
                 stack.quota = _quota(check_stack(app.head, env, _policy(found)))
                 continue
             plan = head_plans.get(stack.stack)
-            admission = admissions.admit(plan, app.head) if plan is not None else Admission(
-                stack.stack, admissions.gate(app.head, env),
-                check_stack(app.head, env, admissions.policy, admissions.held(app.head.unit)))
-            stack.gate = {"approved": admission.gate is None,
-                          "message": str(admission.gate) if admission.gate else f"{stack.env} approved for this digest"}
+            if plan is not None:
+                admission = admissions.admit(plan, app.head)
+            else:
+                event, refusal = admissions.deployment(app.head, env)
+                admission = Admission(stack.stack, refusal, check_stack(
+                    app.head, env, admissions.policy, admissions.held(app.head.unit)), event)
+            stack.gate = _gate(found, app, stack.env, admission)
             stack.quota = _quota(admission.violations)
+
+
+_REFUSED: dict[str, Any] = {"approved": False, "event": None, "apply": None}
+
+
+def _gate(found: Affected, app: AppChange, env: str, admission: Admission) -> dict[str, Any]:
+    """The gate's verdict and, when it passes, what ``apply`` would do with the stack: ``provision``
+    it, ``re-apply`` the approved digest it already runs (the program changed or the manifest
+    moved: no new approval), or ``nothing`` (only the quota policy changed)."""
+    if admission.gate is not None:
+        return _REFUSED | {"message": str(admission.gate)}
+    gate = {"approved": True, "event": admission.event}
+    if app.change == "shared" and not found.program_changed:
+        return gate | {"apply": "nothing",
+                       "message": f"{env} approved for this digest; nothing to apply (quota policy only)"}
+    if admission.event != "reapplied":
+        return gate | {"apply": "provision", "message": f"{env} approved for this digest"}
+    why = "program changed" if found.program_changed else "manifest moved"
+    return gate | {"apply": "re-apply", "message": f"re-apply: {why} ({env} runs this approved digest; no new approval)"}
 
 
 def _quota(violations: list) -> dict[str, Any]:

@@ -161,6 +161,16 @@ class Lifecycle:
                            digest: str | None = None) -> lc.Event:
         return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
 
+    def record_deployment(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
+                          reason: str | None = None, payload: dict[str, Any] | None = None) -> lc.Event:
+        """Record an ``up``: ``provisioned``, or ``reapplied`` when ``environment`` already runs
+        ``digest`` (then ``reason`` says why; the payload names the program applied)."""
+        kind = lc.deployment(self.state(application), environment, digest)
+        if kind == lc.REAPPLIED:
+            reason = reason or "applied again at the digest it runs"
+        return self._record(application, kind, actor, at, environment=environment, digest=digest, reason=reason,
+                            payload=payload or {})
+
     def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime,
                          payload: dict[str, Any] | None = None) -> lc.Event:
         return self._record(application, "reclaimed", actor, at, payload=payload or {})
@@ -202,9 +212,10 @@ class Lifecycle:
 
     # --- reading --------------------------------------------------------------------------
 
-    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> None:
-        """The gate ``plan`` and ``up`` ask before touching ``environment``: raises :class:`RuleError`."""
-        lc.provision_gate(self.state(application), environment, digest, at)
+    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> str:
+        """The gate ``plan`` and ``up`` ask before touching ``environment``: the event ``up`` would
+        record (``provisioned`` or ``reapplied``); :class:`RuleError` when it may not."""
+        return lc.check_deployment(self.state(application), environment, digest, at)
 
     def state(self, application: str) -> lc.AppState:
         """The state folded from the events (the source of truth)."""
@@ -237,6 +248,7 @@ class Lifecycle:
             "digest": state.digest,
             "approved": state.approved,
             "provisioned": state.provisioned,
+            "deployed": state.deployed,
             "change": state.change,
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
