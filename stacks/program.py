@@ -124,9 +124,11 @@ def preload() -> None:
 
     from orchestrator.adapters.templates import _environment
 
+    # Any attribute but module metadata runs a lazy module (``__dict__`` no longer does: the SDK
+    # keeps introspection from loading), and a missing one is as good as any.
     for module in ("blockstorage", "compute", "database", "identity", "networking", "objectstorage"):
-        getattr(pulumi_openstack, module).__dict__  # noqa: B018  (forces the lazy import)
-    pulumi_keycloak.openid.__dict__  # noqa: B018
+        getattr(getattr(pulumi_openstack, module), "__all__", None)
+    getattr(pulumi_keycloak.openid, "__all__", None)
     auth.platform(auth.DEFAULT_PLATFORM, "oidc")
     _environment().get_template("cloud-init/user-data.yaml.j2")
 
