@@ -51,7 +51,7 @@ class Store(Protocol):
     def events(self, application: str) -> list[lc.Event]: ...
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | None = None) -> Iterator[lc.AppState]: ...
+               state: str | None = None, unit: str | None = None) -> Iterator[lc.AppState]: ...
 
 
 @dataclass
@@ -226,14 +226,13 @@ class Lifecycle:
 
     def manifest(self, application: str) -> Application:
         """The manifest on record (the latest submitted or requested), rebuilt from its snapshot."""
-        from orchestrator.core.validation import validate_bytes
-        from orchestrator.core.yamlsource import canonical
+        from orchestrator.core.validation import validate_data
 
         events = self.store.events(application)
         data = next((e.payload["manifest"] for e in reversed(events) if "manifest" in e.payload), None)
         if data is None:
             raise NotFound(f"application {application} has no manifest on record")
-        report = validate_bytes(canonical(data).encode(), f"ledger:{application}")
+        report = validate_data(data, f"ledger:{application}")
         if not report.valid:
             raise ManifestInvalid(report.path, report.problems)
         return report.application  # type: ignore[return-value]
@@ -258,20 +257,21 @@ class Lifecycle:
     def provisioned(self, unit: str | None = None) -> list[tuple[Application, str]]:
         """Each live (application, environment) of ``unit`` (every unit when None), with the
         manifest at the digest it was provisioned with: what the unit holds on the cloud."""
-        from orchestrator.core.validation import validate_bytes
-        from orchestrator.core.yamlsource import canonical
+        from orchestrator.core.validation import validate_data
 
         found: list[tuple[Application, str]] = []
-        for state in self.store.states():
-            if (unit is not None and state.unit != unit) or not state.provisioned:
+        for state in self.store.states(unit=unit):
+            if not state.provisioned:
                 continue
             snapshots = {e.digest: e.payload["manifest"] for e in self.store.events(state.application)
                          if "manifest" in e.payload}
+            apps: dict[str, Application | None] = {}  # each digest validated once, not once per environment
             for environment, digest in state.provisioned.items():
-                if digest in snapshots:
-                    report = validate_bytes(canonical(snapshots[digest]).encode(), f"ledger:{state.application}")
-                    if report.application is not None:
-                        found.append((report.application, environment))
+                if digest not in apps and digest in snapshots:
+                    apps[digest] = validate_data(snapshots[digest], f"ledger:{state.application}").application
+                app = apps.get(digest)
+                if app is not None:
+                    found.append((app, environment))
         return found
 
     def overview(self) -> list[dict[str, Any]]:
