@@ -177,7 +177,6 @@ def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
 
 def _preload() -> None:
     """Import everything a plan needs, so forked workers start warm."""
-    import orchestrator.adapters.mockruntime  # noqa: F401
     import orchestrator.core.validation  # noqa: F401
     import pulumi.runtime.mocks  # noqa: F401
     from orchestrator.adapters.mockruntime import freeze_heap
