@@ -297,14 +297,18 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
     return {p.stack: p for p in head_plans}
 
 
-def _isolated_admission(tree: Path) -> dict[str, str]:
-    """A base ``plan`` that admits its stacks does so against an empty throwaway ledger and a
-    policy that exists: its verdicts are not used, and the real ledger is never touched."""
+def _isolated_environment(tree: Path) -> dict[str, str]:
+    """The environment of a base ``plan``: its code first on ``PYTHONPATH``, no ledger (the
+    default SQLite file in an empty home: ``plan`` creates none, so it admits against nothing and
+    its verdicts, unused, cost no database; a throwaway ledger that each forked worker migrated
+    at once failed with "table events already exists"), and a policy that exists."""
     from orchestrator.services.quotas import policy_path
 
     policy = tree / POLICY_PATH
-    return {"GOVCLOUD_DATABASE_URL": f"sqlite:///{tree / '.govcloud-base-ledger.db'}",
-            "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve())}
+    env = {k: v for k, v in os.environ.items() if k != "GOVCLOUD_DATABASE_URL"}
+    return env | {"PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
+                  "GOVCLOUD_HOME": str(tree / ".govcloud-base"),
+                  "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve())}
 
 
 class _NoBaseProgram(Exception):
@@ -329,10 +333,8 @@ def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Envi
         if not all((tree / part).is_file() for part in ("orchestrator/cli/__init__.py", "stacks/program.py")):
             raise _NoBaseProgram()
         paths = sorted({str(tree / app.source) for app, _ in pairs})
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
-                   **_isolated_admission(tree))
         done = subprocess.run([sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],
-                              cwd=tree, env=env, capture_output=True, check=False)
+                              cwd=tree, env=_isolated_environment(tree), capture_output=True, check=False)
     if done.returncode != 0:
         raise ExternalError("the base commit's program could not plan its manifests: "
                             + " | ".join(done.stderr.decode(errors="replace").strip().splitlines()[-3:]))
