@@ -111,9 +111,11 @@ def main() -> None:
             git(repo, "checkout", "-q", base)
             print(f"ledger:        {fill_ledger(url, repo)} applications live in test, trial and production")
             git(repo, "checkout", "-q", head)
-        # this checkout's code, whichever checkout the console script was installed from
+        # this checkout's code, whichever checkout the console script was installed from, with
+        # its bytecode cached as an installed package has it (the first run writes it)
         env = dict(os.environ, GOVCLOUD_DATABASE_URL=url,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         command = [str(govcloud), "gitops", "plan", "--repo", str(repo), "--base", base, "--head", head, "--output", "json"]
         walls, cpus, payload = [], [], {}
         for _ in range(args.runs):
