@@ -29,7 +29,7 @@ from orchestrator.errors import ExternalError
 if TYPE_CHECKING:
     from orchestrator.core.quota.policy import Policy
     from orchestrator.services.admission import Admissions
-    from orchestrator.services.plan import Planner, StackPlan
+    from orchestrator.services.plan import StackPlan
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -244,17 +244,11 @@ def plan(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] 
          ledger: Any = None, at: dt.datetime | None = None) -> Affected:
     """:func:`affected`, then per stack the resource difference between the base plan and the
     head plan, and the admission ``up`` would give the head (lifecycle gate, quota policy; see
-    :mod:`orchestrator.services.admission`). Offline; ``ledger`` defaults to the existing one.
-
-    The program loads in a planning process from the start (:class:`~orchestrator.services.plan.Planner`)
-    while this one reads the change from git; the ledger, the policy and the units' holdings are
-    read while it plans."""
-    from orchestrator.services.plan import Planner
-
-    with Planner() as planner:
-        found = affected(repo, base_ref, head_ref, dirs)
-        prepared: list[tuple[Any, str]] = []
-        head_plans = _resource_diffs(found, planner, meanwhile=lambda: prepared.append(_admissions(found, ledger, at)))
+    :mod:`orchestrator.services.admission`). Offline; ``ledger`` defaults to the existing one."""
+    found = affected(repo, base_ref, head_ref, dirs)
+    prepared: list[tuple[Any, str]] = []
+    # the ledger, the policy and the units' holdings are read while the forked workers plan
+    head_plans = _resource_diffs(found, meanwhile=lambda: prepared.append(_admissions(found, ledger, at)))
     _admit(found, *prepared[0], head_plans)
     return found
 
@@ -265,9 +259,10 @@ def _needs_plan(found: Affected, app: AppChange) -> bool:
         app.base is not None and app.head is not None and app.base.digest != app.head.digest)
 
 
-def _resource_diffs(found: Affected, planner: Planner, meanwhile: Callable[[], Any]) -> dict[str, StackPlan]:
-    """Plan what needs it and fill in each stack's resource difference; the head plans by stack.
-    ``meanwhile`` runs while the planner plans."""
+def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None) -> dict[str, StackPlan]:
+    """Plan what needs it and fill in each stack's resource difference; the head plans by stack."""
+    from orchestrator.services.plan import plan_applications
+
     todo = [a for a in found.applications if a.change != "invalid" and _needs_plan(found, a)]
     for app in found.applications:
         if app not in todo:
@@ -277,29 +272,19 @@ def _resource_diffs(found: Affected, planner: Planner, meanwhile: Callable[[], A
     head_pairs = [(a.head, Environment(s.env)) for a in todo for s in a.stacks if a.head and s.change != "removed"]
     base_pairs = [(a.base, Environment(s.env)) for a in todo for s in a.stacks if a.base and s.change != "added"]
     base_error = ""
-    if not head_pairs and not base_pairs:
-        meanwhile()
-        return {}
     if found.program_changed:
-        planner.submit(head_pairs)  # the head program plans while the base commit's own program does
+        head_plans = plan_applications(head_pairs, meanwhile=meanwhile)
         try:
-            base_plans: list[Any] | None = _plan_with_base_program(found, base_pairs)
+            base_plans = _plan_with_base_program(found, base_pairs)
         except ExternalError as exc:
             base_plans, base_error = [], str(exc)
         except _NoBaseProgram:
-            base_plans = None
-        meanwhile()
-        head_plans = planner.result()
-        if base_plans is None:
-            planner.submit(base_pairs)
-            base_plans = planner.result()
+            base_plans = plan_applications(base_pairs)
             for app in todo:
                 for stack in app.stacks:
                     stack.note = "the base commit has no program of its own: its manifest planned with the head program"
     else:
-        planner.submit(head_pairs + base_pairs)
-        meanwhile()
-        plans = planner.result()
+        plans = plan_applications(head_pairs + base_pairs, meanwhile=meanwhile)
         head_plans, base_plans = plans[:len(head_pairs)], plans[len(head_pairs):]
     heads = {p.stack: p.resources for p in head_plans}
     bases = {p.stack: p.resources for p in base_plans}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,93 +146,29 @@ def plan_paths(
 
 def plan_applications(
     pairs: Sequence[tuple[Application, Environment]], workers: int | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[StackPlan]:
     """Plan (application, environment) pairs, in order; in forked processes when there are
-    more than a few pairs and several cores."""
+    more than a few pairs and several cores. ``meanwhile`` runs in this process while the
+    workers plan (after they are forked), or after planning when there are no workers."""
     workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
     if pairs:
         _preload()
     if workers <= 1 or not pairs:
-        return [plan_application(app, env) for app, env in pairs]
+        plans = [plan_application(app, env) for app, env in pairs]
+        if meanwhile is not None:
+            meanwhile()
+        return plans
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
     chunk = max(1, min(16, len(pairs) // (workers * 4)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_plan_pair, pairs, chunksize=chunk))
-
-
-class Planner:
-    """:func:`plan_applications` in a forked process that loads the program (pulumi, the provider
-    SDKs, the templates: most of a small plan's time) as soon as it starts, while the caller goes
-    on (reading the change, opening the ledger). ``submit`` pairs, do something else, then
-    ``result``; use it as a context manager. Its own workers fork from it once it is loaded."""
-
-    def __init__(self) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), name="govcloud-planner")
-        self._process.start()
-        child.close()
-        self._asked = False
-
-    def __enter__(self) -> Planner:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def submit(self, pairs: Sequence[tuple[Application, Environment]]) -> None:
-        self._asked = True
-        self._conn.send(list(pairs))
-
-    def result(self) -> list[StackPlan]:
-        """The plans of the pairs submitted last, in order; the planning's own error if it failed."""
-        from orchestrator.errors import ExternalError
-
-        try:
-            plans, error = self._conn.recv()
-        except EOFError:
-            self._process.join(5)
-            raise ExternalError(f"the planning process ended early (exit code {self._process.exitcode})") from None
-        if error is not None:
-            raise error
-        return plans
-
-    def close(self) -> None:
-        """Let the process end; at once when it was never asked for anything."""
-        if self._asked:
-            try:
-                self._conn.send(None)
-            except OSError:
-                pass
-            self._process.join(30)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
-        self._conn.close()
-
-
-def _serve(conn: Any) -> None:
-    """The planner's process: load the program, then plan each list of pairs it is sent."""
-    import signal
-
-    from orchestrator.errors import ExternalError
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller hears Ctrl-C and ends this process
-    _preload()
-    while (pairs := conn.recv()) is not None:
-        try:
-            reply: tuple[Any, BaseException | None] = (plan_applications(pairs), None)
-        except Exception as exc:  # noqa: BLE001  (handed to the caller, who raises it)
-            reply = (None, exc)
-        try:
-            conn.send(reply)
-        except Exception as exc:  # noqa: BLE001  (an error that does not pickle)
-            conn.send((None, ExternalError(f"planning failed: {type(reply[1] or exc).__name__}: {reply[1] or exc}")))
+        results = pool.map(_plan_pair, pairs, chunksize=chunk)
+        if meanwhile is not None:
+            meanwhile()
+        return list(results)
 
 
 def _plan_pair(pair: tuple[Application, Environment]) -> StackPlan:
