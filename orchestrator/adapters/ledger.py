@@ -192,8 +192,9 @@ class Ledger:
         return AppState.from_dict(snapshot) if snapshot is not None else None
 
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | None = None) -> Iterator[AppState]:
-        """Projected states, by id; ``due_before`` keeps those with a running deadline due before it."""
+               state: str | None = None, unit: str | None = None) -> Iterator[AppState]:
+        """Projected states, by id; ``due_before`` keeps those with a running deadline due before
+        it, ``state`` and ``unit`` those in that state or of that unit."""
         query = sa.select(ApplicationRow.snapshot).order_by(ApplicationRow.application)
         if due_before is not None:
             query = query.where(ApplicationRow.next_due < due_before)
@@ -201,6 +202,8 @@ class Ledger:
             query = query.where(ApplicationRow.next_due.is_not(None))
         if state is not None:
             query = query.where(ApplicationRow.state == state)
+        if unit is not None:
+            query = query.where(ApplicationRow.unit == unit)
         with _converted(), self.engine.connect() as conn:
             rows = conn.execute(query).scalars().all()
         return (AppState.from_dict(s) for s in rows)

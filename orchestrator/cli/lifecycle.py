@@ -40,7 +40,10 @@ def _run(method: str, *args, output: str, at: str | None, actor_name, actor_role
 
 def _print_event(e: dict) -> None:
     env = f" [{e['environment']}]" if e["environment"] else ""
-    click.echo(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) at {e['at']}")
+    program = f" with program {e['payload']['program'][:19]}" if e["payload"].get("program") else ""
+    reason = f": {e['reason']}" if e["reason"] else ""
+    click.echo(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) "
+               f"at {e['at']}{program}{reason}")
 
 
 class Group(click.Group):
@@ -193,7 +196,11 @@ def _print_status(payload) -> None:
         return
     click.echo(f"{payload['application']} ({payload['unit']}): {payload['state']}  digest {payload['digest']}")
     for env, digest in payload["approved"].items():
-        live = " provisioned" if env in payload["provisioned"] else ""
+        live = f" provisioned ({payload['provisioned'][env][:19]})" if env in payload["provisioned"] else ""
+        last = payload["deployed"].get(env)
+        if live and last:
+            program = f" with program {last['program'][:19]}" if last.get("program") else ""
+            live += f"; last {last['event']} at {last['at']}{program}"
         click.echo(f"  approved {env}: {digest}{live}")
     _print_deadlines(payload["deadlines"])
 

@@ -8,7 +8,8 @@ Manifests: files ending in ``.yaml``/``.yml`` under a manifest directory (``mani
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
@@ -62,6 +63,21 @@ def shared_hits(paths: Iterable[str], shared: Sequence[SharedPath] = SHARED) -> 
         if rule is not None:
             hits.append((path, rule))
     return hits
+
+
+def is_program(path: str, shared: Sequence[SharedPath] = SHARED) -> bool:
+    """Is ``path`` part of the program (a *program* shared file)? ``__pycache__`` never is."""
+    return "__pycache__/" not in path and any(
+        s.affects == "program" and fnmatchcase(path, s.pattern) for s in shared)
+
+
+def program_fingerprint(files: Mapping[str, bytes]) -> str:
+    """``sha256:`` over the program's files (path and content, in path order): which program an
+    environment was applied with. Example: ``program_fingerprint({"stacks/program.py": b"..."})``."""
+    outer = hashlib.sha256()
+    for path in sorted(files):
+        outer.update(f"{path}\0{hashlib.sha256(files[path]).hexdigest()}\n".encode())
+    return f"sha256:{outer.hexdigest()}"
 
 
 T = TypeVar("T")

@@ -36,6 +36,10 @@ STATES = (
 #: After an applied change the application returns to the state it was operating in.
 RESUME = "<operating state>"
 
+#: The same approved digest applied again to a live environment (no new approval: the manifest is
+#: the one approved; the program that turns it into resources changed). Leaves the state as it is.
+REAPPLIED = "reapplied"
+
 UNIT, EGOV, PROVIDER = "unit", "egov-office", "provider"
 ROLES = (UNIT, EGOV, PROVIDER)
 
@@ -126,6 +130,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("provisioned", f"{TESTING} {TRIAL}", TRIAL, PROVIDER, "Art. 14", "the trial environment is open", "trial"),
     _t("provisioned", f"{TRIAL} {PRODUCTION}", PRODUCTION, PROVIDER, "Art. 14", "production is open", "production"),
     _t("provisioned", CHANGE_APPROVED, RESUME, PROVIDER, "Art. 15", "an approved change is applied to an environment"),
+    _t(REAPPLIED, f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 31",
+       "a live environment is applied again at the digest it runs (the program or its templates changed)"),
     _t("extended", TESTING, None, EGOV, "Art. 13", "the e-gov office extends the test period"),
     _t("expiry-warned", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment expires soon"),
     _t("test-expired", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment was destroyed at expiry"),
@@ -176,6 +182,8 @@ class AppState:
     materials: dict[str, str | None] = field(default_factory=dict)  #: material -> sha256
     approved: dict[str, str] = field(default_factory=dict)  #: environment -> approved digest
     provisioned: dict[str, str] = field(default_factory=dict)  #: live environment -> digest
+    #: live environment -> its last ``provisioned`` or ``reapplied`` event: event, at, sequence, program
+    deployed: dict[str, dict[str, Any]] = field(default_factory=dict)
     operating: str | None = None  #: trial or production while a change is pending
     change: dict[str, Any] | None = None  #: kind, digest, tested, environments
     requested_by: str | None = None  #: the person behind the pending unit request
@@ -219,7 +227,7 @@ def fold(events: list[Event], application: str | None = None) -> AppState:
 def apply(state: AppState, event: Event) -> AppState:
     """The state after one more event; the event was checked by :func:`decide` when recorded."""
     s = replace(state, approved=dict(state.approved), provisioned=dict(state.provisioned),
-                clocks={k: list(v) for k, v in state.clocks.items()},
+                deployed=dict(state.deployed), clocks={k: list(v) for k, v in state.clocks.items()},
                 change=dict(state.change) if state.change else None)
     t = transition(s.state, event.type, event.environment)
     at = event.at.isoformat()
@@ -228,6 +236,9 @@ def apply(state: AppState, event: Event) -> AppState:
 
     def start(name: str) -> None:
         s.clocks[name] = [at, None]
+
+    def deployed() -> dict[str, Any]:
+        return {"event": event.type, "at": at, "sequence": event.sequence, "program": p.get("program")}
 
     def stop(*names: str) -> None:
         for name in names:
@@ -253,6 +264,7 @@ def apply(state: AppState, event: Event) -> AppState:
         s.approved[env] = event.digest
     elif kind == "provisioned":
         s.provisioned[env] = event.digest
+        s.deployed[env] = deployed()
         if env == "test" and s.state in (REVIEWED, TESTING):
             stop("test-ready")
             if not s.test_started:
@@ -263,6 +275,8 @@ def apply(state: AppState, event: Event) -> AppState:
             start("trial-minimum")
         elif env == "production":
             stop("trial-minimum")
+    elif kind == REAPPLIED:
+        s.deployed[env] = deployed()
     elif kind == "extended":
         s.test_days += int(p["days"])
         if "test" not in s.provisioned and "test-window" in s.clocks:
@@ -271,6 +285,7 @@ def apply(state: AppState, event: Event) -> AppState:
         s.test_warned_until = s.test_expires.isoformat() if s.test_expires else None
     elif kind == "test-expired":
         s.provisioned.pop("test", None)
+        s.deployed.pop("test", None)
         stop("test-window")
     elif kind == "test-passed":
         s.tested_digest = event.digest
@@ -299,6 +314,7 @@ def apply(state: AppState, event: Event) -> AppState:
         start("reclamation")
     elif kind == "reclaimed":
         s.provisioned.clear()
+        s.deployed.clear()
         stop("reclamation", "test-window", "change-applied")
 
     if t.target == RESUME:
@@ -348,6 +364,12 @@ def decide(
     if kind == "provisioned":
         digest = digest or state.approved.get(environment or "")
         provision_gate(state, environment or "", digest, at)
+    if kind == REAPPLIED:
+        digest = digest or state.provisioned.get(environment or "")
+        reapply_gate(state, environment or "", digest, at)
+        if not reason:
+            raise RuleError("a re-application says why (which shared files changed)", rule="reapply-reason",
+                            article="Art. 31")
     if kind == "change-approved":
         assert state.change is not None
         digest = state.change["digest"]
@@ -398,6 +420,35 @@ def check_actor(state: AppState, t: Transition, actor: Actor, payload: dict[str,
 
 
 # --- gates ----------------------------------------------------------------------------------
+
+
+def deployment(state: AppState, environment: str, digest: str | None) -> str:
+    """The event an ``up`` of ``environment`` at ``digest`` records: :data:`REAPPLIED` when the
+    environment already runs that digest, else ``provisioned``."""
+    return REAPPLIED if digest is not None and state.provisioned.get(environment) == digest else "provisioned"
+
+
+def check_deployment(state: AppState, environment: str, digest: str, at: dt.datetime) -> str:
+    """May an ``up`` of ``environment`` at ``digest`` be recorded at ``at`` (transition and gate;
+    the role is the recorder's)? Returns the event it records; :class:`RuleError` when not."""
+    kind = deployment(state, environment, digest)
+    (reapply_gate if kind == REAPPLIED else provision_gate)(state, environment, digest, at)
+    transition(state.state, kind, environment)  # second: "not approved" says more than "not in state reviewed"
+    return kind
+
+
+def reapply_gate(state: AppState, environment: str, digest: str | None, at: dt.datetime) -> None:
+    """A re-application needs the environment live at ``digest`` and that digest still approved
+    for it (after an approved change, the change is applied, not the old digest again)."""
+    live = state.provisioned.get(environment)
+    if live is None or live != digest:
+        what = f"runs {live}" if live else "is not provisioned"
+        raise RuleError(
+            f"{environment} of {state.application} {what}: only a live environment is re-applied at the digest it runs",
+            rule="reapply-live",
+            article="Art. 31",
+        )
+    provision_gate(state, environment, digest, at)
 
 
 def production_gate(state: AppState, at: dt.datetime) -> None:

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Admission:
-    """The verdict on one stack: the gate's refusal (None when it passes) and the violations."""
+    """The verdict on one stack: the gate's refusal (None when it passes), the violations, and the
+    ledger event ``up`` would record (``provisioned`` or ``reapplied``; '' when refused)."""
 
     stack: str
     gate: RuleError | None
     violations: list[Violation] = field(default_factory=list)
+    event: str = ""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -68,7 +70,8 @@ class Admissions:
         env = Environment(plan.env)
         violations = check_planned([r.as_dict() for r in plan.resources], app, env, self.policy,
                                    self.held(app.unit))
-        return Admission(plan.stack, self.gate(app, env), violations)
+        event, refusal = self.deployment(app, env)
+        return Admission(plan.stack, refusal, violations, event)
 
     def held(self, unit: str) -> list[Holding]:
         """What ``unit`` holds according to the ledger (nothing without a ledger)."""
@@ -82,16 +85,20 @@ class Admissions:
 
     def gate(self, app: Application, env: Environment) -> RuleError | None:
         """The lifecycle gate's refusal of ``env`` of ``app`` at this digest (None: it passes)."""
+        return self.deployment(app, env)[1]
+
+    def deployment(self, app: Application, env: Environment) -> tuple[str, RuleError | None]:
+        """The event ``up`` of ``env`` would record (``provisioned``, or ``reapplied`` when the
+        environment already runs this digest) and the gate's refusal; ('', refusal) when refused."""
         try:
             if self.lifecycle is None:
                 raise GovcloudError(f"application {app.id} has no ledger entries")
-            self.lifecycle.check_provision(app.id, str(env), app.digest, self.at)
+            return self.lifecycle.check_provision(app.id, str(env), app.digest, self.at), None
         except RuleError as refused:
-            return refused
+            return "", refused
         except GovcloudError as missing:
-            return RuleError(f"{missing}: submit it and have {env} approved first", rule="digest-approved",
-                             article="Art. 13" if env is Environment.TEST else "Art. 14")
-        return None
+            return "", RuleError(f"{missing}: submit it and have {env} approved first", rule="digest-approved",
+                                 article="Art. 13" if env is Environment.TEST else "Art. 14")
 
 
 def existing_ledger() -> Lifecycle | None:

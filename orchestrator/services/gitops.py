@@ -233,6 +233,7 @@ def summary(found: Affected) -> dict[str, int]:
         "major": sum(a.classification.get("kind") == "major" for a in found.applications),
         "quotaRefused": sum(bool(s.quota and not s.quota["ok"]) for s in stacks),
         "notApproved": sum(bool(s.gate and not s.gate["approved"]) for s in stacks),
+        "reapply": sum(bool(s.gate and s.gate["apply"] == "re-apply") for s in stacks),
     }
 
 
@@ -296,16 +297,19 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
     return {p.stack: p for p in head_plans}
 
 
-def _isolated_admission(tree: Path) -> dict[str, str]:
-    """A base ``plan`` that admits its stacks does so against an empty throwaway ledger and a
-    policy that exists: its verdicts are not used, and the real ledger is never touched. Its
-    plan cache lives and dies with the exported tree (the base program is planned once)."""
+def _isolated_environment(tree: Path) -> dict[str, str]:
+    """The environment of a base ``plan``: its code first on ``PYTHONPATH``, no ledger (the
+    default SQLite file in an empty home: ``plan`` creates none, so it admits against nothing and
+    its verdicts, unused, cost no database; a throwaway ledger that each forked worker migrated
+    at once failed with "table events already exists"), and a policy that exists."""
     from orchestrator.services.quotas import policy_path
 
     policy = tree / POLICY_PATH
-    return {"GOVCLOUD_DATABASE_URL": f"sqlite:///{tree / '.govcloud-base-ledger.db'}",
-            "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve()),
-            "GOVCLOUD_PLAN_CACHE": str(tree / ".govcloud-plan-cache")}
+    env = {k: v for k, v in os.environ.items() if k != "GOVCLOUD_DATABASE_URL"}
+    return env | {"PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
+                  "GOVCLOUD_HOME": str(tree / ".govcloud-base"),
+                  "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve()),
+                  "GOVCLOUD_PLAN_CACHE": str(tree / ".govcloud-plan-cache")}
 
 
 class _NoBaseProgram(Exception):
@@ -330,10 +334,8 @@ def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Envi
         if not all((tree / part).is_file() for part in ("orchestrator/cli/__init__.py", "stacks/program.py")):
             raise _NoBaseProgram()
         paths = sorted({str(tree / app.source) for app, _ in pairs})
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
-                   **_isolated_admission(tree))
         done = subprocess.run([sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],
-                              cwd=tree, env=env, capture_output=True, check=False)
+                              cwd=tree, env=_isolated_environment(tree), capture_output=True, check=False)
     if done.returncode != 0:
         raise ExternalError("the base commit's program could not plan its manifests: "
                             + " | ".join(done.stderr.decode(errors="replace").strip().splitlines()[-3:]))
@@ -368,16 +370,37 @@ def _admit(found: Affected, admissions: Admissions | None, error: str, head_plan
         for stack in (s for s in app.stacks if s.change != "removed"):
             env = Environment(stack.env)
             if admissions is None:
-                stack.gate = {"approved": False, "message": f"unknown: {error}"}
+                stack.gate = _REFUSED | {"message": f"unknown: {error}"}
                 stack.quota = _quota(check_stack(app.head, env, _policy(found)))
                 continue
             plan = head_plans.get(stack.stack)
-            admission = admissions.admit(plan, app.head) if plan is not None else Admission(
-                stack.stack, admissions.gate(app.head, env),
-                check_stack(app.head, env, admissions.policy, admissions.held(app.head.unit)))
-            stack.gate = {"approved": admission.gate is None,
-                          "message": str(admission.gate) if admission.gate else f"{stack.env} approved for this digest"}
+            if plan is not None:
+                admission = admissions.admit(plan, app.head)
+            else:
+                event, refusal = admissions.deployment(app.head, env)
+                admission = Admission(stack.stack, refusal, check_stack(
+                    app.head, env, admissions.policy, admissions.held(app.head.unit)), event)
+            stack.gate = _gate(found, app, stack.env, admission)
             stack.quota = _quota(admission.violations)
+
+
+_REFUSED: dict[str, Any] = {"approved": False, "event": None, "apply": None}
+
+
+def _gate(found: Affected, app: AppChange, env: str, admission: Admission) -> dict[str, Any]:
+    """The gate's verdict and, when it passes, what ``apply`` would do with the stack: ``provision``
+    it, ``re-apply`` the approved digest it already runs (the program changed or the manifest
+    moved: no new approval), or ``nothing`` (only the quota policy changed)."""
+    if admission.gate is not None:
+        return _REFUSED | {"message": str(admission.gate)}
+    gate = {"approved": True, "event": admission.event}
+    if app.change == "shared" and not found.program_changed:
+        return gate | {"apply": "nothing",
+                       "message": f"{env} approved for this digest; nothing to apply (quota policy only)"}
+    if admission.event != "reapplied":
+        return gate | {"apply": "provision", "message": f"{env} approved for this digest"}
+    why = "program changed" if found.program_changed else "manifest moved"
+    return gate | {"apply": "re-apply", "message": f"re-apply: {why} ({env} runs this approved digest; no new approval)"}
 
 
 def _quota(violations: list) -> dict[str, Any]:

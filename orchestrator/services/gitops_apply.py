@@ -154,7 +154,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
                 out.append(done(StackResult(stack.stack, app.app, stack.env, "blocked",
                                             f"not applied: {out[-1].env} of {app.app} failed")))
                 continue
-            out.append(done(_apply_stack(repo, app, stack, lifecycle, lock, actor, at, run, guard)))
+            out.append(done(_apply_stack(found, app, stack, lifecycle, lock, actor, at, run, guard)))
         return out
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -163,24 +163,27 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     return ApplyReport(found.base, found.head, results)
 
 
-def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
+def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
                  at: dt.datetime, run: RunOperation, guard: threading.Lock) -> StackResult:
-    """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``), check
-    the record; every outcome as a result."""
+    """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``, or
+    ``reapplied`` for an environment already running this digest), check the record; every
+    outcome as a result."""
     from orchestrator.core import lifecycle as lc
     from orchestrator.core.validation import validate_file
 
     assert app.head is not None and app.head_path is not None
     result = StackResult(stack.stack, app.app, stack.env, "failed")
-    path = repo / app.head_path
+    path = found.repo / app.head_path
     on_disk = validate_file(path)
     if on_disk.digest != app.head.digest:
         result.message = f"{app.head_path} in the work tree differs from HEAD: check out HEAD cleanly"
         return result
+    reason = _reason(found, app)
     try:
         with guard:
-            state = lifecycle.state(app.app)
-        lc.decide(state, "provisioned", actor, at, environment=stack.env, digest=app.head.digest)
+            before = lifecycle.state(app.app)
+        kind = lc.deployment(before, stack.env, app.head.digest)
+        lc.decide(before, kind, actor, at, environment=stack.env, digest=app.head.digest, reason=reason)
     except (NotFound, RuleError) as exc:
         result.status, result.message = "skipped", f"not applied: {exc}"
         return result
@@ -189,15 +192,17 @@ def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any,
     except GovcloudError as exc:
         result.message = str(exc)
         return result
-    try:
-        outcome = run("up", str(path), stack.env, actor=actor)  # admits, runs the engine, records
+    try:  # run admits, runs the engine and records the event
+        outcome = run("up", str(path), stack.env, actor=actor, reason=reason, payload=_provenance(found))
         result.changes = dict(getattr(outcome, "changes", {}) or {})
         with guard:
-            recorded = lifecycle.state(app.app).provisioned.get(stack.env)
-        if recorded != app.head.digest:
-            result.message = f"applied, but the ledger shows {stack.env} provisioned at {recorded}, not this digest"
+            after = lifecycle.state(app.app)
+        last = after.deployed.get(stack.env, {})
+        if after.provisioned.get(stack.env) != app.head.digest or last.get("sequence", 0) <= before.sequence:
+            result.message = (f"applied, but the ledger shows no new record of {stack.env} at this digest "
+                              f"(provisioned: {after.provisioned.get(stack.env)})")
             return result
-        result.status, result.message = "applied", f"up; recorded provisioned ({app.head.digest[:19]})"
+        result.status, result.message = "applied", f"up; recorded {last['event']} ({app.head.digest[:19]})"
     except RuleError as exc:  # run_operation's own admission said no: the engine never started
         result.status, result.message = "skipped", f"not applied: {exc}"
     except GovcloudError as exc:
@@ -207,6 +212,25 @@ def _apply_stack(repo: Path, app: AppChange, stack: StackChange, lifecycle: Any,
     finally:
         lock.release(stack.stack)
     return result
+
+
+def _reason(found: Affected, app: AppChange) -> str:
+    """Why ``apply`` runs ``up`` on the stacks of ``app``: the program files and the manifest
+    changes, and the commit. Recorded as the event's reason."""
+    program = _program_paths(found)
+    causes = [f"program changed: {', '.join(program)}"] if program else []
+    causes += [c for c in app.causes if not c.startswith("shared: ")]
+    return f"{'; '.join(causes)} (commit {found.head[:12]})"
+
+
+def _program_paths(found: Affected) -> list[str]:
+    """The changed files of the program (not the quota policy), sorted."""
+    return sorted({s["path"] for s in found.shared if s["affects"] == "program"})
+
+
+def _provenance(found: Affected) -> dict[str, Any]:
+    """What the ledger event keeps of the change besides its reason: the commit and the program files."""
+    return {"commit": found.head, "shared": _program_paths(found)}
 
 
 def _request_termination(found: Affected, app: AppChange, lifecycle: Any, at: dt.datetime) -> StackResult:

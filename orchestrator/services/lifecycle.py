@@ -51,7 +51,7 @@ class Store(Protocol):
     def events(self, application: str) -> list[lc.Event]: ...
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | None = None) -> Iterator[lc.AppState]: ...
+               state: str | None = None, unit: str | None = None) -> Iterator[lc.AppState]: ...
 
 
 @dataclass
@@ -161,6 +161,16 @@ class Lifecycle:
                            digest: str | None = None) -> lc.Event:
         return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
 
+    def record_deployment(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
+                          reason: str | None = None, payload: dict[str, Any] | None = None) -> lc.Event:
+        """Record an ``up``: ``provisioned``, or ``reapplied`` when ``environment`` already runs
+        ``digest`` (then ``reason`` says why; the payload names the program applied)."""
+        kind = lc.deployment(self.state(application), environment, digest)
+        if kind == lc.REAPPLIED:
+            reason = reason or "applied again at the digest it runs"
+        return self._record(application, kind, actor, at, environment=environment, digest=digest, reason=reason,
+                            payload=payload or {})
+
     def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime,
                          payload: dict[str, Any] | None = None) -> lc.Event:
         return self._record(application, "reclaimed", actor, at, payload=payload or {})
@@ -202,9 +212,10 @@ class Lifecycle:
 
     # --- reading --------------------------------------------------------------------------
 
-    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> None:
-        """The gate ``plan`` and ``up`` ask before touching ``environment``: raises :class:`RuleError`."""
-        lc.provision_gate(self.state(application), environment, digest, at)
+    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> str:
+        """The gate ``plan`` and ``up`` ask before touching ``environment``: the event ``up`` would
+        record (``provisioned`` or ``reapplied``); :class:`RuleError` when it may not."""
+        return lc.check_deployment(self.state(application), environment, digest, at)
 
     def state(self, application: str) -> lc.AppState:
         """The state folded from the events (the source of truth)."""
@@ -215,14 +226,13 @@ class Lifecycle:
 
     def manifest(self, application: str) -> Application:
         """The manifest on record (the latest submitted or requested), rebuilt from its snapshot."""
-        from orchestrator.core.validation import validate_bytes
-        from orchestrator.core.yamlsource import canonical
+        from orchestrator.core.validation import validate_data
 
         events = self.store.events(application)
         data = next((e.payload["manifest"] for e in reversed(events) if "manifest" in e.payload), None)
         if data is None:
             raise NotFound(f"application {application} has no manifest on record")
-        report = validate_bytes(canonical(data).encode(), f"ledger:{application}")
+        report = validate_data(data, f"ledger:{application}")
         if not report.valid:
             raise ManifestInvalid(report.path, report.problems)
         return report.application  # type: ignore[return-value]
@@ -237,6 +247,7 @@ class Lifecycle:
             "digest": state.digest,
             "approved": state.approved,
             "provisioned": state.provisioned,
+            "deployed": state.deployed,
             "change": state.change,
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
@@ -246,20 +257,21 @@ class Lifecycle:
     def provisioned(self, unit: str | None = None) -> list[tuple[Application, str]]:
         """Each live (application, environment) of ``unit`` (every unit when None), with the
         manifest at the digest it was provisioned with: what the unit holds on the cloud."""
-        from orchestrator.core.validation import validate_bytes
-        from orchestrator.core.yamlsource import canonical
+        from orchestrator.core.validation import validate_data
 
         found: list[tuple[Application, str]] = []
-        for state in self.store.states():
-            if (unit is not None and state.unit != unit) or not state.provisioned:
+        for state in self.store.states(unit=unit):
+            if not state.provisioned:
                 continue
             snapshots = {e.digest: e.payload["manifest"] for e in self.store.events(state.application)
                          if "manifest" in e.payload}
+            apps: dict[str, Application | None] = {}  # each digest validated once, not once per environment
             for environment, digest in state.provisioned.items():
-                if digest in snapshots:
-                    report = validate_bytes(canonical(snapshots[digest]).encode(), f"ledger:{state.application}")
-                    if report.application is not None:
-                        found.append((report.application, environment))
+                if digest not in apps and digest in snapshots:
+                    apps[digest] = validate_data(snapshots[digest], f"ledger:{state.application}").application
+                app = apps.get(digest)
+                if app is not None:
+                    found.append((app, environment))
         return found
 
     def overview(self) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters import engine
 from orchestrator.core import naming
@@ -75,13 +75,16 @@ def run_operation(
     on_progress: Callable[[engine.Progress], None] | None = None,
     actor: Actor | None = None,
     at: dt.datetime | None = None,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> engine.OperationResult:
     """Resolve the manifest, check the environment is declared, write config, run the engine.
 
     ``up`` is refused before the engine starts unless the ledger approved this digest for the
     environment and the quota policy has no mandatory objection; a successful ``up`` is
-    recorded in the ledger as provisioned by ``actor`` at ``at`` (the stated time, default now;
-    the gate is judged then).
+    recorded in the ledger by ``actor`` at ``at`` (the stated time, default now; the gate is
+    judged then): ``provisioned``, or ``reapplied`` with ``reason`` when the environment already
+    ran this digest. The event's payload holds ``payload`` and the program's fingerprint.
     """
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
@@ -115,5 +118,6 @@ def run_operation(
         dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys,
     )
     if admissions is not None and admissions.lifecycle is not None and actor is not None:
-        admissions.lifecycle.record_provisioned(app.id, str(env), actor, admissions.at, app.digest)
+        admissions.lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
+                                               payload={"program": engine.program_fingerprint(), **(payload or {})})
     return result

@@ -13,6 +13,7 @@ from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.manifest import Environment
 from orchestrator.core.quota.policy import load_policy
 from orchestrator.core.validation import load_manifest
+from orchestrator.errors import RuleError
 from orchestrator.services.admission import Admissions
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.plan import plan_application
@@ -131,3 +132,50 @@ def test_up_judges_the_gate_at_its_stated_time(lifecycle, tmp_path, monkeypatch)
     assert expired.exit_code == 1 and "may not be provisioned" in expired.stderr, expired.output
     within = CliRunner().invoke(cli, [*up, "2026-11-10T09:00"])
     assert within.exit_code == 3 and "scripts/install-pulumi" in within.stderr, within.output
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """The engine adapter's locate and run replaced: ``up`` runs through everything else."""
+    from orchestrator.adapters import engine
+
+    calls: list[str] = []
+
+    def run(operation, stack, config, located, **kwargs):
+        calls.append(stack)
+        return engine.OperationResult(stack, operation, False, {"same": 12})
+
+    monkeypatch.setattr(engine, "locate", lambda: engine.Engine(None, None, {}))
+    monkeypatch.setattr(engine, "run", run)
+    monkeypatch.setattr("orchestrator.services.provision.platform_config", lambda environ: ({}, set()))
+    return calls
+
+
+def test_up_records_provisioned_then_reapplied_with_the_program_it_ran(lifecycle, fake_engine):
+    from orchestrator.adapters.engine import program_fingerprint
+    from orchestrator.services.provision import run_operation
+
+    approve_test(lifecycle)
+    ops = Actor("ops", PROVIDER)
+    run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-05T09:00"))
+    run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-06T09:00"),
+                  reason="program changed: stacks/components/compute.py", payload={"commit": "c0ffee"})
+    first, again = lifecycle.history("citizen-portal")[-2:]
+    assert (first.type, again.type) == ("provisioned", "reapplied")
+    assert again.reason == "program changed: stacks/components/compute.py"
+    assert again.payload == {"program": program_fingerprint(), "commit": "c0ffee"}
+    assert first.payload["program"] == program_fingerprint()
+    state = lifecycle.state("citizen-portal")
+    assert state.deployed["test"]["event"] == "reapplied" and state.test_started == "2026-11-05T09:00:00"
+    assert fake_engine == ["zwb.citizen-portal.test"] * 2
+
+
+def test_up_of_a_leaving_application_is_refused_before_the_engine_starts(lifecycle, fake_engine):
+    from orchestrator.services.provision import run_operation
+
+    approve_test(lifecycle)
+    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"))
+    lifecycle.terminate("citizen-portal", Actor("liming", UNIT, "zwb"), T("2026-11-06T09:00"))
+    with pytest.raises(RuleError, match=r"reapplied \(test\) is not allowed in state termination-requested"):
+        run_operation("up", "citizen-portal", "test", actor=Actor("ops", PROVIDER), at=T("2026-11-07T09:00"))
+    assert fake_engine == []

@@ -65,7 +65,8 @@ class FakeEngine:
     peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, operation: str, app_ref: str, env: str, *, actor: Actor, **kwargs):
+    def __call__(self, operation: str, app_ref: str, env: str, *, actor: Actor, reason: str | None = None,
+                 payload: dict | None = None, **kwargs):
         from orchestrator.adapters.engine import OperationResult
 
         manifest = load_manifest(app_ref)
@@ -81,7 +82,8 @@ class FakeEngine:
                 raise ExternalError(f"pulumi up of stack {stack} failed: quota exceeded")
             if stack in self.refuse:  # the admission before the engine starts
                 raise RuleError(f"{stack} may not be provisioned: vcpu over the unit's limit", rule="quota")
-            Lifecycle(self.ledger).record_provisioned(manifest.id, env, actor, self.at, manifest.digest)
+            Lifecycle(self.ledger).record_deployment(manifest.id, env, actor, self.at, manifest.digest, reason=reason,
+                                                     payload={"program": "sha256:fake", **(payload or {})})
         return OperationResult(stack, operation, False, {"update": 1, "same": 20})
 
 
@@ -272,3 +274,33 @@ def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, ru
 
     usage = run_cli("gitops", "apply", "--repo", str(repo.path), "--base", base)
     assert usage.exit_code == 2 and "--as NAME --role ROLE" in usage.stderr
+
+
+def test_a_program_change_reapplies_every_live_environment_at_its_approved_digest(repo, ledger):
+    lifecycle = Lifecycle(ledger)
+    repo.write("stacks/components/compute.py", "FLAVOR_PROPERTY = 'flavor_name'\n")
+    repo.write("templates/cloud-init/user-data.yaml.j2", "#cloud-config\n")
+    repo.commit("the program")
+    app = to_production(lifecycle, repo.path / "manifests/social-security.yaml", "rsj")
+    before = lifecycle.state(app)
+    base = repo.git("rev-parse", "HEAD")
+    repo.edit("stacks/components/compute.py", "'flavor_name'", "'flavor_id'")
+    repo.write("templates/cloud-init/user-data.yaml.j2", "#cloud-config\npackage_upgrade: true\n")
+    head = repo.commit("servers by flavor id; upgrade packages at boot")
+
+    engine = FakeEngine(ledger, at(60))
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(60))
+
+    found = results(report)
+    for env in ("test", "trial", "production"):
+        status, message = found[f"rsj.social-security.{env}"]
+        assert (status, message) == ("applied", f"up; recorded reapplied ({before.digest[:19]})"), env
+    assert found["zwb.citizen-portal.test"][0] == "skipped"  # never submitted: not in the ledger
+    events = lifecycle.history(app)[before.sequence:]
+    assert [(e.type, e.environment, e.digest) for e in events] == [
+        ("reapplied", env, before.digest) for env in ("test", "trial", "production")]
+    shared = "stacks/components/compute.py, templates/cloud-init/user-data.yaml.j2"
+    assert events[0].reason == f"program changed: {shared} (commit {head[:12]})"
+    assert events[0].payload["shared"] == shared.split(", ") and events[0].payload["commit"] == head
+    after = lifecycle.state(app)
+    assert (after.state, after.provisioned, after.clocks) == (before.state, before.provisioned, before.clocks)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core import gitops
 from orchestrator.core.gitops import SHARED, apply_chains, is_manifest, shared_hits
 from orchestrator.core.plandiff import ChangedResource, PropertyChange, diff_resources, substantive
 
@@ -74,3 +75,23 @@ def test_apply_chains_run_test_then_trial_then_production_per_application():
     stacks = [("b", "production"), ("a", "trial"), ("b", "test"), ("a", "test"), ("b", "trial")]
     chains = apply_chains(stacks, app_of=lambda s: s[0], env_of=lambda s: s[1])
     assert chains == [[("a", "test"), ("a", "trial")], [("b", "test"), ("b", "trial"), ("b", "production")]]
+
+
+def test_the_program_fingerprint_covers_the_program_files_and_nothing_else(tmp_path):
+    from orchestrator.adapters.engine import program_fingerprint
+
+    files = {"stacks/program.py": "DEPLOY = 1\n", "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n",
+             "Pulumi.yaml": "name: govcloud\n", "stacks/__pycache__/program.cpython-311.pyc": "bytecode",
+             "quotas/policy.yaml": "limits: {}\n", "docs/readme.md": "words\n"}
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    program = {p: t.encode() for p, t in files.items() if gitops.is_program(p)}
+    assert sorted(program) == ["Pulumi.yaml", "stacks/program.py", "templates/cloud-init/user-data.yaml.j2"]
+    first = program_fingerprint(tmp_path)
+    assert first == gitops.program_fingerprint(program) and first.startswith("sha256:")
+    (tmp_path / "docs/readme.md").write_text("other words\n")
+    (tmp_path / "quotas/policy.yaml").write_text("limits: {zjj: {}}\n")
+    assert program_fingerprint(tmp_path) == first  # neither is the program
+    (tmp_path / "stacks/program.py").write_text("DEPLOY = 2\n")
+    assert program_fingerprint(tmp_path) != first

@@ -76,9 +76,10 @@ def test_an_added_manifest_is_a_new_application_with_every_resource_added(planne
         assert ("openstack:identity/project:Project", f"sjj-open-data-{stack.env}") in {
             (r.type, r.name) for r in stack.resources.added}
         assert stack.quota is not None and stack.quota["ok"] is True
-        assert stack.gate == {"approved": False, "message": "application open-data has no ledger entries: "
-                                                            f"submit it and have {stack.env} approved first "
-                                                            f"({'Art. 13' if stack.env == 'test' else 'Art. 14'})"}
+        assert stack.gate == {"approved": False, "event": None, "apply": None,
+                              "message": "application open-data has no ledger entries: "
+                                         f"submit it and have {stack.env} approved first "
+                                         f"({'Art. 13' if stack.env == 'test' else 'Art. 14'})"}
 
 
 def test_a_bigger_server_is_a_major_change_with_the_flavor_and_quota_changed(planned):
@@ -247,6 +248,31 @@ def test_a_manifest_only_repository_plans_its_base_with_the_head_program(tmp_pat
     (stack,) = found.applications[0].stacks
     assert stack.resources is not None and stack.resources.empty
     assert stack.note == "the base commit has no program of its own: its manifest planned with the head program"
+
+
+def test_after_a_program_change_live_environments_are_reapplied_without_new_approval(tmp_path, ledger):
+    from orchestrator.services.lifecycle import Lifecycle
+    from tests.gitops.test_apply import at, to_production
+
+    r = GitRepo(tmp_path / "repo")
+    for name in ("social-security", "permit-prototype"):
+        r.write(f"manifests/{name}.yaml", example(name))
+    base = r.commit("manifests only")
+    to_production(Lifecycle(ledger), r.path / "manifests/social-security.yaml", "rsj")
+    r.write("templates/cloud-init/base.yaml.j2", "#cloud-config\npackage_upgrade: true\n")
+    head = r.commit("upgrade packages at boot")
+
+    found = gitops.plan(r.path, base, head, ledger=ledger, at=at(60))
+    gates = {s.stack: s.gate for a in found.applications for s in a.stacks}
+    for env in ("test", "trial", "production"):
+        assert gates[f"rsj.social-security.{env}"] == {
+            "approved": True, "event": "reapplied", "apply": "re-apply",
+            "message": f"re-apply: program changed ({env} runs this approved digest; no new approval)"}
+    assert gates["zjj.permit-prototype.test"]["approved"] is False  # never submitted
+    assert (gitops.summary(found)["reapply"], gitops.summary(found)["notApproved"]) == (3, 1)
+    markdown = gitops.render_markdown(found)
+    assert "🔁 3 stack(s) to re-apply at the approved digest they run" in markdown
+    assert "| `rsj.social-security.trial` | shared | none | ✅ | 🔁 re-apply | +0 ~0 -0 |" in markdown
 
 
 def test_an_unreachable_ledger_leaves_the_gate_unknown(history, monkeypatch, tmp_path):

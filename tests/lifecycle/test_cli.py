@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
 from orchestrator.cli import cli
 
-from .conftest import EXAMPLES, variant
+from .conftest import EXAMPLES, OPS, at, variant
 
 MANIFEST = str(EXAMPLES / "social-security.yaml")
 UNIT = ["--as", "zhaogang", "--role", "unit", "--unit", "rsj"]
@@ -119,3 +119,28 @@ def test_every_lifecycle_command_takes_at_and_output():
         names = {p.name for p in command.params}
         assert {"at", "output"} <= names, command.name
         assert "Art." in (command.help or "") or command.name in ("history", "status"), command.name
+
+
+def test_status_and_history_show_a_reapplication(run, database_url):
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.validation import load_manifest
+    from orchestrator.services.lifecycle import Lifecycle
+
+    for step in [
+        ("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00"),
+        ("app", "accept", "social-security", *OFFICE, "--at", "2026-02-24T09:00"),
+        ("app", "review", "social-security", "--opinion", "complete", *OFFICE, "--at", "2026-02-26T09:00"),
+        ("app", "approve", "social-security", "--env", "test", *OFFICE, "--at", "2026-02-26T10:00"),
+        ("app", "record-provisioned", "social-security", "--env", "test", *PROVIDER, "--at", "2026-02-27T10:00"),
+    ]:
+        run(*step)
+    ledger = Ledger.open(database_url)
+    Lifecycle(ledger).record_deployment("social-security", "test", OPS, at("2026-03-02T09:00"),
+                                        load_manifest(MANIFEST).digest, reason="program changed: stacks/program.py",
+                                        payload={"program": "sha256:" + "ab" * 32})
+    ledger.close()
+    status = run("app", "status", "social-security", "--at", "2026-03-03").output
+    assert "; last reapplied at 2026-03-02T09:00:00 with program sha256:abababababab" in status
+    last = run("app", "history", "social-security").output.strip().splitlines()[-1]
+    assert last == ("social-security #6 reapplied [test] by ops (provider) at 2026-03-02T09:00:00 "
+                    "with program sha256:abababababab: program changed: stacks/program.py")

@@ -50,7 +50,7 @@ def test_every_forbidden_transition_names_the_state_and_article(state, event, en
     with pytest.raises(RuleError) as caught:
         lc.transition(state, event, env)
     assert f"in state {state}" in str(caught.value)
-    assert caught.value.article.startswith("Art. 1") or caught.value.article == "Art. 21"
+    assert caught.value.article.startswith("Art. 1") or caught.value.article in ("Art. 21", "Art. 31")
     assert caught.value.rule == f"transition:{event}"
 
 
@@ -186,6 +186,49 @@ def test_provision_gate_digest_and_test_window():
     assert (expired.value.rule, expired.value.article) == ("test-expired", "Art. 13")
     state.test_days += 5
     lc.provision_gate(state, "test", "d1", at("2026-03-20T09:00"))
+
+
+def test_an_up_of_a_live_environment_at_its_digest_is_a_reapplication():
+    state = _state(lc.PRODUCTION, approved={"test": "d1", "trial": "d1", "production": "d2"},
+                   provisioned={"test": "d1", "trial": "d1"}, test_started="2026-03-01T09:00:00", test_days=120,
+                   trial_started="2026-03-05T09:00:00",
+                   materials={"third_party_test_report": "a" * 64, "mlps_filing_certificate": "b" * 64})
+    when = at("2026-05-01T09:00")
+    assert lc.check_deployment(state, "test", "d1", when) == lc.REAPPLIED  # test is long past, the state moved on
+    assert lc.check_deployment(state, "production", "d2", when) == "provisioned"
+    with pytest.raises(RuleError) as no_reason:
+        lc.decide(state, lc.REAPPLIED, OPS, when, environment="trial", digest="d1")
+    assert (no_reason.value.rule, no_reason.value.article) == ("reapply-reason", "Art. 31")
+    event = lc.decide(state, lc.REAPPLIED, OPS, when, environment="trial", reason="program changed: stacks/x.py",
+                      payload={"program": "sha256:p2"})
+    assert (event.digest, event.environment) == ("d1", "trial")  # the digest it runs
+    after = lc.apply(state, event)
+    assert (after.state, after.provisioned, after.clocks) == (state.state, state.provisioned, state.clocks)
+    assert after.deployed["trial"] == {"event": lc.REAPPLIED, "at": "2026-05-01T09:00:00", "sequence": 4,
+                                       "program": "sha256:p2"}
+
+
+@pytest.mark.parametrize("environment,digest,rule", [
+    ("production", "d2", "reapply-live"),  # approved, never provisioned: that is a provisioning
+    ("trial", "d2", "reapply-live"),  # runs another digest
+    ("test", "d1", "digest-approved"),  # an approved change: apply the change, not the old digest again
+    ("trial", "d1", "test-expired"),
+])
+def test_only_a_live_environment_at_its_approved_digest_is_reapplied(environment, digest, rule):
+    state = _state(lc.CHANGE_APPROVED, approved={"test": "d3", "trial": "d1", "production": "d2"},
+                   provisioned={"test": "d1", "trial": "d1"}, test_started="2026-03-01T09:00:00")
+    when = at("2026-03-10T09:00") if rule != "test-expired" else at("2026-03-20T09:00")
+    if rule == "test-expired":
+        environment, state.approved["test"] = "test", "d1"
+    with pytest.raises(RuleError) as refused:
+        lc.decide(state, lc.REAPPLIED, OPS, when, environment=environment, digest=digest, reason="program changed")
+    assert refused.value.rule == rule
+
+
+def test_a_leaving_application_is_not_reapplied():
+    state = _state(lc.TERMINATION_REQUESTED, approved={"test": "d1"}, provisioned={"test": "d1"})
+    with pytest.raises(RuleError, match="reapplied .*not allowed in state termination-requested"):
+        lc.check_deployment(state, "test", "d1", at("2026-03-02T09:00"))
 
 
 def test_state_round_trips_through_json():

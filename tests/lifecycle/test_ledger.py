@@ -37,6 +37,7 @@ def test_projection_rebuilds_to_the_same_state(service, ledger):
     after = {s.application: s for s in ledger.states()}
     assert after == before and after["social-security"].state == "accepted"
     assert [s.application for s in ledger.states(due_before=dt.date(2026, 2, 27))] == ["social-security"]
+    assert [s.application for s in ledger.states(unit="zwb")] == ["citizen-portal"]
 
 
 def test_events_keep_stated_and_recorded_time_and_actor_source(service, ledger):

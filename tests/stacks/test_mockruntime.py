@@ -28,3 +28,13 @@ def test_runs_do_not_share_state() -> None:
     assert [r.name for r in first.resources] == ["a", "same-name"]
     assert second.resources == [] and second.outputs == {"y": None}
     assert first.resources[0].urn.startswith("urn:pulumi:one::p::")
+
+
+def test_the_sdks_debug_messages_are_not_built_under_mocks(caplog) -> None:
+    """They would end in the root logger at debug level; the run makes none."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        run = run_program(lambda: Box("quiet", 8), project="p", stack="s")
+    assert [r.name for r in run.resources] == ["quiet", "same-name"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG and r.name == "root"] == []

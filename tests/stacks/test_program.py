@@ -277,3 +277,28 @@ def test_component_tree_and_type_tokens(env_run: Deployed) -> None:
     for r in d.run.resources:
         if r is not root[0]:
             assert r.parent in d.run.by_urn(), f"{r.urn} has no parent in the stack"
+
+
+PRELOAD_CHECK = """
+import sys
+from stacks.program import preload
+preload()
+before = set(sys.modules)
+from orchestrator.core.manifest import Environment
+from orchestrator.core.validation import load_manifest
+from orchestrator.services.plan import plan_application
+plan_application(load_manifest(sys.argv[1]), Environment.TRIAL)
+print(sorted(m for m in set(sys.modules) - before if m.startswith("pulumi")))
+"""
+
+
+def test_preload_loads_every_provider_module_a_plan_needs() -> None:
+    """Forked plan workers start warm only if ``preload`` really ran the lazy SDK modules."""
+    import subprocess
+    import sys
+
+    from tests.conftest import EXAMPLES, ROOT
+
+    done = subprocess.run([sys.executable, "-c", PRELOAD_CHECK, str(EXAMPLES / "social-security.yaml")],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
