@@ -38,14 +38,3 @@ def development_settings(monkeypatch, tmp_path_factory):
     current_settings.cache_clear()
     yield
     current_settings.cache_clear()
-
-
-@pytest.fixture(autouse=True)
-def fresh_admissions():
-    """``plan`` keeps one admission (ledger, policy, time) per process: not from one test's
-    ledger into the next (the gate read another test's empty ledger, depending on the order)."""
-    from orchestrator.services.plan import _admissions
-
-    _admissions.cache_clear()
-    yield
-    _admissions.cache_clear()
