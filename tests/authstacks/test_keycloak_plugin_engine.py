@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import keycloak_env
 
 from orchestrator.adapters.keycloak_plugin import VERSION
 from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
@@ -165,17 +166,9 @@ def test_up_update_refresh_destroy_against_the_fake_admin_api(tmp_path, engine_e
     lifecycle(tmp_path, engine_env, fake_target)
 
 
-def read_env(path: Path) -> dict[str, str]:
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-
-
 @pytest.mark.cloud
 def test_up_update_refresh_destroy_against_the_local_keycloak(tmp_path, engine_env) -> None:
-    path = Path(os.environ.get("GOVCLOUD_TEST_KEYCLOAK_ENV") or ROOT / ".cache" / "keycloak" / "keycloak.env")
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: start Keycloak with make cloud-up (scripts/keycloak/up.sh)", pytrace=False)
-    env = read_env(path)
+    env = keycloak_env.load()
     target = Target(env["KEYCLOAK_URL"], env["KEYCLOAK_CLIENT_ID"], env["KEYCLOAK_CLIENT_SECRET"],
                     env.get("KEYCLOAK_REALM") or "master", env.get("KEYCLOAK_AUTH_TEST_REALM") or "government-test")
     lifecycle(tmp_path, engine_env, target)

@@ -23,26 +23,15 @@ import pytest
 
 from orchestrator.adapters import engine
 from orchestrator.errors import GovcloudError
+from tests import keycloak_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUD = os.environ.get("GOVCLOUD_TEST_CLOUD", "govcloud-local")
-KEYCLOAK_ENV = Path(os.environ.get("GOVCLOUD_KEYCLOAK_ENV") or REPO / ".cache" / "keycloak" / "keycloak.env")
 #: What the example manifests ask of the cloud's catalogue, beyond what ``make cloud-up`` made.
 FLAVORS = {"g.1c2g": (1, 2048), "g.2c4g": (2, 4096), "g.4c8g": (4, 8192), "g.8c16g": (8, 16384)}
 IMAGE = "debian-12"
 VOLUME_TYPES = ("encrypted",)
 PROVIDER_OPS_GROUP = "govcloud-provider-ops"
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=value`` lines (``export`` and shell quoting allowed) of ``path``."""
-    values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip().removeprefix("export ").strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = " ".join(shlex.split(value)) if value.strip() else ""
-    return values
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +79,7 @@ def catalogue(admin: Any) -> None:
 @pytest.fixture(scope="session")
 def keycloak() -> dict[str, str]:
     """The local Keycloak's connection (written by ``make cloud-up``)."""
-    if not KEYCLOAK_ENV.is_file():
-        pytest.fail(f"{KEYCLOAK_ENV} is missing: the local Keycloak is not up (make cloud-up)")
-    values = read_env_file(KEYCLOAK_ENV)
+    values = keycloak_env.load()
     from orchestrator.adapters.platform import KeycloakAdmin
 
     try:

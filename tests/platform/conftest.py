@@ -5,26 +5,20 @@ repository. The tests fail, not skip, when it is missing or Keycloak does not an
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import keycloak_env
+
 from orchestrator.adapters.platform import KeycloakAdmin
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV_FILE = Path(os.environ.get("GOVCLOUD_TEST_KEYCLOAK_ENV") or ROOT / ".cache" / "keycloak" / "keycloak.env")
+ENV_FILE = keycloak_env.ENV_FILE
 #: govcloud.yaml's documented roleMap: the realm roles scripts/keycloak/keycloak.py makes.
 ROLE_MAP = {"govcloud-egov": "egov-office", "govcloud-provider": "provider", "govcloud-unit": "unit"}
 
-
-def read_env(path: Path) -> dict[str, str]:
-    """``KEY=value`` lines; ``#`` comments and blank lines skipped."""
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def call(method: str, url: str, *, form: dict[str, str] | None = None, body: Any = None, token: str | None = None) -> Any:
@@ -43,9 +37,7 @@ def call(method: str, url: str, *, form: dict[str, str] | None = None, body: Any
 @pytest.fixture(scope="session")
 def keycloak() -> dict[str, str]:
     """The connection file's variables, checked to reach a Keycloak that issues tokens."""
-    if not ENV_FILE.is_file():
-        pytest.fail(f"{ENV_FILE} is missing: start Keycloak with `make cloud-up` (or scripts/keycloak/up.sh)")
-    env = read_env(ENV_FILE)
+    env = keycloak_env.load()
     try:
         call("GET", env["KEYCLOAK_ISSUER"] + "/.well-known/openid-configuration")
     except OSError as exc:

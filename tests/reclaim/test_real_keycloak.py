@@ -12,12 +12,12 @@ in-memory cloud and engine) must delete the first and leave and list the other t
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
+
+from tests import keycloak_env
 
 from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
 from orchestrator.core import naming
@@ -28,23 +28,14 @@ from .conftest import OPS, at
 from .fakes import FakeCloud, FakeStacks
 
 pytestmark = pytest.mark.cloud
-ROOT = Path(__file__).resolve().parents[2]
-ENV_FILE = Path(os.environ.get("GOVCLOUD_TEST_KEYCLOAK_ENV") or ROOT / ".cache" / "keycloak" / "keycloak.env")
+ENV_FILE = keycloak_env.ENV_FILE
 
-
-def read_env(path: Path) -> dict[str, str]:
-    """``KEY=value`` lines; comments and blank lines skipped."""
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 @pytest.fixture
 def keycloak() -> dict[str, str]:
     """The connection file, as the variables ``govcloud up`` and ``govcloud reclaim`` read."""
-    if not ENV_FILE.is_file():
-        pytest.fail(f"{ENV_FILE} is missing: start Keycloak (make cloud-up, scripts/keycloak/up.sh) "
-                    "or point GOVCLOUD_TEST_KEYCLOAK_ENV at its connection file")
-    env = read_env(ENV_FILE)
+    env = keycloak_env.load()
     env.setdefault("GOVCLOUD_AUTH_REALM", env.get("KEYCLOAK_AUTH_REALM", "government"))
     env.setdefault("GOVCLOUD_AUTH_TEST_REALM", env.get("KEYCLOAK_AUTH_TEST_REALM", "government-test"))
     try:
