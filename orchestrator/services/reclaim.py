@@ -348,7 +348,7 @@ class Reclaimer:
                                lambda s: s.deleted.update(self.stacks.destroy(stack)))
             destroyed = step.status == "done"
             self._record(summary, step)
-            if project is not None:  # the destroy deletes the project it created
+            if project is not None:  # stacks keep their project on destroy; one made otherwise may not
                 project = self.cloud.find_project(project_name)
         sweep = None
         if project is not None:

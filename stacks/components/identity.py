@@ -41,14 +41,18 @@ class Identity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("govcloud:identity:Identity", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # pulumi destroy keeps the project and our role on it: Keystone deletes a project that
+        # still holds resources, which would orphan anything made outside the stack (the e2e run
+        # left a labelled volume in a deleted project). govcloud reclaim sweeps the project with
+        # that role, then deletes it (Art. 16).
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         self.project = identity.Project(
             args["project_name"],
             name=args["project_name"],
             description=args["description"],
             tags=args["tags"],
             enabled=True,
-            opts=child,
+            opts=kept,
         )
         project_id = self.project.id
         invoke = pulumi.InvokeOptions(parent=self)
@@ -59,7 +63,7 @@ class Identity(pulumi.ComponentResource):
             project_id=project_id,
             user_id=scope.user_id,
             role_id=role.id,
-            opts=pulumi.ResourceOptions(parent=self.project),
+            opts=pulumi.ResourceOptions(parent=self.project, retain_on_delete=True),
         )
         quotas = args["quotas"]
         on_project = pulumi.ResourceOptions(parent=self.project)
