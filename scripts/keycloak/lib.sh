@@ -52,7 +52,14 @@ find_java_home() { # Keycloak 26 needs Java 21 or later; Java 25 is the one this
     major=$(java_major "$home/bin/java")
     [[ $major =~ ^[0-9]+$ ]] && ((major >= 21)) && { echo "$home"; return 0; }
   done
-  die "no Java 21 or later found (set GOVCLOUD_KEYCLOAK_JAVA_HOME); Keycloak $VERSION needs it"
+  # Java 17 starts Keycloak 26 (tried), though Keycloak no longer supports it: better than no
+  # platform at all on a machine without a newer Java.
+  home=$(dirname "$(dirname "$(readlink -f "$(command -v java 2>/dev/null || echo /nonexistent)")")")
+  if [[ -x $home/bin/java ]] && major=$(java_major "$home/bin/java") && [[ $major =~ ^[0-9]+$ ]] && ((major >= 17)); then
+    echo "[keycloak] warning: no Java 21 or later; using Java $major at $home (unsupported by Keycloak $VERSION)" >&2
+    echo "$home"; return 0
+  fi
+  die "no Java 17 or later found (set GOVCLOUD_KEYCLOAK_JAVA_HOME); Keycloak $VERSION needs Java 21"
 }
 
 proc_start_time() { # pid -> start time in clock ticks (field 22 of /proc/pid/stat)
