@@ -57,3 +57,32 @@ def platform():
     thread.start()
     yield Platform(issuer, key)
     server.shutdown()
+
+
+def oidc_cli(tmp_path, monkeypatch, issuer: str, audience: str, jwks_uri: str | None = None):
+    """The CLI under ``auth: oidc`` (the platform ``issuer``, a fresh ledger, no local actor);
+    returns ``invoke(*args, token=None)``, which presents ``token`` as ``GOVCLOUD_ID_TOKEN``."""
+    from click.testing import CliRunner
+
+    from orchestrator.cli import cli, register_commands
+    from orchestrator.settings import current_settings
+
+    config = tmp_path / "govcloud.yaml"
+    config.write_text(
+        f"auth: oidc\noidc:\n  issuer: {issuer}\n  audience: {audience}\n"
+        + (f"  jwksUri: {jwks_uri}\n" if jwks_uri else "")
+        + "  roleMap: {govcloud-egov: egov-office, govcloud-provider: provider, govcloud-unit: unit}\n"
+    )
+    monkeypatch.setenv("GOVCLOUD_CONFIG", str(config))
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
+        monkeypatch.delenv(name, raising=False)
+    current_settings.cache_clear()
+    register_commands()
+    runner = CliRunner()
+
+    def invoke(*args: str, token: str | None = None):
+        env = {"GOVCLOUD_ID_TOKEN": token} if token else {}
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke

@@ -5,36 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from orchestrator.cli import cli, register_commands
-from orchestrator.settings import current_settings
 from tests.conftest import EXAMPLES
-from tests.auth.conftest import AUDIENCE
+from tests.auth.conftest import AUDIENCE, oidc_cli
 
 MANIFEST = str(EXAMPLES / "social-security.yaml")
 
 
 @pytest.fixture
 def run(platform, tmp_path, monkeypatch):
-    config = tmp_path / "govcloud.yaml"
-    config.write_text(
-        f"auth: oidc\noidc:\n  issuer: {platform.issuer}\n  audience: {AUDIENCE}\n  jwksUri: {platform.issuer}/jwks\n"
-        "  roleMap: {govcloud-egov: egov-office, govcloud-provider: provider, govcloud-unit: unit}\n"
-    )
-    monkeypatch.setenv("GOVCLOUD_CONFIG", str(config))
-    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
-        monkeypatch.delenv(name, raising=False)
-    current_settings.cache_clear()
-    register_commands()
-    runner = CliRunner()
-
-    def invoke(*args: str, token: str | None = None):
-        env = {"GOVCLOUD_ID_TOKEN": token} if token else {}
-        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
+    return oidc_cli(tmp_path, monkeypatch, platform.issuer, AUDIENCE, jwks_uri=f"{platform.issuer}/jwks")
 
 
 def history(run):

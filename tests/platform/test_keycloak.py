@@ -8,13 +8,12 @@ import json
 import uuid
 
 import pytest
-from click.testing import CliRunner
 
 from orchestrator.adapters import oidc
 from orchestrator.adapters.platform import PlatformError, reclaim_clients
-from orchestrator.cli import cli, register_commands
 from orchestrator.core import naming
-from orchestrator.settings import OidcSettings, current_settings
+from orchestrator.settings import OidcSettings
+from tests.auth.conftest import oidc_cli
 from tests.conftest import EXAMPLES
 
 from .conftest import ROLE_MAP, call
@@ -116,21 +115,10 @@ def test_a_tampered_real_id_token_is_refused(keycloak, id_token):
 
 
 def test_cli_steps_record_the_keycloak_users(keycloak, id_token, tmp_path, monkeypatch):
-    config = tmp_path / "govcloud.yaml"
-    config.write_text(
-        f"auth: oidc\noidc:\n  issuer: {keycloak['KEYCLOAK_ISSUER']}\n  audience: {keycloak['KEYCLOAK_CLI_CLIENT_ID']}\n"
-        "  roleMap: {govcloud-egov: egov-office, govcloud-provider: provider, govcloud-unit: unit}\n"
-    )
-    monkeypatch.setenv("GOVCLOUD_CONFIG", str(config))
-    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
-        monkeypatch.delenv(name, raising=False)
-    current_settings.cache_clear()
-    register_commands()
-    runner = CliRunner()
+    invoke = oidc_cli(tmp_path, monkeypatch, keycloak["KEYCLOAK_ISSUER"], keycloak["KEYCLOAK_CLI_CLIENT_ID"])
 
     def run(*args: str, user: str):
-        return runner.invoke(cli, list(args), env={"GOVCLOUD_ID_TOKEN": id_token(user)}, catch_exceptions=False)
+        return invoke(*args, token=id_token(user))
 
     manifest = str(EXAMPLES / "citizen-portal.yaml")
     assert run("app", "submit", manifest, "--at", "2026-02-12T10:00", user="zwb-admin").exit_code == 0
