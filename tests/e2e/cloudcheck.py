@@ -67,13 +67,9 @@ class Check:
 
 def differences(plan: StackPlan, admin: Any) -> list[str]:
     """Every difference between ``plan`` and the cloud (empty when they agree)."""
-    check = Check(plan, admin)
-    [project] = list(check.resources("openstack:identity/project:Project"))
-    check.project = admin.identity.find_project(project.name, domain_id="default")
+    check = opened(plan, admin)
     if check.project is None:
-        return [f"project {project.name} does not exist"]
-    check.conn = admin.connect_as_project(check.project)
-    check.by_name = inventory(check)
+        return check.problems
     for resource in plan.resources:
         if resource.type.startswith(NOT_IN_CLOUD):
             continue
@@ -84,6 +80,20 @@ def differences(plan: StackPlan, admin: Any) -> list[str]:
         checker(check, resource)
     check.problems += extras(check)
     return check.problems
+
+
+def opened(plan: StackPlan, admin: Any) -> Check:
+    """A check of ``plan`` with its project found, a connection scoped to it and its inventory
+    (``project`` is ``None``, with the problem said, when the project does not exist)."""
+    check = Check(plan, admin)
+    [project] = list(check.resources("openstack:identity/project:Project"))
+    check.project = admin.identity.find_project(project.name, domain_id="default")
+    if check.project is None:
+        check.problems.append(f"project {project.name} does not exist")
+        return check
+    check.conn = admin.connect_as_project(check.project)
+    check.by_name = inventory(check)
+    return check
 
 
 def inventory(check: Check) -> dict[str, dict[str, Any]]:
@@ -357,9 +367,7 @@ def extras(check: Check) -> list[str]:
 
 def ids(plan: StackPlan, admin: Any) -> dict[str, str]:
     """Planned name -> the real resource's id, for every kind of :data:`KINDS` (to spot replacements)."""
-    check = Check(plan, admin)
-    [project] = list(check.resources("openstack:identity/project:Project"))
-    check.project = admin.identity.find_project(project.name, domain_id="default")
-    check.conn = admin.connect_as_project(check.project)
-    found = inventory(check)
-    return {f"{kind}/{name}": getattr(obj, "id", name) for kind in KINDS.values() for name, obj in found[kind].items()}
+    check = opened(plan, admin)
+    assert check.project is not None, check.problems
+    return {f"{kind}/{name}": getattr(obj, "id", name)
+            for kind in KINDS.values() for name, obj in check.by_name[kind].items()}
