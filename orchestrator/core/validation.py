@@ -32,8 +32,8 @@ from orchestrator.core.yamlsource import (
     digest_of,
     dotted,
     line_of,
+    load,
     parse,
-    plain,
 )
 from orchestrator.errors import ManifestInvalid
 
@@ -120,13 +120,14 @@ def load_manifest(path: str | FsPath, raw: bytes | None = None) -> Application:
 
 def validate_bytes(raw: bytes, source: str) -> Report:
     try:
-        root = parse(raw)
-        data = plain(root)
+        data = load(raw)
     except ParseFailed as failed:
         report = Report(source)
         report.problems.append(failed.problem)
         return report
-    return validate_data(data, source, root)
+    report = validate_data(data, source)
+    # Lines come from ruamel's round-trip document, read only when there is something to locate.
+    return validate_data(data, source, parse(raw)) if report.problems else report
 
 
 def validate_data(data: Any, source: str, root: Any = None) -> Report:

@@ -227,7 +227,8 @@ def _preload() -> None:
 
     mockruntime.preload()
     validation.load_manifest  # noqa: B018
-    yamlsource.parse(b"preload: true\n")  # ruamel.yaml loads its parts on the first parse
+    yamlsource.load(b"preload: true\n")  # libyaml's loader is built on the first read
+    yamlsource.parse(b"preload: true\n")  # ruamel.yaml (lines of problems) loads its parts on the first parse
     preload()
     mockruntime.freeze_heap()
 
