@@ -30,6 +30,8 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
 8. ``wrap_with_context`` (resource registrations and invokes): the call itself. It carries the
    Python and OpenTelemetry contexts over to an executor thread; the mock loop runs the call at
    once, on its own thread, in the very context the wrapper would copy.
+9. ``rpc.contains_unknowns`` of a plain ``str``, ``int``, ``float``, ``bool`` or ``None``:
+   ``False`` at once (the SDK asks it of every value an Output settles with, twice).
 """
 
 from __future__ import annotations
@@ -91,17 +93,22 @@ def _patches() -> tuple[tuple[Any, str, Any], ...]:
         (resource, "_get_stack_trace", source_pb2.StackTrace),
         (resource, "wrap_with_context", _unwrapped),
         (importlib.import_module("pulumi.runtime.invoke"), "wrap_with_context", _unwrapped),  # not the function
+        (rpc, "contains_unknowns", _plain_known(rpc.contains_unknowns)),
     )
 
 
 def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Callable[..., None]]:
     resolvers: dict[str, Callable[..., None]] = {}
+    outputs = _OUTPUTS.get()  # what Output._track adds to
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # the SDK resolves these itself
         future: asyncio.Future = asyncio.Future()
         resolvers[name] = functools.partial(_resolve_property, res, future)
-        res.__dict__[name] = Output._from_data(future)
+        output = object.__new__(Output)  # Output._from_data, without ensure_future of a future
+        output._data = future
+        outputs.add(future)
+        res.__dict__[name] = output
     return resolvers
 
 
@@ -115,6 +122,13 @@ def _serializing_property(stock: Callable[..., Any]) -> Callable[..., Any]:
         return await stock(value, *args, **kwargs)
 
     return serialize_property
+
+
+def _plain_known(stock: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def contains_unknowns(value: Any) -> bool:
+        return False if type(value) in _PLAIN else stock(value)
+
+    return contains_unknowns
 
 
 def _resolve_property(
