@@ -38,6 +38,8 @@ class Registered:
     """Provider reference ``<urn>::<id>`` ('' for the default provider)."""
     custom: bool
     inputs: dict[str, Any]
+    aliases: tuple[str, ...] = ()
+    """URNs of the names the resource had before (its ``aliases`` option), as the engine reads them."""
 
 
 @dataclass
@@ -136,9 +138,17 @@ def _make_mocks() -> tuple[Any, Any]:
             self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
             self.registered.append(
                 Registered(urn, request.type, request.name, request.parent, request.provider,
-                           bool(request.custom), inputs)
+                           bool(request.custom), inputs, tuple(self.alias_urn(request, a) for a in request.aliases))
             )
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=struct(state))
+
+        def alias_urn(self, request: Any, alias: Any) -> str:
+            """The URN an alias spec names: what it leaves out is the resource's own (this stack)."""
+            if alias.WhichOneof("alias") == "urn":
+                return alias.urn
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
         def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
             if request.tok == "pulumi:pulumi:getResource":

@@ -134,6 +134,15 @@ class Rule(Model):
             return "IPv6"
         return "IPv4"
 
+    @property
+    def identity(self) -> tuple[str, str, str, int | None, int | None, str | None, str | None]:
+        """What Neutron compares to call two rules of a group the same (the description is not
+        part of it): direction, ethertype, protocol, port range, remote CIDR (canonical form,
+        ``2001:DB8:0::/32`` is ``2001:db8::/32``) and remote group."""
+        cidr = ipaddress.ip_network(self.remote_cidr).with_prefixlen if self.remote_cidr else None
+        ports = (self.ports.min, self.ports.max) if self.ports else (None, None)
+        return (self.direction, self.ethertype, self.protocol, *ports, cidr, self.remote_group)
+
 
 class SecurityGroup(Model):
     name: Name

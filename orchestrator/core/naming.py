@@ -4,6 +4,8 @@
   ``<unit>-<app>-<env>``; Keystone groups of a unit ``<unit>-admins`` and ``<unit>-operators``.
 - Resources are named ``<app>-<part>...``; the instances of a server group are numbered from 1
   (``citizen-portal-web-1``).
+- Security-group rules are named by what they are, not by their place in the group's list
+  (``citizen-portal-web-ingress-tcp-443-0.0.0.0_0``): see :func:`security_rule_names`.
 - Tags (Neutron and Keystone ``tags``, lists of strings) are ``govcloud:<key>=<value>``; metadata
   (Nova, Cinder) is a mapping ``{"govcloud:<key>": value}``; Swift metadata becomes HTTP headers,
   where ``:`` is not allowed, so containers carry ``govcloud-<key>``.
@@ -11,7 +13,12 @@
 
 from __future__ import annotations
 
-from orchestrator.core.manifest import Application, Environment, Server
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestrator.core.manifest import Application, Environment, Rule, SecurityGroup, Server
 
 TAG_KEYS: tuple[str, ...] = ("unit", "app", "env", "digest")
 TAG_PREFIX = "govcloud:"
@@ -55,6 +62,61 @@ def resource_name(app: str, *parts: str | int) -> str:
 def instance_names(app: str, server: Server) -> list[str]:
     """The names of a server group's instances, numbered from 1."""
     return [resource_name(app, server.name, i) for i in range(1, server.count + 1)]
+
+
+#: What a CIDR's characters become in a Pulumi name, which is ``[A-Za-z_.][A-Za-z0-9_.-]*`` for
+#: ``pulumi state rename`` (and older engines): ``/`` and ``:`` (``::`` splits a URN) are not in it.
+_CIDR_IN_NAME = str.maketrans({"/": "_", ":": "."})
+
+
+def rule_slug(rule: Rule) -> str:
+    """What a rule is, as a name: direction, protocol, port or range, and the remote CIDR
+    (canonical, ``/`` as ``_`` and ``:`` as ``.``, so it shows the address family) or ``sg-<group>``.
+
+    ``ingress-tcp-443-0.0.0.0_0``, ``ingress-tcp-8000-8080-sg-web``, ``egress-any-2001.db8.._32``.
+    Two rules of a group have the same slug exactly when they are the same rule for Neutron.
+    """
+    direction, _, protocol, low, high, cidr, group = rule.identity
+    ports = [] if low is None else [str(low)] if low == high else [str(low), str(high)]
+    remote = f"sg-{group}" if group else str(cidr).translate(_CIDR_IN_NAME)
+    return "-".join([direction, protocol, *ports, remote])
+
+
+@dataclass(frozen=True)
+class RuleName:
+    """A security-group rule's logical name, and the one it had when rules were numbered."""
+
+    name: str
+    old: str | None
+    """``<app>-<group>-rule-<n>`` (its position, from 1), the alias that lets a stack deployed
+    with numbered rules keep them; ``None`` where that is another rule's new name."""
+
+
+def security_rule_names(app: str, groups: Sequence[SecurityGroup]) -> dict[str, list[RuleName]]:
+    """Each group's rule names, in rule order: ``<app>-<group>-<rule_slug>``.
+
+    Inserting or removing a rule leaves the others' names alone. A name is unique in the stack:
+    a group's rules differ (validation refuses a duplicate), and where two groups' names would
+    meet (``web`` with a rule to group ``x-egress-any-sg-y``, and a group
+    ``web-ingress-tcp-443-sg-x``) both get ``-<8 hex digits>`` of the group and the rule.
+    """
+    named = [
+        (g.name, n, rule, resource_name(app, g.name, rule_slug(rule)))
+        for g in groups
+        for n, rule in enumerate(g.rules, start=1)
+    ]
+    clashes = {name for name, count in Counter(entry[3] for entry in named).items() if count > 1}
+    names = [f"{name}-{_short_hash(group, rule)}" if name in clashes else name for group, _, rule, name in named]
+    taken = set(names)
+    out: dict[str, list[RuleName]] = {g.name: [] for g in groups}
+    for (group, n, _, _), name in zip(named, names):
+        old = resource_name(app, group, "rule", n)
+        out[group].append(RuleName(name, None if old in taken else old))
+    return out
+
+
+def _short_hash(group: str, rule: Rule) -> str:
+    return hashlib.sha256(repr((group, rule.identity)).encode()).hexdigest()[:8]
 
 
 def labels(app: Application, env: Environment | str) -> dict[str, str]:

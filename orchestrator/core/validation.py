@@ -462,6 +462,26 @@ def _port_range(app: Application) -> Iterator[Finding]:
                     yield where, f"protocol {r.protocol} needs ports (a number or LOW-HIGH)"
 
 
+@rule("security-group-rule-duplicate")
+def _rule_duplicate(app: Application) -> Iterator[Finding]:
+    """A group holds each rule once: Neutron refuses a rule equal to one the group has (same
+    direction, address family, protocol, ports and remote; descriptions do not count), and only
+    at ``up``; the program also names a rule by what it is.
+
+    Example: ``{protocol: tcp, ports: 443, remoteCidr: 0.0.0.0/0}`` twice in group ``web``.
+    """
+    for base, _, res in _each_env(app):
+        for i, group in enumerate(res.security_groups):
+            first: dict[tuple, int] = {}
+            for j, r in enumerate(group.rules):
+                k = first.setdefault(r.identity, j)
+                if k != j:
+                    yield base + ("securityGroups", i, "rules", j), (
+                        f"the same rule as rules[{k}] of group {group.name!r} (same direction, protocol, "
+                        "ports and remote): Neutron refuses a duplicate rule; remove one"
+                    )
+
+
 #: Largest database volume the OpenStack provider creates: gophercloud's Trove client (under
 #: pulumi-openstack) refuses a ``volume.size`` outside 1-300 GB before asking the cloud.
 MAX_DATABASE_GB = 300

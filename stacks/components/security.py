@@ -2,6 +2,15 @@
 
 A group keeps Neutron's default egress rules (IPv4 and IPv6 to anywhere) unless it declares egress
 rules of its own; then the defaults are deleted and the declared egress is the whole egress.
+
+Rules are named by what they are (``citizen-portal-web-ingress-tcp-443-0.0.0.0_0``,
+:func:`orchestrator.core.naming.security_rule_names`), so inserting or removing one leaves the
+others alone. Stacks deployed when rules were numbered (``<app>-<group>-rule-<n>``) keep theirs
+through an alias to that old name under the same parent: with the rules unchanged, each new name
+finds the very rule it had. Where rules were also moved in the same change, an alias finds the
+rule that used to stand at that place, and Pulumi replaces it by the new one: what numbered
+names did anyway. No two rules claim one alias (each position is one rule's), and an old name that
+is now another rule's name is not an alias.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import pulumi
 from pulumi_openstack import networking
 
 from orchestrator.core.manifest import Rule, SecurityGroup
+from orchestrator.core.naming import security_rule_names
 from orchestrator.core.sizing import keeps_default_egress
 from stacks.components.scope import OneAtATime, Scope
 
@@ -63,18 +73,20 @@ class SecurityGroups(pulumi.ComponentResource):
         # Rules after every group (a group's creation adds its default egress rules).
         rules_in_turn = OneAtATime(list(self.groups.values()))
         self.rules = []
+        names = security_rule_names(scope.app, groups)
         for group in groups:
             owner = self.groups[group.name]
-            for i, rule in enumerate(group.rules, start=1):
+            for rule, named in zip(group.rules, names[group.name]):
                 remote = {"remote_group_id": self.groups[rule.remote_group].id} if rule.remote_group else {}
+                aliases = [pulumi.Alias(name=named.old)] if named.old else None
                 self.rules.append(
                     rules_in_turn.add(
                         networking.SecGroupRule(
-                            f"{scope.name(group.name)}-rule-{i}",
+                            named.name,
                             security_group_id=owner.id,
                             **rule_args(rule),
                             **remote,
-                            opts=rules_in_turn.options(parent=owner),
+                            opts=rules_in_turn.options(parent=owner, aliases=aliases),
                         )
                     )
                 )

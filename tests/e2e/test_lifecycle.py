@@ -153,8 +153,8 @@ def tamper(plan: StackPlan) -> StackPlan:
         if r.name.endswith("-archive") and r.type.endswith("volume:Volume"):
             r = dataclasses.replace(r, properties={**r.properties, "size": r.properties["size"] + 1})
         resources.append(r)
-    rule = next(r for r in resources if r.name.endswith("-gateway-rule-1"))
-    resources.append(dataclasses.replace(rule, name=rule.name.replace("rule-1", "rule-99"),
+    rule = next(r for r in resources if r.name.endswith("-gateway-ingress-tcp-443-0.0.0.0_0"))
+    resources.append(dataclasses.replace(rule, name=rule.name.replace("-443-", "-8443-"),
                                          properties={**rule.properties, "portRangeMin": 8443, "portRangeMax": 8443}))
     return dataclasses.replace(plan, resources=resources)
 
@@ -223,8 +223,9 @@ def test_production_environment_after_thirty_days_of_trial(govcloud, story, admi
 
 def test_minor_change_updates_in_place(govcloud, story, admin, keycloak):
     text = story.manifest.read_text(encoding="utf-8")
-    anchor = "            remoteGroup: gateway\n          - protocol: tcp\n            ports: 22\n            remoteCidr: 10.20.0.0/16\n"
-    assert anchor in text
+    # first in its group: rules are named by what they are, so the group's other rules stay
+    anchor = "      - name: app\n        rules:\n"
+    assert text.count(anchor) == 1
     changed = story.manifest.with_name(f"{story.app}-v2.yaml")
     changed.write_text(text.replace(anchor, anchor + METRICS_RULE, 1), encoding="utf-8")
     assert "change: minor" in govcloud("changes", str(story.manifest), str(changed)).stdout

@@ -188,3 +188,22 @@ def test_user_data_stays_out_of_govclouds_own_directory(path: str, refused: bool
     )
     report = validate_bytes(raw, "x.yaml")
     assert ("user-data-reserved-path" in {p.rule for p in report.problems}) is refused
+
+
+def test_a_rule_repeated_in_its_group_is_refused_but_the_same_rule_elsewhere_is_not():
+    base = FIVE_MISTAKES.replace("mlpsLevel: 4", "mlpsLevel: 2").replace("sharing: none", "sharing: unconditional").replace(
+        "443-80", "443").replace("10.0.0.300/8", "10.0.0.0/8").replace("count: 0", "count: 1").replace("[web, missing]", "[web]")
+    rules = "          - {protocol: tcp, ports: 22, remoteCidr: 10.0.0.0/8}\n"
+    fine = [
+        "          - {direction: egress, protocol: tcp, ports: 443, remoteCidr: 0.0.0.0/0}\n",
+        "          - {protocol: tcp, ports: 443, remoteCidr: '::/0'}\n",
+        "          - {protocol: udp, ports: 443, remoteCidr: 0.0.0.0/0}\n",
+        "          - {protocol: tcp, ports: 443-444, remoteCidr: 0.0.0.0/0}\n",
+        "          - {protocol: tcp, ports: 443, remoteGroup: web}\n",
+    ]
+    assert validate_bytes(base.replace(rules, rules + "".join(fine)).encode(), "fine.yaml").valid
+    twice = base.replace(rules, rules + "          - {protocol: tcp, ports: 443, remoteCidr: 0.0.0.0/0, description: again}\n")
+    [problem] = validate_bytes(twice.encode(), "twice.yaml").problems
+    assert (problem.line, problem.field, problem.rule) == (
+        21, "spec.resources.securityGroups[0].rules[2]", "security-group-rule-duplicate")
+    assert "rules[0] of group 'web'" in problem.message

@@ -50,7 +50,7 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
     Mirrors ``stacks/components`` (type tokens, camelCase inputs, names): instances
     ``<app>-<server>-<n>`` with their data volumes and floating IPs, standalone volumes, Trove
     instances (a flavor *id*, as the program looks flavors up), containers with ``Quota-Bytes``,
-    security-group rules ``<app>-<group>-rule-<n>``.
+    security-group rules named by what they are (``naming.security_rule_names``).
     """
     res = app.environments[env].resources
     meta = naming.metadata(app, env)
@@ -81,8 +81,9 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
     for c in res.containers:
         out.append({"type": "openstack:objectstorage/container:Container", "name": naming.resource_name(app.id, c.name),
                     "properties": {"metadata": {**naming.header_metadata(app, env), "Quota-Bytes": str(c.size_gb * GIB)}}})
+    rule_names = naming.security_rule_names(app.id, res.security_groups)
     for g in res.security_groups:
-        for i, r in enumerate(g.rules, start=1):
+        for r, named in zip(g.rules, rule_names[g.name]):
             props: dict[str, Any] = {"direction": r.direction, "ethertype": r.ethertype}
             if r.protocol != "any":
                 props["protocol"] = r.protocol
@@ -93,7 +94,7 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
             if r.remote_group:
                 props["remoteGroupId"] = f"id-of-{r.remote_group}"
             out.append({"type": "openstack:networking/secGroupRule:SecGroupRule",
-                        "name": f"{naming.resource_name(app.id, g.name)}-rule-{i}", "properties": props})
+                        "name": named.name, "properties": props})
     return out
 
 

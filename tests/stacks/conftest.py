@@ -64,9 +64,13 @@ class Deployed:
 
 @lru_cache(maxsize=None)
 def deployed(name: str, env: Environment) -> Deployed:
+    return deploy_app(example(name), env)
+
+
+def deploy_app(app: Application, env: Environment) -> Deployed:
+    """Run the program for ``env`` of ``app`` under mocks."""
     from stacks.program import StackSettings, deploy
 
-    app = example(name)
     holder: list[object] = []
     settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR)
     run = run_program(

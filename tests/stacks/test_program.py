@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 import yaml
 
 from orchestrator.core import naming, sizing
+from orchestrator.core.manifest import Environment
+from orchestrator.core.validation import validate_bytes
 from stacks.components.storage import GIB, PUBLIC_READ_ACL
 
-from .conftest import EXTERNAL_NETWORK, KEY_PAIR, Deployed
+from .conftest import EXTERNAL_NETWORK, KEY_PAIR, REPO, Deployed, deploy_app, deployed
 
 OS = "openstack:"
 PROVIDER = "pulumi:providers:openstack"
@@ -23,6 +28,9 @@ TAGGED = {  # resource types that take Neutron/Keystone tags
 }
 BASE_PACKAGES = ["unattended-upgrades", "auditd", "chrony"]
 WITH_METADATA = {"openstack:compute/instance:Instance", "openstack:blockstorage/volume:Volume"}
+RULE = "openstack:networking/secGroupRule:SecGroupRule"
+#: A Pulumi ``tokens.Name``: what ``pulumi state rename`` accepts (no ``/``, no ``:``).
+PULUMI_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.-]*")
 
 
 def resources(d: Deployed):
@@ -127,15 +135,18 @@ def test_security_groups_hold_exactly_the_declared_rules(env_run: Deployed) -> N
     d = env_run
     declared = resources(d).security_groups
     groups = d.of_type("openstack:networking/secGroup:SecGroup")
-    rules = d.of_type("openstack:networking/secGroupRule:SecGroupRule")
+    rules = d.of_type(RULE)
     assert sorted(g.name for g in groups) == sorted(d.app.id + "-" + g.name for g in declared)
     assert len(rules) == sum(len(g.rules) for g in declared)
+    names = naming.security_rule_names(d.app.id, declared)
     for group in declared:
         sg = d.one("openstack:networking/secGroup:SecGroup", f"{d.app.id}-{group.name}")
         assert sg.inputs["deleteDefaultRules"] is (not sizing.keeps_default_egress(group))
-        for i, rule in enumerate(group.rules, start=1):
-            r = d.one("openstack:networking/secGroupRule:SecGroupRule", f"{sg.name}-rule-{i}")
+        for i, (rule, named) in enumerate(zip(group.rules, names[group.name], strict=True), start=1):
+            r = d.one(RULE, named.name)
+            assert r.name == f"{sg.name}-{naming.rule_slug(rule)}"
             assert d.parent_of(r) == sg
+            assert r.aliases == (f"{r.urn.rsplit('::', 1)[0]}::{sg.name}-rule-{i}",), "alias: the old numbered name"
             assert r.inputs["securityGroupId"] == f"{sg.name}-id"
             assert r.inputs["direction"] == rule.direction
             assert r.inputs.get("protocol") == (None if rule.protocol == "any" else rule.protocol)
@@ -146,6 +157,49 @@ def test_security_groups_hold_exactly_the_declared_rules(env_run: Deployed) -> N
                 assert "remoteGroupId" not in r.inputs
             else:
                 assert r.inputs["remoteGroupId"] == f"{d.app.id}-{rule.remote_group}-id"
+
+
+def test_names_are_pulumi_names_and_urns_and_aliases_are_unique(env_run: Deployed) -> None:
+    registered = env_run.run.resources
+    urns = [r.urn for r in registered]
+    aliases = [a for r in registered for a in r.aliases]
+    assert len(set(urns)) == len(urns)
+    assert len(set(aliases)) == len(aliases) and not set(aliases) & set(urns)
+    assert [r.urn for r in registered if not PULUMI_NAME.fullmatch(r.name)] == []
+
+
+def _social_security_with(old: str, new: str) -> Deployed:
+    text = (REPO / "examples" / "manifests" / "social-security.yaml").read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    report = validate_bytes(text.replace(old, new).encode(), "changed.yaml")
+    assert report.application is not None, [str(p) for p in report.problems]
+    return deploy_app(report.application, Environment.PRODUCTION)
+
+
+GATEWAY_RULES = "      - name: gateway\n        rules:\n"
+DNS_RULE = "          - {protocol: udp, ports: 53, remoteCidr: 10.20.0.0/16}\n"
+FIRST_GATEWAY_RULE = "          - protocol: tcp\n            ports: 443\n            remoteCidr: 0.0.0.0/0\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "added", "removed"),
+    [
+        (GATEWAY_RULES, GATEWAY_RULES + DNS_RULE, ["gateway-ingress-udp-53-10.20.0.0_16"], []),
+        (GATEWAY_RULES + FIRST_GATEWAY_RULE, GATEWAY_RULES, [], ["gateway-ingress-tcp-443-0.0.0.0_0"]),
+    ],
+    ids=["insert-first", "remove-first"],
+)
+def test_adding_or_removing_a_rule_renames_nothing_else(old: str, new: str, added: list[str], removed: list[str]) -> None:
+    before = deployed("social-security", Environment.PRODUCTION)
+    after = _social_security_with(old, new)
+    app = before.app.id
+    urns_before, urns_after = ({r.urn for r in d.run.resources} for d in (before, after))
+    assert sorted(u.rsplit("::", 1)[1] for u in urns_after - urns_before) == [f"{app}-{n}" for n in added]
+    assert sorted(u.rsplit("::", 1)[1] for u in urns_before - urns_after) == [f"{app}-{n}" for n in removed]
+    gateway = [r for r in after.of_type(RULE) if r.name.startswith(f"{app}-gateway-")]
+    assert [a.rsplit("::", 1)[1] for r in gateway for a in r.aliases] == [
+        f"{app}-gateway-rule-{i}" for i in range(1, len(gateway) + 1)
+    ], "each rule's alias is its position now: a stack of numbered rules keeps those still in place"
 
 
 def test_servers_ports_user_data_and_public_ips(env_run: Deployed) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from orchestrator.core import naming, sizing
-from orchestrator.core.manifest import Environment, Resources
+from orchestrator.core.manifest import Environment, Resources, Rule, SecurityGroup
 from orchestrator.core.validation import validate_bytes
 
 from .conftest import REPO, example
@@ -95,3 +97,42 @@ def test_errors_survive_pickling_for_the_process_pool() -> None:
     assert error.path == "x.yaml" and error.problems == report.problems and error.exit_code == 1
     flavor = pickle.loads(pickle.dumps(sizing.UnknownFlavor("m1.tiny")))
     assert flavor.name == "m1.tiny" and str(flavor) == str(sizing.UnknownFlavor("m1.tiny"))
+
+
+def _group(name: str, *rules: dict) -> SecurityGroup:
+    return SecurityGroup.model_validate({"name": name, "rules": list(rules)})
+
+
+@pytest.mark.parametrize(
+    ("rule", "slug"),
+    [
+        ({"protocol": "tcp", "ports": 443, "remoteCidr": "0.0.0.0/0"}, "ingress-tcp-443-0.0.0.0_0"),
+        ({"protocol": "tcp", "ports": "8000-8080", "remoteGroup": "web"}, "ingress-tcp-8000-8080-sg-web"),
+        ({"protocol": "icmp", "remoteCidr": "10.20.0.0/16"}, "ingress-icmp-10.20.0.0_16"),
+        ({"direction": "egress", "protocol": "any", "remoteCidr": "2001:DB8:0::/32"}, "egress-any-2001.db8.._32"),
+        ({"protocol": "udp", "ports": 53, "remoteCidr": "::/0"}, "ingress-udp-53-.._0"),
+    ],
+)
+def test_a_rule_is_named_by_what_it_is(rule: dict, slug: str) -> None:
+    assert naming.rule_slug(Rule.model_validate(rule)) == slug
+
+
+def test_rule_names_are_unique_even_where_group_names_meet() -> None:
+    # "web" + "ingress-tcp-443-sg-x-egress-any-sg-y" == "web-ingress-tcp-443-sg-x" + "egress-any-sg-y"
+    web = _group("web", {"protocol": "tcp", "ports": 443, "remoteGroup": "x-egress-any-sg-y"},
+                 {"protocol": "tcp", "ports": 22, "remoteCidr": "10.0.0.0/8"})
+    other = _group("web-ingress-tcp-443-sg-x", {"direction": "egress", "protocol": "any", "remoteGroup": "y"})
+    names = naming.security_rule_names("a", [web, other])
+    clashing = "a-web-ingress-tcp-443-sg-x-egress-any-sg-y"
+    first, second = names["web"][0].name, names["web-ingress-tcp-443-sg-x"][0].name
+    assert first != second and all(re.fullmatch(clashing + "-[0-9a-f]{8}", n) for n in (first, second))
+    assert names["web"][1].name == "a-web-ingress-tcp-22-10.0.0.0_8", "only the clashing names take a hash"
+    assert [n.old for n in names["web"]] == ["a-web-rule-1", "a-web-rule-2"]
+
+
+def test_an_old_numbered_name_that_is_now_another_rules_name_is_no_alias() -> None:
+    web = _group("web", {"protocol": "tcp", "ports": 443, "remoteGroup": "foo-rule-1"})
+    other = _group("web-ingress-tcp-443-sg-foo", {"protocol": "tcp", "ports": 80, "remoteCidr": "0.0.0.0/0"})
+    names = naming.security_rule_names("a", [web, other])
+    assert names["web"] == [naming.RuleName("a-web-ingress-tcp-443-sg-foo-rule-1", "a-web-rule-1")]
+    assert names["web-ingress-tcp-443-sg-foo"][0].old is None
