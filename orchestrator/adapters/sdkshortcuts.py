@@ -32,6 +32,8 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
    once, on its own thread, in the very context the wrapper would copy.
 9. ``rpc.contains_unknowns`` of a plain ``str``, ``int``, ``float``, ``bool`` or ``None``:
    ``False`` at once (the SDK asks it of every value an Output settles with, twice).
+10. ``Output.from_input`` of such a plain value: the known, settled Output built at once (the
+   stock function checks a dozen other kinds of input first).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def supported() -> bool:
 def installed() -> Iterator[None]:
     """Install the shortcuts for the duration of the block (nothing when the SDK is another)."""
     patches = _patches() if supported() else ()
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]  # a staticmethod as such
     for owner, name, value in patches:
         setattr(owner, name, value)
     try:
@@ -94,6 +96,7 @@ def _patches() -> tuple[tuple[Any, str, Any], ...]:
         (resource, "wrap_with_context", _unwrapped),
         (importlib.import_module("pulumi.runtime.invoke"), "wrap_with_context", _unwrapped),  # not the function
         (rpc, "contains_unknowns", _plain_known(rpc.contains_unknowns)),
+        (Output, "from_input", staticmethod(_plain_from_input(Output.from_input))),
     )
 
 
@@ -105,11 +108,17 @@ def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Callab
             continue  # the SDK resolves these itself
         future: asyncio.Future = asyncio.Future()
         resolvers[name] = functools.partial(_resolve_property, res, future)
-        output = object.__new__(Output)  # Output._from_data, without ensure_future of a future
-        output._data = future
-        outputs.add(future)
-        res.__dict__[name] = output
+        res.__dict__[name] = _output(future, outputs)
     return resolvers
+
+
+def _output(future: asyncio.Future, outputs: set) -> Output:
+    """``Output._from_data(future)`` without ``ensure_future`` of what is a future already;
+    ``outputs`` is the set ``Output._track`` adds to."""
+    output = object.__new__(Output)
+    output._data = future
+    outputs.add(future)
+    return output
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -129,6 +138,17 @@ def _plain_known(stock: Callable[[Any], bool]) -> Callable[[Any], bool]:
         return False if type(value) in _PLAIN else stock(value)
 
     return contains_unknowns
+
+
+def _plain_from_input(stock: Callable[[Any], Output]) -> Callable[[Any], Output]:
+    def from_input(value: Any) -> Output:
+        if type(value) not in _PLAIN:
+            return stock(value)
+        future: asyncio.Future = asyncio.Future()
+        future.set_result(_OutputData(resources=set(), value=value, is_known=True, is_secret=False))
+        return _output(future, _OUTPUTS.get())
+
+    return from_input
 
 
 def _resolve_property(

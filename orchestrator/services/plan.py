@@ -160,20 +160,30 @@ def plan_paths(
         workers = min(workers or os.cpu_count() or 1, len(todo))
         from orchestrator.adapters.mockruntime import batch
 
-        plan_one = functools.partial(_plan_manifest, env=env)
+        plan_one = functools.partial(_plan_and_keep, env=env, cache=cache, keys=keys)
         _preload()
         with batch():
             if workers <= 1:
-                results = [plan_one(items[i]) for i in todo]
+                results = [plan_one(i, items[i]) for i in todo]
             else:
-                results = _forked(plan_one, [items[i] for i in todo], workers,
+                results = _forked(lambda item: plan_one(*item), [(i, items[i]) for i in todo], workers,
                                   lambda: admissions.append(_admissions()))
         for i, result in zip(todo, results):
             planned[i] = result
-            if cache is not None and keys[i] is not None:
-                cache.put(keys[i], result)
     admission = admissions[0] if admissions else _admissions()
     return [plan for done in planned if done is not None for plan in _admitted(*done, admission)]
+
+
+def _plan_and_keep(
+    index: int, item: tuple[Path | str, bytes | None], env: Environment | str | None,
+    cache: PlanCache | None, keys: list[str | None],
+) -> tuple[Application, list[StackPlan]]:
+    """:func:`_plan_manifest`, the result kept in ``cache`` under ``keys[index]`` (by the worker
+    that planned it, in parallel with the others)."""
+    result = _plan_manifest(item, env)
+    if cache is not None and keys[index] is not None:
+        cache.put(keys[index], result)
+    return result
 
 
 def plan_applications(
