@@ -385,9 +385,9 @@ def database_ids(plan: StackPlan, admin: Any) -> dict[str, str]:
 
 
 def _trove_instance(admin: Any, id: str) -> Any:
-    """The Trove instance ``id`` of any project (Trove lists every project's to an admin who asks)."""
+    """The Trove instance ``id`` of any project, not deleted (Trove's admin API lists them all)."""
     endpoint = admin.endpoint_for("database")
-    listed = admin.session.get(f"{endpoint}/instances?all_projects=true", endpoint_filter=None).json()["instances"]
+    listed = admin.session.get(f"{endpoint}/mgmt/instances?deleted=false", endpoint_filter=None).json()["instances"]
     return next((i for i in listed if i["id"] == id), None)
 
 
