@@ -256,18 +256,21 @@ def _print_changes(payload: dict) -> None:
 
 
 @cli.command(cls=Command)
-@click.option("--dry-run", is_flag=True, help="list what would be warned and destroyed, do nothing")
+@click.option("--dry-run", is_flag=True, help="list what would be warned and removed, do nothing")
+@click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
 @step
-def expire(dry_run: bool, output: str, at: str | None, actor_name, actor_role, actor_unit, actor_token_file) -> None:
-    """Provider: warn test environments 3 days before expiry, destroy them at expiry (Art. 13)."""
-    from orchestrator.services.lifecycle import engine_destroy
+def expire(dry_run: bool, cloud: str | None, output: str, at: str | None, actor_name, actor_role, actor_unit,
+           actor_token_file) -> None:
+    """Provider: warn test environments 3 days before expiry, remove them at expiry (Art. 13).
+
+    A test environment is removed as govcloud reclaim removes one (stack, leftovers, clients,
+    project, grants), under the application's reclaim lease; the platform is reached with the
+    variables govcloud reclaim reads. Exit 3 when a removal failed or the engine is missing."""
+    from orchestrator.services.reclaim import open_reclaimer
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
-
-    def destroy(application: str, environment: str) -> None:  # the engine is imported only when needed
-        engine_destroy()(application, environment)
-
-    report = _lifecycle().expire(actor, parse_at(at), destroy, dry_run=dry_run)
+    reclaimer = open_reclaimer(actor, cloud)
+    report = reclaimer.lifecycle.expire(actor, parse_at(at), reclaimer, dry_run=dry_run)
     emit(output, report.as_dict(), _print_expiry)
     if report.failed:
         raise click.exceptions.Exit(3)
@@ -276,5 +279,7 @@ def expire(dry_run: bool, output: str, at: str | None, actor_name, actor_role, a
 def _print_expiry(r: dict) -> None:
     for a in r["actions"]:
         outcome = "would" if r["dry_run"] else ("FAILED" if a["error"] else "done")
-        click.echo(f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']}) {a['error'] or ''}")
+        counts = ", ".join(f"{k} {n}" for k, n in a["deleted"].items())
+        click.echo(f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']})"
+                   f"{'  (' + counts + ')' if counts else ''}{': ' + a['error'] if a['error'] else ''}")
     click.echo(f"{len(r['actions'])} action(s), {r['failed']} failed")

@@ -142,6 +142,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("backup-confirmed", TERMINATION_REQUESTED, BACKUP_CONFIRMED, UNIT, "Art. 16", "the unit has taken its data off and backed it up"),
     _t("termination-approved", BACKUP_CONFIRMED, TERMINATION_APPROVED, EGOV, "Art. 16", "the e-gov office approves the termination"),
     _t("reclaim-step", TERMINATION_APPROVED, None, PROVIDER, "Art. 16", "one step of a reclamation run (destroy, sweep, clients, project, stack, verify)"),
+    _t("reclaim-step", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13",
+       "one step of removing an expired test environment (govcloud expire), as a reclamation run removes one", "test"),
     _t("reclaimed", TERMINATION_APPROVED, RECLAIMED, PROVIDER, "Art. 16", "the provider has reclaimed every resource"),
 )
 EVENT_TYPES = tuple(dict.fromkeys(t.event for t in TRANSITIONS))

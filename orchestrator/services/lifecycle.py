@@ -5,7 +5,6 @@ and appends one event. Reading commands (status, history, deadlines) never write
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the s
     from orchestrator.core.manifest import Application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
-ENGINE_MODULE = "orchestrator.adapters.engine"
 
 
 def beijing_now() -> dt.datetime:
@@ -28,21 +26,24 @@ def beijing_now() -> dt.datetime:
     return dt.datetime.now(BEIJING).replace(tzinfo=None)
 
 
-class Destroy(Protocol):
-    """Destroys one environment of an application (the engine adapter's ``destroy``)."""
+class Removal(Protocol):
+    """What a removal left (:class:`orchestrator.services.reclaim.Summary`)."""
 
-    def __call__(self, application: str, environment: str) -> None: ...
+    reclaimed: bool  #: nothing of the application is left in the environment
+
+    def counts(self) -> dict[str, int]: ...
+    def as_dict(self) -> dict[str, Any]: ...
 
 
-def engine_destroy() -> Destroy:
-    """The engine adapter's ``destroy(application, environment)``, imported when needed."""
-    try:
-        module = importlib.import_module(ENGINE_MODULE)
-        return module.destroy
-    except (ImportError, AttributeError) as exc:
-        raise ExternalError(
-            f"the engine adapter {ENGINE_MODULE} with destroy(application, environment) is not available: {exc}"
-        ) from exc
+class Remover(Protocol):
+    """Removes one environment of an application completely
+    (:class:`orchestrator.services.reclaim.Reclaimer`)."""
+
+    def ready(self) -> None:
+        """Raise :class:`ExternalError` when a tool it needs (the engine) is missing."""
+        ...
+
+    def reclaim_environment(self, application: str, environment: str, at: dt.datetime) -> Removal: ...
 
 
 class Store(Protocol):
@@ -61,6 +62,7 @@ class ExpiryAction:
     expires: str
     done: bool = False
     error: str | None = None
+    deleted: dict[str, int] = field(default_factory=dict)  #: destroy: what went, by kind
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -180,10 +182,13 @@ class Lifecycle:
         """One step of a reclamation run (what it deleted, kept and failed), state unchanged."""
         return self._record(application, "reclaim-step", actor, at, environment=environment, payload=payload)
 
-    def expire(self, actor: lc.Actor, at: dt.datetime, destroy: Destroy | None, dry_run: bool = False) -> ExpiryReport:
-        """Art. 13: warn 3 days before a test environment expires, destroy it at expiry.
+    def expire(self, actor: lc.Actor, at: dt.datetime, remover: Remover, dry_run: bool = False) -> ExpiryReport:
+        """Art. 13: warn 3 days before a test environment expires, remove it completely at expiry.
 
-        Decides first, then acts; a failure is recorded in the report and the run goes on.
+        Decides first, then acts: ``dry_run`` returns the decisions; before the first removal the
+        remover's tools are checked (a missing engine raises, nothing done). Each removal is the
+        reclamation of the ``test`` environment; ``test-expired`` is recorded only when nothing of
+        it is left. A failure is kept in the report, nothing recorded, and the run goes on.
         """
         report = ExpiryReport(dry_run)
         for state in self.store.states(with_due=True):
@@ -196,14 +201,20 @@ class Lifecycle:
                 report.actions.append(ExpiryAction(state.application, "warn", expires.isoformat()))
         if dry_run:
             return report
+        if any(a.action == "destroy" for a in report.actions):
+            remover.ready()
         for action in report.actions:
             kind = "test-expired" if action.action == "destroy" else "expiry-warned"
             try:
                 state, event = self._decide(action.application, kind, actor, at, environment="test")
                 if action.action == "destroy":
-                    if destroy is None:
-                        raise ExternalError("no engine to destroy with")
-                    destroy(action.application, "test")
+                    removal = remover.reclaim_environment(action.application, "test", at)
+                    action.deleted = removal.counts()
+                    if not removal.reclaimed:
+                        raise ExternalError(_left(action.application, removal.as_dict()))
+                    payload = {"counts": removal.counts(), "foreign": removal.as_dict()["foreign"]}
+                    state, event = self._decide(action.application, kind, actor, at, environment="test",
+                                                payload=payload)  # after the removal's steps
                 self._append(state, event)
                 action.done = True
             except GovcloudError as exc:
@@ -313,6 +324,16 @@ class Lifecycle:
     def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
         after = lc.apply(state, event)
         return self.store.append(event, after, lc.next_due(after, self.calendar))
+
+
+def _left(application: str, removal: dict[str, Any]) -> str:
+    """Why a removal is not done: what failed, the first few with the cloud's answer."""
+    failures = removal["failures"]
+    first = "; ".join(f"{' '.join(filter(None, (f['kind'], f['id'] or f['name'])))}: {f['error']}"
+                      for f in failures[:3])
+    more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+    return (f"the test environment of {application} is not gone, {len(failures)} failed: {first}{more}; "
+            f"its steps are in govcloud app history {application}")
 
 
 def classify_files(old: str | Path, new: str | Path) -> list[Change]:

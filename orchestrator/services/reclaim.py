@@ -11,6 +11,10 @@ gone. Without a configured platform the clients cannot be verified gone: that st
 Decides first, then acts; failures are counted and the run goes on. A lease ``reclaim:<app>``
 keeps two operators from acting at once; a killed run is re-run after the lease expires, and
 finds only what is left (every deletion ignores what is already gone). ``dry_run`` writes nothing.
+
+The same steps remove one environment of a living application: ``govcloud expire`` removes an
+expired test environment (Art. 13) through :meth:`Reclaimer.reclaim_environment`, under the same
+lease, so it never runs at once with a reclamation of the same application.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -59,6 +64,10 @@ class CloudPort(Protocol):
 
 class Stacks(Protocol):
     """Whole stacks in the engine's backend (see :class:`PulumiStacks`)."""
+
+    def ready(self) -> None:
+        """Raise :class:`~orchestrator.errors.ExternalError` when the engine is missing."""
+        ...
 
     def exists(self, stack: str) -> bool: ...
     def destroy(self, stack: str) -> dict[str, int]: ...
@@ -117,6 +126,9 @@ class PulumiStacks:
         if self._engine is None:
             self._engine = engine.locate()
         return self._engine
+
+    def ready(self) -> None:
+        self._located()
 
     def exists(self, stack: str) -> bool:
         from orchestrator.adapters import engine
@@ -177,6 +189,7 @@ class Summary:
     reclaimed: bool = False
     deadline: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    at: dt.datetime | None = None  #: when its steps are recorded; None: the reclaimer's clock, step by step
 
     @property
     def failures(self) -> list[Failure]:
@@ -260,19 +273,32 @@ class Reclaimer:
             for env in ENVIRONMENTS:
                 self._plan(state, env, summary)
             return summary
-        lease = f"reclaim:{application}"
-        self._take(lease)
-        try:
+        with self._leased(application):
             for env in ENVIRONMENTS:
-                self._take(lease)  # renewed for each environment
                 self._reclaim(state, env, summary)
             summary.deadline = self._deadline(state)
             if not summary.failures:
                 self.lifecycle.record_reclaimed(application, self.actor, self._now(), payload={
                     "deadline": summary.deadline, "counts": summary.counts(), "foreign": summary.foreign})
                 summary.reclaimed = True
-        finally:
-            self.leases.release(lease, self.holder)
+        return summary
+
+    def ready(self) -> None:
+        """Raise :class:`~orchestrator.errors.ExternalError` (exit 3) when the engine is missing."""
+        self.stacks.ready()
+
+    def reclaim_environment(self, application: str, environment: str, at: dt.datetime) -> Summary:
+        """Remove ``environment`` of a living application completely, by the steps :meth:`run`
+        takes for each (Art. 13: an expired test environment), recorded as ``reclaim-step``
+        events at ``at`` under the lease ``reclaim:<app>``. The application's state stays; the
+        caller records what the removal means. ``reclaimed`` when nothing of ours is left.
+        Raises (nothing touched) when the ledger would not take the steps or the lease is held."""
+        state = lc.fold(self.lifecycle.history(application))
+        lc.decide(state, "reclaim-step", self.actor, at, environment=environment)
+        summary = Summary(application, False, at=at)
+        with self._leased(application):
+            self._reclaim(state, environment, summary)
+        summary.reclaimed = not summary.failures
         return summary
 
     # --- gates and lease ---------------------------------------------------------------------
@@ -289,6 +315,16 @@ class Reclaimer:
             raise RuleError(f"{application}: no backup confirmation with evidence in the ledger",
                             rule="backup-evidence", article="Art. 16")
         return state
+
+    @contextmanager
+    def _leased(self, application: str) -> Iterator[None]:
+        """Hold ``reclaim:<application>`` (renewed at each environment and step), then release it."""
+        lease = f"reclaim:{application}"
+        self._take(lease)
+        try:
+            yield
+        finally:
+            self.leases.release(lease, self.holder)
 
     def _take(self, lease: str) -> None:
         if not self.leases.acquire(lease, self.holder, self.lease_ttl, _utcnow()):
@@ -333,6 +369,8 @@ class Reclaimer:
             self._emit(summary, Step(env, "stack", "planned", f"pulumi stack rm {stack}"))
 
     def _reclaim(self, state: lc.AppState, env: str, summary: Summary) -> None:
+        """The one place an environment is removed: stack, leftovers, clients, project, grants."""
+        self._take(f"reclaim:{state.application}")  # renewed for each environment
         app, unit = state.application, state.unit
         stack, project_name = self._names(state, env)
         has_stack = self.stacks.exists(stack)
@@ -450,7 +488,8 @@ class Reclaimer:
         """Append the step to the ledger (renewing the lease), then report it."""
         self._take(f"reclaim:{summary.application}")
         payload = {k: v for k, v in step.as_dict().items() if k not in ("environment",)}
-        self.lifecycle.record_reclaim_step(summary.application, self.actor, self._now(), step.environment, payload)
+        self.lifecycle.record_reclaim_step(summary.application, self.actor, summary.at or self._now(),
+                                           step.environment, payload)
         self._emit(summary, step)
 
     def _deadline(self, state: lc.AppState) -> dict[str, Any]:
@@ -645,7 +684,8 @@ def open_platform(environ: Mapping[str, str] | None = None) -> Platform:
 
 def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter | None = None,
                    platform: Platform | None = None) -> Reclaimer:
-    """The service over the configured ledger, cloud, engine and platform (for the CLI)."""
+    """The service over the configured ledger, cloud, engine and platform (for the CLI); each
+    connects on first use."""
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services.lifecycle import Lifecycle
     from orchestrator.services.provision import AUTH_VARIABLES

@@ -371,3 +371,47 @@ def ids(plan: StackPlan, admin: Any) -> dict[str, str]:
     assert check.project is not None, check.problems
     return {f"{kind}/{name}": getattr(obj, "id", name)
             for kind in KINDS.values() for name, obj in check.by_name[kind].items()}
+
+
+
+def database_ids(plan: StackPlan, admin: Any) -> dict[str, str]:
+    """``databases/<name>`` -> the Trove instance's id, for the environment's planned databases."""
+    check = opened(plan, admin)
+    assert check.project is not None, check.problems
+    endpoint = check.conn.endpoint_for("database")
+    instances = check.conn.session.get(f"{endpoint}/instances", endpoint_filter=None).json()["instances"]
+    names = {r.properties["name"] for r in check.resources("openstack:database/instance:Instance")}
+    return {f"databases/{i['name']}": i["id"] for i in instances if i["name"] in names}
+
+
+def _trove_instance(admin: Any, id: str) -> Any:
+    """The Trove instance ``id`` of any project, not deleted (Trove's admin API lists them all)."""
+    endpoint = admin.endpoint_for("database")
+    listed = admin.session.get(f"{endpoint}/mgmt/instances?deleted=false", endpoint_filter=None).json()["instances"]
+    return next((i for i in listed if i["id"] == id), None)
+
+
+#: Kind -> the look-up of one resource by id in any project (``None`` when gone).
+FIND_BY_ID: dict[str, Callable[[Any, str], Any]] = {
+    "networks": lambda admin, id: admin.network.find_network(id, ignore_missing=True),
+    "subnets": lambda admin, id: admin.network.find_subnet(id, ignore_missing=True),
+    "routers": lambda admin, id: admin.network.find_router(id, ignore_missing=True),
+    "security_groups": lambda admin, id: admin.network.find_security_group(id, ignore_missing=True),
+    "ports": lambda admin, id: admin.network.find_port(id, ignore_missing=True),
+    "servers": lambda admin, id: admin.compute.find_server(id, ignore_missing=True, all_projects=True),
+    "volumes": lambda admin, id: admin.block_storage.find_volume(id, ignore_missing=True, all_projects=True),
+    "databases": _trove_instance,
+}
+
+
+def remaining(before: dict[str, str], plan: StackPlan, admin: Any) -> list[str]:
+    """Of the resources found before an environment was removed (:func:`ids`, :func:`database_ids`),
+    those the cloud still has, by id in any project, and the project itself. Containers are named,
+    not numbered: they went with the project's account, which the removal emptied first."""
+    [project] = list(Check(plan, admin).resources("openstack:identity/project:Project"))
+    left = [f"project {project.name}"] if admin.identity.find_project(project.name, domain_id="default") else []
+    for key, id in before.items():
+        kind = key.split("/", 1)[0]
+        if kind in FIND_BY_ID and FIND_BY_ID[kind](admin, id) is not None:
+            left.append(f"{key} ({id})")
+    return left

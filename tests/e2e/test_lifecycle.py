@@ -4,7 +4,8 @@ Test, trial and production are provisioned along the regulation's timeline (stat
 past, ``--at``): test by hand with plain Pulumi as a provider would and then by ``govcloud up``,
 which must find nothing to change; trial and production by ``govcloud up``. After each, every
 planned resource is compared with the cloud through openstacksdk (and Trove's and Keycloak's
-APIs). A minor change is approved and applied without replacing anything; then the application
+APIs). Once the trial runs, the test environment's window passes and ``govcloud expire`` removes
+it: nothing of it may remain (project, resources by id, client, stack). A minor change is approved and applied without replacing anything; then the application
 is terminated and reclaimed, and nothing of it may remain: not in OpenStack (including a volume
 created outside Pulumi but labelled for it), not in Keycloak, not in the Pulumi backend.
 
@@ -79,10 +80,11 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
 
 
-def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = False) -> list[str]:
-    """Everything of ``app`` still in the cloud or the platform (removed too when ``remove``)."""
+def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = False,
+              envs: tuple[Environment, ...] = tuple(Environment)) -> list[str]:
+    """Everything of ``app`` (in ``envs``) still in the cloud or the platform (removed too when ``remove``)."""
     found = []
-    for env in Environment:
+    for env in envs:
         name = naming.project_name(UNIT, app, env)
         if (project := admin.identity.find_project(name, domain_id="default")) is not None:
             found.append(f"project {name}")
@@ -91,18 +93,27 @@ def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = Fals
                 for group in admin.network.security_groups(project_id=project.id):
                     admin.network.delete_security_group(group, ignore_missing=True)
                 admin.identity.delete_project(project, ignore_missing=True)
-    label = f"{naming.TAG_PREFIX}app={app}"
+    label, partial = f"{naming.TAG_PREFIX}app={app}", len(envs) < len(Environment)
+    if partial:  # one environment (Neutron: every tag listed must be there)
+        [env] = envs
+        label += f",{naming.TAG_PREFIX}env={env.value}"
     for kind, listing in (("network", admin.network.networks), ("port", admin.network.ports),
                           ("router", admin.network.routers), ("security group", admin.network.security_groups),
                           ("floating IP", admin.network.ips), ("subnet", admin.network.subnets)):
         found += [f"{kind} {r.id}" for r in listing(tags=label)]
-    meta = f"{naming.TAG_PREFIX}app"
-    found += [f"server {s.id}" for s in admin.compute.servers(all_projects=True)
-              if (s.metadata or {}).get(meta) == app]
-    found += [f"volume {v.id}" for v in admin.block_storage.volumes(all_projects=True)
-              if (v.metadata or {}).get(meta) == app]
+    meta, names = f"{naming.TAG_PREFIX}app", {env.value for env in envs}
+
+    def ours(metadata: dict | None) -> bool:
+        metadata = metadata or {}
+        return metadata.get(meta) == app and (not partial or metadata.get(f"{naming.TAG_PREFIX}env") in names)
+
+    found += [f"server {s.id}" for s in admin.compute.servers(all_projects=True) if ours(s.metadata)]
+    found += [f"volume {v.id}" for v in admin.block_storage.volumes(all_projects=True) if ours(v.metadata)]
+    clients = {naming.client_id(UNIT, app, env) for env in envs}
     for realm in ("government", "government-test"):
         for client in platform.clients(realm, f"{UNIT}-{app}-"):
+            if partial and client.client_id not in clients:
+                continue
             found.append(f"keycloak client {client.client_id} in {realm}")
             if remove:
                 platform.delete_client(realm, client.id)
@@ -212,10 +223,36 @@ def test_trial_environment(govcloud, story, admin, keycloak):
     assert_matches(story, "trial", admin, keycloak)
 
 
+def test_expire_removes_the_test_environment_completely(govcloud, story, admin, keycloak):
+    """The test window (15 days from -76) ended at -61: expire removes it the way reclaim would."""
+    at = beijing(-60 * DAY)
+    dry = govcloud.json("expire", "--dry-run", *OPS, "--at", at)
+    assert [(a["application"], a["action"]) for a in dry["actions"]] == [(story.app, "destroy")], dry
+    plan = story.plan("test")
+    before = cloudcheck.ids(plan, admin) | cloudcheck.database_ids(plan, admin)
+    present = cloudcheck.remaining(before, plan, admin)  # the look-ups find what is there
+    assert present[0].startswith("project ") and any(p.startswith("databases/") for p in present), present
+    assert len(present) == 1 + sum(k.split("/")[0] in cloudcheck.FIND_BY_ID for k in before), present
+    report = govcloud.json("expire", *OPS, "--at", at)
+    assert report["failed"] == 0 and report["actions"][0]["done"], report
+    assert report["actions"][0]["deleted"].get("project") == 1, report
+
+    platform = KeycloakAdmin.from_environ(keycloak)
+    assert leftovers(admin, platform, story.app, envs=(Environment.TEST,)) == []
+    assert cloudcheck.remaining(before, plan, admin) == []
+    assert story.stack("test") not in govcloud.pulumi("stack", "ls", "--json").stdout
+    assert leftovers(admin, platform, story.app, envs=(Environment.TRIAL,)) != []  # the trial lives on
+    status = govcloud.json("app", "status", story.app)
+    assert status["state"] == "trial" and "test" not in status["provisioned"], status
+    history = govcloud.json("app", "history", story.app)
+    assert history[-1]["type"] == "test-expired", history[-1]
+    assert {e["payload"]["status"] for e in history if e["type"] == "reclaim-step"} == {"done"}
+
+
 def test_production_environment_after_thirty_days_of_trial(govcloud, story, admin, keycloak):
     govcloud("app", "approve", story.app, "--env", "production", *CHIEF, "--at", beijing(-35 * DAY))
     up(govcloud, story, "production", -34 * DAY)
-    for env in ("test", "trial", "production"):
+    for env in ("trial", "production"):
         assert_matches(story, env, admin, keycloak)
         story.ids[env] = cloudcheck.ids(story.plan(env), admin)
     assert govcloud.json("app", "status", story.app)["state"] == "production"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import pytest
 from click.testing import CliRunner
@@ -88,7 +86,12 @@ def test_changes_command(run, tmp_path):
     assert json.loads(run("changes", MANIFEST, MANIFEST, "-o", "json").output) == {"kind": "none", "changes": []}
 
 
-def test_expire_through_the_engine_adapter(run, monkeypatch):
+def test_expire_removes_the_test_environment_through_the_reclaimer(run, monkeypatch, tmp_path):
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.services import reclaim
+    from orchestrator.services.lifecycle import Lifecycle
+    from tests.reclaim.fakes import FakeCloud, FakeStacks, reclaimer
+
     permit = str(EXAMPLES / "permit-prototype.yaml")
     unit = ["--as", "wu", "--role", "unit", "--unit", "zjj"]
     run("app", "submit", permit, *unit, "--at", "2026-06-01T09:00")
@@ -96,19 +99,29 @@ def test_expire_through_the_engine_adapter(run, monkeypatch):
     run("app", "review", "permit-prototype", "--opinion", "ok", *OFFICE, "--at", "2026-06-01T11:00")
     run("app", "approve", "permit-prototype", "--env", "test", *OFFICE, "--at", "2026-06-01T12:00")
     run("app", "record-provisioned", "permit-prototype", "--env", "test", *PROVIDER, "--at", "2026-06-02T09:00")
+    # no engine anywhere: the dry run does not need one; a run says so in one sentence, exit 3
+    monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
     dry = json.loads(run("expire", "--dry-run", *PROVIDER, "--at", "2026-06-20", "-o", "json").output)
     assert [(a["action"], a["done"]) for a in dry["actions"]] == [("destroy", False)]
-    monkeypatch.setattr("orchestrator.services.lifecycle.ENGINE_MODULE", "orchestrator.adapters.no_such_engine")
-    failed = run("expire", *PROVIDER, "--at", "2026-06-20", code=3)
-    assert "orchestrator.adapters.no_such_engine" in failed.output and "1 failed" in failed.output
-    destroyed = []
-    engine = types.ModuleType("orchestrator.adapters.engine")
-    engine.destroy = lambda app, env: destroyed.append((app, env))
-    monkeypatch.setattr("orchestrator.services.lifecycle.ENGINE_MODULE", "orchestrator.adapters.engine")
-    monkeypatch.setitem(sys.modules, "orchestrator.adapters.engine", engine)
-    done = json.loads(run("expire", *PROVIDER, "--at", "2026-06-20", "-o", "json").output)
-    assert [(a["action"], a["done"]) for a in done["actions"]] == [("destroy", True)]
-    assert destroyed == [("permit-prototype", "test")]
+    missing = run("expire", *PROVIDER, "--at", "2026-06-20", code=3)
+    assert "the Pulumi CLI (pulumi) was not found" in missing.output and "scripts/install-pulumi" in missing.output
+    assert "Traceback" not in missing.output and len(missing.output.strip().splitlines()) == 1
+    assert json.loads(run("app", "status", "permit-prototype", "-o", "json").output)["provisioned"].keys() == {"test"}
+
+    cloud, stacks = FakeCloud(), FakeStacks("zjj.permit-prototype.test")
+    cloud.add_project("test", unit="zjj", app="permit-prototype")
+
+    def fake_reclaimer(actor, name):
+        ledger = Ledger.open()
+        return reclaimer(Lifecycle(ledger), ledger, actor, cloud, stacks)
+
+    monkeypatch.setattr(reclaim, "open_reclaimer", fake_reclaimer)
+    done = run("expire", *PROVIDER, "--at", "2026-06-20")
+    assert "done   destroy permit-prototype test (expires 2026-06-17T09:00:00)  (delete 7, project 1)" in done.output
+    assert cloud.deleted_projects == ["zjj-permit-prototype-test"]
+    history = json.loads(run("app", "history", "permit-prototype", "-o", "json").output)
+    assert [e["type"] for e in history][-1] == "test-expired"
 
 
 def test_every_lifecycle_command_takes_at_and_output():

@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 
 from orchestrator.core import lifecycle as lc
-from orchestrator.errors import ConflictError, ExternalError, NotFound, RuleError
+from orchestrator.errors import ConflictError, NotFound, RuleError
+
+from tests.reclaim.fakes import FakeStacks, reclaimer
 
 from .conftest import CHIEF, CLERK, EXAMPLES, NEW_SELF_TEST, OPS, PORTAL, SOCIAL, at, variant
 
@@ -125,8 +127,8 @@ def test_test_extension_and_expiry(service):
     service.extend("permit-prototype", 5, "load test needs another week", CHIEF, at("2026-09-30T09:00"))
     assert service.state("permit-prototype").test_expires == at("2026-10-10T09:00")
 
-    destroyed: list[tuple[str, str]] = []
-    fake = lambda app, env: destroyed.append((app, env))  # noqa: E731
+    stacks = FakeStacks("zjj.permit-prototype.test")
+    fake = reclaimer(service, service.store, OPS, stacks=stacks)
     assert service.expire(OPS, at("2026-10-06T09:00"), fake).actions == []
     dry = service.expire(OPS, at("2026-10-07T09:00"), fake, dry_run=True)
     assert [(a.application, a.action, a.done) for a in dry.actions] == [("permit-prototype", "warn", False)]
@@ -138,10 +140,11 @@ def test_test_extension_and_expiry(service):
         service.record_provisioned("permit-prototype", "test", OPS, at("2026-10-10T09:00"))
     _rule(late, "test-expired", "Art. 13")
     gone = service.expire(OPS, at("2026-10-10T09:30"), fake)
-    assert [(a.action, a.done) for a in gone.actions] == [("destroy", True)] and destroyed == [("permit-prototype", "test")]
+    assert [(a.action, a.done) for a in gone.actions] == [("destroy", True)]
+    assert stacks.calls == [("destroy", "zjj.permit-prototype.test"), ("rm", "zjj.permit-prototype.test")]
     state = service.state("permit-prototype")
-    assert "test" not in state.provisioned and [e.type for e in service.history("permit-prototype")][-2:] == [
-        "expiry-warned", "test-expired"]
+    types = [e.type for e in service.history("permit-prototype")]
+    assert "test" not in state.provisioned and types[-1] == "test-expired" and "expiry-warned" in types[-6:]
     assert _deadlines(service, "permit-prototype", "2026-10-12")["test-window"]["status"] == "met"
     assert service.expire(OPS, at("2026-10-11T09:00"), fake).actions == []
 
@@ -155,12 +158,10 @@ def test_expiry_failure_is_reported_and_the_run_goes_on(service, tmp_path):
         service.approve(app, "test", CHIEF, at("2026-06-01T12:00"))
         service.record_provisioned(app, "test", OPS, at("2026-06-02T09:00"))
 
-    def flaky(app: str, env: str) -> None:
-        if app == "permit-prototype":
-            raise ExternalError("engine: stack is locked")
-
-    report = service.expire(OPS, at("2026-06-20T09:00"), flaky)
-    assert report.failed == 1
+    stacks = FakeStacks("zjj.permit-prototype.test", "zjj.permit-twin.test")
+    stacks.fail_destroy.add("zjj.permit-prototype.test")  # the engine: stack is locked
+    report = service.expire(OPS, at("2026-06-20T09:00"), reclaimer(service, service.store, OPS, stacks=stacks))
+    assert report.failed == 1 and "pulumi destroy of stack zjj.permit-prototype.test failed" in report.actions[0].error
     assert {(a.application, a.done) for a in report.actions} == {("permit-prototype", False), ("permit-twin", True)}
     assert "test" in service.state("permit-prototype").provisioned
     assert "test" not in service.state("permit-twin").provisioned
@@ -282,11 +283,11 @@ def test_expire_decides_before_destroying(service):
     service.approve("permit-prototype", "test", CHIEF, at("2026-06-01T12:00"))
     service.record_provisioned("permit-prototype", "test", OPS, at("2026-06-02T09:00"))
     service.terminate("permit-prototype", PERMIT, at("2026-06-03T09:00"))
-    destroyed = []
-    report = service.expire(CLERK, at("2026-06-20T09:00"), lambda app, env: destroyed.append(app))
+    stacks = FakeStacks("zjj.permit-prototype.test")
+    report = service.expire(CLERK, at("2026-06-20T09:00"), reclaimer(service, service.store, CLERK, stacks=stacks))
     assert report.failed == 1
     assert report.actions[0].error == "test-expired is for role provider, not egov-office (Art. 6-9)"
-    assert destroyed == []
-    report = service.expire(OPS, at("2026-06-20T09:00"), lambda app, env: destroyed.append(app))
-    assert report.failed == 0 and destroyed == ["permit-prototype"]  # a test env may expire during termination
+    assert stacks.calls == []
+    report = service.expire(OPS, at("2026-06-20T09:00"), reclaimer(service, service.store, OPS, stacks=stacks))
+    assert report.failed == 0 and ("destroy", "zjj.permit-prototype.test") in stacks.calls  # during termination too
     assert service.state("permit-prototype").state == lc.TERMINATION_REQUESTED

@@ -20,6 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 CLERK, CHIEF = Actor("zhang", EGOV, "egov"), Actor("chen", EGOV, "egov")
 OPS, OPS2 = Actor("ops", PROVIDER), Actor("wang", PROVIDER)
 SOCIAL = Actor("zhaogang", UNIT, "rsj")
+PERMIT = Actor("wu", UNIT, "zjj")
 APPROVED_AT = dt.datetime(2026, 6, 5, 9, 0)  # a Friday: due Wed 10 Jun (3 working days)
 
 
@@ -27,14 +28,27 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                             app: str = "social-security", unit: Actor = SOCIAL) -> None:
+def to_testing(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
+               app: str = "social-security", unit: Actor = SOCIAL) -> None:
+    """The test environment provisioned Sat 28 Feb 10:00: it expires Sun 15 Mar 10:00."""
     service.submit(path, unit, at("2026-02-12T10:00"))
     service.accept(app, CLERK, at("2026-02-24T09:00"))
     service.review(app, "complete", CLERK, at("2026-02-26T15:00"))
     service.approve(app, "test", CHIEF, at("2026-02-27T09:00"))
     service.record_provisioned(app, "test", OPS, at("2026-02-28T10:00"))
+
+
+def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
+                             app: str = "social-security", unit: Actor = SOCIAL) -> None:
+    to_testing(service, path, app, unit)
     service.terminate(app, unit, at("2026-06-01T09:00"), reason="replaced")
+
+
+def two_testing(service: Lifecycle) -> None:
+    """social-security's test environment expires 15 Mar; permit-prototype's, extended, 20 Mar."""
+    to_testing(service)
+    to_testing(service, EXAMPLES / "permit-prototype.yaml", "permit-prototype", PERMIT)
+    service.extend("permit-prototype", 5, "load test", CHIEF, at("2026-03-02T09:00"))
 
 
 def to_termination_approved(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
@@ -58,11 +72,12 @@ def ledger_files(tmp_path_factory) -> dict[str, Path]:
     return {
         "requested": _ledger_file(tmp_path_factory.mktemp("requested"), to_termination_requested),
         "approved": _ledger_file(tmp_path_factory.mktemp("approved"), to_termination_approved),
+        "testing": _ledger_file(tmp_path_factory.mktemp("testing"), two_testing),
     }
 
 
 def _open_copy(source: Path, tmp_path: Path) -> Ledger:
-    target = tmp_path / "ledger.db"
+    target = tmp_path / f"{source.parent.name}.db"  # two ledgers in one test do not meet
     shutil.copy(source, target)
     return Ledger.open(f"sqlite:///{target}")
 
@@ -77,6 +92,13 @@ def ledger(ledger_files, tmp_path):
 @pytest.fixture
 def requested_ledger(ledger_files, tmp_path):
     ledger = _open_copy(ledger_files["requested"], tmp_path)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def testing_ledger(ledger_files, tmp_path):
+    ledger = _open_copy(ledger_files["testing"], tmp_path)
     yield ledger
     ledger.close()
 

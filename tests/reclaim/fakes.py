@@ -12,6 +12,8 @@ through the real client decision.
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator.adapters.platform import PlatformClient, PlatformError
 from orchestrator.core.access import Assignment
 from orchestrator.core.reclaim import Found
@@ -83,16 +85,18 @@ class FakeCloud:
         self.stuck_assignments: dict[str, str] = {}
         """Assignment id -> the error Keystone answers when asked to remove it."""
 
-    def add_project(self, env: str, labels: dict | None = None, items: list[Found] = ()) -> Found:
+    def add_project(self, env: str, labels: dict | None = None, items: list[Found] = (), *, unit: str = UNIT,
+                    app: str = APP) -> Found:
         """A project as a stack leaves it: its resources, and the grants of ``core.access`` plus
         the provisioning user's role."""
-        name = f"{UNIT}-{APP}-{env}"
-        project = Found("project", f"p-{env}", name, dict(OURS, env=env) if labels is None else labels)
+        name = f"{unit}-{app}-{env}"
+        ours = dict(OURS, unit=unit, app=app, env=env)
+        project = Found("project", f"p-{env}" if app == APP else f"p-{app}-{env}", name, ours if labels is None else labels)
         self.projects[name] = project
         self.items[project.id] = list(items)
         self.assignments[project.id] = [
-            Assignment(project.id, "r-member", "member", "group", "g-admins", f"{UNIT}-admins"),
-            Assignment(project.id, "r-reader", "reader", "group", "g-operators", f"{UNIT}-operators"),
+            Assignment(project.id, "r-member", "member", "group", "g-admins", f"{unit}-admins"),
+            Assignment(project.id, "r-reader", "reader", "group", "g-operators", f"{unit}-operators"),
             Assignment(project.id, "r-member", "member", "group", "g-ops", "govcloud-provider-ops"),
             Assignment(project.id, "r-member", "member", "user", self.user_id, "govcloud-admin"),
         ]
@@ -127,6 +131,12 @@ class FakeStacks:
         self.names = set(names)
         self.calls: list[tuple[str, str]] = []
         self.fail_destroy: set[str] = set()
+        self.missing: str | None = None
+        """The engine adapter's sentence when the engine is not there (:meth:`ready` raises it)."""
+
+    def ready(self) -> None:
+        if self.missing:
+            raise ExternalError(self.missing)
 
     def exists(self, stack: str) -> bool:
         return stack in self.names
@@ -174,9 +184,9 @@ class FakeKeycloakAdmin:
             self.deleted.append(id)
 
 
-def environment(env: str = "test") -> list[Found]:
+def environment(env: str = "test", *, unit: str = UNIT, app: str = APP) -> list[Found]:
     """A typical leftover environment: a bit of everything, all tagged for our application."""
-    o = dict(OURS, env=env)
+    o = dict(OURS, unit=unit, app=app, env=env)
     return [
         Found("floating_ip", f"{env}-fip", "203.0.113.5", o),
         Found("server", f"{env}-srv", "social-security-web-1", o),
@@ -196,3 +206,16 @@ def environment(env: str = "test") -> list[Found]:
         Found("database_instance", f"{env}-db", "social-security-db", o),
         Found("image", f"{env}-img", "social-security-golden", o),
     ]
+
+
+def reclaimer(lifecycle: Any, leases: Any, actor: Any, cloud: FakeCloud | None = None, stacks: FakeStacks | None = None,
+              keycloak: FakeKeycloakAdmin | None = None, **kw: Any) -> Any:
+    """The real :class:`~orchestrator.services.reclaim.Reclaimer` over these fakes: the platform is
+    the real Keycloak adapter over ``keycloak`` (an empty one by default)."""
+    from orchestrator.adapters.platform import KeycloakPlatform
+    from orchestrator.core.platform import AuthSettings
+    from orchestrator.services.reclaim import Reclaimer
+
+    platform = KeycloakPlatform(keycloak or FakeKeycloakAdmin(), AuthSettings("government"))
+    kw.setdefault("workers", 1)
+    return Reclaimer(lifecycle, leases, cloud or FakeCloud(), stacks or FakeStacks(), actor, platform=platform, **kw)

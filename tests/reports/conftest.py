@@ -24,6 +24,7 @@ from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.quota import load_policy
 from orchestrator.core.usage import GIB, ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
 from orchestrator.services.lifecycle import Lifecycle
+from tests.reclaim.fakes import reclaimer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "manifests"
@@ -58,8 +59,8 @@ def replay(service: Lifecycle, tmp_path: Path) -> None:
     s.test_passed("social-security", "report T-26-031", CLERK, at("2026-03-10T09:00"))
     s.approve("social-security", "trial", CHIEF, at("2026-03-11T09:00"))
     s.record_provisioned("social-security", "trial", OPS, at("2026-03-12T10:00"))
-    s.expire(OPS, at("2026-03-15T10:00"), destroy=lambda app, env: None)
-    s.expire(OPS, at("2026-03-20T10:00"), destroy=lambda app, env: None)
+    s.expire(OPS, at("2026-03-15T10:00"), reclaimer(s, s.store, OPS))  # nothing left in the fake cloud
+    s.expire(OPS, at("2026-03-20T10:00"), reclaimer(s, s.store, OPS))
 
     s.submit(EXAMPLES / "citizen-portal.yaml", PORTAL, at("2026-04-01T09:00"))
     s.accept("citizen-portal", CLERK, at("2026-04-07T10:00"))
