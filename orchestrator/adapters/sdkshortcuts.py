@@ -34,6 +34,9 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
    ``False`` at once (the SDK asks it of every value an Output settles with, twice).
 10. ``Output.from_input`` of such a plain value: the known, settled Output built at once (the
    stock function checks a dozen other kinds of input first).
+11. ``ResourceOptions._copy`` and ``ResourceHookBinding._copy`` (twice per resource, in
+   ``ResourceOptions.merge``): a new instance with the same ``__dict__``, which is what
+   ``copy.copy`` makes of these plain classes, without its generic reduce-and-rebuild path.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pulumi
 import pulumi.log
 from pulumi import _types
 from pulumi.output import Output, _OutputData
@@ -97,6 +101,8 @@ def _patches() -> tuple[tuple[Any, str, Any], ...]:
         (importlib.import_module("pulumi.runtime.invoke"), "wrap_with_context", _unwrapped),  # not the function
         (rpc, "contains_unknowns", _plain_known(rpc.contains_unknowns)),
         (Output, "from_input", staticmethod(_plain_from_input(Output.from_input))),
+        (pulumi.ResourceOptions, "_copy", _shallow_copy),
+        (pulumi.ResourceHookBinding, "_copy", _shallow_copy),
     )
 
 
@@ -138,6 +144,12 @@ def _plain_known(stock: Callable[[Any], bool]) -> Callable[[Any], bool]:
         return False if type(value) in _PLAIN else stock(value)
 
     return contains_unknowns
+
+
+def _shallow_copy(self: Any) -> Any:
+    out = object.__new__(type(self))
+    out.__dict__.update(self.__dict__)
+    return out
 
 
 def _plain_from_input(stock: Callable[[Any], Output]) -> Callable[[Any], Output]:

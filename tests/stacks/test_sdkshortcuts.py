@@ -12,7 +12,7 @@ import pytest
 from pulumi.output import Output, Unknown
 from pulumi.runtime import resource, rpc, stack
 
-from orchestrator.adapters import sdkshortcuts
+from orchestrator.adapters import mockruntime, sdkshortcuts
 from orchestrator.adapters.forkpool import WorkerFailed, forked_map
 from orchestrator.adapters.mockruntime import ProgramRun, run_program
 from orchestrator.core import naming
@@ -48,14 +48,47 @@ def test_the_installed_sdk_is_the_one_the_shortcuts_were_written_for() -> None:
     assert sdkshortcuts.supported()
 
 
+@pytest.fixture
+def requests(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every RegisterResourceRequest the mock monitor receives (without the stack trace and source
+    position, which shortcut 6 leaves out), serialized: all options, dependencies and aliases, not only inputs."""
+    seen: list[bytes] = []
+    make_mocks = mockruntime._make_mocks
+
+    def recording() -> tuple:
+        recorder, monitor = make_mocks()
+        register = monitor.RegisterResource
+
+        def register_resource(request: object) -> object:
+            kept = type(request)()
+            kept.CopyFrom(request)
+            kept.ClearField("stackTrace")
+            kept.ClearField("sourcePosition")
+            for urns in [kept.dependencies, *(d.urns for d in kept.propertyDependencies.values())]:
+                urns.sort()  # the SDK lists them from sets: their order differs from run to run
+            seen.append(kept.SerializeToString(deterministic=True))
+            return register(request)
+
+        monitor.RegisterResource = register_resource
+        return recorder, monitor
+
+    monkeypatch.setattr(mockruntime, "_make_mocks", recording)
+    return seen
+
+
 @pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
 @pytest.mark.parametrize(("name", "env"), example_environments())
 def test_a_run_with_shortcuts_registers_and_exports_exactly_what_the_stock_sdk_does(
-    name: str, env: object, preview: bool
+    name: str, env: object, preview: bool, requests: list[bytes]
 ) -> None:
-    fast, stock = _run(name, env, fast=True, preview=preview), _run(name, env, fast=False, preview=preview)
+    fast = _run(name, env, fast=True, preview=preview)
+    fast_requests = sorted(requests)
+    requests.clear()
+    stock = _run(name, env, fast=False, preview=preview)
     assert fast.resources, "the run registered nothing"
     assert _registered(fast) == _registered(stock)
+    assert len(fast_requests) == len(fast.resources) + 1  # and the stack
+    assert fast_requests == sorted(requests)
     assert (fast.outputs, fast.secret_outputs) == (stock.outputs, stock.secret_outputs)
     if not preview:
         assert fast.outputs and fast.secret_outputs
