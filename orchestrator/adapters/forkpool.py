@@ -34,13 +34,20 @@ def forked_map(
     function: Callable[[T], R], items: Sequence[T], workers: int, chunk: int,
     *, initializer: Callable[[], None] | None = None, meanwhile: Callable[[], None] | None = None,
 ) -> list[R]:
-    """``[function(i) for i in items]``, in up to ``workers`` forked children of ``chunk`` items.
+    """``[function(i) for i in items]``, in up to ``workers`` forked children of at most ``chunk``
+    items each: smaller towards the end (a quarter of what is left per worker), so that the
+    children finish together instead of one planning a whole chunk while the other cores idle.
 
     Each child calls ``initializer`` first. An exception raised by ``function`` is raised here
     (the first to come back; the other children are stopped). ``meanwhile`` runs in this process
     once the first children are forked.
     """
-    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    chunks = []
+    start = 0
+    while start < len(items):
+        size = max(1, min(chunk, (len(items) - start) // (2 * workers)))
+        chunks.append(items[start : start + size])
+        start += size
     results: list[list[R]] = [[] for _ in chunks]
     running: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, chunk index)
     with tempfile.TemporaryDirectory(prefix="govcloud-fork-") as tmp, selectors.DefaultSelector() as ready:
