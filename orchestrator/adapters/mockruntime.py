@@ -40,6 +40,8 @@ class Registered:
     inputs: dict[str, Any]
     aliases: tuple[str, ...] = ()
     """URNs of the names the resource had before (its ``aliases`` option), as the engine reads them."""
+    delete_before_replace: bool = False
+    """Its ``delete_before_replace`` option: a replacement deletes it before creating the new one."""
 
 
 @dataclass
@@ -138,7 +140,8 @@ def _make_mocks() -> tuple[Any, Any]:
             self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
             self.registered.append(
                 Registered(urn, request.type, request.name, request.parent, request.provider,
-                           bool(request.custom), inputs, tuple(self.alias_urn(request, a) for a in request.aliases))
+                           bool(request.custom), inputs, tuple(self.alias_urn(request, a) for a in request.aliases),
+                           request.deleteBeforeReplace)
             )
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=struct(state))
 

@@ -86,7 +86,10 @@ class SecurityGroups(pulumi.ComponentResource):
                             security_group_id=owner.id,
                             **rule_args(rule),
                             **remote,
-                            opts=rules_in_turn.options(parent=owner, aliases=aliases),
+                            # A rule is replaced only when its description changes (what it
+                            # does is its name) or its group is replaced; Neutron refuses a
+                            # second rule that does the same, so the old one must go first.
+                            opts=rules_in_turn.options(parent=owner, aliases=aliases, delete_before_replace=True),
                         )
                     )
                 )

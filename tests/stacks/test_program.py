@@ -147,6 +147,7 @@ def test_security_groups_hold_exactly_the_declared_rules(env_run: Deployed) -> N
             assert r.name == f"{sg.name}-{naming.rule_slug(rule)}"
             assert d.parent_of(r) == sg
             assert r.aliases == (f"{r.urn.rsplit('::', 1)[0]}::{sg.name}-rule-{i}",), "alias: the old numbered name"
+            assert r.delete_before_replace, "Neutron refuses a second identical rule: the old one goes first"
             assert r.inputs["securityGroupId"] == f"{sg.name}-id"
             assert r.inputs["direction"] == rule.direction
             assert r.inputs.get("protocol") == (None if rule.protocol == "any" else rule.protocol)
@@ -217,6 +218,7 @@ def test_servers_ports_user_data_and_public_ips(env_run: Deployed) -> None:
             assert instance.inputs["imageName"] == server.image
             assert instance.inputs["keyPair"] == KEY_PAIR
             assert instance.inputs["networks"] == [{"port": f"{name}-port-id"}]
+            assert instance.delete_before_replace, "a replaced server frees its port first"
             assert port.inputs["fixedIps"] == [{"subnetId": f"{d.app.id}-subnet-id"}]
             assert sorted(port.inputs.get("securityGroupIds", [])) == sorted(
                 f"{d.app.id}-{g}-id" for g in server.security_groups
