@@ -244,7 +244,7 @@ def run_program_collecting(
     gc.disable()
     try:
         return contextvars.Context().run(
-            _run_isolated, program, run, project, stack, config or {}, preview, fast
+            _run_in_context, program, run, project, stack, config or {}, preview, fast
         )
     finally:
         _runs_since_collect += 1
@@ -309,7 +309,7 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _run_isolated(
+def _run_in_context(
     program: Callable[[], object],
     run: ProgramRun,
     project: str,
@@ -318,20 +318,7 @@ def _run_isolated(
     preview: bool,
     fast: bool,
 ) -> BaseException | None:
-    from orchestrator.adapters.sdkshortcuts import installed
-
-    with installed() if fast else nullcontext():
-        return _run_in_context(program, run, project, stack, config, preview)
-
-
-def _run_in_context(
-    program: Callable[[], object],
-    run: ProgramRun,
-    project: str,
-    stack: str,
-    config: dict[str, str],
-    preview: bool,
-) -> BaseException | None:
+    """One run, in the fresh context :func:`run_program_collecting` made for it."""
     import pulumi
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime import settings
@@ -339,22 +326,25 @@ def _run_in_context(
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    _event_loop()
-    settings.reset_options(project=project, stack=stack, preview=preview)
-    runtime_config.set_all_config(dict(config), [])
-    recorder, monitor = _make_mocks()
-    set_mocks(recorder, project=project, stack=stack, preview=preview, monitor=monitor)
-    error: BaseException | None = None
-    try:
-        _sync_await(run_pulumi_func(program))
-    except Exception as exc:  # the program's own failure, handed to the caller
-        error = exc
-    run.resources.extend(monitor.registered)
-    if error is None and not preview:
-        root = settings.get_root_resource()
-        for key, value in getattr(root, "outputs", {}).items():
-            output = pulumi.Output.from_input(value)
-            run.outputs[key] = _sync_await(output.future())
-            if _sync_await(output.is_secret()):
-                run.secret_outputs.add(key)
+    from orchestrator.adapters.sdkshortcuts import installed
+
+    with installed() if fast else nullcontext():
+        _event_loop()
+        settings.reset_options(project=project, stack=stack, preview=preview)
+        runtime_config.set_all_config(dict(config), [])
+        recorder, monitor = _make_mocks()
+        set_mocks(recorder, project=project, stack=stack, preview=preview, monitor=monitor)
+        error: BaseException | None = None
+        try:
+            _sync_await(run_pulumi_func(program))
+        except Exception as exc:  # the program's own failure, handed to the caller
+            error = exc
+        run.resources.extend(monitor.registered)
+        if error is None and not preview:
+            root = settings.get_root_resource()
+            for key, value in getattr(root, "outputs", {}).items():
+                output = pulumi.Output.from_input(value)
+                run.outputs[key] = _sync_await(output.future())
+                if _sync_await(output.is_secret()):
+                    run.secret_outputs.add(key)
     return error
