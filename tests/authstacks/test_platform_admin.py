@@ -1,11 +1,13 @@
 """Reclaiming an application's clients through Keycloak's admin REST API, against a fake
 Keycloak on loopback that implements the endpoints used (token, list clients, delete client):
-the adapter (:class:`KeycloakPlatform`) under the reclamation service's clients step."""
+the adapter (:class:`KeycloakPlatform`) under the reclamation service's clients step, for each
+environment of one application (production and trial in the real realm ``gov``, test in ``gov-test``)."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestrator.adapters.platform import PAGE, KeycloakAdmin, KeycloakPlatform, PlatformError, reclaim_clients
+from orchestrator.adapters.platform import PAGE, KeycloakAdmin, KeycloakPlatform, PlatformError
 from orchestrator.core import naming
 from orchestrator.core.platform import AuthSettings
 from orchestrator.services.reclaim import Step, clients_step
@@ -143,61 +145,6 @@ def remaining_ids(fake: FakeKeycloak) -> set[str]:
     return {i for clients in fake.realms.values() for i in clients}
 
 
-def test_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak) -> None:
-    ids = populate(keycloak)
-    result = reclaim_clients(admin(keycloak), ["gov", "gov-test"], "zwb", "citizen-portal")
-    assert result.dry_run and result.ok
-    assert sorted(c.id for c in result.delete) == sorted([ids["test"], ids["trial"], ids["production"]])
-    assert sorted(c.id for c in result.foreign) == sorted([ids["v2"], ids["manual"]])
-    assert remaining_ids(keycloak) == set(ids.values())
-    assert not [r for r in keycloak.requests if r.startswith("DELETE")]
-
-
-def test_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak: FakeKeycloak) -> None:
-    ids = populate(keycloak)
-    result = reclaim_clients(admin(keycloak), ["gov", "gov-test", "gov"], "zwb", "citizen-portal", dry_run=False)
-    assert result.ok and not result.dry_run and result.remaining == () and result.failures == ()
-    assert {c.client_id for c in result.delete} == naming.client_ids("zwb", "citizen-portal")
-    assert remaining_ids(keycloak) == {ids["v2"], ids["manual"], ids["other"]}
-    deletes = [r for r in keycloak.requests if r.startswith("DELETE")]
-    assert sorted(deletes) == sorted(
-        [f"DELETE /admin/realms/gov-test/clients/{ids['test']}", f"DELETE /admin/realms/gov/clients/{ids['trial']}",
-         f"DELETE /admin/realms/gov/clients/{ids['production']}"]
-    )
-    gets = [r for r in keycloak.requests if r.startswith("GET")]
-    assert len(gets) == 4, "each realm listed once to decide and once to verify"
-    assert all("clientId=zwb-citizen-portal-" in g and "search=true" in g for g in gets)
-    assert [r for r in keycloak.requests if r.startswith("POST")] == ["POST /realms/master/protocol/openid-connect/token"]
-    assert json.loads(json.dumps(result.as_dict()))["ok"] is True
-
-
-def test_a_client_that_survives_deletion_is_reported(keycloak: FakeKeycloak) -> None:
-    ids = populate(keycloak)
-    keycloak.pretend_delete.add(ids["trial"])
-    result = reclaim_clients(admin(keycloak), ["gov", "gov-test"], "zwb", "citizen-portal", dry_run=False)
-    assert not result.ok
-    assert [c.id for c in result.remaining] == [ids["trial"]]
-    assert result.failures == ()
-
-
-def test_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloak) -> None:
-    ids = populate(keycloak)
-    keycloak.refuse_delete.add(ids["test"])
-    result = reclaim_clients(admin(keycloak), ["gov-test", "gov"], "zwb", "citizen-portal", dry_run=False)
-    assert not result.ok
-    [failure] = result.failures
-    assert failure.startswith("gov-test/zwb-citizen-portal-test: ") and "500" in failure
-    assert [c.id for c in result.remaining] == [ids["test"]]
-    assert ids["trial"] not in remaining_ids(keycloak) and ids["production"] not in remaining_ids(keycloak)
-
-
-def test_wrong_credentials_are_an_outside_failure_without_the_secret(keycloak: FakeKeycloak) -> None:
-    with pytest.raises(PlatformError, match="401") as raised:
-        reclaim_clients(admin(keycloak, "wrong-secret"), ["gov"], "zwb", "citizen-portal")
-    assert "wrong-secret" not in str(raised.value)
-    assert "wrong-secret" not in repr(admin(keycloak, "wrong-secret"))
-
-
 def reclaim(fake: FakeKeycloak, dry_run: bool = False, secret: str = ADMIN_SECRET) -> dict[str, Step]:
     """The clients step of every environment of zwb/citizen-portal, realms ``gov`` and ``gov-test``."""
     platform = KeycloakPlatform(admin(fake, secret), AuthSettings("gov", "gov-test"))
@@ -205,7 +152,7 @@ def reclaim(fake: FakeKeycloak, dry_run: bool = False, secret: str = ADMIN_SECRE
             for env in ("production", "trial", "test")}
 
 
-def test_clients_step_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak) -> None:
+def test_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak) -> None:
     ids = populate(keycloak)
     steps = reclaim(keycloak, dry_run=True)
     assert {env: [p["id"] for p in s.plan] for env, s in steps.items()} == {
@@ -217,7 +164,7 @@ def test_clients_step_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak
     assert not [r for r in keycloak.requests if r.startswith("DELETE")]
 
 
-def test_clients_step_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak: FakeKeycloak) -> None:
+def test_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak: FakeKeycloak) -> None:
     ids = populate(keycloak)
     steps = reclaim(keycloak)
     assert all(s.status == "done" and not s.failures and s.deleted == {"auth_client": 1} for s in steps.values())
@@ -228,16 +175,18 @@ def test_clients_step_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak:
         [f"DELETE /admin/realms/gov-test/clients/{ids['test']}", f"DELETE /admin/realms/gov/clients/{ids['trial']}",
          f"DELETE /admin/realms/gov/clients/{ids['production']}"]
     )
+    removed = {s.detail.rpartition("removed ")[2] for s in steps.values()}
+    assert removed == naming.client_ids("zwb", "citizen-portal")  # every environment's client, each in its realm
     gets = [r for r in keycloak.requests if r.startswith("GET")]
-    assert len(gets) == 6, "each environment's realm listed once to decide and once to verify"
     assert all("clientId=zwb-citizen-portal-" in g and "search=true" in g for g in gets)
-    assert sum("/realms/gov-test/" in g for g in gets) == 2
+    # each environment's realm listed once to decide and once to verify: the real realm serves two
+    assert Counter(g.split("/")[3] for g in gets) == {"gov": 4, "gov-test": 2}
     tokens = [r for r in keycloak.requests if r.startswith("POST")]
     assert tokens == ["POST /realms/master/protocol/openid-connect/token"]  # one, while it lives
     assert json.loads(json.dumps(steps["test"].as_dict()))["status"] == "done"
 
 
-def test_clients_step_a_client_that_survives_deletion_is_reported(keycloak: FakeKeycloak) -> None:
+def test_a_client_that_survives_deletion_is_reported(keycloak: FakeKeycloak) -> None:
     ids = populate(keycloak)
     keycloak.pretend_delete.add(ids["trial"])
     steps = reclaim(keycloak)
@@ -246,14 +195,16 @@ def test_clients_step_a_client_that_survives_deletion_is_reported(keycloak: Fake
     assert steps["production"].status == steps["test"].status == "done"
 
 
-def test_clients_step_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloak) -> None:
+def test_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloak) -> None:
     ids = populate(keycloak)
     keycloak.refuse_delete.add(ids["test"])
     steps = reclaim(keycloak)
     failed = steps["test"].failures
-    assert [f.name for f in failed] == ["zwb-citizen-portal-test"] * 2  # refused, then still listed
+    assert steps["test"].status == "failed" and steps["test"].deleted == {}
+    assert [(f.id, f.name) for f in failed] == [(f"gov-test/{ids['test']}", "zwb-citizen-portal-test")] * 2  # refused, then still listed
     assert "500" in failed[0].error and failed[1].error == "still there after its deletion"
-    assert ids["trial"] not in remaining_ids(keycloak) and ids["production"] not in remaining_ids(keycloak)
+    assert steps["production"].status == steps["trial"].status == "done"
+    assert remaining_ids(keycloak) == {ids["test"], ids["v2"], ids["manual"], ids["other"]}
 
 
 def test_listing_pages_through_many_clients(keycloak: FakeKeycloak) -> None:
@@ -284,7 +235,7 @@ def test_deleting_a_missing_client_is_fine_unless_asked(keycloak: FakeKeycloak) 
     assert raised.value.status == 404 and raised.value.exit_code == 3
 
 
-def test_clients_step_wrong_credentials_fail_without_the_secret(keycloak: FakeKeycloak) -> None:
+def test_wrong_credentials_fail_without_the_secret(keycloak: FakeKeycloak) -> None:
     populate(keycloak)
     steps = reclaim(keycloak, secret="wrong-secret")
     assert all(s.status == "failed" and "401" in s.failures[0].error for s in steps.values())
