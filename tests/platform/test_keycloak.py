@@ -1,5 +1,6 @@
-"""Against the real Keycloak of the local test environment: reclamation finds, keeps and deletes
-clients by their govcloud labels through the admin REST API, and the CLI verifies real ID tokens
+"""Against the real Keycloak of the local test environment: reclamation's clients step (through
+:class:`KeycloakPlatform`) finds, keeps and deletes clients by their govcloud labels through the
+admin REST API, in the application's realm and its test realm, and the CLI verifies real ID tokens
 (signature by the realm's JWKS found through discovery, issuer, audience, role and unit claims)."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import uuid
 import pytest
 
 from orchestrator.adapters import oidc
-from orchestrator.adapters.platform import PlatformError, reclaim_clients
+from orchestrator.adapters.platform import KeycloakPlatform, PlatformError
 from orchestrator.core import naming
+from orchestrator.core.platform import AuthSettings
+from orchestrator.services.reclaim import Step, clients_step
 from orchestrator.settings import OidcSettings
 from tests.auth.conftest import oidc_cli
 from tests.conftest import EXAMPLES
@@ -49,24 +52,37 @@ def app(keycloak, admin, admin_token):
             admin.delete_client(realm, client.id)
 
 
-def test_admin_lists_labelled_clients_and_reclaim_deletes_only_ours(admin, app):
+def test_admin_lists_labelled_clients_and_the_clients_step_deletes_only_ours(admin, app):
     unit, app_id, realms = app
     prefix = naming.client_prefix(unit, app_id)
-    listed = {(c.realm, c.client_id): c.labels for realm in realms for c in admin.clients(realm, prefix)}
-    assert listed == {
+
+    def listed() -> dict[tuple[str, str], dict[str, str]]:
+        return {(c.realm, c.client_id): c.labels for realm in realms for c in admin.clients(realm, prefix)}
+
+    assert listed() == {
         (realms[0], f"{prefix}trial"): {"unit": unit, "app": app_id, "env": "trial", "digest": "sha256:0"},
         (realms[1], f"{prefix}test"): {"unit": unit, "app": app_id, "env": "test", "digest": "sha256:0"},
         (realms[0], f"{prefix}scratch"): {},
     }
+    # the reclamation service's clients step, environment by environment, each in its realm
+    platform = KeycloakPlatform(admin, AuthSettings(*realms))
 
-    dry = reclaim_clients(admin, realms, unit, app_id)
-    assert dry.dry_run and {c.client_id for c in dry.delete} == {f"{prefix}trial", f"{prefix}test"}
-    assert [c.client_id for c in dry.foreign] == [f"{prefix}scratch"]
-    assert len([c for realm in realms for c in admin.clients(realm, prefix)]) == 3
+    def steps(dry_run: bool) -> dict[str, Step]:
+        return {env: clients_step(platform, env, unit, app_id, dry_run) for env in ("production", "trial", "test")}
 
-    done = reclaim_clients(admin, realms, unit, app_id, dry_run=False)
-    assert done.ok and not done.remaining and not done.failures
-    assert [c.client_id for realm in realms for c in admin.clients(realm, prefix)] == [f"{prefix}scratch"]
+    dry = steps(dry_run=True)
+    assert {env: [p["name"] for p in s.plan] for env, s in dry.items()} == {
+        "production": [], "trial": [f"{prefix}trial"], "test": [f"{prefix}test"]}
+    assert {env: [f["name"] for f in s.foreign] for env, s in dry.items()} == {
+        "production": [f"{prefix}scratch"], "trial": [f"{prefix}scratch"], "test": []}
+    assert all(s.status == "planned" and not s.failures for s in dry.values())
+    assert len(listed()) == 3
+
+    done = steps(dry_run=False)
+    assert all(s.status == "done" and not s.failures for s in done.values())
+    assert {env: s.deleted for env, s in done.items()} == {
+        "production": {}, "trial": {"auth_client": 1}, "test": {"auth_client": 1}}
+    assert listed() == {(realms[0], f"{prefix}scratch"): {}}
 
 
 def test_deleting_a_missing_client_is_fine_unless_asked(admin, keycloak):
