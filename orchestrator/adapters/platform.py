@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +57,6 @@ class PlatformClient:
     client_id: str
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     """The govcloud labels found in the client's attributes (``{"unit": "zwb", ...}``)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"realm": self.realm, "id": self.id, "clientId": self.client_id, "labels": self.labels}
 
 
 @dataclass
@@ -277,35 +274,7 @@ def _labels(attributes: dict[str, Any]) -> dict[str, str]:
     return {k[len(prefix):]: str(v) for k, v in attributes.items() if k.startswith(prefix) and k[len(prefix):] in naming.TAG_KEYS}
 
 
-# --- reclamation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientsReclaim:
-    """What reclaiming an application's clients decided, did and found afterwards."""
-
-    dry_run: bool
-    delete: tuple[PlatformClient, ...]
-    """Ours: an environment's client id and the application's labels."""
-    foreign: tuple[PlatformClient, ...]
-    """Matching the prefix but not ours: left for a person."""
-    failures: tuple[str, ...] = ()
-    remaining: tuple[PlatformClient, ...] = ()
-    """Ours and still there after deletion (always empty in a dry run)."""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures and not self.remaining
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "dryRun": self.dry_run,
-            "delete": [c.as_dict() for c in self.delete],
-            "foreign": [c.as_dict() for c in self.foreign],
-            "failures": list(self.failures),
-            "remaining": [c.as_dict() for c in self.remaining],
-            "ok": self.ok,
-        }
+# --- the reclamation service's platform ----------------------------------------------------
 
 
 def is_ours(client: PlatformClient, unit: str, app: str) -> bool:
@@ -315,40 +284,6 @@ def is_ours(client: PlatformClient, unit: str, app: str) -> bool:
         and client.labels.get("unit") == unit
         and client.labels.get("app") == app
     )
-
-
-def find_clients(admin: KeycloakAdmin, realms: Iterable[str], unit: str, app: str) -> list[PlatformClient]:
-    """Every client in ``realms`` whose ``clientId`` starts with ``<unit>-<app>-``."""
-    prefix = naming.client_prefix(unit, app)
-    return [c for realm in dict.fromkeys(realms) for c in admin.clients(realm, prefix)]
-
-
-def reclaim_clients(
-    admin: KeycloakAdmin, realms: Iterable[str], unit: str, app: str, *, dry_run: bool = True
-) -> ClientsReclaim:
-    """Delete the application's clients from ``realms`` (its realm and test realm) and verify
-    they are gone. Dry run by default: decide and report only. A failed deletion is recorded and
-    the run goes on; :attr:`ClientsReclaim.ok` says whether everything of ours is gone.
-
-    The standalone form, for scripts and ``tests/platform``: ``govcloud reclaim`` goes through
-    :class:`KeycloakPlatform` and the service's clients step, environment by environment."""
-    realms = list(dict.fromkeys(realms))
-    found = find_clients(admin, realms, unit, app)
-    ours = tuple(c for c in found if is_ours(c, unit, app))
-    foreign = tuple(c for c in found if not is_ours(c, unit, app))
-    if dry_run:
-        return ClientsReclaim(True, ours, foreign)
-    failures = []
-    for client in ours:
-        try:
-            admin.delete_client(client.realm, client.id)
-        except PlatformError as exc:
-            failures.append(f"{client.realm}/{client.client_id}: {exc}")
-    remaining = tuple(c for c in find_clients(admin, realms, unit, app) if is_ours(c, unit, app))
-    return ClientsReclaim(False, ours, foreign, tuple(failures), remaining)
-
-
-# --- the reclamation service's platform ----------------------------------------------------
 
 
 @dataclass
