@@ -71,10 +71,10 @@ def forked_map(
                     ready.unregister(key.fd)
                     os.close(key.fd)
                     _, status = os.waitpid(pid, 0)
-                    results[index] = _collect(out / str(index), status)
                     next_index = next(pending, None)
                     if next_index is not None:
-                        start(next_index)
+                        start(next_index)  # before reading the results, so no core waits on this process
+                    results[index] = _collect(out / str(index), status)
         finally:
             for pidfd, (pid, _) in running.items():
                 with contextlib.suppress(ProcessLookupError):

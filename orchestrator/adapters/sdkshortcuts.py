@@ -19,8 +19,9 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
    directly (through the settings object a read costs a microsecond; a stack makes a thousand).
 3. ``resource.create_urn`` on plain strings computes the URN at once (the SDK derives the mock URN
    it never uses when a monitor answers through three Outputs and two tasks per registration).
-4. ``_types.unwrap_type``, ``resource_types`` and ``resource_pulumi_to_py_names``: memoised; they
-   are pure functions of the (immutable) generated classes and their annotations.
+4. ``_types.unwrap_type``, ``resource_types``, ``resource_pulumi_to_py_names``,
+   ``input_type_py_to_pulumi_names`` and ``input_type_types``: memoised; they are pure functions
+   of the (immutable) generated classes and their annotations, whose answers callers only read.
 5. ``log.debug``: dropped (the mock engine would hand the SDK's debug chatter to the root logger).
 6. ``resource._get_stack_trace``: no source positions (a stack walk per registration; a real
    engine runs the program in its own process, never with these shortcuts).
@@ -37,6 +38,8 @@ and properties with and without them. Mock runs without shortcuts: ``run_program
 11. ``ResourceOptions._copy`` and ``ResourceHookBinding._copy`` (twice per resource, in
    ``ResourceOptions.merge``): a new instance with the same ``__dict__``, which is what
    ``copy.copy`` makes of these plain classes, without its generic reduce-and-rebuild path.
+12. ``resource._prepare_resource_hooks`` of a binding without hooks: the empty binding at once
+   (the stock function looks up each of the seven hook kinds first).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ import pulumi.log
 from pulumi import _types
 from pulumi.output import Output, _OutputData
 from pulumi.runtime import resource, rpc, settings, stack
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.settings import SETTINGS
 
 #: The SDK versions the shortcuts were written against (prefix of the installed distribution's).
@@ -95,6 +98,8 @@ def _patches() -> tuple[tuple[Any, str, Any], ...]:
         (_types, "unwrap_type", _memoised(_types.unwrap_type)),
         (_types, "resource_types", functools.cache(_types.resource_types)),
         (_types, "resource_pulumi_to_py_names", functools.cache(_types.resource_pulumi_to_py_names)),
+        (_types, "input_type_py_to_pulumi_names", functools.cache(_types.input_type_py_to_pulumi_names)),
+        (_types, "input_type_types", functools.cache(_types.input_type_types)),
         (pulumi.log, "debug", _no_debug),
         (resource, "_get_stack_trace", source_pb2.StackTrace),
         (resource, "wrap_with_context", _unwrapped),
@@ -103,6 +108,7 @@ def _patches() -> tuple[tuple[Any, str, Any], ...]:
         (Output, "from_input", staticmethod(_plain_from_input(Output.from_input))),
         (pulumi.ResourceOptions, "_copy", _shallow_copy),
         (pulumi.ResourceHookBinding, "_copy", _shallow_copy),
+        (resource, "_prepare_resource_hooks", _hookless(resource._prepare_resource_hooks)),
     )
 
 
@@ -144,6 +150,19 @@ def _plain_known(stock: Callable[[Any], bool]) -> Callable[[Any], bool]:
         return False if type(value) in _PLAIN else stock(value)
 
     return contains_unknowns
+
+
+_HOOK_KINDS = ("before_create", "after_create", "before_update", "after_update", "before_delete",
+               "after_delete", "on_error")
+
+
+def _hookless(stock: Callable[..., Any]) -> Callable[..., Any]:
+    async def prepare_resource_hooks(hooks: Any, name_prefix: str) -> Any:
+        if hooks is None or not any(getattr(hooks, kind, None) for kind in _HOOK_KINDS):
+            return resource_pb2.RegisterResourceRequest.ResourceHooksBinding()
+        return await stock(hooks, name_prefix)
+
+    return prepare_resource_hooks
 
 
 def _shallow_copy(self: Any) -> Any:
