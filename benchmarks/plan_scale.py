@@ -6,7 +6,8 @@ peak memory and the load average.
 The first pass starts from an empty plan cache, so the program really runs for every stack (the
 headline number); the second plans the same files again from the cache it filled (warm).
 Peak memory is the largest sum of the proportional set sizes (PSS: shared pages split among the
-processes sharing them) of this process and its workers, sampled every 0.1 s by a watcher process.
+processes sharing them) of this process and its workers, sampled by a watcher process at the
+lowest priority (every 0.2 s when a core is free, less often while the workers use both).
 
 Targets (issue 3): under 60 s and under 1 GB on a 2-core machine.
 """
@@ -105,8 +106,12 @@ def generate(directory: Path, apps: int) -> list[Path]:
 
 
 #: Watches a process tree and writes the largest PSS sum seen (kB) to the file named by argv[2].
+#: Reading a 300 MB process's smaps_rollup costs the kernel about 10 ms: every 0.1 s for three
+#: processes took a quarter of a core from the workers (and 8 s from the wall time of 1,000
+#: applications), so the watcher runs at the lowest priority and samples when a core is free.
 WATCHER = """
 import os, sys, time
+os.nice(19)
 root, out, peak = int(sys.argv[1]), sys.argv[2], 0
 def tree(pid):
     yield pid
@@ -129,7 +134,7 @@ while os.path.exists(f"/proc/{root}"):
     if total > peak:
         peak = total
         open(out, "w").write(str(peak))
-    time.sleep(0.1)
+    time.sleep(0.2)
 """
 
 
