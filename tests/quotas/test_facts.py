@@ -81,3 +81,11 @@ def test_check_planned_equals_check_stack(bad_app, policy):
     planned = check_planned(resources_for(bad_app, env), bad_app, env, policy)
     declared = check_stack(bad_app, env, policy)
     assert {v.rule for v in planned} == {v.rule for v in declared} and len(planned) >= len(declared) >= 7
+
+
+def test_both_derivations_name_rules_as_the_program_does(examples):
+    for app in examples.values():
+        for env in app.environments:
+            by_manifest = [i.name for i in from_application(app, env).ingress]
+            by_resources = [i.name for i in from_resources(resources_for(app, env), context_of(app, env)).ingress]
+            assert by_manifest and sorted(by_manifest) == sorted(by_resources), (app.id, env)

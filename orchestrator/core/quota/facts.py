@@ -184,9 +184,10 @@ def from_application(app: Application, env: Environment, held: Sequence[Holding]
     disks = [Disk(f"{s.name}/{v.name}", "server volume", v.size_gb, v.type, s.count) for s in res.servers for v in s.volumes]
     disks += [Disk(v.name, "volume", v.size_gb, v.type) for v in res.volumes]
     disks += [Disk(d.name, "database volume", d.size_gb, d.volume_type) for d in res.databases]
+    names = naming.security_rule_names(app.id, res.security_groups)  # the program's, so findings agree
     ingress = [
         Ingress(
-            f"{g.name}/{i}",
+            named.name,
             r.protocol,
             r.ports.min if r.ports else None,
             r.ports.max if r.ports else None,
@@ -194,7 +195,7 @@ def from_application(app: Application, env: Environment, held: Sequence[Holding]
             r.remote_group,
         )
         for g in res.security_groups
-        for i, r in enumerate(g.rules, start=1)
+        for r, named in zip(g.rules, names[g.name])
         if r.direction == "ingress"
     ]
     own = totals(res)
