@@ -186,9 +186,10 @@ class Lifecycle:
         """Art. 13: warn 3 days before a test environment expires, remove it completely at expiry.
 
         Decides first, then acts: ``dry_run`` returns the decisions; before the first removal the
-        remover's tools are checked (a missing engine raises, nothing done). Each removal is the
-        reclamation of the ``test`` environment; ``test-expired`` is recorded only when nothing of
-        it is left. A failure is kept in the report, nothing recorded, and the run goes on.
+        remover's tools are checked once (a missing engine fails every removal with its one
+        sentence, touching nothing; warnings, which need no engine, still go out). Each removal
+        is the reclamation of the ``test`` environment; ``test-expired`` is recorded only when
+        nothing of it is left. A failure is kept in the report, nothing recorded, and the run goes on.
         """
         report = ExpiryReport(dry_run)
         for state in self.store.states(with_due=True):
@@ -201,11 +202,17 @@ class Lifecycle:
                 report.actions.append(ExpiryAction(state.application, "warn", expires.isoformat()))
         if dry_run:
             return report
+        missing: ExternalError | None = None
         if any(a.action == "destroy" for a in report.actions):
-            remover.ready()
+            try:
+                remover.ready()
+            except ExternalError as exc:
+                missing = exc
         for action in report.actions:
             kind = "test-expired" if action.action == "destroy" else "expiry-warned"
             try:
+                if action.action == "destroy" and missing is not None:
+                    raise missing
                 state, event = self._decide(action.application, kind, actor, at, environment="test")
                 if action.action == "destroy":
                     removal = remover.reclaim_environment(action.application, "test", at)

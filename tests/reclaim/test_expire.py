@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 
 from orchestrator.core.reclaim import Found
-from orchestrator.errors import ExternalError, RuleError
+from orchestrator.errors import RuleError
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer
 
@@ -114,14 +114,16 @@ def test_dry_run_touches_nothing(testing, testing_ledger, remover, cloud, stacks
     assert testing_ledger.lease("reclaim:social-security") is None
 
 
-def test_a_missing_engine_stops_the_run_before_it_acts(testing, remover, cloud, stacks):
+def test_a_missing_engine_fails_every_removal_untouched_and_warnings_still_go_out(testing, remover, cloud, stacks):
     _both_on_the_cloud(cloud, stacks)
     stacks.missing = MISSING
-    before = {app: len(testing.history(app)) for app in ("social-security", "permit-prototype")}
-    with pytest.raises(ExternalError) as missing:
-        testing.expire(OPS, at("2026-03-17T10:00"), remover)  # social-security due, permit-prototype to warn
-    assert str(missing.value) == MISSING and missing.value.exit_code == 3
-    assert {app: len(testing.history(app)) for app in before} == before and stacks.calls == []
+    before = len(testing.history("social-security"))
+    report = testing.expire(OPS, at("2026-03-17T10:00"), remover)  # social-security due, permit-prototype to warn
+    assert [(a.application, a.action, a.done, a.error) for a in report.actions] == [
+        ("permit-prototype", "warn", True, None), ("social-security", "destroy", False, MISSING)]
+    assert report.failed == 1
+    assert len(testing.history("social-security")) == before and stacks.calls == [] and cloud.listings == 0
+    assert _types(testing, "permit-prototype")[-1] == "expiry-warned"
 
 
 def test_expire_waits_for_a_reclamation_of_the_same_application(testing, testing_ledger, remover, cloud, stacks):
