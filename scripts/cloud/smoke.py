@@ -105,7 +105,7 @@ def main():
         router = r["router"] = conn.network.create_router(
             name=f"{name}-router", external_gateway_info={"network_id": public.id})
         conn.network.set_tags(router, TAGS)
-        conn.network.add_interface_to_router(router, subnet_id=sub.id)
+        conn.network.add_interface_to_router(router, subnet=sub.id)
         for res, get in ((net, conn.network.get_network), (sub, conn.network.get_subnet),
                          (router, conn.network.get_router)):
             got = get(res.id)

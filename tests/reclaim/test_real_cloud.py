@@ -97,7 +97,7 @@ def build(admin, project, app_id: str) -> dict:
     router = conn.network.create_router(name=f"{app_id}-router",
                                         external_gateway_info={"network_id": public.id} if public else None)
     conn.network.set_tags(router, tags)
-    conn.network.add_interface_to_router(router, subnet_id=sub.id)
+    conn.network.add_interface_to_router(router, subnet=sub.id)
     group = conn.network.create_security_group(name=f"{app_id}-web")
     conn.network.set_tags(group, tags)
     flavor = conn.compute.find_flavor("m1.tiny")
