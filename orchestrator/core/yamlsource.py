@@ -198,7 +198,8 @@ def _fast_loader() -> type | None:
     Plain scalars get the tag ruamel's own YAML 1.2 resolver gives them; only the common forms
     are constructed here (strings, true/false, null, decimal integers, decimals, dates), and
     anything else (other number notations, timestamps with a time, merge keys, explicit tags,
-    duplicate or non-scalar keys, recursive aliases) raises, so ruamel reads the document.
+    duplicate or non-scalar keys, recursive aliases, tabs in plain scalars) raises, so ruamel
+    reads the document.
     """
     try:
         from yaml import CSafeLoader, ScalarNode
@@ -216,6 +217,8 @@ def _fast_loader() -> type | None:
     def scalar(loader: Any, node: Any) -> Any:
         value = node.value
         tag = node.tag
+        if not node.style and "\t" in value:  # plain: None, or "" from the C parser
+            raise _Unsure("tab in a plain scalar")  # libyaml takes it, ruamel refuses it
         if tag == _STR:
             return value
         if tag == _BOOL and value in _BOOLS:

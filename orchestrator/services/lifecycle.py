@@ -360,10 +360,10 @@ def project(events: list[lc.Event], calendar: Calendar | None = None) -> tuple[l
 def _read_manifest(path: str | Path) -> tuple[Application, Any]:
     """The valid application of ``path`` and its plain data (the canonical snapshot's source)."""
     from orchestrator.core.validation import load_manifest
-    from orchestrator.core.yamlsource import parse, plain
+    from orchestrator.core.yamlsource import load
 
-    app = load_manifest(path)
-    return app, plain(parse(Path(path).read_bytes()))
+    raw = Path(path).read_bytes()
+    return load_manifest(path, raw), load(raw)  # the data the application was validated from
 
 
 def _materials(app: Application) -> dict[str, str | None]:

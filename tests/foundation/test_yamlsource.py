@@ -30,6 +30,7 @@ LEFT_TO_RUAMEL = [
     "set: !!set {a, b}\ncustom: !thing x\n",
     "value: =\n",
     "[1, 2]: complex key\n",
+    "tab: a\tb\n",
 ]
 
 
