@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from orchestrator.core import yamlsource
@@ -91,3 +93,44 @@ def test_alias_bomb_is_refused_by_the_fast_reader_too():
     with pytest.raises(ParseFailed) as caught:
         load(raw)
     assert caught.value.problem.rule == "file-size"
+
+
+#: Scalars and fragments that YAML readers tend to disagree on.
+TRICKY = ["a", "1", "-1", "+1", "01", "0x1", "0o7", "1.5", "1.", ".5", "1e3", "true", "True", "yes", "no", "on",
+          "~", "null", "", "2026-01-02", "2026-13-02", "12:30", "a b", "a:b", "a #c", "'q'", '"d"', '"e\\tf"',
+          "a\tb", "-", "[1, 2]", "{k: v}", "&x v", "*x", "!!str 5", "<<", "=", ".inf", "1_000", "0b11", "@x",
+          "%x", "a,b", "? q", "|", ">", "'it''s'", '"\\u00e9"', "-0", "1.0", "-2.5e-3"]
+KEYS = ["k", "1", "true", "~", "a b", "'q'", "2026-01-02", "<<", "x", "k"]
+
+
+def _random_document(rng: random.Random) -> str:
+    def node(depth: int) -> str:
+        kind = rng.random()
+        if depth > 2 or kind < 0.5:
+            return " " + rng.choice(TRICKY)
+        if kind < 0.6:
+            return " [" + ", ".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 3))) + "]"
+        if kind < 0.7:
+            return " {" + ", ".join(f"{rng.choice(KEYS)}: {rng.choice(TRICKY)}" for _ in range(rng.randint(0, 3))) + "}"
+        indent = "  " * (depth + 1)
+        if kind < 0.85:
+            return "".join(f"\n{indent}-{node(depth + 1)}" for _ in range(rng.randint(1, 3)))
+        return "".join(f"\n{indent}{rng.choice(KEYS)}:{node(depth + 1)}" for _ in range(rng.randint(1, 3)))
+
+    return "".join(f"{rng.choice(KEYS)}{i}:{node(0)}\n" for i in range(rng.randint(1, 4)))
+
+
+def _read_fast(raw: bytes) -> bool:
+    try:
+        return isinstance(yamlsource._fast_load(raw.decode()), dict)
+    except Exception:  # noqa: BLE001  (any refusal: ruamel's turn)
+        return False
+
+
+@pytest.mark.filterwarnings("ignore::ruamel.yaml.error.ReusedAnchorWarning")
+def test_random_documents_read_the_same_either_way():
+    rng = random.Random(20261125)
+    documents = [_random_document(rng).encode() for _ in range(600)]
+    fast = sum(1 for d in documents if _read_fast(d))
+    assert fast > 60, "the fast reader should take a good share of them"
+    assert [outcome(load, d) for d in documents] == [outcome(reference, d) for d in documents]
