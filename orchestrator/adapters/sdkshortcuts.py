@@ -5,8 +5,10 @@ shortcut below replaces one SDK function by one that gives the program the same 
 same Outputs, with the same errors, at less cost; the registrations the monitor receives are the
 ones the stock SDK sends. They are installed for the duration of one mock run only
 (:func:`installed`), written against the pinned SDK (``pulumi`` 3.272, see pyproject.toml) and
-checked by ``tests/stacks/test_sdkshortcuts.py``: every example plans to exactly the same resources
-and properties with and without them. Mock runs without shortcuts: ``run_program(fast=False)``.
+checked by ``tests/stacks/test_sdkshortcuts.py``: for every example, the monitor receives the same
+registration requests byte for byte (inputs, options, dependencies, aliases; only the stack trace
+differs, see 6) and the stack exports the same outputs, with and without them. Mock runs without
+shortcuts: ``run_program(fast=False)``.
 
 1. ``rpc.transfer_properties``: each property's Output gets one future, resolved with its value,
    known/secret flags and dependencies at once (the SDK's own idiom for ``urn`` and ``id``),
