@@ -164,6 +164,19 @@ def measured(label: str, plan: Callable[[], list[Any]], apps: int, workers: int)
     print(f"load average:  {load:.2f} before, {os.getloadavg()[0]:.2f} after (1 min)")
 
 
+def host_speed() -> float:
+    """CPU seconds of a fixed pure-Python loop (best of three). This shared VM's speed varies
+    several-fold within minutes (0.8 to 3.4 s for this loop on 2026-11-25), so compare runs only
+    at similar host speeds, taken before and after."""
+    best = float("inf")
+    for _ in range(3):
+        start, total = time.process_time(), 0
+        for i in range(20_000_000):
+            total += i
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=1000)
@@ -178,9 +191,11 @@ def main() -> None:
         paths = generate(Path(tmp), args.apps)
         cache = PlanCache(Path(tmp) / "plan-cache")
         run = functools.partial(plan_paths, paths, workers=args.workers, cache=cache)
+        print(f"host speed:    {host_speed():.2f} s for the reference loop, before")
         measured("cold: the program runs for every stack", run, args.apps, args.workers)
         if not args.no_warm:
             measured("warm: the same files again, from the plan cache", run, args.apps, args.workers)
+        print(f"host speed:    {host_speed():.2f} s for the reference loop, after")
 
 
 if __name__ == "__main__":
