@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,31 +77,28 @@ def ledger_files(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def _open_copy(source: Path, tmp_path: Path) -> Ledger:
+def _opened_copy(source: Path, tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger opened on a copy of ``source`` for one test, closed after it."""
     target = tmp_path / f"{source.parent.name}.db"  # two ledgers in one test do not meet
     shutil.copy(source, target)
-    return Ledger.open(f"sqlite:///{target}")
+    ledger = Ledger.open(f"sqlite:///{target}")
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture
 def ledger(ledger_files, tmp_path):
-    ledger = _open_copy(ledger_files["approved"], tmp_path)
-    yield ledger
-    ledger.close()
+    yield from _opened_copy(ledger_files["approved"], tmp_path)
 
 
 @pytest.fixture
 def requested_ledger(ledger_files, tmp_path):
-    ledger = _open_copy(ledger_files["requested"], tmp_path)
-    yield ledger
-    ledger.close()
+    yield from _opened_copy(ledger_files["requested"], tmp_path)
 
 
 @pytest.fixture
 def testing_ledger(ledger_files, tmp_path):
-    ledger = _open_copy(ledger_files["testing"], tmp_path)
-    yield ledger
-    ledger.close()
+    yield from _opened_copy(ledger_files["testing"], tmp_path)
 
 
 @pytest.fixture
