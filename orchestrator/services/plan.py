@@ -160,14 +160,14 @@ def plan_paths(
         workers = min(workers or os.cpu_count() or 1, len(todo))
         from orchestrator.adapters.mockruntime import batch
 
-        plan_one = functools.partial(_plan_and_keep, env=env, cache=cache, keys=keys)
+        plan_one = functools.partial(_plan_and_keep, env=env, cache=cache)
+        work = [(items[i], keys[i]) for i in todo]
         _preload()
         with batch():
             if workers <= 1:
-                results = [plan_one(i, items[i]) for i in todo]
+                results = [plan_one(w) for w in work]
             else:
-                results = _forked(lambda item: plan_one(*item), [(i, items[i]) for i in todo], workers,
-                                  lambda: admissions.append(_admissions()))
+                results = _forked(plan_one, work, workers, lambda: admissions.append(_admissions()))
         for i, result in zip(todo, results):
             planned[i] = result
     admission = admissions[0] if admissions else _admissions()
@@ -175,14 +175,15 @@ def plan_paths(
 
 
 def _plan_and_keep(
-    index: int, item: tuple[Path | str, bytes | None], env: Environment | str | None,
-    cache: PlanCache | None, keys: list[str | None],
+    work: tuple[tuple[Path | str, bytes | None], str | None], env: Environment | str | None,
+    cache: PlanCache | None,
 ) -> tuple[Application, list[StackPlan]]:
-    """:func:`_plan_manifest`, the result kept in ``cache`` under ``keys[index]`` (by the worker
-    that planned it, in parallel with the others)."""
+    """:func:`_plan_manifest` of the item in ``work``, the result kept in ``cache`` under the key
+    beside it (by the worker that planned it, in parallel with the others)."""
+    item, key = work
     result = _plan_manifest(item, env)
-    if cache is not None and keys[index] is not None:
-        cache.put(keys[index], result)
+    if cache is not None and key is not None:
+        cache.put(key, result)
     return result
 
 
