@@ -293,7 +293,7 @@ class Reclaimer:
         events at ``at`` under the lease ``reclaim:<app>``. The application's state stays; the
         caller records what the removal means. ``reclaimed`` when nothing of ours is left.
         Raises (nothing touched) when the ledger would not take the steps or the lease is held."""
-        state = lc.fold(self.lifecycle.history(application))
+        state = self.lifecycle.state(application)
         lc.decide(state, "reclaim-step", self.actor, at, environment=environment)
         summary = Summary(application, False, at=at)
         with self._leased(application):
