@@ -68,22 +68,6 @@ class OperationResult:
                 "changes": self.changes, "outputs": self.outputs}
 
 
-def program_fingerprint(repo: Path = REPO) -> str:
-    """The fingerprint of the program in ``repo`` as it is on disk (what ``up`` runs): every
-    file the gitops rules count as the program (:data:`orchestrator.core.gitops.SHARED`)."""
-    from orchestrator.core import gitops
-
-    files: dict[str, bytes] = {}
-    for rule in gitops.SHARED:
-        start = repo / rule.pattern.split("*", 1)[0]
-        candidates = [start] if start.is_file() else start.rglob("*") if start.is_dir() else []
-        for path in candidates:
-            relative = path.relative_to(repo).as_posix()
-            if path.is_file() and relative not in files and gitops.is_program(relative):
-                files[relative] = path.read_bytes()
-    return gitops.program_fingerprint(files)
-
-
 def _plugin_version(package: str) -> str:
     """The resource plugin version the installed Python SDK expects (its pulumi-plugin.json)."""
     import importlib.util

@@ -2,14 +2,15 @@
 every stack, and the order in which stacks are applied. Pure; the rules are data.
 
 Manifests: files ending in ``.yaml``/``.yml`` under a manifest directory (``manifests/`` and
-``examples/manifests/`` unless configured). Any other file is either shared (listed in
-:data:`SHARED`, then every stack is affected) or irrelevant to the stacks (docs, tests, the CLI).
+``examples/manifests/`` unless configured). Any other file is either shared (a module the Pulumi
+program imports, which the caller finds in the code and passes as ``program``, or a file listed in
+:data:`SHARED`; then every stack is affected) or irrelevant to the stacks (docs, tests, the CLI).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
@@ -34,6 +35,7 @@ class SharedPath:
     reason: str
 
 
+#: The files besides the program's Python modules that decide what a stack is or may be.
 SHARED: tuple[SharedPath, ...] = (
     SharedPath("quotas/policy.yaml", "policy", "the quota policy"),
     SharedPath("orchestrator/core/quota/*", "policy", "the quota rules"),
@@ -41,12 +43,6 @@ SHARED: tuple[SharedPath, ...] = (
     SharedPath("Pulumi.yaml", "program", "the Pulumi project"),
     SharedPath("pyproject.toml", "program", "the provider SDK versions"),
     SharedPath("templates/cloud-init/*", "program", "the servers' cloud-init user data"),
-    SharedPath("orchestrator/adapters/templates.py", "program", "template rendering"),
-    SharedPath("orchestrator/core/naming.py", "program", "names, labels and tags"),
-    SharedPath("orchestrator/core/sizing.py", "program", "flavors, sizes and project quotas"),
-    SharedPath("orchestrator/core/manifest.py", "program", "the manifest model"),
-    SharedPath("orchestrator/core/validation.py", "program", "validation and environment overrides"),
-    SharedPath("orchestrator/core/yamlsource.py", "program", "manifest parsing and digests"),
 )
 
 
@@ -55,20 +51,30 @@ def is_manifest(path: str, dirs: Sequence[str] = MANIFEST_DIRS) -> bool:
     return path.endswith(MANIFEST_SUFFIXES) and any(path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
-def shared_hits(paths: Iterable[str], shared: Sequence[SharedPath] = SHARED) -> list[tuple[str, SharedPath]]:
-    """Each changed path that is a shared file, with the first rule it matches."""
+#: Why a module the program imports counts (see :func:`shared_hits`).
+IMPORTED = SharedPath("(imported by stacks/)", "program", "a module the Pulumi program imports")
+
+
+def shared_hits(paths: Iterable[str], program: Collection[str] = frozenset(),
+                shared: Sequence[SharedPath] = SHARED) -> list[tuple[str, SharedPath]]:
+    """Each changed path that is a shared file, with the rule that says what it affects: the first
+    *program* rule of ``shared`` it matches, else :data:`IMPORTED` when it is one of ``program``
+    (the modules the program imports), else the first rule it matches."""
     hits = []
     for path in paths:
-        rule = next((s for s in shared if fnmatchcase(path, s.pattern)), None)
+        rules = [s for s in shared if fnmatchcase(path, s.pattern)]
+        rule = next((s for s in rules if s.affects == "program"), None)
+        rule = rule or (IMPORTED if path in program else next(iter(rules), None))
         if rule is not None:
             hits.append((path, rule))
     return hits
 
 
-def is_program(path: str, shared: Sequence[SharedPath] = SHARED) -> bool:
-    """Is ``path`` part of the program (a *program* shared file)? ``__pycache__`` never is."""
-    return "__pycache__/" not in path and any(
-        s.affects == "program" and fnmatchcase(path, s.pattern) for s in shared)
+def is_program(path: str, program: Collection[str] = frozenset(), shared: Sequence[SharedPath] = SHARED) -> bool:
+    """Is ``path`` part of the program: one of its modules or a *program* shared file?
+    ``__pycache__`` never is."""
+    return "__pycache__/" not in path and (path in program or any(
+        s.affects == "program" and fnmatchcase(path, s.pattern) for s in shared))
 
 
 def program_fingerprint(files: Mapping[str, bytes]) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters import git
+from orchestrator.adapters.programfiles import program_modules
 from orchestrator.core import gitops as rules
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
@@ -123,10 +124,11 @@ def affected(repo: Path, base_ref: str, head_ref: str = "HEAD",
     head = git.resolve(repo, head_ref)
     base = git.merge_base(repo, git.resolve(repo, base_ref), head)
     changes = git.changed_files(repo, base, head)
+    program = program_modules(repo)  # the checkout's: the modules the program imports now
     shared = [{"path": p, "affects": r.affects, "reason": r.reason}
-              for p, r in rules.shared_hits(c.path for c in changes)]
+              for p, r in rules.shared_hits((c.path for c in changes), program)]
     shared += [{"path": c.old_path, "affects": r.affects, "reason": r.reason}
-               for c in changes if c.old_path for _, r in rules.shared_hits([c.old_path])]
+               for c in changes if c.old_path for _, r in rules.shared_hits([c.old_path], program)]
     pairs: list[tuple[str | None, str | None, str]] = []  # (base path, head path, cause)
     for c in changes:
         old = c.old_path if c.status == "R" else (c.path if c.status in "MD" else None)

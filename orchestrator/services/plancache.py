@@ -7,9 +7,10 @@ when set; ``GOVCLOUD_PLAN_CACHE`` names the directory itself), one file per key.
 
 - the manifest file's bytes and its path (plans name their source), and the environment asked for;
 - the plan's placeholders for what it cannot know (external network, provider config);
-- the program fingerprint: the content of every file of the ``orchestrator`` and ``stacks``
-  packages and of ``templates/``, the Python version, and every installed distribution with its
-  version (which pins the Pulumi SDK and providers, pydantic, ruamel.yaml, Jinja2...).
+- the program and the planner: every module the program and the planner import (read from their
+  import statements, :mod:`orchestrator.adapters.programfiles`) and the program's other files
+  (cloud-init templates, ``Pulumi.yaml``...), the Python version, and every installed distribution
+  with its version (which pins the Pulumi SDK and providers, pydantic, ruamel.yaml, Jinja2...).
 
 Change any of these and the key changes: nothing is ever invalidated, stale entries are simply
 never read again (``rm -r .govcloud/plan-cache`` reclaims the space). ``govcloud plan --no-cache``
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 #: Bumped when the cached value's shape changes.
 FORMAT = "1"
 _ROOT = Path(__file__).resolve().parents[2]
+#: The module that runs the program under mocks; it and what it imports are part of the key.
+PLANNER = "orchestrator/services/plan.py"
 
 
 def default_directory() -> Path:
@@ -53,7 +56,7 @@ class PlanCache:
     def key(self, path: str, raw: bytes, env: str | None, settings: Any) -> str:
         """The key of ``path`` (content ``raw``) planned for ``env`` (None: all) with ``settings``."""
         h = hashlib.sha256()
-        for part in (FORMAT, program_fingerprint(), path, env or "", repr(settings)):
+        for part in (FORMAT, cache_fingerprint(), path, env or "", repr(settings)):
             h.update(part.encode() + b"\0")
         h.update(raw)
         return h.hexdigest()
@@ -74,14 +77,14 @@ class PlanCache:
 
 
 @functools.cache
-def program_fingerprint() -> str:
-    """Hash of the program's code and templates, the interpreter and the installed distributions."""
+def cache_fingerprint() -> str:
+    """What a plan is computed from besides its inputs: the program and the planner that runs it
+    (:func:`~orchestrator.adapters.programfiles.program_fingerprint`), the interpreter and the
+    installed distributions."""
+    from orchestrator.adapters.programfiles import ENTRY, program_fingerprint
+
     h = hashlib.sha256(sys.version.encode())
-    for folder in ("orchestrator", "stacks", "templates"):
-        base = _ROOT / folder
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(program_fingerprint(_ROOT, roots=(ENTRY, PLANNER)).encode())
     installed: set[str] = set()
     for entry in sys.path:
         with contextlib.suppress(OSError):

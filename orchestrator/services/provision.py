@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters import engine
+from orchestrator.adapters.programfiles import program_fingerprint
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.errors import UsageError
@@ -119,5 +120,5 @@ def run_operation(
     )
     if admissions is not None and admissions.lifecycle is not None and actor is not None:
         admissions.lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                               payload={"program": engine.program_fingerprint(), **(payload or {})})
+                                               payload={"program": program_fingerprint(), **(payload or {})})
     return result

@@ -152,7 +152,7 @@ def fake_engine(monkeypatch):
 
 
 def test_up_records_provisioned_then_reapplied_with_the_program_it_ran(lifecycle, fake_engine):
-    from orchestrator.adapters.engine import program_fingerprint
+    from orchestrator.adapters.programfiles import program_fingerprint
     from orchestrator.services.provision import run_operation
 
     approve_test(lifecycle)

@@ -78,7 +78,7 @@ def test_apply_chains_run_test_then_trial_then_production_per_application():
 
 
 def test_the_program_fingerprint_covers_the_program_files_and_nothing_else(tmp_path):
-    from orchestrator.adapters.engine import program_fingerprint
+    from orchestrator.adapters.programfiles import program_fingerprint
 
     files = {"stacks/program.py": "DEPLOY = 1\n", "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n",
              "Pulumi.yaml": "name: govcloud\n", "stacks/__pycache__/program.cpython-311.pyc": "bytecode",

@@ -61,20 +61,38 @@ def test_a_changed_manifest_another_environment_or_another_path_misses(cache: Pl
     }) == 5
 
 
-def test_the_program_fingerprint_follows_every_program_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for folder in ("orchestrator", "stacks", "templates/cloud-init"):
-        (tmp_path / folder).mkdir(parents=True)
-        (tmp_path / folder / "file").write_text("one")
+def test_the_key_follows_the_program_the_planner_and_their_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {
+        "stacks/program.py": "from orchestrator.core import naming\n",
+        "orchestrator/__init__.py": "", "orchestrator/core/__init__.py": "",
+        "orchestrator/core/naming.py": "X = 1\n",
+        "orchestrator/services/plan.py": "def plan():\n    from orchestrator import mock\n",
+        "orchestrator/mock.py": "Y = 1\n",
+        "orchestrator/cli.py": "Z = 1\n",
+        "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n",
+        "templates/gitops/comment.md.j2": "words\n",
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
     monkeypatch.setattr(plancache, "_ROOT", tmp_path)
-    seen = []
-    for folder in ("orchestrator", "stacks", "templates/cloud-init"):
-        plancache.program_fingerprint.cache_clear()
-        seen.append(plancache.program_fingerprint())
-        (tmp_path / folder / "file").write_text("two")
-    plancache.program_fingerprint.cache_clear()
-    seen.append(plancache.program_fingerprint())
-    plancache.program_fingerprint.cache_clear()
-    assert len(set(seen)) == 4
+
+    def key_after(path: str | None) -> str:
+        if path:
+            (tmp_path / path).write_text(files[path] + "# changed\n")
+        plancache.cache_fingerprint.cache_clear()
+        return plancache.cache_fingerprint()
+
+    try:
+        keys = [key_after(None)]
+        for path in ("stacks/program.py", "orchestrator/core/naming.py", "orchestrator/mock.py",
+                     "templates/cloud-init/user-data.yaml.j2"):
+            keys.append(key_after(path))
+        assert len(set(keys)) == 5, "every file of the program and of the planner changes the key"
+        for path in ("orchestrator/cli.py", "templates/gitops/comment.md.j2"):
+            assert key_after(path) == keys[-1], f"{path} computes no plan"
+    finally:
+        plancache.cache_fingerprint.cache_clear()
 
 
 def test_an_unreadable_entry_is_planned_again(cache: PlanCache) -> None:
