@@ -8,6 +8,7 @@ than drawing empty boxes. Labels come from the caller (the report's message cata
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 from collections.abc import Mapping, Sequence
@@ -23,10 +24,27 @@ MAX_UNITS = 25
 
 @functools.cache
 def cjk_font() -> str | None:
-    """The first installed font family of :data:`CJK_FAMILIES`, or ``None``."""
+    """The first installed font family of :data:`CJK_FAMILIES`, or ``None``.
+
+    matplotlib caches the system's font list on first use (``~/.cache/matplotlib``): a CJK font
+    installed after that is not in the list, so on a miss the fonts it does not know are added.
+    """
     from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    found = _first_cjk(manager)
+    if found is None:
+        known = {f.fname for f in manager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                with contextlib.suppress(Exception):  # a font file matplotlib cannot read: skip it
+                    manager.addfont(path)
+        found = _first_cjk(manager)
+    return found
+
+
+def _first_cjk(manager: Any) -> str | None:
+    installed = {f.name for f in manager.ttflist}
     return next((family for family in CJK_FAMILIES if family in installed), None)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+
 import base64
+import copy
 
 from orchestrator.adapters import charts
 from orchestrator.adapters import render as templates
@@ -18,6 +20,21 @@ def _png(uri: str) -> bytes:
 def test_a_cjk_font_is_installed_for_chinese_labels():
     # CI installs fonts-wqy-microhei; without it charts fall back to English (next test)
     assert charts.cjk_font() in charts.CJK_FAMILIES
+
+
+def test_a_cjk_font_installed_after_matplotlib_cached_its_font_list_is_found(monkeypatch):
+    from matplotlib import font_manager
+
+    assert charts.cjk_font() is not None
+    stale = copy.copy(font_manager.fontManager)  # as cached before the CJK font files were installed
+    cjk_files = {f.fname for f in stale.ttflist if f.name in charts.CJK_FAMILIES}
+    stale.ttflist = [f for f in stale.ttflist if f.fname not in cjk_files]
+    monkeypatch.setattr(font_manager, "fontManager", stale)
+    charts.cjk_font.cache_clear()
+    try:
+        assert charts.cjk_font() in charts.CJK_FAMILIES
+    finally:
+        charts.cjk_font.cache_clear()
 
 
 def test_charts_are_png():
