@@ -57,13 +57,14 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """Settings from ``path``, ``GOVCLOUD_CONFIG``, or ``./govcloud.yaml``; defaults without a file."""
     from orchestrator.core.yamlsource import ParseFailed, dotted, line_of, parse, plain
 
-    candidate = Path(path or os.environ.get("GOVCLOUD_CONFIG") or CONFIG_FILE)
-    if not candidate.is_file():
-        if path or os.environ.get("GOVCLOUD_CONFIG"):
-            raise UsageError(f"{candidate}: configuration file not found")
+    from orchestrator import files
+
+    named = path or os.environ.get("GOVCLOUD_CONFIG")
+    candidate = Path(named or CONFIG_FILE)
+    if not named and not candidate.exists() and not candidate.is_symlink():
         return Settings()
     try:
-        root = parse(candidate.read_bytes())
+        root = parse(files.read_bytes(candidate, what="configuration file"))
         settings = Settings.model_validate(plain(root) | {"source": str(candidate)})
     except ParseFailed as failed:
         raise UsageError(f"{candidate}: {failed.problem}") from failed

@@ -35,6 +35,7 @@ from orchestrator.core.yamlsource import (
     load,
     parse,
 )
+from orchestrator import files
 from orchestrator.errors import ManifestInvalid
 
 #: What a semantic rule yields: the path in the effective model and a message.
@@ -99,12 +100,12 @@ def rule(name: str, article: str = "", whole: bool = False) -> Callable:
 
 
 def validate_file(path: str | FsPath) -> Report:
-    """Validate one manifest file; never raises for anything wrong inside the file."""
-    path = FsPath(path)
+    """Validate one manifest file; never raises for anything wrong inside the file or with the
+    file itself (missing, not a regular file, too large: a problem of the report)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return Report(str(path), problems=[Problem(None, "", "file-readable", exc.strerror or str(exc))])
+        raw = files.read_bytes(path, what="manifest")
+    except files.FileRefused as refused:
+        return Report(str(path), problems=[Problem(None, "", refused.rule, refused.reason)])
     return validate_bytes(raw, str(path))
 
 

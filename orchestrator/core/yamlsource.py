@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-MAX_BYTES = 1024 * 1024
+from orchestrator.files import MAX_BYTES
+
 MAX_NODES = 200_000
 
 Path = tuple[str | int, ...]

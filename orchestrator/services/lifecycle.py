@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orchestrator import files
 from orchestrator.core import lifecycle as lc
 from orchestrator.core.workdays import Calendar, default_calendar
 from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
@@ -362,7 +363,7 @@ def _read_manifest(path: str | Path) -> tuple[Application, Any]:
     from orchestrator.core.validation import load_manifest
     from orchestrator.core.yamlsource import load
 
-    raw = Path(path).read_bytes()
+    raw = files.read_bytes(path, what="manifest")
     return load_manifest(path, raw), load(raw)  # the data the application was validated from
 
 
