@@ -61,11 +61,21 @@ class ParseFailed(Exception):
 
 
 def dotted(path: Path) -> str:
-    """``("spec", "servers", 0, "flavor")`` -> ``spec.servers[0].flavor``."""
+    """``("spec", "servers", 0, "flavor")`` -> ``spec.servers[0].flavor``. A key that is not
+    shaped like a field name is not echoed (it may be a line of some other file): it shows as
+    ``<key of N characters>``."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        name = str(part) if FIELD_NAME.fullmatch(str(part)) else f"<key of {len(str(part))} characters>"
+        out += f".{name}" if out else name
     return out
+
+
+#: What :func:`dotted` echoes of a key: a field name (as manifests, policies and settings use).
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 def parse(raw: bytes) -> Any:
@@ -81,11 +91,12 @@ def parse(raw: bytes) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())[:200]
         rule = "duplicate-key" if "duplicate" in type(exc).__name__.lower() else "yaml-syntax"
         raise ParseFailed(Problem(line, "", rule, reason)) from exc
     except Exception as exc:  # ruamel raises assorted errors on junk; all mean "not YAML"
-        raise ParseFailed(Problem(None, "", "yaml-syntax", f"not valid YAML: {exc}")) from exc
+        # its text may quote the file: only the kind of error is echoed
+        raise ParseFailed(Problem(None, "", "yaml-syntax", f"not valid YAML ({type(exc).__name__})")) from exc
     if data is None:
         raise ParseFailed(Problem(1, "", "yaml-document", "file is empty; expected a manifest mapping"))
     if not isinstance(data, dict):

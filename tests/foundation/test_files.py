@@ -190,3 +190,15 @@ def test_validate_never_echoes_a_foreign_file_through_a_link(tree):
     assert "hunter2" not in done.stdout + done.stderr and "root_password" not in done.stdout + done.stderr
     (tree / "m" / "x.yaml").unlink()
     assert [f["valid"] for f in json.loads(govcloud("validate", str(tree / "m"), "-o", "json").stdout)["files"]] == [True]
+
+
+def test_a_foreign_file_shows_field_names_only_never_its_lines(tmp_path, run_cli):
+    foreign = tmp_path / "x\x1b[2J.yaml"
+    foreign.write_text("apiVersion: govcloud/v1\nkind: Application\nadmin password=s3cret line: x\n"
+                       "root_password: y\n\"\\e[31mred\": 1\n")
+    result = run_cli("validate", str(foreign))
+    assert result.exit_code == 1
+    assert "s3cret" not in result.stdout and "\x1b" not in result.stdout
+    assert "<key of 26 characters>: unknown field" in result.stdout
+    assert "root_password: unknown field" in result.stdout  # a field name is shown
+    assert '"' + str(tmp_path) + '/x\\x1b[2J.yaml"' in result.stdout
