@@ -122,6 +122,11 @@ class Lifecycle:
     def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
         return self._record(application, "termination-requested", actor, at, reason=reason)
 
+    def propose_termination(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str,
+                            payload: dict[str, Any]) -> lc.Event:
+        """Record that a deleted manifest proposes termination; the unit confirms with :meth:`terminate`."""
+        return self._record(application, lc.TERMINATION_PROPOSED, actor, at, reason=reason, payload=payload)
+
     def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         return self._record(application, "backup-confirmed", actor, at, reason=evidence)
 
@@ -268,6 +273,7 @@ class Lifecycle:
             "provisioned": state.provisioned,
             "deployed": state.deployed,
             "change": state.change,
+            "termination_proposed": state.termination_proposed,
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
             "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],
