@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 import posixpath
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from orchestrator.core.manifest import (
     Application,
@@ -596,13 +598,147 @@ def _user_data_reserved_path(app: Application) -> Iterator[Finding]:
 
     Example: ``files: [{path: /etc/govcloud/oidc.env, permissions: "0644"}]`` is refused.
     """
+    for where, path in _user_data_paths(app):
+        # cloud-init writes a relative path from /: judge it as it would land
+        normal = posixpath.normpath("/" + path.lstrip("/")) + ("/" if path.endswith("/") else "")
+        if normal == RESERVED_DIR.rstrip("/") or normal.startswith(RESERVED_DIR):
+            yield where, (f"{path!r}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
+                          "write the application's files elsewhere")
+
+
+@rule("user-data-path-absolute", article="Art. 20")
+def _user_data_path_absolute(app: Application) -> Iterator[Finding]:
+    """A ``userData.files`` path is absolute and normalised: it starts with ``/`` and has no
+    ``..``, ``.``, empty part or trailing ``/``, so it names one file and the reserved-path rule
+    sees where it lands.
+
+    Example: ``files: [{path: etc/govcloud/oidc.env}]`` is refused (and is reserved too);
+    ``path: /srv/app/../../etc/x`` is refused.
+    """
+    for where, path in _user_data_paths(app):
+        if not path.startswith("/") or posixpath.normpath(path) != path or path.startswith("//"):
+            yield where, (f"{path!r} is not an absolute, normalised path: write it as "
+                          f"{posixpath.normpath('/' + path.lstrip('/'))!r} (no '..', '.', '//' or trailing '/')")
+
+
+def _user_data_paths(app: Application) -> Iterator[tuple[Path, str]]:
     for base, _, res in _each_env(app):
         for i, server in enumerate(res.servers):
             for j, file in enumerate(server.user_data.files):
-                path = file.get("path", "")
-                normal = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
-                if normal == RESERVED_DIR.rstrip("/") or normal.startswith(RESERVED_DIR):
-                    yield base + ("servers", i, "userData", "files", j, "path"), (
-                        f"{path}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
-                        "write the application's files elsewhere"
-                    )
+                yield base + ("servers", i, "userData", "files", j, "path"), file.path
+
+
+#: Hosts an ``http://`` redirect URI may name: the user's own machine (RFC 8252, native apps).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@rule("redirect-uri-exact", article="Art. 20")
+def _redirect_uri_exact(app: Application) -> Iterator[Finding]:
+    """Each ``auth.redirectUris`` entry is one exact URI the platform may send tokens to:
+    ``https`` (``http`` only to the loopback host), a host name or address without wildcards,
+    no user name or password, no fragment and no wildcard anywhere (Keycloak reads ``*`` as
+    "any"): a wildcard lets any site collect the users' codes.
+
+    Example: ``redirectUris: ["https://*"]``, ``"https://*.changsha.gov.cn/cb"``,
+    ``"https://app.gov.cn/*"``, ``"http://app.gov.cn/cb"`` and ``"javascript:alert(1)"`` are refused.
+    """
+    for i, uri in enumerate(app.auth.redirect_uris):
+        problem = redirect_uri_problem(uri)
+        if problem:
+            yield ("spec", "auth", "redirectUris", i), f"redirect URI {uri[:100]!r}: {problem}"
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` may not be a redirect URI, or None. Example: ``redirect_uri_problem("https://*")``."""
+    from urllib.parse import urlsplit
+
+    if "*" in uri or "+" == uri.strip():
+        return "wildcards are refused: name each exact URI"
+    if any(ch.isspace() or not ch.isprintable() for ch in uri):
+        return "holds whitespace or control characters"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URI ({exc})"
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return "must be an https:// URI (http:// only to localhost)"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        return "http:// is allowed only to the loopback host (localhost, 127.0.0.1, [::1]); use https://"
+    if parts.username is not None or parts.password is not None:
+        return "a user name or password in the URI is refused"
+    if "#" in uri:
+        return "a redirect URI has no fragment (RFC 6749, 3.1.2)"
+    if port == 0 or not _HOST.fullmatch(host) and not _is_address(host):
+        return "the host is not a host name or an IP address"
+    return None
+
+
+_HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+#: Fields whose text may run over several lines (descriptions, reasons, file contents, commands).
+MULTILINE_FIELDS = frozenset({"description", "reason", "content", "runcmd"})
+
+
+@rule("text-printable")
+def _text_printable(app: Application) -> Iterator[Finding]:
+    """Text goes to the ledger (PostgreSQL refuses a NUL), OpenStack and cloud-init as printable
+    characters: no control characters (NUL, escape, DEL...), no line or paragraph separators and
+    no bidirectional overrides; descriptions, reasons, file contents and commands may hold line
+    breaks and tabs.
+
+    Example: ``metadata.name: "工程建设\\0项目"`` (a NUL) or a display name holding ``\\x1b[2J``.
+    """
+    for path, text in _strings(app):
+        field = next((p for p in reversed(path) if isinstance(p, str)), "")
+        allowed = "\n\t\r" if field in MULTILINE_FIELDS else ""
+        bad = next((ch for ch in text if ch not in allowed and _unprintable(ch)), None)
+        if bad is not None:
+            yield path, (f"holds the control character U+{ord(bad):04X} at position {text.index(bad) + 1}; "
+                         "text here is printable characters only")
+
+
+def _unprintable(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+#: Where the application's own parts are written in the file.
+_DOCUMENT_PATHS: dict[str, Path] = {"metadata": ("metadata",), "materials": ("spec", "materials"), "auth": ("spec", "auth"),
+                                    "data_sharing": ("spec", "dataSharing"), "backup": ("spec", "backup")}
+
+
+def _strings(app: Application) -> Iterator[tuple[Path, str]]:
+    """Every string of ``app`` (keys of mappings too) with its path, as rules report paths."""
+
+    def walk(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+        if isinstance(value, str):
+            yield path, value
+        elif isinstance(value, BaseModel):
+            for name, info in type(value).model_fields.items():
+                yield from walk(getattr(value, name), path + (info.alias or name,))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                yield from walk(item, path + (i,))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(key, path)
+                yield from walk(item, path + (str(key),))
+
+    for attr, path in _DOCUMENT_PATHS.items():
+        yield from walk(getattr(app, attr), path)
+    for base, _, res in _each_env(app):
+        yield from walk(res, base)

@@ -93,6 +93,9 @@ def parse(raw: bytes) -> Any:
         line = mark.line + 1 if mark is not None else None
         reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())[:200]
         rule = "duplicate-key" if "duplicate" in type(exc).__name__.lower() else "yaml-syntax"
+        if rule == "duplicate-key":  # ruamel's text quotes both values: name the key only
+            key = re.match(r'found duplicate key "(.*?)" with value', reason)
+            reason = f"duplicate key {dotted((key.group(1),))}" if key else "duplicate key"
         raise ParseFailed(Problem(line, "", rule, reason)) from exc
     except Exception as exc:  # ruamel raises assorted errors on junk; all mean "not YAML"
         # its text may quote the file: only the kind of error is echoed
@@ -131,8 +134,19 @@ def _text(raw: bytes) -> str:
 
 
 def plain(node: Any) -> Any:
-    """Round-trip nodes -> plain dict/list/scalars; refuses alias bombs."""
+    """Round-trip nodes -> plain dict/list/scalars; refuses alias bombs and strings that are
+    not Unicode text (a ``\\uD800`` escape makes a lone surrogate, which nothing can store)."""
     count = 0
+
+    def text(value: Any) -> str:
+        value = str(value)
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError as exc:
+                raise ParseFailed(Problem(None, "", "yaml-syntax", "a string holds a lone surrogate "
+                                          f"(U+{ord(value[exc.start]):04X}, from a \\u escape): not Unicode text")) from None
+        return value
 
     def walk(value: Any) -> Any:
         nonlocal count
@@ -142,7 +156,7 @@ def plain(node: Any) -> Any:
                 Problem(None, "", "file-size", f"document has more than {MAX_NODES} nodes")
             )
         if isinstance(value, dict):
-            return {str(k): walk(v) for k, v in value.items()}
+            return {text(k): walk(v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
         if isinstance(value, bool) or value is None:
@@ -153,7 +167,7 @@ def plain(node: Any) -> Any:
             return float(value)
         if isinstance(value, (dt.date, dt.datetime)):
             return value.isoformat()
-        return str(value)
+        return text(value)
 
     return walk(node)
 
