@@ -115,6 +115,9 @@ def read_files(repo: Path, ref: str, paths: Iterable[str]) -> dict[str, bytes | 
     if not wanted:
         return {}
     ids = {path: oid for path, oid in _tree(repo, ref, wanted).items() if path in wanted}
+    for path, oid in ids.items():
+        if oid.startswith("link:"):
+            raise UnsafePath(path, "it is a symbolic link; a manifest or policy in git is a regular file")
     found: dict[str, bytes | None] = dict.fromkeys(wanted)
     blobs = list(dict.fromkeys(ids.values()))
     if blobs:
@@ -124,16 +127,17 @@ def read_files(repo: Path, ref: str, paths: Iterable[str]) -> dict[str, bytes | 
 
 
 def _tree(repo: Path, ref: str, specs: list[str]) -> dict[str, str]:
-    """``{path: blob id}`` of the files of ``ref`` under the literal pathspecs ``specs``."""
+    """``{path: blob id}`` of the files of ``ref`` under the literal pathspecs ``specs``; a
+    symbolic link's id is prefixed ``link:``."""
     out = _git(repo, "ls-tree", "-r", "-z", "--full-tree", ref, "--", *specs)
     entries: dict[str, str] = {}
     for record in _paths(out):
         if not record:
             continue
         meta, _, path = record.partition("\t")
-        _, kind, oid = meta.split()
+        mode, kind, oid = meta.split()
         if kind == "blob":
-            entries[path] = oid
+            entries[path] = f"link:{oid}" if mode == "120000" else oid
     return entries
 
 

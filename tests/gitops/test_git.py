@@ -121,3 +121,15 @@ def test_gitops_plan_refuses_a_merge_request_with_a_newline_in_a_file_name(tmp_p
     assert result.exit_code == 1 and result.stdout == ""
     assert 'manifests/citizen-portal.yaml\\nmanifests/zz.yaml"' in result.stderr
     assert "a newline" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_manifest_committed_as_a_symbolic_link_is_refused_not_followed(tmp_path):
+    import os
+
+    r = GitRepo(tmp_path / "repo")
+    r.write("manifests/real.yaml", "a: 1\n")
+    os.symlink("/etc/passwd", r.path / "manifests" / "x.yaml")
+    head = r.commit("a link")
+    with pytest.raises(UnsafePath, match="symbolic link"):
+        git.read_files(r.path, head, ["manifests/real.yaml", "manifests/x.yaml"])
+    assert git.read_files(r.path, head, ["manifests/real.yaml"]) == {"manifests/real.yaml": b"a: 1\n"}
