@@ -12,13 +12,12 @@ from __future__ import annotations
 import copy
 import posixpath
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from orchestrator.core.manifest import (
     Application,
@@ -77,6 +76,8 @@ class ManifestRule:
     #: Judges the whole set of items (references, emptiness): not run while the schema has
     #: left items out, since a missing item would look like a broken reference.
     whole: bool = False
+    #: Judges the document as written (plain data, paths as in the file), schema or not.
+    document: bool = False
 
     @property
     def doc(self) -> str:
@@ -86,13 +87,14 @@ class ManifestRule:
 RULES: dict[str, ManifestRule] = {}
 
 
-def rule(name: str, article: str = "", whole: bool = False) -> Callable:
-    """Register a semantic rule. Its docstring says what it checks and gives an example."""
+def rule(name: str, article: str = "", whole: bool = False, document: bool = False) -> Callable:
+    """Register a semantic rule. Its docstring says what it checks and gives an example. A
+    ``document`` rule is given the plain document instead of the application."""
 
-    def register(check: Callable[[Application], Iterable[Finding]]) -> Callable:
+    def register(check: Callable[[Any], Iterable[Finding]]) -> Callable:
         if name in RULES:
             raise ValueError(f"rule {name} registered twice")
-        RULES[name] = ManifestRule(name, article, check, whole)
+        RULES[name] = ManifestRule(name, article, check, whole, document)
         return check
 
     return register
@@ -157,9 +159,13 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
         if pruned is not None:
             application, origins = _application(pruned[0], source, report.digest, lambda *a, **k: None)
             unprune, complete = pruned[1], False
+    for registered in RULES.values():
+        if registered.document:
+            for path, message in registered.check(data):
+                add(path, registered.name, message, registered.article)
     if application is not None:
         for registered in RULES.values():
-            if registered.whole and not complete:
+            if registered.document or (registered.whole and not complete):
                 continue
             for effective_path, message in registered.check(application):
                 where = unprune(_source_path(effective_path, origins))
@@ -692,53 +698,34 @@ def _is_address(host: str) -> bool:
 MULTILINE_FIELDS = frozenset({"description", "reason", "content", "runcmd"})
 
 
-@rule("text-printable")
-def _text_printable(app: Application) -> Iterator[Finding]:
+@rule("text-printable", document=True)
+def _text_printable(data: Any) -> Iterator[Finding]:
     """Text goes to the ledger (PostgreSQL refuses a NUL), OpenStack and cloud-init as printable
     characters: no control characters (NUL, escape, DEL...), no line or paragraph separators and
     no bidirectional overrides; descriptions, reasons, file contents and commands may hold line
-    breaks and tabs.
+    breaks and tabs. Judged on the document as written, keys and values.
 
     Example: ``metadata.name: "工程建设\\0项目"`` (a NUL) or a display name holding ``\\x1b[2J``.
     """
-    for path, text in _strings(app):
-        field = next((p for p in reversed(path) if isinstance(p, str)), "")
-        allowed = "\n\t\r" if field in MULTILINE_FIELDS else ""
-        bad = next((ch for ch in text if ch not in allowed and _unprintable(ch)), None)
-        if bad is not None:
-            yield path, (f"holds the control character U+{ord(bad):04X} at position {text.index(bad) + 1}; "
-                         "text here is printable characters only")
-
-
-def _unprintable(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS
-
-
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-#: Where the application's own parts are written in the file.
-_DOCUMENT_PATHS: dict[str, Path] = {"metadata": ("metadata",), "materials": ("spec", "materials"), "auth": ("spec", "auth"),
-                                    "data_sharing": ("spec", "dataSharing"), "backup": ("spec", "backup")}
-
-
-def _strings(app: Application) -> Iterator[tuple[Path, str]]:
-    """Every string of ``app`` (keys of mappings too) with its path, as rules report paths."""
-
-    def walk(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
-        if isinstance(value, str):
-            yield path, value
-        elif isinstance(value, BaseModel):
-            for name, info in type(value).model_fields.items():
-                yield from walk(getattr(value, name), path + (info.alias or name,))
-        elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                yield from walk(item, path + (i,))
-        elif isinstance(value, dict):
+    stack: list[tuple[Path, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
             for key, item in value.items():
-                yield from walk(key, path)
-                yield from walk(item, path + (str(key),))
+                stack.append((path + (key,), item))
+                if isinstance(key, str):
+                    stack.append((path + (key,), key))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and not (value.isascii() and value.isprintable()):
+            field = next((p for p in reversed(path) if isinstance(p, str)), "")
+            bad = (_UNPRINTABLE_MULTILINE if field in MULTILINE_FIELDS else _UNPRINTABLE).search(value)
+            if bad is not None:
+                yield path, (f"holds the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}; "
+                             "text here is printable characters only")
 
-    for attr, path in _DOCUMENT_PATHS.items():
-        yield from walk(getattr(app, attr), path)
-    for base, _, res in _each_env(app):
-        yield from walk(res, base)
+
+#: Control characters (Unicode Cc), surrogates (Cs), line and paragraph separators (Zl, Zp) and
+#: the bidirectional marks, overrides and isolates; the second keeps line breaks and tabs.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_UNPRINTABLE_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
