@@ -124,3 +124,9 @@ def test_a_lone_surrogate_is_a_problem_of_the_file_not_a_crash():
 def test_a_duplicate_key_names_the_key_not_its_values():
     report = validate_bytes(b"a: 1\na: hunter2-secret\n", "m.yaml")
     assert [(p.line, p.rule, p.message) for p in report.problems] == [(2, "duplicate-key", "duplicate key a")]
+
+
+def test_a_nul_is_reported_beside_schema_errors_at_its_own_line():
+    text = BASE.replace("  name: 工程建设项目审批原型", '  name: "工程\\0建设"').replace("sizeGb: 20", "sizeGb: true")
+    assert problems(text) == {(7, "metadata.name", "text-printable"),
+                              (48, "spec.resources.volumes[0].sizeGb", "schema.int_type")}

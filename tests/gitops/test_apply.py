@@ -371,3 +371,18 @@ def test_app_status_shows_a_pending_proposal_with_the_claimed_author_escaped(rep
     assert "termination proposed at 2026-02-17T10:00:00" in shown.stdout
     assert '"Mallory\\x1b[2J <zhaogang@rsj.example.gov.cn>"' in shown.stdout and "\x1b" not in shown.stdout
     assert "govcloud app terminate citizen-portal" in shown.stdout
+
+
+def test_apply_records_nothing_when_a_changed_path_has_a_newline(repo, ledger):
+    lifecycle = Lifecycle(ledger)
+    app = approve_test(lifecycle, repo.path / "manifests/citizen-portal.yaml", "zwb")
+    before = len(lifecycle.history(app))
+    base = repo.git("rev-parse", "HEAD")
+    repo.write("manifests/citizen-portal.yaml\nmanifests/x.yaml", example("citizen-portal"))
+    repo.commit("a name with a newline")
+
+    engine = FakeEngine(ledger, at(5))
+    with pytest.raises(RuleError, match="it holds a newline") as caught:
+        gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
+    assert caught.value.rule == "git-path-plain" and engine.calls == []
+    assert len(lifecycle.history(app)) == before
