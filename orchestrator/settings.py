@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from orchestrator import files
 from orchestrator.errors import UsageError
 
 CONFIG_FILE = "govcloud.yaml"
@@ -56,8 +57,6 @@ class Settings(_Model):
 def load_settings(path: str | Path | None = None) -> Settings:
     """Settings from ``path``, ``GOVCLOUD_CONFIG``, or ``./govcloud.yaml``; defaults without a file."""
     from orchestrator.core.yamlsource import ParseFailed, dotted, line_of, parse, plain
-
-    from orchestrator import files
 
     named = path or os.environ.get("GOVCLOUD_CONFIG")
     candidate = Path(named or CONFIG_FILE)

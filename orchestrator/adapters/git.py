@@ -150,10 +150,10 @@ def _blobs(repo: Path, ids: list[str]) -> dict[str, bytes]:
         end = out.index(b"\n", pos)
         header = out[pos:end].split()
         pos = end + 1
-        if len(header) < 3 or header[0].decode() != oid:  # "<id> missing" (or a protocol surprise)
-            if len(header) >= 3:
-                raise ExternalError(f"git cat-file answered {header[0]!r} for {oid}")
+        if header[1:] == [b"missing"]:
             continue
+        if len(header) != 3 or header[0] != oid.encode():
+            raise ExternalError(f"git cat-file answered {b' '.join(header)[:100]!r} for {oid}")
         size = int(header[2])
         if header[1] == b"blob":
             found[oid] = out[pos:pos + size]
