@@ -7,6 +7,9 @@ the size is bounded, before and while reading. A directory walk (:func:`walk`) r
 entries that are not plainly files of the tree: symbolic links that leave it, dangling or
 looping links, unreadable directories. Every refusal is a :class:`FileRefused` naming the path
 (escaped) and the rule.
+
+It sits beside :mod:`orchestrator.errors`, not in a layer: the core's validation, calendar and
+policy loaders read through it as much as the services and the CLI do.
 """
 
 from __future__ import annotations
@@ -58,13 +61,10 @@ def _escape(ch: str) -> str:
     return named or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
 
 
-def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "file",
-               within: str | os.PathLike | None = None) -> bytes:
+def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "file") -> bytes:
     """The content of the regular file ``path``, at most ``limit`` bytes; :class:`FileRefused`
-    otherwise. ``within``: ``path`` must resolve inside that directory (a symlink may not leave it).
-    ``what`` names the file in messages (``manifest``, ``ID token``...)."""
-    if within is not None:
-        _inside(Path(path), Path(within))
+    otherwise. ``what`` names the file in messages (``manifest``, ``ID token``...). A path named
+    by the user may be a link (they chose it); :func:`walk` decides which links of a tree count."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
