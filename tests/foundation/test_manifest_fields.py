@@ -130,3 +130,11 @@ def test_a_nul_is_reported_beside_schema_errors_at_its_own_line():
     text = BASE.replace("  name: 工程建设项目审批原型", '  name: "工程\\0建设"').replace("sizeGb: 20", "sizeGb: true")
     assert problems(text) == {(7, "metadata.name", "text-printable"),
                               (48, "spec.resources.volumes[0].sizeGb", "schema.int_type")}
+
+
+def test_a_message_quoting_the_refused_value_is_escaped_and_bounded():
+    text = BASE.replace("remoteCidr: 10.0.0.0/8", 'remoteCidr: "' + "x" * 500 + '\\e[2J"')
+    found = {p.rule: p for p in validate_bytes(text.encode(), "m.yaml").problems}
+    assert set(found) == {"schema.value_error", "text-printable"}
+    message = found["schema.value_error"].message
+    assert len(message) <= 300 and "\x1b" not in message and message.endswith("…")
