@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from orchestrator import files
 from orchestrator.errors import UsageError
 
 CONFIG_FILE = "govcloud.yaml"
@@ -57,13 +58,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """Settings from ``path``, ``GOVCLOUD_CONFIG``, or ``./govcloud.yaml``; defaults without a file."""
     from orchestrator.core.yamlsource import ParseFailed, dotted, line_of, parse, plain
 
-    candidate = Path(path or os.environ.get("GOVCLOUD_CONFIG") or CONFIG_FILE)
-    if not candidate.is_file():
-        if path or os.environ.get("GOVCLOUD_CONFIG"):
-            raise UsageError(f"{candidate}: configuration file not found")
+    named = path or os.environ.get("GOVCLOUD_CONFIG")
+    candidate = Path(named or CONFIG_FILE)
+    if not named and not candidate.exists() and not candidate.is_symlink():
         return Settings()
     try:
-        root = parse(candidate.read_bytes())
+        root = parse(files.read_bytes(candidate, what="configuration file"))
         settings = Settings.model_validate(plain(root) | {"source": str(candidate)})
     except ParseFailed as failed:
         raise UsageError(f"{candidate}: {failed.problem}") from failed

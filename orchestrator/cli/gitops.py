@@ -55,7 +55,7 @@ def plan(ctx: click.Context, base: str, head: str, output: str, dirs: tuple[str,
 def apply(ctx: click.Context, base: str, parallel: int, wait: float, dirs: tuple[str, ...], repo: Path, output: str,
           actor_name: str | None, actor_role: str | None, actor_unit: str | None, actor_token_file: Path | None) -> None:
     """Up every approved affected stack (test, trial, production in order), record it in the
-    ledger; a deleted manifest becomes a termination request. Exit 0 all applied, 1 some refused,
+    ledger; a deleted manifest becomes a termination proposal the unit confirms. Exit 0 all applied, 1 some refused,
     3 some failed."""
     from orchestrator.adapters.git import toplevel
     from orchestrator.adapters.ledger import Ledger

@@ -202,6 +202,13 @@ def _print_status(payload) -> None:
             program = f" with program {last['program'][:19]}" if last.get("program") else ""
             live += f"; last {last['event']} at {last['at']}{program}"
         click.echo(f"  approved {env}: {digest}{live}")
+    proposed = payload.get("termination_proposed")
+    if proposed:
+        from orchestrator.files import shown
+
+        click.echo(f"  termination proposed at {proposed['at']}: {shown(proposed['path'] or '')} deleted in commit "
+                   f"{(proposed['commit'] or '')[:12]} (git author, unverified: {shown(proposed['author'] or '')}); "
+                   f"the unit confirms with: govcloud app terminate {payload['application']}")
     _print_deadlines(payload["deadlines"])
 
 

@@ -26,16 +26,19 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
 
 
 def _print_reports(payload: dict) -> None:
+    from orchestrator.files import shown
+
     for f in payload["files"]:
+        path = shown(f["path"])
         if f["valid"]:
-            click.echo(f"ok       {f['path']}  {f['digest']}")
+            click.echo(f"ok       {path}  {f['digest']}")
             continue
-        click.echo(f"INVALID  {f['path']}  ({len(f['errors'])} problem(s))")
+        click.echo(f"INVALID  {path}  ({len(f['errors'])} problem(s))")
         for e in f["errors"]:
             where = f"line {e['line']}" if e["line"] else "file"
             article = f" [{e['article']}]" if e["article"] else ""
             field = f" {e['field']}:" if e["field"] else ""
-            click.echo(f"  {f['path']}:{where}:{field} {e['message']} ({e['rule']}){article}")
+            click.echo(f"  {path}:{where}:{field} {e['message']} ({e['rule']}){article}")
     bad = sum(not f["valid"] for f in payload["files"])
     click.echo(f"{len(payload['files'])} file(s), {bad} invalid")
 

@@ -10,6 +10,7 @@ program imports, which the caller finds in the code and passes as ``program``, o
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -49,6 +50,30 @@ SHARED: tuple[SharedPath, ...] = (
 def is_manifest(path: str, dirs: Sequence[str] = MANIFEST_DIRS) -> bool:
     """Is ``path`` (relative, with ``/``) a manifest? Example: ``is_manifest("manifests/a/b.yaml")``."""
     return path.endswith(MANIFEST_SUFFIXES) and any(path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+_QUOTED = {'"': "a double quote", "\\": "a backslash"}
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` (decoded with ``surrogateescape``) is refused, or None when it is plain.
+
+    Refused: what git quotes even with ``core.quotePath=false`` (control characters, ``"``,
+    ``\\``), bytes that are not UTF-8, other invisible characters (format characters such as
+    bidirectional overrides, line and paragraph separators), and a path component with leading
+    or trailing whitespace. Example: ``path_problem("manifests/a\\nb.yaml")`` names the newline.
+    """
+    for ch in path:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            return "it is not UTF-8"
+        if ch in _QUOTED:
+            return f"it holds {_QUOTED[ch]}"
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            return "it holds a newline" if ch == "\n" else f"it holds the invisible character U+{code:04X}"
+    if any(part != part.strip() for part in path.split("/")):
+        return "a part of it begins or ends with whitespace"
+    return None
 
 
 #: Why a module the program imports counts (see :func:`shared_hits`).

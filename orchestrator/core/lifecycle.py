@@ -40,6 +40,10 @@ RESUME = "<operating state>"
 #: the one approved; the program that turns it into resources changed). Leaves the state as it is.
 REAPPLIED = "reapplied"
 
+#: A deleted manifest seen by ``gitops apply`` without a verified actor of the unit: recorded as a
+#: proposal (who deleted it, by commit metadata, is a claim), never as the unit's request.
+TERMINATION_PROPOSED = "termination-proposed"
+
 UNIT, EGOV, PROVIDER = "unit", "egov-office", "provider"
 ROLES = (UNIT, EGOV, PROVIDER)
 
@@ -138,6 +142,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("test-passed", f"{TESTING} {CHANGE_REQUESTED}", None, EGOV, "Art. 21", "the e-gov office records a passed performance and security test"),
     _t("change-requested", f"{TRIAL} {PRODUCTION}", CHANGE_REQUESTED, UNIT, "Art. 15", "the unit requests a change (new manifest)"),
     _t("change-approved", CHANGE_REQUESTED, CHANGE_APPROVED, EGOV, "Art. 15", "the e-gov office approves the change"),
+    Transition(TERMINATION_PROPOSED, frozenset(f"{REVIEWED} {_OPERATING}".split()), None, frozenset([PROVIDER, UNIT]),
+               "Art. 16", "a pipeline saw the manifest deleted: a proposal the unit confirms with termination-requested"),
     _t("termination-requested", f"{REVIEWED} {_OPERATING}", TERMINATION_REQUESTED, UNIT, "Art. 16", "the unit requests termination"),
     _t("backup-confirmed", TERMINATION_REQUESTED, BACKUP_CONFIRMED, UNIT, "Art. 16", "the unit has taken its data off and backed it up"),
     _t("termination-approved", BACKUP_CONFIRMED, TERMINATION_APPROVED, EGOV, "Art. 16", "the e-gov office approves the termination"),
@@ -189,6 +195,8 @@ class AppState:
     operating: str | None = None  #: trial or production while a change is pending
     change: dict[str, Any] | None = None  #: kind, digest, tested, environments
     requested_by: str | None = None  #: the person behind the pending unit request
+    #: a pending ``termination-proposed``: at, commit, path, the commit's (unverified) author
+    termination_proposed: dict[str, Any] | None = None
     test_started: str | None = None
     test_days: int = TEST_DAYS
     test_warned_until: str | None = None
@@ -307,8 +315,11 @@ def apply(state: AppState, event: Event) -> AppState:
         s.requested_by = None
         stop("change-review")
         start("change-applied")
+    elif kind == TERMINATION_PROPOSED:
+        s.termination_proposed = {"at": at, **{k: p.get(k) for k in ("commit", "path", "author")}}
     elif kind == "termination-requested":
         s.requested_by = event.actor
+        s.termination_proposed = None
         start("termination-review")
     elif kind == "termination-approved":
         s.requested_by = None

@@ -12,7 +12,7 @@ import ipaddress
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "govcloud/v1"
@@ -23,6 +23,10 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$
 #: A name unique within its kind in one environment (servers, volumes, groups...).
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,40}$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+#: Numbers and switches as YAML writes them: ``true`` is not 1, ``"20"`` is not 20, ``yes`` is a
+#: string (YAML 1.2), not true.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
 
 MAX_VOLUME_GB = 16384
 MAX_COUNT = 100
@@ -86,8 +90,8 @@ class Materials(Model):
 
 
 class PortRange(Model):
-    min: int = Field(ge=1, le=65535)
-    max: int = Field(ge=1, le=65535)
+    min: Int = Field(ge=1, le=65535)
+    max: Int = Field(ge=1, le=65535)
 
     @classmethod
     def parse(cls, value: object) -> PortRange | None:
@@ -152,8 +156,20 @@ class SecurityGroup(Model):
 
 class DataVolume(Model):
     name: Name
-    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    size_gb: Int = Field(gt=0, le=MAX_VOLUME_GB)
     type: str | None = None
+
+
+class UserDataFile(Model):
+    """One file cloud-init writes (``write_files``). ``path`` is absolute and normalised (rule
+    ``user-data-path-absolute``) and outside ``/etc/govcloud/`` (``user-data-reserved-path``)."""
+
+    path: str = Field(min_length=1)
+    content: str = ""
+    permissions: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] | None = None
+    owner: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$")] | None = None
+    encoding: Literal["text/plain", "b64", "base64", "gz", "gzip", "gz+b64", "gz+base64", "gzip+b64",
+                      "gzip+base64"] | None = None
 
 
 class UserData(Model):
@@ -161,18 +177,18 @@ class UserData(Model):
 
     packages: list[str] = []
     runcmd: list[str] = []
-    files: list[dict[str, str]] = []
+    files: list[UserDataFile] = []
 
 
 class Server(Model):
     name: Name
     flavor: str = Field(min_length=1)
     image: str = Field(min_length=1)
-    count: int = Field(default=1, ge=1, le=MAX_COUNT)
+    count: Int = Field(default=1, ge=1, le=MAX_COUNT)
     volumes: list[DataVolume] = []
     security_groups: list[Name] = []
     user_data: UserData = UserData()
-    public_ip: bool = False
+    public_ip: Bool = False
 
 
 class DatabaseUser(Model):
@@ -185,7 +201,7 @@ class Database(Model):
     engine: Literal["mysql", "postgresql", "mariadb"]
     version: str = Field(min_length=1)
     flavor: str = Field(min_length=1)
-    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    size_gb: Int = Field(gt=0, le=MAX_VOLUME_GB)
     databases: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] = Field(
         min_length=1
     )
@@ -197,7 +213,7 @@ class Volume(Model):
     """A block volume not tied to a server's data disks; ``attach_to`` names a server."""
 
     name: Name
-    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    size_gb: Int = Field(gt=0, le=MAX_VOLUME_GB)
     type: str | None = None
     attach_to: Name | None = None
 
@@ -206,7 +222,7 @@ class Container(Model):
     """An object-storage (Swift) container; ``size_gb`` becomes its quota."""
 
     name: Name
-    size_gb: int = Field(gt=0, le=MAX_VOLUME_GB)
+    size_gb: Int = Field(gt=0, le=MAX_VOLUME_GB)
     access: Literal["private", "public-read"] = "private"
 
 
@@ -227,8 +243,8 @@ class Auth(Model):
     """Unified authentication platform registration (Art. 20)."""
 
     protocol: Literal["oidc", "saml", "cas"] = "oidc"
-    redirect_uris: list[Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]] = Field(
-        min_length=1
+    redirect_uris: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        min_length=1, description="exact URIs: rule redirect-uri-exact"
     )
     roles: list[AuthRole] = Field(min_length=1)
 
@@ -250,21 +266,21 @@ class DataSharing(Model):
 class Backup(Model):
     """Data-level backups (Art. 22, 30)."""
 
-    enabled: bool = True
+    enabled: Bool = True
     schedule: str = Field(default="0 2 * * *", description="cron expression")
-    retention_days: int = Field(default=30, ge=1, le=3650)
-    offsite: bool = False
+    retention_days: Int = Field(default=30, ge=1, le=3650)
+    offsite: Bool = False
 
 
 class EnvironmentSpec(Model):
     """One environment's effective resources after the overrides are applied."""
 
     resources: Resources = Resources()
-    production_data: bool = False
+    production_data: Bool = False
 
 
 class Spec(Model):
-    mlps_level: int = Field(ge=1, le=5)
+    mlps_level: Int = Field(ge=1, le=5)
     materials: Materials = Materials()
     auth: Auth
     data_sharing: DataSharing = DataSharing()

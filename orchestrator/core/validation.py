@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -35,6 +36,7 @@ from orchestrator.core.yamlsource import (
     load,
     parse,
 )
+from orchestrator import files
 from orchestrator.errors import ManifestInvalid
 
 #: What a semantic rule yields: the path in the effective model and a message.
@@ -74,6 +76,8 @@ class ManifestRule:
     #: Judges the whole set of items (references, emptiness): not run while the schema has
     #: left items out, since a missing item would look like a broken reference.
     whole: bool = False
+    #: Judges the document as written (plain data, paths as in the file), schema or not.
+    document: bool = False
 
     @property
     def doc(self) -> str:
@@ -83,13 +87,14 @@ class ManifestRule:
 RULES: dict[str, ManifestRule] = {}
 
 
-def rule(name: str, article: str = "", whole: bool = False) -> Callable:
-    """Register a semantic rule. Its docstring says what it checks and gives an example."""
+def rule(name: str, article: str = "", whole: bool = False, document: bool = False) -> Callable:
+    """Register a semantic rule. Its docstring says what it checks and gives an example. A
+    ``document`` rule is given the plain document instead of the application."""
 
-    def register(check: Callable[[Application], Iterable[Finding]]) -> Callable:
+    def register(check: Callable[[Any], Iterable[Finding]]) -> Callable:
         if name in RULES:
             raise ValueError(f"rule {name} registered twice")
-        RULES[name] = ManifestRule(name, article, check, whole)
+        RULES[name] = ManifestRule(name, article, check, whole, document)
         return check
 
     return register
@@ -99,12 +104,12 @@ def rule(name: str, article: str = "", whole: bool = False) -> Callable:
 
 
 def validate_file(path: str | FsPath) -> Report:
-    """Validate one manifest file; never raises for anything wrong inside the file."""
-    path = FsPath(path)
+    """Validate one manifest file; never raises for anything wrong inside the file or with the
+    file itself (missing, not a regular file, too large: a problem of the report)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return Report(str(path), problems=[Problem(None, "", "file-readable", exc.strerror or str(exc))])
+        raw = files.read_bytes(path, what="manifest")
+    except files.FileRefused as refused:
+        return Report(str(path), problems=[Problem(None, "", refused.rule, refused.reason)])
     return validate_bytes(raw, str(path))
 
 
@@ -142,7 +147,7 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
     def add(path: Path, rule_name: str, message: str, article: str = "") -> None:
         if rule_name.startswith("schema."):
             schema_paths.append(path)
-        problem = Problem(line_of(root, path), dotted(path), rule_name, message, article)
+        problem = Problem(line_of(root, path), dotted(path), rule_name, _bounded(message), article)
         problems.setdefault((problem.field, rule_name, message), problem)
 
     application, origins = _application(data, source, report.digest, add)
@@ -154,9 +159,13 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
         if pruned is not None:
             application, origins = _application(pruned[0], source, report.digest, lambda *a, **k: None)
             unprune, complete = pruned[1], False
+    for registered in RULES.values():
+        if registered.document:
+            for path, message in registered.check(data):
+                add(path, registered.name, message, registered.article)
     if application is not None:
         for registered in RULES.values():
-            if registered.whole and not complete:
+            if registered.document or (registered.whole and not complete):
                 continue
             for effective_path, message in registered.check(application):
                 where = unprune(_source_path(effective_path, origins))
@@ -188,6 +197,14 @@ def _application(
         source=source,
     )
     return application, origins
+
+
+def _bounded(message: str, limit: int = 300) -> str:
+    """A message as printed: control characters escaped, at most ``limit`` characters (a
+    validator's message may quote the value it refused)."""
+    if not message.isprintable():
+        message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _prune(data: dict, paths: list[Path]) -> tuple[dict, Callable[[Path], Path]] | None:
@@ -595,13 +612,128 @@ def _user_data_reserved_path(app: Application) -> Iterator[Finding]:
 
     Example: ``files: [{path: /etc/govcloud/oidc.env, permissions: "0644"}]`` is refused.
     """
+    for where, path in _user_data_paths(app):
+        # cloud-init writes a relative path from /: judge it as it would land
+        normal = posixpath.normpath("/" + path.lstrip("/")) + ("/" if path.endswith("/") else "")
+        if normal == RESERVED_DIR.rstrip("/") or normal.startswith(RESERVED_DIR):
+            yield where, (f"{path!r}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
+                          "write the application's files elsewhere")
+
+
+@rule("user-data-path-absolute", article="Art. 20")
+def _user_data_path_absolute(app: Application) -> Iterator[Finding]:
+    """A ``userData.files`` path is absolute and normalised: it starts with ``/`` and has no
+    ``..``, ``.``, empty part or trailing ``/``, so it names one file and the reserved-path rule
+    sees where it lands.
+
+    Example: ``files: [{path: etc/govcloud/oidc.env}]`` is refused (and is reserved too);
+    ``path: /srv/app/../../etc/x`` is refused.
+    """
+    for where, path in _user_data_paths(app):
+        if not path.startswith("/") or posixpath.normpath(path) != path or path.startswith("//"):
+            yield where, (f"{path!r} is not an absolute, normalised path: write it as "
+                          f"{posixpath.normpath('/' + path.lstrip('/'))!r} (no '..', '.', '//' or trailing '/')")
+
+
+def _user_data_paths(app: Application) -> Iterator[tuple[Path, str]]:
     for base, _, res in _each_env(app):
         for i, server in enumerate(res.servers):
             for j, file in enumerate(server.user_data.files):
-                path = file.get("path", "")
-                normal = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
-                if normal == RESERVED_DIR.rstrip("/") or normal.startswith(RESERVED_DIR):
-                    yield base + ("servers", i, "userData", "files", j, "path"), (
-                        f"{path}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
-                        "write the application's files elsewhere"
-                    )
+                yield base + ("servers", i, "userData", "files", j, "path"), file.path
+
+
+#: Hosts an ``http://`` redirect URI may name: the user's own machine (RFC 8252, native apps).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@rule("redirect-uri-exact", article="Art. 20")
+def _redirect_uri_exact(app: Application) -> Iterator[Finding]:
+    """Each ``auth.redirectUris`` entry is one exact URI the platform may send tokens to:
+    ``https`` (``http`` only to the loopback host), a host name or address without wildcards,
+    no user name or password, no fragment and no wildcard anywhere (Keycloak reads ``*`` as
+    "any"): a wildcard lets any site collect the users' codes.
+
+    Example: ``redirectUris: ["https://*"]``, ``"https://*.changsha.gov.cn/cb"``,
+    ``"https://app.gov.cn/*"``, ``"http://app.gov.cn/cb"`` and ``"javascript:alert(1)"`` are refused.
+    """
+    for i, uri in enumerate(app.auth.redirect_uris):
+        problem = redirect_uri_problem(uri)
+        if problem:
+            yield ("spec", "auth", "redirectUris", i), f"redirect URI {uri[:100]!r}: {problem}"
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` may not be a redirect URI, or None. Example: ``redirect_uri_problem("https://*")``."""
+    from urllib.parse import urlsplit
+
+    if "*" in uri or "+" == uri.strip():
+        return "wildcards are refused: name each exact URI"
+    if any(ch.isspace() or not ch.isprintable() for ch in uri):
+        return "holds whitespace or control characters"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URI ({exc})"
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return "must be an https:// URI (http:// only to localhost)"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        return "http:// is allowed only to the loopback host (localhost, 127.0.0.1, [::1]); use https://"
+    if parts.username is not None or parts.password is not None:
+        return "a user name or password in the URI is refused"
+    if "#" in uri:
+        return "a redirect URI has no fragment (RFC 6749, 3.1.2)"
+    if port == 0 or not _HOST.fullmatch(host) and not _is_address(host):
+        return "the host is not a host name or an IP address"
+    return None
+
+
+_HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+#: Fields whose text may run over several lines (descriptions, reasons, file contents, commands).
+MULTILINE_FIELDS = frozenset({"description", "reason", "content", "runcmd"})
+
+
+@rule("text-printable", document=True)
+def _text_printable(data: Any) -> Iterator[Finding]:
+    """Text goes to the ledger (PostgreSQL refuses a NUL), OpenStack and cloud-init as printable
+    characters: no control characters (NUL, escape, DEL...), no line or paragraph separators and
+    no bidirectional overrides; descriptions, reasons, file contents and commands may hold line
+    breaks and tabs. Judged on the document as written, keys and values.
+
+    Example: ``metadata.name: "工程建设\\0项目"`` (a NUL) or a display name holding ``\\x1b[2J``.
+    """
+    stack: list[tuple[Path, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((path + (key,), item))
+                if isinstance(key, str):
+                    stack.append((path + (key,), key))
+        elif isinstance(value, list):
+            stack.extend((path + (i,), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and not (value.isascii() and value.isprintable()):
+            field = next((p for p in reversed(path) if isinstance(p, str)), "")
+            bad = (_UNPRINTABLE_MULTILINE if field in MULTILINE_FIELDS else _UNPRINTABLE).search(value)
+            if bad is not None:
+                yield path, (f"holds the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}; "
+                             "text here is printable characters only")
+
+
+#: Control characters (Unicode Cc), surrogates (Cs), line and paragraph separators (Zl, Zp) and
+#: the bidirectional marks, overrides and isolates; the second keeps line breaks and tabs.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_UNPRINTABLE_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")

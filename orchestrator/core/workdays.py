@@ -123,8 +123,10 @@ def load_overrides(path: str | Path | None = None) -> dict[int, YearSchedule]:
     """Parse the override file: ``{year: {holidays: [dates], workdays: [dates]}}``."""
     from ruamel.yaml import YAML
 
+    from orchestrator import files
+
     text = (
-        Path(path).read_text(encoding="utf-8")
+        files.read_text(path, what="calendar file")
         if path
         else resources.files("orchestrator.data").joinpath("calendar.yaml").read_text(encoding="utf-8")
     )

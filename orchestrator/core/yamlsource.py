@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-MAX_BYTES = 1024 * 1024
+from orchestrator.files import MAX_BYTES
+
 MAX_NODES = 200_000
 
 Path = tuple[str | int, ...]
@@ -60,11 +61,21 @@ class ParseFailed(Exception):
 
 
 def dotted(path: Path) -> str:
-    """``("spec", "servers", 0, "flavor")`` -> ``spec.servers[0].flavor``."""
+    """``("spec", "servers", 0, "flavor")`` -> ``spec.servers[0].flavor``. A key that is not
+    shaped like a field name is not echoed (it may be a line of some other file): it shows as
+    ``<key of N characters>``."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        name = str(part) if FIELD_NAME.fullmatch(str(part)) else f"<key of {len(str(part))} characters>"
+        out += f".{name}" if out else name
     return out
+
+
+#: What :func:`dotted` echoes of a key: a field name (as manifests, policies and settings use).
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 def parse(raw: bytes) -> Any:
@@ -80,11 +91,15 @@ def parse(raw: bytes) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())[:200]
         rule = "duplicate-key" if "duplicate" in type(exc).__name__.lower() else "yaml-syntax"
+        if rule == "duplicate-key":  # ruamel's text quotes both values: name the key only
+            key = re.match(r'found duplicate key "(.*?)" with value', reason)
+            reason = f"duplicate key {dotted((key.group(1),))}" if key else "duplicate key"
         raise ParseFailed(Problem(line, "", rule, reason)) from exc
     except Exception as exc:  # ruamel raises assorted errors on junk; all mean "not YAML"
-        raise ParseFailed(Problem(None, "", "yaml-syntax", f"not valid YAML: {exc}")) from exc
+        # its text may quote the file: only the kind of error is echoed
+        raise ParseFailed(Problem(None, "", "yaml-syntax", f"not valid YAML ({type(exc).__name__})")) from exc
     if data is None:
         raise ParseFailed(Problem(1, "", "yaml-document", "file is empty; expected a manifest mapping"))
     if not isinstance(data, dict):
@@ -119,8 +134,19 @@ def _text(raw: bytes) -> str:
 
 
 def plain(node: Any) -> Any:
-    """Round-trip nodes -> plain dict/list/scalars; refuses alias bombs."""
+    """Round-trip nodes -> plain dict/list/scalars; refuses alias bombs and strings that are
+    not Unicode text (a ``\\uD800`` escape makes a lone surrogate, which nothing can store)."""
     count = 0
+
+    def text(value: Any) -> str:
+        value = str(value)
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError as exc:
+                raise ParseFailed(Problem(None, "", "yaml-syntax", "a string holds a lone surrogate "
+                                          f"(U+{ord(value[exc.start]):04X}, from a \\u escape): not Unicode text")) from None
+        return value
 
     def walk(value: Any) -> Any:
         nonlocal count
@@ -130,7 +156,7 @@ def plain(node: Any) -> Any:
                 Problem(None, "", "file-size", f"document has more than {MAX_NODES} nodes")
             )
         if isinstance(value, dict):
-            return {str(k): walk(v) for k, v in value.items()}
+            return {text(k): walk(v) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
         if isinstance(value, bool) or value is None:
@@ -141,7 +167,7 @@ def plain(node: Any) -> Any:
             return float(value)
         if isinstance(value, (dt.date, dt.datetime)):
             return value.isoformat()
-        return str(value)
+        return text(value)
 
     return walk(node)
 

@@ -4,7 +4,7 @@ Decide first (would the ledger record it?), then lock (a ledger lease per stack;
 backend keeps its own lock during ``up``), run ``up`` through
 :func:`orchestrator.services.provision.run_operation` (which admits the stack again and records
 ``provisioned``), and check the ledger shows it. A deleted
-manifest becomes a termination request, never a destroy. Every outcome is a :class:`StackResult`;
+manifest becomes a termination proposal for the unit to confirm, never a destroy. Every outcome is a :class:`StackResult`;
 one stack's failure stops only the later environments of its own application.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 from orchestrator.adapters import git
 from orchestrator.core import gitops as rules
 from orchestrator.errors import ConflictError, GovcloudError, NotFound, RuleError
+from orchestrator.files import shown
 from orchestrator.services.gitops import Affected, AppChange, StackChange, affected
 
 #: How long a stack's lease lasts if its holder dies (the Pulumi backend's own lock stays on).
@@ -41,7 +42,8 @@ class StackResult:
     env: str
     status: str
     """``applied``, ``skipped`` (a rule said no, nothing done), ``failed``, ``blocked`` (an
-    earlier environment of the application failed), ``termination-requested`` or
+    earlier environment of the application failed), ``termination-proposed`` (a deleted manifest,
+    for the unit to confirm), ``termination-requested`` (by a verified actor of the unit) or
     ``nothing-to-do``."""
     message: str = ""
     changes: dict[str, int] = field(default_factory=dict)
@@ -110,7 +112,8 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
           on_result: Callable[[StackResult], None] | None = None) -> ApplyReport:
     """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
     environments of one application in order, ``parallel`` applications at a time), recorded in
-    the ledger; a deleted manifest becomes a termination request. A failure stops only the later
+    the ledger; a deleted manifest becomes a termination proposal (a request only when ``actor`` is a
+    verified ID token of the unit). A failure stops only the later
     environments of the same application. ``on_result`` hears of each result as it is known."""
     from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
@@ -134,7 +137,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
             results.append(done(StackResult(app.app, app.app, "", "skipped",
                                             "head manifest invalid: " + "; ".join(app.problems[:3]))))
         elif app.change == "deleted":
-            results.append(done(_request_termination(found, app, lifecycle, at)))
+            results.append(done(_request_termination(found, app, lifecycle, actor, at)))
         elif app.change == "shared" and not found.program_changed:
             continue  # only the quota policy changed: the resources cannot
         else:
@@ -233,14 +236,16 @@ def _provenance(found: Affected) -> dict[str, Any]:
     return {"commit": found.head, "shared": _program_paths(found)}
 
 
-def _request_termination(found: Affected, app: AppChange, lifecycle: Any, at: dt.datetime) -> StackResult:
-    """A deleted manifest asks for termination (Art. 16) in the unit's name: the author of the
-    commit that deleted it. Never a destroy: the office approves, the provider reclaims."""
-    from orchestrator.core.lifecycle import Actor
+def _request_termination(found: Affected, app: AppChange, lifecycle: Any, actor: Any, at: dt.datetime) -> StackResult:
+    """A deleted manifest and termination (Art. 16). Commit metadata names nobody verified, so
+    the deletion is recorded as a ``termination-proposed`` by the pipeline's actor (the commit's
+    author kept as a claim), which the unit confirms with ``app terminate``; only when the
+    pipeline's own actor is a verified ID token of the application's unit is it that unit's
+    ``termination-requested``. Never a destroy: the office approves, the provider reclaims."""
+    from orchestrator.core import lifecycle as lc
 
     result = StackResult(app.app, app.app, "", "skipped")
     commit = git.deleting_commit(found.repo, found.base, found.head, app.base_path or "")
-    actor = Actor(git.author(found.repo, commit)[:200], "unit", app.unit, source="git")
     try:
         state = lifecycle.state(app.app)
     except NotFound:
@@ -249,10 +254,23 @@ def _request_termination(found: Affected, app: AppChange, lifecycle: Any, at: dt
     if state.state in ("termination-requested", "backup-confirmed", "termination-approved", "reclaimed"):
         result.status, result.message = "termination-requested", f"already {state.state}"
         return result
+    reason = f"manifest {app.base_path} deleted in commit {commit[:12]}"
     try:
-        lifecycle.terminate(app.app, actor, at, reason=f"manifest {app.base_path} deleted in commit {commit[:12]}")
+        if actor.source == "oidc" and actor.role == lc.UNIT and actor.unit == state.unit:
+            lifecycle.terminate(app.app, actor, at, reason=reason)
+            result.status, result.message = "termination-requested", (
+                f"requested by {shown(actor.name)} of {state.unit} (verified ID token; commit {commit[:12]})")
+            return result
+        if state.termination_proposed and state.termination_proposed.get("commit") == commit:
+            result.status, result.message = "termination-proposed", f"already proposed at {state.termination_proposed['at']}"
+            return result
+        author = git.author(found.repo, commit)[:200]
+        lifecycle.propose_termination(app.app, actor, at, reason=reason,
+                                      payload={"commit": commit, "path": app.base_path, "author": author})
     except GovcloudError as exc:
-        result.message = f"manifest deleted, termination not requested: {exc}"
+        result.message = f"manifest deleted, termination not proposed: {exc}"
         return result
-    result.status, result.message = "termination-requested", f"requested for {actor.name} (commit {commit[:12]})"
+    result.status, result.message = "termination-proposed", (
+        f"proposed (commit {commit[:12]}, git author {shown(author)}, unverified); unit {state.unit} confirms with: "
+        f"govcloud app terminate {app.app}")
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from orchestrator import files
 from orchestrator.core.lifecycle import Actor
 from orchestrator.errors import UsageError
 from orchestrator.settings import Settings, current_settings
@@ -21,7 +22,8 @@ def resolve_actor(
 ) -> Actor:
     """The actor of a lifecycle command; the ledger records ``actor.source`` beside it."""
     settings = settings or current_settings()
-    token = token_file.read_text(encoding="utf-8") if token_file else os.environ.get(TOKEN_ENV)
+    token = (files.read_text(token_file, limit=files.MAX_TOKEN_BYTES, what="ID token") if token_file
+             else os.environ.get(TOKEN_ENV))
     if settings.auth == "local" and not token:
         return Actor(
             name=name or os.environ.get("GOVCLOUD_ACTOR", ""),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orchestrator import files
 from orchestrator.core import lifecycle as lc
 from orchestrator.core.workdays import Calendar, default_calendar
 from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
@@ -120,6 +121,11 @@ class Lifecycle:
 
     def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
         return self._record(application, "termination-requested", actor, at, reason=reason)
+
+    def propose_termination(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str,
+                            payload: dict[str, Any]) -> lc.Event:
+        """Record that a deleted manifest proposes termination; the unit confirms with :meth:`terminate`."""
+        return self._record(application, lc.TERMINATION_PROPOSED, actor, at, reason=reason, payload=payload)
 
     def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         return self._record(application, "backup-confirmed", actor, at, reason=evidence)
@@ -267,6 +273,7 @@ class Lifecycle:
             "provisioned": state.provisioned,
             "deployed": state.deployed,
             "change": state.change,
+            "termination_proposed": state.termination_proposed,
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
             "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],
@@ -362,7 +369,7 @@ def _read_manifest(path: str | Path) -> tuple[Application, Any]:
     from orchestrator.core.validation import load_manifest
     from orchestrator.core.yamlsource import load
 
-    raw = Path(path).read_bytes()
+    raw = files.read_bytes(path, what="manifest")
     return load_manifest(path, raw), load(raw)  # the data the application was validated from
 
 

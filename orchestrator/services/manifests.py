@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from orchestrator import files
 from orchestrator.core.validation import Report, validate_file
 from orchestrator.errors import UsageError
 
@@ -12,15 +13,18 @@ MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 def manifest_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories (recursively) into their YAML files, in a stable order."""
+    """Expand directories (recursively) into their YAML files, in a stable order. A file named
+    itself is kept whatever it is (reading it says what is wrong); a directory's entries go
+    through :func:`orchestrator.files.walk`, which refuses links leaving it, dangling or
+    looping links and unreadable directories."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file()))
-        elif path.exists():
+            found.extend(files.walk(path, MANIFEST_SUFFIXES))
+        elif path.exists() or path.is_symlink():
             found.append(path)
         else:
-            raise UsageError(f"{path}: no such file or directory")
+            raise UsageError(f"{files.shown(path)}: no such file or directory")
     return found
 
 
@@ -51,9 +55,9 @@ def find_manifest(app: str, dirs: Iterable[Path] = ()) -> Path:
 
     candidate = Path(app)
     if candidate.suffix in MANIFEST_SUFFIXES or "/" in app:
-        if not candidate.is_file():
-            raise NotFound(f"{app}: no such manifest file")
-        return candidate
+        if not candidate.exists() and not candidate.is_symlink():
+            raise NotFound(f"{files.shown(app)}: no such manifest file")
+        return candidate  # whatever it is, reading it says what is wrong
     searched = manifest_dirs(dirs)
     matches = [p for p in manifest_files(d for d in searched if d.is_dir()) if _declared_id(p) == app]
     if not matches:
@@ -71,8 +75,8 @@ def _declared_id(path: Path) -> str | None:
     from orchestrator.core.yamlsource import ParseFailed, parse
 
     try:
-        data = parse(path.read_bytes())
-    except (OSError, ParseFailed):
+        data = parse(files.read_bytes(path, what="manifest"))
+    except (files.FileRefused, ParseFailed):
         return None
     metadata = data.get("metadata")
     return str(metadata.get("id")) if isinstance(metadata, dict) else None

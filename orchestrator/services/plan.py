@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import files
 from orchestrator.core import naming, sizing
 from orchestrator.core.manifest import Application, Environment
 
@@ -149,8 +150,8 @@ def plan_paths(
     keys: list[str | None] = [None] * len(paths)
     if cache is not None:
         for i, path in enumerate(paths):
-            with contextlib.suppress(OSError):  # unreadable: planning it says so
-                items[i] = (path, Path(path).read_bytes())
+            with contextlib.suppress(files.FileRefused):  # unreadable: planning it says so
+                items[i] = (path, files.read_bytes(path, what="manifest"))
                 keys[i] = cache.key(str(path), items[i][1], None if env is None else str(env),
                                     (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG))
                 planned[i] = cache.get(keys[i])

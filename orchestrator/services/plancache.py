@@ -47,6 +47,10 @@ def default_directory() -> Path:
     return Path(os.environ.get("GOVCLOUD_HOME") or Path.cwd() / ".govcloud") / "plan-cache"
 
 
+#: Largest cache entry read back (a plan of a large manifest is a few hundred KiB).
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
+
+
 class PlanCache:
     """A directory of cached plans, one file per key."""
 
@@ -62,9 +66,11 @@ class PlanCache:
         return h.hexdigest()
 
     def get(self, key: str) -> tuple[Application, list[StackPlan]] | None:
+        from orchestrator import files
+
         try:
-            return pickle.loads((self.directory / key).read_bytes())
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+            return pickle.loads(files.read_bytes(self.directory / key, limit=MAX_ENTRY_BYTES, what="plan cache entry"))
+        except (files.FileRefused, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return None  # absent, or written by a program that no longer unpickles: plan again
 
     def put(self, key: str, value: tuple[Application, list[StackPlan]]) -> None:

@@ -183,7 +183,7 @@ def test_a_stack_refused_by_up_s_own_admission_is_skipped_not_failed(repo, ledge
     assert ledger.lease("gitops:zjj.permit-0.test") is None
 
 
-def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, ledger):
+def test_a_deleted_manifest_is_a_termination_proposal_in_the_pipeline_s_name_never_a_destroy(repo, ledger):
     lifecycle = Lifecycle(ledger)
     app = approve_test(lifecycle, repo.path / "manifests/citizen-portal.yaml", "zwb")
     lifecycle.record_provisioned(app, "test", OPS, at(4))
@@ -194,14 +194,21 @@ def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, 
     engine = FakeEngine(ledger, at(5))
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
 
-    assert engine.calls == []
-    assert results(report)["citizen-portal"][0] == "termination-requested"
+    assert engine.calls == [] and report.exit_code == 0
+    status, message = results(report)["citizen-portal"]
+    assert status == "termination-proposed" and "govcloud app terminate citizen-portal" in message
+    assert "unverified" in message and "Zhao Gang" in message
     events = lifecycle.history(app)
-    assert events[-1].type == "termination-requested"
-    assert (events[-1].actor, events[-1].actor_role, events[-1].actor_unit, events[-1].actor_source) == (
-        "Zhao Gang <zhaogang@rsj.example.gov.cn>", "unit", "zwb", "git")
-    assert deleting[:12] in events[-1].reason
-    assert lifecycle.state(app).provisioned == {"test": lifecycle.state(app).digest}  # nothing destroyed
+    proposal = events[-1]
+    assert proposal.type == "termination-proposed"  # not the unit's request: nobody of the unit verified
+    assert (proposal.actor, proposal.actor_role, proposal.actor_unit) == ("ci", "provider", None)
+    assert proposal.payload == {"commit": deleting, "path": "manifests/citizen-portal.yaml",
+                                "author": "Zhao Gang <zhaogang@rsj.example.gov.cn>"}
+    assert deleting[:12] in proposal.reason
+    state = lifecycle.state(app)
+    assert state.state == "testing" and state.termination_proposed["commit"] == deleting
+    assert "termination-review" not in state.clocks  # no deadline runs on a proposal
+    assert state.provisioned == {"test": state.digest}  # nothing destroyed
 
     empty = Ledger.open(f"sqlite:///{repo.path.parent / 'empty-ledger.db'}")
     never = gitops_apply.apply(repo.path, base, actor=OPS, ledger=empty, run=engine, at=at(6))
@@ -209,8 +216,50 @@ def test_a_deleted_manifest_becomes_a_termination_request_never_a_destroy(repo, 
     empty.close()
 
     again = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(6))
-    assert results(again)["citizen-portal"] == ("termination-requested", "already termination-requested")
+    assert results(again)["citizen-portal"][0] == "termination-proposed"
+    assert results(again)["citizen-portal"][1].startswith("already proposed")
     assert len(lifecycle.history(app)) == len(events)
+
+    unit = Actor("zhaogang", UNIT, "zwb", source="oidc")  # the unit confirms, as itself
+    lifecycle.terminate(app, unit, at(7), reason="confirming the proposal of commit " + deleting[:12])
+    confirmed = lifecycle.state(app)
+    assert confirmed.state == "termination-requested" and confirmed.termination_proposed is None
+    assert confirmed.requested_by == "zhaogang" and "termination-review" in confirmed.clocks
+    done = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(8))
+    assert results(done)["citizen-portal"] == ("termination-requested", "already termination-requested")
+
+
+@pytest.mark.parametrize(("actor", "recorded"), [
+    (Actor("zhaogang", UNIT, "zwb", source="oidc"), "termination-requested"),  # a verified token of the unit
+    (Actor("zhaogang", UNIT, "zwb", source="local"), "termination-proposed"),  # --as: a claim, like git's author
+    (Actor("ci", PROVIDER, source="oidc"), "termination-proposed"),  # verified, but not the unit
+])
+def test_only_a_verified_actor_of_the_unit_turns_a_deletion_into_its_request(repo, ledger, actor, recorded):
+    lifecycle = Lifecycle(ledger)
+    app = approve_test(lifecycle, repo.path / "manifests/citizen-portal.yaml", "zwb")
+    base = repo.git("rev-parse", "HEAD")
+    repo.remove("manifests/citizen-portal.yaml")
+    repo.commit("citizen-portal leaves the cloud")
+
+    report = gitops_apply.apply(repo.path, base, actor=actor, ledger=ledger, run=FakeEngine(ledger, at(5)), at=at(5))
+    assert results(report)["citizen-portal"][0] == recorded
+    last = lifecycle.history(app)[-1]
+    assert (last.type, last.actor, last.actor_source) == (recorded, actor.name, actor.source)
+
+
+def test_a_verified_actor_of_another_unit_records_nothing(repo, ledger):
+    lifecycle = Lifecycle(ledger)
+    app = approve_test(lifecycle, repo.path / "manifests/citizen-portal.yaml", "zwb")
+    before = len(lifecycle.history(app))
+    base = repo.git("rev-parse", "HEAD")
+    repo.remove("manifests/citizen-portal.yaml")
+    repo.commit("citizen-portal leaves the cloud")
+
+    other = Actor("wang", UNIT, "rsj", source="oidc")
+    report = gitops_apply.apply(repo.path, base, actor=other, ledger=ledger, run=FakeEngine(ledger, at(5)), at=at(5))
+    status, message = results(report)["citizen-portal"]
+    assert status == "skipped" and "termination not proposed" in message and "own-unit" not in message
+    assert "rsj may not act for citizen-portal" in message and len(lifecycle.history(app)) == before
 
 
 def test_a_stack_leased_by_another_pipeline_fails_clearly_or_waits(repo, ledger):
@@ -304,3 +353,36 @@ def test_a_program_change_reapplies_every_live_environment_at_its_approved_diges
     assert events[0].payload["shared"] == shared.split(", ") and events[0].payload["commit"] == head
     after = lifecycle.state(app)
     assert (after.state, after.provisioned, after.clocks) == (before.state, before.provisioned, before.clocks)
+
+
+def test_app_status_shows_a_pending_proposal_with_the_claimed_author_escaped(repo, run_cli, monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'status-ledger.db'}"
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", url)
+    ledger = Ledger.open(url)
+    app = approve_test(Lifecycle(ledger), repo.path / "manifests/citizen-portal.yaml", "zwb")
+    base = repo.git("rev-parse", "HEAD")
+    repo.remove("manifests/citizen-portal.yaml")
+    repo.git("-c", "user.name=Mallory\x1b[2J", "commit", "-q", "-m", "gone")
+    gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=FakeEngine(ledger, at(5)), at=at(5))
+    ledger.close()
+
+    shown = run_cli("app", "status", app, "--at", "2026-02-18")
+    assert shown.exit_code == 0, shown.stderr
+    assert "termination proposed at 2026-02-17T10:00:00" in shown.stdout
+    assert '"Mallory\\x1b[2J <zhaogang@rsj.example.gov.cn>"' in shown.stdout and "\x1b" not in shown.stdout
+    assert "govcloud app terminate citizen-portal" in shown.stdout
+
+
+def test_apply_records_nothing_when_a_changed_path_has_a_newline(repo, ledger):
+    lifecycle = Lifecycle(ledger)
+    app = approve_test(lifecycle, repo.path / "manifests/citizen-portal.yaml", "zwb")
+    before = len(lifecycle.history(app))
+    base = repo.git("rev-parse", "HEAD")
+    repo.write("manifests/citizen-portal.yaml\nmanifests/x.yaml", example("citizen-portal"))
+    repo.commit("a name with a newline")
+
+    engine = FakeEngine(ledger, at(5))
+    with pytest.raises(RuleError, match="it holds a newline") as caught:
+        gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
+    assert caught.value.rule == "git-path-plain" and engine.calls == []
+    assert len(lifecycle.history(app)) == before

@@ -128,11 +128,13 @@ class PolicyInvalid(RuleError):
 
 def load_policy(path: str | FsPath) -> Policy:
     """The valid policy in ``path``; raises :class:`PolicyInvalid` naming every problem."""
+    from orchestrator import files
+
     path = FsPath(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyInvalid(str(path), [Problem(None, "", "file-readable", exc.strerror or str(exc))]) from exc
+        raw = files.read_bytes(path, what="quota policy")
+    except files.FileRefused as refused:
+        raise PolicyInvalid(str(path), [Problem(None, "", refused.rule, refused.reason)]) from None
     return parse_policy(raw, str(path))
 
 
