@@ -7,7 +7,7 @@ import re
 import pytest
 
 from orchestrator.core.validation import RULES, validate_file
-from tests.conftest import EXAMPLES, INVALID
+from tests.conftest import EXAMPLES, INVALID, ROOT
 
 VALID = sorted(EXAMPLES.glob("*.yaml"))
 BROKEN = sorted(INVALID.glob("*.yaml"))
@@ -43,3 +43,12 @@ def test_every_rule_is_documented_and_has_a_failing_example(name):
     registered = RULES[name]
     assert "Example" in registered.doc, f"rule {name} needs an example in its docstring"
     assert name in {expected_rule(p) for p in BROKEN}, f"rule {name} has no example in examples/invalid"
+
+
+def test_the_complete_example_of_the_manifest_docs_is_valid():
+    from orchestrator.core.validation import validate_bytes
+
+    text = (ROOT / "docs" / "manifest.md").read_text(encoding="utf-8")
+    example = text.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    report = validate_bytes(example.encode(), "docs/manifest.md (A complete example)")
+    assert report.valid, [str(p) for p in report.problems]
