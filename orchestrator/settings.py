@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from orchestrator import files
 from orchestrator.errors import UsageError
+from orchestrator.settings_notices import NoticeSettings
 
 CONFIG_FILE = "govcloud.yaml"
 
@@ -51,6 +52,7 @@ class OidcSettings(_Model):
 class Settings(_Model):
     auth: Literal["local", "oidc"] = "oidc"
     oidc: OidcSettings | None = None
+    notices: NoticeSettings | None = None  #: docs/notices.md
     source: str = Field(default="(defaults)", exclude=True)
 
 

@@ -4,7 +4,9 @@
   loser of a race gets :class:`ConflictError` ("changed meanwhile, retry").
 - ``applications``: a projection (state, snapshot of the folded state, next due date), written in
   the same transaction as each append and rebuildable from the events (:meth:`Ledger.rebuild`).
-- ``leases``: named, expiring locks for long-running jobs (reclaim, gitops).
+- ``leases``: named, expiring locks for long-running jobs (reclaim, gitops, tick).
+- ``notices``, ``notice_attempts``: the notice outbox (:mod:`orchestrator.adapters.outbox`); an
+  event's notices are inserted in the transaction that appends it.
 
 The schema is migrated with Alembic (``orchestrator/migrations``) when the ledger opens. Public
 methods take and return core types; database errors are converted once, in :func:`_converted`.
@@ -23,9 +25,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from orchestrator.adapters.ledgerfile import database_url
 from orchestrator.core.lifecycle import AppState, Event
+from orchestrator.core.notices import Addressed
 from orchestrator.errors import ConflictError, ExternalError, NotFound
 
-HEAD = "0001"  #: the newest migration; a test checks it against the migration scripts
+HEAD = "0002"  #: the newest migration; a test checks it against the migration scripts
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
@@ -155,8 +158,25 @@ class Ledger:
                 found.setdefault(row.application, []).append(_event(row))
         return found
 
-    def append(self, event: Event, after: AppState, next_due: dt.date | None) -> Event:
-        """Append ``event`` and update the projection to ``after``; :class:`ConflictError` if raced."""
+    def manifests(self, applications: Iterable[str]) -> dict[str, dict]:
+        """The manifest snapshot on record (the latest submitted or requested) of each application."""
+        found: dict[str, dict] = {}
+        names = sorted(set(applications))
+        with _converted(), self.engine.connect() as conn:
+            for start in range(0, len(names), 1000):
+                query = (sa.select(EventRow.application, EventRow.payload)
+                         .where(EventRow.application.in_(names[start:start + 1000]),
+                                EventRow.type.in_(("submitted", "change-requested")))
+                         .order_by(EventRow.application, EventRow.sequence))
+                for app, payload in conn.execute(query):
+                    if isinstance(payload, dict) and isinstance(payload.get("manifest"), dict):
+                        found[app] = payload["manifest"]
+        return found
+
+    def append(self, event: Event, after: AppState, next_due: dt.date | None,
+               notices: Iterable[Addressed] = ()) -> Event:
+        """Append ``event``, update the projection to ``after`` and queue the ``notices`` it causes,
+        in one transaction; :class:`ConflictError` if raced."""
         recorded = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         row = _row(event, recorded)
         with _converted(event.application), self.engine.begin() as conn:
@@ -174,6 +194,10 @@ class Ledger:
                 )
                 if done.rowcount != 1:
                     raise ConflictError(f"{event.application} changed meanwhile, retry")
+            if notices:
+                from orchestrator.adapters.outbox import insert
+
+                insert(conn, notices, recorded)
         return _event(row)
 
     # --- projection -----------------------------------------------------------------------

@@ -235,3 +235,37 @@ def drift(application: str, unit: str, environment: str, differences: Iterable[A
         return []
     return [Notice("quota-drift", application, unit, today, KINDS["quota-drift"].audience, environment=environment,
                    payload={"differences": found})]
+
+
+# --- the outbox's view ----------------------------------------------------------------------
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"  #: outbox states
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A notice in the outbox for one recipient, with its delivery state."""
+
+    id: int
+    fingerprint: str
+    kind: str
+    topic: str
+    application: str
+    unit: str
+    environment: str | None
+    due: dt.date
+    recipient: str
+    payload: Mapping[str, Any]
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None = None
+    next_attempt: dt.datetime | None = None
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["payload"] = dict(self.payload)
+        for key in ("due", "created_at", "sent_at", "next_attempt"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data

@@ -5,13 +5,14 @@ and appends one event. Reading commands (status, history, deadlines) never write
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator import files
 from orchestrator.core import lifecycle as lc
+from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
 from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
 
@@ -51,7 +52,8 @@ class Store(Protocol):
     """What the services need of the ledger (see :class:`orchestrator.adapters.ledger.Ledger`)."""
 
     def events(self, application: str) -> list[lc.Event]: ...
-    def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None) -> lc.Event: ...
+    def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,
+               notices: Iterable[nt.Addressed] = ()) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
                state: str | None = None, unit: str | None = None) -> Iterator[lc.AppState]: ...
 
@@ -85,9 +87,11 @@ class ExpiryReport:
 class Lifecycle:
     """The lifecycle steps over one ledger."""
 
-    def __init__(self, store: Store, calendar: Calendar | None = None) -> None:
+    def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None) -> None:
+        """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``; none without it)."""
         self.store = store
         self.calendar = calendar or default_calendar()
+        self.directory = directory if directory is not None else configured_directory()
 
     # --- the unit -------------------------------------------------------------------------
 
@@ -337,7 +341,35 @@ class Lifecycle:
 
     def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
         after = lc.apply(state, event)
-        return self.store.append(event, after, lc.next_due(after, self.calendar))
+        due = lc.next_due(after, self.calendar)
+        notices = self._notices(state, event, after)
+        if notices:  # queued in the event's own transaction
+            return self.store.append(event, after, due, notices=notices)
+        return self.store.append(event, after, due)
+
+    def _notices(self, state: lc.AppState, event: lc.Event, after: lc.AppState) -> list[nt.Addressed]:
+        if self.directory is None:
+            return []
+        found = nt.from_event(state, event, after, self.calendar)
+        contacts = {}
+        if found and self.directory.contacts and any(nt.UNIT in n.audience for n in found):
+            contacts[event.application] = nt.contact_emails(self.manifest_data(event.application, event))
+        return nt.address(found, self.directory, contacts)
+
+    def manifest_data(self, application: str, event: lc.Event | None = None) -> dict[str, Any] | None:
+        """The manifest snapshot on record (``event``'s own when it carries one), as plain data."""
+        if event is not None and "manifest" in event.payload:
+            return event.payload["manifest"]
+        events = self.store.events(application)
+        return next((e.payload["manifest"] for e in reversed(events) if "manifest" in e.payload), None)
+
+
+def configured_directory() -> nt.Directory | None:
+    """Who hears of what, from ``govcloud.yaml`` (``notices``); None when notices are not configured."""
+    from orchestrator.settings import current_settings
+
+    notices = current_settings().notices
+    return notices.directory() if notices is not None else None
 
 
 def _left(application: str, removal: dict[str, Any]) -> str:
