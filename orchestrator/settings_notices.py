@@ -90,6 +90,7 @@ class EmailSettings(_Model):
     password_env: EnvName | None = None
     password_file: StrictStr | None = None
     sender: StrictStr = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")
+    ca_file: StrictStr | None = None  #: the CA that signed the server's certificate, if not a public one
     per_minute: PerMinute = 60
     timeout_seconds: Annotated[StrictInt, Field(ge=1, le=300)] = 30
 

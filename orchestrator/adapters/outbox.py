@@ -131,13 +131,16 @@ class Outbox:
 
     def finish(self, ids: Sequence[int], run: str, message: str, outcome: str, now: dt.datetime, *,
                code: int | None = None, error: str | None = None, next_attempt: dt.datetime | None = None,
-               max_attempts: int = 6) -> None:
-        """Record how the attempt ended and move the notices on: ``sent``; ``retry`` (pending again
-        from ``next_attempt``, or failed once ``max_attempts`` are spent); ``failed``."""
+               max_attempts: int = 6, settle: bool = True) -> None:
+        """Record how the attempt ended and, when ``settle``, move the notices on: ``sent``;
+        ``retry`` (pending again from ``next_attempt``, or failed once ``max_attempts`` are spent);
+        ``failed``. Without ``settle`` the run keeps its claim (it will try again at once)."""
         error = error[:2000] if error else None
         with _converted(), self.engine.begin() as conn:
             conn.execute(sa.update(A).where(A.c.notice_id.in_(ids), A.c.message == message, A.c.outcome.is_(None))
                          .values(finished_at=now, outcome=outcome, code=code, error=error))
+            if not settle:
+                return
             mine = sa.and_(N.c.id.in_(ids), N.c.claimed_by == run)
             done = dict(claimed_by=None, claimed_until=None)
             if outcome == "sent":
