@@ -43,7 +43,7 @@ def cli() -> None:
 
 def register_commands() -> None:
     """Import the command modules; each registers its commands on :data:`cli`."""
-    from orchestrator.cli import engine, gitops, lifecycle, manifest, plan, quota, reclaim, report  # noqa: F401
+    from orchestrator.cli import engine, gitops, lifecycle, manifest, notices, plan, quota, reclaim, report  # noqa: F401
 
 
 def main() -> None:

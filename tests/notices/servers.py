@@ -131,7 +131,8 @@ class Receiver:
     ``/webhook/<name>``. ``script(path, answers)`` queues answers: an HTTP status, ``("code", n)``
     for a robot error code under HTTP 200, ``("slow", seconds)`` to answer 200 after a while."""
 
-    requests: list[Request] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)  #: answered
+    arrived: list[tuple[str, bytes]] = field(default_factory=list)  #: (path, body) as each came in
     answers: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,11 +150,19 @@ class Receiver:
                 kind = url.path.split("/")[1]
                 verified = verify(kind, query, dict(self.headers), body)
                 with receiver.lock:
+                    receiver.arrived.append((url.path, body))
                     queue = receiver.answers[url.path]
                     answer = queue.popleft() if queue else 200
                 if isinstance(answer, tuple) and answer[0] == "slow":
                     time.sleep(answer[1])
                     answer = 200
+                if isinstance(answer, tuple) and answer[0] == "hang":  # until the client is gone
+                    self.connection.settimeout(answer[1])
+                    try:
+                        self.connection.recv(1)
+                    except OSError:
+                        pass
+                    return
                 status, code = (200, answer[1]) if isinstance(answer, tuple) else (answer, 0)
                 if not verified:  # what the platforms answer to a bad signature
                     status, code = (200, 310000) if kind in ("dingtalk", "feishu") else (401, 0)
