@@ -37,6 +37,7 @@ from email.utils import formatdate
 from typing import Any
 
 from orchestrator.adapters.noticetexts import Digest
+from orchestrator.core import notices as nt
 from orchestrator.errors import GovcloudError
 from orchestrator.settings_notices import EmailSettings, RobotSettings
 
@@ -56,12 +57,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Envelope:
-    """What a channel sends: the digest, its stable id, and the notices as data (for webhooks)."""
+    """What a channel sends: the digest, its stable id, and the notices (as data, for webhooks)."""
 
     id: str
     recipient: str
     digest: Digest
-    notices: list[dict[str, Any]]
+    notices: list[nt.Queued]
 
 
 class Mailer:
@@ -179,7 +180,7 @@ def _format(kind: str, envelope: Envelope, secret: str | None, now: float) -> tu
             data |= feishu_sign(secret, now)
     else:
         data = {"id": envelope.id, "recipient": envelope.recipient, "subject": digest.subject,
-                "text": digest.text, "notices": envelope.notices}
+                "text": digest.text, "notices": [_data(q) for q in envelope.notices]}
     body = json.dumps(data, ensure_ascii=False, default=str).encode()
     if kind == "webhook":
         stamp = str(int(now))
@@ -187,6 +188,14 @@ def _format(kind: str, envelope: Envelope, secret: str | None, now: float) -> tu
         if secret:
             headers["X-Govcloud-Signature"] = webhook_signature(secret, stamp, body)
     return body, headers
+
+
+def _data(q: nt.Queued) -> dict[str, Any]:
+    """A notice as a webhook receives it (JSON: no markup to escape)."""
+    data = q.as_dict()
+    for key in ("id", "status", "attempts", "next_attempt", "sent_at", "last_error"):
+        del data[key]
+    return data
 
 
 def _cut(text: str, limit: int) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
-from orchestrator.errors import ExternalError, UsageError
+from orchestrator.errors import UsageError
 
 if TYPE_CHECKING:
     from orchestrator.adapters.ledger import Ledger
@@ -133,7 +133,7 @@ class Notices:
             self.outbox.release(ids, run, next_attempt=utcnow() + dt.timedelta(seconds=60))
             message.outcome, message.error = "deferred", f"{channel}: {limit} messages a minute reached"
             return message
-        envelope = Envelope(message.id, recipient, digest(group, s.language), [_data(q) for q in group])
+        envelope = Envelope(message.id, recipient, digest(group, s.language), group)
         for attempt in range(s.retries + 1):
             self.outbox.start(ids, run, message.id, channel, utcnow())
             outcome = sender.send(recipient, envelope)
@@ -214,11 +214,3 @@ def _too_fast(outcome: Any) -> bool:
     from orchestrator.adapters.notify import RATE_CODES
 
     return outcome.code in {c for codes in RATE_CODES.values() for c in codes}
-
-
-def _data(q: nt.Queued) -> dict[str, Any]:
-    """A notice as a webhook receives it (JSON: no markup to escape)."""
-    data = q.as_dict()
-    for key in ("status", "attempts", "next_attempt", "sent_at", "last_error", "id"):
-        data.pop(key, None)
-    return data

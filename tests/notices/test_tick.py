@@ -197,3 +197,22 @@ def test_govcloud_tick_end_to_end(tmp_path, receiver):
     status = subprocess.run([govcloud, "notify", "status", "-o", "json"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert json.loads(status.stdout)["counts"] == {"pending": 0, "sending": 0, "sent": 3, "failed": 0}
+
+
+def test_scheduler_examples_run_govcloud_tick_every_10_minutes():
+    schedulers = ROOT / "examples" / "schedulers"
+    cron = yaml.safe_load((schedulers / "kubernetes-cronjob.yaml").read_text(encoding="utf-8"))
+    assert cron["kind"] == "CronJob" and cron["spec"]["schedule"] == "*/10 * * * *"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:2] == ["govcloud", "tick"]
+    gitlab = yaml.safe_load((schedulers / "gitlab-ci.yml").read_text(encoding="utf-8"))
+    job = gitlab["govcloud-tick"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}] and "*/10 * * * *" in (schedulers / "gitlab-ci.yml").read_text()
+    assert any(line.startswith("govcloud tick") for line in job["script"])
+    timer = (schedulers / "govcloud-tick.timer").read_text(encoding="utf-8")
+    service = (schedulers / "govcloud-tick.service").read_text(encoding="utf-8")
+    assert "OnCalendar=*:0/10" in timer and "Unit=govcloud-tick.service" in timer
+    assert "ExecStart=/opt/govcloud/.venv/bin/govcloud tick" in service and "EnvironmentFile=" in service
+    for text in (timer, service, yaml.safe_dump(cron), yaml.safe_dump(gitlab)):
+        assert "PASSWORD=" not in text.replace("GOVCLOUD_SMTP_PASSWORD=...", "")  # no secret in the examples
