@@ -43,7 +43,8 @@ from orchestrator.settings_notices import EmailSettings, RobotSettings
 
 #: Robot answer codes that mean "too fast": retry after the platform's block.
 RATE_CODES = {"wecom": {45009}, "dingtalk": {130101}, "feishu": {9499, 11232}}
-WECOM_LIMIT = 4096  #: bytes of markdown content a WeCom robot takes
+#: Bytes of text each robot takes (WeCom: 4,096 of markdown; DingTalk: 20,000; Feishu: a 20 KB body).
+SIZE_LIMITS = {"wecom": 4096, "dingtalk": 20000, "feishu": 18000}
 TIMEOUT = 15
 
 
@@ -85,7 +86,7 @@ class Mailer:
         msg.set_content(envelope.digest.text)
         msg.add_alternative(envelope.digest.html, subtype="html")
         try:
-            self._connected().send_message(msg)
+            self._connected().send_message(msg, to_addrs=[address])  # never addresses parsed from headers
         except GovcloudError as exc:
             return Outcome("failed", error=str(exc))
         except smtplib.SMTPRecipientsRefused as exc:
@@ -171,11 +172,11 @@ def webhook_signature(secret: str, stamp: str, body: bytes) -> str:
 def _format(kind: str, envelope: Envelope, secret: str | None, now: float) -> tuple[bytes, dict[str, str]]:
     digest, headers = envelope.digest, {"Content-Type": "application/json; charset=utf-8"}
     if kind == "wecom":
-        data: dict[str, Any] = {"msgtype": "markdown", "markdown": {"content": _cut(digest.markdown, WECOM_LIMIT)}}
+        data: dict[str, Any] = {"msgtype": "markdown", "markdown": {"content": _cut(digest.markdown, kind)}}
     elif kind == "dingtalk":
-        data = {"msgtype": "markdown", "markdown": {"title": digest.subject, "text": digest.markdown}}
+        data = {"msgtype": "markdown", "markdown": {"title": digest.subject, "text": _cut(digest.markdown, kind)}}
     elif kind == "feishu":
-        data = {"msg_type": "text", "content": {"text": digest.text}}
+        data = {"msg_type": "text", "content": {"text": _cut(digest.text, kind)}}
         if secret:
             data |= feishu_sign(secret, now)
     else:
@@ -198,12 +199,15 @@ def _data(q: nt.Queued) -> dict[str, Any]:
     return data
 
 
-def _cut(text: str, limit: int) -> str:
-    """``text`` within ``limit`` UTF-8 bytes, cut at a line with a mark that more was left out."""
+def _cut(text: str, kind: str) -> str:
+    """``text`` within the robot's size, cut at a line, saying how many lines were left out (the
+    whole digest is in ``govcloud notify status``)."""
+    limit = SIZE_LIMITS[kind]
     if len(text.encode()) <= limit:
         return text
-    kept = text.encode()[: limit - 16].decode(errors="ignore").rsplit("\n", 1)[0]
-    return kept + "\n\n…"
+    kept = text.encode()[: limit - 80].decode(errors="ignore").rsplit("\n", 1)[0]
+    left = text.count("\n") - kept.count("\n")
+    return f"{kept}\n\n… ({left} more lines: govcloud notify status)"
 
 
 def _post(kind: str, url: str, body: bytes, headers: dict[str, str]) -> Outcome:

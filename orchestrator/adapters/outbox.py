@@ -131,13 +131,23 @@ class Outbox:
             conn.execute(sa.update(N).where(N.c.id.in_(ids), N.c.claimed_by == run)
                          .values(status=nt.PENDING, claimed_by=None, claimed_until=None, next_attempt=next_attempt))
 
-    def start(self, ids: Sequence[int], run: str, message: str, channel: str, now: dt.datetime) -> None:
-        """Record an attempt before the message leaves (committed: a crash after it is visible)."""
-        with _converted(), self.engine.begin() as conn:
-            conn.execute(sa.update(N).where(N.c.id.in_(ids), N.c.claimed_by == run)
-                         .values(attempts=N.c.attempts + 1))
+    def start(self, ids: Sequence[int], run: str, message: str, channel: str, now: dt.datetime,
+              ttl: dt.timedelta | None = None) -> bool:
+        """Record an attempt before the message leaves (committed: a crash after it is visible),
+        renewing the run's claim by ``ttl``. False, recording nothing, when the run no longer
+        holds every one of ``ids`` (it outlasted its claim and another run took some over)."""
+        with _converted(), self.engine.connect() as conn, conn.begin() as transaction:
+            values: dict = {"attempts": N.c.attempts + 1}
+            if ttl is not None:
+                values["claimed_until"] = now + ttl
+            held = conn.execute(sa.update(N).where(N.c.id.in_(ids), N.c.claimed_by == run, N.c.status == nt.SENDING)
+                                .values(**values).returning(N.c.id)).all()
+            if len(held) != len(ids):
+                transaction.rollback()
+                return False
             conn.execute(sa.insert(A), [dict(notice_id=i, message=message, channel=channel, started_at=now)
                                         for i in ids])
+        return True
 
     def finish(self, ids: Sequence[int], run: str, message: str, outcome: str, now: dt.datetime, *,
                code: int | None = None, error: str | None = None, next_attempt: dt.datetime | None = None,

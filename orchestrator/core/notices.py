@@ -123,6 +123,14 @@ class Directory:
     units: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     contacts: bool = True  #: also e-mail the manifest's contacts about their application
 
+    @property
+    def empty(self) -> bool:
+        """Nobody is told anything."""
+        return not (self.office or self.provider or self.units or self.contacts)
+
+
+NOBODY = Directory(contacts=False)  #: notices not configured
+
 
 def address(notices: Iterable[Notice], directory: Directory,
             contacts: Mapping[str, Sequence[str]] | None = None) -> list[Addressed]:

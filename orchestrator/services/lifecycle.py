@@ -88,10 +88,17 @@ class Lifecycle:
     """The lifecycle steps over one ledger."""
 
     def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None) -> None:
-        """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``; none without it)."""
+        """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
+        when a step is first recorded; nobody without it)."""
         self.store = store
         self.calendar = calendar or default_calendar()
-        self.directory = directory if directory is not None else configured_directory()
+        self._directory = directory
+
+    @property
+    def directory(self) -> nt.Directory:
+        if self._directory is None:
+            self._directory = configured_directory()
+        return self._directory
 
     # --- the unit -------------------------------------------------------------------------
 
@@ -348,7 +355,7 @@ class Lifecycle:
         return self.store.append(event, after, due)
 
     def _notices(self, state: lc.AppState, event: lc.Event, after: lc.AppState) -> list[nt.Addressed]:
-        if self.directory is None:
+        if self.directory.empty:
             return []
         found = nt.from_event(state, event, after, self.calendar)
         contacts = {}
@@ -364,12 +371,12 @@ class Lifecycle:
         return next((e.payload["manifest"] for e in reversed(events) if "manifest" in e.payload), None)
 
 
-def configured_directory() -> nt.Directory | None:
-    """Who hears of what, from ``govcloud.yaml`` (``notices``); None when notices are not configured."""
+def configured_directory() -> nt.Directory:
+    """Who hears of what, from ``govcloud.yaml`` (``notices``); nobody when notices are not configured."""
     from orchestrator.settings import current_settings
 
     notices = current_settings().notices
-    return notices.directory() if notices is not None else None
+    return notices.directory() if notices is not None else nt.NOBODY
 
 
 def _left(application: str, removal: dict[str, Any]) -> str:

@@ -134,8 +134,12 @@ class Notices:
             message.outcome, message.error = "deferred", f"{channel}: {limit} messages a minute reached"
             return message
         envelope = Envelope(message.id, recipient, digest(group, s.language), group)
+        ttl = dt.timedelta(seconds=s.claim_seconds)
         for attempt in range(s.retries + 1):
-            self.outbox.start(ids, run, message.id, channel, utcnow())
+            if not self.outbox.start(ids, run, message.id, channel, utcnow(), ttl):
+                self.outbox.release(ids, run)  # what this run still holds; the run that took the rest sends it
+                message.outcome, message.error = "deferred", "claim lost: another run took these notices over"
+                return message
             outcome = sender.send(recipient, envelope)
             message.attempts += 1
             message.outcome, message.code, message.error = outcome.status, outcome.code, outcome.error

@@ -57,9 +57,11 @@ Step = Callable[[], dict[str, Any]]
 
 
 def run(leases: Any, steps: dict[str, Step], skip: frozenset[str] = frozenset(),
-        ttl: dt.timedelta = dt.timedelta(minutes=30)) -> TickReport:
+        ttl: dt.timedelta = dt.timedelta(minutes=10)) -> TickReport:
     """Take the lease, run each of :data:`STEPS` not in ``skip`` (each failure kept, the rest go
-    on), give the lease back."""
+    on), give the lease back. The lease is renewed before each step, so a tick killed midway
+    blocks the next ones for at most ``ttl``; one that lost it (a step outlasted ``ttl`` and
+    another tick took over) stops."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = TickReport(holder, ran=False)
     if not leases.acquire(LEASE, holder, ttl):
@@ -75,6 +77,9 @@ def run(leases: Any, steps: dict[str, Step], skip: frozenset[str] = frozenset(),
             if name in skip:
                 result.skipped = True
                 continue
+            if not leases.acquire(LEASE, holder, ttl):
+                result.ok, result.error = False, "the tick lease was lost (a step outlasted it): stopped"
+                break
             try:
                 result.detail = steps[name]()
                 if result.detail.get("failed"):

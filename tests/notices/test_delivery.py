@@ -235,3 +235,14 @@ def test_settings_refuse_secrets_in_the_file_and_unknown_keys():
     with pytest.raises(ValidationError, match="https://"):
         NoticeSettings.model_validate({"robots": {"x": {"type": "webhook", "url": "http://example.com/", "secretEnv": "S"}}})
     assert json.dumps(NoticeSettings().model_dump())  # defaults serialise
+
+
+def test_a_digest_too_long_for_a_robot_is_cut_and_says_so(ledger, smtp, receiver):
+    notices = make(ledger, smtp, receiver)
+    queue(notices, *((decision(f"application-{i:03d}", "为什么" * 20), "robot:wecom") for i in range(200)))
+    (message,) = notices.deliver(NOW).messages
+    (wecom,) = receiver.at("/wecom/send")
+    content = wecom.json["markdown"]["content"]
+    assert message.outcome == "sent" and len(content.encode()) <= 4096
+    assert content.endswith("more lines: govcloud notify status)") and "application-000" in content
+    assert notices.outbox.counts()["sent"] == 200

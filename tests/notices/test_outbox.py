@@ -57,8 +57,8 @@ def test_an_event_queues_its_notices_in_its_own_transaction(notified, ledger):
     with pytest.raises(ConflictError):
         notified._append(stale, event)
     assert rows(ledger) == before
-    plain = Lifecycle(ledger, directory=None)  # no notices configured (the repository's govcloud.yaml)
-    assert plain.directory is None
+    plain = Lifecycle(ledger)  # no notices configured (the repository's govcloud.yaml)
+    assert plain.directory.empty
     plain.review("social-security", "ok", CLERK, at("2026-02-25T09:00"))
     assert rows(ledger) == before
 
@@ -120,6 +120,7 @@ def test_claims_are_exclusive_and_expire(ledger):
     # run-a died holding the second: after its claim expires another run takes it
     again = outbox.claim("run-b", now + dt.timedelta(minutes=6), ttl)
     assert [q.recipient for q in again] == ["robot:office"]
+    assert not outbox.start([again[0].id], "run-a", "m9", "robot:office", now)  # run-a lost it: sends nothing
     outbox.start([again[0].id], "run-b", "m2", "robot:office", now)
     outbox.finish([again[0].id], "run-b", "m2", "retry", now, code=503, error="busy",
                   next_attempt=now + dt.timedelta(minutes=10), max_attempts=2)

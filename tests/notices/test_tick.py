@@ -216,3 +216,22 @@ def test_scheduler_examples_run_govcloud_tick_every_10_minutes():
     assert "ExecStart=/opt/govcloud/.venv/bin/govcloud tick" in service and "EnvironmentFile=" in service
     for text in (timer, service, yaml.safe_dump(cron), yaml.safe_dump(gitlab)):
         assert "PASSWORD=" not in text.replace("GOVCLOUD_SMTP_PASSWORD=...", "")  # no secret in the examples
+
+
+def test_a_tick_that_loses_its_lease_stops(tmp_path):
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    calls = []
+
+    def overrun():  # this step outlasted the lease and another tick took it over
+        calls.append("deadlines")
+        with ledger.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE leases SET holder = 'other:2', expires = :e"),
+                         {"e": utcnow() + dt.timedelta(minutes=10)})
+        return {}
+
+    steps = {name: (lambda name=name: calls.append(name) or {}) for name in tick.STEPS} | {"deadlines": overrun}
+    report = tick.run(ledger, steps)
+    assert calls == ["deadlines"] and report.failed == ["expire"]
+    assert "lease was lost" in report.steps[-1].error
+    assert ledger.lease(tick.LEASE)[0] == "other:2"  # not released: it is not ours
+    ledger.close()
