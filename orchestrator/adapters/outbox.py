@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.adapters.ledger import JSON, Base, _converted
@@ -80,8 +80,9 @@ def insert(conn: sa.Connection, addressed: Iterable[nt.Addressed], now: dt.datet
 
     Fingerprints already queued are skipped by one read (a rescan finds mostly those); the rest
     are inserted with ``ON CONFLICT DO NOTHING``, so a concurrent scan's rows are never doubled,
-    and counted by ``RETURNING``. Pages of 100 rows: psycopg parses each statement's text anew,
-    and a 1,000-row statement cost it 18 s for 40,000 rows (4 s in pages of 100)."""
+    and counted by ``RETURNING``: on PostgreSQL one ``INSERT ... SELECT FROM unnest(arrays)`` per
+    5,000 rows (a multi-row ``VALUES`` statement is parsed anew by psycopg for each page: 40,000
+    rows took 18 s in pages of 1,000, 4 s in pages of 100, 1 s as arrays)."""
     rows = {r["fingerprint"]: r for r in (_row(a, now) for a in addressed)}
     names = list(rows)
     for start in range(0, len(names), 1000):
@@ -90,9 +91,30 @@ def insert(conn: sa.Connection, addressed: Iterable[nt.Addressed], now: dt.datet
             del rows[known]
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(N).on_conflict_do_nothing(index_elements=["fingerprint"]).returning(N.c.id)
-    return len(conn.execution_options(insertmanyvalues_page_size=100).execute(statement, list(rows.values())).all())
+    if conn.dialect.name == "postgresql":
+        return _insert_arrays(conn, list(rows.values()))
+    statement = sqlite.insert(N).on_conflict_do_nothing(index_elements=["fingerprint"]).returning(N.c.id)
+    return len(conn.execute(statement, list(rows.values())).all())
+
+
+_ARRAYS = {"fingerprint": "text", "kind": "text", "topic": "text", "application": "text", "unit": "text",
+           "environment": "text", "due": "date", "notify_on": "date", "recipient": "text", "payload": "jsonb",
+           "status": "text", "attempts": "int", "created_at": "timestamp"}
+_UNNEST = (f"INSERT INTO notices ({', '.join(_ARRAYS)}) SELECT * FROM unnest("
+           + ", ".join(f"%({c})s::{t}[]" for c, t in _ARRAYS.items())
+           + ") ON CONFLICT (fingerprint) DO NOTHING RETURNING id")
+
+
+def _insert_arrays(conn: sa.Connection, rows: list[dict]) -> int:
+    from psycopg.types.json import Jsonb
+
+    inserted = 0
+    for start in range(0, len(rows), 5000):
+        page = rows[start:start + 5000]
+        arrays = {c: [r[c] for r in page] for c in _ARRAYS}
+        arrays["payload"] = [Jsonb(p) for p in arrays["payload"]]
+        inserted += len(conn.exec_driver_sql(_UNNEST, arrays).all())
+    return inserted
 
 
 def _row(a: nt.Addressed, now: dt.datetime) -> dict:
