@@ -165,6 +165,8 @@ def contact_emails(manifest: Mapping[str, Any] | None) -> list[str]:
 
 def from_event(before: lc.AppState, event: lc.Event, after: lc.AppState, calendar: Calendar) -> list[Notice]:
     """The notices an event causes (none for most provider bookkeeping)."""
+    if event.type == "expiry-warned":  # govcloud expire warned: the scan's notice, queued at once
+        return [n for n in scan(after, calendar, event.at) if n.kind == "expiry-warning"]
     kind = EVENT_KINDS.get(event.type)
     if kind is None:
         return []

@@ -21,7 +21,6 @@ import yaml
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.adapters.noticetexts import digest
 from orchestrator.adapters.outbox import Outbox, utcnow
-from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
 from orchestrator.errors import ExternalError
 from orchestrator.services import tick
