@@ -91,6 +91,8 @@ def _print_status(r: dict) -> None:
 
     for n in r["notices"]:
         error = f"  {plain(n['last_error'])[:120]}" if n["last_error"] else ""
+        if n["status"] == "pending" and n["next_attempt"]:
+            error = f" next try {n['next_attempt'][:19]} UTC{error}"
         topic = f"{n['kind']}:{n['topic']}" if n["topic"] else n["kind"]
         click.echo(f"{n['status']:<8} {topic:<36} {plain(n['application']) or '-':<24} {n['environment'] or '-':<10} "
                    f"due {n['due']} -> {plain(n['recipient'])} ({n['attempts']} attempt(s)){error}")
