@@ -66,7 +66,7 @@ class Received:
 class SmtpServer:
     """aiosmtpd with STARTTLS required and AUTH (PLAIN/LOGIN) required after it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, implicit_tls: bool = False) -> None:
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -91,15 +91,18 @@ class SmtpServer:
                 message = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 login = session.auth_data.login.decode() if session.auth_data else None
                 server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message,
-                                                session.ssl is not None, login))
+                                                implicit_tls or session.ssl is not None, login))
                 return "250 Message accepted"
 
         def authenticate(smtp, session, envelope, mechanism, data):
             ok = data.login == USER.encode() and data.password == PASSWORD.encode()
             return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=context,
-                                     require_starttls=True, auth_required=True, authenticator=authenticate)
+        # implicit TLS: the socket speaks only TLS (aiosmtpd does not know it, hence auth_require_tls off)
+        tls = ({"ssl_context": context, "auth_require_tls": False} if implicit_tls
+               else {"tls_context": context, "require_starttls": True})
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, auth_required=True,
+                                     authenticator=authenticate, **tls)
         self.controller.start()
 
     def settings(self, **extra) -> dict:

@@ -246,3 +246,37 @@ def test_a_digest_too_long_for_a_robot_is_cut_and_says_so(ledger, smtp, receiver
     assert message.outcome == "sent" and len(content.encode()) <= 4096
     assert content.endswith("more lines: govcloud notify status)") and "application-000" in content
     assert notices.outbox.counts()["sent"] == 200
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the socket is TLS-only
+def test_email_over_implicit_tls_checks_the_certificate(ledger, receiver, tmp_path):
+    server = servers.SmtpServer(tmp_path, implicit_tls=True)
+    try:
+        notices = make(ledger, server, receiver, email=server.settings(security="tls"))
+        queue(notices, (decision("a"), "email:x@rsj.example.gov.cn"))
+        assert notices.deliver(NOW).messages[0].outcome == "sent"
+        assert server.messages[0].tls and server.messages[0].login == servers.USER
+        # a certificate the configured CA did not sign is refused (and retried later, not sent in clear)
+        other = tmp_path / "other"
+        other.mkdir()
+        untrusted = servers.certificate(other)[0]
+        notices = make(ledger, server, receiver, email=server.settings(security="tls", caFile=str(untrusted)))
+        queue(notices, (decision("b"), "email:x@rsj.example.gov.cn"))
+        (message,) = notices.deliver(NOW).messages
+        assert message.outcome == "retry" and "CERTIFICATE_VERIFY_FAILED" in message.error
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+
+
+def test_a_bad_notices_section_names_file_line_and_field(tmp_path):
+    from orchestrator.errors import GovcloudError
+    from orchestrator.settings import load_settings
+
+    path = tmp_path / "govcloud.yaml"
+    path.write_text("auth: local\nnotices:\n  robots:\n    office: {type: dingtalk, urlEnv: X}\n", encoding="utf-8")
+    with pytest.raises(GovcloudError) as bad:
+        load_settings(path)
+    assert bad.value.exit_code == 2
+    assert str(path) in str(bad.value) and "notices.robots.office" in str(bad.value)
+    assert "signs its messages: give secretEnv or secretFile" in str(bad.value)
