@@ -84,14 +84,24 @@ def test_each_step_runs_and_each_failure_is_reported(tmp_path):
     ledger.close()
 
 
-def _tick(url: str, settings: dict, env: dict, barrier, results) -> None:
+class _NoLease:
+    """Leases that every tick gets: both ticks run every step, the outbox's claims alone keep them apart."""
+
+    def acquire(self, *args) -> bool:
+        return True
+
+    def release(self, *args) -> None:
+        pass
+
+
+def _tick(url: str, settings: dict, env: dict, barrier, results, lease: bool) -> None:
     os.environ.update(env)
     ledger = Ledger.open(url)
     try:
         steps = tick.default_steps(ledger, NoticeSettings.model_validate(settings), at("2026-02-14T09:00"),
                                    actor=lambda: None, cloud=None)
         barrier.wait(timeout=60)
-        report = tick.run(ledger, steps, skip=frozenset({"expire", "capacity", "drift"}))
+        report = tick.run(ledger if lease else _NoLease(), steps, skip=frozenset({"expire", "capacity", "drift"}))
         results.put((report.ran, report.failed))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         results.put(("error", repr(exc)))
@@ -115,13 +125,16 @@ def test_two_ticks_on_postgresql_send_every_notice_exactly_once(postgres_url, re
         Outbox(ledger.engine).enqueue([nt.Addressed(decision(f"app-{i}"), "robot:second") for i in range(4)])
         receiver.requests.clear()
         barrier, results = ctx.Barrier(2), ctx.Queue()
-        workers = [ctx.Process(target=_tick, args=(postgres_url, settings, env, barrier, results)) for _ in range(2)]
+        lease = round_ % 2 == 0  # odd rounds: no lease, both deliver at once
+        workers = [ctx.Process(target=_tick, args=(postgres_url, settings, env, barrier, results, lease))
+                   for _ in range(2)]
         for w in workers:
             w.start()
         outcomes = [results.get(timeout=60) for _ in workers]
         for w in workers:
             w.join(timeout=30)
         assert all(o[0] in (True, False) and o[1] == [] for o in outcomes), outcomes
+        assert lease or [o[0] for o in outcomes] == [True, True]
         received = Counter(n["fingerprint"] for r in receiver.requests for n in r.json["notices"])
         with ledger.engine.connect() as conn:
             queued = set(conn.execute(sa.text("SELECT fingerprint FROM notices")).scalars())
