@@ -197,11 +197,11 @@ class Outbox:
                 conn.execute(sa.update(N).where(mine).values(status=nt.FAILED, last_error=error, **done))
 
     def messages_since(self, channel: str, since: dt.datetime) -> int:
-        """Messages sent (or tried) on ``channel`` since ``since``: what a rate limit counts."""
-        query = sa.select(sa.func.count(sa.distinct(A.c.message))).where(A.c.channel == channel,
-                                                                          A.c.started_at >= since)
+        """Messages sent (or tried: each try counts) on ``channel`` since ``since``: what a rate limit counts."""
+        tries = (sa.select(A.c.message, A.c.started_at).distinct()
+                 .where(A.c.channel == channel, A.c.started_at >= since).subquery())
         with _converted(), self.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
+            return int(conn.execute(sa.select(sa.func.count()).select_from(tries)).scalar() or 0)
 
     def listing(self, status: str | None = None, application: str | None = None,
                 limit: int = 1000) -> list[nt.Queued]:

@@ -144,7 +144,8 @@ class Notices:
             message.attempts += 1
             message.outcome, message.code, message.error = outcome.status, outcome.code, outcome.error
             wait = outcome.retry_after if outcome.retry_after is not None else s.backoff_seconds * 2 ** attempt
-            again = outcome.status == "retry" and attempt < s.retries and wait <= 30 and not _too_fast(outcome)
+            again = (outcome.status == "retry" and attempt < s.retries and wait <= 30 and not _too_fast(outcome)
+                     and sender.take(channel, limit))  # a retry is one more message of the minute
             if again:
                 self.outbox.finish(ids, run, message.id, "retry", utcnow(), code=outcome.code, error=outcome.error,
                                    settle=False)

@@ -207,6 +207,11 @@ def test_a_robot_setting_a_limit_below_the_platform(ledger, smtp, receiver):
     queue(notices, (decision("b"), "robot:feishu"))
     assert notices.deliver(NOW + dt.timedelta(seconds=10)).messages[0].outcome == "deferred"
     assert notices.deliver(NOW + dt.timedelta(seconds=75)).messages[0].outcome == "sent"
+    receiver.script("/feishu/hook-1", 500)  # a retry is a message too: none left this minute
+    queue(notices, (decision("c"), "robot:feishu"))
+    (message,) = notices.deliver(NOW + dt.timedelta(seconds=150)).messages
+    assert (message.outcome, message.attempts, message.code) == ("retry", 1, 500)
+    assert notices.outbox.messages_since("robot:feishu", NOW + dt.timedelta(seconds=140)) == 1
 
 
 def test_dry_run_sends_and_claims_nothing(ledger, smtp, receiver):
