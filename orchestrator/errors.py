@@ -58,6 +58,18 @@ class UsageError(GovcloudError):
     exit_code = 2
 
 
+class ConfigInvalid(UsageError):
+    """A configuration file (settings, calendar, quota policy) is not valid; ``problems`` names each
+    problem with its line, field path and rule."""
+
+    what = "configuration"
+
+    def __init__(self, path: str, problems: list) -> None:
+        super().__init__(f"invalid {self.what}: " + "; ".join(f"{path}:{p}" for p in problems))
+        self.path = path
+        self.problems = problems
+
+
 class NotFound(GovcloudError):
     """A named thing (application, stack, file) does not exist."""
 

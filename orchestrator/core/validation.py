@@ -30,6 +30,7 @@ from orchestrator.core.yamlsource import (
     ParseFailed,
     Path,
     Problem,
+    is_validator_tag,
     digest_of,
     dotted,
     line_of,
@@ -251,16 +252,12 @@ def _validate_model(model: type, data: Any, prefix: Path, origins: dict, add: Ca
         return model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            loc = prefix + tuple(p for p in error["loc"] if not _is_validator_tag(p))
+            loc = prefix + tuple(p for p in error["loc"] if not is_validator_tag(p))
             message = error["msg"]
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
             add(_source_path(loc, origins), f"schema.{error['type']}", message)
         return None
-
-
-def _is_validator_tag(part: Any) -> bool:
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
 def _effective_environments(

@@ -101,7 +101,7 @@ def parse(raw: bytes) -> Any:
         # its text may quote the file: only the kind of error is echoed
         raise ParseFailed(Problem(None, "", "yaml-syntax", f"not valid YAML ({type(exc).__name__})")) from exc
     if data is None:
-        raise ParseFailed(Problem(1, "", "yaml-document", "file is empty; expected a manifest mapping"))
+        raise ParseFailed(Problem(1, "", "yaml-document", "file is empty; expected a mapping"))
     if not isinstance(data, dict):
         raise ParseFailed(
             Problem(1, "", "yaml-document", f"expected a mapping at the top, found a {_kind(data)}")
@@ -170,6 +170,35 @@ def plain(node: Any) -> Any:
         return text(value)
 
     return walk(node)
+
+
+def schema_problems(model: Any, data: Any, root: Any, prefix: Path = ()) -> tuple[Any, list[Problem]]:
+    """Validate ``data`` with the Pydantic ``model``: the instance, or None and one problem per error,
+    each with its line in ``root`` (the parsed document), its field path and ``schema.<error type>``."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            loc = prefix + tuple(p for p in error["loc"] if not is_validator_tag(p))
+            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            if isinstance(error.get("input"), (str, int, float)) and error["type"] != "extra_forbidden":
+                message += f", got {_short(error['input'])}"
+            problems.append(Problem(line_of(root, loc), dotted(loc), f"schema.{error['type']}", message))
+        return None, problems
+
+
+def _short(value: str | int | float) -> str:
+    """A bounded, escaped rendering of a refused value (control and bidi characters as escapes)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def is_validator_tag(part: Any) -> bool:
+    """Pydantic's own steps in an error location (``function-after[...]``, ``list[int]``), not fields."""
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
 def line_of(root: Any, path: Path) -> int | None:

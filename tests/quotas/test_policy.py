@@ -74,7 +74,38 @@ def test_unknown_measure_is_refused():
     [p] = problems(BASE.replace("measures: [vcpu, ram_gb, volume_gb, object_gb]", "measures: [vcpu]")
                    .replace("  unit-limits:\n    enforcement: mandatory\n",
                             "  unit-limits:\n    enforcement: mandatory\n    params: {measures: [gpus]}\n"))
-    assert p.field == "rules.unit-limits.params.measures" and "gpus" in p.message
+    assert p.field == "rules.unit-limits.params.measures[0]" and "gpus" in p.message
+
+
+@pytest.mark.parametrize(
+    "old, new, field, words",
+    [
+        ("measures: [vcpu, ram_gb, volume_gb, object_gb]", "measures: [vcpu, gpus]",
+         "rules.environment-share.params.measures[1]", "'gpus'"),
+        ("shares: {test: 0.5, trial: 1.0}", "shares: {test: -0.5, trial: 1.0}",
+         "rules.environment-share.params.shares.test", "greater than or equal to 0"),
+        ("shares: {test: 0.5, trial: 1.0}", "shares: {test: 0.5, trial: 1.5}",
+         "rules.environment-share.params.shares.trial", "less than or equal to 1"),
+        ("shares: {test: 0.5, trial: 1.0}", "shares: {test: 0.5, production: 1.0}",
+         "rules.environment-share.params.shares", "test and trial only"),
+        ("params: {min: 1, max: 4}", "params: {min: 9, max: 4}", "rules.ram-vcpu-ratio.params", "min (9) is above max (4)"),
+        ("    vcpu: 32\n", "    vcpu: true\n", "limits.default.vcpu", "valid integer"),
+        ("    vcpu: 32\n", "    vcpu: '32'\n", "limits.default.vcpu", "valid integer"),
+        ("threshold: 0.70", 'threshold: "0.7"', "capacity.threshold", "valid number"),
+        ("ports: [1433,", "ports: [99999, 1433,", "rules.database-ports-closed.params.ports[0]", "65535"),
+        ("params: {max_gb: 2048}", "params: {max_gb: 2048.5}", "rules.max-volume-size.params.max_gb", "valid integer"),
+        ("cidrs: [10.20.0.0/16]", "cidrs: []", "rules.ssh-from-management.params.cidrs", "at least one value"),
+        ("cidrs: [10.20.0.0/16]", "cidrs: [1020]", "rules.ssh-from-management.params.cidrs[0]", "valid string"),
+        ("types: [encrypted]", "types: [[encrypted]]", "rules.level3-encrypted-volumes.params.types[0]", "valid string"),
+    ],
+    ids=["unknown-measure", "negative-share", "share-above-1", "production-share", "min-above-max", "bool-count",
+         "string-count", "string-threshold", "port-range", "float-size", "empty-cidrs", "int-cidr", "nested-type"],
+)
+def test_wrong_values_are_refused_at_load_time(old, new, field, words):
+    """Each was accepted before and read as a number, ignored, or crashed ``quota check`` later."""
+    assert old in BASE
+    [p] = problems(BASE.replace(old, new, 1))
+    assert p.field == field and words in p.message and p.line is not None
 
 
 def test_yaml_syntax_error_names_the_line():

@@ -8,19 +8,23 @@ validation. The schema is documented in ``docs/quotas.md``.
 from __future__ import annotations
 
 from pathlib import Path as FsPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from orchestrator.core.yamlsource import ParseFailed, Path, Problem, dotted, line_of, parse, plain
-from orchestrator.errors import RuleError
+from orchestrator.core.yamlsource import ParseFailed, Path, Problem, dotted, line_of, parse, plain, schema_problems
+from orchestrator.errors import ConfigInvalid
 
 Enforcement = Literal["mandatory", "advisory"]
 
-#: The measures a unit's limits and an environment's totals share (fields of ``sizing.Totals``).
-MEASURES: tuple[str, ...] = (
-    "vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "database_instances", "public_ips",
-)
+#: One of the measures a unit's limits and an environment's totals share (fields of ``sizing.Totals``).
+Measure = Literal["vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "database_instances", "public_ips"]
+MEASURES: tuple[str, ...] = get_args(Measure)
+
+#: A count or size in a limit: an integer (``true`` and ``"32"`` are refused, not read as numbers).
+Count = Annotated[StrictInt, Field(ge=0)]
+#: A share between 0 and 1 (an integer 0 or 1 is fine; ``true`` or ``"0.5"`` are refused).
+Share = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 
 class Strict(BaseModel):
@@ -32,25 +36,25 @@ class Strict(BaseModel):
 class Limits(Strict):
     """A unit's ceiling, summed over all its applications and environments."""
 
-    vcpu: int = Field(ge=0)
-    ram_gb: int = Field(ge=0)
-    volume_gb: int = Field(ge=0)
-    object_gb: int = Field(ge=0)
-    servers: int = Field(ge=0)
-    database_instances: int = Field(ge=0)
-    public_ips: int = Field(ge=0)
+    vcpu: Count
+    ram_gb: Count
+    volume_gb: Count
+    object_gb: Count
+    servers: Count
+    database_instances: Count
+    public_ips: Count
 
 
 class PartialLimits(Strict):
     """A unit's entry: only the measures that differ from the default."""
 
-    vcpu: int | None = Field(default=None, ge=0)
-    ram_gb: int | None = Field(default=None, ge=0)
-    volume_gb: int | None = Field(default=None, ge=0)
-    object_gb: int | None = Field(default=None, ge=0)
-    servers: int | None = Field(default=None, ge=0)
-    database_instances: int | None = Field(default=None, ge=0)
-    public_ips: int | None = Field(default=None, ge=0)
+    vcpu: Count | None = None
+    ram_gb: Count | None = None
+    volume_gb: Count | None = None
+    object_gb: Count | None = None
+    servers: Count | None = None
+    database_instances: Count | None = None
+    public_ips: Count | None = None
 
 
 class UnitLimits(Strict):
@@ -68,7 +72,7 @@ class UnitLimits(Strict):
 class Capacity(Strict):
     """Art. 31: warn and start expansion when use reaches this share of capacity."""
 
-    threshold: float = Field(default=0.70, gt=0, le=1)
+    threshold: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.70
 
 
 class RuleEntry(Strict):
@@ -114,16 +118,10 @@ class Policy(Strict):
         return next((r for r in self.rules if r.name == name), None)
 
 
-class PolicyInvalid(RuleError):
-    """The quota policy file failed validation; ``problems`` holds every problem found."""
+class PolicyInvalid(ConfigInvalid):
+    """The quota policy file failed validation (exit 2); ``problems`` holds every problem found."""
 
-    exit_code = 2
-
-    def __init__(self, path: str, problems: list[Problem]) -> None:
-        details = "; ".join(f"{path}:{p}" for p in problems)
-        super().__init__(f"invalid quota policy: {details}", rule="policy-valid")
-        self.path = path
-        self.problems = problems
+    what = "quota policy"
 
 
 def load_policy(path: str | FsPath) -> Policy:
@@ -147,12 +145,11 @@ def parse_policy(raw: bytes, source: str) -> Policy:
         data = plain(root)
     except ParseFailed as failed:
         raise PolicyInvalid(source, [failed.problem]) from None
-    problems: list[Problem] = []
+    document, problems = schema_problems(PolicyDocument, data, root)
 
     def add(path: Path, rule: str, message: str) -> None:
         problems.append(Problem(line_of(root, path), dotted(path), rule, message))
 
-    document = _validate(PolicyDocument, data, (), add)
     active: list[ActiveRule] = []
     entries = data.get("rules") if isinstance(data.get("rules"), dict) else {}
     for name, entry in entries.items():
@@ -161,20 +158,11 @@ def parse_policy(raw: bytes, source: str) -> Policy:
             add(where, "rule-registered", f"unknown rule {name!r}; registered: {', '.join(sorted(RULES))}")
             continue
         params_data = entry.get("params", {}) if isinstance(entry, dict) else {}
-        params = _validate(RULES[name].Params, params_data or {}, where + ("params",), add)
+        params, found = schema_problems(RULES[name].Params, params_data or {}, root, where + ("params",))
+        problems.extend(found)
         if document is not None and params is not None:
             active.append(ActiveRule(name=name, enforcement=document.rules[name].enforcement, params=params))
     if problems or document is None:
         raise PolicyInvalid(source, sorted(problems, key=lambda p: (p.line or 0, p.field)))
     return Policy(source=source, capacity=document.capacity, limits=document.limits, rules=tuple(active))
 
-
-def _validate(model: type[BaseModel], data: Any, prefix: Path, add) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            loc = prefix + tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-            add(loc, f"schema.{error['type']}", message)
-        return None

@@ -12,9 +12,19 @@ import functools
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from orchestrator.core.manifest import Environment
 from orchestrator.core.quota.facts import (
@@ -27,10 +37,24 @@ from orchestrator.core.quota.facts import (
     StackFacts,
     add_totals,
 )
-from orchestrator.core.quota.policy import MEASURES, Policy
+from orchestrator.core.quota.policy import MEASURES, Measure, Policy, Share
 from orchestrator.core.sizing import FLAVORS, flavor, is_known_flavor
 
 WORLD = ("0.0.0.0/0", "::/0")
+
+
+
+def _not_empty(value: tuple) -> tuple:
+    if not value:
+        raise ValueError("give at least one value; an empty list would switch the rule off unnoticed")
+    return value
+
+
+#: Param types: strict (``true`` is not 1, ``"22"`` is not 22), bounded, lists never empty.
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+Level = Annotated[StrictInt, Field(ge=1, le=5)]
+Measures = Annotated[tuple[Measure, ...], AfterValidator(_not_empty)]
+Names = Annotated[tuple[StrictStr, ...], AfterValidator(_not_empty)]
 
 
 @dataclass(frozen=True)
@@ -137,15 +161,7 @@ class UnitLimits(QuotaRule):
     scope = "stack"
 
     class Params(RuleParams):
-        measures: tuple[str, ...] = MEASURES
-
-        @field_validator("measures")
-        @classmethod
-        def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-            unknown = sorted(set(value) - set(MEASURES))
-            if unknown:
-                raise ValueError(f"unknown measure(s) {unknown}; known: {', '.join(MEASURES)}")
-            return value
+        measures: Measures = MEASURES
 
     def __init__(self, params: BaseModel, policy: Policy) -> None:
         super().__init__(params, policy)
@@ -186,8 +202,15 @@ class EnvironmentShare(QuotaRule):
     scope = "stack"
 
     class Params(RuleParams):
-        shares: dict[Environment, float] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}
-        measures: tuple[str, ...] = ("vcpu", "ram_gb", "volume_gb", "object_gb")
+        shares: dict[Environment, Share] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}
+        measures: Measures = ("vcpu", "ram_gb", "volume_gb", "object_gb")
+
+        @field_validator("shares")
+        @classmethod
+        def _not_production(cls, value: dict[Environment, float]) -> dict[Environment, float]:
+            if Environment.PRODUCTION in value:
+                raise ValueError("production is the base of every share; give shares for test and trial only")
+            return value
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         share = self.params.shares.get(facts.env)
@@ -247,7 +270,7 @@ class Level3Backup(QuotaRule):
     scope = "stack"
 
     class Params(RuleParams):
-        min_level: int = Field(default=3, ge=1, le=5)
+        min_level: Level = 3
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         level = facts.context.mlps_level
@@ -279,7 +302,7 @@ class AllowedFlavors(QuotaRule):
     resource_types = (INSTANCE, DATABASE)
 
     class Params(RuleParams):
-        flavors: tuple[str, ...] = tuple(FLAVORS)
+        flavors: Names = tuple(FLAVORS)
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         for c in facts.computes:
@@ -307,8 +330,14 @@ class RamVcpuRatio(QuotaRule):
     resource_types = (INSTANCE, DATABASE)
 
     class Params(RuleParams):
-        min: float = Field(default=1.0, gt=0)
-        max: float = Field(default=4.0, gt=0)
+        min: Annotated[StrictFloat, Field(gt=0)] = 1.0
+        max: Annotated[StrictFloat, Field(gt=0)] = 4.0
+
+        @model_validator(mode="after")
+        def _ordered(self) -> RamVcpuRatio.Params:
+            if self.min > self.max:
+                raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+            return self
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         for c in facts.computes:
@@ -339,7 +368,7 @@ class MaxVolumeSize(QuotaRule):
     resource_types = (VOLUME, DATABASE)
 
     class Params(RuleParams):
-        max_gb: int = Field(default=2048, gt=0)
+        max_gb: Annotated[StrictInt, Field(gt=0)] = 2048
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         for d in facts.disks:
@@ -370,7 +399,7 @@ class DatabasePortsClosed(QuotaRule):
     resource_types = (SECGROUP_RULE,)
 
     class Params(RuleParams):
-        ports: tuple[int, ...] = (1433, 1521, 3306, 5432, 6379, 9200, 27017)
+        ports: Annotated[tuple[Port, ...], AfterValidator(_not_empty)] = (1433, 1521, 3306, 5432, 6379, 9200, 27017)
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         for rule in facts.ingress:
@@ -404,8 +433,8 @@ class SshFromManagement(QuotaRule):
     resource_types = (SECGROUP_RULE,)
 
     class Params(RuleParams):
-        cidrs: tuple[str, ...] = Field(min_length=1)
-        port: int = Field(default=22, ge=1, le=65535)
+        cidrs: Names
+        port: Port = 22
 
         @field_validator("cidrs")
         @classmethod
@@ -454,8 +483,8 @@ class Level3EncryptedVolumes(QuotaRule):
     resource_types = (VOLUME, DATABASE)
 
     class Params(RuleParams):
-        min_level: int = Field(default=3, ge=1, le=5)
-        types: tuple[str, ...] = Field(default=("encrypted",), min_length=1)
+        min_level: Level = 3
+        types: Names = ("encrypted",)
 
     def check(self, facts: StackFacts) -> Iterator[Finding]:
         level = facts.context.mlps_level
