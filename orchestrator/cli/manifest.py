@@ -52,6 +52,9 @@ def digest(path: Path) -> None:
     click.echo(load_manifest(path).digest)
 
 
+MAX_DAYS = 36_500  #: a century: far beyond any deadline of the regulation, and quick to count
+
+
 @cli.group()
 def calendar() -> None:
     """The PRC working-day calendar used for every deadline."""
@@ -59,7 +62,7 @@ def calendar() -> None:
 
 @calendar.command("add")
 @click.argument("date")
-@click.argument("n", type=click.IntRange(min=0))
+@click.argument("n", type=click.IntRange(min=0, max=MAX_DAYS))
 @click.option("--natural", is_flag=True, help="count natural (calendar) days instead of working days")
 @output_option
 def calendar_add(date: str, n: int, natural: bool, output: str) -> None:
@@ -71,5 +74,8 @@ def calendar_add(date: str, n: int, natural: bool, output: str) -> None:
     except ValueError as exc:
         raise UsageError(f"DATE must be YYYY-MM-DD, got {date!r}") from exc
     cal = default_calendar()
-    result = cal.add_natural_days(start, n) if natural else cal.add_working_days(start, n)
+    try:
+        result = cal.add_natural_days(start, n) if natural else cal.add_working_days(start, n)
+    except OverflowError as exc:
+        raise UsageError(f"{date} plus {n} days is past 9999-12-31") from exc
     emit(output, result.as_dict(), lambda r: click.echo(r["date"] + (" (provisional)" if r["provisional"] else "")))

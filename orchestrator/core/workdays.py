@@ -13,9 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from orchestrator import files
+from orchestrator.core.yamlsource import ParseFailed, Problem, dotted, line_of, parse, plain, schema_problems
+from orchestrator.errors import ConfigInvalid
 
 
 #: 全国年节及纪念日放假办法 (2025 revision): the holidays on fixed solar dates.
@@ -119,31 +127,85 @@ def _library_knows(year: int) -> bool:
     return year in _library_years()
 
 
+class CalendarInvalid(ConfigInvalid):
+    """The calendar override file is not valid (exit 2); ``problems`` names each problem."""
+
+    what = "calendar override file"
+
+
+def _iso_date(value: object) -> dt.date:
+    """A date written ``YYYY-MM-DD`` (a YAML date or that string; never a number or a timestamp)."""
+    text = value.isoformat() if isinstance(value, dt.date) else value
+    if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+        raise ValueError("expected a date written YYYY-MM-DD")
+    return dt.date.fromisoformat(text)
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_YEAR = re.compile(r"[0-9]{4}")
+
+
+class _Schedule(BaseModel):
+    """One year of the file: its days off and its make-up working days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holidays: list[IsoDate] = []
+    workdays: list[IsoDate] = []
+
+
 def load_overrides(path: str | Path | None = None) -> dict[int, YearSchedule]:
-    """Parse the override file: ``{year: {holidays: [dates], workdays: [dates]}}``."""
-    from ruamel.yaml import YAML
+    """The override file's schedules (the embedded file without ``path``); :class:`CalendarInvalid`
+    names every problem of a file that is missing, unreadable or not of the schema."""
+    if path is None:
+        source, raw = "orchestrator/data/calendar.yaml", resources.files("orchestrator.data").joinpath("calendar.yaml").read_bytes()
+    else:
+        source = str(path)
+        try:
+            raw = files.read_bytes(path, what="calendar file")
+        except files.FileRefused as refused:
+            raise CalendarInvalid(source, [Problem(None, "", refused.rule, refused.reason)]) from None
+    return parse_overrides(raw, source)
 
-    from orchestrator import files
 
-    text = (
-        files.read_text(path, what="calendar file")
-        if path
-        else resources.files("orchestrator.data").joinpath("calendar.yaml").read_text(encoding="utf-8")
-    )
-    data = YAML(typ="safe").load(text) or {}
+def parse_overrides(raw: bytes, source: str) -> dict[int, YearSchedule]:
+    """``{year: {holidays: [dates], workdays: [dates]}}``; an empty file has no overrides.
+
+    Refused: a year that is not four digits, an unknown key, a date that is not ``YYYY-MM-DD``, a
+    date listed under another year, and a date listed both as a holiday and as a working day.
+    """
+    try:
+        root = parse(raw)
+        data = plain(root)
+    except ParseFailed as failed:
+        if failed.problem.message.startswith("file is empty"):
+            return {}
+        raise CalendarInvalid(source, [failed.problem]) from None
+    problems: list[Problem] = []
     result: dict[int, YearSchedule] = {}
-    for year, schedule in data.items():
-        schedule = schedule or {}
-        days = {key: frozenset(_as_date(d) for d in schedule.get(key) or []) for key in ("holidays", "workdays")}
-        for day in days["holidays"] | days["workdays"]:
-            if day.year != int(year):
-                raise ValueError(f"calendar override: {day} listed under year {year}")
-        result[int(year)] = YearSchedule(days["holidays"], days["workdays"])
+    for key, entry in data.items():
+        if not _YEAR.fullmatch(key):
+            problems.append(Problem(line_of(root, (key,)), key, "calendar-year", "a year is four digits, e.g. 2027"))
+            continue
+        schedule, found = schema_problems(_Schedule, entry, root, (key,))
+        problems += found
+        if schedule is None:
+            continue
+        year = int(key)
+        for name in ("holidays", "workdays"):
+            for index, day in enumerate(getattr(schedule, name)):
+                if day.year != year:
+                    where = (key, name, index)
+                    problems.append(Problem(line_of(root, where), dotted(where), "calendar-year",
+                                            f"{day} is listed under year {year}"))
+        for day in sorted(set(schedule.holidays) & set(schedule.workdays)):
+            problems.append(Problem(line_of(root, (key,)), key, "calendar-conflict",
+                                    f"{day} is listed both as a holiday and as a working day"))
+        result[year] = YearSchedule(frozenset(schedule.holidays), frozenset(schedule.workdays))
+    if problems:
+        raise CalendarInvalid(source, problems)
     return result
-
-
-def _as_date(value: object) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 @functools.cache

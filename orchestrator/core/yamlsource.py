@@ -74,8 +74,9 @@ def dotted(path: Path) -> str:
     return out
 
 
-#: What :func:`dotted` echoes of a key: a field name (as manifests, policies and settings use).
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+#: What :func:`dotted` echoes of a key: a field name (as manifests, policies and settings use),
+#: or a number (the years of the calendar file).
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|[0-9]{1,12}")
 
 
 def parse(raw: bytes) -> Any:
@@ -183,11 +184,14 @@ def schema_problems(model: Any, data: Any, root: Any, prefix: Path = ()) -> tupl
         problems = []
         for error in exc.errors(include_url=False):
             loc = prefix + tuple(p for p in error["loc"] if not is_validator_tag(p))
-            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
             if isinstance(error.get("input"), (str, int, float)) and error["type"] != "extra_forbidden":
                 message += f", got {_short(error['input'])}"
             problems.append(Problem(line_of(root, loc), dotted(loc), f"schema.{error['type']}", message))
         return None, problems
+
+
+_MESSAGES = {"extra_forbidden": "unknown field", "model_type": "expected a mapping", "dict_type": "expected a mapping"}
 
 
 def _short(value: str | int | float) -> str:
@@ -209,6 +213,8 @@ def line_of(root: Any, path: Path) -> int | None:
     node, line = root, _own_line(root)
     for part in path:
         try:
+            if isinstance(node, dict) and part not in node and isinstance(part, str):
+                part = next((k for k in node if str(k) == part), part)  # plain() made the key a string
             if isinstance(node, dict) and part in node:
                 line = node.lc.key(part)[0] + 1
                 node = node[part]
