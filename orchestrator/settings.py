@@ -9,6 +9,12 @@ Only how operators are known lives here for now::
       roleClaim: govcloud_roles     # a string or a list of strings in the ID token
       roleMap: {govcloud-egov: egov-office, govcloud-provider: provider, govcloud-unit: unit}
       unitClaim: unit               # the unit of a "unit" actor
+      # jwksUri: https://...        # default: the issuer's OpenID discovery
+      # algorithms: [RS256, ES256]  # asymmetric only: HS* and none are refused
+
+Validated when loaded (docs/auth.md, "Operators' ID tokens"): unknown keys, wrong types, an issuer
+or ``jwksUri`` that is not https (http only to a loopback address) and HS*/none algorithms are
+refused, every problem with the file, line and field, exit 2.
 
 Without any file, ``auth`` is ``oidc`` with no issuer: every lifecycle command then says how to
 configure one. The repository ships a ``govcloud.yaml`` with ``auth: local`` for development.
@@ -17,18 +23,58 @@ configure one. The repository ships a ``govcloud.yaml`` with ``auth: local`` for
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
 from orchestrator import files
-from orchestrator.errors import UsageError
+from orchestrator.errors import ConfigInvalid
 from orchestrator.settings_notices import NoticeSettings
 
 CONFIG_FILE = "govcloud.yaml"
+
+#: Signature algorithms an ID token may use: the platform's public keys verify them. HS* (a shared
+#: secret, which a public JWKS cannot carry and every client would hold) and ``none`` are refused.
+Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+def secure_url(value: str) -> str:
+    """``value`` if it is an ``https://`` URL with a host, or ``http://`` to a loopback address (the
+    local Keycloak of the tests); else ValueError. Keys and discovery are fetched only from such."""
+    try:
+        url = urlsplit(value)
+        host = url.hostname
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from exc
+    if url.scheme == "https" and host:
+        return value
+    if url.scheme == "http" and host and _loopback(host):
+        return value
+    raise ValueError("must be an https:// URL (http:// only to a loopback address, for local tests)")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _some(value: list | dict) -> list | dict:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+SecureUrl = Annotated[StrictStr, AfterValidator(secure_url)]
+Claim = Annotated[StrictStr, Field(min_length=1)]
 
 
 class _Model(BaseModel):
@@ -38,15 +84,15 @@ class _Model(BaseModel):
 class OidcSettings(_Model):
     """Where ID tokens come from and how their claims map to govcloud actors."""
 
-    issuer: str = Field(pattern=r"^https?://")
-    audience: str
-    jwks_uri: str | None = None
-    name_claim: str = "preferred_username"
-    role_claim: str = "govcloud_roles"
-    role_map: dict[str, Literal["unit", "egov-office", "provider"]]
-    unit_claim: str = "unit"
-    algorithms: list[str] = ["RS256", "ES256"]
-    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    issuer: SecureUrl
+    audience: Claim
+    jwks_uri: SecureUrl | None = None
+    name_claim: Claim = "preferred_username"
+    role_claim: Claim = "govcloud_roles"
+    role_map: Annotated[dict[StrictStr, Literal["unit", "egov-office", "provider"]], AfterValidator(_some)]
+    unit_claim: Claim = "unit"
+    algorithms: Annotated[list[Algorithm], AfterValidator(_some)] = ["RS256", "ES256"]
+    leeway_seconds: Annotated[StrictInt, Field(ge=0, le=300)] = 30
 
 
 class Settings(_Model):
@@ -56,9 +102,17 @@ class Settings(_Model):
     source: str = Field(default="(defaults)", exclude=True)
 
 
+class SettingsInvalid(ConfigInvalid):
+    """govcloud's own configuration file is not valid (exit 2)."""
+
+    what = "configuration"
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from ``path``, ``GOVCLOUD_CONFIG``, or ``./govcloud.yaml``; defaults without a file."""
-    from orchestrator.core.yamlsource import ParseFailed, dotted, line_of, parse, plain
+    """Settings from ``path``, ``GOVCLOUD_CONFIG``, or ``./govcloud.yaml``; defaults without a file.
+
+    Every problem of the file is named at once, with its line, field path and rule."""
+    from orchestrator.core.yamlsource import ParseFailed, Problem, line_of, parse, plain, schema_problems
 
     named = path or os.environ.get("GOVCLOUD_CONFIG")
     candidate = Path(named or CONFIG_FILE)
@@ -66,16 +120,15 @@ def load_settings(path: str | Path | None = None) -> Settings:
         return Settings()
     try:
         root = parse(files.read_bytes(candidate, what="configuration file"))
-        settings = Settings.model_validate(plain(root) | {"source": str(candidate)})
+        data = plain(root)
     except ParseFailed as failed:
-        raise UsageError(f"{candidate}: {failed.problem}") from failed
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = dotted(tuple(first["loc"]))
-        raise UsageError(
-            f"{candidate}: line {line_of(root, tuple(first['loc']))}: {field}: {first['msg']}"
-        ) from exc
-    return settings
+        raise SettingsInvalid(str(candidate), [failed.problem]) from None
+    settings, problems = schema_problems(Settings, {k: v for k, v in data.items() if k != "source"}, root)
+    if "source" in data:  # a field of ours (where the settings came from), not of the file
+        problems.insert(0, Problem(line_of(root, ("source",)), "source", "schema.extra_forbidden", "unknown field"))
+    if problems:
+        raise SettingsInvalid(str(candidate), problems)
+    return settings.model_copy(update={"source": str(candidate)})
 
 
 @functools.cache

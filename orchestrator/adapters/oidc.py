@@ -12,7 +12,7 @@ from typing import Any
 
 from orchestrator.core.lifecycle import UNIT, Actor
 from orchestrator.errors import ExternalError, GovcloudError
-from orchestrator.settings import OidcSettings
+from orchestrator.settings import OidcSettings, secure_url
 
 
 class AuthenticationFailed(GovcloudError):
@@ -56,7 +56,11 @@ def actor_from_token(token: str, settings: OidcSettings, role: str | None = None
 
 def _actor(claims: dict[str, Any], settings: OidcSettings, wanted: str | None) -> Actor:
     values = claims.get(settings.role_claim) or []
-    values = [values] if isinstance(values, str) else list(values)
+    values = [values] if isinstance(values, str) else values
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise AuthenticationFailed(
+            f"ID token refused: claim {settings.role_claim!r} must be a string or a list of strings"
+        )
     roles = sorted({settings.role_map[v] for v in values if v in settings.role_map})
     if wanted:
         if wanted not in roles:
@@ -69,23 +73,35 @@ def _actor(claims: dict[str, Any], settings: OidcSettings, wanted: str | None) -
             f"the ID token grants {'no govcloud role' if not roles else 'several roles: ' + ', '.join(roles)}"
             f" (claim {settings.role_claim!r}); {'pick one with --role' if roles else 'ask the platform administrators'}"
         )
-    unit = claims.get(settings.unit_claim)
+    unit, name = claims.get(settings.unit_claim), claims.get(settings.name_claim) or claims["sub"]
+    for claim, value in ((settings.unit_claim, unit), (settings.name_claim, name)):
+        if value is not None and not isinstance(value, str):
+            raise AuthenticationFailed(f"ID token refused: claim {claim!r} must be a string")
     if roles[0] == UNIT and not unit:
         raise AuthenticationFailed(f"a unit's ID token must carry its unit in claim {settings.unit_claim!r}")
-    name = claims.get(settings.name_claim) or claims["sub"]
-    return Actor(name=str(name), role=roles[0], unit=str(unit) if unit else None, source="oidc")
+    return Actor(name=name, role=roles[0], unit=unit or None, source="oidc")
 
 
-def _signing_key(settings: OidcSettings, kid: str | None) -> Any:
+def _signing_key(settings: OidcSettings, kid: Any) -> Any:
+    """The platform's key for ``kid``. A key set that cannot be fetched or is not a JSON Web Key Set
+    is the platform's failure (exit 3); a ``kid`` it does not publish is the token's (exit 1)."""
     import jwt
 
     client = _jwks_client(settings.jwks_uri or _discovered_jwks_uri(settings.issuer))
     try:
-        return client.get_signing_key(kid).key if kid else client.get_signing_keys()[0].key
-    except jwt.PyJWKClientConnectionError as exc:
-        raise ExternalError(f"cannot fetch the platform's keys from {client.uri}: {exc}") from exc
-    except jwt.PyJWKClientError as exc:
-        raise AuthenticationFailed(f"ID token signed with a key the platform does not publish: {exc}") from exc
+        found = _match(client.get_signing_keys(), kid)  # cached for the client's lifespan
+        if found is None:  # the platform may have rotated its keys: fetch once more
+            found = _match(client.get_signing_keys(refresh=True), kid)
+    except (jwt.PyJWKClientError, jwt.PyJWKSetError, ValueError) as exc:  # ValueError: the body is not JSON
+        reason = "the answer is not JSON" if isinstance(exc, ValueError) else str(exc)
+        raise ExternalError(f"cannot use the platform's keys at {client.uri}: {reason}"[:300]) from exc
+    if found is None:
+        raise AuthenticationFailed(f"ID token signed with a key the platform does not publish (kid {str(kid)[:64]!r})")
+    return found  # a PyJWK: decode verifies with its own algorithm and refuses a token naming another
+
+
+def _match(keys: list, kid: Any) -> Any:
+    return next((k for k in keys if k.key_id == kid), None) if kid else keys[0]
 
 
 @functools.cache
@@ -97,12 +113,18 @@ def _jwks_client(uri: str) -> Any:
 
 @functools.cache
 def _discovered_jwks_uri(issuer: str) -> str:
+    """The ``jwks_uri`` of the issuer's OpenID configuration; https (or loopback http) only."""
     import json
     import urllib.request
 
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (configured https issuer)
-            return json.load(response)["jwks_uri"]
-    except (OSError, ValueError, KeyError) as exc:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (issuer checked by secure_url)
+            document = json.load(response)
+    except (OSError, ValueError) as exc:
         raise ExternalError(f"cannot read the platform's OpenID configuration at {url}: {exc}") from exc
+    jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
+    try:
+        return secure_url(jwks_uri) if isinstance(jwks_uri, str) else secure_url("")
+    except ValueError as exc:
+        raise ExternalError(f"the platform's OpenID configuration at {url} names no usable jwks_uri: {exc}") from exc

@@ -37,15 +37,16 @@ class Platform:
 def platform():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": "k1", "use": "sig", "alg": "RS256"}
-    documents: dict[str, dict] = {"/jwks": {"keys": [jwk]}}
+    documents: dict[str, dict | tuple[str, bytes]] = {"/jwks": {"keys": [jwk]}}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             body = documents.get(self.path)
+            kind, raw = body if isinstance(body, tuple) else ("application/json", json.dumps(body or {}).encode())
             self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.end_headers()
-            self.wfile.write(json.dumps(body or {}).encode())
+            self.wfile.write(raw)
 
         def log_message(self, *args):
             pass
@@ -55,7 +56,9 @@ def platform():
     documents["/.well-known/openid-configuration"] = {"issuer": issuer, "jwks_uri": issuer + "/jwks"}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Platform(issuer, key)
+    platform = Platform(issuer, key)
+    platform.documents = documents  # a test may serve more: a dict as JSON, or (content type, bytes)
+    yield platform
     server.shutdown()
 
 

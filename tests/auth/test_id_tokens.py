@@ -93,7 +93,7 @@ def test_no_platform_configured_says_how(monkeypatch):
 def test_settings_file_errors_name_file_line_and_field(tmp_path):
     path = tmp_path / "govcloud.yaml"
     path.write_text("auth: oidc\noidc:\n  issuer: sso.example\n  audience: x\n  roleMap: {}\n")
-    with pytest.raises(UsageError, match=r"govcloud.yaml: line 3: oidc.issuer"):
+    with pytest.raises(UsageError, match=r"govcloud.yaml:line 3: oidc.issuer"):
         load_settings(path)
     path.write_text("auth: ldap\n")
     with pytest.raises(UsageError, match="line 1: auth"):
