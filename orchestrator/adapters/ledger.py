@@ -26,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from orchestrator.adapters.ledgerfile import database_url
 from orchestrator.core.lifecycle import AppState, Event
 from orchestrator.core.notices import Addressed
-from orchestrator.errors import ConflictError, ExternalError, NotFound
+from orchestrator.errors import ConflictError, ExternalError, NotFound, UsageError
 
 HEAD = "0002"  #: the newest migration; a test checks it against the migration scripts
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -82,11 +82,56 @@ class LeaseRow(Base):
     expires: Mapped[dt.datetime]
 
 
-def _engine(url: str) -> sa.Engine:
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+#: Seconds to wait for a PostgreSQL connection, and for any one statement (a lock wait included);
+#: a URL's own ``connect_timeout`` or ``options`` wins. SQLite waits as long for a locked file.
+CONNECT_TIMEOUT = 10
+STATEMENT_TIMEOUT = 60
+
+_URL_HELP = "postgresql://USER@HOST[:PORT]/DATABASE or sqlite:////path/to/ledger.db"
+
+
+def ledger_url(text: str) -> sa.URL:
+    """The ledger's database URL, checked: PostgreSQL (psycopg) or a SQLite *file*; else UsageError.
+
+    An in-memory SQLite database would answer "submitted" and lose the record when the command
+    ends; other drivers are not what the schema and its concurrency guarantees are tested on.
+    Messages never repeat the URL (it may hold a password)."""
+    try:
+        url = sa.make_url(text.strip())
+        port = url.port
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        raise UsageError(f"GOVCLOUD_DATABASE_URL is not a database URL; expected {_URL_HELP}") from exc
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        if port is not None and not 1 <= port <= 65535:
+            raise UsageError(f"GOVCLOUD_DATABASE_URL: port {port} is not 1-65535")
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file::memory:") or url.query.get("mode") == "memory":
+            raise UsageError(
+                "GOVCLOUD_DATABASE_URL names an in-memory SQLite database, which forgets every record when "
+                f"the command ends: give a file, {_URL_HELP.split(' or ')[1]}"
+            )
+        return url
+    raise UsageError(f"GOVCLOUD_DATABASE_URL: unsupported database {url.drivername!r}; expected {_URL_HELP}")
+
+
+def where(url: sa.URL) -> str:
+    """Where a ledger lives, for messages: host, port and database, never the password."""
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite file {url.database}"
+    return f"{url.host or 'local socket'}:{url.port or 5432}/{url.database or ''}"
+
+
+def _engine(text: str) -> sa.Engine:
+    url = ledger_url(text)
+    if url.get_backend_name() == "postgresql":
+        options = f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT, "options": options}
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={
+            k: v for k, v in connect_args.items() if k not in url.query
+        })
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")
@@ -100,14 +145,16 @@ def _engine(url: str) -> sa.Engine:
 
 
 @contextlib.contextmanager
-def _converted(application: str = "") -> Iterator[None]:
+def _converted(application: str = "", location: str = "") -> Iterator[None]:
     """The one place where database errors become govcloud errors."""
     try:
         yield
     except sa_exc.IntegrityError as exc:
         raise ConflictError(f"{application or 'the ledger'} changed meanwhile, retry") from exc
     except sa_exc.SQLAlchemyError as exc:
-        raise ExternalError(f"ledger database: {exc.__class__.__name__}: {exc.orig or exc}"[:500]) from exc
+        reason = " ".join(str(exc.orig or exc).split())
+        at = f" at {location}" if location else ""
+        raise ExternalError(f"ledger database{at}: {exc.__class__.__name__}: {reason}"[:500]) from exc
 
 
 class Ledger:
@@ -127,7 +174,7 @@ class Ledger:
 
     def migrate(self) -> None:
         """``alembic upgrade head``, skipped cheaply when the schema is already at :data:`HEAD`."""
-        with _converted(), self.engine.begin() as conn:
+        with _converted(location=where(self.engine.url)), self.engine.begin() as conn:
             if sa.inspect(conn).has_table("alembic_version"):
                 if conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD:
                     return
