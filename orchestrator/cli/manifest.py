@@ -74,8 +74,5 @@ def calendar_add(date: str, n: int, natural: bool, output: str) -> None:
     except ValueError as exc:
         raise UsageError(f"DATE must be YYYY-MM-DD, got {date!r}") from exc
     cal = default_calendar()
-    try:
-        result = cal.add_natural_days(start, n) if natural else cal.add_working_days(start, n)
-    except OverflowError as exc:
-        raise UsageError(f"{date} plus {n} days is past 9999-12-31") from exc
+    result = cal.add_natural_days(start, n) if natural else cal.add_working_days(start, n)
     emit(output, result.as_dict(), lambda r: click.echo(r["date"] + (" (provisional)" if r["provisional"] else "")))

@@ -186,7 +186,7 @@ def parse_overrides(raw: bytes, source: str) -> dict[int, YearSchedule]:
     result: dict[int, YearSchedule] = {}
     for key, entry in data.items():
         if not _YEAR.fullmatch(key):
-            problems.append(Problem(line_of(root, (key,)), key, "calendar-year", "a year is four digits, e.g. 2027"))
+            problems.append(Problem(line_of(root, (key,)), dotted((key,)), "calendar-year", "a year is four digits, e.g. 2027"))
             continue
         schedule, found = schema_problems(_Schedule, entry, root, (key,))
         problems += found
@@ -200,7 +200,7 @@ def parse_overrides(raw: bytes, source: str) -> dict[int, YearSchedule]:
                     problems.append(Problem(line_of(root, where), dotted(where), "calendar-year",
                                             f"{day} is listed under year {year}"))
         for day in sorted(set(schedule.holidays) & set(schedule.workdays)):
-            problems.append(Problem(line_of(root, (key,)), key, "calendar-conflict",
+            problems.append(Problem(line_of(root, (key,)), dotted((key,)), "calendar-conflict",
                                     f"{day} is listed both as a holiday and as a working day"))
         result[year] = YearSchedule(frozenset(schedule.holidays), frozenset(schedule.workdays))
     if problems:

@@ -135,8 +135,9 @@ def _text(raw: bytes) -> str:
 
 
 def plain(node: Any) -> Any:
-    """Round-trip nodes -> plain dict/list/scalars; refuses alias bombs and strings that are
-    not Unicode text (a ``\\uD800`` escape makes a lone surrogate, which nothing can store)."""
+    """Round-trip nodes -> plain dict/list/scalars (keys as strings); refuses alias bombs, keys
+    that differ only in type, and strings that are not Unicode text (a ``\\uD800`` escape makes
+    a lone surrogate, which nothing can store)."""
     count = 0
 
     def text(value: Any) -> str:
@@ -157,7 +158,11 @@ def plain(node: Any) -> Any:
                 Problem(None, "", "file-size", f"document has more than {MAX_NODES} nodes")
             )
         if isinstance(value, dict):
-            return {text(k): walk(v) for k, v in value.items()}
+            out = {text(k): walk(v) for k, v in value.items()}
+            if len(out) != len(value):  # 2027 and "2027", true and "True": one key, read twice
+                raise ParseFailed(Problem(_own_line(value), "", "duplicate-key",
+                                          "two keys of one mapping are the same text (e.g. 2027 and '2027')"))
+            return out
         if isinstance(value, list):
             return [walk(v) for v in value]
         if isinstance(value, bool) or value is None:

@@ -86,12 +86,6 @@ def test_an_empty_file_and_an_empty_year_are_fine(run_cli, calendar_file):
     assert run_cli("calendar", "add", "2027-01-04", "3").stdout.strip() == "2027-01-07"
 
 
-@pytest.mark.parametrize("args", [["9999-12-30", "5"], ["9999-12-30", "5", "--natural"]])
-def test_a_date_past_the_calendars_end_is_a_usage_error(run_cli, args):
-    result = run_cli("calendar", "add", *args)
-    assert result.exit_code == 2 and "past 9999-12-31" in result.stderr
-
-
 def test_a_count_beyond_a_century_is_refused_before_counting(run_cli):
     result = run_cli("calendar", "add", "2026-01-01", "100000000")
     assert result.exit_code == 2 and "0<=x<=36500" in result.output
