@@ -57,7 +57,7 @@ def test_an_unknown_key_in_a_policy_is_refused_by_name(case):
     document, done = case
     code, message = check_policy(dump(document))
     added = [path for kind, path in done if kind == "unknown-key" and path[:2] != ("limits", "units")]
-    if added:
+    if added and all(kind == "unknown-key" for kind, _ in done):  # (a later replace may remove the key)
         assert code == 2 and added[0][-1] in message
 
 
