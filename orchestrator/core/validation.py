@@ -30,9 +30,10 @@ from orchestrator.core.yamlsource import (
     ParseFailed,
     Path,
     Problem,
-    is_validator_tag,
+    bounded,
     digest_of,
     dotted,
+    is_validator_tag,
     line_of,
     load,
     parse,
@@ -148,7 +149,7 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
     def add(path: Path, rule_name: str, message: str, article: str = "") -> None:
         if rule_name.startswith("schema."):
             schema_paths.append(path)
-        problem = Problem(line_of(root, path), dotted(path), rule_name, _bounded(message), article)
+        problem = Problem(line_of(root, path), dotted(path), rule_name, bounded(message), article)
         problems.setdefault((problem.field, rule_name, message), problem)
 
     application, origins = _application(data, source, report.digest, add)
@@ -198,14 +199,6 @@ def _application(
         source=source,
     )
     return application, origins
-
-
-def _bounded(message: str, limit: int = 300) -> str:
-    """A message as printed: control characters escaped, at most ``limit`` characters (a
-    validator's message may quote the value it refused)."""
-    if not message.isprintable():
-        message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
-    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _prune(data: dict, paths: list[Path]) -> tuple[dict, Callable[[Path], Path]] | None:

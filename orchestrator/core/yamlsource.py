@@ -192,11 +192,19 @@ def schema_problems(model: Any, data: Any, root: Any, prefix: Path = ()) -> tupl
             message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
             if isinstance(error.get("input"), (str, int, float)) and error["type"] != "extra_forbidden":
                 message += f", got {_short(error['input'])}"
-            problems.append(Problem(line_of(root, loc), dotted(loc), f"schema.{error['type']}", message))
+            problems.append(Problem(line_of(root, loc), dotted(loc), f"schema.{error['type']}", bounded(message)))
         return None, problems
 
 
 _MESSAGES = {"extra_forbidden": "unknown field", "model_type": "expected a mapping", "dict_type": "expected a mapping"}
+
+
+def bounded(message: str, limit: int = 300) -> str:
+    """A message as printed: control characters escaped, at most ``limit`` characters (a
+    validator's message may quote the value it refused)."""
+    if not message.isprintable():
+        message = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _short(value: str | int | float) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import io
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,17 +47,6 @@ values = st.one_of(
     st.dictionaries(hostile_text, scalars, max_size=3),
     st.integers(20, 120).map(deep),
 )
-
-
-def field_shaped(key: object) -> bool:
-    """A key a message may echo as it is (letters, digits, ``_``, ``-``)."""
-    return isinstance(key, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", key) is not None
-
-
-def keys_shaped(document: Any) -> bool:
-    """Every key of ``document`` is one a message may echo as it is (field-shaped, or a number)."""
-    return all(field_shaped(key) or str(key).isdigit()
-               for _, value in nodes(document) if isinstance(value, dict) for key in value)
 
 
 def nodes(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:

@@ -1,6 +1,7 @@
 """What the campaign found outside this branch's lane (issue 15 parts A and B), each as the exact
-input that fails, marked ``xfail(strict=True)``: the mark comes off when the fix is merged (a strict
-xfail that passes fails the suite, so a fixed finding cannot stay marked unnoticed)."""
+input. Those whose fix is not merged yet are marked ``xfail(strict=True)``: the mark comes off with
+the fix (a strict xfail that passes fails the suite, so a fixed finding cannot stay marked
+unnoticed). Part B's are fixed (merged before this branch): they stay as plain regression tests."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ MANIFEST = str(EXAMPLES / "social-security.yaml")
 UNIT = ["--as=zhaogang", "--role=unit", "--unit=rsj"]
 OFFICE = ["--as=zhang", "--role=egov-office", "--unit=egov"]
 PART_A = "issue 15 part A (ledger: unit ids, stated times, escaping of history)"
-PART_B = "issue 15 part B (files: non-regular files, field names echoed from files)"
 
 
 @pytest.fixture
@@ -60,16 +60,16 @@ def test_history_shows_one_line_per_event(ledger_env, opinion):
 HOSTILE_KEY = '"root:x:0:0:root:/root:/bin/bash\\nok  forged.yaml  sha256:00": 1\n'
 
 
-@pytest.mark.xfail(strict=True, reason=PART_B + ": validate echoes a key with a line break as it is")
 def test_validate_does_not_echo_a_key_with_a_line_break(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text((EXAMPLES / "social-security.yaml").read_text().replace("kind: Application\n",
                                                                               "kind: Application\n" + HOSTILE_KEY, 1))
     shown = answer(run("validate", str(path)), allowed=(1,)).stdout
-    assert "root:x:0:0" not in shown and len(shown.splitlines()) == 3
+    assert "root:x:0:0" not in shown and "forged" not in shown
+    assert all(line.startswith(("INVALID  ", f"  {path}:line 4: <key of 58 characters>: ", "1 file(s)"))
+               for line in shown.splitlines())
 
 
-@pytest.mark.xfail(strict=True, reason=PART_B + ": a policy or calendar error echoes a key with a line break")
 @pytest.mark.parametrize("kind", ["policy", "calendar"])
 def test_configuration_errors_do_not_echo_a_key_with_a_line_break(tmp_path, kind):
     from orchestrator.core.workdays import default_calendar
@@ -86,7 +86,6 @@ def test_configuration_errors_do_not_echo_a_key_with_a_line_break(tmp_path, kind
     assert len(result.stderr.splitlines()) == 1 and "forged" not in result.stderr
 
 
-@pytest.mark.xfail(strict=True, raises=BaseException, reason=PART_B + ": a FIFO as a configuration file hangs the command")
 @pytest.mark.parametrize("kind", ["policy", "calendar"])
 def test_a_fifo_as_a_configuration_file_is_refused_at_once(tmp_path, kind):
     from orchestrator.core.workdays import default_calendar
