@@ -1,8 +1,9 @@
 """The unified authentication platform as the CLI sees it: verifying operators' ID tokens.
 
 A token is accepted only if its signature verifies against a key of the issuer's JWKS (found
-through OpenID discovery unless ``jwksUri`` is configured), and its issuer, audience and expiry
-are right. The actor's role comes from the configured claim through ``roleMap``.
+through OpenID discovery unless ``jwksUri`` is configured; https only, or http to loopback), with
+that key's own algorithm, and its issuer, audience and expiry are right. The actor's role comes
+from the configured claim through ``roleMap``; claims of the wrong type refuse the token.
 """
 
 from __future__ import annotations
