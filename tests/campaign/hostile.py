@@ -3,9 +3,13 @@ judges an answer (:func:`answer`)."""
 
 from __future__ import annotations
 
+import atexit
 import copy
 import io
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
@@ -127,6 +131,14 @@ def text_damage(draw, raw: bytes) -> bytes:
     else:
         lines[at] = draw(st.binary(min_size=1, max_size=16))
     return b"\n".join(lines)
+
+
+def workdir() -> Path:
+    """A temporary directory for a module's files, removed when the test process ends (Hypothesis
+    runs many examples per test; a pytest ``tmp_path`` would be one for all of them anyway)."""
+    path = Path(tempfile.mkdtemp(prefix="govcloud-campaign-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 _runner = CliRunner()

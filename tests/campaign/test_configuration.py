@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
-from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,13 +12,13 @@ from hypothesis import strategies as st
 from orchestrator.core.workdays import FIXED_STATUTORY_HOLIDAYS, default_calendar
 from orchestrator.core.yamlsource import load
 from tests.campaign.conftest import examples
-from tests.campaign.hostile import answer, dump, hostile_text, mutated, run, text_damage, values
+from tests.campaign.hostile import answer, dump, hostile_text, mutated, run, text_damage, values, workdir
 from tests.conftest import EXAMPLES, ROOT
 
 POLICY_RAW = (ROOT / "quotas" / "policy.yaml").read_bytes()
 POLICY = load(POLICY_RAW)
 MANIFEST = str(EXAMPLES / "social-security.yaml")
-WORKDIR = Path(tempfile.mkdtemp(prefix="govcloud-campaign-"))
+WORKDIR = workdir()
 
 
 def check_policy(raw: bytes) -> tuple[int, str]:

@@ -4,7 +4,6 @@ a clean refusal naming the file and the field, or a correct answer; never a trac
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 from hypothesis import given
@@ -12,12 +11,12 @@ from hypothesis import strategies as st
 
 from orchestrator.core.yamlsource import dotted, load
 from tests.campaign.conftest import examples
-from tests.campaign.hostile import answer, dump, mutated, run, text_damage
+from tests.campaign.hostile import answer, dump, mutated, run, text_damage, workdir
 from tests.conftest import EXAMPLES
 
 SOURCES = {p.name: p.read_bytes() for p in sorted(EXAMPLES.glob("*.yaml"))}
 DOCUMENTS = {name: load(raw) for name, raw in SOURCES.items()}
-WORKDIR = Path(tempfile.mkdtemp(prefix="govcloud-campaign-"))
+WORKDIR = workdir()
 
 
 def written(raw: bytes) -> Path:
