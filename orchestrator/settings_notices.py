@@ -28,11 +28,9 @@ when a message is sent, so a missing one fails that channel's delivery, not ever
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 from pydantic.alias_generators import to_camel
@@ -148,16 +146,12 @@ class RobotSettings(_Model):
 
 def check_url(value: str) -> str:
     """``value`` if it is https, or http to a loopback address (local tests); else ValueError."""
-    url = urlsplit(value)
-    host = url.hostname or ""
-    loopback = host == "localhost"
+    from orchestrator.settings import secure_url  # (that module imports this one)
+
     try:
-        loopback = loopback or ipaddress.ip_address(host).is_loopback
+        return secure_url(value)
     except ValueError:
-        pass
-    if url.scheme == "https" and host or url.scheme == "http" and loopback:
-        return value
-    raise ValueError("a robot address must be an https:// URL (http:// only to a loopback address)")
+        raise ValueError("a robot address must be an https:// URL (http:// only to a loopback address)") from None
 
 
 class NoticeSettings(_Model):
