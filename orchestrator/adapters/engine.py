@@ -246,9 +246,56 @@ def stack_exists(stack_name: str, engine: Engine, repo: Path = REPO) -> bool:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
 
 
+@dataclass(frozen=True)
+class StateResource:
+    """One cloud object a stack's state holds (a custom resource; providers are not counted)."""
+
+    urn: str
+    type: str
+    id: str
+    protected: bool = False
+
+
+def _selected(stack_name: str, engine: Engine, repo: Path) -> Any:
+    from pulumi import automation as auto
+
+    return auto.Stack.select(stack_name, _workspace(engine, repo))
+
+
+def stack_resources(stack_name: str, engine: Engine, repo: Path = REPO) -> list[StateResource]:
+    """What the state of ``stack_name`` holds (``pulumi stack export``), providers left out."""
+    from pulumi import automation as auto
+
+    try:
+        deployment = _selected(stack_name, engine, repo).export_stack().deployment or {}
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi stack export {stack_name} failed: {_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    return [StateResource(r["urn"], r["type"], str(r.get("id") or ""), bool(r.get("protect")))
+            for r in deployment.get("resources") or []
+            if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")]
+
+
+def _unprotect(stack: Any) -> int:
+    """Lift ``protect`` from every resource of ``stack`` (``pulumi state unprotect --all``); how many."""
+    exported = stack.export_stack()
+    resources = (exported.deployment or {}).get("resources") or []
+    protected = [r for r in resources if r.get("protect")]
+    for r in protected:
+        r["protect"] = False
+    if protected:
+        stack.import_stack(exported)
+    return len(protected)
+
+
 def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Progress], None] | None = None,
                   repo: Path = REPO) -> OperationResult:
-    """``pulumi destroy`` of an existing stack, without running the program (no config needed)."""
+    """``pulumi destroy`` of an existing stack, without running the program (no config needed).
+
+    Reclamation destroys everything (Art. 16, after an approved termination and a confirmed
+    backup): the ``protect`` the stacks put on data-bearing resources is lifted first, as
+    ``pulumi state unprotect --all`` would, and the count is in ``changes["unprotect"]``."""
     from pulumi import automation as auto
 
     def on_event(event: Any) -> None:
@@ -257,21 +304,26 @@ def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Pro
             on_progress(progress)
 
     try:
-        stack = auto.Stack.select(stack_name, _workspace(engine, repo))
+        stack = _selected(stack_name, engine, repo)
+        unprotected = _unprotect(stack)
         result = stack.destroy(on_event=on_event)
-        return OperationResult(stack_name, "destroy", False, _counts(result.summary.resource_changes))
+        changes = _counts(result.summary.resource_changes)
+        if unprotected:
+            changes["unprotect"] = unprotected
+        return OperationResult(stack_name, "destroy", False, changes)
     except auto.errors.CommandError as exc:
         raise ExternalError(f"pulumi destroy of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
     except OSError as exc:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
 
 
-def remove_stack(stack_name: str, engine: Engine, repo: Path = REPO) -> None:
-    """``pulumi stack rm``: the stack and its (now empty) state; gone already is fine."""
+def remove_stack(stack_name: str, engine: Engine, repo: Path = REPO, force: bool = False) -> None:
+    """``pulumi stack rm``: the stack and its (now empty) state; gone already is fine. ``force``
+    removes a state that still holds resources: only for resources verified gone from the cloud."""
     from pulumi import automation as auto
 
     try:
         if stack_exists(stack_name, engine, repo):
-            _workspace(engine, repo).remove_stack(stack_name)
+            _workspace(engine, repo).remove_stack(stack_name, force=force or None)
     except auto.errors.CommandError as exc:
         raise ExternalError(f"pulumi stack rm {stack_name} failed: {_last_lines(str(exc))}") from exc

@@ -83,7 +83,7 @@ class RichProgress:
             self.progress.console.print(f"[red]✗ {environment} {found.kind} {found.id}: {error}")
 
     def step(self, step) -> None:
-        style = {"done": "green", "failed": "red", "skipped": "yellow", "planned": "cyan"}.get(step.status, "")
+        style = {"done": "green", "failed": "red", "skipped": "yellow", "deferred": "yellow", "planned": "cyan"}.get(step.status, "")
         counts = ", ".join(f"{k} {n}" for k, n in step.deleted.items())
         self.progress.console.print(f"[{style}]{step.status:<8}[/] {step.environment:<10} {step.step:<8} "
                                     f"{step.detail}{'  (' + counts + ')' if counts else ''}")

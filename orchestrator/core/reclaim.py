@@ -1,10 +1,12 @@
 """Reclamation decided before it acts (Art. 16): what is ours, what is foreign, in which order.
 
 The cloud adapter lists what a project holds as :class:`Found` items; :func:`decide` splits them
-into what govcloud deletes (tagged for this application) and what it leaves for a human (foreign),
-and orders the deletions by an explicit dependency graph: a thing is deleted only after
-everything that uses it. What the cloud itself made for the project (Neutron's ``default``
-security group) is neither: it goes with the project (:func:`is_builtin`).
+into what govcloud deletes (tagged for this application, or made by hand without labels in the
+application's own project) and what it leaves for a human (foreign), and orders the deletions by
+an explicit dependency graph: a thing is deleted only after everything that uses it. What the
+cloud itself made for the project (Neutron's ``default`` security group) is neither: it goes with
+the project (:func:`is_builtin`). :func:`before_destroy` picks, of ours, what the engine cannot
+delete: the department's data and what it made by hand.
 
 Key pairs are in the graph for completeness, but Nova keeps them per user, not per project, and
 they carry neither tags nor metadata: the cloud adapter cannot attribute them and never lists
@@ -37,6 +39,11 @@ DEPENDS_ON: dict[str, set[str]] = {
     "keypair": {"server"},
     "image": {"server", "volume"},
 }
+
+#: Kinds the stacks never create: the data a department keeps in its environment (objects,
+#: volume snapshots, server images, database backups). The engine does not know them, and they
+#: make it fail (Swift refuses to delete a container with objects, Cinder a volume with snapshots).
+DATA_KINDS = frozenset({"object", "snapshot", "image", "database_backup"})
 
 #: The order in which kinds are deleted (a topological order of :data:`DEPENDS_ON`).
 ORDER: tuple[str, ...] = tuple(graphlib.TopologicalSorter(DEPENDS_ON).static_order())
@@ -88,11 +95,20 @@ def is_builtin(found: Found) -> bool:
     return found.kind == "security_group" and found.name == "default" and not found.labels
 
 
-def decide(items: list[Found], unit: str, app: str) -> Decision:
+def is_labelled(found: Found) -> bool:
+    """Carries govcloud labels at all (for this application or another)."""
+    return bool(found.labels)
+
+
+def decide(items: list[Found], unit: str, app: str, own_project: bool = False) -> Decision:
     """Split ``items`` into ours (ordered for deletion), foreign and builtin.
 
     An owned item (a port of our server, an object of our container) follows its owner; one
-    whose owner is foreign, or no longer listed, is foreign too.
+    whose owner is foreign is foreign too. With ``own_project`` (the project is tagged for this
+    application: only its unit's groups, the provider's operations and our user hold roles in
+    it), what carries no labels at all was made there by hand (a snapshot, an image, a backup, a
+    second container for a large object's segments, a port) and is ours as well; what is
+    labelled for someone else stays foreign. Without it, unlabelled means foreign.
 
     >>> net = Found("network", "n1", labels={"unit": "zwb", "app": "portal"})
     >>> sub = Found("subnet", "s1", labels={"unit": "zwb", "app": "portal"})
@@ -101,10 +117,17 @@ def decide(items: list[Found], unit: str, app: str) -> Decision:
     >>> [f.id for f in d.delete], [f.id for f in d.foreign]
     (['s1', 'n1'], ['v1'])
     """
-    ours_ids = {f.id for f in items if f.owned_by is None and is_ours(f, unit, app)}
+    def top(f: Found) -> bool:
+        return is_ours(f, unit, app) or (own_project and not is_labelled(f) and not is_builtin(f))
+
+    listed = {f.id for f in items if f.owned_by is None}
+    ours_ids = {f.id for f in items if f.owned_by is None and top(f)}
     delete, foreign, builtin = [], [], []
     for found in items:
-        mine = found.id in ours_ids or (found.owned_by is not None and found.owned_by in ours_ids)
+        if found.owned_by is None:
+            mine = found.id in ours_ids
+        else:  # follows its owner; an owner gone already leaves it to the project's rule
+            mine = found.owned_by in ours_ids or (found.owned_by not in listed and top(found))
         if mine:
             delete.append(found)
         elif found.owned_by is None and is_builtin(found):
@@ -115,3 +138,72 @@ def decide(items: list[Found], unit: str, app: str) -> Decision:
     delete.sort(key=lambda f: (rank[f.kind], f.name, f.id))
     foreign.sort(key=lambda f: (rank.get(f.kind, len(rank)), f.name, f.id))
     return Decision(tuple(delete), tuple(foreign), tuple(builtin))
+
+
+def before_destroy(decision: Decision) -> Decision:
+    """Of ours, what the engine cannot delete, to be deleted before ``pulumi destroy``: the data
+    kinds (:data:`DATA_KINDS`) and what was made by hand (no labels, not part of anything).
+    Parts the engine removes with their owner (a server's ports, a router's interfaces) and
+    what carries our labels (the stack's own) wait for the destroy and the sweep after it.
+
+    >>> ours = {"unit": "zwb", "app": "portal"}
+    >>> items = [Found("container", "c", labels=ours), Found("object", "c/a", owned_by="c"),
+    ...          Found("container", "c_segments"), Found("object", "c_segments/1", owned_by="c_segments")]
+    >>> [f.id for f in before_destroy(decide(items, "zwb", "portal", own_project=True)).delete]
+    ['c/a', 'c_segments/1', 'c_segments']
+    """
+    first = tuple(f for f in decision.delete
+                  if f.kind in DATA_KINDS or (f.owned_by is None and not is_labelled(f)))
+    return Decision(first, ())
+
+
+# --- a stack whose project is gone -------------------------------------------------------------
+
+#: Pulumi types of the stacks -> the kind the cloud looks up by id (with admin rights) to verify
+#: that a resource of a stack whose project is gone is gone too.
+STATE_KINDS: dict[str, str] = {
+    "openstack:compute/instance:Instance": "server",
+    "openstack:compute/volumeAttach:VolumeAttach": "volume_attachment",
+    "openstack:blockstorage/volume:Volume": "volume",
+    "openstack:networking/network:Network": "network",
+    "openstack:networking/subnet:Subnet": "subnet",
+    "openstack:networking/port:Port": "port",
+    "openstack:networking/router:Router": "router",
+    "openstack:networking/routerInterface:RouterInterface": "router_interface",
+    "openstack:networking/secGroup:SecGroup": "security_group",
+    "openstack:networking/secGroupRule:SecGroupRule": "security_group_rule",
+    "openstack:networking/floatingIp:FloatingIp": "floating_ip",
+    "openstack:objectstorage/container:Container": "container",
+    "openstack:database/instance:Instance": "database_instance",
+}
+#: Parts of the project itself: Keystone drops role assignments with the project, quota sets
+#: are its settings; gone when the project is.
+WITH_PROJECT = frozenset({
+    "openstack:identity/project:Project",
+    "openstack:identity/roleAssignment:RoleAssignment",
+    "openstack:compute/quotaSetV2:QuotaSetV2",
+    "openstack:networking/quotaV2:QuotaV2",
+    "openstack:blockstorage/quoteSetV3:QuoteSetV3",
+})
+#: In no outside system (a generated password lives only in the state).
+STATE_ONLY_PREFIXES = ("random:",)
+#: In the unified-authentication platform: gone when the clients step finds none of ours.
+PLATFORM_PREFIXES = ("keycloak:",)
+
+
+def state_check(resource_type: str) -> str:
+    """How a resource of a stack whose project is gone is verified gone: ``cloud`` (looked up by
+    id as :data:`STATE_KINDS` says), ``project``, ``platform``, ``state`` or ``unknown``.
+
+    >>> state_check("openstack:blockstorage/volume:Volume"), state_check("random:index/randomPassword:RandomPassword")
+    ('cloud', 'state')
+    """
+    if resource_type in STATE_KINDS:
+        return "cloud"
+    if resource_type in WITH_PROJECT:
+        return "project"
+    if resource_type.startswith(PLATFORM_PREFIXES):
+        return "platform"
+    if resource_type.startswith(STATE_ONLY_PREFIXES):
+        return "state"
+    return "unknown"

@@ -26,14 +26,17 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming
 from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP, Assignment, decide_assignments
 from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
-from orchestrator.core.reclaim import Decision, Found, decide, is_ours
+from orchestrator.core.reclaim import STATE_KINDS, Decision, Found, before_destroy, decide, is_ours, state_check
 from orchestrator.errors import ConflictError, GovcloudError, RuleError
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.engine import StateResource
 
 ENVIRONMENTS = ("production", "trial", "test")
 LEASE_TTL = dt.timedelta(minutes=15)
@@ -57,6 +60,7 @@ class CloudPort(Protocol):
 
     def find_project(self, name: str) -> Found | None: ...
     def sweep(self, project: Found) -> Sweep: ...
+    def exists(self, kind: str, id: str, project_id: str) -> bool: ...
     def delete_project(self, project: Found) -> None: ...
     def role_assignments(self, project_id: str) -> list[Assignment]: ...
     def delete_role_assignment(self, assignment: Assignment) -> None: ...
@@ -70,8 +74,15 @@ class Stacks(Protocol):
         ...
 
     def exists(self, stack: str) -> bool: ...
-    def destroy(self, stack: str) -> dict[str, int]: ...
-    def remove(self, stack: str) -> None: ...
+    def held(self, stack: str) -> list[StateResource]:
+        """The cloud objects the stack's state holds (providers left out)."""
+        ...
+
+    def destroy(self, stack: str) -> dict[str, int]:
+        """``pulumi destroy``, protection lifted first (reclamation removes everything)."""
+        ...
+
+    def remove(self, stack: str, force: bool = False) -> None: ...
 
 
 class Platform(Protocol):
@@ -135,15 +146,20 @@ class PulumiStacks:
 
         return engine.stack_exists(stack, self._located())
 
+    def held(self, stack: str) -> list[StateResource]:
+        from orchestrator.adapters import engine
+
+        return engine.stack_resources(stack, self._located())
+
     def destroy(self, stack: str) -> dict[str, int]:
         from orchestrator.adapters import engine
 
         return engine.destroy_stack(stack, self._located()).changes
 
-    def remove(self, stack: str) -> None:
+    def remove(self, stack: str, force: bool = False) -> None:
         from orchestrator.adapters import engine
 
-        engine.remove_stack(stack, self._located())
+        engine.remove_stack(stack, self._located(), force=force)
 
 
 # --- what a run reports -------------------------------------------------------------------------
@@ -162,12 +178,12 @@ class Failure:
 
 @dataclass
 class Step:
-    """One step of one environment: ``destroy``, ``sweep``, ``clients``, ``project``, ``access``,
-    ``stack``, ``verify``."""
+    """One step of one environment: ``empty``, ``destroy`` (or ``forget``), ``sweep``, ``clients``,
+    ``project``, ``access``, ``stack``, ``verify``."""
 
     environment: str
     step: str
-    status: str  #: done, skipped, failed, planned (dry run)
+    status: str  #: done, skipped, failed, deferred (a later step takes it up), planned (dry run)
     detail: str = ""
     deleted: dict[str, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
@@ -352,10 +368,17 @@ class Reclaimer:
                 self._emit(summary, step)
             return
         if has_stack:
-            self._emit(summary, Step(env, "destroy", "planned", f"pulumi destroy {stack}"))
+            self._emit(summary, Step(env, "destroy", "planned", f"pulumi destroy {stack}"
+                                     + ("" if project is not None else "; or, if its state still holds resources "
+                                        "of the gone project, verify them gone and forget them")))
         app, unit = state.application, state.unit
         if project is not None:
-            decision = decide(self.cloud.sweep(project).inventory(), unit, app)
+            decision = decide(self.cloud.sweep(project).inventory(), unit, app, is_ours(project, unit, app))
+            if has_stack:
+                first = before_destroy(decision)
+                if first.delete:
+                    self._emit(summary, Step(env, "empty", "planned", _EMPTY_DETAIL, deleted=first.counts(),
+                                             plan=[f.as_dict() for f in first.delete]))
             self._emit(summary, Step(
                 env, "sweep", "planned", f"project {project_name}", deleted=decision.counts(),
                 foreign=_foreign(env, decision), plan=[f.as_dict() for f in decision.delete]))
@@ -369,7 +392,9 @@ class Reclaimer:
             self._emit(summary, Step(env, "stack", "planned", f"pulumi stack rm {stack}"))
 
     def _reclaim(self, state: lc.AppState, env: str, summary: Summary) -> None:
-        """The one place an environment is removed: stack, leftovers, clients, project, grants."""
+        """The one place an environment is removed: data and hand-made things the engine cannot
+        delete, the stack, leftovers, clients, the project (only once the stack holds nothing),
+        grants, the stack's state, and a verifying listing."""
         self._take(f"reclaim:{state.application}")  # renewed for each environment
         app, unit = state.application, state.unit
         stack, project_name = self._names(state, env)
@@ -380,21 +405,38 @@ class Reclaimer:
             if self._client_outlived(state, env, step):
                 self._record(summary, step)
             return
-        destroyed = True
+        own = project is not None and is_ours(project, unit, app)
+        sweep = self.cloud.sweep(project) if project is not None else None
+        destroyed, clients_done = True, False
         if has_stack:
-            step = self._guard(Step(env, "destroy", "done", f"pulumi destroy {stack}"),
-                               lambda s: s.deleted.update(self.stacks.destroy(stack)))
+            if sweep is not None:
+                self._record(summary, self._empty(env, project_name, sweep, unit, app, own))
+                step = self._destroy(env, stack)
+            else:  # the project went first (a run of an older govcloud, or by hand): nothing can destroy
+                self._record(summary, self._clients(env, unit, app))
+                clients_done = True
+                step = self._forget(env, stack, unit, app)
             destroyed = step.status == "done"
+            if not destroyed and sweep is not None:  # the sweep may remove what blocked it; then again
+                step = _deferred(step, "destroyed again after the sweep")
             self._record(summary, step)
             if project is not None:  # stacks keep their project on destroy; one made otherwise may not
                 project = self.cloud.find_project(project_name)
-        sweep = None
-        if project is not None:
-            sweep = self.cloud.sweep(project)
-            self._record(summary, self._sweep(env, project_name, sweep, unit, app))
-        self._record(summary, self._clients(env, unit, app))
+                sweep = self.cloud.sweep(project) if project is not None else None
         if project is not None and sweep is not None:
-            self._record(summary, self._project(env, project, sweep, unit, app))
+            self._record(summary, self._sweep(env, project_name, sweep, unit, app, own))
+            if not destroyed:  # what made the destroy fail may be gone now
+                step = self._destroy(env, stack, again=True)
+                destroyed = step.status == "done"
+                self._record(summary, step)
+        if not clients_done:
+            self._record(summary, self._clients(env, unit, app))
+        if project is not None and sweep is not None:
+            if destroyed:
+                self._record(summary, self._project(env, project, sweep, unit, app))
+            else:  # deleting it would leave the stack's provider scoped to nothing: no re-run could destroy
+                self._record(summary, Step(env, "project", "skipped", f"kept project {project_name}: stack {stack} "
+                                           "still holds resources; a re-run destroys them, then deletes it"))
         if found is not None:  # gone or not: its assignments are verified by the id it had
             self._record(summary, access_step(self.cloud, env, found, unit, app, self.provider_ops_group))
         if has_stack:
@@ -406,8 +448,64 @@ class Reclaimer:
             self._record(summary, step)
         self._record(summary, self._verify(env, stack, project_name, unit, app))
 
-    def _sweep(self, env: str, project_name: str, sweep: Sweep, unit: str, app: str) -> Step:
-        return sweep_project(sweep, env, project_name, unit, app, self.reporter, self.workers)
+    def _empty(self, env: str, project_name: str, sweep: Sweep, unit: str, app: str, own: bool) -> Step:
+        """Before the destroy: what the engine cannot delete (data, things made by hand). What
+        cannot go yet (a security group made by hand on the stack's server) waits for the sweep
+        after the destroy, which reports it if it stays; so it is not a failure here."""
+        step = sweep_project(sweep, env, project_name, unit, app, self.reporter, self.workers,
+                             own_project=own, select=before_destroy)
+        step.step, step.foreign, step.detail = "empty", [], f"project {project_name}: {_EMPTY_DETAIL}"
+        return _deferred(step, "left for the sweep after the destroy")
+
+    def _destroy(self, env: str, stack: str, again: bool = False) -> Step:
+        detail = f"pulumi destroy {stack}" + (" again, after the sweep" if again else "")
+        return self._guard(Step(env, "destroy", "done", detail), lambda s: s.deleted.update(self.stacks.destroy(stack)))
+
+    def _forget(self, env: str, stack: str, unit: str, app: str) -> Step:
+        """The stack's project is gone but its state still holds resources, so ``pulumi destroy``
+        cannot authenticate: verify each resource gone (looked up by id with admin rights, the
+        platform's clients listed), then remove the stack with its state. Anything still there, or
+        that cannot be verified, fails the step and keeps the state."""
+        step = Step(env, "forget", "done", f"project gone: verified the resources of {stack} gone, removed its state")
+        try:
+            held = self.stacks.held(stack)
+        except GovcloudError as exc:
+            return _failed(step, Failure(env, "stack", stack, stack, str(exc)))
+        if not held:
+            step.detail = f"project gone, {stack} holds nothing"
+            return step
+        project_id = next((r.id for r in held if r.type == "openstack:identity/project:Project"), "")
+        platform_left: bool | None = None
+        for r in held:
+            check, error = state_check(r.type), None
+            try:
+                if check == "cloud":
+                    if self.cloud.exists(STATE_KINDS[r.type], r.id, project_id):
+                        error = "still in the cloud although its project is gone"
+                elif check == "platform":
+                    if platform_left is None:
+                        platform_left = bool(self.platform.clients(unit, app, env).delete)
+                    if platform_left:
+                        error = "its client is still in the unified-authentication platform"
+                elif check == "unknown":
+                    error = f"govcloud cannot verify that a {r.type} is gone"
+            except GovcloudError as exc:
+                error = f"cannot verify it is gone: {exc}"
+            if error:
+                step.failures.append(Failure(env, "state", r.urn, r.type, error))
+        if step.failures:
+            step.status = "failed"
+            step.detail = f"kept {stack}: {len(step.failures)} of its {len(held)} resources not verified gone"
+            return step
+        try:
+            self.stacks.remove(stack, force=True)
+            step.deleted = {"forgotten": len(held)}
+        except GovcloudError as exc:
+            _failed(step, Failure(env, "stack", stack, stack, str(exc)))
+        return step
+
+    def _sweep(self, env: str, project_name: str, sweep: Sweep, unit: str, app: str, own: bool) -> Step:
+        return sweep_project(sweep, env, project_name, unit, app, self.reporter, self.workers, own_project=own)
 
     def _delete_all(self, sweep: Sweep, batch: list[Found]) -> list[tuple[Found, str | None]]:
         return delete_all(sweep, batch, self.workers)
@@ -426,7 +524,7 @@ class Reclaimer:
     def _project(self, env: str, project: Found, sweep: Sweep, unit: str, app: str) -> Step:
         step = Step(env, "project", "done", f"project {project.name}")
         try:
-            left = decide(sweep.inventory(), unit, app)
+            left = decide(sweep.inventory(), unit, app, is_ours(project, unit, app))
         except GovcloudError as exc:
             return _failed(step, Failure(env, "inventory", project.id, project.name, str(exc)))
         step.foreign = _foreign(env, left)
@@ -457,7 +555,7 @@ class Reclaimer:
         try:
             project = self.cloud.find_project(project_name)
             if project is not None:
-                left = decide(self.cloud.sweep(project).inventory(), unit, app)
+                left = decide(self.cloud.sweep(project).inventory(), unit, app, is_ours(project, unit, app))
                 step.foreign = _foreign(env, left)
                 step.failures = [Failure(env, f.kind, f.id, f.name, "still there after the sweep") for f in left.delete]
                 if not step.failures:
@@ -506,15 +604,19 @@ class Reclaimer:
 
 
 def sweep_project(sweep: Sweep, env: str, project_name: str, unit: str, app: str,
-                  reporter: Reporter | None = None, workers: int = WORKERS) -> Step:
-    """List the project, decide, delete ours kind by kind (parallel within a kind): one step."""
+                  reporter: Reporter | None = None, workers: int = WORKERS, *, own_project: bool = False,
+                  select: Callable[[Decision], Decision] | None = None) -> Step:
+    """List the project, decide (``select`` narrows what is deleted), delete ours kind by kind
+    (parallel within a kind): one step."""
     reporter = reporter or QuietReporter()
     step = Step(env, "sweep", "done", f"project {project_name}")
     try:
-        decision = decide(sweep.inventory(), unit, app)
+        decision = decide(sweep.inventory(), unit, app, own_project)
     except GovcloudError as exc:
         return _failed(step, Failure(env, "inventory", project_name, project_name, str(exc)))
     step.foreign = _foreign(env, decision)
+    if select is not None:
+        decision = select(decision)
     for kind, batch in decision.waves():
         reporter.wave(env, kind, len(batch))
         for found, error in delete_all(sweep, batch, workers):
@@ -628,10 +730,23 @@ def _foreign(env: str, decision: Decision) -> list[dict[str, Any]]:
     return [{"environment": env, **f.as_dict()} for f in decision.foreign]
 
 
+def _deferred(step: Step, until: str) -> Step:
+    """A step whose failures a later step of the run takes up: not failed, its errors told."""
+    if step.failures:
+        first = step.failures[0]
+        step.detail += (f"; {len(step.failures)} {until} (first: {first.kind} {first.id}: {first.error})"
+                        if first.id else f"; {until}: {first.error}")
+        step.status, step.failures = "deferred", []
+    return step
+
+
 def _failed(step: Step, failure: Failure) -> Step:
     step.status = "failed"
     step.failures.append(failure)
     return step
+
+
+_EMPTY_DETAIL = "data and things made by hand, which the engine cannot delete"
 
 
 def _project_plan(name: str, ours: bool, decision: Decision) -> str:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.adapters.platform import PlatformClient, PlatformError
+from orchestrator.adapters.engine import StateResource
 from orchestrator.core.access import Assignment
-from orchestrator.core.reclaim import Found
+from orchestrator.core.reclaim import ORDER, STATE_KINDS, Found
 from orchestrator.errors import ExternalError
 
 UNIT, APP = "rsj", "social-security"
@@ -53,7 +54,8 @@ class FakeSweep:
     def delete(self, found: Found) -> None:
         cloud = self.cloud
         with cloud.lock:
-            if cloud.kill_after is not None and len(cloud.deleted) >= cloud.kill_after:
+            if cloud.kill_after is not None and len(cloud.deleted) >= cloud.kill_after or found.id == cloud.kill_at:
+                cloud.kill_at = None
                 raise Killed()
             if found.id in cloud.broken:
                 raise ExternalError(f"{found.kind} {found.id}: 409 Conflict: {cloud.broken[found.id]}")
@@ -78,10 +80,15 @@ class FakeCloud:
         self.deleted_projects: list[str] = []
         self.broken: dict[str, str] = {}
         self.kill_after: int | None = None
+        self.kill_before_project = False
+        self.kill_at: str | None = None
+        """The id whose deletion is killed (once)."""
         self.listings = 0
         self.lock = threading.Lock()
         self.user_id = "u-govcloud-admin"
         self.assignments: dict[str, list[Assignment]] = {}
+        self.unverifiable: set[str] = set()
+        """Ids whose look-up by id the cloud refuses."""
         self.stuck_assignments: dict[str, str] = {}
         """Assignment id -> the error Keystone answers when asked to remove it."""
 
@@ -105,12 +112,22 @@ class FakeCloud:
     def find_project(self, name: str) -> Found | None:
         return self.projects.get(name)
 
+    def exists(self, kind: str, id: str, project_id: str) -> bool:
+        """Looked up by id, in any project (an admin's look-up)."""
+        if id in self.unverifiable:
+            raise ExternalError(f"looking up {kind} {id} failed: 403 Forbidden")
+        if kind == "volume_attachment":
+            kind, id = "server", id.split("/")[0]
+        return any(f.kind == kind and f.id == id for items in self.items.values() for f in items)
+
     def sweep(self, project: Found) -> FakeSweep:
         return FakeSweep(self, project.id)
 
     def delete_project(self, project: Found) -> None:
         if self.items[project.id]:
             raise ExternalError(f"project {project.name} still holds {len(self.items[project.id])} resources")
+        if self.kill_before_project:
+            raise Killed()
         self.projects.pop(project.name, None)
         self.assignments.pop(project.id, None)  # Keystone drops a project's assignments with it
         self.deleted_projects.append(project.name)
@@ -126,11 +143,25 @@ class FakeCloud:
             present.remove(assignment)
 
 
+#: Found kind -> the Pulumi type a stack holds it as.
+PULUMI_TYPES = {kind: type_ for type_, kind in STATE_KINDS.items()}
+
+
 class FakeStacks:
-    def __init__(self, *names: str) -> None:
+    """Stacks in a backend. A stack made by :func:`deploy` holds its resources (the project,
+    retained on destroy, and what carries our labels); its destroy then deletes them from the
+    fake cloud with the cloud's refusals (a container with objects, a volume with snapshots),
+    keeps what it could not delete in the state, and cannot authenticate once the project is
+    gone, as the real engine with a provider scoped to the project."""
+
+    def __init__(self, *names: str, cloud: FakeCloud | None = None) -> None:
         self.names = set(names)
+        self.cloud = cloud
+        self.state: dict[str, list[StateResource]] = {}
         self.calls: list[tuple[str, str]] = []
         self.fail_destroy: set[str] = set()
+        self.kill_destroy: set[str] = set()
+        """Stacks whose destroy is killed after it deleted one resource."""
         self.missing: str | None = None
         """The engine adapter's sentence when the engine is not there (:meth:`ready` raises it)."""
 
@@ -141,15 +172,58 @@ class FakeStacks:
     def exists(self, stack: str) -> bool:
         return stack in self.names
 
+    def held(self, stack: str) -> list[StateResource]:
+        return list(self.state.get(stack, []))
+
     def destroy(self, stack: str) -> dict[str, int]:
         self.calls.append(("destroy", stack))
         if stack in self.fail_destroy:
             raise ExternalError(f"pulumi destroy of stack {stack} failed: error: boom")
-        return {"delete": 7}
+        held = self.state.get(stack)
+        if not held:
+            return {"delete": 7} if held is None else {}
+        assert self.cloud is not None
+        project = next((p for p in self.cloud.projects.values() if any(r.id == p.id for r in held)), None)
+        if project is None:
+            raise ExternalError(f"pulumi destroy of stack {stack} failed: error: 401 Unauthorized: The request "
+                                "you have made requires authentication")
+        sweep, rank = FakeSweep(self.cloud, project.id), {k: i for i, k in enumerate(ORDER)}
+        kinds = {t: k for k, t in PULUMI_TYPES.items()}
+        for r in sorted(held, key=lambda r: rank.get(kinds.get(r.type, ""), -1)):
+            if r.type == "openstack:identity/project:Project":
+                continue  # retained: leaves the state, stays in the cloud
+            found = next((f for f in sweep.items if f.id == r.id), Found(kinds[r.type], r.id))
+            try:
+                sweep.delete(found)
+            except ExternalError as exc:
+                raise ExternalError(f"pulumi destroy of stack {stack} failed: error: deleting {r.urn}: {exc}") from exc
+            held.remove(r)
+            if found.kind == "server":  # Nova deletes the ports it made for the server
+                sweep.items[:] = [f for f in sweep.items if not (f.kind == "port" and f.owned_by == found.id)]
+            if stack in self.kill_destroy:
+                self.kill_destroy.discard(stack)
+                raise Killed()
+        held.clear()
+        return {"delete": 1}
 
-    def remove(self, stack: str) -> None:
+    def remove(self, stack: str, force: bool = False) -> None:
         self.calls.append(("rm", stack))
+        if self.state.get(stack) and not force:
+            raise ExternalError(f"pulumi stack rm {stack} failed: error: {stack} still has resources")
         self.names.discard(stack)
+        self.state.pop(stack, None)
+
+
+def deploy(cloud: FakeCloud, stacks: FakeStacks, env: str = "test") -> Found:
+    """``environment(env)`` in a project, held by its stack as ``pulumi up`` leaves it."""
+    project = cloud.add_project(env, items=environment(env))
+    stack = f"{UNIT}.{APP}.{env}"
+    stacks.cloud = cloud
+    stacks.names.add(stack)
+    stacks.state[stack] = [StateResource(f"urn:{project.name}", "openstack:identity/project:Project", project.id)] + [
+        StateResource(f"urn:{f.name}:{f.id}", PULUMI_TYPES[f.kind], f.id)
+        for f in cloud.items[project.id] if (f.labels or f.kind == "router_interface") and f.kind in PULUMI_TYPES]
+    return project
 
 
 class FakeKeycloakAdmin:

@@ -272,7 +272,7 @@ def test_a_project_the_destroy_deleted_is_not_swept_and_its_assignments_are_veri
 
     monkeypatch.setattr(stacks, "destroy", destroy_everything)
     summary = reclaimer().run(APP)
-    assert [s.step for s in summary.steps] == ["destroy", "clients", "access", "stack", "verify"]
+    assert [s.step for s in summary.steps] == ["empty", "destroy", "clients", "access", "stack", "verify"]
     assert summary.failures == [] and summary.reclaimed
 
 

@@ -54,6 +54,7 @@ def test_a_due_test_environment_goes_completely_and_test_expired_is_recorded(
     [action] = report.actions
     assert (action.application, action.action, action.done, action.error) == ("social-security", "destroy", True, None)
     assert action.deleted["server"] == 1 and action.deleted["project"] == 1 and action.deleted["auth_client"] == 1
+    assert action.deleted["object"] == 2 and action.deleted["snapshot"] == 1  # the data, before the destroy
     # the stack destroyed and removed, leftovers swept, the client and the project deleted
     assert stacks.calls == [("destroy", "rsj.social-security.test"), ("rm", "rsj.social-security.test")]
     assert cloud.deleted_projects == ["rsj-social-security-test"] and "rsj-social-security-test" not in cloud.projects
@@ -61,7 +62,7 @@ def test_a_due_test_environment_goes_completely_and_test_expired_is_recorded(
     assert [f.id for f in cloud.items["p-permit-prototype-test"]] == ["permit-vol"]  # not due: untouched
     events = testing.history("social-security")
     steps = [(e.payload["step"], e.payload["status"], str(e.at)) for e in events if e.type == "reclaim-step"]
-    assert [s[:2] for s in steps] == [("destroy", "done"), ("sweep", "done"), ("clients", "done"), ("project", "done"),
+    assert [s[:2] for s in steps] == [("empty", "done"), ("destroy", "done"), ("sweep", "done"), ("clients", "done"), ("project", "done"),
                                       ("access", "done"), ("stack", "done"), ("verify", "done")]
     assert {s[2] for s in steps} == {"2026-03-16 09:00:00"}  # at --at: the ledger's times stay in order
     assert events[-1].type == "test-expired" and events[-1].payload["counts"]["project"] == 1

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from orchestrator.core.reclaim import ORDER, Found
+from orchestrator.core.reclaim import DATA_KINDS, ORDER, Found
 from orchestrator.errors import ConflictError, RuleError
 
 from .conftest import OPS, OPS2, SOCIAL, at
@@ -22,9 +22,11 @@ def test_everything_ours_goes_in_dependency_order(reclaimer, cloud, stacks, appr
     stacks.names.add("rsj.social-security.test")
     summary = reclaimer().run("social-security")
     assert summary.failures == [] and summary.reclaimed
-    *swept, default = cloud.deleted
-    rank = [ORDER.index(f.kind) for f in swept]
-    assert rank == sorted(rank)  # kind by kind, in ORDER
+    *deleted, default = cloud.deleted
+    emptied = [f for f in deleted if f.kind in DATA_KINDS]
+    assert deleted[:len(emptied)] == emptied  # the data first, before the destroy
+    rank = [ORDER.index(f.kind) for f in deleted[len(emptied):]]
+    assert rank == sorted(rank)  # then the sweep, kind by kind, in ORDER
     assert default.id == "test-default"  # the cloud's own group goes last, with the project
     order = [f.id for f in cloud.deleted]
     assert order.index("test-files/a.pdf") < order.index("test-files")
@@ -35,28 +37,42 @@ def test_everything_ours_goes_in_dependency_order(reclaimer, cloud, stacks, appr
     assert stacks.calls == [("destroy", "rsj.social-security.test"), ("rm", "rsj.social-security.test")]
     assert summary.counts()["object"] == 2 and summary.counts()["project"] == 1
     types = _types(approved)
-    assert types[-1] == "reclaimed" and types.count("reclaim-step") == 7
+    assert types[-1] == "reclaimed" and types.count("reclaim-step") == 8
     assert approved.state("social-security").state == "reclaimed"
     assert summary.deadline["due"] == "2026-06-10" and summary.deadline["met"] is True
 
 
 def test_foreign_resources_are_never_deleted_and_keep_the_project(reclaimer, cloud):
-    foreign = [Found("volume", "their-vol", "their-data", OTHER), Found("network", "untagged-net", "lab")]
+    foreign = [Found("volume", "their-vol", "their-data", OTHER), Found("network", "their-net", "lab", OTHER)]
     cloud.add_project("test", items=environment("test") + foreign)
     summary = reclaimer().run("social-security")
-    assert not {f.id for f in cloud.deleted} & {"their-vol", "untagged-net"}
-    assert {f["id"] for f in summary.foreign} == {"their-vol", "untagged-net"}
+    assert not {f.id for f in cloud.deleted} & {"their-vol", "their-net"}
+    assert {f["id"] for f in summary.foreign} == {"their-vol", "their-net"}
     assert cloud.deleted_projects == [] and summary.failures == []
     project_step = next(s for s in summary.steps if s.step == "project")
     assert project_step.status == "skipped" and "2 foreign remain" in project_step.detail
     assert summary.reclaimed  # everything of ours is gone; the rest is for a human
 
 
-def test_a_project_not_tagged_for_the_application_is_kept(reclaimer, cloud):
-    cloud.add_project("test", labels={}, items=[Found("network", "n", "net", OURS)])
+def test_what_the_department_made_by_hand_in_its_project_goes_too(reclaimer, cloud):
+    """Unlabelled things in the application's own project were made there by its people: a
+    second container holding a large object's segments, a port, a security group, a snapshot."""
+    by_hand = [Found("container", "files_segments", "files_segments"),
+               Found("object", "files_segments/big/000001", "big/000001", owned_by="files_segments"),
+               Found("port", "hand-port", "debug"), Found("security_group", "hand-sg", "debug"),
+               Found("snapshot", "hand-snap", "before-upgrade"), Found("image", "hand-img", "web-1-snapshot"),
+               Found("database_backup", "hand-bk", "manual", owned_by="gone-db")]
+    cloud.add_project("test", items=environment("test") + by_hand)
     summary = reclaimer().run("social-security")
-    assert [f.id for f in cloud.deleted] == ["n"] and cloud.deleted_projects == []
-    assert any(f["kind"] == "project" for f in summary.foreign)
+    assert {f.id for f in by_hand} <= {f.id for f in cloud.deleted} and summary.foreign == []
+    assert cloud.deleted_projects == ["rsj-social-security-test"] and summary.reclaimed
+
+
+def test_a_project_not_tagged_for_the_application_is_kept(reclaimer, cloud):
+    cloud.add_project("test", labels={}, items=[Found("network", "n", "net", OURS), Found("volume", "v", "lab")])
+    summary = reclaimer().run("social-security")
+    assert [f.id for f in cloud.deleted] == ["n"] and cloud.deleted_projects == []  # unlabelled: not ours here
+    assert any(f["kind"] == "project" for f in summary.foreign) and any(f["id"] == "v" for f in summary.foreign)
 
 
 def test_a_resource_made_outside_pulumi_but_tagged_is_deleted(reclaimer, cloud, stacks):

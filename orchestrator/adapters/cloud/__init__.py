@@ -226,6 +226,62 @@ class Cloud:
         self._call(lambda: self._conn.identity.delete_project(project.id, ignore_missing=True),
                    f"deleting project {project.name}")
 
+    def exists(self, kind: str, id: str, project_id: str) -> bool:
+        """Whether the cloud still holds the ``kind`` (of :data:`~orchestrator.core.reclaim.STATE_KINDS`)
+        with ``id`` of the project ``project_id``, which may be gone: looked up by id with our
+        (admin) credentials. Raises :class:`ExternalError` when the cloud cannot say."""
+        from openstack import exceptions
+
+        conn = self._conn
+        lookups: dict[str, Callable[[], Any]] = {
+            "server": lambda: conn.compute.get_server(id),
+            "volume_attachment": lambda: conn.compute.get_server(id.split("/")[0]),  # gone with its server
+            "volume": lambda: conn.block_storage.get_volume(id),
+            "network": lambda: conn.network.get_network(id),
+            "subnet": lambda: conn.network.get_subnet(id),
+            "port": lambda: conn.network.get_port(id),
+            "router": lambda: conn.network.get_router(id),
+            "router_interface": lambda: conn.network.get_port(id),  # its id is its port's
+            "security_group": lambda: conn.network.get_security_group(id),
+            "security_group_rule": lambda: conn.network.get_security_group_rule(id),
+            "floating_ip": lambda: conn.network.get_ip(id),
+            "container": lambda: self._account_head(project_id, id),
+            "database_instance": lambda: self._trove_admin_get(id),
+        }
+        if kind not in lookups:
+            raise ExternalError(f"cloud {self.name}: govcloud cannot look up a {kind} by id")
+        try:
+            lookups[kind]()
+            return True
+        except exceptions.NotFoundException:
+            return False
+        except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
+            raise ExternalError(f"cloud {self.name}: looking up {kind} {id} failed: "
+                                f"{' '.join(str(exc).split())}"[:500]) from exc
+
+    def _account_head(self, project_id: str, container: str) -> None:
+        """HEAD a container in the Swift account of ``project_id`` (a reseller admin may; Swift's
+        keystoneauth refuses others with 403, which is then an error: we cannot say)."""
+        from openstack import exceptions
+
+        endpoint = self._conn.object_store.get_endpoint()
+        account = endpoint.rstrip("/").rsplit("/", 1)[0] + f"/AUTH_{project_id}"
+        response = self._conn.object_store.head(f"{account}/{container}")
+        if response.status_code == 404:
+            raise exceptions.NotFoundException(f"container {container}")
+        exceptions.raise_from_response(response)
+
+    def _trove_admin_get(self, id: str) -> None:
+        """Trove's admin view of one instance (``/mgmt/instances/{id}``), any project's."""
+        from keystoneauth1 import exceptions as ksa
+        from openstack import exceptions
+
+        endpoint = self._conn.session.get_endpoint(service_type="database", interface="public")
+        try:
+            self._conn.session.get(f"{endpoint}/mgmt/instances/{id}", raise_exc=True)
+        except ksa.NotFound as exc:
+            raise exceptions.NotFoundException(f"database instance {id}") from exc
+
     # --- role assignments on a project (Art. 36) ------------------------------------------------
 
     @property
