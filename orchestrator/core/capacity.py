@@ -20,13 +20,14 @@ COMPUTE_CLASSES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Measure:
-    """One resource's use and capacity; ``None`` means the cloud did not tell."""
+    """One resource's use and capacity; ``None`` means the cloud did not tell (``reason``: why)."""
 
     resource: str
     used: float | None
     capacity: float | None
     unit: str = ""
     source: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Assessment:
     source: str
     percent: float | None
     status: str
+    reason: str = ""  #: why the status is unknown
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,13 +54,17 @@ def effective_capacity(total: float, reserved: float = 0, allocation_ratio: floa
 
 def assess(measure: Measure, threshold: float) -> Assessment:
     """Percent in use (one decimal) and whether it reaches the threshold (at it warns)."""
+    reason = ""
     if measure.used is None or measure.capacity is None or measure.capacity <= 0:
         percent, status = None, "unknown"
+        reason = measure.reason or ("the cloud reports no capacity" if measure.capacity is not None
+                                    else "the cloud did not report it")
     else:
         ratio = measure.used / measure.capacity
         percent = round(ratio * 100, 1)
         status = "warn" if round(ratio, 9) >= threshold else "ok"
-    return Assessment(measure.resource, measure.used, measure.capacity, measure.unit, measure.source, percent, status)
+    return Assessment(measure.resource, measure.used, measure.capacity, measure.unit, measure.source, percent, status,
+                      reason)
 
 
 def assess_all(measures: Iterable[Measure], threshold: float) -> list[Assessment]:
@@ -70,10 +76,13 @@ def warnings(assessments: Iterable[Assessment]) -> list[Assessment]:
     return [a for a in assessments if a.status == "warn"]
 
 
-def combine(resource: str, parts: Iterable[tuple[float, float]], unit: str, source: str) -> Measure:
-    """Sum (used, capacity) pairs of several providers or pools into one measure."""
+def combine(resource: str, parts: Iterable[tuple[float, float]], unit: str, source: str, reason: str = "") -> Measure:
+    """Sum (used, capacity) pairs of several providers or pools into one measure; a ``reason``
+    (a part the cloud did not tell) makes the whole unknown: a partial sum is not the figure."""
     used = capacity = 0.0
     seen = False
     for u, c in parts:
         used, capacity, seen = used + u, capacity + c, True
-    return Measure(resource, used if seen else None, capacity if seen else None, unit, source)
+    if reason or not seen:
+        return Measure(resource, None, None, unit, source, reason)
+    return Measure(resource, used, capacity, unit, source)

@@ -147,7 +147,8 @@ class EnvFigures:
     project: str
     allocated: dict[str, int]  #: the measures of the quota policy
     project_allocated: dict[str, float]  #: what the project's own quotas hold: vcpu, volume_gb, object_gb
-    used: dict[str, float] | None  #: vcpu of running servers, attached volume GB, object GB
+    used: dict[str, float | None] | None  #: vcpu of running servers, attached volume GB, object GB; None: not asked
+    unknown: dict[str, str] = field(default_factory=dict)  #: measure -> why the cloud did not tell its use
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ class MonthlyReport:
     units: tuple[UnitFigures, ...]
     compliance: Compliance
     advice: tuple[Advice, ...]  #: for the whole cloud (capacity)
+    capacity_error: str | None = None  #: why the capacity is not known
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -253,6 +255,7 @@ def monthly(
     unit: str | None = None,
     cloud: str | None = None,
     cloud_error: str | None = None,
+    capacity_error: str | None = None,
 ) -> MonthlyReport:
     """The figures of the month. ``limits(unit)`` gives a unit's quota limits; ``used`` maps project
     names to their use (``None``: the cloud was not reachable)."""
@@ -280,6 +283,7 @@ def monthly(
         units=units,
         compliance=Compliance(statuses.count("met"), statuses.count("missed"), statuses.count("open")),
         advice=tuple(capacity_advice(assessed or (), threshold)),
+        capacity_error=capacity_error if capacity is None else None,
     )
 
 
@@ -308,6 +312,7 @@ def app_figures(app: AppFacts, state: lc.AppState, used: Mapping[str, usage.Proj
                                "volume_gb": q.block_storage["gigabytes"] if q else 0,
                                "object_gb": allocated.object_gb},
             used=project_use(used.get(project)) if (used is not None and live) else None,
+            unknown=used[project].measure_unknown() if (used is not None and live and project in used) else {},
         ))
     return AppFigures(state.application, record.metadata.name if record else state.application, state.unit,
                       state.state, record.mlps_level if record else None, tuple(envs))
@@ -323,11 +328,13 @@ def env_status(state: lc.AppState, env: str) -> str:
     return "approved" if env in state.approved else "declared"
 
 
-def project_use(found: usage.ProjectUsage | None) -> dict[str, float]:
-    """Use of a live project; a project the cloud does not know uses nothing."""
+def project_use(found: usage.ProjectUsage | None) -> dict[str, float | None]:
+    """Use of a live project (``None`` where the cloud did not tell); a project the cloud does
+    not know uses nothing."""
     if found is None:
         return {"vcpu": 0, "volume_gb": 0, "object_gb": 0.0}
-    return {"vcpu": found.vcpu, "volume_gb": found.volume_gb, "object_gb": round(found.object_gb, 3)}
+    gb = found.object_gb
+    return {"vcpu": found.vcpu, "volume_gb": found.volume_gb, "object_gb": None if gb is None else round(gb, 3)}
 
 
 def unit_figures(
@@ -361,7 +368,7 @@ def over_provisioning(app: AppFigures, env: EnvFigures) -> list[Candidate]:
     out = []
     for measure in ("vcpu", "volume_gb", "object_gb"):
         allocated, in_use = env.project_allocated[measure], env.used[measure]
-        if usage.over_provisioned(allocated, in_use):
+        if in_use is not None and usage.over_provisioned(allocated, in_use):
             out.append(Candidate("over-provisioned", app.unit, app.application, env.env, measure, {
                 "allocated": allocated, "used": in_use, "percent": round(100 * in_use / allocated, 1),
                 "suggested": suggested(in_use)}))
@@ -374,7 +381,8 @@ def suggested(in_use: float, target: float = 0.7) -> int:
 
 
 def idle_candidates(app: AppFigures, env: EnvFigures, found: usage.ProjectUsage | None, period: Period) -> list[Candidate]:
-    """Servers shut off all month, volumes unattached 30 days, empty containers of a live environment."""
+    """Servers shut off all month, volumes unattached 30 days, empty containers of a live
+    environment; a part the cloud did not tell yields none (it is reported unknown)."""
     if found is None or env.status != "live":
         return []
     out = []

@@ -13,11 +13,14 @@ The cloud adapter returns these types (never openstacksdk objects); the monthly 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UNATTACHED_DAYS = 30
 OVERPROVISIONED_BELOW = 0.3
 GIB = 1024**3
+#: The parts of a project's use the cloud reports, and the measure each gives.
+USAGE_PARTS = ("servers", "volumes", "containers")
+MEASURE_PART = {"vcpu": "servers", "volume_gb": "volumes", "object_gb": "containers"}
 
 
 @dataclass(frozen=True)
@@ -56,26 +59,35 @@ class ContainerUsage:
 
 @dataclass(frozen=True)
 class ProjectUsage:
-    """Everything the cloud reports of one Keystone project (one application environment)."""
+    """Everything the cloud reports of one Keystone project (one application environment).
+
+    A part the cloud did not tell is in ``unknown`` with the reason; its measure is ``None``,
+    never 0 (an error is not a zero)."""
 
     project: str
     servers: tuple[ServerUsage, ...] = ()
     volumes: tuple[VolumeUsage, ...] = ()
     containers: tuple[ContainerUsage, ...] = ()
+    unknown: dict[str, str] = field(default_factory=dict, hash=False)  #: part -> why it is not known
 
     @property
-    def vcpu(self) -> int:
+    def vcpu(self) -> int | None:
         """vCPU of the running servers."""
-        return sum(s.vcpu or 0 for s in self.servers if s.running)
+        return None if "servers" in self.unknown else sum(s.vcpu or 0 for s in self.servers if s.running)
 
     @property
-    def volume_gb(self) -> int:
+    def volume_gb(self) -> int | None:
         """Gigabytes of attached volumes."""
-        return sum(v.size_gb for v in self.volumes if v.attached)
+        return None if "volumes" in self.unknown else sum(v.size_gb for v in self.volumes if v.attached)
 
     @property
-    def object_gb(self) -> float:
-        return sum(c.bytes for c in self.containers) / GIB
+    def object_gb(self) -> float | None:
+        """Gigabytes stored in the containers."""
+        return None if "containers" in self.unknown else sum(c.bytes for c in self.containers) / GIB
+
+    def measure_unknown(self) -> dict[str, str]:
+        """Measure (``vcpu``, ``volume_gb``, ``object_gb``) -> why it is not known."""
+        return {m: self.unknown[part] for m, part in MEASURE_PART.items() if part in self.unknown}
 
 
 def idle_server(server: ServerUsage, month_start: dt.datetime) -> bool:

@@ -85,16 +85,20 @@ def monthly(
     """The figures of ``month`` (``YYYY-MM``), with the cloud's use when ``cloud`` is given."""
     period = core.month(month)
     gathered = facts(ledger, period.end)
-    used, capacity = None, None
+    used, capacity, capacity_error = None, None, cloud_error
     if cloud is not None:
         try:
             used = project_usage(cloud, live_projects(gathered, period, unit))
+        except ExternalError as exc:
+            used, cloud_error = None, str(exc)
+        try:  # one failing does not hide the other
             capacity = cloud.capacity()
         except ExternalError as exc:
-            used, capacity, cloud_error = None, None, str(exc)
+            capacity, capacity_error = None, str(exc)
     return core.monthly(
         gathered, period, lambda name: policy.limits.of(name).model_dump(), calendar or default_calendar(), used=used, capacity=capacity,
         threshold=policy.capacity.threshold, unit=unit, cloud=cloud.name if cloud else None, cloud_error=cloud_error,
+        capacity_error=capacity_error,
     )
 
 

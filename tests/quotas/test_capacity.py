@@ -92,6 +92,42 @@ def test_ip_availability_refused_is_unknown():
     assert assess(m, 0.7).status == "unknown"
 
 
+CAPACITY_CALLS = {  # each cloud call of the capacity -> the measures it leaves unknown
+    "placement.resource_provider_inventories": ("compute vcpu", "compute ram", "compute disk"),
+    "placement.fetch_resource_provider_usages": ("compute vcpu", "compute ram", "compute disk"),
+    "block_storage.backend_pools": ("block storage",),
+    "network.networks": ("floating ips",),
+    "network.network_ip_availabilities": ("floating ips",),
+}
+
+
+@pytest.mark.parametrize("call", list(CAPACITY_CALLS))
+def test_a_failing_capacity_call_is_unknown_with_its_reason(call):
+    from openstack import exceptions
+
+    conn = connection(providers=[([inventory("VCPU", 32), inventory("MEMORY_MB", 1024), inventory("DISK_GB", 10)],
+                                  {"VCPU": 1, "MEMORY_MB": 1, "DISK_GB": 1})],
+                      pools=[("fake", 100, 50)], externals=[("public", 10, 250)])
+    service, method = call.split(".")
+    getattr(getattr(conn, service), method).side_effect = exceptions.HttpException("Service Unavailable",
+                                                                                  http_status=503)
+    assessed = {a.resource: a for a in (assess(m, 0.7) for m in Cloud(conn, "fake").capacity())}
+    unknown = {name for name, a in assessed.items() if a.status == "unknown"}
+    assert unknown == set(CAPACITY_CALLS[call]), assessed
+    assert all("Service Unavailable" in assessed[n].reason and assessed[n].used is None for n in unknown)
+    assert all(a.percent is not None for n, a in assessed.items() if n not in unknown)
+
+
+def test_placement_and_hypervisors_both_failing_give_both_reasons():
+    from openstack import exceptions
+
+    conn = connection(providers=None)
+    conn.compute.hypervisors.side_effect = exceptions.HttpException("Forbidden", http_status=403)
+    reasons = {assess(m, 0.7).reason for m in Cloud(conn, "fake").compute_capacity()}
+    [reason] = reasons
+    assert reason.startswith("placement: ") and "hypervisors: " in reason and "Forbidden" in reason
+
+
 class _Unanswered:
     """A connection whose identity service does not answer: openstacksdk wraps the keystoneauth
     error into an SDKException, as ``Connection.authorize`` does."""

@@ -101,7 +101,7 @@ def test_capacity_warns_at_the_threshold_and_reports_unknowns(run_cli, fake_clou
     payload = json.loads(result.stdout)
     assert set(payload) == {"threshold", "resources", "warnings"} and payload["threshold"] == 0.7
     by_name = {r["resource"]: r for r in payload["resources"]}
-    assert set(by_name["compute vcpu"]) == {"resource", "used", "capacity", "unit", "source", "percent", "status"}
+    assert set(by_name["compute vcpu"]) == {"resource", "used", "capacity", "unit", "source", "percent", "status", "reason"}
     assert (by_name["compute vcpu"]["percent"], by_name["compute vcpu"]["status"]) == (70.0, "warn")
     assert (by_name["compute ram"]["percent"], by_name["compute ram"]["status"]) == (69.9, "ok")
     assert by_name["compute disk"]["status"] == "unknown" and by_name["compute disk"]["percent"] is None

@@ -246,3 +246,37 @@ def test_connect_names_why_there_is_no_cloud(monkeypatch):
     monkeypatch.setattr(Cloud, "connect", staticmethod(lambda name: f"connected to {name}"))
     monkeypatch.setenv("OS_CLOUD", "from-env")
     assert svc.connect(None) == ("connected to None", None)  # openstacksdk reads OS_CLOUD itself
+
+
+def test_a_part_the_cloud_did_not_tell_is_unknown_with_its_reason_not_zero(ledger, policy, cloud):
+    """Issue 24: the containers of a project unreadable (401 on the scoped connection) were 0 GB
+    used and advised "reduce to 1 GB"; now the figure and its advice are unknown, with the reason."""
+    from dataclasses import replace
+
+    from .conftest import USAGE
+
+    production = "rsj-social-security-production"
+    reason = "cloud changsha-test: 401 The request you have made requires authentication"
+    unreadable = replace(USAGE[production], containers=(), unknown={"containers": reason})
+    cloud.project_usage.side_effect = lambda p: unreadable if p == production else USAGE.get(p, svc.ProjectUsage(p))
+    cloud.capacity.return_value = [svc.Measure("block storage", None, None, "GB", "cinder pools", "503 Unavailable")]
+    report = svc.monthly(ledger, "2026-04", policy, cloud=cloud)
+    env = _envs(_unit(report, "rsj"))[("social-security", "production")]
+    assert env.used["object_gb"] is None and env.unknown == {"object_gb": reason}
+    assert env.used["vcpu"] == 28  # the parts the cloud told stay known
+    candidates = {(c.kind, c.resource) for c in _unit(report, "rsj").candidates if c.env == "production"}
+    assert ("over-provisioned", "object_gb") not in candidates
+    assert not any(kind == "container-empty" for kind, _ in candidates)
+    en, zh = svc.render(report, "md", "en"), svc.render(report, "md", "zh")
+    assert f"unknown ({reason})" in en and f"未知（{reason}）" in zh
+    assert "unknown (503 Unavailable)" in en
+    payload = json.loads(svc.render(report, "json", "en"))
+    assert payload["capacity"][0]["reason"] == "503 Unavailable"
+    html = svc.render(report, "html", "en")
+    assert f"unknown ({reason})" in html
+
+
+def test_a_failing_capacity_keeps_the_use(ledger, policy, cloud):
+    cloud.capacity.side_effect = CloudUnreachable("cloud changsha-test failed: timed out")
+    report = svc.monthly(ledger, "2026-04", policy, cloud=cloud)
+    assert report.usage_known and report.capacity is None and "timed out" in report.capacity_error

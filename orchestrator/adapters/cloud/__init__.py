@@ -5,8 +5,9 @@ Takes and returns core types (:class:`~orchestrator.core.capacity.Measure`,
 :class:`~orchestrator.core.sizing.Quotas`, :class:`~orchestrator.core.usage.ProjectUsage`);
 openstacksdk objects never leave this module. The cloud's times (UTC) become naive Beijing time,
 the clock of the ledger and the reports.
-openstacksdk errors are converted here, once: a service the cloud does not expose or does not let
-us read yields *unknown* measures; a cloud that does not answer raises :class:`CloudUnreachable`.
+openstacksdk errors are converted here, once: a figure the cloud does not tell (a service it does
+not expose, an answer it refuses, an error) is *unknown* with the reason, never 0; a cloud that
+does not answer at connection raises :class:`CloudUnreachable`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effect
 from orchestrator.core.naming import parse_tags
 from orchestrator.core.reclaim import Found
 from orchestrator.core.sizing import Quotas
-from orchestrator.core.usage import ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
+from orchestrator.core.usage import USAGE_PARTS, ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
 from orchestrator.errors import ExternalError, NotFound
 
 if TYPE_CHECKING:
@@ -78,21 +79,25 @@ class Cloud:
 
     def compute_capacity(self) -> list[Measure]:
         """vCPU, RAM and disk from placement (inventories and usages); hypervisors as fallback."""
-        providers = self._optional(lambda: list(self._conn.placement.resource_providers()))
+        providers, reason = self._attempt(lambda: list(self._conn.placement.resource_providers()))
         if not providers:
-            return self._hypervisor_capacity()
+            return self._hypervisor_capacity(reason)
         parts: dict[str, list[tuple[float, float]]] = {rc: [] for rc in COMPUTE_CLASSES}
+        failed = ""
         for rp in providers:
-            inventories = self._optional(lambda: list(self._conn.placement.resource_provider_inventories(rp))) or []
-            usages = self._optional(lambda: self._conn.placement.fetch_resource_provider_usages(rp).usages) or {}
-            for inv in inventories:
+            inventories, why = self._attempt(lambda: list(self._conn.placement.resource_provider_inventories(rp)))
+            usages, why_usages = self._attempt(lambda: self._conn.placement.fetch_resource_provider_usages(rp).usages)
+            failed = failed or why or why_usages or ""
+            for inv in inventories or []:
                 if inv.resource_class in parts:
                     cap = effective_capacity(inv.total or 0, inv.reserved or 0, inv.allocation_ratio or 1.0)
-                    parts[inv.resource_class].append((usages.get(inv.resource_class, 0), cap))
-        return [combine(name, parts[rc], unit, "placement") for rc, (name, unit) in COMPUTE_CLASSES.items()]
+                    parts[inv.resource_class].append(((usages or {}).get(inv.resource_class, 0), cap))
+        return [combine(name, parts[rc], unit, "placement", failed) for rc, (name, unit) in COMPUTE_CLASSES.items()]
 
-    def _hypervisor_capacity(self) -> list[Measure]:
-        hypervisors = self._optional(lambda: list(self._conn.compute.hypervisors(details=True))) or []
+    def _hypervisor_capacity(self, placement_reason: str | None = None) -> list[Measure]:
+        hypervisors, reason = self._attempt(lambda: list(self._conn.compute.hypervisors(details=True)))
+        if reason and placement_reason:
+            reason = f"placement: {placement_reason}; hypervisors: {reason}"
         fields = {"VCPU": ("vcpus_used", "vcpus"), "MEMORY_MB": ("memory_used", "memory_size"),
                   "DISK_GB": ("local_disk_used", "local_disk_size")}
         out = []
@@ -100,57 +105,71 @@ class Cloud:
             warnings.simplefilter("ignore")  # the statistics fields are deprecated (microversion 2.88)
             for rc, (name, unit) in COMPUTE_CLASSES.items():
                 used_attr, size_attr = fields[rc]
-                pairs = [(_number(getattr(h, used_attr)), _number(getattr(h, size_attr))) for h in hypervisors]
+                pairs = [(_number(getattr(h, used_attr)), _number(getattr(h, size_attr))) for h in hypervisors or []]
                 known = [(u, s) for u, s in pairs if u is not None and s is not None]
-                out.append(combine(name, known if len(known) == len(pairs) else [], unit, "hypervisors"))
+                why = reason or ("" if len(known) == len(pairs) else "a hypervisor did not report it")
+                out.append(combine(name, known, unit, "hypervisors", why or ""))
         return out
 
     def block_storage_capacity(self) -> list[Measure]:
         """One measure per Cinder back-end pool (``total`` and ``free`` capacity in GB)."""
-        pools = self._optional(lambda: list(self._conn.block_storage.backend_pools()))
+        pools, reason = self._attempt(lambda: list(self._conn.block_storage.backend_pools()))
         if not pools:
-            return [Measure("block storage", None, None, "GB", "cinder pools")]
+            return [Measure("block storage", None, None, "GB", "cinder pools", reason or "the cloud reports no pool")]
         out = []
         for pool in pools:
             caps = pool.capabilities or {}
             total, free = _number(caps.get("total_capacity_gb")), _number(caps.get("free_capacity_gb"))
             known = total is not None and free is not None
             out.append(Measure(f"block storage {pool.name}", total - free if known else None,
-                               total if known else None, "GB", "cinder pools"))
+                               total if known else None, "GB", "cinder pools",
+                               "" if known else f"the pool reports {caps.get('total_capacity_gb')!r} GB"))
         return out
 
     def network_capacity(self) -> list[Measure]:
         """IP availability of external networks (floating IPs) and shared networks."""
-        externals = self._optional(lambda: {n.id for n in self._conn.network.networks(is_router_external=True)})
-        shared = self._optional(lambda: {n.id for n in self._conn.network.networks(is_shared=True)}) or set()
-        available = self._optional(lambda: list(self._conn.network.network_ip_availabilities()))
-        if externals is None or available is None:
-            return [Measure("floating ips", None, None, "IPs", "neutron ip availability")]
+        externals, r1 = self._attempt(lambda: {n.id for n in self._conn.network.networks(is_router_external=True)})
+        shared, r2 = self._attempt(lambda: {n.id for n in self._conn.network.networks(is_shared=True)})
+        available, r3 = self._attempt(lambda: list(self._conn.network.network_ip_availabilities()))
+        reason = r1 or r2 or r3
+        if reason or externals is None or available is None:
+            return [Measure("floating ips", None, None, "IPs", "neutron ip availability", reason or "")]
         out = []
         for a in available:
             if a.network_id in externals:
                 label = f"floating ips {a.network_name}"
-            elif a.network_id in shared:
+            elif a.network_id in (shared or set()):
                 label = f"network {a.network_name} ips"
             else:
                 continue
             out.append(Measure(label, a.used_ips, a.total_ips, "IPs", "neutron ip availability"))
-        return out or [Measure("floating ips", None, None, "IPs", "neutron ip availability")]
+        return out or [Measure("floating ips", None, None, "IPs", "neutron ip availability",
+                               "the cloud has no external network")]
 
     # --- per-project usage (Art. 30) ----------------------------------------------------------
 
     def project_usage(self, project: str) -> ProjectUsage:
-        """Servers, volumes and containers of the Keystone project named ``project`` (empty if none)."""
-        found = self._optional(lambda: self._conn.identity.find_project(project, ignore_missing=True))
+        """Servers, volumes and containers of the Keystone project named ``project`` (empty if
+        there is none). A part the cloud does not tell is *unknown* with the cloud's reason
+        (``ProjectUsage.unknown``), never empty: an error is not a zero."""
+        found, reason = self._attempt(lambda: self._conn.identity.find_project(project, ignore_missing=True))
+        if reason is not None:
+            return ProjectUsage(project, unknown=dict.fromkeys(USAGE_PARTS, reason))
         if found is None:
             return ProjectUsage(project)
-        return ProjectUsage(project, tuple(self.project_servers(found.id)), tuple(self.project_volumes(found.id)),
-                            tuple(self.project_containers(found.id)))
+        parts: dict[str, tuple] = {}
+        unknown: dict[str, str] = {}
+        for part, read in (("servers", self.project_servers), ("volumes", self.project_volumes),
+                           ("containers", self.project_containers)):
+            got, reason = self._attempt(lambda read=read: read(found.id))
+            parts[part] = tuple(got or ())
+            if reason is not None:
+                unknown[part] = reason
+        return ProjectUsage(project, parts["servers"], parts["volumes"], parts["containers"], unknown)
 
     def project_servers(self, project_id: str) -> list[ServerUsage]:
         """Each server of the project with its status, since when, and its flavor's size."""
-        found = self._optional(lambda: list(self._conn.compute.servers(details=True, all_projects=True,
-                                                                        project_id=project_id))) or []
+        found = self._conn.compute.servers(details=True, all_projects=True, project_id=project_id)
         out = []
         for s in found:
             flavor = s.flavor or {}
@@ -163,8 +182,7 @@ class Cloud:
 
     def project_volumes(self, project_id: str) -> list[VolumeUsage]:
         """Each volume of the project, attached or not, and since when (its last update)."""
-        found = self._optional(lambda: list(self._conn.block_storage.volumes(details=True, all_projects=True,
-                                                                              project_id=project_id))) or []
+        found = self._conn.block_storage.volumes(details=True, all_projects=True, project_id=project_id)
         return [
             VolumeUsage(v.name or v.id, int(v.size or 0), bool(v.attachments) or v.status == "in-use",
                         _beijing(v.updated_at or v.created_at))
@@ -172,12 +190,16 @@ class Cloud:
         ]
 
     def project_containers(self, project_id: str) -> list[ContainerUsage]:
-        """Each object-storage container of the project with its object count and bytes."""
-        scoped = self._optional(lambda: self._conn.connect_as_project(project_id))
-        if scoped is None:
-            return []
-        found = self._optional(lambda: list(scoped.object_store.containers())) or []
-        return [ContainerUsage(c.name, int(c.count or 0), int(c.bytes or 0)) for c in found]
+        """Each object-storage container of the project with its object count and bytes, from a
+        HEAD of the container (the account's listing lags where the container updater does not
+        run), through a connection scoped to the project by its id."""
+        scoped = self._conn.connect_as_project({"id": project_id})
+        store = scoped.object_store
+        out = []
+        for c in store.containers():
+            head = store.get_container_metadata(c.name)
+            out.append(ContainerUsage(c.name, int(head.object_count or 0), int(head.bytes_used or 0)))
+        return out
 
     # --- applied quotas ------------------------------------------------------------------------
 
@@ -323,18 +345,12 @@ class Cloud:
 
     # --- errors, converted once ----------------------------------------------------------------
 
-    def _optional(self, call: Callable[[], T]) -> T | None:
-        """``call()``, or ``None`` when the service is absent or refuses us (its data is unknown)."""
-        from keystoneauth1 import exceptions as ksa
-        from openstack import exceptions
-
+    def _attempt(self, call: Callable[[], T]) -> tuple[T | None, str | None]:
+        """``(call(), None)``, or ``(None, reason)`` when the cloud fails: the figure is unknown."""
         try:
-            return call()
-        except (exceptions.EndpointNotFound, exceptions.HttpException, exceptions.NotSupported,
-                ksa.EndpointNotFound, ksa.HttpError):
-            return None
-        except (exceptions.SDKException, ksa.ClientException) as exc:
-            raise CloudUnreachable(f"cloud {self.name} failed: {' '.join(str(exc).split())}") from exc
+            return call(), None
+        except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
+            return None, f"cloud {self.name}: {_reason(exc, None)}"
 
 
 def _reason(exc: Exception, conn: Any) -> str:
