@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from orchestrator.cli import cli
-from orchestrator.cli.common import emit, output_option
+from orchestrator.cli.common import emit, output_option, parse_at
 from orchestrator.cli.quota import cloud_option, policy_option
 
 lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
@@ -29,14 +29,17 @@ def report() -> None:
               help="write the report into this directory [default: stdout]")
 @policy_option
 @cloud_option
+@click.option("--at", "at", metavar="DATETIME",
+              help="judge at this time when it is before the month's end (Beijing time) [default: now]")
 def monthly(month: str, unit: str | None, lang: str, fmt: str, out: Path | None, policy: Path | None,
-            cloud: str | None) -> None:
+            cloud: str | None, at: str | None) -> None:
     """The monthly report: environments, allocation and use, idle resources, deadlines, changes, capacity, advice."""
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services import quotas, report as svc
 
     source, error = svc.connect(cloud)
-    figures = svc.monthly(Ledger.open(), month, quotas.policy(policy), unit=unit, cloud=source, cloud_error=error)
+    figures = svc.monthly(Ledger.open(), month, quotas.policy(policy), unit=unit, cloud=source, cloud_error=error,
+                          at=parse_at(at))
     text = svc.render(figures, fmt, lang)
     path = svc.write(text, out, f"govcloud-report-{month}{f'-{unit}' if unit else ''}.{lang}.{fmt}")
     click.echo(path if path else text)

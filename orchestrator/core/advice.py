@@ -51,8 +51,9 @@ class _Deadline(Protocol):
     article: str
     due: Any
     status: str
-    working_days: int
+    taken: int
     allowed: int
+    count: str
 
 
 def unit_advice(
@@ -69,7 +70,8 @@ def unit_advice(
     for d in deadlines:
         if d.status == "missed":
             out.append(Advice("deadline-missed", unit, d.application, None, d.name, {
-                "due": d.due.isoformat(), "working_days": d.working_days, "allowed": d.allowed, "article": d.article}))
+                "due": d.due.isoformat(), "taken": d.taken, "allowed": d.allowed, "count": d.count,
+                "article": d.article}))
     return out
 
 

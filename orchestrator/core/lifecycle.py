@@ -546,6 +546,8 @@ class Deadline:
     status: Literal["met", "missed", "open"]
     working_days: int  #: working days elapsed from the start to the end (or to now)
     done: dt.date | None
+    days: int = 0  #: days elapsed from the start to the end (or to now), of the rule's own kind
+    count: str = "working"  #: the rule's kind of day: working | natural
 
     @property
     def overdue(self) -> bool:
@@ -586,9 +588,12 @@ def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bo
             status = "met" if done <= due else "missed"
         else:
             status = "open" if now.date() <= due else "missed"
+        until = done or now.date()
+        working = calendar.working_days_between(start, until)
+        days = (until - start).days if rule.count == "natural" else working
         result.append(
-            Deadline(state.application, name, rule.article, start, due, provisional, status,
-                     calendar.working_days_between(start, done or now.date()), done)
+            Deadline(state.application, name, rule.article, start, due, provisional, status, working, done,
+                     days, rule.count)
         )
     return result
 

@@ -104,13 +104,14 @@ class Replay:
     changes: tuple[Change, ...]
 
 
-def replay(events: Sequence[lc.Event], period: Period) -> Replay:
-    """Fold the events stated before the period's end, keeping each clock and the period's changes."""
+def replay(events: Sequence[lc.Event], period: Period, until: dt.datetime | None = None) -> Replay:
+    """Fold the events stated before the period's end (and not after ``until``), keeping each
+    clock and the period's changes."""
     state = lc.AppState(events[0].application if events else "")
     clocks: dict[tuple[str, str], tuple[str | None, int]] = {}
     changes: list[Change] = []
     for event in events:
-        if event.at >= period.end:
+        if event.at >= period.end or (until is not None and event.at > until):
             break
         before = state.state
         state = lc.apply(state, event)
@@ -122,14 +123,18 @@ def replay(events: Sequence[lc.Event], period: Period) -> Replay:
     return Replay(state, clocks, tuple(changes))
 
 
-def period_deadlines(replayed: Replay, calendar: Calendar, period: Period) -> list[lc.Deadline]:
-    """The due-date deadlines that fell in the period (due or done in it), judged at its end."""
+def period_deadlines(replayed: Replay, calendar: Calendar, period: Period,
+                     judged_at: dt.datetime | None = None) -> list[lc.Deadline]:
+    """The due-date deadlines that fell in the period (due or done in it), judged at
+    ``judged_at`` (default: the period's end; a report of the running month judges now: a
+    deadline due later in the month is still open)."""
     out = []
     for (name, start), (end, test_days) in replayed.clocks.items():
         if lc.DEADLINE_RULES[name].kind != "due":
             continue
         one = lc.AppState(replayed.state.application, clocks={name: [start, end]}, test_days=test_days)
-        (deadline,) = lc.deadlines(one, calendar, period.last_moment)
+        at = min(judged_at, period.last_moment) if judged_at is not None else period.last_moment
+        (deadline,) = lc.deadlines(one, calendar, at)
         if period.holds(deadline.due) or (deadline.done is not None and period.holds(deadline.done)):
             out.append(deadline)
     return sorted(out, key=lambda d: (d.due, d.name))
@@ -183,9 +188,9 @@ class DeadlineFigure:
     due: dt.date
     done: dt.date | None
     status: str
-    working_days: int
+    taken: int  #: days from the start to done (or to the judging time), of the kind ``count``
     allowed: int
-    count: str  #: working | natural
+    count: str  #: working | natural: the deadline's own kind of day, for both ``taken`` and ``allowed``
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -233,6 +238,7 @@ class MonthlyReport:
     compliance: Compliance
     advice: tuple[Advice, ...]  #: for the whole cloud (capacity)
     capacity_error: str | None = None  #: why the capacity is not known
+    judged_at: dt.datetime | None = None  #: the time the deadlines and states are judged at
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -256,18 +262,21 @@ def monthly(
     cloud: str | None = None,
     cloud_error: str | None = None,
     capacity_error: str | None = None,
+    at: dt.datetime | None = None,
 ) -> MonthlyReport:
     """The figures of the month. ``limits(unit)`` gives a unit's quota limits; ``used`` maps project
-    names to their use (``None``: the cloud was not reachable)."""
+    names to their use (``None``: the cloud was not reachable). Judged at the period's end, or at
+    ``at`` when that is earlier (the running month: what is due later is still open)."""
+    judged = min(at, period.last_moment) if at is not None else period.last_moment
     by_unit: dict[str, list[tuple[AppFigures, Replay]]] = {}
     for app in facts:
-        replayed = replay(app.events, period)
+        replayed = replay(app.events, period, judged)
         state = replayed.state
         if state.state == lc.NEW or (unit is not None and state.unit != unit):
             continue
         by_unit.setdefault(state.unit, []).append((app_figures(app, state, used), replayed))
     units = tuple(
-        unit_figures(name, items, dict(limits(name)), calendar, period, used)
+        unit_figures(name, items, dict(limits(name)), calendar, period, used, judged)
         for name, items in sorted(by_unit.items())
     )
     assessed = tuple(assess_all(capacity, threshold)) if capacity is not None else None
@@ -284,6 +293,7 @@ def monthly(
         compliance=Compliance(statuses.count("met"), statuses.count("missed"), statuses.count("open")),
         advice=tuple(capacity_advice(assessed or (), threshold)),
         capacity_error=capacity_error if capacity is None else None,
+        judged_at=judged,
     )
 
 
@@ -339,7 +349,7 @@ def project_use(found: usage.ProjectUsage | None) -> dict[str, float | None]:
 
 def unit_figures(
     unit: str, items: list[tuple[AppFigures, Replay]], limits: dict[str, int], calendar: Calendar,
-    period: Period, used: Mapping[str, usage.ProjectUsage] | None = None,
+    period: Period, used: Mapping[str, usage.ProjectUsage] | None = None, judged_at: dt.datetime | None = None,
 ) -> UnitFigures:
     """A unit's allocation against its limits, its candidates, deadlines, changes and advice."""
     apps = tuple(a for a, _ in items)
@@ -351,9 +361,10 @@ def unit_figures(
         for c in [*idle_candidates(a, e, (used or {}).get(e.project), period), *over_provisioning(a, e)]
     )
     deadlines = tuple(
-        DeadlineFigure(unit, d.application, d.name, d.article, d.start, d.due, d.done, d.status, d.working_days,
-                       lc.DEADLINE_RULES[d.name].days, lc.DEADLINE_RULES[d.name].count)
-        for _, r in items for d in period_deadlines(r, calendar, period)
+        DeadlineFigure(unit, d.application, d.name, d.article, d.start, d.due, d.done, d.status, d.days,
+                       d.due.toordinal() - d.start.toordinal() if d.count == "natural" else lc.DEADLINE_RULES[d.name].days,
+                       d.count)
+        for _, r in items for d in period_deadlines(r, calendar, period, judged_at)
     )
     changes = tuple(c for _, r in items for c in r.changes)
     over = tuple(m for m in MEASURES if alloc[m] > limits.get(m, 0))

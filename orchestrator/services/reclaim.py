@@ -409,13 +409,18 @@ class Reclaimer:
         sweep = self.cloud.sweep(project) if project is not None else None
         destroyed, clients_done = True, False
         if has_stack:
+            held = self._held(env, stack) if sweep is None else None
             if sweep is not None:
                 self._record(summary, self._empty(env, project_name, sweep, unit, app, own))
                 step = self._destroy(env, stack)
-            else:  # the project went first (a run of an older govcloud, or by hand): nothing can destroy
+            elif isinstance(held, Step):
+                step = held
+            elif held:  # the project went first (an older govcloud, or by hand): nothing can destroy
                 self._record(summary, self._clients(env, unit, app))
                 clients_done = True
-                step = self._forget(env, stack, unit, app)
+                step = self._forget(env, stack, held, unit, app)
+            else:  # an empty state needs no provider: destroy says so, or why not
+                step = self._destroy(env, stack)
             destroyed = step.status == "done"
             if not destroyed and sweep is not None:  # the sweep may remove what blocked it; then again
                 step = _deferred(step, "destroyed again after the sweep")
@@ -461,19 +466,20 @@ class Reclaimer:
         detail = f"pulumi destroy {stack}" + (" again, after the sweep" if again else "")
         return self._guard(Step(env, "destroy", "done", detail), lambda s: s.deleted.update(self.stacks.destroy(stack)))
 
-    def _forget(self, env: str, stack: str, unit: str, app: str) -> Step:
+    def _held(self, env: str, stack: str) -> list[StateResource] | Step:
+        """What the stack's state holds, or the failed step that says why it is not known."""
+        try:
+            return self.stacks.held(stack)
+        except GovcloudError as exc:
+            return _failed(Step(env, "destroy", "failed", f"pulumi stack export {stack}"),
+                           Failure(env, "stack", stack, stack, str(exc)))
+
+    def _forget(self, env: str, stack: str, held: list[StateResource], unit: str, app: str) -> Step:
         """The stack's project is gone but its state still holds resources, so ``pulumi destroy``
         cannot authenticate: verify each resource gone (looked up by id with admin rights, the
         platform's clients listed), then remove the stack with its state. Anything still there, or
         that cannot be verified, fails the step and keeps the state."""
         step = Step(env, "forget", "done", f"project gone: verified the resources of {stack} gone, removed its state")
-        try:
-            held = self.stacks.held(stack)
-        except GovcloudError as exc:
-            return _failed(step, Failure(env, "stack", stack, stack, str(exc)))
-        if not held:
-            step.detail = f"project gone, {stack} holds nothing"
-            return step
         project_id = next((r.id for r in held if r.type == "openstack:identity/project:Project"), "")
         platform_left: bool | None = None
         for r in held:

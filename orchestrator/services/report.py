@@ -81,10 +81,15 @@ def monthly(
     cloud: UsageSource | None = None,
     cloud_error: str | None = None,
     calendar: Calendar | None = None,
+    at: dt.datetime | None = None,
 ) -> core.MonthlyReport:
-    """The figures of ``month`` (``YYYY-MM``), with the cloud's use when ``cloud`` is given."""
+    """The figures of ``month`` (``YYYY-MM``), with the cloud's use when ``cloud`` is given,
+    judged at the month's end or at ``at`` (default now) when that is earlier."""
+    from orchestrator.services.lifecycle import beijing_now
+
     period = core.month(month)
-    gathered = facts(ledger, period.end)
+    at = at or beijing_now()
+    gathered = facts(ledger, min(period.end, at + dt.timedelta(microseconds=1)))
     used, capacity, capacity_error = None, None, cloud_error
     if cloud is not None:
         try:
@@ -98,7 +103,7 @@ def monthly(
     return core.monthly(
         gathered, period, lambda name: policy.limits.of(name).model_dump(), calendar or default_calendar(), used=used, capacity=capacity,
         threshold=policy.capacity.threshold, unit=unit, cloud=cloud.name if cloud else None, cloud_error=cloud_error,
-        capacity_error=capacity_error,
+        capacity_error=capacity_error, at=at,
     )
 
 

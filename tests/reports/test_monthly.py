@@ -95,7 +95,7 @@ def test_idle_and_over_provisioned_candidates(april):
 
 def test_deadlines_of_the_month_with_working_days(april):
     rows = {(d.application, d.name): (d.start.isoformat(), d.due.isoformat(), d.done and d.done.isoformat(),
-                                      d.status, d.working_days)
+                                      d.status, d.taken)
             for u in april.units for d in u.deadlines}
     assert rows == {
         # Wed 1 Apr + 3 working days (Mon 6 Apr is the Qingming holiday) = Tue 7 Apr
@@ -182,10 +182,10 @@ def test_an_earlier_month_knows_nothing_of_later_events(ledger, policy):
     march = svc.monthly(ledger, "2026-03", policy)
     assert {a.application: a.state for u in march.units for a in u.applications} == {
         "social-security": "trial", "permit-prototype": "testing"}
-    rows = {(d.application, d.name): (d.status, d.working_days) for u in march.units for d in u.deadlines}
+    rows = {(d.application, d.name): (d.status, d.taken) for u in march.units for d in u.deadlines}
     # test windows: 28 Feb + 15 days = 15 Mar; 5 Mar + 15 = 20 Mar; both destroyed on the day
-    assert rows[("social-security", "test-window")] == ("met", 10)
-    assert rows[("permit-prototype", "test-window")] == ("met", 11)
+    assert rows[("social-security", "test-window")] == ("met", 15)  # natural days, as allowed
+    assert rows[("permit-prototype", "test-window")] == ("met", 15)
     assert rows[("permit-prototype", "accept-or-reject")] == ("met", 1)
 
 
@@ -202,8 +202,8 @@ def test_markdown_in_both_languages(april):
             in en)
     assert "云主机 social-security/生产/social-security-app-4（8 vCPU、16 GB 内存）已关机 41 天" in zh
     assert "reduce the allocation to 715" in en and "建议将分配调减至 715" in zh
-    assert "citizen-portal: review opinion missed its deadline (due Apr 9, 2026, 4 working days taken" in en
-    assert "| citizen-portal | 受理或退回 | Art. 12 | 2026年4月1日 | 2026年4月7日 | 2026年4月7日 | 3 个工作日 | 3 | 达标 |" in zh
+    assert "citizen-portal: review opinion missed its deadline (due Apr 9, 2026, 4 working days taken, 2 working days allowed" in en
+    assert "| citizen-portal | 受理或退回 | Art. 12 | 2026年4月1日 | 2026年4月7日 | 2026年4月7日 | 3 个工作日 | 3 个工作日 | 达标 |" in zh
     # no Chinese in the English report but the applications' own display names
     names = ("社会保障业务系统", "市民服务门户", "工程建设项目审批原型", "城市开放数据平台")
     stripped = en
@@ -220,7 +220,7 @@ def test_json_is_the_figures(april):
     assert rsj["unit"] == "rsj" and rsj["percent"]["public_ips"] == 100.0
     assert rsj["deadlines"][0] == {
         "unit": "rsj", "application": "social-security", "name": "change-review", "article": "Art. 15",
-        "start": "2026-04-20", "due": "2026-04-27", "done": "2026-04-23", "status": "met", "working_days": 3,
+        "start": "2026-04-20", "due": "2026-04-27", "done": "2026-04-23", "status": "met", "taken": 3,
         "allowed": 5, "count": "working"}
 
 
