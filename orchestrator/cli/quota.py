@@ -45,7 +45,7 @@ def quota_check(manifest: Path, env: str | None, policy: Path | None, manifests:
 @manifests_option
 @output_option
 def quota_usage(unit: str | None, policy: Path | None, manifests: Path | None, output: str) -> None:
-    """Allocation per unit and environment against the unit's limits."""
+    """Declared allocation per unit and environment (every environment the manifests declare) against the unit's limits."""
     from orchestrator.services import quotas as svc
 
     emit(output, svc.usage(unit, svc.policy(policy), svc.manifests_dir(manifests)), _print_usage)
@@ -106,13 +106,14 @@ def _print_usage(payload: dict) -> None:
 
     heads = {"database_instances": "databases", "public_ips": "public_ip"}
     row = "  {:<30}" + "{:>11}" * len(MEASURES)
+    click.echo(f"{payload['meaning']} (manifests in {payload['manifests']})")
     for unit in payload["units"]:
         click.echo(f"unit {unit['unit']}")
         click.echo(row.format("", *(heads.get(m, m) for m in MEASURES)))
         for e in unit["environments"]:
             click.echo(row.format(f"{e['app']}/{e['env']}", *(e[m] for m in MEASURES)))
-        click.echo(row.format("total/limit", *(f"{unit['total'][m]}/{unit['limits'][m]}" for m in MEASURES)))
-        click.echo(row.format("used of limit", *(
+        click.echo(row.format("declared/limit", *(f"{unit['total'][m]}/{unit['limits'][m]}" for m in MEASURES)))
+        click.echo(row.format("declared of limit", *(
             "-" if unit["percent"][m] is None else f"{unit['percent'][m]}%" for m in MEASURES)))
         if unit["over"]:
             click.echo(f"  OVER LIMIT: {', '.join(unit['over'])}")
@@ -130,7 +131,7 @@ def _print_drift(payload: dict) -> None:
 def _print_capacity(payload: dict) -> None:
     for a in payload["resources"]:
         if a["status"] == "unknown":
-            click.echo(f"{a['resource']:40} unknown (not reported by {a['source']})")
+            click.echo(f"{a['resource']:40} unknown ({a['source']}: {a['reason']})")
         else:
             mark = "  WARN" if a["status"] == "warn" else ""
             click.echo(f"{a['resource']:40} {a['percent']:5.1f}%  {a['used']:g}/{a['capacity']:g} {a['unit']}{mark}")

@@ -99,14 +99,21 @@ def _with_own(app: Application, held: list[Holding]) -> list[Holding]:
     return [h for h in held if h.app != app.id] + holdings([app])
 
 
+#: What ``quota usage`` counts, in words (the monthly report counts "live" and "used").
+DECLARED = ("declared: every environment the manifests declare, provisioned or not; the monthly report's "
+            "\"live\" counts provisioned environments only and \"used\" what the cloud reports")
+
+
 def usage(unit: str | None, policy: Policy, directory: Path) -> dict[str, Any]:
-    """Allocation per unit and environment against the unit's limits."""
+    """Declared allocation per unit and environment (every environment of the manifests in
+    ``directory``, provisioned or not) against the unit's limits."""
     by_unit: dict[str, list[Holding]] = defaultdict(list)
     if unit is not None:
         by_unit[unit] = []
     for held in unit_holdings(unit, directory):
         by_unit[held.unit or ""].append(held)
-    return {"manifests": str(directory), "units": [unit_usage(u, h, policy).as_dict() for u, h in sorted(by_unit.items())]}
+    return {"basis": "declared", "meaning": DECLARED, "manifests": str(directory),
+            "units": [unit_usage(u, h, policy).as_dict() for u, h in sorted(by_unit.items())]}
 
 
 def drift(app: str, env: Environment, directory: Path, cloud: str | None) -> dict[str, Any]:

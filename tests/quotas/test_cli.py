@@ -61,11 +61,21 @@ def test_invalid_policy_is_reported_with_its_line(run_cli, tmp_path):
 def test_usage_json_shape(run_cli):
     result = run_cli("quota", "usage", "rsj", "--manifests", str(EXAMPLES), "-o", "json")
     assert result.exit_code == 0
-    [unit] = json.loads(result.stdout)["units"]
-    assert set(unit) == {"unit", "environments", "total", "limits", "percent", "over"}
+    payload = json.loads(result.stdout)
+    [unit] = payload["units"]
+    assert set(unit) == {"unit", "basis", "environments", "total", "limits", "percent", "over"}
     assert [e["env"] for e in unit["environments"]] == ["test", "trial", "production"]
     assert unit["total"]["vcpu"] == 80 and unit["limits"]["vcpu"] == 96 and unit["percent"]["vcpu"] == 83.3
     assert unit["over"] == []
+    # issue 24: it says which usage it is (declared), beside the report's live and used
+    assert payload["basis"] == unit["basis"] == "declared" and "provisioned or not" in payload["meaning"]
+
+
+def test_usage_for_people_names_what_it_counts(run_cli):
+    result = run_cli("quota", "usage", "rsj", "--manifests", str(EXAMPLES))
+    assert result.exit_code == 0
+    assert result.stdout.startswith("declared: every environment the manifests declare")
+    assert "declared/limit" in result.stdout and "declared of limit" in result.stdout
 
 
 def test_usage_of_every_unit_and_an_over_limit_unit(run_cli, tmp_path):

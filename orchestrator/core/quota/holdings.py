@@ -43,6 +43,7 @@ class UnitUsage:
         total = add_totals(h.totals for h in self.holdings).as_dict()
         return {
             "unit": self.unit,
+            "basis": "declared",
             "environments": [
                 {"app": h.app, "env": str(h.env), **{m: getattr(h.totals, m) for m in MEASURES}}
                 for h in self.holdings
