@@ -197,7 +197,7 @@ def test_markdown_in_both_languages(april):
     # issue 24: which usage is which (live allocation, used, and quota usage's declared)
     assert "## Live allocation per unit (provisioned environments)" in en and "Allocated (live)" in en
     assert 'govcloud quota usage counts every declared environment ("declared")' in en
-    assert "已分配（live）" in zh and "实际使用（used）" in zh
+    assert "在用环境的资源分配（live）" in zh and "实际使用（used）" in zh and "申报（declared）" in zh
     # numbers and dates for the locale
     assert "| rsj | 72 / 96 (75%) | 144 / 192 (75%) | 4,400 / 6,000 (73.3%) |" in en
     assert "2026年4月20日" in zh and "Apr 20, 2026" in en
