@@ -120,6 +120,9 @@ def _print_usage(payload: dict) -> None:
 
 
 def _print_drift(payload: dict) -> None:
+    if payload["status"] == "not provisioned":
+        click.echo(f"{payload['project']}: not provisioned (the cloud holds no such project): nothing to compare")
+        return
     if payload["ok"]:
         click.echo(f"{payload['project']}: quotas match the allocation")
         return

@@ -117,7 +117,8 @@ def usage(unit: str | None, policy: Policy, directory: Path) -> dict[str, Any]:
 
 
 def drift(app: str, env: Environment, directory: Path, cloud: str | None) -> dict[str, Any]:
-    """The project's quota sets as the stack sets them vs as the cloud reports them."""
+    """The project's quota sets as the stack sets them vs as the cloud reports them. A declared
+    environment whose project the cloud does not hold is ``not provisioned``: nothing to compare."""
     from orchestrator.adapters.cloud import Cloud
 
     application = find_application(app, directory)
@@ -125,10 +126,14 @@ def drift(app: str, env: Environment, directory: Path, cloud: str | None) -> dic
         raise UsageError(f"application {application.id} declares no {env} environment")
     project = naming.project_name(application.unit, application.id, env)
     expected = quotas(application.environments[env].resources)
-    actual = Cloud.connect(cloud).project_quotas(project)
+    connected = Cloud.connect(cloud)
+    if connected.find_project(project) is None:
+        return {"project": project, "status": "not provisioned", "expected": expected.as_dict(), "actual": None,
+                "differences": [], "ok": True}
+    actual = connected.project_quotas(project)
     found = differences(expected, actual)
-    return {"project": project, "expected": expected.as_dict(), "actual": actual.as_dict(),
-            "differences": [d.as_dict() for d in found], "ok": not found}
+    return {"project": project, "status": "drift" if found else "match", "expected": expected.as_dict(),
+            "actual": actual.as_dict(), "differences": [d.as_dict() for d in found], "ok": not found}
 
 
 def capacity(cloud: str | None, threshold: float) -> dict[str, Any]:

@@ -94,6 +94,7 @@ def with_quotas(conn, q: Quotas):
     """Make the fake connection report ``q`` as the project's quota sets."""
     from orchestrator.adapters.cloud import NETWORK_QUOTA_ATTRS
 
+    conn.identity.find_project.return_value = mock.Mock(id="p-1", tags=[])  # the project is there
     conn.get_compute_quotas.return_value = fakes.generate_fake_resource(compute_quota_set.QuotaSet, **q.compute)
     conn.get_network_quotas.return_value = fakes.generate_fake_resource(
         network_quota.Quota, **{NETWORK_QUOTA_ATTRS[k]: v for k, v in q.network.items()})

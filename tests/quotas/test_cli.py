@@ -141,13 +141,29 @@ def test_drift_json_shape_and_exit_codes(run_cli, monkeypatch, examples):
     ok = run_cli("quota", "drift", "open-data", "--env", "trial", "--manifests", str(EXAMPLES), "-o", "json")
     assert ok.exit_code == 0
     payload = json.loads(ok.stdout)
-    assert set(payload) == {"project", "expected", "actual", "differences", "ok"}
+    assert set(payload) == {"project", "status", "expected", "actual", "differences", "ok"}
     assert payload["project"] == "sjj-open-data-trial" and payload["differences"] == []
+    assert payload["status"] == "match"
     with_quotas(conn, dataclasses.replace(q, block_storage={"volumes": 9, "gigabytes": q.block_storage["gigabytes"]}))
     drifted = run_cli("quota", "drift", "open-data", "--env", "trial", "--manifests", str(EXAMPLES), "-o", "json")
     assert drifted.exit_code == 1
     assert json.loads(drifted.stdout)["differences"] == [
         {"service": "block_storage", "key": "volumes", "expected": q.block_storage["volumes"], "actual": 9}]
+
+
+def test_drift_of_a_declared_environment_not_yet_provisioned(run_cli, monkeypatch, examples):
+    """Issue 24: not an error (it was exit 2, "project does not exist"): not provisioned."""
+    conn = connection(providers=[])
+    conn.identity.find_project.return_value = None
+    monkeypatch.setattr(Cloud, "connect", classmethod(lambda cls, name=None: Cloud(conn, name)))
+    args = ("quota", "drift", "open-data", "--env", "test", "--manifests", str(EXAMPLES))
+    people, machine = run_cli(*args), run_cli(*args, "-o", "json")
+    assert people.exit_code == machine.exit_code == 0
+    assert people.stdout.strip() == "sjj-open-data-test: not provisioned (the cloud holds no such project): " \
+                                    "nothing to compare"
+    payload = json.loads(machine.stdout)
+    assert (payload["status"], payload["actual"], payload["differences"]) == ("not provisioned", None, [])
+    conn.get_compute_quotas.assert_not_called()
 
 
 def test_drift_of_an_unknown_application_exits_2(run_cli):
