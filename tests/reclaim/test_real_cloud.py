@@ -3,7 +3,8 @@
 
 A project tagged for a uniquely named application gets, through openstacksdk and outside any
 Pulumi stack: a network, subnet, router with gateway and interface, a security group, a server on
-the fake driver with a volume attached, a container with objects, and one foreign untagged volume.
+the fake driver with a volume attached, a container with objects, and one foreign volume (labelled
+for another application).
 The reclamation (real ledger, cloud and sweep; no Pulumi stack) is killed after a few deletions,
 resumed, and must leave only the foreign volume (and so keep the project).
 
@@ -15,6 +16,7 @@ The platform is the in-memory Keycloak admin here (see ``test_real_keycloak.py``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -23,6 +25,7 @@ import pytest
 
 from orchestrator.adapters.cloud import Cloud
 from orchestrator.adapters.platform import KeycloakPlatform
+from orchestrator.errors import ExternalError
 from orchestrator.core.platform import AuthSettings
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer, access_step
@@ -105,7 +108,9 @@ def build(admin, project, app_id: str) -> dict:
     server = conn.compute.create_server(name=f"{app_id}-web-1", flavor_id=flavor.id, image_id=image.id,
                                         networks=[{"uuid": net.id}], metadata=meta)
     volume = conn.block_storage.create_volume(name=f"{app_id}-data", size=1, metadata=meta)
-    foreign = conn.block_storage.create_volume(name="someone-elses", size=1)
+    # labelled for another application: foreign (unlabelled, it would be the department's own)
+    foreign = conn.block_storage.create_volume(name="someone-elses", size=1,
+                                               metadata={"govcloud:unit": "rsj", "govcloud:app": "someone-else"})
     conn.compute.wait_for_server(server, wait=120)
     conn.block_storage.wait_for_status(volume, "available", wait=60)
     conn.compute.create_volume_attachment(server, volume_id=volume.id)
@@ -154,8 +159,105 @@ def test_killed_reclamation_resumes_and_leaves_only_the_foreign_volume(cloud, ap
         cleanup(admin, project)
 
 
+MB = 1024 * 1024
+
+
+def store_data(conn, admin, ids: dict, app_id: str) -> dict:
+    """What a department does with its environment by hand, without labels: a large object
+    uploaded in segments (Swift's static large object, its segments in a second container), a
+    snapshot of its volume, an image of its server, a port on its network with a security group
+    of its own. Returns what it made, by kind."""
+    import hashlib
+    import json
+
+    container, segments = ids["container"], f"{ids['container']}_segments"
+    conn.object_store.create_container(name=segments)
+    manifest = []
+    for i in range(3):
+        chunk = bytes([i]) * MB
+        conn.object_store.upload_object(container=segments, name=f"big.iso/{i:08d}", data=chunk)
+        manifest.append({"path": f"/{segments}/big.iso/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(),
+                         "size_bytes": len(chunk)})
+    conn.object_store.put(f"{container}/big.iso", params={"multipart-manifest": "put"}, data=json.dumps(manifest))
+    snapshot = conn.block_storage.create_snapshot(volume_id=ids["volume"], name="before-upgrade", force=True)
+    # Nova's fake driver never uploads the snapshot's data: the image stays queued, but it is
+    # there, owned by the project, as the department's server image would be
+    image = conn.compute.create_server_image(ids["server"], name=f"{app_id}-web-1-golden", wait=False)
+    assert admin.image.get_image(image.id).owner == conn.current_project_id
+    group = conn.network.create_security_group(name="debug")
+    port = conn.network.create_port(network_id=ids["net"], name="debug", security_groups=[group.id])
+    conn.block_storage.wait_for_status(snapshot, "available", wait=60)
+    return {"segments": segments, "snapshot": snapshot.id, "image": image.id, "port": port.id, "group": group.id}
+
+
+def test_data_and_things_made_by_hand_go_in_one_run(cloud, app, ledger):
+    """Issue 24: objects in every container (a large object's segments in a second one), a
+    volume snapshot, a server image, a port and a security group made by hand: one run removes
+    them all and the project; the foreign volume alone stays."""
+    admin = cloud._conn
+    project = admin.identity.create_project(name=f"rsj-{app}-test", domain_id="default",
+                                            tags=["govcloud:unit=rsj", f"govcloud:app={app}", "govcloud:env=test"])
+    try:
+        ids = build(admin, project, app)
+        conn = admin.connect_as_project(project)
+        made = store_data(conn, admin, ids, app)
+        summary = Reclaimer(Lifecycle(ledger), ledger, cloud, FakeStacks(), OPS, platform=no_clients(),
+                            clock=lambda: at("2026-06-08T10:00")).run(app)
+        assert summary.failures == [] and summary.reclaimed, summary.failures
+        [sweep] = [s for s in summary.steps if s.step == "sweep"]
+        assert sweep.deleted["object"] == 3 + 1 + 3 and sweep.deleted["container"] == 2
+        assert sweep.deleted["snapshot"] == 1 and sweep.deleted["image"] == 1
+        assert sweep.deleted["port"] == 2 and sweep.deleted["security_group"] == 2  # the server's port, ours and by hand
+        assert [f["id"] for f in summary.foreign] == [ids["foreign"]]
+        assert list(conn.object_store.containers()) == []
+        assert admin.block_storage.find_snapshot(made["snapshot"], ignore_missing=True, all_projects=True) is None
+        assert admin.image.find_image(made["image"], ignore_missing=True) is None
+        assert admin.network.find_port(made["port"], ignore_missing=True) is None
+        assert admin.network.find_security_group(made["group"], ignore_missing=True) is None
+        assert [v.id for v in conn.block_storage.volumes()] == [ids["foreign"]]
+    finally:
+        cleanup(admin, project)
+
+
+def test_a_resource_of_a_gone_project_is_looked_up_by_id(cloud):
+    """What the forget step relies on: our admin finds a server, a volume, a network and a
+    container of another project by id, and says when they are gone; a container of a project
+    that is gone is read through the account (Swift's reseller admin)."""
+    admin = cloud._conn
+    project = admin.identity.create_project(name=f"govcloud-test-exists-{uuid.uuid4().hex[:8]}", domain_id="default")
+    reseller = admin.identity.find_role("ResellerAdmin")
+    try:
+        for role in ("member", "admin"):
+            admin.identity.assign_project_role_to_user(project, admin.current_user_id, admin.identity.find_role(role))
+        conn = admin.connect_as_project(project)
+        conn.object_store.create_container(name="c")
+        with pytest.raises(ExternalError, match="ResellerAdmin"):  # without the role, Swift cannot be asked
+            cloud.exists("container", "c", project.id)
+        admin.identity.assign_project_role_to_user(admin.current_project_id, admin.current_user_id, reseller)
+        cloud = Cloud.connect(CLOUD)  # a token with the role
+        net = conn.network.create_network(name="n")
+        volume = conn.block_storage.create_volume(name="v", size=1)
+        conn.block_storage.wait_for_status(volume, "available", wait=60)
+        assert cloud.exists("network", net.id, project.id) and cloud.exists("volume", volume.id, project.id)
+        assert cloud.exists("container", "c", project.id) and not cloud.exists("container", "nothing", project.id)
+        conn.network.delete_network(net)
+        conn.block_storage.delete_volume(volume)
+        conn.block_storage.wait_for_delete(volume, wait=60)
+        conn.object_store.delete_container("c")
+        admin.identity.delete_project(project)
+        assert not cloud.exists("network", net.id, project.id) and not cloud.exists("volume", volume.id, project.id)
+        assert not cloud.exists("container", "c", project.id)
+        assert not cloud.exists("server", str(uuid.uuid4()), project.id)
+    finally:
+        cleanup(admin, project)
+        with contextlib.suppress(Exception):  # not granted if the test failed before
+            admin.identity.unassign_project_role_from_user(admin.current_project_id, admin.current_user_id, reseller)
+
+
 def cleanup(admin, project) -> None:
     """Whatever is left, with openstacksdk's own cleanup, then the default group and the project."""
+    if admin.identity.find_project(project.id, ignore_missing=True) is None:
+        return
     conn = admin.connect_as_project(project)
     conn.project_cleanup(dry_run=False, wait_timeout=120)
     for group in conn.network.security_groups(project_id=project.id):

@@ -291,6 +291,10 @@ class Cloud:
         response = self._conn.object_store.head(f"{account}/{container}")
         if response.status_code == 404:
             raise exceptions.NotFoundException(f"container {container}")
+        if response.status_code in (401, 403):
+            raise ExternalError(f"Swift refused to read the account of project {project_id} ({response.status_code}): "
+                                "a container of a project that is gone can be verified only by a reseller admin; "
+                                "give the reclaiming user Swift's reseller admin role (ResellerAdmin) on its project")
         exceptions.raise_from_response(response)
 
     def _trove_admin_get(self, id: str) -> None:
