@@ -1,11 +1,14 @@
 """Reclamation of a terminated application (Art. 16): every environment, every resource, verified.
 
-Per environment (production, trial, test) that has a stack or a project: ``pulumi destroy``; the
-sweep of the environment's project for leftovers tagged for the application, kind by kind in the
-dependency order of :mod:`orchestrator.core.reclaim` (parallel within a kind); the unified-auth
-clients (also for an approved environment with neither stack nor project left); the project
-itself when nothing foreign is left in it; the role assignments on it; the stack and its state;
-then a verifying re-listing. Each step is recorded in the ledger, ``reclaimed`` only when all is
+Per environment (production, trial, test) that has a stack or a project: what the engine cannot
+delete (the department's data, things made by hand) emptied first; ``pulumi destroy`` with
+protection lifted (or, when the project went first, the stack's resources verified gone and its
+state forgotten); the sweep of the environment's project for what is ours (tagged for the
+application, or unlabelled in its own project), kind by kind in the dependency order of
+:mod:`orchestrator.core.reclaim` (parallel within a kind), and the destroy again if it had failed;
+the unified-auth clients (also for an approved environment with neither stack nor project left);
+the project itself, only once the stack holds nothing and nothing foreign is left in it; the role
+assignments on it; the stack and its state; then a verifying re-listing. Each step is recorded in the ledger, ``reclaimed`` only when all is
 gone. Without a configured platform the clients cannot be verified gone: that step fails.
 
 Decides first, then acts; failures are counted and the run goes on. A lease ``reclaim:<app>``
