@@ -123,10 +123,11 @@ def remaining(admin: Any, made: Made) -> list[str]:
         left.append(f"port {made.port}")
     if made.group and admin.network.find_security_group(made.group, ignore_missing=True):
         left.append(f"security group {made.group}")
-    if made.backup:
-        backups = admin.session.get(f"{_trove(admin)}/backups", params={"all_projects": 1}, raise_exc=True)
-        if any(b["id"] == made.backup for b in backups.json().get("backups", [])):
-            left.append(f"database backup {made.backup}")
+    if made.backup:  # Trove shows any project's backup to its admin by id
+        answer = admin.session.get(f"{_trove(admin)}/backups/{made.backup}", raise_exc=False)
+        assert answer.status_code in (200, 404), answer.text
+        if answer.status_code == 200:
+            left.append(f"database backup {made.backup} ({answer.json()['backup']['status']})")
     reseller = admin.identity.find_role("ResellerAdmin")
     admin.identity.assign_project_role_to_user(admin.current_project_id, admin.current_user_id, reseller)
     try:
