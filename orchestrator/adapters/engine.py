@@ -289,13 +289,47 @@ def _unprotect(stack: Any) -> int:
     return len(protected)
 
 
+def clear_stale_locks(stack_name: str, engine: Engine) -> int:
+    """Remove the file backend's locks on ``stack_name`` whose process is gone: a ``pulumi`` killed
+    with the govcloud that ran it (``.pulumi/locks/.../<stack>/<id>.json`` names its pid and host).
+    A lock of a process still alive, or of another host (whose processes cannot be seen from
+    here), stays, and the engine then says the stack is locked. How many were removed."""
+    import socket
+
+    backend = engine.env.get("PULUMI_BACKEND_URL", "")
+    if not backend.startswith("file://"):
+        return 0
+    removed = 0
+    for lock in (Path(backend[len("file://"):]) / ".pulumi" / "locks").glob(f"**/{stack_name}/*.json"):
+        try:
+            holder = json.loads(lock.read_text(encoding="utf-8"))
+            pid, host = int(holder["pid"]), str(holder["hostname"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a lock we can judge: the engine will name it
+        if host == socket.gethostname() and not _alive(pid):
+            lock.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
+
+
 def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Progress], None] | None = None,
                   repo: Path = REPO) -> OperationResult:
     """``pulumi destroy`` of an existing stack, without running the program (no config needed).
 
     Reclamation destroys everything (Art. 16, after an approved termination and a confirmed
     backup): the ``protect`` the stacks put on data-bearing resources is lifted first, as
-    ``pulumi state unprotect --all`` would, and the count is in ``changes["unprotect"]``."""
+    ``pulumi state unprotect --all`` would, and the count is in ``changes["unprotect"]``. A lock
+    left by a killed run is removed first (:func:`clear_stale_locks`; ``changes["stale_lock"]``)."""
     from pulumi import automation as auto
 
     def on_event(event: Any) -> None:
@@ -304,12 +338,15 @@ def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Pro
             on_progress(progress)
 
     try:
+        stale = clear_stale_locks(stack_name, engine)
         stack = _selected(stack_name, engine, repo)
         unprotected = _unprotect(stack)
         result = stack.destroy(on_event=on_event)
         changes = _counts(result.summary.resource_changes)
         if unprotected:
             changes["unprotect"] = unprotected
+        if stale:
+            changes["stale_lock"] = stale
         return OperationResult(stack_name, "destroy", False, changes)
     except auto.errors.CommandError as exc:
         raise ExternalError(f"pulumi destroy of stack {stack_name} failed: {_last_lines(str(exc))}") from exc

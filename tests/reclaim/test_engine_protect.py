@@ -71,3 +71,41 @@ def test_forgetting_removes_a_state_that_still_holds_resources_only_when_forced(
         engine.remove_stack("orphan", found, repo=work)
     engine.remove_stack("orphan", found, repo=work, force=True)
     assert not engine.stack_exists("orphan", found, work)
+
+
+def _lock(state: Path, stack: str, pid: int, host: str) -> Path:
+    """A lock as the file backend writes it while ``pulumi`` works on ``stack``."""
+    import json
+    import uuid
+
+    lock = state / ".pulumi" / "locks" / "organization" / "protect-test" / stack / f"{uuid.uuid4()}.json"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({"pid": pid, "username": "root", "hostname": host,
+                                "timestamp": "2026-12-05T14:00:00Z"}), encoding="utf-8")
+    return lock
+
+
+def test_a_lock_left_by_a_killed_run_is_removed_and_a_living_ones_kept(project, tmp_path):
+    """The end-to-end story's killed reclaim left its ``pulumi destroy``'s lock: the re-run's
+    destroy said "the stack is currently locked". A dead process's lock on this host goes; a
+    living process's, or another host's, stays."""
+    import socket
+    import subprocess
+
+    from pulumi import automation as auto
+
+    work, found = project
+    auto.Stack.create("locked", engine._workspace(found, work)).up()
+    state = tmp_path / "state"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    alive = _lock(state, "locked", os.getpid(), socket.gethostname())
+    elsewhere = _lock(state, "locked", gone.pid, "another-host")
+    with pytest.raises(ExternalError, match="locked"):
+        engine.destroy_stack("locked", found, repo=work)
+    alive.unlink()
+    elsewhere.unlink()
+    stale = _lock(state, "locked", gone.pid, socket.gethostname())
+    result = engine.destroy_stack("locked", found, repo=work)
+    assert result.changes["stale_lock"] == 1 and not stale.exists()
+    assert engine.stack_resources("locked", found, work) == []
