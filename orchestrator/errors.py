@@ -80,3 +80,7 @@ class ExternalError(GovcloudError):
     """An outside system (cloud, engine, database, platform) failed or is missing."""
 
     exit_code = 3
+
+
+class HistoryInvalid(ExternalError):
+    """The ledger holds what govcloud never writes (an event or projection edited by hand)."""

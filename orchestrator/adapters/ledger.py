@@ -8,15 +8,23 @@
 - ``notices``, ``notice_attempts``: the notice outbox (:mod:`orchestrator.adapters.outbox`); an
   event's notices are inserted in the transaction that appends it.
 
-The schema is migrated with Alembic (``orchestrator/migrations``) when the ledger opens. Public
-methods take and return core types; database errors are converted once, in :func:`_converted`.
+The schema is migrated with Alembic (``orchestrator/migrations``) when the ledger opens, in one
+transaction on both backends (a first run killed half-way leaves no half-made schema). A SQLite
+file we may not write is opened read-only: reading commands work, recording says why it cannot.
+Public methods take and return core types; database errors are converted once, in
+:func:`_converted`; a stored row govcloud would never write (edited by hand) is a
+:class:`HistoryInvalid` naming the event id and the field, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import json
+import os
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -24,9 +32,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from orchestrator.adapters.ledgerfile import database_url
-from orchestrator.core.lifecycle import AppState, Event
+from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
-from orchestrator.errors import ConflictError, ExternalError, NotFound, UsageError
+from orchestrator.errors import ConflictError, ExternalError, HistoryInvalid, NotFound, UsageError
 
 HEAD = "0002"  #: the newest migration; a test checks it against the migration scripts
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -132,16 +140,34 @@ def _engine(text: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True, connect_args={
             k: v for k, v in connect_args.items() if k not in url.query
         })
+    url, read_only = _sqlite_access(url)
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:
+        if read_only:
+            return
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
+
+
+def _sqlite_access(url: sa.URL) -> tuple[sa.URL | str, bool]:
+    """``url`` unchanged for a SQLite file we may write; else a read-only URI and True. WAL needs
+    its ``-shm`` file: where it is missing and cannot be made (a read-only directory) and no
+    ``-wal`` holds anything, the file is read as immutable (nobody can be writing it)."""
+    path = url.database
+    if not path or path.startswith("file:") or not os.path.exists(path):
+        return url, False
+    folder = os.path.dirname(os.path.abspath(path))
+    shm, wal = os.path.exists(path + "-shm"), os.path.exists(path + "-wal")
+    if os.access(path, os.W_OK) and (os.access(folder, os.W_OK) or (shm and os.access(path + "-shm", os.W_OK))):
+        return url, False
+    immutable = "&immutable=1" if not shm and not wal and not os.access(folder, os.W_OK) else ""
+    return f"sqlite:///file:{os.path.abspath(path)}?mode=ro{immutable}&uri=true", True
 
 
 @contextlib.contextmanager
@@ -153,8 +179,15 @@ def _converted(application: str = "", location: str = "") -> Iterator[None]:
         raise ConflictError(f"{application or 'the ledger'} changed meanwhile, retry") from exc
     except sa_exc.SQLAlchemyError as exc:
         reason = " ".join(str(exc.orig or exc).split())
+        if "readonly database" in reason:
+            raise ExternalError("the ledger is read-only here: status, history and deadlines read it, "
+                                "recording a step needs write access to the database file and its directory") from exc
         at = f" at {location}" if location else ""
         raise ExternalError(f"ledger database{at}: {exc.__class__.__name__}: {reason}"[:500]) from exc
+
+
+#: A number of our own for PostgreSQL's advisory lock: one first run migrates at a time.
+_MIGRATION_LOCK = 0x60FC1
 
 
 class Ledger:
@@ -173,11 +206,21 @@ class Ledger:
         self.engine.dispose()
 
     def migrate(self) -> None:
-        """``alembic upgrade head``, skipped cheaply when the schema is already at :data:`HEAD`."""
-        with _converted(location=where(self.engine.url)), self.engine.begin() as conn:
-            if sa.inspect(conn).has_table("alembic_version"):
-                if conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD:
-                    return
+        """``alembic upgrade head`` in one transaction, skipped cheaply (reading only, so a
+        read-only ledger opens) when the schema is already at :data:`HEAD`.
+
+        The transaction is a real one on SQLite too: Python's sqlite3 would run each ``CREATE
+        TABLE`` outside any transaction, so a first run killed half-way left tables behind and
+        every later command failed ("table events already exists"). Concurrent first runs wait
+        for each other (SQLite's write lock, a PostgreSQL advisory lock) and migrate once."""
+        with _converted(location=where(self.engine.url)), self.engine.connect() as conn:
+            if self._at_head(conn):
+                return
+        with _converted(location=where(self.engine.url)), self._writing() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            if self._at_head(conn):  # another first run finished while this one waited
+                return
             from alembic import command
             from alembic.config import Config
 
@@ -186,17 +229,32 @@ class Ledger:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    @staticmethod
+    def _at_head(conn: sa.Connection) -> bool:
+        return (sa.inspect(conn).has_table("alembic_version")
+                and conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A transaction that holds the write lock from its first statement: on SQLite an explicit
+        ``BEGIN IMMEDIATE`` (sqlite3 then runs every statement, DDL included, inside it and commits
+        it with the connection), elsewhere an ordinary transaction."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
     # --- events ---------------------------------------------------------------------------
 
     def events(self, application: str) -> list[Event]:
         """The events of ``application`` in sequence order (empty when it has none)."""
-        query = sa.select(EventRow).where(EventRow.application == application).order_by(EventRow.sequence)
+        query = _EVENTS.where(EventRow.application == application).order_by(EventRow.sequence)
         with _converted(application), self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
     def histories(self, until: dt.datetime | None = None) -> dict[str, list[Event]]:
         """Every application's events stated before ``until`` (all when ``None``), in sequence order."""
-        query = sa.select(EventRow).order_by(EventRow.application, EventRow.sequence)
+        query = _EVENTS.order_by(EventRow.application, EventRow.sequence)
         if until is not None:
             query = query.where(EventRow.stated_at < until)
         found: dict[str, list[Event]] = {}
@@ -223,29 +281,36 @@ class Ledger:
     def append(self, event: Event, after: AppState, next_due: dt.date | None,
                notices: Iterable[Addressed] = ()) -> Event:
         """Append ``event``, update the projection to ``after`` and queue the ``notices`` it causes,
-        in one transaction; :class:`ConflictError` if raced."""
+        in one transaction.
+
+        :class:`ConflictError` when raced: unique (application, sequence) lets one writer of the
+        same step win. Once the event is in, a projection row that is not one step behind is
+        not a race but a projection out of step (:class:`HistoryInvalid`: ``ledger rebuild``)."""
         recorded = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        row = _row(event, recorded)
         with _converted(event.application), self.engine.begin() as conn:
-            conn.execute(sa.insert(EventRow), [row])
+            conn.execute(sa.insert(EventRow), [_row(event, recorded)])
             values = dict(unit=after.unit, state=after.state, sequence=after.sequence,
                           next_due=next_due, snapshot=after.as_dict())
-            if event.sequence == 1:
+            done = conn.execute(
+                sa.update(ApplicationRow)
+                .where(ApplicationRow.application == event.application,
+                       ApplicationRow.sequence == event.sequence - 1)
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                held = conn.execute(sa.select(ApplicationRow.sequence)
+                                    .where(ApplicationRow.application == event.application)).first()
+                if event.sequence != 1 or held is not None:
+                    raise HistoryInvalid(
+                        f"the projection of {event.application} is out of step with its events (projection "
+                        f"{'missing' if held is None else f'at #{held.sequence}'}, events at #{event.sequence - 1}): "
+                        "nothing was recorded; see govcloud ledger check, repair with govcloud ledger rebuild")
                 conn.execute(sa.insert(ApplicationRow).values(application=event.application, **values))
-            else:
-                done = conn.execute(
-                    sa.update(ApplicationRow)
-                    .where(ApplicationRow.application == event.application,
-                           ApplicationRow.sequence == event.sequence - 1)
-                    .values(**values)
-                )
-                if done.rowcount != 1:
-                    raise ConflictError(f"{event.application} changed meanwhile, retry")
             if notices:
                 from orchestrator.adapters.outbox import insert
 
                 insert(conn, notices, recorded)
-        return _event(row)
+        return dataclasses.replace(event, recorded_at=recorded)
 
     # --- projection -----------------------------------------------------------------------
 
@@ -257,16 +322,16 @@ class Ledger:
         return found
 
     def find_state(self, application: str) -> AppState | None:
-        query = sa.select(ApplicationRow.snapshot).where(ApplicationRow.application == application)
+        query = sa.select(ApplicationRow.application, ApplicationRow.snapshot).where(ApplicationRow.application == application)
         with _converted(application), self.engine.connect() as conn:
-            snapshot = conn.execute(query).scalar()
-        return AppState.from_dict(snapshot) if snapshot is not None else None
+            row = conn.execute(query).first()
+        return _state(row) if row is not None else None
 
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
                state: str | None = None, unit: str | None = None) -> Iterator[AppState]:
         """Projected states, by id; ``due_before`` keeps those with a running deadline due before
         it, ``state`` and ``unit`` those in that state or of that unit."""
-        query = sa.select(ApplicationRow.snapshot).order_by(ApplicationRow.application)
+        query = sa.select(ApplicationRow.application, ApplicationRow.snapshot).order_by(ApplicationRow.application)
         if due_before is not None:
             query = query.where(ApplicationRow.next_due < due_before)
         elif with_due:
@@ -276,23 +341,51 @@ class Ledger:
         if unit is not None:
             query = query.where(ApplicationRow.unit == unit)
         with _converted(), self.engine.connect() as conn:
-            rows = conn.execute(query).scalars().all()
-        return (AppState.from_dict(s) for s in rows)
+            rows = conn.execute(query).all()
+        return (_state(row) for row in rows)
+
+    def check(self, project: Callable[[list[Event]], tuple[AppState, dt.date | None]]) -> list[str]:
+        """What differs between the projection and ``project(events) -> (state, next_due)`` of each
+        application, one line per application (empty when they agree); reads only."""
+        with _converted(), self.engine.connect() as conn:
+            stored = {r.application: r for r in conn.execute(sa.select(ApplicationRow))}
+            histories = self._histories(conn)
+        found = []
+        for app in sorted(set(stored) | set(histories)):
+            if app not in histories:
+                found.append(f"{app}: a projection row without events")
+                continue
+            state, due = project(histories[app])
+            expected = _projection(state, due)
+            row = stored.get(app)
+            if row is None:
+                found.append(f"{app}: no projection row (its events reach #{state.sequence})")
+                continue
+            differ = [k for k in ("unit", "state", "sequence", "next_due") if getattr(row, k) != expected[k]]
+            snapshot = _state(row).as_dict() if isinstance(row.snapshot, dict) else None
+            differ += [f"snapshot.{k}" for k, v in expected["snapshot"].items() if (snapshot or {}).get(k) != v]
+            if differ:
+                found.append(f"{app}: the projection differs from its events in " + ", ".join(differ))
+        return found
 
     def rebuild(self, project: Callable[[list[Event]], tuple[AppState, dt.date | None]]) -> int:
-        """Recompute the projection from the events with ``project(events) -> (state, next_due)``."""
-        with _converted(), self.engine.begin() as conn:
-            apps = conn.execute(sa.select(EventRow.application).distinct()).scalars().all()
+        """Recompute the whole projection from the events with ``project(events) -> (state,
+        next_due)``, in one transaction that holds the write lock (no append slips in between)."""
+        with _converted(), self._writing() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("LOCK TABLE events, applications IN EXCLUSIVE MODE"))
             conn.execute(sa.delete(ApplicationRow))
-            for app in apps:
-                rows = conn.execute(
-                    sa.select(EventRow).where(EventRow.application == app).order_by(EventRow.sequence)
-                )
-                state, due = project([_event(r) for r in rows])
-                conn.execute(sa.insert(ApplicationRow).values(
-                    application=app, unit=state.unit, state=state.state, sequence=state.sequence,
-                    next_due=due, snapshot=state.as_dict()))
-        return len(apps)
+            histories = self._histories(conn)
+            for app, events in histories.items():
+                conn.execute(sa.insert(ApplicationRow).values(application=app, **_projection(*project(events))))
+        return len(histories)
+
+    @staticmethod
+    def _histories(conn: sa.Connection) -> dict[str, list[Event]]:
+        found: dict[str, list[Event]] = {}
+        for row in conn.execute(_EVENTS.order_by(EventRow.application, EventRow.sequence)):
+            found.setdefault(row.application, []).append(_event(row))
+        return found
 
     # --- leases ---------------------------------------------------------------------------
 
@@ -342,14 +435,67 @@ def _row(event: Event, recorded: dt.datetime) -> dict:
     )
 
 
-def _event(row) -> Event:
-    get = row if isinstance(row, dict) else row._mapping
+#: Events as stored: times and payload read as text and parsed by :func:`_event`, so a value
+#: edited by hand is an error naming its event and field, not a driver's traceback.
+_EVENTS = sa.select(
+    *(c for c in EventRow.__table__.columns if c.name not in ("stated_at", "recorded_at", "payload")),
+    *(sa.cast(EventRow.__table__.c[name], sa.Text).label(name) for name in ("stated_at", "recorded_at", "payload")),
+)
+_TEXT = ("application", "type", "actor", "actor_role", "actor_source")
+_OPTIONAL_TEXT = ("actor_unit", "digest", "environment", "reason")
+
+
+def _event(row: Any) -> Event:
+    """One stored event, checked field by field (:class:`HistoryInvalid` names the first bad one)."""
+    get = row._mapping
+
+    def bad(name: str, why: str) -> HistoryInvalid:
+        return HistoryInvalid(f"ledger event id {get['id']} ({get['application']!r} #{get['sequence']!r}): field "
+                              f"{name}: {why}; govcloud does not write such a value (edited by hand?)")
+
+    for name in _TEXT + _OPTIONAL_TEXT:
+        if not isinstance(get[name], str) and (get[name] is not None or name in _TEXT):
+            raise bad(name, f"{get[name]!r} is not text")
+    if type(get["sequence"]) is not int or get["sequence"] < 1:
+        raise bad("sequence", f"{get['sequence']!r} is not a positive whole number")
+    if get["type"] not in EVENT_TYPES:
+        raise bad("type", f"{get['type']!r} is not an event type")
+    if get["actor_role"] not in ROLES:
+        raise bad("actor_role", f"{get['actor_role']!r} is not a role")
+    if get["environment"] not in (None, "test", "trial", "production"):
+        raise bad("environment", f"{get['environment']!r} is not an environment")
+    times = {}
+    for name in ("stated_at", "recorded_at"):
+        try:
+            times[name] = dt.datetime.fromisoformat(get[name])
+        except (TypeError, ValueError):
+            raise bad(name, f"{get[name]!r} is not a date and time") from None
+    try:
+        payload = json.loads(get["payload"]) if get["payload"] is not None else {}
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise bad("payload", f"{str(get['payload'])[:80]!r} is not a JSON object")
     return Event(
         application=get["application"], sequence=get["sequence"], type=get["type"], actor=get["actor"],
         actor_role=get["actor_role"], actor_unit=get["actor_unit"], actor_source=get["actor_source"],
-        at=get["stated_at"], recorded_at=get["recorded_at"], digest=get["digest"],
-        environment=get["environment"], reason=get["reason"], payload=get["payload"] or {},
+        at=times["stated_at"], recorded_at=times["recorded_at"], digest=get["digest"],
+        environment=get["environment"], reason=get["reason"], payload=payload,
     )
+
+
+def _state(row: Any) -> AppState:
+    """A projection row's snapshot as a state; :class:`HistoryInvalid` when it is not one."""
+    try:
+        return AppState.from_dict(row.snapshot)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise HistoryInvalid(f"the projection of {row.application} is not a state govcloud writes ({exc}): "
+                             "repair it from the events with govcloud ledger rebuild") from exc
+
+
+def _projection(state: AppState, next_due: dt.date | None) -> dict[str, Any]:
+    return dict(unit=state.unit, state=state.state, sequence=state.sequence, next_due=next_due,
+                snapshot=state.as_dict())
 
 
 def bulk_rows(events: Iterable[Event], recorded: dt.datetime) -> Iterator[dict]:

@@ -84,10 +84,26 @@ def render(template: str, lang: str, **context: Any) -> str:
         """Advice numbers formatted: percentages, dates, plain numbers; words as they are."""
         return {k: formatted(k, v, lang) for k, v in numbers.items()}
 
-    env = _environment().overlay()
+    env = _environment().overlay(finalize=_shown_md if template.endswith(".md.j2") else _shown)
     env.filters.update(num=lambda v, d=1: number(v, lang, d), pct=lambda v: percent(v, lang),
                        date=lambda v: date(v, lang))
     return env.get_template(template).render(t=t, figures=figures, lang=lang, **context)
+
+
+def _shown(value: Any) -> Any:
+    """Every ``{{ value }}``: text escaped for the terminal (stored text cannot add lines or
+    escape sequences); HTML templates autoescape on top, Markup (already safe) passes."""
+    import markupsafe
+
+    from orchestrator.core.text import printable
+
+    return printable(value) if isinstance(value, str) and not isinstance(value, markupsafe.Markup) else value
+
+
+def _shown_md(value: Any) -> Any:
+    """As :func:`_shown`, and ``|`` escaped: stored text cannot add a Markdown table cell."""
+    shown = _shown(value)
+    return shown.replace("|", "\\|") if isinstance(shown, str) else shown
 
 
 def formatted(key: str, value: Any, lang: str) -> str:

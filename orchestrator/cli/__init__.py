@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 
 from orchestrator import __version__
+from orchestrator.core.text import printable
 from orchestrator.errors import GovcloudError, ManifestInvalid
 
 
@@ -22,12 +23,12 @@ class Root(click.Group):
         try:
             return super().invoke(ctx)
         except ManifestInvalid as exc:
-            click.echo(f"error: {exc.path}: invalid manifest", err=True)
+            click.echo(f"error: {printable(exc.path)}: invalid manifest", err=True)
             for problem in exc.problems:
-                click.echo(f"  {exc.path}:{problem}", err=True)
+                click.echo(f"  {printable(exc.path)}:{printable(problem)}", err=True)
             ctx.exit(exc.exit_code)
-        except GovcloudError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except GovcloudError as exc:  # messages quote stored and typed text: one line, escaped
+            click.echo(f"error: {printable(exc)}", err=True)
             ctx.exit(exc.exit_code)
 
 

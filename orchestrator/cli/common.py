@@ -31,6 +31,16 @@ def emit(output: str, payload: Any, human: Callable[[Any], None]) -> None:
         human(payload)
 
 
+def rich_safe(value: object) -> str:
+    """Text from outside (the ledger, the cloud, the engine) for a rich console: escaped for the
+    terminal (:func:`orchestrator.core.text.printable`) and for rich's own ``[style]`` markup."""
+    from rich.markup import escape
+
+    from orchestrator.core.text import printable
+
+    return escape(printable(value))
+
+
 def parse_at(value: str | None) -> dt.datetime:
     """``--at`` as naive Beijing time: a date, a naive datetime (Beijing) or one with an offset."""
     from orchestrator.services.lifecycle import BEIJING, beijing_now

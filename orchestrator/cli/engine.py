@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from orchestrator.cli import cli
-from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at, rich_safe
 from orchestrator.cli.plan import ENVIRONMENTS
 
 
@@ -67,14 +67,14 @@ class ProgressPrinter:
     def __call__(self, event) -> None:
         if event.kind == "message":
             if event.severity in ("error", "warning", "info"):
-                self.console.print(f"[{'red' if event.severity == 'error' else 'yellow'}]{event.message}")
+                self.console.print(f"[{'red' if event.severity == 'error' else 'yellow'}]{rich_safe(event.message)}")
             return
         if event.op == "same" and event.kind != "failed":
             return
         mark = {"step": "…", "done": "✓", "failed": "✗"}[event.kind]
         style = {"step": "dim", "done": "green", "failed": "red"}[event.kind]
         symbol = self.SYMBOLS.get(event.op, event.op)
-        self.console.print(f"[{style}]{mark} {symbol:<2} {event.op:<8} {event.type}  {event.name}")
+        self.console.print(f"[{style}]{mark} {rich_safe(f'{symbol:<2} {event.op:<8} {event.type}  {event.name}')}")
 
 
 def _print_result(payload: dict) -> None:

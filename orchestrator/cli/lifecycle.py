@@ -9,6 +9,7 @@ import click
 
 from orchestrator.cli import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.core.text import printable
 
 ENVS = click.Choice(["test", "trial", "production"])
 
@@ -42,8 +43,8 @@ def _print_event(e: dict) -> None:
     env = f" [{e['environment']}]" if e["environment"] else ""
     program = f" with program {e['payload']['program'][:19]}" if e["payload"].get("program") else ""
     reason = f": {e['reason']}" if e["reason"] else ""
-    click.echo(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) "
-               f"at {e['at']}{program}{reason}")
+    click.echo(printable(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) "
+                         f"at {e['at']}{program}{reason}"))
 
 
 class Group(click.Group):
@@ -192,16 +193,16 @@ def status(application: str | None, at: str | None, output: str) -> None:
 def _print_status(payload) -> None:
     if isinstance(payload, list):
         for s in payload:
-            click.echo(f"{s['application']:<32} {s['unit']:<12} {s['state']:<22} #{s['sequence']}")
+            click.echo(printable(f"{s['application']:<32} {s['unit']:<12} {s['state']:<22} #{s['sequence']}"))
         return
-    click.echo(f"{payload['application']} ({payload['unit']}): {payload['state']}  digest {payload['digest']}")
+    click.echo(printable(f"{payload['application']} ({payload['unit']}): {payload['state']}  digest {payload['digest']}"))
     for env, digest in payload["approved"].items():
         live = f" provisioned ({payload['provisioned'][env][:19]})" if env in payload["provisioned"] else ""
         last = payload["deployed"].get(env)
         if live and last:
             program = f" with program {last['program'][:19]}" if last.get("program") else ""
             live += f"; last {last['event']} at {last['at']}{program}"
-        click.echo(f"  approved {env}: {digest}{live}")
+        click.echo(printable(f"  approved {env}: {digest}{live}"))
     proposed = payload.get("termination_proposed")
     if proposed:
         from orchestrator.files import shown
@@ -228,18 +229,22 @@ def history(application: str, at: str | None, output: str) -> None:
 @output_option
 def deadlines(overdue: bool, at: str | None, output: str) -> None:
     """Running deadlines of every application (Art. 12-16), judged at --at."""
-    found = _lifecycle().deadlines(parse_at(at), overdue=overdue)
-    emit(output, [d.as_dict() for d in found], _print_deadlines)
+    scan = _lifecycle().deadlines(parse_at(at), overdue=overdue)
+    emit(output, [d.as_dict() for d in scan.found], _print_deadlines)
+    for problem in scan.problems:
+        click.echo(printable(f"error: {problem}"), err=True)
+    if scan.problems:
+        raise click.exceptions.Exit(3)
 
 
 def _print_deadlines(items: list[dict]) -> None:
     for d in items:
         flag = " (provisional)" if d["provisional"] else ""
         done = f" done {d['done']}" if d["done"] else ""
-        click.echo(
+        click.echo(printable(
             f"  {d['application']:<28} {d['name']:<20} due {d['due']}{flag} {d['status']:<6}"
             f" {d['working_days']} wd{done} [{d['article']}]"
-        )
+        ))
 
 
 @cli.command(cls=Command)
@@ -287,6 +292,6 @@ def _print_expiry(r: dict) -> None:
     for a in r["actions"]:
         outcome = "would" if r["dry_run"] else ("FAILED" if a["error"] else "done")
         counts = ", ".join(f"{k} {n}" for k, n in a["deleted"].items())
-        click.echo(f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']})"
-                   f"{'  (' + counts + ')' if counts else ''}{': ' + a['error'] if a['error'] else ''}")
+        click.echo(printable(f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']})"
+                             f"{'  (' + counts + ')' if counts else ''}{': ' + a['error'] if a['error'] else ''}"))
     click.echo(f"{len(r['actions'])} action(s), {r['failed']} failed")

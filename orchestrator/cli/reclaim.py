@@ -11,7 +11,8 @@ import json
 import click
 
 from orchestrator.cli import cli
-from orchestrator.cli.common import actor_options, make_actor, output_option
+from orchestrator.cli.common import actor_options, make_actor, output_option, rich_safe
+from orchestrator.core.text import printable
 
 
 @cli.command(short_help="Provider: reclaim every resource of a terminated application (Art 16).")
@@ -80,27 +81,27 @@ class RichProgress:
     def item(self, environment, found, error) -> None:
         self.progress.advance(self.tasks[(environment, found.kind)])
         if error:
-            self.progress.console.print(f"[red]✗ {environment} {found.kind} {found.id}: {error}")
+            self.progress.console.print(f"[red]✗ {rich_safe(f'{environment} {found.kind} {found.id}: {error}')}")
 
     def step(self, step) -> None:
         style = {"done": "green", "failed": "red", "skipped": "yellow", "deferred": "yellow", "planned": "cyan"}.get(step.status, "")
         counts = ", ".join(f"{k} {n}" for k, n in step.deleted.items())
-        self.progress.console.print(f"[{style}]{step.status:<8}[/] {step.environment:<10} {step.step:<8} "
-                                    f"{step.detail}{'  (' + counts + ')' if counts else ''}")
+        line = f"{step.environment:<10} {step.step:<8} {step.detail}{'  (' + counts + ')' if counts else ''}"
+        self.progress.console.print(f"[{style}]{step.status:<8}[/] {rich_safe(line)}")
 
     def summary(self, s: dict) -> None:
         for step in s["steps"]:
             for i, f in enumerate(step.get("plan", []), 1):
-                click.echo(f"  {step['environment']:<10} {i:>4}. {f['kind']:<18} {f['id']}  {f['name']}")
+                click.echo(printable(f"  {step['environment']:<10} {i:>4}. {f['kind']:<18} {f['id']}  {f['name']}"))
         verb = "would delete" if s["dry_run"] else "deleted"
         counts = ", ".join(f"{k} {n}" for k, n in s["counts"].items()) or "nothing"
-        click.echo(f"{s['application']}: {verb} {sum(s['counts'].values())}: {counts}")
+        click.echo(printable(f"{s['application']}: {verb} {sum(s['counts'].values())}: {counts}"))
         for f in s["foreign"]:
-            click.echo(f"  foreign (left for a human): {f['environment']} {f['kind']} {f['id']} {f['name']}")
+            click.echo(printable(f"  foreign (left for a human): {f['environment']} {f['kind']} {f['id']} {f['name']}"))
         for f in s["failures"]:
-            click.echo(f"  FAILED: {f['environment']} {f['kind']} {f['id']} {f['name']}: {f['error']}")
+            click.echo(printable(f"  FAILED: {f['environment']} {f['kind']} {f['id']} {f['name']}: {f['error']}"))
         if s["note"]:
-            click.echo(f"  {s['note']}")
+            click.echo(printable(f"  {s['note']}"))
         d = s["deadline"]
         if d:
             click.echo(f"  reclamation due {d['due']} ({d['article']}): {'met' if d['met'] else 'NOT met'}, "

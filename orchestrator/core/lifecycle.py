@@ -18,8 +18,9 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from orchestrator.core.ids import unit_id
 from orchestrator.core.workdays import Calendar
-from orchestrator.errors import RuleError, UsageError
+from orchestrator.errors import GovcloudError, HistoryInvalid, RuleError, UsageError
 
 # --- states, roles, events ----------------------------------------------------------------
 
@@ -51,6 +52,13 @@ TEST_DAYS = 15  #: Art. 13
 TRIAL_DAYS = 30  #: Art. 14
 WARN_DAYS = 3  #: `expire` warns this many days before a test environment goes
 
+#: The regulation (长政办发〔2018〕22号) is in force from this day: no step under it is stated earlier.
+IN_FORCE = dt.datetime(2018, 6, 12)
+#: A recorded step may be stated at most this far after the clock of the machine recording it.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+#: Reading (``status``, ``deadlines``) may be judged at most this far ahead of the clock.
+LOOK_AHEAD = dt.timedelta(days=366 * 5)
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -68,6 +76,13 @@ class Actor:
             raise UsageError(f"role {self.role!r} unknown: one of {', '.join(ROLES)}")
         if self.role == UNIT and not self.unit:
             raise UsageError("a unit actor names its unit: use --unit UNIT or GOVCLOUD_UNIT")
+        if self.unit is not None:  # every actor is built here: no disguised unit gets past (" zjj", "ZJJ")
+            object.__setattr__(self, "unit", unit_id(self.unit, _UNIT_FIELD.get(self.source, "actor unit")))
+
+
+#: Where an actor's unit came from, by ``Actor.source``, for the refusal of a malformed one.
+_UNIT_FIELD = {"local": "--unit (GOVCLOUD_UNIT)", "oidc": "the ID token's unit claim",
+               "git": "metadata.unit.id"}
 
 
 @dataclass(frozen=True)
@@ -203,6 +218,8 @@ class AppState:
     tested_digest: str | None = None
     trial_started: str | None = None
     clocks: dict[str, list[str | None]] = field(default_factory=dict)  #: deadline -> [start, end]
+    #: the one-shot decisions in force (:func:`once_key`): digest, actor, at, sequence, event
+    decided: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -227,10 +244,17 @@ class AppState:
 
 
 def fold(events: list[Event], application: str | None = None) -> AppState:
-    """The state after ``events`` (one application's, in sequence order)."""
+    """The state after ``events`` (one application's, in sequence order); :class:`HistoryInvalid`
+    naming the event when one does not follow from the ones before (a ledger edited by hand)."""
     state = AppState(application or (events[0].application if events else ""))
     for event in events:
-        state = apply(state, event)
+        try:
+            state = apply(state, event)
+        except (GovcloudError, AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise HistoryInvalid(
+                f"event #{event.sequence} ({event.type!r}) of {state.application} does not follow from the ones before: "
+                f"{exc}; govcloud does not write such a history (edited by hand?)"
+            ) from exc
     return state
 
 
@@ -249,6 +273,10 @@ def apply(state: AppState, event: Event) -> AppState:
 
     def deployed() -> dict[str, Any]:
         return {"event": event.type, "at": at, "sequence": event.sequence, "program": p.get("program")}
+
+    def decided(key: str) -> None:
+        s.decided = {**s.decided, key: {"digest": event.digest, "actor": event.actor, "at": at,
+                                        "sequence": event.sequence, "event": event.type}}
 
     def stop(*names: str) -> None:
         for name in names:
@@ -272,6 +300,7 @@ def apply(state: AppState, event: Event) -> AppState:
         start("test-ready")
     elif kind == "approved":
         s.approved[env] = event.digest
+        decided(once_key(kind, env))
     elif kind == "provisioned":
         s.provisioned[env] = event.digest
         s.deployed[env] = deployed()
@@ -299,11 +328,13 @@ def apply(state: AppState, event: Event) -> AppState:
         stop("test-window")
     elif kind == "test-passed":
         s.tested_digest = event.digest
+        decided(once_key(kind, env))
         if s.change:
             s.change["tested"] = True
     elif kind == "change-requested":
         s.operating = s.state
         s.change = {"kind": p.get("kind", "minor"), "digest": event.digest, "tested": False, "environments": []}
+        s.decided = {k: v for k, v in s.decided.items() if k != once_key("test-passed")}  # the change is tested anew
         start("change-review")
     elif kind == "change-approved":
         assert s.change is not None
@@ -312,6 +343,7 @@ def apply(state: AppState, event: Event) -> AppState:
         s.change["environments"] = sorted(e for e in s.provisioned if e != gone)
         for live in s.change["environments"]:
             s.approved[live] = event.digest
+            decided(once_key("approved", live))
         s.requested_by = None
         stop("change-review")
         start("change-applied")
@@ -349,17 +381,20 @@ def decide(
     actor: Actor,
     at: dt.datetime,
     *,
+    now: dt.datetime | None = None,
     environment: str | None = None,
     digest: str | None = None,
     reason: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> Event:
-    """Check one step against ``state`` and return the event that records it.
+    """Check one step against ``state`` and return the event that records it; ``now`` is the
+    recording machine's clock (Beijing time), which bounds the stated ``at`` (:func:`check_stated`).
 
     Raises :class:`RuleError` (transition, role, step rule or gate; each names its article).
     """
     t = transition(state.state, kind, environment)
     check_actor(state, t, actor, payload or {})
+    check_stated(at, now)
     if state.last_at and at < dt.datetime.fromisoformat(state.last_at):
         raise UsageError(f"--at {at.isoformat()} precedes the last event of {state.application} ({state.last_at})")
     payload = dict(payload or {})
@@ -394,6 +429,7 @@ def decide(
             )
     if kind in ("expiry-warned", "test-expired", "extended") and not state.test_started:
         raise RuleError(f"{state.application} has no test environment", rule="test-window", article="Art. 13")
+    check_once(state, t, environment, digest)
     return Event(
         application=state.application,
         sequence=state.sequence + 1,
@@ -430,6 +466,62 @@ def check_actor(state: AppState, t: Transition, actor: Actor, payload: dict[str,
             rule="no-self-approval",
             article="Art. 6-9",
         )
+
+
+#: One-shot steps: recorded once for the same (environment and) digest; a second one doubles the
+#: record (two approvers at once, or one approving again) and is refused.
+ONCE = ("approved", "test-passed", "provisioned", "expiry-warned", "test-expired")
+
+
+def once_key(kind: str, environment: str | None = None) -> str:
+    """The key of a one-shot decision in :attr:`AppState.decided`: ``approved:test``, ``test-passed``."""
+    return f"{kind}:{environment}" if kind == "approved" else kind
+
+
+def check_once(state: AppState, t: Transition, environment: str | None, digest: str | None) -> None:
+    """Refuse a one-shot step already recorded: the same approval (environment and digest, Art.
+    13-14), the same passed test, a provisioning of an environment live at that digest (the
+    engine records ``reapplied`` then), a second warning or expiry of the same test window.
+    Steps whose transition changes the state are once by the transition table already."""
+    if t.event not in ONCE:
+        return
+    what = f"{t.event} ({environment})" if environment else t.event
+    prior = state.decided.get(once_key(t.event, environment))
+    if t.event in ("approved", "test-passed") and prior and prior["digest"] == digest:
+        raise RuleError(
+            f"{what} of {state.application} is recorded already for digest {digest}: by {prior['actor']} at "
+            f"{prior['at']} (event #{prior['sequence']}, {prior['event']}); it is recorded once per digest",
+            rule="decided-once", article=t.article)
+    if t.event == "provisioned" and digest is not None and state.provisioned.get(environment or "") == digest:
+        last = state.deployed.get(environment or "", {})
+        raise RuleError(
+            f"{environment} of {state.application} is provisioned already at {digest} (event #{last.get('sequence')} "
+            f"at {last.get('at')}); applying it again is recorded as {REAPPLIED} by govcloud up",
+            rule="decided-once", article=t.article)
+    if t.event in ("expiry-warned", "test-expired") and "test" not in state.provisioned:
+        raise RuleError(f"{state.application} has no live test environment to {'warn of' if t.event == 'expiry-warned' else 'expire'}",
+                        rule="decided-once", article=t.article)
+    if t.event == "expiry-warned" and state.test_expires and state.test_warned_until == state.test_expires.isoformat():
+        raise RuleError(f"the expiry of {state.application}'s test environment at {state.test_warned_until} is warned of already",
+                        rule="decided-once", article=t.article)
+
+
+def check_stated(at: dt.datetime, now: dt.datetime | None, *, ahead: dt.timedelta = CLOCK_SKEW,
+                 what: str = "--at") -> None:
+    """A stated time lies in the window govcloud accepts: not before the regulation is in force
+    (:data:`IN_FORCE`), not after ``now`` + ``ahead`` (a step is recorded when it happens: by
+    default :data:`CLOCK_SKEW`). Past times stay open for replaying a history. No ``now``: no
+    upper bound (replaying into a ledger of one's own)."""
+    if at < IN_FORCE or (now is not None and at > now + ahead):
+        upper = f" and at most {_span(ahead)} after now ({now.isoformat(timespec='minutes')}, Beijing time)" if now else ""
+        raise UsageError(
+            f"{what} {at.isoformat()} is outside the time govcloud accepts: from {IN_FORCE.date().isoformat()} "
+            f"(the regulation in force){upper}"
+        )
+
+
+def _span(delta: dt.timedelta) -> str:
+    return f"{delta.days} days" if delta.days else f"{int(delta.total_seconds() // 60)} minutes"
 
 
 # --- gates ----------------------------------------------------------------------------------

@@ -15,11 +15,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
+from orchestrator.core.ids import SLUG_PATTERN
+
 API_VERSION = "govcloud/v1"
 KIND = "Application"
 
 #: Lowercase slug used inside every identifier (stack, project, resource names).
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 #: A name unique within its kind in one environment (servers, volumes, groups...).
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,40}$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]

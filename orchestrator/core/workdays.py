@@ -72,6 +72,8 @@ class Calendar:
             raise ValueError("n must not be negative")
         day, provisional = start, self.is_provisional(start.year)
         while n:
+            if day == dt.date.max:  # total: a date no calendar reaches is the last one, provisional
+                return CalendarDate(day, True)
             day += dt.timedelta(days=1)
             provisional = provisional or self.is_provisional(day.year)
             if self.is_workday(day):
@@ -79,7 +81,11 @@ class Calendar:
         return CalendarDate(day, provisional)
 
     def add_natural_days(self, start: dt.date, n: int) -> CalendarDate:
-        return CalendarDate(start + dt.timedelta(days=n), False)
+        """``start`` + ``n`` days; past the last date there is, that date, provisional."""
+        try:
+            return CalendarDate(start + dt.timedelta(days=n), False)
+        except OverflowError:
+            return CalendarDate(dt.date.max if n > 0 else dt.date.min, True)
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
         """Working days after ``start`` up to and including ``end`` (negative when end < start)."""

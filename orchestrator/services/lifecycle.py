@@ -5,7 +5,7 @@ and appends one event. Reading commands (status, history, deadlines) never write
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -84,15 +84,26 @@ class ExpiryReport:
         return {"dry_run": self.dry_run, "failed": self.failed, "actions": [a.as_dict() for a in self.actions]}
 
 
+@dataclass
+class DeadlineScan:
+    """``deadlines``: what was found, and each application whose deadlines could not be judged."""
+
+    found: list[lc.Deadline]
+    problems: list[str] = field(default_factory=list)
+
+
 class Lifecycle:
     """The lifecycle steps over one ledger."""
 
-    def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None) -> None:
+    def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
-        when a step is first recorded; nobody without it)."""
+        when a step is first recorded; nobody without it). ``clock``: the recording machine's time
+        (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`)."""
         self.store = store
         self.calendar = calendar or default_calendar()
         self._directory = directory
+        self.clock = clock or beijing_now
 
     @property
     def directory(self) -> nt.Directory:
@@ -273,6 +284,7 @@ class Lifecycle:
         return report.application  # type: ignore[return-value]
 
     def status(self, application: str, at: dt.datetime) -> dict[str, Any]:
+        lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
         state = self.state(application)
         return {
             "application": state.application,
@@ -324,12 +336,25 @@ class Lifecycle:
             raise NotFound(f"application {application} has no ledger entries")
         return events
 
-    def deadlines(self, at: dt.datetime, overdue: bool = False) -> list[lc.Deadline]:
-        """Running deadlines of every application at ``at``; only the overdue ones if asked."""
+    def deadlines(self, at: dt.datetime, overdue: bool = False) -> DeadlineScan:
+        """Running deadlines of every application at ``at``; only the overdue ones if asked. An
+        application whose deadlines cannot be judged (a stated time outside the window, which
+        govcloud no longer records) is a problem of its own; the others are judged."""
+        now = self.clock()
+        lc.check_stated(at, now, ahead=lc.LOOK_AHEAD)
         states = self.store.states(due_before=at.date()) if overdue else self.store.states(with_due=True)
-        found = [d for s in states for d in lc.deadlines(s, self.calendar, at, running=True)]
+        found: list[lc.Deadline] = []
+        problems: list[str] = []
+        for state in states:
+            try:
+                for started, _ in state.clocks.values():
+                    lc.check_stated(dt.datetime.fromisoformat(started or ""), now, what="a deadline started")
+                found += lc.deadlines(state, self.calendar, at, running=True)
+            except (GovcloudError, ValueError, OverflowError) as exc:
+                problems.append(f"{state.application}: {exc}")
         keep = (lambda d: d.overdue) if overdue else (lambda d: lc.DEADLINE_RULES[d.name].kind == "due")
-        return sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name))
+        return DeadlineScan(sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name)),
+                            problems)
 
     # --- one step -------------------------------------------------------------------------
 
@@ -344,7 +369,7 @@ class Lifecycle:
         if not events and not new:
             raise NotFound(f"application {application} has no ledger entries")
         state = lc.fold(events, application)
-        return state, lc.decide(state, kind, actor, at, **details)
+        return state, lc.decide(state, kind, actor, at, now=self.clock(), **details)
 
     def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
         after = lc.apply(state, event)

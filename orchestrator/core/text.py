@@ -1,0 +1,38 @@
+"""Stored text made safe to show on a terminal: the one escaping function for people's screens. Pure.
+
+Reasons, opinions, actor names and display names are kept in the ledger as given; wherever a
+person reads them (``app history``, ``app status``, ``deadlines``, error messages, Markdown and
+text reports) they pass through :func:`printable`, so a newline cannot print a fake history line
+and an escape sequence cannot move the cursor, recolour or retitle the terminal. HTML is escaped
+by Jinja2's autoescape instead; rich output escapes its markup on top (``cli.common.rich_safe``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: Categories that change how text is laid out instead of showing: controls (C0, DEL, C1: ESC
+#: starts CSI and OSC sequences), format characters (bidi overrides and isolates, zero-width
+#: joiners, the BOM) and the line and paragraph separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def printable(text: object) -> str:
+    """``text`` with every character of :data:`_HIDDEN` written as a Python escape (``\\n``,
+    ``\\x1b``, ``\\u202e``); everything else, CJK included, as it is.
+
+    >>> printable("ok\\nzhang #9 approved\\x1b[2K")
+    'ok\\\\nzhang #9 approved\\\\x1b[2K'
+    >>> printable("审批 \\u202eevil")
+    '审批 \\\\u202eevil'
+    """
+    value = str(text)
+    if value.isprintable():  # the common case, quickly (isprintable is False for every hidden one)
+        return value
+    return "".join(_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in value)
+
+
+def _escape(char: str) -> str:
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}" if ord(char) < 0x10000
+        else f"\\U{ord(char):08x}")
