@@ -154,7 +154,7 @@ def bench(name: str, url: str, apps: int, per_app: int) -> dict:
     with ledger.engine.connect() as conn:
         count = conn.execute(sa.text("SELECT count(*) FROM events")).scalar()
     service = Lifecycle(ledger)
-    overdue = service.deadlines(AT, overdue=True)
+    overdue = service.deadlines(AT, overdue=True).found
     probe = f"app-{apps // 2:05d}"
     result = {
         "backend": name, "applications": apps, "events": count, "load_s": round(seconds, 1),

@@ -44,7 +44,9 @@ def cli() -> None:
 
 def register_commands() -> None:
     """Import the command modules; each registers its commands on :data:`cli`."""
-    from orchestrator.cli import engine, gitops, lifecycle, manifest, notices, plan, quota, reclaim, report  # noqa: F401
+    from orchestrator.cli import (  # noqa: F401
+        engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report,
+    )
 
 
 def main() -> None:

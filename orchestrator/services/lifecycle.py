@@ -56,6 +56,8 @@ class Store(Protocol):
                notices: Iterable[nt.Addressed] = ()) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
                state: str | None = None, unit: str | None = None) -> Iterator[lc.AppState]: ...
+    def check(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> list[str]: ...
+    def rebuild(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> int: ...
 
 
 @dataclass
@@ -355,6 +357,19 @@ class Lifecycle:
         keep = (lambda d: d.overdue) if overdue else (lambda d: lc.DEADLINE_RULES[d.name].kind == "due")
         return DeadlineScan(sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name)),
                             problems)
+
+    # --- the projection -------------------------------------------------------------------
+
+    def check_projection(self) -> list[str]:
+        """``ledger check``: where the projection differs from the events (empty: they agree)."""
+        return self.store.check(self._project)
+
+    def rebuild_projection(self) -> int:
+        """``ledger rebuild``: the projection recomputed from the events; the applications rebuilt."""
+        return self.store.rebuild(self._project)
+
+    def _project(self, events: list[lc.Event]) -> tuple[lc.AppState, dt.date | None]:
+        return project(events, self.calendar)
 
     # --- one step -------------------------------------------------------------------------
 

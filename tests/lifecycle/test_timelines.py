@@ -252,12 +252,12 @@ def test_overdue_deadlines_across_applications(service, tmp_path):
     service.submit(EXAMPLES / "citizen-portal.yaml", PORTAL, at("2026-02-12T10:00"))
     service.submit(SOCIAL_SECURITY, SOCIAL, at("2026-02-13T10:00"))
     service.accept("social-security", CLERK, at("2026-02-14T10:00"))
-    assert service.deadlines(at("2026-02-24T18:00"), overdue=True) == []
-    overdue = service.deadlines(at("2026-02-25T09:00"), overdue=True)
+    assert service.deadlines(at("2026-02-24T18:00"), overdue=True).found == []
+    overdue = service.deadlines(at("2026-02-25T09:00"), overdue=True).found
     assert [(d.application, d.name, d.due) for d in overdue] == [("citizen-portal", "accept-or-reject", dt.date(2026, 2, 24))]
-    running = service.deadlines(at("2026-02-25T09:00"))
+    running = service.deadlines(at("2026-02-25T09:00")).found
     assert [(d.application, d.name) for d in running] == [("citizen-portal", "accept-or-reject"), ("social-security", "review")]
-    assert len(service.deadlines(at("2026-03-01T09:00"), overdue=True)) == 2
+    assert len(service.deadlines(at("2026-03-01T09:00"), overdue=True).found) == 2
 
 
 def test_unknown_application_and_stale_write(service, ledger):
