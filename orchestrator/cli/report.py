@@ -9,10 +9,12 @@ import click
 from orchestrator.cli import cli
 from orchestrator.cli.common import emit, output_option, parse_at
 from orchestrator.cli.quota import cloud_option, policy_option
+from orchestrator.core.ids import unit_id
 
 lang_option = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                            help="language of the report")
-unit_option = click.option("--unit", default=None, help="one unit only [default: every unit]")
+unit_option = click.option("--unit", default=None, help="one unit only [default: every unit]",
+                           callback=lambda _ctx, _param, value: unit_id(value, "--unit") if value is not None else None)
 
 
 @cli.group(short_help="Operations reports (Art. 30) and the yearly assessment figures (Art. 45).")

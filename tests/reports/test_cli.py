@@ -53,3 +53,11 @@ def test_assessment_json_and_table(run):
     en = run("report", "assessment", "--year", "2026", "--lang", "en").stdout
     assert "单位 rsj" in zh and "上云率: 1 / 1 (100%)" in zh and "高风险问题: 未记录" in zh
     assert "Deadlines met: 5 / 6 (83.3%)" in en and "High-risk findings: not recorded" in en
+
+
+def test_the_unit_filter_is_a_unit_id(run):
+    """``--unit ' ZWB'`` is unit zwb (as for an actor); a malformed one exits 2 naming --unit."""
+    result = run("report", "monthly", "--month", "2026-04", "--unit", " ZWB", "--format", "json")
+    assert result.exit_code == 0 and [u["unit"] for u in json.loads(result.stdout)["units"]] == ["zwb"]
+    bad = run("report", "monthly", "--month", "2026-04", "--unit", "z w b")
+    assert bad.exit_code == 2 and "--unit 'z w b' is not a unit id" in bad.stderr
