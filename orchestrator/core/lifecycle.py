@@ -248,14 +248,20 @@ def fold(events: list[Event], application: str | None = None) -> AppState:
     naming the event when one does not follow from the ones before (a ledger edited by hand)."""
     state = AppState(application or (events[0].application if events else ""))
     for event in events:
-        try:
-            state = apply(state, event)
-        except (GovcloudError, AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise HistoryInvalid(
-                f"event #{event.sequence} ({event.type!r}) of {state.application} does not follow from the ones before: "
-                f"{exc}; govcloud does not write such a history (edited by hand?)"
-            ) from exc
+        state = apply_recorded(state, event)
     return state
+
+
+def apply_recorded(state: AppState, event: Event) -> AppState:
+    """:func:`apply` for an event read back from the ledger: :class:`HistoryInvalid` naming the
+    event when it does not follow from the state (govcloud never records such an event)."""
+    try:
+        return apply(state, event)
+    except (GovcloudError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise HistoryInvalid(
+            f"event #{event.sequence} ({event.type!r}) of {state.application} does not follow from the ones before: "
+            f"{exc}; govcloud does not write such a history (edited by hand?)"
+        ) from exc
 
 
 def apply(state: AppState, event: Event) -> AppState:

@@ -114,7 +114,7 @@ def replay(events: Sequence[lc.Event], period: Period, until: dt.datetime | None
         if event.at >= period.end or (until is not None and event.at > until):
             break
         before = state.state
-        state = lc.apply(state, event)
+        state = lc.apply_recorded(state, event)
         for name, (start, end) in state.clocks.items():
             clocks[(name, start)] = (end, state.test_days)
         kind = "change-applied" if event.type == "provisioned" and before == lc.CHANGE_APPROVED else event.type
