@@ -81,9 +81,11 @@ def test_a_first_run_killed_at_any_write_leaves_a_usable_ledger(backend, tmp_pat
             assert service.check_projection() == [], step
         finally:
             ledger.close()
-    assert killed >= 8, f"a first run should have many steps to be killed at, saw {killed}"
     if backend == "postgres":
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    assert killed >= 8, f"a first run should have many steps to be killed at, saw {killed}"
 
 
 def _ledger_with_history(home: Path) -> str:
