@@ -104,6 +104,15 @@ def test_a_far_date_already_stored_breaks_only_its_own_application(run, ledger, 
     assert "error: far-away: a deadline started 9999-12-30T10:00:00 is outside the time govcloud accepts" in result.stderr
 
 
+def test_deadline_arithmetic_is_total_up_to_the_last_date(service):
+    calendar = service.calendar
+    for start in (dt.date(9999, 12, 25), dt.date.max):
+        assert calendar.add_working_days(start, 30).date == dt.date.max
+        assert calendar.add_working_days(start, 30).provisional
+        assert calendar.add_natural_days(start, 30).date == dt.date.max
+    assert calendar.add_natural_days(dt.date(9999, 12, 1), 15).date == dt.date(9999, 12, 16)
+
+
 # --- stored text ----------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
+import orchestrator.cli.report  # noqa: F401
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.cli import cli
 from orchestrator.services.lifecycle import Lifecycle
@@ -125,7 +126,8 @@ def test_a_read_only_sqlite_ledger_is_read_and_refuses_to_record(what, tmp_path,
         for args, shows in ((["app", "status", "social-security"], "submitted"),
                             (["app", "history", "social-security"], "#1 submitted"),
                             (["deadlines", "--at", "2026-02-13"], "accept-or-reject"),
-                            (["app", "status"], "social-security")):
+                            (["app", "status"], "social-security"),
+                            (["report", "assessment", "--year", "2026", "-o", "json"], '"unit": "rsj"')):
             result = runner.invoke(cli, args)
             assert result.exit_code == 0 and shows in result.stdout, (args, result.output)
         refused = runner.invoke(cli, ["app", "accept", "social-security", "--as", "z", "--role", "egov-office",
