@@ -322,7 +322,8 @@ class Ledger:
         return found
 
     def find_state(self, application: str) -> AppState | None:
-        query = sa.select(ApplicationRow.application, ApplicationRow.snapshot).where(ApplicationRow.application == application)
+        query = (sa.select(ApplicationRow.application, ApplicationRow.snapshot)
+                 .where(ApplicationRow.application == application))
         with _converted(application), self.engine.connect() as conn:
             row = conn.execute(query).first()
         return _state(row) if row is not None else None

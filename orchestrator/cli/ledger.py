@@ -26,8 +26,7 @@ def ledger() -> None:
 def check(output: str) -> None:
     """Compare the projection with the events; exit 1 and say what differs when they disagree."""
     found = _lifecycle().check_projection()
-    emit(output, {"consistent": not found, "differences": found},
-         lambda p: click.echo("\n".join(printable(d) for d in p["differences"]) or "the projection agrees with the events"))
+    emit(output, {"consistent": not found, "differences": found}, _print_check)
     if found:
         raise click.exceptions.Exit(1)
 
@@ -37,4 +36,12 @@ def check(output: str) -> None:
 def rebuild(output: str) -> None:
     """Recompute the projection from the events, in one transaction."""
     count = _lifecycle().rebuild_projection()
-    emit(output, {"rebuilt": count}, lambda p: click.echo(f"projection rebuilt from the events of {p['rebuilt']} application(s)"))
+    emit(output, {"rebuilt": count},
+         lambda p: click.echo(f"projection rebuilt from the events of {p['rebuilt']} application(s)"))
+
+
+def _print_check(payload: dict) -> None:
+    for difference in payload["differences"]:
+        click.echo(printable(difference))
+    if payload["consistent"]:
+        click.echo("the projection agrees with the events")

@@ -195,7 +195,8 @@ def _print_status(payload) -> None:
         for s in payload:
             click.echo(printable(f"{s['application']:<32} {s['unit']:<12} {s['state']:<22} #{s['sequence']}"))
         return
-    click.echo(printable(f"{payload['application']} ({payload['unit']}): {payload['state']}  digest {payload['digest']}"))
+    click.echo(printable(f"{payload['application']} ({payload['unit']}): {payload['state']}  "
+                         f"digest {payload['digest']}"))
     for env, digest in payload["approved"].items():
         live = f" provisioned ({payload['provisioned'][env][:19]})" if env in payload["provisioned"] else ""
         last = payload["deployed"].get(env)

@@ -505,11 +505,11 @@ def check_once(state: AppState, t: Transition, environment: str | None, digest: 
             f"at {last.get('at')}); applying it again is recorded as {REAPPLIED} by govcloud up",
             rule="decided-once", article=t.article)
     if t.event in ("expiry-warned", "test-expired") and "test" not in state.provisioned:
-        raise RuleError(f"{state.application} has no live test environment to {'warn of' if t.event == 'expiry-warned' else 'expire'}",
+        raise RuleError(f"{state.application} has no live test environment ({t.event} is recorded once per window)",
                         rule="decided-once", article=t.article)
     if t.event == "expiry-warned" and state.test_expires and state.test_warned_until == state.test_expires.isoformat():
-        raise RuleError(f"the expiry of {state.application}'s test environment at {state.test_warned_until} is warned of already",
-                        rule="decided-once", article=t.article)
+        raise RuleError(f"the expiry of {state.application}'s test environment at {state.test_warned_until} "
+                        "is warned of already", rule="decided-once", article=t.article)
 
 
 def check_stated(at: dt.datetime, now: dt.datetime | None, *, ahead: dt.timedelta = CLOCK_SKEW,
@@ -519,7 +519,8 @@ def check_stated(at: dt.datetime, now: dt.datetime | None, *, ahead: dt.timedelt
     default :data:`CLOCK_SKEW`). Past times stay open for replaying a history. No ``now``: no
     upper bound (replaying into a ledger of one's own)."""
     if at < IN_FORCE or (now is not None and at > now + ahead):
-        upper = f" and at most {_span(ahead)} after now ({now.isoformat(timespec='minutes')}, Beijing time)" if now else ""
+        upper = (f" and at most {_span(ahead)} after now ({now.isoformat(timespec='minutes')}, Beijing time)"
+                 if now else "")
         raise UsageError(
             f"{what} {at.isoformat()} is outside the time govcloud accepts: from {IN_FORCE.date().isoformat()} "
             f"(the regulation in force){upper}"
