@@ -135,3 +135,41 @@ def test_a_read_only_sqlite_ledger_is_read_and_refuses_to_record(what, tmp_path,
         assert refused.exit_code == 3 and "the ledger is read-only here" in refused.output, refused.output
     assert sorted(p.name for p in home.iterdir() if p.name.startswith("ledger.db")) in (
         ["ledger.db"], ["ledger.db", "ledger.db-shm", "ledger.db-wal"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_first_runs_at_once_both_open_the_ledger(backend, tmp_path, request):
+    """Two commands on a ledger that does not exist yet: one migrates, the other waits and finds
+    the schema made (no "table events already exists")."""
+    import multiprocessing
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url, admin = _fresh_postgres(request.getfixturevalue("postgres_url"))
+        name = sa.make_url(url).database
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+
+    def first_run() -> None:
+        barrier.wait(timeout=60)
+        try:
+            Ledger.open(url).close()
+            results.put("ok")
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            results.put(f"{type(exc).__name__}: {exc}")
+
+    workers = [ctx.Process(target=first_run) for _ in range(2)]
+    for w in workers:
+        w.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+    if backend == "postgres":
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    assert outcomes == ["ok", "ok"]
