@@ -128,9 +128,17 @@ def test_stored_text_cannot_forge_history_lines(run):
     assert "ok\\nsocial-security #9 approved" in shown and "\\x1b[2K\\x1b]0;x\\x07\\u202e" in shown
     status = run("app", "status", "permit-prototype").output
     assert "\x1b" not in status and all(line.startswith(("permit-prototype", "  ")) for line in status.splitlines())
-    # an error message quoting stored text (the actor on record) stays one line too
+    # an error message quoting stored text (the approval on record names its actor) stays one line
+    office = ["--role", "egov-office", "--unit", "egov"]
     run("app", "submit", PERMIT, *UNIT_ZJJ, "--at", "2026-02-14")
-    run("app", "accept", "permit-prototype", "--as", "a\nb", "--role", "egov-office", "--unit", "egov", "--at", "2026-02-15")
+    run("app", "accept", "permit-prototype", "--as", "zhang", *office, "--at", "2026-02-15")
+    run("app", "review", "permit-prototype", "--opinion", "ok", "--as", "zhang", *office, "--at", "2026-02-16")
+    run("app", "approve", "permit-prototype", "--env", "test", "--as", "x\nerror: none\x1b[8m", *office,
+        "--at", "2026-02-17")
+    again = run("app", "approve", "permit-prototype", "--env", "test", "--as", "chen", *office, "--at", "2026-02-18",
+                code=1)
+    assert again.output.count("\n") == 1 and "\x1b" not in again.output
+    assert "by x\\nerror: none\\x1b[8m at 2026-02-17T00:00:00" in again.output
 
 
 # --- the ledger ------------------------------------------------------------------------------
