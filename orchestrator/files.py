@@ -20,6 +20,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from orchestrator.core import text
 from orchestrator.errors import UsageError
 
 #: Largest file read by default: a manifest, a policy, a calendar, the configuration.
@@ -50,15 +51,11 @@ def shown(path: str | os.PathLike | bytes) -> str:
 
 
 def _escape(ch: str) -> str:
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte (surrogateescape)
-        return f"\\x{code - 0xDC00:02x}"
+    """A path's character: stricter than :func:`orchestrator.core.text.printable` (every
+    non-printable one, spaces other than ' ' included, and the quote and backslash of the quoting)."""
     if ch in "\\\"":
         return "\\" + ch
-    if ch.isprintable():
-        return ch
-    named = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(ch)
-    return named or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return ch if ch.isprintable() else text.escape(ch)
 
 
 def read_bytes(path: str | os.PathLike, *, limit: int = MAX_BYTES, what: str = "file") -> bytes:

@@ -81,8 +81,7 @@ class Actor:
 
 
 #: Where an actor's unit came from, by ``Actor.source``, for the refusal of a malformed one.
-_UNIT_FIELD = {"local": "--unit (GOVCLOUD_UNIT)", "oidc": "the ID token's unit claim",
-               "git": "metadata.unit.id"}
+_UNIT_FIELD = {"local": "--unit (GOVCLOUD_UNIT)", "oidc": "the ID token's unit claim"}
 
 
 @dataclass(frozen=True)

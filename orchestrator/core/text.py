@@ -13,8 +13,9 @@ import unicodedata
 
 #: Categories that change how text is laid out instead of showing: controls (C0, DEL, C1: ESC
 #: starts CSI and OSC sequences), format characters (bidi overrides and isolates, zero-width
-#: joiners, the BOM) and the line and paragraph separators.
-_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: joiners, the BOM), the line and paragraph separators, and surrogates (an undecodable byte of
+#: a path or an argument, which a terminal could not even be sent).
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def printable(text: object) -> str:
@@ -29,10 +30,15 @@ def printable(text: object) -> str:
     value = str(text)
     if value.isprintable():  # the common case, quickly (isprintable is False for every hidden one)
         return value
-    return "".join(_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in value)
+    return "".join(escape(c) if unicodedata.category(c) in _HIDDEN else c for c in value)
 
 
-def _escape(char: str) -> str:
+def escape(char: str) -> str:
+    """One character as a Python escape: ``\\n``, ``\\x1b``, ``\\u202e``; an undecodable byte
+    (``surrogateescape``) as the byte it was, ``\\xff``. The one spelling of an escape in govcloud
+    (``files.shown`` quotes paths with it)."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}" if ord(char) < 0x10000
-        else f"\\U{ord(char):08x}")
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")

@@ -64,12 +64,12 @@ def test_a_malformed_unit_is_refused_naming_the_field(run, bad):
 
 
 def test_every_actor_is_normalised_whatever_built_it():
-    """The CLI, tokens (source oidc) and git go through Actor; the refusal names their field."""
+    """The CLI and tokens (source oidc) go through Actor; the refusal names their field."""
     assert Actor("x", EGOV, " ZJJ ", source="oidc").unit == "zjj"
     with pytest.raises(UsageError, match="the ID token's unit claim 'zj j' is not a unit id"):
         Actor("x", EGOV, "zj j", source="oidc")
-    with pytest.raises(UsageError, match="metadata.unit.id"):
-        Actor("x", lc.UNIT, "Zj_j", source="git")
+    with pytest.raises(UsageError, match=r"--unit \(GOVCLOUD_UNIT\) 'Zj_j' is not a unit id"):
+        Actor("x", lc.UNIT, "Zj_j")
 
 
 # --- time ----------------------------------------------------------------------------------
