@@ -16,10 +16,10 @@ import orchestrator.cli.lifecycle  # noqa: F401
 from orchestrator.cli import cli
 from orchestrator.core import lifecycle as lc
 from orchestrator.core.lifecycle import EGOV, Actor
-from orchestrator.errors import HistoryInvalid, UsageError
+from orchestrator.errors import UsageError
 from orchestrator.services.lifecycle import beijing_now
 
-from .conftest import CLERK, EXAMPLES, SOCIAL, at
+from .conftest import EXAMPLES, SOCIAL, at
 
 PERMIT = str(EXAMPLES / "permit-prototype.yaml")  # unit zjj
 UNIT_ZJJ = ["--as", "wu", "--role", "unit", "--unit", "zjj"]
