@@ -436,53 +436,61 @@ def _row(event: Event, recorded: dt.datetime) -> dict:
     )
 
 
-#: Events as stored: times and payload read as text and parsed by :func:`_event`, so a value
-#: edited by hand is an error naming its event and field, not a driver's traceback.
-_EVENTS = sa.select(
-    *(c for c in EventRow.__table__.columns if c.name not in ("stated_at", "recorded_at", "payload")),
-    *(sa.cast(EventRow.__table__.c[name], sa.Text).label(name) for name in ("stated_at", "recorded_at", "payload")),
-)
-_TEXT = ("application", "type", "actor", "actor_role", "actor_source")
-_OPTIONAL_TEXT = ("actor_unit", "digest", "environment", "reason")
+#: Events as stored, in :data:`_FIELDS` order: times and payload read as text and parsed by
+#: :func:`_event`, so a value edited by hand is an error naming its event and field, not a
+#: driver's traceback.
+_FIELDS = ("id", "application", "sequence", "type", "actor", "actor_role", "actor_unit", "actor_source", "digest",
+           "environment", "reason", "stated_at", "recorded_at", "payload")
+_EVENTS = sa.select(*(
+    sa.cast(EventRow.__table__.c[name], sa.Text).label(name) if name in ("stated_at", "recorded_at", "payload")
+    else EventRow.__table__.c[name] for name in _FIELDS))
+_ENVIRONMENTS = (None, "test", "trial", "production")
 
 
 def _event(row: Any) -> Event:
-    """One stored event, checked field by field (:class:`HistoryInvalid` names the first bad one)."""
-    get = row._mapping
+    """One stored event; checked at once, and field by field only when something is wrong."""
+    (_, application, sequence, kind, actor, role, unit, source, digest, environment, reason, stated, recorded,
+     payload) = row
+    try:
+        event = Event(
+            application=application, sequence=sequence, type=kind, actor=actor, actor_role=role, actor_unit=unit,
+            actor_source=source, at=dt.datetime.fromisoformat(stated), recorded_at=dt.datetime.fromisoformat(recorded),
+            digest=digest, environment=environment, reason=reason,
+            payload=json.loads(payload) if payload is not None else {},
+        )
+    except (TypeError, ValueError):
+        raise _damaged(row) from None
+    if not (kind in EVENT_TYPES and role in ROLES and environment in _ENVIRONMENTS and type(sequence) is int
+            and sequence > 0 and type(event.payload) is dict
+            and all(type(v) is str for v in (application, actor, source))
+            and all(v is None or type(v) is str for v in (unit, digest, reason))):
+        raise _damaged(row)
+    return event
+
+
+def _damaged(row: Any) -> HistoryInvalid:
+    """What is wrong with a stored event :func:`_event` refused: the first bad field, named."""
+    get = dict(zip(_FIELDS, row, strict=True))
 
     def bad(name: str, why: str) -> HistoryInvalid:
         return HistoryInvalid(f"ledger event id {get['id']} ({get['application']!r} #{get['sequence']!r}): field "
                               f"{name}: {why}; govcloud does not write such a value (edited by hand?)")
 
-    for name in _TEXT + _OPTIONAL_TEXT:
-        if not isinstance(get[name], str) and (get[name] is not None or name in _TEXT):
-            raise bad(name, f"{get[name]!r} is not text")
+    for name in ("application", "type", "actor", "actor_role", "actor_source", "actor_unit", "digest", "reason"):
+        if type(get[name]) is not str and (get[name] is not None or name not in ("actor_unit", "digest", "reason")):
+            return bad(name, f"{get[name]!r} is not text")
     if type(get["sequence"]) is not int or get["sequence"] < 1:
-        raise bad("sequence", f"{get['sequence']!r} is not a positive whole number")
-    if get["type"] not in EVENT_TYPES:
-        raise bad("type", f"{get['type']!r} is not an event type")
-    if get["actor_role"] not in ROLES:
-        raise bad("actor_role", f"{get['actor_role']!r} is not a role")
-    if get["environment"] not in (None, "test", "trial", "production"):
-        raise bad("environment", f"{get['environment']!r} is not an environment")
-    times = {}
+        return bad("sequence", f"{get['sequence']!r} is not a positive whole number")
+    for name, known, what in (("type", EVENT_TYPES, "an event type"), ("actor_role", ROLES, "a role"),
+                              ("environment", _ENVIRONMENTS, "an environment")):
+        if get[name] not in known:
+            return bad(name, f"{get[name]!r} is not {what}")
     for name in ("stated_at", "recorded_at"):
         try:
-            times[name] = dt.datetime.fromisoformat(get[name])
+            dt.datetime.fromisoformat(get[name])
         except (TypeError, ValueError):
-            raise bad(name, f"{get[name]!r} is not a date and time") from None
-    try:
-        payload = json.loads(get["payload"]) if get["payload"] is not None else {}
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        raise bad("payload", f"{str(get['payload'])[:80]!r} is not a JSON object")
-    return Event(
-        application=get["application"], sequence=get["sequence"], type=get["type"], actor=get["actor"],
-        actor_role=get["actor_role"], actor_unit=get["actor_unit"], actor_source=get["actor_source"],
-        at=times["stated_at"], recorded_at=times["recorded_at"], digest=get["digest"],
-        environment=get["environment"], reason=get["reason"], payload=payload,
-    )
+            return bad(name, f"{get[name]!r} is not a date and time")
+    return bad("payload", f"{str(get['payload'])[:80]!r} is not a JSON object")
 
 
 def _state(row: Any) -> AppState:
