@@ -104,11 +104,10 @@ class Calendar:
         """Cumulative working-day counts of ``year``, one entry per day (computed once per year)."""
         tables = self.__dict__.setdefault("_tables", {})
         if year not in tables:
-            day, total, table = dt.date(year, 1, 1), 0, []
-            while day.year == year:
-                total += self.is_workday(day)
+            total, table = 0, []
+            for ordinal in range(dt.date(year, 1, 1).toordinal(), dt.date(year, 12, 31).toordinal() + 1):
+                total += self.is_workday(dt.date.fromordinal(ordinal))  # by ordinal: no step past 9999-12-31
                 table.append(total)
-                day += dt.timedelta(days=1)
             tables[year] = table
         return tables[year]
 

@@ -111,6 +111,7 @@ def test_deadline_arithmetic_is_total_up_to_the_last_date(service):
         assert calendar.add_working_days(start, 30).provisional
         assert calendar.add_natural_days(start, 30).date == dt.date.max
     assert calendar.add_natural_days(dt.date(9999, 12, 1), 15).date == dt.date(9999, 12, 16)
+    assert calendar.working_days_between(dt.date(9999, 12, 1), dt.date.max) > 0  # the year 9999 is counted
 
 
 # --- stored text ----------------------------------------------------------------------------
