@@ -45,28 +45,33 @@ def _first_run_killed_at(url: str, step: int) -> bool:
     return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
 
 
-def _fresh_postgres(postgres_url: str) -> tuple[str, sa.Engine]:
+def _empty_postgres(postgres_url: str) -> str:
+    """A database of this test worker's own for first runs, emptied: its ``public`` schema dropped
+    and made again (a killed client's session is gone by then; no other session is ever ended)."""
     base = sa.make_url(postgres_url)
     name = f"{base.database}_firstrun"
     admin = sa.create_engine(base.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT")
-    return base.set(database=name).render_as_string(hide_password=False), admin
+    with admin.connect() as conn:
+        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base.set(database=name)
+    engine = sa.create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_first_run_killed_at_any_write_leaves_a_usable_ledger(backend, tmp_path, request):
     """kill -9 before every statement and commit of the very first schema creation; each time the
     next command (submit, then history) works on what was left."""
-    if backend == "postgres":
-        url, admin = _fresh_postgres(request.getfixturevalue("postgres_url"))
-        name = sa.make_url(url).database
-
     def fresh(step: int) -> str:
         if backend == "sqlite":
             return f"sqlite:///{tmp_path / f'ledger-{step}.db'}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        return url
+        return _empty_postgres(request.getfixturevalue("postgres_url"))
 
     killed = 0
     for step in range(1, 200):
@@ -82,10 +87,6 @@ def test_a_first_run_killed_at_any_write_leaves_a_usable_ledger(backend, tmp_pat
             assert service.check_projection() == [], step
         finally:
             ledger.close()
-    if backend == "postgres":
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     assert killed >= 8, f"a first run should have many steps to be killed at, saw {killed}"
 
 
@@ -146,11 +147,7 @@ def test_two_first_runs_at_once_both_open_the_ledger(backend, tmp_path, request)
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
     else:
-        url, admin = _fresh_postgres(request.getfixturevalue("postgres_url"))
-        name = sa.make_url(url).database
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = _empty_postgres(request.getfixturevalue("postgres_url"))
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(2), ctx.Queue()
 
@@ -168,8 +165,4 @@ def test_two_first_runs_at_once_both_open_the_ledger(backend, tmp_path, request)
     outcomes = [results.get(timeout=120) for _ in workers]
     for w in workers:
         w.join(timeout=60)
-    if backend == "postgres":
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     assert outcomes == ["ok", "ok"]
