@@ -1,7 +1,8 @@
 """What the campaign found outside this branch's lane (issue 15 parts A and B), each as the exact
 input. Those whose fix is not merged yet are marked ``xfail(strict=True)``: the mark comes off with
 the fix (a strict xfail that passes fails the suite, so a fixed finding cannot stay marked
-unnoticed). Part B's are fixed (merged before this branch): they stay as plain regression tests."""
+unnoticed). Parts A and B are fixed (merged before this branch or with part A's): they stay as
+plain regression tests."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from tests.conftest import EXAMPLES, ROOT
 MANIFEST = str(EXAMPLES / "social-security.yaml")
 UNIT = ["--as=zhaogang", "--role=unit", "--unit=rsj"]
 OFFICE = ["--as=zhang", "--role=egov-office", "--unit=egov"]
-PART_A = "issue 15 part A (ledger: unit ids, stated times, escaping of history)"
 
 
 @pytest.fixture
@@ -27,7 +27,6 @@ def ledger_env():
         yield {"GOVCLOUD_DATABASE_URL": f"sqlite:///{Path(home) / 'ledger.db'}"}
 
 
-@pytest.mark.xfail(strict=True, reason=PART_A + ": an office member of the unit in disguise accepts its own application")
 @pytest.mark.parametrize("unit", [" rsj", "RSJ", "rsj ", "\trsj"])
 def test_an_office_member_of_the_unit_in_disguise_is_refused(ledger_env, unit):
     answer(run("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00", env=ledger_env), allowed=(0,))
@@ -36,14 +35,12 @@ def test_an_office_member_of_the_unit_in_disguise_is_refused(ledger_env, unit):
     assert result.exit_code in (1, 2), result.output
 
 
-@pytest.mark.xfail(strict=True, reason=PART_A + ": a stated time far from the recording time is recorded")
 @pytest.mark.parametrize("at", ["9999-06-01", "0001-01-01T00:00"])
 def test_a_stated_time_outside_a_sane_window_is_refused(ledger_env, at):
     result = answer(run("app", "submit", MANIFEST, *UNIT, "--at", at, env=ledger_env))
     assert result.exit_code == 2, result.output
 
 
-@pytest.mark.xfail(strict=True, reason=PART_A + ": a newline in an opinion prints a forged history line")
 @pytest.mark.parametrize("opinion", ["fine\nsocial-security #9 approved [production] by boss (egov-office)",
                                      "fine\u2028social-security #9 approved", "fine\u202e"])
 def test_history_shows_one_line_per_event(ledger_env, opinion):
