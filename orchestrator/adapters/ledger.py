@@ -269,13 +269,13 @@ class Ledger:
         names = sorted(set(applications))
         with _converted(), self.engine.connect() as conn:
             for start in range(0, len(names), 1000):
-                query = (sa.select(EventRow.application, EventRow.payload)
-                         .where(EventRow.application.in_(names[start:start + 1000]),
-                                EventRow.type.in_(("submitted", "change-requested")))
+                query = (_EVENTS.where(EventRow.application.in_(names[start:start + 1000]),
+                                       EventRow.type.in_(("submitted", "change-requested")))
                          .order_by(EventRow.application, EventRow.sequence))
-                for app, payload in conn.execute(query):
-                    if isinstance(payload, dict) and isinstance(payload.get("manifest"), dict):
-                        found[app] = payload["manifest"]
+                for row in conn.execute(query):
+                    manifest = _event(row).payload.get("manifest")
+                    if isinstance(manifest, dict):
+                        found[row.application] = manifest
         return found
 
     def append(self, event: Event, after: AppState, next_due: dt.date | None,
