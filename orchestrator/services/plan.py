@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import files
+from orchestrator.adapters import pulumimock
+from orchestrator.adapters.pulumimock import ProgramRun, batch, forked_map, in_forked_worker, run_program
 from orchestrator.core import naming, sizing
 from orchestrator.core.manifest import Application, Environment
 
 if TYPE_CHECKING:
-    from orchestrator.adapters.mockruntime import ProgramRun
     from orchestrator.services.admission import Admission, Admissions
     from orchestrator.services.plancache import PlanCache
     from stacks.program import StackSettings
@@ -87,7 +88,6 @@ def plan_application(
     app: Application, env: Environment, settings: StackSettings | None = None
 ) -> StackPlan:
     """Plan one environment of ``app`` by running :func:`stacks.program.deploy` under mocks."""
-    from orchestrator.adapters.mockruntime import run_program
     from stacks.program import StackSettings, deploy
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK)
@@ -159,8 +159,6 @@ def plan_paths(
     admissions: list[Admissions] = []
     if todo:
         workers = min(workers or os.cpu_count() or 1, len(todo))
-        from orchestrator.adapters.mockruntime import batch
-
         plan_one = functools.partial(_plan_and_keep, env=env, cache=cache)
         work = [(items[i], keys[i]) for i in todo]
         _preload()
@@ -195,8 +193,6 @@ def plan_applications(
     """Plan (application, environment) pairs, in order; in forked processes when there are
     more than a few pairs and several cores. ``meanwhile`` runs in this process while the
     workers plan (after they are forked), or after planning when there are no workers."""
-    from orchestrator.adapters.mockruntime import batch
-
     workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
     if pairs:
         _preload()
@@ -222,27 +218,23 @@ def _forked(
     meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
     """``function`` over ``items`` in forked workers, in chunks that keep every core busy."""
-    from orchestrator.adapters.forkpool import forked_map
-    from orchestrator.adapters.mockruntime import in_forked_worker
-
     chunk = max(1, min(WORKER_ITEMS, -(-len(items) // workers)))
     return forked_map(function, items, workers, chunk, initializer=in_forked_worker, meanwhile=meanwhile)
 
 
 def _preload() -> None:
     """Import everything a plan needs, so forked workers start warm (a worker that imports a
-    module imports it again in every worker: ``tests/stacks/test_sdkshortcuts.py`` checks that
+    module imports it again in every worker: ``tests/stacks/test_pulumimock.py`` checks that
     planning the examples after this imports nothing)."""
-    from orchestrator.adapters import mockruntime
     from orchestrator.core import validation, yamlsource
     from stacks.program import preload
 
-    mockruntime.preload()
+    pulumimock.preload()
     validation.load_manifest  # noqa: B018
     yamlsource.load(b"preload: true\n")  # libyaml's loader is built on the first read
     yamlsource.parse(b"preload: true\n")  # ruamel.yaml (lines of problems) loads its parts on the first parse
     preload()
-    mockruntime.freeze_heap()
+    pulumimock.freeze_heap()
 
 
 def _resources(run: ProgramRun) -> list[PlannedResource]:

@@ -90,7 +90,7 @@ ran = set()
 def profile(frame, event, arg):
     ran.add(frame.f_code.co_filename)
 sys.setprofile(profile); threading.setprofile(profile)
-from orchestrator.adapters.mockruntime import run_program
+from orchestrator.adapters.pulumimock import run_program
 from orchestrator.core.validation import load_manifest
 manifest = sys.argv[1]
 app = load_manifest(manifest)
@@ -104,7 +104,7 @@ sys.setprofile(None); threading.setprofile(None)
 print(json.dumps(sorted(ran)))
 """
 #: The code that runs the program, not part of it.
-HARNESS = {"orchestrator/adapters/mockruntime.py", "orchestrator/adapters/sdkshortcuts.py"}
+HARNESS = {f"orchestrator/adapters/pulumimock/{m}.py" for m in ("__init__", "runtime", "shortcuts", "patches", "forkpool")}
 
 
 def test_every_project_file_that_runs_with_the_program_is_counted() -> None:

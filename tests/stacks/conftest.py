@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.mockruntime import ProgramRun, Registered, run_program
+from orchestrator.adapters.pulumimock import ProgramRun, Registered, run_program
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.validation import load_manifest

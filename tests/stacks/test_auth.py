@@ -15,7 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from orchestrator.adapters.mockruntime import ProgramRun, mock_client_secret, run_program, run_program_collecting
+from orchestrator.adapters.pulumimock import ProgramRun, mock_client_secret, run_program, run_program_collecting
 from orchestrator.adapters.templates import OIDC_ENV_PATH
 from orchestrator.core import naming
 from orchestrator.core.access import FORBIDDEN_ROLES, grants

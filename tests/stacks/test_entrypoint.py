@@ -10,7 +10,7 @@ import runpy
 import pulumi
 import pytest
 
-from orchestrator.adapters.mockruntime import ProgramRun, run_program, run_program_collecting
+from orchestrator.adapters.pulumimock import ProgramRun, run_program, run_program_collecting
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_random as random
 
-from orchestrator.adapters.mockruntime import run_program
+from orchestrator.adapters.pulumimock import run_program
 
 
 class Box(pulumi.ComponentResource):

@@ -22,12 +22,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from orchestrator.errors import ExternalError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class WorkerFailed(RuntimeError):
-    """A forked worker died without handing back its results."""
+class WorkerFailed(ExternalError):
+    """A forked worker died without handing back its results (killed, out of memory: the
+    operating system, an outside system, failed the plan)."""
 
 
 def forked_map(

@@ -1,11 +1,16 @@
 """Shortcuts through the Pulumi SDK's bookkeeping for runs under our mock runtime.
 
+This module reads private names of the SDK as it is imported: only
+:mod:`~orchestrator.adapters.pulumimock.shortcuts` imports it, and only once its version check
+has passed (on any other SDK version runs take the stock path).
+
 A plan spends most of its time in the SDK's per-Output machinery, not in the program. Each
 shortcut below replaces one SDK function by one that gives the program the same values, in the
 same Outputs, with the same errors, at less cost; the registrations the monitor receives are the
 ones the stock SDK sends. They are installed for the duration of one mock run only
-(:func:`installed`), written against the pinned SDK (``pulumi`` 3.272, see pyproject.toml) and
-checked by ``tests/stacks/test_sdkshortcuts.py``: for every example, the monitor receives the same
+(:func:`~orchestrator.adapters.pulumimock.shortcuts.installed`), written against one SDK version
+(:data:`~orchestrator.adapters.pulumimock.shortcuts.SDK_VERSION`) and
+checked by ``tests/stacks/test_pulumimock.py``: for every example, the monitor receives the same
 registration requests byte for byte (inputs, options, dependencies, aliases; only the stack trace
 differs, see 6) and the stack exports the same outputs, with and without them. Mock runs without
 shortcuts: ``run_program(fast=False)``.
@@ -49,8 +54,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -61,34 +65,10 @@ from pulumi.runtime import resource, rpc, settings, stack
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.settings import SETTINGS
 
-#: The SDK versions the shortcuts were written against (prefix of the installed distribution's).
-SDK_VERSION = "3.272."
-
 
 @functools.cache
-def supported() -> bool:
-    """Whether the installed SDK is the one the shortcuts replace functions of."""
-    from importlib.metadata import version
-
-    return version("pulumi").startswith(SDK_VERSION)
-
-
-@contextmanager
-def installed() -> Iterator[None]:
-    """Install the shortcuts for the duration of the block (nothing when the SDK is another)."""
-    patches = _patches() if supported() else ()
-    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]  # a staticmethod as such
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        for owner, name, value in reversed(saved):
-            setattr(owner, name, value)
-
-
-@functools.cache
-def _patches() -> tuple[tuple[Any, str, Any], ...]:
+def replacements() -> tuple[tuple[Any, str, Any], ...]:
+    """(owner, name, replacement) of every shortcut."""
     return (
         (rpc, "transfer_properties", _transfer_properties),
         (rpc, "serialize_property", _serializing_property(rpc.serialize_property)),

@@ -12,9 +12,7 @@ import pytest
 from pulumi.output import Output, Unknown
 from pulumi.runtime import resource, rpc, stack
 
-from orchestrator.adapters import mockruntime, sdkshortcuts
-from orchestrator.adapters.forkpool import WorkerFailed, forked_map
-from orchestrator.adapters.mockruntime import ProgramRun, run_program
+from orchestrator.adapters.pulumimock import ProgramRun, WorkerFailed, forked_map, run_program, runtime, shortcuts
 from orchestrator.core import naming
 from orchestrator.services.plan import plan_paths
 from tests.stacks.conftest import EXAMPLES, REPO, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, example, example_environments
@@ -45,7 +43,7 @@ def _registered(run: ProgramRun) -> list[tuple]:
 
 
 def test_the_installed_sdk_is_the_one_the_shortcuts_were_written_for() -> None:
-    assert sdkshortcuts.supported()
+    assert shortcuts.supported()
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def requests(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every RegisterResourceRequest the mock monitor receives (without the stack trace and source
     position, which shortcut 6 leaves out), serialized: all options, dependencies and aliases, not only inputs."""
     seen: list[bytes] = []
-    make_mocks = mockruntime._make_mocks
+    make_mocks = runtime._make_mocks
 
     def recording() -> tuple:
         recorder, monitor = make_mocks()
@@ -72,7 +70,7 @@ def requests(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         monitor.RegisterResource = register_resource
         return recorder, monitor
 
-    monkeypatch.setattr(mockruntime, "_make_mocks", recording)
+    monkeypatch.setattr(runtime, "_make_mocks", recording)
     return seen
 
 
@@ -98,7 +96,9 @@ def test_shortcuts_last_only_as_long_as_the_run() -> None:
     before = (rpc.transfer_properties, Output._track, stack.wait_for_rpcs, resource.create_urn, pulumi.log.debug)
     seen: list[object] = []
     run_program(lambda: seen.append(rpc.transfer_properties), project="p", stack="s")
-    assert seen == [sdkshortcuts._transfer_properties]
+    from orchestrator.adapters.pulumimock import patches
+
+    assert seen == [patches._transfer_properties]
     assert (rpc.transfer_properties, Output._track, stack.wait_for_rpcs, resource.create_urn,
             pulumi.log.debug) == before
 

@@ -5,9 +5,10 @@ therefore happens in a fresh, empty :class:`contextvars.Context` in which the se
 (``reset_options``), the config set and the mocks installed with a new monitor: nothing leaks
 from one stack into the next, and many stacks are planned one after another in one process
 (or in each forked worker). Mocked values are deterministic. Runs go through the SDK shortcuts
-of :mod:`orchestrator.adapters.sdkshortcuts` unless ``fast=False``.
+(:mod:`~orchestrator.adapters.pulumimock.shortcuts`) unless ``fast=False``.
 
-Heavy imports (pulumi) happen when a run starts, not when this module is imported.
+The SDK is imported inside the functions that run programs, not with this module: commands
+that plan nothing (most of the CLI) start without paying for it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+
+from orchestrator.adapters.pulumimock import shortcuts
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -207,7 +210,7 @@ def run_program(
 
     ``preview=True`` runs as ``pulumi preview`` does: about a quarter cheaper, but outputs the
     cloud computes (addresses) stay unknown, so stack outputs are not collected. ``fast=False``
-    runs the stock SDK, without :mod:`orchestrator.adapters.sdkshortcuts` (same result, slower).
+    runs the stock SDK, without :mod:`~orchestrator.adapters.pulumimock.shortcuts` (same result, slower).
 
     Exceptions of the program propagate after the runtime has settled; the resources registered
     until then are lost with them (use :func:`run_program_collecting` to keep them).
@@ -282,10 +285,7 @@ def preload() -> None:
     import pulumi.runtime.mocks  # noqa: F401
     import pulumi.runtime.stack  # noqa: F401
 
-    from orchestrator.adapters import sdkshortcuts
-
-    if sdkshortcuts.supported():
-        sdkshortcuts._patches()
+    shortcuts.preload()
 
 
 @contextmanager
@@ -326,9 +326,7 @@ def _run_in_context(
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from orchestrator.adapters.sdkshortcuts import installed
-
-    with installed() if fast else nullcontext():
+    with shortcuts.installed() if fast else nullcontext():
         _event_loop()
         settings.reset_options(project=project, stack=stack, preview=preview)
         runtime_config.set_all_config(dict(config), [])
