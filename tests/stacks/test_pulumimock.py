@@ -6,15 +6,20 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
 
 import pulumi
 import pytest
 from pulumi.output import Output, Unknown
 from pulumi.runtime import resource, rpc, stack
 
-from orchestrator.adapters.pulumimock import ProgramRun, WorkerFailed, forked_map, run_program, runtime, shortcuts
+from orchestrator.adapters.pulumimock import (
+    ProgramRun, StockSdkWarning, WorkerFailed, forked_map, run_program, runtime, shortcuts,
+)
 from orchestrator.core import naming
-from orchestrator.services.plan import plan_paths
+from orchestrator.errors import ExternalError
+from orchestrator.services.plan import plan_file, plan_paths
 from tests.stacks.conftest import EXAMPLES, REPO, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, example, example_environments
 
 
@@ -167,3 +172,59 @@ def test_forked_map_names_a_worker_that_died() -> None:
 
     with pytest.raises(WorkerFailed, match="died"):
         forked_map(die, [1, 2], workers=2, chunk=1)
+
+
+@pytest.fixture
+def version_check() -> Iterator[None]:
+    """The version check and its warning forgotten before and after the test."""
+    shortcuts.supported.cache_clear()
+    shortcuts._warn_once.cache_clear()
+    yield
+    shortcuts.supported.cache_clear()
+    shortcuts._warn_once.cache_clear()
+
+
+def test_another_sdk_version_plans_through_the_stock_path_saying_so_once(
+    monkeypatch: pytest.MonkeyPatch, version_check: None
+) -> None:
+    fast = plan_paths(EXAMPLES, workers=1)
+    monkeypatch.setattr(shortcuts, "_sdk_version", lambda: "3.999.0")  # what the check reads
+    shortcuts.supported.cache_clear()
+    seen: list[object] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_program(lambda: seen.append(rpc.transfer_properties), project="p", stack="s")
+        stock = plan_paths(EXAMPLES, workers=1)
+        forked = plan_paths(EXAMPLES, workers=2)
+    assert seen == [rpc.transfer_properties], "a shortcut was installed on another SDK version"
+    said = [w for w in caught if issubclass(w.category, StockSdkWarning)]
+    assert len(said) == 1 and "pulumi 3.999.0 is not the SDK version" in str(said[0].message), said
+    assert len(fast) > len(EXAMPLES)
+    assert [p.as_dict() for p in stock] == [p.as_dict() for p in fast] == [p.as_dict() for p in forked]
+
+
+def test_the_private_sdk_names_are_read_only_after_the_version_check() -> None:
+    """Importing the package reads nothing of the SDK; with another SDK version the module that
+    reads its private names is never imported (here: cannot be), and plans still run."""
+    script = (
+        "import sys, warnings\n"
+        "from orchestrator.adapters import pulumimock\n"
+        "from orchestrator.adapters.pulumimock import shortcuts\n"
+        "assert 'pulumi' not in sys.modules and 'orchestrator.adapters.pulumimock.patches' not in sys.modules\n"
+        "shortcuts._sdk_version = lambda: '3.999.0'\n"
+        "sys.modules['orchestrator.adapters.pulumimock.patches'] = None  # importing it raises\n"
+        "from orchestrator.services import plan\n"
+        "plan._preload()\n"
+        f"plans = [p for path in {[str(p) for p in EXAMPLES]!r} for p in plan.plan_file(path, admit=False)]\n"
+        "print(len(plans), sum(len(p.resources) for p in plans))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    expected = [p for path in EXAMPLES for p in plan_file(path, admit=False)]
+    assert done.stdout.split() == [str(len(expected)), str(sum(len(p.resources) for p in expected))]
+    assert done.stderr.count("StockSdkWarning") == 1, done.stderr
+
+
+def test_a_dead_worker_is_an_outside_failure() -> None:
+    assert issubclass(WorkerFailed, ExternalError) and WorkerFailed("x").exit_code == 3
