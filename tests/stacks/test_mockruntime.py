@@ -6,6 +6,7 @@ import pulumi
 import pulumi_random as random
 
 from orchestrator.adapters.pulumimock import run_program
+from tests.stacks.conftest import shortcuts_only
 
 
 class Box(pulumi.ComponentResource):
@@ -30,6 +31,7 @@ def test_runs_do_not_share_state() -> None:
     assert first.resources[0].urn.startswith("urn:pulumi:one::p::")
 
 
+@shortcuts_only
 def test_the_sdks_debug_messages_are_not_built_under_mocks(caplog) -> None:
     """They would end in the root logger at debug level; the run makes none."""
     import logging
