@@ -5,7 +5,10 @@ absolute), ``environment``, ``digest`` (the approved digest), ``externalNetwork`
 cloud's external network), ``keyPair`` (optional Nova key pair name), ``authRealm`` (the
 authentication platform's realm), ``authTestRealm`` (optional, default ``<authRealm>-test``),
 ``authPlatform`` (optional, default ``keycloak``), ``providerOpsGroup`` (optional, default
-``govcloud-provider-ops``). Cloud credentials come from ``clouds.yaml`` / ``OS_CLOUD``, the
+``govcloud-provider-ops``), ``releaseData`` (optional: a JSON list of the logical names of
+data-bearing resources this run may delete, replace or rebuild, written by ``govcloud up`` from an
+approved data loss; every other volume, database, container and stateful server is protected).
+Cloud credentials come from ``clouds.yaml`` / ``OS_CLOUD``, the
 platform's from its own config namespace (``keycloak:*``), never from the manifest.
 """
 
@@ -38,6 +41,8 @@ class StackSettings:
     auth: auth.AuthSettings = auth.AuthSettings()
     provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP
     """The provider's operations group in Keystone (role ``member`` on every project)."""
+    release_data: frozenset[str] = frozenset()
+    """Data-bearing resources this run may destroy (``govcloud:releaseData``); the rest are protected."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,24 @@ class StackConfig:
                     platform=config.get("authPlatform") or auth.DEFAULT_PLATFORM,
                 ),
                 provider_ops_group=config.get("providerOpsGroup") or DEFAULT_PROVIDER_OPS_GROUP,
+                release_data=release_data(config.get("releaseData")),
             ),
         )
+
+
+def release_data(value: str | None) -> frozenset[str]:
+    """``govcloud:releaseData`` (a JSON list of names) as a set; raises :class:`pulumi.RunError`."""
+    import json
+
+    if not value:
+        return frozenset()
+    try:
+        names = json.loads(value)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise pulumi.RunError("govcloud:releaseData must be a JSON list of resource names; nothing was changed")
+    return frozenset(names)
 
 
 def approved_environment(config: StackConfig) -> tuple[Application, Environment]:

@@ -322,6 +322,49 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def protected(stack_name: str, engine: Engine, repo: Path = REPO) -> dict[str, str]:
+    """Logical name -> URN of every protected resource in the stack's state."""
+    from pulumi import automation as auto
+
+    try:
+        state = auto.Stack.select(stack_name, _workspace(engine, repo)).export_stack()
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi stack export of {stack_name} failed: {_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    resources = (state.deployment or {}).get("resources") or []
+    return {r["urn"].rsplit("::", 1)[-1]: r["urn"] for r in resources if r.get("protect")}
+
+
+def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = None,
+              repo: Path = REPO) -> list[str]:
+    """``pulumi state unprotect``: lift the protection of the resources named ``names`` (logical
+    names; those not protected or not in the state are skipped), or of every resource when
+    ``names`` is None. Returns the URNs unprotected.
+
+    Only an approved data loss (``govcloud up`` with the ledger's approval) or an approved removal
+    (reclamation after ``termination-approved``, test expiry) lifts protection: the program
+    protects every data-bearing resource again on the next ``up``.
+    """
+    from pulumi import automation as auto
+
+    workspace = _workspace(engine, repo)
+    env = {**workspace.env_vars, **({"PULUMI_HOME": workspace.pulumi_home} if workspace.pulumi_home else {})}
+    if names is None:
+        calls, done = [["state", "unprotect", "--all", "--yes", "--stack", stack_name]], ["*"]
+    else:
+        urns = [urn for name, urn in protected(stack_name, engine, repo).items() if name in set(names)]
+        calls, done = [["state", "unprotect", urn, "--yes", "--stack", stack_name] for urn in urns], urns
+    try:
+        for args in calls:
+            workspace.pulumi_command.run(args, str(repo), env)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi state unprotect on {stack_name} failed: {_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    return done
+
+
 def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Progress], None] | None = None,
                   repo: Path = REPO) -> OperationResult:
     """``pulumi destroy`` of an existing stack, without running the program (no config needed).

@@ -191,6 +191,9 @@ class Server(Model):
     security_groups: list[Name] = []
     user_data: UserData = UserData()
     public_ip: Bool = False
+    stateless: Bool = False
+    """Its root disks hold nothing to keep: an image change may rebuild them, a lower count
+    may delete instances (their data volumes stay protected). Default: the root disks are data."""
 
 
 class DatabaseUser(Model):

@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 
 
 def stack_config(app: Application, path: Path, env: Environment, external_network: str,
-                 key_pair: str | None) -> dict[str, str]:
-    """The ``govcloud:*`` stack config the program reads (paths relative to the repository)."""
+                 key_pair: str | None, release: Iterable[str] = ()) -> dict[str, str]:
+    """The ``govcloud:*`` stack config the program reads (paths relative to the repository).
+
+    ``govcloud:releaseData`` is always written, empty unless this run may destroy the data of
+    ``release`` (an approved data loss): a later plain ``pulumi up`` protects everything again."""
+    import json
+
     resolved = path.resolve()
     try:
         manifest = str(resolved.relative_to(engine.REPO))
@@ -31,6 +36,7 @@ def stack_config(app: Application, path: Path, env: Environment, external_networ
         "govcloud:environment": str(env),
         "govcloud:digest": app.digest,
         "govcloud:externalNetwork": external_network,
+        "govcloud:releaseData": json.dumps(sorted(release)),
     }
     if key_pair:
         config["govcloud:keyPair"] = key_pair

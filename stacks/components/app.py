@@ -53,7 +53,7 @@ class Environment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("govcloud:app:Environment", name, None, opts)
         resources = app.environments[env].resources
-        scope = Scope.of(app, env)
+        scope = Scope.of(app, env, settings.release_data)
         quotas = sizing.quotas(resources)
 
         self.identity = Identity(

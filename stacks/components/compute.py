@@ -101,7 +101,7 @@ class Compute(pulumi.ComponentResource):
             metadata=scope.metadata,
             # The port is the server's own: a replacement must free it before the new server binds it.
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["user_data"],
-                                        delete_before_replace=True),
+                                        delete_before_replace=True, **root_disk(scope, server, instance_name)),
         )
         self.instances[instance_name] = instance
         if server.public_ip:
@@ -111,7 +111,7 @@ class Compute(pulumi.ComponentResource):
                 port_id=port.id,
                 description=f"public address of {instance_name}",
                 tags=scope.tags,
-                opts=self._public_ips.options(parent=instance),
+                opts=self._public_ips.options(parent=instance, protect=False),  # holds no data
             ))
         for volume in server.volumes:
             volume_name = f"{instance_name}-{volume.name}"
@@ -122,11 +122,26 @@ class Compute(pulumi.ComponentResource):
                 volume_type=volume.type,
                 description=f"data volume {volume.name} of {instance_name}",
                 metadata=scope.metadata,
-                opts=pulumi.ResourceOptions(parent=instance),
+                opts=pulumi.ResourceOptions(parent=instance, protect=scope.protected(volume_name)),
             )
             compute.VolumeAttach(
                 f"{volume_name}-attach",
                 instance_id=instance.id,
                 volume_id=created.id,
-                opts=pulumi.ResourceOptions(parent=created),
+                opts=pulumi.ResourceOptions(parent=created, protect=False),  # holds no data: never inherits protect
             )
+
+
+#: Inputs whose change rebuilds a server in place (same id, root disk re-imaged) in the pinned
+#: OpenStack provider: ``protect`` does not stop an update, so a stateful server ignores them.
+REBUILDING_INPUTS = ["imageName", "imageId"]
+
+
+def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, object]:
+    """Resource options guarding an instance's root disk: none for a ``stateless`` server;
+    otherwise ``protect`` (no delete, no replacement) and, unless this run may rebuild it, the
+    image inputs ignored, so a plain ``pulumi up`` never re-images it (``govcloud up`` refuses
+    the change before the engine starts; docs/operations.md)."""
+    if server.stateless or not scope.protected(instance_name):
+        return {}
+    return {"protect": True, "ignore_changes": REBUILDING_INPUTS}

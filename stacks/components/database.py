@@ -76,6 +76,7 @@ class Databases(pulumi.ComponentResource):
                     )
                     for user in db.users
                 ],
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["users"]),
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["users"],
+                                            protect=scope.protected(instance_name)),
             )
         self.register_outputs({"hosts": {n: i.addresses for n, i in self.instances.items()}})

@@ -20,9 +20,12 @@ class Scope:
     tags: list[str]
     metadata: dict[str, str]
     header_metadata: dict[str, str]
+    release: frozenset[str] = frozenset()
+    """Logical names of data-bearing resources this run may delete, replace or rebuild (an
+    approved data loss, stack config ``govcloud:releaseData``); every other one is protected."""
 
     @classmethod
-    def of(cls, app: Application, env: Environment) -> Scope:
+    def of(cls, app: Application, env: Environment, release: frozenset[str] = frozenset()) -> Scope:
         return cls(
             app=app.id,
             env=env,
@@ -30,7 +33,13 @@ class Scope:
             tags=naming.tags(app, env),
             metadata=naming.metadata(app, env),
             header_metadata=naming.header_metadata(app, env),
+            release=release,
         )
+
+    def protected(self, name: str) -> bool:
+        """Whether the data-bearing resource ``name`` is protected in this run: the engine
+        refuses to delete or replace it (``protect``) unless its loss was approved."""
+        return name not in self.release
 
     def name(self, *parts: str | int) -> str:
         """``scope.name("web", 1)`` -> ``citizen-portal-web-1``."""

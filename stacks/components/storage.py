@@ -55,14 +55,14 @@ class Storage(pulumi.ComponentResource):
                 volume_type=volume.type,
                 description=f"volume {volume.name} of {scope.app}",
                 metadata=scope.metadata,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, protect=scope.protected(volume_name)),
             )
             if volume.attach_to:
                 compute.VolumeAttach(
                     f"{volume_name}-attach",
                     instance_id=args["instance_ids"][scope.name(volume.attach_to, 1)],
                     volume_id=created.id,
-                    opts=pulumi.ResourceOptions(parent=created),
+                    opts=pulumi.ResourceOptions(parent=created, protect=False),  # holds no data: never inherits protect
                 )
         self.containers = {
             scope.name(c.name): objectstorage.Container(
@@ -70,7 +70,7 @@ class Storage(pulumi.ComponentResource):
                 name=scope.name(c.name),
                 metadata=container_metadata(scope, c),
                 container_read=PUBLIC_READ_ACL if c.access == "public-read" else None,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, protect=scope.protected(scope.name(c.name))),
             )
             for c in containers
         }

@@ -124,7 +124,10 @@ def test_stack_config_written_from_the_manifest(tmp_path: Path) -> None:
         "govcloud:digest": app.digest,
         "govcloud:externalNetwork": "ext-net",
         "govcloud:keyPair": "ops",
+        "govcloud:releaseData": "[]",
     }
+    released = stack_config(app, path, Environment.TRIAL, "ext-net", None, {"b", "a"})
+    assert released["govcloud:releaseData"] == '["a", "b"]'
     outside = tmp_path / "x.yaml"
     shutil.copy(path, outside)
     config = stack_config(app, outside, Environment.TEST, "public", None)

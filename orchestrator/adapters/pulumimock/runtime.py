@@ -45,6 +45,10 @@ class Registered:
     """URNs of the names the resource had before (its ``aliases`` option), as the engine reads them."""
     delete_before_replace: bool = False
     """Its ``delete_before_replace`` option: a replacement deletes it before creating the new one."""
+    protect: bool = False
+    """Its ``protect`` option: the engine refuses to delete or replace it."""
+    ignore_changes: tuple[str, ...] = ()
+    """Its ``ignore_changes`` option: inputs whose change the engine does not apply."""
 
 
 @dataclass
@@ -144,7 +148,7 @@ def _make_mocks() -> tuple[Any, Any]:
             self.registered.append(
                 Registered(urn, request.type, request.name, request.parent, request.provider,
                            bool(request.custom), inputs, tuple(self.alias_urn(request, a) for a in request.aliases),
-                           request.deleteBeforeReplace)
+                           request.deleteBeforeReplace, request.protect, tuple(request.ignoreChanges))
             )
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=struct(state))
 
