@@ -23,6 +23,7 @@ from orchestrator.adapters.programfiles import program_modules
 from orchestrator.core import gitops as rules
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.dataloss import DataChanges, data_changes
 from orchestrator.core.plandiff import ResourceDiff, diff_resources
 from orchestrator.core.validation import Report, validate_bytes
 from orchestrator.errors import ExternalError
@@ -57,12 +58,14 @@ class StackChange:
     quota: dict[str, Any] | None = None
     gate: dict[str, Any] | None = None
     resources: ResourceDiff | None = None
+    data: DataChanges | None = None
+    """What the change does to the stack's data (from the same two plans as ``resources``)."""
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"stack": self.stack, "env": self.env, "change": self.change, "quota": self.quota,
                 "gate": self.gate, "resources": self.resources.as_dict() if self.resources else None,
-                "note": self.note}
+                "data": self.data.as_dict() if self.data else None, "note": self.note}
 
 
 @dataclass
@@ -236,6 +239,7 @@ def summary(found: Affected) -> dict[str, int]:
         "quotaRefused": sum(bool(s.quota and not s.quota["ok"]) for s in stacks),
         "notApproved": sum(bool(s.gate and not s.gate["approved"]) for s in stacks),
         "reapply": sum(bool(s.gate and s.gate["apply"] == "re-apply") for s in stacks),
+        "destroysData": sum(bool(s.data and s.data.steps) for s in stacks),
     }
 
 
@@ -296,7 +300,22 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
                 stack.note = f"base not planned: {base_error or 'the base program planned no such stack'}"
                 continue
             stack.resources = diff_resources(bases.get(stack.stack, []), heads.get(stack.stack, []))
+            if app.base is not None and app.head is not None and stack.change in ("modified", "unchanged"):
+                _classify_data(app, stack, bases[stack.stack], heads[stack.stack])
     return {p.stack: p for p in head_plans}
+
+
+def _classify_data(app: AppChange, stack: StackChange, base: list, head: list) -> None:
+    """The stack's data steps, each a major change of the application (Art. 15)."""
+    from orchestrator.services.datasafety import as_changes, disposable
+
+    assert app.base is not None and app.head is not None
+    env = Environment(stack.env)
+    stack.data = data_changes(base, head, disposable(app.base, app.head, env), app.base.digest, app.head.digest)
+    if stack.data.steps:
+        app.classification["changes"] += [c.as_dict() for c in as_changes(stack.env, stack.data)]
+        app.classification["kind"] = "major"
+        app.classification["article"] = "Art. 15"
 
 
 def _isolated_environment(tree: Path) -> dict[str, str]:

@@ -123,13 +123,14 @@ class Lifecycle:
 
     def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         """Art. 15: request a change; a major one carries a new self-test report."""
-        from orchestrator.core.changes import classify, is_major
+        from orchestrator.core.changes import is_major
+        from orchestrator.services.datasafety import classify_applications
 
         new, data = _read_manifest(path)
         if new.id != application:
             raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
         old = self.manifest(application)
-        changes = classify(old, new)
+        changes = classify_applications(old, new)  # a step that destroys data is major
         if not changes:
             raise RuleError(f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article="Art. 15")
         kind = "major" if is_major(changes) else "minor"
@@ -430,11 +431,12 @@ def _left(application: str, removal: dict[str, Any]) -> str:
 
 
 def classify_files(old: str | Path, new: str | Path) -> list[Change]:
-    """``govcloud changes OLD NEW``: the classified changes between two manifest files."""
-    from orchestrator.core.changes import classify
+    """``govcloud changes OLD NEW``: the classified changes between two manifest files, with
+    every step that destroys data (:func:`orchestrator.services.datasafety.classify_applications`)."""
     from orchestrator.core.validation import load_manifest
+    from orchestrator.services.datasafety import classify_applications
 
-    return classify(load_manifest(old), load_manifest(new))
+    return classify_applications(load_manifest(old), load_manifest(new))
 
 
 def project(events: list[lc.Event], calendar: Calendar | None = None) -> tuple[lc.AppState, dt.date | None]:

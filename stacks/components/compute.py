@@ -14,7 +14,7 @@ import pulumi
 from pulumi_openstack import blockstorage, compute, networking
 
 from orchestrator.adapters.templates import cloud_init
-from orchestrator.core import naming
+from orchestrator.core import dataloss, naming
 from orchestrator.core.manifest import Server
 from stacks.components.auth import Registration
 from stacks.components.scope import OneAtATime, Scope
@@ -120,6 +120,7 @@ class Compute(pulumi.ComponentResource):
                 name=volume_name,
                 size=volume.size_gb,
                 volume_type=volume.type,
+                enable_online_resize=True,  # growth extends the attached volume (Cinder 3.42)
                 description=f"data volume {volume.name} of {instance_name}",
                 metadata=scope.metadata,
                 opts=pulumi.ResourceOptions(parent=instance, protect=scope.protected(volume_name)),
@@ -132,9 +133,6 @@ class Compute(pulumi.ComponentResource):
             )
 
 
-#: Inputs whose change rebuilds a server in place (same id, root disk re-imaged) in the pinned
-#: OpenStack provider: ``protect`` does not stop an update, so a stateful server ignores them.
-REBUILDING_INPUTS = ["imageName", "imageId"]
 
 
 def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, object]:
@@ -144,4 +142,5 @@ def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, obj
     the change before the engine starts; docs/operations.md)."""
     if server.stateless or not scope.protected(instance_name):
         return {}
-    return {"protect": True, "ignore_changes": REBUILDING_INPUTS}
+    # An image change rebuilds a server in place (same id): protect does not stop an update.
+    return {"protect": True, "ignore_changes": sorted(dataloss.REBUILT_BY)}

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_openstack import database
 
+from orchestrator.core import dataloss
 from orchestrator.core.manifest import Database
 from stacks.components.scope import Scope
 
@@ -76,7 +77,11 @@ class Databases(pulumi.ComponentResource):
                     )
                     for user in db.users
                 ],
+                # The provider replaces an instance (a new, empty database) on a flavor or size
+                # change; govcloud up resizes it through Trove's API instead, before the engine
+                # runs, so the engine must not act on them (orchestrator/core/dataloss.py).
                 opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["users"],
-                                            protect=scope.protected(instance_name)),
+                                            protect=scope.protected(instance_name),
+                                            ignore_changes=list(dataloss.RESIZED_BY)),
             )
         self.register_outputs({"hosts": {n: i.addresses for n, i in self.instances.items()}})

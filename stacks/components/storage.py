@@ -53,6 +53,7 @@ class Storage(pulumi.ComponentResource):
                 name=volume_name,
                 size=volume.size_gb,
                 volume_type=volume.type,
+                enable_online_resize=True,  # growth extends the attached volume (Cinder 3.42)
                 description=f"volume {volume.name} of {scope.app}",
                 metadata=scope.metadata,
                 opts=pulumi.ResourceOptions(parent=self, protect=scope.protected(volume_name)),

@@ -84,6 +84,12 @@ def test_changes_command(run, tmp_path):
     assert payload["kind"] == "major"
     assert "database engine mysql -> postgresql" in run("changes", MANIFEST, str(new)).output
     assert json.loads(run("changes", MANIFEST, MANIFEST, "-o", "json").output) == {"kind": "none", "changes": []}
+    renamed = variant(tmp_path, "renamed", ("      - name: archive\n", "      - name: records\n"))
+    out = run("changes", MANIFEST, str(renamed)).output
+    for env in ("test", "trial", "production"):
+        assert (f"major  environments.{env}.resources.social-security-archive: destroys data: volume "
+                "social-security-archive (delete: no longer in the manifest") in out
+    assert out.endswith("change: major\n")
 
 
 def test_expire_removes_the_test_environment_through_the_reclaimer(run, monkeypatch, tmp_path):

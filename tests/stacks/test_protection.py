@@ -50,7 +50,7 @@ def test_a_stateful_server_ignores_image_changes_a_stateless_one_does_not() -> N
     run = registered(social_security(stateless=("gateway",)))
     servers = {r.name: r for r in run.of_type(SERVER)}
     assert servers["social-security-app-1"].protect
-    assert servers["social-security-app-1"].ignore_changes == ("imageName", "imageId")
+    assert servers["social-security-app-1"].ignore_changes == ("imageId", "imageName")
     gateway = servers["social-security-gateway-1"]
     assert not gateway.protect and gateway.ignore_changes == ()
     # the stateless server's resources that hold data stay protected
