@@ -153,6 +153,29 @@ def confirm_backup(application: str, evidence: str, **kw) -> None:
     _run("confirm_backup", application, evidence, **kw)
 
 
+@app.command("confirm-data-loss")
+@click.argument("application")
+@click.option("--env", "environment", type=ENVS, required=True)
+@click.option("--resource", "resources", multiple=True, required=True,
+              help="a resource whose data the up may destroy, as govcloud changes names it (repeatable)")
+@click.option("--backup", "evidence", required=True, help="the backup that keeps the data (its id or reference)")
+@click.option("--digest", help="the digest the up applies; default the manifest on record")
+@step
+def confirm_data_loss(application: str, environment: str, resources: tuple[str, ...], evidence: str,
+                      digest: str | None, **kw) -> None:
+    """Unit: confirm an up of ENV may destroy the data of each --resource, with its backup (Art. 15)."""
+    _run("confirm_data_loss", application, environment, list(resources), evidence, digest=digest, **kw)
+
+
+@app.command("approve-data-loss")
+@click.argument("application")
+@click.option("--env", "environment", type=ENVS, required=True)
+@step
+def approve_data_loss(application: str, environment: str, **kw) -> None:
+    """E-gov office: approve the data loss the unit confirmed for ENV (Art. 15)."""
+    _run("approve_data_loss", application, environment, **kw)
+
+
 @app.command("approve-termination")
 @click.argument("application")
 @step

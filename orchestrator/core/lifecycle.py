@@ -44,6 +44,10 @@ REAPPLIED = "reapplied"
 #: A deleted manifest seen by ``gitops apply`` without a verified actor of the unit: recorded as a
 #: proposal (who deleted it, by commit metadata, is a claim), never as the unit's request.
 TERMINATION_PROPOSED = "termination-proposed"
+#: Data loss of issue 25: the unit confirms (with backup evidence), the office approves, up applies.
+DATA_LOSS_CONFIRMED, DATA_LOSS_APPROVED = "data-loss-confirmed", "data-loss-approved"
+#: An up that failed, or whose result differs from the plan; recorded with the engine's last lines.
+PROVISION_FAILED = "provision-failed"
 
 UNIT, EGOV, PROVIDER = "unit", "egov-office", "provider"
 ROLES = (UNIT, EGOV, PROVIDER)
@@ -135,6 +139,8 @@ def _t(event: str, sources: str, target: str | None, role: str, article: str, do
 
 
 _OPERATING = f"{TESTING} {TRIAL} {PRODUCTION}"
+#: Where an up may change a live environment, and so destroy data.
+_MAY_LOSE_DATA = f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}"
 _TEST_MAY_LIVE = f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} {BACKUP_CONFIRMED} {TERMINATION_APPROVED}"
 TRANSITIONS: tuple[Transition, ...] = (
     _t("submitted", f"{NEW} {REJECTED}", SUBMITTED, UNIT, "Art. 11", "the unit submits (or resubmits) its manifest"),
@@ -165,6 +171,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("reclaim-step", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13",
        "one step of removing an expired test environment (govcloud expire), as a reclamation run removes one", "test"),
     _t("reclaimed", TERMINATION_APPROVED, RECLAIMED, PROVIDER, "Art. 16", "the provider has reclaimed every resource"),
+    _t(DATA_LOSS_CONFIRMED, _MAY_LOSE_DATA, None, UNIT, "Art. 15",
+       "the unit confirms, with its backup evidence, that an up of a digest may destroy the data of named resources"),
+    _t(DATA_LOSS_APPROVED, _MAY_LOSE_DATA, None, EGOV, "Art. 15",
+       "the e-gov office approves the data loss the unit confirmed: up may destroy exactly those resources"),
+    _t(PROVISION_FAILED, f"{REVIEWED} {_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 15",
+       "an up failed or left the cloud different from the plan; an approved change returns to the operating "
+       "state, so the unit may request a revert or a new change"),
 )
 EVENT_TYPES = tuple(dict.fromkeys(t.event for t in TRANSITIONS))
 #: Decisions of the e-gov office on a unit's request: the requester's unit may not take them.
@@ -219,6 +232,10 @@ class AppState:
     clocks: dict[str, list[str | None]] = field(default_factory=dict)  #: deadline -> [start, end]
     #: the one-shot decisions in force (:func:`once_key`): digest, actor, at, sequence, event
     decided: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: environment -> the data loss confirmed for an up: digest, resources, evidence, confirmed_by, approved_by
+    data_loss: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: environment -> its last failed up (at, error), until an up of it succeeds
+    failed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,7 +284,8 @@ def apply(state: AppState, event: Event) -> AppState:
     """The state after one more event; the event was checked by :func:`decide` when recorded."""
     s = replace(state, approved=dict(state.approved), provisioned=dict(state.provisioned),
                 deployed=dict(state.deployed), clocks={k: list(v) for k, v in state.clocks.items()},
-                change=dict(state.change) if state.change else None)
+                change=dict(state.change) if state.change else None,
+                data_loss={k: dict(v) for k, v in state.data_loss.items()}, failed=dict(state.failed))
     t = transition(s.state, event.type, event.environment)
     at = event.at.isoformat()
     s.sequence, s.last_at = event.sequence, at
@@ -289,6 +307,9 @@ def apply(state: AppState, event: Event) -> AppState:
                 s.clocks[name][1] = at
 
     kind = event.type
+    if kind in ("provisioned", REAPPLIED):  # an up that succeeded consumed its data-loss approval
+        s.data_loss.pop(env, None)
+        s.failed.pop(env, None)
     if kind in ("submitted", "change-requested"):
         s.unit = p.get("unit", s.unit)
         s.digest = event.digest
@@ -321,6 +342,16 @@ def apply(state: AppState, event: Event) -> AppState:
             stop("trial-minimum")
     elif kind == REAPPLIED:
         s.deployed[env] = deployed()
+    elif kind == DATA_LOSS_CONFIRMED:
+        s.data_loss[env] = {"digest": event.digest, "resources": list(p["resources"]), "evidence": event.reason,
+                            "confirmed_by": event.actor, "approved_by": None}
+    elif kind == DATA_LOSS_APPROVED:
+        s.data_loss[env]["approved_by"] = event.actor
+    elif kind == PROVISION_FAILED:
+        s.failed[env] = {"at": at, "digest": event.digest, "error": event.reason}
+        if s.state == CHANGE_APPROVED:  # back to operating: the unit may request a revert or a new change
+            s.state, s.operating, s.change = s.operating or TRIAL, None, None
+            stop("change-applied")
     elif kind == "extended":
         s.test_days += int(p["days"])
         if "test" not in s.provisioned and "test-window" in s.clocks:
@@ -432,6 +463,10 @@ def decide(
                 rule="major-change-tested",
                 article="Art. 15",
             )
+    if kind in (DATA_LOSS_CONFIRMED, DATA_LOSS_APPROVED):
+        digest = data_loss_gate(state, kind, environment, digest, reason, payload, actor)
+    if kind == PROVISION_FAILED and not reason:
+        raise RuleError("a failed up is recorded with what failed", rule="failure-reason", article="Art. 15")
     if kind in ("expiry-warned", "test-expired", "extended") and not state.test_started:
         raise RuleError(f"{state.application} has no test environment", rule="test-window", article="Art. 13")
     check_once(state, t, environment, digest)
@@ -531,6 +566,52 @@ def _span(delta: dt.timedelta) -> str:
 
 
 # --- gates ----------------------------------------------------------------------------------
+
+
+def data_loss_gate(state: AppState, kind: str, environment: str | None, digest: str | None, reason: str | None,
+                   payload: dict[str, Any], actor: Actor) -> str:
+    """The rules of a data-loss confirmation and approval; returns the digest they name.
+
+    The unit confirms for one environment and one digest (default: the manifest on record) the
+    resources whose data an up may destroy, with its backup evidence; the office approves that
+    confirmation as it stands (``payload["resources"]`` set to the confirmed ones), never its own.
+    """
+    if not environment:
+        raise UsageError(f"{kind} names the environment (--env)")
+    if kind == DATA_LOSS_CONFIRMED:
+        names = payload.get("resources")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            raise RuleError("a data-loss confirmation names the resources whose data may be destroyed",
+                            rule="data-loss-resources", article="Art. 15")
+        if not reason:
+            raise RuleError("a data-loss confirmation names its backup evidence (where the data is kept)",
+                            rule="backup-evidence", article="Art. 15")
+        payload["resources"] = sorted(set(names))
+        return digest or state.digest or ""
+    confirmed = state.data_loss.get(environment)
+    if confirmed is None:
+        raise RuleError(f"no data loss of {environment} of {state.application} is confirmed by the unit: "
+                        "it confirms first, with its backup evidence", rule="data-loss-confirmed", article="Art. 15")
+    if confirmed["approved_by"]:
+        raise RuleError(f"the data loss of {environment} of {state.application} is approved already "
+                        f"(by {confirmed['approved_by']})", rule="data-loss-approved", article="Art. 15")
+    if digest and digest != confirmed["digest"]:
+        raise RuleError(f"the unit confirmed the data loss for {confirmed['digest']}, not {digest}",
+                        rule="data-loss-digest", article="Art. 15")
+    if actor.name == confirmed["confirmed_by"]:
+        raise RuleError(f"{actor.name} may not approve a data loss they confirmed", rule="no-self-approval",
+                        article="Art. 6-9")
+    payload["resources"] = list(confirmed["resources"])
+    return confirmed["digest"]
+
+
+def approved_data_loss(state: AppState, environment: str, digest: str) -> frozenset[str]:
+    """The resources whose data an up of ``environment`` at ``digest`` may destroy: those the unit
+    confirmed and the office approved for that digest (empty when none)."""
+    loss = state.data_loss.get(environment)
+    if not loss or not loss["approved_by"] or loss["digest"] != digest:
+        return frozenset()
+    return frozenset(loss["resources"])
 
 
 def deployment(state: AppState, environment: str, digest: str | None) -> str:

@@ -155,7 +155,18 @@ class Lifecycle:
     def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         return self._record(application, "backup-confirmed", actor, at, reason=evidence)
 
+    def confirm_data_loss(self, application: str, environment: str, resources: list[str], evidence: str,
+                          actor: lc.Actor, at: dt.datetime, digest: str | None = None) -> lc.Event:
+        """Issue 25: confirm that an up of ``environment`` at ``digest`` (default: the manifest on
+        record) may destroy the data of ``resources``, naming the backup that keeps it."""
+        return self._record(application, lc.DATA_LOSS_CONFIRMED, actor, at, environment=environment, digest=digest,
+                            reason=evidence, payload={"resources": list(resources)})
+
     # --- the e-gov office -----------------------------------------------------------------
+
+    def approve_data_loss(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        """Approve the data loss the unit confirmed for ``environment``, as it stands."""
+        return self._record(application, lc.DATA_LOSS_APPROVED, actor, at, environment=environment)
 
     def accept(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         return self._record(application, "accepted", actor, at)
@@ -203,6 +214,12 @@ class Lifecycle:
             reason = reason or "applied again at the digest it runs"
         return self._record(application, kind, actor, at, environment=environment, digest=digest, reason=reason,
                             payload=payload or {})
+
+    def record_failure(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
+                       error: str, payload: dict[str, Any] | None = None) -> lc.Event:
+        """Record a failed ``up`` (or one whose cloud differs from the plan) with what failed."""
+        return self._record(application, lc.PROVISION_FAILED, actor, at, environment=environment, digest=digest,
+                            reason=error, payload=payload or {})
 
     def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime,
                          payload: dict[str, Any] | None = None) -> lc.Event:
@@ -286,6 +303,14 @@ class Lifecycle:
             raise ManifestInvalid(report.path, report.problems)
         return report.application  # type: ignore[return-value]
 
+    def manifest_at(self, application: str, digest: str) -> Application | None:
+        """The manifest of ``application`` at ``digest``, from its snapshot (None: none on record)."""
+        from orchestrator.core.validation import validate_data
+
+        data = next((e.payload["manifest"] for e in reversed(self.store.events(application))
+                     if "manifest" in e.payload and e.digest == digest), None)
+        return None if data is None else validate_data(data, f"ledger:{application}").application
+
     def status(self, application: str, at: dt.datetime) -> dict[str, Any]:
         lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
         state = self.state(application)
@@ -300,6 +325,8 @@ class Lifecycle:
             "deployed": state.deployed,
             "change": state.change,
             "termination_proposed": state.termination_proposed,
+            "data_loss": state.data_loss,
+            "failed": state.failed,
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
             "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],
