@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -66,6 +67,19 @@ class OperationResult:
     def as_dict(self) -> dict[str, Any]:
         return {"stack": self.stack, "operation": self.operation, "dryRun": self.dry_run,
                 "changes": self.changes, "outputs": self.outputs}
+
+
+@dataclass(frozen=True)
+class EngineStep:
+    """One step a preview says the engine would take on a resource."""
+
+    op: str
+    """``create``, ``update``, ``delete``, ``replace``, ``create-replacement``, ``delete-replaced``, ...,
+    or ``protected``: the engine refused to delete or replace it because it is protected."""
+    type: str
+    name: str
+    diffs: tuple[str, ...] = ()
+    """The inputs that differ (``update``) or force the replacement (``replace``)."""
 
 
 def _plugin_version(package: str) -> str:
@@ -146,11 +160,13 @@ def run(
     on_progress: Callable[[Progress], None] | None = None,
     repo: Path = REPO,
     secret_keys: Collection[str] = (),
+    refresh: bool = False,
 ) -> OperationResult:
     """Run ``operation`` on ``stack_name`` (created if new) after writing its ``config``; the
     values of ``secret_keys`` are written as secrets (encrypted in ``Pulumi.<stack>.yaml``).
 
-    ``dry_run`` turns ``destroy`` and ``refresh`` into their previews. Engine failures become
+    ``dry_run`` turns ``destroy`` and ``refresh`` into their previews; ``refresh`` makes ``up``
+    read the cloud into the state first (a retry after a failure). Engine failures become
     :class:`ExternalError` with the engine's own last lines.
     """
     if operation not in OPERATIONS:
@@ -163,16 +179,7 @@ def run(
             on_progress(progress)
 
     try:
-        command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
-        workspace = auto.LocalWorkspaceOptions(
-            work_dir=str(repo),
-            pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
-            env_vars=engine.env,
-            secrets_provider="passphrase",
-            pulumi_command=command,
-        )
-        stack = auto.create_or_select_stack(stack_name, work_dir=str(repo), opts=workspace)
-        stack.set_all_config({k: auto.ConfigValue(v, secret=k in secret_keys) for k, v in config.items()})
+        stack = _configured(stack_name, config, engine, repo, secret_keys)
         if operation == "preview":
             result = stack.preview(on_event=on_event)
             return OperationResult(stack_name, operation, True, _counts(result.change_summary))
@@ -183,13 +190,66 @@ def run(
             result = stack.preview_refresh(on_event=on_event)
             return OperationResult(stack_name, operation, True, _counts(result.change_summary))
         action = {"up": stack.up, "destroy": stack.destroy, "refresh": stack.refresh}[operation]
-        result = action(on_event=on_event)
+        result = action(on_event=on_event, **({"refresh": True} if refresh and operation == "up" else {}))
         outputs = {k: ("[secret]" if v.secret else v.value) for k, v in stack.outputs().items()}
         return OperationResult(stack_name, operation, False, _counts(result.summary.resource_changes), outputs)
     except auto.errors.CommandError as exc:
         raise ExternalError(f"pulumi {operation} of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
     except (OSError, auto.errors.InvalidVersionError) as exc:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+
+
+#: The engine's refusals of a protected resource: "unable to replace resource "URN" [as part of
+#: replacing ...] as it is currently marked for protection", "unable to delete resource "URN"",
+#: "resource "URN" cannot be deleted because it is protected" (quotes escaped in JSON output).
+_PROTECTED = re.compile(r'(?:unable to (?:replace|delete) resource|resource) \\?"(urn:pulumi:[^"\\]+)\\?"')
+
+
+def preview_steps(stack_name: str, config: dict[str, str], engine: Engine, *, repo: Path = REPO,
+                  secret_keys: Collection[str] = ()) -> list[EngineStep]:
+    """A real ``pulumi preview`` of ``stack_name`` with ``config``: every step it would take (no
+    ``same``), with the inputs that differ. A protected resource the preview would delete or
+    replace is returned as an ``op="protected"`` step (the engine refuses it, the preview fails);
+    other engine failures raise :class:`ExternalError`."""
+    from pulumi import automation as auto
+
+    steps: list[EngineStep] = []
+
+    def on_event(event: Any) -> None:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            if _op(meta.op) != "same":
+                diffs = tuple(meta.keys or ()) + tuple(meta.diffs or ())
+                steps.append(EngineStep(_op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1], diffs))
+
+    try:
+        _configured(stack_name, config, engine, repo, secret_keys).preview(on_event=on_event, diff=True)
+    except auto.errors.CommandError as exc:
+        refused = _PROTECTED.findall(str(exc)) if "protect" in str(exc) else []
+        if not refused:
+            raise ExternalError(f"pulumi preview of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
+        steps += [EngineStep("protected", urn.split("::")[-2].split("$")[-1], urn.rsplit("::", 1)[-1])
+                  for urn in dict.fromkeys(refused)]
+    except (OSError, auto.errors.InvalidVersionError) as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    return steps
+
+
+def _configured(stack_name: str, config: dict[str, str], engine: Engine, repo: Path, secret_keys: Collection[str]) -> Any:
+    """The stack (created if new) with ``config`` written."""
+    from pulumi import automation as auto
+
+    command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+    workspace = auto.LocalWorkspaceOptions(
+        work_dir=str(repo),
+        pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
+        env_vars=engine.env,
+        secrets_provider="passphrase",
+        pulumi_command=command,
+    )
+    stack = auto.create_or_select_stack(stack_name, work_dir=str(repo), opts=workspace)
+    stack.set_all_config({k: auto.ConfigValue(v, secret=k in secret_keys) for k, v in config.items()})
+    return stack
 
 
 def _counts(changes: Any) -> dict[str, int]:

@@ -54,6 +54,35 @@ stack_command("destroy", "Destroy APP's environment stack (a preview unless --ye
 stack_command("refresh", "Refresh the stack's state from the cloud (a preview unless --yes).", dry_run_flag=True)
 
 
+@cli.command("verify")
+@click.argument("app")
+@click.option("--env", required=True, type=click.Choice(ENVIRONMENTS))
+@click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="directory of manifests to find APP in (repeatable)")
+@click.option("--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]")
+@click.option("--key-pair", help="Nova key pair of the servers [env GOVCLOUD_KEY_PAIR]")
+@click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
+@output_option
+def verify_command(app: str, env: str, manifests: tuple[Path, ...], external_network: str | None,
+                   key_pair: str | None, cloud: str | None, output: str) -> None:
+    """Compare APP's environment in the cloud with its plan, resource by resource (exit 1: they differ)."""
+    from orchestrator.errors import RuleError
+    from orchestrator.services.verify import verify
+
+    found = verify(app, env, manifests=manifests, external_network=external_network, key_pair=key_pair, cloud=cloud)
+    emit(output, found.as_dict(), _print_verification)
+    if not found.matches:
+        raise RuleError(f"{found.stack}: the cloud differs from the plan in {len(found.problems)} place(s)",
+                        rule="cloud-matches-plan")
+
+
+def _print_verification(payload: dict) -> None:
+    click.echo(f"{payload['stack']} at {payload['digest']}: " + ("the cloud matches the plan" if payload["matches"]
+                                                                  else "the cloud differs from the plan"))
+    for problem in payload["problems"]:
+        click.echo(f"  {problem}")
+
+
 class ProgressPrinter:
     """Engine progress for people, on stderr."""
 

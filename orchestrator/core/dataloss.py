@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from orchestrator.core.plandiff import Planned, PropertyChange, diff_resources, substantive
 
@@ -158,6 +158,38 @@ def data_changes(before: Iterable[Planned], after: Iterable[Planned], disposable
                                   f"{image.path} {image.before} -> {image.after}: the server is rebuilt, "
                                   "its root disk re-imaged"))
     return DataChanges(tuple(steps), tuple(resizes))
+
+
+class EngineStep(Protocol):
+    """A step of a real preview (:class:`orchestrator.adapters.engine.EngineStep`)."""
+
+    op: str
+    type: str
+    name: str
+    diffs: tuple[str, ...]
+
+
+#: Preview operations that delete a resource's current object (``protected``: the engine refused it).
+_DESTROYING_OPS = {"delete": "delete", "delete-replaced": "replace", "replace": "replace",
+                   "create-replacement": "replace", "protected": "replace"}
+
+
+def engine_data_steps(steps: Iterable[EngineStep], disposable: Collection[str],
+                      release: Collection[str] = ()) -> list[DataStep]:
+    """The data steps a real preview shows that ``release`` does not allow: where the offline
+    comparison cannot tell (the state differs from the running manifest's plan, the program changed)."""
+    found: dict[str, DataStep] = {}
+    for step in steps:
+        if not data_bearing(step.type, step.name, disposable) or step.name in release or step.name in found:
+            continue
+        action = _DESTROYING_OPS.get(step.op)
+        if action is not None:
+            why = ("the engine refused it: it is protected" if step.op == "protected"
+                   else f"the engine would {step.op} it" + (f" ({', '.join(step.diffs)})" if step.diffs else ""))
+            found[step.name] = DataStep(action, step.type, step.name, f"preview: {why}")  # type: ignore[arg-type]
+        elif step.op == "update" and step.type == SERVER and REBUILT_BY & set(step.diffs):
+            found[step.name] = DataStep("rebuild", SERVER, step.name, "preview: the engine would rebuild it (image)")
+    return list(found.values())
 
 
 def _replacing(type_: str, name: str, props: tuple[PropertyChange, ...]) -> DataStep | None:

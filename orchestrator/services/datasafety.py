@@ -8,14 +8,17 @@ manifest's own changes as a major change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchestrator.core import naming
 from orchestrator.core.changes import Change, classify
-from orchestrator.core.dataloss import DataChanges, data_changes
+from orchestrator.core.dataloss import DataChanges, DataStep, data_changes
 from orchestrator.core.manifest import Application, Environment
+from orchestrator.errors import RuleError
 
 if TYPE_CHECKING:
+    from orchestrator.services.lifecycle import Lifecycle
     from orchestrator.services.plan import StackPlan
 
 
@@ -65,3 +68,54 @@ def classify_applications(old: Application, new: Application) -> list[Change]:
     for env, data in data_changes_by_environment(old, new).items():
         changes += as_changes(env, data)
     return changes
+
+
+@dataclass(frozen=True)
+class DataGuard:
+    """What ``up`` may do to the data of one environment: checked before the engine starts."""
+
+    live: bool = False
+    """The environment runs already (only then can an up destroy anything)."""
+    changes: DataChanges = field(default_factory=DataChanges)
+    release: frozenset[str] = frozenset()
+    """The resources this run may destroy: each needed one, approved in the ledger."""
+    disposable: frozenset[str] = frozenset()
+    retry: bool = False
+    """The last up of the environment failed: this one refreshes the state first."""
+
+
+def guard(lifecycle: Lifecycle, app: Application, env: Environment, plan: StackPlan) -> DataGuard:
+    """Compare the plan of the manifest the environment runs with ``plan`` (the new one) and
+    refuse, before the engine starts, a change no path can make (shrinking) or a data loss the
+    ledger has not approved for this digest and these resources (:class:`RuleError`, Art. 15)."""
+    from orchestrator.core import lifecycle as lc
+
+    state = lifecycle.state(app.id)
+    retry = str(env) in state.failed
+    running = state.provisioned.get(str(env))
+    old = lifecycle.manifest_at(app.id, running) if running else None
+    if old is None:
+        return DataGuard(live=running is not None, retry=retry)
+    changes = stack_data_changes(old, app, env, new_plan=plan)
+    if changes.refused:
+        raise RuleError(f"{plan.stack}: the change cannot be applied without destroying data: "
+                        + "; ".join(str(s) for s in changes.refused) + "; nothing was changed. Keep the size, "
+                        "or move the data to a new resource and remove the old one", rule="data-path", article="Art. 15")
+    needed = changes.names
+    missing = sorted(needed - lc.approved_data_loss(state, str(env), app.digest))
+    if missing:
+        steps = "; ".join(str(s) for s in changes.destroying if s.name in missing)
+        flags = " ".join(f"--resource {n}" for n in missing)
+        raise RuleError(
+            f"{plan.stack}: up would destroy data without an approval: {steps}; nothing was changed. The unit "
+            f"confirms with its backup: govcloud app confirm-data-loss {app.id} --env {env} {flags} --backup BACKUP; "
+            f"then the e-gov office approves: govcloud app approve-data-loss {app.id} --env {env}",
+            rule="data-loss-approved", article="Art. 15")
+    return DataGuard(True, changes, needed, disposable(old, app, env), retry)
+
+
+def refuse_unseen(stack: str, steps: list[DataStep]) -> RuleError:
+    """The refusal of data steps only a real preview showed."""
+    return RuleError(f"{stack}: the engine's preview would destroy data the plan did not show: "
+                     + "; ".join(str(s) for s in steps) + "; nothing was changed (refresh the stack, "
+                     "or get this loss confirmed and approved)", rule="data-loss-approved", article="Art. 15")

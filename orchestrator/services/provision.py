@@ -12,7 +12,7 @@ from orchestrator.adapters import engine
 from orchestrator.adapters.programfiles import program_fingerprint
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
-from orchestrator.errors import UsageError
+from orchestrator.errors import ExternalError, UsageError
 
 if TYPE_CHECKING:
     from orchestrator.core.lifecycle import Actor
@@ -88,10 +88,16 @@ def run_operation(
     """Resolve the manifest, check the environment is declared, write config, run the engine.
 
     ``up`` is refused before the engine starts unless the ledger approved this digest for the
-    environment and the quota policy has no mandatory objection; a successful ``up`` is
-    recorded in the ledger by ``actor`` at ``at`` (the stated time, default now; the gate is
-    judged then): ``provisioned``, or ``reapplied`` with ``reason`` when the environment already
-    ran this digest. The event's payload holds ``payload`` and the program's fingerprint.
+    environment, the quota policy has no mandatory objection, and every data-bearing resource
+    the change would delete, replace or rebuild is approved for loss in the ledger (issue 25;
+    :func:`orchestrator.services.datasafety.guard`). Then, on a live environment, a real preview
+    must show no other data loss; Trove resizes go through Trove's API; the engine runs with
+    exactly the approved resources unprotected (after a failed up, refreshing first); and the
+    cloud is compared with the plan. A success is recorded by ``actor`` at ``at`` (the stated
+    time, default now; the gate is judged then): ``provisioned``, or ``reapplied`` with
+    ``reason`` when the environment already ran this digest; its payload holds ``payload``, the
+    program's fingerprint and what was destroyed and resized. A failure of the engine, a resize
+    or the comparison is recorded as ``provision-failed`` with its last lines, and raised.
     """
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
@@ -101,30 +107,90 @@ def run_operation(
     env = Environment(env_name)
     if env not in app.environments:
         raise UsageError(f"{path}: environment {env} is not declared in the manifest")
-    config = stack_config(
-        app, path, env,
-        external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
-        key_pair or os.environ.get("GOVCLOUD_KEY_PAIR"),
-    )
-    admissions = None
-    if operation == "up":
-        from orchestrator.services.admission import Admissions
-        from orchestrator.services.plan import plan_application
+    external_network = external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public")
+    key_pair = key_pair or os.environ.get("GOVCLOUD_KEY_PAIR")
+    if operation != "up":
+        located = engine.locate()
+        platform, secret_keys = platform_config(os.environ)
+        config = stack_config(app, path, env, external_network, key_pair)
+        return engine.run(operation, naming.stack_name(app.unit, app.id, env), config | platform, located,
+                          dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys)
 
-        admissions = Admissions(at=at)
-        admission = admissions.admit(plan_application(app, env), app)
-        if not admission.allowed:
-            raise admission.refusal()
-        if actor is None:
-            raise UsageError("say who provisions: up records the step in the ledger (--as/--role or an ID token)")
+    from orchestrator.services import datasafety
+    from orchestrator.services.admission import Admissions
+    from orchestrator.services.plan import plan_application
+
+    admissions = Admissions(at=at)
+    plan = plan_application(app, env)
+    admission = admissions.admit(plan, app)
+    if not admission.allowed:
+        raise admission.refusal()
+    if actor is None:
+        raise UsageError("say who provisions: up records the step in the ledger (--as/--role or an ID token)")
+    lifecycle = admissions.lifecycle
+    assert lifecycle is not None  # the gate passed: the ledger approved this digest
+    guard = datasafety.guard(lifecycle, app, env, plan)
     located = engine.locate()
     platform, secret_keys = platform_config(os.environ)
-    stack = naming.stack_name(app.unit, app.id, env)
-    result = engine.run(
-        operation, stack, config | platform, located,
-        dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys,
-    )
-    if admissions is not None and admissions.lifecycle is not None and actor is not None:
-        admissions.lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                               payload={"program": program_fingerprint(), **(payload or {})})
+    config = stack_config(app, path, env, external_network, key_pair, guard.release) | platform
+    up = Up(app, env, plan.stack, config, located, secret_keys, guard, on_progress)
+    try:
+        result, done = up.run(external_network, key_pair)
+    except ExternalError as exc:
+        lifecycle.record_failure(app.id, str(env), actor, admissions.at, app.digest, str(exc)[:2000],
+                                 payload={"program": program_fingerprint(), **up.done})
+        raise
+    lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
+                                payload={"program": program_fingerprint(), **(payload or {}), **done})
     return result
+
+
+class Up:
+    """The steps of one ``up`` after its checks: preview, resizes, unprotect, engine, verify."""
+
+    def __init__(self, app: Application, env: Environment, stack: str, config: dict[str, str], located: engine.Engine,
+                 secret_keys: set[str], guard: Any, on_progress: Callable[[engine.Progress], None] | None) -> None:
+        self.app, self.env, self.stack, self.config, self.located = app, env, stack, config, located
+        self.secret_keys, self.guard, self.on_progress = secret_keys, guard, on_progress
+        self.done: dict[str, Any] = {}
+        """What this run did so far (recorded with its success or its failure)."""
+
+    def run(self, external_network: str, key_pair: str | None) -> tuple[engine.OperationResult, dict[str, Any]]:
+        from orchestrator.core import naming
+        from orchestrator.core.dataloss import engine_data_steps
+        from orchestrator.services import datasafety, verify
+
+        guard = self.guard
+        if guard.live:
+            steps = engine.preview_steps(self.stack, self.config, self.located, secret_keys=self.secret_keys)
+            unseen = engine_data_steps(steps, guard.disposable, guard.release)
+            if unseen:
+                raise datasafety.refuse_unseen(self.stack, unseen)
+        project = naming.project_name(self.app.unit, self.app.id, self.env)
+        for resize in guard.changes.resizes:
+            done = resize_database(project, resize)
+            if done:
+                self.done.setdefault("resized", []).append({"name": resize.name, **done})
+        if guard.release:
+            engine.unprotect(self.stack, self.located, guard.release)
+        result = engine.run("up", self.stack, self.config, self.located, on_progress=self.on_progress,
+                            secret_keys=self.secret_keys, refresh=guard.retry)
+        if guard.changes.destroying:
+            self.done["destroyed"] = [s.as_dict() for s in guard.changes.destroying]
+        verification = verify.verify_application(self.app, self.env, external_network=external_network,
+                                                 key_pair=key_pair)
+        if not verification.matches:
+            raise ExternalError(f"up of {self.stack} finished but the cloud differs from the plan: "
+                                + "; ".join(verification.problems[:10])
+                                + (f" (and {len(verification.problems) - 10} more)" if len(verification.problems) > 10
+                                   else "") + f"; govcloud verify {self.app.id} --env {self.env} lists them all")
+        return result, {**self.done, "verified": True}
+
+
+def resize_database(project: str, resize: Any) -> dict[str, Any]:
+    """Resize a Trove instance through the cloud's API (the provider would replace it)."""
+    from orchestrator.adapters.cloud import Cloud
+    from orchestrator.adapters.cloud.plancheck import looked_up
+
+    flavor = looked_up(resize.flavor) if resize.flavor else None
+    return Cloud.connect().resize_database(project, resize.name, flavor=flavor, size=resize.size)

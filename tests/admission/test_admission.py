@@ -147,7 +147,9 @@ def fake_engine(monkeypatch):
 
     monkeypatch.setattr(engine, "locate", lambda: engine.Engine(None, None, {}))
     monkeypatch.setattr(engine, "run", run)
+    monkeypatch.setattr(engine, "preview_steps", lambda *a, **k: [])
     monkeypatch.setattr("orchestrator.services.provision.platform_config", lambda environ: ({}, set()))
+    monkeypatch.setattr("orchestrator.services.verify.cloud_differences", lambda plan, cloud=None: [])
     return calls
 
 
@@ -163,7 +165,7 @@ def test_up_records_provisioned_then_reapplied_with_the_program_it_ran(lifecycle
     first, again = lifecycle.history("citizen-portal")[-2:]
     assert (first.type, again.type) == ("provisioned", "reapplied")
     assert again.reason == "program changed: stacks/components/compute.py"
-    assert again.payload == {"program": program_fingerprint(), "commit": "c0ffee"}
+    assert again.payload == {"program": program_fingerprint(), "commit": "c0ffee", "verified": True}
     assert first.payload["program"] == program_fingerprint()
     state = lifecycle.state("citizen-portal")
     assert state.deployed["test"]["event"] == "reapplied" and state.test_started == "2026-11-05T09:00:00"

@@ -340,6 +340,65 @@ class Cloud:
             answer = " ".join(str(response.text).split())[:300]
             raise ExternalError(f"cloud {self.name}: {doing} failed: {response.status_code} {answer}")
 
+    # --- one stack against its plan, and Trove resizes (issue 25) ------------------------------
+
+    def plan_differences(self, plan: Any) -> list[str]:
+        """Every difference between a stack's plan (``govcloud plan``'s resources) and the cloud,
+        one line each (:mod:`orchestrator.adapters.cloud.plancheck`); empty when they agree."""
+        from orchestrator.adapters.cloud import plancheck
+
+        return self._call(lambda: plancheck.differences(plan, self._conn), f"comparing {plan.stack} with its plan")
+
+    def resize_database(self, project: str, name: str, flavor: str | None = None, size: int | None = None,
+                        timeout: float = 1800, interval: float = 10) -> dict[str, Any]:
+        """Resize Trove instance ``name`` of ``project`` in place through Trove's API, keeping its
+        data (the provider would replace it): to ``flavor`` (a flavor name), then its volume to
+        ``size`` GB; each waits until the instance is ACTIVE again. Returns what was resized
+        (nothing when the instance is that size already). Trove refuses to shrink a volume."""
+        import time
+
+        found = self._call(lambda: self._conn.identity.find_project(project, domain_id="default"), f"finding {project}")
+        if found is None:
+            raise NotFound(f"project {project} does not exist in cloud {self.name}")
+        conn = self._call(lambda: self._conn.connect_as_project(found), f"scoping to {project}")
+        endpoint = self._call(lambda: conn.endpoint_for("database"), "finding the database service")
+        trove = conn.session
+
+        def instance() -> dict[str, Any]:
+            listed = trove.get(f"{endpoint}/instances", endpoint_filter=None).json()["instances"]
+            real = next((i for i in listed if i["name"] == name), None)
+            if real is None:
+                raise NotFound(f"database instance {name} does not exist in project {project}")
+            return trove.get(f"{endpoint}/instances/{real['id']}", endpoint_filter=None).json()["instance"]
+
+        def resize(body: dict[str, Any], what: str) -> None:
+            real = self._call(instance, f"reading database instance {name}")
+            self._call(lambda: trove.post(f"{endpoint}/instances/{real['id']}/action", json={"resize": body},
+                                          endpoint_filter=None), f"resizing database instance {name} {what}")
+            deadline = time.monotonic() + timeout
+            time.sleep(min(interval, 2))
+            while True:
+                status = self._call(instance, f"reading database instance {name}")["status"]
+                if status == "ACTIVE":
+                    return
+                if status in ("ERROR", "FAILED") or time.monotonic() > deadline:
+                    raise ExternalError(f"cloud {self.name}: database instance {name} is {status} after resizing "
+                                        f"{what}; Trove keeps its data, see its fault with the Trove API")
+                time.sleep(interval)
+
+        done: dict[str, Any] = {}
+        real = self._call(instance, f"reading database instance {name}")
+        if flavor:
+            target = self._call(lambda: self._conn.compute.find_flavor(flavor, ignore_missing=False),
+                                f"finding flavor {flavor}")
+            if real["flavor"]["id"] != target.id:
+                resize({"flavorRef": target.id}, f"to flavor {flavor}")
+                done["flavor"] = flavor
+        if size and real["volume"]["size"] != size:
+            resize({"volume": {"size": size}}, f"to {size} GB")
+            done["size"] = size
+        return done
+
     def _call(self, call: Callable[[], T], doing: str) -> T:
         """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``."""
         try:
