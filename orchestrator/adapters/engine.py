@@ -382,8 +382,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def protected(stack_name: str, engine: Engine, repo: Path = REPO) -> dict[str, str]:
-    """Logical name -> URN of every protected resource in the stack's state."""
+def _state(stack_name: str, engine: Engine, repo: Path) -> list[dict[str, Any]]:
+    """The resources of the stack's state (``pulumi stack export``)."""
     from pulumi import automation as auto
 
     try:
@@ -392,8 +392,42 @@ def protected(stack_name: str, engine: Engine, repo: Path = REPO) -> dict[str, s
         raise ExternalError(f"pulumi stack export of {stack_name} failed: {_last_lines(str(exc))}") from exc
     except OSError as exc:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
-    resources = (state.deployment or {}).get("resources") or []
-    return {r["urn"].rsplit("::", 1)[-1]: r["urn"] for r in resources if r.get("protect")}
+    return (state.deployment or {}).get("resources") or []
+
+
+def protected(stack_name: str, engine: Engine, repo: Path = REPO) -> dict[str, str]:
+    """Logical name -> URN of every protected resource in the stack's state."""
+    return {r["urn"].rsplit("::", 1)[-1]: r["urn"] for r in _state(stack_name, engine, repo) if r.get("protect")}
+
+
+def destroy_targets(stack_name: str, engine: Engine, names: Collection[str], *,
+                    on_progress: Callable[[Progress], None] | None = None, repo: Path = REPO) -> list[str]:
+    """``pulumi destroy --target`` of the resources named ``names`` (logical names; those not in
+    the state are skipped) and of what depends on them (attachments, addresses). An up deletes a
+    resource gone from the program only after creating the new ones, which an exact project quota
+    refuses (a renamed volume) and a lowered quota cannot follow (fewer servers): an approved
+    deletion therefore goes first. Returns the URNs targeted; their protection must be lifted."""
+    from pulumi import automation as auto
+
+    urns = [r["urn"] for r in _state(stack_name, engine, repo)
+            if r.get("custom") and r["urn"].rsplit("::", 1)[-1] in set(names)]
+    if not urns:
+        return []
+
+    def on_event(event: Any) -> None:
+        progress = _progress(event)
+        if progress is not None and on_progress is not None:
+            on_progress(progress)
+
+    try:
+        auto.Stack.select(stack_name, _workspace(engine, repo)).destroy(target=urns, target_dependents=True,
+                                                                        on_event=on_event)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi destroy --target of {len(urns)} resource(s) of stack {stack_name} failed: "
+                            f"{_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    return urns
 
 
 def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = None,

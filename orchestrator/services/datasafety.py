@@ -8,6 +8,7 @@ manifest's own changes as a major change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,24 +50,24 @@ def stack_data_changes(old: Application, new: Application, env: Environment,
     return data_changes(before.resources, after.resources, disposable(old, new, env), old.digest, new.digest)
 
 
-def data_changes_by_environment(old: Application, new: Application) -> dict[str, DataChanges]:
-    """:func:`stack_data_changes` of every environment both manifests declare."""
-    return {str(env): stack_data_changes(old, new, env) for env in new.environments if env in old.environments}
-
-
 def as_changes(env: str, changes: DataChanges) -> list[Change]:
     """Each data step as a major change of Art. 15, with its reason."""
     return [Change("major", f"environments.{env}.resources.{step.name}", str(step)) for step in changes.steps]
 
 
-def classify_applications(old: Application, new: Application) -> list[Change]:
+def classify_applications(old: Application, new: Application,
+                          running: Mapping[str, Application] | None = None) -> list[Change]:
     """The manifest's changes (:func:`orchestrator.core.changes.classify`) and, for each
-    environment, every step that destroys data (major, Art. 15)."""
+    environment, every step that destroys data (major, Art. 15): from ``running[env]`` (the
+    manifest the live environment runs, which differs from ``old`` after a failed up) when
+    given, else from ``old``."""
     changes = classify(old, new)
     if not changes:
         return changes
-    for env, data in data_changes_by_environment(old, new).items():
-        changes += as_changes(env, data)
+    for env in new.environments:
+        base = running.get(str(env)) if running is not None else old
+        if base is not None:
+            changes += as_changes(str(env), stack_data_changes(base, new, env))
     return changes
 
 

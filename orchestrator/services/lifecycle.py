@@ -130,7 +130,9 @@ class Lifecycle:
         if new.id != application:
             raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
         old = self.manifest(application)
-        changes = classify_applications(old, new)  # a step that destroys data is major
+        running = {env: self.manifest_at(application, digest) for env, digest in self.state(application).provisioned.items()}
+        # a step that destroys data, judged against what each live environment runs, is major
+        changes = classify_applications(old, new, {env: app for env, app in running.items() if app is not None})
         if not changes:
             raise RuleError(f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article="Art. 15")
         kind = "major" if is_major(changes) else "minor"

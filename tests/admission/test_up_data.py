@@ -56,6 +56,8 @@ class FakeCloud:
         monkeypatch.setattr(engine, "run", self.run)
         monkeypatch.setattr(engine, "preview_steps", lambda stack, config, located, **k: self.record("preview", stack) or self.preview)
         monkeypatch.setattr(engine, "unprotect", lambda stack, located, names=None: self.record("unprotect", stack, sorted(names)))
+        monkeypatch.setattr(engine, "destroy_targets",
+                            lambda stack, located, names, **k: self.record("destroy-first", stack, sorted(names)))
         monkeypatch.setattr("orchestrator.services.provision.platform_config", lambda environ: ({}, set()))
         monkeypatch.setattr("orchestrator.services.provision.resize_database",
                             lambda project, resize: self.record("resize", project, resize.name, resize.flavor, resize.size) or {"size": resize.size})
@@ -82,10 +84,11 @@ def cloud(monkeypatch):
     return FakeCloud(monkeypatch)
 
 
-def changed(lifecycle, tmp_path, *replacements, at="2026-03-20T09:00") -> tuple[str, str]:
-    """Request, test and approve a change of social-security; returns (manifest path, digest)."""
+def changed(lifecycle, tmp_path, *replacements, at="2026-03-20T09:00", report="e") -> tuple[str, str]:
+    """Request, test and approve a change of social-security (with a new self-test report whose
+    hash is ``report`` repeated); returns (manifest path, digest)."""
     text = SOCIAL_YAML.read_text(encoding="utf-8")
-    for old, new in (*replacements, SELF_TEST):
+    for old, new in (*replacements, (SELF_TEST[0], report * 64)):
         assert old in text, old
         text = text.replace(old, new)
     path = tmp_path / "social-security.yaml"
@@ -125,6 +128,7 @@ def test_with_the_approval_exactly_those_resources_lose_protection_and_the_loss_
     up(path)
     assert cloud.calls == [("preview", "rsj.social-security.trial"),
                            ("unprotect", "rsj.social-security.trial", RENAMED),
+                           ("destroy-first", "rsj.social-security.trial", RENAMED),
                            ("up", "rsj.social-security.trial", RENAMED, False),
                            ("verify", "rsj.social-security.trial")]
     event = lifecycle.history("social-security")[-1]
@@ -156,7 +160,7 @@ def test_an_image_change_rebuilds_only_with_an_approval_unless_the_servers_are_s
         path, digest = changed(lifecycle, tmp_path, ("retentionDays: 180", "retentionDays: 90"))
         lifecycle.record_provisioned("social-security", "trial", OPS, T("2026-03-20T15:00"))
         path, _ = changed(lifecycle, tmp_path, ("image: debian-12\n        count: 4", "image: debian-13\n        count: 4"),
-                          at="2026-03-23T09:00")
+                          at="2026-03-23T09:00", report="d")  # major: the test environment still runs stateful servers
         up(path, at="2026-03-24T09:00")
         assert cloud.ops() == ["preview", "up", "verify"]
         return
