@@ -1,0 +1,287 @@
+"""Issue 25 on the local cloud: a change never destroys data silently.
+
+One application (``social-security`` under a fresh id, its gateways declared ``stateless``) runs a
+trial environment with data in it: objects in its container and a snapshot made by hand of its
+archive volume. Then the edits of the issue, one at a time, each a change request approved by the
+office: a renamed data volume, a new image for the stateful servers, a lower server count, each
+refused by ``up`` without the data-loss approval (nothing destroyed, checked by id) and done with
+it, exactly as approved and recorded; a new image for the stateless gateways, which proceeds;
+a Trove flavor change, which resizes in place; a volume grown while attached. Last, the
+application is reclaimed (its protection lifted by the approved termination).
+
+The tests share one story and run in file order; a failure stops the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.adapters.platform import KeycloakAdmin
+from orchestrator.core import naming
+from orchestrator.core.manifest import Environment
+from orchestrator.core.validation import load_manifest
+from orchestrator.services.plan import StackPlan, plan_application
+
+from . import cloudcheck
+from .conftest import REPO, Govcloud, beijing
+from .test_lifecycle import CHIEF, CLERK, OPS, UNIT, UNIT_ACTOR, leftovers
+
+pytestmark = pytest.mark.e2e
+EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
+DAY = dt.timedelta(days=1)
+NEW_IMAGE = "debian-13"
+GATEWAY = "        count: 2\n        publicIp: true\n"
+SELF_TEST = "5b6c7d8e9f00112233445566778899aabbccddeeff0011223344556677889900"
+
+
+@dataclass
+class Story:
+    app: str
+    manifest: Path
+    directory: Path
+    at: dt.timedelta = -80 * DAY
+    reports: int = 0
+    snapshot: str = ""
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def stack(self) -> str:
+        return naming.stack_name(UNIT, self.app, Environment.TRIAL)
+
+    def plan(self) -> StackPlan:
+        return plan_application(load_manifest(self.manifest), Environment.TRIAL)
+
+    def when(self) -> str:
+        """The next stated time (an hour after the previous one)."""
+        self.at += dt.timedelta(hours=1)
+        return beijing(self.at)
+
+    def name(self, suffix: str) -> str:
+        return f"{self.app}-{suffix}"
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str], govcloud: Govcloud) -> Story:
+    app = f"ds-{uuid.uuid4().hex[:6]}"
+    directory = tmp_path_factory.mktemp("data-safety")
+    text = EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1)
+    assert text.count(GATEWAY) == 1
+    text = text.replace(GATEWAY, GATEWAY + "        stateless: true\n")
+    manifest = directory / f"{app}.yaml"
+    manifest.write_text(text, encoding="utf-8")
+    story = Story(app, manifest, directory)
+    yield story
+    for env in ("test", "trial"):  # after a failure; a reclaimed application has nothing left
+        govcloud.run("destroy", str(story.manifest), "--env", env, "--yes")
+    leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
+
+
+@pytest.fixture(scope="module")
+def new_image(admin: Any) -> str:
+    """A second image in the catalogue, for the image changes."""
+    if admin.image.find_image(NEW_IMAGE) is None:
+        admin.image.create_image(name=NEW_IMAGE, disk_format="raw", container_format="bare", visibility="public",
+                                 data=b"\0" * 1024, wait=True)
+    return NEW_IMAGE
+
+
+def ids(story: Story, admin: Any) -> dict[str, str]:
+    plan = story.plan()
+    return cloudcheck.ids(plan, admin) | cloudcheck.database_ids(plan, admin)
+
+
+def propose(govcloud: Govcloud, story: Story, *replacements: tuple[str, str]) -> str:
+    """The unit requests the edited manifest as a change, the office tests and approves it; the
+    story's manifest becomes the new one. Returns what ``govcloud changes`` said."""
+    text = story.manifest.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    story.reports += 1
+    current = text.split("selfTestReport:")[1].split("sha256: ")[1].split("\n")[0]
+    text = text.replace(current, f"{story.reports:x}" * 64)  # a major change carries a new self-test report
+    new = story.directory / f"{story.app}-v{story.reports + 1}.yaml"
+    new.write_text(text, encoding="utf-8")
+    said = govcloud("changes", str(story.manifest), str(new)).stdout
+    govcloud("app", "change", story.app, str(new), *UNIT_ACTOR, "--at", story.when())
+    govcloud("app", "test-passed", story.app, "--evidence", f"report {story.reports}", *CLERK, "--at", story.when())
+    govcloud("app", "approve-change", story.app, *CHIEF, "--at", story.when())
+    story.manifest.write_text(text, encoding="utf-8")
+    return said
+
+
+def up(govcloud: Govcloud, story: Story, expect: int | None = 0) -> Any:
+    """``govcloud up`` of the trial; ``expect=None`` returns whatever it exited with."""
+    args = ("up", str(story.manifest), "--env", "trial", "--at", story.when(), *OPS)
+    return govcloud.run(*args) if expect is None else govcloud(*args, expect=expect)
+
+
+def approve_loss(govcloud: Govcloud, story: Story, names: list[str]) -> None:
+    flags = [arg for n in names for arg in ("--resource", n)]
+    govcloud("app", "confirm-data-loss", story.app, "--env", "trial", *flags, "--backup",
+             f"snapshot {story.snapshot} and cinder backups", *UNIT_ACTOR, "--at", story.when())
+    govcloud("app", "approve-data-loss", story.app, "--env", "trial", *CHIEF, "--at", story.when())
+
+
+def last_event(govcloud: Govcloud, story: Story) -> dict[str, Any]:
+    return govcloud.json("app", "history", story.app)[-1]
+
+
+def test_a_trial_environment_with_data(govcloud, story, admin, new_image):
+    m = str(story.manifest)
+    govcloud("app", "submit", m, *UNIT_ACTOR, "--at", beijing(-80 * DAY))
+    govcloud("app", "accept", story.app, *CLERK, "--at", beijing(-79 * DAY))
+    govcloud("app", "review", story.app, "--opinion", "complete", *CLERK, "--at", beijing(-78 * DAY))
+    govcloud("app", "approve", story.app, "--env", "test", *CHIEF, "--at", beijing(-77 * DAY))
+    govcloud("up", m, "--env", "test", "--at", beijing(-76 * DAY), *OPS)
+    govcloud("app", "test-passed", story.app, "--evidence", "T-1", *CLERK, "--at", beijing(-70 * DAY))
+    govcloud("app", "approve", story.app, "--env", "trial", *CHIEF, "--at", beijing(-69 * DAY))
+    govcloud("up", m, "--env", "trial", "--at", beijing(-68 * DAY), *OPS)
+    assert last_event(govcloud, story)["payload"]["verified"] is True
+    assert govcloud.json("verify", m, "--env", "trial")["matches"] is True
+
+    project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.TRIAL), domain_id="default")
+    conn = admin.connect_as_project(project)
+    container = story.name("scans")
+    conn.object_store.upload_object(container=container, name="scan-0001.pdf", data=b"%PDF citizen record")
+    archive = conn.block_storage.find_volume(story.name("archive"))
+    snapshot = conn.block_storage.create_snapshot(volume_id=archive.id, name="made-by-hand", is_forced=True)
+    conn.block_storage.wait_for_status(snapshot, "available", wait=300)
+    story.snapshot = snapshot.id
+    story.at = -50 * DAY  # the test window (15 days from -76) is over: changes apply to the trial alone
+
+
+def test_renaming_a_data_volume_is_refused_then_done_as_approved(govcloud, story, admin):
+    said = propose(govcloud, story, ("          - name: data\n", "          - name: records\n"))
+    old = [story.name(f"app-{n}-data") for n in (1, 2)]
+    for name in old:
+        assert f"destroys data: volume {name} (delete:" in said
+    before = ids(story, admin)
+    refused = up(govcloud, story, expect=1)
+    assert "up would destroy data without an approval" in refused.stderr
+    assert all(f"--resource {name}" in refused.stderr for name in old)
+    assert ids(story, admin) == before, "something changed although up refused"
+
+    approve_loss(govcloud, story, old)
+    up(govcloud, story)
+    after = ids(story, admin)
+    gone = {f"volumes/{name}" for name in old}
+    for key in gone:
+        assert cloudcheck.FIND_BY_ID["volumes"](admin, before[key]) is None, f"{key} still exists"
+    assert {k: v for k, v in before.items() if k not in gone} == {k: v for k, v in after.items() if k in before}
+    assert {f"volumes/{story.name(f'app-{n}-records')}" for n in (1, 2)} <= after.keys()
+    event = last_event(govcloud, story)
+    assert event["type"] == "provisioned" and event["payload"]["verified"] is True
+    assert sorted(d["name"] for d in event["payload"]["destroyed"]) == old
+
+
+def test_an_image_change_of_stateful_servers_is_refused_then_rebuilds_as_approved(govcloud, story, admin):
+    said = propose(govcloud, story, ("        image: debian-12\n        count: 4", f"        image: {NEW_IMAGE}\n        count: 4"))
+    servers = [story.name(f"app-{n}") for n in (1, 2)]
+    assert all(f"destroys data: server root disk {s} (rebuild: imageName debian-12 -> {NEW_IMAGE}" in said
+               for s in servers)
+    before = ids(story, admin)
+    refused = up(govcloud, story, expect=1)
+    assert "rebuild: imageName" in refused.stderr and ids(story, admin) == before
+
+    approve_loss(govcloud, story, servers)
+    up(govcloud, story)
+    assert ids(story, admin) == before, "a rebuild keeps every id"
+    for name in servers:
+        server = admin.compute.get_server(before[f"servers/{name}"])
+        assert admin.image.get_image(server.image["id"]).name == NEW_IMAGE
+    assert {d["action"] for d in last_event(govcloud, story)["payload"]["destroyed"]} == {"rebuild"}
+
+
+def test_an_image_change_of_stateless_servers_proceeds(govcloud, story, admin):
+    said = propose(govcloud, story, (GATEWAY.replace("count: 2", "image: debian-12\n        count: 2"),
+                                     GATEWAY.replace("count: 2", f"image: {NEW_IMAGE}\n        count: 2")))
+    assert "destroys data" not in said
+    before = ids(story, admin)
+    up(govcloud, story)
+    event = last_event(govcloud, story)
+    assert event["type"] == "provisioned" and "destroyed" not in event["payload"]
+    gateway = admin.compute.get_server(before[f"servers/{story.name('gateway-1')}"])
+    assert admin.image.get_image(gateway.image["id"]).name == NEW_IMAGE
+
+
+def test_a_trove_flavor_change_resizes_in_place(govcloud, story, admin):
+    said = propose(govcloud, story, ('        version: "8.0"\n        flavor: g.8c16g', '        version: "8.0"\n        flavor: g.4c8g'))
+    assert "destroys data" not in said
+    before = ids(story, admin)
+    done = up(govcloud, story, expect=None)
+    database = f"databases/{story.name('benefits')}"
+    assert ids(story, admin)[database] == before[database], "the database instance was replaced"
+    event = last_event(govcloud, story)
+    if done.returncode == 0:
+        assert event["type"] == "provisioned" and event["payload"]["resized"][0]["flavor"] == "g.4c8g"
+    else:  # Trove on this cloud could not resize: recorded, and the unit asks for the revert
+        assert done.returncode == 3 and event["type"] == "provision-failed", (done.returncode, done.stderr[-2000:])
+        assert govcloud.json("app", "status", story.app)["state"] == "trial"
+        propose(govcloud, story, ("flavor: g.4c8g", "flavor: g.8c16g"))
+        up(govcloud, story)
+
+
+def test_a_lower_count_is_refused_then_removes_exactly_the_approved_server_and_volumes(govcloud, story, admin):
+    said = propose(govcloud, story, ("          - name: app\n            count: 2", "          - name: app\n            count: 1"))
+    gone = [story.name("app-2"), story.name("app-2-records"), story.name("app-2-logs")]
+    assert all(f"destroys data: " in said and f" {name} (delete:" in said for name in gone)
+    before = ids(story, admin)
+    refused = up(govcloud, story, expect=1)
+    assert all(f"--resource {name}" in refused.stderr for name in gone) and ids(story, admin) == before
+
+    approve_loss(govcloud, story, gone)
+    up(govcloud, story)
+    after = ids(story, admin)
+    assert cloudcheck.FIND_BY_ID["servers"](admin, before[f"servers/{gone[0]}"]) is None
+    for name in gone[1:]:
+        assert cloudcheck.FIND_BY_ID["volumes"](admin, before[f"volumes/{name}"]) is None
+    kept = {k: v for k, v in before.items() if not any(k.endswith(f"/{n}") for n in gone) and "app-2" not in k}
+    assert {k: after.get(k) for k in kept} == kept
+
+
+def test_growing_an_attached_volume_extends_it_or_fails_recoverably(govcloud, story, admin):
+    record = story.name("app-1-records")
+    propose(govcloud, story, ("          - name: records\n            sizeGb: 200", "          - name: records\n            sizeGb: 210"))
+    before = ids(story, admin)
+    done = up(govcloud, story, expect=None)
+    assert ids(story, admin)[f"volumes/{record}"] == before[f"volumes/{record}"]
+    events = govcloud.json("app", "history", story.app)
+    if done.returncode == 0:
+        assert admin.block_storage.get_volume(before[f"volumes/{record}"]).size == 210
+        assert events[-1]["type"] == "provisioned"
+        return
+    # online extend refused: recorded with the engine's words; a retry never records provisioned
+    assert done.returncode == 3 and events[-1]["type"] == "provision-failed", events[-1]
+    again = up(govcloud, story, expect=3)
+    assert last_event(govcloud, story)["type"] == "provision-failed", again.stderr
+    digest = govcloud("digest", str(story.manifest)).stdout.strip()
+    assert not [e for e in govcloud.json("app", "history", story.app) if e["type"] == "provisioned" and e["digest"] == digest]
+    # the unit may request the revert
+    revert = story.manifest.read_text(encoding="utf-8").replace("sizeGb: 210", "sizeGb: 200")
+    story.manifest.write_text(revert, encoding="utf-8")
+    propose(govcloud, story)
+    up(govcloud, story)
+
+
+def test_the_data_survived_and_reclamation_lifts_protection(govcloud, story, admin, keycloak):
+    project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.TRIAL), domain_id="default")
+    conn = admin.connect_as_project(project)
+    assert conn.object_store.download_object("scan-0001.pdf", container=story.name("scans")) == b"%PDF citizen record"
+    assert conn.block_storage.get_snapshot(story.snapshot).status == "available"
+    # the snapshot was made by hand: the unit takes it away before termination, as Art. 16 asks
+    conn.block_storage.delete_snapshot(story.snapshot)
+    conn.block_storage.wait_for_delete(conn.block_storage.get_snapshot(story.snapshot), wait=300)
+
+    govcloud("app", "terminate", story.app, *UNIT_ACTOR, "--at", story.when())
+    govcloud("app", "confirm-backup", story.app, "--evidence", "archive B-1", *UNIT_ACTOR, "--at", story.when())
+    govcloud("app", "approve-termination", story.app, *CHIEF, "--at", story.when())
+    govcloud("reclaim", story.app, *OPS, "--output", "json")
+    assert leftovers(admin, KeycloakAdmin.from_environ(keycloak), story.app) == []
+    assert govcloud.json("app", "status", story.app)["state"] == "reclaimed"
