@@ -448,7 +448,7 @@ def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = N
         calls, done = [["state", "unprotect", "--all", "--yes", "--stack", stack_name]], ["*"]
     else:
         urns = [urn for name, urn in protected(stack_name, engine, repo).items() if name in set(names)]
-        calls, done = [["state", "unprotect", urn, "--yes", "--stack", stack_name] for urn in urns], urns
+        calls, done = ([["state", "unprotect", *urns, "--yes", "--stack", stack_name]] if urns else []), urns
     try:
         for args in calls:
             workspace.pulumi_command.run(args, str(repo), env)
