@@ -235,7 +235,8 @@ def preview_steps(stack_name: str, config: dict[str, str], engine: Engine, *, re
     return steps
 
 
-def _configured(stack_name: str, config: dict[str, str], engine: Engine, repo: Path, secret_keys: Collection[str]) -> Any:
+def _configured(stack_name: str, config: dict[str, str], engine: Engine, repo: Path,
+                secret_keys: Collection[str]) -> Any:
     """The stack (created if new) with ``config`` written."""
     from pulumi import automation as auto
 

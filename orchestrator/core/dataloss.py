@@ -130,8 +130,8 @@ def data_changes(before: Iterable[Planned], after: Iterable[Planned], disposable
     resizes: list[Resize] = []
     for gone in diff.removed:
         if data_bearing(gone.type, gone.name, disposable):
-            steps.append(DataStep("delete", gone.type, gone.name,
-                                  "no longer in the manifest (removed, renamed, or a lower count): the engine deletes it"))
+            steps.append(DataStep("delete", gone.type, gone.name, "no longer in the manifest (removed, renamed, "
+                                  "or a lower count): the engine deletes it"))
     for changed in diff.changed:
         if not data_bearing(changed.type, changed.name, disposable):
             continue

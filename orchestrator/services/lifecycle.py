@@ -130,7 +130,8 @@ class Lifecycle:
         if new.id != application:
             raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
         old = self.manifest(application)
-        running = {env: self.manifest_at(application, digest) for env, digest in self.state(application).provisioned.items()}
+        live = self.state(application).provisioned
+        running = {env: self.manifest_at(application, digest) for env, digest in live.items()}
         # a step that destroys data, judged against what each live environment runs, is major
         changes = classify_applications(old, new, {env: app for env, app in running.items() if app is not None})
         if not changes:

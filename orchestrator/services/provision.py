@@ -15,7 +15,9 @@ from orchestrator.core.manifest import Application, Environment
 from orchestrator.errors import ExternalError, UsageError
 
 if TYPE_CHECKING:
+    from orchestrator.core.dataloss import Resize
     from orchestrator.core.lifecycle import Actor
+    from orchestrator.services.datasafety import DataGuard
 
 
 def stack_config(app: Application, path: Path, env: Environment, external_network: str,
@@ -148,15 +150,15 @@ def run_operation(
 class Up:
     """The steps of one ``up`` after its checks: preview, resizes, unprotect, engine, verify."""
 
-    def __init__(self, app: Application, env: Environment, stack: str, config: dict[str, str], located: engine.Engine,
-                 secret_keys: set[str], guard: Any, on_progress: Callable[[engine.Progress], None] | None) -> None:
+    def __init__(self, app: Application, env: Environment, stack: str, config: dict[str, str],
+                 located: engine.Engine, secret_keys: set[str], guard: DataGuard,
+                 on_progress: Callable[[engine.Progress], None] | None) -> None:
         self.app, self.env, self.stack, self.config, self.located = app, env, stack, config, located
         self.secret_keys, self.guard, self.on_progress = secret_keys, guard, on_progress
         self.done: dict[str, Any] = {}
         """What this run did so far (recorded with its success or its failure)."""
 
     def run(self, external_network: str, key_pair: str | None) -> tuple[engine.OperationResult, dict[str, Any]]:
-        from orchestrator.core import naming
         from orchestrator.core.dataloss import engine_data_steps
         from orchestrator.services import datasafety, verify
 
@@ -191,7 +193,7 @@ class Up:
         return result, {**self.done, "verified": True}
 
 
-def resize_database(project: str, resize: Any) -> dict[str, Any]:
+def resize_database(project: str, resize: Resize) -> dict[str, Any]:
     """Resize a Trove instance through the cloud's API (the provider would replace it)."""
     from orchestrator.adapters.cloud import Cloud
     from orchestrator.adapters.cloud.plancheck import looked_up
