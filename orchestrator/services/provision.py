@@ -12,7 +12,7 @@ from orchestrator.adapters import engine
 from orchestrator.adapters.programfiles import program_fingerprint
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
-from orchestrator.errors import ExternalError, UsageError
+from orchestrator.errors import ExternalError, GovcloudError, UsageError
 
 if TYPE_CHECKING:
     from orchestrator.core.dataloss import Resize
@@ -139,8 +139,11 @@ def run_operation(
     try:
         result, done = up.run(external_network, key_pair)
     except ExternalError as exc:
-        lifecycle.record_failure(app.id, str(env), actor, admissions.at, app.digest, str(exc)[:2000],
-                                 payload={"program": program_fingerprint(), **up.done})
+        try:
+            lifecycle.record_failure(app.id, str(env), actor, admissions.at, app.digest, str(exc)[:2000],
+                                     payload={"program": program_fingerprint(), **up.done})
+        except GovcloudError as unrecorded:
+            raise ExternalError(f"{exc}; recording the failure in the ledger failed too: {unrecorded}") from exc
         raise
     lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
                                 payload={"program": program_fingerprint(), **(payload or {}), **done})
