@@ -89,5 +89,5 @@ def test_protected_resources_are_refused_until_exactly_the_released_ones_are_unp
 
     # an approved removal of the whole stack lifts every protection
     result = engine.destroy_stack(STACK, located, repo=repo)
-    assert result.changes.get("delete") == 2, result
+    assert result.changes.get("delete") == 3, result  # the two passwords and the stack itself
     assert engine.protected(STACK, located, repo) == {}
