@@ -139,6 +139,8 @@ def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: No
         "GOVCLOUD_PROVIDER_OPS_GROUP": PROVIDER_OPS_GROUP,
     }
     env |= {k: v for k, v in keycloak.items() if k.startswith("KEYCLOAK_")}
+    if os.environ.get("GOVCLOUD_ENGINE_DIR"):  # an engine built elsewhere (another checkout's .cache/pulumi)
+        env["GOVCLOUD_ENGINE_DIR"] = os.environ["GOVCLOUD_ENGINE_DIR"]
     try:
         located = engine.locate(environ=env)
     except GovcloudError as exc:
