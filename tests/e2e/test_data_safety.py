@@ -15,6 +15,7 @@ The tests share one story and run in file order; a failure stops the rest.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -23,10 +24,12 @@ from typing import Any
 
 import pytest
 
+from orchestrator.adapters import engine
 from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import load_manifest
+from orchestrator.errors import GovcloudError
 from orchestrator.services.plan import StackPlan, plan_application
 
 from . import cloudcheck
@@ -132,8 +135,16 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     manifest.write_text(text, encoding="utf-8")
     story = Story(app, manifest, directory)
     yield story
-    for env in ("test", "trial"):  # after a failure; a reclaimed application has nothing left
-        govcloud.run("destroy", str(story.manifest), "--env", env, "--yes")
+    # after a failure (a reclaimed application has nothing left): the stacks first, their protection
+    # lifted as reclamation lifts it (Trove's instances live in its own project: only the stack removes them)
+    located = engine.locate(environ=govcloud.env)
+    located = engine.Engine(located.root, located.pulumi_home,
+                            located.env | {"PULUMI_CONFIG_PASSPHRASE": govcloud.env["PULUMI_CONFIG_PASSPHRASE"]})
+    for env in Environment:
+        stack = naming.stack_name(UNIT, app, env)
+        with contextlib.suppress(GovcloudError):
+            if engine.stack_exists(stack, located):
+                engine.destroy_stack(stack, located)
     leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
 
 
