@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.adapters.mockruntime import run_program
+from orchestrator.adapters.pulumimock import run_program
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import validate_data
