@@ -14,7 +14,7 @@ from orchestrator import files
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
-from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
+from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion
 
 if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
     from orchestrator.core.changes import Change
@@ -98,14 +98,17 @@ class Lifecycle:
     """The lifecycle steps over one ledger."""
 
     def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+                 clock: Callable[[], dt.datetime] | None = None, expected_sequence: int | None = None) -> None:
         """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
         when a step is first recorded; nobody without it). ``clock``: the recording machine's time
-        (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`)."""
+        (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`).
+        ``expected_sequence``: the ledger version the caller saw (HTTP If-Match); a step on a newer
+        one is refused."""
         self.store = store
         self.calendar = calendar or default_calendar()
         self._directory = directory
         self.clock = clock or beijing_now
+        self.expected_sequence = expected_sequence
 
     @property
     def directory(self) -> nt.Directory:
@@ -115,17 +118,19 @@ class Lifecycle:
 
     # --- the unit -------------------------------------------------------------------------
 
-    def submit(self, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
-        """Art. 11: submit (or, after a rejection, resubmit) a manifest."""
-        app, data = _read_manifest(path)
+    def submit(self, path: str | Path, actor: lc.Actor, at: dt.datetime, raw: bytes | None = None) -> lc.Event:
+        """Art. 11: submit (or, after a rejection, resubmit) a manifest; ``raw``, its content
+        when it was not read from ``path`` (an upload named ``path``)."""
+        app, data = _read_manifest(path, raw)
         payload = {"unit": app.unit, "manifest": data, "materials": _materials(app), "source": str(path)}
         return self._record(app.id, "submitted", actor, at, digest=app.digest, payload=payload, new=True)
 
-    def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+    def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime,
+               raw: bytes | None = None) -> lc.Event:
         """Art. 15: request a change; a major one carries a new self-test report."""
         from orchestrator.core.changes import classify, is_major
 
-        new, data = _read_manifest(path)
+        new, data = _read_manifest(path, raw)
         if new.id != application:
             raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
         old = self.manifest(application)
@@ -324,13 +329,38 @@ class Lifecycle:
                     found.append((app, environment))
         return found
 
-    def overview(self) -> list[dict[str, Any]]:
-        """Every application's projected state, for ``app status`` without an application."""
+    def overview(self, state: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
+        """Every application's projected state (in ``state``, of ``unit`` when given), for
+        ``app status`` without an application."""
         return [
             {"application": s.application, "unit": s.unit, "state": s.state, "sequence": s.sequence,
              "digest": s.digest}
-            for s in self.store.states()
+            for s in self.store.states(state=state, unit=unit)
         ]
+
+    def queue(self, name: str, at: dt.datetime) -> list[dict[str, Any]]:
+        """One work queue, earliest due first: ``office`` (decisions waiting for the e-gov office,
+        Art. 12-16), ``provisioning`` (approved, not provisioned: Art. 13-15) or ``reclamation``
+        (termination approved: Art. 16); each item with its running deadline and working days left."""
+        lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
+        states = {"office": [s for s, role in lc.WAITING_ON.items() if role == lc.EGOV],
+                  "provisioning": [lc.REVIEWED, lc.TESTING, lc.TRIAL, lc.CHANGE_APPROVED],
+                  "reclamation": [lc.TERMINATION_APPROVED]}[name]
+        items = []
+        for wanted in states:
+            for state in self.store.states(state=wanted):
+                envs = lc.to_provision(state) if name == "provisioning" else [None]
+                running = [d for d in lc.deadlines(state, self.calendar, at, running=True)
+                           if lc.DEADLINE_RULES[d.name].kind == "due"]
+                first = min(running, key=lambda d: d.due, default=None)
+                for env in envs:
+                    items.append({
+                        "application": state.application, "unit": state.unit, "state": state.state,
+                        "sequence": state.sequence, "environment": env,
+                        "deadline": first.as_dict() if first else None,
+                        "working_days_left": self.calendar.working_days_between(at.date(), first.due) if first else None,
+                    })
+        return sorted(items, key=lambda i: (i["deadline"]["due"] if i["deadline"] else "9999", i["application"]))
 
     def history(self, application: str) -> list[lc.Event]:
         events = self.store.events(application)
@@ -384,6 +414,9 @@ class Lifecycle:
         if not events and not new:
             raise NotFound(f"application {application} has no ledger entries")
         state = lc.fold(events, application)
+        if self.expected_sequence is not None and state.sequence != self.expected_sequence:
+            raise StaleVersion(f"{application} is at version {state.sequence}, not {self.expected_sequence}: "
+                               "someone acted meanwhile; nothing was recorded, read it again")
         return state, lc.decide(state, kind, actor, at, now=self.clock(), **details)
 
     def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
@@ -443,12 +476,16 @@ def project(events: list[lc.Event], calendar: Calendar | None = None) -> tuple[l
     return state, lc.next_due(state, calendar or default_calendar())
 
 
-def _read_manifest(path: str | Path) -> tuple[Application, Any]:
-    """The valid application of ``path`` and its plain data (the canonical snapshot's source)."""
+def _read_manifest(path: str | Path, raw: bytes | None = None) -> tuple[Application, Any]:
+    """The valid application of ``path`` (or of ``raw``, its content) and its plain data (the
+    canonical snapshot's source)."""
     from orchestrator.core.validation import load_manifest
     from orchestrator.core.yamlsource import load
 
-    raw = files.read_bytes(path, what="manifest")
+    if raw is None:
+        raw = files.read_bytes(path, what="manifest")
+    elif len(raw) > files.MAX_BYTES:
+        raise files.FileRefused(path, "file-size", f"is {len(raw)} bytes; a manifest is at most {files.MAX_BYTES}")
     return load_manifest(path, raw), load(raw)  # the data the application was validated from
 
 

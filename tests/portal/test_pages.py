@@ -1,0 +1,61 @@
+"""The pages on the development portal: sign-in by form (shown in red), CSRF on every post,
+stored text escaped, the steps offered decided by the core's role rules."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import EXAMPLES, upload, variant
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(client, name, role, unit=""):
+    token = csrf(client.get("/login"))
+    return client.post("/login", data={"csrf": token, "name": name, "role": role, "unit": unit})
+
+
+def test_development_sign_in_is_marked_and_needs_csrf(dev_app):
+    page = dev_app.get("/login")
+    assert 'class="dev"' in page.text and "--dev-insecure-local-auth" in page.text
+    forged = dev_app.post("/login", data={"name": "mallory", "role": "egov-office", "unit": "egov"})
+    assert forged.status_code == 403 and "anti-forgery" in forged.text
+    assert dev_app.get("/queue", follow_redirects=False).headers["location"] == "/login"
+    assert sign_in(dev_app, "zhang", "egov-office", "egov").url.path == "/queue"
+
+
+def test_unit_submits_office_decides_provider_sees_it(dev_app, tmp_path):
+    sign_in(dev_app, "zhaogang", "unit", "rsj")
+    broken = variant(tmp_path, "broken", ("retentionDays: 180", "retentionDays: -1"))
+    mine = dev_app.get("/my")
+    shown = dev_app.post("/submit", data={"csrf": csrf(mine)}, files=upload(broken))
+    assert shown.status_code == 422 and re.search(r"line \d+, <code>[^<]*retentionDays", shown.text)
+    done = dev_app.post("/submit", data={"csrf": csrf(mine)}, files=upload(EXAMPLES / "social-security.yaml"))
+    assert done.url.path == "/applications/social-security" and "submitted" in done.text
+    assert "Your steps" not in done.text  # the unit decides nothing on its own application
+
+    sign_in(dev_app, "zhang", "egov-office", "egov")
+    queue = dev_app.get("/queue")
+    assert "social-security" in queue.text and "accept-or-reject" in queue.text and "working day" in queue.text
+    app = dev_app.get("/applications/social-security")
+    assert {"accept", "reject"} <= set(re.findall(r'name="do" value="([a-z-]+)"', app.text))
+    version = re.search(r'name="version" value="(\d+)"', app.text).group(1)
+    forged = dev_app.post("/applications/social-security/step/accept", data={"version": version})
+    assert forged.status_code == 403
+    token = csrf(app)
+    dev_app.post("/applications/social-security/step/accept", data={"csrf": token, "version": version})
+    reviewed = dev_app.post("/applications/social-security/step/review",
+                            data={"csrf": token, "opinion": "<script>alert(1)</script> fine"})
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; fine" in reviewed.text and "<script>alert" not in reviewed.text
+    stale = dev_app.post("/applications/social-security/step/approve",
+                         data={"csrf": token, "version": version, "environment": "test"})
+    assert stale.status_code == 412
+    approved = dev_app.post("/applications/social-security/step/approve", data={"csrf": token, "environment": "test"})
+    assert "approved" in approved.text
+
+    sign_in(dev_app, "ops", "provider")
+    provider = dev_app.get("/provider")
+    rows = re.findall(r'<tr><td><a href="/applications/([^"]+)">[^<]+</a></td><td>rsj</td><td>(\w+)</td>', provider.text)
+    assert rows == [("social-security", "test")] and "test-ready" in provider.text
