@@ -480,13 +480,15 @@ MANUAL = ("accepted", "rejected", "reviewed", "approved", "extended", "test-pass
 
 
 def steps_open(state: AppState, actor: Actor) -> list[Transition]:
-    """The manual steps ``actor`` may take from ``state`` by the transition and role rules
-    (the step's own rules and gates still decide when it is taken)."""
+    """The manual steps ``actor`` may take from ``state`` by the transition, role and one-shot
+    rules (the step's own rules and gates still decide when it is taken)."""
     found = []
     for t in TRANSITIONS:
         if t.event in MANUAL and state.state in t.sources:
             try:
                 check_actor(state, t, actor, {})
+                if t.event in ONCE:
+                    check_once(state, t, t.environment, state.digest)
             except RuleError:
                 continue
             found.append(t)
