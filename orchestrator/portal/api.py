@@ -48,9 +48,9 @@ def _tagged(payload: Any, sequence: int, status: int = 200) -> Json:
 
 
 @router.get("/applications", summary="Applications, by id; a unit sees its own")
-def list_applications(actor: lc.Actor = Depends(api_actor), state: States | None = None,  # type: ignore[valid-type]
-                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
-                      request: Request = None) -> Any:  # type: ignore[assignment]
+def list_applications(request: Request, actor: lc.Actor = Depends(api_actor),
+                      state: States | None = None,  # type: ignore[valid-type]
+                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Any:
     unit = actor.unit if actor.role == lc.UNIT else None
     items = common.lifecycle(request).overview(state=state, unit=unit)
     return {"items": items[offset:offset + limit], "total": len(items), "limit": limit, "offset": offset}
@@ -79,10 +79,10 @@ def get_steps(application: str, request: Request, actor: lc.Actor = Depends(api_
 
 @router.get("/deadlines", summary="Running deadlines of every application (deadlines)")
 def get_deadlines(request: Request, actor: lc.Actor = Depends(api_actor), overdue: bool = False) -> Any:
-    scan = common.lifecycle(request).deadlines(beijing_now(), overdue=overdue)
-    found = [d.as_dict() for d in scan.found]
+    service = common.lifecycle(request)
+    found = [d.as_dict() for d in service.deadlines(beijing_now(), overdue=overdue).found]
     if actor.role == lc.UNIT:
-        own = {a["application"] for a in common.lifecycle(request).overview(unit=actor.unit)}
+        own = {a["application"] for a in service.overview(unit=actor.unit)}
         found = [d for d in found if d["application"] in own]
     return found
 
@@ -90,8 +90,7 @@ def get_deadlines(request: Request, actor: lc.Actor = Depends(api_actor), overdu
 @router.get("/queues/{name}", summary="A work queue: office, provisioning or reclamation")
 def get_queue(name: Literal["office", "provisioning", "reclamation"], request: Request,
               actor: lc.Actor = Depends(api_actor)) -> Any:
-    items = common.lifecycle(request).queue(name, beijing_now())
-    return [i for i in items if actor.role != lc.UNIT or i["unit"] == actor.unit]
+    return common.visible(common.lifecycle(request).queue(name, beijing_now()), actor)
 
 
 @router.post("/applications", status_code=201, summary="Submit a manifest (app submit, Art. 11)")

@@ -66,6 +66,11 @@ def readable(service: Lifecycle, application: str, actor: lc.Actor) -> lc.AppSta
     return state
 
 
+def visible(items: list[dict[str, Any]], actor: lc.Actor) -> list[dict[str, Any]]:
+    """The items (each naming its ``unit``) ``actor`` may see: a unit sees its own."""
+    return [i for i in items if actor.role != lc.UNIT or i["unit"] == actor.unit]
+
+
 def take_step(request: Request, actor: lc.Actor, application: str, verb: str, fields: dict[str, Any],
               expected_sequence: int | None) -> lc.Event:
     """Record one step through the service (the core decides); :class:`UsageError` for an unknown verb

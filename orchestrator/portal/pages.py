@@ -78,17 +78,18 @@ def home(request: Request) -> Response:
 @router.get("/queue")
 def office_queue(request: Request) -> Response:
     actor = _actor(request)
-    items = common.lifecycle(request).queue("office", beijing_now())
+    items = common.visible(common.lifecycle(request).queue("office", beijing_now()), actor)
     return render(request, "queue.html", title="E-gov office queue", items=items)
 
 
 @router.get("/provider")
 def provider_queues(request: Request) -> Response:
-    _actor(request)
+    actor = _actor(request)
     service = common.lifecycle(request)
     now = beijing_now()
     return render(request, "provider.html", title="Provider queues",
-                  provisioning=service.queue("provisioning", now), reclamation=service.queue("reclamation", now))
+                  provisioning=common.visible(service.queue("provisioning", now), actor),
+                  reclamation=common.visible(service.queue("reclamation", now), actor))
 
 
 @router.get("/my")

@@ -59,3 +59,13 @@ def test_unit_submits_office_decides_provider_sees_it(dev_app, tmp_path):
     provider = dev_app.get("/provider")
     rows = re.findall(r'<tr><td><a href="/applications/([^"]+)">[^<]+</a></td><td>rsj</td><td>(\w+)</td>', provider.text)
     assert rows == [("social-security", "test")] and "test-ready" in provider.text
+
+
+def test_a_unit_sees_no_other_units_work(dev_app):
+    sign_in(dev_app, "zhaogang", "unit", "rsj")
+    dev_app.post("/submit", data={"csrf": csrf(dev_app.get("/my"))}, files=upload(EXAMPLES / "social-security.yaml"))
+    sign_in(dev_app, "liming", "unit", "zwb")
+    assert "social-security" not in dev_app.get("/queue").text
+    assert "social-security" not in dev_app.get("/provider").text
+    assert dev_app.get("/applications/social-security").status_code == 404
+    assert "social-security" not in dev_app.get("/my").text
