@@ -6,7 +6,7 @@ import click
 
 from orchestrator.cli import cli
 from orchestrator.cli.lifecycle import Command
-from orchestrator.portal.config import DEV_FLAG
+from orchestrator.portal.config import DEV_FLAG, SESSION_KEY_ENV
 
 
 @cli.command(cls=Command)
@@ -17,16 +17,16 @@ from orchestrator.portal.config import DEV_FLAG
               help="development only: serve 'auth: local', the actor chosen on a sign-in form (shown in red)")
 def serve(host: str, port: int, workers: int, dev_local: bool) -> None:
     """Serve the portal and the REST API (/api/v1, /openapi.json) over the ledger."""
+    import os
+
     import uvicorn
 
     from orchestrator.portal.config import load_config
     from orchestrator.settings import current_settings
 
     load_config(current_settings(), dev_local)  # refuse before listening, with the reason
-    if dev_local and workers > 1:
-        raise click.UsageError(f"{DEV_FLAG} serves one worker (its session key lives in the process)")
-    import os
-
+    if dev_local and workers > 1 and not os.environ.get(SESSION_KEY_ENV):
+        raise click.UsageError(f"{DEV_FLAG} with several workers needs {SESSION_KEY_ENV}: one session key for all")
     from orchestrator.portal.main import DEV_ENV
 
     os.environ[DEV_ENV] = "1" if dev_local else "0"  # read by each worker's app factory

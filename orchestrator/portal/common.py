@@ -88,13 +88,16 @@ def take_step(request: Request, actor: lc.Actor, application: str, verb: str, fi
 
 
 def submit(request: Request, actor: lc.Actor, filename: str, raw: bytes, application: str | None = None,
-           expected_sequence: int | None = None) -> lc.Event:
-    """Submit an uploaded manifest, or request a change of ``application`` with it."""
+           expected_sequence: int | None = None, preview: bool = False) -> Any:
+    """Submit an uploaded manifest, or request a change of ``application`` with it (``preview``:
+    only classify the change, nothing written)."""
     name = f"upload:{filename or 'manifest.yaml'}"
     service = lifecycle(request, expected_sequence)
     if application is None:
         return service.submit(name, actor, beijing_now(), raw=raw)
     readable(service, application, actor)
+    if preview:
+        return service.preview_change(application, name, raw)
     return service.change(application, name, actor, beijing_now(), raw=raw)
 
 

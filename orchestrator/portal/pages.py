@@ -121,13 +121,42 @@ async def submit(request: Request) -> Response:
 
 @router.get("/applications/{application}")
 def application_page(request: Request, application: str) -> Response:
+    return _application(request, application)
+
+
+def _application(request: Request, application: str, code: int = 200, **shown: Any) -> Response:
     actor = _actor(request)
     service = common.lifecycle(request)
     state = common.readable(service, application, actor)
-    return render(request, "application.html", title=application, status=service.status(application, beijing_now()),
+    return render(request, "application.html", code, title=application,
+                  status=service.status(application, beijing_now()),
                   history=[e.as_dict() for e in service.history(application)],
                   steps=[(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)],
-                  fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION))
+                  fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),
+                  **shown)
+
+
+@router.post("/applications/{application}/change")
+async def change(request: Request, application: str) -> Response:
+    """A change by upload (Art. 15): first its classification and reasons, then, confirmed, the request."""
+    actor = _actor(request)
+    form = await _form(request)
+    upload = form.get("manifest")
+    if upload is None or isinstance(upload, str):
+        raise UsageError("choose the changed manifest to upload")
+    from orchestrator.portal.api import read_upload
+
+    raw = await read_upload(upload)
+    version = str(form.get("version") or "")
+    preview = form.get("do") != "request"
+    try:
+        done = await common.threaded(common.submit, request, actor, upload.filename or "", raw, application,
+                                     int(version) if version.isdigit() else None, preview)
+    except ManifestInvalid as invalid:
+        return _application(request, application, 422, invalid=invalid)
+    if preview:
+        return _application(request, application, preview=done)
+    return RedirectResponse(f"/applications/{application}", status_code=303)
 
 
 @router.post("/applications/{application}/step/{verb}")

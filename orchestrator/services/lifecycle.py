@@ -128,6 +128,12 @@ class Lifecycle:
     def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime,
                raw: bytes | None = None) -> lc.Event:
         """Art. 15: request a change; a major one carries a new self-test report."""
+        payload = self.preview_change(application, path, raw)
+        return self._record(application, "change-requested", actor, at, digest=payload.pop("digest"), payload=payload)
+
+    def preview_change(self, application: str, path: str | Path, raw: bytes | None = None) -> dict[str, Any]:
+        """What :meth:`change` would record (kind, changes with their reasons, digest), or the rule
+        that refuses it; nothing written."""
         from orchestrator.core.changes import classify, is_major
 
         new, data = _read_manifest(path, raw)
@@ -144,9 +150,8 @@ class Lifecycle:
                 rule="major-change-materials",
                 article="Art. 15",
             )
-        payload = {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
-                   "kind": kind, "changes": [c.as_dict() for c in changes]}
-        return self._record(application, "change-requested", actor, at, digest=new.digest, payload=payload)
+        return {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
+                "kind": kind, "changes": [c.as_dict() for c in changes], "digest": new.digest}
 
     def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
         return self._record(application, "termination-requested", actor, at, reason=reason)

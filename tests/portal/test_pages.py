@@ -69,3 +69,33 @@ def test_a_unit_sees_no_other_units_work(dev_app):
     assert "social-security" not in dev_app.get("/provider").text
     assert dev_app.get("/applications/social-security").status_code == 404
     assert "social-security" not in dev_app.get("/my").text
+
+
+def test_a_change_is_classified_before_it_is_requested(dev_app, database_url, tmp_path):
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    ledger = Ledger.open(database_url)
+    service, now = Lifecycle(ledger), beijing_now
+    service.submit(EXAMPLES / "social-security.yaml", Actor("zhaogang", UNIT, "rsj"), now())
+    office, ops = Actor("zhang", EGOV, "egov"), Actor("ops", PROVIDER)
+    service.accept("social-security", office, now())
+    service.review("social-security", "ok", office, now())
+    service.approve("social-security", "test", office, now())
+    service.record_provisioned("social-security", "test", ops, now())
+    service.test_passed("social-security", "report", office, now())
+    service.approve("social-security", "trial", office, now())
+    service.record_provisioned("social-security", "trial", ops, now())
+    ledger.close()
+
+    sign_in(dev_app, "zhaogang", "unit", "rsj")
+    page = dev_app.get("/applications/social-security")
+    token, version = csrf(page), re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    minor = variant(tmp_path, "minor", ("retentionDays: 180", "retentionDays: 90"))
+    form = {"csrf": token, "version": version}
+    shown = dev_app.post("/applications/social-security/change", data=form | {"do": "preview"}, files=upload(minor))
+    assert '<strong class="kind">minor</strong>' in shown.text and "<code>spec.backup</code>" in shown.text
+    assert "change-requested" not in shown.text  # nothing recorded by the preview
+    done = dev_app.post("/applications/social-security/change", data=form | {"do": "request"}, files=upload(minor))
+    assert done.url.path == "/applications/social-security" and '<strong class="state">change-requested' in done.text
