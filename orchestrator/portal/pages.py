@@ -101,18 +101,29 @@ def my_applications(request: Request) -> Response:
                   items=common.lifecycle(request).overview(unit=actor.unit))
 
 
-@router.post("/submit")
-async def submit(request: Request) -> Response:
+async def _uploaded(request: Request) -> tuple[lc.Actor, Any, str, bytes]:
+    """The actor, the (CSRF-checked) form, and the manifest it uploads: its name and content."""
+    from orchestrator.portal.api import read_upload
+
     actor = _actor(request)
     form = await _form(request)
     upload = form.get("manifest")
     if upload is None or isinstance(upload, str):
         raise UsageError("choose a manifest file to upload")
-    from orchestrator.portal.api import read_upload
+    return actor, form, upload.filename or "", await read_upload(upload)
 
-    raw = await read_upload(upload)
+
+def _version(form: Any) -> int | None:
+    """The ledger version the page showed (its If-Match)."""
+    version = str(form.get("version") or "")
+    return int(version) if version.isdigit() else None
+
+
+@router.post("/submit")
+async def submit(request: Request) -> Response:
+    actor, _, name, raw = await _uploaded(request)
     try:
-        event = await common.threaded(common.submit, request, actor, upload.filename or "", raw)
+        event = await common.threaded(common.submit, request, actor, name, raw)
     except ManifestInvalid as invalid:
         return render(request, "my.html", 422, title=f"Applications of unit {actor.unit}", invalid=invalid,
                       items=common.lifecycle(request).overview(unit=actor.unit))
@@ -139,19 +150,10 @@ def _application(request: Request, application: str, code: int = 200, **shown: A
 @router.post("/applications/{application}/change")
 async def change(request: Request, application: str) -> Response:
     """A change by upload (Art. 15): first its classification and reasons, then, confirmed, the request."""
-    actor = _actor(request)
-    form = await _form(request)
-    upload = form.get("manifest")
-    if upload is None or isinstance(upload, str):
-        raise UsageError("choose the changed manifest to upload")
-    from orchestrator.portal.api import read_upload
-
-    raw = await read_upload(upload)
-    version = str(form.get("version") or "")
+    actor, form, name, raw = await _uploaded(request)
     preview = form.get("do") != "request"
     try:
-        done = await common.threaded(common.submit, request, actor, upload.filename or "", raw, application,
-                                     int(version) if version.isdigit() else None, preview)
+        done = await common.threaded(common.submit, request, actor, name, raw, application, _version(form), preview)
     except ManifestInvalid as invalid:
         return _application(request, application, 422, invalid=invalid)
     if preview:
@@ -169,9 +171,7 @@ async def step(request: Request, application: str, verb: str) -> Response:
         if not str(fields["days"]).isdigit():
             raise UsageError("days must be a whole number")
         fields["days"] = int(fields["days"])
-    version = str(form.get("version") or "")
-    await common.threaded(common.take_step, request, actor, application, verb, fields,
-                          int(version) if version.isdigit() else None)
+    await common.threaded(common.take_step, request, actor, application, verb, fields, _version(form))
     return RedirectResponse(f"/applications/{application}", status_code=303)
 
 
