@@ -52,8 +52,9 @@ def list_applications(request: Request, actor: lc.Actor = Depends(api_actor),
                       state: States | None = None,  # type: ignore[valid-type]
                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Any:
     unit = actor.unit if actor.role == lc.UNIT else None
-    items = common.lifecycle(request).overview(state=state, unit=unit)
-    return {"items": items[offset:offset + limit], "total": len(items), "limit": limit, "offset": offset}
+    service = common.lifecycle(request)
+    return {"items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
+            "total": service.store.count(state=state, unit=unit), "limit": limit, "offset": offset}
 
 
 @router.get("/applications/{application}", summary="State, approvals and deadlines (app status)")
@@ -87,10 +88,10 @@ def get_deadlines(request: Request, actor: lc.Actor = Depends(api_actor), overdu
     return found
 
 
-@router.get("/queues/{name}", summary="A work queue: office, provisioning or reclamation")
+@router.get("/queues/{name}", summary="A work queue, earliest due first: office, provisioning or reclamation")
 def get_queue(name: Literal["office", "provisioning", "reclamation"], request: Request,
-              actor: lc.Actor = Depends(api_actor)) -> Any:
-    return common.visible(common.lifecycle(request).queue(name, beijing_now()), actor)
+              actor: lc.Actor = Depends(api_actor), limit: int = Query(200, ge=1, le=1000)) -> Any:
+    return common.visible(common.lifecycle(request).queue(name, beijing_now(), limit), actor)
 
 
 @router.post("/applications", status_code=201, summary="Submit a manifest (app submit, Art. 11)")

@@ -27,6 +27,8 @@ templates = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True))
 router = APIRouter(include_in_schema=False)
 HOME = {lc.UNIT: "/my", lc.EGOV: "/queue", lc.PROVIDER: "/provider"}
+#: A queue page shows the most urgent applications first, this many (the API pages the rest).
+QUEUE_PAGE = 100
 
 
 def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
@@ -78,7 +80,7 @@ def home(request: Request) -> Response:
 @router.get("/queue")
 def office_queue(request: Request) -> Response:
     actor = _actor(request)
-    items = common.visible(common.lifecycle(request).queue("office", beijing_now()), actor)
+    items = common.visible(common.lifecycle(request).queue("office", beijing_now(), QUEUE_PAGE), actor)
     return render(request, "queue.html", title="E-gov office queue", items=items)
 
 
@@ -88,8 +90,8 @@ def provider_queues(request: Request) -> Response:
     service = common.lifecycle(request)
     now = beijing_now()
     return render(request, "provider.html", title="Provider queues",
-                  provisioning=common.visible(service.queue("provisioning", now), actor),
-                  reclamation=common.visible(service.queue("reclamation", now), actor))
+                  provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
+                  reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor))
 
 
 @router.get("/my")

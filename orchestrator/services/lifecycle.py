@@ -5,6 +5,7 @@ and appends one event. Reading commands (status, history, deadlines) never write
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,9 @@ class Store(Protocol):
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,
                notices: Iterable[nt.Addressed] = ()) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | None = None, unit: str | None = None) -> Iterator[lc.AppState]: ...
+               state: str | Sequence[str] | None = None, unit: str | None = None, by_due: bool = False,
+               limit: int | None = None, offset: int = 0) -> Iterator[lc.AppState]: ...
+    def count(self, *, state: str | Sequence[str] | None = None, unit: str | None = None) -> int: ...
     def check(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> list[str]: ...
     def rebuild(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> int: ...
 
@@ -334,37 +337,42 @@ class Lifecycle:
                     found.append((app, environment))
         return found
 
-    def overview(self, state: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
-        """Every application's projected state (in ``state``, of ``unit`` when given), for
-        ``app status`` without an application."""
+    def overview(self, state: str | None = None, unit: str | None = None, limit: int | None = None,
+                 offset: int = 0) -> list[dict[str, Any]]:
+        """Every application's projected state (in ``state``, of ``unit`` when given; one page of
+        them with ``limit`` and ``offset``), for ``app status`` without an application."""
         return [
             {"application": s.application, "unit": s.unit, "state": s.state, "sequence": s.sequence,
              "digest": s.digest}
-            for s in self.store.states(state=state, unit=unit)
+            for s in self.store.states(state=state, unit=unit, limit=limit, offset=offset)
         ]
 
-    def queue(self, name: str, at: dt.datetime) -> list[dict[str, Any]]:
-        """One work queue, earliest due first: ``office`` (decisions waiting for the e-gov office,
-        Art. 12-16), ``provisioning`` (approved, not provisioned: Art. 13-15) or ``reclamation``
-        (termination approved: Art. 16); each item with its running deadline and working days left."""
+    def queue(self, name: str, at: dt.datetime, limit: int | None = None) -> list[dict[str, Any]]:
+        """One work queue, earliest due first (the first ``limit`` applications): ``office``
+        (decisions waiting for the e-gov office, Art. 12-16), ``provisioning`` (approved, not
+        provisioned: Art. 13-15) or ``reclamation`` (termination approved: Art. 16); each item with
+        its running deadline and working days left."""
         lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
         states = {"office": [s for s, role in lc.WAITING_ON.items() if role == lc.EGOV],
                   "provisioning": [lc.REVIEWED, lc.TESTING, lc.TRIAL, lc.CHANGE_APPROVED],
                   "reclamation": [lc.TERMINATION_APPROVED]}[name]
         items = []
-        for wanted in states:
-            for state in self.store.states(state=wanted):
-                envs = lc.to_provision(state) if name == "provisioning" else [None]
-                running = [d for d in lc.deadlines(state, self.calendar, at, running=True)
-                           if lc.DEADLINE_RULES[d.name].kind == "due"]
-                first = min(running, key=lambda d: d.due, default=None)
-                for env in envs:
-                    items.append({
-                        "application": state.application, "unit": state.unit, "state": state.state,
-                        "sequence": state.sequence, "environment": env,
-                        "deadline": first.as_dict() if first else None,
-                        "working_days_left": self.calendar.working_days_between(at.date(), first.due) if first else None,
-                    })
+        if name != "provisioning":  # the others are one item per application: the database pages them
+            found = self.store.states(state=states, by_due=True, limit=limit)
+        else:
+            found = (s for s in self.store.states(state=states, by_due=True) if lc.to_provision(s))
+        for state in itertools.islice(found, limit):
+            envs = lc.to_provision(state) if name == "provisioning" else [None]
+            running = [d for d in lc.deadlines(state, self.calendar, at, running=True)
+                       if lc.DEADLINE_RULES[d.name].kind == "due"]
+            first = min(running, key=lambda d: d.due, default=None)
+            for env in envs:
+                items.append({
+                    "application": state.application, "unit": state.unit, "state": state.state,
+                    "sequence": state.sequence, "environment": env,
+                    "deadline": first.as_dict() if first else None,
+                    "working_days_left": self.calendar.working_days_between(at.date(), first.due) if first else None,
+                })
         return sorted(items, key=lambda i: (i["deadline"]["due"] if i["deadline"] else "9999", i["application"]))
 
     def history(self, application: str) -> list[lc.Event]:
