@@ -29,17 +29,15 @@ def _setup_script():
     return module
 
 
-def register_client(keycloak: dict[str, str], base: str) -> str:
-    """The test portal's client in realm government, sending the browser back to ``base``; its secret."""
-    admin = KeycloakAdmin.from_environ(keycloak)
-    realm = keycloak["KEYCLOAK_AUTH_REALM"]
+def register_client(admin: KeycloakAdmin, realm: str, base: str) -> tuple[str, str]:
+    """The test portal's client in ``realm``, sending the browser back to ``base``: (internal id, secret)."""
     wanted = _setup_script().portal_client((base,), CLIENT)
     found = admin.find_client(realm, CLIENT)
     if found is None:
         found = admin.create_client(realm, wanted)
     else:
         admin.update_client(realm, found["id"], {k: v for k, v in wanted.items() if k != "protocolMappers"})
-    return admin.get_client_secret(realm, found["id"])
+    return found["id"], admin.get_client_secret(realm, found["id"])
 
 
 class Live:
@@ -56,7 +54,9 @@ def live_portal(keycloak, tmp_path):
     base = f"http://127.0.0.1:{port}"
     settings = Settings(auth="oidc", oidc=OidcSettings(
         issuer=keycloak["KEYCLOAK_ISSUER"], audience=keycloak["KEYCLOAK_CLI_CLIENT_ID"], role_map=ROLE_MAP))
-    config = PortalConfig(settings, "s" * 40, client_id=CLIENT, client_secret=register_client(keycloak, base),
+    admin, realm = KeycloakAdmin.from_environ(keycloak), keycloak["KEYCLOAK_AUTH_REALM"]
+    client_id, secret = register_client(admin, realm, base)
+    config = PortalConfig(settings, "s" * 40, client_id=CLIENT, client_secret=secret,
                           database_url=f"sqlite:///{tmp_path / 'ledger.db'}", secure_cookies=False)
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -69,3 +69,4 @@ def live_portal(keycloak, tmp_path):
     yield Live(base, config)
     server.should_exit = True
     thread.join(10)
+    admin.delete_client(realm, client_id)  # the platform as it was found
