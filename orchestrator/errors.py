@@ -52,6 +52,10 @@ class ConflictError(GovcloudError):
     exit_code = 1
 
 
+class StaleVersion(ConflictError):
+    """The caller acted on a version of the application that is no longer the newest (If-Match)."""
+
+
 class UsageError(GovcloudError):
     """The command was called wrongly (missing file, bad option value)."""
 

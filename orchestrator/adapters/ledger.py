@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Sequence, Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -329,21 +329,38 @@ class Ledger:
         return _state(row) if row is not None else None
 
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | None = None, unit: str | None = None) -> Iterator[AppState]:
-        """Projected states, by id; ``due_before`` keeps those with a running deadline due before
-        it, ``state`` and ``unit`` those in that state or of that unit."""
-        query = sa.select(ApplicationRow.application, ApplicationRow.snapshot).order_by(ApplicationRow.application)
+               state: str | Sequence[str] | None = None, unit: str | None = None, by_due: bool = False,
+               limit: int | None = None, offset: int = 0) -> Iterator[AppState]:
+        """Projected states, by id (``by_due``: earliest running deadline first); ``due_before``
+        keeps those with a running deadline due before it, ``state`` and ``unit`` those in that
+        state (or one of those states) or of that unit; ``limit`` and ``offset`` page them."""
+        order = (ApplicationRow.next_due.is_(None), ApplicationRow.next_due) if by_due else ()
+        query = self._filtered(sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due,
+                               state, unit).order_by(*order, ApplicationRow.application).offset(offset).limit(limit)
+        with _converted(), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return (_state(row) for row in rows)
+
+    def count(self, *, state: str | Sequence[str] | None = None, unit: str | None = None) -> int:
+        """How many applications :meth:`states` would give without ``limit``."""
+        query = self._filtered(sa.select(sa.func.count()).select_from(ApplicationRow), None, False, state, unit)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    @staticmethod
+    def _filtered(query: sa.Select, due_before: dt.date | None, with_due: bool, state: str | Sequence[str] | None,
+                  unit: str | None) -> sa.Select:
         if due_before is not None:
             query = query.where(ApplicationRow.next_due < due_before)
         elif with_due:
             query = query.where(ApplicationRow.next_due.is_not(None))
-        if state is not None:
+        if isinstance(state, str):
             query = query.where(ApplicationRow.state == state)
+        elif state is not None:
+            query = query.where(ApplicationRow.state.in_(list(state)))
         if unit is not None:
             query = query.where(ApplicationRow.unit == unit)
-        with _converted(), self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return (_state(row) for row in rows)
+        return query
 
     def check(self, project: Callable[[list[Event]], tuple[AppState, dt.date | None]]) -> list[str]:
         """What differs between the projection and ``project(events) -> (state, next_due)`` of each

@@ -508,6 +508,45 @@ def check_actor(state: AppState, t: Transition, actor: Actor, payload: dict[str,
         )
 
 
+#: Steps a person records by hand (the CLI's ``app`` commands and the portal's buttons); the others
+#: are recorded by ``up``, ``expire``, ``reclaim`` and ``gitops``.
+MANUAL = ("accepted", "rejected", "reviewed", "approved", "extended", "test-passed", "change-approved",
+          "termination-requested", "backup-confirmed", "termination-approved")
+
+
+def steps_open(state: AppState, actor: Actor) -> list[Transition]:
+    """The manual steps ``actor`` may take from ``state`` by the transition, role and one-shot
+    rules (the step's own rules and gates still decide when it is taken)."""
+    found = []
+    for t in TRANSITIONS:
+        if t.event in MANUAL and state.state in t.sources:
+            try:
+                check_actor(state, t, actor, {})
+                if t.event in ONCE:
+                    check_once(state, t, t.environment, state.digest)
+            except RuleError:
+                continue
+            found.append(t)
+    return found
+
+
+def may_read(state: AppState, actor: Actor) -> bool:
+    """A unit reads only its own applications; the office and the provider read every one (Art. 6-9)."""
+    return actor.role != UNIT or actor.unit == state.unit
+
+
+#: Whose move it is in each state where someone else waits for a decision (Art. 12-16).
+WAITING_ON = {SUBMITTED: EGOV, ACCEPTED: EGOV, REVIEWED: EGOV, CHANGE_REQUESTED: EGOV,
+              BACKUP_CONFIRMED: EGOV, CHANGE_APPROVED: PROVIDER, TERMINATION_APPROVED: PROVIDER}
+
+
+def to_provision(state: AppState) -> list[str]:
+    """The environments approved at a digest they do not yet run (the provider's queue, Art. 13-15)."""
+    if state.state in (TERMINATION_APPROVED, RECLAIMED):
+        return []
+    return [env for env, digest in state.approved.items() if state.provisioned.get(env) != digest]
+
+
 #: One-shot steps: recorded once for the same (environment and) digest; a second one doubles the
 #: record (two approvers at once, or one approving again) and is refused.
 ONCE = ("approved", "test-passed", "provisioned", "expiry-warned", "test-expired")

@@ -5,6 +5,7 @@ and appends one event. Reading commands (status, history, deadlines) never write
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from orchestrator import files
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
-from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError
+from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion
 
 if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
     from orchestrator.core.changes import Change
@@ -55,7 +56,9 @@ class Store(Protocol):
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,
                notices: Iterable[nt.Addressed] = ()) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | None = None, unit: str | None = None) -> Iterator[lc.AppState]: ...
+               state: str | Sequence[str] | None = None, unit: str | None = None, by_due: bool = False,
+               limit: int | None = None, offset: int = 0) -> Iterator[lc.AppState]: ...
+    def count(self, *, state: str | Sequence[str] | None = None, unit: str | None = None) -> int: ...
     def check(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> list[str]: ...
     def rebuild(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> int: ...
 
@@ -98,14 +101,17 @@ class Lifecycle:
     """The lifecycle steps over one ledger."""
 
     def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+                 clock: Callable[[], dt.datetime] | None = None, expected_sequence: int | None = None) -> None:
         """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
         when a step is first recorded; nobody without it). ``clock``: the recording machine's time
-        (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`)."""
+        (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`).
+        ``expected_sequence``: the ledger version the caller saw (HTTP If-Match); a step on a newer
+        one is refused."""
         self.store = store
         self.calendar = calendar or default_calendar()
         self._directory = directory
         self.clock = clock or beijing_now
+        self.expected_sequence = expected_sequence
 
     @property
     def directory(self) -> nt.Directory:
@@ -115,18 +121,26 @@ class Lifecycle:
 
     # --- the unit -------------------------------------------------------------------------
 
-    def submit(self, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
-        """Art. 11: submit (or, after a rejection, resubmit) a manifest."""
-        app, data = _read_manifest(path)
+    def submit(self, path: str | Path, actor: lc.Actor, at: dt.datetime, raw: bytes | None = None) -> lc.Event:
+        """Art. 11: submit (or, after a rejection, resubmit) a manifest; ``raw``, its content
+        when it was not read from ``path`` (an upload named ``path``)."""
+        app, data = _read_manifest(path, raw)
         payload = {"unit": app.unit, "manifest": data, "materials": _materials(app), "source": str(path)}
         return self._record(app.id, "submitted", actor, at, digest=app.digest, payload=payload, new=True)
 
-    def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+    def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime,
+               raw: bytes | None = None) -> lc.Event:
         """Art. 15: request a change; a major one carries a new self-test report."""
+        payload = self.preview_change(application, path, raw)
+        return self._record(application, "change-requested", actor, at, digest=payload.pop("digest"), payload=payload)
+
+    def preview_change(self, application: str, path: str | Path, raw: bytes | None = None) -> dict[str, Any]:
+        """What :meth:`change` would record (kind, changes with their reasons, digest), or the rule
+        that refuses it; nothing written."""
         from orchestrator.core.changes import is_major
         from orchestrator.services.datasafety import classify_applications
 
-        new, data = _read_manifest(path)
+        new, data = _read_manifest(path, raw)
         if new.id != application:
             raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
         old = self.manifest(application)
@@ -143,9 +157,8 @@ class Lifecycle:
                 rule="major-change-materials",
                 article="Art. 15",
             )
-        payload = {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
-                   "kind": kind, "changes": [c.as_dict() for c in changes]}
-        return self._record(application, "change-requested", actor, at, digest=new.digest, payload=payload)
+        return {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
+                "kind": kind, "changes": [c.as_dict() for c in changes], "digest": new.digest}
 
     def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
         return self._record(application, "termination-requested", actor, at, reason=reason)
@@ -355,13 +368,43 @@ class Lifecycle:
                     found.append((app, environment))
         return found
 
-    def overview(self) -> list[dict[str, Any]]:
-        """Every application's projected state, for ``app status`` without an application."""
+    def overview(self, state: str | None = None, unit: str | None = None, limit: int | None = None,
+                 offset: int = 0) -> list[dict[str, Any]]:
+        """Every application's projected state (in ``state``, of ``unit`` when given; one page of
+        them with ``limit`` and ``offset``), for ``app status`` without an application."""
         return [
             {"application": s.application, "unit": s.unit, "state": s.state, "sequence": s.sequence,
              "digest": s.digest}
-            for s in self.store.states()
+            for s in self.store.states(state=state, unit=unit, limit=limit, offset=offset)
         ]
+
+    def queue(self, name: str, at: dt.datetime, limit: int | None = None) -> list[dict[str, Any]]:
+        """One work queue, earliest due first (the first ``limit`` applications): ``office``
+        (decisions waiting for the e-gov office, Art. 12-16), ``provisioning`` (approved, not
+        provisioned: Art. 13-15) or ``reclamation`` (termination approved: Art. 16); each item with
+        its running deadline and working days left."""
+        lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
+        states = {"office": [s for s, role in lc.WAITING_ON.items() if role == lc.EGOV],
+                  "provisioning": [lc.REVIEWED, lc.TESTING, lc.TRIAL, lc.CHANGE_APPROVED],
+                  "reclamation": [lc.TERMINATION_APPROVED]}[name]
+        items = []
+        if name != "provisioning":  # the others are one item per application: the database pages them
+            found = self.store.states(state=states, by_due=True, limit=limit)
+        else:
+            found = (s for s in self.store.states(state=states, by_due=True) if lc.to_provision(s))
+        for state in itertools.islice(found, limit):
+            envs = lc.to_provision(state) if name == "provisioning" else [None]
+            running = [d for d in lc.deadlines(state, self.calendar, at, running=True)
+                       if lc.DEADLINE_RULES[d.name].kind == "due"]
+            first = min(running, key=lambda d: d.due, default=None)
+            for env in envs:
+                items.append({
+                    "application": state.application, "unit": state.unit, "state": state.state,
+                    "sequence": state.sequence, "environment": env,
+                    "deadline": first.as_dict() if first else None,
+                    "working_days_left": self.calendar.working_days_between(at.date(), first.due) if first else None,
+                })
+        return sorted(items, key=lambda i: (i["deadline"]["due"] if i["deadline"] else "9999", i["application"]))
 
     def history(self, application: str) -> list[lc.Event]:
         events = self.store.events(application)
@@ -415,6 +458,9 @@ class Lifecycle:
         if not events and not new:
             raise NotFound(f"application {application} has no ledger entries")
         state = lc.fold(events, application)
+        if self.expected_sequence is not None and state.sequence != self.expected_sequence:
+            raise StaleVersion(f"{application} is at version {state.sequence}, not {self.expected_sequence}: "
+                               "someone acted meanwhile; nothing was recorded, read it again")
         return state, lc.decide(state, kind, actor, at, now=self.clock(), **details)
 
     def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:
@@ -475,12 +521,16 @@ def project(events: list[lc.Event], calendar: Calendar | None = None) -> tuple[l
     return state, lc.next_due(state, calendar or default_calendar())
 
 
-def _read_manifest(path: str | Path) -> tuple[Application, Any]:
-    """The valid application of ``path`` and its plain data (the canonical snapshot's source)."""
+def _read_manifest(path: str | Path, raw: bytes | None = None) -> tuple[Application, Any]:
+    """The valid application of ``path`` (or of ``raw``, its content) and its plain data (the
+    canonical snapshot's source)."""
     from orchestrator.core.validation import load_manifest
     from orchestrator.core.yamlsource import load
 
-    raw = files.read_bytes(path, what="manifest")
+    if raw is None:
+        raw = files.read_bytes(path, what="manifest")
+    elif len(raw) > files.MAX_BYTES:
+        raise files.FileRefused(path, "file-size", f"is {len(raw)} bytes; a manifest is at most {files.MAX_BYTES}")
     return load_manifest(path, raw), load(raw)  # the data the application was validated from
 
 

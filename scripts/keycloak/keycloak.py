@@ -11,7 +11,9 @@ What ``configure`` makes, each only when missing (so a second run changes nothin
 - in realm ``government``: realm roles ``govcloud-egov``, ``govcloud-provider``, ``govcloud-unit``;
   user-profile attribute ``unit``; the public client ``govcloud-cli`` (password grant on) whose
   tokens carry the realm roles in claim ``govcloud_roles`` and the user's ``unit`` in ``unit``; and
-  the users of :data:`USERS`, whose password is CACHE_DIR/users-password.
+  the users of :data:`USERS`, whose password is CACHE_DIR/users-password; the confidential client
+  ``govcloud-portal`` of ``govcloud serve`` (authorization code with PKCE, the same claims), whose
+  secret the admin API gives (docs/portal.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ ADMIN_USER = "admin"
 REALM, TEST_REALM = "government", "government-test"
 PROVISIONER = "govcloud-provisioner"
 CLI = "govcloud-cli"
+PORTAL = "govcloud-portal"
+#: Where the local portal may send the browser back to (``govcloud serve`` on its default port).
+PORTAL_URLS = ("http://127.0.0.1:8080", "http://localhost:8080")
 ROLE_CLAIM, UNIT_CLAIM = "govcloud_roles", "unit"
 ROLES = ("govcloud-egov", "govcloud-provider", "govcloud-unit")
 #: username -> (realm role, unit, first name, last name)
@@ -100,6 +105,25 @@ def mapper(name: str, kind: str, claim: str, **config: str) -> dict[str, Any]:
     return {"name": name, "protocol": "openid-connect", "protocolMapper": kind, "config": config}
 
 
+def claim_mappers() -> list[dict[str, Any]]:
+    """The roles and the unit in every token of a govcloud client (docs/auth.md)."""
+    return [
+        mapper("govcloud roles", "oidc-usermodel-realm-role-mapper", ROLE_CLAIM, multivalued="true"),
+        mapper("unit", "oidc-usermodel-attribute-mapper", UNIT_CLAIM, **{"user.attribute": UNIT_CLAIM}),
+    ]
+
+
+def portal_client(urls: tuple[str, ...] = PORTAL_URLS, client_id: str = PORTAL) -> dict[str, Any]:
+    """The portal's client: browser sign-in only (code flow, PKCE S256), back to ``urls``."""
+    return {
+        "clientId": client_id, "name": "govcloud portal", "protocol": "openid-connect", "publicClient": False,
+        "clientAuthenticatorType": "client-secret", "standardFlowEnabled": True, "directAccessGrantsEnabled": False,
+        "redirectUris": [f"{u}/auth/callback" for u in urls], "webOrigins": list(urls),
+        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "##".join(f"{u}/*" for u in urls)},
+        "protocolMappers": claim_mappers(),
+    }
+
+
 def configure(admin: Admin, users_password: str) -> str:
     """Make everything (see the module docstring); the provisioner's client secret."""
     for realm in (REALM, TEST_REALM):
@@ -127,10 +151,8 @@ def configure(admin: Admin, users_password: str) -> str:
         "clientId": CLI, "name": "govcloud CLI", "protocol": "openid-connect", "publicClient": True,
         "standardFlowEnabled": False, "directAccessGrantsEnabled": True,
     })
-    wanted = [
-        mapper("govcloud roles", "oidc-usermodel-realm-role-mapper", ROLE_CLAIM, multivalued="true"),
-        mapper("unit", "oidc-usermodel-attribute-mapper", UNIT_CLAIM, **{"user.attribute": UNIT_CLAIM}),
-    ]
+    wanted = claim_mappers()
+    admin.client(REALM, portal_client())
     have = {m["name"] for m in admin.call("GET", f"/{REALM}/clients/{cli}/protocol-mappers/models")}
     for m in wanted:
         if m["name"] not in have:

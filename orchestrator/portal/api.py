@@ -1,0 +1,129 @@
+"""The REST API, ``/api/v1``: the JSON of ``--output json``, errors as RFC 9457 problem details.
+
+Writes take ``If-Match`` with the application's ledger version (its ``ETag``, the sequence of its
+last event): when someone acted meanwhile the step is refused with 412 and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from orchestrator import files
+from orchestrator.core import lifecycle as lc
+from orchestrator.errors import UsageError
+from orchestrator.portal import common
+from orchestrator.portal.common import Json
+from orchestrator.portal.identity import api_actor
+from orchestrator.services.lifecycle import beijing_now
+
+router = APIRouter(prefix="/api/v1", tags=["lifecycle"], default_response_class=Json)
+States = Literal[lc.STATES]  # type: ignore[valid-type]
+
+
+class StepBody(BaseModel):
+    """The fields of a step; which ones a step takes is the CLI's (``govcloud app VERB --help``)."""
+
+    reason: str | None = Field(None, max_length=4000)
+    opinion: str | None = Field(None, max_length=4000)
+    evidence: str | None = Field(None, max_length=4000)
+    environment: Literal["test", "trial", "production"] | None = None
+    days: int | None = Field(None, ge=1, le=365)
+
+
+def expected(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` names (``"7"``, ``7`` or ``W/"7"``)."""
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise UsageError(f"If-Match must be the application's ETag (its ledger version), got {if_match!r}")
+    return int(value)
+
+
+def _tagged(payload: Any, sequence: int, status: int = 200) -> Json:
+    return Json(payload, status_code=status, headers={"ETag": f'"{sequence}"'})
+
+
+@router.get("/applications", summary="Applications, by id; a unit sees its own")
+def list_applications(request: Request, actor: lc.Actor = Depends(api_actor),
+                      state: States | None = None,  # type: ignore[valid-type]
+                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Any:
+    unit = actor.unit if actor.role == lc.UNIT else None
+    service = common.lifecycle(request)
+    return {"items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
+            "total": service.store.count(state=state, unit=unit), "limit": limit, "offset": offset}
+
+
+@router.get("/applications/{application}", summary="State, approvals and deadlines (app status)")
+def get_application(application: str, request: Request, actor: lc.Actor = Depends(api_actor)) -> Any:
+    service = common.lifecycle(request)
+    state = common.readable(service, application, actor)
+    return _tagged(service.status(application, beijing_now()), state.sequence)
+
+
+@router.get("/applications/{application}/history", summary="Every event in order (app history)")
+def get_history(application: str, request: Request, actor: lc.Actor = Depends(api_actor)) -> Any:
+    service = common.lifecycle(request)
+    common.readable(service, application, actor)
+    return [e.as_dict() for e in service.history(application)]
+
+
+@router.get("/applications/{application}/steps", summary="The steps this actor may take now")
+def get_steps(application: str, request: Request, actor: lc.Actor = Depends(api_actor)) -> Any:
+    state = common.readable(common.lifecycle(request), application, actor)
+    return [{"step": common.VERB_OF[t.event], "environment": t.environment, "article": t.article, "doc": t.doc}
+            for t in lc.steps_open(state, actor)]
+
+
+@router.get("/deadlines", summary="Running deadlines of every application (deadlines)")
+def get_deadlines(request: Request, actor: lc.Actor = Depends(api_actor), overdue: bool = False) -> Any:
+    service = common.lifecycle(request)
+    found = [d.as_dict() for d in service.deadlines(beijing_now(), overdue=overdue).found]
+    if actor.role == lc.UNIT:
+        own = {a["application"] for a in service.overview(unit=actor.unit)}
+        found = [d for d in found if d["application"] in own]
+    return found
+
+
+@router.get("/queues/{name}", summary="A work queue, earliest due first: office, provisioning or reclamation")
+def get_queue(name: Literal["office", "provisioning", "reclamation"], request: Request,
+              actor: lc.Actor = Depends(api_actor), limit: int = Query(200, ge=1, le=1000)) -> Any:
+    return common.visible(common.lifecycle(request).queue(name, beijing_now(), limit), actor)
+
+
+@router.post("/applications", status_code=201, summary="Submit a manifest (app submit, Art. 11)")
+async def post_application(request: Request, manifest: UploadFile = File(...),
+                           actor: lc.Actor = Depends(api_actor)) -> Any:
+    raw = await read_upload(manifest)
+    event = await common.threaded(common.submit, request, actor, manifest.filename or "", raw)
+    return _tagged(event.as_dict(), event.sequence, 201)
+
+
+@router.post("/applications/{application}/change", summary="Request a change (app change, Art. 15)")
+async def post_change(application: str, request: Request, manifest: UploadFile = File(...),
+                      if_match: str | None = Header(None), actor: lc.Actor = Depends(api_actor)) -> Any:
+    raw = await read_upload(manifest)
+    event = await common.threaded(common.submit, request, actor, manifest.filename or "", raw, application,
+                                  expected(if_match))
+    return _tagged(event.as_dict(), event.sequence)
+
+
+@router.post("/applications/{application}/{step}", summary="A step (app accept, reject, review, approve, ...)")
+def post_step(application: str, step: Literal[tuple(common.STEPS)], request: Request,  # type: ignore[valid-type]
+              body: StepBody | None = None, if_match: str | None = Header(None),
+              actor: lc.Actor = Depends(api_actor)) -> Any:
+    fields = body.model_dump() if body else {}
+    event = common.take_step(request, actor, application, step, fields, expected(if_match))
+    return _tagged(event.as_dict(), event.sequence)
+
+
+async def read_upload(upload: UploadFile) -> bytes:
+    """The uploaded manifest, refused past the size a manifest file may have."""
+    raw = await upload.read(files.MAX_BYTES + 1)
+    if len(raw) > files.MAX_BYTES:
+        raise files.FileRefused(f"upload:{upload.filename}", "file-size",
+                                f"is over {files.MAX_BYTES} bytes; a manifest is at most {files.MAX_BYTES}")
+    return raw

@@ -1,0 +1,160 @@
+"""What the API and the pages share: the ledger, the actor, the steps and the errors' answers."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from orchestrator.core import lifecycle as lc
+from orchestrator.errors import (
+    ConflictError, ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion, UsageError,
+)
+from orchestrator.files import FileRefused
+from orchestrator.portal.config import PortalConfig
+from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+#: The steps the portal offers, by the verb of ``govcloud app VERB``: the event it records, the
+#: :class:`Lifecycle` method and the fields it takes (each a keyword of that method).
+STEPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "accept": ("accepted", "accept", ()),
+    "reject": ("rejected", "reject", ("reason",)),
+    "review": ("reviewed", "review", ("opinion",)),
+    "approve": ("approved", "approve", ("environment",)),
+    "extend": ("extended", "extend", ("days", "reason")),
+    "test-passed": ("test-passed", "test_passed", ("evidence",)),
+    "approve-change": ("change-approved", "approve_change", ()),
+    "terminate": ("termination-requested", "terminate", ("reason",)),
+    "confirm-backup": ("backup-confirmed", "confirm_backup", ("evidence",)),
+    "approve-termination": ("termination-approved", "approve_termination", ()),
+}
+VERB_OF = {event: verb for verb, (event, _, _) in STEPS.items()}
+#: Fields a step cannot go without (the core refuses the others' absence with its own rule).
+REQUIRED = {"reason": ("reject", "extend"), "opinion": ("review",), "environment": ("approve",),
+            "days": ("extend",), "evidence": ("test-passed", "confirm-backup")}
+#: Refusals of the actor are 403 (role rules, a forged form); the other rules refuse a step the
+#: state does not allow (409).
+ROLE_RULES = {"role", "own-unit", "no-self-approval", "csrf"}
+
+
+def config(request: Request) -> PortalConfig:
+    return request.app.state.config
+
+
+def lifecycle(request: Request, expected_sequence: int | None = None) -> Lifecycle:
+    """The lifecycle over this process's ledger (opened once, migrated once)."""
+    return Lifecycle(_ledger(config(request).database_url), expected_sequence=expected_sequence)
+
+
+@functools.cache
+def _ledger(url: str | None):
+    from orchestrator.adapters.ledger import Ledger
+
+    return Ledger.open(url)
+
+
+def readable(service: Lifecycle, application: str, actor: lc.Actor) -> lc.AppState:
+    """The state of ``application`` if ``actor`` may read it; to a unit, another unit's
+    application does not exist (:class:`NotFound`, the same answer as an unknown one)."""
+    state = service.state(application)
+    if not lc.may_read(state, actor):
+        raise NotFound(f"application {application} has no ledger entries")
+    return state
+
+
+def visible(items: list[dict[str, Any]], actor: lc.Actor) -> list[dict[str, Any]]:
+    """The items (each naming its ``unit``) ``actor`` may see: a unit sees its own."""
+    return [i for i in items if actor.role != lc.UNIT or i["unit"] == actor.unit]
+
+
+def take_step(request: Request, actor: lc.Actor, application: str, verb: str, fields: dict[str, Any],
+              expected_sequence: int | None) -> lc.Event:
+    """Record one step through the service (the core decides); :class:`UsageError` for an unknown verb
+    or a missing field."""
+    if verb not in STEPS:
+        raise NotFound(f"no step {verb!r}: one of {', '.join(STEPS)}")
+    _, method, names = STEPS[verb]
+    values = {name: fields.get(name) for name in names}
+    missing = [name for name in names if verb in REQUIRED.get(name, ()) and values[name] in (None, "")]
+    if missing:
+        raise UsageError(f"{verb} needs {', '.join(missing)}")
+    service = lifecycle(request, expected_sequence)
+    readable(service, application, actor)
+    return getattr(service, method)(application, actor=actor, at=beijing_now(), **values)
+
+
+def submit(request: Request, actor: lc.Actor, filename: str, raw: bytes, application: str | None = None,
+           expected_sequence: int | None = None, preview: bool = False) -> Any:
+    """Submit an uploaded manifest, or request a change of ``application`` with it (``preview``:
+    only classify the change, nothing written)."""
+    name = f"upload:{filename or 'manifest.yaml'}"
+    service = lifecycle(request, expected_sequence)
+    if application is None:
+        return service.submit(name, actor, beijing_now(), raw=raw)
+    readable(service, application, actor)
+    if preview:
+        return service.preview_change(application, name, raw)
+    return service.change(application, name, actor, beijing_now(), raw=raw)
+
+
+def status_of(error: GovcloudError) -> int:
+    from orchestrator.adapters.oidc import AuthenticationFailed
+
+    if isinstance(error, AuthenticationFailed):
+        return 401
+    if isinstance(error, ManifestInvalid):
+        return 422
+    if isinstance(error, RuleError):
+        return 403 if error.rule in ROLE_RULES else 409
+    if isinstance(error, FileRefused):
+        return 413 if "(file-size)" in str(error) else 400
+    for kind, status in ((StaleVersion, 412), (ConflictError, 409), (NotFound, 404), (UsageError, 400),
+                         (ExternalError, 503)):
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def problem(error: GovcloudError) -> dict[str, Any]:
+    """RFC 9457 problem details of ``error``, with the rule and the article when a rule said no."""
+    status = status_of(error)
+    rule = getattr(error, "rule", "") or ""
+    body: dict[str, Any] = {
+        "type": f"urn:govcloud:problem:{rule or type(error).__name__}",
+        "title": _TITLES.get(status, "refused"),
+        "status": status,
+        "detail": str(error),
+    }
+    if rule:
+        body["rule"] = rule
+    if getattr(error, "article", ""):
+        body["article"] = error.article  # type: ignore[attr-defined]
+    if isinstance(error, ManifestInvalid):
+        body["problems"] = [p.as_dict() for p in error.problems]
+    return body
+
+
+_TITLES = {400: "bad request", 401: "not signed in", 403: "not allowed for this actor", 404: "not found",
+           409: "not allowed in this state", 412: "the application changed meanwhile", 413: "too large",
+           422: "invalid manifest", 500: "internal error", 503: "an outside system failed"}
+
+
+def problem_response(error: GovcloudError) -> JSONResponse:
+    body = problem(error)
+    headers = {"WWW-Authenticate": "Bearer"} if body["status"] == 401 else None
+    return JSONResponse(body, status_code=body["status"], media_type="application/problem+json", headers=headers)
+
+
+class Json(JSONResponse):
+    """JSON as ``--output json`` prints it (dates and times as ``str`` gives them, text unescaped)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, default=str).encode()
+
+
+async def threaded(function, *args, **kwargs):
+    return await run_in_threadpool(function, *args, **kwargs)

@@ -1,0 +1,243 @@
+"""Server-rendered pages for the unit, the e-gov office and the provider (Jinja2, autoescaped).
+
+What a page offers is decided by the core (:func:`orchestrator.core.lifecycle.steps_open`), what a
+step does by the service; a page only shows and posts. Every form carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from orchestrator.adapters.oidc import AuthenticationFailed
+from orchestrator.core import lifecycle as lc
+from orchestrator.errors import GovcloudError, ManifestInvalid, RuleError, UsageError
+from orchestrator.portal import common
+from orchestrator.portal.config import PortalConfig
+from orchestrator.portal.identity import csrf_ok, csrf_token, login_actor, session_actor, sign_in
+from orchestrator.services.lifecycle import beijing_now
+
+HTMX_VERSION = "2.0.4"
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True))
+router = APIRouter(include_in_schema=False)
+HOME = {lc.UNIT: "/my", lc.EGOV: "/queue", lc.PROVIDER: "/provider"}
+#: A queue page shows the most urgent applications first, this many (the API pages the rest).
+QUEUE_PAGE = 100
+
+
+def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    config: PortalConfig = request.app.state.config
+    return templates.TemplateResponse(request, name, {
+        "actor": session_actor(request), "csrf": csrf_token(request), "dev": config.dev_local,
+        "htmx": HTMX_VERSION, "home": HOME, **context}, status_code=code)
+
+
+def error_page(request: Request, error: GovcloudError) -> Response:
+    if isinstance(error, SignInFirst):
+        return RedirectResponse("/login", status_code=303)
+    return render(request, "error.html", common.status_of(error), error=error, problem=common.problem(error))
+
+
+class SignInFirst(AuthenticationFailed):
+    """A page asked for without a session: the browser is sent to sign in."""
+
+
+def _actor(request: Request) -> lc.Actor:
+    actor = session_actor(request)
+    if actor is None:
+        raise SignInFirst("sign in first")
+    return actor
+
+
+async def _form(request: Request) -> Any:
+    """The posted form, refused (nothing done) without the session's CSRF token."""
+    form = await request.form()
+    if not csrf_ok(request, form):
+        raise _Forged()
+    return form
+
+
+class _Forged(RuleError):
+    """A form post without the session's anti-forgery token (from another site, or a stale page)."""
+
+    def __init__(self) -> None:
+        super().__init__("the form did not carry this session's anti-forgery token: reload the page and try again",
+                         rule="csrf")
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    actor = session_actor(request)
+    return RedirectResponse(HOME[actor.role] if actor else "/login", status_code=303)
+
+
+@router.get("/queue")
+def office_queue(request: Request) -> Response:
+    actor = _actor(request)
+    items = common.visible(common.lifecycle(request).queue("office", beijing_now(), QUEUE_PAGE), actor)
+    return render(request, "queue.html", title="E-gov office queue", items=items)
+
+
+@router.get("/provider")
+def provider_queues(request: Request) -> Response:
+    actor = _actor(request)
+    service = common.lifecycle(request)
+    now = beijing_now()
+    return render(request, "provider.html", title="Provider queues",
+                  provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
+                  reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor))
+
+
+@router.get("/my")
+def my_applications(request: Request) -> Response:
+    actor = _actor(request)
+    if actor.role != lc.UNIT:
+        return RedirectResponse(HOME[actor.role], status_code=303)
+    return render(request, "my.html", title=f"Applications of unit {actor.unit}",
+                  items=common.lifecycle(request).overview(unit=actor.unit))
+
+
+async def _uploaded(request: Request) -> tuple[lc.Actor, Any, str, bytes]:
+    """The actor, the (CSRF-checked) form, and the manifest it uploads: its name and content."""
+    from orchestrator.portal.api import read_upload
+
+    actor = _actor(request)
+    form = await _form(request)
+    upload = form.get("manifest")
+    if upload is None or isinstance(upload, str):
+        raise UsageError("choose a manifest file to upload")
+    return actor, form, upload.filename or "", await read_upload(upload)
+
+
+def _version(form: Any) -> int | None:
+    """The ledger version the page showed (its If-Match)."""
+    version = str(form.get("version") or "")
+    return int(version) if version.isdigit() else None
+
+
+@router.post("/submit")
+async def submit(request: Request) -> Response:
+    actor, _, name, raw = await _uploaded(request)
+    try:
+        event = await common.threaded(common.submit, request, actor, name, raw)
+    except ManifestInvalid as invalid:
+        return render(request, "my.html", 422, title=f"Applications of unit {actor.unit}", invalid=invalid,
+                      items=common.lifecycle(request).overview(unit=actor.unit))
+    return RedirectResponse(f"/applications/{event.application}", status_code=303)
+
+
+@router.get("/applications/{application}")
+def application_page(request: Request, application: str) -> Response:
+    return _application(request, application)
+
+
+def _application(request: Request, application: str, code: int = 200, **shown: Any) -> Response:
+    actor = _actor(request)
+    service = common.lifecycle(request)
+    state = common.readable(service, application, actor)
+    return render(request, "application.html", code, title=application,
+                  status=service.status(application, beijing_now()),
+                  history=[e.as_dict() for e in service.history(application)],
+                  steps=[(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)],
+                  fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),
+                  **shown)
+
+
+@router.post("/applications/{application}/change")
+async def change(request: Request, application: str) -> Response:
+    """A change by upload (Art. 15): first its classification and reasons, then, confirmed, the request."""
+    actor, form, name, raw = await _uploaded(request)
+    preview = form.get("do") != "request"
+    try:
+        done = await common.threaded(common.submit, request, actor, name, raw, application, _version(form), preview)
+    except ManifestInvalid as invalid:
+        return _application(request, application, 422, invalid=invalid)
+    if preview:
+        return _application(request, application, preview=done)
+    return RedirectResponse(f"/applications/{application}", status_code=303)
+
+
+@router.post("/applications/{application}/step/{verb}")
+async def step(request: Request, application: str, verb: str) -> Response:
+    actor = _actor(request)
+    form = await _form(request)
+    fields = {k: (v or None) for k, v in form.items() if isinstance(v, str) and k in ("reason", "opinion", "evidence",
+                                                                                      "environment", "days")}
+    if fields.get("days"):
+        if not str(fields["days"]).isdigit():
+            raise UsageError("days must be a whole number")
+        fields["days"] = int(fields["days"])
+    await common.threaded(common.take_step, request, actor, application, verb, fields, _version(form))
+    return RedirectResponse(f"/applications/{application}", status_code=303)
+
+
+@router.get("/login")
+async def login(request: Request) -> Response:
+    config: PortalConfig = request.app.state.config
+    if config.dev_local:
+        return render(request, "login.html", title="Sign in (development)", roles=lc.ROLES)
+    redirect = str(request.url_for("callback"))
+    return await request.app.state.oauth.platform.authorize_redirect(request, redirect)
+
+
+@router.post("/login")
+async def dev_login(request: Request) -> Response:
+    config: PortalConfig = request.app.state.config
+    if not config.dev_local:
+        raise UsageError("sign in through the unified authentication platform")
+    form = await _form(request)
+    actor = lc.Actor(name=str(form.get("name") or ""), role=str(form.get("role") or ""),
+                     unit=str(form.get("unit") or "") or None, source="local")
+    sign_in(request, actor)
+    return RedirectResponse(HOME[actor.role], status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await _form(request)
+    id_token = request.session.get("id_token")
+    request.session.clear()
+    oauth = getattr(request.app.state, "oauth", None)
+    if oauth is None:
+        return RedirectResponse("/login", status_code=303)
+    metadata = await oauth.platform.load_server_metadata()
+    end = metadata.get("end_session_endpoint")
+    if not end:
+        return RedirectResponse("/login", status_code=303)
+    from urllib.parse import urlencode
+
+    query = {"post_logout_redirect_uri": str(request.url_for("home")), "client_id": request.app.state.config.client_id}
+    if id_token:
+        query["id_token_hint"] = id_token
+    return RedirectResponse(f"{end}?{urlencode(query)}", status_code=303)
+
+
+def register_login(app: FastAPI, config: PortalConfig) -> None:
+    """The browser's sign-in: OpenID Connect authorization code with PKCE (Authlib), the ID token
+    then verified by the CLI's verifier before anyone is signed in."""
+    from authlib.integrations.starlette_client import OAuth
+
+    oauth = OAuth()
+    oauth.register("platform", client_id=config.client_id, client_secret=config.client_secret,
+                   server_metadata_url=config.oidc.issuer.rstrip("/") + "/.well-known/openid-configuration",
+                   client_kwargs={"scope": "openid", "code_challenge_method": "S256"})
+    app.state.oauth = oauth
+
+    @app.get("/auth/callback", name="callback", include_in_schema=False)
+    async def callback(request: Request) -> Response:
+        from authlib.integrations.base_client import OAuthError
+
+        try:
+            token = await oauth.platform.authorize_access_token(request)
+        except OAuthError as exc:
+            raise AuthenticationFailed(f"the platform's sign-in did not complete: {exc.description or exc.error}") from exc
+        actor = await common.threaded(login_actor, config, token["id_token"])
+        sign_in(request, actor, token["id_token"])
+        return RedirectResponse(HOME[actor.role], status_code=303)
+

@@ -1,0 +1,70 @@
+"""The portal in-process (FastAPI's TestClient) over a fresh ledger on SQLite and on PostgreSQL,
+with real tokens of a loopback platform (tests/auth) verified exactly as the CLI verifies them."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.auth.conftest import platform  # noqa: F401 (the loopback platform fixture)
+from tests.lifecycle.conftest import EXAMPLES, database_url, postgres_url, variant  # noqa: F401
+
+from orchestrator.portal.app import create_app
+from orchestrator.portal.config import PortalConfig
+from orchestrator.settings import load_settings
+
+KEY = "k" * 40
+
+
+@pytest.fixture
+def oidc_app(platform, database_url):  # noqa: F811
+    """The production portal (``auth: oidc``) over a fresh ledger; ``(client, platform)``."""
+    config = PortalConfig(platform.settings, KEY, client_secret="unused", database_url=database_url,
+                          secure_cookies=False)
+    with TestClient(create_app(config)) as client:
+        yield client
+
+
+@pytest.fixture
+def dev_app(database_url, tmp_path):  # noqa: F811
+    """The development portal (``auth: local``, --dev-insecure-local-auth) over a fresh ledger."""
+    settings = load_settings()
+    config = PortalConfig(settings, KEY, dev_local=True, database_url=database_url, secure_cookies=False)
+    with TestClient(create_app(config)) as client:
+        yield client
+
+
+class Tokens:
+    """Bearer headers for the platform's people: the unit rsj, zwb, the office and the provider."""
+
+    def __init__(self, platform) -> None:  # noqa: F811
+        self.platform = platform
+
+    def __call__(self, role: str = "govcloud-egov", unit: str | None = "egov", name: str = "wang", **claims) -> dict:
+        token = self.platform.token([role], preferred_username=name, unit=unit, **claims)
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def rsj(self) -> dict:
+        return self("govcloud-unit", "rsj", "zhaogang")
+
+    @property
+    def zwb(self) -> dict:
+        return self("govcloud-unit", "zwb", "liming")
+
+    @property
+    def office(self) -> dict:
+        return self("govcloud-egov", "egov", "zhang")
+
+    @property
+    def provider(self) -> dict:
+        return self("govcloud-provider", None, "ops")
+
+
+@pytest.fixture
+def tokens(platform) -> Tokens:  # noqa: F811
+    return Tokens(platform)
+
+
+def upload(path) -> dict:
+    return {"manifest": (path.name, path.read_bytes(), "application/yaml")}
