@@ -83,6 +83,9 @@ def _print_result(payload: dict) -> None:
     click.echo(f"{payload['stack']}: {payload['operation']} {verb}: {changes}")
     for key, value in payload["outputs"].items():
         click.echo(f"  {key}: {value}")
+    if payload["operation"] == "up" and not payload["dryRun"]:
+        click.echo(f"  ledger: recorded {payload['recorded']}" if payload["recorded"] else
+                   "  ledger: nothing recorded (the environment runs this digest with this program)")
 
 
 @cli.command("openrc")

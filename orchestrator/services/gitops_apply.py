@@ -171,6 +171,7 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
     """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``, or
     ``reapplied`` for an environment already running this digest), check the record; every
     outcome as a result."""
+    from orchestrator.adapters.programfiles import program_fingerprint
     from orchestrator.core import lifecycle as lc
     from orchestrator.core.validation import validate_file
 
@@ -185,8 +186,9 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
     try:
         with guard:
             before = lifecycle.state(app.app)
-        kind = lc.deployment(before, stack.env, app.head.digest)
-        lc.decide(before, kind, actor, at, environment=stack.env, digest=app.head.digest, reason=reason)
+        kind = lc.deployment(before, stack.env, app.head.digest, program_fingerprint())
+        lc.decide(before, lc.REAPPLIED if kind == lc.UNCHANGED else kind, actor, at, environment=stack.env,
+                  digest=app.head.digest, reason=reason)
     except (NotFound, RuleError) as exc:
         result.status, result.message = "skipped", f"not applied: {exc}"
         return result
@@ -198,6 +200,9 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
     try:  # run admits, runs the engine and records the event
         outcome = run("up", str(path), stack.env, actor=actor, reason=reason, payload=_provenance(found))
         result.changes = dict(getattr(outcome, "changes", {}) or {})
+        if kind == lc.UNCHANGED:  # same digest, same program: no event (docs/lifecycle.md)
+            result.status, result.message = "applied", f"up; nothing recorded ({stack.env} runs this digest and program)"
+            return result
         with guard:
             after = lifecycle.state(app.app)
         last = after.deployed.get(stack.env, {})

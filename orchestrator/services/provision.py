@@ -85,7 +85,9 @@ def run_operation(
     environment and the quota policy has no mandatory objection; a successful ``up`` is
     recorded in the ledger by ``actor`` at ``at`` (the stated time, default now; the gate is
     judged then): ``provisioned``, or ``reapplied`` with ``reason`` when the environment already
-    ran this digest. The event's payload holds ``payload`` and the program's fingerprint.
+    ran this digest with another program, nothing when digest and program are both the ones it
+    runs (``result.recorded`` says which). The event's payload holds ``payload`` and the program's
+    fingerprint.
     """
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
@@ -119,6 +121,8 @@ def run_operation(
         dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys,
     )
     if admissions is not None and admissions.lifecycle is not None and actor is not None:
-        admissions.lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                               payload={"program": program_fingerprint(), **(payload or {})})
+        event = admissions.lifecycle.record_deployment(
+            app.id, str(env), actor, admissions.at, app.digest, reason=reason,
+            payload={"program": program_fingerprint(), **(payload or {})})
+        result.recorded = event.type if event is not None else None
     return result
