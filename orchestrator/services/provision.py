@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -124,5 +125,5 @@ def run_operation(
         event = admissions.lifecycle.record_deployment(
             app.id, str(env), actor, admissions.at, app.digest, reason=reason,
             payload={"program": program_fingerprint(), **(payload or {})})
-        result.recorded = event.type if event is not None else None
+        result = dataclasses.replace(result, recorded=event.type if event is not None else None)
     return result
