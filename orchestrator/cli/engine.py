@@ -23,7 +23,10 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
                 key_pair: str | None, output: str, yes: bool = True, at: str | None = None, **who) -> None:
         from orchestrator.services.provision import run_operation
 
-        actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if who else None
+        # every engine command takes the actor options; up needs an actor (it records), the others
+        # verify one when given (a wrong --role or token is refused everywhere alike)
+        given = operation == "up" or who["actor_name"] or who["actor_token_file"]
+        actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if given else None
         result = run_operation(operation, app, env, manifests=manifests, external_network=external_network,
                                key_pair=key_pair, dry_run=not yes, on_progress=ProgressPrinter(), actor=actor,
                                at=parse_at(at) if operation == "up" else None)
@@ -44,8 +47,8 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
     for option in reversed(options):
         command = option(command)
     if operation == "up":  # it records a step in the ledger, like every recording command
-        command = actor_options(at_option(command))
-    return cli.command(operation)(command)
+        command = at_option(command)
+    return cli.command(operation)(actor_options(command))
 
 
 stack_command("preview", "Preview the changes to APP's environment stack.")
