@@ -222,7 +222,7 @@ class Cloud:
         return Quotas(
             compute={k: getattr(compute, k) for k in ("instances", "cores", "ram")},
             network={k: getattr(network, attr) for k, attr in NETWORK_QUOTA_ATTRS.items()},
-            block_storage={k: getattr(volume, k) for k in ("volumes", "gigabytes")},
+            block_storage={k: getattr(volume, k) for k in ("volumes", "gigabytes", "snapshots")},
         )
 
     # --- projects and their sweep (Art. 16) ---------------------------------------------------
