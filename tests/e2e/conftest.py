@@ -43,6 +43,30 @@ def admin() -> Any:
     return conn
 
 
+def tree() -> list[str]:
+    """The repository's status, untracked and ignored files included (caches left out)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain=v1", "--ignored=matching", "--untracked-files=all", "--", ".",
+         *(f":(exclude){p}" for p in (".cache", ".venv", ".pytest_cache", "**/__pycache__", "*.egg-info"))],
+        cwd=REPO, capture_output=True, text=True, check=True)
+    return sorted(done.stdout.splitlines())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_unchanged() -> Iterator[None]:
+    """The tests clean up what they write into the repository: the engine keeps each stack's
+    config (an encrypted client secret, a manifest path under a temporary directory) in
+    ``Pulumi.<stack>.yaml`` beside ``Pulumi.yaml``; those of the stacks made here are removed.
+    Then the repository must be exactly as the session found it."""
+    before, configs = tree(), set(REPO.glob("Pulumi.*.yaml"))
+    yield
+    for path in set(REPO.glob("Pulumi.*.yaml")) - configs:
+        path.unlink()
+    after = tree()
+    assert after == before, ("the end-to-end tests changed the repository:\n  "
+                             + "\n  ".join(sorted(set(after) ^ set(before))))
+
+
 def seeding() -> Any:
     """``scripts/cloud/seed.py``, the one place the local cloud's catalogue is seeded (``make cloud-up``)."""
     import importlib.util
