@@ -86,6 +86,8 @@ def _print_result(payload: dict) -> None:
     click.echo(f"{payload['stack']}: {payload['operation']} {verb}: {changes}")
     for key, value in payload["outputs"].items():
         click.echo(f"  {key}: {value}")
+    for db in payload["databaseAccess"]:
+        click.echo(f"  database {db['instance']}: tcp {db['port']} from {', '.join(db['from'])} only (Trove access)")
     if payload["operation"] == "up" and not payload["dryRun"]:
         click.echo(f"  ledger: recorded {payload['recorded']}" if payload["recorded"] else
                    "  ledger: nothing recorded (the environment runs this digest with this program)")

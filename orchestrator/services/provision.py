@@ -121,6 +121,13 @@ def run_operation(
         operation, stack, config | platform, located,
         dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys,
     )
+    if operation == "up" and app.environments[env].resources.databases:
+        from orchestrator.adapters.cloud import Cloud
+        from orchestrator.services.dbaccess import restrict
+
+        # the pinned provider cannot set Trove's access: only the application's network may connect
+        access = restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD")))
+        result = dataclasses.replace(result, database_access=access["expected"])
     if admissions is not None and admissions.lifecycle is not None and actor is not None:
         event = admissions.lifecycle.record_deployment(
             app.id, str(env), actor, admissions.at, app.digest, reason=reason,
