@@ -14,6 +14,7 @@ import click
 from orchestrator.cli import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at, rich_safe
 from orchestrator.cli.plan import ENVIRONMENTS
+from orchestrator.errors import UsageError
 
 
 def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> Callable:
@@ -93,6 +94,41 @@ def _print_result(payload: dict) -> None:
                    "  ledger: nothing recorded (the environment runs this digest with this program)")
 
 
+@cli.command("database-access")
+@click.argument("app")
+@click.option("--env", required=True, type=click.Choice(ENVIRONMENTS))
+@click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="directory of manifests to find APP in (repeatable)")
+@click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
+@click.option("--fix", is_flag=True, help="narrow what lets in more than the manifest allows")
+@output_option
+def database_access(app: str, env: str, manifests: tuple[Path, ...], cloud: str | None, fix: bool, output: str) -> None:
+    """Who may reach APP's databases in ENV: the cloud's Trove access and security groups against
+    the manifest (its own subnet only). Exit 1 when they let in more (0 after --fix)."""
+    from orchestrator.adapters.cloud import Cloud
+    from orchestrator.core.manifest import Environment
+    from orchestrator.core.validation import load_manifest
+    from orchestrator.services import dbaccess
+    from orchestrator.services.manifests import find_manifest
+
+    application = load_manifest(find_manifest(app, manifests))
+    if Environment(env) not in application.environments:
+        raise UsageError(f"application {application.id} declares no {env} environment")
+    run = dbaccess.restrict if fix else dbaccess.check
+    result = run(application, Environment(env), Cloud.connect(cloud))
+    emit(output, result, _print_access)
+    if not result["ok"]:
+        raise click.exceptions.Exit(1)
+
+
+def _print_access(r: dict) -> None:
+    for db in r["expected"]:
+        click.echo(f"{r['project']}: {db['instance']} tcp {db['port']} from {', '.join(db['from'])} only")
+    for problem in r["differences"]:
+        click.echo(f"  {problem}")
+    click.echo("ok" if r["ok"] else f"{len(r['differences'])} difference(s)")
+
+
 @cli.command("openrc")
 @click.option("--cloud", help="the clouds.yaml entry [default: OS_CLOUD]")
 def openrc_command(cloud: str | None) -> None:
@@ -104,7 +140,6 @@ def openrc_command(cloud: str | None) -> None:
     import shlex
 
     from orchestrator.adapters.cloud.credentials import openrc
-    from orchestrator.errors import UsageError
 
     variables = openrc(cloud)
     if not variables:

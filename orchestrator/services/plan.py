@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import files
-from orchestrator.core import naming, sizing
+from orchestrator.core import dbaccess, naming, sizing
 from orchestrator.core.manifest import Application, Environment
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ class StackPlan:
     #: What the quota policy's headroom adds to the project's quotas (snapshot gigabytes and count,
     #: security-group rules), beside the totals the manifest asks for.
     headroom: dict[str, int] = field(default_factory=dict)
+    #: Who may reach each database (the environment's subnet only; set by ``up``: core/dbaccess.py).
+    database_access: list[dict[str, Any]] = field(default_factory=list)
     #: The lifecycle gate and quota verdict, when the plan was admitted (``plan_file``).
     admission: Admission | None = None
 
@@ -83,6 +85,7 @@ class StackPlan:
             "resources": [r.as_dict() for r in self.resources],
             "totals": self.totals.as_dict(),
             "headroom": self.headroom,
+            "databaseAccess": self.database_access,
         }
         return planned | (self.admission.as_dict() if self.admission else {})
 
@@ -111,6 +114,7 @@ def plan_application(
         totals=sizing.totals(resources),
         quotas=sizing.quotas(resources, settings.headroom),
         headroom=settings.headroom.extra(resources),
+        database_access=[a.as_dict() for a in dbaccess.expected(app, env)],
     )
 
 
