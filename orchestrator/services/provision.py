@@ -126,7 +126,7 @@ def run_operation(
         from orchestrator.services.dbaccess import restrict
 
         # the pinned provider cannot set Trove's access: only the application's network may connect
-        access = restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD")))
+        access = restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD") or None))  # empty: the OS_* variables
         result = dataclasses.replace(result, database_access=access["expected"])
     if admissions is not None and admissions.lifecycle is not None and actor is not None:
         event = admissions.lifecycle.record_deployment(

@@ -139,7 +139,8 @@ def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: No
              keycloak: dict[str, str]) -> Iterator[Govcloud]:
     """The CLI with a fresh ledger and Pulumi file backend, the local cloud and Keycloak."""
     home = tmp_path_factory.mktemp("govcloud-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_")) or k == "GOVCLOUD_ENGINE_DIR"}  # a shared engine
     env |= {
         "GOVCLOUD_HOME": str(home),
         "GOVCLOUD_CONFIG": str(REPO / "govcloud.yaml"),
