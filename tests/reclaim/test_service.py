@@ -257,15 +257,16 @@ def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
     assert missing.value.exit_code == 3 and "pulumi" in str(missing.value)
 
 
-def test_the_dry_run_and_the_run_count_in_one_unit(reclaimer, cloud, stacks, approved, monkeypatch):
+def test_the_dry_run_and_the_run_count_in_one_unit(reclaimer, cloud, stacks, approved, keycloak, monkeypatch):
     """Cloud resources by kind in both; the engine's own count of its destroy is a breakdown only."""
     cloud.add_project("test", items=environment("test"))
     stacks.names.add("rsj.social-security.test")
     project = cloud.projects["rsj-social-security-test"]
     destroy = stacks.destroy
 
-    def destroy_some(stack: str) -> dict[str, int]:  # what pulumi destroy removes of the cloud
+    def destroy_some(stack: str) -> dict[str, int]:  # what pulumi destroy removes of the cloud and the platform
         cloud.items[project.id] = [f for f in cloud.items[project.id] if f.kind not in ("floating_ip", "volume")]
+        keycloak.realms["government-test"].clear()  # the stack's client
         return destroy(stack)
 
     monkeypatch.setattr(stacks, "destroy", destroy_some)
@@ -273,7 +274,7 @@ def test_the_dry_run_and_the_run_count_in_one_unit(reclaimer, cloud, stacks, app
     done = reclaimer().run("social-security")
     assert done.reclaimed and done.counts() == planned.counts() and sum(done.counts().values()) == 18
     [destroyed] = [s for s in done.steps if s.step == "destroy"]
-    assert (destroyed.deleted, destroyed.engine) == ({"floating_ip": 1, "volume": 1}, {"delete": 7})
+    assert (destroyed.deleted, destroyed.engine) == ({"floating_ip": 1, "volume": 1, "auth_client": 1}, {"delete": 7})
     assert done.as_dict()["engine"] == {"delete": 7} and planned.as_dict()["engine"] == {}
     [emptied] = [s for s in done.steps if s.step == "empty"]
     [swept] = [s for s in done.steps if s.step == "sweep"]
