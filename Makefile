@@ -42,8 +42,9 @@ engine: ## build the Pulumi CLI and plugins from Go modules into .cache/pulumi (
 # start (and stop) side by side, and the target fails if either fails.
 both = $(1) & other=$$!; $(2); one=$$?; wait $$other && exit $$one
 
-cloud-up: ## start a local OpenStack (chroot under .cache/cloud, writes clouds.yaml) and Keycloak (.cache/keycloak/keycloak.env)
+cloud-up: $(STAMP) ## start a local OpenStack (chroot under .cache/cloud, writes clouds.yaml) and Keycloak, then seed what examples/manifests need
 	$(call both,scripts/keycloak/up.sh,scripts/cloud/up.sh)
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python scripts/cloud/seed.py
 
 cloud-down: ## stop both (state kept; scripts/cloud/down.sh --purge, scripts/keycloak/down.sh --purge remove it)
 	$(call both,scripts/keycloak/down.sh,scripts/cloud/down.sh)

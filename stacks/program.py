@@ -9,18 +9,21 @@ authentication platform's realm), ``authTestRealm`` (optional, default ``<authRe
 data-bearing resources this run may delete, replace or rebuild, written by ``govcloud up`` from an
 approved data loss; every other volume, database, container and stateful server is protected).
 Cloud credentials come from ``clouds.yaml`` / ``OS_CLOUD``, the
-platform's from its own config namespace (``keycloak:*``), never from the manifest.
+platform's from its own config namespace (``keycloak:*``), never from the manifest. The projects'
+quota headroom comes from the quota policy (``GOVCLOUD_QUOTA_POLICY``, default
+``quotas/policy.yaml``), so ``pulumi up`` by hand and ``govcloud up`` set the same quotas.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
-from orchestrator.core import naming
+from orchestrator.core import naming, sizing
 from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.validation import load_manifest
@@ -43,6 +46,21 @@ class StackSettings:
     """The provider's operations group in Keystone (role ``member`` on every project)."""
     release_data: frozenset[str] = frozenset()
     """Data-bearing resources this run may destroy (``govcloud:releaseData``); the rest are protected."""
+    headroom: sizing.Headroom = sizing.Headroom()
+    """Room for operations added to the project's quotas (the quota policy's ``headroom``)."""
+
+
+def policy_headroom() -> sizing.Headroom:
+    """The quota policy's headroom (``GOVCLOUD_QUOTA_POLICY``, default ``quotas/policy.yaml``);
+    :class:`~orchestrator.core.quota.policy.PolicyInvalid` when the policy is not valid."""
+    return _headroom(os.environ.get("GOVCLOUD_QUOTA_POLICY") or str(PROJECT_DIR / "quotas" / "policy.yaml"))
+
+
+@functools.cache
+def _headroom(path: str) -> sizing.Headroom:
+    from orchestrator.core.quota.policy import load_policy
+
+    return load_policy(path).headroom.sizing()
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,10 @@ class StackConfig:
     @classmethod
     def read(cls) -> StackConfig:
         config = pulumi.Config("govcloud")
+        try:
+            headroom = policy_headroom()
+        except GovcloudError as exc:
+            raise pulumi.RunError(f"{exc}; nothing was changed") from None
         return cls(
             manifest=config.require("manifest"),
             environment=config.require("environment"),
@@ -71,6 +93,7 @@ class StackConfig:
                 ),
                 provider_ops_group=config.get("providerOpsGroup") or DEFAULT_PROVIDER_OPS_GROUP,
                 release_data=release_data(config.get("releaseData")),
+                headroom=headroom,
             ),
         )
 
@@ -151,6 +174,7 @@ def preload() -> None:
     pulumi_keycloak.openid._utilities  # noqa: B018  (introspection attributes like __dict__ do not)
     auth.platform(auth.DEFAULT_PLATFORM, "oidc")
     _environment().get_template("cloud-init/user-data.yaml.j2")
+    policy_headroom()  # the quota policy's parser and rules, and the headroom itself
 
 
 def main() -> None:

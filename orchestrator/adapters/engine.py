@@ -63,10 +63,13 @@ class OperationResult:
     dry_run: bool
     changes: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    recorded: str | None = None  #: the ledger event an ``up`` recorded (None: nothing)
+    database_access: list[dict[str, Any]] = field(default_factory=list)  #: after ``up``: who may reach each database
 
     def as_dict(self) -> dict[str, Any]:
         return {"stack": self.stack, "operation": self.operation, "dryRun": self.dry_run,
-                "changes": self.changes, "outputs": self.outputs}
+                "changes": self.changes, "outputs": self.outputs, "recorded": self.recorded,
+                "databaseAccess": self.database_access}
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,29 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 def _environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters.update(md=markdown_text, code=markdown_code)
+    return env
+
+
+#: Markdown punctuation that could start emphasis, code, a link, a table cell or a heading inline;
+#: ``&`` and ``<`` become entities (no HTML gets through).
+_MARKDOWN = str.maketrans({"&": "&amp;", "<": "&lt;", **{c: "\\" + c for c in "\\`*_[]#|~"}})
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as plain text inside a Markdown line: no HTML, no Markdown, one line."""
+    return " ".join(str(value).split()).translate(_MARKDOWN)
+
+
+def markdown_code(value: Any) -> str:
+    """``value`` as an inline code span that nothing inside can end (backticks become quotes)."""
+    return "`" + " ".join(str(value).replace("`", "'").split()) + "`"
 
 
 def render(name: str, **context: Any) -> str:

@@ -14,6 +14,7 @@ import click
 from orchestrator.cli import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at, rich_safe
 from orchestrator.cli.plan import ENVIRONMENTS
+from orchestrator.errors import UsageError
 
 
 def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> Callable:
@@ -23,7 +24,10 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
                 key_pair: str | None, output: str, yes: bool = True, at: str | None = None, **who) -> None:
         from orchestrator.services.provision import run_operation
 
-        actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if who else None
+        # every engine command takes the actor options; up needs an actor (it records), the others
+        # verify one when given (a wrong --role or token is refused everywhere alike)
+        given = operation == "up" or who["actor_name"] or who["actor_token_file"]
+        actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if given else None
         result = run_operation(operation, app, env, manifests=manifests, external_network=external_network,
                                key_pair=key_pair, dry_run=not yes, on_progress=ProgressPrinter(), actor=actor,
                                at=parse_at(at) if operation == "up" else None)
@@ -44,8 +48,8 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
     for option in reversed(options):
         command = option(command)
     if operation == "up":  # it records a step in the ledger, like every recording command
-        command = actor_options(at_option(command))
-    return cli.command(operation)(command)
+        command = at_option(command)
+    return cli.command(operation)(actor_options(command))
 
 
 stack_command("preview", "Preview the changes to APP's environment stack.")
@@ -112,6 +116,46 @@ def _print_result(payload: dict) -> None:
     click.echo(f"{payload['stack']}: {payload['operation']} {verb}: {changes}")
     for key, value in payload["outputs"].items():
         click.echo(f"  {key}: {value}")
+    for db in payload["databaseAccess"]:
+        click.echo(f"  database {db['instance']}: tcp {db['port']} from {', '.join(db['from'])} only (Trove access)")
+    if payload["operation"] == "up" and not payload["dryRun"]:
+        click.echo(f"  ledger: recorded {payload['recorded']}" if payload["recorded"] else
+                   "  ledger: nothing recorded (the environment runs this digest with this program)")
+
+
+@cli.command("database-access")
+@click.argument("app")
+@click.option("--env", required=True, type=click.Choice(ENVIRONMENTS))
+@click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="directory of manifests to find APP in (repeatable)")
+@click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
+@click.option("--fix", is_flag=True, help="narrow what lets in more than the manifest allows")
+@output_option
+def database_access(app: str, env: str, manifests: tuple[Path, ...], cloud: str | None, fix: bool, output: str) -> None:
+    """Who may reach APP's databases in ENV: the cloud's Trove access and security groups against
+    the manifest (its own subnet only). Exit 1 when they let in more (0 after --fix)."""
+    from orchestrator.adapters.cloud import Cloud
+    from orchestrator.core.manifest import Environment
+    from orchestrator.core.validation import load_manifest
+    from orchestrator.services import dbaccess
+    from orchestrator.services.manifests import find_manifest
+
+    application = load_manifest(find_manifest(app, manifests))
+    if Environment(env) not in application.environments:
+        raise UsageError(f"application {application.id} declares no {env} environment")
+    run = dbaccess.restrict if fix else dbaccess.check
+    result = run(application, Environment(env), Cloud.connect(cloud))
+    emit(output, result, _print_access)
+    if not result["ok"]:
+        raise click.exceptions.Exit(1)
+
+
+def _print_access(r: dict) -> None:
+    for db in r["expected"]:
+        click.echo(f"{r['project']}: {db['instance']} tcp {db['port']} from {', '.join(db['from'])} only")
+    for problem in r["differences"]:
+        click.echo(f"  {problem}")
+    click.echo("ok" if r["ok"] else f"{len(r['differences'])} difference(s)")
 
 
 @cli.command("openrc")
@@ -125,7 +169,6 @@ def openrc_command(cloud: str | None) -> None:
     import shlex
 
     from orchestrator.adapters.cloud.credentials import openrc
-    from orchestrator.errors import UsageError
 
     variables = openrc(cloud)
     if not variables:

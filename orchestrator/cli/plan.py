@@ -66,6 +66,14 @@ def _print_plans(payload: dict) -> None:
         for kind, name, props in rows:
             click.echo(f"  {kind:<{widths[0]}}  {name:<{widths[1]}}  {props}".rstrip())
         click.echo("  totals: " + ", ".join(f"{k}={v}" for k, v in stack["totals"].items()))
+        if any(stack["headroom"].values()):
+            room = stack["headroom"]
+            click.echo(f"  headroom (quota policy, in the project's quotas beyond the totals): snapshot gigabytes "
+                       f"+{room['gigabytes']}, snapshots {room['snapshots']}, security-group rules "
+                       f"+{room['security_group_rule']}")
+        for db in stack["databaseAccess"]:
+            click.echo(f"  database access: {db['instance']}: tcp {db['port']} from {', '.join(db['from'])} only "
+                       "(Trove access, set by govcloud up)")
         gate = stack.get("gate")
         if gate:
             click.echo("  gate:   " + ("approved" if gate["passed"] else f"{gate['message']} ({gate['rule']}) [{gate['article']}]"))

@@ -95,7 +95,10 @@ class RichProgress:
                 click.echo(printable(f"  {step['environment']:<10} {i:>4}. {f['kind']:<18} {f['id']}  {f['name']}"))
         verb = "would delete" if s["dry_run"] else "deleted"
         counts = ", ".join(f"{k} {n}" for k, n in s["counts"].items()) or "nothing"
-        click.echo(printable(f"{s['application']}: {verb} {sum(s['counts'].values())}: {counts}"))
+        click.echo(printable(f"{s['application']}: {verb} {sum(s['counts'].values())} cloud resources: {counts}"))
+        if s["engine"]:  # the engine counts its own resources (providers, components, passwords) too
+            engine = ", ".join(f"{op} {n}" for op, n in s["engine"].items())
+            click.echo(f"  of which through pulumi destroy; the engine's own count: {engine} engine resources")
         for f in s["foreign"]:
             click.echo(printable(f"  foreign (left for a human): {f['environment']} {f['kind']} {f['id']} {f['name']}"))
         for f in s["failures"]:

@@ -30,9 +30,12 @@ TESTING, TRIAL, PRODUCTION = "testing", "trial", "production"
 CHANGE_REQUESTED, CHANGE_APPROVED = "change-requested", "change-approved"
 TERMINATION_REQUESTED, BACKUP_CONFIRMED = "termination-requested", "backup-confirmed"
 TERMINATION_APPROVED, RECLAIMED = "termination-approved", "reclaimed"
+#: Art. 21: during testing the unit adjusts (a revised manifest) and the office reviews it again.
+ADJUSTMENT_SUBMITTED, ADJUSTMENT_REJECTED = "adjustment-submitted", "adjustment-rejected"
 STATES = (
-    NEW, SUBMITTED, REJECTED, ACCEPTED, REVIEWED, TESTING, TRIAL, PRODUCTION, CHANGE_REQUESTED,
-    CHANGE_APPROVED, TERMINATION_REQUESTED, BACKUP_CONFIRMED, TERMINATION_APPROVED, RECLAIMED,
+    NEW, SUBMITTED, REJECTED, ACCEPTED, REVIEWED, TESTING, ADJUSTMENT_SUBMITTED, ADJUSTMENT_REJECTED, TRIAL,
+    PRODUCTION, CHANGE_REQUESTED, CHANGE_APPROVED, TERMINATION_REQUESTED, BACKUP_CONFIRMED, TERMINATION_APPROVED,
+    RECLAIMED,
 )
 #: After an applied change the application returns to the state it was operating in.
 RESUME = "<operating state>"
@@ -40,6 +43,9 @@ RESUME = "<operating state>"
 #: The same approved digest applied again to a live environment (no new approval: the manifest is
 #: the one approved; the program that turns it into resources changed). Leaves the state as it is.
 REAPPLIED = "reapplied"
+#: Not an event: an ``up`` of a live environment at the digest and with the program it already
+#: runs. Nothing of the lifecycle happened, so nothing is recorded (the engine's history has the run).
+UNCHANGED = "unchanged"
 
 #: A deleted manifest seen by ``gitops apply`` without a verified actor of the unit: recorded as a
 #: proposal (who deleted it, by commit metadata, is a claim), never as the unit's request.
@@ -139,9 +145,11 @@ def _t(event: str, sources: str, target: str | None, role: str, article: str, do
 
 
 _OPERATING = f"{TESTING} {TRIAL} {PRODUCTION}"
+_ADJUSTING = f"{ADJUSTMENT_SUBMITTED} {ADJUSTMENT_REJECTED}"  #: testing, with a revised manifest pending or refused
 #: Where an up may change a live environment, and so destroy data.
-_MAY_LOSE_DATA = f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}"
-_TEST_MAY_LIVE = f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} {BACKUP_CONFIRMED} {TERMINATION_APPROVED}"
+_MAY_LOSE_DATA = f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED}"
+_TEST_MAY_LIVE = (f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} "
+                  f"{BACKUP_CONFIRMED} {TERMINATION_APPROVED}")
 TRANSITIONS: tuple[Transition, ...] = (
     _t("submitted", f"{NEW} {REJECTED}", SUBMITTED, UNIT, "Art. 11", "the unit submits (or resubmits) its manifest"),
     _t("accepted", SUBMITTED, ACCEPTED, EGOV, "Art. 12", "the e-gov office accepts the application"),
@@ -154,17 +162,25 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("provisioned", f"{TESTING} {TRIAL}", TRIAL, PROVIDER, "Art. 14", "the trial environment is open", "trial"),
     _t("provisioned", f"{TRIAL} {PRODUCTION}", PRODUCTION, PROVIDER, "Art. 14", "production is open", "production"),
     _t("provisioned", CHANGE_APPROVED, RESUME, PROVIDER, "Art. 15", "an approved change is applied to an environment"),
-    _t(REAPPLIED, f"{_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 31",
+    _t(REAPPLIED, f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 31",
        "a live environment is applied again at the digest it runs (the program or its templates changed)"),
-    _t("extended", TESTING, None, EGOV, "Art. 13", "the e-gov office extends the test period"),
+    _t("extended", f"{TESTING} {_ADJUSTING}", None, EGOV, "Art. 13", "the e-gov office extends the test period"),
+    _t("adjustment-submitted", f"{TESTING} {ADJUSTMENT_REJECTED}", ADJUSTMENT_SUBMITTED, UNIT, "Art. 21",
+       "during testing the unit submits a revised manifest (after a failed evaluation, or any adjustment)"),
+    _t("adjustment-rejected", ADJUSTMENT_SUBMITTED, ADJUSTMENT_REJECTED, EGOV, "Art. 12, 21",
+       "the e-gov office refuses the revised manifest, with reasons; the unit submits another"),
+    _t("adjustment-reviewed", ADJUSTMENT_SUBMITTED, TESTING, EGOV, "Art. 12, 21",
+       "the review opinion on the revised manifest; the office then approves it for test"),
     _t("expiry-warned", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment expires soon"),
     _t("test-expired", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment was destroyed at expiry"),
     _t("test-passed", f"{TESTING} {CHANGE_REQUESTED}", None, EGOV, "Art. 21", "the e-gov office records a passed performance and security test"),
     _t("change-requested", f"{TRIAL} {PRODUCTION}", CHANGE_REQUESTED, UNIT, "Art. 15", "the unit requests a change (new manifest)"),
     _t("change-approved", CHANGE_REQUESTED, CHANGE_APPROVED, EGOV, "Art. 15", "the e-gov office approves the change"),
-    Transition(TERMINATION_PROPOSED, frozenset(f"{REVIEWED} {_OPERATING}".split()), None, frozenset([PROVIDER, UNIT]),
-               "Art. 16", "a pipeline saw the manifest deleted: a proposal the unit confirms with termination-requested"),
-    _t("termination-requested", f"{REVIEWED} {_OPERATING}", TERMINATION_REQUESTED, UNIT, "Art. 16", "the unit requests termination"),
+    Transition(TERMINATION_PROPOSED, frozenset(f"{REVIEWED} {_OPERATING} {_ADJUSTING}".split()), None,
+               frozenset([PROVIDER, UNIT]), "Art. 16",
+               "a pipeline saw the manifest deleted: a proposal the unit confirms with termination-requested"),
+    _t("termination-requested", f"{REVIEWED} {_OPERATING} {_ADJUSTING}", TERMINATION_REQUESTED, UNIT, "Art. 16",
+       "the unit requests termination"),
     _t("backup-confirmed", TERMINATION_REQUESTED, BACKUP_CONFIRMED, UNIT, "Art. 16", "the unit has taken its data off and backed it up"),
     _t("termination-approved", BACKUP_CONFIRMED, TERMINATION_APPROVED, EGOV, "Art. 16", "the e-gov office approves the termination"),
     _t("reclaim-step", TERMINATION_APPROVED, None, PROVIDER, "Art. 16", "one step of a reclamation run (destroy, sweep, clients, project, stack, verify)"),
@@ -180,6 +196,18 @@ TRANSITIONS: tuple[Transition, ...] = (
        "state, so the unit may request a revert or a new change"),
 )
 EVENT_TYPES = tuple(dict.fromkeys(t.event for t in TRANSITIONS))
+#: One command, the event the state calls for: during testing a change is an adjustment (Art. 21),
+#: and the office reviews or rejects it as it does a submission (Art. 12).
+STEP_EVENTS: dict[str, dict[str, str]] = {
+    "change-requested": {TESTING: "adjustment-submitted", ADJUSTMENT_REJECTED: "adjustment-submitted"},
+    "reviewed": {ADJUSTMENT_SUBMITTED: "adjustment-reviewed"},
+    "rejected": {ADJUSTMENT_SUBMITTED: "adjustment-rejected"},
+}
+
+
+def event_for(state: AppState, step: str) -> str:
+    """The event ``step`` (``change-requested``, ``reviewed``, ``rejected``) records in ``state``."""
+    return STEP_EVENTS.get(step, {}).get(state.state, step)
 #: Decisions of the e-gov office on a unit's request: the requester's unit may not take them.
 DECISIONS = frozenset(t.event for t in TRANSITIONS if EGOV in t.roles)
 
@@ -310,7 +338,7 @@ def apply(state: AppState, event: Event) -> AppState:
     if kind in ("provisioned", REAPPLIED):  # an up that succeeded consumed its data-loss approval
         s.data_loss.pop(env, None)
         s.failed.pop(env, None)
-    if kind in ("submitted", "change-requested"):
+    if kind in ("submitted", "change-requested", "adjustment-submitted"):
         s.unit = p.get("unit", s.unit)
         s.digest = event.digest
         s.materials = dict(p.get("materials", {}))
@@ -327,11 +355,19 @@ def apply(state: AppState, event: Event) -> AppState:
     elif kind == "approved":
         s.approved[env] = event.digest
         decided(once_key(kind, env))
+    elif kind == "adjustment-submitted":
+        start("adjustment-review")
+    elif kind in ("adjustment-rejected", "adjustment-reviewed"):
+        stop("adjustment-review")
+        if kind == "adjustment-reviewed":
+            start("adjustment-ready")
     elif kind == "provisioned":
         s.provisioned[env] = event.digest
         s.deployed[env] = deployed()
         if env == "test" and s.state in (REVIEWED, TESTING):
             stop("test-ready")
+            if s.digest == event.digest:  # the reviewed revision is in place
+                stop("adjustment-ready")
             if not s.test_started:
                 s.test_started = at
                 start("test-window")
@@ -434,7 +470,7 @@ def decide(
     if state.last_at and at < dt.datetime.fromisoformat(state.last_at):
         raise UsageError(f"--at {at.isoformat()} precedes the last event of {state.application} ({state.last_at})")
     payload = dict(payload or {})
-    if kind == "rejected" and not reason:
+    if kind in ("rejected", "adjustment-rejected") and not reason:
         raise RuleError("a rejection carries its reasons", rule="rejection-reasons", article="Art. 12")
     if kind == "extended":
         if int(payload.get("days", 0)) <= 0 or not reason:
@@ -653,18 +689,24 @@ def approved_data_loss(state: AppState, environment: str, digest: str) -> frozen
     return frozenset(loss["resources"])
 
 
-def deployment(state: AppState, environment: str, digest: str | None) -> str:
-    """The event an ``up`` of ``environment`` at ``digest`` records: :data:`REAPPLIED` when the
-    environment already runs that digest, else ``provisioned``."""
-    return REAPPLIED if digest is not None and state.provisioned.get(environment) == digest else "provisioned"
+def deployment(state: AppState, environment: str, digest: str | None, program: str | None = None) -> str:
+    """What an ``up`` of ``environment`` at ``digest`` with ``program`` (its fingerprint) records:
+    ``provisioned`` for a new digest; for the digest the environment runs, :data:`UNCHANGED`
+    (nothing) when ``program`` is the one last applied, else :data:`REAPPLIED`."""
+    if digest is None or state.provisioned.get(environment) != digest:
+        return "provisioned"
+    last = state.deployed.get(environment, {}).get("program")
+    return UNCHANGED if program is not None and program == last else REAPPLIED
 
 
-def check_deployment(state: AppState, environment: str, digest: str, at: dt.datetime) -> str:
+def check_deployment(state: AppState, environment: str, digest: str, at: dt.datetime,
+                     program: str | None = None) -> str:
     """May an ``up`` of ``environment`` at ``digest`` be recorded at ``at`` (transition and gate;
-    the role is the recorder's)? Returns the event it records; :class:`RuleError` when not."""
-    kind = deployment(state, environment, digest)
-    (reapply_gate if kind == REAPPLIED else provision_gate)(state, environment, digest, at)
-    transition(state.state, kind, environment)  # second: "not approved" says more than "not in state reviewed"
+    the role is the recorder's)? Returns what it records (:func:`deployment`); :class:`RuleError`
+    when not. An unchanged run passes the same gates as a re-application."""
+    kind = deployment(state, environment, digest, program)
+    (provision_gate if kind == "provisioned" else reapply_gate)(state, environment, digest, at)
+    transition(state.state, REAPPLIED if kind == UNCHANGED else kind, environment)  # after the gate: it says more
     return kind
 
 
@@ -744,6 +786,8 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
         DeadlineRule("review", "Art. 12", 2, "working", "review opinion after acceptance"),
         DeadlineRule("test-ready", "Art. 13", 2, "working", "test environment ready after the review"),
         DeadlineRule("test-window", "Art. 13", TEST_DAYS, "natural", "test environment gone (plus extensions)"),
+        DeadlineRule("adjustment-review", "Art. 12, 21", 2, "working", "review opinion on a revised manifest in testing"),
+        DeadlineRule("adjustment-ready", "Art. 13", 2, "working", "revised test environment ready after its review"),
         DeadlineRule("trial-minimum", "Art. 14", TRIAL_DAYS, "natural", "production no earlier", "not-before"),
         DeadlineRule("change-review", "Art. 15", 5, "working", "change reviewed after the request"),
         DeadlineRule("change-applied", "Art. 15", 3, "working", "change applied after approval"),

@@ -11,6 +11,7 @@ instances and volumes in its service project, so databases are not in the projec
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import asdict, dataclass
 
@@ -136,8 +137,28 @@ INFRASTRUCTURE_PORTS = 2
 
 
 @dataclass(frozen=True)
+class Headroom:
+    """Room for operations above what an environment runs (``headroom`` of ``quotas/policy.yaml``):
+    with quotas exactly at the manifest's totals, fully used, a volume snapshot (it counts against
+    the gigabytes) or an emergency security-group rule would be refused."""
+
+    snapshot_share: float = 0.0  #: snapshot gigabytes, as a share of the project's volume gigabytes
+    snapshots_per_volume: int = 0  #: volume snapshots the project may hold, per volume
+    security_group_rules: int = 0  #: spare security-group rules
+
+    def extra(self, resources: Resources) -> dict[str, int]:
+        """What it adds to the project's quotas (keys as the quota APIs name them)."""
+        return {
+            "gigabytes": math.ceil(project_volume_gb(resources) * self.snapshot_share),
+            "snapshots": project_volume_count(resources) * self.snapshots_per_volume,
+            "security_group_rule": self.security_group_rules,
+        }
+
+
+@dataclass(frozen=True)
 class Quotas:
-    """The Keystone project's quota sets: exactly what the environment needs (Art. 14)."""
+    """The Keystone project's quota sets: what the environment needs (Art. 14) plus the
+    :class:`Headroom` operations need."""
 
     compute: dict[str, int]
     network: dict[str, int]
@@ -147,8 +168,10 @@ class Quotas:
         return asdict(self)
 
 
-def quotas(resources: Resources) -> Quotas:
-    """Compute, network and block-storage quotas of the project (keys as the quota APIs name them)."""
+def quotas(resources: Resources, headroom: Headroom = Headroom()) -> Quotas:
+    """Compute, network and block-storage quotas of the project (keys as the quota APIs name
+    them): the environment's needs plus ``headroom``."""
+    extra = headroom.extra(resources)
     servers = [s for s in resources.servers]
     instances = sum(s.count for s in servers)
     groups = resources.security_groups
@@ -168,11 +191,12 @@ def quotas(resources: Resources) -> Quotas:
             "port": instances + INFRASTRUCTURE_PORTS,
             "floatingip": sum(s.count for s in servers if s.public_ip),
             "security_group": len(groups) + 1,
-            "security_group_rule": rules + DEFAULT_GROUP_RULES,
+            "security_group_rule": rules + DEFAULT_GROUP_RULES + extra["security_group_rule"],
         },
         block_storage={
             "volumes": project_volume_count(resources),
-            "gigabytes": project_volume_gb(resources),
+            "gigabytes": project_volume_gb(resources) + extra["gigabytes"],
+            "snapshots": extra["snapshots"],
         },
     )
 

@@ -115,6 +115,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     the ledger; a deleted manifest becomes a termination proposal (a request only when ``actor`` is a
     verified ID token of the unit). A failure stops only the later
     environments of the same application. ``on_result`` hears of each result as it is known."""
+    from orchestrator.adapters.programfiles import program_fingerprint
     from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
     if run is None:
@@ -149,6 +150,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
                 else:
                     todo.append((app, stack))
     chains = rules.apply_chains(todo, app_of=lambda t: t[0].app, env_of=lambda t: t[1].env)
+    program = program_fingerprint() if todo else ""  # once, here: ast.parse in threads fails on 3.11.7
 
     def run_chain(chain: list[tuple[AppChange, StackChange]]) -> list[StackResult]:
         out: list[StackResult] = []
@@ -157,7 +159,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
                 out.append(done(StackResult(stack.stack, app.app, stack.env, "blocked",
                                             f"not applied: {out[-1].env} of {app.app} failed")))
                 continue
-            out.append(done(_apply_stack(found, app, stack, lifecycle, lock, actor, at, run, guard)))
+            out.append(done(_apply_stack(found, app, stack, lifecycle, lock, actor, at, run, guard, program)))
         return out
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -167,10 +169,10 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
 
 
 def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
-                 at: dt.datetime, run: RunOperation, guard: threading.Lock) -> StackResult:
+                 at: dt.datetime, run: RunOperation, guard: threading.Lock, program: str) -> StackResult:
     """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``, or
-    ``reapplied`` for an environment already running this digest), check the record; every
-    outcome as a result."""
+    ``reapplied`` for an environment already running this digest with another program, nothing
+    when ``program`` is the one it runs), check the record; every outcome as a result."""
     from orchestrator.core import lifecycle as lc
     from orchestrator.core.validation import validate_file
 
@@ -185,8 +187,9 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
     try:
         with guard:
             before = lifecycle.state(app.app)
-        kind = lc.deployment(before, stack.env, app.head.digest)
-        lc.decide(before, kind, actor, at, environment=stack.env, digest=app.head.digest, reason=reason)
+        kind = lc.deployment(before, stack.env, app.head.digest, program)
+        lc.decide(before, lc.REAPPLIED if kind == lc.UNCHANGED else kind, actor, at, environment=stack.env,
+                  digest=app.head.digest, reason=reason)
     except (NotFound, RuleError) as exc:
         result.status, result.message = "skipped", f"not applied: {exc}"
         return result
@@ -198,6 +201,9 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
     try:  # run admits, runs the engine and records the event
         outcome = run("up", str(path), stack.env, actor=actor, reason=reason, payload=_provenance(found))
         result.changes = dict(getattr(outcome, "changes", {}) or {})
+        if kind == lc.UNCHANGED:  # same digest, same program: no event (docs/lifecycle.md)
+            result.status, result.message = "applied", f"up; nothing recorded ({stack.env} runs this digest and program)"
+            return result
         with guard:
             after = lifecycle.state(app.app)
         last = after.deployed.get(stack.env, {})

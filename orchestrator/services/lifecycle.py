@@ -130,35 +130,40 @@ class Lifecycle:
 
     def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime,
                raw: bytes | None = None) -> lc.Event:
-        """Art. 15: request a change; a major one carries a new self-test report."""
+        """Art. 15: request a change; a major one carries a new self-test report. During testing
+        (Art. 21) the same step submits an adjustment: a revised manifest the office reviews again
+        and approves for test; it is tested anyway, so no new self-test report is asked."""
         payload = self.preview_change(application, path, raw)
-        return self._record(application, "change-requested", actor, at, digest=payload.pop("digest"), payload=payload)
+        event, digest = payload.pop("event"), payload.pop("digest")
+        return self._record(application, event, actor, at, digest=digest, payload=payload)
 
     def preview_change(self, application: str, path: str | Path, raw: bytes | None = None) -> dict[str, Any]:
-        """What :meth:`change` would record (kind, changes with their reasons, digest), or the rule
-        that refuses it; nothing written."""
+        """What :meth:`change` would record (the event, kind, changes with their reasons, digest),
+        or the rule that refuses it; nothing written."""
         from orchestrator.core.changes import is_major
         from orchestrator.services.datasafety import classify_applications
 
+        event = lc.event_for(self.state(application), "change-requested")
+        article = "Art. 21" if event == "adjustment-submitted" else "Art. 15"
         new, data = _read_manifest(path, raw)
         if new.id != application:
-            raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article="Art. 15")
+            raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article=article)
         old = self.manifest(application)
         live = self.state(application).provisioned
         running = {env: self.manifest_at(application, digest) for env, digest in live.items()}
         # a step that destroys data, judged against what each live environment runs, is major
         changes = classify_applications(old, new, {env: app for env, app in running.items() if app is not None})
         if not changes:
-            raise RuleError(f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article="Art. 15")
+            raise RuleError(f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article=article)
         kind = "major" if is_major(changes) else "minor"
-        if kind == "major" and _sha(old, "self_test_report") == _sha(new, "self_test_report"):
+        if event == "change-requested" and kind == "major" and _sha(old, "self_test_report") == _sha(new, "self_test_report"):
             raise RuleError(
                 "a major change resubmits the Art. 11 materials: the self-test report (sha256) must be new",
                 rule="major-change-materials",
                 article="Art. 15",
             )
         return {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
-                "kind": kind, "changes": [c.as_dict() for c in changes], "digest": new.digest}
+                "kind": kind, "changes": [c.as_dict() for c in changes], "digest": new.digest, "event": event}
 
     def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
         return self._record(application, "termination-requested", actor, at, reason=reason)
@@ -188,10 +193,12 @@ class Lifecycle:
         return self._record(application, "accepted", actor, at)
 
     def reject(self, application: str, reason: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
-        return self._record(application, "rejected", actor, at, reason=reason)
+        """Art. 12: reject a submission, or (Art. 21) a revised manifest submitted during testing."""
+        return self._record(application, lc.event_for(self.state(application), "rejected"), actor, at, reason=reason)
 
     def review(self, application: str, opinion: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
-        return self._record(application, "reviewed", actor, at, reason=opinion)
+        """Art. 12: the review opinion on a submission, or (Art. 21) on a revised manifest."""
+        return self._record(application, lc.event_for(self.state(application), "reviewed"), actor, at, reason=opinion)
 
     def approve(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         """Approve ``environment`` for the digest on record; it must be declared in that manifest."""
@@ -222,14 +229,18 @@ class Lifecycle:
         return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
 
     def record_deployment(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
-                          reason: str | None = None, payload: dict[str, Any] | None = None) -> lc.Event:
+                          reason: str | None = None, payload: dict[str, Any] | None = None) -> lc.Event | None:
         """Record an ``up``: ``provisioned``, or ``reapplied`` when ``environment`` already runs
-        ``digest`` (then ``reason`` says why; the payload names the program applied)."""
-        kind = lc.deployment(self.state(application), environment, digest)
+        ``digest`` with another program (then ``reason`` says why; the payload names the program
+        applied, ``payload["program"]``); nothing (None) when digest and program are both unchanged."""
+        payload = payload or {}
+        kind = lc.deployment(self.state(application), environment, digest, payload.get("program"))
+        if kind == lc.UNCHANGED:
+            return None
         if kind == lc.REAPPLIED:
             reason = reason or "applied again at the digest it runs"
         return self._record(application, kind, actor, at, environment=environment, digest=digest, reason=reason,
-                            payload=payload or {})
+                            payload=payload)
 
     def record_failure(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
                        error: str, payload: dict[str, Any] | None = None) -> lc.Event:
@@ -294,10 +305,12 @@ class Lifecycle:
 
     # --- reading --------------------------------------------------------------------------
 
-    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime) -> str:
-        """The gate ``plan`` and ``up`` ask before touching ``environment``: the event ``up`` would
-        record (``provisioned`` or ``reapplied``); :class:`RuleError` when it may not."""
-        return lc.check_deployment(self.state(application), environment, digest, at)
+    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime,
+                        program: str | None = None) -> str:
+        """The gate ``plan`` and ``up`` ask before touching ``environment``: what ``up`` with
+        ``program`` would record (``provisioned``, ``reapplied``, or ``unchanged``: nothing);
+        :class:`RuleError` when it may not."""
+        return lc.check_deployment(self.state(application), environment, digest, at, program)
 
     def state(self, application: str) -> lc.AppState:
         """The state folded from the events (the source of truth)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator import files
 from orchestrator.adapters import pulumimock
 from orchestrator.adapters.pulumimock import ProgramRun, batch, forked_map, in_forked_worker, run_program
-from orchestrator.core import naming, sizing
+from orchestrator.core import dbaccess, naming, sizing
 from orchestrator.core.manifest import Application, Environment
 
 if TYPE_CHECKING:
@@ -68,6 +68,11 @@ class StackPlan:
     resources: list[PlannedResource]
     totals: sizing.Totals
     quotas: sizing.Quotas
+    #: What the quota policy's headroom adds to the project's quotas (snapshot gigabytes and count,
+    #: security-group rules), beside the totals the manifest asks for.
+    headroom: dict[str, int] = field(default_factory=dict)
+    #: Who may reach each database (the environment's subnet only; set by ``up``: core/dbaccess.py).
+    database_access: list[dict[str, Any]] = field(default_factory=list)
     #: The lifecycle gate and quota verdict, when the plan was admitted (``plan_file``).
     admission: Admission | None = None
 
@@ -80,6 +85,8 @@ class StackPlan:
             "digest": self.digest,
             "resources": [r.as_dict() for r in self.resources],
             "totals": self.totals.as_dict(),
+            "headroom": self.headroom,
+            "databaseAccess": self.database_access,
         }
         return planned | (self.admission.as_dict() if self.admission else {})
 
@@ -88,9 +95,9 @@ def plan_application(
     app: Application, env: Environment, settings: StackSettings | None = None
 ) -> StackPlan:
     """Plan one environment of ``app`` by running :func:`stacks.program.deploy` under mocks."""
-    from stacks.program import StackSettings, deploy
+    from stacks.program import StackSettings, deploy, policy_headroom
 
-    settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK)
+    settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK, headroom=policy_headroom())
     stack = naming.stack_name(app.unit, app.id, env)
     run = run_program(
         lambda: deploy(app, env, settings), project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True
@@ -105,7 +112,9 @@ def plan_application(
         source=app.source,
         resources=_resources(run),
         totals=sizing.totals(resources),
-        quotas=sizing.quotas(resources),
+        quotas=sizing.quotas(resources, settings.headroom),
+        headroom=settings.headroom.extra(resources),
+        database_access=[a.as_dict() for a in dbaccess.expected(app, env)],
     )
 
 
@@ -149,11 +158,13 @@ def plan_paths(
     items: list[tuple[Path | str, bytes | None]] = [(path, None) for path in paths]
     keys: list[str | None] = [None] * len(paths)
     if cache is not None:
+        from stacks.program import policy_headroom
+
         for i, path in enumerate(paths):
             with contextlib.suppress(files.FileRefused):  # unreadable: planning it says so
                 items[i] = (path, files.read_bytes(path, what="manifest"))
                 keys[i] = cache.key(str(path), items[i][1], None if env is None else str(env),
-                                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG))
+                                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
                 planned[i] = cache.get(keys[i])
     todo = [i for i, done in enumerate(planned) if done is None]
     admissions: list[Admissions] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -94,12 +95,14 @@ def run_operation(
     the change would delete, replace or rebuild is approved for loss in the ledger (issue 25;
     :func:`orchestrator.services.datasafety.guard`). Then, on a live environment, a real preview
     must show no other data loss; Trove resizes go through Trove's API; the engine runs with
-    exactly the approved resources unprotected (after a failed up, refreshing first); and the
-    cloud is compared with the plan. A success is recorded by ``actor`` at ``at`` (the stated
-    time, default now; the gate is judged then): ``provisioned``, or ``reapplied`` with
-    ``reason`` when the environment already ran this digest; its payload holds ``payload``, the
-    program's fingerprint and what was destroyed and resized. A failure of the engine, a resize
-    or the comparison is recorded as ``provision-failed`` with its last lines, and raised.
+    exactly the approved resources unprotected (after a failed up, refreshing first); the cloud
+    is compared with the plan; and Trove's access is restricted to the environment's network.
+    A success is recorded by ``actor`` at ``at`` (the stated time, default now; the gate is
+    judged then): ``provisioned``, or ``reapplied`` with ``reason`` when the environment already
+    ran this digest with another program, nothing when digest and program are both the ones it
+    runs (``result.recorded`` says which); its payload holds ``payload``, the program's
+    fingerprint and what was destroyed and resized. A failure of the engine, a resize or the
+    comparison is recorded as ``provision-failed`` with its last lines, and raised.
     """
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
@@ -136,17 +139,26 @@ def run_operation(
     platform, secret_keys = platform_config(os.environ)
     config = stack_config(app, path, env, external_network, key_pair, guard.release) | platform
     up = Up(app, env, plan.stack, config, located, secret_keys, guard, on_progress)
+    program = program_fingerprint()
     try:
         result, done = up.run(external_network, key_pair)
     except ExternalError as exc:
         try:
             lifecycle.record_failure(app.id, str(env), actor, admissions.at, app.digest, str(exc)[:2000],
-                                     payload={"program": program_fingerprint(), **up.done})
+                                     payload={"program": program, **up.done})
         except GovcloudError as unrecorded:
             raise ExternalError(f"{exc}; recording the failure in the ledger failed too: {unrecorded}") from exc
         raise
-    lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                payload={"program": program_fingerprint(), **(payload or {}), **done})
+    if app.environments[env].resources.databases:
+        from orchestrator.adapters.cloud import Cloud
+        from orchestrator.services.dbaccess import restrict
+
+        # the pinned provider cannot set Trove's access: only the application's network may connect
+        access = restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD") or None))  # empty: the OS_* variables
+        result = dataclasses.replace(result, database_access=access["expected"])
+    event = lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
+                                        payload={"program": program, **(payload or {}), **done})
+    result = dataclasses.replace(result, recorded=event.type if event is not None else None)
     return result
 
 

@@ -117,15 +117,16 @@ def usage(unit: str | None, policy: Policy, directory: Path) -> dict[str, Any]:
 
 
 def drift(app: str, env: Environment, directory: Path, cloud: str | None) -> dict[str, Any]:
-    """The project's quota sets as the stack sets them vs as the cloud reports them. A declared
-    environment whose project the cloud does not hold is ``not provisioned``: nothing to compare."""
+    """The project's quota sets as the stack sets them (the needs plus the policy's headroom) vs as
+    the cloud reports them. A declared environment whose project the cloud does not hold is ``not
+    provisioned``: nothing to compare."""
     from orchestrator.adapters.cloud import Cloud
 
     application = find_application(app, directory)
     if env not in application.environments:
         raise UsageError(f"application {application.id} declares no {env} environment")
     project = naming.project_name(application.unit, application.id, env)
-    expected = quotas(application.environments[env].resources)
+    expected = quotas(application.environments[env].resources, policy().headroom.sizing())
     connected = Cloud.connect(cloud)
     if connected.find_project(project) is None:
         return {"project": project, "status": "not provisioned", "expected": expected.as_dict(), "actual": None,

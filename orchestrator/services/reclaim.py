@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -188,15 +189,20 @@ class Step:
     step: str
     status: str  #: done, skipped, failed, deferred (a later step takes it up), planned (dry run)
     detail: str = ""
+    #: cloud and platform resources deleted (in a dry run: to be deleted), by kind: the one unit
+    #: every count of a reclamation is in, whether the engine or the sweep deleted them
     deleted: dict[str, int] = field(default_factory=dict)
+    #: destroy: the engine's own count (its resources: providers, components, passwords too)
+    engine: dict[str, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     foreign: list[dict[str, Any]] = field(default_factory=list)
     plan: list[dict[str, Any]] = field(default_factory=list)  #: dry run: what would be deleted, in order
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        if not self.plan:
-            data.pop("plan")
+        for key in ("plan", "engine"):
+            if not data[key]:
+                data.pop(key)
         return data
 
 
@@ -237,9 +243,17 @@ class Summary:
                 total[kind] = total.get(kind, 0) + n
         return total
 
+    def engine(self) -> dict[str, int]:
+        """The engine's own counts of its destroys (a breakdown, not the unit of :meth:`counts`)."""
+        total: dict[str, int] = {}
+        for s in self.steps:
+            for op, n in s.engine.items():
+                total[op] = total.get(op, 0) + n
+        return total
+
     def as_dict(self) -> dict[str, Any]:
         return {"application": self.application, "dry_run": self.dry_run, "reclaimed": self.reclaimed,
-                "counts": self.counts(), "failed": len(self.failures),
+                "counts": self.counts(), "engine": self.engine(), "failed": len(self.failures),
                 "failures": [asdict(f) for f in self.failures], "foreign": self.foreign,
                 "deadline": self.deadline, "note": self.note, "steps": [s.as_dict() for s in self.steps]}
 
@@ -377,20 +391,24 @@ class Reclaimer:
         app, unit = state.application, state.unit
         if project is not None:
             decision = decide(self.cloud.sweep(project).inventory(), unit, app, is_ours(project, unit, app))
-            if has_stack:
-                first = before_destroy(decision)
-                if first.delete:
-                    self._emit(summary, Step(env, "empty", "planned", _EMPTY_DETAIL, deleted=first.counts(),
-                                             plan=[f.as_dict() for f in first.delete]))
+            first = before_destroy(decision).delete if has_stack else ()
+            if first:
+                self._emit(summary, Step(env, "empty", "planned", _EMPTY_DETAIL, deleted=dict(Counter(f.kind for f in first)),
+                                         plan=[f.as_dict() for f in first]))
+            later = [f for f in decision.delete if f not in first]  # each counted once, where the run deletes it
             self._emit(summary, Step(
-                env, "sweep", "planned", f"project {project_name}", deleted=decision.counts(),
-                foreign=_foreign(env, decision), plan=[f.as_dict() for f in decision.delete]))
+                env, "sweep", "planned", f"project {project_name}", deleted=dict(Counter(f.kind for f in later)),
+                foreign=_foreign(env, decision), plan=[f.as_dict() for f in later]))
         self._emit(summary, clients_step(self.platform, env, unit, app, dry_run=True))
         if project is not None:
+            goes = is_ours(project, unit, app) and not decision.foreign
             self._emit(summary, Step(env, "project", "planned",
-                                     _project_plan(project_name, is_ours(project, unit, app), decision)))
-            self._emit(summary, access_step(self.cloud, env, project, unit, app, self.provider_ops_group,
-                                            dry_run=True))
+                                     _project_plan(project_name, is_ours(project, unit, app), decision),
+                                     deleted={"project": 1} if goes else {}))
+            access = access_step(self.cloud, env, project, unit, app, self.provider_ops_group, dry_run=True)
+            if goes and access.deleted:  # Keystone drops them with the project: the real run counts none
+                access.deleted, access.detail = {}, access.detail + "; they go with the project"
+            self._emit(summary, access)
         if has_stack:
             self._emit(summary, Step(env, "stack", "planned", f"pulumi stack rm {stack}"))
 
@@ -415,7 +433,7 @@ class Reclaimer:
             held = self._held(env, stack) if sweep is None else None
             if sweep is not None:
                 self._record(summary, self._empty(env, project_name, sweep, unit, app, own))
-                step = self._destroy(env, stack)
+                step = self._destroy(env, stack, unit, app)
             elif isinstance(held, Step):
                 step = held
             elif held:  # the project went first (an older govcloud, or by hand): nothing can destroy
@@ -423,7 +441,7 @@ class Reclaimer:
                 clients_done = True
                 step = self._forget(env, stack, held, unit, app)
             else:  # an empty state needs no provider: destroy says so, or why not
-                step = self._destroy(env, stack)
+                step = self._destroy(env, stack, unit, app)
             destroyed = step.status == "done"
             if not destroyed and sweep is not None:  # the sweep may remove what blocked it; then again
                 step = _deferred(step, "destroyed again after the sweep")
@@ -434,7 +452,7 @@ class Reclaimer:
         if project is not None and sweep is not None:
             self._record(summary, self._sweep(env, project_name, sweep, unit, app, own))
             if not destroyed:  # what made the destroy fail may be gone now
-                step = self._destroy(env, stack, again=True)
+                step = self._destroy(env, stack, unit, app, again=True)
                 destroyed = step.status == "done"
                 self._record(summary, step)
         if not clients_done:
@@ -465,9 +483,29 @@ class Reclaimer:
         step.step, step.foreign, step.detail = "empty", [], f"project {project_name}: {_EMPTY_DETAIL}"
         return _deferred(step, "left for the sweep after the destroy")
 
-    def _destroy(self, env: str, stack: str, again: bool = False) -> Step:
+    def _destroy(self, env: str, stack: str, unit: str, app: str, again: bool = False) -> Step:
+        """``pulumi destroy``; ``deleted`` counts, in the unit the dry run counts, the cloud's and the
+        platform's resources of ours it removed (listed before and after), ``engine`` the engine's
+        own count (its resources include providers, components and passwords)."""
         detail = f"pulumi destroy {stack}" + (" again, after the sweep" if again else "")
-        return self._guard(Step(env, "destroy", "done", detail), lambda s: s.deleted.update(self.stacks.destroy(stack)))
+        before = self._present(unit, app, env)
+        step = self._guard(Step(env, "destroy", "done", detail), lambda s: s.engine.update(self.stacks.destroy(stack)))
+        after = self._present(unit, app, env)
+        step.deleted = dict(Counter(kind for kind, id_ in before - after)) if before and after is not None else {}
+        return step
+
+    def _present(self, unit: str, app: str, env: str) -> set[tuple[str, str]] | None:
+        """Ours in the environment's project and the platform, as (kind, id); None when either
+        cannot be listed (then the destroy's count stays unknown, the sweep still reports)."""
+        project_name = naming.project_name(unit, app, env)
+        try:
+            project = self.cloud.find_project(project_name)
+            found = set() if project is None else {
+                (f.kind, f.id) for f in decide(self.cloud.sweep(project).inventory(), unit, app,
+                                               is_ours(project, unit, app)).delete}
+            return found | {(f.kind, f.id) for f in self.platform.clients(unit, app, env).delete}
+        except GovcloudError:
+            return None
 
     def _held(self, env: str, stack: str) -> list[StateResource] | Step:
         """What the stack's state holds, or the failed step that says why it is not known."""

@@ -54,7 +54,7 @@ class Environment(pulumi.ComponentResource):
         super().__init__("govcloud:app:Environment", name, None, opts)
         resources = app.environments[env].resources
         scope = Scope.of(app, env, settings.release_data)
-        quotas = sizing.quotas(resources)
+        quotas = sizing.quotas(resources, settings.headroom)
 
         self.identity = Identity(
             f"{name}-identity",

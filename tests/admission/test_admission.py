@@ -153,23 +153,29 @@ def fake_engine(monkeypatch):
     return calls
 
 
-def test_up_records_provisioned_then_reapplied_with_the_program_it_ran(lifecycle, fake_engine):
+def test_up_records_provisioned_then_nothing_then_reapplied_with_the_program_it_ran(lifecycle, fake_engine,
+                                                                                       monkeypatch):
     from orchestrator.adapters.programfiles import program_fingerprint
     from orchestrator.services.provision import run_operation
 
     approve_test(lifecycle)
     ops = Actor("ops", PROVIDER)
-    run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-05T09:00"))
-    run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-06T09:00"),
-                  reason="program changed: stacks/components/compute.py", payload={"commit": "c0ffee"})
+    program = program_fingerprint()
+    results = [run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-05T09:00"))]
+    # the same digest and the same program: no lifecycle step happened, nothing is recorded
+    results.append(run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-05T12:00")))
+    monkeypatch.setattr("orchestrator.services.provision.program_fingerprint", lambda: "sha256:" + "cd" * 32)
+    results.append(run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-06T09:00"),
+                                 reason="program changed: stacks/components/compute.py", payload={"commit": "c0ffee"}))
+    assert [r.recorded for r in results] == ["provisioned", None, "reapplied"]
     first, again = lifecycle.history("citizen-portal")[-2:]
     assert (first.type, again.type) == ("provisioned", "reapplied")
     assert again.reason == "program changed: stacks/components/compute.py"
-    assert again.payload == {"program": program_fingerprint(), "commit": "c0ffee", "verified": True}
-    assert first.payload["program"] == program_fingerprint()
+    assert again.payload == {"program": "sha256:" + "cd" * 32, "commit": "c0ffee", "verified": True}
+    assert first.payload["program"] == program
     state = lifecycle.state("citizen-portal")
     assert state.deployed["test"]["event"] == "reapplied" and state.test_started == "2026-11-05T09:00:00"
-    assert fake_engine == ["zwb.citizen-portal.test"] * 2
+    assert fake_engine == ["zwb.citizen-portal.test"] * 3
 
 
 def test_up_of_a_leaving_application_is_refused_before_the_engine_starts(lifecycle, fake_engine):

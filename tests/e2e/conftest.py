@@ -27,10 +27,6 @@ from tests import keycloak_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUD = os.environ.get("GOVCLOUD_TEST_CLOUD", "govcloud-local")
-#: What the example manifests ask of the cloud's catalogue, beyond what ``make cloud-up`` made.
-FLAVORS = {"g.1c2g": (1, 2048), "g.2c4g": (2, 4096), "g.4c8g": (4, 8192), "g.8c16g": (8, 16384)}
-IMAGE = "debian-12"
-VOLUME_TYPES = ("encrypted",)
 PROVIDER_OPS_GROUP = "govcloud-provider-ops"
 
 
@@ -47,33 +43,50 @@ def admin() -> Any:
     return conn
 
 
+def tree() -> list[str]:
+    """The repository's status, untracked and ignored files included (caches left out)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain=v1", "--ignored=matching", "--untracked-files=all", "--", ".",
+         *(f":(exclude){p}" for p in (".cache", ".venv", ".pytest_cache", "**/__pycache__", "*.egg-info"))],
+        cwd=REPO, capture_output=True, text=True, check=True)
+    return sorted(done.stdout.splitlines())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_unchanged() -> Iterator[None]:
+    """The tests clean up what they write into the repository: the engine keeps each stack's
+    config (an encrypted client secret, a manifest path under a temporary directory) in
+    ``Pulumi.<stack>.yaml`` beside ``Pulumi.yaml``; those of the stacks made here are removed.
+    Then the repository must be exactly as the session found it."""
+    before, configs = tree(), set(REPO.glob("Pulumi.*.yaml"))
+    yield
+    for path in set(REPO.glob("Pulumi.*.yaml")) - configs:
+        path.unlink()
+    after = tree()
+    assert after == before, ("the end-to-end tests changed the repository:\n  "
+                             + "\n  ".join(sorted(set(after) ^ set(before))))
+
+
+def seeding() -> Any:
+    """``scripts/cloud/seed.py``, the one place the local cloud's catalogue is seeded (``make cloud-up``)."""
+    import importlib.util
+
+    if "govcloud_seed" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("govcloud_seed", REPO / "scripts" / "cloud" / "seed.py")
+        assert spec and spec.loader
+        sys.modules["govcloud_seed"] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules["govcloud_seed"]
+
+
 @pytest.fixture(scope="session")
 def catalogue(admin: Any) -> None:
-    """Flavors, image, volume type and groups the example manifests and stacks expect (idempotent).
-
-    A city's cloud has these; ``make cloud-up`` makes a generic cloud, so the test adds them.
-    """
-    for name, (vcpus, ram) in FLAVORS.items():
-        if admin.compute.find_flavor(name) is None:
-            admin.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=40)
-    if admin.image.find_image(IMAGE) is None:
-        source = admin.image.find_image("cirros-tiny")
-        image = admin.image.create_image(name=IMAGE, disk_format="raw", container_format="bare",
-                                         visibility="public", data=b"\0" * 1024, wait=True)
-        assert image and source, "the image service refused the test image"
-    for name in VOLUME_TYPES:
-        if admin.block_storage.find_type(name) is None:
-            admin.block_storage.create_type(name=name, description="test stand-in of the city's encrypted type")
-    for unit in ("rsj",):
-        for group in (f"{unit}-admins", f"{unit}-operators"):
-            if admin.identity.find_group(group, domain_id="default") is None:
-                admin.identity.create_group(name=group, domain_id="default")
-    if admin.identity.find_group(PROVIDER_OPS_GROUP, domain_id="default") is None:
-        admin.identity.create_group(name=PROVIDER_OPS_GROUP, domain_id="default")
-    service = admin.identity.find_project("service", domain_id="default")
-    if service is not None:  # Trove's instances and volumes land there: room for three environments
-        admin.block_storage.update_quota_set(service.id, gigabytes=-1, volumes=-1)
-        admin.compute.update_quota_set(service.id, cores=-1, ram=-1, instances=-1)
+    """What the example manifests need of the cloud, seeded as ``make cloud-up`` seeds it
+    (idempotent: a cloud-up cloud has it already); the session fails when something is missing."""
+    seed = seeding()
+    needed = seed.needs([REPO / "examples" / "manifests"], PROVIDER_OPS_GROUP)
+    seed.seed(admin, needed)
+    assert seed.missing(admin, needed) == []
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +139,8 @@ def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: No
              keycloak: dict[str, str]) -> Iterator[Govcloud]:
     """The CLI with a fresh ledger and Pulumi file backend, the local cloud and Keycloak."""
     home = tmp_path_factory.mktemp("govcloud-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_")) or k == "GOVCLOUD_ENGINE_DIR"}  # a shared engine
     env |= {
         "GOVCLOUD_HOME": str(home),
         "GOVCLOUD_CONFIG": str(REPO / "govcloud.yaml"),

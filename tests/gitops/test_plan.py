@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from orchestrator.core import changes
 from orchestrator.core.plandiff import PropertyChange
 from orchestrator.services import gitops
 from tests.gitops.conftest import GitRepo, example
@@ -85,8 +86,10 @@ def test_an_added_manifest_is_a_new_application_with_every_resource_added(planne
 def test_a_bigger_server_is_a_major_change_with_the_flavor_and_quota_changed(planned):
     app = by_app(planned("add", "major"))["permit-prototype"]
     assert (app.change, app.classification["kind"]) == ("modified", "major")
-    assert {c["path"] for c in app.classification["changes"]} == {
-        "environments.test.resources.vcpu", "environments.test.resources.ram_gb"}
+    assert {c["path"]: c["what"] for c in app.classification["changes"]} == {
+        "environments.test.resources.servers.app.flavor": "servers.app.flavor g.1c2g -> g.2c4g",
+        "environments.test.resources.vcpu": "vcpu 1 -> 2 (+100%)", "environments.test.resources.ram_gb": "ram_gb 2 -> 4 (+100%)"}
+    assert [c["kind"] for c in app.classification["changes"]] == ["minor", "major", "major"]
     (stack,) = app.stacks
     diff = stack.resources
     assert diff is not None and diff.added == () and diff.removed == ()
@@ -99,7 +102,12 @@ def test_a_bigger_server_is_a_major_change_with_the_flavor_and_quota_changed(pla
 def test_a_slightly_bigger_volume_is_a_minor_change(planned):
     app = by_app(planned("major", "minor"))["permit-prototype"]
     assert (app.change, app.classification["kind"]) == ("modified", "minor")
-    assert [c["reason"] for c in app.classification["changes"]] == ["volume_gb 20 -> 24"]
+    assert [(c["what"], c["reason"]) for c in app.classification["changes"]] == [
+        ("volumes.uploads.sizeGb 20 -> 24", changes.MINOR),
+        ("volume_gb 20 -> 24", "minor: changes by +20%, within the 50% a minor change may grow (Art. 15)")]
+    markdown = gitops.render_markdown(planned("major", "minor"))
+    assert ("- minor: `environments.test.resources.volumes.uploads.sizeGb`: volumes.uploads.sizeGb 20 -> 24 — "
+            "_minor: not the MLPS level") in markdown
     (stack,) = app.stacks
     changed = {c.name: {p.path: (p.before, p.after) for p in c.properties} for c in stack.resources.changed}
     assert changed["permit-prototype-uploads"]["size"] == (20, 24)

@@ -82,7 +82,9 @@ def test_changes_command(run, tmp_path):
     new = variant(tmp_path, "new", ("engine: mysql", "engine: postgresql"))
     payload = json.loads(run("changes", MANIFEST, str(new), "-o", "json").output)
     assert payload["kind"] == "major"
-    assert "database engine mysql -> postgresql" in run("changes", MANIFEST, str(new)).output
+    out = run("changes", MANIFEST, str(new)).output
+    assert ("major  environments.test.resources.databases.benefits.engine: database benefits engine mysql -> postgresql\n"
+            "       why: a database engine change is major (Art. 15)\n") in out
     assert json.loads(run("changes", MANIFEST, MANIFEST, "-o", "json").output) == {"kind": "none", "changes": []}
     renamed = variant(tmp_path, "renamed", ("      - name: archive\n", "      - name: records\n"))
     out = run("changes", MANIFEST, str(renamed)).output
@@ -125,7 +127,7 @@ def test_expire_removes_the_test_environment_through_the_reclaimer(run, monkeypa
 
     monkeypatch.setattr(reclaim, "open_reclaimer", fake_reclaimer)
     done = run("expire", *PROVIDER, "--at", "2026-06-20")
-    assert "done   destroy permit-prototype test (expires 2026-06-17T09:00:00)  (delete 7, project 1)" in done.output
+    assert "done   destroy permit-prototype test (expires 2026-06-17T09:00:00)  (project 1)" in done.output
     assert cloud.deleted_projects == ["zjj-permit-prototype-test"]
     history = json.loads(run("app", "history", "permit-prototype", "-o", "json").output)
     assert [e["type"] for e in history][-1] == "test-expired"

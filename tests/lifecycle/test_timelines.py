@@ -179,7 +179,8 @@ def test_major_change_across_national_day(service, tmp_path):
     assert "in state production" in str(wrong_state.value)
     requested = service.change("social-security", major, SOCIAL, at("2026-09-30T11:00"))
     assert requested.payload["kind"] == "major"
-    assert any(c["reason"] == "database engine mysql -> postgresql" for c in requested.payload["changes"])
+    assert any(c["what"] == "database benefits engine mysql -> postgresql" and c["kind"] == "major"
+               for c in requested.payload["changes"])
     with pytest.raises(RuleError) as untested:
         service.approve_change("social-security", CHIEF, at("2026-10-08T09:00"))
     _rule(untested, "major-change-tested", "Art. 15")

@@ -135,7 +135,9 @@ def test_capacity_unreachable_cloud_exits_3(run_cli, monkeypatch):
 
 
 def test_drift_json_shape_and_exit_codes(run_cli, monkeypatch, examples):
-    q = quotas(examples["open-data"].environments[Environment.TRIAL].resources)
+    from orchestrator.services.quotas import policy
+
+    q = quotas(examples["open-data"].environments[Environment.TRIAL].resources, policy().headroom.sizing())
     conn = with_quotas(connection(providers=[]), q)
     monkeypatch.setattr(Cloud, "connect", classmethod(lambda cls, name=None: Cloud(conn, name)))
     ok = run_cli("quota", "drift", "open-data", "--env", "trial", "--manifests", str(EXAMPLES), "-o", "json")
@@ -144,7 +146,7 @@ def test_drift_json_shape_and_exit_codes(run_cli, monkeypatch, examples):
     assert set(payload) == {"project", "status", "expected", "actual", "differences", "ok"}
     assert payload["project"] == "sjj-open-data-trial" and payload["differences"] == []
     assert payload["status"] == "match"
-    with_quotas(conn, dataclasses.replace(q, block_storage={"volumes": 9, "gigabytes": q.block_storage["gigabytes"]}))
+    with_quotas(conn, dataclasses.replace(q, block_storage={**q.block_storage, "volumes": 9}))
     drifted = run_cli("quota", "drift", "open-data", "--env", "trial", "--manifests", str(EXAMPLES), "-o", "json")
     assert drifted.exit_code == 1
     assert json.loads(drifted.stdout)["differences"] == [

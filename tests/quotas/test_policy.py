@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.core import sizing
 from orchestrator.core.quota import PolicyInvalid, parse_policy
 
 from .conftest import POLICY
@@ -119,3 +120,16 @@ def test_missing_file_is_a_problem(tmp_path):
     with pytest.raises(PolicyInvalid) as caught:
         load_policy(tmp_path / "none.yaml")
     assert caught.value.problems[0].rule == "file-readable"
+
+
+def test_headroom_is_read_and_checked_like_every_section(policy):
+    assert (policy.headroom.snapshot_share, policy.headroom.snapshots_per_volume,
+            policy.headroom.security_group_rules) == (1.0, 1, 4)
+    text = BASE.replace("  snapshots_per_volume: 1\n", "  snapshots_per_volume: -1\n  spare_servers: 2\n")
+    found = {p.field: p for p in problems(text)}
+    assert set(found) == {"headroom.snapshots_per_volume", "headroom.spare_servers"}
+    assert found["headroom.spare_servers"].message == "unknown field"
+    assert text.splitlines()[found["headroom.snapshots_per_volume"].line - 1].strip() == "snapshots_per_volume: -1"
+    start, end = BASE.index("headroom:\n"), BASE.index("# Per-unit ceilings")
+    absent = parse_policy((BASE[:start] + BASE[end:]).encode(), "p.yaml").headroom.sizing()
+    assert absent == sizing.Headroom(0.0, 0, 0)  # no section: quotas exactly at the needs

@@ -124,7 +124,9 @@ def test_dry_run_lists_in_order_with_counts_and_changes_nothing(reclaimer, cloud
     sweep = next(s for s in summary.steps if s.step == "sweep")
     kinds = [f["kind"] for f in sweep.plan]
     assert [ORDER.index(k) for k in kinds] == sorted(ORDER.index(k) for k in kinds)
-    assert sweep.deleted["object"] == 2 and sum(sweep.deleted.values()) == len(sweep.plan) == 16
+    empty = next(s for s in summary.steps if s.step == "empty")  # data first, each thing counted once
+    assert empty.deleted["object"] == 2 and sum(empty.deleted.values()) == len(empty.plan) == 5
+    assert sum(sweep.deleted.values()) == len(sweep.plan) == 16 - 5 and "object" not in sweep.deleted
     assert all(s.status == "planned" for s in summary.steps)
 
 
@@ -227,8 +229,8 @@ def test_cli_dry_run_for_people_lists_in_order_with_counts(run_cli, monkeypatch,
     lines = result.stdout.splitlines()
     assert lines[0].split()[1:4] == ["1.", "floating_ip", "test-fip"]
     assert lines[15].split()[1:4] == ["16.", "network", "test-net"]
-    assert "would delete 20: floating_ip 1, database_backup 1" in result.stdout
-    assert "network 1, auth_client 1, role_assignment 3" in result.stdout  # the test client, the grants
+    assert "would delete 18 cloud resources: floating_ip 1, database_backup 1" in result.stdout
+    assert "network 1, auth_client 1, project 1\n" in result.stdout  # the test client; the grants go with the project
     assert "planned" in result.stderr and "sweep" in result.stderr  # progress for people on stderr
     assert cloud.deleted == [] and len(approved.history("social-security")) == before
 
@@ -253,3 +255,29 @@ def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
     with pytest.raises(ExternalError) as missing:
         PulumiStacks().exists("rsj.social-security.test")
     assert missing.value.exit_code == 3 and "pulumi" in str(missing.value)
+
+
+def test_the_dry_run_and_the_run_count_in_one_unit(reclaimer, cloud, stacks, approved, keycloak, monkeypatch):
+    """Cloud resources by kind in both; the engine's own count of its destroy is a breakdown only."""
+    cloud.add_project("test", items=environment("test"))
+    stacks.names.add("rsj.social-security.test")
+    project = cloud.projects["rsj-social-security-test"]
+    destroy = stacks.destroy
+
+    def destroy_some(stack: str) -> dict[str, int]:  # what pulumi destroy removes of the cloud and the platform
+        cloud.items[project.id] = [f for f in cloud.items[project.id] if f.kind not in ("floating_ip", "volume")]
+        keycloak.realms["government-test"].clear()  # the stack's client
+        return destroy(stack)
+
+    monkeypatch.setattr(stacks, "destroy", destroy_some)
+    planned = reclaimer().run("social-security", dry_run=True)
+    done = reclaimer().run("social-security")
+    assert done.reclaimed and done.counts() == planned.counts() and sum(done.counts().values()) == 18
+    [destroyed] = [s for s in done.steps if s.step == "destroy"]
+    assert (destroyed.deleted, destroyed.engine) == ({"floating_ip": 1, "volume": 1, "auth_client": 1}, {"delete": 7})
+    assert done.as_dict()["engine"] == {"delete": 7} and planned.as_dict()["engine"] == {}
+    [emptied] = [s for s in done.steps if s.step == "empty"]
+    [swept] = [s for s in done.steps if s.step == "sweep"]
+    assert sum(emptied.deleted.values()) == 5 and "volume" not in swept.deleted and sum(swept.deleted.values()) == 9
+    assert [s.deleted for s in planned.steps if s.step in ("empty", "sweep")] == [emptied.deleted, {
+        **swept.deleted, "floating_ip": 1, "volume": 1}]  # the dry run: what the destroy took, in the sweep

@@ -74,10 +74,10 @@ def deployed(name: str, env: Environment) -> Deployed:
 
 def deploy_app(app: Application, env: Environment) -> Deployed:
     """Run the program for ``env`` of ``app`` under mocks."""
-    from stacks.program import StackSettings, deploy
+    from stacks.program import StackSettings, deploy, policy_headroom
 
     holder: list[object] = []
-    settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR)
+    settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR, headroom=policy_headroom())
     run = run_program(
         lambda: holder.append(deploy(app, env, settings)),
         project="govcloud",

@@ -32,7 +32,8 @@ def test_plan_json_shape_for_every_example_stack() -> None:
         "rsj.social-security.trial", "rsj.social-security.production",
     ])
     for stack in payload["stacks"]:
-        assert set(stack) == {"stack", "app", "unit", "env", "digest", "resources", "totals", "gate", "quota"}
+        assert set(stack) == {"stack", "app", "unit", "env", "digest", "resources", "totals", "headroom",
+                              "databaseAccess", "gate", "quota"}
         assert stack["stack"] == f"{stack['unit']}.{stack['app']}.{stack['env']}"
         assert stack["digest"].startswith("sha256:")
         assert set(stack["totals"]) == TOTAL_KEYS
@@ -52,6 +53,12 @@ def test_plan_one_environment_as_a_table() -> None:
     assert result.stdout.startswith("rsj.social-security.production  (sha256:")
     assert "openstack:compute:Instance" in result.stdout and "social-security-app-4" in result.stdout
     assert "totals: vcpu=44, ram_gb=88" in result.stdout
+    # the quota policy's room for operations, beside the totals: every volume snapshotted once, 4 rules
+    assert ("  headroom (quota policy, in the project's quotas beyond the totals): snapshot gigabytes +2200, "
+            "snapshots 9, security-group rules +4\n") in result.stdout
+    # the database's port, from the environment's own subnet only (Trove's own group opened it to everyone)
+    assert ("  database access: social-security-benefits: tcp 3306 from 172.18.0.0/24 only "
+            "(Trove access, set by govcloud up)\n") in result.stdout
     assert result.stdout.rstrip().endswith("1 stack(s)")
 
 

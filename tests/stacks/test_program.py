@@ -76,7 +76,9 @@ def test_identity_project_quotas_and_scoped_provider(env_run: Deployed) -> None:
         "userId": "mock-admin-user-id",
         "roleId": "mock-getRole-member-id",
     }
-    quotas = sizing.quotas(resources(d))
+    headroom = sizing.Headroom(snapshot_share=1.0, snapshots_per_volume=1, security_group_rules=4)  # the policy's
+    quotas = sizing.quotas(resources(d), headroom)
+    exact = sizing.quotas(resources(d))
     compute = d.one("openstack:compute/quotaSetV2:QuotaSetV2", f"{project_name}-compute-quota")
     network = d.one("openstack:networking/quotaV2:QuotaV2", f"{project_name}-network-quota")
     block = d.one("openstack:blockstorage/quoteSetV3:QuoteSetV3", f"{project_name}-block-storage-quota")
@@ -85,7 +87,11 @@ def test_identity_project_quotas_and_scoped_provider(env_run: Deployed) -> None:
     assert network.inputs["securityGroup"] == quotas.network["security_group"]
     assert network.inputs["securityGroupRule"] == quotas.network["security_group_rule"]
     assert network.inputs["floatingip"] == quotas.network["floatingip"]
-    assert {k: block.inputs[k] for k in ("volumes", "gigabytes")} == quotas.block_storage
+    assert {k: block.inputs[k] for k in ("volumes", "gigabytes", "snapshots")} == quotas.block_storage
+    # room for operations: every volume snapshotted once, four emergency rules
+    assert block.inputs["gigabytes"] == 2 * exact.block_storage["gigabytes"]
+    assert block.inputs["snapshots"] == exact.block_storage["volumes"]
+    assert network.inputs["securityGroupRule"] == exact.network["security_group_rule"] + 4
     for quota in (role, compute, network, block):
         assert quota.inputs["projectId"] == f"{project_name}-id"
         assert quota.provider == "", f"{quota.urn} must use the admin (default) provider"

@@ -61,12 +61,22 @@ def test_totals_and_quotas_of_social_security_production() -> None:
     assert (totals.public_ips, totals.world_open_rules) == (2, 1)
     quotas = sizing.quotas(res)
     assert quotas.compute == {"instances": 6, "cores": 36, "ram": 72 * 1024}
-    assert quotas.block_storage == {"volumes": 9, "gigabytes": 2200}
+    assert quotas.block_storage == {"volumes": 9, "gigabytes": 2200, "snapshots": 0}  # exact: no room at all
     # 3 declared groups + default; 4 declared rules + 2 default egress x 3 + 4 in default
     assert quotas.network == {
         "network": 1, "subnet": 1, "router": 1, "port": 8, "floatingip": 2,
         "security_group": 4, "security_group_rule": 4 + 6 + 4,
     }
+
+
+def test_headroom_makes_room_for_snapshots_and_emergency_rules() -> None:
+    res = example("social-security").environments[Environment.PRODUCTION].resources
+    exact = sizing.quotas(res)
+    room = sizing.quotas(res, sizing.Headroom(snapshot_share=0.5, snapshots_per_volume=2, security_group_rules=3))
+    assert room.block_storage == {"volumes": 9, "gigabytes": 2200 + 1100, "snapshots": 18}
+    assert room.network == exact.network | {"security_group_rule": exact.network["security_group_rule"] + 3}
+    assert room.compute == exact.compute
+    assert sizing.Headroom(snapshot_share=0.3).extra(res)["gigabytes"] == 660  # rounded up, never short
 
 
 def test_declared_egress_replaces_default_egress() -> None:

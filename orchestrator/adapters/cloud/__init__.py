@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.core.access import Assignment
 from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effective_capacity
+from orchestrator.core.dbaccess import Observed
 from orchestrator.core.naming import parse_tags
 from orchestrator.core.reclaim import Found
 from orchestrator.core.sizing import Quotas
@@ -222,8 +223,50 @@ class Cloud:
         return Quotas(
             compute={k: getattr(compute, k) for k in ("instances", "cores", "ram")},
             network={k: getattr(network, attr) for k, attr in NETWORK_QUOTA_ATTRS.items()},
-            block_storage={k: getattr(volume, k) for k in ("volumes", "gigabytes")},
+            block_storage={k: getattr(volume, k) for k in ("volumes", "gigabytes", "snapshots")},
         )
+
+    # --- database access (Trove) -------------------------------------------------------------------
+
+    def database_access(self, project: str) -> list[Observed]:
+        """Each Trove instance of ``project``: Trove's access setting and the ingress rules of the
+        security group Trove made for its port (in Trove's own project, found as admin by name)."""
+        trove, endpoint = self._trove(project)
+        listed = self._call(lambda: trove.get(f"{endpoint}/instances", endpoint_filter=None).json()["instances"],
+                            f"listing the database instances of {project}")
+        found = []
+        for item in listed:
+            detail = self._call(lambda i=item: trove.get(f"{endpoint}/instances/{i['id']}", endpoint_filter=None)
+                                .json()["instance"], f"reading database instance {item['name']}")
+            groups = self._call(lambda i=item: list(self._conn.network.security_groups(name=f"trove_sg-{i['id']}")),
+                                f"finding the security group of database instance {item['name']}")
+            rules = tuple(sorted(
+                (r["protocol"] or "any", r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"])
+                for g in groups for r in g.security_group_rules if r["direction"] == "ingress"))
+            access = detail.get("access") or {}
+            found.append(Observed(item["name"], item["id"], tuple(access.get("allowed_cidrs") or ()), rules))
+        return found
+
+    def set_database_access(self, project: str, instance_id: str, cidrs: list[str]) -> None:
+        """Trove's access of one instance: not public, reachable from ``cidrs`` only (Trove
+        rewrites its security group's ingress rules)."""
+        trove, endpoint = self._trove(project)
+        body = {"instance": {"access": {"is_public": False, "allowed_cidrs": cidrs}}}
+        response = self._call(lambda: trove.put(f"{endpoint}/instances/{instance_id}", json=body,
+                                                endpoint_filter=None, raise_exc=False),
+                              f"setting the access of database instance {instance_id}")
+        if response.status_code >= 400:
+            raise ExternalError(f"cloud {self.name}: Trove refused the access of database instance "
+                                f"{instance_id}: {response.status_code} {response.text[:300]}")
+
+    def _trove(self, project: str) -> tuple[Any, str]:
+        """A session scoped to ``project`` (Trove lists the token's project) and Trove's endpoint."""
+        found = self._call(lambda: self._conn.identity.find_project(project, ignore_missing=True),
+                           f"looking up project {project}")
+        if found is None:
+            raise NotFound(f"project {project} does not exist in cloud {self.name}")
+        scoped = self._call(lambda: self._conn.connect_as_project(found), f"scoping to project {project}")
+        return scoped.session, self._call(lambda: scoped.endpoint_for("database"), "finding Trove's endpoint")
 
     # --- projects and their sweep (Art. 16) ---------------------------------------------------
 

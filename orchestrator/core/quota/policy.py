@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
+from orchestrator.core import sizing
 from orchestrator.core.yamlsource import ParseFailed, Path, Problem, dotted, line_of, parse, plain, schema_problems
 from orchestrator.errors import ConfigInvalid
 
@@ -75,6 +76,20 @@ class Capacity(Strict):
     threshold: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.70
 
 
+class Headroom(Strict):
+    """Room for operations added to every project's quotas above the manifest's exact needs:
+    snapshots for backups (they count against the gigabytes, Art. 30) and spare security-group
+    rules for an emergency rule (Art. 37). Zero everywhere: quotas exactly at the needs."""
+
+    snapshot_share: Annotated[StrictFloat, Field(ge=0, le=2)] = 0.0
+    snapshots_per_volume: Annotated[StrictInt, Field(ge=0, le=10)] = 0
+    security_group_rules: Annotated[StrictInt, Field(ge=0, le=100)] = 0
+
+    def sizing(self) -> sizing.Headroom:
+        """The same as the program's :class:`~orchestrator.core.sizing.Headroom`."""
+        return sizing.Headroom(**self.model_dump())
+
+
 class RuleEntry(Strict):
     """One rule switched on: its enforcement and its parameters (validated by the rule)."""
 
@@ -90,6 +105,7 @@ class PolicyDocument(Strict):
     api_version: Literal["govcloud/v1"] = Field(alias="apiVersion")
     kind: Literal["QuotaPolicy"]
     capacity: Capacity = Capacity()
+    headroom: Headroom = Headroom()
     limits: UnitLimits
     rules: dict[str, RuleEntry] = Field(min_length=1)
 
@@ -113,6 +129,7 @@ class Policy(Strict):
     capacity: Capacity
     limits: UnitLimits
     rules: tuple[ActiveRule, ...]
+    headroom: Headroom = Headroom()
 
     def rule(self, name: str) -> ActiveRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -164,5 +181,6 @@ def parse_policy(raw: bytes, source: str) -> Policy:
             active.append(ActiveRule(name=name, enforcement=document.rules[name].enforcement, params=params))
     if problems or document is None:
         raise PolicyInvalid(source, sorted(problems, key=lambda p: (p.line or 0, p.field)))
-    return Policy(source=source, capacity=document.capacity, limits=document.limits, rules=tuple(active))
+    return Policy(source=source, capacity=document.capacity, limits=document.limits, rules=tuple(active),
+                  headroom=document.headroom)
 
