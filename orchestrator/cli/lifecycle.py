@@ -287,8 +287,11 @@ def changes(old: Path, new: Path, at: str | None, output: str) -> None:
 
 def _print_changes(payload: dict) -> None:
     for c in payload["changes"]:
-        click.echo(f"{c['kind']:<6} {c['path']}: {c['what']}")
-        click.echo(f"{'':<6} why: {c['reason']}")
+        if c["what"]:
+            click.echo(f"{c['kind']:<6} {c['path']}: {c['what']}")
+            click.echo(f"{'':<6} why: {c['reason']}")
+        else:  # a finding that is its own reason (what the engine would destroy)
+            click.echo(f"{c['kind']:<6} {c['path']}: {c['reason']}")
     click.echo(f"change: {payload['kind']}")
 
 

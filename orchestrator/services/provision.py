@@ -142,6 +142,8 @@ def run_operation(
     program = program_fingerprint()
     try:
         result, done = up.run(external_network, key_pair)
+        if app.environments[env].resources.databases:
+            result = dataclasses.replace(result, database_access=restrict_database_access(app, env))
     except ExternalError as exc:
         try:
             lifecycle.record_failure(app.id, str(env), actor, admissions.at, app.digest, str(exc)[:2000],
@@ -149,17 +151,20 @@ def run_operation(
         except GovcloudError as unrecorded:
             raise ExternalError(f"{exc}; recording the failure in the ledger failed too: {unrecorded}") from exc
         raise
-    if app.environments[env].resources.databases:
-        from orchestrator.adapters.cloud import Cloud
-        from orchestrator.services.dbaccess import restrict
-
-        # the pinned provider cannot set Trove's access: only the application's network may connect
-        access = restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD") or None))  # empty: the OS_* variables
-        result = dataclasses.replace(result, database_access=access["expected"])
     event = lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
                                         payload={"program": program, **(payload or {}), **done})
     result = dataclasses.replace(result, recorded=event.type if event is not None else None)
     return result
+
+
+def restrict_database_access(app: Application, env: Environment) -> list[dict[str, Any]]:
+    """Let only the environment's own network reach its databases; who may reach each, after.
+
+    The pinned provider cannot set Trove's access, so it is set through Trove's API after the engine."""
+    from orchestrator.adapters.cloud import Cloud
+    from orchestrator.services.dbaccess import restrict
+
+    return restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD") or None))["expected"]  # empty: the OS_* variables
 
 
 class Up:

@@ -61,6 +61,8 @@ class FakeCloud:
         monkeypatch.setattr("orchestrator.services.provision.platform_config", lambda environ: ({}, set()))
         monkeypatch.setattr("orchestrator.services.provision.resize_database",
                             lambda project, resize: self.record("resize", project, resize.name, resize.flavor, resize.size) or {"size": resize.size})
+        monkeypatch.setattr("orchestrator.services.provision.restrict_database_access",
+                            lambda app, env: [])
         monkeypatch.setattr("orchestrator.services.verify.cloud_differences",
                             lambda plan, cloud=None: self.record("verify", plan.stack) or self.differences)
 

@@ -95,7 +95,7 @@ def test_a_change_is_classified_before_it_is_requested(dev_app, database_url, tm
     minor = variant(tmp_path, "minor", ("retentionDays: 180", "retentionDays: 90"))
     form = {"csrf": token, "version": version}
     shown = dev_app.post("/applications/social-security/change", data=form | {"do": "preview"}, files=upload(minor))
-    assert '<strong class="kind">minor</strong>' in shown.text and "<code>spec.backup</code>" in shown.text
+    assert '<strong class="kind">minor</strong>' in shown.text and "<code>spec.backup.retentionDays</code>" in shown.text and "180 -&gt; 90" in shown.text
     assert "change-requested" not in shown.text  # nothing recorded by the preview
     done = dev_app.post("/applications/social-security/change", data=form | {"do": "request"}, files=upload(minor))
     assert done.url.path == "/applications/social-security" and '<strong class="state">change-requested' in done.text
