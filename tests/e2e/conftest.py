@@ -169,7 +169,7 @@ def beijing(delta: dt.timedelta) -> str:
 
 
 @pytest.fixture(scope="session")
-def engine_checkout(govcloud: Govcloud) -> Path:
+def engine_checkout() -> Path:
     """The checkout whose ``scripts/install-pulumi`` built the engine the tests use
     (``GOVCLOUD_ENGINE_DIR`` is its ``.cache/pulumi``; this checkout without it)."""
     engine_dir = Path(os.environ.get("GOVCLOUD_ENGINE_DIR") or REPO / ".cache" / "pulumi").resolve()

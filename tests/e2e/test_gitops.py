@@ -203,7 +203,7 @@ def test_both_applications_run_test_and_trial(city, admin):
         m = str(city.manifest(app))
         city.govcloud("up", m, "--env", "test", "--at", beijing(-4 * DAY + dt.timedelta(hours=1)), *OPS)
         city.govcloud("app", "test-passed", app.id, "--evidence", "self-test", *CLERK, "--at", beijing(-3 * DAY))
-        city.govcloud("app", "approve", app.id, "--env", "trial", *CHIEF, "--at", beijing(-3 * DAY))
+        city.govcloud("app", "approve", app.id, "--env", "trial", *CHIEF, "--at", beijing(-3 * DAY + dt.timedelta(hours=1)))
         city.govcloud("up", m, "--env", "trial", "--at", beijing(-2 * DAY), *OPS)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
