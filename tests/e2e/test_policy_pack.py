@@ -4,7 +4,7 @@ as docs/quotas.md tells a provider to run it, on a stack of the local cloud.
 The engine starts the pack through our language host's ``RunPlugin`` and hands it the stack's
 config in ``ConfigureStack`` only; the pack must judge exactly the manifest and environment that
 config names. Each preview is compared with ``govcloud quota check`` on the same files: the same
-rules, the same messages, the same verdict (exit 0 without a mandatory violation, non-zero with).
+rules, the same messages (the pack names the resource, quota check the manifest's item), the same verdict (exit 0 without a mandatory violation, non-zero with).
 Nothing is created: previews only.
 """
 
@@ -69,10 +69,19 @@ def pulumi(env: dict[str, str], *args: str, expect: int | None = 0) -> subproces
     return done
 
 
-def reported(preview: subprocess.CompletedProcess) -> dict[str, str]:
-    """Policy name -> enforcement level of every violation the preview reports."""
-    return dict((name, level) for level, name in re.findall(
-        r"\[(mandatory|advisory)\]\s+govcloud-quotas v\S+\s+(\S+)", preview.stdout))
+def reported(preview: subprocess.CompletedProcess) -> list[tuple[str, str, str]]:
+    """Every violation the preview lists under ``Policies:``: (level, policy, message)."""
+    return re.findall(r"- \[(mandatory|advisory)\]\s+(\S+)\s+\(.*\)\n\s+.*\n\s+(.*)\n", preview.stdout)
+
+
+def verdicts(found: list[tuple[str, str, str]]) -> dict[str, str]:
+    return {policy: level for level, policy, _ in found}
+
+
+def as_reported(violation: dict[str, Any]) -> str:
+    """What the pack says after the subject, which names the resource (``server ss-1-app-1``)
+    where quota check names the manifest's item (``server app``)."""
+    return message(Violation(**violation))[len(violation["subject"]) + 2:]
 
 
 def quota_check(govcloud: Govcloud, manifest: Path, policy: Path, manifests: Path) -> dict[str, Any]:
@@ -118,8 +127,8 @@ def test_a_compliant_stack_passes_as_quota_check_says(govcloud, provider, city):
     checked = quota_check(govcloud, city.manifest, city.policy, city.directory)
     done = preview(provider, city, stack)
     assert done.returncode == 0 == checked["exit"], f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    assert "failed to start" not in done.stderr and "govcloud-quotas" in done.stdout, done.stdout[-4000:]
-    found = reported(done)
+    assert "failed to start" not in done.stderr and "govcloud-quotas@v0.1.0 (local: quotas)" in done.stdout, done.stdout
+    found = verdicts(reported(done))
     assert "mandatory" not in found.values(), found
     assert found == {v["rule"]: v["enforcement"] for v in checked["violations"]}
 
@@ -138,10 +147,10 @@ def test_a_violating_stack_is_refused_with_the_rules_quota_check_names(govcloud,
     done = preview(provider, city, stack)
     assert done.returncode != 0 and checked["exit"] == 1, f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     found = reported(done)
-    assert {"allowed-flavors", "level3-backup"} <= {r for r, level in found.items() if level == "mandatory"}, found
-    assert found == {v["rule"]: v["enforcement"] for v in checked["violations"]}
-    for v in checked["violations"]:  # the pack's messages are the check's, word for word
-        assert message(Violation(**v)) in done.stdout, (message(Violation(**v)), done.stdout[-4000:])
+    assert {"allowed-flavors", "level3-backup"} <= {p for level, p, _ in found if level == "mandatory"}, done.stdout
+    assert verdicts(found) == {v["rule"]: v["enforcement"] for v in checked["violations"]}
+    for v in checked["violations"]:  # the same message, the numbers and the article
+        assert any(p == v["rule"] and said.endswith(as_reported(v)) for _, p, said in found), (v, found)
 
 
 def test_a_stack_the_pack_cannot_place_fails_closed(govcloud, provider, city):
@@ -150,5 +159,5 @@ def test_a_stack_the_pack_cannot_place_fails_closed(govcloud, provider, city):
     city.stacks.append(stack := stack_for(govcloud, provider, city.manifest))
     done = preview(provider, city, stack, GOVCLOUD_MANIFESTS=str(city.directory / "missing"))
     assert done.returncode != 0, done.stdout[-4000:]
-    assert reported(done).get(STACK_CONFIG) == "mandatory", done.stdout[-4000:]
+    assert verdicts(reported(done)).get(STACK_CONFIG) == "mandatory", done.stdout[-4000:]
     assert f"stack {stack}: " in done.stdout and "no such manifest directory" in done.stdout, done.stdout[-4000:]
