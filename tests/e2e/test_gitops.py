@@ -89,6 +89,8 @@ class City:
     """Stack -> planned name -> real id before the change."""
     merged_onto: str = ""
     """The default branch's commit before the merge (the pipeline's ``CI_COMMIT_BEFORE_SHA``)."""
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Stack -> the resource difference ``gitops plan`` showed the merge request."""
 
     def git(self, *args: str) -> str:
         return subprocess.run(["git", *args], cwd=self.repo, check=True, capture_output=True, text=True).stdout.strip()
@@ -223,13 +225,15 @@ def test_the_merge_request_is_planned_approved_and_merged(city):
         path.write_text(with_rule(path.read_text(encoding="utf-8"), app.group), encoding="utf-8")
     city.git("commit", "--quiet", "-am", "scrape node metrics from the management network")
 
-    comment = city.govcloud("gitops", "plan", "--base", "main").stdout  # the job's comment, before approval
-    planned = city.govcloud.json("gitops", "plan", "--base", "main")
+    repo = ("--repo", str(city.repo))
+    comment = city.govcloud("gitops", "plan", "--base", "main", *repo).stdout  # the job's comment, before approval
+    planned = city.govcloud.json("gitops", "plan", "--base", "main", *repo)
     for app in city.apps:
         rule = f"{app.id}-{app.group}-ingress-tcp-9100-10.20.0.0_16"
         [entry] = [a for a in planned["applications"] if a["app"] == app.id]
         assert (entry["change"], entry["classification"]["kind"]) == ("modified", "minor"), entry
         for stack in entry["stacks"]:
+            city.planned[stack["stack"]] = stack["resources"]
             assert stack["quota"]["ok"] and not stack["gate"]["approved"], stack
             assert [r["name"] for r in stack["resources"]["added"]] == [rule], stack["resources"]
             assert stack["resources"]["removed"] == [], stack["resources"]
@@ -261,22 +265,29 @@ def test_the_pipelines_apply_job_changes_each_stack_as_planned(city, admin, keyc
     report = json.loads((city.repo / "apply.json").read_text(encoding="utf-8"))  # the job's artifact
     assert (report["base"], report["head"]) == (before, head)
     assert report["counts"] == {"applied": 4}, report
+    problems = []
     for result in report["results"]:
-        changes = {k: v for k, v in result["changes"].items() if k != "same"}
-        assert changes == {"create": 1}, result  # the one planned rule; nothing replaced or deleted
-
+        changes, planned = result["changes"], city.planned[result["stack"]]
+        # the planned rule created; every planned change (re-tags included) an update; nothing replaced
+        expected = {"create": len(planned["added"]), "update": len(planned["changed"])}
+        if {k: v for k, v in changes.items() if k != "same"} != expected:
+            problems.append(f"{result['stack']}: the engine did {changes}, the plan said {expected}")
     for app in city.apps:
         for env in ENVS:
             plan = city.plan(app, env)
-            assert cloudcheck.differences(plan, admin) == [], f"{app.stack(env)} differs from its plan"
-            assert cloudcheck.ids(plan, admin) | cloudcheck.database_ids(plan, admin) == city.ids[app.stack(env)], \
-                f"{app.stack(env)}: something was replaced"
+            problems += [f"{app.stack(env)}: {p}" for p in cloudcheck.differences(plan, admin)]
+            if cloudcheck.ids(plan, admin) | cloudcheck.database_ids(plan, admin) != city.ids[app.stack(env)]:
+                problems.append(f"{app.stack(env)}: something was replaced")
         history = city.govcloud.json("app", "history", app.id)
         approved = max(i for i, e in enumerate(history) if e["type"] == "change-approved")
         after = [e for e in history[approved + 1:] if e["type"] in ("provisioned", "reapplied")]
-        assert sorted(e["environment"] for e in after) == sorted(ENVS), after  # once each
+        if sorted(e["environment"] for e in after) != sorted(ENVS):  # once each
+            problems.append(f"{app.id}: recorded after the approval: {after}")
         for event in after:
-            assert (event["type"], event["digest"], event["actor"], event["actor_role"], event["actor_source"]) == (
-                "provisioned", digests[app.id], PROVIDER_USER, "provider", "oidc"), event
-            assert re.search(rf"\(commit {head[:12]}\)", event["reason"] or ""), event
-        assert city.govcloud.json("app", "status", app.id)["state"] == "trial"
+            got = (event["type"], event["digest"], event["actor"], event["actor_role"], event["actor_source"])
+            if got != ("provisioned", digests[app.id], PROVIDER_USER, "provider", "oidc") or \
+                    not re.search(rf"\(commit {head[:12]}\)", event["reason"] or ""):
+                problems.append(f"{app.id}: {event}")
+        if (state := city.govcloud.json("app", "status", app.id)["state"]) != "trial":
+            problems.append(f"{app.id}: state {state} after the change, not trial")
+    assert problems == [], "\n".join(problems)
