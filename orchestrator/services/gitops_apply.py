@@ -119,7 +119,13 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
     if run is None:
+        from orchestrator.services.plan import preload_planning
         from orchestrator.services.provision import run_operation as run
+
+        # Each stack is planned (admitted) in its thread: the provider SDKs' modules load lazily,
+        # and two threads loading one at once found it half-initialised on the local cloud
+        # ("module 'pulumi_openstack.identity' has no attribute 'Project'").
+        preload_planning()
     found = affected(repo, base_ref, "HEAD", dirs)
     lifecycle, lock = Lifecycle(ledger), StackLock(ledger, wait)
     results: list[StackResult] = []
