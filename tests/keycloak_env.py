@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,3 +23,14 @@ def load(path: Path = ENV_FILE) -> dict[str, str]:
                     "or point GOVCLOUD_TEST_KEYCLOAK_ENV at its connection file")
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
     return {key.strip(): value.strip() for key, value in pairs}
+
+
+def id_token(env: dict[str, str], username: str) -> str:
+    """A real ID token of the test user ``username`` (``KEYCLOAK_TEST_USERS``): the password grant on
+    the CLI's public client, scope openid, in the realm of ``KEYCLOAK_ISSUER``."""
+    form = {"grant_type": "password", "client_id": env["KEYCLOAK_CLI_CLIENT_ID"], "scope": "openid",
+            "username": username, "password": env["KEYCLOAK_TEST_PASSWORD"]}
+    request = urllib.request.Request(env["KEYCLOAK_ISSUER"] + "/protocol/openid-connect/token",
+                                     data=urllib.parse.urlencode(form).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["id_token"]

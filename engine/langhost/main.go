@@ -10,9 +10,10 @@
 // same sdk/v3 module (installed next to this binary by scripts/install-pulumi).
 //
 // What it supports: Handshake, GetPluginInfo, GetRequiredPlugins,
-// GetRequiredPackages, Run, InstallDependencies, About and
-// GetProgramDependencies. Code generation, packing and linking (used by
-// `pulumi new`, `pulumi convert`, `pulumi package add`) are not implemented.
+// GetRequiredPackages, Run, RunPlugin (policy packs and plugins written in
+// Python, plugin.go), InstallDependencies, About and GetProgramDependencies.
+// Code generation, packing and linking (used by `pulumi new`, `pulumi convert`,
+// `pulumi package add`) are not implemented.
 package main
 
 import (
@@ -139,8 +140,10 @@ func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.Plugin
 }
 
 // resolveToolchain picks the Python interpreter for a program from its runtime options
-// (`runtime.options.virtualenv` / `toolchain` in Pulumi.yaml).
-func (h *host) resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+// (`runtime.options.virtualenv` / `toolchain` in Pulumi.yaml). A plugin (as upstream: not a
+// program, not a policy pack) without a virtualenv option under pip gets its `venv` directory,
+// never the ambient Python.
+func (h *host) resolveToolchain(info *pulumirpc.ProgramInfo, plugin bool) (toolchain.Toolchain, error) {
 	root, progDir := "", ""
 	var opts map[string]any
 	if info != nil {
@@ -176,6 +179,9 @@ func (h *host) resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchai
 	default:
 		return nil, fmt.Errorf("unsupported python toolchain %q (use pip, poetry or uv)", tcName)
 	}
+	if plugin && po.Virtualenv == "" && (po.Toolchain == toolchain.Auto || po.Toolchain == toolchain.Pip) {
+		po.Virtualenv = "venv"
+	}
 	return toolchain.ResolveToolchain(po)
 }
 
@@ -202,7 +208,7 @@ print(json.dumps(out))
 `
 
 func (h *host) requiredPlugins(ctx context.Context, info *pulumirpc.ProgramInfo) ([]pluginJSON, error) {
-	tc, err := h.resolveToolchain(info)
+	tc, err := h.resolveToolchain(info, false)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +281,7 @@ func (h *host) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequir
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	info := req.GetInfo()
-	tc, err := h.resolveToolchain(info)
+	tc, err := h.resolveToolchain(info, false)
 	if err != nil {
 		return nil, err
 	}
@@ -322,19 +328,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	config := req.GetConfig()
-	if config == nil {
-		config = map[string]string{}
-	}
-	configJSON, err := json.Marshal(config)
-	if err != nil {
-		return nil, err
-	}
-	secretKeys := req.GetConfigSecretKeys()
-	if secretKeys == nil {
-		secretKeys = []string{}
-	}
-	secretJSON, err := json.Marshal(secretKeys)
+	config, err := configEnv(req.GetConfig(), req.GetConfigSecretKeys())
 	if err != nil {
 		return nil, err
 	}
@@ -342,11 +336,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if env == nil {
 		env = os.Environ()
 	}
-	env = append(env,
-		"PULUMI_CONFIG="+string(configJSON),
-		"PULUMI_CONFIG_SECRET_KEYS="+string(secretJSON),
-		"PYTHONUNBUFFERED=1",
-	)
+	env = append(append(env, config...), "PYTHONUNBUFFERED=1")
 	if req.GetPwd() != "" {
 		cmd.Dir = req.GetPwd()
 	}
@@ -368,6 +358,25 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 			cmd.Path, err)}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// configEnv is the stack config as the Python SDK reads it: PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS (JSON).
+func configEnv(config map[string]string, secretKeys []string) ([]string, error) {
+	if config == nil {
+		config = map[string]string{}
+	}
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	configJSON, err := json.Marshal(config)
+	if err != nil {
+		return nil, err
+	}
+	secretJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"PULUMI_CONFIG=" + string(configJSON), "PULUMI_CONFIG_SECRET_KEYS=" + string(secretJSON)}, nil
 }
 
 // streamWriter forwards InstallDependencies output to the engine.
@@ -392,7 +401,7 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	stream grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
 ) error {
 	ctx := stream.Context()
-	tc, err := h.resolveToolchain(req.GetInfo())
+	tc, err := h.resolveToolchain(req.GetInfo(), false)
 	if err != nil {
 		return err
 	}
@@ -405,7 +414,7 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 }
 
 func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	tc, err := h.resolveToolchain(req.GetInfo())
+	tc, err := h.resolveToolchain(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +431,7 @@ func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumir
 
 func (h *host) GetProgramDependencies(ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	tc, err := h.resolveToolchain(req.GetInfo())
+	tc, err := h.resolveToolchain(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}

@@ -451,6 +451,10 @@ def matrix(found: Affected) -> dict[str, Any]:
     }
 
 
+#: Up to this many added (or removed) resources of one type are named in the comment, more are counted.
+NAMED_PER_TYPE = 3
+
+
 def render_markdown(found: Affected) -> str:
     """The merge-request comment (``templates/gitops/merge-request.md.j2``)."""
     from orchestrator.adapters.templates import render
@@ -460,10 +464,11 @@ def render_markdown(found: Affected) -> str:
 
 
 def _resource_view(found: Affected) -> dict[str, dict[str, Any]]:
-    """Per stack, the resource difference as a reviewer reads it: added and removed resources
-    counted per type, changed ones with their substantive properties (values shortened), and how
-    many were only re-tagged with the new digest."""
-    from collections import Counter
+    """Per stack, the resource difference as a reviewer reads it: added and removed resources per
+    type, named when there are at most :data:`NAMED_PER_TYPE` of a type (a merge request's change)
+    and counted otherwise (a new application), changed ones with their substantive properties
+    (values shortened), and how many were only re-tagged with the new digest."""
+    from collections import defaultdict
 
     from orchestrator.core.plandiff import substantive
 
@@ -471,7 +476,12 @@ def _resource_view(found: Affected) -> dict[str, dict[str, Any]]:
         return token.rsplit(":", 1)[-1]
 
     def per_type(refs) -> list[str]:
-        return [f"{n} {t}" for t, n in Counter(short_type(r.type) for r in refs if not r.type.startswith("govcloud:")).items()]
+        names: dict[str, list[str]] = defaultdict(list)
+        for r in refs:
+            if not r.type.startswith("govcloud:"):
+                names[short_type(r.type)].append(r.name)
+        return [f"{t} " + ", ".join(f"`{n}`" for n in found) if len(found) <= NAMED_PER_TYPE else f"{len(found)} {t}"
+                for t, found in names.items()]
 
     view: dict[str, dict[str, Any]] = {}
     for app in found.applications:

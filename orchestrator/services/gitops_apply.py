@@ -119,8 +119,13 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
     if run is None:
+        from orchestrator.services.plan import preload_planning
         from orchestrator.services.provision import run_operation as run
-    at = at or beijing_now()
+
+        # Each stack is planned (admitted) in its thread: the provider SDKs' modules load lazily,
+        # and two threads loading one at once found it half-initialised on the local cloud
+        # ("module 'pulumi_openstack.identity' has no attribute 'Project'").
+        preload_planning()
     found = affected(repo, base_ref, "HEAD", dirs)
     lifecycle, lock = Lifecycle(ledger), StackLock(ledger, wait)
     results: list[StackResult] = []
@@ -138,7 +143,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
             results.append(done(StackResult(app.app, app.app, "", "skipped",
                                             "head manifest invalid: " + "; ".join(app.problems[:3]))))
         elif app.change == "deleted":
-            results.append(done(_request_termination(found, app, lifecycle, actor, at)))
+            results.append(done(_request_termination(found, app, lifecycle, actor, at or beijing_now())))
         elif app.change == "shared" and not found.program_changed:
             continue  # only the quota policy changed: the resources cannot
         else:
@@ -169,12 +174,17 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
 
 
 def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
-                 at: dt.datetime, run: RunOperation, guard: threading.Lock, program: str) -> StackResult:
+                 at: dt.datetime | None, run: RunOperation, guard: threading.Lock, program: str) -> StackResult:
     """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``, or
     ``reapplied`` for an environment already running this digest with another program, nothing
-    when ``program`` is the one it runs), check the record; every outcome as a result."""
+    when ``program`` is the one it runs), check the record; every outcome as a result. The stack
+    is decided, admitted and recorded at one time: ``at`` when given, else now (so a later
+    environment of the application never precedes the record of an earlier one)."""
     from orchestrator.core import lifecycle as lc
     from orchestrator.core.validation import validate_file
+    from orchestrator.services.lifecycle import beijing_now
+
+    at = at or beijing_now()
 
     assert app.head is not None and app.head_path is not None
     result = StackResult(stack.stack, app.app, stack.env, "failed")
@@ -193,13 +203,16 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
     except (NotFound, RuleError) as exc:
         result.status, result.message = "skipped", f"not applied: {exc}"
         return result
+    except GovcloudError as exc:  # e.g. a stated time before the application's last event
+        result.message = f"not applied: {exc}"
+        return result
     try:
         lock.acquire(stack.stack)
     except GovcloudError as exc:
         result.message = str(exc)
         return result
     try:  # run admits, runs the engine and records the event
-        outcome = run("up", str(path), stack.env, actor=actor, reason=reason, payload=_provenance(found))
+        outcome = run("up", str(path), stack.env, actor=actor, at=at, reason=reason, payload=_provenance(found))
         result.changes = dict(getattr(outcome, "changes", {}) or {})
         if kind == lc.UNCHANGED:  # same digest, same program: no event (docs/lifecycle.md)
             result.status, result.message = "applied", f"up; nothing recorded ({stack.env} runs this digest and program)"

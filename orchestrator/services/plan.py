@@ -172,7 +172,7 @@ def plan_paths(
         workers = min(workers or os.cpu_count() or 1, len(todo))
         plan_one = functools.partial(_plan_and_keep, env=env, cache=cache)
         work = [(items[i], keys[i]) for i in todo]
-        _preload()
+        preload_planning()
         with batch():
             if workers <= 1:
                 results = [plan_one(w) for w in work]
@@ -206,7 +206,7 @@ def plan_applications(
     workers plan (after they are forked), or after planning when there are no workers."""
     workers = min(workers or os.cpu_count() or 1, max(1, len(pairs) // 4))
     if pairs:
-        _preload()
+        preload_planning()
     with batch():
         if workers <= 1 or not pairs:
             plans = [plan_application(app, env) for app, env in pairs]
@@ -233,8 +233,9 @@ def _forked(
     return forked_map(function, items, workers, chunk, initializer=in_forked_worker, meanwhile=meanwhile)
 
 
-def _preload() -> None:
-    """Import everything a plan needs, so forked workers start warm (a worker that imports a
+def preload_planning() -> None:
+    """Import everything a plan needs, so forked workers start warm and threads never load a lazy
+    SDK module at once (one of them would find it half-initialised) (a worker that imports a
     module imports it again in every worker: ``tests/stacks/test_pulumimock.py`` checks that
     planning the examples after this imports nothing)."""
     from orchestrator.core import validation, yamlsource

@@ -150,24 +150,26 @@ def policy(explicit: str | Path | None = None) -> Policy:
     return load_policy(policy_path(explicit))
 
 
-def stack_context(
-    labels: dict[str, str] | Any, manifest: Path | None, env: str | None, directory: Path
-) -> Context | None:
-    """The context of a stack the policy pack checks.
-
-    From the stack's configuration (``govcloud:manifest`` + ``govcloud:environment``) when given,
-    else from the resources' labels (unit, app, env) and the application's manifest in
-    ``directory``; what the unit holds comes from :func:`unit_holdings`. ``None`` when neither
-    names the stack.
+def stack_context(manifest: str | None, env: str | None, project: Path, directory: Path) -> Context:
+    """The context of the stack the policy pack checks: the manifest its config names
+    (``govcloud:manifest``, absolute or relative to the ``project`` directory, as the program reads
+    it) in the environment it names (``govcloud:environment``); what the unit holds comes from
+    :func:`unit_holdings`. Raises :class:`UsageError` naming the key that is missing or wrong,
+    :class:`~orchestrator.errors.ManifestInvalid` with every problem of an invalid manifest.
     """
-    if manifest is not None and env:
-        app = load_manifest(manifest)
-        return context_of(app, Environment(env), _with_own(app, unit_holdings(app.unit, directory)))
-    if not {"unit", "app", "env"} <= set(labels):
-        return None
-    unit, app_id, environment = labels["unit"], labels["app"], Environment(labels["env"])
-    held = unit_holdings(unit, directory)
-    for app in applications(directory):
-        if app.id == app_id and app.unit == unit and environment in app.environments:
-            return context_of(app, environment, held)
-    return Context(unit=unit, app=app_id, env=environment, held=tuple(h for h in held if h.app != app_id))
+    if not manifest or not env:
+        missing = " and ".join(k for k, v in (("govcloud:manifest", manifest), ("govcloud:environment", env)) if not v)
+        raise UsageError(f"the stack config does not set {missing}, which name the manifest and environment "
+                         "the stack deploys (`pulumi config set govcloud:manifest <path>`)")
+    try:
+        environment = Environment(env)
+    except ValueError:
+        raise UsageError(f"config govcloud:environment {env!r} is not one of test, trial, production") from None
+    path = Path(manifest) if Path(manifest).is_absolute() else project / manifest
+    if not path.is_file():
+        raise UsageError(f"config govcloud:manifest {manifest}: no such file ({path})")
+    app = load_manifest(path)
+    if environment not in app.environments:
+        raise UsageError(f"{manifest}: environment {environment} is not declared in the manifest "
+                         "(config govcloud:environment)")
+    return context_of(app, environment, _with_own(app, unit_holdings(app.unit, directory)))

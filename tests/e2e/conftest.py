@@ -166,3 +166,33 @@ def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: No
 def beijing(delta: dt.timedelta) -> str:
     """A stated time ``delta`` from now, for ``--at`` (with its offset, so no zone is assumed)."""
     return (dt.datetime.now(dt.UTC) + delta).isoformat(timespec="seconds")
+
+
+@pytest.fixture(scope="session")
+def engine_checkout() -> Path:
+    """The checkout whose ``scripts/install-pulumi`` built the engine the tests use
+    (``GOVCLOUD_ENGINE_DIR`` is its ``.cache/pulumi``; this checkout without it)."""
+    engine_dir = Path(os.environ.get("GOVCLOUD_ENGINE_DIR") or REPO / ".cache" / "pulumi").resolve()
+    checkout = engine_dir.parent.parent
+    if engine_dir.parent.name != ".cache" or not (checkout / "scripts" / "install-pulumi").is_file():
+        pytest.fail(f"GOVCLOUD_ENGINE_DIR={engine_dir} is not the .cache/pulumi of a govcloud checkout")
+    return checkout
+
+
+def sweep(admin: Any, platform: Any, unit: str, app: str) -> None:
+    """Remove what is left of ``app`` after its stacks were destroyed (or failed to be): the
+    environments' projects (destroy keeps them, docs/reclaim.md) with their contents, and the
+    application's clients in Keycloak."""
+    from orchestrator.core import naming
+    from orchestrator.core.manifest import Environment
+
+    for env in Environment:
+        project = admin.identity.find_project(naming.project_name(unit, app, env), domain_id="default")
+        if project is not None:
+            admin.connect_as_project(project).project_cleanup(dry_run=False, wait_timeout=120)
+            for group in admin.network.security_groups(project_id=project.id):
+                admin.network.delete_security_group(group, ignore_missing=True)
+            admin.identity.delete_project(project, ignore_missing=True)
+    for realm in ("government", "government-test"):
+        for client in platform.clients(realm, f"{unit}-{app}-"):
+            platform.delete_client(realm, client.id)

@@ -53,10 +53,9 @@ def to_production(lifecycle: Lifecycle, path: Path, unit: str) -> str:
 @dataclass
 class FakeEngine:
     """``run_operation`` stand-in: records calls, tracks concurrency, fails on request, and
-    records a successful ``up`` in ``ledger`` at ``at``, as ``run_operation`` does."""
+    records a successful ``up`` in ``ledger`` at the ``at`` it is given, as ``run_operation`` does."""
 
     ledger: Ledger
-    at: dt.datetime
     delay: float = 0.05
     fail: set[str] = field(default_factory=set)
     refuse: set[str] = field(default_factory=set)
@@ -65,8 +64,8 @@ class FakeEngine:
     peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, operation: str, app_ref: str, env: str, *, actor: Actor, reason: str | None = None,
-                 payload: dict | None = None, **kwargs):
+    def __call__(self, operation: str, app_ref: str, env: str, *, actor: Actor, at: dt.datetime,
+                 reason: str | None = None, payload: dict | None = None, **kwargs):
         from orchestrator.adapters.engine import OperationResult
 
         manifest = load_manifest(app_ref)
@@ -82,7 +81,8 @@ class FakeEngine:
                 raise ExternalError(f"pulumi up of stack {stack} failed: quota exceeded")
             if stack in self.refuse:  # the admission before the engine starts
                 raise RuleError(f"{stack} may not be provisioned: vcpu over the unit's limit", rule="quota")
-            Lifecycle(self.ledger).record_deployment(manifest.id, env, actor, self.at, manifest.digest, reason=reason,
+            # at the time apply decided the stack: run_operation admits and records at the ``at`` it is given
+            Lifecycle(self.ledger).record_deployment(manifest.id, env, actor, at, manifest.digest, reason=reason,
                                                      payload={"program": "sha256:fake", **(payload or {})})
         return OperationResult(stack, operation, False, {"update": 1, "same": 20})
 
@@ -109,7 +109,7 @@ def test_a_change_is_applied_test_then_trial_then_production_and_recorded(repo, 
     lifecycle.change(app, repo.path / "manifests/social-security.yaml", Actor("zhaogang", UNIT, "rsj"), at(50))
     lifecycle.approve_change(app, CHIEF, at(51))
 
-    engine = FakeEngine(ledger, at(52))
+    engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=3, at=at(52))
 
     assert [c[1] for c in engine.calls] == ["rsj.social-security.test", "rsj.social-security.trial",
@@ -131,7 +131,7 @@ def test_parallelism_is_bounded_and_unapproved_stacks_are_skipped(repo, ledger):
     for n in range(4):  # permit-4 is never submitted
         approve_test(lifecycle, repo.path / f"manifests/permit-{n}.yaml", "zjj")
 
-    engine = FakeEngine(ledger, at(10), delay=0.3)
+    engine = FakeEngine(ledger, delay=0.3)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=2, at=at(10))
 
     assert engine.peak == 2
@@ -154,7 +154,7 @@ def test_one_failure_stops_only_the_later_environments_of_its_application(repo, 
     lifecycle.approve_change(app, CHIEF, at(51))
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj", start=50)
 
-    engine = FakeEngine(ledger, at(55), fail={"rsj.social-security.trial"})
+    engine = FakeEngine(ledger, fail={"rsj.social-security.trial"})
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=1, at=at(55))
 
     found = results(report)
@@ -175,7 +175,7 @@ def test_a_stack_refused_by_up_s_own_admission_is_skipped_not_failed(repo, ledge
     repo.commit("a prototype")
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj")
 
-    engine = FakeEngine(ledger, at(10), refuse={"zjj.permit-0.test"})
+    engine = FakeEngine(ledger, refuse={"zjj.permit-0.test"})
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     assert results(report)["zjj.permit-0.test"] == (
         "skipped", "not applied: zjj.permit-0.test may not be provisioned: vcpu over the unit's limit")
@@ -191,7 +191,7 @@ def test_a_deleted_manifest_is_a_termination_proposal_in_the_pipeline_s_name_nev
     repo.remove("manifests/citizen-portal.yaml")
     deleting = repo.commit("citizen-portal leaves the cloud")
 
-    engine = FakeEngine(ledger, at(5))
+    engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
 
     assert engine.calls == [] and report.exit_code == 0
@@ -241,7 +241,7 @@ def test_only_a_verified_actor_of_the_unit_turns_a_deletion_into_its_request(rep
     repo.remove("manifests/citizen-portal.yaml")
     repo.commit("citizen-portal leaves the cloud")
 
-    report = gitops_apply.apply(repo.path, base, actor=actor, ledger=ledger, run=FakeEngine(ledger, at(5)), at=at(5))
+    report = gitops_apply.apply(repo.path, base, actor=actor, ledger=ledger, run=FakeEngine(ledger), at=at(5))
     assert results(report)["citizen-portal"][0] == recorded
     last = lifecycle.history(app)[-1]
     assert (last.type, last.actor, last.actor_source) == (recorded, actor.name, actor.source)
@@ -256,7 +256,7 @@ def test_a_verified_actor_of_another_unit_records_nothing(repo, ledger):
     repo.commit("citizen-portal leaves the cloud")
 
     other = Actor("wang", UNIT, "rsj", source="oidc")
-    report = gitops_apply.apply(repo.path, base, actor=other, ledger=ledger, run=FakeEngine(ledger, at(5)), at=at(5))
+    report = gitops_apply.apply(repo.path, base, actor=other, ledger=ledger, run=FakeEngine(ledger), at=at(5))
     status, message = results(report)["citizen-portal"]
     assert status == "skipped" and "termination not proposed" in message and "own-unit" not in message
     assert "rsj may not act for citizen-portal" in message and len(lifecycle.history(app)) == before
@@ -271,7 +271,7 @@ def test_a_stack_leased_by_another_pipeline_fails_clearly_or_waits(repo, ledger)
     other = "https://gitlab.example.gov.cn/ops/manifests/-/jobs/41 pid 7"
     assert ledger.acquire("gitops:zjj.permit-0.test", other, dt.timedelta(minutes=30))
 
-    engine = FakeEngine(ledger, at(10))
+    engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     status, message = results(report)["zjj.permit-0.test"]
     assert status == "failed" and engine.calls == []
@@ -292,7 +292,7 @@ def test_the_work_tree_must_hold_the_head_manifests(repo, ledger):
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj")
     repo.edit("manifests/permit-0.yaml", "sizeGb: 20", "sizeGb: 30")  # not committed
 
-    engine = FakeEngine(ledger, at(10))
+    engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     assert results(report)["zjj.permit-0.test"][0] == "failed" and engine.calls == []
     assert "differs from HEAD" in results(report)["zjj.permit-0.test"][1]
@@ -307,7 +307,7 @@ def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, ru
     repo.commit("two prototypes")
     ledger = Ledger.open(url)
     approve_test(Lifecycle(ledger), repo.path / "manifests/permit-0.yaml", "zjj", start=-30)
-    engine = FakeEngine(ledger, beijing_now())
+    engine = FakeEngine(ledger)
     monkeypatch.setattr("orchestrator.services.provision.run_operation", engine)
 
     result = run_cli("gitops", "apply", "--repo", str(repo.path), "--base", base, "--as", "ci", "--role", "provider")
@@ -337,7 +337,7 @@ def test_a_program_change_reapplies_every_live_environment_at_its_approved_diges
     repo.write("templates/cloud-init/user-data.yaml.j2", "#cloud-config\npackage_upgrade: true\n")
     head = repo.commit("servers by flavor id; upgrade packages at boot")
 
-    engine = FakeEngine(ledger, at(60))
+    engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(60))
 
     found = results(report)
@@ -363,7 +363,7 @@ def test_app_status_shows_a_pending_proposal_with_the_claimed_author_escaped(rep
     base = repo.git("rev-parse", "HEAD")
     repo.remove("manifests/citizen-portal.yaml")
     repo.git("-c", "user.name=Mallory\x1b[2J", "commit", "-q", "-m", "gone")
-    gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=FakeEngine(ledger, at(5)), at=at(5))
+    gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=FakeEngine(ledger), at=at(5))
     ledger.close()
 
     shown = run_cli("app", "status", app, "--at", "2026-02-18")
@@ -381,8 +381,38 @@ def test_apply_records_nothing_when_a_changed_path_has_a_newline(repo, ledger):
     repo.write("manifests/citizen-portal.yaml\nmanifests/x.yaml", example("citizen-portal"))
     repo.commit("a name with a newline")
 
-    engine = FakeEngine(ledger, at(5))
+    engine = FakeEngine(ledger)
     with pytest.raises(RuleError, match="it holds a newline") as caught:
         gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(5))
     assert caught.value.rule == "git-path-plain" and engine.calls == []
     assert len(lifecycle.history(app)) == before
+
+
+def test_without_a_stated_time_each_environment_is_decided_and_recorded_now(repo, ledger):
+    """As a pipeline runs it (no --at): trial is decided after test was recorded, never before
+    (the real engine found it: trial's decision at the run's start preceded test's record)."""
+
+    lifecycle, now = Lifecycle(ledger), beijing_now()
+    path, unit = repo.path / "manifests/citizen-portal.yaml", Actor("unit-clerk", UNIT, "zwb")
+    app = lifecycle.submit(path, unit, now - dt.timedelta(days=6)).application
+    lifecycle.accept(app, CLERK, now - dt.timedelta(days=5))
+    lifecycle.review(app, "complete", CLERK, now - dt.timedelta(days=5))
+    lifecycle.approve(app, "test", CLERK, now - dt.timedelta(days=4))
+    lifecycle.record_provisioned(app, "test", OPS, now - dt.timedelta(days=4))
+    lifecycle.test_passed(app, "self-test", CLERK, now - dt.timedelta(days=3))
+    lifecycle.approve(app, "trial", CLERK, now - dt.timedelta(days=3))
+    lifecycle.record_provisioned(app, "trial", OPS, now - dt.timedelta(days=2))
+    base = repo.git("rev-parse", "HEAD")
+    repo.edit("manifests/citizen-portal.yaml", "sizeGb: 40", "sizeGb: 44")
+    repo.commit("more room")
+    lifecycle.change(app, path, unit, now - dt.timedelta(hours=2))
+    lifecycle.approve_change(app, CHIEF, now - dt.timedelta(hours=1))
+
+    report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=FakeEngine(ledger))
+
+    assert results(report) == {
+        "zwb.citizen-portal.test": ("applied", results(report)["zwb.citizen-portal.test"][1]),
+        "zwb.citizen-portal.trial": ("applied", results(report)["zwb.citizen-portal.trial"][1]),
+    }, results(report)
+    recorded = [e for e in lifecycle.history(app) if e.type == "provisioned"][-2:]
+    assert [e.environment for e in recorded] == ["test", "trial"] and recorded[0].at <= recorded[1].at

@@ -289,3 +289,26 @@ def test_an_unreachable_ledger_leaves_the_gate_unknown(history, monkeypatch, tmp
     found = gitops.plan(r.path, commits["minor"], commits["rename"])
     gates = [s.gate for a in found.applications for s in a.stacks]
     assert gates and all(g["approved"] is False and g["message"].startswith("unknown: ledger database") for g in gates)
+
+
+def test_the_comment_names_a_few_added_resources_and_counts_many(tmp_path):
+    """Many added resources of a type are counted; a merge request's few added or removed ones are
+    named, so that the reviewer sees which."""
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.services.gitops import NAMED_PER_TYPE, _resource_view
+
+    r = GitRepo(tmp_path / "repo")
+    r.write("manifests/permit-prototype.yaml", example("permit-prototype"))
+    base = r.commit("initial")
+    r.edit("manifests/permit-prototype.yaml", "        image: debian-12\n", "        image: debian-12\n        count: 5\n")
+    r.edit("manifests/permit-prototype.yaml", "            remoteCidr: 10.0.0.0/8\n",
+           "            remoteCidr: 10.0.0.0/8\n          - protocol: tcp\n            ports: 9100\n"
+           "            remoteCidr: 10.20.0.0/16\n")
+    head = r.commit("five servers and a metrics rule")
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        view = _resource_view(gitops.plan(r.path, base, head, ledger=ledger))["zjj.permit-prototype.test"]
+    finally:
+        ledger.close()
+    assert f"{5 - 1} Instance" in view["added"] and 5 - 1 > NAMED_PER_TYPE, view["added"]
+    assert "SecGroupRule `permit-prototype-web-ingress-tcp-9100-10.20.0.0_16`" in view["added"], view["added"]

@@ -67,12 +67,6 @@ def id_token(keycloak):
     """``id_token(username)``: a real ID token for a test user (password grant on the CLI's client)."""
 
     def get(username: str) -> str:
-        answer = call(
-            "POST",
-            keycloak["KEYCLOAK_ISSUER"] + "/protocol/openid-connect/token",
-            form={"grant_type": "password", "client_id": keycloak["KEYCLOAK_CLI_CLIENT_ID"], "scope": "openid",
-                  "username": username, "password": keycloak["KEYCLOAK_TEST_PASSWORD"]},
-        )
-        return answer["id_token"]
+        return keycloak_env.id_token(keycloak, username)
 
     return get

@@ -7,7 +7,7 @@ import pytest
 from orchestrator.core.manifest import Environment
 from orchestrator.core.quota.engine import evaluate
 from orchestrator.core.quota.facts import (
-    UNKNOWN, Context, context_of, from_application, from_resources, labels_of,
+    UNKNOWN, Context, context_of, from_application, from_resources,
 )
 from orchestrator.core.sizing import totals
 
@@ -19,15 +19,6 @@ def test_totals_from_resources_equal_the_manifests(examples):
         for env, spec in app.environments.items():
             facts = from_resources(resources_for(app, env), context_of(app, env))
             assert facts.totals == totals(spec.resources), (app.id, env)
-
-
-def test_labels_are_read_from_metadata_and_from_tags(examples):
-    app = examples["citizen-portal"]
-    res = resources_for(app, Environment.TEST)
-    assert labels_of(res)["unit"] == "zwb"
-    project_only = [r for r in res if r["type"] == "openstack:identity/project:Project"]
-    assert labels_of(project_only) == {"unit": "zwb", "app": "citizen-portal", "env": "test", "digest": app.digest}
-    assert labels_of([{"type": "x", "name": "y", "properties": {"tags": ["other"]}}]) == {}
 
 
 def test_both_derivations_find_the_same_violations(bad_app, policy, examples):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
+
 from orchestrator.core.manifest import Environment
+from orchestrator.errors import UsageError
 from orchestrator.services import quotas as svc
 
 from .conftest import EXAMPLES, POLICY
@@ -32,20 +36,26 @@ def test_check_counts_the_units_other_applications(tmp_path, policy):
 
 
 def test_pack_context_from_the_stack_configuration():
-    ctx = svc.stack_context({}, EXAMPLES / "social-security.yaml", "trial", EXAMPLES)
+    ctx = svc.stack_context(str(EXAMPLES / "social-security.yaml"), "trial", Path("/nowhere"), EXAMPLES)
     assert (ctx.unit, ctx.app, ctx.env, ctx.mlps_level, ctx.backup_enabled) == ("rsj", "social-security", Environment.TRIAL, 3, True)
     assert ctx.production.vcpu == 44
     assert {(h.app, h.env) for h in ctx.held} == {("social-security", Environment.TEST), ("social-security", Environment.PRODUCTION)}
     assert ctx.database_flavors == {"social-security-benefits": "g.8c16g"}
+    relative = svc.stack_context("manifests/social-security.yaml", "trial", EXAMPLES.parent, EXAMPLES)
+    assert relative == ctx
 
 
-def test_pack_context_from_labels_and_the_manifests_directory():
-    ctx = svc.stack_context({"unit": "sjj", "app": "open-data", "env": "test"}, None, None, EXAMPLES)
-    assert (ctx.app, ctx.mlps_level, ctx.production_data) == ("open-data", 2, False)
-    unknown_app = svc.stack_context({"unit": "sjj", "app": "new-app", "env": "test"}, None, None, EXAMPLES)
-    assert (unknown_app.mlps_level, unknown_app.unit) == (None, "sjj")
-    assert {h.app for h in unknown_app.held} == {"open-data"}
-    assert svc.stack_context({}, None, None, EXAMPLES) is None
+@pytest.mark.parametrize(("manifest", "env", "says"), [
+    (None, "test", "does not set govcloud:manifest"),
+    ("social-security.yaml", None, "does not set govcloud:environment"),
+    ("social-security.yaml", "prod", "govcloud:environment 'prod' is not one of"),
+    ("gone.yaml", "test", "govcloud:manifest gone.yaml: no such file"),
+    ("open-data-platform.yaml", "production", "open-data-platform.yaml: environment production is not declared"),
+])
+def test_pack_context_is_refused_when_the_config_does_not_name_it(manifest, env, says):
+    """No fallback to labels or a directory lookup: the pack reports why instead."""
+    with pytest.raises(UsageError, match=re.escape(says)):
+        svc.stack_context(manifest, env, EXAMPLES, EXAMPLES)
 
 
 def test_default_paths_follow_the_environment(monkeypatch, tmp_path):
@@ -56,5 +66,5 @@ def test_default_paths_follow_the_environment(monkeypatch, tmp_path):
 
 
 def test_a_manifest_also_in_the_directory_is_counted_once():
-    ctx = svc.stack_context({}, EXAMPLES / "social-security.yaml", "production", EXAMPLES)
+    ctx = svc.stack_context(str(EXAMPLES / "social-security.yaml"), "production", EXAMPLES, EXAMPLES)
     assert sorted((h.app, h.env.value) for h in ctx.held) == [("social-security", "test"), ("social-security", "trial")]

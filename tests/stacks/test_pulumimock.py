@@ -142,7 +142,7 @@ def test_after_the_preload_planning_imports_nothing_so_forked_workers_start_warm
     script = (
         "import sys\n"
         "from orchestrator.services import plan\n"
-        "plan._preload()\n"
+        "plan.preload_planning()\n"
         "before = set(sys.modules)\n"
         f"for path in {[str(p) for p in EXAMPLES]!r}:\n"
         "    plan.plan_file(path, admit=False)\n"
@@ -215,7 +215,7 @@ def test_the_private_sdk_names_are_read_only_after_the_version_check() -> None:
         "shortcuts._sdk_version = lambda: '3.999.0'\n"
         "sys.modules['orchestrator.adapters.pulumimock.patches'] = None  # importing it raises\n"
         "from orchestrator.services import plan\n"
-        "plan._preload()\n"
+        "plan.preload_planning()\n"
         f"plans = [p for path in {[str(p) for p in EXAMPLES]!r} for p in plan.plan_file(path, admit=False)]\n"
         "print(len(plans), sum(len(p.resources) for p in plans))\n"
     )

@@ -205,24 +205,6 @@ def from_application(app: Application, env: Environment, held: Sequence[Holding]
 # --- from Pulumi resources -------------------------------------------------------------------
 
 
-def labels_of(resources: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """The govcloud labels (unit, app, env, digest) found on the resources' metadata or tags."""
-    for r in resources:
-        props = r.get("properties") or {}
-        meta = props.get("metadata")
-        if isinstance(meta, Mapping):
-            found = {k[len(naming.TAG_PREFIX):]: v for k, v in meta.items()
-                     if isinstance(k, str) and k.startswith(naming.TAG_PREFIX) and isinstance(v, str)}
-            if {"unit", "app", "env"} <= found.keys():
-                return found
-        tags = props.get("tags")
-        if isinstance(tags, list):
-            found = naming.parse_tags([t for t in tags if isinstance(t, str)])
-            if {"unit", "app", "env"} <= found.keys():
-                return found
-    return {}
-
-
 def from_resources(resources: Iterable[Mapping[str, Any]], context: Context) -> StackFacts:
     """Facts from Pulumi resources ``{type, name, properties}`` (camelCase inputs)."""
     computes: list[Compute] = []
