@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -148,11 +148,31 @@ def _engine(text: str) -> sa.Engine:
         if read_only:
             return
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _retried_while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
+
+
+def _retried_while_locked(statement: Callable[[], object], seconds: float = 30) -> None:
+    """Run ``statement``, again while SQLite says the file is locked: switching a new file to WAL
+    answers "database is locked" at once, without the busy timeout, when another process opens it
+    in the same moment (two first runs)."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + seconds
+    pause = 0.01
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 def _sqlite_access(url: sa.URL) -> tuple[sa.URL | str, bool]:
