@@ -31,10 +31,11 @@ class Verification:
 
 def settings(external_network: str | None = None, key_pair: str | None = None) -> Any:
     """The program's settings as ``up`` runs it (the plan then names the real network and key)."""
-    from stacks.program import StackSettings
+    from stacks.program import StackSettings, policy_headroom
 
     return StackSettings(external_network=external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
-                         key_pair=key_pair or os.environ.get("GOVCLOUD_KEY_PAIR") or None)
+                         key_pair=key_pair or os.environ.get("GOVCLOUD_KEY_PAIR") or None,
+                         headroom=policy_headroom())
 
 
 def cloud_differences(plan: Any, cloud: str | None = None) -> list[str]:

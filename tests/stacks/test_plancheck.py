@@ -28,3 +28,12 @@ def test_a_missing_current_digest_or_a_foreign_tag_is_a_difference() -> None:
     assert missing.startswith("network portal-net tags: cloud has ['govcloud:app=portal']")
     [foreign] = compare([*PLANNED, "owner=someone"])
     assert "'owner=someone'" in foreign
+
+
+def test_verify_plans_with_the_quota_headroom_up_applies():
+    """up applies the policy's headroom to the quotas; verify must plan with it too, or every
+    verified up differs from its plan (found on the local cloud after both landed)."""
+    from orchestrator.services import verify
+    from stacks.program import policy_headroom
+
+    assert verify.settings().headroom == policy_headroom() != type(policy_headroom())()
