@@ -180,8 +180,25 @@ def exported(repo: Path, ref: str) -> Iterator[Path]:
     archive = _git(repo, "archive", "--format=tar", ref)
     with tempfile.TemporaryDirectory(prefix="govcloud-base-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, filter="data")
+            else:  # Python before 3.11.4 (Debian 12 has 3.11.2): the data filter's refusals by hand
+                for member in tar.getmembers():
+                    _check_member(member, Path(tmp))
+                tar.extractall(tmp)
         yield Path(tmp)
+
+
+def _check_member(member: tarfile.TarInfo, root: Path) -> None:
+    """Refuse what the ``data`` extraction filter refuses: special files, and names or link
+    targets that leave ``root``."""
+    if not (member.isfile() or member.isdir() or member.issym()):
+        raise UnsafePath(member.name, "is not a file, directory or symbolic link")
+    target = (root / member.name).resolve()
+    if member.issym():
+        target = ((root / member.name).parent / member.linkname).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise UnsafePath(member.name, "leaves the tree")
 
 
 def author(repo: Path, commit: str) -> str:
