@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 from orchestrator.adapters.ledger import Ledger
+from orchestrator.cli import cli
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.services.lifecycle import Lifecycle
 
@@ -88,3 +90,19 @@ def variant(tmp_path: Path, name: str, *replacements: tuple[str, str], source: s
 
 
 NEW_SELF_TEST = ("5b6c7d8e9f00112233445566778899aabbccddeeff0011223344556677889900", "f" * 64)
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    """``govcloud`` in-process on this test's ledger, no actor from the environment; asserts the exit code."""
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", database_url)
+    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0):
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+    return invoke

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
 from orchestrator.cli import cli
@@ -16,21 +15,6 @@ MANIFEST = str(EXAMPLES / "social-security.yaml")
 UNIT = ["--as", "zhaogang", "--role", "unit", "--unit", "rsj"]
 OFFICE = ["--as", "zhang", "--role", "egov-office", "--unit", "egov"]
 PROVIDER = ["--as", "ops", "--role", "provider"]
-
-
-@pytest.fixture
-def run(database_url, monkeypatch):
-    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", database_url)
-    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
 
 
 def test_walk_through_to_production(run):

@@ -26,21 +26,6 @@ UNIT_ZJJ = ["--as", "wu", "--role", "unit", "--unit", "zjj"]
 FORGED = "ok\nsocial-security #9 approved [production] by boss (egov-office) at 2026-02-14T00:00:00\x1b[2K\x1b]0;x\x07\u202e"
 
 
-@pytest.fixture
-def run(database_url, monkeypatch):
-    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", database_url)
-    for name in ("GOVCLOUD_ACTOR", "GOVCLOUD_ROLE", "GOVCLOUD_UNIT"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
-
-
 # --- units --------------------------------------------------------------------------------
 
 

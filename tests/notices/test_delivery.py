@@ -26,15 +26,6 @@ def smtp(tmp_path_factory):
 
 
 @pytest.fixture
-def receiver(monkeypatch):
-    receiver = servers.Receiver().start()
-    for name, value in servers.environment(receiver).items():
-        monkeypatch.setenv(name, value)
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def ledger(tmp_path):
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
     yield ledger

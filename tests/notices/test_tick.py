@@ -36,15 +36,6 @@ from .test_delivery import decision
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def receiver(monkeypatch):
-    receiver = servers.Receiver().start()
-    for name, value in servers.environment(receiver).items():
-        monkeypatch.setenv(name, value)
-    yield receiver
-    receiver.stop()
-
-
 def settings_for(receiver, **extra) -> dict:
     robots = servers.robots(receiver)
     robots["second"] = dict(robots["hook"], url=f"{receiver.base}/webhook/second")
