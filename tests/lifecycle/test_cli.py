@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
 from orchestrator.cli import cli
 
