@@ -27,6 +27,14 @@ from tests import keycloak_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUD = os.environ.get("GOVCLOUD_TEST_CLOUD", "govcloud-local")
+#: The example the stories provision, and the actors who step it through the lifecycle.
+EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
+UNIT = "rsj"
+DAY = dt.timedelta(days=1)
+UNIT_ACTOR = ("--as", "zhaogang", "--role", "unit", "--unit", UNIT)
+CLERK = ("--as", "zhang", "--role", "egov-office", "--unit", "egov")
+CHIEF = ("--as", "chen", "--role", "egov-office", "--unit", "egov")
+OPS = ("--as", "ops", "--role", "provider")
 PROVIDER_OPS_GROUP = "govcloud-provider-ops"
 
 

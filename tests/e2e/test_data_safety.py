@@ -33,12 +33,10 @@ from orchestrator.errors import GovcloudError
 from orchestrator.services.plan import StackPlan, plan_application
 
 from . import cloudcheck
-from .conftest import REPO, Govcloud, beijing
+from .conftest import DAY, EXAMPLE, Govcloud, beijing
 from .test_lifecycle import CHIEF, CLERK, OPS, UNIT, UNIT_ACTOR, leftovers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.data_safety]
-EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
-DAY = dt.timedelta(days=1)
 NEW_IMAGE = "debian-13"
 #: The resources (the unit, materials and the rest are social-security's): the test environment
 #: is one small stateless server; the trial holds the data.

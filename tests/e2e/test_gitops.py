@@ -42,16 +42,12 @@ from orchestrator.services.plan import StackPlan, plan_application
 from tests import keycloak_env
 
 from . import cloudcheck
-from .conftest import REPO, Govcloud, beijing, sweep
+from .conftest import CHIEF, CLERK, DAY, OPS, REPO, Govcloud, beijing, sweep
 
 pytestmark = pytest.mark.e2e
 PIPELINE = REPO / "examples" / "pipelines" / "gitlab-ci.yml"
 JOB = "gitops-apply"
 ENVS = ("test", "trial")
-DAY = dt.timedelta(days=1)
-CLERK = ("--as", "zhang", "--role", "egov-office", "--unit", "egov")
-CHIEF = ("--as", "chen", "--role", "egov-office", "--unit", "egov")
-OPS = ("--as", "ops", "--role", "provider")
 PROVIDER_USER = "provider-operator"  # the local Keycloak's test user with the govcloud-provider role
 METRICS_RULE = """          - protocol: tcp
             ports: 9100

@@ -37,16 +37,9 @@ from orchestrator.core.validation import load_manifest
 from orchestrator.services.plan import StackPlan, plan_application
 
 from . import cloudcheck, handmade
-from .conftest import CLOUD, REPO, Govcloud, beijing
+from .conftest import CHIEF, CLERK, CLOUD, DAY, EXAMPLE, OPS, REPO, UNIT, UNIT_ACTOR, Govcloud, beijing
 
 pytestmark = pytest.mark.e2e
-EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
-UNIT = "rsj"
-DAY = dt.timedelta(days=1)
-UNIT_ACTOR = ("--as", "zhaogang", "--role", "unit", "--unit", UNIT)
-CLERK = ("--as", "zhang", "--role", "egov-office", "--unit", "egov")
-CHIEF = ("--as", "chen", "--role", "egov-office", "--unit", "egov")
-OPS = ("--as", "ops", "--role", "provider")
 METRICS_RULE = """          - protocol: tcp
             ports: 9100
             remoteCidr: 10.20.0.0/16

@@ -24,10 +24,9 @@ import pytest
 from orchestrator.adapters.policy_pack import STACK_CONFIG, message
 from orchestrator.core.quota.rules import Violation
 
-from .conftest import CLOUD, REPO, Govcloud
+from .conftest import CLOUD, EXAMPLE, REPO, Govcloud
 
 pytestmark = [pytest.mark.engine, pytest.mark.cloud]
-EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
 ENV = "test"
 BACKUPS_OFF = ('  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"')
 #: The shipped flavor list without g.4c8g, the flavor of social-security's test app servers.

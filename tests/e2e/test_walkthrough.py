@@ -6,7 +6,6 @@ same in its dry run and its run. The tests share one story and run in file order
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -19,16 +18,9 @@ from orchestrator.core import dbaccess, naming, sizing
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import load_manifest
 
-from .conftest import REPO, Govcloud, beijing
+from .conftest import CHIEF, CLERK, DAY, EXAMPLE, OPS, UNIT, UNIT_ACTOR, Govcloud, beijing
 
 pytestmark = pytest.mark.e2e
-EXAMPLE = REPO / "examples" / "manifests" / "social-security.yaml"
-UNIT = "rsj"
-DAY = dt.timedelta(days=1)
-UNIT_ACTOR = ("--as", "zhaogang", "--role", "unit", "--unit", UNIT)
-CLERK = ("--as", "zhang", "--role", "egov-office", "--unit", "egov")
-CHIEF = ("--as", "chen", "--role", "egov-office", "--unit", "egov")
-OPS = ("--as", "ops", "--role", "provider")
 
 
 @dataclass
