@@ -10,12 +10,16 @@ is run). Imports under ``if TYPE_CHECKING:`` never run and are not followed. Bes
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 #: The project's top-level packages; imports of anything else are not followed.
 PACKAGES = ("orchestrator", "stacks")
+#: ``ast.parse`` from several threads at once raised SystemError on Python 3.11.7 (up runs in
+#: gitops apply's threads): one parse at a time.
+_PARSING = threading.Lock()
 #: Where the program starts: every module under it is part of it (the authentication platforms
 #: under ``stacks/components/auth`` are imported by name at run time).
 ENTRY = "stacks"
@@ -54,7 +58,8 @@ def program_modules(repo: Path = REPO, roots: Iterable[str] = (ENTRY,)) -> froze
             continue
         seen.add(path)
         module = _module_name(path.relative_to(repo))
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        with _PARSING:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
         for name in _imported(tree, module, is_package=path.name == "__init__.py"):
             todo.extend(f for f in _files_of(repo, name) if f not in seen)
     return frozenset(p.relative_to(repo).as_posix() for p in seen)

@@ -117,3 +117,12 @@ def test_every_project_file_that_runs_with_the_program_is_counted() -> None:
     assert "stacks/program.py" in project and "orchestrator/core/naming.py" in project, project
     missing = project - HARNESS - program_modules(ROOT)
     assert not missing, f"the program ran these modules, but they are not counted as the program: {missing}"
+
+
+def test_the_fingerprint_is_computed_from_several_threads_at_once() -> None:
+    """gitops apply runs up in threads, and each records the program it ran."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda _: program_fingerprint(ROOT), range(8)))
+    assert len(set(found)) == 1 and found[0].startswith("sha256:")
