@@ -9,7 +9,7 @@ from orchestrator.core.validation import load_manifest
 from orchestrator.errors import RuleError
 
 from .conftest import CHIEF, CLERK, EXAMPLES, OPS, SOCIAL, at, variant
-from .test_cli import MANIFEST, OFFICE, PROVIDER, UNIT, run  # noqa: F401  (run is a fixture)
+from .test_cli import MANIFEST, OFFICE, PROVIDER, UNIT
 
 APP = "social-security"
 SOCIAL_SECURITY = EXAMPLES / "social-security.yaml"
