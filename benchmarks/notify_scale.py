@@ -1,6 +1,6 @@
 """Notices at scale: 10,000 applications whose deadlines all fall due on one day.
 
-    python benchmarks/notify_scale.py [--backend sqlite|postgres] [--apps N] [--units U]
+    python benchmarks/notify_scale.py [--backend sqlite|postgres] [--apps N] [--units U] [--scan-only]
 
 Every application was submitted on Mon 2 Mar 2026; its accept-or-reject deadline (Art. 12) is
 Thu 5 Mar for all. The scan runs on Fri 6 Mar: each deadline is missed, so each application
@@ -8,7 +8,8 @@ gets a notice for the office, its unit's address and its two contacts (4 x N row
 (2-core machine): the scan queues them in under 10 s; a second scan queues nothing; delivery to
 a local SMTP server (aiosmtpd, in this process) sends exactly one digest per recipient
 (1 office + U units + 2U contacts).
-PostgreSQL: ``GOVCLOUD_TEST_POSTGRES_URL`` or the server of ``scripts/test-postgres``.
+PostgreSQL: a fresh database ``notify_scale`` on the server of ``GOVCLOUD_TEST_POSTGRES_URL`` or
+of ``scripts/test-postgres``.
 """
 
 from __future__ import annotations
@@ -87,11 +88,12 @@ def timed(label: str, work):
 
 
 def postgres_url() -> str:
+    """A fresh database ``notify_scale`` on that server (never the given database itself)."""
     url = os.environ.get("GOVCLOUD_TEST_POSTGRES_URL")
-    if url:
-        return url
-    done = subprocess.run([str(ROOT / "scripts" / "test-postgres")], capture_output=True, text=True, check=True)
-    base = sa.make_url(done.stdout.strip().splitlines()[-1])
+    if not url:
+        done = subprocess.run([str(ROOT / "scripts" / "test-postgres")], capture_output=True, text=True, check=True)
+        url = done.stdout.strip().splitlines()[-1]
+    base = sa.make_url(url)
     engine = sa.create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text('DROP DATABASE IF EXISTS "notify_scale"'))
@@ -105,6 +107,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--apps", type=int, default=10_000)
     parser.add_argument("--units", type=int, default=50)
+    parser.add_argument("--scan-only", action="store_true", help="stop after the two scans (no delivery)")
     args = parser.parse_args()
     controller, port, received = smtp_server()
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +122,12 @@ def main() -> None:
         timed("load ledger", lambda: load(ledger, args.apps, args.units))
         notices = Notices(ledger, settings)
         first = timed("scan (queue every notice)", lambda: notices.scan(SCAN_AT))
-        timed("scan again (all queued already)", lambda: notices.scan(SCAN_AT))
+        again = timed("scan again (all queued already)", lambda: notices.scan(SCAN_AT))
+        assert first["queued"] == 4 * args.apps and again["queued"] == 0
+        if args.scan_only:
+            ledger.close()
+            controller.stop()
+            return
         report = timed("deliver", lambda: {k: v for k, v in notices.deliver(SEND_AT).as_dict().items()
                                            if k != "messages"})
         recipients = 1 + 3 * args.units
@@ -127,7 +135,7 @@ def main() -> None:
               f"(expected {recipients}, one each: {set(received.values()) == {1}}); "
               f"outbox {notices.outbox.counts()}")
         print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-        assert first["queued"] == 4 * args.apps and report["sent"] == recipients == len(received)
+        assert report["sent"] == recipients == len(received)
         ledger.close()
     controller.stop()
 
