@@ -156,7 +156,13 @@ def address(notices: Iterable[Notice], directory: Directory,
 
 def contact_emails(manifest: Mapping[str, Any] | None) -> list[str]:
     """The e-mail addresses of a manifest snapshot's contacts (its ``metadata.contacts``)."""
-    contacts = ((manifest or {}).get("metadata") or {}).get("contacts") or []
+    return emails(((manifest or {}).get("metadata") or {}).get("contacts"))
+
+
+def emails(contacts: Any) -> list[str]:
+    """The e-mail addresses of a manifest's ``metadata.contacts`` as stored (anything else: none)."""
+    if not isinstance(contacts, list):
+        return []
     return [c["email"] for c in contacts if isinstance(c, dict) and isinstance(c.get("email"), str)]
 
 

@@ -67,9 +67,18 @@ class Calendar:
         return day.weekday() < 5 and (day.month, day.day) not in FIXED_STATUTORY_HOLIDAYS
 
     def add_working_days(self, start: dt.date, n: int) -> CalendarDate:
-        """The ``n``-th working day after ``start`` (counting begins the next day)."""
+        """The ``n``-th working day after ``start`` (counting begins the next day); remembered,
+        as scans ask the same (start, n) for many applications."""
         if n < 0:
             raise ValueError("n must not be negative")
+        known = self.__dict__.setdefault("_added", {})
+        if (start, n) not in known:
+            if len(known) >= 100_000:  # a long-lived process: bounded
+                known.clear()
+            known[start, n] = self._add_working_days(start, n)
+        return known[start, n]
+
+    def _add_working_days(self, start: dt.date, n: int) -> CalendarDate:
         day, provisional = start, self.is_provisional(start.year)
         while n:
             if day == dt.date.max:  # total: a date no calendar reaches is the last one, provisional

@@ -84,7 +84,7 @@ class Notices:
         contacts: dict[str, list[str]] = {}
         if self.directory.contacts:
             apps = {n.application for n in notices if nt.UNIT in n.audience and n.application}
-            contacts = {app: nt.contact_emails(m) for app, m in self.ledger.manifests(apps).items()}
+            contacts = {app: nt.emails(c) for app, c in self.ledger.contacts(apps).items()}
         return self.outbox.enqueue(nt.address(notices, self.directory, contacts))
 
     # --- reading --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import multiprocessing
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.adapters.ledger import Ledger
+from orchestrator.adapters.ledger import EventRow, Ledger, bulk_rows
 from orchestrator.adapters.outbox import Outbox
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
@@ -74,6 +74,23 @@ def test_scans_queue_each_notice_once(notified, ledger, tmp_path):
     missed = [r[4] for r in rows(ledger) if r[0] == "deadline-missed" and r[2] == "social-security"]
     assert missed == ["robot:office", "robot:rsj", *SOCIAL_EMAILS]
     assert notices.scan(at("2026-02-26T09:00"))["queued"] == 0
+
+
+def test_contacts_come_from_the_latest_manifest_on_record(ledger):
+    def event(app: str, sequence: int, kind: str, contacts) -> lc.Event:
+        manifest = {"metadata": {"id": app, "contacts": contacts}}
+        return lc.Event(app, sequence, kind, "u", lc.UNIT, at("2026-02-12T10:00"), actor_unit="rsj",
+                        payload={"unit": "rsj", "manifest": manifest})
+
+    first, later = [{"name": "a", "email": "a@x"}], [{"name": "b", "email": "b@x"}, {"name": "c"}]
+    events = [event("one", 1, "submitted", first), event("one", 2, "change-requested", later),
+              event("one", 3, "accepted", "not a manifest's"), event("two", 1, "submitted", "junk"),
+              event("three", 1, "submitted", first)]
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.insert(EventRow), list(bulk_rows(events, dt.datetime(2026, 2, 12, 2, 0))))
+    found = ledger.contacts(["one", "two", "nobody"])
+    assert found == {"one": later, "two": "junk"}
+    assert {app: nt.emails(c) for app, c in found.items()} == {"one": ["b@x"], "two": []}
 
 
 def _scan(url: str, barrier, results) -> None:
