@@ -15,6 +15,7 @@ Times are naive datetimes in Beijing time (the regulation's clock); deadlines co
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -54,6 +55,9 @@ TERMINATION_PROPOSED = "termination-proposed"
 DATA_LOSS_CONFIRMED, DATA_LOSS_APPROVED = "data-loss-confirmed", "data-loss-approved"
 #: An up that failed, or whose result differs from the plan; recorded with the engine's last lines.
 PROVISION_FAILED = "provision-failed"
+#: Quorum (issue 21): one office member's approval of a step that needs more distinct approvers
+#: than have acted; the N-th distinct approval records the step itself. A withdrawn one no longer counts.
+APPROVAL_GIVEN, APPROVAL_WITHDRAWN = "approval-given", "approval-withdrawn"
 
 UNIT, EGOV, PROVIDER = "unit", "egov-office", "provider"
 ROLES = (UNIT, EGOV, PROVIDER)
@@ -191,6 +195,15 @@ TRANSITIONS: tuple[Transition, ...] = (
        "the unit confirms, with its backup evidence, that an up of a digest may destroy the data of named resources"),
     _t(DATA_LOSS_APPROVED, _MAY_LOSE_DATA, None, EGOV, "Art. 15",
        "the e-gov office approves the data loss the unit confirmed: up may destroy exactly those resources"),
+    _t(APPROVAL_GIVEN, f"{TRIAL} {PRODUCTION}", None, EGOV, "Art. 14",
+       "one office member approves production where the policy's quorum asks for more distinct approvers",
+       "production"),
+    _t(APPROVAL_GIVEN, f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}", None, EGOV, "Art. 15-16",
+       "one office member approves a major change or a termination where the quorum asks for more"),
+    _t(APPROVAL_WITHDRAWN, f"{TRIAL} {PRODUCTION}", None, EGOV, "Art. 14",
+       "an office member withdraws their approval of production before the quorum is reached", "production"),
+    _t(APPROVAL_WITHDRAWN, f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}", None, EGOV, "Art. 15-16",
+       "an office member withdraws their approval of a major change or a termination before the quorum is reached"),
     _t(PROVISION_FAILED, f"{REVIEWED} {_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 15",
        "an up failed or left the cloud different from the plan; an approved change returns to the operating "
        "state, so the unit may request a revert or a new change"),
@@ -264,6 +277,8 @@ class AppState:
     data_loss: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: environment -> its last failed up (at, error), until an up of it succeeds
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: quorum step -> the approvals given short of its quorum: digest, quorum, by [actor, at, sequence]
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -313,7 +328,8 @@ def apply(state: AppState, event: Event) -> AppState:
     s = replace(state, approved=dict(state.approved), provisioned=dict(state.provisioned),
                 deployed=dict(state.deployed), clocks={k: list(v) for k, v in state.clocks.items()},
                 change=dict(state.change) if state.change else None,
-                data_loss={k: dict(v) for k, v in state.data_loss.items()}, failed=dict(state.failed))
+                data_loss={k: dict(v) for k, v in state.data_loss.items()}, failed=dict(state.failed),
+                approvals={k: {**v, "by": list(v["by"])} for k, v in state.approvals.items()})
     t = transition(s.state, event.type, event.environment)
     at = event.at.isoformat()
     s.sequence, s.last_at = event.sequence, at
@@ -327,7 +343,8 @@ def apply(state: AppState, event: Event) -> AppState:
 
     def decided(key: str) -> None:
         s.decided = {**s.decided, key: {"digest": event.digest, "actor": event.actor, "at": at,
-                                        "sequence": event.sequence, "event": event.type}}
+                                        "sequence": event.sequence, "event": event.type,
+                                        "approvers": p.get("approvers") or [event.actor]}}
 
     def stop(*names: str) -> None:
         for name in names:
@@ -335,6 +352,20 @@ def apply(state: AppState, event: Event) -> AppState:
                 s.clocks[name][1] = at
 
     kind = event.type
+    step = quorum_step(state, kind, env)
+    if step is not None:  # the step took effect: its approvals are spent
+        s.approvals.pop(step.name, None)
+    if kind == APPROVAL_GIVEN:
+        entry = s.approvals.get(p["step"])
+        if entry is None or entry["digest"] != event.digest:  # those for another digest no longer count
+            entry = s.approvals[p["step"]] = {"digest": event.digest, "by": []}
+        entry["quorum"] = int(p["quorum"])
+        entry["by"].append({"actor": event.actor, "at": at, "sequence": event.sequence})
+    elif kind == APPROVAL_WITHDRAWN:
+        entry = s.approvals[p["step"]]
+        entry["by"] = [a for a in entry["by"] if a["actor"] != event.actor]
+        if not entry["by"]:
+            del s.approvals[p["step"]]
     if kind in ("provisioned", REAPPLIED):  # an up that succeeded consumed its data-loss approval
         s.data_loss.pop(env, None)
         s.failed.pop(env, None)
@@ -407,6 +438,7 @@ def apply(state: AppState, event: Event) -> AppState:
         s.operating = s.state
         s.change = {"kind": p.get("kind", "minor"), "digest": event.digest, "tested": False, "environments": []}
         s.decided = {k: v for k, v in s.decided.items() if k != once_key("test-passed")}  # the change is tested anew
+        s.approvals.pop("major-change", None)  # a new request is approved anew
         start("change-review")
     elif kind == "change-approved":
         assert s.change is not None
@@ -458,12 +490,17 @@ def decide(
     digest: str | None = None,
     reason: str | None = None,
     payload: dict[str, Any] | None = None,
+    quorum: Mapping[str, int] | None = None,
 ) -> Event:
     """Check one step against ``state`` and return the event that records it; ``now`` is the
     recording machine's clock (Beijing time), which bounds the stated ``at`` (:func:`check_stated`).
+    ``quorum``: distinct approvers each :data:`QUORUM_STEPS` step needs (the policy's; default 1):
+    an approval short of it is recorded as :data:`APPROVAL_GIVEN`, the N-th as the step itself.
 
     Raises :class:`RuleError` (transition, role, step rule or gate; each names its article).
     """
+    if kind == APPROVAL_GIVEN:
+        raise UsageError(f"{APPROVAL_GIVEN} is recorded by approving the step itself")
     t = transition(state.state, kind, environment)
     check_actor(state, t, actor, payload or {})
     check_stated(at, now)
@@ -505,7 +542,13 @@ def decide(
         raise RuleError("a failed up is recorded with what failed", rule="failure-reason", article="Art. 15")
     if kind in ("expiry-warned", "test-expired", "extended") and not state.test_started:
         raise RuleError(f"{state.application} has no test environment", rule="test-window", article="Art. 13")
+    if kind == APPROVAL_WITHDRAWN:
+        digest = withdrawal_gate(state, actor, environment, payload)
     check_once(state, t, environment, digest)
+    step = quorum_step(state, kind, environment)
+    if step is not None:
+        kind, counted = count_approval(state, step, actor, digest, (quorum or {}).get(step.name, 1))
+        payload.update(counted)
     return Event(
         application=state.application,
         sequence=state.sequence + 1,
@@ -560,6 +603,9 @@ def steps_open(state: AppState, actor: Actor) -> list[Transition]:
                 check_actor(state, t, actor, {})
                 if t.event in ONCE:
                     check_once(state, t, t.environment, state.digest)
+                step = quorum_step(state, t.event, t.environment)
+                if step is not None and t.event != APPROVAL_WITHDRAWN:
+                    count_approval(state, step, actor, step_digest(state, step), 1)
             except RuleError:
                 continue
             found.append(t)
@@ -604,7 +650,8 @@ def check_once(state: AppState, t: Transition, environment: str | None, digest: 
     prior = state.decided.get(once_key(t.event, environment))
     if t.event in ("approved", "test-passed") and prior and prior["digest"] == digest:
         raise RuleError(
-            f"{what} of {state.application} is recorded already for digest {digest}: by {prior['actor']} at "
+            f"{what} of {state.application} is recorded already for digest {digest}: by "
+            f"{' and '.join(prior.get('approvers') or [prior['actor']])} at "
             f"{prior['at']} (event #{prior['sequence']}, {prior['event']}); it is recorded once per digest",
             rule="decided-once", article=t.article)
     if t.event == "provisioned" and digest is not None and state.provisioned.get(environment or "") == digest:
@@ -619,6 +666,99 @@ def check_once(state: AppState, t: Transition, environment: str | None, digest: 
     if t.event == "expiry-warned" and state.test_expires and state.test_warned_until == state.test_expires.isoformat():
         raise RuleError(f"the expiry of {state.application}'s test environment at {state.test_warned_until} "
                         "is warned of already", rule="decided-once", article=t.article)
+
+
+# --- quorum ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuorumStep:
+    """An office decision the quota policy may ask several distinct approvers for (``quorum:``)."""
+
+    name: str  #: the key in the policy's ``quorum`` section and of ``app withdraw --step``
+    event: str
+    environment: str | None
+    article: str
+    doc: str
+
+
+QUORUM_STEPS: dict[str, QuorumStep] = {
+    q.name: q
+    for q in (
+        QuorumStep("production", "approved", "production", "Art. 14", "production approval"),
+        QuorumStep("major-change", "change-approved", None, "Art. 15", "major change approval"),
+        QuorumStep("termination", "termination-approved", None, "Art. 16", "termination approval"),
+    )
+}
+
+
+def quorum_step(state: AppState, kind: str, environment: str | None) -> QuorumStep | None:
+    """The quorum step that ``kind`` (for ``environment``) is in ``state``; None for any other
+    step (a minor change is approved by one, whatever the policy)."""
+    if kind in (APPROVAL_GIVEN, APPROVAL_WITHDRAWN):
+        return None
+    for step in QUORUM_STEPS.values():
+        if step.event == kind and step.environment in (None, environment):
+            if step.name == "major-change" and (state.change or {}).get("kind") != "major":
+                return None
+            return step
+    return None
+
+
+def step_digest(state: AppState, step: QuorumStep) -> str | None:
+    """The digest an approval of ``step`` names in ``state`` (a termination names none)."""
+    if step.name == "production":
+        return state.digest
+    if step.name == "major-change":
+        return (state.change or {}).get("digest")
+    return None
+
+
+def approvals_counted(state: AppState, step: QuorumStep, digest: str | None) -> list[dict[str, Any]]:
+    """The approvals of ``step`` given at ``digest`` and not withdrawn: actor, at, sequence."""
+    entry = state.approvals.get(step.name)
+    return list(entry["by"]) if entry and entry["digest"] == digest else []
+
+
+def count_approval(state: AppState, step: QuorumStep, actor: Actor, digest: str | None,
+                   quorum: int) -> tuple[str, dict[str, Any]]:
+    """What ``actor``'s approval of ``step`` records: (:data:`APPROVAL_GIVEN` or the step's own
+    event, payload additions). The same person is counted once (rule ``distinct-approvers``)."""
+    given = approvals_counted(state, step, digest)
+    prior = next((a for a in given if a["actor"] == actor.name), None)
+    if prior is not None:
+        raise RuleError(
+            f"{actor.name} approved the {step.doc} of {state.application} already, at {prior['at']} (event "
+            f"#{prior['sequence']}); the policy asks for {quorum} distinct approvers, each counted once",
+            rule="distinct-approvers", article=step.article)
+    approvers = [a["actor"] for a in given] + [actor.name]
+    if len(approvers) < quorum:
+        return APPROVAL_GIVEN, {"step": step.name, "quorum": quorum, "approvers": approvers}
+    return step.event, ({"quorum": quorum, "approvers": approvers} if len(approvers) > 1 or quorum > 1 else {})
+
+
+def withdrawal_gate(state: AppState, actor: Actor, environment: str | None, payload: dict[str, Any]) -> str | None:
+    """A withdrawal names a quorum step (``payload["step"]``) that ``actor`` approved at the
+    digest it now approves, short of its quorum; returns that digest."""
+    step = QUORUM_STEPS.get(payload.get("step", ""))
+    if step is None or step.environment != environment:
+        raise UsageError(f"withdraw names a step: one of {', '.join(QUORUM_STEPS)}")
+    digest = step_digest(state, step)
+    if not any(a["actor"] == actor.name for a in approvals_counted(state, step, digest)):
+        raise RuleError(f"{actor.name} has no approval of the {step.doc} of {state.application} to withdraw "
+                        "(only one's own approval, given short of the quorum, can be withdrawn)",
+                        rule="approval-withdrawable", article=step.article)
+    return digest
+
+
+def pending_approvals(state: AppState) -> dict[str, dict[str, Any]]:
+    """Each quorum step with approvals that still count: digest, quorum, count, by."""
+    found = {}
+    for name, entry in state.approvals.items():
+        given = approvals_counted(state, QUORUM_STEPS[name], step_digest(state, QUORUM_STEPS[name]))
+        if given:
+            found[name] = {"digest": entry["digest"], "quorum": entry["quorum"], "count": len(given), "by": given}
+    return found
 
 
 def check_stated(at: dt.datetime, now: dt.datetime | None, *, ahead: dt.timedelta = CLOCK_SKEW,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,7 +15,8 @@ from orchestrator import files
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
-from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion
+from orchestrator.errors import (ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion,
+                               UsageError)
 
 if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
     from orchestrator.core.changes import Change
@@ -101,23 +102,34 @@ class Lifecycle:
     """The lifecycle steps over one ledger."""
 
     def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None,
-                 clock: Callable[[], dt.datetime] | None = None, expected_sequence: int | None = None) -> None:
+                 clock: Callable[[], dt.datetime] | None = None, expected_sequence: int | None = None,
+                 quorum: Mapping[str, int] | None = None) -> None:
         """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
         when a step is first recorded; nobody without it). ``clock``: the recording machine's time
         (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`).
         ``expected_sequence``: the ledger version the caller saw (HTTP If-Match); a step on a newer
-        one is refused."""
+        one is refused. ``quorum``: distinct approvers per quorum step (default: the quota policy's
+        ``quorum``, read when such a step is first decided)."""
         self.store = store
         self.calendar = calendar or default_calendar()
         self._directory = directory
         self.clock = clock or beijing_now
         self.expected_sequence = expected_sequence
+        self._quorum = quorum
 
     @property
     def directory(self) -> nt.Directory:
         if self._directory is None:
             self._directory = configured_directory()
         return self._directory
+
+    @property
+    def quorum(self) -> Mapping[str, int]:
+        if self._quorum is None:
+            from orchestrator.services.quotas import policy
+
+            self._quorum = policy().quorum.of()
+        return self._quorum
 
     # --- the unit -------------------------------------------------------------------------
 
@@ -221,6 +233,15 @@ class Lifecycle:
 
     def approve_termination(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         return self._record(application, "termination-approved", actor, at)
+
+    def withdraw(self, application: str, step: str, actor: lc.Actor, at: dt.datetime,
+                 reason: str | None = None) -> lc.Event:
+        """Withdraw ``actor``'s approval of quorum ``step`` (production, major-change, termination),
+        given short of the quorum: it no longer counts."""
+        if step not in lc.QUORUM_STEPS:
+            raise UsageError(f"withdraw names a step: one of {', '.join(lc.QUORUM_STEPS)}, not {step!r}")
+        return self._record(application, lc.APPROVAL_WITHDRAWN, actor, at, environment=lc.QUORUM_STEPS[step].environment,
+                            reason=reason, payload={"step": step})
 
     # --- the provider ---------------------------------------------------------------------
 
@@ -356,6 +377,7 @@ class Lifecycle:
             "termination_proposed": state.termination_proposed,
             "data_loss": state.data_loss,
             "failed": state.failed,
+            "approvals": lc.pending_approvals(state),
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
             "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],
@@ -474,6 +496,8 @@ class Lifecycle:
         if self.expected_sequence is not None and state.sequence != self.expected_sequence:
             raise StaleVersion(f"{application} is at version {state.sequence}, not {self.expected_sequence}: "
                                "someone acted meanwhile; nothing was recorded, read it again")
+        if any(kind == step.event for step in lc.QUORUM_STEPS.values()):
+            details["quorum"] = self.quorum
         return state, lc.decide(state, kind, actor, at, now=self.clock(), **details)
 
     def _append(self, state: lc.AppState, event: lc.Event) -> lc.Event:

@@ -90,6 +90,25 @@ class Headroom(Strict):
         return sizing.Headroom(**self.model_dump())
 
 
+#: Distinct approvers a step needs: at least one, at most nine (a bound, not a norm).
+Approvers = Annotated[StrictInt, Field(ge=1, le=9)]
+
+
+class Quorum(Strict):
+    """How many distinct e-gov office members approve a step before it takes effect (default 1:
+    one approval, as without a quorum). The keys are :data:`orchestrator.core.lifecycle.QUORUM_STEPS`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    production: Approvers = 1
+    major_change: Approvers = Field(1, alias="major-change")
+    termination: Approvers = 1
+
+    def of(self) -> dict[str, int]:
+        """Step name -> approvers, as the lifecycle core takes it."""
+        return self.model_dump(by_alias=True)
+
+
 class RuleEntry(Strict):
     """One rule switched on: its enforcement and its parameters (validated by the rule)."""
 
@@ -106,6 +125,7 @@ class PolicyDocument(Strict):
     kind: Literal["QuotaPolicy"]
     capacity: Capacity = Capacity()
     headroom: Headroom = Headroom()
+    quorum: Quorum = Quorum()
     limits: UnitLimits
     rules: dict[str, RuleEntry] = Field(min_length=1)
 
@@ -130,6 +150,7 @@ class Policy(Strict):
     limits: UnitLimits
     rules: tuple[ActiveRule, ...]
     headroom: Headroom = Headroom()
+    quorum: Quorum = Quorum()
 
     def rule(self, name: str) -> ActiveRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -182,5 +203,5 @@ def parse_policy(raw: bytes, source: str) -> Policy:
     if problems or document is None:
         raise PolicyInvalid(source, sorted(problems, key=lambda p: (p.line or 0, p.field)))
     return Policy(source=source, capacity=document.capacity, limits=document.limits, rules=tuple(active),
-                  headroom=document.headroom)
+                  headroom=document.headroom, quorum=document.quorum)
 
