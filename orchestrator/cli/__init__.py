@@ -28,7 +28,8 @@ class Root(click.Group):
                 click.echo(f"  {printable(exc.path)}:{printable(problem)}", err=True)
             ctx.exit(exc.exit_code)
         except GovcloudError as exc:  # messages quote stored and typed text: one line, escaped
-            click.echo(f"error: {printable(exc)}", err=True)
+            rule = getattr(exc, "rule", "")  # a rule's refusal names the rule, as the portal's problem does
+            click.echo(f"error: {printable(exc)}" + (f" [rule {printable(rule)}]" if rule else ""), err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -43,8 +43,14 @@ def _print_event(e: dict) -> None:
     env = f" [{e['environment']}]" if e["environment"] else ""
     program = f" with program {e['payload']['program'][:19]}" if e["payload"].get("program") else ""
     reason = f": {e['reason']}" if e["reason"] else ""
+    approvers = e["payload"].get("approvers")
+    quorum = f" ({_approvals(len(approvers), e['payload']['quorum'])}: {', '.join(approvers)})" if approvers else ""
     click.echo(printable(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) "
-                         f"at {e['at']}{program}{reason}"))
+                         f"at {e['at']}{program}{quorum}{reason}"))
+
+
+def _approvals(count: int, quorum: int) -> str:
+    return f"{count} of {quorum} approval{'s' if quorum != 1 else ''}"
 
 
 class Group(click.Group):
@@ -184,6 +190,17 @@ def approve_termination(application: str, **kw) -> None:
     _run("approve_termination", application, **kw)
 
 
+@app.command()
+@click.argument("application")
+@click.option("--step", "quorum_step", required=True, type=click.Choice(["production", "major-change", "termination"]),
+              help="the approval to withdraw")
+@click.option("--reason", help="why")
+@step
+def withdraw(application: str, quorum_step: str, reason: str | None, **kw) -> None:
+    """E-gov office: withdraw one's approval given short of the policy's quorum; it no longer counts."""
+    _run("withdraw", application, quorum_step, reason=reason, **kw)
+
+
 @app.command("record-provisioned")
 @click.argument("application")
 @click.option("--env", "environment", type=ENVS, required=True)
@@ -227,6 +244,9 @@ def _print_status(payload) -> None:
             program = f" with program {last['program'][:19]}" if last.get("program") else ""
             live += f"; last {last['event']} at {last['at']}{program}"
         click.echo(printable(f"  approved {env}: {digest}{live}"))
+    for name, pending in payload.get("approvals", {}).items():
+        by = ", ".join(f"{a['actor']} at {a['at']}" for a in pending["by"])
+        click.echo(printable(f"  {name} approval: {_approvals(pending['count'], pending['quorum'])} ({by})"))
     proposed = payload.get("termination_proposed")
     if proposed:
         from orchestrator.files import shown

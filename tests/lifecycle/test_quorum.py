@@ -8,12 +8,14 @@ import multiprocessing
 
 import pytest
 
+import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
+
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.core import lifecycle as lc
 from orchestrator.errors import ConflictError, RuleError, UsageError
 from orchestrator.services.lifecycle import Lifecycle
 
-from .conftest import CHIEF, CLERK, EXAMPLES, NEW_SELF_TEST, OPS, SOCIAL, at, variant
+from .conftest import CHIEF, CLERK, EXAMPLES, NEW_SELF_TEST, OPS, ROOT, SOCIAL, at, variant
 from .test_timelines import to_trial
 
 DEPUTY = lc.Actor("li", lc.EGOV, "egov")  # a third office member
@@ -40,7 +42,7 @@ def _types(ledger: Ledger) -> list[str]:
 def test_production_takes_effect_with_the_second_of_three_approvers(quorate, ledger):
     to_trial(quorate)
     first = quorate.approve(APP, "production", CLERK, at("2026-04-11T10:00"))
-    assert (first.type, first.environment) == (lc.APPROVAL_GIVEN, "production")
+    assert (first.type, first.environment) == ("approval-given", "production")
     assert first.payload == {"step": "production", "quorum": 2, "approvers": ["zhang"]}
     state = quorate.state(APP)
     assert "production" not in state.approved
@@ -86,7 +88,7 @@ def test_a_withdrawn_approval_no_longer_counts(quorate, ledger):
     quorate.approve(APP, "production", CLERK, at("2026-04-11T10:00"))
     withdrawn = quorate.withdraw(APP, "production", CLERK, at("2026-04-11T10:30"), reason="the MLPS filing expired")
     assert (withdrawn.type, withdrawn.payload, withdrawn.reason) == (
-        lc.APPROVAL_WITHDRAWN, {"step": "production"}, "the MLPS filing expired")
+        "approval-withdrawn", {"step": "production"}, "the MLPS filing expired")
     assert quorate.status(APP, at("2026-04-11T10:31"))["approvals"] == {}
     # chen's approval is the first that counts again; li's makes two
     assert quorate.approve(APP, "production", CHIEF, at("2026-04-11T11:00")).type == lc.APPROVAL_GIVEN
@@ -193,3 +195,36 @@ def test_second_and_third_approvers_at_once_take_effect_once(quorate, ledger, da
     with pytest.raises(RuleError, match=rf"by zhang and {winners[0][0]} at 2026-04-11T11:00:00") as retried:
         quorate.approve(APP, "production", loser, at("2026-04-11T11:05"))
     assert retried.value.rule == "decided-once"
+
+
+def test_cli_counts_approvals_refuses_a_second_and_withdraws(run, tmp_path, monkeypatch):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((ROOT / "quotas" / "policy.yaml").read_text(encoding="utf-8")
+                      + "\nquorum:\n  production: 2\n", encoding="utf-8")
+    monkeypatch.setenv("GOVCLOUD_QUOTA_POLICY", str(policy))
+    office = ["--role", "egov-office", "--unit", "egov"]
+    zhang, chen = ["--as", "zhang", *office], ["--as", "chen", *office]
+    provider = ["--as", "ops", "--role", "provider"]
+    for step in (("submit", str(EXAMPLES / "social-security.yaml"), "--as", "zhaogang", "--role", "unit",
+                  "--unit", "rsj", "--at", "2026-02-12T10:00"),
+                 ("accept", APP, *zhang, "--at", "2026-02-24T09:00"),
+                 ("review", APP, "--opinion", "complete", *zhang, "--at", "2026-02-26T09:00"),
+                 ("approve", APP, "--env", "test", *zhang, "--at", "2026-02-26T10:00"),
+                 ("record-provisioned", APP, "--env", "test", *provider, "--at", "2026-02-27T10:00"),
+                 ("approve", APP, "--env", "trial", *zhang, "--at", "2026-03-10T10:00"),
+                 ("record-provisioned", APP, "--env", "trial", *provider, "--at", "2026-03-11T10:00")):
+        run("app", *step)
+    first = run("app", "approve", APP, "--env", "production", *zhang, "--at", "2026-04-10T10:00").output
+    assert "approval-given [production] by zhang" in first and "(1 of 2 approvals: zhang)" in first
+    status = run("app", "status", APP, "--at", "2026-04-10T11:00").output
+    assert "production approval: 1 of 2 approvals (zhang at 2026-04-10T10:00:00)" in status
+    assert "approved production" not in status
+    twice = run("app", "approve", APP, "--env", "production", *zhang, "--at", "2026-04-10T12:00", code=1).output
+    assert "already, at 2026-04-10T10:00:00 (event #8)" in twice and twice.endswith("(Art. 14) [rule distinct-approvers]\n")
+    run("app", "withdraw", APP, "--step", "production", *zhang, "--reason", "second thoughts", "--at", "2026-04-10T13:00")
+    assert "approval:" not in run("app", "status", APP, "--at", "2026-04-10T14:00").output
+    assert "nope" in run("app", "withdraw", APP, "--step", "nope", *zhang, code=2).output
+    run("app", "approve", APP, "--env", "production", *chen, "--at", "2026-04-10T15:00")
+    done = run("app", "approve", APP, "--env", "production", *zhang, "--at", "2026-04-10T16:00").output
+    assert "approved [production] by zhang" in done and "(2 of 2 approvals: chen, zhang)" in done
+    assert "approved production:" in run("app", "status", APP, "--at", "2026-04-10T17:00").output

@@ -133,3 +133,14 @@ def test_headroom_is_read_and_checked_like_every_section(policy):
     start, end = BASE.index("headroom:\n"), BASE.index("# Per-unit ceilings")
     absent = parse_policy((BASE[:start] + BASE[end:]).encode(), "p.yaml").headroom.sizing()
     assert absent == sizing.Headroom(0.0, 0, 0)  # no section: quotas exactly at the needs
+
+
+def test_quorum_is_one_approver_unless_the_policy_asks_for_more(policy):
+    assert policy.quorum.of() == {"production": 1, "major-change": 1, "termination": 1}
+    asked = parse_policy((BASE + "quorum:\n  production: 2\n  major-change: 3\n").encode(), "p.yaml")
+    assert asked.quorum.of() == {"production": 2, "major-change": 3, "termination": 1}
+    text = BASE + "quorum:\n  production: 0\n  termination: true\n  trial: 2\n  major_change: 10\n"
+    found = {p.field: p for p in problems(text)}
+    assert set(found) == {"quorum.production", "quorum.termination", "quorum.trial", "quorum.major_change"}
+    assert found["quorum.trial"].message == found["quorum.major_change"].message == "unknown field"  # major-change
+    assert text.splitlines()[found["quorum.production"].line - 1] == "  production: 0"

@@ -98,8 +98,6 @@ class Quorum(Strict):
     """How many distinct e-gov office members approve a step before it takes effect (default 1:
     one approval, as without a quorum). The keys are :data:`orchestrator.core.lifecycle.QUORUM_STEPS`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     production: Approvers = 1
     major_change: Approvers = Field(1, alias="major-change")
     termination: Approvers = 1
