@@ -342,9 +342,11 @@ def apply(state: AppState, event: Event) -> AppState:
         return {"event": event.type, "at": at, "sequence": event.sequence, "program": p.get("program")}
 
     def decided(key: str) -> None:
-        s.decided = {**s.decided, key: {"digest": event.digest, "actor": event.actor, "at": at,
-                                        "sequence": event.sequence, "event": event.type,
-                                        "approvers": p.get("approvers") or [event.actor]}}
+        entry = {"digest": event.digest, "actor": event.actor, "at": at, "sequence": event.sequence,
+                 "event": event.type}
+        if p.get("approvers"):  # a quorum's (a single approver's entry stays as ledgers hold it)
+            entry["approvers"] = list(p["approvers"])
+        s.decided = {**s.decided, key: entry}
 
     def stop(*names: str) -> None:
         for name in names:
@@ -604,7 +606,7 @@ def steps_open(state: AppState, actor: Actor) -> list[Transition]:
                 if t.event in ONCE:
                     check_once(state, t, t.environment, state.digest)
                 step = quorum_step(state, t.event, t.environment)
-                if step is not None and t.event != APPROVAL_WITHDRAWN:
+                if step is not None:  # not offered to who approved it already
                     count_approval(state, step, actor, step_digest(state, step), 1)
             except RuleError:
                 continue

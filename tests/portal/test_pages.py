@@ -99,3 +99,36 @@ def test_a_change_is_classified_before_it_is_requested(dev_app, database_url, tm
     assert "change-requested" not in shown.text  # nothing recorded by the preview
     done = dev_app.post("/applications/social-security/change", data=form | {"do": "request"}, files=upload(minor))
     assert done.url.path == "/applications/social-security" and '<strong class="state">change-requested' in done.text
+
+
+def test_a_quorum_is_counted_on_the_page_and_not_offered_twice(dev_app, database_url, tmp_path, monkeypatch):
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.lifecycle import EGOV, UNIT, Actor
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    from tests.lifecycle.conftest import ROOT
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((ROOT / "quotas" / "policy.yaml").read_text(encoding="utf-8") + "\nquorum:\n  termination: 2\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("GOVCLOUD_QUOTA_POLICY", str(policy))
+    ledger = Ledger.open(database_url)
+    service, now, unit = Lifecycle(ledger), beijing_now, Actor("zhaogang", UNIT, "rsj")
+    service.submit(EXAMPLES / "social-security.yaml", unit, now())
+    service.accept("social-security", Actor("chen", EGOV, "egov"), now())
+    service.review("social-security", "ok", Actor("chen", EGOV, "egov"), now())
+    service.terminate("social-security", unit, now(), reason="replaced")
+    service.confirm_backup("social-security", "archive B-7", unit, now())
+    ledger.close()
+
+    sign_in(dev_app, "zhang", "egov-office", "egov")
+    page = dev_app.get("/applications/social-security")
+    assert "approve-termination" in re.findall(r'/step/([a-z-]+)"', page.text)
+    voted = dev_app.post("/applications/social-security/step/approve-termination", data={"csrf": csrf(page)})
+    assert re.search(r"termination approval: 1 of 2 approvals \(zhang at [0-9T:.-]+\)", voted.text)
+    assert '<strong class="state">backup-confirmed' in voted.text
+    assert "approve-termination" not in re.findall(r'/step/([a-z-]+)"', voted.text)  # not offered to zhang again
+    sign_in(dev_app, "li", "egov-office", "egov")
+    page = dev_app.get("/applications/social-security")
+    done = dev_app.post("/applications/social-security/step/approve-termination", data={"csrf": csrf(page)})
+    assert '<strong class="state">termination-approved' in done.text and "approvals (" not in done.text
