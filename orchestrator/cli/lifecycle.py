@@ -197,7 +197,7 @@ def approve_termination(application: str, **kw) -> None:
 @click.option("--reason", help="why")
 @step
 def withdraw(application: str, quorum_step: str, reason: str | None, **kw) -> None:
-    """E-gov office: withdraw one's approval given short of the policy's quorum; it no longer counts."""
+    """E-gov office: withdraw one's approval given short of the policy's quorum (Art. 14-16); it no longer counts."""
     _run("withdraw", application, quorum_step, reason=reason, **kw)
 
 
