@@ -43,7 +43,8 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("request", "Art. 11-16", (OFFICE,), "a unit submitted, asked for a change or termination, confirmed its backup"),
+        Kind("request", "Art. 11-16", (OFFICE,), "a unit submitted, asked for a change or termination, confirmed its "
+             "backup; or an approval short of the quorum awaits another approver"),
         Kind("decision", "Art. 12-16", (UNIT,), "the e-gov office decided on the unit's request"),
         Kind("provisioned", "Art. 13-15", (UNIT,), "an environment is ready (or a change applied)"),
         Kind("deadline-ahead", "Art. 12-16", (), "a deadline falls due on the next working day"),
@@ -60,7 +61,7 @@ KINDS: dict[str, Kind] = {
 #: Event type -> notice kind, for the events someone must hear of.
 EVENT_KINDS: dict[str, str] = {
     "submitted": "request", "change-requested": "request", "termination-requested": "request",
-    "backup-confirmed": "request",
+    "backup-confirmed": "request", "approval-given": "request",
     "accepted": "decision", "rejected": "decision", "reviewed": "decision", "approved": "decision",
     "extended": "decision", "test-passed": "decision", "change-approved": "decision",
     "termination-approved": "decision",
@@ -181,6 +182,8 @@ def from_event(before: lc.AppState, event: lc.Event, after: lc.AppState, calenda
                 topic=event.type, due=day)
     payload = {"event": event.type, "sequence": event.sequence, "actor": event.actor, "at": event.at.isoformat(),
                "reason": event.reason, "digest": event.digest, "state": after.state}
+    if event.type == lc.APPROVAL_GIVEN:  # which step, and how far the quorum is
+        payload |= {k: event.payload[k] for k in ("step", "quorum", "approvers")}
     audience = KINDS[kind].audience
     if event.type in PROVIDER_ACTS_ON:
         audience = (*audience, PROVIDER)

@@ -212,3 +212,21 @@ def test_every_kind_is_declared_completely(name):
     assert set(kind.audience) <= {nt.UNIT, nt.OFFICE, nt.PROVIDER}
     assert set(nt.EVENT_KINDS) <= set(lc.EVENT_TYPES) and set(nt.EVENT_KINDS.values()) <= set(nt.KINDS)
     assert set(nt.RESPONSIBLE) <= set(lc.DEADLINE_RULES)
+
+
+def test_an_approval_short_of_the_quorum_asks_the_office_for_another():
+    from orchestrator.adapters.noticetexts import digest
+
+    t = to_trial()
+    t.step("termination-requested", SOCIAL, "2026-06-01T09:00", reason="replaced")
+    t.step("backup-confirmed", SOCIAL, "2026-06-02T09:00", reason="archive B-2026-06")
+    [found] = t.step("termination-approved", CLERK, "2026-06-03T09:00", quorum={"termination": 2})
+    assert brief([found]) == [("request", "approval-given", None, "2026-06-03", ("office",))]
+    assert (found.payload["step"], found.payload["quorum"], found.payload["approvers"]) == ("termination", 2, ["zhang"])
+    queued = [nt.Queued(1, "f", found.kind, found.topic, found.application, found.unit, None, found.due,
+                        "email:office@x", found.payload, "pending", 0, at("2026-06-03T09:00"))]
+    assert "zhang gave one approval, short of the quorum, of social-security of unit rsj (1 of 2 approvals)" in \
+        digest(queued, "en").text
+    assert "zhang 同意（尚未达到审批人数）：social-security，单位 rsj（已 1 人同意，需 2 人）" in digest(queued, "zh").text
+    assert brief(t.step("termination-approved", CHIEF, "2026-06-03T10:00", quorum={"termination": 2}))[0] == (
+        "decision", "termination-approved", None, "2026-06-03", ("unit",))
