@@ -228,3 +228,13 @@ def test_cli_counts_approvals_refuses_a_second_and_withdraws(run, tmp_path, monk
     done = run("app", "approve", APP, "--env", "production", *zhang, "--at", "2026-04-10T16:00").output
     assert "approved [production] by zhang" in done and "(2 of 2 approvals: chen, zhang)" in done
     assert "approved production:" in run("app", "status", APP, "--at", "2026-04-10T17:00").output
+
+
+def test_the_steps_are_one_list_for_the_core_the_policy_and_the_cli():
+    from orchestrator.cli import cli
+    from orchestrator.core.quota.policy import Quorum
+
+    withdraw = cli.commands["app"].commands["withdraw"]
+    [choice] = [p.type.choices for p in withdraw.params if p.name == "quorum_step"]
+    assert list(choice) == list(lc.QUORUM_STEPS) == list(Quorum().of())
+    assert {s.event for s in lc.QUORUM_STEPS.values()} == {"approved", "change-approved", "termination-approved"}
