@@ -145,11 +145,14 @@ def test_a_new_change_request_is_approved_anew(quorate, tmp_path):
     assert set(lc.pending_approvals(quorate.state(APP))) == {"major-change"}
 
 
-def _approve_production(url: str, who: lc.Actor, barrier, results) -> None:
+def _approve_production(url: str, who: lc.Actor, barrier, results, application: str = APP,
+                        at_append: bool = True) -> None:
     ledger = Ledger.open(url)
     try:
-        service = Lifecycle(_AtAppend(ledger, barrier), quorum=TWO)
-        event = service.approve(APP, "production", who, at("2026-04-11T11:00"))
+        if not at_append:
+            barrier.wait(timeout=60)  # both start the whole step together, as two people would
+        service = Lifecycle(_AtAppend(ledger, barrier) if at_append else ledger, quorum=TWO)
+        event = service.approve(application, "production", who, at("2026-04-11T11:00"))
         results.put((who.name, "ok", event.type))
     except Exception as exc:  # noqa: BLE001 - reported to the parent
         results.put((who.name, type(exc).__name__, str(exc)))
@@ -238,3 +241,34 @@ def test_the_steps_are_one_list_for_the_core_the_policy_and_the_cli():
     [choice] = [p.type.choices for p in withdraw.params if p.name == "quorum_step"]
     assert list(choice) == list(lc.QUORUM_STEPS) == list(Quorum().of())
     assert {s.event for s in lc.QUORUM_STEPS.values()} == {"approved", "change-approved", "termination-approved"}
+
+
+def test_second_and_third_approvers_started_together_repeatedly(quorate, ledger, database_url, tmp_path):
+    """Without a barrier at the append: the real timing of two people, five times; each time the
+    step is recorded once and the other approver is refused (raced, or told it is recorded)."""
+    ctx = multiprocessing.get_context("fork")
+    for n in range(5):
+        application = f"social-security-{n}"
+        path = variant(tmp_path, f"s{n}", ("id: social-security", f"id: {application}"))
+        quorate.submit(path, SOCIAL, at("2026-02-12T10:00"))
+        for step in (lambda: quorate.accept(application, CLERK, at("2026-02-24T09:00")),
+                     lambda: quorate.review(application, "ok", CLERK, at("2026-02-26T15:00")),
+                     lambda: quorate.approve(application, "test", CHIEF, at("2026-02-27T09:00")),
+                     lambda: quorate.record_provisioned(application, "test", OPS, at("2026-02-28T10:00")),
+                     lambda: quorate.approve(application, "trial", CHIEF, at("2026-03-11T09:00")),
+                     lambda: quorate.record_provisioned(application, "trial", OPS, at("2026-03-12T10:00")),
+                     lambda: quorate.approve(application, "production", CLERK, at("2026-04-11T10:00"))):
+            step()
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        workers = [ctx.Process(target=_approve_production,
+                               args=(database_url, who, barrier, results, application, False))
+                   for who in (CHIEF, DEPUTY)]
+        for w in workers:
+            w.start()
+        outcomes = [results.get(timeout=120) for _ in workers]
+        for w in workers:
+            w.join(timeout=60)
+            assert w.exitcode == 0
+        assert [o[1:] for o in outcomes if o[1] == "ok"] == [("ok", "approved")], (n, outcomes)
+        assert {o[1] for o in outcomes} - {"ok"} <= {ConflictError.__name__, RuleError.__name__}, (n, outcomes)
+        assert [e.type for e in ledger.events(application)].count("approved") == 3, n  # test, trial, production
