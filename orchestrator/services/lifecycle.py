@@ -240,8 +240,9 @@ class Lifecycle:
         given short of the quorum: it no longer counts."""
         if step not in lc.QUORUM_STEPS:
             raise UsageError(f"withdraw names a step: one of {', '.join(lc.QUORUM_STEPS)}, not {step!r}")
-        return self._record(application, lc.APPROVAL_WITHDRAWN, actor, at, environment=lc.QUORUM_STEPS[step].environment,
-                            reason=reason, payload={"step": step})
+        environment = lc.QUORUM_STEPS[step].environment
+        return self._record(application, lc.APPROVAL_WITHDRAWN, actor, at, environment=environment, reason=reason,
+                            payload={"step": step})
 
     # --- the provider ---------------------------------------------------------------------
 
