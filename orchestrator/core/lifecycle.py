@@ -357,6 +357,8 @@ def apply(state: AppState, event: Event) -> AppState:
     step = quorum_step(state, kind, env)
     if step is not None:  # the step took effect: its approvals are spent
         s.approvals.pop(step.name, None)
+    if kind in (APPROVAL_GIVEN, APPROVAL_WITHDRAWN) and p.get("step") not in QUORUM_STEPS:
+        raise ValueError(f"step {p.get('step')!r} is not a quorum step")  # hand-edited: HistoryInvalid
     if kind == APPROVAL_GIVEN:
         entry = s.approvals.get(p["step"])
         if entry is None or entry["digest"] != event.digest:  # those for another digest no longer count

@@ -272,3 +272,13 @@ def test_second_and_third_approvers_started_together_repeatedly(quorate, ledger,
         assert [o[1:] for o in outcomes if o[1] == "ok"] == [("ok", "approved")], (n, outcomes)
         assert {o[1] for o in outcomes} - {"ok"} <= {ConflictError.__name__, RuleError.__name__}, (n, outcomes)
         assert [e.type for e in ledger.events(application)].count("approved") == 3, n  # test, trial, production
+
+
+def test_a_hand_edited_approval_is_named_not_a_traceback():
+    from orchestrator.errors import HistoryInvalid
+
+    state = lc.AppState(APP, state=lc.BACKUP_CONFIRMED, sequence=7)
+    edited = lc.Event(APP, 8, "approval-given", "zhang", lc.EGOV, at("2026-07-03T09:00"), actor_unit="egov",
+                      payload={"step": "everything", "quorum": 2, "approvers": ["zhang"]})
+    with pytest.raises(HistoryInvalid, match=r"event #8 \('approval-given'\) .* 'everything' is not a quorum step"):
+        lc.apply_recorded(state, edited)
