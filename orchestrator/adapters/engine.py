@@ -287,6 +287,59 @@ def _op(op: Any) -> str:
     return str(getattr(op, "value", op))
 
 
+# --- cloud drift ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """One resource as a refresh preview saw it: its outputs in the state (``before``) and in the
+    cloud (``after``; ``None`` when the cloud no longer has it). Secrets come masked."""
+
+    urn: str
+    type: str
+    name: str
+    before: dict[str, Any]
+    after: dict[str, Any] | None
+
+
+def preview_refresh(stack_name: str, engine: Engine, repo: Path = REPO) -> list[Refreshed]:
+    """``pulumi refresh --preview-only`` of an existing stack (the program is not run, the state
+    is not written): every custom resource whose outputs in the cloud differ from the state."""
+    from pulumi import automation as auto
+
+    found: dict[str, Refreshed] = {}
+
+    def on_event(event: Any) -> None:
+        meta = (event.res_outputs_event or event.resource_pre_event or _Nothing).metadata
+        if meta is None or meta.old is None or not meta.old.custom or meta.type.startswith("pulumi:providers:"):
+            return
+        before = dict(meta.old.outputs or {})
+        after = None if meta.new is None else dict(meta.new.outputs or {})
+        if after != before:
+            found[meta.urn] = Refreshed(meta.urn, meta.type, meta.urn.rsplit("::", 1)[-1], before, after)
+
+    try:
+        clear_stale_locks(stack_name, engine)
+        _selected(stack_name, engine, repo).preview_refresh(on_event=on_event, show_secrets=False)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi refresh --preview-only of stack {stack_name} failed: "
+                            f"{_last_lines(str(exc))}") from exc
+    except (OSError, auto.errors.InvalidVersionError) as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    return list(found.values())
+
+
+class _Nothing:
+    metadata = None
+
+
+def state_outputs(stack_name: str, engine: Engine, repo: Path = REPO) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(logical name, type, id, outputs) of every custom resource of the stack's state."""
+    return [(r["urn"].rsplit("::", 1)[-1], r["type"], str(r.get("id") or ""), dict(r.get("outputs") or {}))
+            for r in _state(stack_name, engine, repo)
+            if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")]
+
+
 # --- whole stacks, for reclamation -------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
 from orchestrator.errors import ConflictError, ExternalError, HistoryInvalid, NotFound, UsageError
 
-HEAD = "0002"  #: the newest migration; a test checks it against the migration scripts
+HEAD = "0003"  #: the newest migration; a test checks it against the migration scripts
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 

@@ -46,7 +46,7 @@ def cli() -> None:
 def register_commands() -> None:
     """Import the command modules; each registers its commands on :data:`cli`."""
     from orchestrator.cli import (  # noqa: F401
-        engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report, serve,
+        drift, engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report, serve,
     )
 
 

@@ -251,12 +251,16 @@ class Lifecycle:
         return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
 
     def record_deployment(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
-                          reason: str | None = None, payload: dict[str, Any] | None = None) -> lc.Event | None:
+                          reason: str | None = None, payload: dict[str, Any] | None = None,
+                          remedies: bool = False) -> lc.Event | None:
         """Record an ``up``: ``provisioned``, or ``reapplied`` when ``environment`` already runs
-        ``digest`` with another program (then ``reason`` says why; the payload names the program
-        applied, ``payload["program"]``); nothing (None) when digest and program are both unchanged."""
+        ``digest`` with another program or the up ``remedies`` cloud drift (then ``reason`` says
+        why; the payload names the program applied, ``payload["program"]``); nothing (None) when
+        digest and program are both unchanged and nothing drifted."""
         payload = payload or {}
         kind = lc.deployment(self.state(application), environment, digest, payload.get("program"))
+        if kind == lc.UNCHANGED and remedies:
+            kind = lc.REAPPLIED
         if kind == lc.UNCHANGED:
             return None
         if kind == lc.REAPPLIED:

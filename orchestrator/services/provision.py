@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters import engine
+from orchestrator.adapters.driftlog import DriftLog
 from orchestrator.adapters.programfiles import program_fingerprint
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
@@ -140,6 +141,8 @@ def run_operation(
     config = stack_config(app, path, env, external_network, key_pair, guard.release) | platform
     up = Up(app, env, plan.stack, config, located, secret_keys, guard, on_progress)
     program = program_fingerprint()
+    drift = DriftLog(lifecycle.store.engine) if hasattr(lifecycle.store, "engine") else None
+    drifted = drift.findings(application=app.id, environment=str(env), status=("open",)) if drift else []
     try:
         result, done = up.run(external_network, key_pair)
         if app.environments[env].resources.databases:
@@ -151,8 +154,14 @@ def run_operation(
         except GovcloudError as unrecorded:
             raise ExternalError(f"{exc}; recording the failure in the ledger failed too: {unrecorded}") from exc
         raise
+    if drifted:  # the approved digest applied again over drift: recorded, and the drift resolved by it
+        reason = reason or f"applied again over {len(drifted)} drift finding(s) (govcloud drift)"
+        payload = {**(payload or {}), "drift": [f["fingerprint"] for f in drifted]}
     event = lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                        payload={"program": program, **(payload or {}), **done})
+                                        payload={"program": program, **(payload or {}), **done},
+                                        remedies=bool(drifted))
+    if drift is not None and drifted:
+        drift.reapplied(plan.stack, admissions.at)
     result = dataclasses.replace(result, recorded=event.type if event is not None else None)
     return result
 
@@ -201,6 +210,10 @@ class Up:
             self.done["deleted first"] = sorted(deleted)
         result = engine.run("up", self.stack, self.config, self.located, on_progress=self.on_progress,
                             secret_keys=self.secret_keys, refresh=guard.retry)
+        if guard.live:  # rules opened behind the stack's back: the groups hold what the manifest declares
+            removed = remove_strange_rules(self.stack, self.located)
+            if removed:
+                self.done["removed rules"] = removed
         if guard.changes.destroying:
             self.done["destroyed"] = [s.as_dict() for s in guard.changes.destroying]
         verification = verify.verify_application(self.app, self.env, external_network=external_network,
@@ -211,6 +224,21 @@ class Up:
                                 + (f" (and {len(verification.problems) - 10} more)" if len(verification.problems) > 10
                                    else "") + f"; govcloud verify {self.app.id} --env {self.env} lists them all")
         return result, {**self.done, "verified": True}
+
+
+def remove_strange_rules(stack: str, located: engine.Engine) -> list[str]:
+    """Delete the rules of the stack's security groups that its state does not hold (added by
+    hand: cloud drift); what was removed, as people read it."""
+    from orchestrator.adapters.cloud import Cloud
+    from orchestrator.core.drift import rule_text
+    from orchestrator.services.drift import strange_rules
+
+    cloud = Cloud.connect(os.environ.get("OS_CLOUD") or None)
+    removed = []
+    for group, rule in strange_rules(stack, located, cloud):
+        cloud.delete_security_group_rule(rule["id"])
+        removed.append(f"{group}: {rule_text(rule)}")
+    return removed
 
 
 def resize_database(project: str, resize: Resize) -> dict[str, Any]:

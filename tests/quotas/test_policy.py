@@ -144,3 +144,43 @@ def test_quorum_is_one_approver_unless_the_policy_asks_for_more(policy):
     assert set(found) == {"quorum.production", "quorum.termination", "quorum.trial", "quorum.major_change"}
     assert found["quorum.trial"].message == found["quorum.major_change"].message == "unknown field"  # major-change
     assert text.splitlines()[found["quorum.production"].line - 1] == "  production: 0"
+
+
+DRIFT = """
+drift:
+  ignore:
+    - application: citizen-portal
+      environment: production
+      resource: '*-web'
+      property: rules
+      owner: ops-li
+      reason: emergency rule for incident 42
+      expires: 2027-01-31
+"""
+
+
+def test_drift_ignore_rules_are_read_with_owner_reason_and_expiry():
+    import datetime as dt
+
+    [rule] = parse_policy((BASE + DRIFT).encode(), "p.yaml").drift_ignore
+    assert (rule.application, rule.environment, rule.resource, rule.property, rule.owner) == (
+        "citizen-portal", "production", "*-web", "rules", "ops-li")
+    assert rule.expires == dt.date(2027, 1, 31) and rule.in_force(dt.date(2027, 1, 30))
+    assert not rule.in_force(dt.date(2027, 1, 31))  # the expiry day hides nothing
+    assert parse_policy(BASE.encode(), "p.yaml").drift_ignore == ()
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ("      owner: ops-li\n", "", "drift.ignore[0].owner"),
+    ("      reason: emergency rule for incident 42\n", "      reason: '  '\n", "drift.ignore[0].reason"),
+    ("      expires: 2027-01-31\n", "      expires: someday\n", "drift.ignore[0].expires"),
+    ("      expires: 2027-01-31\n", "", "drift.ignore[0].expires"),
+    ("      environment: production\n", "      environment: staging\n", "drift.ignore[0].environment"),
+    ("      property: rules\n", "      property: rules\n      silence: forever\n", "drift.ignore[0].silence"),
+])
+def test_a_drift_ignore_rule_without_owner_reason_or_expiry_is_refused(old, new, field):
+    text = BASE + DRIFT.replace(old, new)
+    found = {p.field: p for p in problems(text)}
+    assert field in found, found
+    if field.endswith("silence"):
+        assert found[field].message == "unknown field"

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.core.access import Assignment
@@ -441,6 +441,26 @@ class Cloud:
             resize({"volume": {"size": size}}, f"to {size} GB")
             done["size"] = size
         return done
+
+    # --- security-group rules (cloud drift) --------------------------------------------------
+
+    def security_group_rules(self, group_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The rules Neutron holds in each of the groups ``group_ids`` (id, direction, ethertype,
+        protocol, ports, remote), by group id."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for group in group_ids:
+            rules = self._call(lambda g=group: list(self._conn.network.security_group_rules(security_group_id=g)),
+                               f"listing the rules of security group {group}")
+            found[group] = [{"id": r.id, "direction": r.direction, "ethertype": r.ether_type,
+                             "protocol": r.protocol, "portRangeMin": r.port_range_min,
+                             "portRangeMax": r.port_range_max, "remoteIpPrefix": r.remote_ip_prefix,
+                             "remoteGroupId": r.remote_group_id} for r in rules]
+        return found
+
+    def delete_security_group_rule(self, rule_id: str) -> None:
+        """Delete one rule (gone already is fine)."""
+        self._call(lambda: self._conn.network.delete_security_group_rule(rule_id, ignore_missing=True),
+                   f"deleting security group rule {rule_id}")
 
     def _call(self, call: Callable[[], T], doing: str) -> T:
         """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``."""

@@ -7,12 +7,13 @@ validation. The schema is documented in ``docs/quotas.md``.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from orchestrator.core import sizing
+from orchestrator.core import drift, sizing
 from orchestrator.core.yamlsource import ParseFailed, Path, Problem, dotted, line_of, parse, plain, schema_problems
 from orchestrator.errors import ConfigInvalid
 
@@ -107,6 +108,29 @@ class Quorum(Strict):
         return self.model_dump(by_alias=True)
 
 
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+
+
+class DriftIgnore(Strict):
+    """A known, accepted cloud drift (``govcloud drift``): which findings it hides, who owns it,
+    why, and the day it stops hiding them (an expired rule hides nothing)."""
+
+    application: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+    environment: Literal["test", "trial", "production"] | None = None
+    resource: Text
+    property: Text = "*"
+    owner: Text
+    reason: Text
+    expires: dt.date
+
+    def rule(self) -> drift.IgnoreRule:
+        return drift.IgnoreRule(**self.model_dump())
+
+
+class Drift(Strict):
+    ignore: list[DriftIgnore] = []
+
+
 class RuleEntry(Strict):
     """One rule switched on: its enforcement and its parameters (validated by the rule)."""
 
@@ -124,6 +148,7 @@ class PolicyDocument(Strict):
     capacity: Capacity = Capacity()
     headroom: Headroom = Headroom()
     quorum: Quorum = Quorum()
+    drift: Drift = Drift()
     limits: UnitLimits
     rules: dict[str, RuleEntry] = Field(min_length=1)
 
@@ -149,6 +174,7 @@ class Policy(Strict):
     rules: tuple[ActiveRule, ...]
     headroom: Headroom = Headroom()
     quorum: Quorum = Quorum()
+    drift_ignore: tuple[drift.IgnoreRule, ...] = ()
 
     def rule(self, name: str) -> ActiveRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -201,5 +227,6 @@ def parse_policy(raw: bytes, source: str) -> Policy:
     if problems or document is None:
         raise PolicyInvalid(source, sorted(problems, key=lambda p: (p.line or 0, p.field)))
     return Policy(source=source, capacity=document.capacity, limits=document.limits, rules=tuple(active),
-                  headroom=document.headroom, quorum=document.quorum)
+                  headroom=document.headroom, quorum=document.quorum,
+                  drift_ignore=tuple(i.rule() for i in document.drift.ignore))
 
