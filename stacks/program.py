@@ -7,7 +7,9 @@ authentication platform's realm), ``authTestRealm`` (optional, default ``<authRe
 ``authPlatform`` (optional, default ``keycloak``), ``providerOpsGroup`` (optional, default
 ``govcloud-provider-ops``), ``releaseData`` (optional: a JSON list of the logical names of
 data-bearing resources this run may delete, replace or rebuild, written by ``govcloud up`` from an
-approved data loss; every other volume, database, container and stateful server is protected).
+approved data loss; every other volume, database, container and stateful server is protected),
+``suspended`` (optional, ``true`` while the ledger holds a suspension of Art. 37: every server's
+power state is ``shutoff`` and ingress rules from public addresses are left out).
 Cloud credentials come from ``clouds.yaml`` / ``OS_CLOUD``, the
 platform's from its own config namespace (``keycloak:*``), never from the manifest. The projects'
 quota headroom comes from the quota policy (``GOVCLOUD_QUOTA_POLICY``, default
@@ -48,6 +50,8 @@ class StackSettings:
     """Data-bearing resources this run may destroy (``govcloud:releaseData``); the rest are protected."""
     headroom: sizing.Headroom = sizing.Headroom()
     """Room for operations added to the project's quotas (the quota policy's ``headroom``)."""
+    suspended: bool = False
+    """Art. 37 (``govcloud:suspended``): servers shut off, public ingress rules withdrawn."""
 
 
 def policy_headroom() -> sizing.Headroom:
@@ -94,6 +98,7 @@ class StackConfig:
                 provider_ops_group=config.get("providerOpsGroup") or DEFAULT_PROVIDER_OPS_GROUP,
                 release_data=release_data(config.get("releaseData")),
                 headroom=headroom,
+                suspended=config.get("suspended") == "true",
             ),
         )
 

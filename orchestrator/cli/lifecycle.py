@@ -126,6 +126,30 @@ def test_passed(application: str, evidence: str, **kw) -> None:
 
 @app.command()
 @click.argument("application")
+@click.option("--risk", required=True, type=click.Choice(["high", "low"]),
+              help="high: suspend the system until rectified; low: order rectification by --due")
+@click.option("--finding", required=True, help="what the security inspection found")
+@click.option("--reference", required=True, help="the inspection's reference (report number)")
+@click.option("--due", help="low risk: the date (YYYY-MM-DD) the rectification is due")
+@step
+def suspend(application: str, risk: str, finding: str, reference: str, due: str | None, **kw) -> None:
+    """E-gov office: a security inspection's finding (Art. 37); high risk suspends the system (the
+    provider's `govcloud up` then shuts its servers off and withdraws its public ingress)."""
+    _run("suspend", application, risk, finding, reference, due=due, **kw)
+
+
+@app.command()
+@click.argument("application")
+@click.option("--rectified", "evidence", required=True, help="the evidence of the rectification")
+@step
+def resume(application: str, evidence: str, **kw) -> None:
+    """E-gov office: the finding is rectified (Art. 37); a suspension is lifted (the provider's
+    `govcloud up` restores the servers and the public ingress)."""
+    _run("resume", application, evidence, **kw)
+
+
+@app.command()
+@click.argument("application")
 @click.argument("manifest", type=click.Path(path_type=Path))
 @step
 def change(application: str, manifest: Path, **kw) -> None:

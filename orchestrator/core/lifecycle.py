@@ -58,6 +58,10 @@ PROVISION_FAILED = "provision-failed"
 #: Quorum (issue 21): one office member's approval of a step that needs more distinct approvers
 #: than have acted; the N-th distinct approval records the step itself. A withdrawn one no longer counts.
 APPROVAL_GIVEN, APPROVAL_WITHDRAWN = "approval-given", "approval-withdrawn"
+#: Art. 37: a high-risk finding suspends the system (servers off, public ingress withdrawn) until
+#: rectified; a lower-risk one orders rectification by a date; ``rectified`` ends either.
+SUSPENDED, RECTIFICATION_ORDERED, RECTIFIED = "suspended", "rectification-ordered", "rectified"
+RISKS = ("high", "low")
 
 UNIT, EGOV, PROVIDER = "unit", "egov-office", "provider"
 ROLES = (UNIT, EGOV, PROVIDER)
@@ -204,6 +208,13 @@ TRANSITIONS: tuple[Transition, ...] = (
        "an office member withdraws their approval of production before the quorum is reached", "production"),
     _t(APPROVAL_WITHDRAWN, f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}", None, EGOV, "Art. 15-16",
        "an office member withdraws their approval of a major change or a termination before the quorum is reached"),
+    _t(SUSPENDED, _MAY_LOSE_DATA, None, EGOV, "Art. 37",
+       "a security inspection found a high risk: the system is suspended (servers off, public ingress withdrawn) "
+       "until rectified; the provider's up applies it"),
+    _t(RECTIFICATION_ORDERED, _MAY_LOSE_DATA, None, EGOV, "Art. 37",
+       "a security inspection found a lower risk: the unit rectifies it by the date the office sets"),
+    _t(RECTIFIED, _MAY_LOSE_DATA, None, EGOV, "Art. 37",
+       "the office accepts the rectification evidence: a suspension is lifted (the provider's up restores it)"),
     _t(PROVISION_FAILED, f"{REVIEWED} {_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 15",
        "an up failed or left the cloud different from the plan; an approved change returns to the operating "
        "state, so the unit may request a revert or a new change"),
@@ -279,6 +290,10 @@ class AppState:
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: quorum step -> the approvals given short of its quorum: digest, quorum, by [actor, at, sequence]
     approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Art. 37: the suspension in force (finding, reference, at, by), None when running
+    suspension: dict[str, Any] | None = None
+    #: Art. 37: the last rectification ordered (finding, reference, due, at, by; rectified: when done)
+    rectification: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -339,7 +354,8 @@ def apply(state: AppState, event: Event) -> AppState:
         s.clocks[name] = [at, None]
 
     def deployed() -> dict[str, Any]:
-        return {"event": event.type, "at": at, "sequence": event.sequence, "program": p.get("program")}
+        return {"event": event.type, "at": at, "sequence": event.sequence, "program": p.get("program"),
+                "suspended": bool(p.get("suspended"))}
 
     def decided(key: str) -> None:
         entry = {"digest": event.digest, "actor": event.actor, "at": at, "sequence": event.sequence,
@@ -423,6 +439,17 @@ def apply(state: AppState, event: Event) -> AppState:
         if s.state == CHANGE_APPROVED:  # back to operating: the unit may request a revert or a new change
             s.state, s.operating, s.change = s.operating or TRIAL, None, None
             stop("change-applied")
+    elif kind == SUSPENDED:
+        s.suspension = {"finding": event.reason, "reference": p.get("reference"), "at": at, "by": event.actor}
+    elif kind == RECTIFICATION_ORDERED:
+        s.rectification = {"finding": event.reason, "reference": p.get("reference"), "due": p["due"], "at": at,
+                           "by": event.actor, "rectified": None}
+        start("rectification")
+    elif kind == RECTIFIED:
+        s.suspension = None
+        if s.rectification and not s.rectification.get("rectified"):
+            s.rectification = {**s.rectification, "rectified": at}
+        stop("rectification")
     elif kind == "extended":
         s.test_days += int(p["days"])
         if "test" not in s.provisioned and "test-window" in s.clocks:
@@ -544,6 +571,8 @@ def decide(
         digest = data_loss_gate(state, kind, environment, digest, reason, payload, actor)
     if kind == PROVISION_FAILED and not reason:
         raise RuleError("a failed up is recorded with what failed", rule="failure-reason", article="Art. 15")
+    if kind in (SUSPENDED, RECTIFICATION_ORDERED, RECTIFIED):
+        inspection_gate(state, kind, at, reason, payload)
     if kind in ("expiry-warned", "test-expired", "extended") and not state.test_started:
         raise RuleError(f"{state.application} has no test environment", rule="test-window", article="Art. 13")
     if kind == APPROVAL_WITHDRAWN:
@@ -824,6 +853,41 @@ def data_loss_gate(state: AppState, kind: str, environment: str | None, digest: 
     return confirmed["digest"]
 
 
+def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | None, payload: dict[str, Any]) -> None:
+    """Art. 37: a suspension or a rectification order names the inspection's finding and
+    reference (an order also its due date, after ``at``); one of each at a time; ``rectified``
+    needs its evidence and something to end."""
+    article = "Art. 37"
+    open_order = state.rectification is not None and not state.rectification.get("rectified")
+    if kind == RECTIFIED:
+        if not reason:
+            raise RuleError("a rectification is recorded with its evidence", rule="rectification-evidence",
+                            article=article)
+        if state.suspension is None and not open_order:
+            raise RuleError(f"{state.application} is neither suspended nor ordered to rectify anything",
+                            rule="rectification-open", article=article)
+        return
+    if not reason or not str(payload.get("reference") or "").strip():
+        raise RuleError("an inspection finding is recorded with its text and the inspection's reference",
+                        rule="inspection-finding", article=article)
+    if kind == SUSPENDED and state.suspension is not None:
+        raise RuleError(f"{state.application} is suspended already (since {state.suspension['at']}, "
+                        f"{state.suspension['reference']})", rule="suspended-once", article=article)
+    if kind == RECTIFICATION_ORDERED:
+        if open_order:
+            raise RuleError(f"{state.application} has a rectification open already, due "
+                            f"{state.rectification['due']}", rule="rectification-open", article=article)
+        try:
+            due = dt.date.fromisoformat(str(payload.get("due")))
+        except ValueError:
+            raise RuleError(f"--due {payload.get('due')!r} is not a date (YYYY-MM-DD)", rule="rectification-due",
+                            article=article) from None
+        if due <= at.date():
+            raise RuleError(f"the rectification is due {due.isoformat()}, not after the order ({at.date().isoformat()})",
+                            rule="rectification-due", article=article)
+        payload["due"] = due.isoformat()
+
+
 def approved_data_loss(state: AppState, environment: str, digest: str) -> frozenset[str]:
     """The resources whose data an up of ``environment`` at ``digest`` may destroy: those the unit
     confirmed and the office approved for that digest (empty when none)."""
@@ -937,6 +1001,7 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
         DeadlineRule("change-applied", "Art. 15", 3, "working", "change applied after approval"),
         DeadlineRule("termination-review", "Art. 16", 5, "working", "termination reviewed after the request"),
         DeadlineRule("reclamation", "Art. 16", 3, "working", "resources reclaimed after approval"),
+        DeadlineRule("rectification", "Art. 37", 0, "natural", "a lower-risk finding rectified by the date the office set"),
     )
 }
 
@@ -949,7 +1014,7 @@ class Deadline:
     start: dt.date
     due: dt.date
     provisional: bool
-    status: Literal["met", "missed", "open"]
+    status: Literal["met", "missed", "open", "paused"]
     working_days: int  #: working days elapsed from the start to the end (or to now)
     done: dt.date | None
     days: int = 0  #: days elapsed from the start to the end (or to now), of the rule's own kind
@@ -966,10 +1031,21 @@ class Deadline:
         return data
 
 
+#: Deadlines that count the system's running time (Art. 13-14): paused while it is suspended (Art. 37).
+RUNNING_CLOCKS = ("test-window", "trial-minimum")
+
+
+def paused(state: AppState, name: str) -> bool:
+    """Whether clock ``name`` of ``state`` is paused: it counts running time and the system is suspended."""
+    return name in RUNNING_CLOCKS and state.suspension is not None and state.clocks[name][1] is None
+
+
 def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, bool]:
     """The due date of clock ``name`` of ``state`` and whether it is provisional."""
     rule = DEADLINE_RULES[name]
     start = dt.datetime.fromisoformat(state.clocks[name][0]).date()
+    if name == "rectification" and state.rectification:
+        return dt.date.fromisoformat(state.rectification["due"]), False
     days = state.test_days if name == "test-window" else rule.days
     if rule.count == "natural":
         result = calendar.add_natural_days(start, days)
@@ -988,7 +1064,9 @@ def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bo
         due, provisional = due_date(state, name, calendar)
         start = dt.datetime.fromisoformat(started).date()
         done = dt.datetime.fromisoformat(ended).date() if ended else None
-        if rule.kind == "not-before":
+        if paused(state, name):
+            status = "paused"
+        elif rule.kind == "not-before":
             status = "missed" if done and done < due else ("met" if (done or now.date()) >= due else "open")
         elif done:
             status = "met" if done <= due else "missed"

@@ -135,6 +135,12 @@ class Rule(Model):
         return self.remote_cidr in ("0.0.0.0/0", "::/0")
 
     @property
+    def is_public_ingress(self) -> bool:
+        """Ingress from addresses outside private networks (a suspension withdraws it, Art. 37)."""
+        return (self.direction == "ingress" and self.remote_cidr is not None
+                and not ipaddress.ip_network(self.remote_cidr).is_private)
+
+    @property
     def ethertype(self) -> str:
         if self.remote_cidr and ":" in self.remote_cidr:
             return "IPv6"

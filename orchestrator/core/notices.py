@@ -64,16 +64,18 @@ EVENT_KINDS: dict[str, str] = {
     "backup-confirmed": "request", "approval-given": "request",
     "accepted": "decision", "rejected": "decision", "reviewed": "decision", "approved": "decision",
     "extended": "decision", "test-passed": "decision", "change-approved": "decision",
-    "termination-approved": "decision",
+    "termination-approved": "decision", "suspended": "decision", "rectification-ordered": "decision",
+    "rectified": "decision",
     "provisioned": "provisioned", "test-expired": "test-removed", "reclaimed": "reclaimed",
 }
 #: Decisions the provider acts on as well as the unit.
-PROVIDER_ACTS_ON = frozenset({"approved", "change-approved"})
+PROVIDER_ACTS_ON = frozenset({"approved", "change-approved", "suspended", "rectified"})
 
 #: Who acts before each deadline: the one told a working day ahead, and first told when it is missed.
 RESPONSIBLE: dict[str, str] = {
     "accept-or-reject": OFFICE, "review": OFFICE, "change-review": OFFICE, "termination-review": OFFICE,
     "test-ready": PROVIDER, "change-applied": PROVIDER, "reclamation": PROVIDER,
+    "rectification": UNIT,  # missed: the office hears too (deadline-missed), and escalates (Art. 37)
 }
 
 

@@ -244,6 +244,22 @@ class Lifecycle:
         return self._record(application, lc.APPROVAL_WITHDRAWN, actor, at, environment=environment, reason=reason,
                             payload={"step": step})
 
+    def suspend(self, application: str, risk: str, finding: str, reference: str, actor: lc.Actor, at: dt.datetime,
+                due: str | None = None) -> lc.Event:
+        """Art. 37: a high risk suspends the system (the provider's up then shuts its servers off and
+        withdraws its public ingress); a low risk orders rectification by ``due``."""
+        if risk not in lc.RISKS:
+            raise UsageError(f"--risk {risk!r}: one of {', '.join(lc.RISKS)}")
+        if (risk == "low") != (due is not None):
+            raise UsageError("--due DATE goes with --risk low (a rectification deadline), and only with it")
+        kind = lc.SUSPENDED if risk == "high" else lc.RECTIFICATION_ORDERED
+        payload = {"risk": risk, "reference": reference, **({"due": due} if due is not None else {})}
+        return self._record(application, kind, actor, at, reason=finding, payload=payload)
+
+    def resume(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
+        """Art. 37: the rectification is done (``evidence``): a suspension is lifted, an order closed."""
+        return self._record(application, lc.RECTIFIED, actor, at, reason=evidence)
+
     # --- the provider ---------------------------------------------------------------------
 
     def record_provisioned(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime,

@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
 
 def stack_config(app: Application, path: Path, env: Environment, external_network: str,
-                 key_pair: str | None, release: Iterable[str] = ()) -> dict[str, str]:
+                 key_pair: str | None, release: Iterable[str] = (), suspended: bool | None = None) -> dict[str, str]:
     """The ``govcloud:*`` stack config the program reads (paths relative to the repository).
 
     ``govcloud:releaseData`` is always written, empty unless this run may destroy the data of
-    ``release`` (an approved data loss): a later plain ``pulumi up`` protects everything again."""
+    ``release`` (an approved data loss): a later plain ``pulumi up`` protects everything again.
+    ``govcloud:suspended`` is written when the ledger was read (``up``): Art. 37's suspension."""
     import json
 
     resolved = path.resolve()
@@ -44,6 +45,8 @@ def stack_config(app: Application, path: Path, env: Environment, external_networ
     }
     if key_pair:
         config["govcloud:keyPair"] = key_pair
+    if suspended is not None:
+        config["govcloud:suspended"] = "true" if suspended else "false"
     return config
 
 
@@ -138,8 +141,10 @@ def run_operation(
     guard = datasafety.guard(lifecycle, app, env, plan)
     located = engine.locate()
     platform, secret_keys = platform_config(os.environ)
-    config = stack_config(app, path, env, external_network, key_pair, guard.release) | platform
-    up = Up(app, env, plan.stack, config, located, secret_keys, guard, on_progress)
+    state = lifecycle.state(app.id)
+    suspended = state.suspension is not None
+    config = stack_config(app, path, env, external_network, key_pair, guard.release, suspended) | platform
+    up = Up(app, env, plan.stack, config, located, secret_keys, guard, on_progress, suspended)
     program = program_fingerprint()
     drift = DriftLog(lifecycle.store.engine) if hasattr(lifecycle.store, "engine") else None
     drifted = drift.findings(application=app.id, environment=str(env), status=("open",)) if drift else []
@@ -157,9 +162,14 @@ def run_operation(
     if drifted:  # the approved digest applied again over drift: recorded, and the drift resolved by it
         reason = reason or f"applied again over {len(drifted)} drift finding(s) (govcloud drift)"
         payload = {**(payload or {}), "drift": [f["fingerprint"] for f in drifted]}
+    turned = suspended != bool(state.deployed.get(str(env), {}).get("suspended"))
+    if turned:
+        reason = reason or ("Art. 37: suspended: servers shut off, public ingress withdrawn" if suspended
+                            else "Art. 37: rectified: servers on, public ingress restored")
     event = lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                        payload={"program": program, **(payload or {}), **done},
-                                        remedies=bool(drifted))
+                                        payload={"program": program, **(payload or {}), **done,
+                                                 "suspended": suspended},
+                                        remedies=bool(drifted) or turned)
     if drift is not None and drifted:
         drift.reapplied(plan.stack, admissions.at)
     result = dataclasses.replace(result, recorded=event.type if event is not None else None)
@@ -181,9 +191,9 @@ class Up:
 
     def __init__(self, app: Application, env: Environment, stack: str, config: dict[str, str],
                  located: engine.Engine, secret_keys: set[str], guard: DataGuard,
-                 on_progress: Callable[[engine.Progress], None] | None) -> None:
+                 on_progress: Callable[[engine.Progress], None] | None, suspended: bool = False) -> None:
         self.app, self.env, self.stack, self.config, self.located = app, env, stack, config, located
-        self.secret_keys, self.guard, self.on_progress = secret_keys, guard, on_progress
+        self.secret_keys, self.guard, self.on_progress, self.suspended = secret_keys, guard, on_progress, suspended
         self.done: dict[str, Any] = {}
         """What this run did so far (recorded with its success or its failure)."""
 
@@ -217,7 +227,7 @@ class Up:
         if guard.changes.destroying:
             self.done["destroyed"] = [s.as_dict() for s in guard.changes.destroying]
         verification = verify.verify_application(self.app, self.env, external_network=external_network,
-                                                 key_pair=key_pair)
+                                                 key_pair=key_pair, suspended=self.suspended)
         if not verification.matches:
             raise ExternalError(f"up of {self.stack} finished but the cloud differs from the plan: "
                                 + "; ".join(verification.problems[:10])

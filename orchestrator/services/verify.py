@@ -29,13 +29,13 @@ class Verification:
         return {"stack": self.stack, "digest": self.digest, "matches": self.matches, "problems": self.problems}
 
 
-def settings(external_network: str | None = None, key_pair: str | None = None) -> Any:
+def settings(external_network: str | None = None, key_pair: str | None = None, suspended: bool = False) -> Any:
     """The program's settings as ``up`` runs it (the plan then names the real network and key)."""
     from stacks.program import StackSettings, policy_headroom
 
     return StackSettings(external_network=external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
                          key_pair=key_pair or os.environ.get("GOVCLOUD_KEY_PAIR") or None,
-                         headroom=policy_headroom())
+                         headroom=policy_headroom(), suspended=suspended)
 
 
 def cloud_differences(plan: Any, cloud: str | None = None) -> list[str]:
@@ -46,11 +46,11 @@ def cloud_differences(plan: Any, cloud: str | None = None) -> list[str]:
 
 
 def verify_application(app: Application, env: Environment, *, external_network: str | None = None,
-                       key_pair: str | None = None, cloud: str | None = None) -> Verification:
-    """Plan ``env`` of ``app`` as ``up`` runs it and compare the plan with the cloud."""
+                       key_pair: str | None = None, cloud: str | None = None, suspended: bool = False) -> Verification:
+    """Plan ``env`` of ``app`` as ``up`` runs it (``suspended``: Art. 37) and compare the plan with the cloud."""
     from orchestrator.services.plan import plan_application
 
-    plan = plan_application(app, env, settings(external_network, key_pair))
+    plan = plan_application(app, env, settings(external_network, key_pair, suspended))
     return Verification(plan.stack, app.digest, cloud_differences(plan, cloud))
 
 

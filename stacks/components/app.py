@@ -53,7 +53,7 @@ class Environment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("govcloud:app:Environment", name, None, opts)
         resources = app.environments[env].resources
-        scope = Scope.of(app, env, settings.release_data)
+        scope = Scope.of(app, env, settings.release_data, settings.suspended)
         quotas = sizing.quotas(resources, settings.headroom)
 
         self.identity = Identity(

@@ -99,6 +99,7 @@ class Compute(pulumi.ComponentResource):
             networks=[compute.InstanceNetworkArgs(port=port.id)],
             user_data=pulumi.Output.secret(user_data),
             metadata=scope.metadata,
+            power_state="shutoff" if scope.suspended else None,  # Art. 37; unset is the provider's "active"
             # The port is the server's own: a replacement must free it before the new server binds it.
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["user_data"],
                                         delete_before_replace=True, **root_disk(scope, server, instance_name)),

@@ -23,9 +23,12 @@ class Scope:
     release: frozenset[str] = frozenset()
     """Logical names of data-bearing resources this run may delete, replace or rebuild (an
     approved data loss, stack config ``govcloud:releaseData``); every other one is protected."""
+    suspended: bool = False
+    """Art. 37 (``govcloud:suspended``): servers shut off, public ingress rules left out."""
 
     @classmethod
-    def of(cls, app: Application, env: Environment, release: frozenset[str] = frozenset()) -> Scope:
+    def of(cls, app: Application, env: Environment, release: frozenset[str] = frozenset(),
+           suspended: bool = False) -> Scope:
         return cls(
             app=app.id,
             env=env,
@@ -34,6 +37,7 @@ class Scope:
             metadata=naming.metadata(app, env),
             header_metadata=naming.header_metadata(app, env),
             release=release,
+            suspended=suspended,
         )
 
     def protected(self, name: str) -> bool:

@@ -118,7 +118,7 @@ def test_expire_removes_the_test_environment_through_the_reclaimer(run, monkeypa
 def test_every_lifecycle_command_takes_at_and_output():
     app = cli.commands["app"]
     commands = [*app.commands.values(), *(cli.commands[n] for n in ("deadlines", "changes", "expire"))]
-    assert len(commands) == 22
+    assert len(commands) == 24
     for command in commands:
         names = {p.name for p in command.params}
         assert {"at", "output"} <= names, command.name

@@ -267,7 +267,7 @@ def check_server(check: Check, r: PlannedResource) -> None:
     if (server := _named(check, "servers", r)) is None:
         return
     p = r.properties
-    check.expect(f"server {server.name} status", server.status, "ACTIVE")
+    check.expect(f"server {server.name} status", server.status, "SHUTOFF" if p.get("powerState") == "shutoff" else "ACTIVE")
     check.expect(f"server {server.name} flavor", server.flavor.get("original_name") or server.flavor.get("name"),
                  p["flavorName"])
     image = check.admin.image.get_image(server.image["id"]) if server.image else None
