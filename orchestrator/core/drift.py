@@ -57,11 +57,16 @@ def _canonical(value: Any) -> str:
 def differences(stack: str, resource: str, type_: str, before: Mapping[str, Any], after: Mapping[str, Any],
                 ignored: Iterable[str] = ()) -> list[Finding]:
     """The properties of one resource whose values differ between ``before`` (state) and ``after``
-    (cloud), ``ignored`` left out (values the cloud changes by itself)."""
+    (cloud), ``ignored`` left out (values the cloud changes by itself). Absent, null and empty
+    are the same value (a refresh reads ``[]`` where the state holds nothing)."""
     skip = set(ignored)
     return [Finding(stack, resource, type_, key, before.get(key), after.get(key))
             for key in sorted(set(before) | set(after))
-            if key not in skip and not key.startswith("__") and before.get(key) != after.get(key)]
+            if key not in skip and not key.startswith("__") and _value(before.get(key)) != _value(after.get(key))]
+
+
+def _value(value: Any) -> Any:
+    return None if value in (None, "", [], {}) else value
 
 
 @dataclass(frozen=True)

@@ -1031,6 +1031,8 @@ class Deadline:
         return data
 
 
+#: Deadlines whose due date the step that starts them states (``days`` 0): Art. 37's rectification.
+DATED = ("rectification",)
 #: Deadlines that count the system's running time (Art. 13-14): paused while it is suspended (Art. 37).
 RUNNING_CLOCKS = ("test-window", "trial-minimum")
 
@@ -1044,7 +1046,7 @@ def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, b
     """The due date of clock ``name`` of ``state`` and whether it is provisional."""
     rule = DEADLINE_RULES[name]
     start = dt.datetime.fromisoformat(state.clocks[name][0]).date()
-    if name == "rectification" and state.rectification:
+    if name in DATED and state.rectification:
         return dt.date.fromisoformat(state.rectification["due"]), False
     days = state.test_days if name == "test-window" else rule.days
     if rule.count == "natural":

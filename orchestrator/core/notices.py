@@ -55,6 +55,8 @@ KINDS: dict[str, Kind] = {
         Kind("reclaimed", "Art. 16", (UNIT, OFFICE), "every resource of the application is reclaimed"),
         Kind("capacity", "Art. 31", (PROVIDER, OFFICE), "the cloud's use is at or above the threshold"),
         Kind("quota-drift", "Art. 31", (PROVIDER,), "an environment's quotas in the cloud differ from its allocation"),
+        Kind("cloud-drift", "Art. 31", (PROVIDER,),
+             "an environment's cloud differs from its approved digest (govcloud drift): new findings"),
     )
 }
 

@@ -34,6 +34,10 @@ class StackCheck:
     result: dr.Reconciled | None = None
     error: str | None = None
 
+    @property
+    def unit(self) -> str:
+        return self.stack.split(".", 1)[0]  # naming.stack_name: <unit>.<app>.<env>
+
     def as_dict(self) -> dict[str, Any]:
         return {"application": self.application, "environment": self.environment, "stack": self.stack,
                 "ok": self.error is None, "error": self.error,
@@ -144,3 +148,13 @@ def _engine_finder(cloud: str | None) -> Callable[[str], list[dr.Finding]]:
 
     located, connection = engine.locate(), Cloud.connect(cloud)
     return lambda stack: find(stack, located, connection)
+
+
+def notices(report: DriftReport, today: dt.date) -> list[Any]:
+    """One ``cloud-drift`` notice per environment with new drift (what is still there was told)."""
+    from orchestrator.core import notices as nt
+
+    return [nt.Notice("cloud-drift", c.application, c.unit, today, nt.KINDS["cloud-drift"].audience,
+                      environment=c.environment, topic=c.stack,
+                      payload={"findings": [f.as_dict() for f in c.result.new]})
+            for c in report.checked if c.result and c.result.new]

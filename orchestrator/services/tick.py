@@ -1,6 +1,7 @@
 """``govcloud tick``: the scheduled run, under the ledger lease ``tick`` so that two never act at once.
 
-Steps in order: the deadline scan, ``expire``, the capacity watch, quota drift, then delivery of
+Steps in order: the deadline scan, ``expire``, the capacity watch, quota drift, cloud drift (each
+live environment once a day, ``govcloud drift``; new drift becomes a notice), then delivery of
 the outbox. Each step that fails is reported with its error and the rest go on; a tick that
 finds the lease held by a live holder does nothing and says who holds it.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from orchestrator.errors import GovcloudError
 
-STEPS = ("deadlines", "expire", "capacity", "drift", "deliver")
+STEPS = ("deadlines", "expire", "capacity", "drift", "cloud-drift", "deliver")
 LEASE = "tick"
 
 
@@ -140,9 +141,19 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
         return {"checked": checked, "drifted": [f"{n.application} {n.environment}" for n in found],
                 "queued": notices.queue(found)}
 
+    def cloud_drift() -> dict[str, Any]:
+        from orchestrator.core.drift import INTERVAL
+        from orchestrator.services import drift as svc
+        from orchestrator.services import quotas
+
+        report = svc.check(ledger, quotas.policy(policy).drift_ignore, now=now, interval=INTERVAL, cloud=cloud)
+        found = svc.notices(report, today)
+        return {"checked": len(report.checked), "drifted": report.drifted, "failed": report.failed,
+                "queued": notices.queue(found)}
+
     def deliver() -> dict[str, Any]:
         report = notices.deliver(utc).as_dict()
         return {k: v for k, v in report.items() if k != "messages"} | {"messages": len(report["messages"])}
 
     return {"deadlines": lambda: notices.scan(now), "expire": expire, "capacity": capacity, "drift": drift,
-            "deliver": deliver}
+            "cloud-drift": cloud_drift, "deliver": deliver}

@@ -43,6 +43,7 @@ def test_differences_compare_outputs_and_leave_volatile_ones_out():
     found = dr.differences(STACK, "app", "t", {"flavorName": "a", "updated": "1", "name": "x"},
                            {"flavorName": "b", "updated": "2", "name": "x"}, ignored=("updated",))
     assert [(f.property, f.before, f.after) for f in found] == [("flavorName", "a", "b")]
+    assert dr.differences(STACK, "net", "t", {"dnsNameservers": None}, {"dnsNameservers": [], "tags": {}}) == []
 
 
 def test_reconcile_new_still_ignored_expired_and_resolved():
@@ -176,3 +177,14 @@ def test_reapplying_resolves_the_open_drift_as_reapplied(ledger, live):
     assert event is not None and event.type == "reapplied"
     assert live.record_deployment("social-security", "test", OPS, at("2026-03-02T10:00"), digest,
                                   payload={"program": "p1"}) is None  # nothing drifted, nothing changed
+
+
+def test_new_drift_becomes_one_cloud_drift_notice_for_the_provider(ledger, live):
+    from orchestrator.core import notices as nt
+
+    first = svc.notices(run(ledger, [RULE]), TODAY)
+    [notice] = first
+    assert (notice.kind, notice.application, notice.unit, notice.environment, notice.audience) == (
+        "cloud-drift", "social-security", "rsj", "test", (nt.PROVIDER,))
+    assert [f["fingerprint"] for f in notice.payload["findings"]] == [RULE.fingerprint]
+    assert svc.notices(run(ledger, [RULE], when="2026-03-02T09:00"), TODAY) == []  # told once

@@ -58,9 +58,10 @@ def test_each_step_runs_and_each_failure_is_reported(tmp_path):
              "expire": step("expire", ExternalError("no Pulumi engine")),
              "capacity": step("capacity", KeyError("vcpu")),
              "drift": step("drift", {"checked": 0}),
+             "cloud-drift": step("cloud-drift", {"checked": 1, "drifted": 1, "failed": 0, "queued": 1}),
              "deliver": step("deliver", {"sent": 1, "failed": 2})}
     report = tick.run(ledger, steps, skip=frozenset({"drift"}))
-    assert calls == ["deadlines", "expire", "capacity", "deliver"]
+    assert calls == ["deadlines", "expire", "capacity", "cloud-drift", "deliver"]
     assert report.failed == ["expire", "capacity", "deliver"]
     by = {s.name: s for s in report.steps}
     assert by["expire"].error == "no Pulumi engine" and by["capacity"].error == "KeyError: 'vcpu'"
@@ -108,7 +109,7 @@ def test_two_ticks_on_postgresql_send_every_notice_exactly_once(postgres_url, re
     digest([], "zh")  # templates compiled once, before the forks
     for round_ in range(20):
         with ledger.engine.begin() as conn:
-            conn.execute(sa.text("TRUNCATE events, applications, leases, notices, notice_attempts"))
+            conn.execute(sa.text("TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, drift_runs"))
         for i in range(3):  # each: a request now (office), a deadline ahead at the scan (office)
             path = variant(tmp_path, f"s{i}", ("id: social-security", f"id: social-{i}"))
             service.submit(path, SOCIAL, at("2026-02-12T10:00"))
