@@ -300,6 +300,8 @@ class Refreshed:
     name: str
     before: dict[str, Any]
     after: dict[str, Any] | None
+    inputs: frozenset[str] = frozenset()
+    """The properties the program sets (the rest the cloud computes: a port's device, a server's address)."""
 
 
 def preview_refresh(stack_name: str, engine: Engine, repo: Path = REPO) -> list[Refreshed]:
@@ -316,7 +318,8 @@ def preview_refresh(stack_name: str, engine: Engine, repo: Path = REPO) -> list[
         before = dict(meta.old.outputs or {})
         after = None if meta.new is None else dict(meta.new.outputs or {})
         if after != before:
-            found[meta.urn] = Refreshed(meta.urn, meta.type, meta.urn.rsplit("::", 1)[-1], before, after)
+            found[meta.urn] = Refreshed(meta.urn, meta.type, meta.urn.rsplit("::", 1)[-1], before, after,
+                                        frozenset(meta.old.inputs or {}))
 
     try:
         clear_stale_locks(stack_name, engine)

@@ -55,13 +55,15 @@ def _canonical(value: Any) -> str:
 
 
 def differences(stack: str, resource: str, type_: str, before: Mapping[str, Any], after: Mapping[str, Any],
-                ignored: Iterable[str] = ()) -> list[Finding]:
+                ignored: Iterable[str] = (), inputs: Iterable[str] | None = None) -> list[Finding]:
     """The properties of one resource whose values differ between ``before`` (state) and ``after``
-    (cloud), ``ignored`` left out (values the cloud changes by itself). Absent, null and empty
-    are the same value (a refresh reads ``[]`` where the state holds nothing)."""
+    (cloud): only those in ``inputs`` when given (what the program sets; the rest the cloud
+    computes), ``ignored`` left out. Absent, null and empty are the same value (a refresh reads
+    ``[]`` where the state holds nothing)."""
     skip = set(ignored)
+    keys = set(before) | set(after) if inputs is None else set(inputs)
     return [Finding(stack, resource, type_, key, before.get(key), after.get(key))
-            for key in sorted(set(before) | set(after))
+            for key in sorted(keys)
             if key not in skip and not key.startswith("__") and _value(before.get(key)) != _value(after.get(key))]
 
 

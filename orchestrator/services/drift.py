@@ -89,7 +89,7 @@ def find(stack: str, located: Any, cloud: Any) -> list[dr.Finding]:
     from orchestrator.adapters import engine
 
     found = [f for r in engine.preview_refresh(stack, located)
-             for f in (dr.differences(stack, r.name, r.type, r.before, r.after, VOLATILE) if r.after is not None
+             for f in (dr.differences(stack, r.name, r.type, r.before, r.after, VOLATILE, r.inputs) if r.after is not None
                        else [dr.Finding(stack, r.name, r.type, "exists", True, False)])]
     return found + [dr.rule_finding(stack, group, rule) for group, rule in strange_rules(stack, located, cloud)]
 

@@ -44,6 +44,9 @@ def test_differences_compare_outputs_and_leave_volatile_ones_out():
                            {"flavorName": "b", "updated": "2", "name": "x"}, ignored=("updated",))
     assert [(f.property, f.before, f.after) for f in found] == [("flavorName", "a", "b")]
     assert dr.differences(STACK, "net", "t", {"dnsNameservers": None}, {"dnsNameservers": [], "tags": {}}) == []
+    port = dr.differences(STACK, "port", "t", {"deviceId": "", "name": "p"}, {"deviceId": "srv-1", "name": "q"},
+                          inputs=("name", "adminStateUp"))
+    assert [f.property for f in port] == ["name"]  # the port's device is the cloud's to set
 
 
 def test_reconcile_new_still_ignored_expired_and_resolved():
