@@ -271,6 +271,13 @@ def _print_status(payload) -> None:
     for name, pending in payload.get("approvals", {}).items():
         by = ", ".join(f"{a['actor']} at {a['at']}" for a in pending["by"])
         click.echo(printable(f"  {name} approval: {_approvals(pending['count'], pending['quorum'])} ({by})"))
+    if payload.get("suspension"):
+        held = payload["suspension"]
+        click.echo(printable(f"  SUSPENDED (Art. 37) since {held['at']} by {held['by']}, {held['reference']}: "
+                             f"{held['finding']}"))
+    order = payload.get("rectification")
+    if order and not order.get("rectified"):
+        click.echo(printable(f"  rectification due {order['due']} ({order['reference']}): {order['finding']}"))
     proposed = payload.get("termination_proposed")
     if proposed:
         from orchestrator.files import shown

@@ -399,6 +399,8 @@ class Lifecycle:
             "data_loss": state.data_loss,
             "failed": state.failed,
             "approvals": lc.pending_approvals(state),
+            "suspension": state.suspension,
+            "rectification": state.rectification,
             "test_expires": state.test_expires.isoformat() if state.test_expires else None,
             "production_opens": state.production_opens.isoformat() if state.production_opens else None,
             "deadlines": [d.as_dict() for d in lc.deadlines(state, self.calendar, at)],

@@ -1,11 +1,18 @@
-"""Issue 21 on the local cloud: ``govcloud drift`` finds what was changed behind the stack's back.
+"""Issue 21 on the local cloud: drift detection and the suspension of Art. 37.
 
-One lean application (``social-security``'s unit and materials under a fresh id: one server, one
-security group, test environment only) is provisioned; then a rule is added to its security group
-with openstacksdk. ``govcloud drift`` finds it, reports it once over three runs, hides it while an
-ignore rule of the quota policy is in force, reports it again once the rule has expired, and
-finds it gone after ``govcloud up`` re-applied the approved digest (recorded ``reapplied``). A
-server changed by hand (resized where the cloud can, else its metadata) is found too.
+Two lean applications (``social-security``'s unit and materials under fresh ids: one server, one
+security group with a rule from the management network and one from anywhere, test environment
+only) are provisioned: the one under inspection and its neighbour.
+
+Drift: a rule is added to the inspected one's security group with openstacksdk. ``govcloud
+drift`` finds it, reports it once over three runs, hides it while an ignore rule of the quota
+policy is in force, reports it again once the rule has expired, and finds it gone after
+``govcloud up`` re-applied the approved digest (recorded ``reapplied``). A server changed by hand
+(resized where the cloud can; this one's Nova has one host and cannot, so stopped) is found too.
+
+Suspension: the office suspends it; the provider's ``govcloud up`` shuts every server of it off
+and withdraws its public ingress; ``app resume --rectified`` and ``up`` bring both back; the
+neighbour's servers and rules, listed before and after, are untouched.
 
 The tests share one story and run in file order; a failure stops the rest.
 """
@@ -36,6 +43,9 @@ RESOURCES = """  resources:
         rules:
           - protocol: tcp
             ports: 443
+            remoteCidr: 0.0.0.0/0
+          - protocol: tcp
+            ports: 8443
             remoteCidr: 10.20.0.0/16
     servers:
       - name: gateway
@@ -48,24 +58,31 @@ RESOURCES = """  resources:
 """
 
 
-@pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str],
-          govcloud: Govcloud) -> Any:
-    app = f"dr-{uuid.uuid4().hex[:6]}"
-    directory = tmp_path_factory.mktemp("drift")
+def write(directory: Path, app: str) -> Path:
     text = EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1)
     manifest = directory / f"{app}.yaml"
     manifest.write_text(text[:text.index("\n  resources:\n") + 1] + RESOURCES, encoding="utf-8")
-    yield {"app": app, "manifest": manifest, "directory": directory}
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str],
+          govcloud: Govcloud) -> Any:
+    suffix = uuid.uuid4().hex[:6]
+    app, neighbour = f"dr-{suffix}", f"nb-{suffix}"
+    directory = tmp_path_factory.mktemp("governance")
+    yield {"app": app, "manifest": write(directory, app), "directory": directory,
+           "neighbour": neighbour, "neighbour_manifest": write(directory, neighbour)}
     located = engine.locate(environ=govcloud.env)
     located = engine.Engine(located.root, located.pulumi_home,
                             located.env | {"PULUMI_CONFIG_PASSPHRASE": govcloud.env["PULUMI_CONFIG_PASSPHRASE"]})
-    stack = naming.stack_name(UNIT, app, Environment.TEST)
-    with contextlib.suppress(GovcloudError):
-        if engine.stack_exists(stack, located):
-            engine.destroy_stack(stack, located)
-            engine.remove_stack(stack, located)
-    leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
+    for name in (app, neighbour):
+        stack = naming.stack_name(UNIT, name, Environment.TEST)
+        with contextlib.suppress(GovcloudError):
+            if engine.stack_exists(stack, located):
+                engine.destroy_stack(stack, located)
+                engine.remove_stack(stack, located)
+        leftovers(admin, KeycloakAdmin.from_environ(keycloak), name, remove=True)
 
 
 def policy(story: dict, expires: dt.date | None) -> str:
@@ -88,20 +105,32 @@ def drift(govcloud: Govcloud, story: dict, *, expect: int, policy_file: str | No
     return checked
 
 
+def project(admin: Any, app: str) -> Any:
+    return admin.identity.find_project(naming.project_name(UNIT, app, Environment.TEST), domain_id="default")
+
+
 def group(admin: Any, story: dict) -> Any:
-    project = admin.identity.find_project(naming.project_name(UNIT, story["app"], Environment.TEST),
-                                          domain_id="default")
-    [found] = [g for g in admin.network.security_groups(project_id=project.id) if g.name.endswith("-web")]
+    [found] = [g for g in admin.network.security_groups(project_id=project(admin, story["app"]).id)
+               if g.name.endswith("-web")]
     return found
 
 
+def listing(admin: Any, app: str) -> dict[str, list]:
+    """What the cloud holds of ``app``'s test environment: its servers' states, its rules."""
+    found = project(admin, app)
+    return {"servers": sorted((s.name, s.status) for s in admin.compute.servers(project_id=found.id, all_projects=True)),
+            "rules": sorted((r.direction, r.protocol, r.port_range_min, r.remote_ip_prefix)
+                            for g in admin.network.security_groups(project_id=found.id) if g.name != "default"
+                            for r in admin.network.security_group_rules(security_group_id=g.id))}
+
+
 def test_provisioned_and_no_drift(govcloud, story):
-    m = str(story["manifest"])
-    govcloud("app", "submit", m, *UNIT_ACTOR, "--at", beijing(-5 * DAY))
-    govcloud("app", "accept", story["app"], *CLERK, "--at", beijing(-5 * DAY + dt.timedelta(hours=1)))
-    govcloud("app", "review", story["app"], "--opinion", "complete", *CLERK, "--at", beijing(-4 * DAY))
-    govcloud("app", "approve", story["app"], "--env", "test", *CHIEF, "--at", beijing(-4 * DAY + dt.timedelta(hours=1)))
-    govcloud("up", m, "--env", "test", "--at", beijing(-3 * DAY), *OPS)
+    for app, m in ((story["app"], str(story["manifest"])), (story["neighbour"], str(story["neighbour_manifest"]))):
+        govcloud("app", "submit", m, *UNIT_ACTOR, "--at", beijing(-5 * DAY))
+        govcloud("app", "accept", app, *CLERK, "--at", beijing(-5 * DAY + dt.timedelta(hours=1)))
+        govcloud("app", "review", app, "--opinion", "complete", *CLERK, "--at", beijing(-4 * DAY))
+        govcloud("app", "approve", app, "--env", "test", *CHIEF, "--at", beijing(-4 * DAY + dt.timedelta(hours=1)))
+        govcloud("up", m, "--env", "test", "--at", beijing(-3 * DAY), *OPS)
     checked = drift(govcloud, story, expect=0)
     assert checked["new"] == checked["still"] == [], checked
 
@@ -144,10 +173,30 @@ def test_up_reapplies_the_approved_digest_and_the_drift_is_gone(govcloud, story,
     assert govcloud.json("drift", story["app"], "--list")["findings"] == []
 
 
+def test_suspension_shuts_the_servers_off_and_withdraws_public_ingress_until_resumed(govcloud, story, admin):
+    app, m = story["app"], str(story["manifest"])
+    neighbour = listing(admin, story["neighbour"])
+    before = listing(admin, app)
+    assert ("ingress", "tcp", 443, "0.0.0.0/0") in before["rules"] and all(s == "ACTIVE" for _, s in before["servers"])
+
+    govcloud("app", "suspend", app, "--risk", "high", "--finding", "admin console open to the internet",
+             "--reference", "INSP-2026-042", *CHIEF)
+    assert govcloud.json("app", "status", app)["suspension"]["reference"] == "INSP-2026-042"
+    assert govcloud.json("up", m, "--env", "test", *OPS)["recorded"] == "reapplied"
+    suspended = listing(admin, app)
+    assert suspended["servers"] and all(s == "SHUTOFF" for _, s in suspended["servers"]), suspended
+    assert suspended["rules"] == [r for r in before["rules"] if r != ("ingress", "tcp", 443, "0.0.0.0/0")]
+    assert listing(admin, story["neighbour"]) == neighbour  # the other application is untouched
+
+    govcloud("app", "resume", app, "--rectified", "console closed, report R-42", *CHIEF)
+    assert govcloud.json("up", m, "--env", "test", *OPS)["recorded"] == "reapplied"
+    assert listing(admin, app) == before
+    assert listing(admin, story["neighbour"]) == neighbour
+    assert drift(govcloud, story, expect=0)["new"] == []
+
+
 def test_a_server_changed_by_hand_is_found(govcloud, story, admin):
-    project = admin.identity.find_project(naming.project_name(UNIT, story["app"], Environment.TEST),
-                                          domain_id="default")
-    [server] = list(admin.compute.servers(project_id=project.id, all_projects=True))
+    [server] = list(admin.compute.servers(project_id=project(admin, story["app"]).id, all_projects=True))
     bigger = admin.compute.find_flavor("g.2c4g")
     resized = False
     try:
