@@ -1,4 +1,5 @@
-"""Security groups and their rules, exactly as the manifest declares them.
+"""Security groups and their rules, exactly as the manifest declares them (while the system is
+suspended under Art. 37, without the ingress rules from public addresses).
 
 A group keeps Neutron's default egress rules (IPv4 and IPv6 to anywhere) unless it declares egress
 rules of its own; then the defaults are deleted and the declared egress is the whole egress.
