@@ -92,8 +92,8 @@ def carriers() -> dict[int, list[Carrier]]:
         add(articles_of(t.article), Carrier("transition", f"{t.event}{env}",
                                             f"{', '.join(sorted(t.sources))}{target}: {t.doc}", (t.event,)))
     for rule in lifecycle.DEADLINE_RULES.values():
-        add(articles_of(rule.article), Carrier("deadline", rule.name, f"{rule.days} {rule.count} days: {rule.doc}",
-                                               (rule.name,)))
+        limit = "the date its order sets" if rule.name in lifecycle.DATED else f"{rule.days} {rule.count} days"
+        add(articles_of(rule.article), Carrier("deadline", rule.name, f"{limit}: {rule.doc}", (rule.name,)))
     _find_tests(found)
     return found
 

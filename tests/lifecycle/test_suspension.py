@@ -67,7 +67,8 @@ def test_a_low_risk_finding_gets_a_deadline_that_reaches_the_office_when_missed(
         testing.suspend(APP, "low", "verbose errors", "INSP-2", CHIEF, at("2026-02-17T09:00"), due="2026-02-17")
     with pytest.raises(RuleError, match="not a date"):
         testing.suspend(APP, "low", "verbose errors", "INSP-2", CHIEF, at("2026-02-17T09:00"), due="soon")
-    testing.suspend(APP, "low", "verbose errors", "INSP-2", CHIEF, at("2026-02-17T09:00"), due="2026-02-24")
+    order = testing.suspend(APP, "low", "verbose errors", "INSP-2", CHIEF, at("2026-02-17T09:00"), due="2026-02-24")
+    assert order.type == "rectification-ordered" and order.payload["due"] == "2026-02-24"
     state = testing.state(APP)
     assert state.suspension is None and state.rectification["due"] == "2026-02-24"
     found = {d.name: d for d in testing.deadlines(at("2026-02-25T09:00")).found if d.application == APP}
@@ -78,7 +79,7 @@ def test_a_low_risk_finding_gets_a_deadline_that_reaches_the_office_when_missed(
     assert missed and nt.OFFICE in missed[0].audience and nt.UNIT in missed[0].audience
     with pytest.raises(RuleError, match="rectification open already"):
         testing.suspend(APP, "low", "another", "INSP-3", CHIEF, at("2026-02-18T09:00"), due="2026-03-24")
-    testing.resume(APP, "error pages fixed", CHIEF, at("2026-02-26T09:00"))
+    assert testing.resume(APP, "error pages fixed", CHIEF, at("2026-02-26T09:00")).type == "rectified"
     done = {d.name: d for d in lc.deadlines(testing.state(APP), Calendar(), at("2026-02-27T09:00"))}
     assert done["rectification"].status == "missed" and done["rectification"].done == dt.date(2026, 2, 26)
 
