@@ -150,6 +150,7 @@ def fake_engine(monkeypatch):
     monkeypatch.setattr(engine, "preview_steps", lambda *a, **k: [])
     monkeypatch.setattr("orchestrator.services.provision.platform_config", lambda environ: ({}, set()))
     monkeypatch.setattr("orchestrator.services.verify.cloud_differences", lambda plan, cloud=None: [])
+    monkeypatch.setattr("orchestrator.services.provision.remove_strange_rules", lambda stack, located: [])
     return calls
 
 
@@ -171,7 +172,7 @@ def test_up_records_provisioned_then_nothing_then_reapplied_with_the_program_it_
     first, again = lifecycle.history("citizen-portal")[-2:]
     assert (first.type, again.type) == ("provisioned", "reapplied")
     assert again.reason == "program changed: stacks/components/compute.py"
-    assert again.payload == {"program": "sha256:" + "cd" * 32, "commit": "c0ffee", "verified": True}
+    assert again.payload == {"program": "sha256:" + "cd" * 32, "commit": "c0ffee", "verified": True, "suspended": False}
     assert first.payload["program"] == program
     state = lifecycle.state("citizen-portal")
     assert state.deployed["test"]["event"] == "reapplied" and state.test_started == "2026-11-05T09:00:00"

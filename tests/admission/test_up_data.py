@@ -59,6 +59,7 @@ class FakeCloud:
         monkeypatch.setattr(engine, "destroy_targets",
                             lambda stack, located, names, **k: self.record("destroy-first", stack, sorted(names)))
         monkeypatch.setattr("orchestrator.services.provision.platform_config", lambda environ: ({}, set()))
+        monkeypatch.setattr("orchestrator.services.provision.remove_strange_rules", lambda stack, located: [])
         monkeypatch.setattr("orchestrator.services.provision.resize_database",
                             lambda project, resize: self.record("resize", project, resize.name, resize.flavor, resize.size) or {"size": resize.size})
         monkeypatch.setattr("orchestrator.services.provision.restrict_database_access",
