@@ -65,4 +65,14 @@ def verify(app_ref: str, env_name: str, *, manifests: Iterable[Path] = (), exter
     env = Environment(env_name)
     if env not in app.environments:
         raise UsageError(f"{path}: environment {env} is not declared in the manifest")
-    return verify_application(app, env, external_network=external_network, key_pair=key_pair, cloud=cloud)
+    return verify_application(app, env, external_network=external_network, key_pair=key_pair, cloud=cloud,
+                              suspended=suspended(app.id))
+
+
+def suspended(application: str) -> bool:
+    """Whether the ledger (if there is one) holds a suspension of ``application`` (Art. 37)."""
+    from orchestrator.services.admission import existing_ledger
+
+    lifecycle = existing_ledger()
+    state = lifecycle.store.find_state(application) if lifecycle is not None else None
+    return state is not None and state.suspension is not None
