@@ -191,3 +191,30 @@ def test_new_drift_becomes_one_cloud_drift_notice_for_the_provider(ledger, live)
         "cloud-drift", "social-security", "rsj", "test", (nt.PROVIDER,))
     assert [f["fingerprint"] for f in notice.payload["findings"]] == [RULE.fingerprint]
     assert svc.notices(run(ledger, [RULE], when="2026-03-02T09:00"), TODAY) == []  # told once
+
+
+def test_find_reads_the_refresh_preview_and_the_groups_rules(monkeypatch):
+    """The wiring of one stack's look: the engine's refresh (only the properties the program sets)
+    and the strange rule in a group the state holds."""
+    from orchestrator.adapters import engine
+
+    server = engine.Refreshed("urn:x::app-0", "openstack:compute/instance:Instance", "app-0",
+                              {"flavorName": "g.1c2g", "accessIpV4": "10.0.0.5", "powerState": "active"},
+                              {"flavorName": "g.2c4g", "accessIpV4": "10.0.0.9", "powerState": "active"},
+                              frozenset({"flavorName", "powerState"}))
+    gone = engine.Refreshed("urn:x::app-data", "openstack:blockstorage/volume:Volume", "app-data", {"size": 1}, None)
+    monkeypatch.setattr(engine, "preview_refresh", lambda stack, located: [server, gone])
+    monkeypatch.setattr(engine, "state_outputs", lambda stack, located: [
+        ("app-web", svc.SEC_GROUP, "g1", {"deleteDefaultRules": True}),
+        ("app-web-ingress-tcp-443", svc.SEC_RULE, "r1", {})])
+
+    class Cloud:
+        def security_group_rules(self, ids):
+            assert list(ids) == ["g1"]
+            return {"g1": [{"id": "r1"}, {"id": "r9", "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                                          "portRangeMin": 22, "portRangeMax": 22, "remoteIpPrefix": "0.0.0.0/0"}]}
+
+    found = svc.find(STACK, None, Cloud())
+    assert [(f.resource, f.property, f.before, f.after) for f in found] == [
+        ("app-0", "flavorName", "g.1c2g", "g.2c4g"), ("app-data", "exists", True, False),
+        ("app-web", "rules", None, "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)")]
