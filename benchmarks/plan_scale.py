@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--no-warm", action="store_true", help="skip the second, cached pass")
     args = parser.parse_args()
 
-    from orchestrator.services.plan import plan_paths
+    from orchestrator.services.admission import plan_paths
     from orchestrator.services.plancache import PlanCache
 
     with tempfile.TemporaryDirectory(prefix="govcloud-plan-scale-") as tmp:

@@ -23,11 +23,9 @@ configure one. The repository ships a ``govcloud.yaml`` with ``auth: local`` for
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
@@ -35,36 +33,13 @@ from pydantic.alias_generators import to_camel
 from orchestrator import files
 from orchestrator.errors import ConfigInvalid
 from orchestrator.settings_notices import NoticeSettings
+from orchestrator.urls import secure_url
 
 CONFIG_FILE = "govcloud.yaml"
 
 #: Signature algorithms an ID token may use: the platform's public keys verify them. HS* (a shared
 #: secret, which a public JWKS cannot carry and every client would hold) and ``none`` are refused.
 Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
-
-
-def secure_url(value: str) -> str:
-    """``value`` if it is an ``https://`` URL with a host, or ``http://`` to a loopback address (the
-    local Keycloak of the tests); else ValueError. Keys and discovery are fetched only from such."""
-    try:
-        url = urlsplit(value)
-        host = url.hostname
-    except ValueError as exc:
-        raise ValueError(f"not a URL: {exc}") from exc
-    if url.scheme == "https" and host:
-        return value
-    if url.scheme == "http" and host and _loopback(host):
-        return value
-    raise ValueError("must be an https:// URL (http:// only to a loopback address, for local tests)")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _some(value: list | dict) -> list | dict:

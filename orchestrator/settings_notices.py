@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from pydantic.alias_generators import to_camel
 
 from orchestrator.errors import ExternalError
+from orchestrator.urls import secure_url
 
 if TYPE_CHECKING:
     from orchestrator.core.notices import Directory
@@ -146,8 +147,6 @@ class RobotSettings(_Model):
 
 def check_url(value: str) -> str:
     """``value`` if it is https, or http to a loopback address (local tests); else ValueError."""
-    from orchestrator.settings import secure_url  # (that module imports this one)
-
     try:
         return secure_url(value)
     except ValueError:

@@ -69,7 +69,7 @@ def carriers() -> dict[int, list[Carrier]]:
     sys.path.insert(0, str(ROOT))
     from orchestrator.cli import cli, register_commands
     from orchestrator.core import lifecycle, validation
-    from orchestrator.core.quota import rules as quota_rules
+    from orchestrator.core.quota.registry import RULES
 
     register_commands()
     found: dict[int, list[Carrier]] = defaultdict(list)
@@ -84,7 +84,7 @@ def carriers() -> dict[int, list[Carrier]]:
                                        (command.short_help or command.help or "").split("\n")[0], tuple(path)))
     for rule in validation.RULES.values():
         add(articles_of(rule.article), Carrier("validation rule", rule.name, "", (rule.name,)))
-    for name, rule_cls in quota_rules.RULES.items():
+    for name, rule_cls in RULES.items():
         add(articles_of(rule_cls.article), Carrier("quota rule", name, "", (name,)))
     for t in lifecycle.TRANSITIONS:
         env = f" [{t.environment}]" if t.environment else ""

@@ -32,37 +32,21 @@ from orchestrator.core.validation import load_manifest
 from orchestrator.errors import GovcloudError
 from stacks.components import auth
 from stacks.components.app import Environment as EnvironmentComponent
+from stacks.components.settings import StackSettings
 
 #: The Pulumi project directory (where ``Pulumi.yaml`` lives); relative manifest paths start here.
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-@dataclass(frozen=True)
-class StackSettings:
-    """What the program needs besides the manifest, all from stack config."""
-
-    external_network: str
-    key_pair: str | None = None
-    auth: auth.AuthSettings = auth.AuthSettings()
-    provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP
-    """The provider's operations group in Keystone (role ``member`` on every project)."""
-    release_data: frozenset[str] = frozenset()
-    """Data-bearing resources this run may destroy (``govcloud:releaseData``); the rest are protected."""
-    headroom: sizing.Headroom = sizing.Headroom()
-    """Room for operations added to the project's quotas (the quota policy's ``headroom``)."""
-    suspended: bool = False
-    """Art. 37 (``govcloud:suspended``): servers shut off, public ingress rules withdrawn."""
-
-
 def policy_headroom() -> sizing.Headroom:
     """The quota policy's headroom (``GOVCLOUD_QUOTA_POLICY``, default ``quotas/policy.yaml``);
-    :class:`~orchestrator.core.quota.policy.PolicyInvalid` when the policy is not valid."""
+    :class:`~orchestrator.core.quota.policyfile.PolicyInvalid` when the policy is not valid."""
     return _headroom(os.environ.get("GOVCLOUD_QUOTA_POLICY") or str(PROJECT_DIR / "quotas" / "policy.yaml"))
 
 
 @functools.cache
 def _headroom(path: str) -> sizing.Headroom:
-    from orchestrator.core.quota.policy import load_policy
+    from orchestrator.core.quota.policyfile import load_policy
 
     return load_policy(path).headroom.sizing()
 

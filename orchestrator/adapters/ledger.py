@@ -12,7 +12,7 @@ The schema is migrated with Alembic (``orchestrator/migrations``) when the ledge
 transaction on both backends (a first run killed half-way leaves no half-made schema). A SQLite
 file we may not write is opened read-only: reading commands work, recording says why it cannot.
 Public methods take and return core types; database errors are converted once, in
-:func:`_converted`; a stored row govcloud would never write (edited by hand) is a
+:func:`orchestrator.adapters.ledgerbase._converted`; a stored row govcloud would never write (edited by hand) is a
 :class:`HistoryInvalid` naming the event id and the field, never a traceback.
 """
 
@@ -27,23 +27,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column
 
+from orchestrator.adapters.ledgerbase import JSON, Base, _converted
 from orchestrator.adapters.ledgerfile import database_url
+from orchestrator.adapters.outbox import insert as insert_notices
 from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
-from orchestrator.errors import ConflictError, ExternalError, HistoryInvalid, NotFound, UsageError
+from orchestrator.errors import HistoryInvalid, NotFound, UsageError
 
 HEAD = "0003"  #: the newest migration; a test checks it against the migration scripts
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-class Base(DeclarativeBase):
-    pass
-
-
 metadata = Base.metadata
 
 
@@ -190,22 +185,6 @@ def _sqlite_access(url: sa.URL) -> tuple[sa.URL | str, bool]:
     return f"sqlite:///file:{os.path.abspath(path)}?mode=ro{immutable}&uri=true", True
 
 
-@contextlib.contextmanager
-def _converted(application: str = "", location: str = "") -> Iterator[None]:
-    """The one place where database errors become govcloud errors."""
-    try:
-        yield
-    except sa_exc.IntegrityError as exc:
-        raise ConflictError(f"{application or 'the ledger'} changed meanwhile, retry") from exc
-    except sa_exc.SQLAlchemyError as exc:
-        reason = " ".join(str(exc.orig or exc).split())
-        if "readonly database" in reason:
-            raise ExternalError("the ledger is read-only here: status, history and deadlines read it, "
-                                "recording a step needs write access to the database file and its directory") from exc
-        at = f" at {location}" if location else ""
-        raise ExternalError(f"ledger database{at}: {exc.__class__.__name__}: {reason}"[:500]) from exc
-
-
 #: A number of our own for PostgreSQL's advisory lock: one first run migrates at a time.
 _MIGRATION_LOCK = 0x60FC1
 
@@ -326,9 +305,7 @@ class Ledger:
                         "nothing was recorded; see govcloud ledger check, repair with govcloud ledger rebuild")
                 conn.execute(sa.insert(ApplicationRow).values(application=event.application, **values))
             if notices:
-                from orchestrator.adapters.outbox import insert
-
-                insert(conn, notices, recorded)
+                insert_notices(conn, notices, recorded)
         return dataclasses.replace(event, recorded_at=recorded)
 
     # --- projection -----------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any
 
 from orchestrator.core.lifecycle import UNIT, Actor
 from orchestrator.errors import ExternalError, GovcloudError
-from orchestrator.settings import OidcSettings, secure_url
+from orchestrator.settings import OidcSettings
+from orchestrator.urls import secure_url
 
 
 class AuthenticationFailed(GovcloudError):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestrator.adapters.ledger import JSON, Base, _converted
+from orchestrator.adapters.ledgerbase import JSON, Base, _converted
 from orchestrator.core import notices as nt
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -32,7 +32,7 @@ from pulumi_policy import proxy as _proxy
 from orchestrator.core.quota.engine import active_rules, run
 from orchestrator.core.quota.facts import UNKNOWN, Context, from_resources
 from orchestrator.core.quota.policy import Policy
-from orchestrator.core.quota.rules import QuotaRule, Violation, numbers
+from orchestrator.core.quota.registry import QuotaRule, Violation, numbers
 from orchestrator.errors import GovcloudError
 
 #: The stack's context from its config as the engine sends it (``{"govcloud:manifest": ...}``);

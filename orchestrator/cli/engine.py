@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at, rich_safe
 from orchestrator.cli.plan import ENVIRONMENTS
 from orchestrator.errors import UsageError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
 from orchestrator.core.text import printable
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option
 from orchestrator.errors import UsageError
 

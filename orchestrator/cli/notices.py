@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
 from orchestrator.errors import UsageError
 

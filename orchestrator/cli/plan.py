@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option
 
 ENVIRONMENTS = ("test", "trial", "production")
@@ -51,7 +51,7 @@ def plan(paths: tuple[Path, ...], env: str | None, no_cache: bool, output: str) 
     Plans of unchanged manifests with an unchanged program come from .govcloud/plan-cache
     (see docs/plan.md); admission (gate and quota) is always decided afresh."""
     from orchestrator.services.manifests import manifest_files
-    from orchestrator.services.plan import plan_paths
+    from orchestrator.services.admission import plan_paths
     from orchestrator.services.plancache import PlanCache
 
     plans = plan_paths(manifest_files(paths), env=env, cache=None if no_cache else PlanCache())

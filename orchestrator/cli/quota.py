@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option
 
 ENVS = click.Choice(["test", "trial", "production"])
@@ -90,7 +90,7 @@ def capacity(threshold: float | None, policy: Path | None, cloud: str | None, ou
 
 
 def _print_check(payload: dict) -> None:
-    from orchestrator.core.quota.rules import numbers
+    from orchestrator.core.quota.registry import numbers
 
     for stack in payload["stacks"]:
         click.echo(f"{stack['stack']}: {'ok' if not stack['violations'] else ''}".rstrip())

@@ -10,7 +10,7 @@ import json
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, make_actor, output_option, rich_safe
 from orchestrator.core.text import printable
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option, parse_at
 from orchestrator.cli.quota import cloud_option, policy_option
 from orchestrator.core.ids import unit_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.lifecycle import Command
 from orchestrator.portal.config import DEV_FLAG, SESSION_KEY_ENV
 

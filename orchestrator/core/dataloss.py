@@ -22,7 +22,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from orchestrator.core.plandiff import Planned, PropertyChange, diff_resources, substantive
+from orchestrator.core.plandiff import PropertyChange, diff_resources, substantive
+from orchestrator.core.stackplan import PlannedResource
 
 VOLUME = "openstack:blockstorage/volume:Volume"
 DATABASE = "openstack:database/instance:Instance"
@@ -118,7 +119,7 @@ def data_bearing(type_: str, name: str, disposable: Collection[str]) -> bool:
     return type_ in KINDS and not (type_ == SERVER and name in disposable)
 
 
-def data_changes(before: Iterable[Planned], after: Iterable[Planned], disposable: Collection[str],
+def data_changes(before: Iterable[PlannedResource], after: Iterable[PlannedResource], disposable: Collection[str],
                  old_digest: str = "", new_digest: str = "") -> DataChanges:
     """The data steps from the plan ``before`` to the plan ``after`` of one stack.
 

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from orchestrator.core.stackplan import PlannedResource
 
 _MISSING = object()
-
-
-class Planned(Protocol):
-    """A planned resource (see :class:`orchestrator.services.plan.PlannedResource`)."""
-
-    type: str
-    name: str
-    properties: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -79,7 +73,7 @@ class ResourceDiff:
         }
 
 
-def diff_resources(before: Iterable[Planned], after: Iterable[Planned]) -> ResourceDiff:
+def diff_resources(before: Iterable[PlannedResource], after: Iterable[PlannedResource]) -> ResourceDiff:
     """What turns the plan ``before`` into the plan ``after``; order of the ``after`` plan kept.
 
     Example: a server flavor changed from g.2c4g to g.4c8g gives one changed

@@ -1,55 +1,24 @@
 """What ``plan`` shows and ``up`` enforces before the engine starts: the lifecycle gate and the
-quota policy over the planned resources, given what the unit holds according to the ledger."""
+quota policy over the planned resources, given what the unit holds according to the ledger.
+:func:`plan_paths` is ``govcloud plan``: the manifests planned, each stack admitted."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.stackplan import Admission, StackPlan
 from orchestrator.errors import GovcloudError, RuleError
 
 if TYPE_CHECKING:
     from orchestrator.core.quota.facts import Holding
     from orchestrator.core.quota.policy import Policy
-    from orchestrator.core.quota.rules import Violation
     from orchestrator.services.lifecycle import Lifecycle
-    from orchestrator.services.plan import StackPlan
-
-
-@dataclass(frozen=True)
-class Admission:
-    """The verdict on one stack: the gate's refusal (None when it passes), the violations, and the
-    ledger event ``up`` would record (``provisioned`` or ``reapplied``; '' when refused)."""
-
-    stack: str
-    gate: RuleError | None
-    violations: list[Violation] = field(default_factory=list)
-    event: str = ""
-
-    @property
-    def mandatory(self) -> list[Violation]:
-        return [v for v in self.violations if v.enforcement == "mandatory"]
-
-    @property
-    def allowed(self) -> bool:
-        return self.gate is None and not self.mandatory
-
-    def as_dict(self) -> dict[str, Any]:
-        gate = {"passed": self.gate is None}
-        if self.gate is not None:
-            gate |= {"rule": self.gate.rule, "message": self.gate.args[0], "article": self.gate.article}
-        return {"gate": gate, "quota": {"violations": [v.as_dict() for v in self.violations],
-                                        "mandatory": len(self.mandatory)}}
-
-    def refusal(self) -> RuleError:
-        """One error naming every reason the stack may not be provisioned."""
-        reasons = ([str(self.gate)] if self.gate else []) + [str(v) for v in self.mandatory]
-        return RuleError(f"{self.stack} may not be provisioned: " + "; ".join(reasons),
-                         rule=self.gate.rule if self.gate else "quota")
+    from orchestrator.services.plancache import PlanCache
 
 
 class Admissions:
@@ -115,6 +84,24 @@ def existing_ledger() -> Lifecycle | None:
     from orchestrator.services.lifecycle import Lifecycle
 
     return Lifecycle(Ledger.open(url))
+
+
+def plan_paths(
+    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None,
+    cache: PlanCache | None = None,
+) -> list[StackPlan]:
+    """Plan many manifest files (:func:`orchestrator.services.plan.plan_manifests`), each stack
+    admitted: the policy and the ledger are read once, while forked workers plan; a plan that
+    comes from the cache is admitted afresh."""
+    from orchestrator.services.plan import plan_manifests  # the Pulumi SDK: loaded only to plan
+
+    opened: list[Admissions] = []
+    planned = plan_manifests(paths, env, workers, cache, meanwhile=lambda: opened.append(Admissions()))
+    return [plan for app, plans in planned for plan in _admitted(app, plans, opened[0])]
+
+
+def _admitted(app: Application, plans: list[StackPlan], admissions: Admissions) -> list[StackPlan]:
+    return [replace(p, admission=admissions.admit(p, app)) for p in plans]
 
 
 def admit_all(plans: Iterable[StackPlan], apps: dict[str, Application]) -> list[Admission]:

@@ -8,10 +8,11 @@ manifest's own changes as a major change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming
 from orchestrator.core.changes import Change, classify
 from orchestrator.core.dataloss import DataChanges, DataStep, data_changes
@@ -19,8 +20,7 @@ from orchestrator.core.manifest import Application, Environment
 from orchestrator.errors import RuleError
 
 if TYPE_CHECKING:
-    from orchestrator.services.lifecycle import Lifecycle
-    from orchestrator.services.plan import StackPlan
+    from orchestrator.core.stackplan import StackPlan
 
 
 def stateless_instances(app: Application, env: Environment) -> frozenset[str]:
@@ -85,16 +85,15 @@ class DataGuard:
     """The last up of the environment failed: this one refreshes the state first."""
 
 
-def guard(lifecycle: Lifecycle, app: Application, env: Environment, plan: StackPlan) -> DataGuard:
-    """Compare the plan of the manifest the environment runs with ``plan`` (the new one) and
+def guard(state: lc.AppState, manifest_at: Callable[[str, str], Application | None], app: Application,
+          env: Environment, plan: StackPlan) -> DataGuard:
+    """Compare the plan of the manifest the environment runs (``manifest_at(application, digest)``,
+    from the ledger whose ``state`` of the application this is) with ``plan`` (the new one) and
     refuse, before the engine starts, a change no path can make (shrinking) or a data loss the
     ledger has not approved for this digest and these resources (:class:`RuleError`, Art. 15)."""
-    from orchestrator.core import lifecycle as lc
-
-    state = lifecycle.state(app.id)
     retry = str(env) in state.failed
     running = state.provisioned.get(str(env))
-    old = lifecycle.manifest_at(app.id, running) if running else None
+    old = manifest_at(app.id, running) if running else None
     if old is None:
         return DataGuard(live=running is not None, retry=retry)
     changes = stack_data_changes(old, app, env, new_plan=plan)

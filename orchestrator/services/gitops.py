@@ -31,7 +31,7 @@ from orchestrator.errors import ExternalError
 if TYPE_CHECKING:
     from orchestrator.core.quota.policy import Policy
     from orchestrator.services.admission import Admissions
-    from orchestrator.services.plan import StackPlan
+    from orchestrator.core.stackplan import StackPlan
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -346,7 +346,7 @@ class _BasePlan:
 def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Environment]]) -> list[_BasePlan]:
     """Plan the base manifests with the base commit's own program: export the base tree and run
     its ``govcloud plan --output json`` in a subprocess, with that tree first on ``PYTHONPATH``."""
-    from orchestrator.services.plan import PlannedResource
+    from orchestrator.core.stackplan import PlannedResource
 
     if not pairs:
         return []
@@ -385,7 +385,7 @@ def _admit(found: Affected, admissions: Admissions | None, error: str, head_plan
     """Each head stack's gate and quota verdict: over its planned resources when it was planned,
     else over its manifest (the same rules: the policy pack's promise)."""
     from orchestrator.core.quota import check_stack
-    from orchestrator.services.admission import Admission
+    from orchestrator.core.stackplan import Admission
 
     for app in (a for a in found.applications if a.head is not None):
         for stack in (s for s in app.stacks if s.change != "removed"):
@@ -431,7 +431,7 @@ def _quota(violations: list) -> dict[str, Any]:
 
 def _policy(found: Affected) -> Policy:
     """The head commit's ``quotas/policy.yaml``; the installed policy when the repository has none."""
-    from orchestrator.core.quota.policy import parse_policy
+    from orchestrator.core.quota.policyfile import parse_policy
     from orchestrator.services.quotas import policy as default_policy
 
     if found.policy is None:

@@ -1,8 +1,9 @@
-"""``govcloud plan``: run the real Pulumi program for each environment under the mock runtime.
+"""Planning: run the real Pulumi program for each environment under the mock runtime.
 
-:func:`plan_application` is the library entry (quotas and gitops reuse it); :func:`plan_paths`
+:func:`plan_application` is the library entry (quotas and gitops reuse it); :func:`plan_manifests`
 plans many manifest files, in forked workers when there are several files and several cores,
 and with a :class:`~orchestrator.services.plancache.PlanCache` reuses the plans of unchanged files.
+``govcloud plan`` admits what this plans: :func:`orchestrator.services.admission.plan_paths`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +20,11 @@ from orchestrator.adapters import pulumimock
 from orchestrator.adapters.pulumimock import ProgramRun, batch, forked_map, in_forked_worker, run_program
 from orchestrator.core import dbaccess, naming, sizing
 from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.stackplan import PlannedResource, StackPlan
 
 if TYPE_CHECKING:
-    from orchestrator.services.admission import Admission, Admissions
     from orchestrator.services.plancache import PlanCache
-    from stacks.program import StackSettings
+    from stacks.components.settings import StackSettings
 
 #: The Pulumi project name (``Pulumi.yaml``).
 PROJECT = "govcloud"
@@ -41,61 +41,12 @@ SECRET = "[secret]"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
-@dataclass(frozen=True)
-class PlannedResource:
-    """A resource the program registers: type token, logical name and its input properties."""
-
-    type: str
-    name: str
-    parent: str
-    """Logical name of the parent ('' for the stack itself)."""
-    properties: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "properties": self.properties}
-
-
-@dataclass(frozen=True)
-class StackPlan:
-    """Everything one environment's stack would create, with its totals and project quotas."""
-
-    stack: str
-    app: str
-    unit: str
-    env: str
-    digest: str
-    source: str
-    resources: list[PlannedResource]
-    totals: sizing.Totals
-    quotas: sizing.Quotas
-    #: What the quota policy's headroom adds to the project's quotas (snapshot gigabytes and count,
-    #: security-group rules), beside the totals the manifest asks for.
-    headroom: dict[str, int] = field(default_factory=dict)
-    #: Who may reach each database (the environment's subnet only; set by ``up``: core/dbaccess.py).
-    database_access: list[dict[str, Any]] = field(default_factory=list)
-    #: The lifecycle gate and quota verdict, when the plan was admitted (``plan_file``).
-    admission: Admission | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        planned = {
-            "stack": self.stack,
-            "app": self.app,
-            "unit": self.unit,
-            "env": self.env,
-            "digest": self.digest,
-            "resources": [r.as_dict() for r in self.resources],
-            "totals": self.totals.as_dict(),
-            "headroom": self.headroom,
-            "databaseAccess": self.database_access,
-        }
-        return planned | (self.admission.as_dict() if self.admission else {})
-
-
 def plan_application(
     app: Application, env: Environment, settings: StackSettings | None = None
 ) -> StackPlan:
     """Plan one environment of ``app`` by running :func:`stacks.program.deploy` under mocks."""
-    from stacks.program import StackSettings, deploy, policy_headroom
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy, policy_headroom
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK, headroom=policy_headroom())
     stack = naming.stack_name(app.unit, app.id, env)
@@ -118,42 +69,24 @@ def plan_application(
     )
 
 
-def plan_file(path: Path | str, env: Environment | str | None = None, admit: bool = True) -> list[StackPlan]:
-    """Plan every declared environment of a manifest file (or only ``env``), each with its
-    admission (lifecycle gate and quota policy) unless ``admit`` is false."""
-    app, plans = _plan_manifest((path, None), env)
-    return _admitted(app, plans, _admissions()) if admit else plans
-
-
-def _plan_manifest(
-    item: tuple[Path | str, bytes | None], env: Environment | str | None = None
+def plan_manifest(
+    path: Path | str, env: Environment | str | None = None, raw: bytes | None = None
 ) -> tuple[Application, list[StackPlan]]:
-    """The application of manifest ``path`` (content ``raw``, when read already) and its plans."""
+    """The application of manifest ``path`` (content ``raw``, when read already) and the plans of
+    its declared environments (or only ``env``), not admitted."""
     from orchestrator.core.validation import load_manifest
 
-    path, raw = item
     app = load_manifest(path, raw)
     return app, [plan_application(app, e) for e in app.environments if env is None or e.value == str(env)]
 
 
-def _admitted(app: Application, plans: list[StackPlan], admissions: Admissions) -> list[StackPlan]:
-    return [replace(p, admission=admissions.admit(p, app)) for p in plans]
-
-
-def _admissions() -> Admissions:
-    """The policy and the ledger as they are now, read once for all the stacks of one plan."""
-    from orchestrator.services.admission import Admissions
-
-    return Admissions()
-
-
-def plan_paths(
+def plan_manifests(
     paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None,
-    cache: PlanCache | None = None,
-) -> list[StackPlan]:
-    """Plan many manifest files, each stack with its admission; with several files and cores,
-    in forked processes (which plan; this process admits, opening the ledger once). With a
-    ``cache``, a file planned before with the same program comes from it (admitted afresh)."""
+    cache: PlanCache | None = None, meanwhile: Callable[[], None] | None = None,
+) -> list[tuple[Application, list[StackPlan]]]:
+    """:func:`plan_manifest` of many files, in order; with several files and cores, in forked
+    processes. With a ``cache``, a file planned before with the same program comes from it.
+    ``meanwhile`` runs in this process while the workers plan, or after planning without them."""
     planned: list[tuple[Application, list[StackPlan]] | None] = [None] * len(paths)
     items: list[tuple[Path | str, bytes | None]] = [(path, None) for path in paths]
     keys: list[str | None] = [None] * len(paths)
@@ -167,7 +100,7 @@ def plan_paths(
                                     (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
                 planned[i] = cache.get(keys[i])
     todo = [i for i, done in enumerate(planned) if done is None]
-    admissions: list[Admissions] = []
+    forked = False
     if todo:
         workers = min(workers or os.cpu_count() or 1, len(todo))
         plan_one = functools.partial(_plan_and_keep, env=env, cache=cache)
@@ -177,21 +110,22 @@ def plan_paths(
             if workers <= 1:
                 results = [plan_one(w) for w in work]
             else:
-                results = _forked(plan_one, work, workers, lambda: admissions.append(_admissions()))
+                results, forked = _forked(plan_one, work, workers, meanwhile), True
         for i, result in zip(todo, results):
             planned[i] = result
-    admission = admissions[0] if admissions else _admissions()
-    return [plan for done in planned if done is not None for plan in _admitted(*done, admission)]
+    if meanwhile is not None and not forked:
+        meanwhile()
+    return [done for done in planned if done is not None]
 
 
 def _plan_and_keep(
     work: tuple[tuple[Path | str, bytes | None], str | None], env: Environment | str | None,
     cache: PlanCache | None,
 ) -> tuple[Application, list[StackPlan]]:
-    """:func:`_plan_manifest` of the item in ``work``, the result kept in ``cache`` under the key
+    """:func:`plan_manifest` of the item in ``work``, the result kept in ``cache`` under the key
     beside it (by the worker that planned it, in parallel with the others)."""
-    item, key = work
-    result = _plan_manifest(item, env)
+    (path, raw), key = work
+    result = plan_manifest(path, env, raw)
     if cache is not None and key is not None:
         cache.put(key, result)
     return result

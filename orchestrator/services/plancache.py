@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.core.manifest import Application
-    from orchestrator.services.plan import StackPlan
+    from orchestrator.core.stackplan import StackPlan
 
 #: Bumped when the cached value's shape changes.
 FORMAT = "1"

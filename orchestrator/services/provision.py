@@ -138,7 +138,7 @@ def run_operation(
         raise UsageError("say who provisions: up records the step in the ledger (--as/--role or an ID token)")
     lifecycle = admissions.lifecycle
     assert lifecycle is not None  # the gate passed: the ledger approved this digest
-    guard = datasafety.guard(lifecycle, app, env, plan)
+    guard = datasafety.guard(lifecycle.state(app.id), lifecycle.manifest_at, app, env, plan)
     located = engine.locate()
     platform, secret_keys = platform_config(os.environ)
     state = lifecycle.state(app.id)

@@ -31,7 +31,8 @@ class Verification:
 
 def settings(external_network: str | None = None, key_pair: str | None = None, suspended: bool = False) -> Any:
     """The program's settings as ``up`` runs it (the plan then names the real network and key)."""
-    from stacks.program import StackSettings, policy_headroom
+    from stacks.components.settings import StackSettings
+    from stacks.program import policy_headroom
 
     return StackSettings(external_network=external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
                          key_pair=key_pair or os.environ.get("GOVCLOUD_KEY_PAIR") or None,

@@ -21,7 +21,7 @@ from stacks.components.security import SecurityGroups
 from stacks.components.storage import Storage
 
 if TYPE_CHECKING:
-    from stacks.program import StackSettings
+    from stacks.components.settings import StackSettings
 
 
 class Environment(pulumi.ComponentResource):

@@ -11,7 +11,7 @@ from orchestrator.adapters.ledger import Ledger
 from orchestrator.cli import cli, register_commands
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.core.manifest import Environment
-from orchestrator.core.quota.policy import load_policy
+from orchestrator.core.quota.policyfile import load_policy
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import RuleError
 from orchestrator.services.admission import Admissions

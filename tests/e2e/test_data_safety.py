@@ -30,7 +30,8 @@ from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import GovcloudError
-from orchestrator.services.plan import StackPlan, plan_application
+from orchestrator.core.stackplan import StackPlan
+from orchestrator.services.plan import plan_application
 
 from . import cloudcheck
 from .conftest import DAY, EXAMPLE, Govcloud, beijing

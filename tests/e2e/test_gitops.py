@@ -38,7 +38,8 @@ from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import load_manifest
-from orchestrator.services.plan import StackPlan, plan_application
+from orchestrator.core.stackplan import StackPlan
+from orchestrator.services.plan import plan_application
 from tests import keycloak_env
 
 from . import cloudcheck

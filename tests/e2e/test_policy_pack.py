@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from orchestrator.adapters.policy_pack import STACK_CONFIG, message
-from orchestrator.core.quota.rules import Violation
+from orchestrator.core.quota.registry import Violation
 
 from .conftest import CLOUD, EXAMPLE, REPO, Govcloud
 

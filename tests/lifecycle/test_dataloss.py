@@ -9,7 +9,7 @@ from orchestrator.core.dataloss import CONTAINER, DATABASE, SERVER, VOLUME, data
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import load_manifest
 from orchestrator.services.datasafety import classify_applications, stack_data_changes
-from orchestrator.services.plan import PlannedResource
+from orchestrator.core.stackplan import PlannedResource
 
 from .conftest import EXAMPLES, variant
 

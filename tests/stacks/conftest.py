@@ -74,7 +74,8 @@ def deployed(name: str, env: Environment) -> Deployed:
 
 def deploy_app(app: Application, env: Environment) -> Deployed:
     """Run the program for ``env`` of ``app`` under mocks."""
-    from stacks.program import StackSettings, deploy, policy_headroom
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy, policy_headroom
 
     holder: list[object] = []
     settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR, headroom=policy_headroom())

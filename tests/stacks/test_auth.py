@@ -181,7 +181,8 @@ def test_no_secret_in_plain_text_anywhere_in_the_mock_state(env_run: Deployed) -
 
 
 def test_no_secret_in_logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     app = example("citizen-portal")
     caplog.set_level(logging.DEBUG)
@@ -237,7 +238,8 @@ def test_plan_output_holds_no_secret() -> None:
 
 
 def test_output_assertions_on_the_registration(checks: Checks) -> None:
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     app = example("permit-prototype")
 
@@ -269,7 +271,8 @@ def collect(program) -> tuple[ProgramRun, BaseException | None]:
 
 @pytest.mark.parametrize("protocol", ["saml", "cas"])
 def test_unsupported_protocol_is_refused_naming_the_field(protocol: str) -> None:
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     app = example("citizen-portal")
     app = app.model_copy(update={"auth": app.auth.model_copy(update={"protocol": protocol})})
@@ -285,7 +288,8 @@ def test_unsupported_protocol_is_refused_naming_the_field(protocol: str) -> None
     ("../x", "is not a platform module name"),
 ])
 def test_unknown_platform_is_refused(name: str, message: str) -> None:
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     settings = StackSettings(external_network="public", auth=auth.AuthSettings(platform=name))
     run, error = collect(lambda: deploy(example("citizen-portal"), Environment.TEST, settings))

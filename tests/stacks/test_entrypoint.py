@@ -85,7 +85,8 @@ def test_manifest_path_is_relative_to_the_repository() -> None:
 
 def test_output_assertions_run(checks: Checks) -> None:
     """Assertions on Outputs, each guarded: an apply that never runs fails the test."""
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     app = example("social-security")
 
@@ -116,7 +117,8 @@ def test_output_assertions_run(checks: Checks) -> None:
 def test_guard_fails_when_an_output_assertion_never_ran() -> None:
     """In a preview, values the cloud would return are unknown and applies on them never run:
     the guard must notice."""
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     app = example("citizen-portal")
     guard = Checks()

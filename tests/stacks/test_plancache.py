@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from orchestrator.cli import plan as _plan  # noqa: F401  (registers the command)
+from orchestrator.services import admission as admission_service
 from orchestrator.services import plan as plan_service
 from orchestrator.services import plancache
-from orchestrator.services.plan import plan_paths
+from orchestrator.services.admission import plan_paths
 from orchestrator.services.plancache import PlanCache
 
 from .conftest import EXAMPLES, REPO
@@ -41,7 +42,7 @@ def test_admission_is_decided_afresh_on_a_hit(cache: PlanCache, monkeypatch: pyt
         def admit(self, plan: object, app: object) -> None:
             admitted.append(plan.stack)  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(plan_service, "_admissions", lambda: Counting())
+    monkeypatch.setattr(admission_service, "Admissions", Counting)
     plans = plan_paths(EXAMPLES[:1], cache=cache)
     assert admitted == [p.stack for p in plans] and admitted
 

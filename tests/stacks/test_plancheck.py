@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from orchestrator.adapters.cloud.plancheck import Check, _tags
-from orchestrator.services.plan import PlannedResource
+from orchestrator.core.stackplan import PlannedResource
 
 PLANNED = ["govcloud:app=portal", "govcloud:digest=sha256:new"]
 

@@ -10,7 +10,8 @@ from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 from orchestrator.core.validation import validate_data
 from orchestrator.core.yamlsource import load
-from stacks.program import StackSettings, deploy, release_data
+from stacks.components.settings import StackSettings
+from stacks.program import deploy, release_data
 
 from .conftest import EXTERNAL_NETWORK, KEYCLOAK_CONFIG, REPO
 

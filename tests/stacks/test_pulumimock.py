@@ -19,14 +19,16 @@ from orchestrator.adapters.pulumimock import (
 )
 from orchestrator.core import naming
 from orchestrator.errors import ExternalError
-from orchestrator.services.plan import plan_file, plan_paths
+from orchestrator.services.admission import plan_paths
+from orchestrator.services.plan import plan_manifest
 from tests.stacks.conftest import (
     EXAMPLES, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, REPO, example, example_environments, shortcuts_only,
 )
 
 
 def _run(name: str, env: object, *, fast: bool, preview: bool) -> ProgramRun:
-    from stacks.program import StackSettings, deploy
+    from stacks.components.settings import StackSettings
+    from stacks.program import deploy
 
     app = example(name)
     settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR)
@@ -145,7 +147,7 @@ def test_after_the_preload_planning_imports_nothing_so_forked_workers_start_warm
         "plan.preload_planning()\n"
         "before = set(sys.modules)\n"
         f"for path in {[str(p) for p in EXAMPLES]!r}:\n"
-        "    plan.plan_file(path, admit=False)\n"
+        "    plan.plan_manifest(path)\n"
         "print(sorted(set(sys.modules) - before))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
@@ -216,13 +218,13 @@ def test_the_private_sdk_names_are_read_only_after_the_version_check() -> None:
         "sys.modules['orchestrator.adapters.pulumimock.patches'] = None  # importing it raises\n"
         "from orchestrator.services import plan\n"
         "plan.preload_planning()\n"
-        f"plans = [p for path in {[str(p) for p in EXAMPLES]!r} for p in plan.plan_file(path, admit=False)]\n"
+        f"plans = [p for path in {[str(p) for p in EXAMPLES]!r} for p in plan.plan_manifest(path)[1]]\n"
         "print(len(plans), sum(len(p.resources) for p in plans))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr
-    expected = [p for path in EXAMPLES for p in plan_file(path, admit=False)]
+    expected = [p for path in EXAMPLES for p in plan_manifest(path)[1]]
     assert done.stdout.split() == [str(len(expected)), str(sum(len(p.resources) for p in expected))]
     assert done.stderr.count("StockSdkWarning") == 1, done.stderr
 

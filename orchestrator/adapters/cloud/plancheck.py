@@ -16,12 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from typing import TYPE_CHECKING
-
 from orchestrator.core import naming
-
-if TYPE_CHECKING:  # adapters take the plan as data; the plan service is not imported here
-    from orchestrator.services.plan import PlannedResource, StackPlan
+from orchestrator.core.stackplan import PlannedResource, StackPlan
 
 #: Plan values of data-source lookups under the mock runtime: ``mock-getRole-member-id``.
 MOCK_ID = re.compile(r"^mock-get(?P<kind>[A-Za-z]+)-(?P<name>.+)-id$")

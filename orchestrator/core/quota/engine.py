@@ -8,7 +8,8 @@ from typing import Any
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.quota.facts import Holding, StackFacts, context_of, from_application, from_resources
 from orchestrator.core.quota.policy import Policy
-from orchestrator.core.quota.rules import RULES, QuotaRule, Violation
+from orchestrator.core.quota import rules as _rules  # noqa: F401  (each rule registers itself on import)
+from orchestrator.core.quota.registry import RULES, QuotaRule, Violation
 
 _compiled: dict[int, tuple[Policy, tuple[QuotaRule, ...]]] = {}
 

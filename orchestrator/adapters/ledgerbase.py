@@ -1,0 +1,37 @@
+"""What the ledger's tables stand on (:mod:`orchestrator.adapters.ledger` and its notice outbox,
+:mod:`orchestrator.adapters.outbox`): one declarative base, the JSON column type, and the one place
+where database errors become govcloud errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase
+
+from orchestrator.errors import ConflictError, ExternalError
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+@contextlib.contextmanager
+def _converted(application: str = "", location: str = "") -> Iterator[None]:
+    """The one place where database errors become govcloud errors."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        raise ConflictError(f"{application or 'the ledger'} changed meanwhile, retry") from exc
+    except sa_exc.SQLAlchemyError as exc:
+        reason = " ".join(str(exc.orig or exc).split())
+        if "readonly database" in reason:
+            raise ExternalError("the ledger is read-only here: status, history and deadlines read it, "
+                                "recording a step needs write access to the database file and its directory") from exc
+        at = f" at {location}" if location else ""
+        raise ExternalError(f"ledger database{at}: {exc.__class__.__name__}: {reason}"[:500]) from exc
