@@ -47,17 +47,17 @@ engine: ## build the Pulumi CLI and plugins from Go modules into .cache/pulumi (
 both = $(1) & other=$$!; $(2); one=$$?; wait $$other && exit $$one
 
 cloud-up: $(STAMP) ## start a local OpenStack (chroot under .cache/cloud, writes clouds.yaml) and Keycloak, then seed what examples/manifests need
-	$(call both,scripts/keycloak/up.sh,scripts/cloud/up.sh)
-	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python scripts/cloud/seed.py
+	$(call both,toolchain/keycloak/up.sh,toolchain/cloud/up.sh)
+	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python toolchain/cloud/seed.py
 
-cloud-down: ## stop both (state kept; scripts/cloud/down.sh --purge, scripts/keycloak/down.sh --purge remove it)
-	$(call both,scripts/keycloak/down.sh,scripts/cloud/down.sh)
+cloud-down: ## stop both (state kept; toolchain/cloud/down.sh --purge, toolchain/keycloak/down.sh --purge remove it)
+	$(call both,toolchain/keycloak/down.sh,toolchain/cloud/down.sh)
 
 cloud-status: ## which local OpenStack services and whether Keycloak answer
-	scripts/cloud/status.sh; one=$$?; scripts/keycloak/status.sh && exit $$one
+	toolchain/cloud/status.sh; one=$$?; toolchain/keycloak/status.sh && exit $$one
 
 cloud-smoke: ## openstacksdk against the local cloud: project, network, server, volume, container
-	scripts/cloud/smoke.sh
+	toolchain/cloud/smoke.sh
 
 benchmarks: $(STAMP) ## speed and memory benchmarks (see benchmarks/README.md)
 	$(BIN)/python benchmarks/cli_startup.py

@@ -19,7 +19,7 @@ def load(path: Path = ENV_FILE) -> dict[str, str]:
     """Its ``KEY=value`` lines (``#`` comments and blank lines skipped); the test fails, never
     skips, when the file is missing."""
     if not path.is_file():
-        pytest.fail(f"{path} is missing: start Keycloak with `make cloud-up` (or scripts/keycloak/up.sh), "
+        pytest.fail(f"{path} is missing: start Keycloak with `make cloud-up` (or toolchain/keycloak/up.sh), "
                     "or point GOVCLOUD_TEST_KEYCLOAK_ENV at its connection file")
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
     return {key.strip(): value.strip() for key, value in pairs}

@@ -9,7 +9,7 @@ clients of a realm by ``clientId`` search, deletion by internal id. HTTP and net
 become :class:`PlatformError` in one function, :meth:`KeycloakAdmin._request`.
 
 The registration verbs (``create_client``, ``get_client``, ``update_client``, client and realm
-roles, ...) serve govcloud's Keycloak resource plugin (:mod:`orchestrator.adapters.keycloak_plugin`);
+roles, ...) serve govcloud's Keycloak resource plugin (``toolchain/keycloak_plugin.py``);
 they take and return Keycloak's own JSON representations (``ClientRepresentation``,
 ``RoleRepresentation``), which the plugin maps to pulumi-keycloak's properties. With ``username``
 and ``password`` the token comes from a password grant instead of client credentials.

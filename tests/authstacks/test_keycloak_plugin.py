@@ -1,4 +1,4 @@
-"""govcloud's stand-in Keycloak resource plugin (orchestrator/adapters/keycloak_plugin.py):
+"""govcloud's stand-in Keycloak resource plugin (toolchain/keycloak_plugin.py):
 Check, Diff, Create, Read, Update and Delete of clients and roles against a fake Keycloak admin
 API on loopback, and the plugin process spoken to over gRPC as the engine does."""
 
@@ -19,8 +19,8 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import provider_pb2_grpc
 from pulumi.runtime.rpc import UNKNOWN, _special_secret_sig, _special_sig_key
 
-from orchestrator.adapters import keycloak_plugin as plugin
-from orchestrator.adapters.keycloak_plugin import CLIENT, ROLE, KeycloakProvider, Refusal, wrap
+from toolchain import keycloak_plugin as plugin
+from toolchain.keycloak_plugin import CLIENT, ROLE, KeycloakProvider, Refusal, wrap
 from orchestrator.adapters.platform import PlatformError
 
 from ..conftest import ROOT
@@ -352,8 +352,8 @@ def test_password_grant(keycloak: FakeKeycloak) -> None:
 
 @pytest.fixture
 def plugin_process() -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
-    """``python -m orchestrator.adapters.keycloak_plugin`` as the launcher runs it; it prints its port."""
-    process = subprocess.Popen([sys.executable, "-m", "orchestrator.adapters.keycloak_plugin", "127.0.0.1:1"],
+    """``python -m toolchain.keycloak_plugin`` as the launcher runs it; it prints its port."""
+    process = subprocess.Popen([sys.executable, "-m", "toolchain.keycloak_plugin", "127.0.0.1:1"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = process.stdout.readline().strip()

@@ -24,7 +24,7 @@ import pytest
 
 from tests import keycloak_env
 
-from orchestrator.adapters.keycloak_plugin import VERSION
+from toolchain.keycloak_plugin import VERSION
 from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
 
 from ..conftest import ROOT

@@ -58,7 +58,7 @@ def environment(app, cloud) -> Any:
         conn.network.create_subnet(network_id=net.id, ip_version=4, cidr=access.cidrs[0], name=f"{app.id}-subnet")
         db = app.environments[env].resources.databases[0]
         flavor = admin.compute.find_flavor(db.flavor)
-        assert flavor is not None, f"flavor {db.flavor}: run scripts/cloud/seed.py"
+        assert flavor is not None, f"flavor {db.flavor}: run toolchain/cloud/seed.py"
         trove = conn.session
         endpoint = conn.endpoint_for("database")
         body = {"instance": {"name": access.instance, "flavorRef": flavor.id, "volume": {"size": 1},

@@ -76,11 +76,11 @@ def repository_unchanged() -> Iterator[None]:
 
 
 def seeding() -> Any:
-    """``scripts/cloud/seed.py``, the one place the local cloud's catalogue is seeded (``make cloud-up``)."""
+    """``toolchain/cloud/seed.py``, the one place the local cloud's catalogue is seeded (``make cloud-up``)."""
     import importlib.util
 
     if "govcloud_seed" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("govcloud_seed", REPO / "scripts" / "cloud" / "seed.py")
+        spec = importlib.util.spec_from_file_location("govcloud_seed", REPO / "toolchain" / "cloud" / "seed.py")
         assert spec and spec.loader
         sys.modules["govcloud_seed"] = module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -1,4 +1,4 @@
-"""A newcomer's path: ``make cloud-up`` seeds what the example manifests need (scripts/cloud/seed.py).
+"""A newcomer's path: ``make cloud-up`` seeds what the example manifests need (toolchain/cloud/seed.py).
 
 Runs the seeding as ``make cloud-up`` does, then checks from a project made just now (as a new
 application's project sees the cloud) that every catalogue item each example manifest needs is
@@ -37,10 +37,10 @@ def fresh_project(admin: Any) -> Any:
 def test_seeding_as_cloud_up_runs_it_leaves_every_example_runnable(admin, fresh_project):
     env = {"OS_CLOUD": CLOUD, "GOVCLOUD_PROVIDER_OPS_GROUP": PROVIDER_OPS_GROUP}
 
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "cloud" / "seed.py")], cwd=REPO,
+    done = subprocess.run([sys.executable, str(REPO / "toolchain" / "cloud" / "seed.py")], cwd=REPO,
                           env=os.environ | env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    again = subprocess.run([sys.executable, str(REPO / "scripts" / "cloud" / "seed.py"), "--check"], cwd=REPO,
+    again = subprocess.run([sys.executable, str(REPO / "toolchain" / "cloud" / "seed.py"), "--check"], cwd=REPO,
                            env=os.environ | env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stderr == "", again.stderr
 

@@ -1,4 +1,4 @@
-"""The local Keycloak started by ``make cloud-up`` (scripts/keycloak/up.sh), as its connection file
+"""The local Keycloak started by ``make cloud-up`` (toolchain/keycloak/up.sh), as its connection file
 describes it: ``GOVCLOUD_TEST_KEYCLOAK_ENV``, default ``.cache/keycloak/keycloak.env`` of the
 repository. The tests fail, not skip, when it is missing or Keycloak does not answer."""
 
@@ -16,7 +16,7 @@ from tests import keycloak_env
 from orchestrator.adapters.platform import KeycloakAdmin
 
 ENV_FILE = keycloak_env.ENV_FILE
-#: govcloud.yaml's documented roleMap: the realm roles scripts/keycloak/keycloak.py makes.
+#: govcloud.yaml's documented roleMap: the realm roles toolchain/keycloak/keycloak.py makes.
 ROLE_MAP = {"govcloud-egov": "egov-office", "govcloud-provider": "provider", "govcloud-unit": "unit"}
 
 

@@ -23,7 +23,7 @@ from .conftest import ROLE_MAP, call
 
 pytestmark = pytest.mark.cloud
 
-USERS = [  # (username, govcloud role, unit): what scripts/keycloak/keycloak.py makes
+USERS = [  # (username, govcloud role, unit): what toolchain/keycloak/keycloak.py makes
     ("egov-reviewer", "egov-office", None),
     ("provider-operator", "provider", None),
     ("zwb-admin", "unit", "zwb"),

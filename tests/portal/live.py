@@ -1,5 +1,5 @@
 """The portal served for real (uvicorn on a free loopback port, in a thread) against the local
-Keycloak, with the portal's client registered there for that port (scripts/keycloak/keycloak.py)."""
+Keycloak, with the portal's client registered there for that port (toolchain/keycloak/keycloak.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ CLIENT = "govcloud-portal-test"
 
 
 def _setup_script():
-    spec = importlib.util.spec_from_file_location("keycloak_setup", ROOT / "scripts" / "keycloak" / "keycloak.py")
+    spec = importlib.util.spec_from_file_location("keycloak_setup", ROOT / "toolchain" / "keycloak" / "keycloak.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

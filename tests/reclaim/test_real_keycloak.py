@@ -1,6 +1,6 @@
 """Reclamation's platform step against the real Keycloak of the local test environment, found by
 its connection file: ``GOVCLOUD_TEST_KEYCLOAK_ENV``, default ``.cache/keycloak/keycloak.env`` of
-the repository (written by ``scripts/keycloak/up.sh``). Fails, never skips, when it is missing.
+the repository (written by ``toolchain/keycloak/up.sh``). Fails, never skips, when it is missing.
 
 A uniquely named application gets, through the admin REST API, its test client in the test realm
 labelled as Pulumi's ``extra_config`` stores them, a client of another application whose id extends

@@ -5,7 +5,7 @@ Creates a project with quotas, a network, subnet and router with an external gat
 group with rules, a server on the fake driver, a volume attached and detached, a floating IP, a
 Swift container with an object; checks that tags and metadata are kept; reports what placement
 and the hypervisor list say about capacity; deletes everything. Prints each step; exits 0 when
-all pass. Run: OS_CLOUD=govcloud-local python scripts/cloud/smoke.py (scripts/cloud/smoke.sh
+all pass. Run: OS_CLOUD=govcloud-local python toolchain/cloud/smoke.py (toolchain/cloud/smoke.sh
 makes a venv with openstacksdk and does that).
 """
 

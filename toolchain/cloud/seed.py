@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed the local cloud's catalogue with what the example manifests need, or check it is there.
 
-    .venv/bin/python scripts/cloud/seed.py [--check] [--cloud NAME] [MANIFEST_DIR_OR_FILE ...]
+    .venv/bin/python toolchain/cloud/seed.py [--check] [--cloud NAME] [MANIFEST_DIR_OR_FILE ...]
 
 A city's cloud has flavors, images, volume types, Trove datastores and the units' Keystone groups;
 ``make cloud-up`` makes a generic cloud, so this step (run by ``make cloud-up`` after the cloud and

@@ -40,7 +40,7 @@ fi
 # --- secrets: the bootstrap admin only counts when the database is made, so they go together ----
 if [[ ! -s $ADMIN_PASSWORD_FILE ]]; then
   keycloak_pid >/dev/null && die "Keycloak runs but $ADMIN_PASSWORD_FILE is gone:" \
-    "scripts/keycloak/down.sh --purge, then up again"
+    "toolchain/keycloak/down.sh --purge, then up again"
   rm -rf "$DIST/data" "$CONFIGURED"
 fi
 for f in "$ADMIN_PASSWORD_FILE" "$KC_CACHE/users-password"; do

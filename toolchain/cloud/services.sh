@@ -201,7 +201,7 @@ check_ports_free() { # a port taken by someone else's process would make a servi
 
 write_clouds_yaml() { # admin-password
   (umask 077; cat >"$REPO/clouds.yaml" <<YAML
-# Written by \`make cloud-up\` for the local OpenStack (scripts/cloud); not committed.
+# Written by \`make cloud-up\` for the local OpenStack (toolchain/cloud); not committed.
 clouds:
   govcloud-local:
     auth:

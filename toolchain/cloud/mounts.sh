@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 [[ $MODE == chroot ]] || exit 0
 
 do_mount() {
-  [[ -d $ROOT/proc ]] || die "no chroot at $ROOT (run scripts/cloud/install.sh)"
+  [[ -d $ROOT/proc ]] || die "no chroot at $ROOT (run toolchain/cloud/install.sh)"
   is_mounted "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
   is_mounted "$ROOT/sys" || mount -t sysfs -o ro sysfs "$ROOT/sys"
   if ! is_mounted "$ROOT/dev"; then

@@ -13,8 +13,9 @@ replaces a client; ``realmId`` and ``clientId`` replace a role), Create/Read/Upd
 Keycloak's admin REST API through :class:`~orchestrator.adapters.platform.KeycloakAdmin`. Any
 other resource type, function or property fails with a message saying to install the upstream
 plugin. ``scripts/install-pulumi`` installs a launcher that runs
-``python -m orchestrator.adapters.keycloak_plugin ENGINE_ADDRESS``; it prints its gRPC port on
-stdout like every plugin. See docs/engine.md.
+``python -P -m toolchain.keycloak_plugin ENGINE_ADDRESS`` with the checkout on ``PYTHONPATH``; it
+prints its gRPC port on stdout like every plugin. Part of the test toolchain, not of the installed
+package (toolchain/README.md); see docs/engine.md.
 """
 
 from __future__ import annotations
@@ -664,7 +665,7 @@ async def serve(engine_address: str, provider: rpc.Provider | None = None) -> No
 
 
 def main(argv: list[str]) -> int:
-    """``python -m orchestrator.adapters.keycloak_plugin [engine flags...] ENGINE_ADDRESS``: the engine
+    """``python -m toolchain.keycloak_plugin [engine flags...] ENGINE_ADDRESS``: the engine
     puts its flags (``--logtostderr``, ``-v=9``, ``--tracing URL``) before its address."""
     if not argv or argv[-1].startswith("-"):
         sys.stderr.write(f"pulumi-resource-keycloak {VERSION} (govcloud stand-in): the Pulumi engine starts it "
