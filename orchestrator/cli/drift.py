@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import at_option, emit, output_option, parse_at, rich_safe
 from orchestrator.cli.quota import ENVS, cloud_option, policy_option
 

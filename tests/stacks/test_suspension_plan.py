@@ -6,7 +6,7 @@ from __future__ import annotations
 from orchestrator.core.manifest import Environment, Rule
 from orchestrator.core.validation import load_manifest
 from orchestrator.services.plan import plan_application
-from stacks.program import StackSettings
+from stacks.components.settings import StackSettings
 
 from .conftest import REPO
 
