@@ -25,6 +25,7 @@ from orchestrator.core.manifest import (
     EnvironmentSpec,
     ManifestDocument,
 )
+from orchestrator.core.backups import schedule_problem
 from orchestrator.core.sizing import UnknownFlavor, is_known_flavor
 from orchestrator.core.yamlsource import (
     ParseFailed,
@@ -576,6 +577,17 @@ def _environment_has_resources(app: Application) -> Iterator[Finding]:
     for base, env, res in _each_env(app):
         if not (res.servers or res.databases or res.volumes or res.containers):
             yield base[:2], f"environment {env} declares no resources (servers, databases, volumes, containers)"
+
+
+@rule("backup-schedule", article="Art. 30")
+def _backup_schedule(app: Application) -> Iterator[Finding]:
+    """The backup schedule is a five-field cron expression, read in Beijing time (docs/backups.md).
+
+    Example: ``schedule: "0 2 * *"`` (four fields) is refused; ``"0 2 * * *"`` is 02:00 every day.
+    """
+    problem = schedule_problem(app.backup.schedule)
+    if problem:
+        yield ("spec", "backup", "schedule"), problem
 
 
 @rule("flavor-known")

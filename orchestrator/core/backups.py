@@ -1,0 +1,188 @@
+"""Backups (Art. 16, 22, 30, 44): which are due, which we own, which retention removes, and when a
+restore may replace live data. Pure: times are naive Beijing time, the clock of the ledger.
+
+The manifest's ``spec.backup.schedule`` is a five-field cron expression read on Beijing wall-clock
+time (croniter). Holidays do not pause it: ``0 2 * * 1-5`` means Monday to Friday by the calendar,
+in a Spring Festival week too, and a make-up working Saturday is not a backup day; Art. 30 owes the
+backup whatever the office calendar says. China keeps no daylight-saving time, so every scheduled
+minute exists exactly once.
+
+A backup is *ours* when it carries the labels ``govcloud:app``, ``govcloud:env`` and
+``govcloud:backup`` of this application and environment (Trove takes no tags: its backups carry
+them in their description). A backup made by hand without them is never deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from orchestrator.core.naming import TAG_PREFIX
+from orchestrator.errors import RuleError
+
+#: The kinds of backup, by what they copy.
+DATABASE = "database"  #: a Trove instance backup
+VOLUME = "volume"  #: a Cinder volume backup (the cloud runs cinder-backup)
+VOLUME_SNAPSHOT = "volume-snapshot"  #: a Cinder snapshot, where the cloud has no backup service
+CONTAINER = "container"  #: an object-storage container copied to a backup container
+KINDS = (DATABASE, VOLUME, VOLUME_SNAPSHOT, CONTAINER)
+
+#: Statuses as govcloud names them, whatever the service calls them.
+COMPLETE, RUNNING, FAILED = "complete", "running", "failed"
+
+#: The label that marks a backup as taken by govcloud, and why: on a schedule, or the final one
+#: kept at termination (Art. 16), which retention never deletes.
+BACKUP_LABEL = "backup"
+SCHEDULED, FINAL = "scheduled", "final"
+LABEL_KEYS = ("unit", "app", "env", BACKUP_LABEL)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredBackup:
+    """One backup as the cloud shows it."""
+
+    kind: str
+    id: str
+    name: str
+    source: str  #: the id of the instance, volume or container it copies
+    status: str  #: :data:`COMPLETE`, :data:`RUNNING` or :data:`FAILED`
+    created: dt.datetime
+    size: int | None = None  #: bytes, where the service tells
+    checksum: str | None = None  #: where the service gives one
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"created": self.created.isoformat(), "labels": dict(self.labels)}
+
+
+# --- schedule -----------------------------------------------------------------------------------
+
+
+def schedule_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a schedule govcloud runs, or ``None``: five cron fields (minute,
+    hour, day of month, month, day of week), no seconds or years, no ``@`` shortcuts."""
+    from croniter import croniter  # 40 ms to import: only where a schedule is read
+
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"{expression!r} has {len(fields)} fields; a schedule has five (minute hour day month weekday)"
+    if not croniter.is_valid(expression):
+        return f"{expression!r} is not a valid cron expression"
+    return None
+
+
+def check_schedule(expression: str) -> None:
+    """:class:`RuleError` when ``expression`` is not a schedule (:func:`schedule_problem`)."""
+    problem = schedule_problem(expression)
+    if problem:
+        raise RuleError(f"spec.backup.schedule: {problem}", rule="backup-schedule", article="Art. 30")
+
+
+def last_slot(expression: str, at: dt.datetime) -> dt.datetime:
+    """The latest scheduled minute at or before ``at`` (Beijing time)."""
+    from croniter import croniter
+
+    return croniter(expression, at.replace(second=0, microsecond=0) + dt.timedelta(seconds=1)).get_prev(dt.datetime)
+
+
+@dataclasses.dataclass(frozen=True)
+class Due:
+    """Whether one environment's backup is due at a time, and which scheduled slot it serves."""
+
+    application: str
+    environment: str
+    due: bool
+    slot: dt.datetime  #: the latest scheduled minute at or before the time asked
+    last: dt.datetime | None  #: when the last backup of the environment started
+
+
+def due(application: str, environment: str, expression: str, at: dt.datetime, last: dt.datetime | None) -> Due:
+    """Due when no backup has started since the latest scheduled minute at or before ``at``: a
+    missed slot (the scheduler was down) is made up once at the next run, never several times."""
+    slot = last_slot(expression, at)
+    return Due(application, environment, last is None or last < slot, slot, last)
+
+
+# --- ownership and retention --------------------------------------------------------------------
+
+
+def labels(unit: str, app: str, env: str, why: str = SCHEDULED) -> dict[str, str]:
+    """The labels of a backup govcloud takes: ``{"unit": ..., "app": ..., "env": ..., "backup": why}``."""
+    return {"unit": unit, "app": app, "env": env, BACKUP_LABEL: why}
+
+
+def description(label_set: Mapping[str, str]) -> str:
+    """Labels as the text of a description (for Trove, which takes no tags)."""
+    return " ".join(f"{TAG_PREFIX}{k}={label_set[k]}" for k in LABEL_KEYS if k in label_set)
+
+
+def labels_from_description(text: str | None) -> dict[str, str]:
+    """``"govcloud:app=a govcloud:env=test ..."`` -> ``{"app": "a", "env": "test", ...}``."""
+    found = {}
+    for word in (text or "").split():
+        key, sep, value = word.partition("=")
+        if sep and key.startswith(TAG_PREFIX) and key[len(TAG_PREFIX):] in LABEL_KEYS:
+            found[key[len(TAG_PREFIX):]] = value
+    return found
+
+
+def owned(backup: StoredBackup, app: str, env: str) -> bool:
+    """Taken by govcloud for ``app``'s ``env``: all three labels there and matching."""
+    return (backup.labels.get("app") == app and backup.labels.get("env") == env
+            and backup.labels.get(BACKUP_LABEL) in (SCHEDULED, FINAL))
+
+
+def expired(backups: Iterable[StoredBackup], app: str, env: str, retention_days: int,
+            at: dt.datetime) -> list[StoredBackup]:
+    """The backups retention removes at ``at``: ours, scheduled (never the final one), started more
+    than ``retention_days`` whole days before ``at`` (one exactly that old is kept), and never the
+    newest complete backup of a source, so a source whose backups stopped keeps its last good one."""
+    cutoff = at - dt.timedelta(days=retention_days)
+    mine = [b for b in backups if owned(b, app, env) and b.labels.get(BACKUP_LABEL) == SCHEDULED]
+    newest: dict[tuple[str, str], StoredBackup] = {}
+    for b in mine:
+        key = (b.kind, b.source)
+        if b.status == COMPLETE and (key not in newest or b.created > newest[key].created):
+            newest[key] = b
+    keep = {b.id for b in newest.values()}
+    return sorted((b for b in mine if b.created < cutoff and b.id not in keep and b.status != RUNNING),
+                  key=lambda b: b.created)
+
+
+def latest(backups: Sequence[StoredBackup], kind: str | None = None) -> list[StoredBackup]:
+    """The newest complete backup of each source (of ``kind`` when given), oldest source first."""
+    newest: dict[tuple[str, str], StoredBackup] = {}
+    for b in backups:
+        if b.status == COMPLETE and (kind is None or b.kind == kind):
+            key = (b.kind, b.source)
+            if key not in newest or b.created > newest[key].created:
+                newest[key] = b
+    return sorted(newest.values(), key=lambda b: (b.kind, b.source))
+
+
+# --- restore ------------------------------------------------------------------------------------
+
+
+def restore_gate(backup: StoredBackup, app: str, target_env: str, replace: bool,
+                 live: bool, approved: frozenset[str]) -> None:
+    """The rules of a restore of ``backup`` into ``target_env``; :class:`RuleError` when one says no.
+
+    A restore makes new resources beside the live ones. It replaces live data (``replace``) only
+    when the office approved that data loss in the ledger for the source resource (Art. 15: the
+    unit confirms, the office approves; ``approved`` holds the resource ids)."""
+    if backup.labels.get("app") != app:
+        raise RuleError(f"backup {backup.id} does not belong to {app} (its labels name "
+                        f"{backup.labels.get('app') or 'no application'})", rule="backup-owner", article="Art. 30")
+    if backup.status != COMPLETE:
+        raise RuleError(f"backup {backup.id} is {backup.status}, not complete: it cannot be restored",
+                        rule="backup-complete", article="Art. 30")
+    if not replace:
+        return
+    if not live:
+        raise RuleError(f"--replace: {target_env} of {app} has no live {backup.kind} {backup.source} to replace",
+                        rule="restore-replace", article="Art. 15")
+    if backup.source not in approved:
+        raise RuleError(f"--replace would overwrite the live data of {backup.source} in {target_env}: the unit "
+                        "confirms that data loss and the e-gov office approves it first (govcloud data-loss "
+                        "confirm / approve)", rule="restore-replace-approved", article="Art. 15")
