@@ -18,7 +18,8 @@ from orchestrator.cli.root import cli
 def register_commands() -> None:
     """Import the command modules; each registers its commands on :data:`cli`."""
     from orchestrator.cli import (  # noqa: F401
-        drift, engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report, serve,
+        backup, drift, engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report,
+        serve,
     )
 
 

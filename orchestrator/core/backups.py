@@ -164,25 +164,69 @@ def latest(backups: Sequence[StoredBackup], kind: str | None = None) -> list[Sto
 # --- restore ------------------------------------------------------------------------------------
 
 
-def restore_gate(backup: StoredBackup, app: str, target_env: str, replace: bool,
-                 live: bool, approved: frozenset[str]) -> None:
+def restore_gate(backup: StoredBackup, app: str, target_env: str, *, replace: bool, live: str | None,
+                 approved: frozenset[str], production_data: bool) -> None:
     """The rules of a restore of ``backup`` into ``target_env``; :class:`RuleError` when one says no.
 
-    A restore makes new resources beside the live ones. It replaces live data (``replace``) only
-    when the office approved that data loss in the ledger for the source resource (Art. 15: the
-    unit confirms, the office approves; ``approved`` holds the resource ids)."""
+    A restore makes new resources beside the live ones. It replaces live data (``replace``: the
+    live resource named ``live``) only when the office approved that data loss in the ledger
+    (Art. 15: the unit confirms, the office approves; ``approved`` holds the resource names).
+    Production data goes only into production or an environment that declares
+    ``productionData: true`` (``production_data``)."""
+    source_env = backup.labels.get("env")
     if backup.labels.get("app") != app:
         raise RuleError(f"backup {backup.id} does not belong to {app} (its labels name "
                         f"{backup.labels.get('app') or 'no application'})", rule="backup-owner", article="Art. 30")
     if backup.status != COMPLETE:
         raise RuleError(f"backup {backup.id} is {backup.status}, not complete: it cannot be restored",
                         rule="backup-complete", article="Art. 30")
+    if source_env == "production" and target_env != "production" and not production_data:
+        raise RuleError(f"backup {backup.id} holds production data and {target_env} does not declare "
+                        "productionData: true", rule="restore-production-data", article="Art. 22")
     if not replace:
         return
+    if backup.kind == DATABASE:
+        raise RuleError("--replace: Trove restores a backup only into a new database instance; restore beside "
+                        "the live one (without --replace) and switch the application over",
+                        rule="restore-replace", article="Art. 30")
     if not live:
         raise RuleError(f"--replace: {target_env} of {app} has no live {backup.kind} {backup.source} to replace",
                         rule="restore-replace", article="Art. 15")
-    if backup.source not in approved:
-        raise RuleError(f"--replace would overwrite the live data of {backup.source} in {target_env}: the unit "
-                        "confirms that data loss and the e-gov office approves it first (govcloud data-loss "
-                        "confirm / approve)", rule="restore-replace-approved", article="Art. 15")
+    if live not in approved:
+        raise RuleError(f"--replace would overwrite the live data of {live} in {target_env}: the unit confirms "
+                        "that data loss and the e-gov office approves it first (govcloud data-loss confirm / "
+                        "approve)", rule="restore-replace-approved", article="Art. 15")
+
+
+# --- the ledger's record ------------------------------------------------------------------------
+
+#: What a row of the backup record says happened.
+TAKEN, DELETED, RESTORED, MISSED = "taken", "deleted", "restored", "missed"
+ACTIONS = (TAKEN, DELETED, RESTORED, MISSED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One row of the ledger's backup record: evidence of a backup taken (id, kind, size, checksum,
+    start, end), a deletion by retention, a restore, or a backup that failed or could not be taken (``missed``)."""
+
+    application: str
+    environment: str
+    action: str
+    kind: str
+    backup_id: str
+    at: dt.datetime  #: when govcloud did it (Beijing)
+    actor: str
+    source: str = ""
+    name: str = ""
+    size: int | None = None
+    checksum: str | None = None
+    started: dt.datetime | None = None
+    finished: dt.datetime | None = None
+    detail: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self) | {"detail": dict(self.detail)}
+        for key in ("at", "started", "finished"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out

@@ -127,23 +127,34 @@ def test_latest_is_the_newest_complete_backup_of_each_source():
 
 
 def test_a_restore_beside_live_data_needs_no_approval():
-    core.restore_gate(b("x", 1), "a", "trial", replace=False, live=True, approved=frozenset())
+    core.restore_gate(b("x", 1), "a", "trial", replace=False, live="vol-1", approved=frozenset(), production_data=False)
 
 
-@pytest.mark.parametrize("backup, replace, live, approved, rule", [
-    (b("x", 1, labels=core.labels("u", "other", "trial")), False, False, frozenset(), "backup-owner"),
-    (b("x", 1, labels={}), False, False, frozenset(), "backup-owner"),
-    (b("x", 1, status=RUNNING), False, False, frozenset(), "backup-complete"),
-    (b("x", 1, status=FAILED), True, True, frozenset({"vol-1"}), "backup-complete"),
-    (b("x", 1), True, False, frozenset({"vol-1"}), "restore-replace"),
-    (b("x", 1), True, True, frozenset(), "restore-replace-approved"),
-    (b("x", 1), True, True, frozenset({"vol-2"}), "restore-replace-approved"),
+PROD = core.labels("u", "a", "production")
+
+
+@pytest.mark.parametrize("backup, env, replace, live, approved, production_data, rule", [
+    (b("x", 1, labels=core.labels("u", "other", "trial")), "trial", False, None, frozenset(), False, "backup-owner"),
+    (b("x", 1, labels={}), "trial", False, None, frozenset(), False, "backup-owner"),
+    (b("x", 1, status=RUNNING), "trial", False, None, frozenset(), False, "backup-complete"),
+    (b("x", 1, status=FAILED), "trial", True, "vol-1", frozenset({"vol-1"}), False, "backup-complete"),
+    (b("x", 1, labels=PROD), "test", False, None, frozenset(), False, "restore-production-data"),
+    (b("x", 1), "trial", True, None, frozenset({"vol-1"}), False, "restore-replace"),
+    (b("x", 1), "trial", True, "vol-1", frozenset(), False, "restore-replace-approved"),
+    (b("x", 1), "trial", True, "vol-1", frozenset({"vol-2"}), False, "restore-replace-approved"),
+    (b("x", 1, kind=core.DATABASE), "trial", True, "db-1", frozenset({"db-1"}), False, "restore-replace"),
 ])
-def test_restore_refusals(backup, replace, live, approved, rule):
+def test_restore_refusals(backup, env, replace, live, approved, production_data, rule):
     with pytest.raises(RuleError) as refused:
-        core.restore_gate(backup, "a", "trial", replace=replace, live=live, approved=approved)
+        core.restore_gate(backup, "a", env, replace=replace, live=live, approved=approved,
+                          production_data=production_data)
     assert refused.value.rule == rule
 
 
-def test_replace_with_the_offices_approval_passes():
-    core.restore_gate(b("x", 1), "a", "trial", replace=True, live=True, approved=frozenset({"vol-1"}))
+def test_replace_with_the_offices_approval_passes_and_production_data_goes_where_declared():
+    core.restore_gate(b("x", 1), "a", "trial", replace=True, live="vol-1", approved=frozenset({"vol-1"}),
+                      production_data=False)
+    core.restore_gate(b("x", 1, labels=PROD), "a", "test", replace=False, live=None, approved=frozenset(),
+                      production_data=True)
+    core.restore_gate(b("x", 1, labels=PROD), "a", "production", replace=False, live=None, approved=frozenset(),
+                      production_data=False)

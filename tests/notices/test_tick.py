@@ -109,7 +109,8 @@ def test_two_ticks_on_postgresql_send_every_notice_exactly_once(postgres_url, re
     digest([], "zh")  # templates compiled once, before the forks
     for round_ in range(20):
         with ledger.engine.begin() as conn:
-            conn.execute(sa.text("TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, drift_runs"))
+            conn.execute(sa.text("TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, "
+                                 "drift_runs, backup_records"))
         for i in range(3):  # each: a request now (office), a deadline ahead at the scan (office)
             path = variant(tmp_path, f"s{i}", ("id: social-security", f"id: social-{i}"))
             service.submit(path, SOCIAL, at("2026-02-12T10:00"))

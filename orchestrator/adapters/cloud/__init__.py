@@ -29,6 +29,7 @@ from orchestrator.core.usage import USAGE_PARTS, ContainerUsage, ProjectUsage, S
 from orchestrator.errors import ExternalError, NotFound
 
 if TYPE_CHECKING:
+    from orchestrator.adapters.cloud.backups import ProjectBackups
     from orchestrator.adapters.cloud.sweep import ProjectSweep
 
 T = TypeVar("T")
@@ -285,6 +286,18 @@ class Cloud:
         conn = self._call(lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
                           f"scoping a connection to project {project.name} (does our user hold a role there?)")
         return ProjectSweep(conn, project.id, admin=self._conn)
+
+    def backups(self, project: str) -> ProjectBackups:
+        """The backups of the Keystone project named ``project`` (:class:`NotFound` when there is none)."""
+        from orchestrator.adapters.cloud.backups import ProjectBackups
+
+        found = self._call(lambda: self._conn.identity.find_project(project, ignore_missing=True),
+                           f"looking up project {project}")
+        if found is None:
+            raise NotFound(f"project {project} does not exist in cloud {self.name}")
+        conn = self._call(lambda: self._conn.connect_as_project({"id": found.id, "name": found.name}),
+                          f"scoping a connection to project {project} (does our user hold a role there?)")
+        return ProjectBackups(conn, found.id, found.name, self._conn, self.name)
 
     def delete_project(self, project: Found) -> None:
         """Delete the Keystone project; gone already is fine."""

@@ -1,0 +1,107 @@
+"""Backups (Art. 16, 22, 30): ``govcloud backup run``, ``backup list`` and ``backup restore``."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.root import cli
+from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.core.text import printable
+
+cloud_option = click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
+
+
+def _service(cloud: str | None, actor_args: tuple):
+    from orchestrator.services.backup import open_service
+
+    return open_service(make_actor(*actor_args), cloud)
+
+
+@cli.group()
+def backup() -> None:
+    """Provider: the manifests' backups: scheduled runs with retention, listings, restores."""
+
+
+@backup.command("run")
+@click.argument("application", required=False)
+@click.option("--env", "environment", type=click.Choice(["test", "trial", "production"]), help="one environment")
+@click.option("--force", is_flag=True, help="back up now whether or not the schedule says it is due")
+@cloud_option
+@actor_options
+@at_option
+@output_option
+@click.pass_context
+def backup_run(ctx: click.Context, application, environment, force, cloud, actor_name, actor_role, actor_unit,
+               actor_token_file, at, output) -> None:
+    """Take the backups due now (the manifest's cron, Beijing time) in every live environment (or
+    APPLICATION's), then delete those past retentionDays. Exit 3 when a backup was missed, 1 when a
+    quota blocked one."""
+    runs = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).run(
+        parse_at(at), application, environment, force)
+    emit(output, [r.as_dict() for r in runs], _print_runs)
+    ctx.exit(1 if any(r.quota for r in runs) else 3 if any(r.missed for r in runs) else 0)
+
+
+@backup.command("list")
+@click.argument("application")
+@cloud_option
+@actor_options
+@output_option
+def backup_list(application, cloud, actor_name, actor_role, actor_unit, actor_token_file, output) -> None:
+    """Every backup in APPLICATION's live environments (ours, and those made by hand), and the record."""
+    emit(output, _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).listing(application),
+         _print_listing)
+
+
+@backup.command("restore")
+@click.argument("application")
+@click.option("--env", "environment", required=True, type=click.Choice(["test", "trial", "production"]),
+              help="the environment to restore into")
+@click.option("--from", "backup_id", required=True, help="the backup's id (govcloud backup list)")
+@click.option("--replace", is_flag=True,
+              help="overwrite the live resource; needs the office's data-loss approval in the ledger (Art. 15)")
+@cloud_option
+@actor_options
+@at_option
+@output_option
+def backup_restore(application, environment, backup_id, replace, cloud, actor_name, actor_role, actor_unit,
+                   actor_token_file, at, output) -> None:
+    """Restore a backup into ENV's project beside the live resources (a new database, volume or
+    container), or over the live one with --replace."""
+    done = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).restore(
+        application, environment, backup_id, parse_at(at), replace)
+    emit(output, done, lambda d: click.echo(printable(
+        f"{d['application']} {d['environment']}: {d['backup']['kind']} {d['backup']['id']} restored "
+        f"{'over' if d['replace'] else 'as'} {d['name']} ({d['made']}) in project {d['into']}")))
+
+
+def _size(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
+
+
+def _print_runs(runs: list[dict]) -> None:
+    if not runs:
+        click.echo("no live environment with backups enabled")
+    for r in runs:
+        head = f"{r['application']} {r['environment']}: " + ("due" if r["due"] else "not due") + f" (slot {r['slot']})"
+        if r["volume_kind"] == "volume-snapshot":
+            head += "; volumes as snapshots (the cloud runs no cinder-backup)"
+        click.echo(printable(head))
+        for b in r["taken"]:
+            click.echo(printable(f"  taken    {b['kind']:<16} {b['id']}  {b['source']}  {_size(b['size'])}"
+                                 f"  {b['checksum'] or ''}"))
+        for b in r["deleted"]:
+            click.echo(printable(f"  deleted  {b['kind']:<16} {b['id']}  created {b['created']} (retention)"))
+        for m in r["missed"]:
+            click.echo(printable(f"  MISSED   {m}"))
+
+
+def _print_listing(payload: dict) -> None:
+    for env in payload["environments"]:
+        click.echo(printable(f"{payload['application']} {env['environment']} (project {env['project']})"))
+        if not env["backups"]:
+            click.echo("  no backups")
+        for b in env["backups"]:
+            owner = "ours" if b["ours"] else "not ours (kept)"
+            click.echo(printable(f"  {b['created'][:16]}  {b['kind']:<16} {b['status']:<8} {b['id']}  "
+                                 f"{b['source']}  {_size(b['size'])}  {owner}"))

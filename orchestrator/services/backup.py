@@ -1,0 +1,251 @@
+"""The backup service (Art. 16, 22, 30): scheduled backups with retention, listing and restores.
+
+Composes the core's decisions (:mod:`orchestrator.core.backups`) with the ledger (the lifecycle's
+live environments and manifests; the backup record of :mod:`orchestrator.adapters.backuplog`) and
+the cloud (:mod:`orchestrator.adapters.cloud.backups`). Each environment is decided at the run's
+one stated time; an environment that fails is recorded as ``missed`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from orchestrator.core import backups as core
+from orchestrator.core import lifecycle as lc
+from orchestrator.core import naming
+from orchestrator.core.backups import VOLUME, Entry, StoredBackup
+from orchestrator.core.manifest import Backup as BackupPolicy
+from orchestrator.errors import GovcloudError, NotFound, RuleError
+
+
+class Clouds(Protocol):
+    def backups(self, project: str) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Live:
+    """One live environment of an application, with its backup policy."""
+
+    application: str
+    unit: str
+    environment: str
+    policy: BackupPolicy
+    production_data: bool = False
+
+    @property
+    def project(self) -> str:
+        return naming.project_name(self.unit, self.application, self.environment)
+
+
+@dataclasses.dataclass
+class EnvironmentRun:
+    """What one run did in one environment."""
+
+    application: str
+    environment: str
+    due: bool
+    slot: dt.datetime | None
+    taken: list[StoredBackup] = dataclasses.field(default_factory=list)
+    deleted: list[StoredBackup] = dataclasses.field(default_factory=list)
+    missed: list[str] = dataclasses.field(default_factory=list)
+    volume_kind: str | None = None
+    quota: bool = False  #: a quota of the project blocked a backup
+
+    def as_dict(self) -> dict:
+        return {"application": self.application, "environment": self.environment, "due": self.due,
+                "slot": self.slot.isoformat() if self.slot else None, "volume_kind": self.volume_kind,
+                "taken": [b.as_dict() for b in self.taken], "deleted": [b.as_dict() for b in self.deleted],
+                "missed": self.missed}
+
+
+def live_environments(ledger: Any, applications: Iterable[str] | None = None,
+                      environment: str | None = None) -> list[Live]:
+    """The live environments (provisioned, not reclaimed) with backups enabled in the manifest on record."""
+    if applications is None:
+        states = [s for s in ledger.states() if s.provisioned]
+    else:
+        states = [ledger.get_state(a) for a in applications]
+    manifests = ledger.manifests(s.application for s in states)
+    out = []
+    for state in states:
+        spec = (manifests.get(state.application) or {}).get("spec") or {}
+        policy = BackupPolicy.model_validate(spec.get("backup") or {})
+        if not policy.enabled:
+            continue
+        environments = spec.get("environments") or {}
+        for env in sorted(state.provisioned):
+            if environment and env != environment:
+                continue
+            declared = environments.get(env) or {}
+            out.append(Live(state.application, state.unit, env, policy, bool(declared.get("productionData"))))
+    return out
+
+
+def due(lives: Iterable[Live], last_taken: dict[tuple[str, str], dt.datetime], at: dt.datetime) -> list[core.Due]:
+    """The due decision of each live environment at ``at`` (pure: the benchmark's measure)."""
+    return [core.due(x.application, x.environment, x.policy.schedule, at,
+                     last_taken.get((x.application, x.environment))) for x in lives]
+
+
+class BackupService:
+    """Backups of the applications of one ledger on one cloud, by one actor."""
+
+    def __init__(self, ledger: Any, log: Any, cloud: Clouds, actor: lc.Actor) -> None:
+        self.ledger, self.log, self.cloud, self.actor = ledger, log, cloud, actor
+
+    # --- run ---------------------------------------------------------------------------------
+
+    def run(self, at: dt.datetime, application: str | None = None, environment: str | None = None,
+            force: bool = False) -> list[EnvironmentRun]:
+        """Take the backups due at ``at`` (every live environment with ``force``), then delete what
+        retention removes; everything done or missed is recorded in the ledger."""
+        self._provider("backup run")
+        lives = live_environments(self.ledger, [application] if application else None, environment)
+        if application and environment and not lives:
+            raise RuleError(f"{environment} of {application} is not live or has backups disabled",
+                            rule="backup-live", article="Art. 30")
+        decisions = due(lives, self.log.last_taken([x.application for x in lives]), at)
+        return [self._run_one(live, d.due or force, d.slot, at) for live, d in zip(lives, decisions, strict=True)]
+
+    def _run_one(self, live: Live, is_due: bool, slot: dt.datetime, at: dt.datetime) -> EnvironmentRun:
+        result = EnvironmentRun(live.application, live.environment, is_due, slot)
+        entries: list[Entry] = []
+        try:
+            project = self.cloud.backups(live.project)
+            if is_due:
+                self._take(project, live, at, result, entries)
+            self._retain(project, live, at, result, entries)
+        except GovcloudError as exc:
+            result.missed.append(str(exc))
+            result.quota = result.quota or getattr(exc, "rule", "") == "backup-quota"
+            entries.append(self._entry(live, core.MISSED, "", "", at, detail={"error": str(exc)[:1000]}))
+        self.log.record(entries)
+        return result
+
+    def _take(self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]) -> None:
+        labels = core.labels(live.unit, live.application, live.environment)
+        sources = project.sources()
+        if any(s.kind == VOLUME for s in sources):
+            result.volume_kind = project.volume_kind()
+        for source in sources:
+            kind = result.volume_kind if source.kind == VOLUME else source.kind
+            name = f"{source.name}--{at:%Y%m%dT%H%M}"
+            started = _now()
+            try:
+                backup = project.wait(project.take(kind, source, name, labels, at))
+            except GovcloudError as exc:
+                result.missed.append(f"{kind} of {source.name}: {exc}")
+                result.quota = result.quota or getattr(exc, "rule", "") == "backup-quota"
+                entries.append(self._entry(live, core.MISSED, kind, "", at, source=source.id, name=name,
+                                           detail={"error": str(exc)[:1000]}))
+                continue
+            if backup.status != core.COMPLETE:
+                result.missed.append(f"{kind} {backup.id} of {source.name} is {backup.status}")
+                entries.append(self._entry(live, core.MISSED, kind, backup.id, at, source=source.id, name=name,
+                                           detail={"status": backup.status}))
+                continue
+            result.taken.append(backup)
+            entries.append(self._entry(live, core.TAKEN, kind, backup.id, at, source=source.id, name=backup.name,
+                                       size=backup.size, checksum=backup.checksum, started=started,
+                                       finished=_now(), detail={"slot": result.slot.isoformat() if result.slot else None}))
+
+    def _retain(self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]) -> None:
+        for backup in core.expired(project.backups(), live.application, live.environment,
+                                   live.policy.retention_days, at):
+            project.delete(backup)
+            result.deleted.append(backup)
+            entries.append(self._entry(live, core.DELETED, backup.kind, backup.id, at, source=backup.source,
+                                       name=backup.name, size=backup.size, detail={
+                                           "reason": f"older than retentionDays {live.policy.retention_days}",
+                                           "created": backup.created.isoformat()}))
+
+    # --- list and restore --------------------------------------------------------------------
+
+    def listing(self, application: str) -> dict:
+        """Every backup in each live environment's project (ours and made by hand) and the record."""
+        state = self.ledger.get_state(application)
+        if not lc.may_read(state, self.actor):
+            raise RuleError(f"{self.actor.name} of unit {self.actor.unit} may not read {application}",
+                            rule="unit-scope", article="Art. 6-9")
+        environments = []
+        for live in live_environments(self.ledger, [application]):
+            backups = self.cloud.backups(live.project).backups()
+            environments.append({"environment": live.environment, "project": live.project, "backups": [
+                b.as_dict() | {"ours": core.owned(b, application, live.environment)} for b in backups]})
+        return {"application": application, "environments": environments,
+                "record": [e.as_dict() for e in self.log.entries(application)]}
+
+    def restore(self, application: str, environment: str, backup_id: str, at: dt.datetime,
+                replace: bool = False, into_project: str | None = None) -> dict:
+        """Restore ``backup_id`` into ``environment``'s project (or ``into_project``, a scratch
+        project of a drill) beside the live resources; with ``replace`` over the live one, when the
+        office approved that data loss in the ledger."""
+        self._provider("backup restore")
+        state = self.ledger.get_state(application)
+        lives = {x.environment: x for x in live_environments(self.ledger, [application])}
+        target = lives.get(environment)
+        if target is None:
+            raise RuleError(f"{environment} of {application} is not live: there is nothing to restore into",
+                            rule="backup-live", article="Art. 30")
+        backup, source = self._find(lives.values(), backup_id)
+        into = self.cloud.backups(into_project or target.project)
+        live_source = next((s for s in into.sources() if s.id == backup.source or s.name == backup.source), None)
+        digest = state.provisioned.get(environment, "")
+        core.restore_gate(backup, application, environment, replace=replace,
+                          live=live_source.name if live_source else None,
+                          approved=lc.approved_data_loss(state, environment, digest),
+                          production_data=target.production_data)
+        name = f"{application}-restore-{at:%Y%m%dT%H%M%S}"
+        try:
+            if replace:
+                made = source.replace(backup, into, live_source)
+            else:
+                made = source.restore(backup, into, name)
+        except GovcloudError as exc:
+            self.log.record([self._entry(target, core.MISSED, backup.kind, backup.id, at, source=backup.source,
+                                         detail={"restore": True, "error": str(exc)[:1000]})])
+            raise
+        detail = {"into": into.project_name, "made": made.id, "name": made.name, "replace": replace, **made.detail}
+        if replace:
+            detail["approval"] = state.data_loss.get(environment, {}).get("approved_by")
+        self.log.record([self._entry(target, core.RESTORED, backup.kind, backup.id, at, source=backup.source,
+                                     name=made.name, detail=detail)])
+        return {"application": application, "environment": environment, "backup": backup.as_dict(), **detail}
+
+    def _find(self, lives: Iterable[Live], backup_id: str) -> tuple[StoredBackup, Any]:
+        for live in lives:
+            project = self.cloud.backups(live.project)
+            for backup in project.backups():
+                if backup.id == backup_id:
+                    return backup, project
+        raise NotFound(f"no live environment's project holds a backup {backup_id} (govcloud backup list)")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _provider(self, what: str) -> None:
+        if self.actor.role != lc.PROVIDER:
+            raise RuleError(f"{what} is for role provider, not {self.actor.role}", rule="role", article="Art. 30")
+
+    def _entry(self, live: Live, action: str, kind: str, backup_id: str, at: dt.datetime, **fields: Any) -> Entry:
+        return Entry(application=live.application, environment=live.environment, action=action, kind=kind or "-",
+                     backup_id=backup_id or "-", at=at, actor=self.actor.name, **fields)
+
+
+def _now() -> dt.datetime:
+    from orchestrator.services.lifecycle import beijing_now
+
+    return beijing_now()
+
+
+def open_service(actor: lc.Actor, cloud_name: str | None) -> BackupService:
+    """The service over the configured ledger and cloud (connected on first use), for the CLI."""
+    from orchestrator.adapters.backuplog import BackupLog
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.services.reclaim import LazyCloud
+
+    ledger = Ledger.open()
+    return BackupService(ledger, BackupLog(ledger.engine), LazyCloud(cloud_name), actor)
+
