@@ -1,0 +1,88 @@
+"""An in-memory twin of :class:`orchestrator.adapters.cloud.backups.ProjectBackups` that refuses what
+the real services refuse: a snapshot beyond the project's quota, a revert to a snapshot that is
+not the volume's latest, a restore of a backup that is not complete."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+
+from orchestrator.adapters.cloud.backups import Restored, Source, _refused
+from orchestrator.core import backups as core
+from orchestrator.core.backups import StoredBackup
+from orchestrator.errors import ExternalError
+
+_ids = itertools.count(1)
+
+
+class FakeProject:
+    def __init__(self, name: str, sources: list[Source], *, backup_service: bool = False,
+                 snapshot_quota: int = 10) -> None:
+        self.project_name = self.project_id = name
+        self._sources = sources
+        self.held: list[StoredBackup] = []
+        self.made: list[Restored] = []
+        self.backup_service = backup_service
+        self.snapshot_quota = snapshot_quota
+        self.down = False
+
+    def volume_kind(self) -> str:
+        return core.VOLUME if self.backup_service else core.VOLUME_SNAPSHOT
+
+    def sources(self) -> list[Source]:
+        self._answer()
+        return list(self._sources)
+
+    def backups(self) -> list[StoredBackup]:
+        self._answer()
+        return sorted(self.held, key=lambda b: (b.created, b.id))
+
+    def take(self, kind, source, name, labels, at: dt.datetime) -> StoredBackup:
+        self._answer()
+        if kind == core.VOLUME_SNAPSHOT and sum(b.kind == kind for b in self.held) >= self.snapshot_quota:
+            _refused("fake", f"snapshotting volume {source.name}", 413,
+                     "SnapshotLimitExceeded: Maximum number of snapshots allowed (%d) exceeded" % self.snapshot_quota)
+        backup = StoredBackup(kind, f"{kind}-{next(_ids)}", name, source.id, core.COMPLETE, at, 2**30,
+                              "sha256:x" if kind == core.CONTAINER else None, dict(labels))
+        self.held.append(backup)
+        return backup
+
+    def wait(self, backup: StoredBackup) -> StoredBackup:
+        return backup
+
+    def delete(self, backup: StoredBackup) -> None:
+        self.held = [b for b in self.held if b.id != backup.id]
+
+    def restore(self, backup: StoredBackup, into: FakeProject, name: str) -> Restored:
+        if backup.status != core.COMPLETE:
+            raise ExternalError(f"backup {backup.id} is {backup.status}")
+        made = Restored(backup.kind, f"new-{next(_ids)}", name, {"from": backup.id})
+        into.made.append(made)
+        return made
+
+    def replace(self, backup: StoredBackup, into: FakeProject, live: Source) -> Restored:
+        latest = max((b for b in self.held if b.source == live.id and b.kind == backup.kind), key=lambda b: b.created)
+        if backup.kind == core.VOLUME_SNAPSHOT and latest.id != backup.id:
+            raise ExternalError("cloud fake: reverting volume failed: 400 Volume can only be reverted to its latest "
+                                "snapshot")
+        made = Restored(backup.kind, live.id, live.name, {"from": backup.id, "over": True})
+        into.made.append(made)
+        return made
+
+    def hand_made(self, source: Source, created: dt.datetime) -> StoredBackup:
+        backup = StoredBackup(core.VOLUME_SNAPSHOT, f"hand-{next(_ids)}", "by hand", source.id, core.COMPLETE, created)
+        self.held.append(backup)
+        return backup
+
+    def _answer(self) -> None:
+        if self.down:
+            raise ExternalError("cloud fake: Connection refused")
+
+
+@dataclasses.dataclass
+class FakeCloud:
+    projects: dict[str, FakeProject]
+
+    def backups(self, project: str) -> FakeProject:
+        return self.projects[project]
