@@ -11,9 +11,17 @@ Neutron port; the database engine inside them is Trove's own test fake.
 The shim over trove/tests/fakes/guestagent.py: Trove 18 calls prepare() with keyword arguments the
 fake does not know (ds_version=...), and methods the fake lacks; unknown keywords are dropped and
 missing methods do nothing.
+
+Backups: the fake's own create_backup() records a location no object store holds
+(http://localhost/path/to/backup), so Trove refused every restore ("Backup file ... was not found
+in the object storage"). Here a backup is a real object in the project's Trove container
+(backup_swift_container) holding the fake engine's databases and users as JSON, with Swift's ETag
+as the checksum; prepare() from a backup reads it back, so a restored instance lists the
+databases of the one backed up.
 """
 
 import inspect
+import json
 import logging
 import sys
 
@@ -29,7 +37,25 @@ def _fake_guest_class():
             dropped = sorted(set(kwargs) - set(known))
             if dropped:
                 LOG.debug("fake guest prepare(): dropping %s", dropped)
+            if kwargs.get("backup_info"):
+                self._restore(kwargs["backup_info"])
             return super().prepare(*args, **{k: v for k, v in kwargs.items() if k in known})
+
+        def create_backup(self, backup_info):
+            import eventlet
+
+            body = json.dumps({"databases": list(self.dbs.values()), "users": list(self.users.values())},
+                              sort_keys=True).encode()
+            eventlet.spawn_after(1, _store_backup, self.context, backup_info["id"], body)
+
+        def _restore(self, backup_info):
+            from trove.common import clients
+
+            container, name = backup_info["location"].rstrip("/").split("/")[-2:]
+            _, body = clients.create_swift_client(self.context).get_object(container, name)
+            data = json.loads(body)
+            self.create_database(data["databases"])
+            self.create_user([u for u in data["users"] if u["_name"] != "os_admin"])
 
         def __getattr__(self, name):  # only for attributes the fake does not have
             if name.startswith("_"):
@@ -43,11 +69,35 @@ def _fake_guest_class():
     return guestagent, Guest
 
 
+def _store_backup(context, backup_id, body):
+    """The backup's object in the project's Trove container; the backup COMPLETED with its
+    location, ETag and size, or FAILED when Swift refuses."""
+    from trove.backup.models import Backup
+    from trove.backup.state import BackupState
+    from trove.common import cfg, clients
+
+    backup = Backup.get_by_id(context=None, backup_id=backup_id)
+    try:
+        swift = clients.create_swift_client(context)
+        container, name = cfg.CONF.backup_swift_container, f"{backup_id}.json"
+        swift.put_container(container)
+        backup.checksum = swift.put_object(container, name, body)
+        backup.location = f"{swift.url}/{container}/{name}"
+        backup.size = len(body) / 2**30
+        backup.state = BackupState.COMPLETED
+    except Exception:  # the fake guest's failure, as a real guest reports one
+        LOG.exception("fake guest: storing backup %s failed", backup_id)
+        backup.state = BackupState.FAILED
+    backup.save()
+
+
 def create_guest_client(context, id, manager=None):
-    """remote_guest_client: one fake guest per instance id, kept in this process."""
+    """remote_guest_client: one fake guest per instance id, kept in this process, with the context
+    of the latest call (its token reaches the project's object storage)."""
     guestagent, guest = _fake_guest_class()
     if id not in guestagent.DB:
         guestagent.DB[id] = guest(id)
+    guestagent.DB[id].context = context
     return guestagent.DB[id]
 
 
