@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 from orchestrator.core.naming import TAG_PREFIX
@@ -79,8 +80,10 @@ def check_schedule(expression: str) -> None:
         raise RuleError(f"spec.backup.schedule: {problem}", rule="backup-schedule", article="Art. 30")
 
 
+@functools.lru_cache(maxsize=4096)
 def last_slot(expression: str, at: dt.datetime) -> dt.datetime:
-    """The latest scheduled minute at or before ``at`` (Beijing time)."""
+    """The latest scheduled minute at or before ``at`` (Beijing time). Cached: a run decides every
+    environment at one time, and most manifests share a few schedules (croniter takes ~0.8 ms)."""
     from croniter import croniter
 
     return croniter(expression, at.replace(second=0, microsecond=0) + dt.timedelta(seconds=1)).get_prev(dt.datetime)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from orchestrator.core import backups as core
@@ -93,8 +93,10 @@ def due(lives: Iterable[Live], last_taken: dict[tuple[str, str], dt.datetime], a
 class BackupService:
     """Backups of the applications of one ledger on one cloud, by one actor."""
 
-    def __init__(self, ledger: Any, log: Any, cloud: Clouds, actor: lc.Actor) -> None:
+    def __init__(self, ledger: Any, log: Any, cloud: Clouds, actor: lc.Actor,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         self.ledger, self.log, self.cloud, self.actor = ledger, log, cloud, actor
+        self.clock = clock or _now  #: this machine's Beijing time: a stated time may not run ahead of it
 
     # --- run ---------------------------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class BackupService:
         """Take the backups due at ``at`` (every live environment with ``force``), then delete what
         retention removes; everything done or missed is recorded in the ledger."""
         self._provider("backup run")
+        lc.check_stated(at, self.clock())  # a run stated in the future would expire backups early
         lives = live_environments(self.ledger, [application] if application else None, environment)
         if application and environment and not lives:
             raise RuleError(f"{environment} of {application} is not live or has backups disabled",
@@ -184,6 +187,7 @@ class BackupService:
         project of a drill) beside the live resources; with ``replace`` over the live one, when the
         office approved that data loss in the ledger."""
         self._provider("backup restore")
+        lc.check_stated(at, self.clock())
         state = self.ledger.get_state(application)
         lives = {x.environment: x for x in live_environments(self.ledger, [application])}
         target = lives.get(environment)

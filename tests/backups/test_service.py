@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.core import backups as core
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
-from orchestrator.errors import NotFound, RuleError
+from orchestrator.errors import NotFound, RuleError, UsageError
 from orchestrator.services.backup import BackupService
 
 from tests.lifecycle.conftest import CHIEF, SOCIAL
@@ -61,6 +61,14 @@ def test_retention_deletes_the_oldest_and_records_it_never_a_hand_made_backup(ba
     recorded = [e for e in log.entries("social-security", "trial") if e.action == core.DELETED]
     assert {e.backup_id for e in recorded} == {b.id for b in deleted}
     assert all(e.detail["reason"] == "older than retentionDays 180" for e in recorded)
+
+
+def test_a_run_stated_in_the_future_is_refused_it_would_expire_backups_early(ledger, log, cloud, live):
+    service = BackupService(ledger, log, cloud, OPS, clock=lambda: T(2026, 3, 13, 1, 0))
+    with pytest.raises(UsageError) as refused:
+        service.run(T(2026, 9, 13, 1, 0))
+    assert "--at 2026-09-13T01:00:00 is outside the time govcloud accepts" in str(refused.value)
+    assert cloud.projects[TRIAL].held == [] and log.entries("social-security") == []
 
 
 def test_a_quota_that_blocks_a_snapshot_is_a_missed_backup_with_the_reason(backups, log, cloud):
