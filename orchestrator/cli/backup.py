@@ -1,4 +1,4 @@
-"""Backups (Art. 16, 22, 30): ``govcloud backup run``, ``backup list`` and ``backup restore``."""
+"""Backups (Art. 16, 22, 30, 44): ``govcloud backup run``, ``list``, ``restore`` and ``drill``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,34 @@ def backup_restore(application, environment, backup_id, replace, cloud, actor_na
     emit(output, done, lambda d: click.echo(printable(
         f"{d['application']} {d['environment']}: {d['backup']['kind']} {d['backup']['id']} restored "
         f"{'over' if d['replace'] else 'as'} {d['name']} ({d['made']}) in project {d['into']}")))
+
+
+@backup.command("drill")
+@click.argument("application")
+@click.option("--env", "environment", type=click.Choice(["test", "trial", "production"]), help="one environment")
+@cloud_option
+@actor_options
+@at_option
+@output_option
+@click.pass_context
+def backup_drill(ctx: click.Context, application, environment, cloud, actor_name, actor_role, actor_unit,
+                 actor_token_file, at, output) -> None:
+    """A restore drill (Art. 44): the latest backups restored into a scratch project, checked, the
+    project removed, the drill recorded. Exit 1 when a check failed or the project stayed."""
+    report = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).drill(
+        application, parse_at(at), environment)
+    emit(output, report, _print_drill)
+    ctx.exit(0 if report["ok"] else 1)
+
+
+def _print_drill(r: dict) -> None:
+    for c in r["checks"]:
+        what = f"{c.get('kind', '-')} {c.get('backup', '')}".strip()
+        click.echo(printable(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['environment']:<10} {what}"
+                             f"{'  ' + c['problem'] if c['problem'] else ''}"))
+    gone = "removed" if r["scratch_removed"] else "NOT removed: delete it by hand"
+    click.echo(printable(f"{r['application']}: drill {'passed' if r['ok'] else 'FAILED'}; scratch project "
+                         f"{r['scratch_project']} {gone}"))
 
 
 def _size(n: int | None) -> str:

@@ -201,17 +201,33 @@ def restore_gate(backup: StoredBackup, app: str, target_env: str, *, replace: bo
                         "approve)", rule="restore-replace-approved", article="Art. 15")
 
 
+def check_restored(backup: StoredBackup, restored: Mapping[str, object]) -> str | None:
+    """What is wrong with a restore of ``backup`` a drill made (``restored``: what the adapter
+    reports), or ``None``: a container holds the backup's bytes, a volume has the backup's size,
+    a database instance runs and lists databases."""
+    if backup.kind == CONTAINER:
+        if restored.get("bytes") != backup.size:
+            return f"container {backup.id}: restored {restored.get('bytes')} bytes, the backup holds {backup.size}"
+    elif backup.kind in (VOLUME, VOLUME_SNAPSHOT):
+        size = restored.get("size_gb")
+        if backup.size is not None and (not isinstance(size, int) or size * 2**30 < backup.size):
+            return f"volume from {backup.id}: {size} GB, smaller than the backup ({backup.size} bytes)"
+    elif not restored.get("databases"):
+        return f"database from {backup.id}: the restored instance lists no database"
+    return None
+
+
 # --- the ledger's record ------------------------------------------------------------------------
 
 #: What a row of the backup record says happened.
-TAKEN, DELETED, RESTORED, MISSED = "taken", "deleted", "restored", "missed"
-ACTIONS = (TAKEN, DELETED, RESTORED, MISSED)
+TAKEN, DELETED, RESTORED, MISSED, DRILL = "taken", "deleted", "restored", "missed", "drill"
+ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL)
 
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One row of the ledger's backup record: evidence of a backup taken (id, kind, size, checksum,
-    start, end), a deletion by retention, a restore, or a backup that failed or could not be taken (``missed``)."""
+    start, end), a deletion by retention, a restore, a backup that failed or could not be taken (``missed``), or a restore drill (Art. 44)."""
 
     application: str
     environment: str

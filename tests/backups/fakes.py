@@ -26,6 +26,7 @@ class FakeProject:
         self.backup_service = backup_service
         self.snapshot_quota = snapshot_quota
         self.down = False
+        self.restore_detail: dict = {}  #: what a restore reports, over the faithful default
 
     def volume_kind(self) -> str:
         return core.VOLUME if self.backup_service else core.VOLUME_SNAPSHOT
@@ -57,7 +58,8 @@ class FakeProject:
     def restore(self, backup: StoredBackup, into: FakeProject, name: str) -> Restored:
         if backup.status != core.COMPLETE:
             raise ExternalError(f"backup {backup.id} is {backup.status}")
-        made = Restored(backup.kind, f"new-{next(_ids)}", name, {"from": backup.id})
+        detail = {"from": backup.id, "bytes": backup.size, "size_gb": 1, "databases": ["benefits"]}
+        made = Restored(backup.kind, f"new-{next(_ids)}", name, detail | self.restore_detail)
         into.made.append(made)
         return made
 
@@ -83,6 +85,18 @@ class FakeProject:
 @dataclasses.dataclass
 class FakeCloud:
     projects: dict[str, FakeProject]
+    removed: list[str] = dataclasses.field(default_factory=list)
+    stays: bool = False  #: the scratch project survives its removal
 
     def backups(self, project: str) -> FakeProject:
         return self.projects[project]
+
+    def scratch_project(self, name: str) -> FakeProject:
+        self.projects[name] = FakeProject(name, [])
+        return self.projects[name]
+
+    def remove_project(self, name: str) -> bool:
+        if not self.stays:
+            self.projects.pop(name, None)
+            self.removed.append(name)
+        return name not in self.projects

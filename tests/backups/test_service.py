@@ -144,3 +144,35 @@ def test_restore_refusals_name_the_backup(backups, cloud):
     with pytest.raises(RuleError) as refused:
         backups.restore("social-security", "trial", hand.id, T(2026, 3, 13, 9, 0))
     assert refused.value.rule == "backup-owner"
+
+
+def test_a_drill_restores_the_latest_backups_into_a_scratch_project_and_removes_it(backups, log, cloud):
+    backups.run(T(2026, 3, 13, 1, 5))
+    backups.run(T(2026, 3, 14, 1, 5))
+    report = backups.drill("social-security", T(2026, 3, 14, 9, 0))
+    assert report["ok"] and report["scratch_removed"], report
+    assert report["scratch_project"] == "social-security-drill-20260314090000"
+    assert cloud.removed == [report["scratch_project"]] and report["scratch_project"] not in cloud.projects
+    # the latest of each source of each environment: 2 environments x 3 sources, from the 14th
+    assert len(report["checks"]) == 6 and {c["created"][:10] for c in report["checks"]} == {"2026-03-14"}
+    drills = [e for e in log.entries("social-security") if e.action == core.DRILL]
+    assert [(e.environment, e.detail["ok"]) for e in drills] == [("test", True), ("trial", True)]
+
+
+def test_a_drill_that_finds_a_short_restore_or_a_scratch_project_left_fails(backups, log, cloud):
+    backups.run(T(2026, 3, 13, 1, 5), "social-security", "trial")
+    cloud.projects[TRIAL].restore_detail = {"bytes": 5}
+    cloud.stays = True
+    report = backups.drill("social-security", T(2026, 3, 14, 9, 0), "trial")
+    assert not report["ok"] and not report["scratch_removed"]
+    [bad] = [c for c in report["checks"] if not c["ok"]]
+    assert bad["kind"] == core.CONTAINER and "restored 5 bytes, the backup holds 1073741824" in bad["problem"]
+    [drill] = [e for e in log.entries("social-security") if e.action == core.DRILL]
+    assert drill.detail["ok"] is False and drill.detail["scratch_removed"] is False
+
+
+def test_a_drill_without_any_backup_fails_and_says_so(backups, log, cloud):
+    report = backups.drill("social-security", T(2026, 3, 14, 9, 0), "test")
+    assert not report["ok"] and report["checks"] == [
+        {"environment": "test", "ok": False, "problem": "no complete backup to restore"}]
+    assert report["scratch_removed"]

@@ -299,6 +299,38 @@ class Cloud:
                           f"scoping a connection to project {project} (does our user hold a role there?)")
         return ProjectBackups(conn, found.id, found.name, self._conn, self.name)
 
+    def scratch_project(self, name: str) -> ProjectBackups:
+        """A new project ``name`` with our user as member and a network, to restore into (a drill);
+        :meth:`remove_project` removes it."""
+        conn = self._conn
+
+        def make() -> None:
+            project = conn.identity.create_project(name=name, domain_id="default",
+                                                   description="govcloud: scratch project of a restore drill")
+            conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
+            scoped = conn.connect_as_project(project)
+            net = scoped.network.create_network(name=f"{name}-net")
+            scoped.network.create_subnet(network_id=net.id, ip_version=4, cidr="172.16.0.0/24", name=f"{name}-subnet")
+
+        self._call(make, f"creating scratch project {name}")
+        return self.backups(name)
+
+    def remove_project(self, name: str) -> bool:
+        """Everything project ``name`` holds, kind by kind as reclamation deletes it, then the
+        project; True when it is gone (or never was)."""
+        from orchestrator.core.reclaim import ORDER
+
+        found = self.find_project(name)
+        if found is None:
+            return True
+        sweep = self.sweep(found)
+        items = sweep.inventory()
+        for kind in ORDER:
+            for item in (i for i in items if i.kind == kind):
+                sweep.delete(item)
+        self.delete_project(found)
+        return self.find_project(name) is None
+
     def delete_project(self, project: Found) -> None:
         """Delete the Keystone project; gone already is fine."""
         self._call(lambda: self._conn.identity.delete_project(project.id, ignore_missing=True),
