@@ -22,7 +22,7 @@ def backup() -> None:
     """Provider: the manifests' backups: scheduled runs with retention, listings, restores."""
 
 
-@backup.command("run")
+@backup.command("run", short_help="Provider: take the backups that are due, then apply retention (Art. 30).")
 @click.argument("application", required=False)
 @click.option("--env", "environment", type=click.Choice(["test", "trial", "production"]), help="one environment")
 @click.option("--force", is_flag=True, help="back up now whether or not the schedule says it is due")
@@ -34,26 +34,27 @@ def backup() -> None:
 def backup_run(ctx: click.Context, application, environment, force, cloud, actor_name, actor_role, actor_unit,
                actor_token_file, at, output) -> None:
     """Take the backups due now (the manifest's cron, Beijing time) in every live environment (or
-    APPLICATION's), then delete those past retentionDays. Exit 3 when a backup was missed, 1 when a
-    quota blocked one."""
+    APPLICATION's), then delete those past retentionDays (Art. 30). Exit 3 when a backup was missed,
+    1 when a quota blocked one."""
     runs = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).run(
         parse_at(at), application, environment, force)
     emit(output, [r.as_dict() for r in runs], _print_runs)
     ctx.exit(1 if any(r.quota for r in runs) else 3 if any(r.missed for r in runs) else 0)
 
 
-@backup.command("list")
+@backup.command("list", short_help="Every backup of an application, ours and made by hand, and the record (Art. 30).")
 @click.argument("application")
 @cloud_option
 @actor_options
 @output_option
 def backup_list(application, cloud, actor_name, actor_role, actor_unit, actor_token_file, output) -> None:
-    """Every backup in APPLICATION's live environments (ours, and those made by hand), and the record."""
+    """Every backup in APPLICATION's live environments (ours, and those made by hand), and the
+    ledger's record of them (Art. 30)."""
     emit(output, _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).listing(application),
          _print_listing)
 
 
-@backup.command("restore")
+@backup.command("restore", short_help="Provider: restore a backup beside the live data, or over it when approved (Art. 15, 30).")
 @click.argument("application")
 @click.option("--env", "environment", required=True, type=click.Choice(["test", "trial", "production"]),
               help="the environment to restore into")
@@ -67,7 +68,7 @@ def backup_list(application, cloud, actor_name, actor_role, actor_unit, actor_to
 def backup_restore(application, environment, backup_id, replace, cloud, actor_name, actor_role, actor_unit,
                    actor_token_file, at, output) -> None:
     """Restore a backup into ENV's project beside the live resources (a new database, volume or
-    container), or over the live one with --replace."""
+    container), or over the live one with --replace and the office's data-loss approval (Art. 15, 30)."""
     done = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).restore(
         application, environment, backup_id, parse_at(at), replace)
     emit(output, done, lambda d: click.echo(printable(
@@ -75,7 +76,7 @@ def backup_restore(application, environment, backup_id, replace, cloud, actor_na
         f"{'over' if d['replace'] else 'as'} {d['name']} ({d['made']}) in project {d['into']}")))
 
 
-@backup.command("drill")
+@backup.command("drill", short_help="Provider: a restore drill into a scratch project, recorded (Art. 44).")
 @click.argument("application")
 @click.option("--env", "environment", type=click.Choice(["test", "trial", "production"]), help="one environment")
 @cloud_option
