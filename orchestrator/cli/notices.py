@@ -52,7 +52,8 @@ def notify_status(status: str | None, application: str | None, limit: int, outpu
 
 
 @cli.command()
-@click.option("--skip", type=click.Choice(["deadlines", "expire", "capacity", "drift", "cloud-drift", "deliver"]), multiple=True,
+@click.option("--skip", type=click.Choice(["deadlines", "expire", "capacity", "drift", "cloud-drift", "backups", "deliver"]),
+              multiple=True,
               help="leave out a step (repeatable), e.g. the cloud's where there is none")
 @click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
 @click.option("--policy", type=click.Path(dir_okay=False), help="quota policy file (capacity threshold)")
@@ -61,11 +62,12 @@ def notify_status(status: str | None, application: str | None, limit: int, outpu
 @output_option
 def tick(skip: tuple[str, ...], cloud: str | None, policy: str | None, at: str | None, output: str,
          actor_name, actor_role, actor_unit, actor_token_file) -> None:
-    """The scheduled run, under the ledger's tick lease: deadline scan, expire, capacity, drift, cloud drift, delivery.
+    """The scheduled run, under the ledger's tick lease: deadline scan, expire, capacity, drift, cloud drift,
+    backups, delivery.
 
     Every step runs even when one before failed; exit 3 when any failed. A tick that finds
-    another one running does nothing (exit 0). The actor options name the provider that expire
-    records removals for."""
+    another one running does nothing (exit 0). The actor options name the provider that expire and
+    backups record removals and backups for."""
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services import tick as svc
 

@@ -1,8 +1,9 @@
 """``govcloud tick``: the scheduled run, under the ledger lease ``tick`` so that two never act at once.
 
 Steps in order: the deadline scan, ``expire``, the capacity watch, quota drift, cloud drift (each
-live environment once a day, ``govcloud drift``; new drift becomes a notice), then delivery of
-the outbox. Each step that fails is reported with its error and the rest go on; a tick that
+live environment once a day, ``govcloud drift``; new drift becomes a notice), the backups that are
+due (``backup run``), then delivery of the outbox. Each step that fails is reported with its error
+and the rest go on; a tick that
 finds the lease held by a live holder does nothing and says who holds it.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from orchestrator.errors import GovcloudError
 
-STEPS = ("deadlines", "expire", "capacity", "drift", "cloud-drift", "deliver")
+STEPS = ("deadlines", "expire", "capacity", "drift", "cloud-drift", "backups", "deliver")
 LEASE = "tick"
 
 
@@ -99,7 +100,8 @@ def run(leases: Any, steps: dict[str, Step], skip: frozenset[str] = frozenset(),
 def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callable[[], Any],
                   cloud: str | None, policy: str | None = None) -> dict[str, Step]:
     """The steps over the configured ledger, cloud and channels; ``now`` in Beijing time.
-    ``actor`` is called by ``expire`` only (the provider the removals are recorded for)."""
+    ``actor`` is called by ``expire`` and, when an environment is live, ``backups`` (the provider
+    the removals and backups are recorded for)."""
     from orchestrator.core import notices as nt
     from orchestrator.services.lifecycle import BEIJING
     from orchestrator.services.notices import Notices
@@ -151,9 +153,21 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
         return {"checked": len(report.checked), "drifted": report.drifted, "failed": report.failed,
                 "queued": notices.queue(found)}
 
+    def backups() -> dict[str, Any]:
+        from orchestrator.adapters.backuplog import BackupLog
+        from orchestrator.services.backup import BackupService, live_environments
+        from orchestrator.services.reclaim import LazyCloud
+
+        if not live_environments(ledger):
+            return {"environments": 0, "taken": 0, "deleted": 0, "missed": []}
+        runs = BackupService(ledger, BackupLog(ledger.engine), LazyCloud(cloud), actor()).run(now)
+        missed = [f"{r.application} {r.environment}: {m}" for r in runs for m in r.missed]
+        return {"environments": len(runs), "due": sum(r.due for r in runs), "taken": sum(len(r.taken) for r in runs),
+                "deleted": sum(len(r.deleted) for r in runs), "missed": missed, "failed": len(missed)}
+
     def deliver() -> dict[str, Any]:
         report = notices.deliver(utc).as_dict()
         return {k: v for k, v in report.items() if k != "messages"} | {"messages": len(report["messages"])}
 
     return {"deadlines": lambda: notices.scan(now), "expire": expire, "capacity": capacity, "drift": drift,
-            "cloud-drift": cloud_drift, "deliver": deliver}
+            "cloud-drift": cloud_drift, "backups": backups, "deliver": deliver}

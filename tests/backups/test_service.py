@@ -176,3 +176,15 @@ def test_a_drill_without_any_backup_fails_and_says_so(backups, log, cloud):
     assert not report["ok"] and report["checks"] == [
         {"environment": "test", "ok": False, "problem": "no complete backup to restore"}]
     assert report["scratch_removed"]
+
+
+def test_the_tick_runs_the_backups_and_reports_a_cloud_it_cannot_reach(ledger, log, live, monkeypatch, tmp_path):
+    from orchestrator.services import notices, tick
+
+    monkeypatch.setattr(notices, "Notices", lambda ledger, settings: None)  # this step sends nothing
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "no-clouds.yaml"))
+    steps = tick.default_steps(ledger, None, T(2026, 3, 13, 1, 5), actor=lambda: OPS, cloud="nowhere")
+    done = steps["backups"]()
+    assert (done["environments"], done["due"], done["taken"], done["failed"]) == (2, 2, 0, 2)
+    assert all("cloud nowhere is unreachable" in m for m in done["missed"])
+    assert [e.environment for e in log.entries("social-security") if e.action == core.MISSED] == ["test", "trial"]

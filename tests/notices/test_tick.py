@@ -59,9 +59,10 @@ def test_each_step_runs_and_each_failure_is_reported(tmp_path):
              "capacity": step("capacity", KeyError("vcpu")),
              "drift": step("drift", {"checked": 0}),
              "cloud-drift": step("cloud-drift", {"checked": 1, "drifted": 1, "failed": 0, "queued": 1}),
+             "backups": step("backups", {"taken": 3, "missed": [], "failed": 0}),
              "deliver": step("deliver", {"sent": 1, "failed": 2})}
     report = tick.run(ledger, steps, skip=frozenset({"drift"}))
-    assert calls == ["deadlines", "expire", "capacity", "cloud-drift", "deliver"]
+    assert calls == ["deadlines", "expire", "capacity", "cloud-drift", "backups", "deliver"]
     assert report.failed == ["expire", "capacity", "deliver"]
     by = {s.name: s for s in report.steps}
     assert by["expire"].error == "no Pulumi engine" and by["capacity"].error == "KeyError: 'vcpu'"
