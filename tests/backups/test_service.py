@@ -188,3 +188,20 @@ def test_the_tick_runs_the_backups_and_reports_a_cloud_it_cannot_reach(ledger, l
     assert (done["environments"], done["due"], done["taken"], done["failed"]) == (2, 2, 0, 2)
     assert all("cloud nowhere is unreachable" in m for m in done["missed"])
     assert [e.environment for e in log.entries("social-security") if e.action == core.MISSED] == ["test", "trial"]
+
+
+@pytest.mark.parametrize("code, text, quota", [
+    (413, "SnapshotLimitExceeded: Maximum number of snapshots allowed (10) exceeded", True),
+    (0, "VolumeLimitExceeded: Maximum number of volumes allowed (10) exceeded", True),
+    (403, "Quota exceeded for resources: ['gigabytes']", True),
+    (0, "HTTPConnectionPool(host='127.0.0.1', port=8776): Max retries exceeded with url: /v3", False),
+    (500, "Internal Server Error", False),
+])
+def test_a_quota_refusal_is_a_rule_any_other_error_an_outside_failure(code, text, quota):
+    from orchestrator.adapters.cloud.backups import _refused
+    from orchestrator.errors import ExternalError
+
+    with pytest.raises(RuleError if quota else ExternalError) as refused:
+        _refused("local", "snapshotting volume data", code, text)
+    assert "snapshotting volume data" in str(refused.value)
+    assert ("a quota of the project blocks it" in str(refused.value)) is quota

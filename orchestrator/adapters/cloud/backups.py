@@ -390,7 +390,9 @@ def _refused(cloud: str, doing: str, code: int, text: str) -> None:
     """One cloud error as a govcloud error: a quota the cloud enforces is a rule (exit 1), the rest
     an outside system that failed (exit 3)."""
     text = " ".join(text.split())[:400]
-    if code == 413 or "quota" in text.lower() or "exceeded" in text.lower():
+    # Cinder answers 413 with "...LimitExceeded: Maximum number of snapshots allowed (10) exceeded";
+    # a bare "exceeded" is no sign ("Max retries exceeded" is a connection that failed)
+    if code == 413 or "quota" in text.lower() or "LimitExceeded" in text:
         raise RuleError(f"cloud {cloud}: {doing}: a quota of the project blocks it ({text}); the headroom for "
                         "backups is set in the quota policy (docs/backups.md)", rule="backup-quota", article="Art. 30")
     raise ExternalError(f"cloud {cloud}: {doing} failed: {code or ''} {text}".replace("  ", " ")[:500])
