@@ -263,14 +263,19 @@ class Ledger:
         return found
 
     def contacts(self, applications: Iterable[str]) -> dict[str, Any]:
-        """The ``metadata.contacts`` of each application's manifest on record (the latest submitted
-        or requested), as stored: the caller checks their shape. Picked out by the database, so
-        the rest of each manifest is neither sent nor parsed."""
+        """The ``metadata.contacts`` of each application's manifest on record (:meth:`manifest_part`)."""
+        return self.manifest_part(applications, "metadata", "contacts")
+
+    def manifest_part(self, applications: Iterable[str], *path: str) -> dict[str, Any]:
+        """The value at ``path`` (``"metadata", "contacts"``) of each application's manifest on
+        record (the latest submitted or requested), as stored, ``None`` where it has none: the
+        caller checks its shape. Picked out by the database, so the rest of each manifest is
+        neither sent nor parsed."""
         found: dict[str, Any] = {}
-        contacts = EventRow.payload[("manifest", "metadata", "contacts")]
+        part = EventRow.payload[("manifest", *path)]
         with _converted(), self.engine.connect() as conn:
             for among in _among(conn, EventRow.application, sorted(set(applications))):
-                query = (sa.select(EventRow.application, contacts)
+                query = (sa.select(EventRow.application, part)
                          .where(among, EventRow.type.in_(("submitted", "change-requested")))
                          .order_by(EventRow.application, EventRow.sequence))
                 found.update(conn.execute(query).all())  # the latest manifest last

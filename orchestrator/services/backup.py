@@ -70,14 +70,15 @@ def live_environments(ledger: Any, applications: Iterable[str] | None = None,
         states = [s for s in ledger.states() if s.provisioned]
     else:
         states = [ledger.get_state(a) for a in applications]
-    manifests = ledger.manifests(s.application for s in states)
+    names = [s.application for s in states]
+    policies = ledger.manifest_part(names, "spec", "backup")
+    declared_envs = ledger.manifest_part(names, "spec", "environments")
     out = []
     for state in states:
-        spec = (manifests.get(state.application) or {}).get("spec") or {}
-        policy = BackupPolicy.model_validate(spec.get("backup") or {})
+        policy = BackupPolicy.model_validate(policies.get(state.application) or {})
         if not policy.enabled:
             continue
-        environments = spec.get("environments") or {}
+        environments = declared_envs.get(state.application) or {}
         for env in sorted(state.provisioned):
             if environment and env != environment:
                 continue

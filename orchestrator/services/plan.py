@@ -172,11 +172,12 @@ def preload_planning() -> None:
     SDK module at once (one of them would find it half-initialised) (a worker that imports a
     module imports it again in every worker: ``tests/stacks/test_pulumimock.py`` checks that
     planning the examples after this imports nothing)."""
-    from orchestrator.core import validation, yamlsource
+    from orchestrator.core import backups, validation, yamlsource
     from stacks.program import preload
 
     pulumimock.preload()
     validation.load_manifest  # noqa: B018
+    backups.schedule_problem("0 2 * * *")  # croniter, imported by the first schedule checked
     yamlsource.load(b"preload: true\n")  # libyaml's loader is built on the first read
     yamlsource.parse(b"preload: true\n")  # ruamel.yaml (lines of problems) loads its parts on the first parse
     preload()
