@@ -323,7 +323,7 @@ class ProjectBackups:
             self._call(lambda o=obj: store.put(f"/{target}/{_quote(o.name)}", data=b"", raise_exc=True, headers={
                 "X-Copy-From": f"/{source}/{_quote(o.name)}", "Content-Length": "0"}), f"copying {source}/{obj.name}")
             digest.update(f"{obj.name}\0{obj.etag}\n".encode())
-            size += int(obj.bytes or 0)
+            size += int(obj.content_length or 0)
         done = {f"{_META}status": "complete", f"{_META}checksum": f"sha256:{digest.hexdigest()}",
                 f"{_META}finished": dt.datetime.now().isoformat(timespec="seconds")}
         self._call(lambda: store.set_container_metadata(target, **done), f"sealing backup container {target}")
