@@ -188,6 +188,10 @@ def restore_gate(backup: StoredBackup, app: str, target_env: str, *, replace: bo
                         "productionData: true", rule="restore-production-data", article="Art. 22")
     if not replace:
         return
+    if source_env != target_env:
+        raise RuleError(f"--replace: backup {backup.id} is of {source_env}, not {target_env}; a backup replaces only "
+                        "its own environment's data (restore it beside instead)", rule="restore-replace",
+                        article="Art. 15")
     if backup.kind == DATABASE:
         raise RuleError("--replace: Trove restores a backup only into a new database instance; restore beside "
                         "the live one (without --replace) and switch the application over",

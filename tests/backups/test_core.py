@@ -143,6 +143,7 @@ PROD = core.labels("u", "a", "production")
     (b("x", 1), "trial", True, "vol-1", frozenset(), False, "restore-replace-approved"),
     (b("x", 1), "trial", True, "vol-1", frozenset({"vol-2"}), False, "restore-replace-approved"),
     (b("x", 1, kind=core.DATABASE), "trial", True, "db-1", frozenset({"db-1"}), False, "restore-replace"),
+    (b("x", 1), "test", True, "vol-1", frozenset({"vol-1"}), True, "restore-replace"),  # trial's backup over test
 ])
 def test_restore_refusals(backup, env, replace, live, approved, production_data, rule):
     with pytest.raises(RuleError) as refused:
