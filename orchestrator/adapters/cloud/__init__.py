@@ -26,6 +26,7 @@ from orchestrator.core.naming import parse_tags
 from orchestrator.core.reclaim import Found
 from orchestrator.core.sizing import Quotas
 from orchestrator.core.usage import USAGE_PARTS, ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
+from orchestrator.adapters.cloud.times import _beijing
 from orchestrator.errors import ExternalError, NotFound
 
 if TYPE_CHECKING:
@@ -547,19 +548,6 @@ def _reason(exc: Exception, conn: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _beijing(value: Any) -> dt.datetime | None:
-    """An OpenStack timestamp (UTC, with or without offset) as naive Beijing time."""
-    if not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
-
-
 def _number(value: Any) -> float | None:
     """Cinder reports ``"infinite"`` or ``"unknown"`` for some back ends: those are unknown."""
     if isinstance(value, bool):
@@ -570,4 +558,3 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-

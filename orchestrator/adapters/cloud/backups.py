@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from orchestrator.adapters.cloud.times import _beijing as beijing
 from orchestrator.core import backups as core
 from orchestrator.core.backups import CONTAINER, DATABASE, VOLUME, VOLUME_SNAPSHOT, StoredBackup
 from orchestrator.core.naming import TAG_PREFIX
@@ -424,6 +425,4 @@ def _quote(name: str) -> str:
 
 
 def _beijing(value: Any) -> dt.datetime:
-    from orchestrator.adapters.cloud import _beijing as convert
-
-    return convert(value) or dt.datetime.min
+    return beijing(value) or dt.datetime.min
