@@ -125,8 +125,16 @@ start_service() {
   local name=$1 pid start
   pid_alive "$name" && return 0
   service_cmd "$name"
-  # setsid: each service leads its own process group, which down.sh signals as a whole.
-  setsid "${IN_ROOT[@]}" "${CLEAN_ENV[@]}" "${CMD[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  # setsid: each service leads its own process group, which down.sh signals as a whole. It keeps
+  # none of our other descriptors: a lock held by the caller (`flock /tmp/govcloud-cloud.lock
+  # ...` around a restart) would otherwise stay held for the service's whole life.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      (( fd > 2 )) && eval "exec $fd>&-"
+    done
+    exec setsid "${IN_ROOT[@]}" "${CLEAN_ENV[@]}" "${CMD[@]}" </dev/null >>"$LOGS/$name.log" 2>&1
+  ) &
   pid=$!
   start=$(proc_start_time "$pid") || die "$name exited at once, see $LOGS/$name.log"
   echo "$pid $start" >"$RUN/$name.pid"
