@@ -63,7 +63,8 @@ service_cmd() { # name -> CMD array
     # from python3-nova.
     nova-compute)
       CMD=("$PY" -c 'from nova.cmd.compute import main; main()' --config-file "$ETC/nova/nova.conf") ;;
-    cinder-api|cinder-scheduler|cinder-volume) CMD=("$1" --config-file "$ETC/cinder/cinder.conf") ;;
+    cinder-api|cinder-scheduler) CMD=("$1" --config-file "$ETC/cinder/cinder.conf") ;;
+    cinder-volume) CMD=(env PYTHONPATH="$LIB" cinder-volume --config-file "$ETC/cinder/cinder.conf") ;;
     swift-account|swift-container|swift-object|swift-proxy)
       conf="$ETC/swift/${1#swift-}-server.conf"
       CMD=("$1-server" "$conf" --verbose) ;;
