@@ -94,6 +94,10 @@ class DataChanges:
 
     steps: tuple[DataStep, ...] = ()
     resizes: tuple[Resize, ...] = ()
+    deleted_first: frozenset[str] = frozenset()
+    """Every server and volume gone from the plan, data-bearing or not: ``up`` deletes them before
+    the engine runs, which would lower the project's quota first (Nova and Cinder refuse a quota
+    below what is in use) and create new resources before deleting old ones (over an exact quota)."""
 
     @property
     def destroying(self) -> tuple[DataStep, ...]:
@@ -158,7 +162,8 @@ def data_changes(before: Iterable[PlannedResource], after: Iterable[PlannedResou
             steps.append(DataStep("rebuild", SERVER, changed.name,
                                   f"{image.path} {image.before} -> {image.after}: the server is rebuilt, "
                                   "its root disk re-imaged"))
-    return DataChanges(tuple(steps), tuple(resizes))
+    first = frozenset(r.name for r in diff.removed if r.type in (SERVER, VOLUME))
+    return DataChanges(tuple(steps), tuple(resizes), first)
 
 
 class EngineStep(Protocol):

@@ -214,8 +214,8 @@ class Up:
                 self.done.setdefault("resized", []).append({"name": resize.name, **done})
         if guard.release:
             engine.unprotect(self.stack, self.located, guard.release)
-        deleted = {s.name for s in guard.changes.destroying if s.action == "delete"}
-        if deleted:  # before the up: it would create the new resources first, over an exact quota
+        deleted = {s.name for s in guard.changes.destroying if s.action == "delete"} | guard.changes.deleted_first
+        if deleted:  # before the up (DataChanges.deleted_first says why)
             engine.destroy_targets(self.stack, self.located, deleted, on_progress=self.on_progress)
             self.done["deleted first"] = sorted(deleted)
         result = engine.run("up", self.stack, self.config, self.located, on_progress=self.on_progress,

@@ -275,3 +275,26 @@ def test_verify_plans_with_the_network_and_key_pair_up_uses(monkeypatch):
     assert servers and all(r.properties["keyPair"] == "ops-key" for r in servers)
     router = next(r for r in plan.resources if r.type == "openstack:networking/router:Router")
     assert "ext-net" in router.properties["externalNetworkId"]
+
+
+def test_a_lower_count_of_stateless_servers_deletes_them_first_without_an_approval(lifecycle, cloud, tmp_path,
+                                                                                   monkeypatch):
+    # the engine would lower the project's quota before deleting the server, which Nova refuses
+    # ("Quota limit 2 for cores must be greater than or equal to already used and reserved 3",
+    # found on the local cloud): the removed servers go first, as an approved deletion does
+    gateway = "        image: debian-12\n        count: 2\n"
+    text = SOCIAL_YAML.read_text(encoding="utf-8").replace(gateway, gateway + "        stateless: true\n")
+    base = tmp_path / "base" / "social-security.yaml"
+    base.parent.mkdir()
+    base.write_text(text, encoding="utf-8")
+    monkeypatch.setattr("tests.admission.test_up_data.SOCIAL_YAML", base)
+    changed(lifecycle, tmp_path, ("retentionDays: 180", "retentionDays: 90"))
+    lifecycle.record_provisioned("social-security", "trial", OPS, T("2026-03-20T15:00"))
+    path, _ = changed(lifecycle, tmp_path, (gateway, gateway.replace("count: 2", "count: 1")), at="2026-03-23T09:00",
+                      report="d")
+    up(path, at="2026-03-24T09:00")
+    assert cloud.calls[:3] == [("preview", "rsj.social-security.trial"),
+                               ("destroy-first", "rsj.social-security.trial", ["social-security-gateway-2"]),
+                               ("up", "rsj.social-security.trial", [], False)]
+    event = lifecycle.history("social-security")[-1]
+    assert event.type == "provisioned" and "destroyed" not in event.payload

@@ -194,6 +194,13 @@ def approve_loss(govcloud: Govcloud, story: Story, names: list[str]) -> None:
     govcloud("app", "approve-data-loss", story.app, "--env", "trial", *CHIEF, "--at", story.when())
 
 
+def trove_instance(story: Story, admin: Any) -> dict[str, Any]:
+    """The trial's Trove instance as Trove's admin API shows it."""
+    instance = ids(story, admin)[f"databases/{story.name('benefits')}"]
+    return admin.session.get(f"{admin.endpoint_for('database')}/mgmt/instances/{instance}",
+                             endpoint_filter=None).json()["instance"]
+
+
 def last_event(govcloud: Govcloud, story: Story) -> dict[str, Any]:
     return govcloud.json("app", "history", story.app)[-1]
 
@@ -298,11 +305,36 @@ def test_a_trove_flavor_change_resizes_in_place(govcloud, story, admin):
     event = last_event(govcloud, story)
     if done.returncode == 0:
         assert event["type"] == "provisioned" and event["payload"]["resized"][0]["flavor"] == "g.4c8g"
-    else:  # Trove on this cloud could not resize: recorded, and the unit asks for the revert
-        assert done.returncode == 3 and event["type"] == "provision-failed", (done.returncode, done.stderr[-2000:])
-        assert govcloud.json("app", "status", story.app)["state"] == "trial"
-        propose(govcloud, story, ("            flavor: g.4c8g", "            flavor: g.2c4g"))
-        up(govcloud, story)
+        assert trove_instance(story, admin)["flavor"]["id"] == admin.compute.find_flavor("g.4c8g").id
+        return
+    # Nova on a one-host cloud without allow_resize_to_same_host finds no host: Trove reverts and
+    # ends ACTIVE with the old flavor; up says so, records it, and the unit asks for the revert
+    assert done.returncode == 3 and event["type"] == "provision-failed", (done.returncode, done.stderr[-2000:])
+    assert "ACTIVE but unchanged" in event["reason"], event["reason"]
+    assert govcloud.json("app", "status", story.app)["state"] == "trial"
+    propose(govcloud, story, ("            flavor: g.4c8g", "            flavor: g.2c4g"))
+    up(govcloud, story)
+    pytest.xfail("this cloud's Nova cannot resize on its one host (allow_resize_to_same_host): the flavor "
+                 "resize failed, was recorded and reverted")
+
+
+def test_a_trove_volume_grows_in_place(govcloud, story, admin):
+    said = propose(govcloud, story, ("            sizeGb: 2\n            volumeType", "            sizeGb: 3\n            volumeType"))
+    assert "destroys data" not in said
+    database = f"databases/{story.name('benefits')}"
+    before = ids(story, admin)[database]
+    done = up(govcloud, story, expect=None)
+    assert ids(story, admin)[database] == before, "the database instance was replaced"
+    event = last_event(govcloud, story)
+    if done.returncode == 0:
+        assert event["type"] == "provisioned" and event["payload"]["resized"][0]["size"] == 3
+        assert trove_instance(story, admin)["volume"]["size"] == 3
+        return
+    assert done.returncode == 3 and event["type"] == "provision-failed", (done.returncode, done.stderr[-2000:])
+    assert govcloud.json("app", "status", story.app)["state"] == "trial"
+    propose(govcloud, story, ("            sizeGb: 3\n            volumeType", "            sizeGb: 2\n            volumeType"))
+    up(govcloud, story)
+    pytest.xfail(f"Trove could not grow the volume on this cloud: {event['reason'][:300]}")
 
 
 def test_a_lower_count_is_refused_then_removes_exactly_the_approved_server_and_volumes(govcloud, story, admin):
@@ -323,29 +355,52 @@ def test_a_lower_count_is_refused_then_removes_exactly_the_approved_server_and_v
     assert {k: after.get(k) for k in kept} == kept
 
 
-def test_growing_an_attached_volume_extends_it_or_fails_recoverably(govcloud, story, admin):
+def test_a_lower_count_of_stateless_servers_proceeds(govcloud, story, admin):
+    said = propose(govcloud, story, ("          - name: gateway\n            count: 2", "          - name: gateway\n            count: 1"))
+    assert "destroys data" not in said
+    before = ids(story, admin)
+    up(govcloud, story)
+    after = ids(story, admin)
+    gone = f"servers/{story.name('gateway-2')}"
+    assert cloudcheck.FIND_BY_ID["servers"](admin, before[gone]) is None
+    assert {k: v for k, v in before.items() if k != gone and "gateway-2" not in k} == \
+           {k: after.get(k) for k in before if k != gone and "gateway-2" not in k}
+    event = last_event(govcloud, story)
+    assert event["type"] == "provisioned" and "destroyed" not in event["payload"]
+
+
+def test_growing_an_attached_volume_on_an_exact_quota_fails_recoverably_then_extends(govcloud, story, admin):
     record = story.name("app-1-records")
     grown = ("              - name: records\n                sizeGb: 1", "              - name: records\n                sizeGb: 2")
     propose(govcloud, story, grown)
     digest = govcloud("digest", str(story.manifest)).stdout.strip()
     before = ids(story, admin)
-    done = up(govcloud, story, expect=None)
+    # the provider set the project's gigabytes to exactly what it holds (by hand, unknown to the state)
+    project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.TRIAL), domain_id="default")
+    held = sum(v.size for v in admin.block_storage.volumes(all_projects=True, project_id=project.id))
+    admin.block_storage.update_quota_set(project.id, gigabytes=held)
+    failed = up(govcloud, story, expect=None)
+    event = last_event(govcloud, story)
+    assert failed.returncode == 3 and event["type"] == "provision-failed", (failed.returncode, failed.stderr[-2000:])
+    assert admin.block_storage.get_volume(before[f"volumes/{record}"]).size == 1
+    assert govcloud.json("app", "status", story.app)["state"] == "trial"  # a revert or a new change may be requested
+    assert govcloud.json("verify", str(story.manifest), "--env", "trial", expect=1)["matches"] is False
+
+    done = up(govcloud, story, expect=None)  # the retry refreshes first: the program sets the quota again
     assert ids(story, admin)[f"volumes/{record}"] == before[f"volumes/{record}"]
-    if done.returncode != 0:  # the extend was refused (online resize, or the quota raised later in the run)
-        failed = last_event(govcloud, story)
-        assert done.returncode == 3 and failed["type"] == "provision-failed", done.stderr[-2000:]
-        assert govcloud.json("app", "status", story.app)["state"] == "trial"  # a revert may be requested
-        done = up(govcloud, story, expect=None)  # the retry refreshes the state first
     events = govcloud.json("app", "history", story.app)
     if done.returncode == 0:
         assert admin.block_storage.get_volume(before[f"volumes/{record}"]).size == 2
         assert events[-1]["type"] == "provisioned" and events[-1]["payload"]["verified"] is True
+        assert govcloud.json("verify", str(story.manifest), "--env", "trial")["matches"] is True
         return
+    # the cloud refused the extend itself (online resize): recorded, never provisioned, reverted
     assert events[-1]["type"] == "provision-failed", events[-1]
     assert not [e for e in events if e["type"] == "provisioned" and e["digest"] == digest]
     story.manifest.write_text(story.manifest.read_text(encoding="utf-8").replace(*reversed(grown)), encoding="utf-8")
     propose(govcloud, story)  # the revert
     up(govcloud, story)
+    pytest.xfail(f"the cloud refused to extend an attached volume: {events[-1]['reason'][:300]}")
 
 
 def test_the_data_survived_and_reclamation_lifts_protection(govcloud, story, admin, keycloak):

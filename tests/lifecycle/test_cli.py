@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
 from orchestrator.cli import cli
 
@@ -74,6 +76,27 @@ def test_changes_command(run, tmp_path):
         assert (f"major  environments.{env}.resources.social-security-archive: destroys data: volume "
                 "social-security-archive (delete: no longer in the manifest") in out
     assert out.endswith("change: major\n")
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    (("image: debian-12", "image: debian-13"),
+     "environments.trial.resources.social-security-app-2: destroys data: server root disk social-security-app-2 "
+     "(rebuild: imageName debian-12 -> debian-13"),
+    (('version: "8.0"', 'version: "8.4"'),
+     "environments.production.resources.social-security-benefits: destroys data: database instance "
+     "social-security-benefits (replace: datastore.version 8.0 -> 8.4"),
+    (("    containers:\n      - name: scans\n", "    containers:\n      - name: images\n"),
+     "environments.trial.resources.social-security-scans: destroys data: container social-security-scans (delete:"),
+    (("          - name: app\n            count: 2", "          - name: app\n            count: 1"),
+     "environments.trial.resources.social-security-app-2-logs: destroys data: volume social-security-app-2-logs (delete:"),
+], ids=["server-root-disk", "database-instance", "container", "lower-count"])
+def test_changes_names_each_kind_of_data_loss(run, tmp_path, edit, named):
+    new = variant(tmp_path, "new", edit)
+    out = run("changes", MANIFEST, str(new)).output
+    assert f"major  {named}" in out, out
+    steps = [c for c in json.loads(run("changes", MANIFEST, str(new), "-o", "json").output)["changes"]
+             if c["reason"].startswith("destroys data")]
+    assert steps and all(c["kind"] == "major" for c in steps)
 
 
 def test_expire_removes_the_test_environment_through_the_reclaimer(run, monkeypatch, tmp_path):

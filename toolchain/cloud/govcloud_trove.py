@@ -8,9 +8,15 @@ Neutron port; the database engine inside them is Trove's own test fake.
     python3 -c 'import govcloud_trove as t; t.manage()' --config-file trove.conf db_sync ...
         trove-manage, which calls inspect.getargspec, gone in Python 3.11
 
-The shim over trove/tests/fakes/guestagent.py: Trove 18 calls prepare() with keyword arguments the
-fake does not know (ds_version=...), and methods the fake lacks; unknown keywords are dropped and
-missing methods do nothing.
+The shim over trove/tests/fakes/guestagent.py, which is older than Trove 18:
+- Trove 18 calls the guest with keyword arguments the fake does not know (``prepare(ds_version=)``,
+  ``stop_db(do_not_start_on_reboot=)``): unknown keywords are dropped, for every method. Without
+  that, a flavor resize died in ``stop_db`` before Trove's own clean-up and the instance stayed in
+  RESIZE for good.
+- Methods the fake lacks do nothing.
+- The guest reports its status every few seconds, as a real guest agent's heartbeat does through
+  the conductor: a resize sets the status to PAUSED and waits until the guest, back after the
+  server's resize, reports anything else (SHUTDOWN: the database was stopped for the resize).
 
 Backups: the fake's own create_backup() records a location no object store holds
 (http://localhost/path/to/backup), so Trove refused every restore ("Backup file ... was not found
@@ -20,26 +26,77 @@ as the checksum; prepare() from a backup reads it back, so a restored instance l
 databases of the one backed up.
 """
 
+import functools
 import inspect
 import json
 import logging
 import sys
 
 LOG = logging.getLogger("govcloud_trove")
+#: Seconds between two heartbeats of a fake guest (a real guest's report interval is longer).
+HEARTBEAT = 3
 
 
+def _dropping_unknown_keywords(method):
+    known = inspect.signature(method).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in known.values()):
+        return method
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        dropped = sorted(set(kwargs) - set(known))
+        if dropped:
+            LOG.debug("fake guest %s(): dropping %s", method.__name__, dropped)
+        return method(*args, **{k: v for k, v in kwargs.items() if k in known})
+
+    return call
+
+
+@functools.cache
 def _fake_guest_class():
     from trove.tests.fakes import guestagent
 
-    class Guest(guestagent.FakeGuest):
+    fake = guestagent.FakeGuest
+    tolerant = type("TolerantFakeGuest", (fake,), {
+        name: _dropping_unknown_keywords(method) for name, method in vars(fake).items()
+        if inspect.isfunction(method) and not name.startswith("_")})
+
+    class Guest(tolerant):
+        status = None
+        """What this guest reports (``HEALTHY``, ``SHUTDOWN``); None until it is prepared."""
+
         def prepare(self, *args, **kwargs):
-            known = inspect.signature(guestagent.FakeGuest.prepare).parameters
-            dropped = sorted(set(kwargs) - set(known))
-            if dropped:
-                LOG.debug("fake guest prepare(): dropping %s", dropped)
             if kwargs.get("backup_info"):
                 self._restore(kwargs["backup_info"])
-            return super().prepare(*args, **{k: v for k, v in kwargs.items() if k in known})
+            super().prepare(*args, **kwargs)  # the fake reports HEALTHY after 3.5 s
+            self.status = "HEALTHY"
+            self.beat(first=True)
+
+        def _set_task_status(self, new_status="HEALTHY"):
+            self.status = new_status
+            super()._set_task_status(new_status)
+
+        def beat(self, first=False):
+            """Report the status, as a real guest's heartbeat does, until the instance is gone."""
+            import eventlet
+
+            from trove.common import exception
+            from trove.instance import service_status as srvstatus
+            from trove.instance.models import InstanceServiceStatus
+
+            if not first:
+                try:
+                    row = InstanceServiceStatus.find_by(instance_id=self.id)
+                except exception.ModelNotFoundError:
+                    return
+                current = row.get_status()
+                if current == srvstatus.ServiceStatuses.DELETED:
+                    return
+                wanted = getattr(srvstatus.ServiceStatuses, self.status)
+                if current not in (wanted, srvstatus.ServiceStatuses.RESTART_REQUIRED):
+                    row.set_status(wanted)
+                    row.save()
+            eventlet.spawn_after(5 if first else HEARTBEAT, self.beat)
 
         def create_backup(self, backup_info):
             import eventlet
@@ -93,12 +150,28 @@ def _store_backup(context, backup_id, body):
 
 def create_guest_client(context, id, manager=None):
     """remote_guest_client: one fake guest per instance id, kept in this process, with the context
-    of the latest call (its token reaches the project's object storage)."""
+    of the latest call (its token reaches the project's object storage). A guest made for an
+    instance that runs already (after a restart of this process) reports it healthy."""
     guestagent, guest = _fake_guest_class()
     if id not in guestagent.DB:
-        guestagent.DB[id] = guest(id)
+        made = guestagent.DB[id] = guest(id)
+        _adopt(made)
     guestagent.DB[id].context = context
     return guestagent.DB[id]
+
+
+def _adopt(guest):
+    from trove.common import exception
+    from trove.instance import service_status as srvstatus
+    from trove.instance.models import InstanceServiceStatus
+
+    try:
+        current = InstanceServiceStatus.find_by(instance_id=guest.id).get_status()
+    except exception.ModelNotFoundError:
+        return
+    if current in (srvstatus.ServiceStatuses.HEALTHY, srvstatus.ServiceStatuses.RUNNING):
+        guest.status = "HEALTHY"
+        guest.beat(first=True)
 
 
 def serve():

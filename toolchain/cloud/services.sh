@@ -63,7 +63,8 @@ service_cmd() { # name -> CMD array
     # from python3-nova.
     nova-compute)
       CMD=("$PY" -c 'from nova.cmd.compute import main; main()' --config-file "$ETC/nova/nova.conf") ;;
-    cinder-api|cinder-scheduler|cinder-volume) CMD=("$1" --config-file "$ETC/cinder/cinder.conf") ;;
+    cinder-api|cinder-scheduler) CMD=("$1" --config-file "$ETC/cinder/cinder.conf") ;;
+    cinder-volume) CMD=(env PYTHONPATH="$LIB" cinder-volume --config-file "$ETC/cinder/cinder.conf") ;;
     swift-account|swift-container|swift-object|swift-proxy)
       conf="$ETC/swift/${1#swift-}-server.conf"
       CMD=("$1-server" "$conf" --verbose) ;;
@@ -125,8 +126,16 @@ start_service() {
   local name=$1 pid start
   pid_alive "$name" && return 0
   service_cmd "$name"
-  # setsid: each service leads its own process group, which down.sh signals as a whole.
-  setsid "${IN_ROOT[@]}" "${CLEAN_ENV[@]}" "${CMD[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  # setsid: each service leads its own process group, which down.sh signals as a whole. It keeps
+  # none of our other descriptors: a lock held by the caller (`flock /tmp/govcloud-cloud.lock
+  # ...` around a restart) would otherwise stay held for the service's whole life.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      (( fd > 2 )) && eval "exec $fd>&-"
+    done
+    exec setsid "${IN_ROOT[@]}" "${CLEAN_ENV[@]}" "${CMD[@]}" </dev/null >>"$LOGS/$name.log" 2>&1
+  ) &
   pid=$!
   start=$(proc_start_time "$pid") || die "$name exited at once, see $LOGS/$name.log"
   echo "$pid $start" >"$RUN/$name.pid"

@@ -61,7 +61,7 @@ fi
 # Our python: the ML2 driver (found by neutron-server through PYTHONPATH=$LIB) and cloudctl.py.
 rm -rf "$LIB/govcloud_ml2"
 cp -r "$CLOUD_DIR/govcloud_ml2" "$LIB/"
-cp "$CLOUD_DIR/cloudctl.py" "$CLOUD_DIR/govcloud_trove.py" "$LIB/"
+cp "$CLOUD_DIR/cloudctl.py" "$CLOUD_DIR/govcloud_trove.py" "$CLOUD_DIR/govcloud_cinder.py" "$LIB/"
 mkdir -p "$LIB/govcloud_ml2-0.1.0.egg-info"
 printf 'Metadata-Version: 2.1\nName: govcloud-ml2\nVersion: 0.1.0\n' >"$LIB/govcloud_ml2-0.1.0.egg-info/PKG-INFO"
 printf '[neutron.ml2.mechanism_drivers]\ngovcloud = govcloud_ml2.driver:GovcloudMechanismDriver\n' \

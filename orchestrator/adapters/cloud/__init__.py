@@ -442,8 +442,15 @@ class Cloud:
                         timeout: float = 1800, interval: float = 10) -> dict[str, Any]:
         """Resize Trove instance ``name`` of ``project`` in place through Trove's API, keeping its
         data (the provider would replace it): to ``flavor`` (a flavor name), then its volume to
-        ``size`` GB; each waits until the instance is ACTIVE again. Returns what was resized
-        (nothing when the instance is that size already). Trove refuses to shrink a volume."""
+        ``size`` GB. Each step waits until the instance is ACTIVE again and then checks that it
+        has the new flavor or size: Trove ends a failed resize (Nova refused it, the guest did not
+        come back) ACTIVE with the old one, saying nothing. Returns what was resized (nothing when
+        the instance is that size already). Trove refuses to shrink a volume.
+
+        ``timeout`` bounds each step: Trove gives up on Nova after its ``resize_time_out`` (15
+        min by default) and reverts within ``revert_time_out`` (10 min); an instance still
+        resizing after that has lost its task (Trove leaves it so when the guest fails before
+        Nova is called) and needs an operator."""
         import time
 
         found = self._call(lambda: self._conn.identity.find_project(project, domain_id="default"), f"finding {project}")
@@ -460,20 +467,31 @@ class Cloud:
                 raise NotFound(f"database instance {name} does not exist in project {project}")
             return trove.get(f"{endpoint}/instances/{real['id']}", endpoint_filter=None).json()["instance"]
 
-        def resize(body: dict[str, Any], what: str) -> None:
+        def resize(body: dict[str, Any], what: str, has: Callable[[dict[str, Any]], Any], wanted: Any) -> None:
             real = self._call(instance, f"reading database instance {name}")
+            if real["status"] != "ACTIVE":
+                raise ExternalError(f"cloud {self.name}: database instance {name} is {real['status']}, not ACTIVE: "
+                                    f"Trove resizes only an ACTIVE instance; nothing was resized {what}")
             self._call(lambda: trove.post(f"{endpoint}/instances/{real['id']}/action", json={"resize": body},
                                           endpoint_filter=None), f"resizing database instance {name} {what}")
-            deadline = time.monotonic() + timeout
+            started = time.monotonic()
             time.sleep(min(interval, 2))
             while True:
-                status = self._call(instance, f"reading database instance {name}")["status"]
-                if status == "ACTIVE":
-                    return
-                if status in ("ERROR", "FAILED") or time.monotonic() > deadline:
-                    raise ExternalError(f"cloud {self.name}: database instance {name} is {status} after resizing "
-                                        f"{what}; Trove keeps its data, see its fault with the Trove API")
+                real = self._call(instance, f"reading database instance {name}")
+                if real["status"] == "ACTIVE":
+                    break
+                waited = time.monotonic() - started
+                if real["status"] in ("ERROR", "FAILED") or waited > timeout:
+                    raise ExternalError(
+                        f"cloud {self.name}: database instance {name} is {real['status']} {waited:.0f} s after "
+                        f"resizing {what}; Trove keeps its data (see the instance's fault and trove-taskmanager's "
+                        "log; an instance left in RESIZE needs an operator's reset-status)")
                 time.sleep(interval)
+            if has(real) != wanted:
+                raise ExternalError(
+                    f"cloud {self.name}: Trove ended resizing database instance {name} {what} ACTIVE but unchanged "
+                    f"({has(real)}): the resize failed and was reverted, its data kept (trove-taskmanager's log "
+                    "says why: Nova refused the new flavor, or the volume could not be extended)")
 
         done: dict[str, Any] = {}
         real = self._call(instance, f"reading database instance {name}")
@@ -481,10 +499,10 @@ class Cloud:
             target = self._call(lambda: self._conn.compute.find_flavor(flavor, ignore_missing=False),
                                 f"finding flavor {flavor}")
             if real["flavor"]["id"] != target.id:
-                resize({"flavorRef": target.id}, f"to flavor {flavor}")
+                resize({"flavorRef": target.id}, f"to flavor {flavor}", lambda i: i["flavor"]["id"], target.id)
                 done["flavor"] = flavor
         if size and real["volume"]["size"] != size:
-            resize({"volume": {"size": size}}, f"to {size} GB")
+            resize({"volume": {"size": size}}, f"to {size} GB", lambda i: i["volume"]["size"], size)
             done["size"] = size
         return done
 
