@@ -69,7 +69,8 @@ RunOperation = Callable[..., Any]
 def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperation | None = None,
           parallel: int = 2, wait: float = 0.0, at: dt.datetime | None = None,
           dirs: Sequence[str] = rules.MANIFEST_DIRS,
-          on_result: Callable[[StackResult], None] | None = None) -> ApplyReport:
+          on_result: Callable[[StackResult], None] | None = None,
+          shard: tuple[int, int] = (1, 1)) -> ApplyReport:
     """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
     environments of one application in order, ``parallel`` applications at a time), recorded in
     the ledger; a deleted manifest becomes a termination proposal (a request only when ``actor`` is a
@@ -99,6 +100,8 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
         return result
 
     for app in found.applications:
+        if rules.shard_of(app.app, shard[1]) != shard[0]:
+            continue  # another runner's
         if app.change == "invalid":
             results.append(done(StackResult(app.app, app.app, "", "skipped",
                                             "head manifest invalid: " + "; ".join(app.problems[:3]))))
@@ -170,8 +173,9 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
         with stacklock.holding(lifecycle.store, stack.stack, wait=wait):
             with guard:
                 now = lifecycle.state(app.app)
-            if now.sequence != before.sequence and lc.deployment(now, stack.env, app.head.digest, program) == lc.UNCHANGED:
-                result.status, result.message = "applied", "by another runner while this one waited; nothing to do"
+            last = now.deployed.get(stack.env, {})
+            if last.get("commit") == found.head and now.provisioned.get(stack.env) == app.head.digest:
+                result.status, result.message = "applied", f"by another runner at {found.head[:12]}; nothing to do"
                 return result
             return _up(found, app, stack, lifecycle, actor, at, run, guard, kind, before, reason, result)
     except GovcloudError as exc:  # the stack is held by another process
