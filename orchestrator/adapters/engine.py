@@ -151,10 +151,11 @@ def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
 def backend_env(repo: Path = REPO, environ: dict[str, str] | None = None) -> dict[str, str]:
     """Where the state is and what unlocks it: the environment's ``PULUMI_BACKEND_URL`` and
     passphrase file, else ``govcloud.yaml``'s ``state`` section, else this checkout's file backend."""
-    from orchestrator.settings import current_settings
+    from orchestrator.settings import current_settings, load_settings
 
+    named = (environ or {}).get("GOVCLOUD_CONFIG")  # an environment given for another process
+    configured = (load_settings(named) if named else current_settings()).state
     environ = dict(os.environ if environ is None else environ)
-    configured = current_settings().state
     env = {k: v for k, v in (configured.engine_env() if configured else {}).items()
            if not environ.get(k)}  # the environment wins, as it does for plain pulumi
     if environ.get("PULUMI_CONFIG_PASSPHRASE"):

@@ -8,7 +8,7 @@ import click
 
 from orchestrator.cli import cli
 from orchestrator.cli.common import emit, output_option, rich_safe
-from orchestrator.errors import ConflictError, UsageError
+from orchestrator.errors import UsageError
 
 
 @cli.command("doctor")
@@ -40,25 +40,19 @@ def state() -> None:
 
 @state.command("unlock")
 @click.argument("stack")
-@click.option("--yes", is_flag=True, help="confirm that the process holding the lock is gone")
+@click.option("--yes", is_flag=True, help="confirm that the process holding the stack is gone")
 def unlock(stack: str, yes: bool) -> None:
-    """Clear STACK's lock in the state backend, left by a killed process.
+    """Clear STACK's lease and its lock in the state backend, left by a killed process.
 
-    Refused while a live process holds the stack's ledger lease; without --yes, asks first."""
+    Refused while the holder still runs on this host; otherwise asks first (--yes confirms)."""
     from orchestrator.adapters import engine
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.core.naming import STACK_NAME
-    from orchestrator.services.stacklock import lease_name
+    from orchestrator.services import stacklock
 
     if not STACK_NAME.fullmatch(stack):
         raise UsageError(f"{stack!r} is not a stack name (UNIT.APP.ENV) [rule stack-name]")
-    held = [row for row in Ledger.open().leases(lease_name(stack)) if row[0] == lease_name(stack)]
-    if held:
-        _, holder, until = held[0]
-        raise ConflictError(f"stack {stack} is being changed by {holder} (lease until {until:%Y-%m-%d %H:%M} UTC); "
-                            "its lock is not stale")
-    if not yes and not click.confirm(f"Is every process that was changing {stack} gone?", default=False,
-                                     err=True):
-        raise UsageError("not confirmed: nothing cleared")
-    engine.unlock(stack, engine.locate())
-    click.echo(f"lock of {stack} cleared", err=True)
+    located = engine.locate()
+    cleared = stacklock.unlock(Ledger.open(), stack, lambda: engine.unlock(stack, located),
+                               lambda question: yes or click.confirm(question, default=False, err=True))
+    click.echo(f"{stack}: cleared {cleared}", err=True)

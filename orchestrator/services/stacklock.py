@@ -16,15 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from orchestrator.errors import ConflictError
+from orchestrator.errors import ConflictError, UsageError
 
 #: How long a stack's lease lasts if its holder dies (the Pulumi backend's own lock stays on).
 LEASE_TTL = dt.timedelta(hours=2)
@@ -93,11 +94,47 @@ class StackHeld(ConflictError):
     def __init__(self, stack: str, held: tuple[str, dt.datetime] | None, wait: float) -> None:
         who = f" by {held[0]} (lease until {held[1]:%Y-%m-%d %H:%M} UTC)" if held else ""
         super().__init__(f"stack {stack} is being changed{who}; waited {wait:g} s (--wait SECONDS to wait "
-                         "longer; if that process is gone, its lease ends by itself at the time shown)")
+                         f"longer; if that process is gone: govcloud state unlock {stack})")
 
 
-def ledger_leases() -> Any:
-    """The ledger's leases (the configured ledger)."""
-    from orchestrator.adapters.ledger import Ledger
+_HOLDER = re.compile(r"(?:(?P<user>[^@\s]+)@)?(?P<host>\S+) pid (?P<pid>\d+) since ")
 
-    return Ledger.open()
+
+def holder_gone(holder: str) -> bool | None:
+    """Whether the process of a lease ``holder`` is gone: True or False when it ran on this host,
+    None when it ran elsewhere (or as a CI job) and only a person can tell."""
+    found = _HOLDER.match(holder)
+    if not found or found["host"] != socket.gethostname():
+        return None
+    try:
+        os.kill(int(found["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def unlock(leases: Leases, stack: str, clear_backend: Callable[[], None], confirm: Callable[[str], bool]) -> str:
+    """Clear what a killed process left on ``stack``: its ledger lease and the backend's lock.
+
+    Refused while the lease's holder still runs on this host; otherwise ``confirm`` (a person)
+    is asked first, naming the holder, since the backend's lock may also be a plain ``pulumi``
+    of someone else. What was cleared."""
+    name = lease_name(stack)
+    held = leases.lease(name)
+    if held is not None and held[1] <= dt.datetime.now(dt.UTC).replace(tzinfo=None):
+        held = None  # expired: anyone may take it
+    gone = holder_gone(held[0]) if held else None
+    if gone is False:
+        assert held is not None
+        raise ConflictError(f"stack {stack} is being changed by {held[0]}, which still runs on this host: "
+                            "its lock is not stale [rule lock-holder-alive]")
+    question = (f"{held[0]} holds {stack}{' and is gone' if gone else ''}: is nothing of it, and no plain pulumi, "
+                "still changing the stack?" if held else f"Is every process that was changing {stack} gone?")
+    if not confirm(question):
+        raise UsageError("not confirmed: nothing cleared")
+    if held:
+        leases.release(name, held[0])
+    clear_backend()
+    return f"the lease of {held[0]} and the backend's lock" if held else "the backend's lock"
