@@ -173,14 +173,22 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
         with stacklock.holding(lifecycle.store, stack.stack, wait=wait):
             with guard:
                 now = lifecycle.state(app.app)
-            last = now.deployed.get(stack.env, {})
-            if last.get("commit") == found.head and now.provisioned.get(stack.env) == app.head.digest:
+            if _applied_at(lifecycle, app.app, now, stack.env, found.head) and now.provisioned.get(stack.env) == app.head.digest:
                 result.status, result.message = "applied", f"by another runner at {found.head[:12]}; nothing to do"
                 return result
             return _up(found, app, stack, lifecycle, actor, at, run, guard, kind, before, reason, result)
     except GovcloudError as exc:  # the stack is held by another process
         result.message = str(exc)
         return result
+
+
+def _applied_at(lifecycle: Any, app: str, state: Any, env: str, commit: str) -> bool:
+    """Whether the last deployment of ``env`` recorded was an apply of ``commit`` (another runner's)."""
+    sequence = state.deployed.get(env, {}).get("sequence")
+    if sequence is None:
+        return False
+    event = next((e for e in lifecycle.history(app) if e.sequence == sequence), None)
+    return event is not None and (event.payload or {}).get("commit") == commit
 
 
 def _up(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, actor: Any, at: dt.datetime,
