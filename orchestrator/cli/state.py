@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from orchestrator.cli import cli
+from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option, rich_safe
 from orchestrator.errors import UsageError
 
