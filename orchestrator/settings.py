@@ -33,6 +33,7 @@ from pydantic.alias_generators import to_camel
 from orchestrator import files
 from orchestrator.errors import ConfigInvalid
 from orchestrator.settings_notices import NoticeSettings
+from orchestrator.settings_state import StateSettings
 from orchestrator.urls import secure_url
 
 CONFIG_FILE = "govcloud.yaml"
@@ -74,6 +75,7 @@ class Settings(_Model):
     auth: Literal["local", "oidc"] = "oidc"
     oidc: OidcSettings | None = None
     notices: NoticeSettings | None = None  #: docs/notices.md
+    state: StateSettings | None = None  #: docs/operations.md, "A team's shared state"
     source: str = Field(default="(defaults)", exclude=True)
 
 

@@ -28,7 +28,6 @@ from orchestrator.errors import ExternalError, UsageError
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = ("preview", "up", "destroy", "refresh")
 INSTALL_HINT = "install it with scripts/install-pulumi"
-PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 
 
 @dataclass(frozen=True)
@@ -134,23 +133,54 @@ def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
                 f"{where} or in {home / 'plugins'}; {INSTALL_HINT}"
             )
 
-    backend = environ.get("PULUMI_BACKEND_URL") or f"file://{repo / '.govcloud' / 'state'}"
+    state = backend_env(repo, environ)
+    backend = state["PULUMI_BACKEND_URL"]
     if backend.startswith("file://"):
         Path(backend[len("file://"):]).mkdir(parents=True, exist_ok=True)
-    if not any(environ.get(v) for v in PASSPHRASE_VARIABLES):
-        raise UsageError(
-            "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts the stack's "
-            "secrets, such as database passwords, in the state"
-        )
+    require_passphrase(state, environ)
     env = {
         "PATH": path,
         "PULUMI_HOME": str(home),
-        "PULUMI_BACKEND_URL": backend,
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
-    }
+    } | state
     env |= openrc(environ=environ)  # OS_CLOUD would defeat the stacks' project-scoped providers
     return Engine(root=engine_dir if cli == bin_dir / "pulumi" else None, pulumi_home=home, env=env)
+
+
+def backend_env(repo: Path = REPO, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Where the state is and what unlocks it: the environment's ``PULUMI_BACKEND_URL`` and
+    passphrase file, else ``govcloud.yaml``'s ``state`` section, else this checkout's file backend."""
+    from orchestrator.settings import current_settings, load_settings
+
+    named = (environ or {}).get("GOVCLOUD_CONFIG")  # an environment given for another process
+    configured = (load_settings(named) if named else current_settings()).state
+    environ = dict(os.environ if environ is None else environ)
+    env = {k: v for k, v in (configured.engine_env() if configured else {}).items()
+           if not environ.get(k)}  # the environment wins, as it does for plain pulumi
+    if environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        if environ.get(name):
+            env[name] = environ[name]
+    env.setdefault("PULUMI_BACKEND_URL", f"file://{repo / '.govcloud' / 'state'}")
+    return env
+
+
+def require_passphrase(env: dict[str, str], environ: dict[str, str]) -> None:
+    """:class:`UsageError` unless a passphrase is set, from the environment or a private file
+    outside any checkout."""
+    from orchestrator.settings_state import check_passphrase_file
+
+    if environ.get("PULUMI_CONFIG_PASSPHRASE"):
+        return
+    if env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        check_passphrase_file(env["PULUMI_CONFIG_PASSPHRASE_FILE"])
+        return
+    raise UsageError(
+        "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE, or state.passphraseFile in "
+        "govcloud.yaml): it encrypts the stack's secrets, such as database passwords, in the state"
+    )
 
 
 def run(
@@ -260,7 +290,19 @@ def _counts(changes: Any) -> dict[str, int]:
     return {str(getattr(op, "value", op)): int(n) for op, n in (changes or {}).items()}
 
 
+#: One lock of Pulumi's backend as its "stack is currently locked" error lists it.
+_LOCK_LINE = re.compile(r"created by (?P<who>\S+) \(pid (?P<pid>\d+)\) at (?P<at>\S+)")
+
+
 def _last_lines(text: str, limit: int = 6) -> str:
+    """The lines of an engine error that say what went wrong; a held backend lock as one sentence
+    naming its holder and the command that clears it once the holder is known to be gone."""
+    if "the stack is currently locked by" in text:
+        holders = [f"{m['who']} (pid {m['pid']}) since {m['at']}" for m in _LOCK_LINE.finditer(text)]
+        stack = re.search(r"\.pulumi/locks/(?:organization/[^/\s]+/)?([^/\s]+)/[^/\s]+\.json", text)
+        unlock = f"govcloud state unlock {stack[1]}" if stack else "govcloud state unlock STACK"
+        return (f"the stack is locked in the state backend by {', '.join(holders) or 'another process'}; "
+                f"wait for it to end, or, once you know that process is gone, clear the lock with: {unlock}")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     return " | ".join((errors or lines)[-limit:])
@@ -364,6 +406,62 @@ def stack_exists(stack_name: str, engine: Engine, repo: Path = REPO) -> bool:
         raise ExternalError(f"pulumi stack ls failed: {_last_lines(str(exc))}") from exc
     except OSError as exc:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+
+
+def list_stacks(engine: Engine, repo: Path = REPO) -> list[str]:
+    """The names of the stacks the backend holds (reading the backend, as ``pulumi stack ls``)."""
+    from pulumi import automation as auto
+
+    try:
+        return sorted(s.name.split("/")[-1] for s in _workspace(engine, repo).list_stacks())
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"the state backend cannot be read: {_last_lines(str(exc))}") from exc
+    except OSError as exc:
+        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+
+
+def check_writable(engine: Engine, repo: Path = REPO) -> None:
+    """Create and remove an empty probe stack: the backend takes writes (lock files are writes)."""
+    import socket
+
+    from pulumi import automation as auto
+
+    probe = f"govcloud-doctor-{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())[:40]}-{os.getpid()}"
+    workspace = _workspace(engine, repo)
+    try:
+        workspace.create_stack(probe)
+        workspace.remove_stack(probe)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"the state backend refuses writes: {_last_lines(str(exc))}") from exc
+
+
+def check_decrypts(stack_name: str, engine: Engine, repo: Path = REPO) -> None:
+    """Read ``stack_name``'s state with its secrets: the passphrase is the one that encrypted them."""
+    from pulumi import automation as auto
+
+    try:
+        _run_cli(engine, repo, "stack", "export", "--show-secrets", "--stack", stack_name)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"the secrets of stack {stack_name} cannot be decrypted: {_last_lines(str(exc))}") from exc
+
+
+def unlock(stack_name: str, engine: Engine, repo: Path = REPO) -> None:
+    """Remove every backend lock of ``stack_name`` (``pulumi cancel``): only once its holder is gone."""
+    from pulumi import automation as auto
+
+    try:
+        _run_cli(engine, repo, "cancel", "--yes", "--stack", stack_name)
+    except auto.errors.CommandError as exc:
+        raise ExternalError(f"pulumi cancel of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
+
+
+def _run_cli(engine: Engine, repo: Path, *args: str) -> str:
+    """Run one Pulumi CLI command the Automation API has no method for; its stdout."""
+    from pulumi import automation as auto
+
+    command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+    env = {**engine.env, **({"PULUMI_HOME": str(engine.pulumi_home)} if engine.pulumi_home else {})}
+    return command.run(list(args), str(repo), env).stdout
 
 
 @dataclass(frozen=True)

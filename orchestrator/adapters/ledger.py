@@ -439,6 +439,15 @@ class Ledger:
             row = conn.execute(sa.select(LeaseRow.holder, LeaseRow.expires).where(LeaseRow.name == name)).first()
         return (row.holder, row.expires) if row is not None else None
 
+    def leases(self, prefix: str, now: dt.datetime | None = None) -> list[tuple[str, str, dt.datetime]]:
+        """The leases whose name starts with ``prefix`` and that have not expired: (name, holder, until)."""
+        now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with _converted(), self.engine.connect() as conn:
+            rows = conn.execute(sa.select(LeaseRow.name, LeaseRow.holder, LeaseRow.expires)
+                                .where(LeaseRow.name.startswith(prefix, autoescape=True), LeaseRow.expires > now)
+                                .order_by(LeaseRow.name)).all()
+        return [(r.name, r.holder, r.expires) for r in rows]
+
     def release(self, name: str, holder: str) -> None:
         """Give lease ``name`` back; nothing happens when ``holder`` does not hold it."""
         with _converted(), self.engine.begin() as conn:

@@ -19,7 +19,7 @@ def register_commands() -> None:
     """Import the command modules; each registers its commands on :data:`cli`."""
     from orchestrator.cli import (  # noqa: F401
         backup, drift, engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report,
-        serve,
+        serve, state,
     )
 
 

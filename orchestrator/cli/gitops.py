@@ -47,12 +47,15 @@ def plan(ctx: click.Context, base: str, head: str, output: str, dirs: tuple[str,
 @click.option("--parallel", type=click.IntRange(1, 64), default=2, show_default=True, help="applications at a time")
 @click.option("--wait", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
               help="wait this long for a stack another pipeline is applying, then fail")
+@click.option("--shard", default="1/1", show_default=True, metavar="INDEX/TOTAL", callback=lambda c, p, v: _shard(v),
+              help="apply only runner INDEX's share of TOTAL runners (a CI matrix: \"$CI_NODE_INDEX/$CI_NODE_TOTAL\")")
 @manifests_option
 @repo_option
 @output_option
 @actor_options
 @click.pass_context
-def apply(ctx: click.Context, base: str, parallel: int, wait: float, dirs: tuple[str, ...], repo: Path, output: str,
+def apply(ctx: click.Context, base: str, parallel: int, wait: float, shard: tuple[int, int], dirs: tuple[str, ...],
+          repo: Path, output: str,
           actor_name: str | None, actor_role: str | None, actor_unit: str | None, actor_token_file: Path | None) -> None:
     """Up every approved affected stack (test, trial, production in order), record it in the
     ledger; a deleted manifest becomes a termination proposal the unit confirms. Exit 0 all applied, 1 some refused,
@@ -63,9 +66,16 @@ def apply(ctx: click.Context, base: str, parallel: int, wait: float, dirs: tuple
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     report = apply_changes(toplevel(repo), base, actor=actor, ledger=Ledger.open(), parallel=parallel, wait=wait,
-                           on_result=_progress, **({"dirs": dirs} if dirs else {}))
+                           on_result=_progress, shard=shard, **({"dirs": dirs} if dirs else {}))
     emit(output, report.as_dict(), _print_apply)
     ctx.exit(report.exit_code)
+
+
+def _shard(value: str) -> tuple[int, int]:
+    index, _, total = value.partition("/")
+    if not (index.isdigit() and total.isdigit() and 1 <= int(index) <= int(total) <= 256):
+        raise click.BadParameter(f"{value!r} is not INDEX/TOTAL with 1 <= INDEX <= TOTAL <= 256 (e.g. 2/3)")
+    return int(index), int(total)
 
 
 def _progress(result) -> None:

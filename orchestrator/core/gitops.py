@@ -124,3 +124,9 @@ def apply_chains(stacks: Iterable[T], app_of, env_of) -> list[list[T]]:
         groups.setdefault(app_of(stack), []).append(stack)
     rank = {env: i for i, env in enumerate(ENV_ORDER)}
     return [sorted(groups[app], key=lambda s: rank.get(env_of(s), len(rank))) for app in sorted(groups)]
+
+
+def shard_of(app: str, total: int) -> int:
+    """Which of ``total`` runners (1-based, as GitLab's ``CI_NODE_INDEX``) applies ``app``: every
+    environment of an application goes to one runner, so the Art. 13-14 order holds in it."""
+    return int.from_bytes(hashlib.sha256(app.encode()).digest()[:8], "big") % total + 1

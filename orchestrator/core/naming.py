@@ -14,14 +14,21 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from orchestrator.core.ids import SLUG_PATTERN
 from orchestrator.core.manifest import Application, Environment, Rule, SecurityGroup, Server
 
 TAG_KEYS: tuple[str, ...] = ("unit", "app", "env", "digest")
 TAG_PREFIX = "govcloud:"
+
+
+_SLUG = SLUG_PATTERN.strip("^$")
+#: What :func:`stack_name` makes, for names that come from outside (a command's argument).
+STACK_NAME = re.compile(rf"{_SLUG}\.{_SLUG}\.(?:{'|'.join(e.value for e in Environment)})")
 
 
 def stack_name(unit: str, app: str, env: Environment | str) -> str:

@@ -11,11 +11,7 @@ one stack's failure stops only the later environments of its own application.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import threading
-import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,14 +20,10 @@ from typing import Any
 
 from orchestrator.adapters import git
 from orchestrator.core import gitops as rules
-from orchestrator.errors import ConflictError, GovcloudError, NotFound, RuleError
+from orchestrator.errors import GovcloudError, NotFound, RuleError
 from orchestrator.files import shown
+from orchestrator.services import stacklock
 from orchestrator.services.gitops import Affected, AppChange, StackChange, affected
-
-#: How long a stack's lease lasts if its holder dies (the Pulumi backend's own lock stays on).
-LEASE_TTL = dt.timedelta(hours=2)
-LEASE_POLL_SECONDS = 2.0
-
 
 @dataclass
 class StackResult:
@@ -74,42 +66,11 @@ class ApplyReport:
 RunOperation = Callable[..., Any]
 
 
-@dataclass
-class StackLock:
-    """A ledger lease per stack, so that two pipelines never apply one stack at once."""
-
-    ledger: Any
-    wait: float = 0.0
-    holder: str = field(default_factory=lambda: lease_holder())
-    ttl: dt.timedelta = LEASE_TTL
-
-    def acquire(self, stack: str) -> None:
-        """Take the stack's lease, polling up to ``wait`` seconds; :class:`ConflictError` if held."""
-        name, deadline = f"gitops:{stack}", time.monotonic() + self.wait
-        while not self.ledger.acquire(name, self.holder, self.ttl):
-            if time.monotonic() >= deadline:
-                held = self.ledger.lease(name)
-                who = f" by {held[0]} (lease until {held[1]:%Y-%m-%d %H:%M} UTC)" if held else ""
-                raise ConflictError(f"stack {stack} is being applied{who}; waited {self.wait:g} s "
-                                    "(--wait SECONDS to wait longer)")
-            time.sleep(min(LEASE_POLL_SECONDS, max(0.05, deadline - time.monotonic())))
-
-    def release(self, stack: str) -> None:
-        self.ledger.release(f"gitops:{stack}", self.holder)
-
-
-def lease_holder() -> str:
-    """Who holds a lease: the CI job when known, else host and process."""
-    job = os.environ.get("CI_JOB_URL") or (
-        f"{os.environ['GITHUB_SERVER_URL']}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
-        if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY") else "")
-    return f"{job or socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:6]}"[:200]
-
-
 def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperation | None = None,
           parallel: int = 2, wait: float = 0.0, at: dt.datetime | None = None,
           dirs: Sequence[str] = rules.MANIFEST_DIRS,
-          on_result: Callable[[StackResult], None] | None = None) -> ApplyReport:
+          on_result: Callable[[StackResult], None] | None = None,
+          shard: tuple[int, int] = (1, 1)) -> ApplyReport:
     """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
     environments of one application in order, ``parallel`` applications at a time), recorded in
     the ledger; a deleted manifest becomes a termination proposal (a request only when ``actor`` is a
@@ -127,7 +88,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
         # ("module 'pulumi_openstack.identity' has no attribute 'Project'").
         preload_planning()
     found = affected(repo, base_ref, "HEAD", dirs)
-    lifecycle, lock = Lifecycle(ledger), StackLock(ledger, wait)
+    lifecycle = Lifecycle(ledger)
     results: list[StackResult] = []
     todo: list[tuple[AppChange, StackChange]] = []
     guard = threading.Lock()
@@ -139,6 +100,8 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
         return result
 
     for app in found.applications:
+        if rules.shard_of(app.app, shard[1]) != shard[0]:
+            continue  # another runner's
         if app.change == "invalid":
             results.append(done(StackResult(app.app, app.app, "", "skipped",
                                             "head manifest invalid: " + "; ".join(app.problems[:3]))))
@@ -164,7 +127,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
                 out.append(done(StackResult(stack.stack, app.app, stack.env, "blocked",
                                             f"not applied: {out[-1].env} of {app.app} failed")))
                 continue
-            out.append(done(_apply_stack(found, app, stack, lifecycle, lock, actor, at, run, guard, program)))
+            out.append(done(_apply_stack(found, app, stack, lifecycle, wait, actor, at, run, guard, program)))
         return out
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -173,7 +136,7 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     return ApplyReport(found.base, found.head, results)
 
 
-def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, lock: StackLock, actor: Any,
+def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, wait: float, actor: Any,
                  at: dt.datetime | None, run: RunOperation, guard: threading.Lock, program: str) -> StackResult:
     """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``, or
     ``reapplied`` for an environment already running this digest with another program, nothing
@@ -207,10 +170,34 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
         result.message = f"not applied: {exc}"
         return result
     try:
-        lock.acquire(stack.stack)
-    except GovcloudError as exc:
+        with stacklock.holding(lifecycle.store, stack.stack, wait=wait):
+            with guard:
+                now = lifecycle.state(app.app)
+            if _applied_at(lifecycle, app.app, now, stack.env, found.head) and now.provisioned.get(stack.env) == app.head.digest:
+                result.status, result.message = "applied", f"by another runner at {found.head[:12]}; nothing to do"
+                return result
+            return _up(found, app, stack, lifecycle, actor, at, run, guard, kind, before, reason, result)
+    except GovcloudError as exc:  # the stack is held by another process
         result.message = str(exc)
         return result
+
+
+def _applied_at(lifecycle: Any, app: str, state: Any, env: str, commit: str) -> bool:
+    """Whether the last deployment of ``env`` recorded was an apply of ``commit`` (another runner's)."""
+    sequence = state.deployed.get(env, {}).get("sequence")
+    if sequence is None:
+        return False
+    event = next((e for e in lifecycle.history(app) if e.sequence == sequence), None)
+    return event is not None and (event.payload or {}).get("commit") == commit
+
+
+def _up(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, actor: Any, at: dt.datetime,
+        run: RunOperation, guard: threading.Lock, kind: str, before: Any, reason: str,
+        result: StackResult) -> StackResult:
+    from orchestrator.core import lifecycle as lc
+
+    assert app.head is not None and app.head_path is not None
+    path = found.repo / app.head_path
     try:  # run admits, runs the engine and records the event
         outcome = run("up", str(path), stack.env, actor=actor, at=at, reason=reason, payload=_provenance(found))
         result.changes = dict(getattr(outcome, "changes", {}) or {})
@@ -231,8 +218,6 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
         result.message = str(exc)
     except Exception as exc:  # an engine adapter bug must not stop the other stacks
         result.message = f"{type(exc).__name__}: {exc}"
-    finally:
-        lock.release(stack.stack)
     return result
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from orchestrator.adapters.programfiles import program_fingerprint
 from orchestrator.core import naming
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.errors import ExternalError, GovcloudError, UsageError
+from orchestrator.services import stacklock
 
 if TYPE_CHECKING:
     from orchestrator.core.dataloss import Resize
@@ -122,8 +124,10 @@ def run_operation(
         located = engine.locate()
         platform, secret_keys = platform_config(os.environ)
         config = stack_config(app, path, env, external_network, key_pair)
-        return engine.run(operation, naming.stack_name(app.unit, app.id, env), config | platform, located,
-                          dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys)
+        stack = naming.stack_name(app.unit, app.id, env)
+        with _held(stack, changes=operation != "preview" and not dry_run):
+            return engine.run(operation, stack, config | platform, located,
+                              dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys)
 
     from orchestrator.services import datasafety
     from orchestrator.services.admission import Admissions
@@ -149,7 +153,8 @@ def run_operation(
     drift = DriftLog(lifecycle.store.engine) if hasattr(lifecycle.store, "engine") else None
     drifted = drift.findings(application=app.id, environment=str(env), status=("open",)) if drift else []
     try:
-        result, done = up.run(external_network, key_pair)
+        with stacklock.holding(lifecycle.store, plan.stack):
+            result, done = up.run(external_network, key_pair)
         if app.environments[env].resources.databases:
             result = dataclasses.replace(result, database_access=restrict_database_access(app, env))
     except ExternalError as exc:
@@ -174,6 +179,18 @@ def run_operation(
         drift.reapplied(plan.stack, admissions.at)
     result = dataclasses.replace(result, recorded=event.type if event is not None else None)
     return result
+
+
+@contextlib.contextmanager
+def _held(stack: str, *, changes: bool) -> Iterator[None]:
+    """Hold the stack's ledger lease while an operation that changes it runs."""
+    if not changes:
+        yield
+        return
+    from orchestrator.adapters.ledger import Ledger
+
+    with stacklock.holding(Ledger.open(), stack):
+        yield
 
 
 def restrict_database_access(app: Application, env: Environment) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ import os
 import shlex
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from orchestrator.adapters import engine
 from orchestrator.errors import GovcloudError
 from tests import keycloak_env
+from tests.e2e.s3state import s3_state
 
 REPO = Path(__file__).resolve().parents[2]
 CLOUD = os.environ.get("GOVCLOUD_TEST_CLOUD", "govcloud-local")
@@ -116,6 +116,8 @@ class Govcloud:
 
     env: dict[str, str]
     log: list[str] = field(default_factory=list)
+    cwd: Path = REPO
+    """The checkout it runs in (a second clone runs its own code: ``PYTHONPATH`` names it)."""
 
     def __call__(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
         done = self.run(*args)
@@ -128,8 +130,18 @@ class Govcloud:
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         """The CLI without judging its exit code (clean-up after a failure)."""
-        command = [str(Path(sys.executable).with_name("govcloud")), *args]
-        return subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=1800)
+        return subprocess.run(self._command(args), cwd=self.cwd, env=self.env, capture_output=True, text=True,
+                              timeout=1800)
+
+    def start(self, *args: str, new_session: bool = False) -> subprocess.Popen:
+        """The CLI started, not waited for (two at once; one to be killed with its process group)."""
+        return subprocess.Popen(self._command(args), cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=new_session)
+
+    def _command(self, args: tuple[str, ...]) -> list[str]:
+        if self.cwd != REPO:  # the clone's own code, not the one installed from this checkout
+            return [sys.executable, "-c", "from orchestrator.cli import main; main()", *args]
+        return [str(Path(sys.executable).with_name("govcloud")), *args]
 
     def json(self, *args: str, expect: int = 0) -> Any:
         return json.loads(self(*args, "--output", "json", expect=expect).stdout)
@@ -145,15 +157,19 @@ class Govcloud:
 @pytest.fixture(scope="session")
 def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: None,
              keycloak: dict[str, str]) -> Iterator[Govcloud]:
-    """The CLI with a fresh ledger and Pulumi file backend, the local cloud and Keycloak."""
+    """The CLI with a fresh ledger, the stacks' state in the cloud's object storage (S3 API, a
+    bucket of its own), the local cloud and Keycloak."""
     home = tmp_path_factory.mktemp("govcloud-home")
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_")) or k == "GOVCLOUD_ENGINE_DIR"}  # a shared engine
-    env |= {
+           if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_", "AWS_")) or k == "GOVCLOUD_ENGINE_DIR"}
+    with s3_state(admin, home, auth_config=(REPO / "govcloud.yaml").read_text(encoding="utf-8")) as config:
+        yield _govcloud(env, home, config, keycloak)
+
+
+def _govcloud(env: dict[str, str], home: Path, config: Path, keycloak: dict[str, str]) -> Govcloud:
+    env = env | {
         "GOVCLOUD_HOME": str(home),
-        "GOVCLOUD_CONFIG": str(REPO / "govcloud.yaml"),
-        "PULUMI_BACKEND_URL": f"file://{home / 'state'}",
-        "PULUMI_CONFIG_PASSPHRASE": uuid.uuid4().hex,
+        "GOVCLOUD_CONFIG": str(config),
         "OS_CLIENT_CONFIG_FILE": os.environ.get("OS_CLIENT_CONFIG_FILE", str(REPO / "clouds.yaml")),
         "OS_CLOUD": CLOUD,
         "GOVCLOUD_EXTERNAL_NETWORK": "public",
@@ -167,8 +183,8 @@ def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: No
         located = engine.locate(environ=env)
     except GovcloudError as exc:
         pytest.fail(f"the Pulumi engine is not usable: {exc}")
-    env |= located.env
-    yield Govcloud(env)
+    env |= located.env  # plain pulumi finds the same backend, passphrase file and credentials
+    return Govcloud(env)
 
 
 def beijing(delta: dt.timedelta) -> str:

@@ -137,8 +137,6 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     # after a failure (a reclaimed application has nothing left): the stacks first, their protection
     # lifted as reclamation lifts it (Trove's instances live in its own project: only the stack removes them)
     located = engine.locate(environ=govcloud.env)
-    located = engine.Engine(located.root, located.pulumi_home,
-                            located.env | {"PULUMI_CONFIG_PASSPHRASE": govcloud.env["PULUMI_CONFIG_PASSPHRASE"]})
     for env in Environment:
         stack = naming.stack_name(UNIT, app, env)
         with contextlib.suppress(GovcloudError):

@@ -22,11 +22,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import shlex
+import signal
+import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -212,6 +217,46 @@ def test_test_environment_by_hand_with_plain_pulumi_then_by_govcloud(govcloud, s
     assert_matches(story, "test", admin, keycloak)
     status = govcloud.json("app", "status", story.app)
     assert status["state"] == "testing", status
+
+
+def test_a_second_checkout_shares_the_state_and_one_change_runs_at_a_time(govcloud, story, admin, tmp_path):
+    """Issue 22: the state is in the cloud's object storage; a fresh clone (its own code, no
+    Pulumi.<stack>.yaml) sees nothing to change; of two ups at once one runs, the other names
+    the holder; a killed run's lock is named with the command that clears it, which works."""
+    stack = story.stack("test")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    second = Govcloud(govcloud.env | {"PYTHONPATH": str(clone)}, cwd=clone)
+    assert not list(clone.glob("Pulumi.*.yaml"))
+
+    checks = {c["check"]: c for c in second.json("doctor", expect=3)}  # the ledger is SQLite on this host
+    assert all(checks[name]["ok"] for name in ("configuration", "engine", "backend", "backend writes", "passphrase")), checks
+    assert checks["backend"]["message"].startswith("s3://govcloud-state-"), checks["backend"]
+    preview = second.json("preview", str(story.manifest), "--env", "test")
+    assert {k: v for k, v in preview["changes"].items() if k != "same"} == {}, preview["changes"]
+
+    runs = [g.start("up", str(story.manifest), "--env", "test", "--at", beijing(-75 * DAY), *OPS)
+            for g in (govcloud, second)]
+    outputs = [p.communicate(timeout=1800) for p in runs]
+    done = [(p.returncode, out, err) for p, (out, err) in zip(runs, outputs, strict=True)]
+    assert sorted(code for code, _, _ in done) == [0, 1], [(c, e[-2000:]) for c, _, e in done]
+    refused = next(err for code, _, err in done if code == 1)
+    assert f"stack {stack} is being changed by " in refused and " pid " in refused and " since " in refused, refused
+
+    # a refresh killed while it holds the backend's lock (and the stack's lease)
+    bucket = urlsplit(govcloud.env["PULUMI_BACKEND_URL"]).netloc
+    killed = govcloud.start("refresh", str(story.manifest), "--env", "test", "--yes", new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(o.name.startswith(".pulumi/locks/") for o in admin.object_store.objects(bucket)):
+        assert killed.poll() is None and time.monotonic() < deadline, "the refresh never took the backend's lock"
+        time.sleep(0.2)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=60)
+    blocked = govcloud.run("up", str(story.manifest), "--env", "test", "--at", beijing(-74 * DAY), *OPS)
+    assert blocked.returncode == 1 and f"govcloud state unlock {stack}" in blocked.stderr, blocked.stderr[-2000:]
+    govcloud("state", "unlock", stack, "--yes")  # the holder's pid is gone: the lease and the lock are cleared
+    assert not any(o.name.startswith(".pulumi/locks/") for o in admin.object_store.objects(bucket))
+    govcloud("up", str(story.manifest), "--env", "test", "--at", beijing(-74 * DAY), *OPS)
 
 
 def test_trial_environment(govcloud, story, admin, keycloak):

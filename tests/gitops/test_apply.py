@@ -180,7 +180,7 @@ def test_a_stack_refused_by_up_s_own_admission_is_skipped_not_failed(repo, ledge
     assert results(report)["zjj.permit-0.test"] == (
         "skipped", "not applied: zjj.permit-0.test may not be provisioned: vcpu over the unit's limit")
     assert report.exit_code == 1 and "test" not in lifecycle.state("permit-0").provisioned
-    assert ledger.lease("gitops:zjj.permit-0.test") is None
+    assert ledger.lease("stack:zjj.permit-0.test") is None
 
 
 def test_a_deleted_manifest_is_a_termination_proposal_in_the_pipeline_s_name_never_a_destroy(repo, ledger):
@@ -269,19 +269,19 @@ def test_a_stack_leased_by_another_pipeline_fails_clearly_or_waits(repo, ledger)
     repo.commit("a prototype")
     approve_test(lifecycle, repo.path / "manifests/permit-0.yaml", "zjj")
     other = "https://gitlab.example.gov.cn/ops/manifests/-/jobs/41 pid 7"
-    assert ledger.acquire("gitops:zjj.permit-0.test", other, dt.timedelta(minutes=30))
+    assert ledger.acquire("stack:zjj.permit-0.test", other, dt.timedelta(minutes=30))
 
     engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     status, message = results(report)["zjj.permit-0.test"]
     assert status == "failed" and engine.calls == []
-    assert message.startswith(f"stack zjj.permit-0.test is being applied by {other}")
+    assert message.startswith(f"stack zjj.permit-0.test is being changed by {other}")
     assert "--wait" in message and report.exit_code == 3
 
-    threading.Timer(0.3, ledger.release, ("gitops:zjj.permit-0.test", other)).start()
+    threading.Timer(0.3, ledger.release, ("stack:zjj.permit-0.test", other)).start()
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, wait=5, at=at(10))
     assert results(report)["zjj.permit-0.test"][0] == "applied"
-    assert ledger.lease("gitops:zjj.permit-0.test") is None  # released after the run
+    assert ledger.lease("stack:zjj.permit-0.test") is None  # released after the run
 
 
 def test_the_work_tree_must_hold_the_head_manifests(repo, ledger):

@@ -44,7 +44,10 @@ def test_gitlab_plans_merge_requests_and_applies_the_default_branch():
     assert "merge_requests/$CI_MERGE_REQUEST_IID/notes" in " ".join(ci["gitops-plan"]["script"])
     assert ci["gitops-preview"]["trigger"]["include"] == [{"artifact": "preview.yml", "job": "gitops-plan"}]
     assert ci["gitops-apply"]["rules"][0]["if"].startswith("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH")
-    assert ci["gitops-apply"]["resource_group"] == "govcloud-apply"
+    # a matrix of three runners, one share each, one pipeline at a time per share
+    assert ci["gitops-apply"]["parallel"] == 3
+    assert ci["gitops-apply"]["resource_group"] == "govcloud-apply-$CI_NODE_INDEX"
+    assert '--shard "${CI_NODE_INDEX:-1}/${CI_NODE_TOTAL:-1}"' in " ".join(ci["gitops-apply"]["script"])
 
 
 def test_github_plans_pull_requests_and_applies_main():
@@ -53,5 +56,7 @@ def test_github_plans_pull_requests_and_applies_main():
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     assert jobs["preview"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
     assert jobs["apply"]["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert jobs["apply"]["concurrency"]["group"] == "govcloud-apply"
+    assert jobs["apply"]["strategy"]["matrix"]["shard"] == [1, 2, 3]
+    assert jobs["apply"]["concurrency"]["group"] == "govcloud-apply-${{ matrix.shard }}"
+    assert any('--shard "${{ matrix.shard }}/3"' in step.get("run", "") for step in jobs["apply"]["steps"])
     assert any(step.get("with", {}).get("fetch-depth") == 0 for step in jobs["apply"]["steps"])
