@@ -73,9 +73,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     directory = tmp_path_factory.mktemp("governance")
     yield {"app": app, "manifest": write(directory, app), "directory": directory,
            "neighbour": neighbour, "neighbour_manifest": write(directory, neighbour)}
-    located = engine.locate(environ=govcloud.env)
-    located = engine.Engine(located.root, located.pulumi_home,
-                            located.env | {"PULUMI_CONFIG_PASSPHRASE": govcloud.env["PULUMI_CONFIG_PASSPHRASE"]})
+    located = engine.locate(environ=govcloud.env)  # the passphrase file of the shared state
     for name in (app, neighbour):
         stack = naming.stack_name(UNIT, name, Environment.TEST)
         with contextlib.suppress(GovcloudError):
