@@ -1,7 +1,9 @@
 """Report templates (Jinja2, ``templates/reports/``) with the message catalogue and Babel formatting.
 
-Every word a reader sees comes from the templates or from ``templates/reports/messages.yaml``
-(``key: {zh: ..., en: ...}``); numbers and dates are formatted for the reader's locale.
+Every word a reader sees comes from the templates or from the message catalogue
+(``key: {zh: ..., en: ...}``): ``templates/reports/messages.yaml`` and, for the portal's pages,
+``templates/portal/messages.yaml`` (one catalogue, a key in one file only); numbers and dates are
+formatted for the reader's locale.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "reports"
+#: The files of the catalogue: the reports' words, then the portal's (which reuses the reports').
+CATALOGUES = (TEMPLATES / "messages.yaml", TEMPLATES.parent / "portal" / "messages.yaml")
 LOCALES = {"zh": "zh_CN", "en": "en_US"}
 
 
@@ -19,9 +23,17 @@ LOCALES = {"zh": "zh_CN", "en": "en_US"}
 def catalogue() -> dict[str, dict[str, str]]:
     from ruamel.yaml import YAML
 
-    return YAML(typ="safe").load((TEMPLATES / "messages.yaml").read_text(encoding="utf-8"))
+    merged: dict[str, dict[str, str]] = {}
+    for path in CATALOGUES:
+        part = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise ValueError(f"{path}: {', '.join(twice)} already in the catalogue")
+        merged |= part
+    return merged
 
 
+@functools.cache
 def messages(lang: str) -> dict[str, str]:
     """Every message in ``lang`` (English where a message lacks it)."""
     return {key: texts.get(lang) or texts["en"] for key, texts in catalogue().items()}
@@ -73,12 +85,19 @@ def _environment():
     )
 
 
-def render(template: str, lang: str, **context: Any) -> str:
-    """Render ``template`` in ``lang``: ``t(key, **numbers)``, filters ``num``, ``pct``, ``date``."""
+def translator(lang: str):
+    """``t(key, **params)``: the message ``key`` in ``lang``, its placeholders filled."""
     text = messages(lang)
 
     def t(key: str, **params: Any) -> str:
         return text[key].format(**params) if params else text[key]
+
+    return t
+
+
+def render(template: str, lang: str, **context: Any) -> str:
+    """Render ``template`` in ``lang``: ``t(key, **numbers)``, filters ``num``, ``pct``, ``date``."""
+    t = translator(lang)
 
     def figures(numbers: dict[str, Any]) -> dict[str, str]:
         """Advice numbers formatted: percentages, dates, plain numbers; words as they are."""

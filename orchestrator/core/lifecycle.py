@@ -650,6 +650,19 @@ def may_read(state: AppState, actor: Actor) -> bool:
     return actor.role != UNIT or actor.unit == state.unit
 
 
+def report_scope(actor: Actor, unit: str | None) -> str | None:
+    """The unit a report or an assessment (Art. 30, 45) covers for ``actor``: a unit its own,
+    whatever it asks; the office and the provider ``unit``, or every unit (None)."""
+    return actor.unit if actor.role == UNIT else unit
+
+
+def check_reads_capacity(actor: Actor) -> None:
+    """The cloud's capacity (Art. 31) is watched by the provider and acted on by the office; a unit does not read it."""
+    if actor.role not in (EGOV, PROVIDER):
+        raise RuleError(f"{actor.name} ({actor.role}) may not read the cloud's capacity: the provider and the "
+                        "e-gov office do", rule="role", article="Art. 31")
+
+
 #: Whose move it is in each state where someone else waits for a decision (Art. 12-16).
 WAITING_ON = {SUBMITTED: EGOV, ACCEPTED: EGOV, REVIEWED: EGOV, CHANGE_REQUESTED: EGOV,
               BACKUP_CONFIRMED: EGOV, CHANGE_APPROVED: PROVIDER, TERMINATION_APPROVED: PROVIDER}

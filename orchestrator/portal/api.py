@@ -78,6 +78,41 @@ def get_steps(application: str, request: Request, actor: lc.Actor = Depends(api_
             for t in lc.steps_open(state, actor)]
 
 
+@router.get("/applications/{application}/decision",
+            summary="What a decision decides: manifest and plan differences, quota verdict, gate (changes, plan)")
+def get_decision(application: str, request: Request, actor: lc.Actor = Depends(api_actor)) -> Any:
+    return common.decision(request, application, actor)
+
+
+@router.get("/applications/{application}/notices", summary="Its notices and their delivery (notify status --app)")
+def get_notices(application: str, request: Request, actor: lc.Actor = Depends(api_actor),
+                limit: int = Query(200, ge=1, le=1000)) -> Any:
+    return common.notices(request, application, actor, limit)
+
+
+@router.get("/expiring", summary="Test environments expiring within days (Art. 13)")
+def get_expiring(request: Request, actor: lc.Actor = Depends(api_actor), days: int = Query(7, ge=0, le=366)) -> Any:
+    return common.visible(common.lifecycle(request).expiring(beijing_now(), days), actor)
+
+
+@router.get("/capacity", summary="The cloud's use against the 70% threshold (capacity, Art. 31)")
+def get_capacity(actor: lc.Actor = Depends(api_actor)) -> Any:
+    lc.check_reads_capacity(actor)
+    return common.capacity()
+
+
+@router.get("/reports/monthly", summary="The monthly report's figures (report monthly -f json, Art. 30); a unit's own")
+def get_monthly(request: Request, month: str = Query(..., pattern=r"^\d{4}-\d{2}$"), unit: str | None = None,
+                actor: lc.Actor = Depends(api_actor)) -> Any:
+    return common.monthly(request, actor, month, unit).as_dict()
+
+
+@router.get("/reports/assessment", summary="The yearly assessment's figures (report assessment, Art. 45); a unit's own")
+def get_assessment(request: Request, year: int = Query(..., ge=2000, le=2100), unit: str | None = None,
+                   actor: lc.Actor = Depends(api_actor)) -> Any:
+    return common.assessment(request, actor, year, unit).as_dict()
+
+
 @router.get("/deadlines", summary="Running deadlines of every application (deadlines)")
 def get_deadlines(request: Request, actor: lc.Actor = Depends(api_actor), overdue: bool = False) -> Any:
     service = common.lifecycle(request)

@@ -158,3 +158,60 @@ class Json(JSONResponse):
 
 async def threaded(function, *args, **kwargs):
     return await run_in_threadpool(function, *args, **kwargs)
+
+
+def ledger(request: Request):
+    """This process's ledger (what the reports and the outbox read)."""
+    return _ledger(config(request).database_url)
+
+
+def capacity() -> dict[str, Any]:
+    """``govcloud capacity`` of the cloud named by ``OS_CLOUD``, at the policy's threshold (Art. 31)."""
+    import os
+
+    from orchestrator.services import quotas
+
+    cloud = os.environ.get("OS_CLOUD")
+    if not cloud:
+        raise ExternalError("no cloud named: start the portal with OS_CLOUD (and OS_CLIENT_CONFIG_FILE) set")
+    return {"cloud": cloud} | quotas.capacity(cloud, quotas.policy().capacity.threshold)
+
+
+def monthly(request: Request, actor: lc.Actor, month: str, unit: str | None = None):
+    """``govcloud report monthly`` figures of ``month`` as ``actor`` may read them (a unit: its own)."""
+    from orchestrator.services import quotas, report
+
+    source, error = report.connect(None)
+    return report.monthly(ledger(request), month, quotas.policy(), unit=_unit(actor, unit), cloud=source,
+                          cloud_error=error, at=beijing_now())
+
+
+def assessment(request: Request, actor: lc.Actor, year: int, unit: str | None = None):
+    """``govcloud report assessment`` figures of ``year`` as ``actor`` may read them (a unit: its own)."""
+    from orchestrator.services import report
+
+    source, error = report.connect(None)
+    return report.assessment(ledger(request), year, unit=_unit(actor, unit), cloud=source, cloud_error=error)
+
+
+def _unit(actor: lc.Actor, unit: str | None) -> str | None:
+    from orchestrator.core.ids import unit_id
+
+    return lc.report_scope(actor, unit_id(unit, "unit") if unit else None)
+
+
+def notices(request: Request, application: str, actor: lc.Actor, limit: int = 200) -> list[dict[str, Any]]:
+    """The notices about ``application`` (which ``actor`` may read) and their delivery state."""
+    from orchestrator.services.notices import of_application
+
+    readable(lifecycle(request), application, actor)
+    return of_application(ledger(request), application, limit)
+
+
+def decision(request: Request, application: str, actor: lc.Actor) -> dict[str, Any]:
+    """What the steps open on ``application`` decide: manifest and plan differences, quota verdict, gate."""
+    from orchestrator.services.decision import decision as decided
+
+    service = lifecycle(request)
+    readable(service, application, actor)
+    return decided(service, application, actor, beijing_now())

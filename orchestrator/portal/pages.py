@@ -14,13 +14,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from orchestrator.adapters import render as catalogue
 from orchestrator.adapters.oidc import AuthenticationFailed
 from orchestrator.core import lifecycle as lc
-from orchestrator.errors import GovcloudError, ManifestInvalid, RuleError, UsageError
+from orchestrator.errors import ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, UsageError
 from orchestrator.portal import common
 from orchestrator.portal.config import PortalConfig
 from orchestrator.portal.identity import csrf_ok, csrf_token, login_actor, session_actor, sign_in
 from orchestrator.services.lifecycle import beijing_now
+from orchestrator.services.notices import of_application
 
 HTMX_VERSION = "2.0.4"
 templates = Jinja2Templates(env=jinja2.Environment(
@@ -29,19 +31,36 @@ router = APIRouter(include_in_schema=False)
 HOME = {lc.UNIT: "/my", lc.EGOV: "/queue", lc.PROVIDER: "/provider"}
 #: A queue page shows the most urgent applications first, this many (the API pages the rest).
 QUEUE_PAGE = 100
+#: The reader's language: Chinese unless the switch chose English (a cookie, the same in every worker).
+LANG_COOKIE, LANGS, DEFAULT_LANG = "govcloud_lang", ("zh", "en"), "zh"
 
 
-def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+def language(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def render(request: Request, name: str, code: int = 200, *, title: str = "", title_args: dict | None = None,
+           **context: Any) -> HTMLResponse:
+    """The page ``name`` in the reader's language; ``title`` is a catalogue key (or a name shown as it is)."""
     config: PortalConfig = request.app.state.config
+    lang = language(request)
+    t = catalogue.translator(lang)
+    known = catalogue.messages(lang)
     return templates.TemplateResponse(request, name, {
         "actor": session_actor(request), "csrf": csrf_token(request), "dev": config.dev_local,
-        "htmx": HTMX_VERSION, "home": HOME, **context}, status_code=code)
+        "htmx": HTMX_VERSION, "home": HOME, "lang": lang, "t": t, "known": known,
+        "word": lambda prefix, code: known.get(f"{prefix}.{code}", code) if code else "",
+        "num": lambda v, d=1: catalogue.number(v, lang, d), "pct": lambda v: catalogue.percent(v, lang),
+        "title": t(title, **(title_args or {})) if title in known else title, **context}, status_code=code)
 
 
 def error_page(request: Request, error: GovcloudError) -> Response:
     if isinstance(error, SignInFirst):
         return RedirectResponse("/login", status_code=303)
-    return render(request, "error.html", common.status_of(error), error=error, problem=common.problem(error))
+    status = common.status_of(error)
+    return render(request, "error.html", status, title=f"problem.title.{status}", error=error,
+                  problem=common.problem(error))
 
 
 class SignInFirst(AuthenticationFailed):
@@ -81,7 +100,7 @@ def home(request: Request) -> Response:
 def office_queue(request: Request) -> Response:
     actor = _actor(request)
     items = common.visible(common.lifecycle(request).queue("office", beijing_now(), QUEUE_PAGE), actor)
-    return render(request, "queue.html", title="E-gov office queue", items=items)
+    return render(request, "queue.html", title="queue.title", items=items)
 
 
 @router.get("/provider")
@@ -89,7 +108,7 @@ def provider_queues(request: Request) -> Response:
     actor = _actor(request)
     service = common.lifecycle(request)
     now = beijing_now()
-    return render(request, "provider.html", title="Provider queues",
+    return render(request, "provider.html", title="provider.title",
                   provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
                   reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor))
 
@@ -99,7 +118,7 @@ def my_applications(request: Request) -> Response:
     actor = _actor(request)
     if actor.role != lc.UNIT:
         return RedirectResponse(HOME[actor.role], status_code=303)
-    return render(request, "my.html", title=f"Applications of unit {actor.unit}",
+    return render(request, "my.html", title="my.title", title_args={"unit": actor.unit},
                   items=common.lifecycle(request).overview(unit=actor.unit))
 
 
@@ -127,7 +146,7 @@ async def submit(request: Request) -> Response:
     try:
         event = await common.threaded(common.submit, request, actor, name, raw)
     except ManifestInvalid as invalid:
-        return render(request, "my.html", 422, title=f"Applications of unit {actor.unit}", invalid=invalid,
+        return render(request, "my.html", 422, title="my.title", title_args={"unit": actor.unit}, invalid=invalid,
                       items=common.lifecycle(request).overview(unit=actor.unit))
     return RedirectResponse(f"/applications/{event.application}", status_code=303)
 
@@ -141,12 +160,78 @@ def _application(request: Request, application: str, code: int = 200, **shown: A
     actor = _actor(request)
     service = common.lifecycle(request)
     state = common.readable(service, application, actor)
+    steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
+    deciding = any(verb in DECISIONS for verb, _ in steps)
     return render(request, "application.html", code, title=application,
                   status=service.status(application, beijing_now()),
                   history=[e.as_dict() for e in service.history(application)],
-                  steps=[(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)],
+                  steps=steps, decision=common.decision(request, application, actor) if deciding else None,
+                  notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
                   fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),
                   **shown)
+
+
+#: The steps that decide on what a unit asked: their page shows what is decided (services/decision.py).
+DECISIONS = frozenset({"accept", "reject", "review", "approve", "approve-change", "approve-termination"})
+#: The newest notices an application's page lists (the API pages the rest).
+NOTICES_SHOWN = 50
+
+
+@router.get("/lang/{lang}")
+def switch_language(request: Request, lang: str, next: str = "/") -> Response:
+    """The language switch: a cookie, then back to the page (a path of this site only)."""
+    if lang not in LANGS:
+        raise NotFound(f"no language {lang!r}: one of {', '.join(LANGS)}")
+    back = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
+                        secure=request.app.state.config.secure_cookies)
+    return response
+
+
+#: How far ahead the page of expiring test environments looks, in days.
+EXPIRING_DAYS = 7
+
+
+@router.get("/expiring")
+def expiring(request: Request) -> Response:
+    actor = _actor(request)
+    items = common.visible(common.lifecycle(request).expiring(beijing_now(), EXPIRING_DAYS), actor)
+    return render(request, "expiring.html", title="expiring.title", items=items, days=EXPIRING_DAYS,
+                  warn=lc.WARN_DAYS)
+
+
+@router.get("/capacity")
+def capacity(request: Request) -> Response:
+    actor = _actor(request)
+    lc.check_reads_capacity(actor)
+    try:
+        figures, failed = common.capacity(), None
+    except ExternalError as exc:  # the page says why; the other pages go on without the cloud
+        figures, failed = None, str(exc)
+    return render(request, "capacity.html", title="capacity.title", figures=figures, failed=failed)
+
+
+@router.get("/reports")
+def reports(request: Request, month: str | None = None, year: int | None = None) -> Response:
+    """The monthly report (Art. 30) of ``month`` and the yearly assessment (Art. 45) of ``year``."""
+    actor = _actor(request)
+    now = beijing_now()
+    month = month or f"{now.year:04d}-{now.month:02d}"
+    year = year or now.year
+    figures = common.assessment(request, actor, year)
+    return render(request, "reports.html", title="reports.title", month=month, year=year,
+                  assessment=figures.as_dict())
+
+
+@router.get("/reports/monthly")
+def monthly_report(request: Request, month: str) -> Response:
+    """The monthly report as ``govcloud report monthly --format html`` writes it, in the reader's language."""
+    from orchestrator.services import report
+
+    actor = _actor(request)
+    figures = common.monthly(request, actor, month)
+    return HTMLResponse(report.render(figures, "html", language(request)))
 
 
 @router.post("/applications/{application}/change")
@@ -181,7 +266,7 @@ async def step(request: Request, application: str, verb: str) -> Response:
 async def login(request: Request) -> Response:
     config: PortalConfig = request.app.state.config
     if config.dev_local:
-        return render(request, "login.html", title="Sign in (development)", roles=lc.ROLES)
+        return render(request, "login.html", title="login.title", roles=lc.ROLES)
     redirect = str(request.url_for("callback"))
     return await request.app.state.oauth.platform.authorize_redirect(request, redirect)
 

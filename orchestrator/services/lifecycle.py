@@ -309,10 +309,7 @@ class Lifecycle:
         nothing of it is left. A failure is kept in the report, nothing recorded, and the run goes on.
         """
         report = ExpiryReport(dry_run)
-        for state in self.store.states(with_due=True):
-            expires = state.test_expires
-            if "test" not in state.provisioned or expires is None:
-                continue
+        for state, expires in self._running_tests():
             if at >= expires:
                 report.actions.append(ExpiryAction(state.application, "destroy", expires.isoformat()))
             elif at >= expires - dt.timedelta(days=lc.WARN_DAYS) and state.test_warned_until != expires.isoformat():
@@ -344,6 +341,25 @@ class Lifecycle:
             except GovcloudError as exc:
                 action.error = str(exc)
         return report
+
+    def _running_tests(self) -> Iterator[tuple[lc.AppState, dt.datetime]]:
+        """Each application whose test environment runs, with the time it expires (Art. 13)."""
+        for state in self.store.states(with_due=True):
+            if "test" in state.provisioned and state.test_expires is not None:
+                yield state, state.test_expires
+
+    def expiring(self, at: dt.datetime, days: int) -> list[dict[str, Any]]:
+        """The test environments that run and expire within ``days`` of ``at`` (or have expired),
+        soonest first, each with whether its Art. 13 warning is due or recorded."""
+        lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
+        found = [
+            {"application": state.application, "unit": state.unit, "state": state.state,
+             "expires": expires.isoformat(), "days_left": (expires - at).total_seconds() / 86400,
+             "expired": at >= expires, "warn_due": at >= expires - dt.timedelta(days=lc.WARN_DAYS),
+             "warned": state.test_warned_until == expires.isoformat()}
+            for state, expires in self._running_tests() if expires - at <= dt.timedelta(days=days)
+        ]
+        return sorted(found, key=lambda i: (i["expires"], i["application"]))
 
     # --- reading --------------------------------------------------------------------------
 
