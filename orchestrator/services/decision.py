@@ -110,6 +110,7 @@ def _text_diff(service: Lifecycle, application: str, base: lc.Event | None, even
         out = io.StringIO()
         yaml = YAML(typ="safe", pure=True)
         yaml.default_flow_style = False
+        yaml.representer.sort_base_mapping_type_on_output = False  # the order it was written in
         yaml.dump(data, out)
         return out.getvalue().splitlines()
 
