@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
@@ -194,11 +194,10 @@ EXPIRING_DAYS = 7
 
 
 @router.get("/expiring")
-def expiring(request: Request) -> Response:
+def expiring(request: Request, days: int = Query(EXPIRING_DAYS, ge=0, le=366)) -> Response:
     actor = _actor(request)
-    items = common.visible(common.lifecycle(request).expiring(beijing_now(), EXPIRING_DAYS), actor)
-    return render(request, "expiring.html", title="expiring.title", items=items, days=EXPIRING_DAYS,
-                  warn=lc.WARN_DAYS)
+    items = common.visible(common.lifecycle(request).expiring(beijing_now(), days), actor)
+    return render(request, "expiring.html", title="expiring.title", items=items, days=days, warn=lc.WARN_DAYS)
 
 
 @router.get("/capacity")
