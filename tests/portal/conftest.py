@@ -68,3 +68,31 @@ def tokens(platform) -> Tokens:  # noqa: F811
 
 def upload(path) -> dict:
     return {"manifest": (path.name, path.read_bytes(), "application/yaml")}
+
+
+def recorded(database_url, until: str = "trial", manifest=EXAMPLES / "social-security.yaml", then=None):  # noqa: F811
+    """social-security through the service, as the CLI records it: submitted, accepted, reviewed,
+    test approved and provisioned, and (``until="trial"``) tested, trial approved and provisioned;
+    ``then(service)`` after that. Returns the submitted digest."""
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now as now
+
+    office, ops = Actor("zhang", EGOV, "egov"), Actor("ops", PROVIDER)
+    ledger = Ledger.open(database_url)
+    try:
+        service = Lifecycle(ledger)
+        digest = service.submit(manifest, Actor("zhaogang", UNIT, "rsj"), now()).digest
+        service.accept("social-security", office, now())
+        service.review("social-security", "ok", office, now())
+        service.approve("social-security", "test", office, now())
+        service.record_provisioned("social-security", "test", ops, now())
+        if until == "trial":
+            service.test_passed("social-security", "report", office, now())
+            service.approve("social-security", "trial", office, now())
+            service.record_provisioned("social-security", "trial", ops, now())
+        if then is not None:
+            then(service)
+        return digest
+    finally:
+        ledger.close()

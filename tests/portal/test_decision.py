@@ -10,7 +10,7 @@ from orchestrator.adapters.ledger import Ledger
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
-from .conftest import EXAMPLES, upload, variant
+from .conftest import EXAMPLES, recorded, upload, variant
 from .test_pages import sign_in
 
 SOCIAL = EXAMPLES / "social-security.yaml"
@@ -19,22 +19,8 @@ RSJ, OFFICE, OPS = Actor("zhaogang", UNIT, "rsj"), Actor("zhang", EGOV, "egov"),
 
 def in_trial_with_a_change(database_url, tmp_path) -> str:
     """social-security running test and trial, then a change of the gateway's flavor requested; its first digest."""
-    ledger = Ledger.open(database_url)
-    try:
-        service, now = Lifecycle(ledger), beijing_now
-        first = service.submit(SOCIAL, RSJ, now()).digest
-        service.accept("social-security", OFFICE, now())
-        service.review("social-security", "ok", OFFICE, now())
-        service.approve("social-security", "test", OFFICE, now())
-        service.record_provisioned("social-security", "test", OPS, now())
-        service.test_passed("social-security", "report", OFFICE, now())
-        service.approve("social-security", "trial", OFFICE, now())
-        service.record_provisioned("social-security", "trial", OPS, now())
-        bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"))
-        service.change("social-security", bigger, RSJ, now())
-        return first
-    finally:
-        ledger.close()
+    bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"))
+    return recorded(database_url, then=lambda service: service.change("social-security", bigger, RSJ, beijing_now()))
 
 
 def test_a_change_shows_both_differences_verdict_and_gate(oidc_app, tokens, database_url, tmp_path):
@@ -84,12 +70,7 @@ def test_the_approval_page_shows_the_plan_the_verdict_and_the_gate_before_the_bu
 
 
 def test_a_manifest_already_approved_says_so(oidc_app, tokens, database_url):
-    ledger = Ledger.open(database_url)
-    service, now = Lifecycle(ledger), beijing_now
-    service.submit(SOCIAL, RSJ, now())
-    service.accept("social-security", OFFICE, now())
-    service.review("social-security", "ok", OFFICE, now())
-    service.approve("social-security", "test", OFFICE, now())
-    ledger.close()
+    recorded(database_url, until="test")
     d = oidc_app.get("/api/v1/applications/social-security/decision", headers=tokens.office).json()
     assert d["same"] and d["changes"] == [] and d["diff"] == [] and d["kind"] == "none"
+    assert [e["env"] for e in d["environments"]] == ["trial"]  # the approval the office may take next

@@ -12,7 +12,7 @@ from orchestrator.core import notices as nt
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.services.lifecycle import Lifecycle, beijing_now
 
-from .conftest import EXAMPLES, upload
+from .conftest import EXAMPLES, recorded, upload
 from .test_pages import sign_in
 
 SOCIAL = EXAMPLES / "social-security.yaml"
@@ -46,16 +46,7 @@ def test_error_pages_speak_the_readers_language(dev_app):
 
 
 def provisioned_test(database_url) -> None:
-    ledger = Ledger.open(database_url)
-    try:
-        service, now = Lifecycle(ledger), beijing_now
-        service.submit(SOCIAL, RSJ, now())
-        service.accept("social-security", OFFICE, now())
-        service.review("social-security", "ok", OFFICE, now())
-        service.approve("social-security", "test", OFFICE, now())
-        service.record_provisioned("social-security", "test", OPS, now())
-    finally:
-        ledger.close()
+    recorded(database_url, until="test")
 
 
 def test_test_environments_about_to_expire(oidc_app, tokens, database_url):

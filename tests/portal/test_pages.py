@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import EXAMPLES, upload, variant
+from .conftest import EXAMPLES, recorded, upload, variant
 
 
 def csrf(page) -> str:
@@ -74,23 +74,7 @@ def test_a_unit_sees_no_other_units_work(dev_app):
 
 
 def test_a_change_is_classified_before_it_is_requested(dev_app, database_url, tmp_path):
-    from orchestrator.adapters.ledger import Ledger
-    from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
-    from orchestrator.services.lifecycle import Lifecycle, beijing_now
-
-    ledger = Ledger.open(database_url)
-    service, now = Lifecycle(ledger), beijing_now
-    service.submit(EXAMPLES / "social-security.yaml", Actor("zhaogang", UNIT, "rsj"), now())
-    office, ops = Actor("zhang", EGOV, "egov"), Actor("ops", PROVIDER)
-    service.accept("social-security", office, now())
-    service.review("social-security", "ok", office, now())
-    service.approve("social-security", "test", office, now())
-    service.record_provisioned("social-security", "test", ops, now())
-    service.test_passed("social-security", "report", office, now())
-    service.approve("social-security", "trial", office, now())
-    service.record_provisioned("social-security", "trial", ops, now())
-    ledger.close()
-
+    recorded(database_url)
     sign_in(dev_app, "zhaogang", "unit", "rsj")
     page = dev_app.get("/applications/social-security")
     token, version = csrf(page), re.search(r'name="version" value="(\d+)"', page.text).group(1)
