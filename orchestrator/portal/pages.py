@@ -161,14 +161,30 @@ def _application(request: Request, application: str, code: int = 200, **shown: A
     service = common.lifecycle(request)
     state = common.readable(service, application, actor)
     steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
-    deciding = any(verb in DECISIONS for verb, _ in steps)
     return render(request, "application.html", code, title=application,
                   status=service.status(application, beijing_now()),
                   history=[e.as_dict() for e in service.history(application)],
-                  steps=steps, decision=common.decision(request, application, actor) if deciding else None,
+                  steps=steps, deciding=any(verb in DECISIONS for verb, _ in steps),
                   notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
                   fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),
                   **shown)
+
+
+@router.get("/applications/{application}/decision")
+def decision_page(request: Request, application: str) -> Response:
+    """What the steps open here decide (plans take a moment: the application's page loads this after
+    itself, htmx swapping it in; without htmx it is a page of its own)."""
+    actor = _actor(request)
+    try:
+        shown, failed = common.decision(request, application, actor), None
+    except NotFound:
+        raise
+    except GovcloudError as exc:  # the application's page goes on showing the rest
+        shown, failed = None, str(exc)
+    if request.headers.get("hx-request") == "true" and not request.headers.get("hx-boosted"):
+        return render(request, "_decision.html", decision=shown, failed=failed)
+    return render(request, "decision.html", title="decision.title", application=application, decision=shown,
+                  failed=failed)
 
 
 #: The steps that decide on what a unit asked: their page shows what is decided (services/decision.py).

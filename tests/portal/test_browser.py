@@ -1,6 +1,9 @@
 """The portal in Debian's Chromium (Playwright, no browser download), signed in through the real
-Keycloak: a unit submits (a mistake first, shown at its line), the office accepts, reviews and
-approves the test environment, the provider sees it to provision. Screenshots go to artifacts/portal.
+Keycloak: a unit submits (a mistake first, shown at its line), the office (in Chinese, then English
+by the switch, then Chinese again) accepts, reviews and approves the test environment with its plan,
+quota verdict and gate on the page, the provider sees it to provision; after test and trial the unit
+requests a change and the office's page shows the manifest and plan differences against what was
+approved. Screenshots go to artifacts/portal.
 Fails, not skips, without Keycloak or /usr/bin/chromium."""
 
 from __future__ import annotations
@@ -46,48 +49,105 @@ def sign_in(browser, base: str, username: str, password: str) -> Page:
     return page
 
 
+def record_provisioned(live, environment: str) -> None:
+    """The provider's ``govcloud up`` records provisioning in the ledger (not a portal step)."""
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.lifecycle import PROVIDER, Actor
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    ledger = Ledger.open(live.config.database_url)
+    try:
+        Lifecycle(ledger).record_provisioned("citizen-portal", environment, Actor("ops", PROVIDER), beijing_now())
+    finally:
+        ledger.close()
+
+
 def test_unit_office_and_provider_in_the_browser(browser, live_portal, keycloak, tmp_path):  # noqa: F811
     base, password = live_portal.url, keycloak["KEYCLOAK_TEST_PASSWORD"]
 
     unit = sign_in(browser, base, "zwb-admin", password)
-    expect(unit.locator("header .who")).to_have_text("zwb-admin (unit, zwb)")
+    expect(unit.locator("html")).to_have_attribute("lang", "zh-CN")  # Chinese unless the reader switches
+    expect(unit.locator("header .who")).to_have_text("zwb-admin (单位, zwb)")
     cookie = next(c for c in unit.context.cookies() if c["name"] == "govcloud_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     broken = variant(tmp_path, "citizen-portal", ("count: 1", "count: 0"), source="citizen-portal")
     unit.set_input_files("input[name=manifest]", str(broken))
-    unit.click("button:has-text('Submit')")
+    unit.click("button[value=submit]")
     problem = unit.locator("ul.problems li").first
-    expect(problem).to_contain_text(re.compile(r"line \d+, .*count"))
+    expect(problem).to_contain_text(re.compile(r"第 \d+ 行, .*count"))
     shot(unit, "1-unit-submit-mistake")
     unit.set_input_files("input[name=manifest]", str(EXAMPLES / "citizen-portal.yaml"))
-    unit.click("button:has-text('Submit')")
-    expect(unit.locator("strong.state")).to_have_text("submitted")
-    expect(unit.locator("text=Your steps")).to_have_count(0)
+    unit.click("button[value=submit]")
+    expect(unit.locator("strong.state")).to_have_text("已申请")
+    expect(unit.locator("section.decision")).to_have_count(0)  # the unit decides nothing here
     shot(unit, "2-unit-submitted")
 
     office = sign_in(browser, base, "egov-reviewer", password)
+    expect(office.locator("h1")).to_have_text("市电子政务办待办")
     row = office.locator("table.queue tr", has_text="citizen-portal")
-    expect(row).to_contain_text("accept-or-reject due")
-    expect(row.locator(".badge")).to_contain_text("working day")
+    expect(row.locator(".due[data-deadline=accept-or-reject]")).to_contain_text("受理或退回")
+    expect(row.locator(".badge")).to_contain_text("个工作日")
     shot(office, "3-office-queue")
+    office.click("header .lang a:has-text('English')")
+    expect(office.locator("h1")).to_have_text("E-gov office queue")
+    expect(office.locator("html")).to_have_attribute("lang", "en")
+    expect(row.locator(".badge")).to_contain_text("working day")
+    shot(office, "3-office-queue-en")
+    office.click("header .lang a:has-text('中文')")
+    expect(office.locator("h1")).to_have_text("市电子政务办待办")
     row.locator("a").click()
     office.click("button[value=accept]")
-    expect(office.locator("strong.state")).to_have_text("accepted")
+    expect(office.locator("strong.state")).to_have_text("已受理")
     office.fill("form.step input[name=opinion]", "complete; resources reasonable")
     office.click("button[value=review]")
-    expect(office.locator("strong.state")).to_have_text("reviewed")
-    office.click("button[value=approve]:has-text('approve test')")
-    expect(office.locator("ol.history")).to_contain_text("approved [test] by egov-reviewer")
-    expect(office.locator("button[value=approve]")).to_have_count(0)  # approved once: not offered again
-    shot(office, "4-office-approved-test")
+    expect(office.locator("strong.state")).to_have_text("已审核")
+    plan = office.locator("section.decision .plan[data-env=test]")
+    expect(plan.locator("table.totals")).to_be_visible()
+    expect(plan.locator(".quota")).to_contain_text("配额校验")
+    expect(plan.locator(".gate[data-passed=yes]")).to_contain_text("批准后 govcloud up 将记录：provisioned")
+    shot(office, "4-office-decision-test")
+    office.click("button[value=approve][data-env=test]")
+    expect(office.locator("ol.history strong[data-event=approved]")).to_have_count(1)
+    expect(office.locator("ol.history")).to_contain_text("egov-reviewer")
+    expect(office.locator("button[value=approve][data-env=test]")).to_have_count(0)  # approved once: not again
+    shot(office, "5-office-approved-test")
 
     provider = sign_in(browser, base, "provider-operator", password)
     row = provider.locator("table.provisioning tr", has_text="citizen-portal")
-    expect(row).to_contain_text("test")
-    expect(row).to_contain_text("test-ready due")
-    shot(provider, "5-provider-provisioning-queue")
+    expect(row.locator("td[data-env=test]")).to_have_count(1)
+    expect(row.locator(".due[data-deadline=test-ready]")).to_be_visible()
+    shot(provider, "6-provider-provisioning-queue")
 
-    provider.click("button:has-text('Sign out')")
+    record_provisioned(live_portal, "test")
+    office.reload()
+    office.fill("form.step input[name=evidence]", "test report 7")
+    office.click("button[value=test-passed]")
+    office.click("button[value=approve][data-env=trial]")
+    expect(office.locator("strong.state")).to_have_text("试运行")
+    record_provisioned(live_portal, "trial")
+
+    bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"), source="citizen-portal")
+    unit.reload()
+    unit.set_input_files("input[name=manifest]", str(bigger))
+    unit.click("button[value=preview]")
+    expect(unit.locator(".preview strong.kind")).to_be_visible()
+    unit.set_input_files("input[name=manifest]", str(bigger))
+    unit.click("button[value=request]")
+    expect(unit.locator("strong.state")).to_have_text("变更申请中")
+
+    office.reload()
+    decision = office.locator("section.decision")
+    expect(decision).to_contain_text("对比上次批准的清单")
+    expect(decision.locator("pre.diff .del", has_text="flavor: g.2c4g")).to_have_count(1)
+    expect(decision.locator("pre.diff .add", has_text="flavor: g.4c8g")).to_have_count(1)
+    changed = decision.locator(".plan[data-env=trial] table.resource-diff tr.chg", has_text="flavorName")
+    expect(changed.first).to_contain_text("g.2c4g → g.4c8g")
+    shot(office, "7-office-change-decision")
+    office.click("header .lang a:has-text('English')")
+    expect(office.locator("section.decision")).to_contain_text("Against the manifest last approved")
+    shot(office, "7-office-change-decision-en")
+
+    provider.click("header form button")  # sign out
     provider.wait_for_url(re.compile(r"/realms/|/login"))
     provider.goto(base + "/provider")
     expect(provider.locator("input[name=username]")).to_be_visible()  # signed out of the platform too

@@ -58,15 +58,35 @@ def test_the_approval_page_shows_the_plan_the_verdict_and_the_gate_before_the_bu
     assert "本次决定的内容" not in page.text  # the unit decides nothing here
     sign_in(dev_app, "zhang", "egov-office", "egov", lang="zh")
     page = dev_app.get("/applications/social-security")
-    assert "本次决定的内容" in page.text and "尚无批准过的清单" in page.text
+    assert "本次决定的内容" in page.text  # its place; what it holds comes after the page
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     dev_app.post("/applications/social-security/step/accept", data={"csrf": token})
     page = dev_app.post("/applications/social-security/step/review", data={"csrf": token, "opinion": "ok"})
-    plan = page.text[page.text.index('<div class="plan" data-env="test">'):page.text.index("可办理事项")]
-    assert "测试环境的离线计划" in plan and re.search(r'<td class="n">\d+</td>', plan)  # the totals
+    # the plans come after the page, in its place before the buttons (htmx), or on a page of their own
+    placeholder = '<section class="decision" hx-get="/applications/social-security/decision" hx-trigger="load"'
+    assert placeholder in page.text and page.text.index(placeholder) < page.text.index('value="approve"')
+    fragment = dev_app.get("/applications/social-security/decision", headers={"HX-Request": "true"}).text
+    assert fragment.startswith('<section class="decision" id="decision">') and "<html" not in fragment
+    whole = dev_app.get("/applications/social-security/decision").text
+    assert "<html" in whole and fragment in whole
+    plan = fragment[fragment.index('<div class="plan" data-env="test">'):]
+    assert "尚无批准过的清单" in fragment and "测试环境的离线计划" in plan and re.search(r'<td class="n">\d+</td>', plan)  # the totals
     assert "符合配额策略" in plan  # the quota verdict
     assert 'data-passed="yes"' in plan and "批准后 govcloud up 将记录：provisioned" in plan  # the gate
-    assert page.text.index("离线计划") < page.text.index('<button name="do" value="approve"')
+
+
+def test_a_manifest_on_record_that_no_longer_validates_is_said_not_raised(dev_app, database_url):
+    import sqlalchemy as sa
+
+    recorded(database_url, until="test")
+    ledger = Ledger.open(database_url)
+    with ledger.engine.begin() as conn:  # a manifest the rules of an older govcloud allowed
+        conn.execute(sa.text("UPDATE events SET payload = :p WHERE type = 'submitted'"),
+                     {"p": '{"manifest": {"apiVersion": "govcloud/v1"}, "unit": "rsj"}'})
+    ledger.close()
+    sign_in(dev_app, "zhang", "egov-office", "egov", lang="en")
+    page = dev_app.get("/applications/social-security/decision", headers={"HX-Request": "true"})
+    assert page.status_code == 200 and "No plan could be made" in page.text
 
 
 def test_a_manifest_already_approved_says_so(oidc_app, tokens, database_url):
