@@ -65,7 +65,8 @@ class EventRow(Base):
 class ApplicationRow(Base):
     __tablename__ = "applications"
     __table_args__ = (
-        sa.Index("ix_applications_next_due", "next_due"),
+        sa.Index("ix_applications_due_order", "next_due", "application"),  # the queues' order (migration 0004)
+        sa.Index("ix_applications_state", "state", "application"),
         sa.Index("ix_applications_unit", "unit"),
     )
 
@@ -335,7 +336,8 @@ class Ledger:
         """Projected states, by id (``by_due``: earliest running deadline first); ``due_before``
         keeps those with a running deadline due before it, ``state`` and ``unit`` those in that
         state (or one of those states) or of that unit; ``limit`` and ``offset`` page them."""
-        order = (ApplicationRow.next_due.is_(None), ApplicationRow.next_due) if by_due else ()
+        # NULLS LAST is the ascending order of PostgreSQL's index (ix_applications_due_order): it reads the first rows only
+        order = (ApplicationRow.next_due.asc().nulls_last(),) if by_due else ()
         query = self._filtered(sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due,
                                state, unit).order_by(*order, ApplicationRow.application).offset(offset).limit(limit)
         with _converted(), self.engine.connect() as conn:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from orchestrator.core.ids import unit_id
@@ -121,8 +121,10 @@ class Event:
     recorded_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready; the manifest snapshot in the payload is left out (``app history`` stays short)."""
-        data = asdict(self)
+        """JSON-ready; the manifest snapshot in the payload is left out (``app history`` stays short).
+        Shallow: the payload's values are the event's own (``asdict`` deep-copied the manifest only
+        to drop it, most of the time of a history page)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["at"] = self.at.isoformat()
         data["recorded_at"] = self.recorded_at.isoformat() if self.recorded_at else None
         data["payload"] = {k: v for k, v in self.payload.items() if k != "manifest"}

@@ -60,9 +60,13 @@ def _ledger(url: str | None):
 def readable(service: Lifecycle, application: str, actor: lc.Actor) -> lc.AppState:
     """The state of ``application`` if ``actor`` may read it; to a unit, another unit's
     application does not exist (:class:`NotFound`, the same answer as an unknown one)."""
-    state = service.state(application)
+    return shown_to(service.state(application), actor)
+
+
+def shown_to(state: lc.AppState, actor: lc.Actor) -> lc.AppState:
+    """``state`` if ``actor`` may read it; else :class:`NotFound`, as for an unknown application."""
     if not lc.may_read(state, actor):
-        raise NotFound(f"application {application} has no ledger entries")
+        raise NotFound(f"application {state.application} has no ledger entries")
     return state
 
 

@@ -159,11 +159,11 @@ def application_page(request: Request, application: str) -> Response:
 def _application(request: Request, application: str, code: int = 200, **shown: Any) -> Response:
     actor = _actor(request)
     service = common.lifecycle(request)
-    state = common.readable(service, application, actor)
+    history = service.history(application)  # read once: the state, the status and the history
+    state = common.shown_to(lc.fold(history), actor)
     steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
-    return render(request, "application.html", code, title=application,
-                  status=service.status(application, beijing_now()),
-                  history=[e.as_dict() for e in service.history(application)],
+    return render(request, "application.html", code, title=application, status=service.status_of(state, beijing_now()),
+                  history=[e.as_dict() for e in history],
                   steps=steps, deciding=any(verb in DECISIONS for verb, _ in steps),
                   notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
                   fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),

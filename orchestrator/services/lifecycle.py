@@ -399,8 +399,11 @@ class Lifecycle:
         return None if data is None else validate_data(data, f"ledger:{application}").application
 
     def status(self, application: str, at: dt.datetime) -> dict[str, Any]:
+        return self.status_of(self.state(application), at)
+
+    def status_of(self, state: lc.AppState, at: dt.datetime) -> dict[str, Any]:
+        """:meth:`status` of a state already folded (a page that read the events for the history too)."""
         lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
-        state = self.state(application)
         return {
             "application": state.application,
             "unit": state.unit,
