@@ -1040,7 +1040,7 @@ class Deadline:
         return self.status == "missed" and self.done is None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: asdict's deep copy is waste
         data.update(start=self.start.isoformat(), due=self.due.isoformat(), overdue=self.overdue,
                     done=self.done.isoformat() if self.done else None)
         return data
