@@ -123,11 +123,12 @@ def test_unit_office_and_provider_in_the_browser(browser, live_portal, keycloak,
     office.fill("form.step input[name=evidence]", "test report 7")
     office.click("button[value=test-passed]")
     office.click("button[value=approve][data-env=trial]")
-    expect(office.locator("strong.state")).to_have_text("试运行")
+    expect(office.locator("ol.history strong[data-event=approved]")).to_have_count(2)
     record_provisioned(live_portal, "trial")
 
     bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"), source="citizen-portal")
     unit.reload()
+    expect(unit.locator("strong.state")).to_have_text("试运行")
     unit.set_input_files("input[name=manifest]", str(bigger))
     unit.click("button[value=preview]")
     expect(unit.locator(".preview strong.kind")).to_be_visible()
