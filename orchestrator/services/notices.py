@@ -96,14 +96,6 @@ class Notices:
         return {"counts": self.outbox.counts(),
                 "notices": [q.as_dict() for q in self.outbox.listing(status, application, limit)]}
 
-
-def of_application(ledger: Ledger, application: str, limit: int = 200) -> list[dict[str, Any]]:
-    """The notices about ``application``, newest first, each with its delivery state (what
-    ``govcloud notify status --app`` lists); read from the outbox whether or not notices are configured."""
-    from orchestrator.adapters.outbox import Outbox
-
-    return [q.as_dict() for q in Outbox(ledger.engine).listing(None, application, limit)]
-
     # --- delivering -----------------------------------------------------------------------
 
     def deliver(self, now: dt.datetime | None = None, dry_run: bool = False) -> DeliveryReport:
@@ -227,3 +219,11 @@ def _too_fast(outcome: Any) -> bool:
     from orchestrator.adapters.notify import RATE_CODES
 
     return outcome.code in {c for codes in RATE_CODES.values() for c in codes}
+
+
+def of_application(ledger: Ledger, application: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The notices about ``application``, newest first, each with its delivery state (what
+    ``govcloud notify status --app`` lists); read from the outbox whether or not notices are configured."""
+    from orchestrator.adapters.outbox import Outbox
+
+    return [q.as_dict() for q in Outbox(ledger.engine).listing(None, application, limit)]
