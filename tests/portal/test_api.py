@@ -193,6 +193,8 @@ def test_openapi_is_3_1_and_names_the_steps(oidc_app):
     spec = oidc_app.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert "/api/v1/applications/{application}/{step}" in spec["paths"]
+    assert {"/api/v1/applications/{application}/decision", "/api/v1/applications/{application}/notices",
+            "/api/v1/expiring", "/api/v1/capacity", "/api/v1/reports/monthly", "/api/v1/reports/assessment"} <= set(spec["paths"])
     assert "/login" not in spec["paths"]
 
 
