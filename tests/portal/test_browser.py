@@ -148,6 +148,17 @@ def test_unit_office_and_provider_in_the_browser(browser, live_portal, keycloak,
     expect(office.locator("section.decision")).to_contain_text("Against the manifest last approved")
     shot(office, "7-office-change-decision-en")
 
+    office.click("header nav a[href='/reports']")
+    report = office.frame_locator("iframe.report")
+    expect(report.locator("h1")).to_contain_text("Government cloud monthly operations report")
+    expect(report.locator("body")).to_contain_text("citizen-portal")
+    expect(office.locator("table.assessment")).to_contain_text("zwb")
+    shot(office, "8-office-reports-en")
+
+    provider.goto(base + "/expiring?days=366")
+    expect(provider.locator("table.expiring tr", has_text="citizen-portal")).to_have_count(1)
+    shot(provider, "9-provider-expiring")
+
     provider.click("header form button")  # sign out
     provider.wait_for_url(re.compile(r"/realms/|/login"))
     provider.goto(base + "/provider")
