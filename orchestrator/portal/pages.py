@@ -41,8 +41,9 @@ def language(request: Request) -> str:
 
 
 def render(request: Request, name: str, code: int = 200, *, title: str = "", title_args: dict | None = None,
-           **context: Any) -> HTMLResponse:
-    """The page ``name`` in the reader's language; ``title`` is a catalogue key (or a name shown as it is)."""
+           named: str | None = None, **context: Any) -> HTMLResponse:
+    """The page ``name`` in the reader's language, titled by the catalogue's ``title`` (``title_args``
+    filled in) or, for a page of one thing, by its ``named`` (an application's id)."""
     config: PortalConfig = request.app.state.config
     lang = language(request)
     t = catalogue.translator(lang)
@@ -52,7 +53,8 @@ def render(request: Request, name: str, code: int = 200, *, title: str = "", tit
         "htmx": HTMX_VERSION, "home": HOME, "lang": lang, "t": t, "known": known,
         "word": lambda prefix, code: known.get(f"{prefix}.{code}", code) if code else "",
         "num": lambda v, d=1: catalogue.number(v, lang, d), "pct": lambda v: catalogue.percent(v, lang),
-        "title": t(title, **(title_args or {})) if title in known else title, **context}, status_code=code)
+        "title": named if named is not None else t(title, **(title_args or {})) if title else "", **context},
+        status_code=code)
 
 
 def error_page(request: Request, error: GovcloudError) -> Response:
@@ -162,7 +164,7 @@ def _application(request: Request, application: str, code: int = 200, **shown: A
     history = service.history(application)  # read once: the state, the status and the history
     state = common.shown_to(lc.fold(history), actor)
     steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
-    return render(request, "application.html", code, title=application, status=service.status_of(state, beijing_now()),
+    return render(request, "application.html", code, named=application, status=service.status_of(state, beijing_now()),
                   history=[e.as_dict() for e in history],
                   steps=steps, deciding=any(verb in DECISIONS for verb, _ in steps),
                   notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
