@@ -73,6 +73,8 @@ def test_the_approval_page_shows_the_plan_the_verdict_and_the_gate_before_the_bu
     assert "尚无批准过的清单" in fragment and "测试环境的离线计划" in plan and re.search(r'<td class="n">\d+</td>', plan)  # the totals
     assert "符合配额策略" in plan  # the quota verdict
     assert 'data-passed="yes"' in plan and "批准后 govcloud up 将记录：provisioned" in plan  # the gate
+    sign_in(dev_app, "liming", "unit", "zwb")
+    assert dev_app.get("/applications/social-security/decision", headers={"HX-Request": "true"}).status_code == 404
 
 
 def test_a_manifest_on_record_that_no_longer_validates_is_said_not_raised(dev_app, database_url):
