@@ -126,12 +126,15 @@ def test_unit_office_and_provider_in_the_browser(browser, live_portal, keycloak,
     expect(office.locator("ol.history strong[data-event=approved]")).to_have_count(2)
     record_provisioned(live_portal, "trial")
 
-    bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"), source="citizen-portal")
+    # a bigger gateway is a major change here (Art. 15): it comes with a new self-test report
+    bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"),
+                     ("9a8b7c6d5e4f30211f2e3d4c5b6a79881122334455667788990011aabbccddee", "e" * 64),
+                     source="citizen-portal")
     unit.reload()
     expect(unit.locator("strong.state")).to_have_text("试运行")
     unit.set_input_files("input[name=manifest]", str(bigger))
     unit.click("button[value=preview]")
-    expect(unit.locator(".preview strong.kind")).to_be_visible()
+    expect(unit.locator(".preview strong.kind")).to_have_attribute("data-kind", "major")
     unit.set_input_files("input[name=manifest]", str(bigger))
     unit.click("button[value=request]")
     expect(unit.locator("strong.state")).to_have_text("变更申请中")
