@@ -38,7 +38,7 @@ from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
 from orchestrator.errors import HistoryInvalid, NotFound, UsageError
 
-HEAD = "0004"  #: the newest migration; a test checks it against the migration scripts
+HEAD = "0005"  #: the newest migration; a test checks it against the migration scripts
 metadata = Base.metadata
 
 
@@ -65,7 +65,7 @@ class EventRow(Base):
 class ApplicationRow(Base):
     __tablename__ = "applications"
     __table_args__ = (
-        sa.Index("ix_applications_due_order", "next_due", "application"),  # the queues' order (migration 0004)
+        sa.Index("ix_applications_due_order", "next_due", "application"),  # the queues' order (migration 0005)
         sa.Index("ix_applications_state", "state", "application"),
         sa.Index("ix_applications_unit", "unit"),
     )

@@ -1,14 +1,14 @@
 """Indexes for the portal's lists: applications by state in id order (``GET /api/v1/applications?state=``
 and its count), and by due date then id (the work queues, earliest due first, nulls last).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
