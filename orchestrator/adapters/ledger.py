@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from orchestrator.adapters.ledgerfile import database_url
+from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
 from orchestrator.errors import ConflictError, ExternalError, HistoryInvalid, NotFound, UsageError
@@ -480,7 +481,7 @@ _FIELDS = ("id", "application", "sequence", "type", "actor", "actor_role", "acto
 _EVENTS = sa.select(*(
     sa.cast(EventRow.__table__.c[name], sa.Text).label(name) if name in ("stated_at", "recorded_at", "payload")
     else EventRow.__table__.c[name] for name in _FIELDS))
-_ENVIRONMENTS = (None, "test", "trial", "production")
+_ENVIRONMENTS = (None, *(e.value for e in ENVIRONMENTS))
 
 
 def _among(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[str]) -> Iterator[sa.ColumnElement]:
