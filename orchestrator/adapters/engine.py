@@ -471,3 +471,32 @@ def remove_stack(stack_name: str, engine: Engine, repo: Path = REPO, force: bool
     with engine_errors(f"pulumi stack rm {stack_name}"):
         if stack_exists(stack_name, engine, repo):
             _workspace(engine, repo).remove_stack(stack_name, force=force or None)
+
+
+class EngineStacks:
+    """Whole stacks in the engine's backend, as reclamation uses them; the engine is located on
+    first use (:class:`ExternalError`, exit 3, when it is missing)."""
+
+    def __init__(self, repo: Path = REPO) -> None:
+        self.repo = repo
+        self._engine: Engine | None = None
+
+    def ready(self) -> Engine:
+        """The engine; raises :class:`ExternalError` when it is missing."""
+        if self._engine is None:
+            self._engine = locate(self.repo)
+        return self._engine
+
+    def exists(self, stack: str) -> bool:
+        return stack_exists(stack, self.ready(), self.repo)
+
+    def held(self, stack: str) -> list[StateResource]:
+        """The cloud objects the stack's state holds (providers left out)."""
+        return stack_resources(stack, self.ready(), self.repo)
+
+    def destroy(self, stack: str) -> dict[str, int]:
+        """``pulumi destroy``, protection lifted first (reclamation removes everything): the engine's counts."""
+        return destroy_stack(stack, self.ready(), repo=self.repo).changes
+
+    def remove(self, stack: str, force: bool = False) -> None:
+        remove_stack(stack, self.ready(), self.repo, force=force)

@@ -328,8 +328,7 @@ def expire(dry_run: bool, cloud: str | None, output: str, at: str | None, actor_
     from orchestrator.services.reclaim import open_reclaimer
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
-    reclaimer = open_reclaimer(actor, cloud)
-    report = reclaimer.lifecycle.expire(actor, parse_at(at), reclaimer, dry_run=dry_run)
+    report = open_reclaimer(actor, cloud).expire(parse_at(at), dry_run=dry_run)
     emit(output, report.as_dict(), _print_expiry)
     if report.failed:
         raise click.exceptions.Exit(3)

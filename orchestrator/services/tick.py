@@ -110,9 +110,7 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
     def expire() -> dict[str, Any]:
         from orchestrator.services.reclaim import open_reclaimer
 
-        who = actor()
-        reclaimer = open_reclaimer(who, cloud)
-        return reclaimer.lifecycle.expire(who, now, reclaimer).as_dict()
+        return open_reclaimer(actor(), cloud).expire(now).as_dict()
 
     def capacity() -> dict[str, Any]:
         from orchestrator.adapters.cloud import Cloud

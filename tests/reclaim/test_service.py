@@ -248,12 +248,12 @@ def test_cli_gate_speaks_before_the_cloud_is_asked(run_cli, monkeypatch, ledger_
 
 def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
     from orchestrator.errors import ExternalError
-    from orchestrator.services.reclaim import PulumiStacks
+    from orchestrator.adapters.engine import EngineStacks
 
     monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ExternalError) as missing:
-        PulumiStacks().exists("rsj.social-security.test")
+        EngineStacks().exists("rsj.social-security.test")
     assert missing.value.exit_code == 3 and "pulumi" in str(missing.value)
 
 
