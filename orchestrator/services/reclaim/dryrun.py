@@ -38,8 +38,9 @@ class DryRun:
 
     def planned(self, step: Step) -> Step:
         """``step``, taken over this view, as a dry run reports it: done becomes planned, with
-        what it would delete (noted since the last step) as its plan."""
-        step.plan = self.plan()
+        what it would delete (noted since the last step) as its plan, item by item of its counts
+        (the default security group that goes with its project is counted by neither)."""
+        step.plan = [item for item in self.plan() if item["kind"] in step.deleted]
         if step.status == "done":
             step.status = "planned"
         return step
