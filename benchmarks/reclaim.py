@@ -72,7 +72,7 @@ def populate(admin, project, app: str) -> None:
 
 def govcloud(cloud, name: str, app: str, workers: int) -> tuple[float, dict]:
     from orchestrator.core.reclaim import decide
-    from orchestrator.services.reclaim import delete_all, sweep_project
+    from orchestrator.services.reclaim.steps import delete_all, sweep_project
 
     start = time.perf_counter()
     project = cloud.find_project(name)
@@ -97,7 +97,7 @@ def sdk_cleanup(admin, project) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    from orchestrator.services.reclaim import WORKERS
+    from orchestrator.services.reclaim.steps import WORKERS
 
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 200 resources (a short-lived cloud)")

@@ -4,7 +4,8 @@ Wraps the rules of ``orchestrator.core.quota`` with the enforcement levels of ``
 (or ``GOVCLOUD_QUOTA_POLICY``). The stack's context (application, environment, MLPS level,
 backups, production data) comes from the manifest and environment that the stack config the engine
 sends names (``govcloud:manifest``, ``govcloud:environment``, read as the program reads them); what
-the unit already holds from the manifests in ``GOVCLOUD_MANIFESTS`` (default ``examples/manifests``).
+the unit already holds from the manifest directories every command uses
+(:func:`orchestrator.services.manifests.manifest_dirs`, relative to the repository root).
 A stack whose config names no valid manifest and environment fails the mandatory ``stack-config``.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from orchestrator.adapters.policy_pack import serve
 from orchestrator.core.quota import Context, load_policy
 from orchestrator.services import quotas
+from orchestrator.services.manifests import manifest_dirs
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent  # the Pulumi project (Pulumi.yaml): relative manifest paths start here
@@ -25,11 +27,8 @@ POLICY = Path(os.environ.get("GOVCLOUD_QUOTA_POLICY") or HERE / "policy.yaml")
 
 def context(config: Mapping[str, str]) -> Context:
     """The context of the stack whose config the engine sent."""
-    directory = quotas.manifests_dir()
-    return quotas.stack_context(
-        config.get("govcloud:manifest"), config.get("govcloud:environment"), PROJECT,
-        directory if directory.is_absolute() else PROJECT / directory,
-    )
+    return quotas.stack_context(config.get("govcloud:manifest"), config.get("govcloud:environment"), PROJECT,
+                                manifest_dirs(root=PROJECT))
 
 
 serve("govcloud-quotas", load_policy(POLICY), context)

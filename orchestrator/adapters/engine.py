@@ -17,7 +17,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,14 +205,13 @@ def run(
     """
     if operation not in OPERATIONS:
         raise UsageError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
-    from pulumi import automation as auto
 
     def on_event(event: Any) -> None:
         progress = _progress(event)
         if progress is not None and on_progress is not None:
             on_progress(progress)
 
-    try:
+    with engine_errors(f"pulumi {operation} of stack {stack_name}"):
         stack = _configured(stack_name, config, engine, repo, secret_keys)
         if operation == "preview":
             result = stack.preview(on_event=on_event)
@@ -226,10 +226,6 @@ def run(
         result = action(on_event=on_event, **({"refresh": True} if refresh and operation == "up" else {}))
         outputs = {k: ("[secret]" if v.secret else v.value) for k, v in stack.outputs().items()}
         return OperationResult(stack_name, operation, False, _counts(result.summary.resource_changes), outputs)
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi {operation} of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
-    except (OSError, auto.errors.InvalidVersionError) as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
 
 
 #: The engine's refusals of a protected resource: "unable to replace resource "URN" [as part of
@@ -255,17 +251,30 @@ def preview_steps(stack_name: str, config: dict[str, str], engine: Engine, *, re
                 diffs = tuple(meta.keys or ()) + tuple(meta.diffs or ())
                 steps.append(EngineStep(_op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1], diffs))
 
+    with engine_errors(f"pulumi preview of stack {stack_name}"):
+        try:
+            _configured(stack_name, config, engine, repo, secret_keys).preview(on_event=on_event, diff=True)
+        except auto.errors.CommandError as exc:
+            refused = _PROTECTED.findall(str(exc)) if "protect" in str(exc) else []
+            if not refused:
+                raise
+            steps += [EngineStep("protected", urn.split("::")[-2].split("$")[-1], urn.rsplit("::", 1)[-1])
+                      for urn in dict.fromkeys(refused)]
+    return steps
+
+
+@contextmanager
+def engine_errors(what: str) -> Iterator[None]:
+    """The one place engine failures become :class:`ExternalError`: ``<what> failed`` with the
+    engine's own last lines, or the CLI that could not run with how to install it."""
+    from pulumi import automation as auto
+
     try:
-        _configured(stack_name, config, engine, repo, secret_keys).preview(on_event=on_event, diff=True)
+        yield
     except auto.errors.CommandError as exc:
-        refused = _PROTECTED.findall(str(exc)) if "protect" in str(exc) else []
-        if not refused:
-            raise ExternalError(f"pulumi preview of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
-        steps += [EngineStep("protected", urn.split("::")[-2].split("$")[-1], urn.rsplit("::", 1)[-1])
-                  for urn in dict.fromkeys(refused)]
+        raise ExternalError(f"{what} failed: {_last_lines(str(exc))}") from exc
     except (OSError, auto.errors.InvalidVersionError) as exc:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
-    return steps
 
 
 def _configured(stack_name: str, config: dict[str, str], engine: Engine, repo: Path,
@@ -398,14 +407,8 @@ def _workspace(engine: Engine, repo: Path) -> Any:
 
 def stack_exists(stack_name: str, engine: Engine, repo: Path = REPO) -> bool:
     """Whether the backend holds state for ``stack_name``."""
-    from pulumi import automation as auto
-
-    try:
+    with engine_errors("pulumi stack ls"):
         return any(s.name.split("/")[-1] == stack_name for s in _workspace(engine, repo).list_stacks())
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi stack ls failed: {_last_lines(str(exc))}") from exc
-    except OSError as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
 
 
 def list_stacks(engine: Engine, repo: Path = REPO) -> list[str]:
@@ -482,14 +485,7 @@ def _selected(stack_name: str, engine: Engine, repo: Path) -> Any:
 
 def stack_resources(stack_name: str, engine: Engine, repo: Path = REPO) -> list[StateResource]:
     """What the state of ``stack_name`` holds (``pulumi stack export``), providers left out."""
-    from pulumi import automation as auto
-
-    try:
-        deployment = _selected(stack_name, engine, repo).export_stack().deployment or {}
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi stack export {stack_name} failed: {_last_lines(str(exc))}") from exc
-    except OSError as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    deployment = {"resources": _state(stack_name, engine, repo)}
     return [StateResource(r["urn"], r["type"], str(r.get("id") or ""), bool(r.get("protect")))
             for r in deployment.get("resources") or []
             if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")]
@@ -542,14 +538,8 @@ def _alive(pid: int) -> bool:
 
 def _state(stack_name: str, engine: Engine, repo: Path) -> list[dict[str, Any]]:
     """The resources of the stack's state (``pulumi stack export``)."""
-    from pulumi import automation as auto
-
-    try:
-        state = auto.Stack.select(stack_name, _workspace(engine, repo)).export_stack()
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi stack export of {stack_name} failed: {_last_lines(str(exc))}") from exc
-    except OSError as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    with engine_errors(f"pulumi stack export of {stack_name}"):
+        state = _selected(stack_name, engine, repo).export_stack()
     return (state.deployment or {}).get("resources") or []
 
 
@@ -565,8 +555,6 @@ def destroy_targets(stack_name: str, engine: Engine, names: Collection[str], *,
     resource gone from the program only after creating the new ones, which an exact project quota
     refuses (a renamed volume) and a lowered quota cannot follow (fewer servers): an approved
     deletion therefore goes first. Returns the URNs targeted; their protection must be lifted."""
-    from pulumi import automation as auto
-
     urns = [r["urn"] for r in _state(stack_name, engine, repo)
             if r.get("custom") and r["urn"].rsplit("::", 1)[-1] in set(names)]
     if not urns:
@@ -577,14 +565,8 @@ def destroy_targets(stack_name: str, engine: Engine, names: Collection[str], *,
         if progress is not None and on_progress is not None:
             on_progress(progress)
 
-    try:
-        auto.Stack.select(stack_name, _workspace(engine, repo)).destroy(target=urns, target_dependents=True,
-                                                                        on_event=on_event)
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi destroy --target of {len(urns)} resource(s) of stack {stack_name} failed: "
-                            f"{_last_lines(str(exc))}") from exc
-    except OSError as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
+    with engine_errors(f"pulumi destroy --target of {len(urns)} resource(s) of stack {stack_name}"):
+        _selected(stack_name, engine, repo).destroy(target=urns, target_dependents=True, on_event=on_event)
     return urns
 
 
@@ -598,8 +580,6 @@ def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = N
     (reclamation after ``termination-approved``, test expiry) lifts protection: the program
     protects every data-bearing resource again on the next ``up``.
     """
-    from pulumi import automation as auto
-
     workspace = _workspace(engine, repo)
     env = {**workspace.env_vars, **({"PULUMI_HOME": workspace.pulumi_home} if workspace.pulumi_home else {})}
     if names is None:
@@ -607,13 +587,9 @@ def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = N
     else:
         urns = [urn for name, urn in protected(stack_name, engine, repo).items() if name in set(names)]
         calls, done = ([["state", "unprotect", *urns, "--yes", "--stack", stack_name]] if urns else []), urns
-    try:
+    with engine_errors(f"pulumi state unprotect on {stack_name}"):
         for args in calls:
             workspace.pulumi_command.run(args, str(repo), env)
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi state unprotect on {stack_name} failed: {_last_lines(str(exc))}") from exc
-    except OSError as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
     return done
 
 
@@ -625,14 +601,12 @@ def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Pro
     backup): the ``protect`` the stacks put on data-bearing resources is lifted first, as
     ``pulumi state unprotect --all`` would, and the count is in ``changes["unprotect"]``. A lock
     left by a killed run is removed first (:func:`clear_stale_locks`; ``changes["stale_lock"]``)."""
-    from pulumi import automation as auto
-
     def on_event(event: Any) -> None:
         progress = _progress(event)
         if progress is not None and on_progress is not None:
             on_progress(progress)
 
-    try:
+    with engine_errors(f"pulumi destroy of stack {stack_name}"):
         stale = clear_stale_locks(stack_name, engine)
         stack = _selected(stack_name, engine, repo)
         unprotected = _unprotect(stack)
@@ -643,19 +617,40 @@ def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Pro
         if stale:
             changes["stale_lock"] = stale
         return OperationResult(stack_name, "destroy", False, changes)
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi destroy of stack {stack_name} failed: {_last_lines(str(exc))}") from exc
-    except OSError as exc:
-        raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
 
 
 def remove_stack(stack_name: str, engine: Engine, repo: Path = REPO, force: bool = False) -> None:
     """``pulumi stack rm``: the stack and its (now empty) state; gone already is fine. ``force``
     removes a state that still holds resources: only for resources verified gone from the cloud."""
-    from pulumi import automation as auto
-
-    try:
+    with engine_errors(f"pulumi stack rm {stack_name}"):
         if stack_exists(stack_name, engine, repo):
             _workspace(engine, repo).remove_stack(stack_name, force=force or None)
-    except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi stack rm {stack_name} failed: {_last_lines(str(exc))}") from exc
+
+
+class EngineStacks:
+    """Whole stacks in the engine's backend, as reclamation uses them; the engine is located on
+    first use (:class:`ExternalError`, exit 3, when it is missing)."""
+
+    def __init__(self, repo: Path = REPO) -> None:
+        self.repo = repo
+        self._engine: Engine | None = None
+
+    def ready(self) -> Engine:
+        """The engine; raises :class:`ExternalError` when it is missing."""
+        if self._engine is None:
+            self._engine = locate(self.repo)
+        return self._engine
+
+    def exists(self, stack: str) -> bool:
+        return stack_exists(stack, self.ready(), self.repo)
+
+    def held(self, stack: str) -> list[StateResource]:
+        """The cloud objects the stack's state holds (providers left out)."""
+        return stack_resources(stack, self.ready(), self.repo)
+
+    def destroy(self, stack: str) -> dict[str, int]:
+        """``pulumi destroy``, protection lifted first (reclamation removes everything): the engine's counts."""
+        return destroy_stack(stack, self.ready(), repo=self.repo).changes
+
+    def remove(self, stack: str, force: bool = False) -> None:
+        remove_stack(stack, self.ready(), self.repo, force=force)

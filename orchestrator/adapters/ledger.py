@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from orchestrator.adapters.ledgerbase import JSON, Base, _converted
 from orchestrator.adapters.ledgerfile import database_url
 from orchestrator.adapters.outbox import insert as insert_notices
+from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
 from orchestrator.errors import HistoryInvalid, NotFound, UsageError
@@ -473,7 +474,7 @@ _FIELDS = ("id", "application", "sequence", "type", "actor", "actor_role", "acto
 _EVENTS = sa.select(*(
     sa.cast(EventRow.__table__.c[name], sa.Text).label(name) if name in ("stated_at", "recorded_at", "payload")
     else EventRow.__table__.c[name] for name in _FIELDS))
-_ENVIRONMENTS = (None, "test", "trial", "production")
+_ENVIRONMENTS = (None, *(e.value for e in ENVIRONMENTS))
 
 
 def _among(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[str]) -> Iterator[sa.ColumnElement]:

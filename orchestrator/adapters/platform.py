@@ -30,7 +30,7 @@ from typing import Any
 from orchestrator.core import naming
 from orchestrator.core.platform import AuthSettings
 from orchestrator.core.reclaim import Decision, Found
-from orchestrator.errors import ExternalError
+from orchestrator.errors import ExternalError, RuleError
 
 #: Clients fetched per page of ``GET /clients``.
 PAGE = 100
@@ -288,7 +288,7 @@ def is_ours(client: PlatformClient, unit: str, app: str) -> bool:
 
 @dataclass
 class KeycloakPlatform:
-    """What reclamation needs of the platform (:class:`orchestrator.services.reclaim.Platform`):
+    """What reclamation needs of the platform (:class:`orchestrator.services.reclaim.ports.Platform`):
     an environment's clients in the realm the stacks registered it in, decided, and deletion."""
 
     admin: KeycloakAdmin
@@ -323,6 +323,25 @@ def _found(client: PlatformClient) -> Found:
 def open_keycloak(environ: Mapping[str, str], settings: AuthSettings) -> KeycloakPlatform:
     """From the variables the Keycloak provider reads too (:meth:`KeycloakAdmin.from_environ`)."""
     return KeycloakPlatform(KeycloakAdmin.from_environ(environ), settings)
+
+
+@dataclass(frozen=True)
+class NoPlatform:
+    """No platform configured: nobody can say the clients are gone, so the clients step fails."""
+
+    reason: str = "no unified-authentication platform is configured"
+    where: str = "no platform"
+
+    def clients(self, unit: str, app: str, env: str) -> Decision:
+        raise self._unverifiable(f"the clients of {unit}/{app} ({env})")
+
+    def delete_client(self, found: Found) -> None:
+        raise self._unverifiable(f"the clients ({found.name})")
+
+    def _unverifiable(self, what: str) -> RuleError:
+        return RuleError(f"{self.reason}: cannot verify that {what} are gone; configure the platform as for "
+                         "govcloud up (GOVCLOUD_AUTH_REALM, KEYCLOAK_URL, KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET)",
+                         rule="clients-verified", article="Art. 16")
 
 
 #: Platform module name (``govcloud:authPlatform``) -> how reclamation opens its admin side.

@@ -11,7 +11,11 @@ from typing import Any
 
 import click
 
+from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.errors import UsageError
+
+#: ``--env``'s values: the environments' names, in the order they open.
+ENVIRONMENT = click.Choice([e.value for e in ENVIRONMENTS])
 
 output_option = click.option(
     "--output",

@@ -9,13 +9,13 @@ from typing import Any
 import click
 
 from orchestrator.cli.root import cli
-from orchestrator.cli.common import at_option, emit, output_option, parse_at, rich_safe
-from orchestrator.cli.quota import ENVS, cloud_option, policy_option
+from orchestrator.cli.common import ENVIRONMENT, at_option, emit, output_option, parse_at, rich_safe
+from orchestrator.cli.quota import cloud_option, policy_option
 
 
 @cli.command("drift")
 @click.argument("app", required=False)
-@click.option("--env", type=ENVS, default=None, help="one environment [default: every live one]")
+@click.option("--env", type=ENVIRONMENT, default=None, help="one environment [default: every live one]")
 @click.option("--list", "listing", is_flag=True, help="only list the findings on record (open and ignored)")
 @policy_option
 @cloud_option

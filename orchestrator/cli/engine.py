@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.root import cli
-from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at, rich_safe
-from orchestrator.cli.plan import ENVIRONMENTS
+from orchestrator.cli.common import (ENVIRONMENT, actor_options, at_option, emit, make_actor, output_option, parse_at,
+                                     rich_safe)
 from orchestrator.errors import UsageError
 
 
@@ -36,7 +36,7 @@ def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> C
     command.__doc__ = summary
     options = [
         click.argument("app"),
-        click.option("--env", required=True, type=click.Choice(ENVIRONMENTS)),
+        click.option("--env", required=True, type=ENVIRONMENT),
         click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
                      help="directory of manifests to find APP in (repeatable)"),
         click.option("--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]"),
@@ -60,7 +60,7 @@ stack_command("refresh", "Refresh the stack's state from the cloud (a preview un
 
 @cli.command("verify")
 @click.argument("app")
-@click.option("--env", required=True, type=click.Choice(ENVIRONMENTS))
+@click.option("--env", required=True, type=ENVIRONMENT)
 @click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="directory of manifests to find APP in (repeatable)")
 @click.option("--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]")
@@ -125,7 +125,7 @@ def _print_result(payload: dict) -> None:
 
 @cli.command("database-access")
 @click.argument("app")
-@click.option("--env", required=True, type=click.Choice(ENVIRONMENTS))
+@click.option("--env", required=True, type=ENVIRONMENT)
 @click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="directory of manifests to find APP in (repeatable)")
 @click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")

@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.root import cli
-from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.cli.common import ENVIRONMENT, actor_options, at_option, emit, make_actor, output_option, parse_at
 from orchestrator.core.text import printable
 
-ENVS = click.Choice(["test", "trial", "production"])
 
 
 class Command(click.Command):
@@ -98,7 +97,7 @@ def review(application: str, opinion: str, **kw) -> None:
 
 @app.command()
 @click.argument("application")
-@click.option("--env", "environment", type=ENVS, required=True)
+@click.option("--env", "environment", type=ENVIRONMENT, required=True)
 @step
 def approve(application: str, environment: str, **kw) -> None:
     """E-gov office: approve ENV for the manifest on record (Art. 13-14)."""
@@ -185,7 +184,7 @@ def confirm_backup(application: str, evidence: str, **kw) -> None:
 
 @app.command("confirm-data-loss")
 @click.argument("application")
-@click.option("--env", "environment", type=ENVS, required=True)
+@click.option("--env", "environment", type=ENVIRONMENT, required=True)
 @click.option("--resource", "resources", multiple=True, required=True,
               help="a resource whose data the up may destroy, as govcloud changes names it (repeatable)")
 @click.option("--backup", "evidence", required=True, help="the backup that keeps the data (its id or reference)")
@@ -199,7 +198,7 @@ def confirm_data_loss(application: str, environment: str, resources: tuple[str, 
 
 @app.command("approve-data-loss")
 @click.argument("application")
-@click.option("--env", "environment", type=ENVS, required=True)
+@click.option("--env", "environment", type=ENVIRONMENT, required=True)
 @step
 def approve_data_loss(application: str, environment: str, **kw) -> None:
     """E-gov office: approve the data loss the unit confirmed for ENV (Art. 15)."""
@@ -227,7 +226,7 @@ def withdraw(application: str, quorum_step: str, reason: str | None, **kw) -> No
 
 @app.command("record-provisioned")
 @click.argument("application")
-@click.option("--env", "environment", type=ENVS, required=True)
+@click.option("--env", "environment", type=ENVIRONMENT, required=True)
 @click.option("--digest", help="the digest provisioned; default the one approved")
 @step
 def record_provisioned(application: str, environment: str, digest: str | None, **kw) -> None:
@@ -360,8 +359,7 @@ def expire(dry_run: bool, cloud: str | None, output: str, at: str | None, actor_
     from orchestrator.services.reclaim import open_reclaimer
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
-    reclaimer = open_reclaimer(actor, cloud)
-    report = reclaimer.lifecycle.expire(actor, parse_at(at), reclaimer, dry_run=dry_run)
+    report = open_reclaimer(actor, cloud).expire(parse_at(at), dry_run=dry_run)
     emit(output, report.as_dict(), _print_expiry)
     if report.failed:
         raise click.exceptions.Exit(3)

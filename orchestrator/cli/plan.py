@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.root import cli
-from orchestrator.cli.common import emit, output_option
-
-ENVIRONMENTS = ("test", "trial", "production")
+from orchestrator.cli.common import ENVIRONMENT, emit, output_option
 
 #: What a person wants to see of each resource type in the table (JSON carries every input).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -41,7 +39,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--env", type=click.Choice(ENVIRONMENTS), help="plan only this environment")
+@click.option("--env", type=ENVIRONMENT, help="plan only this environment")
 @click.option("--no-cache", is_flag=True,
               help="run the program for every manifest, ignoring and not filling .govcloud/plan-cache")
 @output_option

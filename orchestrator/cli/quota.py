@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.root import cli
-from orchestrator.cli.common import emit, output_option
+from orchestrator.cli.common import ENVIRONMENT, emit, output_option
 
-ENVS = click.Choice(["test", "trial", "production"])
 policy_option = click.option("--policy", type=click.Path(path_type=Path), default=None,
                              help="quota policy file [default: quotas/policy.yaml or GOVCLOUD_QUOTA_POLICY]")
-manifests_option = click.option("--manifests", type=click.Path(path_type=Path), default=None,
-                                help="directory of the units' manifests [default: GOVCLOUD_MANIFESTS or examples/manifests]")
+manifests_option = click.option("--manifests", type=click.Path(path_type=Path), multiple=True, metavar="DIR",
+                                help="directory of the units' manifests (repeatable) [default: GOVCLOUD_MANIFESTS, "
+                                     "':'-separated, else ./manifests and examples/manifests]")
 cloud_option = click.option("--cloud", envvar="OS_CLOUD", default=None, help="cloud in clouds.yaml [default: OS_CLOUD]")
 
 
@@ -24,16 +24,17 @@ def quota() -> None:
 
 @quota.command("check")
 @click.argument("manifest", type=click.Path(path_type=Path))
-@click.option("--env", type=ENVS, default=None, help="one environment [default: every declared one]")
+@click.option("--env", type=ENVIRONMENT, default=None, help="one environment [default: every declared one]")
 @policy_option
 @manifests_option
 @output_option
-def quota_check(manifest: Path, env: str | None, policy: Path | None, manifests: Path | None, output: str) -> None:
+def quota_check(manifest: Path, env: str | None, policy: Path | None, manifests: tuple[Path, ...], output: str) -> None:
     """Check MANIFEST against the quota policy; exit 1 on a mandatory violation."""
     from orchestrator.core.manifest import Environment
     from orchestrator.services import quotas as svc
+    from orchestrator.services.manifests import manifest_dirs
 
-    payload = svc.check(manifest, Environment(env) if env else None, svc.policy(policy), svc.manifests_dir(manifests))
+    payload = svc.check(manifest, Environment(env) if env else None, svc.policy(policy), manifest_dirs(manifests))
     emit(output, payload, _print_check)
     if not payload["ok"]:
         raise click.exceptions.Exit(1)
@@ -44,25 +45,27 @@ def quota_check(manifest: Path, env: str | None, policy: Path | None, manifests:
 @policy_option
 @manifests_option
 @output_option
-def quota_usage(unit: str | None, policy: Path | None, manifests: Path | None, output: str) -> None:
+def quota_usage(unit: str | None, policy: Path | None, manifests: tuple[Path, ...], output: str) -> None:
     """Declared allocation per unit and environment (every environment the manifests declare) against the unit's limits."""
     from orchestrator.services import quotas as svc
+    from orchestrator.services.manifests import manifest_dirs
 
-    emit(output, svc.usage(unit, svc.policy(policy), svc.manifests_dir(manifests)), _print_usage)
+    emit(output, svc.usage(unit, svc.policy(policy), manifest_dirs(manifests)), _print_usage)
 
 
 @quota.command("drift")
 @click.argument("app")
-@click.option("--env", type=ENVS, required=True)
+@click.option("--env", type=ENVIRONMENT, required=True)
 @manifests_option
 @cloud_option
 @output_option
-def quota_drift(app: str, env: str, manifests: Path | None, cloud: str | None, output: str) -> None:
+def quota_drift(app: str, env: str, manifests: tuple[Path, ...], cloud: str | None, output: str) -> None:
     """Compare the project's quota sets in the cloud with the environment's allocation; exit 1 on drift."""
     from orchestrator.core.manifest import Environment
     from orchestrator.services import quotas as svc
+    from orchestrator.services.manifests import manifest_dirs
 
-    payload = svc.drift(app, Environment(env), svc.manifests_dir(manifests), cloud)
+    payload = svc.drift(app, Environment(env), manifest_dirs(manifests), cloud)
     emit(output, payload, _print_drift)
     if not payload["ok"]:
         raise click.exceptions.Exit(1)
@@ -77,6 +80,7 @@ def quota_drift(app: str, env: str, manifests: Path | None, cloud: str | None, o
 def capacity(threshold: float | None, policy: Path | None, cloud: str | None, output: str) -> None:
     """The cloud's use of compute, storage and network; exit 1 when any is at the threshold (Art. 31)."""
     from orchestrator.services import quotas as svc
+    from orchestrator.services.manifests import manifest_dirs
 
     payload = svc.capacity(cloud, threshold if threshold is not None else svc.policy(policy).capacity.threshold)
     emit(output, payload, _print_capacity)

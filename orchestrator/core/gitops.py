@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
 
+from orchestrator.core.ids import ENVIRONMENTS
+
 #: Where manifests live, relative to the repository root (``--manifests`` overrides).
 MANIFEST_DIRS: tuple[str, ...] = ("manifests", "examples/manifests")
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-#: The order in which the environments of one application are applied (Art. 13-14).
-ENV_ORDER: tuple[str, ...] = ("test", "trial", "production")
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,14 @@ T = TypeVar("T")
 
 
 def apply_chains(stacks: Iterable[T], app_of, env_of) -> list[list[T]]:
-    """Stacks grouped per application, each group in :data:`ENV_ORDER`; groups by application id.
+    """Stacks grouped per application, each group in the order environments open (Art. 13-14); groups by application id.
 
     One group is applied in order (a failure stops the rest of its group); groups are independent.
     """
     groups: dict[str, list[T]] = {}
     for stack in stacks:
         groups.setdefault(app_of(stack), []).append(stack)
-    rank = {env: i for i, env in enumerate(ENV_ORDER)}
+    rank = {str(env): i for i, env in enumerate(ENVIRONMENTS)}
     return [sorted(groups[app], key=lambda s: rank.get(env_of(s), len(rank))) for app in sorted(groups)]
 
 

@@ -1,4 +1,5 @@
-"""Identifiers that name things across govcloud (units, applications): one rule, one place. Pure.
+"""Identifiers that name things across govcloud (units, applications, environments): one rule,
+one place. Pure.
 
 A unit id is what a manifest's ``metadata.unit.id`` may be (:data:`SLUG_PATTERN`); an actor's
 unit from ``--unit``, ``GOVCLOUD_UNIT`` or a token's unit claim goes through :func:`unit_id`
@@ -9,8 +10,24 @@ and nothing else passes as a unit.
 from __future__ import annotations
 
 import re
+from enum import Enum
 
 from orchestrator.errors import UsageError
+
+
+class Environment(str, Enum):
+    """The three environments of Art. 13-14, in the order they open."""
+
+    TEST = "test"
+    TRIAL = "trial"
+    PRODUCTION = "production"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Every environment, in the order they open: the one list manifests, commands and the ledger use.
+ENVIRONMENTS: tuple[Environment, ...] = tuple(Environment)
 
 #: Lowercase slug used inside every identifier (stack, project, resource names): the manifest's rule.
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"

@@ -9,13 +9,12 @@ Field names are camelCase in YAML (``sizeGb``, ``remoteCidr``) and snake_case in
 from __future__ import annotations
 
 import ipaddress
-from enum import Enum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
-from orchestrator.core.ids import SLUG_PATTERN
+from orchestrator.core.ids import SLUG_PATTERN, Environment
 
 API_VERSION = "govcloud/v1"
 KIND = "Application"
@@ -32,20 +31,6 @@ Bool = Annotated[bool, Strict()]
 
 MAX_VOLUME_GB = 16384
 MAX_COUNT = 100
-
-
-class Environment(str, Enum):
-    """The three environments of Art. 13-14, in the order they open."""
-
-    TEST = "test"
-    TRIAL = "trial"
-    PRODUCTION = "production"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-ENVIRONMENTS: tuple[Environment, ...] = tuple(Environment)
 
 
 class Model(BaseModel):

@@ -8,6 +8,9 @@ cloud itself made for the project (Neutron's ``default`` security group) is neit
 the project (:func:`is_builtin`). :func:`before_destroy` picks, of ours, what the engine cannot
 delete: the department's data and what it made by hand.
 
+What a run did (or, dry, would do) is reported as :class:`Step` items of a :class:`Summary`,
+each :class:`Failure` with the cloud's answer.
+
 Key pairs are in the graph for completeness, but Nova keeps them per user, not per project, and
 they carry neither tags nor metadata: the cloud adapter cannot attribute them and never lists
 them (govcloud does not create key pairs; ``govcloud:keyPair`` names an existing one).
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import graphlib
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 #: kind -> the kinds that must be gone before it can be deleted.
 DEPENDS_ON: dict[str, set[str]] = {
@@ -207,3 +212,104 @@ def state_check(resource_type: str) -> str:
     if resource_type.startswith(STATE_ONLY_PREFIXES):
         return "state"
     return "unknown"
+
+
+# --- what a run reports -------------------------------------------------------------------------
+
+
+@dataclass
+class Failure:
+    """One thing that could not be deleted (or listed), with the cloud's answer."""
+
+    environment: str
+    kind: str
+    id: str
+    name: str
+    error: str
+
+
+@dataclass
+class Step:
+    """One step of one environment: ``empty``, ``destroy`` (or ``forget``), ``sweep``, ``clients``,
+    ``project``, ``access``, ``stack``, ``verify``."""
+
+    environment: str
+    step: str
+    status: str  #: done, skipped, failed, deferred (a later step takes it up), planned (dry run: done)
+    detail: str = ""
+    #: cloud and platform resources deleted (in a dry run: to be deleted), by kind: the one unit
+    #: every count of a reclamation is in, whether the engine or the sweep deleted them
+    deleted: dict[str, int] = field(default_factory=dict)
+    #: destroy: the engine's own count (its resources: providers, components, passwords too)
+    engine: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    foreign: list[dict[str, Any]] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)  #: dry run: what would be deleted, in order
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("plan", "engine"):
+            if not data[key]:
+                data.pop(key)
+        return data
+
+    def fail(self, failure: Failure) -> Step:
+        """Failed, with ``failure`` (the run goes on)."""
+        self.status = "failed"
+        self.failures.append(failure)
+        return self
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.deleted[kind] = self.deleted.get(kind, 0) + n
+
+
+@dataclass
+class Summary:
+    application: str
+    dry_run: bool
+    steps: list[Step] = field(default_factory=list)
+    reclaimed: bool = False
+    deadline: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    at: dt.datetime | None = None  #: when its steps are recorded; None: the reclaimer's clock, step by step
+
+    @property
+    def failures(self) -> list[Failure]:
+        """What could not be deleted, once each, with the first error seen (not "still there")."""
+        seen: dict[tuple[str, str, str], Failure] = {}
+        for s in self.steps:
+            for f in s.failures:
+                seen.setdefault((f.environment, f.kind, f.id), f)
+        return list(seen.values())
+
+    @property
+    def foreign(self) -> list[dict[str, Any]]:
+        """Left for a person, once each (a client look-alike in a realm two environments share
+        is listed once, under the first)."""
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        for s in self.steps:
+            for f in s.foreign:
+                seen.setdefault((f["kind"], f["id"]), f)
+        return list(seen.values())
+
+    def counts(self) -> dict[str, int]:
+        """Deleted (or, in a dry run, to be deleted) by kind over all environments."""
+        return _total(s.deleted for s in self.steps)
+
+    def engine(self) -> dict[str, int]:
+        """The engine's own counts of its destroys (a breakdown, not the unit of :meth:`counts`)."""
+        return _total(s.engine for s in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"application": self.application, "dry_run": self.dry_run, "reclaimed": self.reclaimed,
+                "counts": self.counts(), "engine": self.engine(), "failed": len(self.failures),
+                "failures": [asdict(f) for f in self.failures], "foreign": self.foreign,
+                "deadline": self.deadline, "note": self.note, "steps": [s.as_dict() for s in self.steps]}
+
+
+def _total(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in counts:
+        for key, n in one.items():
+            total[key] = total.get(key, 0) + n
+    return total

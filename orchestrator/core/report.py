@@ -24,7 +24,8 @@ from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming, usage
 from orchestrator.core.advice import Advice, capacity_advice, unit_advice
 from orchestrator.core.capacity import Assessment, Measure, assess_all
-from orchestrator.core.manifest import ENVIRONMENTS, Application
+from orchestrator.core.ids import ENVIRONMENTS
+from orchestrator.core.manifest import Application
 from orchestrator.core.quota.facts import ZERO, add_totals
 from orchestrator.core.quota.policy import MEASURES
 from orchestrator.core.sizing import Totals, quotas, totals

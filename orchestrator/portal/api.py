@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator import files
 from orchestrator.core import lifecycle as lc
+from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.errors import UsageError
 from orchestrator.portal import common
 from orchestrator.portal.common import Json
@@ -21,6 +22,7 @@ from orchestrator.services.lifecycle import beijing_now
 
 router = APIRouter(prefix="/api/v1", tags=["lifecycle"], default_response_class=Json)
 States = Literal[lc.STATES]  # type: ignore[valid-type]
+Environments = Literal[tuple(e.value for e in ENVIRONMENTS)]  # type: ignore[valid-type]
 
 
 class StepBody(BaseModel):
@@ -29,7 +31,7 @@ class StepBody(BaseModel):
     reason: str | None = Field(None, max_length=4000)
     opinion: str | None = Field(None, max_length=4000)
     evidence: str | None = Field(None, max_length=4000)
-    environment: Literal["test", "trial", "production"] | None = None
+    environment: Environments | None = None
     days: int | None = Field(None, ge=1, le=365)
 
 

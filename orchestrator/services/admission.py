@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.stackplan import Admission, StackPlan
-from orchestrator.errors import GovcloudError, RuleError
+from orchestrator.errors import NotFound, RuleError
 
 if TYPE_CHECKING:
     from orchestrator.core.quota.facts import Holding
@@ -58,14 +58,15 @@ class Admissions:
 
     def deployment(self, app: Application, env: Environment) -> tuple[str, RuleError | None]:
         """The event ``up`` of ``env`` would record (``provisioned``, or ``reapplied`` when the
-        environment already runs this digest) and the gate's refusal; ('', refusal) when refused."""
+        environment already runs this digest) and the gate's refusal; ('', refusal) when refused.
+        Only a rule refuses: a ledger that cannot be read raises (an outside failure, exit 3)."""
         try:
             if self.lifecycle is None:
-                raise GovcloudError(f"application {app.id} has no ledger entries")
+                raise NotFound(f"application {app.id} has no ledger entries")
             return self.lifecycle.check_provision(app.id, str(env), app.digest, self.at), None
         except RuleError as refused:
             return "", refused
-        except GovcloudError as missing:
+        except NotFound as missing:
             return "", RuleError(f"{missing}: submit it and have {env} approved first", rule="digest-approved",
                                  article="Art. 13" if env is Environment.TEST else "Art. 14")
 

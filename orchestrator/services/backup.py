@@ -295,8 +295,8 @@ def open_service(actor: lc.Actor, cloud_name: str | None) -> BackupService:
     """The service over the configured ledger and cloud (connected on first use), for the CLI."""
     from orchestrator.adapters.backuplog import BackupLog
     from orchestrator.adapters.ledger import Ledger
-    from orchestrator.services.reclaim import LazyCloud
+    from orchestrator.adapters.cloud import Cloud
 
     ledger = Ledger.open()
-    return BackupService(ledger, BackupLog(ledger.engine), LazyCloud(cloud_name), actor)
+    return BackupService(ledger, BackupLog(ledger.engine), Cloud.lazy(cloud_name), actor)
 

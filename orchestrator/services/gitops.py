@@ -22,6 +22,7 @@ from orchestrator.adapters import git
 from orchestrator.adapters.programfiles import program_modules
 from orchestrator.core import gitops as rules
 from orchestrator.core import naming
+from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.manifest import Application, Environment
 from orchestrator.core.dataloss import DataChanges, data_changes
 from orchestrator.core.plandiff import ResourceDiff, diff_resources
@@ -31,7 +32,7 @@ from orchestrator.errors import ExternalError
 if TYPE_CHECKING:
     from orchestrator.core.quota.policy import Policy
     from orchestrator.services.admission import Admissions
-    from orchestrator.core.stackplan import StackPlan
+    from orchestrator.core.stackplan import Admission, StackPlan
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -216,7 +217,7 @@ def _stacks(entry: AppChange) -> list[StackChange]:
     head_envs = set(entry.head.environments) if entry.head else set()
     unit = (entry.head or entry.base).unit if (entry.head or entry.base) else entry.unit
     stacks = []
-    for env in sorted(base_envs | head_envs, key=lambda e: rules.ENV_ORDER.index(str(e))):
+    for env in sorted(base_envs | head_envs, key=ENVIRONMENTS.index):
         if env not in base_envs:
             change = "added"
         elif env not in head_envs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,8 +15,7 @@ from orchestrator import files
 from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
-from orchestrator.errors import (ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion,
-                               UsageError)
+from orchestrator.errors import GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion, UsageError
 
 if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
     from orchestrator.core.changes import Change
@@ -28,26 +27,6 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 def beijing_now() -> dt.datetime:
     """Now, as the naive Beijing time the ledger states events in."""
     return dt.datetime.now(BEIJING).replace(tzinfo=None)
-
-
-class Removal(Protocol):
-    """What a removal left (:class:`orchestrator.services.reclaim.Summary`)."""
-
-    reclaimed: bool  #: nothing of the application is left in the environment
-
-    def counts(self) -> dict[str, int]: ...
-    def as_dict(self) -> dict[str, Any]: ...
-
-
-class Remover(Protocol):
-    """Removes one environment of an application completely
-    (:class:`orchestrator.services.reclaim.Reclaimer`)."""
-
-    def ready(self) -> None:
-        """Raise :class:`ExternalError` when a tool it needs (the engine) is missing."""
-        ...
-
-    def reclaim_environment(self, application: str, environment: str, at: dt.datetime) -> Removal: ...
 
 
 class Store(Protocol):
@@ -299,48 +278,24 @@ class Lifecycle:
         """One step of a reclamation run (what it deleted, kept and failed), state unchanged."""
         return self._record(application, "reclaim-step", actor, at, environment=environment, payload=payload)
 
-    def expire(self, actor: lc.Actor, at: dt.datetime, remover: Remover, dry_run: bool = False) -> ExpiryReport:
-        """Art. 13: warn 3 days before a test environment expires, remove it completely at expiry.
-
-        Decides first, then acts: ``dry_run`` returns the decisions; before the first removal the
-        remover's tools are checked once (a missing engine fails every removal with its one
-        sentence, touching nothing; warnings, which need no engine, still go out). Each removal
-        is the reclamation of the ``test`` environment; ``test-expired`` is recorded only when
-        nothing of it is left. A failure is kept in the report, nothing recorded, and the run goes on.
-        """
-        report = ExpiryReport(dry_run)
+    def expiry_actions(self, at: dt.datetime) -> list[ExpiryAction]:
+        """Art. 13, decided: the test environments to warn (3 days before they expire, once) and
+        those to remove (expired). Nothing written; :meth:`record_expiry` records each."""
+        actions = []
         for state, expires in self._running_tests():
             if at >= expires:
-                report.actions.append(ExpiryAction(state.application, "destroy", expires.isoformat()))
+                actions.append(ExpiryAction(state.application, "destroy", expires.isoformat()))
             elif at >= expires - dt.timedelta(days=lc.WARN_DAYS) and state.test_warned_until != expires.isoformat():
-                report.actions.append(ExpiryAction(state.application, "warn", expires.isoformat()))
-        if dry_run:
-            return report
-        missing: ExternalError | None = None
-        if any(a.action == "destroy" for a in report.actions):
-            try:
-                remover.ready()
-            except ExternalError as exc:
-                missing = exc
-        for action in report.actions:
-            kind = "test-expired" if action.action == "destroy" else "expiry-warned"
-            try:
-                if action.action == "destroy" and missing is not None:
-                    raise missing
-                state, event = self._decide(action.application, kind, actor, at, environment="test")
-                if action.action == "destroy":
-                    removal = remover.reclaim_environment(action.application, "test", at)
-                    action.deleted = removal.counts()
-                    if not removal.reclaimed:
-                        raise ExternalError(_left(action.application, removal.as_dict()))
-                    payload = {"counts": removal.counts(), "foreign": removal.as_dict()["foreign"]}
-                    state, event = self._decide(action.application, kind, actor, at, environment="test",
-                                                payload=payload)  # after the removal's steps
-                self._append(state, event)
-                action.done = True
-            except GovcloudError as exc:
-                action.error = str(exc)
-        return report
+                actions.append(ExpiryAction(state.application, "warn", expires.isoformat()))
+        return actions
+
+    def record_expiry(self, action: ExpiryAction, actor: lc.Actor, at: dt.datetime,
+                      payload: dict[str, Any] | None = None, *, check_only: bool = False) -> lc.Event | None:
+        """Record ``expiry-warned`` or ``test-expired`` (what was removed in ``payload``); with
+        ``check_only``, only raise when the ledger would refuse it (before a removal starts)."""
+        kind = "test-expired" if action.action == "destroy" else "expiry-warned"
+        state, event = self._decide(action.application, kind, actor, at, environment="test", payload=payload or {})
+        return None if check_only else self._append(state, event)
 
     def _running_tests(self) -> Iterator[tuple[lc.AppState, dt.datetime]]:
         """Each application whose test environment runs, with the time it expires (Art. 13)."""
@@ -573,16 +528,6 @@ def configured_directory() -> nt.Directory:
 
     notices = current_settings().notices
     return notices.directory() if notices is not None else nt.NOBODY
-
-
-def _left(application: str, removal: dict[str, Any]) -> str:
-    """Why a removal is not done: what failed, the first few with the cloud's answer."""
-    failures = removal["failures"]
-    first = "; ".join(f"{' '.join(filter(None, (f['kind'], f['id'] or f['name'])))}: {f['error']}"
-                      for f in failures[:3])
-    more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
-    return (f"the test environment of {application} is not gone, {len(failures)} failed: {first}{more}; "
-            f"its steps are in govcloud app history {application}")
 
 
 def classify_files(old: str | Path, new: str | Path) -> list[Change]:

@@ -36,15 +36,19 @@ def validate_paths(paths: Iterable[Path]) -> list[Report]:
 DEFAULT_MANIFEST_DIRS = (Path("manifests"), Path(__file__).resolve().parents[2] / "examples" / "manifests")
 
 
-def manifest_dirs(explicit: Iterable[Path] = ()) -> list[Path]:
-    """``--manifests`` directories, else ``GOVCLOUD_MANIFESTS`` (``:``-separated), else
-    ``./manifests`` and the repository's ``examples/manifests``."""
+def manifest_dirs(explicit: Iterable[Path] = (), root: Path | None = None) -> list[Path]:
+    """The manifest directories, the one way every command finds them: ``--manifests``
+    directories, else ``GOVCLOUD_MANIFESTS`` (``:``-separated), else ``./manifests`` and the
+    repository's ``examples/manifests`` (those that exist). Relative paths start at ``root``
+    (default: the working directory)."""
     import os
 
     dirs = list(explicit)
     if not dirs and os.environ.get("GOVCLOUD_MANIFESTS"):
         dirs = [Path(p) for p in os.environ["GOVCLOUD_MANIFESTS"].split(os.pathsep) if p]
-    return dirs or [d for d in DEFAULT_MANIFEST_DIRS if d.is_dir()]
+    if root is not None:
+        dirs = [root / d for d in dirs]  # an absolute d stays itself
+    return dirs or [d for d in ((root or Path()) / d for d in DEFAULT_MANIFEST_DIRS) if d.is_dir()]
 
 
 def find_manifest(app: str, dirs: Iterable[Path] = ()) -> Path:

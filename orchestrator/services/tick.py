@@ -113,9 +113,7 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
     def expire() -> dict[str, Any]:
         from orchestrator.services.reclaim import open_reclaimer
 
-        who = actor()
-        reclaimer = open_reclaimer(who, cloud)
-        return reclaimer.lifecycle.expire(who, now, reclaimer).as_dict()
+        return open_reclaimer(actor(), cloud).expire(now).as_dict()
 
     def capacity() -> dict[str, Any]:
         from orchestrator.adapters.cloud import Cloud
@@ -156,11 +154,11 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
     def backups() -> dict[str, Any]:
         from orchestrator.adapters.backuplog import BackupLog
         from orchestrator.services.backup import BackupService, live_environments
-        from orchestrator.services.reclaim import LazyCloud
+        from orchestrator.adapters.cloud import Cloud
 
         if not live_environments(ledger):
             return {"environments": 0, "taken": 0, "deleted": 0, "missed": []}
-        runs = BackupService(ledger, BackupLog(ledger.engine), LazyCloud(cloud), actor()).run(now)
+        runs = BackupService(ledger, BackupLog(ledger.engine), Cloud.lazy(cloud), actor()).run(now)
         missed = [f"{r.application} {r.environment}: {m}" for r in runs for m in r.missed]
         return {"environments": len(runs), "due": sum(r.due for r in runs), "taken": sum(len(r.taken) for r in runs),
                 "deleted": sum(len(r.deleted) for r in runs), "missed": missed, "failed": len(missed)}

@@ -111,6 +111,22 @@ def test_up_is_refused_before_the_engine_starts(lifecycle, tmp_path, monkeypatch
     assert result.exit_code == 3 and "scripts/install-pulumi" in result.stderr, result.output
 
 
+def test_a_ledger_that_cannot_be_read_is_an_outside_failure_not_a_refusal(lifecycle, tmp_path, monkeypatch):
+    """Only a rule refuses (exit 1); a damaged ledger is an outside system failing (exit 3)."""
+    import sqlite3
+
+    approve_test(lifecycle)
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        db.execute("UPDATE events SET actor_role = 'janitor' WHERE sequence = 1")
+    monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path / "no-engine"))
+    register_commands()
+    result = CliRunner().invoke(cli, ["up", "citizen-portal", "--env", "test", "--as", "ops", "--role", "provider"])
+    assert result.exit_code == 3, result.output
+    assert "field actor_role" in result.stderr and "approved first" not in result.stderr
+    plan = CliRunner().invoke(cli, ["plan", str(PORTAL), "--output", "json"])
+    assert plan.exit_code == 3 and "field actor_role" in plan.stderr, plan.output
+
+
 def test_plan_reports_the_gate_from_the_ledger(lifecycle):
     approve_test(lifecycle)
     register_commands()

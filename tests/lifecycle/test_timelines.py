@@ -129,24 +129,24 @@ def test_test_extension_and_expiry(service):
 
     stacks = FakeStacks("zjj.permit-prototype.test")
     fake = reclaimer(service, service.store, OPS, stacks=stacks)
-    assert service.expire(OPS, at("2026-10-06T09:00"), fake).actions == []
-    dry = service.expire(OPS, at("2026-10-07T09:00"), fake, dry_run=True)
+    assert fake.expire(at("2026-10-06T09:00")).actions == []
+    dry = fake.expire(at("2026-10-07T09:00"), dry_run=True)
     assert [(a.application, a.action, a.done) for a in dry.actions] == [("permit-prototype", "warn", False)]
     assert service.state("permit-prototype").sequence == 6
-    warned = service.expire(OPS, at("2026-10-07T09:00"), fake)
+    warned = fake.expire(at("2026-10-07T09:00"))
     assert [(a.action, a.done) for a in warned.actions] == [("warn", True)]
-    assert service.expire(OPS, at("2026-10-08T09:00"), fake).actions == []  # warned once
+    assert fake.expire(at("2026-10-08T09:00")).actions == []  # warned once
     with pytest.raises(RuleError) as late:
         service.record_provisioned("permit-prototype", "test", OPS, at("2026-10-10T09:00"))
     _rule(late, "test-expired", "Art. 13")
-    gone = service.expire(OPS, at("2026-10-10T09:30"), fake)
+    gone = fake.expire(at("2026-10-10T09:30"))
     assert [(a.action, a.done) for a in gone.actions] == [("destroy", True)]
     assert stacks.calls == [("destroy", "zjj.permit-prototype.test"), ("rm", "zjj.permit-prototype.test")]
     state = service.state("permit-prototype")
     types = [e.type for e in service.history("permit-prototype")]
     assert "test" not in state.provisioned and types[-1] == "test-expired" and "expiry-warned" in types[-6:]
     assert _deadlines(service, "permit-prototype", "2026-10-12")["test-window"]["status"] == "met"
-    assert service.expire(OPS, at("2026-10-11T09:00"), fake).actions == []
+    assert fake.expire(at("2026-10-11T09:00")).actions == []
 
 
 def test_expiry_failure_is_reported_and_the_run_goes_on(service, tmp_path):
@@ -160,7 +160,7 @@ def test_expiry_failure_is_reported_and_the_run_goes_on(service, tmp_path):
 
     stacks = FakeStacks("zjj.permit-prototype.test", "zjj.permit-twin.test")
     stacks.fail_destroy.add("zjj.permit-prototype.test")  # the engine: stack is locked
-    report = service.expire(OPS, at("2026-06-20T09:00"), reclaimer(service, service.store, OPS, stacks=stacks))
+    report = reclaimer(service, service.store, OPS, stacks=stacks).expire(at("2026-06-20T09:00"))
     assert report.failed == 1 and "pulumi destroy of stack zjj.permit-prototype.test failed" in report.actions[0].error
     assert {(a.application, a.done) for a in report.actions} == {("permit-prototype", False), ("permit-twin", True)}
     assert "test" in service.state("permit-prototype").provisioned
@@ -285,10 +285,10 @@ def test_expire_decides_before_destroying(service):
     service.record_provisioned("permit-prototype", "test", OPS, at("2026-06-02T09:00"))
     service.terminate("permit-prototype", PERMIT, at("2026-06-03T09:00"))
     stacks = FakeStacks("zjj.permit-prototype.test")
-    report = service.expire(CLERK, at("2026-06-20T09:00"), reclaimer(service, service.store, CLERK, stacks=stacks))
+    report = reclaimer(service, service.store, CLERK, stacks=stacks).expire(at("2026-06-20T09:00"))
     assert report.failed == 1
     assert report.actions[0].error == "test-expired is for role provider, not egov-office (Art. 6-9)"
     assert stacks.calls == []
-    report = service.expire(OPS, at("2026-06-20T09:00"), reclaimer(service, service.store, OPS, stacks=stacks))
+    report = reclaimer(service, service.store, OPS, stacks=stacks).expire(at("2026-06-20T09:00"))
     assert report.failed == 0 and ("destroy", "zjj.permit-prototype.test") in stacks.calls  # during termination too
     assert service.state("permit-prototype").state == lc.TERMINATION_REQUESTED

@@ -18,7 +18,9 @@ import pytest
 from orchestrator.adapters.platform import PAGE, KeycloakAdmin, KeycloakPlatform, PlatformError
 from orchestrator.core import naming
 from orchestrator.core.platform import AuthSettings
-from orchestrator.services.reclaim import Step, clients_step
+from orchestrator.core.reclaim import Step
+from orchestrator.services.reclaim.dryrun import DryRun
+from orchestrator.services.reclaim.steps import clients_step
 
 ADMIN_ID, ADMIN_SECRET, TOKEN = "govcloud-reclaimer", "s3cret-admin", "tok-123"
 
@@ -148,7 +150,10 @@ def remaining_ids(fake: FakeKeycloak) -> set[str]:
 def reclaim(fake: FakeKeycloak, dry_run: bool = False, secret: str = ADMIN_SECRET) -> dict[str, Step]:
     """The clients step of every environment of zwb/citizen-portal, realms ``gov`` and ``gov-test``."""
     platform = KeycloakPlatform(admin(fake, secret), AuthSettings("gov", "gov-test"))
-    return {env: clients_step(platform, env, "zwb", "citizen-portal", dry_run)
+    if not dry_run:
+        return {env: clients_step(platform, env, "zwb", "citizen-portal") for env in ("production", "trial", "test")}
+    view = DryRun(platform=platform)  # the dry run: the same step over a view that only notes deletions
+    return {env: view.planned(clients_step(view.platform, env, "zwb", "citizen-portal"))
             for env in ("production", "trial", "test")}
 
 

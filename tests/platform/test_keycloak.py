@@ -14,7 +14,9 @@ from orchestrator.adapters import oidc
 from orchestrator.adapters.platform import KeycloakPlatform, PlatformError
 from orchestrator.core import naming
 from orchestrator.core.platform import AuthSettings
-from orchestrator.services.reclaim import Step, clients_step
+from orchestrator.core.reclaim import Step
+from orchestrator.services.reclaim.dryrun import DryRun
+from orchestrator.services.reclaim.steps import clients_step
 from orchestrator.settings import OidcSettings
 from tests.auth.conftest import oidc_cli
 from tests.conftest import EXAMPLES
@@ -68,7 +70,11 @@ def test_admin_lists_labelled_clients_and_the_clients_step_deletes_only_ours(adm
     platform = KeycloakPlatform(admin, AuthSettings(*realms))
 
     def steps(dry_run: bool) -> dict[str, Step]:
-        return {env: clients_step(platform, env, unit, app_id, dry_run) for env in ("production", "trial", "test")}
+        if not dry_run:
+            return {env: clients_step(platform, env, unit, app_id) for env in ("production", "trial", "test")}
+        view = DryRun(platform=platform)  # the dry run: the same step over a view that only notes deletions
+        return {env: view.planned(clients_step(view.platform, env, unit, app_id))
+                for env in ("production", "trial", "test")}
 
     dry = steps(dry_run=True)
     assert {env: [p["name"] for p in s.plan] for env, s in dry.items()} == {

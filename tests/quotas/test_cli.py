@@ -94,6 +94,25 @@ def test_usage_reads_govcloud_manifests(run_cli, tmp_path, monkeypatch):
     assert [u["unit"] for u in units] == ["zjj"]
 
 
+def test_quota_commands_find_manifest_directories_as_every_command_does(run_cli, tmp_path, monkeypatch):
+    """``GOVCLOUD_MANIFESTS`` is ``:``-separated for quota as for up and gitops (one resolver)."""
+    import os
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    for directory, example in ((one, "permit-prototype"), (two, "social-security")):
+        directory.mkdir()
+        (directory / f"{example}.yaml").write_text((EXAMPLES / f"{example}.yaml").read_text())
+    monkeypatch.setenv("GOVCLOUD_MANIFESTS", f"{one}{os.pathsep}{two}")
+    payload = json.loads(run_cli("quota", "usage", "-o", "json").stdout)
+    assert [u["unit"] for u in payload["units"]] == ["rsj", "zjj"]
+    assert payload["manifests"] == f"{one}{os.pathsep}{two}"
+    given = json.loads(run_cli("quota", "usage", "--manifests", str(one), "--manifests", str(two), "-o", "json").stdout)
+    assert given["units"] == payload["units"]
+    monkeypatch.setenv("GOVCLOUD_MANIFESTS", str(tmp_path / "nowhere"))
+    missing = run_cli("quota", "usage")
+    assert missing.exit_code == 2 and "nowhere: no such manifest directory" in missing.stderr
+
+
 @pytest.fixture
 def fake_cloud(monkeypatch):
     """``Cloud.connect`` answers with a fake connection built from openstacksdk's fakes."""

@@ -50,7 +50,7 @@ def _both_on_the_cloud(cloud, stacks, broken_permit: bool = False) -> None:
 def test_a_due_test_environment_goes_completely_and_test_expired_is_recorded(
         testing, testing_ledger, remover, cloud, stacks, keycloak):
     _both_on_the_cloud(cloud, stacks)
-    report = testing.expire(OPS, at("2026-03-16T09:00"), remover)
+    report = remover.expire(at("2026-03-16T09:00"))
     [action] = report.actions
     assert (action.application, action.action, action.done, action.error) == ("social-security", "destroy", True, None)
     assert action.deleted["server"] == 1 and action.deleted["project"] == 1 and action.deleted["auth_client"] == 1
@@ -74,16 +74,16 @@ def test_a_due_test_environment_goes_completely_and_test_expired_is_recorded(
 def test_warning_is_as_before_and_needs_no_engine(testing, remover, cloud, stacks, keycloak):
     _both_on_the_cloud(cloud, stacks)
     stacks.missing = MISSING
-    report = testing.expire(OPS, at("2026-03-12T10:00"), remover)  # three days before 15 Mar 10:00
+    report = remover.expire(at("2026-03-12T10:00"))  # three days before 15 Mar 10:00
     assert [(a.application, a.action, a.done) for a in report.actions] == [("social-security", "warn", True)]
     assert _types(testing)[-1] == "expiry-warned" and "reclaim-step" not in _types(testing)
     assert stacks.calls == [] and cloud.listings == 0 and keycloak.deleted == []
-    assert testing.expire(OPS, at("2026-03-13T10:00"), remover).actions == []  # warned once
+    assert remover.expire(at("2026-03-13T10:00")).actions == []  # warned once
 
 
 def test_a_failed_step_is_reported_nothing_recorded_and_the_next_application_goes(testing, remover, cloud, stacks):
     _both_on_the_cloud(cloud, stacks, broken_permit=True)
-    report = testing.expire(OPS, at("2026-03-21T09:00"), remover)
+    report = remover.expire(at("2026-03-21T09:00"))
     permit, social = report.actions  # in order of application: the failed one first
     assert (permit.application, permit.done) == ("permit-prototype", False) and report.failed == 1
     assert permit.error.startswith("the test environment of permit-prototype is not gone, 1 failed: volume permit-vol")
@@ -98,7 +98,7 @@ def test_a_failed_step_is_reported_nothing_recorded_and_the_next_application_goe
     assert _types(testing)[-1] == "test-expired" and cloud.deleted_projects == ["rsj-social-security-test"]
     # once the cause is gone, the next run finishes the job
     del cloud.broken["permit-vol"]
-    again = testing.expire(OPS, at("2026-03-21T10:00"), remover)
+    again = remover.expire(at("2026-03-21T10:00"))
     assert [(a.application, a.done) for a in again.actions] == [("permit-prototype", True)]
     assert cloud.deleted_projects[-1] == "zjj-permit-prototype-test"
 
@@ -107,7 +107,7 @@ def test_dry_run_touches_nothing(testing, testing_ledger, remover, cloud, stacks
     _both_on_the_cloud(cloud, stacks)
     stacks.missing = MISSING
     before = {app: len(testing.history(app)) for app in ("social-security", "permit-prototype")}
-    report = testing.expire(OPS, at("2026-03-21T09:00"), remover, dry_run=True)
+    report = remover.expire(at("2026-03-21T09:00"), dry_run=True)
     assert [(a.application, a.action, a.done) for a in report.actions] == [
         ("permit-prototype", "destroy", False), ("social-security", "destroy", False)]
     assert stacks.calls == [] and cloud.listings == 0 and cloud.deleted == [] and keycloak.deleted == []
@@ -119,7 +119,7 @@ def test_a_missing_engine_fails_every_removal_untouched_and_warnings_still_go_ou
     _both_on_the_cloud(cloud, stacks)
     stacks.missing = MISSING
     before = len(testing.history("social-security"))
-    report = testing.expire(OPS, at("2026-03-17T10:00"), remover)  # social-security due, permit-prototype to warn
+    report = remover.expire(at("2026-03-17T10:00"))  # social-security due, permit-prototype to warn
     assert [(a.application, a.action, a.done, a.error) for a in report.actions] == [
         ("permit-prototype", "warn", True, None), ("social-security", "destroy", False, MISSING)]
     assert report.failed == 1
@@ -130,7 +130,7 @@ def test_a_missing_engine_fails_every_removal_untouched_and_warnings_still_go_ou
 def test_expire_waits_for_a_reclamation_of_the_same_application(testing, testing_ledger, remover, cloud, stacks):
     _both_on_the_cloud(cloud, stacks)
     assert testing_ledger.acquire("reclaim:social-security", "wang@host-b:2", dt.timedelta(minutes=15))
-    report = testing.expire(OPS, at("2026-03-16T09:00"), remover)
+    report = remover.expire(at("2026-03-16T09:00"))
     assert "reclaim:social-security is held by wang@host-b:2" in report.actions[0].error
     assert stacks.calls == [] and cloud.deleted == [] and _types(testing)[-1] == "provisioned"
 
@@ -138,6 +138,6 @@ def test_expire_waits_for_a_reclamation_of_the_same_application(testing, testing
 def test_only_the_test_environment_of_a_living_application_is_removed_so(testing, remover, cloud, stacks):
     cloud.add_project("production", items=environment("production"))
     with pytest.raises(RuleError) as refused:
-        remover.reclaim_environment("social-security", "production", at("2026-03-16T09:00"))
+        remover.remove_environment("social-security", "production", at("2026-03-16T09:00"))
     assert refused.value.rule == "transition:reclaim-step" and "in state testing" in str(refused.value)
     assert stacks.calls == [] and cloud.deleted == []

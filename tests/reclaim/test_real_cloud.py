@@ -28,7 +28,8 @@ from orchestrator.adapters.platform import KeycloakPlatform
 from orchestrator.errors import ExternalError
 from orchestrator.core.platform import AuthSettings
 from orchestrator.services.lifecycle import Lifecycle
-from orchestrator.services.reclaim import Reclaimer, access_step
+from orchestrator.services.reclaim import Reclaimer
+from orchestrator.services.reclaim.steps import access_step
 
 from .conftest import EXAMPLES, OPS, at, to_termination_approved
 from .fakes import FakeKeycloakAdmin, FakeStacks, Killed

@@ -22,7 +22,9 @@ from tests import keycloak_env
 from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
 from orchestrator.core import naming
 from orchestrator.services.lifecycle import Lifecycle
-from orchestrator.services.reclaim import Reclaimer, clients_step, open_platform
+from orchestrator.services.reclaim import Reclaimer, open_platform
+from orchestrator.services.reclaim.dryrun import DryRun
+from orchestrator.services.reclaim.steps import clients_step
 
 from .conftest import OPS, at
 from .fakes import FakeCloud, FakeStacks
@@ -86,7 +88,8 @@ def test_reclaim_deletes_the_labelled_client_and_leaves_the_foreign_ones(keycloa
     for key, value in keycloak.items():
         monkeypatch.setenv(key, value)
     platform = open_platform()  # from the environment, as `govcloud reclaim` does
-    dry = clients_step(platform, "test", unit, app, dry_run=True)
+    view = DryRun(platform=platform)
+    dry = view.planned(clients_step(view.platform, "test", unit, app))
     assert [p["name"] for p in dry.plan] == [ours] and [f["name"] for f in dry.foreign] == [f"{ours}-sso"]
     assert len(listed(clients)) == 3
 

@@ -248,12 +248,12 @@ def test_cli_gate_speaks_before_the_cloud_is_asked(run_cli, monkeypatch, ledger_
 
 def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
     from orchestrator.errors import ExternalError
-    from orchestrator.services.reclaim import PulumiStacks
+    from orchestrator.adapters.engine import EngineStacks
 
     monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ExternalError) as missing:
-        PulumiStacks().exists("rsj.social-security.test")
+        EngineStacks().exists("rsj.social-security.test")
     assert missing.value.exit_code == 3 and "pulumi" in str(missing.value)
 
 
@@ -281,3 +281,21 @@ def test_the_dry_run_and_the_run_count_in_one_unit(reclaimer, cloud, stacks, app
     assert sum(emptied.deleted.values()) == 5 and "volume" not in swept.deleted and sum(swept.deleted.values()) == 9
     assert [s.deleted for s in planned.steps if s.step in ("empty", "sweep")] == [emptied.deleted, {
         **swept.deleted, "floating_ip": 1, "volume": 1}]  # the dry run: what the destroy took, in the sweep
+
+
+def test_the_dry_run_takes_the_runs_steps_with_its_decisions(reclaimer, cloud, stacks, approved):
+    """One code path: the dry run decides as the run does, step by step; it only does not act."""
+    cloud.add_project("test", items=[*environment("test"), Found("volume", "their-vol", "theirs", OTHER)])
+    cloud.add_project("trial", items=environment("trial"))
+    stacks.names |= {"rsj.social-security.test", "rsj.social-security.trial"}
+
+    def steps(summary) -> list[tuple]:
+        return [(s.environment, s.step, "done" if s.status == "planned" else s.status, s.deleted, s.foreign)
+                for s in summary.steps]
+
+    dry = reclaimer().run("social-security", dry_run=True)
+    assert cloud.deleted == [] and cloud.deleted_projects == [] and stacks.calls == []
+    done = reclaimer().run("social-security")
+    assert steps(dry) == steps(done) and dry.counts() == done.counts()
+    assert ("test", "project", "skipped") in [s[:3] for s in steps(done)]  # the foreign volume keeps it
+    assert {s.status for s in dry.steps} == {"planned", "skipped"}

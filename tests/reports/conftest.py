@@ -59,8 +59,8 @@ def replay(service: Lifecycle, tmp_path: Path) -> None:
     s.test_passed("social-security", "report T-26-031", CLERK, at("2026-03-10T09:00"))
     s.approve("social-security", "trial", CHIEF, at("2026-03-11T09:00"))
     s.record_provisioned("social-security", "trial", OPS, at("2026-03-12T10:00"))
-    s.expire(OPS, at("2026-03-15T10:00"), reclaimer(s, s.store, OPS))  # nothing left in the fake cloud
-    s.expire(OPS, at("2026-03-20T10:00"), reclaimer(s, s.store, OPS))
+    reclaimer(s, s.store, OPS).expire(at("2026-03-15T10:00"))  # nothing left in the fake cloud
+    reclaimer(s, s.store, OPS).expire(at("2026-03-20T10:00"))
 
     s.submit(EXAMPLES / "citizen-portal.yaml", PORTAL, at("2026-04-01T09:00"))
     s.accept("citizen-portal", CLERK, at("2026-04-07T10:00"))

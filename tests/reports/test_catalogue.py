@@ -6,7 +6,7 @@ import re
 
 from orchestrator.adapters import render
 from orchestrator.core import lifecycle as lc
-from orchestrator.core.manifest import ENVIRONMENTS
+from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.quota.policy import MEASURES
 from orchestrator.core.report import CHANGE_EVENTS
 

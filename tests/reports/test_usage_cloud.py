@@ -151,5 +151,5 @@ def test_drift_of_a_declared_environment_that_is_not_provisioned(tmp_path):
     app = f"np-{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{app}.yaml").write_text((EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
                                           .replace("id: social-security", f"id: {app}", 1), encoding="utf-8")
-    payload = quotas.drift(app, Environment.TRIAL, tmp_path, CLOUD)
+    payload = quotas.drift(app, Environment.TRIAL, [tmp_path], CLOUD)
     assert (payload["project"], payload["status"], payload["ok"]) == (f"rsj-{app}-trial", "not provisioned", True)

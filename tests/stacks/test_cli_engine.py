@@ -215,3 +215,24 @@ def test_engine_events_become_progress_lines(capsys: pytest.CaptureFixture) -> N
     err = capsys.readouterr().err
     assert "create   openstack:compute/instance:Instance  citizen-portal-web-1" in err
     assert "✓" in err and "quota exceeded" in err
+
+
+def test_engine_failures_become_one_outside_error_naming_what_failed() -> None:
+    """Every engine call converts through ``engine_errors``: the step named with the engine's own
+    error lines, or the CLI that could not run with how to install it; the cause chained."""
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import CommandError
+
+    from orchestrator.adapters.engine import engine_errors
+    from orchestrator.errors import ExternalError
+
+    failed = CommandError(CommandResult("", "Updating (s)\nerror: project not found\n", 255))
+    with pytest.raises(ExternalError, match=r"^pulumi stack rm s failed: .*error: project not found") as caught:
+        with engine_errors("pulumi stack rm s"):
+            raise failed
+    assert caught.value.__cause__ is failed
+    with pytest.raises(ExternalError, match=r"could not run \(.*denied\); install it with scripts/install-pulumi"):
+        with engine_errors("pulumi stack ls"):
+            raise PermissionError("denied")
+    with engine_errors("pulumi stack ls"):
+        pass  # nothing failed: nothing raised

@@ -74,6 +74,11 @@ class Cloud:
             raise CloudUnreachable(f"cloud {label} is unreachable: {_reason(exc, conn)}") from exc
         return cls(conn, label)
 
+    @classmethod
+    def lazy(cls, name: str | None = None) -> Cloud:
+        """The cloud, connected on first use: the ledger's gates speak before the cloud is asked."""
+        return _LazyCloud(name)  # type: ignore[return-value]  # the same attributes, looked up late
+
     # --- capacity (Art. 31) --------------------------------------------------------------------
 
     def capacity(self) -> list[Measure]:
@@ -576,3 +581,16 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+
+class _LazyCloud:
+    """:meth:`Cloud.lazy`: connects at the first attribute asked of it."""
+
+    def __init__(self, name: str | None) -> None:
+        self._name, self._cloud = name, None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._cloud is None:
+            self._cloud = Cloud.connect(self._name)
+        return getattr(self._cloud, attr)
