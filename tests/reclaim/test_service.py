@@ -146,6 +146,18 @@ def test_a_second_operator_is_refused_while_the_lease_is_held(reclaimer, cloud, 
     assert cloud.deleted == []
 
 
+def test_a_stack_being_changed_by_an_up_elsewhere_is_not_reclaimed_meanwhile(reclaimer, cloud, stacks, ledger):
+    cloud.add_project("test", items=environment("test"))
+    stacks.names.add("rsj.social-security.test")
+    up = "ops@host-c pid 7 since 2026-12-05 08:00:00 UTC a1b2c3"
+    assert ledger.acquire("stack:rsj.social-security.test", up, dt.timedelta(hours=2))
+    with pytest.raises(ConflictError) as refused:
+        reclaimer().run("social-security")
+    assert f"stack rsj.social-security.test is being changed by {up}" in str(refused.value)
+    assert cloud.deleted == [] and stacks.calls == []
+    assert ledger.lease("stack:rsj.social-security.test")[0] == up
+
+
 def test_killed_run_resumes_after_the_lease_expires(reclaimer, cloud, stacks, ledger, approved):
     cloud.add_project("test", items=environment("test"))
     stacks.names.add("rsj.social-security.test")

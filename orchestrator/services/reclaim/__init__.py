@@ -41,6 +41,7 @@ from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
 from orchestrator.core.reclaim import Step, Summary, is_ours
 from orchestrator.errors import ConflictError, ExternalError, GovcloudError, RuleError
 from orchestrator.services.lifecycle import ExpiryReport, Lifecycle, beijing_now
+from orchestrator.services import stacklock
 from orchestrator.services.reclaim import steps
 from orchestrator.services.reclaim.dryrun import DryRun
 from orchestrator.services.reclaim.ports import CloudPort, LeaseStore, Platform, QuietReporter, Reporter, Stacks
@@ -190,6 +191,14 @@ class Reclaimer:
 
     def _environment(self, state: lc.AppState, env: str, summary: Summary, on: steps.Systems,
                      view: DryRun | None) -> None:
+        """:meth:`_remove`, holding the stack's lease (``up`` and ``gitops apply`` take the same one)."""
+        if view is not None:
+            return self._remove(state, env, summary, on, view)
+        with stacklock.holding(self.leases, naming.stack_name(state.unit, state.application, env)):
+            return self._remove(state, env, summary, on, view)
+
+    def _remove(self, state: lc.AppState, env: str, summary: Summary, on: steps.Systems,
+                view: DryRun | None) -> None:
         """The one place an environment is removed (or, over a dry-run view, planned): data and
         hand-made things the engine cannot delete, the stack, leftovers, clients, the project
         (only once the stack holds nothing), grants, the stack's state, and a verifying listing."""
