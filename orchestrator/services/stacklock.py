@@ -38,16 +38,21 @@ class Leases(Protocol):
     def release(self, name: str, holder: str) -> None: ...
 
 
-@functools.cache
 def lease_holder() -> str:
     """Who this process is, as a lease holder: the CI job when known, else host and process, with
-    the time it started holding (UTC), so a refusal can say "since when"."""
+    the time it started holding (UTC), so a refusal can say "since when". A forked child is a
+    holder of its own (its pid differs), never its parent's twin."""
+    return _holder(os.getpid())
+
+
+@functools.cache
+def _holder(pid: int) -> str:
     job = os.environ.get("CI_JOB_URL") or (
         f"{os.environ['GITHUB_SERVER_URL']}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
         if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY") else "")
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
     since = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{job or f'{user}@{socket.gethostname()}'} pid {os.getpid()} since {since} UTC {uuid.uuid4().hex[:6]}"[:200]
+    return f"{job or f'{user}@{socket.gethostname()}'} pid {pid} since {since} UTC {uuid.uuid4().hex[:6]}"[:200]
 
 
 _held: dict[str, int] = {}
@@ -63,19 +68,20 @@ def holding(leases: Leases, stack: str, *, wait: float = 0.0, ttl: dt.timedelta 
     """Hold ``stack``'s lease for the block, polling up to ``wait`` seconds for it;
     :class:`ConflictError` naming the holder when another process keeps it."""
     name, holder = lease_name(stack), lease_holder()
+    key = f"{os.getpid()}:{name}"  # a forked child holds nothing of its parent's
     with _held_guard:
-        nested = _held.get(name, 0)
-        _held[name] = nested + 1
+        nested = _held.get(key, 0)
+        _held[key] = nested + 1
     try:
         if not nested:
             _acquire(leases, name, stack, holder, wait, ttl)
         yield
     finally:
         with _held_guard:
-            _held[name] -= 1
-            last = not _held[name]
+            _held[key] -= 1
+            last = not _held[key]
             if last:
-                del _held[name]
+                del _held[key]
         if last and not nested:
             leases.release(name, holder)
 

@@ -28,6 +28,21 @@ def _runner(repo: Path, base: str, url: str, shard: tuple[int, int], log: Path, 
     ledger.close()
 
 
+def test_a_forked_runner_is_a_holder_of_its_own() -> None:
+    """The runners below are forks of this process: had they inherited its holder, all three would
+    have held every stack at once (the ledger lets a holder take its own lease again)."""
+    from orchestrator.services.stacklock import lease_holder
+
+    ours = lease_holder()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(lease_holder()))
+    child.start()
+    theirs = queue.get(timeout=30)
+    child.join(timeout=30)
+    assert theirs != ours and f" pid {child.pid} " in theirs
+
+
 def test_shards_split_applications_whole_and_cover_each_once() -> None:
     apps = [f"permit-{n}" for n in range(300)]
     shares = [[a for a in apps if shard_of(a, 3) == i] for i in (1, 2, 3)]
