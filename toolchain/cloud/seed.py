@@ -135,9 +135,12 @@ def seed(conn, catalogue: Catalogue) -> list[str]:
     if _has_trove(conn):
         made += _datastores(conn, catalogue, datastores(conn))
         service = conn.identity.find_project("service", domain_id="default", ignore_missing=True)
-        if service is not None:  # Trove's servers and volumes land there: room for every environment
+        if service is not None:  # Trove's servers, volumes and their security groups land there: room for every environment
             conn.block_storage.update_quota_set(service.id, gigabytes=-1, volumes=-1)
             conn.compute.update_quota_set(service.id, cores=-1, ram=-1, instances=-1)
+            # one security group per instance: Neutron's default of 10 ran out on a cloud that had
+            # served a day of test runs ("Quota exceeded for resources: ['security_group']")
+            conn.network.update_quota(service.id, security_groups=-1, security_group_rules=-1, ports=-1)
     return made
 
 
