@@ -162,7 +162,10 @@ def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: No
     home = tmp_path_factory.mktemp("govcloud-home")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_", "AWS_")) or k == "GOVCLOUD_ENGINE_DIR"}
-    with s3_state(admin, home, auth_config=(REPO / "govcloud.yaml").read_text(encoding="utf-8")) as config:
+    import openstack
+
+    with s3_state(openstack.connect(cloud=CLOUD), home,
+                  auth_config=(REPO / "govcloud.yaml").read_text(encoding="utf-8")) as config:
         yield _govcloud(env, home, config, keycloak)
 
 

@@ -25,7 +25,11 @@ def private(path: Path, text: str) -> Path:
 
 @contextmanager
 def s3_state(admin: Any, home: Path, *, auth_config: str) -> Iterator[Path]:
-    """A bucket and the configuration file that points govcloud at it; both removed after."""
+    """A bucket and the configuration file that points govcloud at it; both removed after.
+
+    ``admin`` must be a connection of its own: once a connection has resolved its object-store
+    endpoint, openstacksdk hands the same account URL to every ``connect_as_project`` made from
+    it, and the plan checks' container listings of other projects get 403."""
     # the object store's own address, unless the cloud serves S3 elsewhere (Ceph RGW on its own port)
     endpoint = urlsplit(os.environ.get("GOVCLOUD_TEST_S3_ENDPOINT") or admin.object_store.get_endpoint())
     bucket = f"govcloud-state-{secrets.token_hex(4)}"

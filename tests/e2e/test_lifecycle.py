@@ -219,7 +219,7 @@ def test_test_environment_by_hand_with_plain_pulumi_then_by_govcloud(govcloud, s
     assert status["state"] == "testing", status
 
 
-def test_a_second_checkout_shares_the_state_and_one_change_runs_at_a_time(govcloud, story, admin, tmp_path):
+def test_a_second_checkout_shares_the_state_and_one_change_runs_at_a_time(govcloud, story, tmp_path):
     """Issue 22: the state is in the cloud's object storage; a fresh clone (its own code, no
     Pulumi.<stack>.yaml) sees nothing to change; of two ups at once one runs, the other names
     the holder; a killed run's lock is named with the command that clears it, which works."""
@@ -244,10 +244,13 @@ def test_a_second_checkout_shares_the_state_and_one_change_runs_at_a_time(govclo
     assert f"stack {stack} is being changed by " in refused and " pid " in refused and " since " in refused, refused
 
     # a refresh killed while it holds the backend's lock (and the stack's lease)
+    import openstack
+
+    store = openstack.connect(cloud=CLOUD)  # not admin: see tests/e2e/s3state.py
     bucket = urlsplit(govcloud.env["PULUMI_BACKEND_URL"]).netloc
     killed = govcloud.start("refresh", str(story.manifest), "--env", "test", "--yes", new_session=True)
     deadline = time.monotonic() + 300
-    while not any(o.name.startswith(".pulumi/locks/") for o in admin.object_store.objects(bucket)):
+    while not any(o.name.startswith(".pulumi/locks/") for o in store.object_store.objects(bucket)):
         assert killed.poll() is None and time.monotonic() < deadline, "the refresh never took the backend's lock"
         time.sleep(0.2)
     os.killpg(killed.pid, signal.SIGKILL)
@@ -255,7 +258,7 @@ def test_a_second_checkout_shares_the_state_and_one_change_runs_at_a_time(govclo
     blocked = govcloud.run("up", str(story.manifest), "--env", "test", "--at", beijing(-74 * DAY), *OPS)
     assert blocked.returncode == 1 and f"govcloud state unlock {stack}" in blocked.stderr, blocked.stderr[-2000:]
     govcloud("state", "unlock", stack, "--yes")  # the holder's pid is gone: the lease and the lock are cleared
-    assert not any(o.name.startswith(".pulumi/locks/") for o in admin.object_store.objects(bucket))
+    assert not any(o.name.startswith(".pulumi/locks/") for o in store.object_store.objects(bucket))
     govcloud("up", str(story.manifest), "--env", "test", "--at", beijing(-74 * DAY), *OPS)
 
 
