@@ -194,14 +194,19 @@ def test_suspension_shuts_the_servers_off_and_withdraws_public_ingress_until_res
 
 
 def test_a_server_changed_by_hand_is_found(govcloud, story, admin):
-    [server] = list(admin.compute.servers(project_id=project(admin, story["app"]).id, all_projects=True))
+    owner = project(admin, story["app"])
+    [server] = list(admin.compute.servers(project_id=owner.id, all_projects=True))
     bigger = admin.compute.find_flavor("g.2c4g")
+    # the project's quota is the manifest's totals exactly: room for the bigger flavor, as an
+    # operator resizing by hand would have to make it; the resize is made in the project's scope
+    admin.compute.update_quota_set(owner.id, cores=16, ram=32768)
+    by_hand = admin.connect_as_project(owner)
     resized = False
     try:  # a Nova with one host and without allow_resize_to_same_host answers NoValidHost at once
-        admin.compute.resize_server(server, bigger.id)
-        admin.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=45)
-        admin.compute.confirm_server_resize(server)
-        admin.compute.wait_for_server(server, status="ACTIVE", wait=120)
+        by_hand.compute.resize_server(server, bigger.id)
+        by_hand.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=45)
+        by_hand.compute.confirm_server_resize(server)
+        by_hand.compute.wait_for_server(server, status="ACTIVE", wait=120)
         resized = True
     except Exception:  # noqa: BLE001 — a cloud that cannot resize: the stop below takes the same path
         admin.compute.wait_for_server(admin.compute.get_server(server.id), status="ACTIVE", wait=120)
