@@ -282,7 +282,7 @@ def _configured(stack_name: str, config: dict[str, str], engine: Engine, repo: P
     """The stack (created if new) with ``config`` written."""
     from pulumi import automation as auto
 
-    command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+    command = _command(engine)
     workspace = auto.LocalWorkspaceOptions(
         work_dir=str(repo),
         pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
@@ -397,10 +397,17 @@ def state_outputs(stack_name: str, engine: Engine, repo: Path = REPO) -> list[tu
 # --- whole stacks, for reclamation -------------------------------------------------------------
 
 
+def _command(engine: Engine) -> Any:
+    """The Pulumi CLI of ``engine`` for the Automation API (its version is the one we built)."""
+    from pulumi import automation as auto
+
+    return auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+
+
 def _workspace(engine: Engine, repo: Path) -> Any:
     from pulumi import automation as auto
 
-    command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+    command = _command(engine)
     return auto.LocalWorkspace(work_dir=str(repo), pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
                                env_vars=engine.env, secrets_provider="passphrase", pulumi_command=command)
 
@@ -460,9 +467,7 @@ def unlock(stack_name: str, engine: Engine, repo: Path = REPO) -> None:
 
 def _run_cli(engine: Engine, repo: Path, *args: str) -> str:
     """Run one Pulumi CLI command the Automation API has no method for; its stdout."""
-    from pulumi import automation as auto
-
-    command = auto.PulumiCommand(root=str(engine.root) if engine.root else None, skip_version_check=True)
+    command = _command(engine)
     env = {**engine.env, **({"PULUMI_HOME": str(engine.pulumi_home)} if engine.pulumi_home else {})}
     return command.run(list(args), str(repo), env).stdout
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.errors import GovcloudError
+from orchestrator.errors import GovcloudError, UsageError
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def diagnose(*, stack: str | None = None) -> list[Check]:
         ledger = Ledger.open()
         dialect = ledger.engine.dialect.name
         if backend.startswith("s3://") and dialect != "postgresql":
-            raise _Shared(f"the state is shared ({_shown(backend)}) but the ledger is {dialect} on this machine, "
+            raise UsageError(f"the state is shared ({_shown(backend)}) but the ledger is {dialect} on this machine, "
                           "so the leases that keep two engineers off one stack are not shared: set "
                           "GOVCLOUD_DATABASE_URL=postgresql://... for every checkout and runner")
         return f"{dialect} ledger reachable"
@@ -84,10 +84,6 @@ def diagnose(*, stack: str | None = None) -> list[Check]:
     if check("ledger", open_ledger):
         check("leases", lambda: _held(ledger))
     return checks
-
-
-class _Shared(GovcloudError):
-    exit_code = 2
 
 
 def _held(ledger: Any) -> str:
