@@ -122,7 +122,14 @@ keystone_branch() {
     --bootstrap-region-id RegionOne --bootstrap-admin-url http://127.0.0.1:5000/v3/ \
     --bootstrap-internal-url http://127.0.0.1:5000/v3/ --bootstrap-public-url http://127.0.0.1:5000/v3/
   start_service keystone
-  wait_ready keystone 60
+  # Keystone's threads once hung for good on its first concurrent requests (an eventlet semaphore:
+  # "greenlet.error: cannot switch to a different thread" in keystone.log): started again once.
+  (wait_ready keystone 60) || {
+    log "keystone does not answer; starting it again"
+    stop_services 30 keystone
+    start_service keystone
+    wait_ready keystone 60
+  }
   once catalog cloudctl register
   [[ $TROVE == 1 ]] && once catalog-trove cloudctl register trove
   return 0
