@@ -137,8 +137,8 @@ def _engine(text: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True, connect_args={
             k: v for k, v in connect_args.items() if k not in url.query
         })
-    url, read_only = _sqlite_access(url)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    access, read_only = _sqlite_access(url)
+    engine = sa.create_engine(access, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:

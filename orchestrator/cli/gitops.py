@@ -33,9 +33,10 @@ def gitops() -> None:
 def plan(ctx: click.Context, base: str, head: str, output: str, dirs: tuple[str, ...], repo: Path) -> None:
     """Validation, change class, quota, approval and resource difference of every affected stack."""
     from orchestrator.adapters.git import toplevel
+    from orchestrator.core.gitops import MANIFEST_DIRS
     from orchestrator.services import gitops as service
 
-    args = (toplevel(repo), base, head, *([dirs] if dirs else []))
+    args = (toplevel(repo), base, head, dirs or MANIFEST_DIRS)
     found = service.affected(*args) if output == "matrix" else service.plan(*args)
     payload = {"matrix": service.matrix, "json": lambda f: f.as_dict(), "markdown": service.render_markdown}[output](found)
     emit("json" if output != "markdown" else "table", payload, lambda text: click.echo(text, nl=False))

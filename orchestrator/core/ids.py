@@ -44,7 +44,7 @@ def unit_id(value: str, field: str = "unit") -> str:
     Traceback (most recent call last):
     ...
     orchestrator.errors.UsageError: --unit 'zj j' is not a unit id: 2-32 lowercase letters, digits and '-', starting with a letter (as metadata.unit.id of a manifest)
-    """
+    """  # noqa: E501 (a doctest's expected message is one line)
     text = value.strip()
     if text.isascii():  # only ASCII is folded: "\u212a" (Kelvin sign) must not become "k"
         text = text.lower()

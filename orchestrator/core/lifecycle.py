@@ -350,7 +350,9 @@ def apply(state: AppState, event: Event) -> AppState:
     t = transition(s.state, event.type, event.environment)
     at = event.at.isoformat()
     s.sequence, s.last_at = event.sequence, at
-    env, p = event.environment, event.payload
+    # the steps that key a per-environment map (approved, provisioned, data loss, failed) always name one,
+    # and those that record a digest (approved, provisioned) always carry one (decide sees to both)
+    env, p, digest = event.environment or "", event.payload, event.digest or ""
 
     def start(name: str) -> None:
         s.clocks[name] = [at, None]
@@ -406,7 +408,7 @@ def apply(state: AppState, event: Event) -> AppState:
         stop("review")
         start("test-ready")
     elif kind == "approved":
-        s.approved[env] = event.digest
+        s.approved[env] = digest
         decided(once_key(kind, env))
     elif kind == "adjustment-submitted":
         start("adjustment-review")
@@ -415,7 +417,7 @@ def apply(state: AppState, event: Event) -> AppState:
         if kind == "adjustment-reviewed":
             start("adjustment-ready")
     elif kind == "provisioned":
-        s.provisioned[env] = event.digest
+        s.provisioned[env] = digest
         s.deployed[env] = deployed()
         if env == "test" and s.state in (REVIEWED, TESTING):
             stop("test-ready")
@@ -474,12 +476,12 @@ def apply(state: AppState, event: Event) -> AppState:
         s.approvals.pop("major-change", None)  # a new request is approved anew
         start("change-review")
     elif kind == "change-approved":
-        assert s.change is not None
+        assert s.change is not None  # noqa: S101 (narrowing: the table allows change-approved only in change-review)
         expires = s.test_expires
         gone = "test" if expires and event.at >= expires else None  # an expired test env is not changed
         s.change["environments"] = sorted(e for e in s.provisioned if e != gone)
         for live in s.change["environments"]:
-            s.approved[live] = event.digest
+            s.approved[live] = digest
             decided(once_key("approved", live))
         s.requested_by = None
         stop("change-review")
@@ -500,7 +502,7 @@ def apply(state: AppState, event: Event) -> AppState:
         stop("reclamation", "test-window", "change-applied")
 
     if t.target == RESUME:
-        assert s.change is not None
+        assert s.change is not None  # noqa: S101 (narrowing: RESUME is reached only from a change)
         if all(s.provisioned.get(e) == s.change["digest"] for e in s.change["environments"]):
             s.state, s.operating, s.change = s.operating or TRIAL, None, None
             stop("change-applied")
@@ -542,9 +544,8 @@ def decide(
     payload = dict(payload or {})
     if kind in ("rejected", "adjustment-rejected") and not reason:
         raise RuleError("a rejection carries its reasons", rule="rejection-reasons", article="Art. 12")
-    if kind == "extended":
-        if int(payload.get("days", 0)) <= 0 or not reason:
-            raise RuleError("an extension names a positive number of days and a reason", rule="extension", article="Art. 13")
+    if kind == "extended" and (int(payload.get("days", 0)) <= 0 or not reason):
+        raise RuleError("an extension names a positive number of days and a reason", rule="extension", article="Art. 13")
     if kind == "backup-confirmed" and not reason:
         raise RuleError("the backup confirmation names its evidence", rule="backup-evidence", article="Art. 16")
     if kind in ("approved", "test-passed"):
@@ -561,11 +562,12 @@ def decide(
             raise RuleError("a re-application says why (which shared files changed)", rule="reapply-reason",
                             article="Art. 31")
     if kind == "change-approved":
-        assert state.change is not None
+        assert state.change is not None  # noqa: S101 (narrowing: allowed only in change-review)
         digest = state.change["digest"]
         if state.change["kind"] == "major" and not state.change["tested"]:
             raise RuleError(
-                "a major change passes the performance and security tests again before approval: record test-passed first",
+                "a major change passes the performance and security tests again before approval: "
+                "record test-passed first",
                 rule="major-change-tested",
                 article="Art. 15",
             )

@@ -51,7 +51,7 @@ def _tagged(payload: Any, sequence: int, status: int = 200) -> Json:
 
 @router.get("/applications", summary="Applications, by id; a unit sees its own")
 def list_applications(request: Request, actor: lc.Actor = Depends(api_actor),
-                      state: States | None = None,  # type: ignore[valid-type]
+                      state: States | None = None,
                       limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Any:
     unit = actor.unit if actor.role == lc.UNIT else None
     service = common.lifecycle(request)
@@ -149,7 +149,9 @@ async def post_change(application: str, request: Request, manifest: UploadFile =
 
 
 @router.post("/applications/{application}/{step}", summary="A step (app accept, reject, review, approve, ...)")
-def post_step(application: str, step: Literal[tuple(common.STEPS)], request: Request,  # type: ignore[valid-type]
+def post_step(application: str,
+              step: Literal[tuple(common.STEPS)],  # type: ignore[valid-type]  # as States above
+              request: Request,
               body: StepBody | None = None, if_match: str | None = Header(None),
               actor: lc.Actor = Depends(api_actor)) -> Any:
     fields = body.model_dump() if body else {}

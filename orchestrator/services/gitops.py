@@ -32,7 +32,7 @@ from orchestrator.errors import ExternalError
 if TYPE_CHECKING:
     from orchestrator.core.quota.policy import Policy
     from orchestrator.services.admission import Admissions
-    from orchestrator.core.stackplan import Admission, StackPlan
+    from orchestrator.core.stackplan import Admission, PlannedResource, StackPlan
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -172,7 +172,7 @@ def _applications(repo: Path, base: str, head: str, pairs: list[tuple[str | None
         new = report(new_raw.get(new_path), new_path) if new_path else None
         old_app = old.application if old else None
         new_app = new.application if new else None
-        if new is not None and new_app is None:
+        if new is not None and new_path and new_app is None:
             key = old_app.id if old_app else new_path
             entry = by_id.setdefault(key, AppChange(key, old_app.unit if old_app else "", "invalid", []))
             entry.change, entry.head_path = "invalid", new_path
@@ -279,6 +279,7 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
     head_pairs = [(a.head, Environment(s.env)) for a in todo for s in a.stacks if a.head and s.change != "removed"]
     base_pairs = [(a.base, Environment(s.env)) for a in todo for s in a.stacks if a.base and s.change != "added"]
     base_error = ""
+    base_plans: Sequence[_BasePlan | StackPlan]
     if found.program_changed:
         head_plans = plan_applications(head_pairs, meanwhile=meanwhile)
         try:
@@ -310,7 +311,7 @@ def _classify_data(app: AppChange, stack: StackChange, base: list, head: list) -
     """The stack's data steps, each a major change of the application (Art. 15)."""
     from orchestrator.services.datasafety import as_changes, disposable
 
-    assert app.base is not None and app.head is not None
+    assert app.base is not None and app.head is not None  # noqa: S101 (narrowing: only changed apps get here)
     env = Environment(stack.env)
     stack.data = data_changes(base, head, disposable(app.base, app.head, env), app.base.digest, app.head.digest)
     if stack.data.steps:
@@ -341,7 +342,7 @@ class _NoBaseProgram(Exception):
 @dataclass(frozen=True)
 class _BasePlan:
     stack: str
-    resources: list
+    resources: list[PlannedResource]
 
 
 def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Environment]]) -> list[_BasePlan]:

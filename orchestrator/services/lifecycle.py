@@ -343,7 +343,7 @@ class Lifecycle:
         report = validate_data(data, f"ledger:{application}")
         if not report.valid:
             raise ManifestInvalid(report.path, report.problems)
-        return report.application  # type: ignore[return-value]
+        return report.application  # type: ignore[return-value]  # a valid report has one
 
     def manifest_at(self, application: str, digest: str) -> Application | None:
         """The manifest of ``application`` at ``digest``, from its snapshot (None: none on record)."""

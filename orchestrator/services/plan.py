@@ -50,9 +50,10 @@ def plan_application(
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK, headroom=policy_headroom())
     stack = naming.stack_name(app.unit, app.id, env)
-    run = run_program(
-        lambda: deploy(app, env, settings), project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True
-    )
+    def program() -> None:
+        deploy(app, env, settings)
+
+    run = run_program(program, project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True)
     resources = app.environments[env].resources
     return StackPlan(
         stack=stack,
@@ -188,8 +189,8 @@ def _resources(run: ProgramRun) -> list[PlannedResource]:
     """Registered resources in tree order (parents first, siblings by type and name)."""
     by_urn = run.by_urn()
 
-    def path(urn: str) -> tuple:
-        chain: list[tuple[str, str]] = []
+    def path(urn: str) -> tuple[tuple[int, str, str], ...]:
+        chain: list[tuple[int, str, str]] = []
         while urn in by_urn:
             r = by_urn[urn]
             chain.append((_RANK.get(r.type, len(_RANK)), r.type, r.name))

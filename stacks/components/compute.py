@@ -8,7 +8,7 @@ authentication-platform client's secret, so it is a Pulumi secret (and a secret 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi_openstack import blockstorage, compute, networking
@@ -136,7 +136,7 @@ class Compute(pulumi.ComponentResource):
 
 
 
-def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, object]:
+def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, Any]:
     """Resource options guarding an instance's root disk: none for a ``stateless`` server;
     otherwise ``protect`` (no delete, no replacement) and, unless this run may rebuild it, the
     image inputs ignored, so a plain ``pulumi up`` never re-images it (``govcloud up`` refuses

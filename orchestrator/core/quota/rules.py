@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from pydantic import (
@@ -418,9 +418,11 @@ def _covers(rule: Ingress, port: int) -> bool:
     return low <= port <= high
 
 
-def _within(cidr: str, networks: list) -> bool:
+def _within(cidr: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     net = _network(cidr)
-    return net is not None and any(net.version == n.version and net.subnet_of(n) for n in networks)
+    if isinstance(net, ipaddress.IPv4Network):
+        return any(isinstance(n, ipaddress.IPv4Network) and net.subnet_of(n) for n in networks)
+    return net is not None and any(isinstance(n, ipaddress.IPv6Network) and net.subnet_of(n) for n in networks)
 
 
 @functools.lru_cache(maxsize=4096)
