@@ -362,8 +362,8 @@ def apply(state: AppState, event: Event) -> AppState:
                 "suspended": bool(p.get("suspended"))}
 
     def decided(key: str) -> None:
-        entry = {"digest": event.digest, "actor": event.actor, "at": at, "sequence": event.sequence,
-                 "event": event.type}
+        entry: dict[str, Any] = {"digest": event.digest, "actor": event.actor, "at": at,
+                                 "sequence": event.sequence, "event": event.type}
         if p.get("approvers"):  # a quorum's (a single approver's entry stays as ledgers hold it)
             entry["approvers"] = list(p["approvers"])
         s.decided = {**s.decided, key: entry}
@@ -867,7 +867,8 @@ def data_loss_gate(state: AppState, kind: str, environment: str | None, digest: 
         raise RuleError(f"{actor.name} may not approve a data loss they confirmed", rule="no-self-approval",
                         article="Art. 6-9")
     payload["resources"] = list(confirmed["resources"])
-    return confirmed["digest"]
+    approved: str = confirmed["digest"]
+    return approved
 
 
 def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | None, payload: dict[str, Any]) -> None:
@@ -875,12 +876,13 @@ def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | N
     reference (an order also its due date, after ``at``); one of each at a time; ``rectified``
     needs its evidence and something to end."""
     article = "Art. 37"
-    open_order = state.rectification is not None and not state.rectification.get("rectified")
+    open_order = (state.rectification if state.rectification is not None and not state.rectification.get("rectified")
+                  else None)
     if kind == RECTIFIED:
         if not reason:
             raise RuleError("a rectification is recorded with its evidence", rule="rectification-evidence",
                             article=article)
-        if state.suspension is None and not open_order:
+        if state.suspension is None and open_order is None:
             raise RuleError(f"{state.application} is neither suspended nor ordered to rectify anything",
                             rule="rectification-open", article=article)
         return
@@ -891,9 +893,9 @@ def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | N
         raise RuleError(f"{state.application} is suspended already (since {state.suspension['at']}, "
                         f"{state.suspension['reference']})", rule="suspended-once", article=article)
     if kind == RECTIFICATION_ORDERED:
-        if open_order:
+        if open_order is not None:
             raise RuleError(f"{state.application} has a rectification open already, due "
-                            f"{state.rectification['due']}", rule="rectification-open", article=article)
+                            f"{open_order['due']}", rule="rectification-open", article=article)
         try:
             due = dt.date.fromisoformat(str(payload.get("due")))
         except ValueError:
@@ -1023,6 +1025,9 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
 }
 
 
+DeadlineStatus = Literal["met", "missed", "open", "paused"]
+
+
 @dataclass(frozen=True)
 class Deadline:
     application: str
@@ -1031,7 +1036,7 @@ class Deadline:
     start: dt.date
     due: dt.date
     provisional: bool
-    status: Literal["met", "missed", "open", "paused"]
+    status: DeadlineStatus
     working_days: int  #: working days elapsed from the start to the end (or to now)
     done: dt.date | None
     days: int = 0  #: days elapsed from the start to the end (or to now), of the rule's own kind
@@ -1059,10 +1064,18 @@ def paused(state: AppState, name: str) -> bool:
     return name in RUNNING_CLOCKS and state.suspension is not None and state.clocks[name][1] is None
 
 
+def clock_start(state: AppState, name: str) -> dt.date:
+    """The day clock ``name`` of ``state`` started (apply starts every clock with its time)."""
+    started = state.clocks[name][0]
+    if started is None:
+        raise ValueError(f"clock {name} of {state.application} has no start")
+    return dt.datetime.fromisoformat(started).date()
+
+
 def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, bool]:
     """The due date of clock ``name`` of ``state`` and whether it is provisional."""
     rule = DEADLINE_RULES[name]
-    start = dt.datetime.fromisoformat(state.clocks[name][0]).date()
+    start = clock_start(state, name)
     if name in DATED and state.rectification:
         return dt.date.fromisoformat(state.rectification["due"]), False
     days = state.test_days if name == "test-window" else rule.days
@@ -1076,13 +1089,14 @@ def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, b
 def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bool = False) -> list[Deadline]:
     """Every clock of ``state`` (only the running ones if ``running``) as a deadline, judged at ``now``."""
     result = []
-    for name, (started, ended) in state.clocks.items():
+    for name, (_, ended) in state.clocks.items():
         if running and ended is not None:
             continue
         rule = DEADLINE_RULES[name]
         due, provisional = due_date(state, name, calendar)
-        start = dt.datetime.fromisoformat(started).date()
+        start = clock_start(state, name)
         done = dt.datetime.fromisoformat(ended).date() if ended else None
+        status: DeadlineStatus
         if paused(state, name):
             status = "paused"
         elif rule.kind == "not-before":

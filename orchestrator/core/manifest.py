@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
-from orchestrator.core.ids import SLUG_PATTERN, Environment
+from orchestrator.core.ids import SLUG_PATTERN
+from orchestrator.core.ids import Environment as Environment  # re-exported: the manifest's vocabulary
 
 API_VERSION = "govcloud/v1"
 KIND = "Application"

@@ -37,7 +37,7 @@ from orchestrator.core.sizing import FLAVORS, flavor, is_known_flavor
 WORLD = ("0.0.0.0/0", "::/0")
 
 
-def _not_empty(value: tuple) -> tuple:
+def _not_empty(value: tuple[Any, ...]) -> tuple[Any, ...]:
     if not value:
         raise ValueError("give at least one value; an empty list would switch the rule off unnoticed")
     return value
