@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, QueryableAttribute, mapped_column
 
 from orchestrator.adapters.ledgerbase import JSON, Base, _converted
 from orchestrator.adapters.ledgerfile import database_url
@@ -477,7 +477,8 @@ _EVENTS = sa.select(*(
 _ENVIRONMENTS = (None, *(e.value for e in ENVIRONMENTS))
 
 
-def _among(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[str]) -> Iterator[sa.ColumnElement]:
+def _among(conn: sa.Connection, column: sa.ColumnElement[str] | QueryableAttribute[str],
+           values: Sequence[str]) -> Iterator[sa.ColumnElement[bool]]:
     """Conditions that together select ``column`` in ``values``: one array on PostgreSQL (one
     round trip), lists of 1,000 on SQLite (its bound on parameters)."""
     if conn.dialect.name == "postgresql":

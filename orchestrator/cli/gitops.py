@@ -63,11 +63,12 @@ def apply(ctx: click.Context, base: str, parallel: int, wait: float, shard: tupl
     3 some failed."""
     from orchestrator.adapters.git import toplevel
     from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.gitops import MANIFEST_DIRS
     from orchestrator.services.gitops_apply import apply as apply_changes
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     report = apply_changes(toplevel(repo), base, actor=actor, ledger=Ledger.open(), parallel=parallel, wait=wait,
-                           on_result=_progress, shard=shard, **({"dirs": dirs} if dirs else {}))
+                           on_result=_progress, shard=shard, dirs=dirs or MANIFEST_DIRS)
     emit(output, report.as_dict(), _print_apply)
     ctx.exit(report.exit_code)
 

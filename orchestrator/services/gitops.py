@@ -215,7 +215,8 @@ def _classify(entry: AppChange) -> tuple[str, dict[str, Any]]:
 def _stacks(entry: AppChange) -> list[StackChange]:
     base_envs = set(entry.base.environments) if entry.base else set()
     head_envs = set(entry.head.environments) if entry.head else set()
-    unit = (entry.head or entry.base).unit if (entry.head or entry.base) else entry.unit
+    either = entry.head or entry.base
+    unit = either.unit if either else entry.unit
     stacks = []
     for env in sorted(base_envs | head_envs, key=ENVIRONMENTS.index):
         if env not in base_envs:
@@ -389,20 +390,23 @@ def _admit(found: Affected, admissions: Admissions | None, error: str, head_plan
     from orchestrator.core.quota import check_stack
     from orchestrator.core.stackplan import Admission
 
-    for app in (a for a in found.applications if a.head is not None):
+    for app in found.applications:
+        head = app.head
+        if head is None:
+            continue
         for stack in (s for s in app.stacks if s.change != "removed"):
             env = Environment(stack.env)
             if admissions is None:
                 stack.gate = _REFUSED | {"message": f"unknown: {error}"}
-                stack.quota = _quota(check_stack(app.head, env, _policy(found)))
+                stack.quota = _quota(check_stack(head, env, _policy(found)))
                 continue
             plan = head_plans.get(stack.stack)
             if plan is not None:
-                admission = admissions.admit(plan, app.head)
+                admission = admissions.admit(plan, head)
             else:
-                event, refusal = admissions.deployment(app.head, env)
+                event, refusal = admissions.deployment(head, env)
                 admission = Admission(stack.stack, refusal, check_stack(
-                    app.head, env, admissions.policy, admissions.held(app.head.unit)), event)
+                    head, env, admissions.policy, admissions.held(head.unit)), event)
             stack.gate = _gate(found, app, stack.env, admission)
             stack.quota = _quota(admission.violations)
 

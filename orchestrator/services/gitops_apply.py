@@ -81,7 +81,9 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
 
     if run is None:
         from orchestrator.services.plan import preload_planning
-        from orchestrator.services.provision import run_operation as run
+        from orchestrator.services.provision import run_operation
+
+        run = run_operation
 
         # Each stack is planned (admitted) in its thread: the provider SDKs' modules load lazily,
         # and two threads loading one at once found it half-initialised on the local cloud

@@ -96,10 +96,11 @@ def plan_manifests(
 
         for i, path in enumerate(paths):
             with contextlib.suppress(files.FileRefused):  # unreadable: planning it says so
-                items[i] = (path, files.read_bytes(path, what="manifest"))
-                keys[i] = cache.key(str(path), items[i][1], None if env is None else str(env),
-                                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
-                planned[i] = cache.get(keys[i])
+                raw = files.read_bytes(path, what="manifest")
+                items[i] = (path, raw)
+                key = keys[i] = cache.key(str(path), raw, None if env is None else str(env),
+                                          (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
+                planned[i] = cache.get(key)
     todo = [i for i, done in enumerate(planned) if done is None]
     forked = False
     if todo:

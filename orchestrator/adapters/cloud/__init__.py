@@ -533,8 +533,9 @@ class Cloud:
         self._call(lambda: self._conn.network.delete_security_group_rule(rule_id, ignore_missing=True),
                    f"deleting security group rule {rule_id}")
 
-    def _call(self, call: Callable[[], T], doing: str) -> T:
-        """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``."""
+    def _call(self, call: Callable[..., T], doing: str) -> T:
+        """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``.
+        (``Callable[...]``: a lambda in a loop binds the loop variable as a default argument.)"""
         try:
             return call()
         except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
@@ -542,8 +543,9 @@ class Cloud:
 
     # --- errors, converted once ----------------------------------------------------------------
 
-    def _attempt(self, call: Callable[[], T]) -> tuple[T | None, str | None]:
-        """``(call(), None)``, or ``(None, reason)`` when the cloud fails: the figure is unknown."""
+    def _attempt(self, call: Callable[..., T]) -> tuple[T | None, str | None]:
+        """``(call(), None)``, or ``(None, reason)`` when the cloud fails: the figure is unknown (as
+        :meth:`_call`, ``call`` may bind loop variables as default arguments)."""
         try:
             return call(), None
         except Exception as exc:  # noqa: BLE001 (openstacksdk, keystoneauth and socket errors alike)
@@ -590,7 +592,8 @@ class _LazyCloud:
     """:meth:`Cloud.lazy`: connects at the first attribute asked of it."""
 
     def __init__(self, name: str | None) -> None:
-        self._name, self._cloud = name, None
+        self._name = name
+        self._cloud: Cloud | None = None
 
     def __getattr__(self, attr: str) -> Any:
         if self._cloud is None:
