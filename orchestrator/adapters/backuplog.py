@@ -73,8 +73,8 @@ class BackupLog:
             return [_entry(r) for r in conn.execute(query)]
 
     def last_taken(self, applications: Iterable[str] | None = None) -> dict[tuple[str, str], dt.datetime]:
-        """(application, environment) -> when its latest backup was taken (the run's stated time): what a due decision needs,
-        in one query for every application (``None``: all)."""
+        """(application, environment) -> when its latest backup was taken (the run's stated time):
+        what a due decision needs, in one query for every application (``None``: all)."""
         query = (sa.select(R.c.application, R.c.environment, sa.func.max(R.c.stated_at))
                  .where(R.c.action == TAKEN).group_by(R.c.application, R.c.environment))
         if applications is not None:

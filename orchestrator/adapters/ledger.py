@@ -337,7 +337,8 @@ class Ledger:
         """Projected states, by id (``by_due``: earliest running deadline first); ``due_before``
         keeps those with a running deadline due before it, ``state`` and ``unit`` those in that
         state (or one of those states) or of that unit; ``limit`` and ``offset`` page them."""
-        # NULLS LAST is the ascending order of PostgreSQL's index (ix_applications_due_order): it reads the first rows only
+        # NULLS LAST is the ascending order of PostgreSQL's index (ix_applications_due_order):
+        # it reads the first rows only
         order = (ApplicationRow.next_due.asc().nulls_last(),) if by_due else ()
         query = self._filtered(sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due,
                                state, unit).order_by(*order, ApplicationRow.application).offset(offset).limit(limit)

@@ -232,7 +232,8 @@ ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL)
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One row of the ledger's backup record: evidence of a backup taken (id, kind, size, checksum,
-    start, end), a deletion by retention, a restore, a backup that failed or could not be taken (``missed``), or a restore drill (Art. 44)."""
+    start, end), a deletion by retention, a restore, a backup that failed or could not be taken
+    (``missed``), or a restore drill (Art. 44)."""
 
     application: str
     environment: str

@@ -10,20 +10,17 @@ and nothing else passes as a unit.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 from orchestrator.errors import UsageError
 
 
-class Environment(str, Enum):
-    """The three environments of Art. 13-14, in the order they open."""
+class Environment(StrEnum):
+    """The three environments of Art. 13-14, in the order they open (``str()`` is the value)."""
 
     TEST = "test"
     TRIAL = "trial"
     PRODUCTION = "production"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Every environment, in the order they open: the one list manifests, commands and the ledger use.

@@ -476,7 +476,7 @@ def apply(state: AppState, event: Event) -> AppState:
         s.approvals.pop("major-change", None)  # a new request is approved anew
         start("change-review")
     elif kind == "change-approved":
-        assert s.change is not None  # noqa: S101 (narrowing: the table allows change-approved only in change-review)
+        assert s.change is not None  # narrowing: the table allows change-approved only in change-review
         expires = s.test_expires
         gone = "test" if expires and event.at >= expires else None  # an expired test env is not changed
         s.change["environments"] = sorted(e for e in s.provisioned if e != gone)
@@ -502,7 +502,7 @@ def apply(state: AppState, event: Event) -> AppState:
         stop("reclamation", "test-window", "change-applied")
 
     if t.target == RESUME:
-        assert s.change is not None  # noqa: S101 (narrowing: RESUME is reached only from a change)
+        assert s.change is not None  # narrowing: RESUME is reached only from a change
         if all(s.provisioned.get(e) == s.change["digest"] for e in s.change["environments"]):
             s.state, s.operating, s.change = s.operating or TRIAL, None, None
             stop("change-applied")
@@ -562,7 +562,7 @@ def decide(
             raise RuleError("a re-application says why (which shared files changed)", rule="reapply-reason",
                             article="Art. 31")
     if kind == "change-approved":
-        assert state.change is not None  # noqa: S101 (narrowing: allowed only in change-review)
+        assert state.change is not None  # narrowing: allowed only in change-review
         digest = state.change["digest"]
         if state.change["kind"] == "major" and not state.change["tested"]:
             raise RuleError(

@@ -128,7 +128,7 @@ def load_manifest(path: str | FsPath, raw: bytes | None = None) -> Application:
     report = validate_file(path) if raw is None else validate_bytes(raw, str(FsPath(path)))
     if not report.valid:
         raise ManifestInvalid(report.path, report.problems)
-    assert report.application is not None  # noqa: S101 (narrowing: a valid report has one)
+    assert report.application is not None  # narrowing: a valid report has one
     return report.application
 
 

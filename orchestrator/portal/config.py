@@ -31,7 +31,7 @@ class PortalConfig:
 
     @property
     def oidc(self) -> OidcSettings:
-        assert self.settings.oidc is not None  # noqa: S101 (narrowing: checked at start-up)
+        assert self.settings.oidc is not None  # narrowing: checked at start-up
         return self.settings.oidc
 
     @property

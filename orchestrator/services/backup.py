@@ -207,10 +207,7 @@ class BackupService:
                           production_data=target.production_data)
         name = f"{application}-restore-{at:%Y%m%dT%H%M%S}"
         try:
-            if replace:
-                made = source.replace(backup, into, live_source)
-            else:
-                made = source.restore(backup, into, name)
+            made = source.replace(backup, into, live_source) if replace else source.restore(backup, into, name)
         except GovcloudError as exc:
             self.log.record([self._entry(target, core.MISSED, backup.kind, backup.id, at, source=backup.source,
                                          detail={"restore": True, "error": str(exc)[:1000]})])

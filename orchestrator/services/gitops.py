@@ -312,7 +312,7 @@ def _classify_data(app: AppChange, stack: StackChange, base: list, head: list) -
     """The stack's data steps, each a major change of the application (Art. 15)."""
     from orchestrator.services.datasafety import as_changes, disposable
 
-    assert app.base is not None and app.head is not None  # noqa: S101 (narrowing: only changed apps get here)
+    assert app.base is not None and app.head is not None  # narrowing: only changed apps get here
     env = Environment(stack.env)
     stack.data = data_changes(base, head, disposable(app.base, app.head, env), app.base.digest, app.head.digest)
     if stack.data.steps:

@@ -151,7 +151,7 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
 
     at = at or beijing_now()
 
-    assert app.head is not None and app.head_path is not None  # noqa: S101 (narrowing: deleted apps are not applied)
+    assert app.head is not None and app.head_path is not None  # narrowing: deleted apps are not applied
     result = StackResult(stack.stack, app.app, stack.env, "failed")
     path = found.repo / app.head_path
     on_disk = validate_file(path)
@@ -218,7 +218,7 @@ def _up(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, act
         result.status, result.message = "skipped", f"not applied: {exc}"
     except GovcloudError as exc:
         result.message = str(exc)
-    except Exception as exc:  # an engine adapter bug must not stop the other stacks
+    except Exception as exc:  # noqa: BLE001 (an engine adapter bug must not stop the other stacks)
         result.message = f"{type(exc).__name__}: {exc}"
     return result
 

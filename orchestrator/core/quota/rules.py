@@ -111,7 +111,7 @@ class EnvironmentShare(QuotaRule):
     scope = "stack"
 
     class Params(RuleParams):
-        shares: dict[Environment, Share] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}
+        shares: dict[Environment, Share] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}  # noqa: RUF012 (a pydantic field: copied per instance)
         measures: Measures = ("vcpu", "ram_gb", "volume_gb", "object_gb")
 
         @field_validator("shares")
