@@ -29,9 +29,9 @@ lint: $(STAMP) ## ruff format --check, ruff check, mypy (strict on orchestrator/
 	$(BIN)/mypy || status=1; \
 	exit $$status
 
-format: $(STAMP) ## rewrite the tree as make lint wants it: ruff format, then ruff check --fix
-	$(BIN)/ruff format .
+format: $(STAMP) ## rewrite the tree as make lint wants it: ruff check --fix (safe fixes only), then ruff format
 	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test: $(STAMP) ## unit and mock-runtime tests (no cloud, no Pulumi engine needed)
 	scripts/test-deps
