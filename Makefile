@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup demo test engine-test integration e2e e2e-data-safety engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
+.PHONY: help setup demo lint format test engine-test integration e2e e2e-data-safety engine benchmarks clean cloud-up cloud-down cloud-status cloud-smoke
 
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,18 @@ setup: $(STAMP) ## create .venv and install govcloud with its dev tools
 demo: $(STAMP) ## the main job on the embedded defaults: validate and plan the example manifests offline
 	$(BIN)/govcloud validate examples/manifests
 	$(BIN)/govcloud plan examples/manifests
+
+# All three run even when one fails, so one pass shows every finding; the target fails if any did.
+lint: $(STAMP) ## ruff format --check, ruff check, mypy (strict on orchestrator/core); config in pyproject.toml
+	@status=0; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
+
+format: $(STAMP) ## rewrite the tree as make lint wants it: ruff check --fix (safe fixes only), then ruff format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test: $(STAMP) ## unit and mock-runtime tests (no cloud, no Pulumi engine needed)
 	scripts/test-deps

@@ -29,7 +29,8 @@ def main() -> int:
         capture_output=True, text=True, check=True,
     ).stderr
     heavy = [m for m in ("pulumi", "openstack", "sqlalchemy", "pydantic") if f" {m}\n" in modules or f" {m}." in modules]
-    print(f"govcloud --help: median {statistics.median(times)*1000:.0f} ms, worst {max(times)*1000:.0f} ms over {RUNS} runs")
+    print(f"govcloud --help: median {statistics.median(times)*1000:.0f} ms, "
+          f"worst {max(times)*1000:.0f} ms over {RUNS} runs")
     print(f"heavy modules imported at start-up: {', '.join(heavy) or 'none'}")
     return 0 if statistics.median(times) < 0.3 else 1
 

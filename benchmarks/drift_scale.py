@@ -34,7 +34,7 @@ def world(stacks: int, share: float) -> tuple[list, list, dict, dict, dict, list
     failed = [(app, env) for app, env, _ in live[::100]]
     checked = {stack: now - dt.timedelta(hours=3) for _, _, stack in live[1::3] if stack not in drifting}
     found, recorded = {}, {}
-    for app, env, stack in live:
+    for app, _, stack in live:
         gone = [dr.Finding(stack, f"{app}-web", "openstack:networking/secGroup:SecGroup", "rules", None,
                            f"ingress tcp {p}-{p} from 0.0.0.0/0 (IPv4)") for p in (1000, 1001)]
         recorded[stack] = [dr.Recorded(f, dr.OPEN, now - dt.timedelta(days=3)) for f in gone]

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from plan_scale import DATABASE, generate  # noqa: E402
+from plan_scale import DATABASE, generate
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,8 @@
 workers, 20 concurrent clients for 60 s over the office queue page, ``GET /api/v1/applications?state=``
 and one application's page.
 
-    python benchmarks/portal_scale.py [--apps N] [--events-per-app M] [--seconds S] [--clients C] [--workers W] [--reuse]
+    python benchmarks/portal_scale.py [--apps N] [--events-per-app M] [--seconds S] [--clients C]
+                                      [--workers W] [--reuse]
 
 Target: p95 under 150 ms and no error. The portal runs with ``--dev-insecure-local-auth`` (the
 clients sign in on the development form; token verification is not what is measured) and a shared

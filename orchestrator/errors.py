@@ -5,17 +5,19 @@ Exit codes (DESIGN.md): 0 ok, 1 a rule said no, 2 usage error, 3 an outside syst
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GovcloudError(Exception):
     """Root of every error govcloud raises on purpose."""
 
     exit_code = 3
 
-    def __reduce__(self):  # survive pickling across a process pool, keyword state included
+    def __reduce__(self) -> tuple[Any, ...]:  # survive pickling across a process pool, keyword state included
         return (_restore, (type(self), self.args, self.__dict__))
 
 
-def _restore(cls: type, args: tuple, state: dict) -> GovcloudError:
+def _restore(cls: type[GovcloudError], args: tuple[Any, ...], state: dict[str, Any]) -> GovcloudError:
     error = cls.__new__(cls)
     error.args = args
     error.__dict__.update(state)

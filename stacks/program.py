@@ -154,12 +154,12 @@ def preload() -> None:
     """Load the provider SDK modules (lazy by default) and the templates before a fork."""
     import pulumi_keycloak
     import pulumi_openstack
-    import pulumi_random  # noqa: F401
+    import pulumi_random  # noqa: F401 (imported to be loaded before the fork)
 
     from orchestrator.adapters.templates import _environment
 
     for module in ("blockstorage", "compute", "database", "identity", "networking", "objectstorage"):
-        getattr(getattr(pulumi_openstack, module), "_utilities")  # the first attribute read loads the module
+        getattr(pulumi_openstack, module)._utilities  # noqa: B018 (the first attribute read loads the module)
     pulumi_keycloak.openid._utilities  # noqa: B018  (introspection attributes like __dict__ do not)
     auth.platform(auth.DEFAULT_PLATFORM, "oidc")
     _environment().get_template("cloud-init/user-data.yaml.j2")

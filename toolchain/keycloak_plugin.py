@@ -21,11 +21,12 @@ package (toolchain/README.md); see docs/engine.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import grpc
 import grpc.aio
@@ -137,8 +138,8 @@ class Resource:
     """What a resource type declares: its properties; and how it maps them to the admin API."""
 
     token: str
-    props: dict[str, Prop]
-    accepted: dict[str, Any] = {}
+    props: ClassVar[dict[str, Prop]]
+    accepted: ClassVar[dict[str, Any]] = {}
     """Upstream properties this plugin does not implement, accepted when set to upstream's default."""
     secret_outputs: frozenset[str] = frozenset()
 
@@ -270,7 +271,7 @@ class Client(Resource):
     """``keycloak:openid/client:Client``: an OpenID Connect client."""
 
     token = CLIENT
-    props = {
+    props: ClassVar[dict[str, Prop]] = {
         "realmId": Prop("string", required=True, replace=True),
         "clientId": Prop("string", required=True),
         "name": Prop("string", computed=True),
@@ -294,7 +295,7 @@ class Client(Resource):
         "accessTokenLifespan": Prop("string", computed=True),
         "extraConfig": Prop("map"),
     }
-    accepted = {
+    accepted: ClassVar[dict[str, Any]] = {
         "import": False, "useRefreshTokens": True, "useRefreshTokensClientCredentials": False,
         "standardTokenExchangeEnabled": False, "oauth2DeviceAuthorizationGrantEnabled": False,
         "backchannelLogoutSessionRequired": True,
@@ -419,14 +420,14 @@ class Role(Resource):
     """``keycloak:index/role:Role``: a client role (``clientId`` = the client's internal id) or a realm role."""
 
     token = ROLE
-    props = {
+    props: ClassVar[dict[str, Prop]] = {
         "realmId": Prop("string", required=True, replace=True),
         "clientId": Prop("string", replace=True),
         "name": Prop("string", required=True),
         "description": Prop("string", computed=True),
         "attributes": Prop("map", computed=True),
     }
-    accepted = {"import": False, "compositeRoles": []}
+    accepted: ClassVar[dict[str, Any]] = {"import": False, "compositeRoles": []}
 
     @staticmethod
     def representation(props: dict[str, Any]) -> dict[str, Any]:
@@ -671,10 +672,8 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"pulumi-resource-keycloak {VERSION} (govcloud stand-in): the Pulumi engine starts it "
                          "with the engine's address as the last argument\n")
         return 2
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(argv[-1]))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

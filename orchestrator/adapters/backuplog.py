@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,7 +43,7 @@ class BackupRow(Base):
     detail: Mapped[dict] = mapped_column(JSON)
 
 
-R = BackupRow.__table__
+R = Base.metadata.tables[BackupRow.__tablename__]  # the Core table (typed as one, which __table__ is not)
 
 
 class BackupLog:
@@ -54,7 +55,7 @@ class BackupLog:
     def record(self, entries: Iterable[Entry]) -> None:
         """Append ``entries`` in one transaction."""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        rows = [dict(application=e.application, environment=e.environment, action=e.action, kind=e.kind,
+        rows: list[dict[str, Any]] = [dict(application=e.application, environment=e.environment, action=e.action, kind=e.kind,
                      backup_id=e.backup_id[:255], source=e.source[:255], name=e.name[:255], size=e.size,
                      checksum=e.checksum, started_at=e.started, finished_at=e.finished, stated_at=e.at,
                      recorded_at=now, actor=e.actor, detail=dict(e.detail)) for e in entries]
@@ -72,8 +73,8 @@ class BackupLog:
             return [_entry(r) for r in conn.execute(query)]
 
     def last_taken(self, applications: Iterable[str] | None = None) -> dict[tuple[str, str], dt.datetime]:
-        """(application, environment) -> when its latest backup was taken (the run's stated time): what a due decision needs,
-        in one query for every application (``None``: all)."""
+        """(application, environment) -> when its latest backup was taken (the run's stated time):
+        what a due decision needs, in one query for every application (``None``: all)."""
         query = (sa.select(R.c.application, R.c.environment, sa.func.max(R.c.stated_at))
                  .where(R.c.action == TAKEN).group_by(R.c.application, R.c.environment))
         if applications is not None:

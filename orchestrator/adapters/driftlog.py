@@ -60,7 +60,8 @@ class RunRow(Base):
     counts: Mapped[dict] = mapped_column(JSON)
 
 
-F, R = FindingRow.__table__, RunRow.__table__
+# the Core tables (typed as tables, which __table__ is not), for bulk statements
+F, R = Base.metadata.tables[FindingRow.__tablename__], Base.metadata.tables[RunRow.__tablename__]
 
 
 class DriftLog:

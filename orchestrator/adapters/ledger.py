@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, QueryableAttribute, mapped_column
 
 from orchestrator.adapters.ledgerbase import JSON, Base, _converted
 from orchestrator.adapters.ledgerfile import database_url
@@ -137,8 +137,8 @@ def _engine(text: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True, connect_args={
             k: v for k, v in connect_args.items() if k not in url.query
         })
-    url, read_only = _sqlite_access(url)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    access, read_only = _sqlite_access(url)
+    engine = sa.create_engine(access, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:
@@ -337,7 +337,8 @@ class Ledger:
         """Projected states, by id (``by_due``: earliest running deadline first); ``due_before``
         keeps those with a running deadline due before it, ``state`` and ``unit`` those in that
         state (or one of those states) or of that unit; ``limit`` and ``offset`` page them."""
-        # NULLS LAST is the ascending order of PostgreSQL's index (ix_applications_due_order): it reads the first rows only
+        # NULLS LAST is the ascending order of PostgreSQL's index (ix_applications_due_order):
+        # it reads the first rows only
         order = (ApplicationRow.next_due.asc().nulls_last(),) if by_due else ()
         query = self._filtered(sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due,
                                state, unit).order_by(*order, ApplicationRow.application).offset(offset).limit(limit)
@@ -477,7 +478,8 @@ _EVENTS = sa.select(*(
 _ENVIRONMENTS = (None, *(e.value for e in ENVIRONMENTS))
 
 
-def _among(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[str]) -> Iterator[sa.ColumnElement]:
+def _among(conn: sa.Connection, column: sa.ColumnElement[str] | QueryableAttribute[str],
+           values: Sequence[str]) -> Iterator[sa.ColumnElement[bool]]:
     """Conditions that together select ``column`` in ``values``: one array on PostgreSQL (one
     round trip), lists of 1,000 on SQLite (its bound on parameters)."""
     if conn.dialect.name == "postgresql":

@@ -29,7 +29,7 @@ def _converted(application: str = "", location: str = "") -> Iterator[None]:
     except sa_exc.IntegrityError as exc:
         raise ConflictError(f"{application or 'the ledger'} changed meanwhile, retry") from exc
     except sa_exc.SQLAlchemyError as exc:
-        reason = " ".join(str(exc.orig or exc).split())
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # the driver's message, where one
         if "readonly database" in reason:
             raise ExternalError("the ledger is read-only here: status, history and deadlines read it, "
                                 "recording a step needs write access to the database file and its directory") from exc

@@ -72,8 +72,13 @@ class Digest:
 def _environment(autoescape: bool) -> Any:
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined,
-                              autoescape=autoescape, trim_blocks=True, keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=autoescape,  # noqa: S701 (HTML escaped; text and Markdown by cleaned())
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def render(fmt: str, notices: Iterable[nt.Queued], lang: str) -> str:

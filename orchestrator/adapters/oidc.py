@@ -73,7 +73,8 @@ def _actor(claims: dict[str, Any], settings: OidcSettings, wanted: str | None) -
     if len(roles) != 1:
         raise AuthenticationFailed(
             f"the ID token grants {'no govcloud role' if not roles else 'several roles: ' + ', '.join(roles)}"
-            f" (claim {settings.role_claim!r}); {'pick one with --role' if roles else 'ask the platform administrators'}"
+            f" (claim {settings.role_claim!r}); "
+            f"{'pick one with --role' if roles else 'ask the platform administrators'}"
         )
     unit, name = claims.get(settings.unit_claim), claims.get(settings.name_claim) or claims["sub"]
     for claim, value in ((settings.unit_claim, unit), (settings.name_claim, name)):

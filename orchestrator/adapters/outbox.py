@@ -69,7 +69,8 @@ class AttemptRow(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-N, A = NoticeRow.__table__, AttemptRow.__table__
+# the Core tables (typed as tables, which __table__ is not), for bulk statements
+N, A = Base.metadata.tables[NoticeRow.__tablename__], Base.metadata.tables[AttemptRow.__tablename__]
 
 
 def utcnow() -> dt.datetime:
@@ -102,11 +103,13 @@ def insert(conn: sa.Connection, addressed: Iterable[nt.Addressed], now: dt.datet
 _ARRAYS = {"fingerprint": "text", "kind": "text", "topic": "text", "application": "text", "unit": "text",
            "environment": "text", "due": "date", "notify_on": "date", "recipient": "text", "payload": "text"}
 _KNOWN = "SELECT fingerprint FROM notices WHERE fingerprint = ANY(%(fingerprint)b::text[])"
-_UNNEST = (f"INSERT INTO notices ({', '.join(_ARRAYS)}, status, attempts, created_at)"
-           f" SELECT {', '.join(c + '::jsonb' if c == 'payload' else c for c in _ARRAYS)},"
-           " %(status)b::text, 0, %(created_at)b::timestamp FROM unnest("
-           + ", ".join(f"%({c})b::{t}[]" for c, t in _ARRAYS.items())
-           + f") AS new({', '.join(_ARRAYS)}) ON CONFLICT (fingerprint) DO NOTHING RETURNING id")
+_UNNEST = (
+    f"INSERT INTO notices ({', '.join(_ARRAYS)}, status, attempts, created_at)"  # noqa: S608 (names from _ARRAYS; values bound)
+    f" SELECT {', '.join(c + '::jsonb' if c == 'payload' else c for c in _ARRAYS)},"
+    " %(status)b::text, 0, %(created_at)b::timestamp FROM unnest("
+    + ", ".join(f"%({c})b::{t}[]" for c, t in _ARRAYS.items())
+    + f") AS new({', '.join(_ARRAYS)}) ON CONFLICT (fingerprint) DO NOTHING RETURNING id"
+)
 
 
 def _insert_arrays(conn: sa.Connection, rows: dict[str, nt.Addressed], now: dt.datetime) -> int:
@@ -125,7 +128,7 @@ def _insert_arrays(conn: sa.Connection, rows: dict[str, nt.Addressed], now: dt.d
         if id(n) not in payloads:
             payloads[id(n)] = json.dumps(dict(n.payload))
         for column, value in zip(_ARRAYS, (fingerprint, n.kind, n.topic, n.application, n.unit, n.environment,
-                                           n.due, n.notify_on or n.due, a.recipient, payloads[id(n)])):
+                                           n.due, n.notify_on or n.due, a.recipient, payloads[id(n)]), strict=True):
             arrays[column].append(value)
     return len(conn.exec_driver_sql(_UNNEST, arrays | {"status": nt.PENDING, "created_at": now}).all())
 
@@ -219,7 +222,7 @@ class Outbox:
     def listing(self, status: str | None = None, application: str | None = None,
                 limit: int = 1000) -> list[nt.Queued]:
         """Notices, newest first, by status and application."""
-        where = sa.true()
+        where: sa.ColumnElement[bool] = sa.true()
         if status is not None:
             where = sa.and_(where, N.c.status == status)
         if application is not None:

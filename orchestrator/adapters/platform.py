@@ -76,6 +76,11 @@ class KeycloakAdmin:
     _token: str | None = field(default=None, repr=False)
     _token_until: float = field(default=0.0, repr=False)
 
+    def __post_init__(self) -> None:
+        # every request below is built on this URL: never file: or another scheme urllib opens
+        if urllib.parse.urlsplit(self.url).scheme not in ("http", "https"):
+            raise PlatformError(f"KEYCLOAK_URL {self.url!r}: the admin API is reached over http:// or https:// only")
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> KeycloakAdmin:
         """From ``KEYCLOAK_URL``, ``KEYCLOAK_CLIENT_ID``, ``KEYCLOAK_CLIENT_SECRET`` and optional
@@ -207,7 +212,7 @@ class KeycloakAdmin:
         return self._send(self._json_request(method, path, body))
 
     def _json_request(self, method: str, path: str, body: Mapping[str, Any] | None) -> urllib.request.Request:
-        return urllib.request.Request(
+        return urllib.request.Request(  # noqa: S310 (http(s): checked in __post_init__)
             f"{self._base()}{path}",
             method=method,
             data=None if body is None else json.dumps(body).encode(),
@@ -223,7 +228,7 @@ class KeycloakAdmin:
         if self._token is None or time.monotonic() >= self._token_until:
             form = urllib.parse.urlencode(self._grant()).encode()
             answer = self._send(
-                urllib.request.Request(
+                urllib.request.Request(  # noqa: S310 (http(s): checked in __post_init__)
                     f"{self._base()}/realms/{_quote(self.realm)}/protocol/openid-connect/token",
                     data=form,
                     method="POST",
@@ -238,7 +243,7 @@ class KeycloakAdmin:
     def _request(self, method: str, path: str) -> Any:
         token = self._access_token()
         return self._send(
-            urllib.request.Request(
+            urllib.request.Request(  # noqa: S310 (http(s): checked in __post_init__)
                 f"{self._base()}{path}", method=method, headers={"Authorization": f"Bearer {token}"}
             )
         )

@@ -128,7 +128,7 @@ def resource_policy(rule: QuotaRule, policy: Policy, stack: StackContext) -> Res
     return ResourceValidationPolicy(
         name=rule.name,
         description=_summary(rule),
-        enforcement_level=_LEVELS[policy.rule(rule.name).enforcement],
+        enforcement_level=_level(policy, rule),
         validate=validate,
     )
 
@@ -147,7 +147,7 @@ def stack_policy(rule: QuotaRule, policy: Policy, stack: StackContext) -> StackV
     return StackValidationPolicy(
         name=rule.name,
         description=_summary(rule),
-        enforcement_level=_LEVELS[policy.rule(rule.name).enforcement],
+        enforcement_level=_level(policy, rule),
         validate=validate,
     )
 
@@ -169,7 +169,7 @@ def stack_config_policy(stack: StackContext) -> StackValidationPolicy:
     )
 
 
-def policies(policy: Policy, stack: StackContext) -> list[ResourceValidationPolicy | StackValidationPolicy]:
+def policies(policy: Policy, stack: StackContext) -> list[pulumi_policy.Policy]:
     """One Pulumi policy per active rule, in the policy file's order, then ``stack-config``."""
     return [
         *(stack_policy(r, policy, stack) if r.scope == "stack" else resource_policy(r, policy, stack)
@@ -188,17 +188,25 @@ def serve(name: str, policy: Policy, source: ContextSource) -> None:
     stack = StackContext(source)
     base = _policy._PolicyAnalyzerServicer
 
-    class Analyzer(base):  # type: ignore[misc, valid-type]
-        def ConfigureStack(self, request, context):  # noqa: N802 (the gRPC method's name)
+    class Analyzer(base):  # type: ignore[misc, valid-type]  # a class found at run time (docstring)
+        def ConfigureStack(self, request, context):  # the gRPC method's name
             stack.configure(request.stack, request.config)
             return super().ConfigureStack(request, context)
 
-    _policy._PolicyAnalyzerServicer = Analyzer
+    _policy._PolicyAnalyzerServicer = Analyzer  # type: ignore[misc]  # swapped on purpose (docstring)
     try:
         pulumi_policy.PolicyPack(name=name, enforcement_level=EnforcementLevel.MANDATORY,
                                  policies=policies(policy, stack))
     finally:
-        _policy._PolicyAnalyzerServicer = base
+        _policy._PolicyAnalyzerServicer = base  # type: ignore[misc]  # and put back
+
+
+def _level(policy: Policy, rule: QuotaRule) -> EnforcementLevel:
+    """The Pulumi enforcement level of ``rule`` (one of the policy's own: see active_rules)."""
+    active = policy.rule(rule.name)
+    if active is None:
+        raise KeyError(f"rule {rule.name} is not in the policy")
+    return _LEVELS[active.enforcement]
 
 
 def _summary(rule: QuotaRule) -> str:

@@ -7,6 +7,7 @@ APP is an application id (looked up in ``--manifests`` directories, ``GOVCLOUD_M
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 from pathlib import Path
 
 import click
@@ -90,7 +91,7 @@ def _print_verification(payload: dict) -> None:
 class ProgressPrinter:
     """Engine progress for people, on stderr."""
 
-    SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " ", "refresh": "r"}
+    SYMBOLS: ClassVar[dict[str, str]] = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " ", "refresh": "r"}
 
     def __init__(self) -> None:
         from rich.console import Console

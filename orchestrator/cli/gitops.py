@@ -33,9 +33,10 @@ def gitops() -> None:
 def plan(ctx: click.Context, base: str, head: str, output: str, dirs: tuple[str, ...], repo: Path) -> None:
     """Validation, change class, quota, approval and resource difference of every affected stack."""
     from orchestrator.adapters.git import toplevel
+    from orchestrator.core.gitops import MANIFEST_DIRS
     from orchestrator.services import gitops as service
 
-    args = (toplevel(repo), base, head, *([dirs] if dirs else []))
+    args = (toplevel(repo), base, head, dirs or MANIFEST_DIRS)
     found = service.affected(*args) if output == "matrix" else service.plan(*args)
     payload = {"matrix": service.matrix, "json": lambda f: f.as_dict(), "markdown": service.render_markdown}[output](found)
     emit("json" if output != "markdown" else "table", payload, lambda text: click.echo(text, nl=False))
@@ -62,11 +63,12 @@ def apply(ctx: click.Context, base: str, parallel: int, wait: float, shard: tupl
     3 some failed."""
     from orchestrator.adapters.git import toplevel
     from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.gitops import MANIFEST_DIRS
     from orchestrator.services.gitops_apply import apply as apply_changes
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     report = apply_changes(toplevel(repo), base, actor=actor, ledger=Ledger.open(), parallel=parallel, wait=wait,
-                           on_result=_progress, shard=shard, **({"dirs": dirs} if dirs else {}))
+                           on_result=_progress, shard=shard, dirs=dirs or MANIFEST_DIRS)
     emit(output, report.as_dict(), _print_apply)
     ctx.exit(report.exit_code)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,6 +37,11 @@ def _run(method: str, *args, output: str, at: str | None, actor_name, actor_role
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     event = getattr(_lifecycle(), method)(*args, actor=actor, at=parse_at(at), **kw)
     emit(output, event.as_dict(), _print_event)
+
+
+def _print_events(events: list[dict[str, Any]]) -> None:
+    for e in events:
+        _print_event(e)
 
 
 def _print_event(e: dict) -> None:
@@ -294,7 +300,7 @@ def _print_status(payload) -> None:
 def history(application: str, at: str | None, output: str) -> None:
     """Every event of APPLICATION in order."""
     events = [e.as_dict() for e in _lifecycle().history(application)]
-    emit(output, events, lambda es: [_print_event(e) for e in es])
+    emit(output, events, _print_events)
 
 
 @cli.command(cls=Command)

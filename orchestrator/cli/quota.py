@@ -46,7 +46,8 @@ def quota_check(manifest: Path, env: str | None, policy: Path | None, manifests:
 @manifests_option
 @output_option
 def quota_usage(unit: str | None, policy: Path | None, manifests: tuple[Path, ...], output: str) -> None:
-    """Declared allocation per unit and environment (every environment the manifests declare) against the unit's limits."""
+    """Declared allocation per unit and environment (every environment the manifests declare)
+    against the unit's limits."""
     from orchestrator.services import quotas as svc
     from orchestrator.services.manifests import manifest_dirs
 
@@ -80,7 +81,6 @@ def quota_drift(app: str, env: str, manifests: tuple[Path, ...], cloud: str | No
 def capacity(threshold: float | None, policy: Path | None, cloud: str | None, output: str) -> None:
     """The cloud's use of compute, storage and network; exit 1 when any is at the threshold (Art. 31)."""
     from orchestrator.services import quotas as svc
-    from orchestrator.services.manifests import manifest_dirs
 
     payload = svc.capacity(cloud, threshold if threshold is not None else svc.policy(policy).capacity.threshold)
     emit(output, payload, _print_capacity)

@@ -7,12 +7,16 @@ on stdout; ``--output json`` prints one JSON object per step on stdout, then the
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, make_actor, output_option, rich_safe
 from orchestrator.core.text import printable
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 @cli.command(short_help="Provider: reclaim every resource of a terminated application (Art 16).")
@@ -68,7 +72,7 @@ class RichProgress:
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=self.console, transient=False)
-        self.tasks: dict[tuple[str, str], int] = {}
+        self.tasks: dict[tuple[str, str], TaskID] = {}
         self.progress.start()
         return self
 

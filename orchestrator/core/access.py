@@ -9,6 +9,7 @@ component's concern. Group membership is the authentication platform's (federate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.core import naming
 
@@ -67,7 +68,7 @@ class Assignment:
         """``group zwb-admins: member``"""
         return f"{self.actor} {self.actor_name or self.actor_id}: {self.role or self.role_id}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "name": self.name, "owned_by": None}
 
 

@@ -37,23 +37,36 @@ class Advice:
     numbers: dict[str, Any]
 
 
-class _Candidate(Protocol):
-    kind: str
-    application: str
-    env: str
-    resource: str
-    numbers: dict[str, Any]
+class _Candidate(Protocol):  # read-only members: the report's frozen dataclasses match
+    @property
+    def kind(self) -> str: ...
+    @property
+    def application(self) -> str: ...
+    @property
+    def env(self) -> str: ...
+    @property
+    def resource(self) -> str: ...
+    @property
+    def numbers(self) -> dict[str, Any]: ...
 
 
 class _Deadline(Protocol):
-    application: str
-    name: str
-    article: str
-    due: Any
-    status: str
-    taken: int
-    allowed: int
-    count: str
+    @property
+    def application(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def article(self) -> str: ...
+    @property
+    def due(self) -> Any: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def taken(self) -> int: ...
+    @property
+    def allowed(self) -> int: ...
+    @property
+    def count(self) -> str: ...
 
 
 def unit_advice(

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from orchestrator.core.naming import TAG_PREFIX
 from orchestrator.errors import RuleError
@@ -53,7 +54,7 @@ class StoredBackup:
     checksum: str | None = None  #: where the service gives one
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"created": self.created.isoformat(), "labels": dict(self.labels)}
 
 
@@ -231,7 +232,8 @@ ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL)
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One row of the ledger's backup record: evidence of a backup taken (id, kind, size, checksum,
-    start, end), a deletion by retention, a restore, a backup that failed or could not be taken (``missed``), or a restore drill (Art. 44)."""
+    start, end), a deletion by retention, a restore, a backup that failed or could not be taken
+    (``missed``), or a restore drill (Art. 44)."""
 
     application: str
     environment: str
@@ -248,7 +250,7 @@ class Entry:
     finished: dt.datetime | None = None
     detail: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self) | {"detail": dict(self.detail)}
         for key in ("at", "started", "finished"):
             out[key] = out[key].isoformat() if out[key] else None

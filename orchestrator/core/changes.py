@@ -116,9 +116,9 @@ def _diff(old: Any, new: Any, path: str) -> Iterator[_Diff]:
             elif before[name] != after[name]:
                 yield from _diff(before[name], after[name], sub)
     elif isinstance(old, list) and isinstance(new, list):
-        before, after = [_canonical(i) for i in old], [_canonical(i) for i in new]
-        yield from (_Diff(path, "removed", i) for i, c in zip(old, before, strict=True) if c not in after)
-        yield from (_Diff(path, "added", None, i) for i, c in zip(new, after, strict=True) if c not in before)
+        old_items, new_items = [_canonical(i) for i in old], [_canonical(i) for i in new]
+        yield from (_Diff(path, "removed", i) for i, c in zip(old, old_items, strict=True) if c not in new_items)
+        yield from (_Diff(path, "added", None, i) for i, c in zip(new, new_items, strict=True) if c not in old_items)
     else:
         yield _Diff(path, "changed", old, new)
 

@@ -167,16 +167,20 @@ def data_changes(before: Iterable[PlannedResource], after: Iterable[PlannedResou
 
 
 class EngineStep(Protocol):
-    """A step of a real preview (:class:`orchestrator.adapters.engine.EngineStep`)."""
+    """A step of a real preview (:class:`orchestrator.adapters.engine.EngineStep`), read-only."""
 
-    op: str
-    type: str
-    name: str
-    diffs: tuple[str, ...]
+    @property
+    def op(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def diffs(self) -> tuple[str, ...]: ...
 
 
 #: Preview operations that delete a resource's current object (``protected``: the engine refused it).
-_DESTROYING_OPS = {"delete": "delete", "delete-replaced": "replace", "replace": "replace",
+_DESTROYING_OPS: dict[str, Action] = {"delete": "delete", "delete-replaced": "replace", "replace": "replace",
                    "create-replacement": "replace", "protected": "replace"}
 
 
@@ -192,7 +196,7 @@ def engine_data_steps(steps: Iterable[EngineStep], disposable: Collection[str],
         if action is not None:
             why = ("the engine refused it: it is protected" if step.op == "protected"
                    else f"the engine would {step.op} it" + (f" ({', '.join(step.diffs)})" if step.diffs else ""))
-            found[step.name] = DataStep(action, step.type, step.name, f"preview: {why}")  # type: ignore[arg-type]
+            found[step.name] = DataStep(action, step.type, step.name, f"preview: {why}")
         elif step.op == "update" and step.type == SERVER and REBUILT_BY & set(step.diffs):
             found[step.name] = DataStep("rebuild", SERVER, step.name, "preview: the engine would rebuild it (image)")
     return list(found.values())

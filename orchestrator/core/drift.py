@@ -12,6 +12,7 @@ Remediation is never decided here: the approved digest is applied again (``govcl
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import fnmatch
 import hashlib
@@ -39,7 +40,7 @@ class Finding:
     before: Any
     after: Any
 
-    @property
+    @builtins.property  # the field ``property`` above shadows the builtin in this class body
     def fingerprint(self) -> str:
         """sha256 of (stack, resource, property, before, after): the same difference, the same print."""
         key = "\x1f".join((self.stack, self.resource, self.property, _canonical(self.before), _canonical(self.after)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
@@ -114,7 +114,7 @@ def program_fingerprint(files: Mapping[str, bytes]) -> str:
 T = TypeVar("T")
 
 
-def apply_chains(stacks: Iterable[T], app_of, env_of) -> list[list[T]]:
+def apply_chains(stacks: Iterable[T], app_of: Callable[[T], str], env_of: Callable[[T], str]) -> list[list[T]]:
     """Stacks grouped per application, each group in the order environments open (Art. 13-14); groups by application id.
 
     One group is applied in order (a failure stops the rest of its group); groups are independent.

@@ -10,20 +10,17 @@ and nothing else passes as a unit.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 from orchestrator.errors import UsageError
 
 
-class Environment(str, Enum):
-    """The three environments of Art. 13-14, in the order they open."""
+class Environment(StrEnum):
+    """The three environments of Art. 13-14, in the order they open (``str()`` is the value)."""
 
     TEST = "test"
     TRIAL = "trial"
     PRODUCTION = "production"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Every environment, in the order they open: the one list manifests, commands and the ledger use.
@@ -44,7 +41,7 @@ def unit_id(value: str, field: str = "unit") -> str:
     Traceback (most recent call last):
     ...
     orchestrator.errors.UsageError: --unit 'zj j' is not a unit id: 2-32 lowercase letters, digits and '-', starting with a letter (as metadata.unit.id of a manifest)
-    """
+    """  # noqa: E501 (a doctest's expected message is one line)
     text = value.strip()
     if text.isascii():  # only ASCII is folded: "\u212a" (Kelvin sign) must not become "k"
         text = text.lower()

@@ -350,7 +350,9 @@ def apply(state: AppState, event: Event) -> AppState:
     t = transition(s.state, event.type, event.environment)
     at = event.at.isoformat()
     s.sequence, s.last_at = event.sequence, at
-    env, p = event.environment, event.payload
+    # the steps that key a per-environment map (approved, provisioned, data loss, failed) always name one,
+    # and those that record a digest (approved, provisioned) always carry one (decide sees to both)
+    env, p, digest = event.environment or "", event.payload, event.digest or ""
 
     def start(name: str) -> None:
         s.clocks[name] = [at, None]
@@ -360,8 +362,8 @@ def apply(state: AppState, event: Event) -> AppState:
                 "suspended": bool(p.get("suspended"))}
 
     def decided(key: str) -> None:
-        entry = {"digest": event.digest, "actor": event.actor, "at": at, "sequence": event.sequence,
-                 "event": event.type}
+        entry: dict[str, Any] = {"digest": event.digest, "actor": event.actor, "at": at,
+                                 "sequence": event.sequence, "event": event.type}
         if p.get("approvers"):  # a quorum's (a single approver's entry stays as ledgers hold it)
             entry["approvers"] = list(p["approvers"])
         s.decided = {**s.decided, key: entry}
@@ -406,7 +408,7 @@ def apply(state: AppState, event: Event) -> AppState:
         stop("review")
         start("test-ready")
     elif kind == "approved":
-        s.approved[env] = event.digest
+        s.approved[env] = digest
         decided(once_key(kind, env))
     elif kind == "adjustment-submitted":
         start("adjustment-review")
@@ -415,7 +417,7 @@ def apply(state: AppState, event: Event) -> AppState:
         if kind == "adjustment-reviewed":
             start("adjustment-ready")
     elif kind == "provisioned":
-        s.provisioned[env] = event.digest
+        s.provisioned[env] = digest
         s.deployed[env] = deployed()
         if env == "test" and s.state in (REVIEWED, TESTING):
             stop("test-ready")
@@ -474,12 +476,12 @@ def apply(state: AppState, event: Event) -> AppState:
         s.approvals.pop("major-change", None)  # a new request is approved anew
         start("change-review")
     elif kind == "change-approved":
-        assert s.change is not None
+        assert s.change is not None  # narrowing: the table allows change-approved only in change-review
         expires = s.test_expires
         gone = "test" if expires and event.at >= expires else None  # an expired test env is not changed
         s.change["environments"] = sorted(e for e in s.provisioned if e != gone)
         for live in s.change["environments"]:
-            s.approved[live] = event.digest
+            s.approved[live] = digest
             decided(once_key("approved", live))
         s.requested_by = None
         stop("change-review")
@@ -500,7 +502,7 @@ def apply(state: AppState, event: Event) -> AppState:
         stop("reclamation", "test-window", "change-applied")
 
     if t.target == RESUME:
-        assert s.change is not None
+        assert s.change is not None  # narrowing: RESUME is reached only from a change
         if all(s.provisioned.get(e) == s.change["digest"] for e in s.change["environments"]):
             s.state, s.operating, s.change = s.operating or TRIAL, None, None
             stop("change-applied")
@@ -542,9 +544,8 @@ def decide(
     payload = dict(payload or {})
     if kind in ("rejected", "adjustment-rejected") and not reason:
         raise RuleError("a rejection carries its reasons", rule="rejection-reasons", article="Art. 12")
-    if kind == "extended":
-        if int(payload.get("days", 0)) <= 0 or not reason:
-            raise RuleError("an extension names a positive number of days and a reason", rule="extension", article="Art. 13")
+    if kind == "extended" and (int(payload.get("days", 0)) <= 0 or not reason):
+        raise RuleError("an extension names a positive number of days and a reason", rule="extension", article="Art. 13")
     if kind == "backup-confirmed" and not reason:
         raise RuleError("the backup confirmation names its evidence", rule="backup-evidence", article="Art. 16")
     if kind in ("approved", "test-passed"):
@@ -561,11 +562,12 @@ def decide(
             raise RuleError("a re-application says why (which shared files changed)", rule="reapply-reason",
                             article="Art. 31")
     if kind == "change-approved":
-        assert state.change is not None
+        assert state.change is not None  # narrowing: allowed only in change-review
         digest = state.change["digest"]
         if state.change["kind"] == "major" and not state.change["tested"]:
             raise RuleError(
-                "a major change passes the performance and security tests again before approval: record test-passed first",
+                "a major change passes the performance and security tests again before approval: "
+                "record test-passed first",
                 rule="major-change-tested",
                 article="Art. 15",
             )
@@ -865,7 +867,8 @@ def data_loss_gate(state: AppState, kind: str, environment: str | None, digest: 
         raise RuleError(f"{actor.name} may not approve a data loss they confirmed", rule="no-self-approval",
                         article="Art. 6-9")
     payload["resources"] = list(confirmed["resources"])
-    return confirmed["digest"]
+    approved: str = confirmed["digest"]
+    return approved
 
 
 def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | None, payload: dict[str, Any]) -> None:
@@ -873,12 +876,13 @@ def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | N
     reference (an order also its due date, after ``at``); one of each at a time; ``rectified``
     needs its evidence and something to end."""
     article = "Art. 37"
-    open_order = state.rectification is not None and not state.rectification.get("rectified")
+    open_order = (state.rectification if state.rectification is not None and not state.rectification.get("rectified")
+                  else None)
     if kind == RECTIFIED:
         if not reason:
             raise RuleError("a rectification is recorded with its evidence", rule="rectification-evidence",
                             article=article)
-        if state.suspension is None and not open_order:
+        if state.suspension is None and open_order is None:
             raise RuleError(f"{state.application} is neither suspended nor ordered to rectify anything",
                             rule="rectification-open", article=article)
         return
@@ -889,9 +893,9 @@ def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | N
         raise RuleError(f"{state.application} is suspended already (since {state.suspension['at']}, "
                         f"{state.suspension['reference']})", rule="suspended-once", article=article)
     if kind == RECTIFICATION_ORDERED:
-        if open_order:
+        if open_order is not None:
             raise RuleError(f"{state.application} has a rectification open already, due "
-                            f"{state.rectification['due']}", rule="rectification-open", article=article)
+                            f"{open_order['due']}", rule="rectification-open", article=article)
         try:
             due = dt.date.fromisoformat(str(payload.get("due")))
         except ValueError:
@@ -1021,6 +1025,9 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
 }
 
 
+DeadlineStatus = Literal["met", "missed", "open", "paused"]
+
+
 @dataclass(frozen=True)
 class Deadline:
     application: str
@@ -1029,7 +1036,7 @@ class Deadline:
     start: dt.date
     due: dt.date
     provisional: bool
-    status: Literal["met", "missed", "open", "paused"]
+    status: DeadlineStatus
     working_days: int  #: working days elapsed from the start to the end (or to now)
     done: dt.date | None
     days: int = 0  #: days elapsed from the start to the end (or to now), of the rule's own kind
@@ -1057,10 +1064,18 @@ def paused(state: AppState, name: str) -> bool:
     return name in RUNNING_CLOCKS and state.suspension is not None and state.clocks[name][1] is None
 
 
+def clock_start(state: AppState, name: str) -> dt.date:
+    """The day clock ``name`` of ``state`` started (apply starts every clock with its time)."""
+    started = state.clocks[name][0]
+    if started is None:
+        raise ValueError(f"clock {name} of {state.application} has no start")
+    return dt.datetime.fromisoformat(started).date()
+
+
 def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, bool]:
     """The due date of clock ``name`` of ``state`` and whether it is provisional."""
     rule = DEADLINE_RULES[name]
-    start = dt.datetime.fromisoformat(state.clocks[name][0]).date()
+    start = clock_start(state, name)
     if name in DATED and state.rectification:
         return dt.date.fromisoformat(state.rectification["due"]), False
     days = state.test_days if name == "test-window" else rule.days
@@ -1074,13 +1089,14 @@ def due_date(state: AppState, name: str, calendar: Calendar) -> tuple[dt.date, b
 def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bool = False) -> list[Deadline]:
     """Every clock of ``state`` (only the running ones if ``running``) as a deadline, judged at ``now``."""
     result = []
-    for name, (started, ended) in state.clocks.items():
+    for name, (_, ended) in state.clocks.items():
         if running and ended is not None:
             continue
         rule = DEADLINE_RULES[name]
         due, provisional = due_date(state, name, calendar)
-        start = dt.datetime.fromisoformat(started).date()
+        start = clock_start(state, name)
         done = dt.datetime.fromisoformat(ended).date() if ended else None
+        status: DeadlineStatus
         if paused(state, name):
             status = "paused"
         elif rule.kind == "not-before":

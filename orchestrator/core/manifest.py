@@ -9,12 +9,13 @@ Field names are camelCase in YAML (``sizeGb``, ``remoteCidr``) and snake_case in
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
-from orchestrator.core.ids import SLUG_PATTERN, Environment
+from orchestrator.core.ids import SLUG_PATTERN
+from orchestrator.core.ids import Environment as Environment  # re-exported: the manifest's vocabulary
 
 API_VERSION = "govcloud/v1"
 KIND = "Application"
@@ -84,7 +85,7 @@ class PortRange(Model):
     def parse(cls, value: object) -> PortRange | None:
         """``443``, ``"8000-8080"`` or ``{min, max}``; ``None`` means all ports."""
         if value is None or isinstance(value, (dict, PortRange)):
-            return value  # type: ignore[return-value]
+            return value  # type: ignore[return-value]  # a dict: pydantic validates it into a PortRange
         if isinstance(value, bool):
             raise ValueError("ports must be a number or a range 'LOW-HIGH'")
         if isinstance(value, int):
@@ -282,7 +283,7 @@ class Spec(Model):
     data_sharing: DataSharing = DataSharing()
     backup: Backup = Backup()
     resources: Resources = Resources()
-    environments: dict[Environment, dict | None] = Field(min_length=1)
+    environments: dict[Environment, dict[Any, Any] | None] = Field(min_length=1)
 
 
 class ManifestDocument(Model):

@@ -116,7 +116,7 @@ def security_rule_names(app: str, groups: Sequence[SecurityGroup]) -> dict[str, 
     names = [f"{name}-{_short_hash(group, rule)}" if name in clashes else name for group, _, rule, name in named]
     taken = set(names)
     out: dict[str, list[RuleName]] = {g.name: [] for g in groups}
-    for (group, n, _, _), name in zip(named, names):
+    for (group, n, _, _), name in zip(named, names, strict=True):
         old = resource_name(app, group, "rule", n)
         out[group].append(RuleName(name, None if old in taken else old))
     return out

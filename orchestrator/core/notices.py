@@ -143,7 +143,7 @@ def address(notices: Iterable[Notice], directory: Directory,
 
     ``contacts`` maps an application to its contacts' e-mail addresses (the manifest on record).
     """
-    out = []
+    out: list[Addressed] = []
     for notice in notices:
         recipients: dict[str, None] = {}
         for audience in notice.audience:
@@ -182,8 +182,8 @@ def from_event(before: lc.AppState, event: lc.Event, after: lc.AppState, calenda
     if kind is None:
         return []
     day = event.at.date()
-    base = dict(application=event.application, unit=after.unit or before.unit, environment=event.environment,
-                topic=event.type, due=day)
+    base: dict[str, Any] = dict(application=event.application, unit=after.unit or before.unit,
+                                environment=event.environment, topic=event.type, due=day)
     payload = {"event": event.type, "sequence": event.sequence, "actor": event.actor, "at": event.at.isoformat(),
                "reason": event.reason, "digest": event.digest, "state": after.state}
     if event.type == lc.APPROVAL_GIVEN:  # which step, and how far the quorum is
@@ -221,7 +221,8 @@ def scan(state: lc.AppState, calendar: Calendar, now: dt.datetime) -> list[Notic
             continue
         payload = {"deadline": d.name, "article": d.article, "start": d.start.isoformat(), "due": d.due.isoformat(),
                    "provisional": d.provisional, "state": state.state}
-        base = dict(application=state.application, unit=state.unit, topic=d.name, due=d.due, payload=payload)
+        base: dict[str, Any] = dict(application=state.application, unit=state.unit, topic=d.name, due=d.due,
+                                    payload=payload)
         if d.overdue:
             audience = (who, *(a for a in KINDS["deadline-missed"].audience if a != who))
             found.append(Notice("deadline-missed", audience=audience,

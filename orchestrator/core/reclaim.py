@@ -65,7 +65,7 @@ class Found:
     #: Deleted together with its owner (a server's port, a container's objects): no tag needed.
     owned_by: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "name": self.name, "owned_by": self.owned_by}
 
 

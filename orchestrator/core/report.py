@@ -101,7 +101,7 @@ class Replay:
     """The state at the period's end, every clock ever started, the period's changes."""
 
     state: lc.AppState
-    clocks: dict[tuple[str, str], tuple[str | None, int]]  #: (name, start) -> (end, test days)
+    clocks: dict[tuple[str, str | None], tuple[str | None, int]]  #: (name, start) -> (end, test days)
     changes: tuple[Change, ...]
 
 
@@ -109,7 +109,7 @@ def replay(events: Sequence[lc.Event], period: Period, until: dt.datetime | None
     """Fold the events stated before the period's end (and not after ``until``), keeping each
     clock and the period's changes."""
     state = lc.AppState(events[0].application if events else "")
-    clocks: dict[tuple[str, str], tuple[str | None, int]] = {}
+    clocks: dict[tuple[str, str | None], tuple[str | None, int]] = {}
     changes: list[Change] = []
     for event in events:
         if event.at >= period.end or (until is not None and event.at > until):
@@ -244,7 +244,7 @@ class MonthlyReport:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["compliance"]["percent_met"] = self.compliance.percent_met
-        for unit, figures in zip(data["units"], self.units):
+        for unit, figures in zip(data["units"], self.units, strict=True):
             unit["deadlines"] = [d.as_dict() for d in figures.deadlines]
             unit["changes"] = [c.as_dict() for c in figures.changes]
         return data
@@ -355,8 +355,8 @@ def unit_figures(
     """A unit's allocation against its limits, its candidates, deadlines, changes and advice."""
     apps = tuple(a for a, _ in items)
     allocated = add_totals(Totals(**e.allocated, world_open_rules=0) for a in apps for e in a.environments)
-    alloc = {m: getattr(allocated, m) for m in MEASURES}
-    percent = {m: (round(100 * alloc[m] / limits[m], 1) if limits.get(m) else None) for m in MEASURES}
+    alloc: dict[str, int] = {m: getattr(allocated, m) for m in MEASURES}
+    percent: dict[str, float | None] = {m: (round(100 * alloc[m] / limits[m], 1) if limits.get(m) else None) for m in MEASURES}
     candidates = tuple(
         c for a in apps for e in a.environments
         for c in [*idle_candidates(a, e, (used or {}).get(e.project), period), *over_provisioning(a, e)]

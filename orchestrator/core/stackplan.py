@@ -51,7 +51,7 @@ class Admission:
         return self.gate is None and not self.mandatory
 
     def as_dict(self) -> dict[str, Any]:
-        gate = {"passed": self.gate is None}
+        gate: dict[str, Any] = {"passed": self.gate is None}
         if self.gate is not None:
             gate |= {"rule": self.gate.rule, "message": self.gate.args[0], "article": self.gate.article}
         return {"gate": gate, "quota": {"violations": [v.as_dict() for v in self.violations],

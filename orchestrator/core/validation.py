@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from orchestrator.core.manifest import (
     Application,
@@ -44,6 +44,12 @@ from orchestrator.errors import ManifestInvalid
 
 #: What a semantic rule yields: the path in the effective model and a message.
 Finding = tuple[Path, str]
+#: A semantic rule's check: the application (or the plain document) in, findings out.
+Check = Callable[[Any], Iterable[Finding]]
+#: Where problems are reported: ``add(path, rule_name, message, article="")``.
+Add = Callable[..., None]
+#: Where each value of the effective model came from in the document.
+Origins = dict[Path, Path]
 
 
 @dataclass
@@ -90,11 +96,11 @@ class ManifestRule:
 RULES: dict[str, ManifestRule] = {}
 
 
-def rule(name: str, article: str = "", whole: bool = False, document: bool = False) -> Callable:
+def rule(name: str, article: str = "", whole: bool = False, document: bool = False) -> Callable[[Check], Check]:
     """Register a semantic rule. Its docstring says what it checks and gives an example. A
     ``document`` rule is given the plain document instead of the application."""
 
-    def register(check: Callable[[Any], Iterable[Finding]]) -> Callable:
+    def register(check: Check) -> Check:
         if name in RULES:
             raise ValueError(f"rule {name} registered twice")
         RULES[name] = ManifestRule(name, article, check, whole, document)
@@ -122,7 +128,7 @@ def load_manifest(path: str | FsPath, raw: bytes | None = None) -> Application:
     report = validate_file(path) if raw is None else validate_bytes(raw, str(FsPath(path)))
     if not report.valid:
         raise ManifestInvalid(report.path, report.problems)
-    assert report.application is not None
+    assert report.application is not None  # narrowing: a valid report has one
     return report.application
 
 
@@ -144,7 +150,7 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
     report = Report(source)
     root = data if root is None else root
     report.digest = digest_of(data)
-    problems: dict[tuple, Problem] = {}
+    problems: dict[tuple[str, str, str], Problem] = {}
     schema_paths: list[Path] = []
 
     def add(path: Path, rule_name: str, message: str, article: str = "") -> None:
@@ -154,6 +160,7 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
         problems.setdefault((problem.field, rule_name, message), problem)
 
     application, origins = _application(data, source, report.digest, add)
+    unprune: Callable[[Path], Path]
     unprune, complete = (lambda path: path), True
     if application is None and schema_paths:
         # Leave out the list items the schema refused, so the semantic rules can still report
@@ -180,8 +187,8 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
 
 
 def _application(
-    data: dict, source: str, digest: str, add: Callable
-) -> tuple[Application | None, dict[Path, Path]]:
+    data: dict[str, Any], source: str, digest: str, add: Add
+) -> tuple[Application | None, Origins]:
     """The application of ``data`` (None when the schema refused it) and its value origins."""
     document = _validate_model(ManifestDocument, data, (), {}, add)
     environments, origins = _effective_environments(data, add)
@@ -202,7 +209,7 @@ def _application(
     return application, origins
 
 
-def _prune(data: dict, paths: list[Path]) -> tuple[dict, Callable[[Path], Path]] | None:
+def _prune(data: dict[str, Any], paths: list[Path]) -> tuple[dict[str, Any], Callable[[Path], Path]] | None:
     """``data`` without the innermost list items that hold ``paths``, and a path translator.
 
     The translator maps a path in the pruned data back to the original data. ``None`` when a
@@ -210,14 +217,15 @@ def _prune(data: dict, paths: list[Path]) -> tuple[dict, Callable[[Path], Path]]
     """
     removed: dict[Path, set[int]] = {}
     for path in paths:
-        cut = max((i for i, part in enumerate(path) if isinstance(part, int)), default=None)
-        if cut is None:
+        indexes = [(i, part) for i, part in enumerate(path) if isinstance(part, int)]
+        if not indexes:
             return None
-        removed.setdefault(path[:cut], set()).add(path[cut])
+        cut, index = indexes[-1]
+        removed.setdefault(path[:cut], set()).add(index)
     pruned = copy.deepcopy(data)
     survivors: dict[Path, list[int]] = {}
     for list_path in sorted(removed, key=len, reverse=True):
-        holder = pruned
+        holder: Any = pruned  # dicts and lists down the path
         for part in list_path:
             holder = holder[part]
         survivors[list_path] = [i for i in range(len(holder)) if i not in removed[list_path]]
@@ -241,7 +249,7 @@ def _sorted(problems: Iterable[Problem]) -> list[Problem]:
 # --- schema and overrides ------------------------------------------------------------------
 
 
-def _validate_model(model: type, data: Any, prefix: Path, origins: dict, add: Callable) -> Any:
+def _validate_model(model: type[BaseModel], data: Any, prefix: Path, origins: Origins, add: Add) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -255,8 +263,8 @@ def _validate_model(model: type, data: Any, prefix: Path, origins: dict, add: Ca
 
 
 def _effective_environments(
-    data: dict, add: Callable
-) -> tuple[dict[Environment, EnvironmentSpec] | None, dict[Path, Path]]:
+    data: dict[str, Any], add: Add
+) -> tuple[dict[Environment, EnvironmentSpec] | None, Origins]:
     """Merge each declared environment's overrides into the base resources and validate."""
     spec = data.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("environments"), dict):
@@ -298,7 +306,7 @@ def _effective_environments(
 _MISSING = object()
 
 
-def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: dict, add) -> Any:
+def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: Origins, add: Add) -> Any:
     if over is None or over is _MISSING:
         return _take(base, bsrc, eff, origins, add)
     if base is None or base is _MISSING:
@@ -315,7 +323,7 @@ def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: dic
     if _named_list(base) and _named_list(over):
         base_at = _index_by_name(base, bsrc, add)
         over_at = _index_by_name(over, osrc, add)
-        merged = []
+        merged: list[Any] = []
         for name in {**base_at, **over_at}:
             i, j = base_at.get(name), over_at.get(name)
             merged.append(
@@ -331,7 +339,7 @@ def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: dic
     return _take(over, osrc, eff, origins, add)
 
 
-def _take(value: Any, src: Path, eff: Path, origins: dict, add) -> Any:
+def _take(value: Any, src: Path, eff: Path, origins: Origins, add: Add) -> Any:
     if value is _MISSING:
         return None
     origins[eff] = src
@@ -350,7 +358,7 @@ def _named_list(value: Any) -> bool:
     )
 
 
-def _index_by_name(items: list[dict], src: Path, add: Callable) -> dict[str, int]:
+def _index_by_name(items: list[dict[str, Any]], src: Path, add: Add) -> dict[str, int]:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         if item["name"] in seen:
@@ -480,7 +488,7 @@ def _rule_duplicate(app: Application) -> Iterator[Finding]:
     """
     for base, _, res in _each_env(app):
         for i, group in enumerate(res.security_groups):
-            first: dict[tuple, int] = {}
+            first: dict[tuple[Any, ...], int] = {}
             for j, r in enumerate(group.rules):
                 k = first.setdefault(r.identity, j)
                 if k != j:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -37,7 +37,7 @@ class CalendarDate:
     date: dt.date
     provisional: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(), "provisional": self.provisional}
 
 
@@ -71,7 +71,7 @@ class Calendar:
         as scans ask the same (start, n) for many applications."""
         if n < 0:
             raise ValueError("n must not be negative")
-        known = self.__dict__.setdefault("_added", {})
+        known: dict[tuple[dt.date, int], CalendarDate] = self.__dict__.setdefault("_added", {})
         if (start, n) not in known:
             if len(known) >= 100_000:  # a long-lived process: bounded
                 known.clear()
@@ -111,7 +111,7 @@ class Calendar:
 
     def _year_table(self, year: int) -> list[int]:
         """Cumulative working-day counts of ``year``, one entry per day (computed once per year)."""
-        tables = self.__dict__.setdefault("_tables", {})
+        tables: dict[int, list[int]] = self.__dict__.setdefault("_tables", {})
         if year not in tables:
             total, table = 0, []
             for ordinal in range(dt.date(year, 1, 1).toordinal(), dt.date(year, 12, 31).toordinal() + 1):
@@ -134,7 +134,7 @@ def _library_workday(day: dt.date) -> bool:
     """``chinese_calendar.is_workday``, cached: it scans its whole table on every call."""
     import chinese_calendar
 
-    return chinese_calendar.is_workday(day)
+    return bool(chinese_calendar.is_workday(day))
 
 
 def _library_knows(year: int) -> bool:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from orchestrator.files import MAX_BYTES
 
@@ -140,8 +140,8 @@ def plain(node: Any) -> Any:
     a lone surrogate, which nothing can store)."""
     count = 0
 
-    def text(value: Any) -> str:
-        value = str(value)
+    def text(node: Any) -> str:
+        value = str(node)
         if not value.isascii():
             try:
                 value.encode()
@@ -229,10 +229,10 @@ def line_of(root: Any, path: Path) -> int | None:
             if isinstance(node, dict) and part not in node and isinstance(part, str):
                 part = next((k for k in node if str(k) == part), part)  # plain() made the key a string
             if isinstance(node, dict) and part in node:
-                line = node.lc.key(part)[0] + 1
+                line = _positions(node).key(part)[0] + 1
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                line = node.lc.item(part)[0] + 1
+                line = _positions(node).item(part)[0] + 1
                 node = node[part]
             else:
                 break
@@ -248,6 +248,11 @@ def canonical(data: Any) -> str:
 
 def digest_of(data: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical(data).encode()).hexdigest()
+
+
+def _positions(node: Any) -> Any:
+    """ruamel's line and column record of a round-trip node (AttributeError for a plain one)."""
+    return node.lc
 
 
 def _own_line(node: Any) -> int | None:
@@ -307,11 +312,11 @@ def _fast_loader() -> type | None:
             return dt.date.fromisoformat(value)
         raise _Unsure(tag)
 
-    def sequence(loader: Any, node: Any) -> list:
+    def sequence(loader: Any, node: Any) -> list[Any]:
         return [loader.construct_object(child, deep=True) for child in node.value]
 
-    def mapping(loader: Any, node: Any) -> dict:
-        out: dict = {}
+    def mapping(loader: Any, node: Any) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
                 raise _Unsure("key")
@@ -325,12 +330,12 @@ def _fast_loader() -> type | None:
         raise _Unsure("tag")
 
     class Loader(CSafeLoader):
-        yaml_constructors: dict = {}
+        yaml_constructors: ClassVar[dict[Any, Any]] = {}
 
         def resolve(self, kind: Any, value: Any, implicit_: Any) -> str:
             if kind is ScalarNode and implicit_[0]:
                 return implicit(value)
-            return super().resolve(kind, value, implicit_)
+            return str(super().resolve(kind, value, implicit_))  # type: ignore[no-untyped-call]  # PyYAML's stub
 
     for tag in (_STR, _BOOL, _NULL, _INT, _FLOAT, _TIMESTAMP):
         Loader.add_constructor(tag, scalar)

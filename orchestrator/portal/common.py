@@ -135,8 +135,9 @@ def problem(error: GovcloudError) -> dict[str, Any]:
     }
     if rule:
         body["rule"] = rule
-    if getattr(error, "article", ""):
-        body["article"] = error.article  # type: ignore[attr-defined]
+    article = getattr(error, "article", "")  # rule errors name the regulation's article
+    if article:
+        body["article"] = article
     if isinstance(error, ManifestInvalid):
         body["problems"] = [p.as_dict() for p in error.problems]
     return body

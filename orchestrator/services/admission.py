@@ -78,9 +78,9 @@ def existing_ledger() -> Lifecycle | None:
     from orchestrator.adapters.ledgerfile import database_url
 
     url = database_url()
-    if not os.environ.get("GOVCLOUD_DATABASE_URL") and url.startswith("sqlite:///"):
-        if not Path(url.removeprefix("sqlite:///")).exists():
-            return None
+    if (not os.environ.get("GOVCLOUD_DATABASE_URL") and url.startswith("sqlite:///")
+            and not Path(url.removeprefix("sqlite:///")).exists()):
+        return None
     from orchestrator.adapters.ledger import Ledger  # SQLAlchemy: loaded only for a ledger that exists
     from orchestrator.services.lifecycle import Lifecycle
 

@@ -207,10 +207,7 @@ class BackupService:
                           production_data=target.production_data)
         name = f"{application}-restore-{at:%Y%m%dT%H%M%S}"
         try:
-            if replace:
-                made = source.replace(backup, into, live_source)
-            else:
-                made = source.restore(backup, into, name)
+            made = source.replace(backup, into, live_source) if replace else source.restore(backup, into, name)
         except GovcloudError as exc:
             self.log.record([self._entry(target, core.MISSED, backup.kind, backup.id, at, source=backup.source,
                                          detail={"restore": True, "error": str(exc)[:1000]})])
@@ -245,7 +242,7 @@ class BackupService:
                     checks.append({"environment": live.environment, "ok": False,
                                    "problem": "no complete backup to restore"})
                 for backup in latest:
-                    check = {"environment": live.environment, "kind": backup.kind, "backup": backup.id,
+                    check: dict[str, Any] = {"environment": live.environment, "kind": backup.kind, "backup": backup.id,
                              "created": backup.created.isoformat()}
                     try:
                         made = project.restore(backup, scratch, f"drill-{backup.kind}-{len(checks)}")
@@ -280,7 +277,7 @@ class BackupService:
         if self.actor.role != lc.PROVIDER:
             raise RuleError(f"{what} is for role provider, not {self.actor.role}", rule="role", article="Art. 30")
 
-    def _entry(self, live: Live, action: str, kind: str, backup_id: str, at: dt.datetime, **fields: Any) -> Entry:
+    def _entry(self, live: Live, action: str, kind: str | None, backup_id: str, at: dt.datetime, **fields: Any) -> Entry:
         return Entry(application=live.application, environment=live.environment, action=action, kind=kind or "-",
                      backup_id=backup_id or "-", at=at, actor=self.actor.name, **fields)
 

@@ -35,7 +35,7 @@ def decision(service: Lifecycle, application: str, actor: lc.Actor, at: dt.datet
     events = service.history(application)
     new = service.manifest(application)
     base_event = next((e for e in reversed(events) if e.type in APPROVALS and e.digest), None)
-    old = service.manifest_at(application, base_event.digest) if base_event else None
+    old = service.manifest_at(application, base_event.digest) if base_event and base_event.digest else None
     same = old is not None and old.digest == new.digest
     changes = [c.as_dict() for c in classify_applications(old, new)] if old is not None and not same else []
     opened = lc.steps_open(state, actor)

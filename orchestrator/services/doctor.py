@@ -7,6 +7,7 @@ stacks' leases, and the stacks held right now. Checks after a failed one still r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,12 +64,19 @@ def diagnose(*, stack: str | None = None) -> list[Check]:
         stacks.extend(engine.list_stacks(located))
         return f"{_shown(backend)} answers: {len(stacks)} stack(s)"
 
+    def writes() -> str:
+        engine.check_writable(located)
+        return "a probe stack was created and removed"
+
+    def decrypts(target: str) -> str:
+        engine.check_decrypts(target, located)
+        return f"decrypts the secrets of stack {target}"
+
     if check("backend", read):
-        check("backend writes", lambda: (engine.check_writable(located), "a probe stack was created and removed")[1])
+        check("backend writes", writes)
         target = stack or (stacks[0] if stacks else None)
         if target is not None:
-            check("passphrase", lambda: (engine.check_decrypts(target, located),
-                                         f"decrypts the secrets of stack {target}")[1])
+            check("passphrase", functools.partial(decrypts, target))
     ledger: Any = None
 
     def open_ledger() -> str:

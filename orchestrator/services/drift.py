@@ -124,9 +124,9 @@ def check(ledger: Any, ignore: tuple[dr.IgnoreRule, ...], *, application: str | 
                        "why": "its last up failed: the state is not the approved digest's" if (a, e) in broken
                        else "checked less than a day ago"}
                       for a, e, s in live if (a, e, s) not in chosen]
-    if chosen and finder is None:
-        finder = _engine_finder(cloud)
     for app, env, stack in chosen:
+        if finder is None:  # only when there is something to check
+            finder = _engine_finder(cloud)
         started = now
         item = StackCheck(app, env, stack)
         report.checked.append(item)

@@ -32,7 +32,7 @@ from orchestrator.errors import ExternalError
 if TYPE_CHECKING:
     from orchestrator.core.quota.policy import Policy
     from orchestrator.services.admission import Admissions
-    from orchestrator.core.stackplan import Admission, StackPlan
+    from orchestrator.core.stackplan import Admission, PlannedResource, StackPlan
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -172,7 +172,7 @@ def _applications(repo: Path, base: str, head: str, pairs: list[tuple[str | None
         new = report(new_raw.get(new_path), new_path) if new_path else None
         old_app = old.application if old else None
         new_app = new.application if new else None
-        if new is not None and new_app is None:
+        if new is not None and new_path and new_app is None:
             key = old_app.id if old_app else new_path
             entry = by_id.setdefault(key, AppChange(key, old_app.unit if old_app else "", "invalid", []))
             entry.change, entry.head_path = "invalid", new_path
@@ -215,7 +215,8 @@ def _classify(entry: AppChange) -> tuple[str, dict[str, Any]]:
 def _stacks(entry: AppChange) -> list[StackChange]:
     base_envs = set(entry.base.environments) if entry.base else set()
     head_envs = set(entry.head.environments) if entry.head else set()
-    unit = (entry.head or entry.base).unit if (entry.head or entry.base) else entry.unit
+    either = entry.head or entry.base
+    unit = either.unit if either else entry.unit
     stacks = []
     for env in sorted(base_envs | head_envs, key=ENVIRONMENTS.index):
         if env not in base_envs:
@@ -279,6 +280,7 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
     head_pairs = [(a.head, Environment(s.env)) for a in todo for s in a.stacks if a.head and s.change != "removed"]
     base_pairs = [(a.base, Environment(s.env)) for a in todo for s in a.stacks if a.base and s.change != "added"]
     base_error = ""
+    base_plans: Sequence[_BasePlan | StackPlan]
     if found.program_changed:
         head_plans = plan_applications(head_pairs, meanwhile=meanwhile)
         try:
@@ -310,7 +312,7 @@ def _classify_data(app: AppChange, stack: StackChange, base: list, head: list) -
     """The stack's data steps, each a major change of the application (Art. 15)."""
     from orchestrator.services.datasafety import as_changes, disposable
 
-    assert app.base is not None and app.head is not None
+    assert app.base is not None and app.head is not None  # narrowing: only changed apps get here
     env = Environment(stack.env)
     stack.data = data_changes(base, head, disposable(app.base, app.head, env), app.base.digest, app.head.digest)
     if stack.data.steps:
@@ -341,7 +343,7 @@ class _NoBaseProgram(Exception):
 @dataclass(frozen=True)
 class _BasePlan:
     stack: str
-    resources: list
+    resources: list[PlannedResource]
 
 
 def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Environment]]) -> list[_BasePlan]:
@@ -388,20 +390,23 @@ def _admit(found: Affected, admissions: Admissions | None, error: str, head_plan
     from orchestrator.core.quota import check_stack
     from orchestrator.core.stackplan import Admission
 
-    for app in (a for a in found.applications if a.head is not None):
+    for app in found.applications:
+        head = app.head
+        if head is None:
+            continue
         for stack in (s for s in app.stacks if s.change != "removed"):
             env = Environment(stack.env)
             if admissions is None:
                 stack.gate = _REFUSED | {"message": f"unknown: {error}"}
-                stack.quota = _quota(check_stack(app.head, env, _policy(found)))
+                stack.quota = _quota(check_stack(head, env, _policy(found)))
                 continue
             plan = head_plans.get(stack.stack)
             if plan is not None:
-                admission = admissions.admit(plan, app.head)
+                admission = admissions.admit(plan, head)
             else:
-                event, refusal = admissions.deployment(app.head, env)
+                event, refusal = admissions.deployment(head, env)
                 admission = Admission(stack.stack, refusal, check_stack(
-                    app.head, env, admissions.policy, admissions.held(app.head.unit)), event)
+                    head, env, admissions.policy, admissions.held(head.unit)), event)
             stack.gate = _gate(found, app, stack.env, admission)
             stack.quota = _quota(admission.violations)
 

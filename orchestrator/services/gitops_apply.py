@@ -3,9 +3,9 @@
 Decide first (would the ledger record it?), then lock (a ledger lease per stack; the Pulumi
 backend keeps its own lock during ``up``), run ``up`` through
 :func:`orchestrator.services.provision.run_operation` (which admits the stack again and records
-``provisioned``), and check the ledger shows it. A deleted
-manifest becomes a termination proposal for the unit to confirm, never a destroy. Every outcome is a :class:`StackResult`;
-one stack's failure stops only the later environments of its own application.
+``provisioned``), and check the ledger shows it. A deleted manifest becomes a termination
+proposal for the unit to confirm, never a destroy. Every outcome is a :class:`StackResult`; one
+stack's failure stops only the later environments of its own application.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
 
     if run is None:
         from orchestrator.services.plan import preload_planning
-        from orchestrator.services.provision import run_operation as run
+        from orchestrator.services.provision import run_operation
+
+        run = run_operation
 
         # Each stack is planned (admitted) in its thread: the provider SDKs' modules load lazily,
         # and two threads loading one at once found it half-initialised on the local cloud
@@ -149,7 +151,7 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
 
     at = at or beijing_now()
 
-    assert app.head is not None and app.head_path is not None
+    assert app.head is not None and app.head_path is not None  # narrowing: deleted apps are not applied
     result = StackResult(stack.stack, app.app, stack.env, "failed")
     path = found.repo / app.head_path
     on_disk = validate_file(path)
@@ -216,7 +218,7 @@ def _up(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, act
         result.status, result.message = "skipped", f"not applied: {exc}"
     except GovcloudError as exc:
         result.message = str(exc)
-    except Exception as exc:  # an engine adapter bug must not stop the other stacks
+    except Exception as exc:  # noqa: BLE001 (an engine adapter bug must not stop the other stacks)
         result.message = f"{type(exc).__name__}: {exc}"
     return result
 
@@ -275,6 +277,6 @@ def _request_termination(found: Affected, app: AppChange, lifecycle: Any, actor:
         result.message = f"manifest deleted, termination not proposed: {exc}"
         return result
     result.status, result.message = "termination-proposed", (
-        f"proposed (commit {commit[:12]}, git author {shown(author)}, unverified); unit {state.unit} confirms with: "
-        f"govcloud app terminate {app.app}")
+        f"proposed (commit {commit[:12]}, git author {shown(author)}, unverified); "
+        f"unit {state.unit} confirms with: govcloud app terminate {app.app}")
     return result

@@ -16,6 +16,7 @@ from orchestrator.core import lifecycle as lc
 from orchestrator.core import notices as nt
 from orchestrator.core.workdays import Calendar, default_calendar
 from orchestrator.errors import GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion, UsageError
+from orchestrator.services.stacklock import Leases
 
 if TYPE_CHECKING:  # the manifest machinery (pydantic) is imported only by the steps that read manifests
     from orchestrator.core.changes import Change
@@ -29,10 +30,12 @@ def beijing_now() -> dt.datetime:
     return dt.datetime.now(BEIJING).replace(tzinfo=None)
 
 
-class Store(Protocol):
-    """What the services need of the ledger (see :class:`orchestrator.adapters.ledger.Ledger`)."""
+class Store(Leases, Protocol):
+    """What the services need of the ledger (see :class:`orchestrator.adapters.ledger.Ledger`),
+    the stacks' leases included (``up`` holds one per stack)."""
 
     def events(self, application: str) -> list[lc.Event]: ...
+    def find_state(self, application: str) -> lc.AppState | None: ...
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,
                notices: Iterable[nt.Addressed] = ()) -> lc.Event: ...
     def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
@@ -343,7 +346,7 @@ class Lifecycle:
         report = validate_data(data, f"ledger:{application}")
         if not report.valid:
             raise ManifestInvalid(report.path, report.problems)
-        return report.application  # type: ignore[return-value]
+        return report.application  # type: ignore[return-value]  # a valid report has one
 
     def manifest_at(self, application: str, digest: str) -> Application | None:
         """The manifest of ``application`` at ``digest``, from its snapshot (None: none on record)."""

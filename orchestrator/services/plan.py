@@ -36,9 +36,9 @@ PLAN_CONFIG = {
     "keycloak:clientId": "govcloud-plan",
     "keycloak:clientSecret": "plan-placeholder",
 }
-SECRET = "[secret]"
+SECRET = "[secret]"  # noqa: S105 (what a plan shows in place of a secret, not one)
 #: The SDK's marker of a secret value in serialized properties.
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 (a public constant of the SDK, not a secret)
 
 
 def plan_application(
@@ -50,9 +50,10 @@ def plan_application(
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK, headroom=policy_headroom())
     stack = naming.stack_name(app.unit, app.id, env)
-    run = run_program(
-        lambda: deploy(app, env, settings), project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True
-    )
+    def program() -> None:
+        deploy(app, env, settings)
+
+    run = run_program(program, project=PROJECT, stack=stack, config=PLAN_CONFIG, preview=True)
     resources = app.environments[env].resources
     return StackPlan(
         stack=stack,
@@ -95,10 +96,11 @@ def plan_manifests(
 
         for i, path in enumerate(paths):
             with contextlib.suppress(files.FileRefused):  # unreadable: planning it says so
-                items[i] = (path, files.read_bytes(path, what="manifest"))
-                keys[i] = cache.key(str(path), items[i][1], None if env is None else str(env),
-                                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
-                planned[i] = cache.get(keys[i])
+                raw = files.read_bytes(path, what="manifest")
+                items[i] = (path, raw)
+                key = keys[i] = cache.key(str(path), raw, None if env is None else str(env),
+                                          (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
+                planned[i] = cache.get(key)
     todo = [i for i, done in enumerate(planned) if done is None]
     forked = False
     if todo:
@@ -111,7 +113,7 @@ def plan_manifests(
                 results = [plan_one(w) for w in work]
             else:
                 results, forked = _forked(plan_one, work, workers, meanwhile), True
-        for i, result in zip(todo, results):
+        for i, result in zip(todo, results, strict=True):
             planned[i] = result
     if meanwhile is not None and not forked:
         meanwhile()
@@ -188,8 +190,8 @@ def _resources(run: ProgramRun) -> list[PlannedResource]:
     """Registered resources in tree order (parents first, siblings by type and name)."""
     by_urn = run.by_urn()
 
-    def path(urn: str) -> tuple:
-        chain: list[tuple[str, str]] = []
+    def path(urn: str) -> tuple[tuple[int, str, str], ...]:
+        chain: list[tuple[int, str, str]] = []
         while urn in by_urn:
             r = by_urn[urn]
             chain.append((_RANK.get(r.type, len(_RANK)), r.type, r.name))

@@ -3,7 +3,8 @@
 ``govcloud plan`` keeps each manifest file's plans (the resources, totals and quotas of its stacks,
 never their admission: the lifecycle gate and the quota verdict depend on the ledger and the
 clock, and are decided afresh on every plan) in ``.govcloud/plan-cache/`` (under ``GOVCLOUD_HOME``
-when set; ``GOVCLOUD_PLAN_CACHE`` names the directory itself), one file per key. The key covers everything a plan is computed from:
+when set; ``GOVCLOUD_PLAN_CACHE`` names the directory itself), one file per key. The key covers
+everything a plan is computed from:
 
 - the manifest file's bytes and its path (plans name their source), and the environment asked for;
 - the plan's placeholders for what it cannot know (external network, provider config);
@@ -69,7 +70,8 @@ class PlanCache:
         from orchestrator import files
 
         try:
-            return pickle.loads(files.read_bytes(self.directory / key, limit=MAX_ENTRY_BYTES, what="plan cache entry"))
+            entry = files.read_bytes(self.directory / key, limit=MAX_ENTRY_BYTES, what="plan cache entry")
+            return pickle.loads(entry)  # noqa: S301 (the cache is as trusted as the code: see the module docstring)
         except (files.FileRefused, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return None  # absent, or written by a program that no longer unpickles: plan again
 

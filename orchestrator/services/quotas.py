@@ -81,7 +81,7 @@ def check(manifest: Path, env: Environment | None, policy: Policy, dirs: Sequenc
     if env is not None and env not in app.environments:
         raise UsageError(f"{manifest}: environment {env} is not declared")
     held = _with_own(app, unit_holdings(app.unit, dirs))
-    stacks = []
+    stacks: list[dict[str, Any]] = []
     for e in [env] if env else list(app.environments):
         violations = check_stack(app, e, policy, held)
         stacks.append({

@@ -8,7 +8,7 @@ authentication-platform client's secret, so it is a Pulumi secret (and a secret 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi_openstack import blockstorage, compute, networking
@@ -82,7 +82,7 @@ class Compute(pulumi.ComponentResource):
         # every server on any manifest change, a minor one included (Art. 15). The digest stays
         # in the server's metadata, which updates in place.
         stable_labels = {k: v for k, v in scope.labels.items() if k != "digest"}
-        user_data = pulumi.Output.all(auth.issuer, auth.client_id, auth.client_secret).apply(
+        user_data: pulumi.Output[str] = pulumi.Output.all(auth.issuer, auth.client_id, auth.client_secret).apply(
             lambda v: cloud_init(
                 instance_name,
                 stable_labels,
@@ -97,7 +97,9 @@ class Compute(pulumi.ComponentResource):
             image_name=server.image,
             key_pair=args["key_pair"],
             networks=[compute.InstanceNetworkArgs(port=port.id)],
-            user_data=pulumi.Output.secret(user_data),
+            # ignored: the SDK types secret()'s argument as a union (U | Awaitable[U] | Output[U]), from
+            # which mypy solves no U for an Output[str]
+            user_data=pulumi.Output.secret(user_data),  # type: ignore[arg-type]
             metadata=scope.metadata,
             power_state="shutoff" if scope.suspended else None,  # Art. 37; unset is the provider's "active"
             # The port is the server's own: a replacement must free it before the new server binds it.
@@ -136,7 +138,7 @@ class Compute(pulumi.ComponentResource):
 
 
 
-def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, object]:
+def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, Any]:
     """Resource options guarding an instance's root disk: none for a ``stateless`` server;
     otherwise ``protect`` (no delete, no replacement) and, unless this run may rebuild it, the
     image inputs ignored, so a plain ``pulumi up`` never re-images it (``govcloud up`` refuses

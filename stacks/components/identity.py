@@ -6,7 +6,7 @@ new project so that :attr:`Identity.provider`, scoped to the project, can create
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_openstack as openstack
@@ -66,17 +66,21 @@ class Identity(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self.project, retain_on_delete=True),
         )
         quotas = args["quotas"]
+        # the SDK's keyword names and counts (core/sizing.py), spread into each resource's arguments
+        compute_limits: dict[str, Any] = quotas.compute
+        network_limits: dict[str, Any] = quotas.network
+        block_storage_limits: dict[str, Any] = quotas.block_storage
         on_project = pulumi.ResourceOptions(parent=self.project)
         self.compute_quota = compute.QuotaSetV2(
-            f"{args['project_name']}-compute-quota", project_id=project_id, **quotas.compute, opts=on_project
+            f"{args['project_name']}-compute-quota", project_id=project_id, **compute_limits, opts=on_project
         )
         self.network_quota = networking.QuotaV2(
-            f"{args['project_name']}-network-quota", project_id=project_id, **quotas.network, opts=on_project
+            f"{args['project_name']}-network-quota", project_id=project_id, **network_limits, opts=on_project
         )
         self.block_storage_quota = blockstorage.QuoteSetV3(
             f"{args['project_name']}-block-storage-quota",
             project_id=project_id,
-            **quotas.block_storage,
+            **block_storage_limits,
             opts=on_project,
         )
         self.provider = openstack.Provider(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -50,6 +51,9 @@ class Scope:
         return naming.resource_name(self.app, *parts)
 
 
+R = TypeVar("R", bound=pulumi.Resource)
+
+
 class OneAtATime:
     """Creates resources of one kind one after another: each ``depends_on`` the one before.
 
@@ -62,11 +66,11 @@ class OneAtATime:
     def __init__(self, after: list[pulumi.Resource] | None = None) -> None:
         self._last: list[pulumi.Resource] = list(after or [])
 
-    def options(self, **options: object) -> pulumi.ResourceOptions:
+    def options(self, **options: Any) -> pulumi.ResourceOptions:
         """Resource options that wait for the previous resource of the kind."""
-        return pulumi.ResourceOptions(depends_on=list(self._last), **options)  # type: ignore[arg-type]
+        return pulumi.ResourceOptions(depends_on=list(self._last), **options)
 
-    def add(self, resource: pulumi.Resource) -> pulumi.Resource:
+    def add(self, resource: R) -> R:
         """Record ``resource`` as the one the next must wait for; returns it."""
         self._last = [resource]
         return resource

@@ -160,7 +160,7 @@ def test_an_image_change_rebuilds_only_with_an_approval_unless_the_servers_are_s
         base.parent.mkdir()
         base.write_text(text, encoding="utf-8")
         monkeypatch.setattr("tests.admission.test_up_data.SOCIAL_YAML", base)
-        path, digest = changed(lifecycle, tmp_path, ("retentionDays: 180", "retentionDays: 90"))
+        path, _digest = changed(lifecycle, tmp_path, ("retentionDays: 180", "retentionDays: 90"))
         lifecycle.record_provisioned("social-security", "trial", OPS, T("2026-03-20T15:00"))
         path, _ = changed(lifecycle, tmp_path, ("image: debian-12\n        count: 4", "image: debian-13\n        count: 4"),
                           at="2026-03-23T09:00", report="d")  # major: the test environment still runs stateful servers

@@ -40,7 +40,7 @@ def platform():
     documents: dict[str, dict | tuple[str, bytes]] = {"/jwks": {"keys": [jwk]}}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             body = documents.get(self.path)
             kind, raw = body if isinstance(body, tuple) else ("application/json", json.dumps(body or {}).encode())
             self.send_response(200 if body else 404)

@@ -135,7 +135,8 @@ def test_the_key_set_answering_html_is_one_line_through_the_cli(platform, tmp_pa
 
 # --- the configuration ---------------------------------------------------------------------------
 
-BASE = "auth: oidc\noidc:\n  issuer: https://sso.example.org/realms/gov\n  audience: govcloud-cli\n  roleMap: {govcloud-egov: egov-office}\n"
+BASE = ("auth: oidc\noidc:\n  issuer: https://sso.example.org/realms/gov\n  audience: govcloud-cli\n"
+        "  roleMap: {govcloud-egov: egov-office}\n")
 
 
 @pytest.mark.parametrize(
@@ -194,7 +195,7 @@ def test_issuer_is_https_or_loopback_http(tmp_path, issuer, allowed):
     if allowed:
         assert load_settings(path).oidc.issuer == issuer
     else:
-        with pytest.raises(SettingsInvalid, match="oidc.issuer: must be an https:// URL"):
+        with pytest.raises(SettingsInvalid, match=r"oidc.issuer: must be an https:// URL"):
             load_settings(path)
 
 

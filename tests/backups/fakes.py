@@ -43,7 +43,7 @@ class FakeProject:
         self._answer()
         if kind == core.VOLUME_SNAPSHOT and sum(b.kind == kind for b in self.held) >= self.snapshot_quota:
             _refused("fake", f"snapshotting volume {source.name}", 413,
-                     "SnapshotLimitExceeded: Maximum number of snapshots allowed (%d) exceeded" % self.snapshot_quota)
+                     f"SnapshotLimitExceeded: Maximum number of snapshots allowed ({self.snapshot_quota}) exceeded")
         backup = StoredBackup(kind, f"{kind}-{next(_ids)}", name, source.id, core.COMPLETE, at, 2**30,
                               "sha256:x" if kind == core.CONTAINER else None, dict(labels))
         self.held.append(backup)

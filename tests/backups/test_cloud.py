@@ -134,14 +134,14 @@ def _settled(conn: Any, path: str, key: str) -> dict:
 
 
 def test_a_run_takes_a_backup_of_each_kind_labelled_and_recorded(first_run, environment, cloud, ledger, app_id):
-    run, at = first_run
+    run, _ = first_run
     assert run.due and run.missed == [], run.missed
     assert run.volume_kind == core.VOLUME_SNAPSHOT  # no cinder-backup on the local cloud
     taken = {b.kind: b for b in run.taken}
     assert sorted(taken) == ["container", "database", "volume-snapshot"]
     assert taken["volume-snapshot"].source == environment["volume"].id
     assert taken["database"].source == environment["instance"]
-    expected = hashlib.sha256("".join(f"{k}\0{hashlib.md5(v).hexdigest()}\n"  # noqa: S324 (Swift's ETag)
+    expected = hashlib.sha256("".join(f"{k}\0{hashlib.md5(v).hexdigest()}\n"  # md5: Swift's ETag
                                       for k, v in sorted(OBJECTS.items())).encode()).hexdigest()
     assert taken["container"].checksum == f"sha256:{expected}"
     assert taken["container"].size == sum(len(v) for v in OBJECTS.values())
@@ -160,7 +160,7 @@ def test_a_run_takes_a_backup_of_each_kind_labelled_and_recorded(first_run, envi
 
 
 def test_a_volume_and_a_container_are_restored_into_a_fresh_project(first_run, environment, cloud, ledger, app_id):
-    run, at = first_run
+    run, _ = first_run
     service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS)
     fresh = environment["scratch_conn"]
     for kind in ("volume-snapshot", "container"):

@@ -3,8 +3,9 @@
 One application (``social-security``'s unit and materials under a fresh id, with lean resources:
 a ``stateless`` gateway group, and in its trial two stateful app servers with data volumes, a
 Trove database, an archive volume and a container) runs a trial environment with data in it:
-objects in its container and a snapshot made by hand of its archive volume. Then the edits of the issue, one at a time, each a change request approved by the
-office: a renamed data volume, a new image for the stateful servers, a lower server count, each
+objects in its container and a snapshot made by hand of its archive volume. Then the edits of
+the issue, one at a time, each a change request approved by the office: a renamed data volume,
+a new image for the stateful servers, a lower server count, each
 refused by ``up`` without the data-loss approval (nothing destroyed, checked by id) and done with
 it, exactly as approved and recorded; a new image for the stateless gateways, which proceeds;
 a Trove flavor change, which resizes in place; a volume grown while attached. Last, the

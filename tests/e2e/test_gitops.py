@@ -126,7 +126,8 @@ def city(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[st
                    if admin.identity.find_group(name, domain_id="default") is None]
     oidc_config = home / "govcloud-oidc.yaml"
     oidc_config.write_text(
-        f"auth: oidc\noidc:\n  issuer: {keycloak['KEYCLOAK_ISSUER']}\n  audience: {keycloak['KEYCLOAK_CLI_CLIENT_ID']}\n"
+        f"auth: oidc\noidc:\n  issuer: {keycloak['KEYCLOAK_ISSUER']}\n"
+        f"  audience: {keycloak['KEYCLOAK_CLI_CLIENT_ID']}\n"
         f"  roleClaim: {keycloak['KEYCLOAK_ROLE_CLAIM']}\n  unitClaim: {keycloak['KEYCLOAK_UNIT_CLAIM']}\n"
         "  roleMap: {govcloud-egov: egov-office, govcloud-provider: provider, govcloud-unit: unit}\n",
         encoding="utf-8")

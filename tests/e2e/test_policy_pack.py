@@ -4,7 +4,8 @@ as docs/quotas.md tells a provider to run it, on a stack of the local cloud.
 The engine starts the pack through our language host's ``RunPlugin`` and hands it the stack's
 config in ``ConfigureStack`` only; the pack must judge exactly the manifest and environment that
 config names. Each preview is compared with ``govcloud quota check`` on the same files: the same
-rules, the same messages (the pack names the resource, quota check the manifest's item), the same verdict (exit 0 without a mandatory violation, non-zero with).
+rules, the same messages (the pack names the resource, quota check the manifest's item), the
+same verdict (exit 0 without a mandatory violation, non-zero with).
 Nothing is created: previews only.
 """
 

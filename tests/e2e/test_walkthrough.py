@@ -93,7 +93,7 @@ def test_the_quotas_leave_room_for_a_snapshot_and_an_emergency_rule(govcloud, st
     # exactly at the needs (as before the headroom), the snapshot of a full project is refused
     admin.block_storage.update_quota_set(project.id, gigabytes=exact.block_storage["gigabytes"])
     try:
-        with pytest.raises(Exception, match="(?i)quota|exceed"):
+        with pytest.raises(Exception, match=r"(?i)quota|exceed"):
             ops.block_storage.create_snapshot(volume_id=volume.id, name="refused", force=True)
     finally:
         admin.block_storage.update_quota_set(project.id, gigabytes=2 * exact.block_storage["gigabytes"])

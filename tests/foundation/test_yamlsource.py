@@ -61,7 +61,7 @@ def test_common_documents_are_read_without_ruamel(text):
 
 @pytest.mark.parametrize("text", LEFT_TO_RUAMEL)
 def test_other_documents_are_left_to_ruamel(text):
-    with pytest.raises(Exception):  # noqa: B017, PT011  (any refusal sends the document to ruamel)
+    with pytest.raises(Exception):  # noqa: B017  (any refusal sends the document to ruamel)
         yamlsource._fast_load(text)
 
 

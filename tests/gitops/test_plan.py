@@ -163,7 +163,7 @@ def test_an_invalid_head_manifest_is_reported_and_never_planned(planned):
 
 def test_the_plan_is_taken_from_the_merge_base(history, planned):
     """A base that moved on after the head branched off: only the head's own changes count."""
-    r, commits = history
+    _, commits = history
     found = planned("initial", "major")
     assert set(by_app(found)) == {"open-data", "permit-prototype"}
     assert found.base == commits["initial"]

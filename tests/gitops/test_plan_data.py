@@ -82,7 +82,7 @@ def test_a_database_replacement_a_removed_container_and_a_lower_count_are_each_n
 
 
 def test_a_trove_resize_keeps_the_data_and_a_shrink_cannot_be_applied(tmp_path):
-    found, app, comment = social_security_change(
+    _, app, comment = social_security_change(
         tmp_path, ("            flavor: g.2c4g\n            sizeGb: 50\n", "            flavor: g.4c8g\n            sizeGb: 50\n"),
         ("          - name: archive\n            sizeGb: 100\n", "          - name: archive\n            sizeGb: 80\n"))
     [test] = [s for s in app.stacks if s.stack.endswith(".test")]

@@ -57,7 +57,7 @@ def test_a_change_to_a_module_the_program_imports_touches_every_stack() -> None:
     for module in ("orchestrator/core/access.py", "orchestrator/core/platform.py",
                    "orchestrator/adapters/cloud/credentials.py"):
         assert module in program
-        [(path, rule)] = gitops.shared_hits([module], program)
+        [(_, rule)] = gitops.shared_hits([module], program)
         assert rule.affects == "program" and gitops.is_program(module, program)
     assert gitops.shared_hits(["orchestrator/cli/lifecycle.py", "docs/gitops.md"], program) == []
 

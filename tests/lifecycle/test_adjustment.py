@@ -104,7 +104,7 @@ def test_an_up_at_the_same_digest_and_program_records_nothing(service):
     assert changed is not None and changed.type == lc.REAPPLIED
 
 
-def test_app_change_during_testing_submits_an_adjustment(run, tmp_path):  # noqa: F811
+def test_app_change_during_testing_submits_an_adjustment(run, tmp_path):
     for step in [
         ("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00"),
         ("app", "accept", APP, *OFFICE, "--at", "2026-02-24T09:00"),

@@ -86,9 +86,11 @@ def test_changes_command(run, tmp_path):
      "environments.production.resources.social-security-benefits: destroys data: database instance "
      "social-security-benefits (replace: datastore.version 8.0 -> 8.4"),
     (("    containers:\n      - name: scans\n", "    containers:\n      - name: images\n"),
-     "environments.trial.resources.social-security-scans: destroys data: container social-security-scans (delete:"),
+     "environments.trial.resources.social-security-scans: destroys data: "
+     "container social-security-scans (delete:"),
     (("          - name: app\n            count: 2", "          - name: app\n            count: 1"),
-     "environments.trial.resources.social-security-app-2-logs: destroys data: volume social-security-app-2-logs (delete:"),
+     "environments.trial.resources.social-security-app-2-logs: destroys data: "
+     "volume social-security-app-2-logs (delete:"),
 ], ids=["server-root-disk", "database-instance", "container", "lower-count"])
 def test_changes_names_each_kind_of_data_loss(run, tmp_path, edit, named):
     new = variant(tmp_path, "new", edit)

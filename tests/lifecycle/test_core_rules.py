@@ -148,7 +148,7 @@ def test_deadlines_cross_national_day_with_the_make_up_saturday():
     assert review.due == dt.date(2026, 10, 13)
     assert review.working_days == 2 and review.status == "open" and not review.provisional
     state.clocks["change-applied"] = ["2026-09-30T12:00:00", None]
-    applied = [d for d in lc.deadlines(state, cal, at("2026-10-11T09:00")) if d.name == "change-applied"][0]
+    applied = next(d for d in lc.deadlines(state, cal, at("2026-10-11T09:00")) if d.name == "change-applied")
     assert applied.due == dt.date(2026, 10, 10) and applied.overdue
 
 
@@ -227,7 +227,7 @@ def test_only_a_live_environment_at_its_approved_digest_is_reapplied(environment
 
 def test_a_leaving_application_is_not_reapplied():
     state = _state(lc.TERMINATION_REQUESTED, approved={"test": "d1"}, provisioned={"test": "d1"})
-    with pytest.raises(RuleError, match="reapplied .*not allowed in state termination-requested"):
+    with pytest.raises(RuleError, match=r"reapplied .*not allowed in state termination-requested"):
         lc.check_deployment(state, "test", "d1", at("2026-03-02T09:00"))
 
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
+import orchestrator.cli.lifecycle  # registers the commands
 import orchestrator.cli.report  # noqa: F401
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.cli import cli

@@ -251,14 +251,13 @@ def test_second_and_third_approvers_started_together_repeatedly(quorate, ledger,
         application = f"social-security-{n}"
         path = variant(tmp_path, f"s{n}", ("id: social-security", f"id: {application}"))
         quorate.submit(path, SOCIAL, at("2026-02-12T10:00"))
-        for step in (lambda: quorate.accept(application, CLERK, at("2026-02-24T09:00")),
-                     lambda: quorate.review(application, "ok", CLERK, at("2026-02-26T15:00")),
-                     lambda: quorate.approve(application, "test", CHIEF, at("2026-02-27T09:00")),
-                     lambda: quorate.record_provisioned(application, "test", OPS, at("2026-02-28T10:00")),
-                     lambda: quorate.approve(application, "trial", CHIEF, at("2026-03-11T09:00")),
-                     lambda: quorate.record_provisioned(application, "trial", OPS, at("2026-03-12T10:00")),
-                     lambda: quorate.approve(application, "production", CLERK, at("2026-04-11T10:00"))):
-            step()
+        quorate.accept(application, CLERK, at("2026-02-24T09:00"))
+        quorate.review(application, "ok", CLERK, at("2026-02-26T15:00"))
+        quorate.approve(application, "test", CHIEF, at("2026-02-27T09:00"))
+        quorate.record_provisioned(application, "test", OPS, at("2026-02-28T10:00"))
+        quorate.approve(application, "trial", CHIEF, at("2026-03-11T09:00"))
+        quorate.record_provisioned(application, "trial", OPS, at("2026-03-12T10:00"))
+        quorate.approve(application, "production", CLERK, at("2026-04-11T10:00"))
         barrier, results = ctx.Barrier(2), ctx.Queue()
         workers = [ctx.Process(target=_approve_production,
                                args=(database_url, who, barrier, results, application, False))

@@ -5,6 +5,7 @@ answers as a test scripts it (200, 429, 500, a robot error code, or a slow answe
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -161,10 +162,8 @@ class Receiver:
                     answer = 200
                 if isinstance(answer, tuple) and answer[0] == "hang":  # until the client is gone
                     self.connection.settimeout(answer[1])
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.recv(1)
-                    except OSError:
-                        pass
                     return
                 status, code = (200, answer[1]) if isinstance(answer, tuple) else (answer, 0)
                 if not verified:  # what the platforms answer to a bad signature

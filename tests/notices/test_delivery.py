@@ -226,7 +226,7 @@ def test_settings_refuse_secrets_in_the_file_and_unknown_keys():
         NoticeSettings.model_validate({"robots": {"x": {"type": "dingtalk", "urlEnv": "X"}}})
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         NoticeSettings.model_validate({"email": {"host": "h", "from": "a@b", "password": "inline"}})
-    with pytest.raises(ValidationError, match="robots not configured under notices.robots: robot:nobody"):
+    with pytest.raises(ValidationError, match=r"robots not configured under notices.robots: robot:nobody"):
         NoticeSettings.model_validate({"office": ["robot:nobody"]})
     with pytest.raises(ValidationError, match="https://"):
         NoticeSettings.model_validate({"robots": {"x": {"type": "webhook", "url": "http://example.com/", "secretEnv": "S"}}})

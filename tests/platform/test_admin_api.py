@@ -70,7 +70,7 @@ def keycloak() -> Iterator[FakeKeycloak]:
                 return False
             return True
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             fake.requests.append(f"POST {self.path}")
             form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             if self.path != "/realms/master/protocol/openid-connect/token":
@@ -82,7 +82,7 @@ def keycloak() -> Iterator[FakeKeycloak]:
             else:
                 self._answer(401, {"error": "invalid_client"})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             fake.requests.append(f"GET {self.path}")
             if not self._authorised():
                 return
@@ -99,7 +99,7 @@ def keycloak() -> Iterator[FakeKeycloak]:
             first, most = int(q.get("first", 0)), int(q.get("max", 100))
             self._answer(200, found[first:first + most])
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             fake.requests.append(f"DELETE {self.path}")
             if not self._authorised():
                 return

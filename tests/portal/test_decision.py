@@ -8,7 +8,7 @@ import re
 
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
-from orchestrator.services.lifecycle import Lifecycle, beijing_now
+from orchestrator.services.lifecycle import beijing_now
 
 from .conftest import EXAMPLES, recorded, upload, variant
 from .test_pages import sign_in

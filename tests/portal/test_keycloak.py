@@ -33,6 +33,6 @@ def test_bearer_id_tokens_of_the_platform_act_through_the_api(live_portal, id_to
     assert [e["type"] for e in history] == ["submitted", "accepted"]
 
 
-def test_a_forged_session_cookie_is_not_believed(live_portal):
+def test_a_forged_session_cookie_is_not_believed(live_portal):  # noqa: F811 (the fixture from .live)
     with httpx.Client(cookies={"govcloud_session": "eyJhY3RvciI6IHsibmFtZSI6ICJ4In19.forged.sig"}) as client:
         assert client.get(live_portal.url + "/queue").headers["location"] == "/login"

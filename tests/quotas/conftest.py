@@ -83,7 +83,7 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
                     "properties": {"metadata": {**naming.header_metadata(app, env), "Quota-Bytes": str(c.size_gb * GIB)}}})
     rule_names = naming.security_rule_names(app.id, res.security_groups)
     for g in res.security_groups:
-        for r, named in zip(g.rules, rule_names[g.name]):
+        for r, named in zip(g.rules, rule_names[g.name], strict=True):
             props: dict[str, Any] = {"direction": r.direction, "ethertype": r.ethertype}
             if r.protocol != "any":
                 props["protocol"] = r.protocol
@@ -119,7 +119,8 @@ def bad_app() -> Application:
     text = replace_once(text, '  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"')
     text = replace_once(text, "            ports: 22\n            remoteCidr: 10.20.0.0/16", "            ports: 22\n            remoteCidr: 0.0.0.0/0")
     text = replace_once(text, "      - name: db-clients\n        rules: []",
-                        "      - name: db-clients\n        rules:\n          - protocol: tcp\n            ports: 3306\n            remoteCidr: 0.0.0.0/0")
+                        "      - name: db-clients\n        rules:\n          - protocol: tcp\n"
+                        "            ports: 3306\n            remoteCidr: 0.0.0.0/0")
     text = replace_once(text, "        sizeGb: 1000\n        type: encrypted\n", "        sizeGb: 3000\n")
     text = replace_once(text, "        flavor: g.2c4g\n        image: debian-12\n        count: 2", "        flavor: g.2c16g\n        image: debian-12\n        count: 2")
     return app_from_text(text)

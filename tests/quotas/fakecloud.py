@@ -46,7 +46,7 @@ def connection(
     else:
         rps = [fakes.generate_fake_resource(resource_provider.ResourceProvider, name=f"node-{i}")
                for i in range(len(providers))]
-        by_name = {rp.name: p for rp, p in zip(rps, providers)}
+        by_name = {rp.name: p for rp, p in zip(rps, providers, strict=True)}
         conn.placement.resource_providers.return_value = iter(rps)
         conn.placement.resource_provider_inventories.side_effect = lambda rp: iter(by_name[rp.name][0])
         conn.placement.fetch_resource_provider_usages.side_effect = lambda rp: fakes.generate_fake_resource(
@@ -68,7 +68,7 @@ def connection(
         conn.network.network_ip_availabilities.return_value = iter([
             fakes.generate_fake_resource(network_ip_availability.NetworkIPAvailability, network_id=net.id,
                                          network_name=net.name, used_ips=u, total_ips=t)
-            for net, (_, u, t) in zip(nets, externals)])
+            for net, (_, u, t) in zip(nets, externals, strict=True)])
     return conn
 
 

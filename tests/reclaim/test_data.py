@@ -60,7 +60,7 @@ def test_the_fake_engine_refuses_what_the_real_one_refuses(cloud, stacks, deploy
 
 
 def test_one_run_removes_an_environment_full_of_data(reclaimer, cloud, stacks, deployed):
-    project, deletions = deployed
+    _, deletions = deployed
     summary = reclaimer().run(APP)
     _gone(cloud, stacks, summary, deletions)
     steps = [(s.step, s.status) for s in summary.steps]
@@ -77,7 +77,7 @@ def test_one_run_removes_an_environment_full_of_data(reclaimer, cloud, stacks, d
 
 @pytest.mark.parametrize("kill", ["empty", "destroy", "sweep", "project"])
 def test_a_run_killed_at_each_step_finishes_when_run_again(reclaimer, cloud, stacks, deployed, kill):
-    project, deletions = deployed
+    _, deletions = deployed
     if kill == "empty":
         cloud.kill_at = "test-files/big.iso"
     elif kill == "destroy":

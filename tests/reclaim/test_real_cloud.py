@@ -281,7 +281,7 @@ def granted(cloud, unit_app):
     groups = [admin.identity.create_group(name=f"{unit}-{kind}", domain_id="default")
               for kind in ("admins", "operators", "ops")]
     someone = admin.identity.create_user(name=f"{unit}-alice", domain_id="default")
-    for group, r in zip(groups, ("member", "reader", "member")):
+    for group, r in zip(groups, ("member", "reader", "member"), strict=True):
         admin.identity.assign_project_role_to_group(project, group, role[r])
     admin.identity.assign_project_role_to_user(project, admin.current_user_id, role["member"])
     admin.identity.assign_project_role_to_user(project, someone, role["reader"])

@@ -94,7 +94,7 @@ def test_failures_are_reported_with_id_kind_and_error_and_the_run_goes_on(reclai
     assert "production-net" in {f.id for f in cloud.deleted}  # the other environment went on
     assert cloud.deleted_projects == ["rsj-social-security-production"]
     assert not summary.reclaimed and "reclaimed" not in _types(approved)
-    verify = [s for s in summary.steps if s.step == "verify" and s.environment == "test"][0]
+    verify = next(s for s in summary.steps if s.step == "verify" and s.environment == "test")
     assert verify.status == "failed" and [f.id for f in verify.failures] == ["test-sg"]
 
 

@@ -206,8 +206,10 @@ def test_markdown_in_both_languages(april):
             in en)
     assert "云主机 social-security/生产/social-security-app-4（8 vCPU、16 GB 内存）已关机 41 天" in zh
     assert "reduce the allocation to 715" in en and "建议将分配调减至 715" in zh
-    assert "citizen-portal: review opinion missed its deadline (due Apr 9, 2026, 4 working days taken, 2 working days allowed" in en
-    assert "| citizen-portal | 受理或退回 | Art. 12 | 2026年4月1日 | 2026年4月7日 | 2026年4月7日 | 3 个工作日 | 3 个工作日 | 达标 |" in zh
+    assert ("citizen-portal: review opinion missed its deadline (due Apr 9, 2026, "
+            "4 working days taken, 2 working days allowed") in en
+    assert ("| citizen-portal | 受理或退回 | Art. 12 | 2026年4月1日 | 2026年4月7日 | 2026年4月7日 | "
+            "3 个工作日 | 3 个工作日 | 达标 |") in zh
     # no Chinese in the English report but the applications' own display names
     names = ("社会保障业务系统", "市民服务门户", "工程建设项目审批原型", "城市开放数据平台")
     stripped = en

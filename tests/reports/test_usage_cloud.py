@@ -91,7 +91,7 @@ def _cloud_says(conn) -> dict:
 
 
 def test_the_adapters_figures_are_the_clouds(cloud, live):
-    app, project, conn = live
+    _, project, conn = live
     said = _cloud_says(conn)
     assert said["containers"]["files"][0] == 4 and said["containers"]["files"][1] > 0  # there is data
     listed = sum(o.content_length for o in conn.object_store.objects("files"))
@@ -110,7 +110,7 @@ def test_the_reports_used_and_idle_figures_are_the_clouds(cloud, live, tmp_path,
     from orchestrator.services.lifecycle import Lifecycle
     from tests.reclaim.conftest import EXAMPLES, to_testing
 
-    app, project, conn = live
+    app, _, conn = live
     manifest = tmp_path / f"{app}.yaml"
     manifest.write_text((EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
                         .replace("id: social-security", f"id: {app}", 1), encoding="utf-8")

@@ -227,12 +227,12 @@ def test_engine_failures_become_one_outside_error_naming_what_failed() -> None:
     from orchestrator.errors import ExternalError
 
     failed = CommandError(CommandResult("", "Updating (s)\nerror: project not found\n", 255))
-    with pytest.raises(ExternalError, match=r"^pulumi stack rm s failed: .*error: project not found") as caught:
-        with engine_errors("pulumi stack rm s"):
-            raise failed
+    with (pytest.raises(ExternalError, match=r"^pulumi stack rm s failed: .*error: project not found") as caught,
+          engine_errors("pulumi stack rm s")):
+        raise failed
     assert caught.value.__cause__ is failed
-    with pytest.raises(ExternalError, match=r"could not run \(.*denied\); install it with scripts/install-pulumi"):
-        with engine_errors("pulumi stack ls"):
-            raise PermissionError("denied")
+    with (pytest.raises(ExternalError, match=r"could not run \(.*denied\); install it with scripts/install-pulumi"),
+          engine_errors("pulumi stack ls")):
+        raise PermissionError("denied")
     with engine_errors("pulumi stack ls"):
         pass  # nothing failed: nothing raised

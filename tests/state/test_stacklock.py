@@ -72,12 +72,13 @@ def test_of_two_processes_at_once_exactly_one_changes_the_stack(database_url: st
     assert Ledger.open(database_url).lease(stacklock.lease_name(STACK)) is None
 
 
-LOCKED = """
- code: 255
- stdout:
- stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.
-  s3://govcloud-state/.pulumi/locks/organization/govcloud/rsj.social-security.trial/5f0c.json: created by ops@runner-2 (pid 31337) at 2026-12-05T08:00:00Z
-"""
+LOCKED = (  # the engine's message, verbatim
+    "\n code: 255\n stdout:\n"
+    " stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end"
+    " or delete the lock file with `pulumi cancel`.\n"
+    "  s3://govcloud-state/.pulumi/locks/organization/govcloud/rsj.social-security.trial/5f0c.json:"
+    " created by ops@runner-2 (pid 31337) at 2026-12-05T08:00:00Z\n"
+)
 
 
 def test_a_lock_of_the_backend_is_named_with_its_holder_and_the_command_that_clears_it() -> None:

@@ -76,7 +76,7 @@ def test_the_passphrase_file_must_be_private_regular_and_outside_any_checkout(tm
     good.chmod(0o640)
     with pytest.raises(UsageError, match=r"readable by others \(mode 0640\).*passphrase-private"):
         check_passphrase_file(good)
-    with pytest.raises(UsageError, match="cannot be read.*passphrase-file"):
+    with pytest.raises(UsageError, match=r"cannot be read.*passphrase-file"):
         check_passphrase_file(tmp_path / "missing")
     with pytest.raises(UsageError, match="not a regular file"):
         check_passphrase_file(tmp_path)
@@ -120,7 +120,7 @@ def test_without_configuration_the_checkout_keeps_its_own_file_backend(tmp_path:
     finally:
         current_settings.cache_clear()
     assert env == {"PULUMI_BACKEND_URL": f"file://{tmp_path / '.govcloud' / 'state'}"}
-    with pytest.raises(UsageError, match="state.passphraseFile"):
+    with pytest.raises(UsageError, match=r"state\.passphraseFile"):
         engine.require_passphrase(env, {})
 
 

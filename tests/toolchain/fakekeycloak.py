@@ -77,7 +77,7 @@ class FakeKeycloak:
                 secret = body.get("secret") or (uuid.uuid4().hex if not body.get("publicClient") else None)
                 clients[id] = {**body, "id": id, "secret": secret}
                 return 201, None
-            case _, ["clients", id, *sub] if id not in clients:
+            case _, ["clients", id, *_] if id not in clients:
                 return 404, {"error": "Could not find client"}
             case "GET", ["clients", id]:
                 return 200, _public(clients[id])

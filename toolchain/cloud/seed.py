@@ -122,7 +122,7 @@ def seed(conn, catalogue: Catalogue) -> list[str]:
         if conn.image.find_image(name, ignore_missing=True) is None:
             image = conn.image.create_image(name=name, disk_format="raw", container_format="bare",
                                             visibility="public", data=b"\0" * (1 << 20))
-            _wait(lambda: conn.image.get_image(image.id).status == "active", f"image {name} active")
+            _wait(lambda image_id=image.id: conn.image.get_image(image_id).status == "active", f"image {name} active")
             made.append(f"image {name}")
     for name in catalogue.volume_types:
         if conn.block_storage.find_type(name, ignore_missing=True) is None:

@@ -9,6 +9,7 @@ all pass. Run: OS_CLOUD=govcloud-local python toolchain/cloud/smoke.py (toolchai
 makes a venv with openstacksdk and does that).
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -31,7 +32,7 @@ def step(name):
         try:
             detail = fn() or ""
             ok = True
-        except Exception as exc:  # a failed step is reported, the run goes on to cleanup
+        except Exception as exc:  # noqa: BLE001 (a failed step is reported, the run goes on to cleanup)
             detail, ok = f"{type(exc).__name__}: {exc}", False
         dt = time.monotonic() - t0
         steps.append((name, dt, ok, detail))
@@ -276,10 +277,8 @@ def finish(admin, r):
     conn = r.get("conn", admin)
 
     def gone(fn):
-        try:
+        with contextlib.suppress(exceptions.NotFoundException):
             fn()
-        except exceptions.NotFoundException:
-            pass
 
     @step("delete everything")
     def _():

@@ -12,7 +12,7 @@ does not answer at connection raises :class:`CloudUnreachable`.
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import logging
 import os
 import warnings
@@ -93,8 +93,8 @@ class Cloud:
         parts: dict[str, list[tuple[float, float]]] = {rc: [] for rc in COMPUTE_CLASSES}
         failed = ""
         for rp in providers:
-            inventories, why = self._attempt(lambda: list(self._conn.placement.resource_provider_inventories(rp)))
-            usages, why_usages = self._attempt(lambda: self._conn.placement.fetch_resource_provider_usages(rp).usages)
+            inventories, why = self._attempt(lambda rp=rp: list(self._conn.placement.resource_provider_inventories(rp)))
+            usages, why_usages = self._attempt(lambda rp=rp: self._conn.placement.fetch_resource_provider_usages(rp).usages)
             failed = failed or why or why_usages or ""
             for inv in inventories or []:
                 if inv.resource_class in parts:
@@ -128,10 +128,11 @@ class Cloud:
         for pool in pools:
             caps = pool.capabilities or {}
             total, free = _number(caps.get("total_capacity_gb")), _number(caps.get("free_capacity_gb"))
-            known = total is not None and free is not None
-            out.append(Measure(f"block storage {pool.name}", total - free if known else None,
-                               total if known else None, "GB", "cinder pools",
-                               "" if known else f"the pool reports {caps.get('total_capacity_gb')!r} GB"))
+            if total is not None and free is not None:
+                out.append(Measure(f"block storage {pool.name}", total - free, total, "GB", "cinder pools", ""))
+            else:
+                out.append(Measure(f"block storage {pool.name}", None, None, "GB", "cinder pools",
+                                   f"the pool reports {caps.get('total_capacity_gb')!r} GB"))
         return out
 
     def network_capacity(self) -> list[Measure]:
@@ -165,11 +166,12 @@ class Cloud:
             return ProjectUsage(project, unknown=dict.fromkeys(USAGE_PARTS, reason))
         if found is None:
             return ProjectUsage(project)
-        parts: dict[str, tuple] = {}
+        parts: dict[str, tuple[Any, ...]] = {}
         unknown: dict[str, str] = {}
-        for part, read in (("servers", self.project_servers), ("volumes", self.project_volumes),
-                           ("containers", self.project_containers)):
-            got, reason = self._attempt(lambda read=read: read(found.id))
+        readers: dict[str, Callable[[str], list[Any]]] = {
+            "servers": self.project_servers, "volumes": self.project_volumes, "containers": self.project_containers}
+        for part, read in readers.items():
+            got, reason = self._attempt(functools.partial(read, found.id))
             parts[part] = tuple(got or ())
             if reason is not None:
                 unknown[part] = reason
@@ -531,8 +533,9 @@ class Cloud:
         self._call(lambda: self._conn.network.delete_security_group_rule(rule_id, ignore_missing=True),
                    f"deleting security group rule {rule_id}")
 
-    def _call(self, call: Callable[[], T], doing: str) -> T:
-        """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``."""
+    def _call(self, call: Callable[..., T], doing: str) -> T:
+        """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``.
+        (``Callable[...]``: a lambda in a loop binds the loop variable as a default argument.)"""
         try:
             return call()
         except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
@@ -540,11 +543,12 @@ class Cloud:
 
     # --- errors, converted once ----------------------------------------------------------------
 
-    def _attempt(self, call: Callable[[], T]) -> tuple[T | None, str | None]:
-        """``(call(), None)``, or ``(None, reason)`` when the cloud fails: the figure is unknown."""
+    def _attempt(self, call: Callable[..., T]) -> tuple[T | None, str | None]:
+        """``(call(), None)``, or ``(None, reason)`` when the cloud fails: the figure is unknown (as
+        :meth:`_call`, ``call`` may bind loop variables as default arguments)."""
         try:
             return call(), None
-        except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
+        except Exception as exc:  # noqa: BLE001 (openstacksdk, keystoneauth and socket errors alike)
             return None, f"cloud {self.name}: {_reason(exc, None)}"
 
 
@@ -555,7 +559,7 @@ def _reason(exc: Exception, conn: Any) -> str:
     url = None
     try:
         url = conn.config.get_auth_args().get("auth_url") if conn is not None else None
-    except Exception:  # a half-built connection: no URL to name
+    except Exception:  # noqa: BLE001 (a half-built connection: no URL to name)
         url = None
     where = url or "the identity service"
     cause: BaseException | None = exc
@@ -588,7 +592,8 @@ class _LazyCloud:
     """:meth:`Cloud.lazy`: connects at the first attribute asked of it."""
 
     def __init__(self, name: str | None) -> None:
-        self._name, self._cloud = name, None
+        self._name = name
+        self._cloud: Cloud | None = None
 
     def __getattr__(self, attr: str) -> Any:
         if self._cloud is None:

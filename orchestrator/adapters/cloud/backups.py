@@ -378,7 +378,7 @@ class ProjectBackups:
                             int(float(size) * 2**30) if size else None, None,
                             core.labels_from_description(b.get("description")))
 
-    def _call(self, call: Callable[[], T], doing: str) -> T:
+    def _call(self, call: Callable[..., T], doing: str) -> T:  # as Cloud._call
         try:
             return call()
         except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike

@@ -1,8 +1,9 @@
 """Compare what a stack's plan says with what the cloud really has, through openstacksdk
 (``govcloud verify``, and ``up`` before it records ``provisioned``; the end-to-end tests too).
 
-``differences(plan, admin)`` (``admin``: an openstacksdk connection with cloud-admin rights) walks every planned resource of one stack (``govcloud plan``'s
-resources: type, logical name, input properties), finds the real resource by its name in the
+``differences(plan, admin)`` (``admin``: an openstacksdk connection with cloud-admin rights)
+walks every planned resource of one stack (``govcloud plan``'s resources: type, logical name,
+input properties), finds the real resource by its name in the
 environment's project and returns one line per difference, so that a failing test lists all of
 them. It also reports resources in the project that the plan does not have ("extra"): a stack
 must create what the manifest asks for and nothing else (Art. 14).
@@ -18,6 +19,7 @@ from typing import Any
 
 from orchestrator.core import naming
 from orchestrator.core.stackplan import PlannedResource, StackPlan
+from orchestrator.errors import ExternalError
 
 #: Plan values of data-source lookups under the mock runtime: ``mock-getRole-member-id``.
 MOCK_ID = re.compile(r"^mock-get(?P<kind>[A-Za-z]+)-(?P<name>.+)-id$")
@@ -250,7 +252,7 @@ def check_port(check: Check, r: PlannedResource) -> None:
 
 
 def check_floating_ip(check: Check, r: PlannedResource) -> None:
-    ip = check.by_name["floating_ips"].get(r.properties.get("description"))
+    ip = check.by_name["floating_ips"].get(r.properties.get("description") or "")
     if ip is None:
         check.problems.append(f"floating IP {r.name}: not found")
         return
@@ -379,10 +381,17 @@ def extras(check: Check) -> list[str]:
     return problems
 
 
+def _opened_or_raise(plan: StackPlan, admin: Any) -> Check:
+    """:func:`opened`, or :class:`ExternalError` with its problems when the stack's project is not there."""
+    check = opened(plan, admin)
+    if check.project is None:
+        raise ExternalError(f"{plan.stack}: {'; '.join(check.problems)}")
+    return check
+
+
 def ids(plan: StackPlan, admin: Any) -> dict[str, str]:
     """Planned name -> the real resource's id, for every kind of :data:`KINDS` (to spot replacements)."""
-    check = opened(plan, admin)
-    assert check.project is not None, check.problems
+    check = _opened_or_raise(plan, admin)
     return {f"{kind}/{name}": getattr(obj, "id", name)
             for kind in KINDS.values() for name, obj in check.by_name[kind].items()}
 
@@ -390,8 +399,7 @@ def ids(plan: StackPlan, admin: Any) -> dict[str, str]:
 
 def database_ids(plan: StackPlan, admin: Any) -> dict[str, str]:
     """``databases/<name>`` -> the Trove instance's id, for the environment's planned databases."""
-    check = opened(plan, admin)
-    assert check.project is not None, check.problems
+    check = _opened_or_raise(plan, admin)
     endpoint = check.conn.endpoint_for("database")
     instances = check.conn.session.get(f"{endpoint}/instances", endpoint_filter=None).json()["instances"]
     names = {r.properties["name"] for r in check.resources("openstack:database/instance:Instance")}

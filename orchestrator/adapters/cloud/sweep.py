@@ -103,7 +103,7 @@ class ProjectSweep:
             # each container's labels (its metadata) and objects, also at once
             details = list(pool.map(lambda c: (store.get_container_metadata(c.name).metadata,
                                                [o.name for o in store.objects(c.name)]), lists["containers"]))
-        lists["containers"] = [(c.name, meta, objects) for c, (meta, objects) in zip(lists["containers"], details)]
+        lists["containers"] = [(c.name, meta, objects) for c, (meta, objects) in zip(lists["containers"], details, strict=True)]
         return lists
 
     def _inventory(self) -> Iterator[Found]:

@@ -56,7 +56,7 @@ def forked_map(
     with tempfile.TemporaryDirectory(prefix="govcloud-fork-") as tmp, selectors.DefaultSelector() as ready:
         out = Path(tmp)
 
-        def start(index: int) -> None:
+        def launch(index: int) -> None:
             pid = _fork(function, chunks[index], out / str(index), initializer)
             pidfd = os.pidfd_open(pid)
             running[pidfd] = (pid, index)
@@ -65,7 +65,7 @@ def forked_map(
         try:
             pending = iter(range(len(chunks)))
             for index in itertools.islice(pending, workers):
-                start(index)
+                launch(index)
             if meanwhile is not None:
                 meanwhile()
             while running:
@@ -76,7 +76,7 @@ def forked_map(
                     _, status = os.waitpid(pid, 0)
                     next_index = next(pending, None)
                     if next_index is not None:
-                        start(next_index)  # before reading the results, so no core waits on this process
+                        launch(next_index)  # before reading the results, so no core waits on this process
                     results[index] = _collect(out / str(index), status)
         finally:
             for pidfd, (pid, _) in running.items():
@@ -115,7 +115,7 @@ def _fork(
 
 def _collect(out: Path, status: int) -> list[Any]:
     try:
-        kind, value = pickle.loads(out.read_bytes())
+        kind, value = pickle.loads(out.read_bytes())  # noqa: S301 (our forked child's own file)
     except (OSError, EOFError, pickle.UnpicklingError):
         raise WorkerFailed(f"a plan worker died (wait status {status}) without results") from None
     if kind == "error":

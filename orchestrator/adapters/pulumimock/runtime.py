@@ -14,18 +14,24 @@ that plan nothing (most of the CLI) start without paying for it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import gc
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 from orchestrator.adapters.pulumimock import shortcuts
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+#: A Pulumi program: registers resources when called (the SDK's run_pulumi_func awaits one that is async).
+Program = Callable[[], Awaitable[None] | None]
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -94,12 +100,12 @@ def _computed(type_: str, name: str) -> dict[str, Any]:
     return {}
 
 
-def _call(token: str, args: dict[str, Any]) -> dict[str, Any]:
+def _call(function: str, args: dict[str, Any]) -> dict[str, Any]:
     name = args.get("name") or "current"
-    if token == "openstack:identity/getAuthScope:getAuthScope":
+    if function == "openstack:identity/getAuthScope:getAuthScope":
         return {"id": name, "name": name, "userId": "mock-admin-user-id", "userName": "admin",
                 "projectId": "mock-admin-project-id", "projectName": "admin"}
-    return {"id": f"mock-{token.rsplit(':', 1)[-1]}-{name}-id", "name": name}
+    return {"id": f"mock-{function.rsplit(':', 1)[-1]}-{name}-id", "name": name}
 
 
 def _make_mocks() -> tuple[Any, Any]:
@@ -122,8 +128,8 @@ def _make_mocks() -> tuple[Any, Any]:
             # Only computed outputs: outside previews the SDK fills the others from the inputs.
             return f"{args.name}-id", _computed(args.typ, args.name)
 
-        def call(self, args: Any) -> dict[str, Any]:
-            return _call(args.token, args.args)
+        def call(self, args: Any) -> tuple[dict[str, Any], None]:
+            return _call(args.token, args.args), None  # no check failures (the SDK reads a bare dict so too)
 
     class Monitor(mocks.MockMonitor):
         """The stock mock monitor, recording parent, provider and inputs of each resource, and
@@ -134,7 +140,7 @@ def _make_mocks() -> tuple[Any, Any]:
             self.recorder = recorder
             self.registered: list[Registered] = []
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == STACK_TYPE:
                 return resource_pb2.RegisterResourceResponse(urn=urn)
@@ -160,7 +166,7 @@ def _make_mocks() -> tuple[Any, Any]:
             parent = "" if spec.noParent else (spec.parentUrn or request.parent)
             return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
-        def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        def Invoke(self, request: Any) -> Any:  # the gRPC method's name
             if request.tok == "pulumi:pulumi:getResource":
                 return super().Invoke(request)
             args = rpc.deserialize_properties(request.args)
@@ -181,7 +187,9 @@ class _MockLoop(asyncio.SelectorEventLoop):
     loop's self-pipe) costs more than the call.
     """
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future:
+    def run_in_executor(
+        self, executor: concurrent.futures.Executor | None, func: Callable[[*Ts], T], *args: *Ts
+    ) -> asyncio.Future[T]:
         if executor is not None:
             return super().run_in_executor(executor, func, *args)
         future = self.create_future()
@@ -202,7 +210,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_program(
-    program: Callable[[], object],
+    program: Program,
     *,
     project: str,
     stack: str,
@@ -229,7 +237,7 @@ def run_program(
 
 
 def run_program_collecting(
-    program: Callable[[], object],
+    program: Program,
     run: ProgramRun,
     *,
     project: str,
@@ -286,8 +294,8 @@ _inherited_loops: list[asyncio.AbstractEventLoop] = []
 
 def preload() -> None:
     """Import what a run imports (the SDK, the mocks, the shortcuts) before a fork."""
-    import pulumi.runtime.mocks  # noqa: F401
-    import pulumi.runtime.stack  # noqa: F401
+    import pulumi.runtime.mocks  # imported to be loaded before the fork
+    import pulumi.runtime.stack  # noqa: F401 (as above; both bind one name, pulumi)
 
     shortcuts.preload()
 
@@ -314,7 +322,7 @@ def freeze_heap() -> None:
 
 
 def _run_in_context(
-    program: Callable[[], object],
+    program: Program,
     run: ProgramRun,
     project: str,
     stack: str,
@@ -339,7 +347,7 @@ def _run_in_context(
         error: BaseException | None = None
         try:
             _sync_await(run_pulumi_func(program))
-        except Exception as exc:  # the program's own failure, handed to the caller
+        except Exception as exc:  # noqa: BLE001 (the program's own failure, handed to the caller)
             error = exc
         run.resources.extend(monitor.registered)
         if error is None and not preview:

@@ -135,7 +135,7 @@ class StackFacts:
         return self.context.env
 
 
-ZERO = Totals(0, 0, 0, 0, 0, 0, 0, 0)
+ZERO: Totals = Totals(0, 0, 0, 0, 0, 0, 0, 0)
 
 
 _VALUES = attrgetter(*(f.name for f in fields(Totals)))
@@ -143,7 +143,7 @@ _VALUES = attrgetter(*(f.name for f in fields(Totals)))
 
 def add_totals(items: Iterable[Totals]) -> Totals:
     """Field-wise sum."""
-    columns = list(zip(*map(_VALUES, items)))
+    columns = list(zip(*map(_VALUES, items), strict=True))
     return Totals(*map(sum, columns)) if columns else ZERO
 
 
@@ -195,7 +195,7 @@ def from_application(app: Application, env: Environment, held: Sequence[Holding]
             r.remote_group,
         )
         for g in res.security_groups
-        for r, named in zip(g.rules, names[g.name])
+        for r, named in zip(g.rules, names[g.name], strict=True)
         if r.direction == "ingress"
     ]
     own = totals(res)
@@ -249,7 +249,8 @@ def with_held(facts: StackFacts, held: Sequence[Holding]) -> StackFacts:
 
 
 def _ingress(name: str, props: Mapping[str, Any]) -> Ingress:
-    protocol = props.get("protocol") if isinstance(props.get("protocol"), str) else "any"
+    given = props.get("protocol")
+    protocol = given if isinstance(given, str) else "any"
     remote = props.get("remoteIpPrefix")
     group = props.get("remoteGroupId")
     if remote is None and group is None:  # Neutron: no remote at all means every address

@@ -16,7 +16,7 @@ Enforcement = Literal["mandatory", "advisory"]
 
 #: One of the measures a unit's limits and an environment's totals share (fields of ``sizing.Totals``).
 Measure = Literal["vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "database_instances", "public_ips"]
-MEASURES: tuple[str, ...] = get_args(Measure)
+MEASURES: tuple[Measure, ...] = get_args(Measure)
 
 #: A count or size in a limit: an integer (``true`` and ``"32"`` are refused, not read as numbers).
 Count = Annotated[StrictInt, Field(ge=0)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from pydantic import (
@@ -37,7 +37,7 @@ from orchestrator.core.sizing import FLAVORS, flavor, is_known_flavor
 WORLD = ("0.0.0.0/0", "::/0")
 
 
-def _not_empty(value: tuple) -> tuple:
+def _not_empty(value: tuple[Any, ...]) -> tuple[Any, ...]:
     if not value:
         raise ValueError("give at least one value; an empty list would switch the rule off unnoticed")
     return value
@@ -111,7 +111,7 @@ class EnvironmentShare(QuotaRule):
     scope = "stack"
 
     class Params(RuleParams):
-        shares: dict[Environment, Share] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}
+        shares: dict[Environment, Share] = {Environment.TEST: 0.5, Environment.TRIAL: 1.0}  # noqa: RUF012 (a pydantic field: copied per instance)
         measures: Measures = ("vcpu", "ram_gb", "volume_gb", "object_gb")
 
         @field_validator("shares")
@@ -418,9 +418,11 @@ def _covers(rule: Ingress, port: int) -> bool:
     return low <= port <= high
 
 
-def _within(cidr: str, networks: list) -> bool:
+def _within(cidr: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     net = _network(cidr)
-    return net is not None and any(net.version == n.version and net.subnet_of(n) for n in networks)
+    if isinstance(net, ipaddress.IPv4Network):
+        return any(isinstance(n, ipaddress.IPv4Network) and net.subnet_of(n) for n in networks)
+    return net is not None and any(isinstance(n, ipaddress.IPv6Network) and net.subnet_of(n) for n in networks)
 
 
 @functools.lru_cache(maxsize=4096)

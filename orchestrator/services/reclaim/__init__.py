@@ -292,7 +292,7 @@ class Reclaimer:
         return {"name": "reclamation", "article": "Art. 16", "started": started, "due": due.isoformat(),
                 "provisional": provisional, "at": (ended or self._now().isoformat()), "met": done <= due,
                 "working_days": self.lifecycle.calendar.working_days_between(
-                    dt.datetime.fromisoformat(started).date(), done)}
+                    lc.clock_start(state, "reclamation"), done)}
 
 
 def _left(application: str, removal: Summary) -> str:

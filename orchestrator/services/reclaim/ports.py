@@ -25,7 +25,11 @@ class Sweep(Protocol):
 class CloudPort(Protocol):
     """The projects of the cloud (:class:`orchestrator.adapters.cloud.Cloud`)."""
 
-    user_id: str | None  #: the user our credentials authenticate as
+    @property
+    def user_id(self) -> str | None:
+        """The user our credentials authenticate as (read only)."""
+        ...
+
 
     def find_project(self, name: str) -> Found | None: ...
     def sweep(self, project: Found) -> Sweep: ...
@@ -59,7 +63,10 @@ class Platform(Protocol):
     (:class:`orchestrator.adapters.platform.KeycloakPlatform`, or
     :class:`~orchestrator.adapters.platform.NoPlatform` when none is configured)."""
 
-    where: str  #: for people: which platform
+    @property
+    def where(self) -> str:
+        """For people: which platform (read only)."""
+        ...
 
     def clients(self, unit: str, app: str, env: str) -> Decision:
         """The environment's clients: ours (``delete``) and look-alikes that are not (``foreign``)."""

@@ -27,8 +27,9 @@ MANUAL = {
         "openstack_dns_zone_v2": "openstack:dns/getDnsZone:getDnsZone",
         # Older spelling of openstack_loadbalancer_flavor_v2, which has loadbalancer/getFlavorV2.
         "openstack_lb_flavor_v2": "openstack:loadbalancer/getLbFlavorDeprecated:getLbFlavorDeprecated",
-        "openstack_sharedfilesystem_availability_zones_v2":
-            "openstack:sharedfilesystem/getAvailbilityZones:getAvailbilityZones",
+        "openstack_sharedfilesystem_availability_zones_v2": (
+            "openstack:sharedfilesystem/getAvailbilityZones:getAvailbilityZones"  # sic: upstream's spelling
+        ),
     },
 }
 
