@@ -17,6 +17,16 @@ from orchestrator.errors import ConflictError, ExternalError
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+def reading(engine: sa.Engine) -> sa.Connection:
+    """A connection for one read. On PostgreSQL it is in autocommit: the read is one round trip, not
+    three (no ``BEGIN`` before it, no ``ROLLBACK`` when the pool takes the connection back), and
+    psycopg keeps the statements it prepared after five runs (a ``ROLLBACK`` makes it forget them,
+    so the server planned every query anew). A statement sees what was committed when it started,
+    as in the READ COMMITTED transaction it replaces; SQLite reads never held a transaction."""
+    conn = engine.connect()
+    return conn.execution_options(isolation_level="AUTOCOMMIT") if conn.dialect.name == "postgresql" else conn
+
+
 class Base(DeclarativeBase):
     pass
 
