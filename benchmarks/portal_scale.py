@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -72,18 +73,45 @@ async def signed_in(http: httpx.AsyncClient) -> None:
     await http.post("/login", data={"csrf": token, "name": "zhang", "role": "egov-office", "unit": "egov"})
 
 
-def record(results: dict, name: str, started: float, ok: bool) -> None:
+@dataclasses.dataclass
+class Window:
+    """When each client starts (one after the other over the ramp, as people arrive: clients that all
+    connect in one instant are taken by whichever worker wakes first, which accepts every waiting
+    connection), and the measured span that follows the ramp."""
+
+    ramp: float
+    seconds: float
+    clients: int
+    start: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def begin(self, client: int) -> float:
+        return self.start + self.ramp * client / self.clients
+
+    @property
+    def since(self) -> float:
+        return self.start + self.ramp
+
+    @property
+    def until(self) -> float:
+        return self.since + self.seconds
+
+
+def record(results: dict, window: Window, name: str, started: float, ok: bool) -> None:
+    """One answer, counted when it was asked for after the ramp."""
+    if started < window.since:
+        return
     results.setdefault(name, []).append(time.perf_counter() - started)
     if not ok:
         results["errors"] = results.get("errors", 0) + 1
 
 
-async def httpx_client(base: str, probe: str, until: float, results: dict) -> None:
+async def httpx_client(base: str, probe: str, window: Window, client: int, results: dict) -> None:
     """A client on httpx's AsyncClient (about 1.5-2 ms of CPU per request in this process)."""
+    await asyncio.sleep(window.begin(client) - time.perf_counter())
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await signed_in(http)
         i = 0
-        while time.perf_counter() < until:
+        while time.perf_counter() < window.until:
             name, path, headers = targets(probe)[i % 3]
             i += 1
             started = time.perf_counter()
@@ -91,13 +119,14 @@ async def httpx_client(base: str, probe: str, until: float, results: dict) -> No
                 ok = (await http.get(path, headers=headers)).status_code == 200
             except httpx.HTTPError:
                 ok = False
-            record(results, name, started, ok)
+            record(results, window, name, started, ok)
 
 
-async def lean_client(base: str, probe: str, until: float, results: dict) -> None:
+async def lean_client(base: str, probe: str, window: Window, client: int, results: dict) -> None:
     """A client that writes its GETs by hand on one kept-alive connection and reads each answer by
     its Content-Length (a tenth of httpx's CPU per request: the load generator shares the cores
     with the portal). Signs in with httpx; any answer but 200, or a broken connection, is an error."""
+    await asyncio.sleep(window.begin(client) - time.perf_counter())
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await signed_in(http)
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
@@ -107,7 +136,7 @@ async def lean_client(base: str, probe: str, until: float, results: dict) -> Non
             for name, path, headers in targets(probe)]
     reader = writer = None
     i = 0
-    while time.perf_counter() < until:
+    while time.perf_counter() < window.until:
         name, request = wire[i % 3]
         i += 1
         started = time.perf_counter()
@@ -126,7 +155,7 @@ async def lean_client(base: str, probe: str, until: float, results: dict) -> Non
             if writer is not None:
                 writer.close()
             reader = writer = None
-        record(results, name, started, ok)
+        record(results, window, name, started, ok)
     if writer is not None:
         writer.close()
 
@@ -214,21 +243,24 @@ async def run(base: str, probe: str, args: argparse.Namespace, server: int, post
     """``args.clients`` clients for ``args.seconds``: the latencies by target, and what the run cost
     each party in CPU per request (portal, PostgreSQL, the clients, the whole machine)."""
     results: dict = {}
-    until = time.perf_counter() + args.seconds
-    before, sessions_before = parties(server, postgres), opened()
+    window = Window(args.ramp, args.seconds, args.clients)
+    before: dict = {}
 
-    async def spread() -> list[int]:
+    async def watch() -> list[int]:
+        """The parties' CPU and the sessions when the measured span starts; the spread in its middle."""
+        await asyncio.sleep(window.since - time.perf_counter())
+        before.update(parties(server, postgres), sessions=opened())
         await asyncio.sleep(args.seconds / 2)
         return connections_per_worker(server, httpx.URL(base).port)
 
-    *_, spread_found = await asyncio.gather(*(CLIENTS[args.client](base, probe, until, results)
-                                              for _ in range(args.clients)), spread())
-    spent = {k: v - before[k] for k, v in parties(server, postgres).items()}
+    *_, spread_found = await asyncio.gather(*(CLIENTS[args.client](base, probe, window, i, results)
+                                              for i in range(args.clients)), watch())
+    spent = {k: v - before[k] for k, v in parties(server, postgres).items()}  # the clients' last answers are in
     every = [x for k, v in results.items() if k != "errors" for x in v]
     return {"errors": results.get("errors", 0), "requests_per_s": round(len(every) / args.seconds, 1),
             "cpu_ms_per_request": {k: round(v * 1000 / len(every), 2) for k, v in spent.items()},
             "cores_busy": round(spent["machine"] / args.seconds, 2), "connections_per_worker": spread_found,
-            "postgres_sessions_opened": opened() - sessions_before,
+            "postgres_sessions_opened": opened() - before["sessions"],
             "all": percentiles(every), **{k: percentiles(v) for k, v in results.items() if k != "errors"}}
 
 
@@ -254,6 +286,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which the clients start, not measured")
     parser.add_argument("--client", choices=sorted(CLIENTS), default="lean",
                         help="lean: GETs written by hand on kept-alive connections; httpx: httpx.AsyncClient")
     parser.add_argument("--reuse", action="store_true", help="keep a ledger of this size loaded by an earlier run")
@@ -277,7 +310,8 @@ def main() -> None:
         server.wait(30)
         ledger.close()
     print(json.dumps({"applications": args.apps, "events": args.apps * args.events_per_app, "load_s": round(loaded, 1),
-                      "workers": args.workers, "clients": args.clients, "client": args.client, "seconds": args.seconds,
+                      "workers": args.workers, "clients": args.clients, "client": args.client, "ramp": args.ramp,
+                      "seconds": args.seconds,
                       "load_average_1m": [round(before, 1), round(os.getloadavg()[0], 1)], **result}, indent=2))
     print("target: p95 < 150 ms, no error")
 
