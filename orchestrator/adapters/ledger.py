@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, QueryableAttribute, mapped_column
 
-from orchestrator.adapters.ledgerbase import JSON, Base, _converted, reading
+from orchestrator.adapters.ledgerbase import JSON, Base, _converted, loads, reading
 from orchestrator.adapters.ledgerfile import database_url
 from orchestrator.adapters.outbox import insert as insert_notices
 from orchestrator.core.ids import ENVIRONMENTS
@@ -144,13 +143,12 @@ def _engine(text: str) -> sa.Engine:
     if url.get_backend_name() == "postgresql":
         options = f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"
         connect_args = {"connect_timeout": CONNECT_TIMEOUT, "options": options}
-        engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, connect_args={
-            k: v for k, v in connect_args.items() if k not in url.query
-        })
+        engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, json_deserializer=loads,
+                                  connect_args={k: v for k, v in connect_args.items() if k not in url.query})
         _ping_when_idle(engine)
         return engine
     access, read_only = _sqlite_access(url)
-    engine = sa.create_engine(access, connect_args={"timeout": 30})
+    engine = sa.create_engine(access, connect_args={"timeout": 30}, json_deserializer=loads)
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:
@@ -528,7 +526,7 @@ def _event(row: Any) -> Event:
             application=application, sequence=sequence, type=kind, actor=actor, actor_role=role, actor_unit=unit,
             actor_source=source, at=dt.datetime.fromisoformat(stated), recorded_at=dt.datetime.fromisoformat(recorded),
             digest=digest, environment=environment, reason=reason,
-            payload=json.loads(payload) if payload is not None else {},
+            payload=loads(payload) if payload is not None else {},
         )
     except (TypeError, ValueError):
         raise _damaged(row) from None
