@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,15 +20,17 @@ from orchestrator.errors import ConflictError, ExternalError
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-#: 19 digits in a row: perhaps an integer beyond 64 bits, which orjson reads as a float
-_LONG_NUMBER = {str: re.compile(r"\d{19}"), bytes: re.compile(rb"\d{19}")}
+#: Digits made zeros, then 19 zeros looked for: a number orjson may not read as json does (it reads
+#: integers beyond 64 bits as floats). Two C passes; a regular expression took longer than the parse.
+_DIGITS, _LONG_NUMBER = bytes.maketrans(b"123456789", b"0" * 9), b"0" * 19
 
 
 def loads(text: str | bytes) -> Any:
     """JSON text as :func:`json.loads` reads it, three times faster (orjson: a queue page reads 100
     snapshots of 1.6 kB). Text with a long number, and what orjson refuses (``NaN``, lone
     surrogates, text that is not JSON), goes to :func:`json.loads`: the answer, or the error, is the same."""
-    if _LONG_NUMBER[type(text)].search(text) is None:
+    raw = text.encode(errors="surrogatepass") if isinstance(text, str) else text
+    if _LONG_NUMBER not in raw.translate(_DIGITS):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
