@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -151,7 +152,7 @@ async def lean_client(base: str, probe: str, window: Window, client: int, result
                 raise ConnectionError("an answer without Content-Length")
             await reader.readexactly(int(length.group(1)))
             ok = head.startswith(b"HTTP/1.1 200 ")
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             ok = False
             if writer is not None:
                 writer.close()
@@ -180,10 +181,8 @@ def cpu_seconds(pid: int, reaped: bool = False) -> float:
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
             found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return found
 
 
@@ -212,10 +211,8 @@ def connections_per_worker(server: int, port: int) -> list[int]:
     for worker in children(server):
         inodes = set()
         for fd in Path(f"/proc/{worker}/fd").glob("*"):
-            try:
+            with contextlib.suppress(OSError):  # closed meanwhile
                 inodes.add(os.readlink(fd).removeprefix("socket:[").removesuffix("]"))
-            except OSError:
-                pass
         counts.append(len(inodes & served))
     return sorted(counts, reverse=True)
 

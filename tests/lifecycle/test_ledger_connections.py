@@ -35,8 +35,9 @@ def test_a_read_holds_no_transaction_and_keeps_its_prepared_statement(pg):
         backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
     with reading(pg.engine) as conn:  # the same pooled connection: nothing rolled back, nothing forgotten
         assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == backend
-        prepared = conn.execute(sa.text("SELECT count(*) FROM pg_prepared_statements "
-                                        "WHERE statement LIKE 'SELECT count(*) FROM events%'")).scalar()
+        prepared = conn.execute(
+            sa.text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT count(*) FROM events%'")
+        ).scalar()
     assert prepared == 1
 
 
@@ -58,8 +59,9 @@ def test_busy_threads_reuse_the_pooled_connections(pg):
 
     def sessions() -> int:
         with reading(pg.engine) as conn:
-            return conn.execute(sa.text("SELECT sessions FROM pg_stat_database "
-                                        "WHERE datname = current_database()")).scalar()
+            return conn.execute(
+                sa.text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar()
 
     pg.engine.dispose()
     before = sessions()
