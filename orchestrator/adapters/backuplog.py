@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestrator.adapters.ledgerbase import JSON, Base, _converted
+from orchestrator.adapters.ledgerbase import JSON, Base, _converted, reading
 from orchestrator.core.backups import TAKEN, Entry
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -69,7 +69,7 @@ class BackupLog:
         query = sa.select(R).where(R.c.application == application).order_by(R.c.id)
         if environment is not None:
             query = query.where(R.c.environment == environment)
-        with _converted(application), self.engine.connect() as conn:
+        with _converted(application), reading(self.engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
 
     def last_taken(self, applications: Iterable[str] | None = None) -> dict[tuple[str, str], dt.datetime]:
@@ -79,7 +79,7 @@ class BackupLog:
                  .where(R.c.action == TAKEN).group_by(R.c.application, R.c.environment))
         if applications is not None:
             query = query.where(R.c.application.in_(sorted(set(applications))))
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             return {(a, e): started for a, e, started in conn.execute(query) if started is not None}
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.adapters.ledger import JSON, Base, _converted
+from orchestrator.adapters.ledgerbase import reading
 from orchestrator.core import drift as dr
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -72,14 +73,14 @@ class DriftLog:
 
     def recorded(self, stack: str) -> list[dr.Recorded]:
         """Every finding of ``stack`` on record, any status."""
-        with _converted(stack), self.engine.connect() as conn:
+        with _converted(stack), reading(self.engine) as conn:
             rows = conn.execute(sa.select(F).where(F.c.stack == stack)).all()
         return [dr.Recorded(_finding(r), r.status, r.first_seen) for r in rows]
 
     def last_checked(self) -> dict[str, dt.datetime]:
         """Stack -> the end of its last successful check."""
         query = sa.select(R.c.stack, sa.func.max(R.c.finished_at)).where(R.c.outcome == "ok").group_by(R.c.stack)
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             return {stack: at for stack, at in conn.execute(query)}
 
     def record(self, application: str, environment: str, stack: str, result: dr.Reconciled,
@@ -133,7 +134,7 @@ class DriftLog:
             query = query.where(F.c.environment == environment)
         if status is not None:
             query = query.where(F.c.status.in_(list(status)))
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             rows = conn.execute(query).all()
         return [{**_finding(r).as_dict(), "application": r.application, "environment": r.environment,
                  "status": r.status, "firstSeen": r.first_seen.isoformat(), "lastSeen": r.last_seen.isoformat(),
@@ -145,7 +146,7 @@ class DriftLog:
         query = sa.select(R).order_by(R.c.finished_at.desc(), R.c.id.desc())
         if stack:
             query = query.where(R.c.stack == stack)
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             return [{"stack": r.stack, "application": r.application, "environment": r.environment,
                      "startedAt": r.started_at.isoformat(), "finishedAt": r.finished_at.isoformat(),
                      "outcome": r.outcome, "error": r.error, "counts": r.counts} for r in conn.execute(query)]

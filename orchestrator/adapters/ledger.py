@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, QueryableAttribute, mapped_column
 
-from orchestrator.adapters.ledgerbase import JSON, Base, _converted
+from orchestrator.adapters.ledgerbase import JSON, Base, _converted, loads, reading
 from orchestrator.adapters.ledgerfile import database_url
 from orchestrator.adapters.outbox import insert as insert_notices
 from orchestrator.core.ids import ENVIRONMENTS
@@ -91,6 +91,15 @@ class LeaseRow(Base):
 #: a URL's own ``connect_timeout`` or ``options`` wins. SQLite waits as long for a locked file.
 CONNECT_TIMEOUT = 10
 STATEMENT_TIMEOUT = 60
+#: PostgreSQL connections a process keeps open between uses (a portal worker's threads use them in
+#: turn); up to POOL_OVERFLOW more are opened at busy moments and closed after use. SQLAlchemy's
+#: default of 5 kept made a portal worker with ten clients open and close a connection (a server
+#: process) every few requests.
+POOL_SIZE, POOL_OVERFLOW = 10, 5
+#: A pooled connection idle this many seconds is pinged before it is used, so one the server closed
+#: meanwhile (restarted, or an idle timeout) is replaced rather than failing a request; a connection
+#: in steady use is not pinged (a round trip per use).
+PING_AFTER_IDLE = 10
 
 _URL_HELP = "postgresql://USER@HOST[:PORT]/DATABASE or sqlite:////path/to/ledger.db"
 
@@ -134,11 +143,12 @@ def _engine(text: str) -> sa.Engine:
     if url.get_backend_name() == "postgresql":
         options = f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"
         connect_args = {"connect_timeout": CONNECT_TIMEOUT, "options": options}
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={
-            k: v for k, v in connect_args.items() if k not in url.query
-        })
+        engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, json_deserializer=loads,
+                                  connect_args={k: v for k, v in connect_args.items() if k not in url.query})
+        _ping_when_idle(engine)
+        return engine
     access, read_only = _sqlite_access(url)
-    engine = sa.create_engine(access, connect_args={"timeout": 30})
+    engine = sa.create_engine(access, connect_args={"timeout": 30}, json_deserializer=loads)
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:
@@ -152,12 +162,30 @@ def _engine(text: str) -> sa.Engine:
     return engine
 
 
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection before use when it has been idle :data:`PING_AFTER_IDLE` seconds
+    (SQLAlchemy's ``pool_pre_ping`` pings before every use); a dead one is replaced by a new one."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn, record) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy) -> None:
+        idle_from = record.info.pop("idle_from", None)  # None: a new connection
+        if idle_from is None or time.monotonic() - idle_from < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:  # the pool then connects anew
+            raise sa_exc.DisconnectionError(str(exc)) from exc
+
+
 def _retried_while_locked(statement: Callable[[], object], seconds: float = 30) -> None:
     """Run ``statement``, again while SQLite says the file is locked: switching a new file to WAL
     answers "database is locked" at once, without the busy timeout, when another process opens it
     in the same moment (two first runs)."""
     import sqlite3
-    import time
 
     deadline = time.monotonic() + seconds
     pause = 0.01
@@ -250,7 +278,7 @@ class Ledger:
     def events(self, application: str) -> list[Event]:
         """The events of ``application`` in sequence order (empty when it has none)."""
         query = _EVENTS.where(EventRow.application == application).order_by(EventRow.sequence)
-        with _converted(application), self.engine.connect() as conn:
+        with _converted(application), reading(self.engine) as conn:
             return [_event(row) for row in conn.execute(query)]
 
     def histories(self, until: dt.datetime | None = None) -> dict[str, list[Event]]:
@@ -259,7 +287,7 @@ class Ledger:
         if until is not None:
             query = query.where(EventRow.stated_at < until)
         found: dict[str, list[Event]] = {}
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             for row in conn.execute(query):
                 found.setdefault(row.application, []).append(_event(row))
         return found
@@ -275,7 +303,7 @@ class Ledger:
         neither sent nor parsed."""
         found: dict[str, Any] = {}
         part = EventRow.payload[("manifest", *path)]
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             for among in _among(conn, EventRow.application, sorted(set(applications))):
                 query = (sa.select(EventRow.application, part)
                          .where(among, EventRow.type.in_(("submitted", "change-requested")))
@@ -327,7 +355,7 @@ class Ledger:
     def find_state(self, application: str) -> AppState | None:
         query = (sa.select(ApplicationRow.application, ApplicationRow.snapshot)
                  .where(ApplicationRow.application == application))
-        with _converted(application), self.engine.connect() as conn:
+        with _converted(application), reading(self.engine) as conn:
             row = conn.execute(query).first()
         return _state(row) if row is not None else None
 
@@ -342,14 +370,14 @@ class Ledger:
         order = (ApplicationRow.next_due.asc().nulls_last(),) if by_due else ()
         query = self._filtered(sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due,
                                state, unit).order_by(*order, ApplicationRow.application).offset(offset).limit(limit)
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             rows = conn.execute(query).all()
         return (_state(row) for row in rows)
 
     def count(self, *, state: str | Sequence[str] | None = None, unit: str | None = None) -> int:
         """How many applications :meth:`states` would give without ``limit``."""
         query = self._filtered(sa.select(sa.func.count()).select_from(ApplicationRow), None, False, state, unit)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(query).scalar_one()
 
     @staticmethod
@@ -439,14 +467,14 @@ class Ledger:
 
     def lease(self, name: str) -> tuple[str, dt.datetime] | None:
         """Who holds lease ``name`` and until when (UTC); None when nobody ever took it."""
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             row = conn.execute(sa.select(LeaseRow.holder, LeaseRow.expires).where(LeaseRow.name == name)).first()
         return (row.holder, row.expires) if row is not None else None
 
     def leases(self, prefix: str, now: dt.datetime | None = None) -> list[tuple[str, str, dt.datetime]]:
         """The leases whose name starts with ``prefix`` and that have not expired: (name, holder, until)."""
         now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             rows = conn.execute(sa.select(LeaseRow.name, LeaseRow.holder, LeaseRow.expires)
                                 .where(LeaseRow.name.startswith(prefix, autoescape=True), LeaseRow.expires > now)
                                 .order_by(LeaseRow.name)).all()
@@ -498,7 +526,7 @@ def _event(row: Any) -> Event:
             application=application, sequence=sequence, type=kind, actor=actor, actor_role=role, actor_unit=unit,
             actor_source=source, at=dt.datetime.fromisoformat(stated), recorded_at=dt.datetime.fromisoformat(recorded),
             digest=digest, environment=environment, reason=reason,
-            payload=json.loads(payload) if payload is not None else {},
+            payload=loads(payload) if payload is not None else {},
         )
     except (TypeError, ValueError):
         raise _damaged(row) from None

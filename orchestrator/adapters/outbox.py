@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestrator.adapters.ledgerbase import JSON, Base, _converted
+from orchestrator.adapters.ledgerbase import JSON, Base, _converted, reading
 from orchestrator.core import notices as nt
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -216,7 +216,7 @@ class Outbox:
         """Messages sent (or tried: each try counts) on ``channel`` since ``since``: what a rate limit counts."""
         tries = (sa.select(A.c.message, A.c.started_at).distinct()
                  .where(A.c.channel == channel, A.c.started_at >= since).subquery())
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(tries)).scalar() or 0)
 
     def listing(self, status: str | None = None, application: str | None = None,
@@ -231,21 +231,21 @@ class Outbox:
 
     def counts(self) -> dict[str, int]:
         """How many notices are in each state."""
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             rows = conn.execute(sa.select(N.c.status, sa.func.count()).group_by(N.c.status)).all()
         return {status: 0 for status in (nt.PENDING, nt.SENDING, nt.SENT, nt.FAILED)} | dict(rows)
 
     def attempts(self, notice_id: int) -> list[dict]:
         """The attempts of one notice, in order."""
         query = sa.select(A).where(A.c.notice_id == notice_id).order_by(A.c.id)
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def _select(self, where, newest_first: bool = False, limit: int | None = None) -> list[nt.Queued]:
         query = sa.select(N).where(where).order_by(N.c.id.desc() if newest_first else N.c.id)
         if limit is not None:
             query = query.limit(limit)
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             return [_queued(r) for r in conn.execute(query)]
 
 
