@@ -54,7 +54,7 @@ class Base(DeclarativeBase):
 
 @contextlib.contextmanager
 def _converted(application: str = "", location: str = "") -> Iterator[None]:
-    """The one place where database errors become govcloud errors; how a connection reads and how JSON is read."""
+    """The one place where database errors become govcloud errors."""
     try:
         yield
     except sa_exc.IntegrityError as exc:
