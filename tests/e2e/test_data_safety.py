@@ -31,9 +31,9 @@ from orchestrator.adapters import engine
 from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
+from orchestrator.core.stackplan import StackPlan
 from orchestrator.core.validation import load_manifest
 from orchestrator.errors import GovcloudError
-from orchestrator.core.stackplan import StackPlan
 from orchestrator.services.plan import plan_application
 
 from . import cloudcheck
@@ -150,7 +150,8 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
     # a stack that could not be destroyed leaves its Trove instance in Trove's project
     endpoint = admin.endpoint_for("database")
-    for instance in admin.session.get(f"{endpoint}/mgmt/instances?deleted=false", endpoint_filter=None).json()["instances"]:
+    listed = admin.session.get(f"{endpoint}/mgmt/instances?deleted=false", endpoint_filter=None).json()["instances"]
+    for instance in listed:
         if instance["name"].startswith(f"{app}-"):
             admin.session.delete(f"{endpoint}/instances/{instance['id']}", endpoint_filter=None)
 
@@ -298,7 +299,8 @@ def test_stateless_servers_change_and_the_database_resizes_in_place(govcloud, st
     volume growth resizes the instance through Trove's API (same id, the new flavor and size)."""
     said = propose(govcloud, story,
                    (GATEWAY_IMAGE.format(image="debian-12"), GATEWAY_IMAGE.format(image=NEW_IMAGE)),
-                   ("          - name: gateway\n            count: 2", "          - name: gateway\n            count: 1"),
+                   ("          - name: gateway\n            count: 2",
+                    "          - name: gateway\n            count: 1"),
                    ("            flavor: g.2c4g", "            flavor: g.4c8g"),
                    ("            sizeGb: 2\n            volumeType", "            sizeGb: 3\n            volumeType"))
     assert "destroys data" not in said
@@ -313,15 +315,17 @@ def test_stateless_servers_change_and_the_database_resizes_in_place(govcloud, st
     assert admin.image.get_image(gateway.image["id"]).name == NEW_IMAGE
     event = last_event(govcloud, story)
     assert event["type"] == "provisioned" and "destroyed" not in event["payload"]
-    assert [{k: r[k] for k in ("flavor", "size")} for r in event["payload"]["resized"]] == [{"flavor": "g.4c8g", "size": 3}]
+    resized = [{k: r[k] for k in ("flavor", "size")} for r in event["payload"]["resized"]]
+    assert resized == [{"flavor": "g.4c8g", "size": 3}]
     trove = trove_instance(story, admin)
     assert (trove["flavor"]["id"], trove["volume"]["size"]) == (admin.compute.find_flavor("g.4c8g").id, 3)
 
 
 def test_a_lower_count_is_refused_then_removes_exactly_the_approved_server_and_volumes(govcloud, story, admin):
-    said = propose(govcloud, story, (APP_IMAGE.format(image=NEW_IMAGE), APP_IMAGE.format(image=NEW_IMAGE).replace("count: 2", "count: 1")))
+    two = APP_IMAGE.format(image=NEW_IMAGE)
+    said = propose(govcloud, story, (two, two.replace("count: 2", "count: 1")))
     gone = [story.name("app-2"), story.name("app-2-records"), story.name("app-2-logs")]
-    assert all(f"destroys data: " in said and f" {name} (delete:" in said for name in gone)
+    assert all("destroys data: " in said and f" {name} (delete:" in said for name in gone)
     before = ids(story, admin)
     refused = up(govcloud, story, expect=1)
     assert all(f"--resource {name}" in refused.stderr for name in gone) and ids(story, admin) == before
@@ -336,9 +340,10 @@ def test_a_lower_count_is_refused_then_removes_exactly_the_approved_server_and_v
     assert {k: after.get(k) for k in kept} == kept
 
 
-def test_growing_an_attached_volume_over_a_quota_set_by_hand_fails_recoverably_then_extends(govcloud, story, admin):
+def test_a_volume_grown_over_a_quota_set_by_hand_fails_recoverably_then_extends(govcloud, story, admin):
     record = story.name("app-1-records")
-    grown = ("              - name: records\n                sizeGb: 1", "              - name: records\n                sizeGb: 2")
+    grown = ("              - name: records\n                sizeGb: 1",
+             "              - name: records\n                sizeGb: 2")
     propose(govcloud, story, grown)
     digest = govcloud("digest", str(story.manifest)).stdout.strip()
     before = ids(story, admin)
