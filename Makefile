@@ -47,7 +47,7 @@ e2e: $(STAMP) engine ## end to end: govcloud and plain Pulumi on the local cloud
 	GOVCLOUD_CLOUD_TROVE=1 $(MAKE) --no-print-directory cloud-up
 	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m "(e2e or (engine and cloud)) and not data_safety"
 
-e2e-data-safety: $(STAMP) engine ## the data-safety story on the local cloud (issue 25; ~17 min, apart from e2e's 13)
+e2e-data-safety: $(STAMP) engine ## the data-safety story on the local cloud (issue 25; ~8 min, after e2e in .ci/run)
 	GOVCLOUD_CLOUD_TROVE=1 $(MAKE) --no-print-directory cloud-up
 	OS_CLIENT_CONFIG_FILE=$(CURDIR)/clouds.yaml $(BIN)/python -m pytest -q -x -m data_safety
 

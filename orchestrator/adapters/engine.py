@@ -157,8 +157,9 @@ def backend_env(repo: Path = REPO, environ: dict[str, str] | None = None) -> dic
     named = (environ or {}).get("GOVCLOUD_CONFIG")  # an environment given for another process
     configured = (load_settings(named) if named else current_settings()).state
     environ = dict(os.environ if environ is None else environ)
-    env = {k: v for k, v in (configured.engine_env() if configured else {}).items()
-           if not environ.get(k)}  # the environment wins, as it does for plain pulumi
+    # the environment wins, as it does for plain pulumi; its value is kept (``environ`` may be
+    # another process's: its S3 credentials file must reach the engine run from this one)
+    env = {k: environ.get(k) or v for k, v in (configured.engine_env() if configured else {}).items()}
     if environ.get("PULUMI_CONFIG_PASSPHRASE"):
         env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     for name in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"):

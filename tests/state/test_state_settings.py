@@ -111,6 +111,20 @@ def test_the_environment_wins_as_it_does_for_plain_pulumi(configured: Path, tmp_
     engine.require_passphrase(env, {"PULUMI_CONFIG_PASSPHRASE": "from-the-vault"})
 
 
+def test_the_credentials_of_an_environment_given_for_another_process_reach_the_engine(tmp_path: Path) -> None:
+    passphrase = private_file(tmp_path / "pass")
+    config = settings_file(tmp_path, f'state: {{backend: "{S3}", passphraseFile: "{passphrase}", '
+                                     'credentialsFile: /etc/govcloud/s3, profile: govcloud}\n')
+    current_settings.cache_clear()
+    try:
+        env = engine.backend_env(tmp_path, environ={"GOVCLOUD_CONFIG": str(config),
+                                                    "AWS_SHARED_CREDENTIALS_FILE": "/run/other/s3"})
+    finally:
+        current_settings.cache_clear()
+    assert env == {"PULUMI_BACKEND_URL": S3, "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+                   "AWS_SHARED_CREDENTIALS_FILE": "/run/other/s3", "AWS_PROFILE": "govcloud"}
+
+
 def test_without_configuration_the_checkout_keeps_its_own_file_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GOVCLOUD_CONFIG", raising=False)
