@@ -25,7 +25,9 @@ def _lifecycle():
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services.lifecycle import Lifecycle
 
-    return Lifecycle(Ledger.open())
+    from orchestrator.services.backup import configured_cloud
+
+    return Lifecycle(Ledger.open(), cloud=configured_cloud())
 
 
 def step(command: Callable) -> Callable:
@@ -182,10 +184,13 @@ def terminate(application: str, reason: str | None, **kw) -> None:
 @app.command("confirm-backup")
 @click.argument("application")
 @click.option("--evidence", required=True, help="where the data went and how it was backed up")
+@click.option("--backup", "backups", multiple=True,
+              help="a backup govcloud took (govcloud backup list) to keep in the provider's archive after "
+                   "reclamation (repeatable); checked: of this application, complete, not deleted")
 @step
-def confirm_backup(application: str, evidence: str, **kw) -> None:
-    """Unit: confirm the data is off the cloud and backed up (Art. 16)."""
-    _run("confirm_backup", application, evidence, **kw)
+def confirm_backup(application: str, evidence: str, backups: tuple[str, ...], **kw) -> None:
+    """Unit: confirm the data is off the cloud and backed up, naming the final backup to keep (Art. 16)."""
+    _run("confirm_backup", application, evidence, backups=list(backups), **kw)
 
 
 @app.command("confirm-data-loss")
