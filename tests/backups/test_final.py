@@ -165,3 +165,46 @@ def test_an_archive_copy_the_cloud_cannot_delete_is_missed_and_tried_again(live,
     cloud.projects[ARCHIVE].down = False
     [run] = backups.expire_archive(T(2026, 6, 11))
     assert run.deleted and not run.missed and cloud.projects[ARCHIVE].made == []
+
+
+def _reclaimer(live, ledger, backups, reclaim_cloud, stacks):
+    from tests.reclaim import fakes
+
+    return fakes.reclaimer(live, ledger, OPS, reclaim_cloud, stacks, backups=backups, archive=(ARCHIVE, 365),
+                           clock=lambda: T(2026, 6, 8, 10, 0))
+
+
+def test_reclamation_archives_first_and_stops_before_deleting_anything_when_it_cannot(live, ledger, terminating,
+                                                                                   backups, cloud):
+    from tests.reclaim import fakes
+
+    confirm(live, terminating["database"])
+    live.approve_termination(APP, CHIEF, T(2026, 6, 5, 9, 0))
+    reclaim_cloud, stacks = fakes.FakeCloud(), fakes.FakeStacks()
+    fakes.deploy(reclaim_cloud, stacks, "trial")
+    cloud.projects[TRIAL].down = True  # the final backup cannot be read, so it cannot be archived
+    summary = _reclaimer(live, ledger, backups, reclaim_cloud, stacks).run(APP)
+    [step] = summary.steps
+    assert (step.step, step.status, step.environment) == ("archive", "failed", "trial")
+    assert "reclamation stopped before deleting anything" in step.detail
+    assert "Connection refused" in step.failures[0].error and not summary.reclaimed
+    assert stacks.calls == [] and "rsj-social-security-trial" in reclaim_cloud.projects
+    assert live.state(APP).state == lc.TERMINATION_APPROVED
+    # the cloud answers again: the final backup is archived, then everything is reclaimed
+    cloud.projects[TRIAL].down = False
+    summary = _reclaimer(live, ledger, backups, reclaim_cloud, stacks).run(APP)
+    assert summary.steps[0].step == "archive" and summary.steps[0].status == "done"
+    assert f"database {terminating['database']} (trial) until 2027-06-08" in summary.steps[0].detail
+    assert ("destroy", "rsj.social-security.trial") in stacks.calls
+    assert summary.reclaimed and live.state(APP).state == lc.RECLAIMED
+    assert [m.detail["from"] for m in cloud.projects[ARCHIVE].made] == [terminating["database"]]
+
+
+def test_the_dry_run_plans_the_archive_and_copies_nothing(live, ledger, terminating, backups, cloud):
+    from tests.reclaim import fakes
+
+    confirm(live, terminating["container"])
+    live.approve_termination(APP, CHIEF, T(2026, 6, 5, 9, 0))
+    summary = _reclaimer(live, ledger, backups, fakes.FakeCloud(), fakes.FakeStacks()).run(APP, dry_run=True)
+    assert (summary.steps[0].step, summary.steps[0].status) == ("archive", "planned")
+    assert ARCHIVE not in cloud.projects and backups.log.archive_record(APP) == []
