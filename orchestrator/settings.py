@@ -1,6 +1,8 @@
 """govcloud's own configuration: ``govcloud.yaml`` (or the file in ``GOVCLOUD_CONFIG``).
 
-Only how operators are known lives here for now::
+How operators are known (below), the notices (``notices``), the shared state (``state``) and
+where backups go beyond an environment's project (``backups``: ``archiveProject``, ``site``;
+docs/backups.md)::
 
     auth: oidc                      # or "local" (development: --as/--role are trusted)
     oidc:
