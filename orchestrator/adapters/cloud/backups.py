@@ -210,6 +210,7 @@ class ProjectBackups:
                 f"{_META}status": "complete", f"{_META}checksum": backup.checksum or ""}
             return into._copy_objects_from(self, backup.id, name, meta)
         if backup.kind in (VOLUME, VOLUME_SNAPSHOT):
+            self._room_for_volume(max(1, (backup.size or 0) // 2**30))
             made = self._restore_volume(backup, into, name)
             meta = {f"{TAG_PREFIX}{k}": v for k, v in labels.items()}
             into._call(lambda: into._conn.block_storage.set_volume_metadata(made.id, **meta),
@@ -219,6 +220,18 @@ class ProjectBackups:
         ref, obj = into._import_trove_backup(self, detail, detail.get("locationRef") or "", name,
                                              core.description(labels))
         return Restored(DATABASE, ref, name, {"from": backup.id, "object": obj, "size_gb": detail.get("size")})
+
+    def _room_for_volume(self, size_gb: int) -> None:
+        """Raise this project's volume quotas by one volume of ``size_gb``: the copy is made here
+        before it is transferred, and the project's quotas equal its manifest's needs exactly (it
+        is about to be reclaimed; the transfer gives the room back)."""
+        storage = self._admin.block_storage
+        quota = self._call(lambda: storage.get_quota_set(self.project_id), f"reading the quotas of {self.project_name}")
+        limits = {k: getattr(quota, k, None) for k in ("volumes", "gigabytes")}
+        more = {k: v + (1 if k == "volumes" else size_gb) for k, v in limits.items() if isinstance(v, int) and v >= 0}
+        if more:
+            self._call(lambda: storage.update_quota_set(self.project_id, **more),
+                       f"making room for the archive copy in the quotas of {self.project_name}")
 
     def delete_archived(self, kind: str, id: str, detail: Mapping[str, Any]) -> None:
         """Delete what :meth:`archive` made in this (the archive) project; gone already is fine."""
