@@ -72,6 +72,15 @@ class BackupLog:
         with _converted(application), reading(self.engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
 
+    def by_application(self, until: dt.datetime) -> dict[str, list[Entry]]:
+        """Every application's rows stated before ``until``, oldest first (the monthly report)."""
+        query = sa.select(R).where(R.c.stated_at < until).order_by(R.c.id)
+        out: dict[str, list[Entry]] = {}
+        with _converted(), self.engine.connect() as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.application, []).append(_entry(row))
+        return out
+
     def of_backup(self, backup_id: str) -> list[Entry]:
         """Every row naming ``backup_id``, of any application, oldest first."""
         query = sa.select(R).where(R.c.backup_id == backup_id[:255]).order_by(R.c.id)
