@@ -341,6 +341,20 @@ class BackupService:
             runs.append(run)
         return runs
 
+    def drills_due(self, at: dt.datetime) -> list[str]:
+        """The applications whose drill is due at ``at`` (Art. 44, quarterly): a live environment
+        with backups enabled and no passed drill since the quarter began."""
+        from orchestrator.core.report import quarter_start
+
+        since, due_apps = quarter_start(at), []
+        lives = live_environments(self.ledger)
+        for application in sorted({x.application for x in lives}):
+            passed = {e.environment for e in self.log.entries(application)
+                      if e.action == core.DRILL and since <= e.at <= at and e.detail.get("ok")}
+            if any(x.environment not in passed for x in lives if x.application == application):
+                due_apps.append(application)
+        return due_apps
+
     def _find(self, lives: Iterable[Live], backup_id: str) -> tuple[StoredBackup, Any]:
         for live in lives:
             project = self.cloud.backups(live.project)

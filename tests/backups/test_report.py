@@ -91,3 +91,16 @@ def test_the_section_in_both_languages_and_the_json(backups, ledger):
     [unit] = json.loads(svc.render(report, "json", "en"))["units"]
     assert {b["env"]: b["status"] for b in unit["backups"]} == {"test": "drill-due", "trial": "drill-due"}
     assert unit["backups"][0]["last_good"] == "2026-03-13T01:05:00"
+
+
+def test_drills_are_due_once_a_quarter(backups, ledger, cloud):
+    backups.run(T(2026, 3, 13, 1, 5))
+    assert backups.drills_due(T(2026, 3, 13, 9, 0)) == ["social-security"]
+    backups.drill("social-security", T(2026, 3, 13, 10, 0), "trial")
+    assert backups.drills_due(T(2026, 3, 13, 11, 0)) == ["social-security"]  # test not drilled yet
+    backups.drill("social-security", T(2026, 3, 13, 12, 0), "test")
+    assert backups.drills_due(T(2026, 3, 31, 23, 0)) == []
+    assert backups.drills_due(T(2026, 4, 1, 0, 0)) == ["social-security"]  # a new quarter
+    cloud.stays = True
+    backups.drill("social-security", T(2026, 4, 2, 10, 0))  # failed: the scratch project stayed
+    assert backups.drills_due(T(2026, 4, 2, 11, 0)) == ["social-security"]
