@@ -25,7 +25,7 @@ def _lifecycle():
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.services.lifecycle import Lifecycle
 
-    from orchestrator.services.backup import configured_cloud
+    from orchestrator.services.finalbackup import configured_cloud
 
     return Lifecycle(Ledger.open(), cloud=configured_cloud())
 

@@ -47,7 +47,7 @@ def config(request: Request) -> PortalConfig:
 
 def lifecycle(request: Request, expected_sequence: int | None = None) -> Lifecycle:
     """The lifecycle over this process's ledger (opened once, migrated once)."""
-    from orchestrator.services.backup import configured_cloud
+    from orchestrator.services.finalbackup import configured_cloud
 
     return Lifecycle(_ledger(config(request).database_url), expected_sequence=expected_sequence,
                      cloud=configured_cloud())

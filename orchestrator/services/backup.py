@@ -19,6 +19,7 @@ from orchestrator.core import naming
 from orchestrator.core.backups import VOLUME, Entry, StoredBackup
 from orchestrator.core.manifest import Backup as BackupPolicy
 from orchestrator.errors import GovcloudError, NotFound, RuleError
+from orchestrator.services.finalbackup import confirmed_final
 
 
 class Clouds(Protocol):
@@ -374,41 +375,6 @@ class BackupService:
                      backup_id=backup_id or "-", at=at, actor=self.actor.name, **fields)
 
 
-def confirmed_final(events: Iterable[lc.Event]) -> list[dict]:
-    """The final backups named by the application's latest backup confirmation (Art. 16)."""
-    latest = None
-    for event in events:
-        if event.type == lc.BACKUP_CONFIRMED:
-            latest = event
-    return list(latest.payload.get("backups", [])) if latest else []
-
-
-def check_final(log: Any, ledger: Any, application: str, backup_ids: Iterable[str], cloud: Clouds | None) -> list[dict]:
-    """The backups ``backup_ids`` as the unit names them at termination (Art. 16), each checked:
-    in the ledger's record, of ``application``, complete and not deleted
-    (:func:`orchestrator.core.backups.final_backup`), and, when a cloud is configured (``cloud``),
-    still held complete by its environment's project. :class:`RuleError` naming the rule otherwise."""
-    out = []
-    for backup_id in dict.fromkeys(backup_ids):
-        taken = core.final_backup(application, backup_id, log.of_backup(backup_id))
-        named = {"id": taken.backup_id, "kind": taken.kind, "environment": taken.environment,
-                 "source": taken.source, "size": taken.size, "taken": taken.at.isoformat()}
-        if cloud is not None:
-            unit = ledger.get_state(application).unit
-            try:
-                stored = cloud.backups(naming.project_name(unit, application, taken.environment)).get(backup_id)
-            except NotFound:
-                raise RuleError(f"backup {backup_id} of {application} is no longer in the cloud (project "
-                                f"{naming.project_name(unit, application, taken.environment)})",
-                                rule="final-backup-exists", article="Art. 16") from None
-            if stored.status != core.COMPLETE:
-                raise RuleError(f"backup {backup_id} of {application} is {stored.status} in the cloud, not complete",
-                                rule="final-backup-complete", article="Art. 16")
-            named["verified_in_cloud"] = True
-        out.append(named)
-    return out
-
-
 def _archived(entry: Entry) -> dict:
     return {"backup": entry.backup_id, "kind": entry.kind, "environment": entry.environment, **entry.detail}
 
@@ -417,16 +383,6 @@ def _now() -> dt.datetime:
     from orchestrator.services.lifecycle import beijing_now
 
     return beijing_now()
-
-
-def configured_cloud() -> Any:
-    """The cloud named by ``OS_CLOUD`` (connected on first use), or None when none is named."""
-    import os
-
-    from orchestrator.adapters.cloud import Cloud
-
-    name = os.environ.get("OS_CLOUD")
-    return Cloud.lazy(name) if name else None
 
 
 def open_service(actor: lc.Actor, cloud_name: str | None) -> BackupService:

@@ -92,7 +92,7 @@ class Lifecycle:
         ``expected_sequence``: the ledger version the caller saw (HTTP If-Match); a step on a newer
         one is refused. ``quorum``: distinct approvers per quorum step (default: the quota policy's
         ``quorum``, read when such a step is first decided). ``cloud``: where a final backup named
-        at termination is looked up (:func:`orchestrator.services.backup.configured_cloud`; none:
+        at termination is looked up (:func:`orchestrator.services.finalbackup.configured_cloud`; none:
         the ledger's record alone)."""
         self.cloud = cloud
         self.store = store
@@ -175,12 +175,12 @@ class Lifecycle:
         """Art. 16: the unit confirms its data is off the cloud and backed up (``evidence``), naming
         the final backups govcloud took (``backups``, ids) that reclamation keeps in the provider's
         archive: each must be in the ledger's backup record, of this application, complete, not
-        deleted, and (with a cloud) still in its project (:func:`orchestrator.services.backup.check_final`)."""
+        deleted, and (with a cloud) still in its project (:func:`orchestrator.services.finalbackup.check_final`)."""
         ids = [b.strip() for b in backups if b and b.strip()]
         if not ids:
             return self._record(application, "backup-confirmed", actor, at, reason=evidence)
         from orchestrator.adapters.backuplog import BackupLog
-        from orchestrator.services.backup import check_final
+        from orchestrator.services.finalbackup import check_final
 
         self._decide(application, "backup-confirmed", actor, at, reason=evidence)  # the actor may, first
         named = check_final(BackupLog(self.store.engine), self.store, application, ids, self.cloud)

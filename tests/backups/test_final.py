@@ -14,7 +14,8 @@ from orchestrator.core import lifecycle as lc
 from orchestrator.core.backups import Entry
 from orchestrator.core.lifecycle import PROVIDER, Actor
 from orchestrator.errors import RuleError
-from orchestrator.services.backup import BackupService, confirmed_final
+from orchestrator.services.backup import BackupService
+from orchestrator.services.finalbackup import confirmed_final
 from orchestrator.services.lifecycle import Lifecycle
 
 from tests.lifecycle.conftest import CHIEF, SOCIAL

@@ -149,7 +149,7 @@ class Reclaimer:
         """Step ``archive``, before anything is deleted: the final backups the unit named at
         termination copied into the provider's archive project (Art. 16). False when that failed:
         the run then stops, so the environments holding the only copy stay."""
-        from orchestrator.services.backup import confirmed_final
+        from orchestrator.services.finalbackup import confirmed_final
 
         named = confirmed_final(self.lifecycle.history(application))
         if not named:
