@@ -398,7 +398,7 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     containers = {c.name for c in kept.object_store.containers()}
     assert any(c.startswith(f"{UNIT}-{story.app}-trial-final-container") for c in containers), containers
     trove = kept.session.get(f"{kept.endpoint_for('database')}/backups").json()["backups"]
-    assert [b["status"] for b in trove] == ["COMPLETED"] and "govcloud:backup=final" in trove[0]["description"]
+    assert [b["status"] for b in trove] == ["RESTORED"] and "govcloud:backup=final" in trove[0]["description"]
     # the archive's volume is the only thing of the application left anywhere
     assert leftovers(admin, KeycloakAdmin.from_environ(keycloak), story.app) == [f"volume {volume.id}"]
     assert admin.block_storage.find_volume(outside.id, ignore_missing=True, all_projects=True) is None
