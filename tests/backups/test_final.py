@@ -209,3 +209,18 @@ def test_the_dry_run_plans_the_archive_and_copies_nothing(live, ledger, terminat
     summary = _reclaimer(live, ledger, backups, fakes.FakeCloud(), fakes.FakeStacks()).run(APP, dry_run=True)
     assert (summary.steps[0].step, summary.steps[0].status) == ("archive", "planned")
     assert ARCHIVE not in cloud.projects and backups.log.archive_record(APP) == []
+
+
+def test_the_tick_deletes_an_expired_archive_copy_when_nothing_is_live(ledger, log, monkeypatch, tmp_path):
+    """Nothing live and nothing expired: the cloud is not asked; an expired copy: it is."""
+    from orchestrator.services import notices, tick
+
+    monkeypatch.setattr(notices, "Notices", lambda ledger, settings: None)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "no-clouds.yaml"))
+    log.record([Entry(APP, "trial", core.ARCHIVED, core.CONTAINER, "files--backup-1", T(2026, 6, 8, 10, 0), "ops",
+                      detail={"project": ARCHIVE, "archive_kind": "container", "archive_id": "final-files",
+                              "until": "2026-07-08T10:00:00", "days": 30})])
+    quiet = tick.default_steps(ledger, None, T(2026, 7, 8, 10, 0), actor=lambda: OPS, cloud="nowhere")["backups"]()
+    assert quiet == {"environments": 0, "taken": 0, "deleted": 0, "missed": []}
+    due = tick.default_steps(ledger, None, T(2026, 7, 8, 10, 1), actor=lambda: OPS, cloud="nowhere")["backups"]()
+    assert due["failed"] == 1 and "cloud nowhere is unreachable" in due["missed"][0]
