@@ -99,8 +99,15 @@ def backup_drill(ctx: click.Context, application, environment, due, cloud, actor
         emit(output, report, _print_drill)
         ctx.exit(0 if report["ok"] else 1)
     reports = [service.drill(name, when) for name in service.drills_due(when)]
-    emit(output, reports, lambda rs: [_print_drill(r) for r in rs] if rs else click.echo("no drill is due"))
+    emit(output, reports, _print_drills)
     ctx.exit(0 if all(r["ok"] for r in reports) else 1)
+
+
+def _print_drills(reports: list[dict]) -> None:
+    if not reports:
+        click.echo("no drill is due")
+    for r in reports:
+        _print_drill(r)
 
 
 def _print_drill(r: dict) -> None:

@@ -8,10 +8,9 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import ENVIRONMENT, actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.cli.root import cli
 from orchestrator.core.text import printable
-
 
 
 class Command(click.Command):
@@ -23,9 +22,8 @@ class Command(click.Command):
 
 def _lifecycle():
     from orchestrator.adapters.ledger import Ledger
-    from orchestrator.services.lifecycle import Lifecycle
-
     from orchestrator.services.finalbackup import configured_cloud
+    from orchestrator.services.lifecycle import Lifecycle
 
     return Lifecycle(Ledger.open(), cloud=configured_cloud())
 

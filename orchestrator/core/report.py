@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from orchestrator.core import backups
+from orchestrator.core import backups, naming, usage
 from orchestrator.core import lifecycle as lc
-from orchestrator.core import naming, usage
 from orchestrator.core.advice import Advice, capacity_advice, unit_advice
 from orchestrator.core.capacity import Assessment, Measure, assess_all
 from orchestrator.core.ids import ENVIRONMENTS

@@ -321,8 +321,8 @@ class BackupService:
         ``deleted``); the cloud is asked only when one is due."""
         runs = []
         for entry in core.archive_expired(self.log.archive_record(application), at):
-            run = EnvironmentRun(entry.application, entry.environment, False, None, archive=entry.detail["project"])
             detail = entry.detail
+            run = EnvironmentRun(entry.application, entry.environment, False, None, archive=str(detail["project"]))
             try:
                 self.cloud.backups(str(detail["project"])).delete_archived(
                     str(detail["archive_kind"]), str(detail["archive_id"]), detail)

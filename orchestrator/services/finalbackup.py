@@ -31,19 +31,31 @@ def check_final(log: Any, ledger: Any, application: str, backup_ids: Iterable[st
     out = []
     for backup_id in dict.fromkeys(backup_ids):
         taken = core.final_backup(application, backup_id, log.of_backup(backup_id))
-        named = {"id": taken.backup_id, "kind": taken.kind, "environment": taken.environment,
-                 "source": taken.source, "size": taken.size, "taken": taken.at.isoformat()}
+        named = {
+            "id": taken.backup_id,
+            "kind": taken.kind,
+            "environment": taken.environment,
+            "source": taken.source,
+            "size": taken.size,
+            "taken": taken.at.isoformat(),
+        }
         if cloud is not None:
             unit = ledger.get_state(application).unit
             try:
                 stored = cloud.backups(naming.project_name(unit, application, taken.environment)).get(backup_id)
             except NotFound:
-                raise RuleError(f"backup {backup_id} of {application} is no longer in the cloud (project "
-                                f"{naming.project_name(unit, application, taken.environment)})",
-                                rule="final-backup-exists", article="Art. 16") from None
+                raise RuleError(
+                    f"backup {backup_id} of {application} is no longer in the cloud (project "
+                    f"{naming.project_name(unit, application, taken.environment)})",
+                    rule="final-backup-exists",
+                    article="Art. 16",
+                ) from None
             if stored.status != core.COMPLETE:
-                raise RuleError(f"backup {backup_id} of {application} is {stored.status} in the cloud, not complete",
-                                rule="final-backup-complete", article="Art. 16")
+                raise RuleError(
+                    f"backup {backup_id} of {application} is {stored.status} in the cloud, not complete",
+                    rule="final-backup-complete",
+                    article="Art. 16",
+                )
             named["verified_in_cloud"] = True
         out.append(named)
     return out

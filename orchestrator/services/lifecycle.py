@@ -34,6 +34,8 @@ class Store(Leases, Protocol):
     """What the services need of the ledger (see :class:`orchestrator.adapters.ledger.Ledger`),
     the stacks' leases included (``up`` holds one per stack)."""
 
+    engine: Any  #: the database, where the backup record lives beside the events
+
     def events(self, application: str) -> list[lc.Event]: ...
     def find_state(self, application: str) -> lc.AppState | None: ...
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,

@@ -17,7 +17,6 @@ from orchestrator.errors import RuleError
 from orchestrator.services.backup import BackupService
 from orchestrator.services.finalbackup import confirmed_final
 from orchestrator.services.lifecycle import Lifecycle
-
 from tests.lifecycle.conftest import CHIEF, SOCIAL
 
 OPS = Actor("ops", PROVIDER)
@@ -56,7 +55,9 @@ def test_the_named_backups_are_recorded_with_the_confirmation(live, terminating)
     assert live.state(APP).state == lc.BACKUP_CONFIRMED
     named = confirmed_final(live.history(APP))
     assert [(b["id"], b["kind"], b["environment"]) for b in named] == [
-        (terminating["database"], "database", "trial"), (terminating["container"], "container", "trial")]
+        (terminating["database"], "database", "trial"),
+        (terminating["container"], "container", "trial"),
+    ]
     assert event.payload["backups"] == named and named[0]["taken"] == "2026-03-13T01:05:00"
     assert "verified_in_cloud" not in named[0]  # no cloud configured: the ledger's record alone
 
@@ -71,22 +72,57 @@ def test_an_unknown_backup_is_refused(live, terminating):
 
 
 def test_another_applications_backup_is_refused_without_naming_it(live, terminating, log):
-    log.record([Entry("permit-prototype", "test", core.TAKEN, core.CONTAINER, "permit-files--backup-1",
-                      T(2026, 3, 13, 1, 0), "ops")])
+    log.record(
+        [
+            Entry(
+                "permit-prototype",
+                "test",
+                core.TAKEN,
+                core.CONTAINER,
+                "permit-files--backup-1",
+                T(2026, 3, 13, 1, 0),
+                "ops",
+            )
+        ]
+    )
     refused = refusal(live, "permit-files--backup-1")
     assert refused.rule == "final-backup-owner" and "permit-prototype" not in str(refused)
 
 
 def test_a_backup_that_never_completed_is_refused(live, terminating, log):
-    log.record([Entry(APP, "trial", core.MISSED, core.DATABASE, "db-backup-9", T(2026, 3, 14, 1, 0), "ops",
-                      detail={"status": "failed"})])
+    log.record(
+        [
+            Entry(
+                APP,
+                "trial",
+                core.MISSED,
+                core.DATABASE,
+                "db-backup-9",
+                T(2026, 3, 14, 1, 0),
+                "ops",
+                detail={"status": "failed"},
+            )
+        ]
+    )
     refused = refusal(live, "db-backup-9")
     assert refused.rule == "final-backup-complete" and "never completed" in str(refused)
 
 
 def test_a_backup_deleted_by_retention_is_refused(live, terminating, log):
-    log.record([Entry(APP, "trial", core.DELETED, core.DATABASE, terminating["database"], T(2026, 9, 11, 1, 0), "ops",
-                      detail={"reason": "older than retentionDays 180"})])
+    log.record(
+        [
+            Entry(
+                APP,
+                "trial",
+                core.DELETED,
+                core.DATABASE,
+                terminating["database"],
+                T(2026, 9, 11, 1, 0),
+                "ops",
+                detail={"reason": "older than retentionDays 180"},
+            )
+        ]
+    )
     refused = refusal(live, terminating["database"])
     assert refused.rule == "final-backup-exists" and "older than retentionDays 180" in str(refused)
 
@@ -98,8 +134,9 @@ def test_with_a_cloud_a_backup_gone_or_incomplete_there_is_refused(ledger, termi
     assert refusal(service, terminating["database"]).rule == "final-backup-exists"
     import dataclasses
 
-    trial.held = [dataclasses.replace(b, status=core.FAILED) if b.id == terminating["container"] else b
-                  for b in trial.held]
+    trial.held = [
+        dataclasses.replace(b, status=core.FAILED) if b.id == terminating["container"] else b for b in trial.held
+    ]
     assert refusal(service, terminating["container"]).rule == "final-backup-complete"
     confirm(service, terminating["volume-snapshot"])
     assert confirmed_final(service.history(APP))[0]["verified_in_cloud"] is True
@@ -120,22 +157,36 @@ def test_retention_never_deletes_the_confirmed_final_backup(live, terminating, b
     assert terminating["database"] in {b.id for b in cloud.projects[TRIAL].held}
 
 
-def test_reclamation_archives_the_final_backup_once_and_records_where_and_until_when(live, terminating, backups,
-                                                                                      cloud, log):
+def test_reclamation_archives_the_final_backup_once_and_records_where_and_until_when(
+    live, terminating, backups, cloud, log
+):
     confirm(live, terminating["volume-snapshot"])
     live.approve_termination(APP, CHIEF, T(2026, 6, 5, 9, 0))
-    assert backups.archive_final(APP, T(2026, 6, 8, 10, 0), 365, ARCHIVE, dry_run=True) == [{
-        "backup": terminating["volume-snapshot"], "kind": "volume-snapshot", "environment": "trial",
-        "project": ARCHIVE, "until": "2027-06-08T10:00:00"}]
+    assert backups.archive_final(APP, T(2026, 6, 8, 10, 0), 365, ARCHIVE, dry_run=True) == [
+        {
+            "backup": terminating["volume-snapshot"],
+            "kind": "volume-snapshot",
+            "environment": "trial",
+            "project": ARCHIVE,
+            "until": "2027-06-08T10:00:00",
+        }
+    ]
     assert ARCHIVE not in cloud.projects and log.archive_record(APP) == []  # the dry run copied nothing
     [kept] = backups.archive_final(APP, T(2026, 6, 8, 10, 0), 365, ARCHIVE)
     [made] = cloud.projects[ARCHIVE].made
-    assert made.kind == core.VOLUME and made.detail["labels"] == {"unit": "rsj", "app": APP, "env": "trial",
-                                                                   "backup": "final"}
+    assert made.kind == core.VOLUME and made.detail["labels"] == {
+        "unit": "rsj",
+        "app": APP,
+        "env": "trial",
+        "backup": "final",
+    }
     assert kept["archive_id"] == made.id and kept["until"] == "2027-06-08T10:00:00" and kept["project"] == ARCHIVE
     [row] = log.archive_record(APP)
-    assert (row.action, row.backup_id, row.detail["archive_kind"]) == ("archived", terminating["volume-snapshot"],
-                                                                        "volume")
+    assert (row.action, row.backup_id, row.detail["archive_kind"]) == (
+        "archived",
+        terminating["volume-snapshot"],
+        "volume",
+    )
     # a second run (the first was killed after this step) does not copy it again
     [again] = backups.archive_final(APP, T(2026, 6, 8, 11, 0), 365, ARCHIVE)
     assert again["already"] and len(cloud.projects[ARCHIVE].made) == 1
@@ -171,12 +222,21 @@ def test_an_archive_copy_the_cloud_cannot_delete_is_missed_and_tried_again(live,
 def _reclaimer(live, ledger, backups, reclaim_cloud, stacks):
     from tests.reclaim import fakes
 
-    return fakes.reclaimer(live, ledger, OPS, reclaim_cloud, stacks, backups=backups, archive=(ARCHIVE, 365),
-                           clock=lambda: T(2026, 6, 8, 10, 0))
+    return fakes.reclaimer(
+        live,
+        ledger,
+        OPS,
+        reclaim_cloud,
+        stacks,
+        backups=backups,
+        archive=(ARCHIVE, 365),
+        clock=lambda: T(2026, 6, 8, 10, 0),
+    )
 
 
-def test_reclamation_archives_first_and_stops_before_deleting_anything_when_it_cannot(live, ledger, terminating,
-                                                                                   backups, cloud):
+def test_reclamation_archives_first_and_stops_before_deleting_anything_when_it_cannot(
+    live, ledger, terminating, backups, cloud
+):
     from tests.reclaim import fakes
 
     confirm(live, terminating["database"])
@@ -217,9 +277,26 @@ def test_the_tick_deletes_an_expired_archive_copy_when_nothing_is_live(ledger, l
 
     monkeypatch.setattr(notices, "Notices", lambda ledger, settings: None)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "no-clouds.yaml"))
-    log.record([Entry(APP, "trial", core.ARCHIVED, core.CONTAINER, "files--backup-1", T(2026, 6, 8, 10, 0), "ops",
-                      detail={"project": ARCHIVE, "archive_kind": "container", "archive_id": "final-files",
-                              "until": "2026-07-08T10:00:00", "days": 30})])
+    log.record(
+        [
+            Entry(
+                APP,
+                "trial",
+                core.ARCHIVED,
+                core.CONTAINER,
+                "files--backup-1",
+                T(2026, 6, 8, 10, 0),
+                "ops",
+                detail={
+                    "project": ARCHIVE,
+                    "archive_kind": "container",
+                    "archive_id": "final-files",
+                    "until": "2026-07-08T10:00:00",
+                    "days": 30,
+                },
+            )
+        ]
+    )
     quiet = tick.default_steps(ledger, None, T(2026, 7, 8, 10, 0), actor=lambda: OPS, cloud="nowhere")["backups"]()
     assert quiet == {"environments": 0, "taken": 0, "deleted": 0, "missed": []}
     due = tick.default_steps(ledger, None, T(2026, 7, 8, 10, 1), actor=lambda: OPS, cloud="nowhere")["backups"]()

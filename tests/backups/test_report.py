@@ -72,8 +72,20 @@ def test_a_failed_drill_is_shown_failed_and_the_drill_still_due(backups, ledger,
 
 def test_a_failed_restore_is_not_a_missed_backup(backups, ledger, log):
     backups.run(T(2026, 3, 13, 1, 5))
-    log.record([Entry("social-security", "trial", MISSED, "database", "db-1", T(2026, 3, 13, 9, 0), "ops",
-                      detail={"restore": True, "error": "boom"})])
+    log.record(
+        [
+            Entry(
+                "social-security",
+                "trial",
+                MISSED,
+                "database",
+                "db-1",
+                T(2026, 3, 13, 9, 0),
+                "ops",
+                detail={"restore": True, "error": "boom"},
+            )
+        ]
+    )
     assert section(ledger, "2026-03", T(2026, 3, 13, 12, 0))["trial"].misses == 0
 
 
