@@ -320,6 +320,8 @@ class Cloud:
             project = conn.identity.create_project(name=name, domain_id="default",
                                                    description="govcloud: scratch project of a restore drill")
             conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
+            # the drill's restores (a whole environment's volumes) are limited by their source, not here
+            conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
             scoped = conn.connect_as_project(project)
             net = scoped.network.create_network(name=f"{name}-net")
             scoped.network.create_subnet(network_id=net.id, ip_version=4, cidr="172.16.0.0/24", name=f"{name}-subnet")
@@ -338,6 +340,8 @@ class Cloud:
                 project = conn.identity.create_project(
                     name=name, domain_id="default", tags=[ARCHIVE_TAG],
                     description="govcloud: final backups of terminated applications (Art. 16)")
+                # the provider's own: it holds every terminated application's final volumes
+                conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
             conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
 
         self._call(ensure, f"preparing archive project {name}")

@@ -22,7 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -210,7 +211,6 @@ class ProjectBackups:
                 f"{_META}status": "complete", f"{_META}checksum": backup.checksum or ""}
             return into._copy_objects_from(self, backup.id, name, meta)
         if backup.kind in (VOLUME, VOLUME_SNAPSHOT):
-            self._room_for_volume(max(1, (backup.size or 0) // 2**30))
             made = self._restore_volume(backup, into, name)
             meta = {f"{TAG_PREFIX}{k}": v for k, v in labels.items()}
             into._call(lambda: into._conn.block_storage.set_volume_metadata(made.id, **meta),
@@ -221,17 +221,25 @@ class ProjectBackups:
                                              core.description(labels))
         return Restored(DATABASE, ref, name, {"from": backup.id, "object": obj, "size_gb": detail.get("size")})
 
-    def _room_for_volume(self, size_gb: int) -> None:
-        """Raise this project's volume quotas by one volume of ``size_gb``: the copy is made here
-        before it is transferred, and the project's quotas equal its manifest's needs exactly (it
-        is about to be reclaimed; the transfer gives the room back)."""
+    @contextmanager
+    def _room_for_volume(self, size_gb: int) -> Iterator[None]:
+        """This project's volume quotas raised by one volume of ``size_gb`` while a volume made
+        here for another project (a drill's, the archive's) exists here, then set back: the
+        project's quotas equal its manifest's needs exactly, and the transfer takes the volume away."""
         storage = self._admin.block_storage
         quota = self._call(lambda: storage.get_quota_set(self.project_id), f"reading the quotas of {self.project_name}")
         limits = {k: getattr(quota, k, None) for k in ("volumes", "gigabytes")}
-        more = {k: v + (1 if k == "volumes" else size_gb) for k, v in limits.items() if isinstance(v, int) and v >= 0}
+        kept = {k: v for k, v in limits.items() if isinstance(v, int) and v >= 0}
+        more = {k: v + (1 if k == "volumes" else size_gb) for k, v in kept.items()}
         if more:
             self._call(lambda: storage.update_quota_set(self.project_id, **more),
-                       f"making room for the archive copy in the quotas of {self.project_name}")
+                       f"making room for a volume in transit in the quotas of {self.project_name}")
+        try:
+            yield
+        finally:
+            if kept:
+                self._call(lambda: storage.update_quota_set(self.project_id, **kept),
+                           f"setting the quotas of {self.project_name} back")
 
     def delete_archived(self, kind: str, id: str, detail: Mapping[str, Any]) -> None:
         """Delete what :meth:`archive` made in this (the archive) project; gone already is fine."""
@@ -248,6 +256,13 @@ class ProjectBackups:
             self.delete(StoredBackup(CONTAINER, id, id, "", core.COMPLETE, dt.datetime.min))
 
     def _restore_volume(self, backup: StoredBackup, into: ProjectBackups, name: str) -> Restored:
+        if into.project_id == self.project_id:
+            return self._volume_from(backup, into, name)
+        with self._room_for_volume(max(1, (backup.size or 0) // 2**30)):
+            return self._volume_from(backup, into, name)
+
+    def _volume_from(self, backup: StoredBackup, into: ProjectBackups, name: str) -> Restored:
+        """A volume made here from ``backup``, handed over to ``into`` when that is another project."""
         storage = self._conn.block_storage
         if backup.kind == VOLUME_SNAPSHOT:
             made = self._call(lambda: storage.create_volume(snapshot_id=backup.id, name=name,
