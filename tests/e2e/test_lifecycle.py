@@ -10,8 +10,8 @@ of it may remain (project, resources by id, client, stack, what was made by hand
 is approved and applied without replacing anything; the trial is backed up (a backup of each
 kind) and drilled (restored into a scratch project, checked, removed); then both environments get
 data and hand-made things, the application is terminated with the trial's backups named as its
-final backup (Art. 16), which reclamation keeps in the run's archive project, and reclaimed, a first run killed in the middle
-of production's destroy, the second finishing: nothing of it may remain, not in OpenStack
+final backup (Art. 16), which reclamation keeps in the run's archive project, and reclaimed, a
+first run killed in the middle of production's destroy, the second finishing: nothing of it may remain, not in OpenStack
 (including a volume created outside Pulumi but labelled for it, the segments' container, the
 snapshots, images, backups, ports and groups made by hand), not in Keycloak, not in the Pulumi
 backend; only the final backup's copies, in the archive project.
