@@ -76,7 +76,7 @@ class BackupLog:
         """Every application's rows stated before ``until``, oldest first (the monthly report)."""
         query = sa.select(R).where(R.c.stated_at < until).order_by(R.c.id)
         out: dict[str, list[Entry]] = {}
-        with _converted(), self.engine.connect() as conn:
+        with _converted(), reading(self.engine) as conn:
             for row in conn.execute(query):
                 out.setdefault(row.application, []).append(_entry(row))
         return out
