@@ -1,6 +1,8 @@
 """govcloud's own configuration: ``govcloud.yaml`` (or the file in ``GOVCLOUD_CONFIG``).
 
-Only how operators are known lives here for now::
+How operators are known (below), the notices (``notices``), the shared state (``state``) and
+where backups go beyond an environment's project (``backups``: ``archiveProject``, ``site``;
+docs/backups.md)::
 
     auth: oidc                      # or "local" (development: --as/--role are trusted)
     oidc:
@@ -71,11 +73,21 @@ class OidcSettings(_Model):
     leeway_seconds: Annotated[StrictInt, Field(ge=0, le=300)] = 30
 
 
+class BackupSettings(_Model):
+    """Where backups go beyond an environment's own project (docs/backups.md)."""
+
+    #: the provider's project that keeps the final backups of terminated applications (Art. 16)
+    archive_project: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = "govcloud-archive"
+    #: the backup site: a cloud of clouds.yaml that receives the copies of ``offsite: true``
+    site: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+
+
 class Settings(_Model):
     auth: Literal["local", "oidc"] = "oidc"
     oidc: OidcSettings | None = None
     notices: NoticeSettings | None = None  #: docs/notices.md
     state: StateSettings | None = None  #: docs/operations.md, "A team's shared state"
+    backups: BackupSettings = BackupSettings()  #: docs/backups.md
     source: str = Field(default="(defaults)", exclude=True)
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.adapters.ledgerbase import JSON, Base, _converted, reading
-from orchestrator.core.backups import TAKEN, Entry
+from orchestrator.core.backups import ARCHIVED, DELETED, TAKEN, Entry
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -70,6 +70,32 @@ class BackupLog:
         if environment is not None:
             query = query.where(R.c.environment == environment)
         with _converted(application), reading(self.engine) as conn:
+            return [_entry(r) for r in conn.execute(query)]
+
+    def by_application(self, until: dt.datetime) -> dict[str, list[Entry]]:
+        """Every application's rows stated before ``until``, oldest first (the monthly report)."""
+        query = sa.select(R).where(R.c.stated_at < until).order_by(R.c.id)
+        out: dict[str, list[Entry]] = {}
+        with _converted(), reading(self.engine) as conn:
+            for row in conn.execute(query):
+                out.setdefault(row.application, []).append(_entry(row))
+        return out
+
+    def of_backup(self, backup_id: str) -> list[Entry]:
+        """Every row naming ``backup_id``, of any application, oldest first."""
+        query = sa.select(R).where(R.c.backup_id == backup_id[:255]).order_by(R.c.id)
+        with _converted(), reading(self.engine) as conn:
+            return [_entry(r) for r in conn.execute(query)]
+
+    def archive_record(self, application: str | None = None) -> list[Entry]:
+        """The final backups archived at reclamation (``archived`` rows) and the deletions of their
+        archive copies, of every application (or one), oldest first."""
+        archived = sa.select(R.c.backup_id).where(R.c.action == ARCHIVED)
+        query = (sa.select(R).where((R.c.action == ARCHIVED)
+                                    | ((R.c.action == DELETED) & R.c.backup_id.in_(archived))).order_by(R.c.id))
+        if application is not None:
+            query = query.where(R.c.application == application)
+        with _converted(application or ""), reading(self.engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
 
     def last_taken(self, applications: Iterable[str] | None = None) -> dict[tuple[str, str], dt.datetime]:

@@ -77,21 +77,37 @@ def backup_restore(application, environment, backup_id, replace, cloud, actor_na
 
 
 @backup.command("drill", short_help="Provider: a restore drill into a scratch project, recorded (Art. 44).")
-@click.argument("application")
+@click.argument("application", required=False)
 @click.option("--env", "environment", type=click.Choice(["test", "trial", "production"]), help="one environment")
+@click.option("--due", is_flag=True, help="drill every application without a passed drill this quarter")
 @cloud_option
 @actor_options
 @at_option
 @output_option
 @click.pass_context
-def backup_drill(ctx: click.Context, application, environment, cloud, actor_name, actor_role, actor_unit,
+def backup_drill(ctx: click.Context, application, environment, due, cloud, actor_name, actor_role, actor_unit,
                  actor_token_file, at, output) -> None:
-    """A restore drill (Art. 44): the latest backups restored into a scratch project, checked, the
-    project removed, the drill recorded. Exit 1 when a check failed or the project stayed."""
-    report = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).drill(
-        application, parse_at(at), environment)
-    emit(output, report, _print_drill)
-    ctx.exit(0 if report["ok"] else 1)
+    """A restore drill (Art. 44) of APPLICATION, or with --due of every application whose quarterly
+    drill is due: the latest backups restored into a scratch project, checked, the project
+    removed, the drill recorded. Exit 1 when a check failed or the project stayed."""
+    if due == bool(application) or (due and environment):
+        raise click.UsageError("name an APPLICATION (and optionally --env), or --due for every drill due this quarter")
+    service = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file))
+    when = parse_at(at)
+    if not due:
+        report = service.drill(application, when, environment)
+        emit(output, report, _print_drill)
+        ctx.exit(0 if report["ok"] else 1)
+    reports = [service.drill(name, when) for name in service.drills_due(when)]
+    emit(output, reports, _print_drills)
+    ctx.exit(0 if all(r["ok"] for r in reports) else 1)
+
+
+def _print_drills(reports: list[dict]) -> None:
+    if not reports:
+        click.echo("no drill is due")
+    for r in reports:
+        _print_drill(r)
 
 
 def _print_drill(r: dict) -> None:

@@ -8,10 +8,9 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import ENVIRONMENT, actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.cli.root import cli
 from orchestrator.core.text import printable
-
 
 
 class Command(click.Command):
@@ -23,9 +22,10 @@ class Command(click.Command):
 
 def _lifecycle():
     from orchestrator.adapters.ledger import Ledger
+    from orchestrator.services.finalbackup import configured_cloud
     from orchestrator.services.lifecycle import Lifecycle
 
-    return Lifecycle(Ledger.open())
+    return Lifecycle(Ledger.open(), cloud=configured_cloud())
 
 
 def step(command: Callable) -> Callable:
@@ -182,10 +182,13 @@ def terminate(application: str, reason: str | None, **kw) -> None:
 @app.command("confirm-backup")
 @click.argument("application")
 @click.option("--evidence", required=True, help="where the data went and how it was backed up")
+@click.option("--backup", "backups", multiple=True,
+              help="a backup govcloud took (govcloud backup list) to keep in the provider's archive after "
+                   "reclamation (repeatable); checked: of this application, complete, not deleted")
 @step
-def confirm_backup(application: str, evidence: str, **kw) -> None:
-    """Unit: confirm the data is off the cloud and backed up (Art. 16)."""
-    _run("confirm_backup", application, evidence, **kw)
+def confirm_backup(application: str, evidence: str, backups: tuple[str, ...], **kw) -> None:
+    """Unit: confirm the data is off the cloud and backed up, naming the final backup to keep (Art. 16)."""
+    _run("confirm_backup", application, evidence, backups=list(backups), **kw)
 
 
 @app.command("confirm-data-loss")

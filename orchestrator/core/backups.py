@@ -226,7 +226,8 @@ def check_restored(backup: StoredBackup, restored: Mapping[str, object]) -> str 
 
 #: What a row of the backup record says happened.
 TAKEN, DELETED, RESTORED, MISSED, DRILL = "taken", "deleted", "restored", "missed", "drill"
-ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL)
+ARCHIVED = "archived"  #: a final backup copied into the provider's archive project at reclamation (Art. 16)
+ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL, ARCHIVED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,3 +256,45 @@ class Entry:
         for key in ("at", "started", "finished"):
             out[key] = out[key].isoformat() if out[key] else None
         return out
+
+
+# --- the final backup of a termination (Art. 16) --------------------------------------------------
+
+
+def final_backup(application: str, backup_id: str, record: Sequence[Entry]) -> Entry:
+    """The ledger's evidence that ``backup_id`` may be named as ``application``'s final backup at
+    termination (``record``: every row of the backup record with that id, of any application): it
+    was taken (complete) for this application and not deleted since. :class:`RuleError` naming the
+    rule otherwise. Another application's backup is not named (a unit must not learn of it)."""
+    if not record:
+        raise RuleError(f"backup {backup_id} is not in the ledger's backup record: name a backup govcloud took "
+                        f"(govcloud backup list {application})", rule="final-backup-recorded", article="Art. 16")
+    mine = [e for e in record if e.application == application]
+    if not mine:
+        raise RuleError(f"backup {backup_id} is not a backup of {application}", rule="final-backup-owner",
+                        article="Art. 16")
+    taken = next((e for e in mine if e.action == TAKEN), None)
+    if taken is None:
+        raise RuleError(f"backup {backup_id} of {application} never completed (the record has it "
+                        f"{', '.join(sorted({e.action for e in mine}))}): a final backup must be complete",
+                        rule="final-backup-complete", article="Art. 16")
+    deleted = next((e for e in mine if e.action == DELETED), None)
+    if deleted is not None:
+        raise RuleError(f"backup {backup_id} of {application} was deleted on {deleted.at:%Y-%m-%d %H:%M} "
+                        f"({deleted.detail.get('reason', 'deleted')}): name a backup that still exists",
+                        rule="final-backup-exists", article="Art. 16")
+    return taken
+
+
+def archive_until(archived_at: dt.datetime, days: int) -> dt.datetime:
+    """The end of a final backup's archive period: ``days`` whole days after it was archived."""
+    return archived_at + dt.timedelta(days=days)
+
+
+def archive_expired(record: Iterable[Entry], at: dt.datetime) -> list[Entry]:
+    """The ``archived`` rows whose period ended before ``at`` (one ending exactly at ``at`` is kept)
+    and whose archive copy has no ``deleted`` row yet, oldest first."""
+    rows = list(record)
+    gone = {e.backup_id for e in rows if e.action == DELETED and e.detail.get("archive_id")}
+    return sorted((e for e in rows if e.action == ARCHIVED and e.backup_id not in gone
+                   and dt.datetime.fromisoformat(str(e.detail["until"])) < at), key=lambda e: e.at)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from orchestrator.core import backups, naming, usage
 from orchestrator.core import lifecycle as lc
-from orchestrator.core import naming, usage
 from orchestrator.core.advice import Advice, capacity_advice, unit_advice
 from orchestrator.core.capacity import Assessment, Measure, assess_all
 from orchestrator.core.ids import ENVIRONMENTS
@@ -201,6 +201,55 @@ class DeadlineFigure:
 
 
 @dataclass(frozen=True)
+class BackupFigure:
+    """One live environment's backups at the judging moment (Art. 30) and its restore drills of the
+    quarter (Art. 44)."""
+
+    application: str
+    env: str
+    last_good: dt.datetime | None  #: when its last complete backup was taken
+    kinds: tuple[str, ...]  #: the kinds of that backup (``volume-snapshot``: volumes only as snapshots)
+    misses: int  #: backups missed in the period (failed, blocked by a quota, project unreachable)
+    overdue: bool  #: a scheduled slot passed more than :data:`BACKUP_GRACE` ago with no backup since
+    drills: int  #: restore drills of the quarter
+    drill_ok: bool | None  #: the last drill of the quarter passed; None: no drill this quarter
+    drill_due: bool  #: no passed drill this quarter
+
+    @property
+    def status(self) -> str:
+        return "overdue" if self.overdue else "drill-due" if self.drill_due else "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "last_good": self.last_good.isoformat() if self.last_good else None,
+                "status": self.status}
+
+
+#: How long after a scheduled slot a backup may still come (the scheduler runs every 10 minutes;
+#: a backup of a large database takes hours) before the report calls the environment overdue.
+BACKUP_GRACE = dt.timedelta(hours=24)
+
+
+def quarter_start(moment: dt.datetime) -> dt.datetime:
+    """The first moment of ``moment``'s calendar quarter."""
+    return dt.datetime(moment.year, 3 * ((moment.month - 1) // 3) + 1, 1)
+
+
+def backup_figure(application: str, env: str, schedule: str, record: Sequence[backups.Entry],
+                  period: Period, judged: dt.datetime) -> BackupFigure:
+    """The backup figures of one live environment from its rows of the backup record."""
+    rows = [e for e in record if e.environment == env and e.at <= judged]
+    taken = [e for e in rows if e.action == backups.TAKEN]
+    last = max((e.at for e in taken), default=None)
+    slot = backups.last_slot(schedule, judged - BACKUP_GRACE)
+    drills = [e for e in rows if e.action == backups.DRILL and e.at >= quarter_start(judged)]
+    return BackupFigure(
+        application, env, last, tuple(sorted({e.kind for e in taken if e.at == last})),
+        sum(1 for e in rows if e.action == backups.MISSED and period.holds(e.at) and not e.detail.get("restore")),
+        last is None or last < slot, len(drills), bool(drills[-1].detail.get("ok")) if drills else None,
+        not any(d.detail.get("ok") for d in drills))
+
+
+@dataclass(frozen=True)
 class UnitFigures:
     unit: str
     applications: tuple[AppFigures, ...]
@@ -212,6 +261,7 @@ class UnitFigures:
     deadlines: tuple[DeadlineFigure, ...]
     changes: tuple[Change, ...]
     advice: tuple[Advice, ...]
+    backups: tuple[BackupFigure, ...] = ()  #: each live environment with backups enabled (when the record was read)
 
 
 @dataclass(frozen=True)
@@ -247,6 +297,7 @@ class MonthlyReport:
         for unit, figures in zip(data["units"], self.units, strict=True):
             unit["deadlines"] = [d.as_dict() for d in figures.deadlines]
             unit["changes"] = [c.as_dict() for c in figures.changes]
+            unit["backups"] = [b.as_dict() for b in figures.backups]
         return data
 
 
@@ -264,20 +315,29 @@ def monthly(
     cloud_error: str | None = None,
     capacity_error: str | None = None,
     at: dt.datetime | None = None,
+    backup_record: Mapping[str, Sequence[backups.Entry]] | None = None,
 ) -> MonthlyReport:
     """The figures of the month. ``limits(unit)`` gives a unit's quota limits; ``used`` maps project
     names to their use (``None``: the cloud was not reachable). Judged at the period's end, or at
-    ``at`` when that is earlier (the running month: what is due later is still open)."""
+    ``at`` when that is earlier (the running month: what is due later is still open).
+    ``backup_record``: each application's rows of the backup record (the backup section)."""
     judged = min(at, period.last_moment) if at is not None else period.last_moment
     by_unit: dict[str, list[tuple[AppFigures, Replay]]] = {}
+    found: dict[str, list[BackupFigure]] = {}
     for app in facts:
         replayed = replay(app.events, period, judged)
         state = replayed.state
         if state.state == lc.NEW or (unit is not None and state.unit != unit):
             continue
         by_unit.setdefault(state.unit, []).append((app_figures(app, state, used), replayed))
+        for env, digest in sorted(state.provisioned.items()):
+            policy = getattr(manifest_of(app, digest), "backup", None)
+            if backup_record is not None and policy is not None and policy.enabled:
+                found.setdefault(state.unit, []).append(backup_figure(
+                    app.application, env, policy.schedule, backup_record.get(app.application, ()), period, judged))
     units = tuple(
-        unit_figures(name, items, dict(limits(name)), calendar, period, used, judged)
+        replace(unit_figures(name, items, dict(limits(name)), calendar, period, used, judged),
+                backups=tuple(found.get(name, ())))
         for name, items in sorted(by_unit.items())
     )
     assessed = tuple(assess_all(capacity, threshold)) if capacity is not None else None

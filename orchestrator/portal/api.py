@@ -6,7 +6,7 @@ last event): when someone acted meanwhile the step is refused with 412 and nothi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from pydantic import BaseModel, Field
@@ -40,6 +40,7 @@ class StepBody(BaseModel):
     evidence: str | None = Field(None, max_length=4000)
     environment: Environments | None = None
     days: int | None = Field(None, ge=1, le=365)
+    backups: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(None, max_length=20)
 
 
 def expected(if_match: str | None) -> int | None:

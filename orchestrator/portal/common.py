@@ -29,7 +29,7 @@ STEPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "test-passed": ("test-passed", "test_passed", ("evidence",)),
     "approve-change": ("change-approved", "approve_change", ()),
     "terminate": ("termination-requested", "terminate", ("reason",)),
-    "confirm-backup": ("backup-confirmed", "confirm_backup", ("evidence",)),
+    "confirm-backup": ("backup-confirmed", "confirm_backup", ("evidence", "backups")),
     "approve-termination": ("termination-approved", "approve_termination", ()),
 }
 VERB_OF = {event: verb for verb, (event, _, _) in STEPS.items()}
@@ -47,7 +47,10 @@ def config(request: Request) -> PortalConfig:
 
 def lifecycle(request: Request, expected_sequence: int | None = None) -> Lifecycle:
     """The lifecycle over this process's ledger (opened once, migrated once)."""
-    return Lifecycle(_ledger(config(request).database_url), expected_sequence=expected_sequence)
+    from orchestrator.services.finalbackup import configured_cloud
+
+    return Lifecycle(_ledger(config(request).database_url), expected_sequence=expected_sequence,
+                     cloud=configured_cloud())
 
 
 @functools.cache
@@ -83,6 +86,9 @@ def take_step(request: Request, actor: lc.Actor, application: str, verb: str, fi
         raise NotFound(f"no step {verb!r}: one of {', '.join(STEPS)}")
     _, method, names = STEPS[verb]
     values = {name: fields.get(name) for name in names}
+    if "backups" in values:  # ids, from a JSON list or a form's text (separated by spaces or commas)
+        given = values["backups"] or []
+        values["backups"] = given.replace(",", " ").split() if isinstance(given, str) else [str(b) for b in given]
     missing = [name for name in names if verb in REQUIRED.get(name, ()) and values[name] in (None, "")]
     if missing:
         raise UsageError(f"{verb} needs {', '.join(missing)}")

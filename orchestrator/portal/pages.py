@@ -289,8 +289,8 @@ async def change(request: Request, application: str) -> Response:
 async def step(request: Request, application: str, verb: str) -> Response:
     actor = _actor(request)
     form = await _form(request)
-    fields: dict[str, Any] = {k: (v or None) for k, v in form.items() if isinstance(v, str) and k in ("reason", "opinion", "evidence",
-                                                                                      "environment", "days")}
+    fields: dict[str, Any] = {k: (v or None) for k, v in form.items() if isinstance(v, str) and k in (
+        "reason", "opinion", "evidence", "environment", "days", "backups")}
     if fields.get("days"):
         if not str(fields["days"]).isdigit():
             raise UsageError("days must be a whole number")

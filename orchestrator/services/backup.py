@@ -19,12 +19,14 @@ from orchestrator.core import naming
 from orchestrator.core.backups import VOLUME, Entry, StoredBackup
 from orchestrator.core.manifest import Backup as BackupPolicy
 from orchestrator.errors import GovcloudError, NotFound, RuleError
+from orchestrator.services.finalbackup import confirmed_final
 
 
 class Clouds(Protocol):
     def backups(self, project: str) -> Any: ...
     def scratch_project(self, name: str) -> Any: ...
     def remove_project(self, name: str) -> bool: ...
+    def archive_project(self, name: str) -> Any: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,12 +57,13 @@ class EnvironmentRun:
     missed: list[str] = dataclasses.field(default_factory=list)
     volume_kind: str | None = None
     quota: bool = False  #: a quota of the project blocked a backup
+    archive: str | None = None  #: the archive project, for the deletion of a final backup's copy
 
     def as_dict(self) -> dict:
         return {"application": self.application, "environment": self.environment, "due": self.due,
                 "slot": self.slot.isoformat() if self.slot else None, "volume_kind": self.volume_kind,
                 "taken": [b.as_dict() for b in self.taken], "deleted": [b.as_dict() for b in self.deleted],
-                "missed": self.missed}
+                "missed": self.missed, "archive": self.archive}
 
 
 def live_environments(ledger: Any, applications: Iterable[str] | None = None,
@@ -114,7 +117,10 @@ class BackupService:
             raise RuleError(f"{environment} of {application} is not live or has backups disabled",
                             rule="backup-live", article="Art. 30")
         decisions = due(lives, self.log.last_taken([x.application for x in lives]), at)
-        return [self._run_one(live, d.due or force, d.slot, at) for live, d in zip(lives, decisions, strict=True)]
+        runs = [self._run_one(live, d.due or force, d.slot, at) for live, d in zip(lives, decisions, strict=True)]
+        if environment is None:
+            runs += self.expire_archive(at, application)
+        return runs
 
     def _run_one(self, live: Live, is_due: bool, slot: dt.datetime, at: dt.datetime) -> EnvironmentRun:
         result = EnvironmentRun(live.application, live.environment, is_due, slot)
@@ -159,8 +165,11 @@ class BackupService:
                                        finished=_now(), detail={"slot": result.slot.isoformat() if result.slot else None}))
 
     def _retain(self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]) -> None:
+        final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
         for backup in core.expired(project.backups(), live.application, live.environment,
                                    live.policy.retention_days, at):
+            if backup.id in final:  # named at termination: reclamation archives it (Art. 16)
+                continue
             project.delete(backup)
             result.deleted.append(backup)
             entries.append(self._entry(live, core.DELETED, backup.kind, backup.id, at, source=backup.source,
@@ -263,6 +272,90 @@ class BackupService:
         self.log.record(entries)
         return report
 
+    # --- the final backup of a termination (Art. 16) -------------------------------------------
+
+    def archive_final(self, application: str, at: dt.datetime, days: int, archive: str,
+                      dry_run: bool = False) -> list[dict]:
+        """Copy the final backups the unit named at termination (``app confirm-backup --backup``)
+        into the provider's project ``archive`` (created if missing) before reclamation deletes
+        the environments, each kept ``days`` days; recorded as ``archived`` with where it went
+        and until when. One archived already is not copied again; ``dry_run`` copies nothing and
+        records nothing. Raises when one cannot be archived: reclamation must then stop."""
+        self._provider("archiving the final backup")
+        state = self.ledger.get_state(application)
+        done = {e.backup_id: e for e in self.log.archive_record(application) if e.action == core.ARCHIVED}
+        out = []
+        for named in confirmed_final(self.ledger.events(application)):
+            env, backup_id = named["environment"], named["id"]
+            if backup_id in done:
+                out.append(_archived(done[backup_id]) | {"already": True})
+                continue
+            until = core.archive_until(at, days)
+            plan = {"backup": backup_id, "kind": named.get("kind"), "environment": env, "project": archive,
+                    "until": until.isoformat()}
+            if dry_run:
+                out.append(plan)
+                continue
+            project = self.cloud.backups(naming.project_name(state.unit, application, env))
+            try:
+                backup = project.get(backup_id)
+            except NotFound:
+                raise RuleError(f"the final backup {backup_id} of {application} ({env}) is no longer in project "
+                                f"{project.project_name}: nothing is reclaimed until it is found (the unit named "
+                                "it at termination)", rule="final-backup-exists", article="Art. 16") from None
+            labels = core.labels(state.unit, application, env, core.FINAL)
+            made = project.archive(backup, self.cloud.archive_project(archive), f"{state.unit}-{application}-{env}-"
+                                   f"final-{backup.kind}-{at:%Y%m%dT%H%M%S}"[:255], labels)
+            entry = self._entry(Live(application, state.unit, env, BackupPolicy()), core.ARCHIVED, backup.kind,
+                                backup.id, at, source=backup.source, name=made.name, size=backup.size,
+                                checksum=backup.checksum, detail={
+                                    "project": archive, "cloud": getattr(self.cloud, "name", None),
+                                    "archive_kind": made.kind, "archive_id": made.id, "until": until.isoformat(),
+                                    "days": days, **{k: v for k, v in made.detail.items() if k == "object"}})
+            self.log.record([entry])
+            out.append(_archived(entry))
+        return out
+
+    def expire_archive(self, at: dt.datetime, application: str | None = None) -> list[EnvironmentRun]:
+        """Delete the archive copies of final backups whose period ended before ``at`` (recorded
+        ``deleted``); the cloud is asked only when one is due."""
+        runs = []
+        for entry in core.archive_expired(self.log.archive_record(application), at):
+            detail = entry.detail
+            run = EnvironmentRun(entry.application, entry.environment, False, None, archive=str(detail["project"]))
+            try:
+                self.cloud.backups(str(detail["project"])).delete_archived(
+                    str(detail["archive_kind"]), str(detail["archive_id"]), detail)
+            except GovcloudError as exc:
+                run.missed.append(f"archived final backup {entry.backup_id}: {exc}")
+                self.log.record([dataclasses.replace(entry, action=core.MISSED, at=at, actor=self.actor.name,
+                                                     detail={"archive_id": detail["archive_id"],
+                                                             "error": str(exc)[:1000]})])
+            else:
+                gone = StoredBackup(str(detail["archive_kind"]), str(detail["archive_id"]), entry.name,
+                                    entry.backup_id, core.COMPLETE, entry.at, entry.size)
+                run.deleted.append(gone)
+                self.log.record([dataclasses.replace(entry, action=core.DELETED, at=at, actor=self.actor.name, detail={
+                    "archive_id": detail["archive_id"], "project": detail["project"], "created": entry.at.isoformat(),
+                    "reason": f"the final backup's archive period ended {detail['until']} "
+                              f"(final_backup_retention_days {detail.get('days')})"})])
+            runs.append(run)
+        return runs
+
+    def drills_due(self, at: dt.datetime) -> list[str]:
+        """The applications whose drill is due at ``at`` (Art. 44, quarterly): a live environment
+        with backups enabled and no passed drill since the quarter began."""
+        from orchestrator.core.report import quarter_start
+
+        since, due_apps = quarter_start(at), []
+        lives = live_environments(self.ledger)
+        for application in sorted({x.application for x in lives}):
+            passed = {e.environment for e in self.log.entries(application)
+                      if e.action == core.DRILL and since <= e.at <= at and e.detail.get("ok")}
+            if any(x.environment not in passed for x in lives if x.application == application):
+                due_apps.append(application)
+        return due_apps
+
     def _find(self, lives: Iterable[Live], backup_id: str) -> tuple[StoredBackup, Any]:
         for live in lives:
             project = self.cloud.backups(live.project)
@@ -280,6 +373,10 @@ class BackupService:
     def _entry(self, live: Live, action: str, kind: str | None, backup_id: str, at: dt.datetime, **fields: Any) -> Entry:
         return Entry(application=live.application, environment=live.environment, action=action, kind=kind or "-",
                      backup_id=backup_id or "-", at=at, actor=self.actor.name, **fields)
+
+
+def _archived(entry: Entry) -> dict:
+    return {"backup": entry.backup_id, "kind": entry.kind, "environment": entry.environment, **entry.detail}
 
 
 def _now() -> dt.datetime:

@@ -34,6 +34,8 @@ class Store(Leases, Protocol):
     """What the services need of the ledger (see :class:`orchestrator.adapters.ledger.Ledger`),
     the stacks' leases included (``up`` holds one per stack)."""
 
+    engine: Any  #: the database, where the backup record lives beside the events
+
     def events(self, application: str) -> list[lc.Event]: ...
     def find_state(self, application: str) -> lc.AppState | None: ...
     def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,
@@ -85,13 +87,16 @@ class Lifecycle:
 
     def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None,
                  clock: Callable[[], dt.datetime] | None = None, expected_sequence: int | None = None,
-                 quorum: Mapping[str, int] | None = None) -> None:
+                 quorum: Mapping[str, int] | None = None, cloud: Any = None) -> None:
         """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
         when a step is first recorded; nobody without it). ``clock``: the recording machine's time
         (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`).
         ``expected_sequence``: the ledger version the caller saw (HTTP If-Match); a step on a newer
         one is refused. ``quorum``: distinct approvers per quorum step (default: the quota policy's
-        ``quorum``, read when such a step is first decided)."""
+        ``quorum``, read when such a step is first decided). ``cloud``: where a final backup named
+        at termination is looked up (:func:`orchestrator.services.finalbackup.configured_cloud`; none:
+        the ledger's record alone)."""
+        self.cloud = cloud
         self.store = store
         self.calendar = calendar or default_calendar()
         self._directory = directory
@@ -167,8 +172,21 @@ class Lifecycle:
         """Record that a deleted manifest proposes termination; the unit confirms with :meth:`terminate`."""
         return self._record(application, lc.TERMINATION_PROPOSED, actor, at, reason=reason, payload=payload)
 
-    def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
-        return self._record(application, "backup-confirmed", actor, at, reason=evidence)
+    def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime,
+                       backups: Sequence[str] = ()) -> lc.Event:
+        """Art. 16: the unit confirms its data is off the cloud and backed up (``evidence``), naming
+        the final backups govcloud took (``backups``, ids) that reclamation keeps in the provider's
+        archive: each must be in the ledger's backup record, of this application, complete, not
+        deleted, and (with a cloud) still in its project (:func:`orchestrator.services.finalbackup.check_final`)."""
+        ids = [b.strip() for b in backups if b and b.strip()]
+        if not ids:
+            return self._record(application, "backup-confirmed", actor, at, reason=evidence)
+        from orchestrator.adapters.backuplog import BackupLog
+        from orchestrator.services.finalbackup import check_final
+
+        self._decide(application, "backup-confirmed", actor, at, reason=evidence)  # the actor may, first
+        named = check_final(BackupLog(self.store.engine), self.store, application, ids, self.cloud)
+        return self._record(application, "backup-confirmed", actor, at, reason=evidence, payload={"backups": named})
 
     def confirm_data_loss(self, application: str, environment: str, resources: list[str], evidence: str,
                           actor: lc.Actor, at: dt.datetime, digest: str | None = None) -> lc.Event:

@@ -103,8 +103,18 @@ def monthly(
     return core.monthly(
         gathered, period, lambda name: policy.limits.of(name).model_dump(), calendar or default_calendar(), used=used, capacity=capacity,
         threshold=policy.capacity.threshold, unit=unit, cloud=cloud.name if cloud else None, cloud_error=cloud_error,
-        capacity_error=capacity_error, at=at,
+        capacity_error=capacity_error, at=at, backup_record=backup_record(ledger, min(period.end, at)),
     )
+
+
+def backup_record(ledger: Histories, until: dt.datetime) -> dict[str, list[Any]] | None:
+    """Each application's rows of the backup record before ``until``; None for a ledger without one."""
+    engine = getattr(ledger, "engine", None)
+    if engine is None:
+        return None
+    from orchestrator.adapters.backuplog import BackupLog
+
+    return BackupLog(engine).by_application(until + dt.timedelta(microseconds=1))
 
 
 def live_projects(gathered: Iterable[core.AppFacts], period: core.Period, unit: str | None) -> list[str]:

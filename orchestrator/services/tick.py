@@ -156,9 +156,12 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
         from orchestrator.services.backup import BackupService, live_environments
         from orchestrator.adapters.cloud import Cloud
 
-        if not live_environments(ledger):
+        from orchestrator.core.backups import archive_expired
+
+        log = BackupLog(ledger.engine)
+        if not live_environments(ledger) and not archive_expired(log.archive_record(), now):
             return {"environments": 0, "taken": 0, "deleted": 0, "missed": []}
-        runs = BackupService(ledger, BackupLog(ledger.engine), Cloud.lazy(cloud), actor()).run(now)
+        runs = BackupService(ledger, log, Cloud.lazy(cloud), actor()).run(now)
         missed = [f"{r.application} {r.environment}: {m}" for r in runs for m in r.missed]
         return {"environments": len(runs), "due": sum(r.due for r in runs), "taken": sum(len(r.taken) for r in runs),
                 "deleted": sum(len(r.deleted) for r in runs), "missed": missed, "failed": len(missed)}

@@ -11,7 +11,7 @@ import itertools
 from orchestrator.adapters.cloud.backups import Restored, Source, _refused
 from orchestrator.core import backups as core
 from orchestrator.core.backups import StoredBackup
-from orchestrator.errors import ExternalError
+from orchestrator.errors import ExternalError, NotFound
 
 _ids = itertools.count(1)
 
@@ -72,6 +72,25 @@ class FakeProject:
         into.made.append(made)
         return made
 
+    def get(self, backup_id: str) -> StoredBackup:
+        self._answer()
+        for backup in self.held:
+            if backup.id == backup_id:
+                return backup
+        raise NotFound(f"project {self.project_name} holds no backup {backup_id}")
+
+    def archive(self, backup: StoredBackup, into: FakeProject, name: str, labels) -> Restored:
+        """As the adapter: a volume (from a snapshot or backup), a container or a Trove backup in ``into``."""
+        self._answer()
+        kind = core.VOLUME if backup.kind in (core.VOLUME, core.VOLUME_SNAPSHOT) else backup.kind
+        made = Restored(kind, f"archived-{next(_ids)}", name, {"from": backup.id, "labels": dict(labels)})
+        into.made.append(made)
+        return made
+
+    def delete_archived(self, kind: str, id: str, detail) -> None:
+        self._answer()
+        self.made = [m for m in self.made if m.id != id]
+
     def hand_made(self, source: Source, created: dt.datetime) -> StoredBackup:
         backup = StoredBackup(core.VOLUME_SNAPSHOT, f"hand-{next(_ids)}", "by hand", source.id, core.COMPLETE, created)
         self.held.append(backup)
@@ -94,6 +113,9 @@ class FakeCloud:
     def scratch_project(self, name: str) -> FakeProject:
         self.projects[name] = FakeProject(name, [])
         return self.projects[name]
+
+    def archive_project(self, name: str) -> FakeProject:
+        return self.projects.setdefault(name, FakeProject(name, []))
 
     def remove_project(self, name: str) -> bool:
         if not self.stays:

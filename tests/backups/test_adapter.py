@@ -7,10 +7,12 @@ import datetime as dt
 import hashlib
 from types import SimpleNamespace
 
+import pytest
 from openstack.object_store.v1.obj import Object
 
 from orchestrator.adapters.cloud.backups import ProjectBackups, Source
 from orchestrator.core import backups as core
+from orchestrator.errors import RuleError
 
 OBJECTS = {"a.txt": b"alpha\n", "dir/b c.bin": b"\x00" * 300}
 
@@ -54,3 +56,56 @@ def test_a_container_is_copied_server_side_with_its_evidence():
                                       for k, v in OBJECTS.items()).encode()).hexdigest()
     assert backup.checksum == f"sha256:{expected}" and backup.size == 306
     assert store.sealed["govcloud-status"] == "complete" and store.sealed["govcloud-checksum"] == backup.checksum
+
+
+class Quotas:
+    """Cinder's quota sets of the admin connection, and the refusal of a volume over them."""
+
+    def __init__(self, volumes: int, gigabytes: int) -> None:
+        self.set = {"volumes": volumes, "gigabytes": gigabytes}
+        self.updates: list[dict] = []
+
+    def get_quota_set(self, project_id: str):
+        return SimpleNamespace(**self.set)
+
+    def update_quota_set(self, project_id: str, **values):
+        self.updates.append(values)
+        self.set.update(values)
+
+
+class Volumes:
+    def __init__(self, quotas: Quotas, used_gb: int) -> None:
+        self.quotas, self.used_gb, self.transfers = quotas, used_gb, []
+
+    def create_volume(self, snapshot_id: str, name: str, size: int):
+        if self.used_gb + size > self.quotas.set["gigabytes"]:
+            raise RuntimeError("VolumeSizeExceedsAvailableQuota: Requested volume exceeds allowed gigabytes quota")
+        return SimpleNamespace(id="v-new", size=size)
+
+    def get_volume(self, volume_id: str):
+        return SimpleNamespace(id=volume_id, size=200, status="available")
+
+    def create_transfer(self, volume_id: str, name: str):
+        self.transfers.append(volume_id)
+        return SimpleNamespace(id="t-1", auth_key="k")
+
+    def accept_transfer(self, transfer_id: str, auth_key: str):
+        return None
+
+
+def test_a_volume_for_another_project_gets_room_in_the_full_source_project_then_the_quota_is_set_back():
+    quotas = Quotas(volumes=4, gigabytes=3200)
+    source = ProjectBackups(SimpleNamespace(block_storage=Volumes(quotas, used_gb=3200)), "p-trial", "rsj-a-trial",
+                            admin=SimpleNamespace(block_storage=quotas), cloud="local", wait_seconds=0)
+    scratch = ProjectBackups(SimpleNamespace(block_storage=Volumes(quotas, 0)), "p-drill", "a-drill", admin=None,
+                             cloud="local")
+    snapshot = core.StoredBackup(core.VOLUME_SNAPSHOT, "s-1", "s", "v-data", core.COMPLETE,
+                                 dt.datetime(2026, 3, 13, 1, 5), 200 * 2**30)
+    made = source.restore(snapshot, scratch, "drill-volume")
+    assert made.id == "v-new" and source._conn.block_storage.transfers == ["v-new"]
+    assert quotas.updates == [{"volumes": 5, "gigabytes": 3400}, {"volumes": 4, "gigabytes": 3200}]
+    # restored beside the live data in its own project: the project's quota stands, and says so
+    with pytest.raises(RuleError) as refused:
+        source.restore(snapshot, source, "beside")
+    assert refused.value.rule == "backup-quota" and "VolumeSizeExceedsAvailableQuota" in str(refused.value)
+    assert len(quotas.updates) == 2

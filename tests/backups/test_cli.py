@@ -43,3 +43,18 @@ def test_backup_list_of_an_application_not_in_the_ledger(run, live):  # noqa: F8
     assert "application no-such-app has no ledger entries" in refused.stderr
     refused = run("backup", "list", "social-security", "--as", "wu", "--role", "unit", "--unit", "zjj", code=1)
     assert "may not read social-security" in refused.stderr
+
+
+def test_a_drill_names_an_application_or_asks_for_those_due(run, live):  # noqa: F811
+    for args in (("backup", "drill"), ("backup", "drill", "social-security", "--due"), ("backup", "drill", "--due",
+                                                                                           "--env", "trial")):
+        assert "name an APPLICATION (and optionally --env), or --due" in run(*args, *OPS, code=2).stderr
+
+
+def test_confirm_backup_naming_an_unknown_backup_is_refused_with_its_rule(run, live):  # noqa: F811
+    unit = ("--as", "zhaogang", "--role", "unit", "--unit", "rsj")
+    run("app", "terminate", "social-security", *unit, "--at", "2026-06-01T09:00")
+    refused = run("app", "confirm-backup", "social-security", "--evidence", "tape 12", "--backup", "nope", *unit,
+                  "--at", "2026-06-02T09:00", code=1)
+    assert "backup nope is not in the ledger's backup record" in refused.stderr
+    assert "final-backup-recorded" in refused.stderr and "Art. 16" in refused.stderr

@@ -228,3 +228,66 @@ def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(first_run,
     deleted = [e for e in log.entries(app_id) if e.action == "deleted"]
     assert {e.backup_id for e in deleted} == {b.id for b in run.taken}
     assert all(e.detail["reason"] == "older than retentionDays 180" for e in deleted)
+
+
+def test_the_final_backup_is_checked_archived_into_the_archive_project_and_deleted_after_its_period(
+        first_run, environment, cloud, ledger, app_id):
+    """Art. 16: the unit names the newest backup of each kind at termination (checked in the cloud
+    too); each is copied into a fresh archive project, labelled, with its content; once the period
+    has ended the next pass deletes the copies."""
+    from orchestrator.errors import RuleError
+    from tests.reclaim.conftest import SOCIAL
+
+    log = BackupLog(ledger.engine)
+    newest = {}
+    for e in log.entries(app_id):
+        if e.action == core.TAKEN:
+            newest[e.kind] = e.backup_id
+    lifecycle = Lifecycle(ledger, cloud=cloud)
+    lifecycle.terminate(app_id, SOCIAL, beijing_now(), reason="replaced")
+    hand = next((b for b in cloud.backups(environment["name"]).backups() if not b.labels), None)
+    if hand is None:  # run alone (-k): the retention test made none
+        hand = environment["conn"].block_storage.create_snapshot(volume_id=environment["volume"].id, name="by hand",
+                                                                 force=True)
+        environment["conn"].block_storage.wait_for_status(hand, "available", wait=120)
+    with pytest.raises(RuleError) as refused:  # made by hand: not in the ledger's record
+        lifecycle.confirm_backup(app_id, "exported", SOCIAL, beijing_now(), backups=[hand.id])
+    assert refused.value.rule == "final-backup-recorded"
+    lifecycle.confirm_backup(app_id, "exported", SOCIAL, beijing_now(), backups=list(newest.values()))
+
+    archive = f"govcloud-archive-{uuid.uuid4().hex[:6]}"
+    service = BackupService(ledger, log, cloud, OPS)
+    now = beijing_now()
+    try:
+        kept = {k["kind"]: k for k in service.archive_final(app_id, now, 1, archive)}
+        assert sorted(kept) == ["container", "database", "volume-snapshot"]
+        admin = cloud._conn
+        project = admin.identity.find_project(archive)
+        assert "govcloud:purpose=backup-archive" in project.tags
+        conn = admin.connect_as_project(project)
+        final = {f"govcloud:{k}": v for k, v in core.labels("rsj", app_id, "test", core.FINAL).items()}
+        volume = conn.block_storage.get_volume(kept["volume-snapshot"]["archive_id"])
+        assert (volume.project_id, volume.status, volume.size) == (project.id, "available", 2)
+        assert final.items() <= volume.metadata.items()
+        container = kept["container"]["archive_id"]
+        assert {o.name: conn.object_store.download_object(o.name, container=container)
+                for o in conn.object_store.objects(container)} == OBJECTS
+        meta = conn.object_store.get_container_metadata(container).metadata
+        assert {k.lower(): v for k, v in meta.items()}["govcloud-backup"] == "final"
+        trove = _trove(conn, "get", f"/backups/{kept['database']['archive_id']}")["backup"]
+        assert core.labels_from_description(trove["description"]) == core.labels("rsj", app_id, "test", core.FINAL)
+        assert trove["status"] in ("COMPLETED", "RESTORED")  # RESTORED: registered from a copied object
+        # the record says where each went and until when
+        archived = [e for e in log.archive_record(app_id) if e.action == core.ARCHIVED]
+        assert {e.detail["project"] for e in archived} == {archive} and len(archived) == 3
+        assert all(e.detail["until"] == (now + dt.timedelta(days=1)).isoformat() for e in archived)
+        # a day and a minute later the pass deletes the three copies
+        runs = service.expire_archive(now + dt.timedelta(days=1, minutes=1), app_id)
+        assert len(runs) == 3 and not any(r.missed for r in runs), [r.missed for r in runs]
+        assert conn.block_storage.find_volume(volume.id) is None or \
+            conn.block_storage.get_volume(volume.id).status == "deleting"
+        assert container not in {c.name for c in conn.object_store.containers()}
+        backups = _trove(conn, "get", "/backups")["backups"]
+        assert kept["database"]["archive_id"] not in {b["id"] for b in backups if b["status"] != "DELETE_FAILED"}
+    finally:
+        assert cloud.remove_project(archive)

@@ -71,7 +71,10 @@ def store(admin: Any, unit: str, app: str, env: str) -> Made:
 
     volume = next(v for v in conn.block_storage.volumes(details=True))
     quota = admin.block_storage.get_quota_set(project.id)
-    admin.block_storage.update_quota_set(project.id, gigabytes=quota.gigabytes + volume.size)
+    # the quota holds the manifest's needs and the policy's headroom, which scheduled backups may
+    # have used: whoever snapshots by hand raises it
+    admin.block_storage.update_quota_set(project.id, gigabytes=quota.gigabytes + volume.size,
+                                         snapshots=quota.snapshots + 1)
     snapshot = conn.block_storage.create_snapshot(volume_id=volume.id, name="before-termination", force=True)
     server = next(s for s in conn.compute.servers())
     # Nova's fake driver uploads no image data: the image stays queued, owned by the project

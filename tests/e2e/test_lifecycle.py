@@ -7,12 +7,14 @@ planned resource is compared with the cloud through openstacksdk (and Trove's an
 APIs). Once the trial runs, the test environment's window passes and ``govcloud expire`` removes
 it, after the department stored its data in it and made things by hand (``handmade``): nothing
 of it may remain (project, resources by id, client, stack, what was made by hand). A minor change
-is approved and applied without replacing anything; then both environments get data and
-hand-made things, the application is terminated and reclaimed, a first run killed in the middle
-of production's destroy, the second finishing: nothing of it may remain, not in OpenStack
+is approved and applied without replacing anything; the trial is backed up (a backup of each
+kind) and drilled (restored into a scratch project, checked, removed); then both environments get
+data and hand-made things, the application is terminated with the trial's backups named as its
+final backup (Art. 16), which reclamation keeps in the run's archive project, and reclaimed, a
+first run killed in the middle of production's destroy, the second finishing: nothing of it may remain, not in OpenStack
 (including a volume created outside Pulumi but labelled for it, the segments' container, the
 snapshots, images, backups, ports and groups made by hand), not in Keycloak, not in the Pulumi
-backend.
+backend; only the final backup's copies, in the archive project.
 
 The tests share one story and run in file order; ``make e2e`` stops at the first failure.
 """
@@ -61,6 +63,13 @@ class Story:
     manifest: Path
     ids: dict[str, dict[str, str]] = field(default_factory=dict)
     """Environment -> planned name -> real id, after the first ``up``."""
+    backups: dict[str, str] = field(default_factory=dict)
+    """The trial's backups by kind (one of each), the final backup named at termination."""
+
+    @property
+    def archive(self) -> str:
+        """The provider's archive project of this run (``govcloud.yaml`` ``backups.archiveProject``)."""
+        return f"{self.app}-archive"
 
     def stack(self, env: str) -> str:
         return naming.stack_name(UNIT, self.app, Environment(env))
@@ -82,6 +91,9 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     for env in Environment:  # after a failure: the stacks first (Trove's ports block their networks)
         govcloud.run("destroy", str(story.manifest), "--env", str(env), "--yes")
     leftovers(admin, KeycloakAdmin.from_environ(keycloak), app, remove=True)
+    from orchestrator.adapters.cloud import Cloud
+
+    assert Cloud.connect(CLOUD).remove_project(story.archive)  # the final backup's copies (Art. 16)
 
 
 def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = False,
@@ -328,6 +340,19 @@ def test_minor_change_updates_in_place(govcloud, story, admin, keycloak):
         assert cloudcheck.ids(story.plan(env), admin) == story.ids[env], "something was replaced"
 
 
+def test_backups_of_the_trial_and_a_restore_drill(govcloud, story, admin):
+    """Art. 30 and 44 once the trial runs: a backup of each kind the trial holds, then a drill that
+    restores them into a scratch project, checks them and removes it."""
+    [run] = govcloud.json("backup", "run", story.app, "--env", "trial", "--force", *OPS)
+    assert run["missed"] == [] and run["volume_kind"] == "volume-snapshot", run
+    story.backups = {b["kind"]: b["id"] for b in run["taken"]}
+    assert sorted(story.backups) == ["container", "database", "volume-snapshot"], run
+    drill = govcloud.json("backup", "drill", story.app, "--env", "trial", *OPS)
+    assert drill["ok"] and drill["scratch_removed"], drill
+    assert {c["kind"] for c in drill["checks"]} == set(story.backups)
+    assert admin.identity.find_project(drill["scratch_project"], domain_id="default") is None
+
+
 def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     """Both environments full of the department's data and things made by hand (issue 24); the
     first run is killed (the process group, the engine with it) in the middle of production's
@@ -343,8 +368,12 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     print({env: m.backup_note for env, m in made.items()})  # what Trove's fake guest made of the backups
 
     govcloud("app", "terminate", story.app, *UNIT_ACTOR, "--at", beijing(-3 * dt.timedelta(hours=1)))
+    # the final backup (Art. 16): checked in the ledger and the cloud, kept in the run's archive project
+    config = Path(govcloud.env["GOVCLOUD_CONFIG"])
+    config.write_text(config.read_text(encoding="utf-8") + f"backups:\n  archiveProject: {story.archive}\n",
+                      encoding="utf-8")
     govcloud("app", "confirm-backup", story.app, "--evidence", "archive B-1", *UNIT_ACTOR,
-             "--at", beijing(-2 * dt.timedelta(hours=1)))
+             *(f"--backup={b}" for b in story.backups.values()), "--at", beijing(-2 * dt.timedelta(hours=1)))
     govcloud("app", "approve-termination", story.app, *CHIEF, "--at", beijing(-dt.timedelta(hours=1)))
 
     killed = killed_in_destroy(govcloud, story, "production")
@@ -361,7 +390,19 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     assert summary["failures"] == [] and summary["reclaimed"], summary
     assert [s["step"] for s in steps if s["environment"] == "production"][:2] == ["empty", "destroy"], steps
 
-    assert leftovers(admin, KeycloakAdmin.from_environ(keycloak), story.app) == []
+    assert steps[0]["step"] == "archive" and steps[0]["status"] == "done", steps[0]  # archived in the killed run
+    archive = admin.identity.find_project(story.archive, domain_id="default")
+    assert archive is not None and "govcloud:purpose=backup-archive" in archive.tags
+    kept = admin.connect_as_project(archive)
+    [volume] = kept.block_storage.volumes()
+    labels = {f"{naming.TAG_PREFIX}{k}": v for k, v in {"app": story.app, "env": "trial", "backup": "final"}.items()}
+    assert labels.items() <= volume.metadata.items() and volume.status == "available"
+    containers = {c.name for c in kept.object_store.containers()}
+    assert any(c.startswith(f"{UNIT}-{story.app}-trial-final-container") for c in containers), containers
+    trove = kept.session.get(f"{kept.endpoint_for('database')}/backups").json()["backups"]
+    assert [b["status"] for b in trove] == ["RESTORED"] and "govcloud:backup=final" in trove[0]["description"]
+    # the archive's volume is the only thing of the application left anywhere
+    assert leftovers(admin, KeycloakAdmin.from_environ(keycloak), story.app) == [f"volume {volume.id}"]
     assert admin.block_storage.find_volume(outside.id, ignore_missing=True, all_projects=True) is None
     for env, m in made.items():
         assert handmade.remaining(admin, m) == [], (env, m)

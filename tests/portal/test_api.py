@@ -64,6 +64,10 @@ def test_every_step_through_the_api(oidc_app, tokens, database_url, tmp_path):
     provision(database_url, "test")  # the change goes to every live environment
     provision(database_url, "trial")
     assert step(c, tokens.rsj, "terminate", {"reason": "replaced"}).json()["type"] == "termination-requested"
+    # naming a final backup (Art. 16): the same service call as app confirm-backup --backup, its refusals
+    refused = step(c, tokens.rsj, "confirm-backup", {"evidence": "tape 12", "backups": ["no-such-backup"]})
+    assert refused.status_code == 409 and refused.json()["rule"] == "final-backup-recorded", refused.text
+    assert refused.json()["article"] == "Art. 16" and "no-such-backup" in refused.json()["detail"]
     assert step(c, tokens.rsj, "confirm-backup", {"evidence": "tape 12"}).status_code == 200
     assert step(c, tokens.office, "approve-termination").status_code == 200
 

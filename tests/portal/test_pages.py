@@ -118,3 +118,30 @@ def test_a_quorum_is_counted_on_the_page_and_not_offered_twice(dev_app, database
     page = dev_app.get("/applications/social-security")
     done = dev_app.post("/applications/social-security/step/approve-termination", data={"csrf": csrf(page)})
     assert 'data-state="termination-approved">' in done.text and "approvals (" not in done.text
+
+
+def test_the_unit_names_its_final_backup_on_the_confirm_backup_form(dev_app, database_url):
+    """Art. 16: the form's optional backup ids go through the same service call as the CLI's --backup."""
+    from orchestrator.adapters.ledger import Ledger
+    from orchestrator.core.lifecycle import EGOV, UNIT, Actor
+    from orchestrator.services.lifecycle import Lifecycle, beijing_now
+
+    ledger = Ledger.open(database_url)
+    service, unit, office = Lifecycle(ledger), Actor("zhaogang", UNIT, "rsj"), Actor("chen", EGOV, "egov")
+    service.submit(EXAMPLES / "social-security.yaml", unit, beijing_now())
+    service.accept("social-security", office, beijing_now())
+    service.review("social-security", "ok", office, beijing_now())
+    service.terminate("social-security", unit, beijing_now(), reason="replaced")
+    ledger.close()
+
+    sign_in(dev_app, "zhaogang", "unit", "rsj")
+    page = dev_app.get("/applications/social-security")
+    form = re.search(r'<form[^>]*step/confirm-backup".*?</form>', page.text, re.S).group(0)
+    assert re.search(r'<input name="backups" >', form) and re.search(r'<input name="evidence" required>', form)
+    refused = dev_app.post("/applications/social-security/step/confirm-backup",
+                           data={"csrf": csrf(page), "evidence": "tape 12", "backups": "no-such-backup, <b>x</b>"})
+    assert refused.status_code == 409 and "final-backup-recorded" in refused.text and "Art. 16" in refused.text
+    assert "<b>x</b>" not in refused.text
+    done = dev_app.post("/applications/social-security/step/confirm-backup",
+                        data={"csrf": csrf(page), "evidence": "tape 12", "backups": ""})
+    assert 'data-state="backup-confirmed">' in done.text

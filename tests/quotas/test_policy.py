@@ -184,3 +184,15 @@ def test_a_drift_ignore_rule_without_owner_reason_or_expiry_is_refused(old, new,
     assert field in found, found
     if field.endswith("silence"):
         assert found[field].message == "unknown field"
+
+
+def test_the_final_backups_archive_period_is_read_and_bounded(policy):
+    assert policy.backups.final_backup_retention_days == 365
+    start, end = BASE.index("backups:\n"), BASE.index("# Per-unit ceilings")
+    absent = parse_policy((BASE[:start] + BASE[end:]).encode(), "p.yaml")
+    assert absent.backups.final_backup_retention_days == 365  # the default without the section
+    text = BASE.replace("  final_backup_retention_days: 365\n", "  final_backup_retention_days: 0\n  keep: 2\n")
+    found = {p.field: p for p in problems(text)}
+    assert set(found) == {"backups.final_backup_retention_days", "backups.keep"}
+    assert text.splitlines()[found["backups.final_backup_retention_days"].line - 1].strip() == \
+        "final_backup_retention_days: 0"

@@ -143,3 +143,13 @@ def test_a_world_readable_passphrase_file_stops_the_engine_before_it_starts(conf
     env = engine.backend_env(tmp_path, environ={})
     with pytest.raises(UsageError, match="chmod 600"):
         engine.require_passphrase(env, {})
+
+
+def test_the_backups_section_names_the_archive_project_and_the_backup_site(tmp_path: Path) -> None:
+    assert load_settings(settings_file(tmp_path, "auth: local\n")).backups.archive_project == "govcloud-archive"
+    settings = load_settings(settings_file(tmp_path, "backups:\n  archiveProject: ops-archive\n  site: dr-site\n"))
+    assert (settings.backups.archive_project, settings.backups.site) == ("ops-archive", "dr-site")
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings(settings_file(tmp_path, "backups:\n  archiveProject: 'a/b'\n  sites: x\n"))
+    text = str(refused.value)
+    assert "backups.archiveProject" in text and "backups.sites" in text and "line 2" in text

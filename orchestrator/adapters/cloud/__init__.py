@@ -47,6 +47,10 @@ NETWORK_QUOTA_ATTRS: dict[str, str] = {
 }
 
 
+#: The Keystone tag of the provider's archive project.
+ARCHIVE_TAG = "govcloud:purpose=backup-archive"
+
+
 class CloudUnreachable(ExternalError):
     """The cloud did not answer or refused our credentials."""
 
@@ -316,11 +320,31 @@ class Cloud:
             project = conn.identity.create_project(name=name, domain_id="default",
                                                    description="govcloud: scratch project of a restore drill")
             conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
+            # the drill's restores (a whole environment's volumes) are limited by their source, not here
+            conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
             scoped = conn.connect_as_project(project)
             net = scoped.network.create_network(name=f"{name}-net")
             scoped.network.create_subnet(network_id=net.id, ip_version=4, cidr="172.16.0.0/24", name=f"{name}-subnet")
 
         self._call(make, f"creating scratch project {name}")
+        return self.backups(name)
+
+    def archive_project(self, name: str) -> ProjectBackups:
+        """The provider's archive project ``name`` (final backups of terminated applications, Art.
+        16): created when missing, tagged ``govcloud:purpose=backup-archive``, our user a member."""
+        conn = self._conn
+
+        def ensure() -> None:
+            project = conn.identity.find_project(name, ignore_missing=True)
+            if project is None:
+                project = conn.identity.create_project(
+                    name=name, domain_id="default", tags=[ARCHIVE_TAG],
+                    description="govcloud: final backups of terminated applications (Art. 16)")
+                # the provider's own: it holds every terminated application's final volumes
+                conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
+            conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
+
+        self._call(ensure, f"preparing archive project {name}")
         return self.backups(name)
 
     def remove_project(self, name: str) -> bool:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -196,7 +197,72 @@ class ProjectBackups:
         volume = self._wait_volume(live.id, f"volume {live.name}")
         return Restored(VOLUME, volume.id, live.name, {"size_gb": volume.size, "from": backup.id})
 
+    def archive(self, backup: StoredBackup, into: ProjectBackups, name: str, labels: Mapping[str, str]) -> Restored:
+        """A copy of ``backup`` in ``into`` (the provider's archive project) that outlives this
+        project, labelled with ``labels``, by the restore paths: a container's objects into a new
+        container; a volume made from the snapshot or backup and transferred there (Cinder
+        transfers volumes, not snapshots or backups); a Trove backup's object copied into the
+        archive's Trove container and registered there. ``Restored.kind`` is what the archive
+        holds (``container``, ``volume`` or ``database``: a Trove backup), ``detail`` what
+        :meth:`delete_archived` needs."""
+        if backup.kind == CONTAINER:
+            meta = {f"{_META}{k}": v for k, v in labels.items()} | {
+                f"{_META}source": backup.id, f"{_META}taken": backup.created.isoformat(),
+                f"{_META}status": "complete", f"{_META}checksum": backup.checksum or ""}
+            return into._copy_objects_from(self, backup.id, name, meta)
+        if backup.kind in (VOLUME, VOLUME_SNAPSHOT):
+            made = self._restore_volume(backup, into, name)
+            meta = {f"{TAG_PREFIX}{k}": v for k, v in labels.items()}
+            into._call(lambda: into._conn.block_storage.set_volume_metadata(made.id, **meta),
+                       f"labelling archived volume {name}")
+            return made
+        detail = self._trove("get", f"/backups/{backup.id}", f"reading database backup {backup.id}")["backup"]
+        ref, obj = into._import_trove_backup(self, detail, detail.get("locationRef") or "", name,
+                                             core.description(labels))
+        return Restored(DATABASE, ref, name, {"from": backup.id, "object": obj, "size_gb": detail.get("size")})
+
+    @contextmanager
+    def _room_for_volume(self, size_gb: int) -> Iterator[None]:
+        """This project's volume quotas raised by one volume of ``size_gb`` while a volume made
+        here for another project (a drill's, the archive's) exists here, then set back: the
+        project's quotas equal its manifest's needs exactly, and the transfer takes the volume away."""
+        storage = self._admin.block_storage
+        quota = self._call(lambda: storage.get_quota_set(self.project_id), f"reading the quotas of {self.project_name}")
+        limits = {k: getattr(quota, k, None) for k in ("volumes", "gigabytes")}
+        kept = {k: v for k, v in limits.items() if isinstance(v, int) and v >= 0}
+        more = {k: v + (1 if k == "volumes" else size_gb) for k, v in kept.items()}
+        if more:
+            self._call(lambda: storage.update_quota_set(self.project_id, **more),
+                       f"making room for a volume in transit in the quotas of {self.project_name}")
+        try:
+            yield
+        finally:
+            if kept:
+                self._call(lambda: storage.update_quota_set(self.project_id, **kept),
+                           f"setting the quotas of {self.project_name} back")
+
+    def delete_archived(self, kind: str, id: str, detail: Mapping[str, Any]) -> None:
+        """Delete what :meth:`archive` made in this (the archive) project; gone already is fine."""
+        if kind == VOLUME:
+            self._call(lambda: self._conn.block_storage.delete_volume(id, ignore_missing=True),
+                       f"deleting archived volume {id}")
+        elif kind == DATABASE:
+            self._trove("delete", f"/backups/{id}", f"deleting archived database backup {id}", missing_ok=True)
+            container, _, obj = str(detail.get("object") or "").partition("/")
+            if obj:  # Trove deletes the object of a backup it took; of one registered from a copy, maybe not
+                self._call(lambda: self._conn.object_store.delete_object(obj, container=container, ignore_missing=True),
+                           f"deleting the object of archived database backup {id}")
+        else:
+            self.delete(StoredBackup(CONTAINER, id, id, "", core.COMPLETE, dt.datetime.min))
+
     def _restore_volume(self, backup: StoredBackup, into: ProjectBackups, name: str) -> Restored:
+        if into.project_id == self.project_id:
+            return self._volume_from(backup, into, name)
+        with self._room_for_volume(max(1, (backup.size or 0) // 2**30)):
+            return self._volume_from(backup, into, name)
+
+    def _volume_from(self, backup: StoredBackup, into: ProjectBackups, name: str) -> Restored:
+        """A volume made here from ``backup``, handed over to ``into`` when that is another project."""
         storage = self._conn.block_storage
         if backup.kind == VOLUME_SNAPSHOT:
             made = self._call(lambda: storage.create_volume(snapshot_id=backup.id, name=name,
@@ -230,7 +296,7 @@ class ProjectBackups:
         location = detail.get("locationRef") or ""
         ref = backup.id
         if into.project_id != self.project_id:
-            ref = into._import_trove_backup(self, detail, location, name)
+            ref, _ = into._import_trove_backup(self, detail, location, name)
         instance = self._trove_instance_for(detail.get("instance_id"))
         network = into._network_for_restore()
         body = {"instance": {"name": name, "flavorRef": instance["flavor"]["id"],
@@ -249,9 +315,11 @@ class ProjectBackups:
         listed = self._trove("get", f"/instances/{instance_id}/databases", f"listing the databases of {instance_id}")
         return sorted(d["name"] for d in listed.get("databases", []))
 
-    def _import_trove_backup(self, source: ProjectBackups, detail: dict, location: str, name: str) -> str:
+    def _import_trove_backup(self, source: ProjectBackups, detail: dict, location: str, name: str,
+                             description: str = "") -> tuple[str, str]:
         """Trove restores only a backup of the caller's project whose object its own container holds:
-        copy the object across and register it here (``restore_from``); the new backup's id."""
+        copy the object across and register it here (``restore_from``); the new backup's id and
+        the copied object (``container/object``)."""
         path = urlsplit(location).path.rstrip("/").split("/")
         if len(path) < 2:
             raise ExternalError(f"cloud {self.cloud}: database backup {detail['id']} has no object location "
@@ -267,7 +335,10 @@ class ProjectBackups:
         version = self._datastore_version_id(detail["datastore"])
         body = {"backup": {"name": name, "restore_from": {
             "remote_location": here, "local_datastore_version_id": version, "size": detail.get("size") or 0}}}
-        return self._trove("post", "/backups", f"registering database backup {detail['id']}", json=body)["backup"]["id"]
+        if description:
+            body["backup"]["description"] = description
+        made = self._trove("post", "/backups", f"registering database backup {detail['id']}", json=body)["backup"]
+        return made["id"], f"{container}/{obj}"
 
     def _datastore_version_id(self, datastore: dict) -> str:
         listed = self._trove("get", f"/datastores/{datastore['type']}/versions", "listing datastore versions")
@@ -331,8 +402,10 @@ class ProjectBackups:
         return StoredBackup(CONTAINER, target, target, source, core.COMPLETE, at, size,
                             f"sha256:{digest.hexdigest()}", dict(labels))
 
-    def _copy_objects_from(self, source: ProjectBackups, container: str, name: str) -> Restored:
-        """The objects of ``source``'s ``container`` into a new container ``name`` of this project."""
+    def _copy_objects_from(self, source: ProjectBackups, container: str, name: str,
+                           metadata: Mapping[str, str] | None = None) -> Restored:
+        """The objects of ``source``'s ``container`` into a new container ``name`` of this project
+        (with ``metadata``, set once the objects are there)."""
         store, theirs = self._conn.object_store, source._conn.object_store
         self._call(lambda: store.create_container(name=name), f"creating container {name}")
         count = size = 0
@@ -341,6 +414,8 @@ class ProjectBackups:
                                 f"reading {container}/{obj.name}")
             self._call(lambda o=obj, d=data: store.create_object(name, o.name, data=d), f"writing {name}/{obj.name}")
             count, size = count + 1, size + len(data)
+        if metadata:
+            self._call(lambda: store.set_container_metadata(name, **metadata), f"labelling container {name}")
         return Restored(CONTAINER, name, name, {"objects": count, "bytes": size, "from": container})
 
     # --- Trove by REST, errors converted once --------------------------------------------------

@@ -86,6 +86,13 @@ class Headroom(Strict):
         return sizing.Headroom(**self.model_dump())
 
 
+class Backups(Strict):
+    """How long the provider keeps a terminated application's final backup in its archive project
+    (Art. 16; ``govcloud reclaim`` moves it there, ``govcloud backup run`` deletes it after)."""
+
+    final_backup_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 365
+
+
 #: Distinct approvers a step needs: at least one, at most nine (a bound, not a norm).
 Approvers = Annotated[StrictInt, Field(ge=1, le=9)]
 
@@ -143,6 +150,7 @@ class PolicyDocument(Strict):
     capacity: Capacity = Capacity()
     headroom: Headroom = Headroom()
     quorum: Quorum = Quorum()
+    backups: Backups = Backups()
     drift: Drift = Drift()
     limits: UnitLimits
     rules: dict[str, RuleEntry] = Field(min_length=1)
@@ -169,6 +177,7 @@ class Policy(Strict):
     rules: tuple[ActiveRule, ...]
     headroom: Headroom = Headroom()
     quorum: Quorum = Quorum()
+    backups: Backups = Backups()
     drift_ignore: tuple[drift.IgnoreRule, ...] = ()
 
     def rule(self, name: str) -> ActiveRule | None:

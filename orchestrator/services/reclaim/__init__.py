@@ -38,7 +38,7 @@ from orchestrator.core import naming
 from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP
 from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
-from orchestrator.core.reclaim import Step, Summary, is_ours
+from orchestrator.core.reclaim import Failure, Step, Summary, is_ours
 from orchestrator.errors import ConflictError, ExternalError, GovcloudError, RuleError
 from orchestrator.services.lifecycle import ExpiryReport, Lifecycle, beijing_now
 from orchestrator.services import stacklock
@@ -59,8 +59,13 @@ class Reclaimer:
                  *, platform: Platform | None = None, reporter: Reporter | None = None,
                  clock: Callable[[], dt.datetime] | None = None, lease_ttl: dt.timedelta = LEASE_TTL,
                  workers: int = steps.WORKERS, holder: str | None = None,
-                 provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP) -> None:
+                 provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP, backups: Any = None,
+                 archive: tuple[str, int] | None = None) -> None:
+        """``backups``: the backup service that archives the final backups the unit named at
+        termination (:meth:`orchestrator.services.backup.BackupService.archive_final`); ``archive``:
+        the archive project and the days kept (default: ``govcloud.yaml`` and the quota policy)."""
         self.lifecycle, self.leases, self.actor = lifecycle, leases, actor
+        self.backups, self._archive_to = backups, archive
         self.platform = platform or NoPlatform()
         self.reporter = reporter or QuietReporter()
         self.systems = steps.Systems(cloud, stacks, self.platform, self.reporter, workers, provider_ops_group)
@@ -79,6 +84,8 @@ class Reclaimer:
             return summary
         on, view = self._systems(dry_run)
         with self._leased(application, dry_run):
+            if not self._archive(application, summary, view):
+                return summary  # the final backup is not safe: nothing else is touched
             for env in ORDER:
                 self._environment(state, env, summary, on, view)
             if not dry_run:
@@ -137,6 +144,31 @@ class Reclaimer:
             self._environment(state, environment, summary, self.systems, None)
         summary.reclaimed = not summary.failures
         return summary
+
+    def _archive(self, application: str, summary: Summary, view: DryRun | None) -> bool:
+        """Step ``archive``, before anything is deleted: the final backups the unit named at
+        termination copied into the provider's archive project (Art. 16). False when that failed:
+        the run then stops, so the environments holding the only copy stay."""
+        from orchestrator.services.finalbackup import confirmed_final
+
+        named = confirmed_final(self.lifecycle.history(application))
+        if not named:
+            return True
+        project, days = self._archive_to or _archive_settings()
+        env = named[0]["environment"]
+        step = Step(env, "archive", "done", f"final backup kept in project {project} for {days} days")
+        try:
+            if self.backups is None:
+                raise ExternalError("no backup service to archive the final backup with")
+            kept = self.backups.archive_final(application, summary.at or self._now(), days, project,
+                                              dry_run=view is not None)
+            step.detail += ": " + ", ".join(f"{k['kind']} {k['backup']} ({k['environment']}) until "
+                                            f"{str(k['until'])[:10]}" for k in kept)
+        except GovcloudError as exc:
+            step.fail(Failure(env, "final_backup", ", ".join(n["id"] for n in named), "", str(exc)))
+            step.detail += "; reclamation stopped before deleting anything, so the final backup stays"
+        self._record(summary, step, view)
+        return not step.failures
 
     # --- gates and lease ---------------------------------------------------------------------
 
@@ -304,6 +336,15 @@ def _left(application: str, removal: Summary) -> str:
             f"its steps are in govcloud app history {application}")
 
 
+def _archive_settings() -> tuple[str, int]:
+    """The archive project (``govcloud.yaml`` ``backups.archiveProject``) and the days a final
+    backup is kept there (the quota policy's ``backups.final_backup_retention_days``)."""
+    from orchestrator.services.quotas import policy
+    from orchestrator.settings import current_settings
+
+    return current_settings().backups.archive_project, policy().backups.final_backup_retention_days
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -344,6 +385,11 @@ def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter |
 
     platform = platform or open_platform()
     ops_group = os.environ.get(AUTH_VARIABLES["govcloud:providerOpsGroup"]) or DEFAULT_PROVIDER_OPS_GROUP
+    from orchestrator.adapters.backuplog import BackupLog
+    from orchestrator.services.backup import BackupService
+
     ledger = Ledger.open()
-    return Reclaimer(Lifecycle(ledger), ledger, Cloud.lazy(cloud_name), EngineStacks(), actor,
-                     platform=platform, reporter=reporter, provider_ops_group=ops_group)
+    cloud = Cloud.lazy(cloud_name)
+    return Reclaimer(Lifecycle(ledger), ledger, cloud, EngineStacks(), actor,
+                     platform=platform, reporter=reporter, provider_ops_group=ops_group,
+                     backups=BackupService(ledger, BackupLog(ledger.engine), cloud, actor))
