@@ -47,22 +47,51 @@ def build(url: str, apps: int, distinct: bool = False) -> None:
         app, unit = f"app-{i:04d}", f"u{i % 100:03d}"
         data = copy.deepcopy(base)
         data["metadata"]["id"], data["metadata"]["unit"]["id"] = app, unit
-        data["spec"]["backup"]["schedule"] = f"{i % 60} {i // 60 % 24} * * *" if distinct else SCHEDULES[i % len(SCHEDULES)]
+        data["spec"]["backup"]["schedule"] = (
+            f"{i % 60} {i // 60 % 24} * * *" if distinct else SCHEDULES[i % len(SCHEDULES)]
+        )
         start = dt.datetime(2026, 6, 1, 9) + dt.timedelta(minutes=i)
-        steps = [("submitted", (f"{unit}-owner", lc.UNIT, unit), None, {"unit": unit, "manifest": data, "materials": {}}),
-                 ("accepted", office, None, {}), ("reviewed", office, None, {}),
-                 ("approved", office, "test", {}), ("provisioned", provider, "test", {}),
-                 ("test-passed", office, None, {}), ("approved", office, "trial", {}),
-                 ("provisioned", provider, "trial", {}), ("approved", office, "production", {}),
-                 ("provisioned", provider, "production", {})]
+        steps = [
+            ("submitted", (f"{unit}-owner", lc.UNIT, unit), None, {"unit": unit, "manifest": data, "materials": {}}),
+            ("accepted", office, None, {}),
+            ("reviewed", office, None, {}),
+            ("approved", office, "test", {}),
+            ("provisioned", provider, "test", {}),
+            ("test-passed", office, None, {}),
+            ("approved", office, "trial", {}),
+            ("provisioned", provider, "trial", {}),
+            ("approved", office, "production", {}),
+            ("provisioned", provider, "production", {}),
+        ]
         for n, (kind, actor, env, payload) in enumerate(steps, start=1):
             at = start + dt.timedelta(days=4 * n if kind != "provisioned" or env != "production" else 80)
-            events.append(lc.Event(app, n, kind, actor[0], actor[1], at, actor_unit=actor[2],
-                                   digest="sha256:" + "0" * 64 if kind in ("submitted", "approved", "provisioned") else None,
-                                   environment=env, payload=payload))
+            events.append(
+                lc.Event(
+                    app,
+                    n,
+                    kind,
+                    actor[0],
+                    actor[1],
+                    at,
+                    actor_unit=actor[2],
+                    digest="sha256:" + "0" * 64 if kind in ("submitted", "approved", "provisioned") else None,
+                    environment=env,
+                    payload=payload,
+                )
+            )
         for env in ("test", "trial", "production"):
-            entries.append(Entry(app, env, TAKEN, "volume-snapshot", f"s-{i}-{env}", AT - dt.timedelta(hours=20),
-                                 "ops", started=AT - dt.timedelta(hours=20)))
+            entries.append(
+                Entry(
+                    app,
+                    env,
+                    TAKEN,
+                    "volume-snapshot",
+                    f"s-{i}-{env}",
+                    AT - dt.timedelta(hours=20),
+                    "ops",
+                    started=AT - dt.timedelta(hours=20),
+                )
+            )
     ledger = Ledger.open(url)
     with ledger.engine.begin() as conn:
         conn.execute(sa.insert(EventRow), list(bulk_rows(events, AT)))
@@ -108,9 +137,11 @@ def main() -> None:
             times.append(seconds)
         assert count == 3 * args.apps, count
         median = statistics.median(times)
-        print(f"due decision: {count} environments, {due_now} due at {AT:%Y-%m-%d %H:%M} Beijing; "
-              f"median {median:.3f} s (best {min(times):.3f}, worst {max(times):.3f}) over {args.runs} runs; "
-              f"target {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'MISSED'}")
+        print(
+            f"due decision: {count} environments, {due_now} due at {AT:%Y-%m-%d %H:%M} Beijing; "
+            f"median {median:.3f} s (best {min(times):.3f}, worst {max(times):.3f}) over {args.runs} runs; "
+            f"target {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,11 +26,17 @@ def main() -> int:
         times.append(time.perf_counter() - start)
     modules = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import orchestrator.cli as c; c.register_commands()"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stderr
-    heavy = [m for m in ("pulumi", "openstack", "sqlalchemy", "pydantic") if f" {m}\n" in modules or f" {m}." in modules]
-    print(f"govcloud --help: median {statistics.median(times)*1000:.0f} ms, "
-          f"worst {max(times)*1000:.0f} ms over {RUNS} runs")
+    heavy = [
+        m for m in ("pulumi", "openstack", "sqlalchemy", "pydantic") if f" {m}\n" in modules or f" {m}." in modules
+    ]
+    print(
+        f"govcloud --help: median {statistics.median(times) * 1000:.0f} ms, "
+        f"worst {max(times) * 1000:.0f} ms over {RUNS} runs"
+    )
     print(f"heavy modules imported at start-up: {', '.join(heavy) or 'none'}")
     return 0 if statistics.median(times) < 0.3 else 1
 

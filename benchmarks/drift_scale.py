@@ -28,25 +28,50 @@ TARGET = 5.0
 
 def world(stacks: int, share: float) -> tuple[list, list, dict, dict, dict, list]:
     now = dt.datetime(2026, 12, 5, 9, 0)
-    live = [(f"app-{i:05d}", env, f"u{i % 100:03d}.app-{i:05d}.{env}") for i in range(stacks // 3)
-            for env in ("test", "trial", "production")][:stacks]
-    drifting = {stack for _, _, stack in live[50:: int(1 / share)]}
+    live = [
+        (f"app-{i:05d}", env, f"u{i % 100:03d}.app-{i:05d}.{env}")
+        for i in range(stacks // 3)
+        for env in ("test", "trial", "production")
+    ][:stacks]
+    drifting = {stack for _, _, stack in live[50 :: int(1 / share)]}
     failed = [(app, env) for app, env, _ in live[::100]]
     checked = {stack: now - dt.timedelta(hours=3) for _, _, stack in live[1::3] if stack not in drifting}
     found, recorded = {}, {}
     for app, _, stack in live:
-        gone = [dr.Finding(stack, f"{app}-web", "openstack:networking/secGroup:SecGroup", "rules", None,
-                           f"ingress tcp {p}-{p} from 0.0.0.0/0 (IPv4)") for p in (1000, 1001)]
+        gone = [
+            dr.Finding(
+                stack,
+                f"{app}-web",
+                "openstack:networking/secGroup:SecGroup",
+                "rules",
+                None,
+                f"ingress tcp {p}-{p} from 0.0.0.0/0 (IPv4)",
+            )
+            for p in (1000, 1001)
+        ]
         recorded[stack] = [dr.Recorded(f, dr.OPEN, now - dt.timedelta(days=3)) for f in gone]
         if stack in drifting:
-            now_found = [dr.Finding(stack, f"{app}-app-{n}", "openstack:compute/instance:Instance", "flavorName",
-                                    "g.2c4g", "g.4c8g") for n in range(3)]
-            now_found.append(dr.Finding(stack, f"{app}-web", "openstack:networking/secGroup:SecGroup", "rules", None,
-                                        "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)"))
+            now_found = [
+                dr.Finding(
+                    stack, f"{app}-app-{n}", "openstack:compute/instance:Instance", "flavorName", "g.2c4g", "g.4c8g"
+                )
+                for n in range(3)
+            ]
+            now_found.append(
+                dr.Finding(
+                    stack,
+                    f"{app}-web",
+                    "openstack:networking/secGroup:SecGroup",
+                    "rules",
+                    None,
+                    "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)",
+                )
+            )
             found[stack] = now_found
             recorded[stack] += [dr.Recorded(f, dr.OPEN, now - dt.timedelta(days=1)) for f in now_found[:2]]
-    rules = [dr.IgnoreRule(f"app-{i * 7:05d}", "*-web", "ops", "accepted", dt.date(2027, 1, 1), "rules")
-             for i in range(200)]
+    rules = [
+        dr.IgnoreRule(f"app-{i * 7:05d}", "*-web", "ops", "accepted", dt.date(2027, 1, 1), "rules") for i in range(200)
+    ]
     return live, failed, checked, found, recorded, rules
 
 
@@ -73,8 +98,10 @@ def main() -> int:
         chosen, new = decide(*data)
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    print(f"drift decisions for {args.stacks} stacks ({len(data[3])} drifting): {chosen} checked, {new} new findings; "
-          f"median {median:.3f} s, worst {max(times):.3f} s (target {TARGET} s: {'met' if median < TARGET else 'MISSED'})")
+    print(
+        f"drift decisions for {args.stacks} stacks ({len(data[3])} drifting): {chosen} checked, {new} new findings; "
+        f"median {median:.3f} s, worst {max(times):.3f} s (target {TARGET} s: {'met' if median < TARGET else 'MISSED'})"
+    )
     if args.ledger:
         ledgered(*data)
     return 0 if median < TARGET else 1
@@ -93,12 +120,24 @@ def ledgered(live, failed, checked, found, recorded, rules) -> None:
         log = DriftLog(ledger.engine)
         chosen = dr.due(live, failed, checked, now)
         for app, env, stack in chosen:  # the record a day before: the drifting stacks' first findings
-            log.record(app, env, stack, dr.reconcile(found.get(stack, [])[:2], [], [], app, env, now.date()),
-                       now - dt.timedelta(days=1), now - dt.timedelta(days=1))
+            log.record(
+                app,
+                env,
+                stack,
+                dr.reconcile(found.get(stack, [])[:2], [], [], app, env, now.date()),
+                now - dt.timedelta(days=1),
+                now - dt.timedelta(days=1),
+            )
         start = time.perf_counter()
         for app, env, stack in dr.due(live, failed, log.last_checked(), now):
-            log.record(app, env, stack, dr.reconcile(found.get(stack, []), log.recorded(stack), rules, app, env,
-                                                     now.date()), now, now)
+            log.record(
+                app,
+                env,
+                stack,
+                dr.reconcile(found.get(stack, []), log.recorded(stack), rules, app, env, now.date()),
+                now,
+                now,
+            )
         took = time.perf_counter() - start
         ledger.close()
     print(f"with the SQLite ledger (read the record, write the run, per stack): {len(chosen)} stacks in {took:.2f} s")

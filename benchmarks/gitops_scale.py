@@ -77,17 +77,39 @@ def fill_ledger(url: str, repo: Path) -> int:
     for path in sorted((repo / "manifests").glob("*.yaml")):
         raw = path.read_bytes()
         app = validate_bytes(raw, str(path)).application
-        steps = [("submitted", (f"{app.unit}-owner", lc.UNIT, app.unit), None,
-                  {"unit": app.unit, "manifest": plain(parse(raw)), "materials": {}}),
-                 ("accepted", office, None, {}), ("reviewed", office, None, {}),
-                 ("approved", office, "test", {}), ("provisioned", ops, "test", {}),
-                 ("extended", office, None, {"days": 365}), ("approved", office, "trial", {}),
-                 ("provisioned", ops, "trial", {}), ("approved", office, "production", {}),
-                 ("provisioned", ops, "production", {})]
-        events += [lc.Event(app.id, n, kind, who[0], who[1], start + dt.timedelta(days=4 * n), actor_unit=who[2],
-                            digest=app.digest, environment=env, reason="bench" if kind == "extended" else None,
-                            payload=payload)
-                   for n, (kind, who, env, payload) in enumerate(steps, start=1)]
+        steps = [
+            (
+                "submitted",
+                (f"{app.unit}-owner", lc.UNIT, app.unit),
+                None,
+                {"unit": app.unit, "manifest": plain(parse(raw)), "materials": {}},
+            ),
+            ("accepted", office, None, {}),
+            ("reviewed", office, None, {}),
+            ("approved", office, "test", {}),
+            ("provisioned", ops, "test", {}),
+            ("extended", office, None, {"days": 365}),
+            ("approved", office, "trial", {}),
+            ("provisioned", ops, "trial", {}),
+            ("approved", office, "production", {}),
+            ("provisioned", ops, "production", {}),
+        ]
+        events += [
+            lc.Event(
+                app.id,
+                n,
+                kind,
+                who[0],
+                who[1],
+                start + dt.timedelta(days=4 * n),
+                actor_unit=who[2],
+                digest=app.digest,
+                environment=env,
+                reason="bench" if kind == "extended" else None,
+                payload=payload,
+            )
+            for n, (kind, who, env, payload) in enumerate(steps, start=1)
+        ]
     ledger = Ledger.open(url)
     with ledger.engine.begin() as conn:
         conn.execute(sa.insert(EventRow), list(bulk_rows(events, dt.datetime(2026, 11, 1))))
@@ -113,10 +135,25 @@ def main() -> None:
             git(repo, "checkout", "-q", head)
         # this checkout's code, whichever checkout the console script was installed from, with
         # its bytecode cached as an installed package has it (the first run writes it)
-        env = dict(os.environ, GOVCLOUD_DATABASE_URL=url,
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+        env = dict(
+            os.environ,
+            GOVCLOUD_DATABASE_URL=url,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        )
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        command = [str(govcloud), "gitops", "plan", "--repo", str(repo), "--base", base, "--head", head, "--output", "json"]
+        command = [
+            str(govcloud),
+            "gitops",
+            "plan",
+            "--repo",
+            str(repo),
+            "--base",
+            base,
+            "--head",
+            head,
+            "--output",
+            "json",
+        ]
         walls, cpus, payload = [], [], {}
         for _ in range(args.runs):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -132,12 +169,18 @@ def main() -> None:
     planned = sum(s["resources"] is not None for s in stacks)
     load = os.getloadavg()[0]
     print(f"repository:    {args.apps} applications x 3 environments, 3 manifests changed")
-    print(f"affected:      {len(payload['applications'])} applications, {len(stacks)} stacks "
-          f"({planned} diffed: base and head planned)")
-    print(f"wall:          median {statistics.median(walls):.2f} s over {args.runs} runs "
-          f"({', '.join(f'{w:.2f}' for w in walls)}), whole command incl. start-up")
-    print(f"cpu:           median {statistics.median(cpus):.2f} s (user+sys of the command and its workers; "
-          "on an idle machine wall time is at most about this)")
+    print(
+        f"affected:      {len(payload['applications'])} applications, {len(stacks)} stacks "
+        f"({planned} diffed: base and head planned)"
+    )
+    print(
+        f"wall:          median {statistics.median(walls):.2f} s over {args.runs} runs "
+        f"({', '.join(f'{w:.2f}' for w in walls)}), whole command incl. start-up"
+    )
+    print(
+        f"cpu:           median {statistics.median(cpus):.2f} s (user+sys of the command and its workers; "
+        "on an idle machine wall time is at most about this)"
+    )
     print(f"load average:  {load:.1f} on {os.cpu_count()} cores")
     print(f"target:        under 5 s: {'met' if statistics.median(walls) < 5 else 'NOT met'}")
 

@@ -20,7 +20,9 @@ LAUNCHER = Path(__file__).resolve().parents[1] / ".cache" / "pulumi" / "bin" / "
 
 def start_time() -> float:
     started = time.perf_counter()
-    plugin = subprocess.Popen([str(LAUNCHER), "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    plugin = subprocess.Popen(
+        [str(LAUNCHER), "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         port = plugin.stdout.readline().strip()
         elapsed = time.perf_counter() - started
@@ -37,8 +39,10 @@ def main() -> int:
         print(f"{LAUNCHER} is missing: run scripts/install-pulumi", file=sys.stderr)
         return 2
     times = [start_time() for _ in range(RUNS)]
-    print(f"pulumi-resource-keycloak start: median {statistics.median(times)*1000:.0f} ms, "
-          f"best {min(times)*1000:.0f} ms, worst {max(times)*1000:.0f} ms over {RUNS} runs")
+    print(
+        f"pulumi-resource-keycloak start: median {statistics.median(times) * 1000:.0f} ms, "
+        f"best {min(times) * 1000:.0f} ms, worst {max(times) * 1000:.0f} ms over {RUNS} runs"
+    )
     return 0 if statistics.median(times) < 2 else 1
 
 

@@ -36,8 +36,21 @@ from orchestrator.core.yamlsource import parse, plain  # noqa: E402
 from orchestrator.services.lifecycle import Lifecycle  # noqa: E402
 
 AT = dt.datetime(2026, 11, 25, 9, 0)
-COLUMNS = ("application", "sequence", "type", "actor", "actor_role", "actor_unit", "actor_source", "stated_at",
-           "recorded_at", "digest", "environment", "reason", "payload")
+COLUMNS = (
+    "application",
+    "sequence",
+    "type",
+    "actor",
+    "actor_role",
+    "actor_unit",
+    "actor_source",
+    "stated_at",
+    "recorded_at",
+    "digest",
+    "environment",
+    "reason",
+    "payload",
+)
 OFFICE, PROVIDER = ("zhang", lc.EGOV, "egov"), ("ops", lc.PROVIDER, None)
 
 
@@ -45,16 +58,26 @@ def timeline(app: str, unit: str, start: dt.datetime, length: int, manifest: dic
     """``length`` events of one application: to trial, then change cycles; ends with a change request."""
     steps: list[tuple] = [
         ("submitted", (f"{unit}-owner", lc.UNIT, unit), None, {"unit": unit, "manifest": manifest, "materials": {}}),
-        ("accepted", OFFICE, None, {}), ("reviewed", OFFICE, None, {}),
-        ("approved", OFFICE, "test", {}), ("provisioned", PROVIDER, "test", {}),
-        ("test-passed", OFFICE, None, {}), ("approved", OFFICE, "trial", {}), ("provisioned", PROVIDER, "trial", {}),
+        ("accepted", OFFICE, None, {}),
+        ("reviewed", OFFICE, None, {}),
+        ("approved", OFFICE, "test", {}),
+        ("provisioned", PROVIDER, "test", {}),
+        ("test-passed", OFFICE, None, {}),
+        ("approved", OFFICE, "trial", {}),
+        ("provisioned", PROVIDER, "trial", {}),
         ("test-expired", PROVIDER, "test", {}),
     ]
     cycle = 0
     while len(steps) < length - 1:
         cycle += 1
-        steps.append(("change-requested", (f"{unit}-owner", lc.UNIT, unit), None,
-                      {"unit": unit, "kind": "minor", "manifest": {"metadata": {"id": app}, "revision": cycle}}))
+        steps.append(
+            (
+                "change-requested",
+                (f"{unit}-owner", lc.UNIT, unit),
+                None,
+                {"unit": unit, "kind": "minor", "manifest": {"metadata": {"id": app}, "revision": cycle}},
+            )
+        )
         steps.append(("change-approved", OFFICE, None, {}))
         steps.append(("provisioned", PROVIDER, "trial", {}))
     steps = steps[: length - 1]
@@ -63,8 +86,11 @@ def timeline(app: str, unit: str, start: dt.datetime, length: int, manifest: dic
     for seq, (kind, (name, role, actor_unit), env, payload) in enumerate(steps, 1):
         if kind == "change-requested":
             digest = f"sha256:{app}-{seq}"
-        events.append(lc.Event(app, seq, kind, name, role, when, actor_unit=actor_unit, digest=digest,
-                               environment=env, payload=payload))
+        events.append(
+            lc.Event(
+                app, seq, kind, name, role, when, actor_unit=actor_unit, digest=digest, environment=env, payload=payload
+            )
+        )
         when += dt.timedelta(hours=7) if kind != "test-passed" else dt.timedelta(days=20)
     return events
 
@@ -100,24 +126,51 @@ def load(ledger: Ledger, apps: int, per_app: int) -> float:
                     for row in batch:
                         copy.write_row(row)
             else:
-                cursor.executemany(f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                                   [(*r[:7], r[7].isoformat(" "), r[8].isoformat(" "), *r[9:]) for r in batch])
+                cursor.executemany(
+                    f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                    [(*r[:7], r[7].isoformat(" "), r[8].isoformat(" "), *r[9:]) for r in batch],
+                )
             batch.clear()
 
         for events, state in generate(apps, per_app):
             for e in events:
-                batch.append((e.application, e.sequence, e.type, e.actor, e.actor_role, e.actor_unit, e.actor_source,
-                              e.at, recorded, e.digest, e.environment, e.reason, json.dumps(e.payload)))
+                batch.append(
+                    (
+                        e.application,
+                        e.sequence,
+                        e.type,
+                        e.actor,
+                        e.actor_role,
+                        e.actor_unit,
+                        e.actor_source,
+                        e.at,
+                        recorded,
+                        e.digest,
+                        e.environment,
+                        e.reason,
+                        json.dumps(e.payload),
+                    )
+                )
             due = lc.next_due(state, calendar)
-            projections.append((state.application, state.unit, state.state, state.sequence,
-                                due if postgres else (due.isoformat() if due else None), json.dumps(state.as_dict())))
+            projections.append(
+                (
+                    state.application,
+                    state.unit,
+                    state.state,
+                    state.sequence,
+                    due if postgres else (due.isoformat() if due else None),
+                    json.dumps(state.as_dict()),
+                )
+            )
             if len(batch) >= 50_000:
                 flush()
         flush()
         marks = "%s" if postgres else "?"
         cursor.executemany(
             f"INSERT INTO applications (application, unit, state, sequence, next_due, snapshot) "
-            f"VALUES ({', '.join([marks] * 6)})", projections)
+            f"VALUES ({', '.join([marks] * 6)})",
+            projections,
+        )
         raw.commit()
         cursor.execute("ANALYZE")
         raw.commit()
@@ -157,7 +210,10 @@ def bench(name: str, url: str, apps: int, per_app: int) -> dict:
     overdue = service.deadlines(AT, overdue=True).found
     probe = f"app-{apps // 2:05d}"
     result = {
-        "backend": name, "applications": apps, "events": count, "load_s": round(seconds, 1),
+        "backend": name,
+        "applications": apps,
+        "events": count,
+        "load_s": round(seconds, 1),
         "overdue_found": len(overdue),
         "deadlines_overdue_s": [round(x, 3) for x in timed(lambda: service.deadlines(AT, overdue=True))],
         "status_app_s": [round(x, 4) for x in timed(lambda: service.status(probe, AT))],
@@ -192,8 +248,12 @@ def main() -> None:
         results.append(bench("sqlite", f"sqlite:///{path}", args.apps, args.events_per_app))
         print(json.dumps(results[-1]), flush=True)
     if args.backend in ("postgres", "both"):
-        url = os.environ.get("GOVCLOUD_TEST_POSTGRES_URL") or subprocess.run(
-            [str(ROOT / "scripts" / "test-postgres")], check=True, capture_output=True, text=True).stdout.strip()
+        url = (
+            os.environ.get("GOVCLOUD_TEST_POSTGRES_URL")
+            or subprocess.run(
+                [str(ROOT / "scripts" / "test-postgres")], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
         results.append(bench("postgres", bench_database(url), args.apps, args.events_per_app))
         print(json.dumps(results[-1]), flush=True)
     print("targets: deadlines --overdue < 1 s, status APP < 0.3 s; [first call, median of 5]")

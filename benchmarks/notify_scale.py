@@ -47,15 +47,40 @@ def load(ledger: Ledger, apps: int, units: int) -> None:
     calendar, events, projections = default_calendar(), [], []
     for i in range(apps):
         app, unit = f"app-{i:05d}", f"unit-{i % units:03d}"
-        manifest = {"metadata": {"id": app, "name": f"系统 {i}", "unit": {"id": unit, "name": unit},
-                                 "contacts": [{"name": "owner", "email": f"owner@{unit}.example.gov.cn"},
-                                              {"name": "it", "role": "operations", "email": f"it@{unit}.example.gov.cn"}]}}
-        event = lc.Event(app, 1, "submitted", f"{unit}-owner", lc.UNIT, SUBMITTED, actor_unit=unit,
-                         digest=f"sha256:{i:064d}", payload={"unit": unit, "manifest": manifest, "materials": {}})
+        manifest = {
+            "metadata": {
+                "id": app,
+                "name": f"系统 {i}",
+                "unit": {"id": unit, "name": unit},
+                "contacts": [
+                    {"name": "owner", "email": f"owner@{unit}.example.gov.cn"},
+                    {"name": "it", "role": "operations", "email": f"it@{unit}.example.gov.cn"},
+                ],
+            }
+        }
+        event = lc.Event(
+            app,
+            1,
+            "submitted",
+            f"{unit}-owner",
+            lc.UNIT,
+            SUBMITTED,
+            actor_unit=unit,
+            digest=f"sha256:{i:064d}",
+            payload={"unit": unit, "manifest": manifest, "materials": {}},
+        )
         state = lc.apply(lc.AppState(app), event)
         events.append(event)
-        projections.append(dict(application=app, unit=unit, state=state.state, sequence=1,
-                                next_due=lc.next_due(state, calendar), snapshot=state.as_dict()))
+        projections.append(
+            dict(
+                application=app,
+                unit=unit,
+                state=state.state,
+                sequence=1,
+                next_due=lc.next_due(state, calendar),
+                snapshot=state.as_dict(),
+            )
+        )
     with ledger.engine.begin() as conn:
         conn.execute(sa.insert(EventRow), list(bulk_rows(events, dt.datetime(2026, 3, 2, 2, 0))))
         conn.execute(sa.insert(ApplicationRow), projections)
@@ -113,11 +138,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/ledger.db" if args.backend == "sqlite" else postgres_url()
         ledger = Ledger.open(url)
-        settings = NoticeSettings.model_validate({
-            "office": ["email:office@egov.example.gov.cn"],
-            "units": {f"unit-{u:03d}": [f"email:desk@unit-{u:03d}.example.gov.cn"] for u in range(args.units)},
-            "email": {"host": "127.0.0.1", "port": port, "security": "none", "from": "govcloud@egov.example.gov.cn",
-                      "perMinute": 10_000}})
+        settings = NoticeSettings.model_validate(
+            {
+                "office": ["email:office@egov.example.gov.cn"],
+                "units": {f"unit-{u:03d}": [f"email:desk@unit-{u:03d}.example.gov.cn"] for u in range(args.units)},
+                "email": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security": "none",
+                    "from": "govcloud@egov.example.gov.cn",
+                    "perMinute": 10_000,
+                },
+            }
+        )
         print(f"{args.apps} applications, {args.units} units, {args.backend}, {os.cpu_count()} cores")
         timed("load ledger", lambda: load(ledger, args.apps, args.units))
         notices = Notices(ledger, settings)
@@ -128,12 +161,15 @@ def main() -> None:
             ledger.close()
             controller.stop()
             return
-        report = timed("deliver", lambda: {k: v for k, v in notices.deliver(SEND_AT).as_dict().items()
-                                           if k != "messages"})
+        report = timed(
+            "deliver", lambda: {k: v for k, v in notices.deliver(SEND_AT).as_dict().items() if k != "messages"}
+        )
         recipients = 1 + 3 * args.units
-        print(f"digests received {sum(received.values())} by {len(received)} recipients "
-              f"(expected {recipients}, one each: {set(received.values()) == {1}}); "
-              f"outbox {notices.outbox.counts()}")
+        print(
+            f"digests received {sum(received.values())} by {len(received)} recipients "
+            f"(expected {recipients}, one each: {set(received.values()) == {1}}); "
+            f"outbox {notices.outbox.counts()}"
+        )
         print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         assert report["sent"] == recipients == len(received)
         ledger.close()

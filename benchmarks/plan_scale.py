@@ -96,8 +96,13 @@ def generate(directory: Path, apps: int) -> list[Path]:
     for n in range(apps):
         extras = (DATABASE if n % 2 == 0 else "") + (CONTAINER if n % 3 == 0 else "")
         text = MANIFEST.format(
-            app=f"app-{n:04d}", n=n, unit=f"unit{n % 40:02d}", level=1 + n % 3,
-            sha=hashlib.sha256(str(n).encode()).hexdigest(), data=20 + n % 100, extras=extras,
+            app=f"app-{n:04d}",
+            n=n,
+            unit=f"unit{n % 40:02d}",
+            level=1 + n % 3,
+            sha=hashlib.sha256(str(n).encode()).hexdigest(),
+            data=20 + n % 100,
+            extras=extras,
         )
         path = directory / f"app-{n:04d}.yaml"
         path.write_text(text, encoding="utf-8")
@@ -142,14 +147,20 @@ def measured(label: str, plan: Callable[[], list[Any]], apps: int, workers: int)
     """Run ``plan`` and print what it took."""
     with tempfile.NamedTemporaryFile(prefix="govcloud-pss-") as peak_file:
         watcher = subprocess.Popen([sys.executable, "-c", WATCHER, str(os.getpid()), peak_file.name])
-        before = [getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-                  for f in ("ru_utime", "ru_stime")]
+        before = [
+            getattr(resource.getrusage(w), f)
+            for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            for f in ("ru_utime", "ru_stime")
+        ]
         load = os.getloadavg()[0]
         start = time.perf_counter()
         plans = plan()
         wall = time.perf_counter() - start
-        after = [getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-                 for f in ("ru_utime", "ru_stime")]
+        after = [
+            getattr(resource.getrusage(w), f)
+            for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            for f in ("ru_utime", "ru_stime")
+        ]
         time.sleep(0.2)
         watcher.terminate()
         watcher.wait()

@@ -44,11 +44,19 @@ def start_portal(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, GOVCLOUD_DATABASE_URL=url, GOVCLOUD_CONFIG=str(ROOT / "govcloud.yaml"),
-               GOVCLOUD_PORTAL_SESSION_KEY="b" * 40)
+    env = dict(
+        os.environ,
+        GOVCLOUD_DATABASE_URL=url,
+        GOVCLOUD_CONFIG=str(ROOT / "govcloud.yaml"),
+        GOVCLOUD_PORTAL_SESSION_KEY="b" * 40,
+    )
     exe = str(Path(sys.executable).with_name("govcloud"))
-    server = subprocess.Popen([exe, "serve", "--dev-insecure-local-auth", "--port", str(port), "--workers",
-                               str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [exe, "serve", "--dev-insecure-local-auth", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -65,8 +73,11 @@ API_HEADERS = {"X-Govcloud-As": "zhang", "X-Govcloud-Role": "egov-office", "X-Go
 
 def targets(probe: str) -> list[tuple[str, str, dict[str, str]]]:
     """What each client asks for, in turn: (name, path, headers)."""
-    return [("queue page", "/queue", {}), ("api list", "/api/v1/applications?state=change-requested", API_HEADERS),
-            ("application page", f"/applications/{probe}", {})]
+    return [
+        ("queue page", "/queue", {}),
+        ("api list", "/api/v1/applications?state=change-requested", API_HEADERS),
+        ("application page", f"/applications/{probe}", {}),
+    ]
 
 
 async def signed_in(http: httpx.AsyncClient) -> None:
@@ -133,9 +144,19 @@ async def lean_client(base: str, probe: str, window: Window, client: int, result
         await signed_in(http)
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     url = httpx.URL(base)
-    wire = [(name, "".join([f"GET {path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nCookie: {cookie}\r\n",
-                            *(f"{k}: {v}\r\n" for k, v in headers.items()), "\r\n"]).encode())
-            for name, path, headers in targets(probe)]
+    wire = [
+        (
+            name,
+            "".join(
+                [
+                    f"GET {path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nCookie: {cookie}\r\n",
+                    *(f"{k}: {v}\r\n" for k, v in headers.items()),
+                    "\r\n",
+                ]
+            ).encode(),
+        )
+        for name, path, headers in targets(probe)
+    ]
     reader = writer = None
     i = 0
     while time.perf_counter() < window.until:
@@ -175,7 +196,7 @@ def cpu_seconds(pid: int, reaped: bool = False) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return sum(int(f) for f in fields[11:15 if reaped else 13]) / TICK
+    return sum(int(f) for f in fields[11 : 15 if reaped else 13]) / TICK
 
 
 def children(pid: int) -> list[int]:
@@ -190,13 +211,18 @@ def parties(server: int, postgres: int) -> dict[str, float]:
     """CPU seconds so far of the portal (its master and workers), of PostgreSQL (the backends serving
     the bench database, and every backend that ended: the benchmark's server serves nothing else), of
     this process (the clients) and of the whole machine (busy, from /proc/stat)."""
-    backends = [pid for pid in children(postgres)
-                if "govcloud_bench" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+    backends = [
+        pid
+        for pid in children(postgres)
+        if "govcloud_bench" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]
     busy = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return {"portal": sum(cpu_seconds(p) for p in (server, *children(server))),
-            "postgres": cpu_seconds(postgres, reaped=True) + sum(cpu_seconds(p) for p in backends),
-            "clients": cpu_seconds(os.getpid()),
-            "machine": (sum(busy) - busy[3] - busy[4]) / TICK}
+    return {
+        "portal": sum(cpu_seconds(p) for p in (server, *children(server))),
+        "postgres": cpu_seconds(postgres, reaped=True) + sum(cpu_seconds(p) for p in backends),
+        "clients": cpu_seconds(os.getpid()),
+        "machine": (sum(busy) - busy[3] - busy[4]) / TICK,
+    }
 
 
 def connections_per_worker(server: int, port: int) -> list[int]:
@@ -222,8 +248,9 @@ def sessions(ledger: Ledger) -> int:
     import sqlalchemy as sa
 
     with ledger.engine.connect() as conn:
-        return conn.execute(sa.text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
-                            ).scalar_one()
+        return conn.execute(
+            sa.text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
 
 
 def parent_of(pid: int) -> int:
@@ -232,12 +259,17 @@ def parent_of(pid: int) -> int:
 
 def percentiles(samples: list[float]) -> dict:
     cuts = statistics.quantiles(samples, n=100)
-    return {"n": len(samples), "p50_ms": round(cuts[49] * 1000, 1), "p95_ms": round(cuts[94] * 1000, 1),
-            "p99_ms": round(cuts[98] * 1000, 1)}
+    return {
+        "n": len(samples),
+        "p50_ms": round(cuts[49] * 1000, 1),
+        "p95_ms": round(cuts[94] * 1000, 1),
+        "p99_ms": round(cuts[98] * 1000, 1),
+    }
 
 
-async def run(base: str, probe: str, args: argparse.Namespace, server: int, postgres: int,
-              opened: Callable[[], int]) -> dict:
+async def run(
+    base: str, probe: str, args: argparse.Namespace, server: int, postgres: int, opened: Callable[[], int]
+) -> dict:
     """``args.clients`` clients for ``args.seconds``: the latencies by target, and what the run cost
     each party in CPU per request (portal, PostgreSQL, the clients, the whole machine)."""
     results: dict = {}
@@ -251,23 +283,31 @@ async def run(base: str, probe: str, args: argparse.Namespace, server: int, post
         await asyncio.sleep(args.seconds / 2)
         return connections_per_worker(server, httpx.URL(base).port)
 
-    *_, spread_found = await asyncio.gather(*(CLIENTS[args.client](base, probe, window, i, results)
-                                              for i in range(args.clients)), watch())
+    *_, spread_found = await asyncio.gather(
+        *(CLIENTS[args.client](base, probe, window, i, results) for i in range(args.clients)), watch()
+    )
     spent = {k: v - before[k] for k, v in parties(server, postgres).items()}  # the clients' last answers are in
     every = [x for k, v in results.items() if k != "errors" for x in v]
-    return {"errors": results.get("errors", 0), "requests_per_s": round(len(every) / args.seconds, 1),
-            "cpu_ms_per_request": {k: round(v * 1000 / len(every), 2) for k, v in spent.items()},
-            "cores_busy": round(spent["machine"] / args.seconds, 2), "connections_per_worker": spread_found,
-            "postgres_sessions_opened": opened() - before["sessions"],
-            "all": percentiles(every), **{k: percentiles(v) for k, v in results.items() if k != "errors"}}
+    return {
+        "errors": results.get("errors", 0),
+        "requests_per_s": round(len(every) / args.seconds, 1),
+        "cpu_ms_per_request": {k: round(v * 1000 / len(every), 2) for k, v in spent.items()},
+        "cores_busy": round(spent["machine"] / args.seconds, 2),
+        "connections_per_worker": spread_found,
+        "postgres_sessions_opened": opened() - before["sessions"],
+        "all": percentiles(every),
+        **{k: percentiles(v) for k, v in results.items() if k != "errors"},
+    }
 
 
 def sizes(ledger: Ledger) -> tuple[int, int]:
     import sqlalchemy as sa
 
     with ledger.engine.connect() as conn:
-        return (conn.execute(sa.text("SELECT count(*) FROM applications")).scalar_one(),
-                conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one())
+        return (
+            conn.execute(sa.text("SELECT count(*) FROM applications")).scalar_one(),
+            conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one(),
+        )
 
 
 def vacuum(ledger: Ledger) -> None:
@@ -285,32 +325,57 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which the clients start, not measured")
-    parser.add_argument("--client", choices=sorted(CLIENTS), default="lean",
-                        help="lean: GETs written by hand on kept-alive connections; httpx: httpx.AsyncClient")
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="lean",
+        help="lean: GETs written by hand on kept-alive connections; httpx: httpx.AsyncClient",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a ledger of this size loaded by an earlier run")
     args = parser.parse_args()
-    url = os.environ.get("GOVCLOUD_TEST_POSTGRES_URL") or subprocess.run(
-        [str(ROOT / "scripts" / "test-postgres")], check=True, capture_output=True, text=True).stdout.strip()
+    url = (
+        os.environ.get("GOVCLOUD_TEST_POSTGRES_URL")
+        or subprocess.run(
+            [str(ROOT / "scripts" / "test-postgres")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
     url = bench_database(url)
     ledger = Ledger.open(url)  # migrated to the newest schema (its indexes) before the load
-    loaded = 0.0 if args.reuse and sizes(ledger) == (args.apps, args.apps * args.events_per_app) else load(
-        ledger, args.apps, args.events_per_app)
+    loaded = (
+        0.0
+        if args.reuse and sizes(ledger) == (args.apps, args.apps * args.events_per_app)
+        else load(ledger, args.apps, args.events_per_app)
+    )
     vacuum(ledger)
     with ledger.engine.connect() as conn:
         postmaster = parent_of(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
     server, base = start_portal(url, args.workers)
     before = os.getloadavg()[0]
     try:
-        result = asyncio.run(run(base, f"app-{args.apps // 2:05d}", args, server.pid, postmaster,
-                                 lambda: sessions(ledger)))
+        result = asyncio.run(
+            run(base, f"app-{args.apps // 2:05d}", args, server.pid, postmaster, lambda: sessions(ledger))
+        )
     finally:
         server.terminate()
         server.wait(30)
         ledger.close()
-    print(json.dumps({"applications": args.apps, "events": args.apps * args.events_per_app, "load_s": round(loaded, 1),
-                      "workers": args.workers, "clients": args.clients, "client": args.client, "ramp": args.ramp,
-                      "seconds": args.seconds,
-                      "load_average_1m": [round(before, 1), round(os.getloadavg()[0], 1)], **result}, indent=2))
+    print(
+        json.dumps(
+            {
+                "applications": args.apps,
+                "events": args.apps * args.events_per_app,
+                "load_s": round(loaded, 1),
+                "workers": args.workers,
+                "clients": args.clients,
+                "client": args.client,
+                "ramp": args.ramp,
+                "seconds": args.seconds,
+                "load_average_1m": [round(before, 1), round(os.getloadavg()[0], 1)],
+                **result,
+            },
+            indent=2,
+        )
+    )
     print("target: p95 < 150 ms, no error")
 
 

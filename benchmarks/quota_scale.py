@@ -60,10 +60,12 @@ def main(n: int = 1000) -> int:
         runs.append((time.perf_counter() - start, time.process_time() - cpu))
     elapsed, cpu = min(runs)
     verdict = "ok" if elapsed < TARGET_S else "SLOW"
-    print(f"quota policy: {n} applications, {stacks} stacks, {len(policy.rules)} rules, "
-          f"{violations} violations in {elapsed * 1000:.0f} ms wall (best of {REPEAT}), {cpu * 1000:.0f} ms CPU "
-          f"({elapsed / stacks * 1e6:.0f} us/stack) "
-          f"target < {TARGET_S:.0f} s: {verdict}")
+    print(
+        f"quota policy: {n} applications, {stacks} stacks, {len(policy.rules)} rules, "
+        f"{violations} violations in {elapsed * 1000:.0f} ms wall (best of {REPEAT}), {cpu * 1000:.0f} ms CPU "
+        f"({elapsed / stacks * 1e6:.0f} us/stack) "
+        f"target < {TARGET_S:.0f} s: {verdict}"
+    )
     return 0 if elapsed < TARGET_S else 1
 
 

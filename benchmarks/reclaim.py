@@ -34,8 +34,9 @@ def make_project(admin, name: str, app: str):
     me = admin.identity.find_user(admin.current_user_id)
     for role in ("member", "admin"):
         admin.identity.assign_project_role_to_user(project, me, admin.identity.find_role(role))
-    admin.set_network_quotas(project.id, security_groups=200, networks=100, subnets=100, ports=500,
-                             security_group_rules=1000)
+    admin.set_network_quotas(
+        project.id, security_groups=200, networks=100, subnets=100, ports=500, security_group_rules=1000
+    )
     admin.set_volume_quotas(project.id, volumes=100, gigabytes=1000)
     return project
 
@@ -82,8 +83,12 @@ def govcloud(cloud, name: str, app: str, workers: int) -> tuple[float, dict]:
     delete_all(sweep, list(left.builtin), workers)
     if not left.delete and not left.foreign:
         cloud.delete_project(project)
-    return time.perf_counter() - start, {"deleted": step.deleted, "failed": len(step.failures),
-                                         "left": len(left.delete), "project_deleted": cloud.find_project(name) is None}
+    return time.perf_counter() - start, {
+        "deleted": step.deleted,
+        "failed": len(step.failures),
+        "left": len(left.delete),
+        "project_deleted": cloud.find_project(name) is None,
+    }
 
 
 def sdk_cleanup(admin, project) -> tuple[float, int]:
@@ -110,7 +115,10 @@ def main() -> None:
     admin = cloud._conn  # benchmark set-up only
     run = uuid.uuid4().hex[:6]
     ours, theirs = f"bench-rc-{run}", f"bench-sdk-{run}"
-    p_ours, p_theirs = make_project(admin, f"bench-{ours}-test", ours), make_project(admin, f"bench-{theirs}-test", theirs)
+    p_ours, p_theirs = (
+        make_project(admin, f"bench-{ours}-test", ours),
+        make_project(admin, f"bench-{theirs}-test", theirs),
+    )
     try:
         t = time.perf_counter()
         populate(admin, p_ours, ours)

@@ -52,26 +52,48 @@ def timeline(i: int, units: int, bases: dict[str, dict]) -> list[lc.Event]:
     start = dt.datetime(2026, 9, 1, 9) + dt.timedelta(days=i % 20, minutes=i)
     steps = [
         (0, "submitted", owner, None, {"unit": unit, "manifest": data, "materials": {}}),
-        (1, "accepted", OFFICE, None, {}), (2, "reviewed", OFFICE, None, {}),
-        (3, "approved", OFFICE, "test", {}), (4, "provisioned", PROVIDER, "test", {}),
+        (1, "accepted", OFFICE, None, {}),
+        (2, "reviewed", OFFICE, None, {}),
+        (3, "approved", OFFICE, "test", {}),
+        (4, "provisioned", PROVIDER, "test", {}),
         (10, "test-passed", OFFICE, None, {}),
     ]
     if kind == "permit-prototype":  # test only; terminated in November
-        steps += [(19, "test-expired", PROVIDER, "test", {}), (70, "termination-requested", owner, None, {}),
-                  (71, "backup-confirmed", owner, None, {}), (73, "termination-approved", OFFICE, None, {}),
-                  (77, "reclaimed", PROVIDER, None, {})]
+        steps += [
+            (19, "test-expired", PROVIDER, "test", {}),
+            (70, "termination-requested", owner, None, {}),
+            (71, "backup-confirmed", owner, None, {}),
+            (73, "termination-approved", OFFICE, None, {}),
+            (77, "reclaimed", PROVIDER, None, {}),
+        ]
     else:
-        steps += [(11, "approved", OFFICE, "trial", {}), (12, "provisioned", PROVIDER, "trial", {}),
-                  (19, "test-expired", PROVIDER, "test", {})]
+        steps += [
+            (11, "approved", OFFICE, "trial", {}),
+            (12, "provisioned", PROVIDER, "trial", {}),
+            (19, "test-expired", PROVIDER, "test", {}),
+        ]
     if kind == "social-security":  # production in October, a minor change in November
-        steps += [(43, "approved", OFFICE, "production", {}), (44, "provisioned", PROVIDER, "production", {}),
-                  (66, "change-requested", owner, None, {"unit": unit, "kind": "minor", "manifest": data}),
-                  (69, "change-approved", OFFICE, None, {}), (71, "provisioned", PROVIDER, "trial", {}),
-                  (71.1, "provisioned", PROVIDER, "production", {})]
+        steps += [
+            (43, "approved", OFFICE, "production", {}),
+            (44, "provisioned", PROVIDER, "production", {}),
+            (66, "change-requested", owner, None, {"unit": unit, "kind": "minor", "manifest": data}),
+            (69, "change-approved", OFFICE, None, {}),
+            (71, "provisioned", PROVIDER, "trial", {}),
+            (71.1, "provisioned", PROVIDER, "production", {}),
+        ]
     return [
-        lc.Event(app, n, kind_, actor[0], actor[1], start + dt.timedelta(days=day), actor_unit=actor[2],
-                 digest=digest if kind_ in ("submitted", "approved", "provisioned", "change-requested") else None,
-                 environment=env, payload=payload)
+        lc.Event(
+            app,
+            n,
+            kind_,
+            actor[0],
+            actor[1],
+            start + dt.timedelta(days=day),
+            actor_unit=actor[2],
+            digest=digest if kind_ in ("submitted", "approved", "provisioned", "change-requested") else None,
+            environment=env,
+            payload=payload,
+        )
         for n, (day, kind_, actor, env, payload) in enumerate(steps, start=1)
     ]
 
@@ -99,17 +121,25 @@ class FakeCloud:
         sept, recent = dt.datetime(2026, 9, 5), dt.datetime(2026, 11, 2)
         return ProjectUsage(
             project,
-            servers=(ServerUsage("a-1", "ACTIVE", recent, 2, 4), ServerUsage("a-2", "ACTIVE", recent, 2, 4),
-                     ServerUsage("a-3", "SHUTOFF", sept, 8, 16)),
-            volumes=(VolumeUsage("d-1", 40, True, recent), VolumeUsage("d-2", 40, True, recent),
-                     VolumeUsage("d-3", 200, False, sept)),
+            servers=(
+                ServerUsage("a-1", "ACTIVE", recent, 2, 4),
+                ServerUsage("a-2", "ACTIVE", recent, 2, 4),
+                ServerUsage("a-3", "SHUTOFF", sept, 8, 16),
+            ),
+            volumes=(
+                VolumeUsage("d-1", 40, True, recent),
+                VolumeUsage("d-2", 40, True, recent),
+                VolumeUsage("d-3", 200, False, sept),
+            ),
             containers=(ContainerUsage("c-1", 100, 3 * GIB), ContainerUsage("c-2", 0, 0)),
         )
 
     def capacity(self) -> list[Measure]:
-        return [Measure("compute vcpu", 7400, 10000, "vCPU", "placement"),
-                Measure("compute ram", 9000000, 20000000, "MB", "placement"),
-                Measure("block storage", 410000, 500000, "GB", "cinder pools")]
+        return [
+            Measure("compute vcpu", 7400, 10000, "vCPU", "placement"),
+            Measure("compute ram", 9000000, 20000000, "MB", "placement"),
+            Measure("block storage", 410000, 500000, "GB", "cinder pools"),
+        ]
 
 
 def run(url: str, unit_count: int) -> tuple[float, float, float, int, int]:
@@ -143,10 +173,12 @@ def main() -> None:
     wall, cpu, gathered, apps, size = min(runs)
     verdict = "ok" if wall < TARGET_S else "SLOW"
     load = os.getloadavg()[0]
-    print(f"report monthly {MONTH} (html, zh, 3 charts): {apps} applications, {size / 1e6:.1f} MB; "
-          f"best of {args.repeat}: {wall:.2f} s wall, {cpu:.2f} s CPU ({gathered:.2f} s gathering and figures, "
-          f"{cpu - gathered:.2f} s rendering); all: {', '.join(f'{r[0]:.2f}' for r in runs)} s; "
-          f"load average {load:.1f} on {os.cpu_count()} cores  [target < {TARGET_S:.0f} s: {verdict}]")
+    print(
+        f"report monthly {MONTH} (html, zh, 3 charts): {apps} applications, {size / 1e6:.1f} MB; "
+        f"best of {args.repeat}: {wall:.2f} s wall, {cpu:.2f} s CPU ({gathered:.2f} s gathering and figures, "
+        f"{cpu - gathered:.2f} s rendering); all: {', '.join(f'{r[0]:.2f}' for r in runs)} s; "
+        f"load average {load:.1f} on {os.cpu_count()} cores  [target < {TARGET_S:.0f} s: {verdict}]"
+    )
 
 
 if __name__ == "__main__":

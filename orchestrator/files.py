@@ -53,7 +53,7 @@ def shown(path: str | os.PathLike | bytes) -> str:
 def _escape(ch: str) -> str:
     """A path's character: stricter than :func:`orchestrator.core.text.printable` (every
     non-printable one, spaces other than ' ' included, and the quote and backslash of the quoting)."""
-    if ch in "\\\"":
+    if ch in '\\"':
         return "\\" + ch
     return ch if ch.isprintable() else text.escape(ch)
 
@@ -148,8 +148,11 @@ def _inside(path: Path, root: Path) -> None:
         raise FileRefused(path, rule, _reason(exc, "file")) from None
     top = Path(os.path.realpath(root))
     if target != top and top not in target.parents:
-        raise FileRefused(path, "symlink-outside",
-                          f"is a symbolic link leaving {shown(root)}; only files inside the manifest tree are read")
+        raise FileRefused(
+            path,
+            "symlink-outside",
+            f"is a symbolic link leaving {shown(root)}; only files inside the manifest tree are read",
+        )
 
 
 def _reason(exc: OSError, what: str) -> str:

@@ -46,8 +46,12 @@ EnvName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 PerMinute = Annotated[StrictInt, Field(ge=1, le=10000)]
 
 #: What each robot platform allows (messages a minute per robot) and how long it blocks after.
-ROBOT_LIMITS: dict[str, tuple[int, int]] = {"wecom": (20, 60), "dingtalk": (20, 600), "feishu": (100, 60),
-                                            "webhook": (60, 60)}
+ROBOT_LIMITS: dict[str, tuple[int, int]] = {
+    "wecom": (20, 60),
+    "dingtalk": (20, 600),
+    "feishu": (100, 60),
+    "webhook": (60, 60),
+}
 
 
 class _Model(BaseModel):
@@ -171,8 +175,9 @@ class NoticeSettings(_Model):
     def directory(self) -> Directory:
         from orchestrator.core.notices import Directory
 
-        return Directory(tuple(self.office), tuple(self.provider), {u: tuple(r) for u, r in self.units.items()},
-                         self.contacts)
+        return Directory(
+            tuple(self.office), tuple(self.provider), {u: tuple(r) for u, r in self.units.items()}, self.contacts
+        )
 
     @model_validator(mode="after")
     def _known_robots(self) -> NoticeSettings:

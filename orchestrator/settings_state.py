@@ -29,8 +29,20 @@ from orchestrator.errors import UsageError
 from orchestrator.urls import secure_url
 
 #: Query parameters of an ``s3://`` backend URL that gocloud.dev's S3 opener understands.
-S3_PARAMETERS = frozenset({"endpoint", "region", "s3ForcePathStyle", "profile", "awssdk", "disableSSL",
-                           "use_path_style", "dualstack", "fips", "accelerate"})
+S3_PARAMETERS = frozenset(
+    {
+        "endpoint",
+        "region",
+        "s3ForcePathStyle",
+        "profile",
+        "awssdk",
+        "disableSSL",
+        "use_path_style",
+        "dualstack",
+        "fips",
+        "accelerate",
+    }
+)
 
 
 def backend_url(value: str) -> str:
@@ -95,13 +107,19 @@ def check_passphrase_file(path: str | os.PathLike) -> None:
     try:
         info = target.stat()
     except OSError as exc:
-        raise UsageError(f"{target}: the state passphrase file cannot be read ({exc.strerror}) [rule passphrase-file]") from None
+        raise UsageError(
+            f"{target}: the state passphrase file cannot be read ({exc.strerror}) [rule passphrase-file]"
+        ) from None
     if not stat.S_ISREG(info.st_mode):
         raise UsageError(f"{target}: the state passphrase file is not a regular file [rule passphrase-file]")
     if info.st_mode & 0o077:
-        raise UsageError(f"{target}: the state passphrase file is readable by others (mode "
-                         f"{stat.S_IMODE(info.st_mode):04o}); chmod 600 it [rule passphrase-private]")
+        raise UsageError(
+            f"{target}: the state passphrase file is readable by others (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}); chmod 600 it [rule passphrase-private]"
+        )
     for parent in target.resolve().parents:
         if (parent / ".git").exists():
-            raise UsageError(f"{target}: the state passphrase file is inside the checkout {parent}; keep it "
-                             "outside any repository (e.g. /etc/govcloud) [rule passphrase-outside-repository]")
+            raise UsageError(
+                f"{target}: the state passphrase file is inside the checkout {parent}; keep it "
+                "outside any repository (e.g. /etc/govcloud) [rule passphrase-outside-repository]"
+            )

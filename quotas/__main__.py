@@ -27,8 +27,9 @@ POLICY = Path(os.environ.get("GOVCLOUD_QUOTA_POLICY") or HERE / "policy.yaml")
 
 def context(config: Mapping[str, str]) -> Context:
     """The context of the stack whose config the engine sent."""
-    return quotas.stack_context(config.get("govcloud:manifest"), config.get("govcloud:environment"), PROJECT,
-                                manifest_dirs(root=PROJECT))
+    return quotas.stack_context(
+        config.get("govcloud:manifest"), config.get("govcloud:environment"), PROJECT, manifest_dirs(root=PROJECT)
+    )
 
 
 serve("govcloud-quotas", load_policy(POLICY), context)

@@ -80,8 +80,15 @@ def carriers() -> dict[int, list[Carrier]]:
 
     for path, command in _commands(cli):
         text = " ".join(filter(None, [command.help, command.short_help]))
-        add(articles_of(text), Carrier("command", f"govcloud {' '.join(path)}",
-                                       (command.short_help or command.help or "").split("\n")[0], tuple(path)))
+        add(
+            articles_of(text),
+            Carrier(
+                "command",
+                f"govcloud {' '.join(path)}",
+                (command.short_help or command.help or "").split("\n")[0],
+                tuple(path),
+            ),
+        )
     for rule in validation.RULES.values():
         add(articles_of(rule.article), Carrier("validation rule", rule.name, "", (rule.name,)))
     for name, rule_cls in RULES.items():
@@ -89,8 +96,10 @@ def carriers() -> dict[int, list[Carrier]]:
     for t in lifecycle.TRANSITIONS:
         env = f" [{t.environment}]" if t.environment else ""
         target = f" -> {t.target}" if t.target else ""
-        add(articles_of(t.article), Carrier("transition", f"{t.event}{env}",
-                                            f"{', '.join(sorted(t.sources))}{target}: {t.doc}", (t.event,)))
+        add(
+            articles_of(t.article),
+            Carrier("transition", f"{t.event}{env}", f"{', '.join(sorted(t.sources))}{target}: {t.doc}", (t.event,)),
+        )
     for rule in lifecycle.DEADLINE_RULES.values():
         limit = "the date its order sets" if rule.name in lifecycle.DATED else f"{rule.days} {rule.count} days"
         add(articles_of(rule.article), Carrier("deadline", rule.name, f"{limit}: {rule.doc}", (rule.name,)))
@@ -131,7 +140,9 @@ def _find_tests(found: dict[int, list[Carrier]]) -> None:
 def _string_runs(function: ast.AST) -> Iterator[tuple[str, ...]]:
     """Each call's or list's string arguments as a run, and each string constant alone."""
     for node in ast.walk(function):
-        elements = node.args if isinstance(node, ast.Call) else node.elts if isinstance(node, (ast.List, ast.Tuple)) else None
+        elements = (
+            node.args if isinstance(node, ast.Call) else node.elts if isinstance(node, (ast.List, ast.Tuple)) else None
+        )
         if elements is not None:
             yield tuple(e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -139,7 +150,7 @@ def _string_runs(function: ast.AST) -> Iterator[tuple[str, ...]]:
 
 
 def _contains(run: tuple[str, ...], words: tuple[str, ...]) -> bool:
-    return any(run[i:i + len(words)] == words for i in range(len(run) - len(words) + 1))
+    return any(run[i : i + len(words)] == words for i in range(len(run) - len(words) + 1))
 
 
 #: Tests listed per carrier; the rest are counted.

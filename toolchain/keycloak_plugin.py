@@ -174,8 +174,11 @@ class Resource:
                 continue
             if key in self.accepted and plain(value) == self.accepted[key]:
                 continue
-            failures.append(rpc.CheckFailure(key, f"{key} is not implemented by govcloud's stand-in keycloak "
-                                                  f"plugin for {self.token}; {UPSTREAM}"))
+            failures.append(
+                rpc.CheckFailure(
+                    key, f"{key} is not implemented by govcloud's stand-in keycloak plugin for {self.token}; {UPSTREAM}"
+                )
+            )
         for key, prop in self.props.items():
             value = plain(news[key]) if key in news else None
             if value is None:
@@ -243,25 +246,48 @@ def _str(props: Mapping[str, Any], key: str) -> str:
 
 
 #: Client attributes of upstream's ``OpenidClientAttributes``: extraConfig must not set them.
-CLIENT_ATTRIBUTES = frozenset({
-    "pkce.code.challenge.method", "dpop.bound.access.tokens", "exclude.session.state.from.auth.response",
-    "exclude.issuer.from.auth.response", "access.token.lifespan", "login_theme",
-    "client.offline.session.idle.timeout", "display.on.consent.screen", "consent.screen.text",
-    "client.offline.session.max.lifespan", "client.session.idle.timeout", "client.session.max.lifespan",
-    "use.refresh.tokens", "client_credentials.use_refresh_token", "backchannel.logout.url",
-    "frontchannel.logout.url", "backchannel.logout.revoke.offline.tokens", "backchannel.logout.session.required",
-    "oauth2.device.authorization.grant.enabled", "oauth2.device.code.lifespan", "oauth2.device.polling.interval",
-    "post.logout.redirect.uris", "standard.token.exchange.enabled",
-    "standard.token.exchange.enableRefreshRequestedTokenType",
-})
+CLIENT_ATTRIBUTES = frozenset(
+    {
+        "pkce.code.challenge.method",
+        "dpop.bound.access.tokens",
+        "exclude.session.state.from.auth.response",
+        "exclude.issuer.from.auth.response",
+        "access.token.lifespan",
+        "login_theme",
+        "client.offline.session.idle.timeout",
+        "display.on.consent.screen",
+        "consent.screen.text",
+        "client.offline.session.max.lifespan",
+        "client.session.idle.timeout",
+        "client.session.max.lifespan",
+        "use.refresh.tokens",
+        "client_credentials.use_refresh_token",
+        "backchannel.logout.url",
+        "frontchannel.logout.url",
+        "backchannel.logout.revoke.offline.tokens",
+        "backchannel.logout.session.required",
+        "oauth2.device.authorization.grant.enabled",
+        "oauth2.device.code.lifespan",
+        "oauth2.device.polling.interval",
+        "post.logout.redirect.uris",
+        "standard.token.exchange.enabled",
+        "standard.token.exchange.enableRefreshRequestedTokenType",
+    }
+)
 #: What upstream writes for the attributes of properties this plugin leaves at their defaults,
 #: so that a client looks the same whichever plugin created it.
 CLIENT_FIXED_ATTRIBUTES = {
-    "exclude.session.state.from.auth.response": "false", "exclude.issuer.from.auth.response": "false",
-    "login_theme": "", "display.on.consent.screen": "false", "consent.screen.text": "",
-    "use.refresh.tokens": "true", "client_credentials.use_refresh_token": "false",
-    "backchannel.logout.url": "", "frontchannel.logout.url": "",
-    "backchannel.logout.revoke.offline.tokens": "false", "backchannel.logout.session.required": "true",
+    "exclude.session.state.from.auth.response": "false",
+    "exclude.issuer.from.auth.response": "false",
+    "login_theme": "",
+    "display.on.consent.screen": "false",
+    "consent.screen.text": "",
+    "use.refresh.tokens": "true",
+    "client_credentials.use_refresh_token": "false",
+    "backchannel.logout.url": "",
+    "frontchannel.logout.url": "",
+    "backchannel.logout.revoke.offline.tokens": "false",
+    "backchannel.logout.session.required": "true",
     "oauth2.device.authorization.grant.enabled": "false",
 }
 FLOWS = ("standardFlowEnabled", "implicitFlowEnabled", "directAccessGrantsEnabled", "serviceAccountsEnabled")
@@ -296,8 +322,11 @@ class Client(Resource):
         "extraConfig": Prop("map"),
     }
     accepted: ClassVar[dict[str, Any]] = {
-        "import": False, "useRefreshTokens": True, "useRefreshTokensClientCredentials": False,
-        "standardTokenExchangeEnabled": False, "oauth2DeviceAuthorizationGrantEnabled": False,
+        "import": False,
+        "useRefreshTokens": True,
+        "useRefreshTokensClientCredentials": False,
+        "standardTokenExchangeEnabled": False,
+        "oauth2DeviceAuthorizationGrantEnabled": False,
         "backchannelLogoutSessionRequired": True,
     }
     secret_outputs = frozenset({"clientSecret"})
@@ -310,23 +339,47 @@ class Client(Resource):
         standard, implicit, direct, service = (bool(news.get(k)) for k in FLOWS)
         redirects, origins = news.get("validRedirectUris") or [], news.get("webOrigins") or []
         if access == "BEARER-ONLY" and (standard or implicit or direct or service):
-            failures.append(rpc.CheckFailure("accessType", "Keycloak cannot issue tokens for BEARER-ONLY clients: "
-                                                           "no OAuth2 flow can be enabled for this client"))
+            failures.append(
+                rpc.CheckFailure(
+                    "accessType",
+                    "Keycloak cannot issue tokens for BEARER-ONLY clients: "
+                    "no OAuth2 flow can be enabled for this client",
+                )
+            )
         if (standard or implicit) and not redirects and (create or "validRedirectUris" in news):
-            failures.append(rpc.CheckFailure("validRedirectUris", "standard (authorization code) and implicit flows "
-                                                                  "require at least one valid redirect URI"))
+            failures.append(
+                rpc.CheckFailure(
+                    "validRedirectUris",
+                    "standard (authorization code) and implicit flows require at least one valid redirect URI",
+                )
+            )
         if redirects and not (standard or implicit):
-            failures.append(rpc.CheckFailure("validRedirectUris", "validRedirectUris cannot be set when neither "
-                                                                  "standard nor implicit flow is enabled"))
+            failures.append(
+                rpc.CheckFailure(
+                    "validRedirectUris",
+                    "validRedirectUris cannot be set when neither standard nor implicit flow is enabled",
+                )
+            )
         if origins and not (standard or implicit or direct):
-            failures.append(rpc.CheckFailure("webOrigins", "webOrigins cannot be set when standard, implicit and "
-                                                           "direct access grants flows are all disabled"))
+            failures.append(
+                rpc.CheckFailure(
+                    "webOrigins",
+                    "webOrigins cannot be set when standard, implicit and direct access grants flows are all disabled",
+                )
+            )
         if service and access == "PUBLIC":
-            failures.append(rpc.CheckFailure("serviceAccountsEnabled", "service accounts (client credentials flow) "
-                                                                       "cannot be enabled on PUBLIC clients"))
+            failures.append(
+                rpc.CheckFailure(
+                    "serviceAccountsEnabled",
+                    "service accounts (client credentials flow) cannot be enabled on PUBLIC clients",
+                )
+            )
         for key in sorted(set(news.get("extraConfig") or {}) & CLIENT_ATTRIBUTES):
-            failures.append(rpc.CheckFailure("extraConfig", f'extraConfig key "{key}" is not allowed, as it '
-                                                            "conflicts with a top-level property"))
+            failures.append(
+                rpc.CheckFailure(
+                    "extraConfig", f'extraConfig key "{key}" is not allowed, as it conflicts with a top-level property'
+                )
+            )
         return failures
 
     def representation(self, props: dict[str, Any], removed: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -337,24 +390,34 @@ class Client(Resource):
             **CLIENT_FIXED_ATTRIBUTES,
             "pkce.code.challenge.method": _str(props, "pkceCodeChallengeMethod"),
             "access.token.lifespan": _str(props, "accessTokenLifespan"),
-            **({"post.logout.redirect.uris": MULTIVALUE.join(props["validPostLogoutRedirectUris"])}
-               if props.get("validPostLogoutRedirectUris") else {}),
+            **(
+                {"post.logout.redirect.uris": MULTIVALUE.join(props["validPostLogoutRedirectUris"])}
+                if props.get("validPostLogoutRedirectUris")
+                else {}
+            ),
             **dict.fromkeys(removed, ""),
             **(props.get("extraConfig") or {}),
         }
         rep = {
-            "clientId": props["clientId"], "name": _str(props, "name"), "protocol": "openid-connect",
-            "clientAuthenticatorType": props["clientAuthenticatorType"], "enabled": props["enabled"],
+            "clientId": props["clientId"],
+            "name": _str(props, "name"),
+            "protocol": "openid-connect",
+            "clientAuthenticatorType": props["clientAuthenticatorType"],
+            "enabled": props["enabled"],
             "description": _str(props, "description"),
-            "publicClient": access == "PUBLIC", "bearerOnly": access == "BEARER-ONLY",
+            "publicClient": access == "PUBLIC",
+            "bearerOnly": access == "BEARER-ONLY",
             **{flow: bool(props.get(flow)) for flow in FLOWS},
             "frontchannelLogout": bool(props.get("frontchannelLogoutEnabled")),
             "authorizationServicesEnabled": False,
             "redirectUris": list(props.get("validRedirectUris") or []),
             "webOrigins": list(props.get("webOrigins") or []),
-            "adminUrl": _str(props, "adminUrl"), "baseUrl": _str(props, "baseUrl"),
-            "fullScopeAllowed": props["fullScopeAllowed"], "consentRequired": bool(props.get("consentRequired")),
-            "alwaysDisplayInConsole": props["alwaysDisplayInConsole"], "attributes": attributes,
+            "adminUrl": _str(props, "adminUrl"),
+            "baseUrl": _str(props, "baseUrl"),
+            "fullScopeAllowed": props["fullScopeAllowed"],
+            "consentRequired": bool(props.get("consentRequired")),
+            "alwaysDisplayInConsole": props["alwaysDisplayInConsole"],
+            "attributes": attributes,
         }
         if props.get("rootUrl") is not None:
             rep["rootUrl"] = props["rootUrl"]
@@ -370,8 +433,12 @@ class Client(Resource):
         service_user = admin.service_account_user(realm, rep["id"])["id"] if rep.get("serviceAccountsEnabled") else ""
         logout = attributes.get("post.logout.redirect.uris") or ""
         return {
-            "realmId": realm, "clientId": rep["clientId"], "name": rep.get("name") or "",
-            "description": rep.get("description") or "", "enabled": bool(rep.get("enabled")), "accessType": access,
+            "realmId": realm,
+            "clientId": rep["clientId"],
+            "name": rep.get("name") or "",
+            "description": rep.get("description") or "",
+            "enabled": bool(rep.get("enabled")),
+            "accessType": access,
             "clientSecret": admin.get_client_secret(realm, rep["id"]),
             "clientAuthenticatorType": rep.get("clientAuthenticatorType") or "",
             **{flow: bool(rep.get(flow)) for flow in FLOWS},
@@ -379,9 +446,11 @@ class Client(Resource):
             "validRedirectUris": sorted(rep.get("redirectUris") or []),
             "validPostLogoutRedirectUris": sorted(logout.split(MULTIVALUE)) if logout else [],
             "webOrigins": sorted(rep.get("webOrigins") or []),
-            "rootUrl": rep.get("rootUrl") or "", "adminUrl": rep.get("adminUrl") or "",
+            "rootUrl": rep.get("rootUrl") or "",
+            "adminUrl": rep.get("adminUrl") or "",
             "baseUrl": rep.get("baseUrl") or "",
-            "fullScopeAllowed": bool(rep.get("fullScopeAllowed")), "consentRequired": bool(rep.get("consentRequired")),
+            "fullScopeAllowed": bool(rep.get("fullScopeAllowed")),
+            "consentRequired": bool(rep.get("consentRequired")),
             "alwaysDisplayInConsole": bool(rep.get("alwaysDisplayInConsole")),
             "pkceCodeChallengeMethod": attributes.get("pkce.code.challenge.method") or "",
             "accessTokenLifespan": attributes.get("access.token.lifespan") or "",
@@ -434,8 +503,13 @@ class Role(Resource):
         """Keycloak's ``RoleRepresentation`` (attributes ``"a##b"`` become ``["a", "b"]``)."""
         client = props.get("clientId") or ""
         attributes = {k: str(v).split(MULTIVALUE) for k, v in (props.get("attributes") or {}).items()}
-        return {"name": props["name"], "description": _str(props, "description"), "attributes": attributes,
-                "clientRole": bool(client), **({"containerId": client} if client else {})}
+        return {
+            "name": props["name"],
+            "description": _str(props, "description"),
+            "attributes": attributes,
+            "clientRole": bool(client),
+            **({"containerId": client} if client else {}),
+        }
 
     @staticmethod
     def outputs(realm: str, rep: dict[str, Any]) -> dict[str, Any]:
@@ -481,8 +555,10 @@ def resource(urn: str) -> Resource:
 
 
 def refusal(token: str) -> Refusal:
-    return Refusal(f"{token} is not implemented: govcloud's stand-in keycloak plugin implements only "
-                   f"{' and '.join(RESOURCES)}; {UPSTREAM}")
+    return Refusal(
+        f"{token} is not implemented: govcloud's stand-in keycloak plugin implements only "
+        f"{' and '.join(RESOURCES)}; {UPSTREAM}"
+    )
 
 
 # --- the provider -------------------------------------------------------------------------
@@ -509,10 +585,26 @@ CONFIG = {
 }
 #: Upstream config keys not implemented, accepted at upstream's default (the SDK sends
 #: non-string values JSON-encoded, hence the strings).
-CONFIG_ACCEPTED = {"jwtSigningAlg": "RS256", "redHatSso": "false", "tlsInsecureSkipVerify": "false",
-                   "rootCaCertificate": "", "tlsClientCertificate": "", "tlsClientPrivateKey": ""}
-CONFIG_UNSUPPORTED = frozenset({"accessToken", "additionalHeaders", "adminUrl", "jwtSigningKey", "jwtToken",
-                                "jwtTokenFile", "keycloakVersion", *CONFIG_ACCEPTED})
+CONFIG_ACCEPTED = {
+    "jwtSigningAlg": "RS256",
+    "redHatSso": "false",
+    "tlsInsecureSkipVerify": "false",
+    "rootCaCertificate": "",
+    "tlsClientCertificate": "",
+    "tlsClientPrivateKey": "",
+}
+CONFIG_UNSUPPORTED = frozenset(
+    {
+        "accessToken",
+        "additionalHeaders",
+        "adminUrl",
+        "jwtSigningKey",
+        "jwtToken",
+        "jwtTokenFile",
+        "keycloakVersion",
+        *CONFIG_ACCEPTED,
+    }
+)
 
 
 def _config_text(value: Any) -> str:
@@ -525,15 +617,19 @@ def _config_text(value: Any) -> str:
 
 def settings(args: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
     """Every :data:`CONFIG` key: the provider's argument, else the environment, else upstream's default."""
-    return {key: _config_text(args.get(key)) or (environ.get(spec.env, "") if spec.env else "") or spec.default
-            for key, spec in CONFIG.items()}
+    return {
+        key: _config_text(args.get(key)) or (environ.get(spec.env, "") if spec.env else "") or spec.default
+        for key, spec in CONFIG.items()
+    }
 
 
 def check_config(args: Mapping[str, Any], environ: Mapping[str, str]) -> list[rpc.CheckFailure]:
     """What is wrong with a provider's config (unknown values are not judged)."""
-    failures = [rpc.CheckFailure(k, f"keycloak:{k} is not implemented by govcloud's stand-in keycloak plugin; {UPSTREAM}")
-                for k in sorted(set(args) & CONFIG_UNSUPPORTED)
-                if _config_text(args[k]) not in ("", "{}", CONFIG_ACCEPTED.get(k))]
+    failures = [
+        rpc.CheckFailure(k, f"keycloak:{k} is not implemented by govcloud's stand-in keycloak plugin; {UPSTREAM}")
+        for k in sorted(set(args) & CONFIG_UNSUPPORTED)
+        if _config_text(args[k]) not in ("", "{}", CONFIG_ACCEPTED.get(k))
+    ]
     if any(_unknown(v) for v in args.values()):
         return failures
     given = settings(args, environ)
@@ -541,8 +637,13 @@ def check_config(args: Mapping[str, Any], environ: Mapping[str, str]) -> list[rp
         if not given[key]:
             failures.append(rpc.CheckFailure(key, f"set keycloak:{key} (or {CONFIG[key].env})"))
     if not given["clientSecret"] and not (given["username"] and given["password"]):
-        failures.append(rpc.CheckFailure("clientSecret", "set keycloak:clientSecret (client credentials grant) or "
-                                                         "keycloak:username and keycloak:password (password grant)"))
+        failures.append(
+            rpc.CheckFailure(
+                "clientSecret",
+                "set keycloak:clientSecret (client credentials grant) or "
+                "keycloak:username and keycloak:password (password grant)",
+            )
+        )
     if not given["clientTimeout"].isdigit():
         failures.append(rpc.CheckFailure("clientTimeout", "keycloak:clientTimeout must be a number of seconds"))
     return failures
@@ -557,17 +658,23 @@ class KeycloakProvider(rpc.Provider):
     admin: KeycloakAdmin | None = None
 
     async def check_config(self, request: rpc.CheckRequest) -> rpc.CheckResponse:
-        return rpc.CheckResponse(inputs=request.new_inputs,
-                                 failures=check_config(_plain_map(request.new_inputs), self.environ))
+        return rpc.CheckResponse(
+            inputs=request.new_inputs, failures=check_config(_plain_map(request.new_inputs), self.environ)
+        )
 
     async def configure(self, request: rpc.ConfigureRequest) -> rpc.ConfigureResponse:
         args = _plain_map(request.args)
         if not any(_unknown(v) for v in args.values()):
             given = settings(args, self.environ)
             self.admin = KeycloakAdmin(
-                url=given["url"], client_id=given["clientId"], client_secret=given["clientSecret"],
-                realm=given["realm"], base_path=given["basePath"], timeout=float(given["clientTimeout"] or 15),
-                username=given["username"], password=given["password"],
+                url=given["url"],
+                client_id=given["clientId"],
+                client_secret=given["clientSecret"],
+                realm=given["realm"],
+                base_path=given["basePath"],
+                timeout=float(given["clientTimeout"] or 15),
+                username=given["username"],
+                password=given["password"],
             )
         return rpc.ConfigureResponse(accept_secrets=True, supports_preview=True)
 
@@ -575,8 +682,9 @@ class KeycloakProvider(rpc.Provider):
         return resource(request.urn).check(request.old_inputs, request.new_inputs)
 
     async def diff(self, request: rpc.DiffRequest) -> rpc.DiffResponse:
-        return resource(request.urn).diff(_plain_map(request.old_state), _plain_map(request.new_inputs),
-                                           list(request.ignore_changes))
+        return resource(request.urn).diff(
+            _plain_map(request.old_state), _plain_map(request.new_inputs), list(request.ignore_changes)
+        )
 
     async def create(self, request: rpc.CreateRequest) -> rpc.CreateResponse:
         kind, news = resource(request.urn), _plain_map(request.properties)
@@ -590,14 +698,18 @@ class KeycloakProvider(rpc.Provider):
     async def read(self, request: rpc.ReadRequest) -> rpc.ReadResponse:
         kind, state = resource(request.urn), _plain_map(request.properties)
         if "realmId" not in state:
-            raise Refusal(f"importing {kind.token} is not implemented by govcloud's stand-in keycloak plugin; {UPSTREAM}")
+            raise Refusal(
+                f"importing {kind.token} is not implemented by govcloud's stand-in keycloak plugin; {UPSTREAM}"
+            )
         outputs = await self._run(kind.read, request.resource_id, state)
         if outputs is None:
             return rpc.ReadResponse()  # gone: the engine drops it from the state
-        inputs = {k: wrap(outputs[k], request.inputs[k].is_secret) if k in outputs else v
-                  for k, v in request.inputs.items()}
-        return rpc.ReadResponse(resource_id=request.resource_id,
-                                properties=self._outputs(kind, outputs, request.properties), inputs=inputs)
+        inputs = {
+            k: wrap(outputs[k], request.inputs[k].is_secret) if k in outputs else v for k, v in request.inputs.items()
+        }
+        return rpc.ReadResponse(
+            resource_id=request.resource_id, properties=self._outputs(kind, outputs, request.properties), inputs=inputs
+        )
 
     async def update(self, request: rpc.UpdateRequest) -> rpc.UpdateResponse:
         kind, olds, news = resource(request.urn), _plain_map(request.olds), _plain_map(request.news)
@@ -618,10 +730,13 @@ class KeycloakProvider(rpc.Provider):
         return await asyncio.to_thread(call, self.admin, *args)
 
     @staticmethod
-    def _outputs(kind: Resource, outputs: dict[str, Any], inputs: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
+    def _outputs(
+        kind: Resource, outputs: dict[str, Any], inputs: Mapping[str, PropertyValue]
+    ) -> dict[str, PropertyValue]:
         """Outputs as property values: the secret ones, and those whose input was secret, marked secret."""
-        return {k: wrap(v, k in kind.secret_outputs or (k in inputs and inputs[k].is_secret))
-                for k, v in outputs.items()}
+        return {
+            k: wrap(v, k in kind.secret_outputs or (k in inputs and inputs[k].is_secret)) for k, v in outputs.items()
+        }
 
 
 # --- the gRPC server ----------------------------------------------------------------------
@@ -669,8 +784,10 @@ def main(argv: list[str]) -> int:
     """``python -m toolchain.keycloak_plugin [engine flags...] ENGINE_ADDRESS``: the engine
     puts its flags (``--logtostderr``, ``-v=9``, ``--tracing URL``) before its address."""
     if not argv or argv[-1].startswith("-"):
-        sys.stderr.write(f"pulumi-resource-keycloak {VERSION} (govcloud stand-in): the Pulumi engine starts it "
-                         "with the engine's address as the last argument\n")
+        sys.stderr.write(
+            f"pulumi-resource-keycloak {VERSION} (govcloud stand-in): the Pulumi engine starts it "
+            "with the engine's address as the last argument\n"
+        )
         return 2
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(argv[-1]))

@@ -55,10 +55,26 @@ class BackupLog:
     def record(self, entries: Iterable[Entry]) -> None:
         """Append ``entries`` in one transaction."""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        rows: list[dict[str, Any]] = [dict(application=e.application, environment=e.environment, action=e.action, kind=e.kind,
-                     backup_id=e.backup_id[:255], source=e.source[:255], name=e.name[:255], size=e.size,
-                     checksum=e.checksum, started_at=e.started, finished_at=e.finished, stated_at=e.at,
-                     recorded_at=now, actor=e.actor, detail=dict(e.detail)) for e in entries]
+        rows: list[dict[str, Any]] = [
+            dict(
+                application=e.application,
+                environment=e.environment,
+                action=e.action,
+                kind=e.kind,
+                backup_id=e.backup_id[:255],
+                source=e.source[:255],
+                name=e.name[:255],
+                size=e.size,
+                checksum=e.checksum,
+                started_at=e.started,
+                finished_at=e.finished,
+                stated_at=e.at,
+                recorded_at=now,
+                actor=e.actor,
+                detail=dict(e.detail),
+            )
+            for e in entries
+        ]
         if not rows:
             return
         with _converted(rows[0]["application"]), self.engine.begin() as conn:
@@ -91,8 +107,11 @@ class BackupLog:
         """The final backups archived at reclamation (``archived`` rows) and the deletions of their
         archive copies, of every application (or one), oldest first."""
         archived = sa.select(R.c.backup_id).where(R.c.action == ARCHIVED)
-        query = (sa.select(R).where((R.c.action == ARCHIVED)
-                                    | ((R.c.action == DELETED) & R.c.backup_id.in_(archived))).order_by(R.c.id))
+        query = (
+            sa.select(R)
+            .where((R.c.action == ARCHIVED) | ((R.c.action == DELETED) & R.c.backup_id.in_(archived)))
+            .order_by(R.c.id)
+        )
         if application is not None:
             query = query.where(R.c.application == application)
         with _converted(application or ""), reading(self.engine) as conn:
@@ -101,8 +120,11 @@ class BackupLog:
     def last_taken(self, applications: Iterable[str] | None = None) -> dict[tuple[str, str], dt.datetime]:
         """(application, environment) -> when its latest backup was taken (the run's stated time):
         what a due decision needs, in one query for every application (``None``: all)."""
-        query = (sa.select(R.c.application, R.c.environment, sa.func.max(R.c.stated_at))
-                 .where(R.c.action == TAKEN).group_by(R.c.application, R.c.environment))
+        query = (
+            sa.select(R.c.application, R.c.environment, sa.func.max(R.c.stated_at))
+            .where(R.c.action == TAKEN)
+            .group_by(R.c.application, R.c.environment)
+        )
         if applications is not None:
             query = query.where(R.c.application.in_(sorted(set(applications))))
         with _converted(), reading(self.engine) as conn:
@@ -110,7 +132,19 @@ class BackupLog:
 
 
 def _entry(row: sa.Row) -> Entry:
-    return Entry(application=row.application, environment=row.environment, action=row.action, kind=row.kind,
-                 backup_id=row.backup_id, at=row.stated_at, actor=row.actor, source=row.source, name=row.name,
-                 size=row.size, checksum=row.checksum, started=row.started_at, finished=row.finished_at,
-                 detail=row.detail or {})
+    return Entry(
+        application=row.application,
+        environment=row.environment,
+        action=row.action,
+        kind=row.kind,
+        backup_id=row.backup_id,
+        at=row.stated_at,
+        actor=row.actor,
+        source=row.source,
+        name=row.name,
+        size=row.size,
+        checksum=row.checksum,
+        started=row.started_at,
+        finished=row.finished_at,
+        detail=row.detail or {},
+    )

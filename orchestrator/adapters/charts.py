@@ -15,8 +15,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Font families that cover Chinese, in order of preference.
-CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-                "WenQuanYi Zen Hei", "AR PL UMing CN", "SimHei", "Microsoft YaHei")
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "AR PL UMing CN",
+    "SimHei",
+    "Microsoft YaHei",
+)
 COLORS = {"ok": "#2b5797", "warn": "#b00020", "met": "#17803d", "missed": "#b00020", "open": "#9e9e9e"}
 #: The allocation chart shows at most this many units (the most loaded); the table shows all.
 MAX_UNITS = 25
@@ -98,7 +106,12 @@ def allocation(rows: Sequence[tuple[str, float | None, float | None, float | Non
         xs = [n + (i - 1) * width for n in range(len(shown))]
         ax.bar(xs, [r[i + 1] or 0 for r in shown], width, label=text[key])
     ax.axhline(100, color=COLORS["warn"], linestyle="--", linewidth=1)
-    ax.set_xticks(range(len(shown)), [r[0] for r in shown], rotation=45 if len(shown) > 8 else 0, ha="right" if len(shown) > 8 else "center")
+    ax.set_xticks(
+        range(len(shown)),
+        [r[0] for r in shown],
+        rotation=45 if len(shown) > 8 else 0,
+        ha="right" if len(shown) > 8 else "center",
+    )
     ax.set_ylabel(text["chart.percent"])
     ax.set_title(text["chart.allocation"])
     ax.legend(loc="upper right", fontsize=8)

@@ -24,8 +24,10 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 class FindingRow(Base):
     __tablename__ = "drift_findings"
-    __table_args__ = (sa.UniqueConstraint("fingerprint", name="uq_drift_findings_fingerprint"),
-                      sa.Index("ix_drift_findings_stack", "stack", "status"))
+    __table_args__ = (
+        sa.UniqueConstraint("fingerprint", name="uq_drift_findings_fingerprint"),
+        sa.Index("ix_drift_findings_stack", "stack", "status"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(sa.String(64))
@@ -83,49 +85,107 @@ class DriftLog:
         with _converted(), reading(self.engine) as conn:
             return {stack: at for stack, at in conn.execute(query)}
 
-    def record(self, application: str, environment: str, stack: str, result: dr.Reconciled,
-               started: dt.datetime, now: dt.datetime) -> None:
+    def record(
+        self,
+        application: str,
+        environment: str,
+        stack: str,
+        result: dr.Reconciled,
+        started: dt.datetime,
+        now: dt.datetime,
+    ) -> None:
         """One successful check of ``stack`` and what it means for its findings, in one transaction."""
-        counts = {"new": len(result.new), "still": len(result.still), "ignored": len(result.ignored),
-                  "resolved": len(result.resolved)}
+        counts = {
+            "new": len(result.new),
+            "still": len(result.still),
+            "ignored": len(result.ignored),
+            "resolved": len(result.resolved),
+        }
         with _converted(stack), self.engine.begin() as conn:
             for finding in result.new:
-                self._upsert(conn, application, environment, finding, now,
-                             status=dr.OPEN, reported_at=now, rule=None, resolved_at=None, resolution=None)
+                self._upsert(
+                    conn,
+                    application,
+                    environment,
+                    finding,
+                    now,
+                    status=dr.OPEN,
+                    reported_at=now,
+                    rule=None,
+                    resolved_at=None,
+                    resolution=None,
+                )
             for finding in result.still:
                 conn.execute(sa.update(F).where(F.c.fingerprint == finding.fingerprint).values(last_seen=now))
             for finding, rule in result.ignored:
-                self._upsert(conn, application, environment, finding, now,
-                             status=dr.IGNORED, rule=rule.as_dict(), resolved_at=None, resolution=None)
+                self._upsert(
+                    conn,
+                    application,
+                    environment,
+                    finding,
+                    now,
+                    status=dr.IGNORED,
+                    rule=rule.as_dict(),
+                    resolved_at=None,
+                    resolution=None,
+                )
             fingerprints = [f.fingerprint for f in result.resolved]
             if fingerprints:
-                conn.execute(sa.update(F).where(F.c.fingerprint.in_(fingerprints))
-                             .values(status=dr.RESOLVED, resolved_at=now, resolution="gone"))
-            conn.execute(sa.insert(R).values(stack=stack, application=application, environment=environment,
-                                             started_at=started, finished_at=now, outcome="ok", error=None,
-                                             counts=counts))
+                conn.execute(
+                    sa.update(F)
+                    .where(F.c.fingerprint.in_(fingerprints))
+                    .values(status=dr.RESOLVED, resolved_at=now, resolution="gone")
+                )
+            conn.execute(
+                sa.insert(R).values(
+                    stack=stack,
+                    application=application,
+                    environment=environment,
+                    started_at=started,
+                    finished_at=now,
+                    outcome="ok",
+                    error=None,
+                    counts=counts,
+                )
+            )
 
-    def record_error(self, application: str, environment: str, stack: str, error: str,
-                     started: dt.datetime, now: dt.datetime) -> None:
+    def record_error(
+        self, application: str, environment: str, stack: str, error: str, started: dt.datetime, now: dt.datetime
+    ) -> None:
         """A check that failed: recorded apart from drift; the findings on record stay as they are."""
         with _converted(stack), self.engine.begin() as conn:
-            conn.execute(sa.insert(R).values(stack=stack, application=application, environment=environment,
-                                             started_at=started, finished_at=now, outcome="error",
-                                             error=error[:2000], counts={}))
+            conn.execute(
+                sa.insert(R).values(
+                    stack=stack,
+                    application=application,
+                    environment=environment,
+                    started_at=started,
+                    finished_at=now,
+                    outcome="error",
+                    error=error[:2000],
+                    counts={},
+                )
+            )
 
     def reapplied(self, stack: str, now: dt.datetime) -> list[str]:
         """``govcloud up`` applied the approved digest again over the open drift of ``stack``:
         those findings are resolved as ``reapplied``; their fingerprints."""
         with _converted(stack), self.engine.begin() as conn:
-            prints = [r.fingerprint for r in conn.execute(
-                sa.select(F.c.fingerprint).where(F.c.stack == stack, F.c.status == dr.OPEN))]
+            prints = [
+                r.fingerprint
+                for r in conn.execute(sa.select(F.c.fingerprint).where(F.c.stack == stack, F.c.status == dr.OPEN))
+            ]
             if prints:
-                conn.execute(sa.update(F).where(F.c.fingerprint.in_(prints))
-                             .values(status=dr.RESOLVED, resolved_at=now, resolution="reapplied"))
+                conn.execute(
+                    sa.update(F)
+                    .where(F.c.fingerprint.in_(prints))
+                    .values(status=dr.RESOLVED, resolved_at=now, resolution="reapplied")
+                )
         return prints
 
-    def findings(self, *, application: str | None = None, environment: str | None = None,
-                 status: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def findings(
+        self, *, application: str | None = None, environment: str | None = None, status: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Findings on record, newest first, as JSON-ready rows."""
         query = sa.select(F).order_by(F.c.last_seen.desc(), F.c.id.desc())
         if application:
@@ -136,10 +196,20 @@ class DriftLog:
             query = query.where(F.c.status.in_(list(status)))
         with _converted(), reading(self.engine) as conn:
             rows = conn.execute(query).all()
-        return [{**_finding(r).as_dict(), "application": r.application, "environment": r.environment,
-                 "status": r.status, "firstSeen": r.first_seen.isoformat(), "lastSeen": r.last_seen.isoformat(),
-                 "resolvedAt": r.resolved_at.isoformat() if r.resolved_at else None, "resolution": r.resolution,
-                 "rule": r.rule} for r in rows]
+        return [
+            {
+                **_finding(r).as_dict(),
+                "application": r.application,
+                "environment": r.environment,
+                "status": r.status,
+                "firstSeen": r.first_seen.isoformat(),
+                "lastSeen": r.last_seen.isoformat(),
+                "resolvedAt": r.resolved_at.isoformat() if r.resolved_at else None,
+                "resolution": r.resolution,
+                "rule": r.rule,
+            }
+            for r in rows
+        ]
 
     def runs(self, stack: str | None = None) -> list[dict[str, Any]]:
         """Every check, newest first."""
@@ -147,21 +217,42 @@ class DriftLog:
         if stack:
             query = query.where(R.c.stack == stack)
         with _converted(), reading(self.engine) as conn:
-            return [{"stack": r.stack, "application": r.application, "environment": r.environment,
-                     "startedAt": r.started_at.isoformat(), "finishedAt": r.finished_at.isoformat(),
-                     "outcome": r.outcome, "error": r.error, "counts": r.counts} for r in conn.execute(query)]
+            return [
+                {
+                    "stack": r.stack,
+                    "application": r.application,
+                    "environment": r.environment,
+                    "startedAt": r.started_at.isoformat(),
+                    "finishedAt": r.finished_at.isoformat(),
+                    "outcome": r.outcome,
+                    "error": r.error,
+                    "counts": r.counts,
+                }
+                for r in conn.execute(query)
+            ]
 
     @staticmethod
-    def _upsert(conn: sa.Connection, application: str, environment: str, finding: dr.Finding,
-                now: dt.datetime, **values: Any) -> None:
-        done = conn.execute(sa.update(F).where(F.c.fingerprint == finding.fingerprint)
-                            .values(last_seen=now, **values))
+    def _upsert(
+        conn: sa.Connection, application: str, environment: str, finding: dr.Finding, now: dt.datetime, **values: Any
+    ) -> None:
+        done = conn.execute(sa.update(F).where(F.c.fingerprint == finding.fingerprint).values(last_seen=now, **values))
         if done.rowcount == 0:
-            conn.execute(sa.insert(F).values(
-                fingerprint=finding.fingerprint, stack=finding.stack, application=application,
-                environment=environment, resource=finding.resource, type=finding.type, property=finding.property,
-                before=finding.before, after=finding.after, first_seen=now, last_seen=now,
-                **{"reported_at": None, **values}))
+            conn.execute(
+                sa.insert(F).values(
+                    fingerprint=finding.fingerprint,
+                    stack=finding.stack,
+                    application=application,
+                    environment=environment,
+                    resource=finding.resource,
+                    type=finding.type,
+                    property=finding.property,
+                    before=finding.before,
+                    after=finding.after,
+                    first_seen=now,
+                    last_seen=now,
+                    **{"reported_at": None, **values},
+                )
+            )
 
 
 def _finding(row: Any) -> dr.Finding:

@@ -67,9 +67,15 @@ class OperationResult:
     database_access: list[dict[str, Any]] = field(default_factory=list)  #: after ``up``: who may reach each database
 
     def as_dict(self) -> dict[str, Any]:
-        return {"stack": self.stack, "operation": self.operation, "dryRun": self.dry_run,
-                "changes": self.changes, "outputs": self.outputs, "recorded": self.recorded,
-                "databaseAccess": self.database_access}
+        return {
+            "stack": self.stack,
+            "operation": self.operation,
+            "dryRun": self.dry_run,
+            "changes": self.changes,
+            "outputs": self.outputs,
+            "recorded": self.recorded,
+            "databaseAccess": self.database_access,
+        }
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,9 @@ def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
         raise ExternalError(
             f"the Pulumi Python language host (pulumi-language-python) was not found {where}; {INSTALL_HINT}"
         )
-    home = Path(environ.get("PULUMI_HOME") or (engine_dir / "home" if cli.parent == bin_dir else Path.home() / ".pulumi"))
+    home = Path(
+        environ.get("PULUMI_HOME") or (engine_dir / "home" if cli.parent == bin_dir else Path.home() / ".pulumi")
+    )
     plugins = (("openstack", "pulumi_openstack"), ("random", "pulumi_random"), ("keycloak", "pulumi_keycloak"))
     for name, package in plugins:
         version = _plugin_version(package)
@@ -137,7 +145,7 @@ def locate(repo: Path = REPO, environ: dict[str, str] | None = None) -> Engine:
     state = backend_env(repo, environ)
     backend = state["PULUMI_BACKEND_URL"]
     if backend.startswith("file://"):
-        Path(backend[len("file://"):]).mkdir(parents=True, exist_ok=True)
+        Path(backend[len("file://") :]).mkdir(parents=True, exist_ok=True)
     require_passphrase(state, environ)
     env = {
         "PATH": path,
@@ -235,8 +243,9 @@ def run(
 _PROTECTED = re.compile(r'(?:unable to (?:replace|delete) resource|resource) \\?"(urn:pulumi:[^"\\]+)\\?"')
 
 
-def preview_steps(stack_name: str, config: dict[str, str], engine: Engine, *, repo: Path = REPO,
-                  secret_keys: Collection[str] = ()) -> list[EngineStep]:
+def preview_steps(
+    stack_name: str, config: dict[str, str], engine: Engine, *, repo: Path = REPO, secret_keys: Collection[str] = ()
+) -> list[EngineStep]:
     """A real ``pulumi preview`` of ``stack_name`` with ``config``: every step it would take (no
     ``same``), with the inputs that differ. A protected resource the preview would delete or
     replace is returned as an ``op="protected"`` step (the engine refuses it, the preview fails);
@@ -259,8 +268,10 @@ def preview_steps(stack_name: str, config: dict[str, str], engine: Engine, *, re
             refused = _PROTECTED.findall(str(exc)) if "protect" in str(exc) else []
             if not refused:
                 raise
-            steps += [EngineStep("protected", urn.split("::")[-2].split("$")[-1], urn.rsplit("::", 1)[-1])
-                      for urn in dict.fromkeys(refused)]
+            steps += [
+                EngineStep("protected", urn.split("::")[-2].split("$")[-1], urn.rsplit("::", 1)[-1])
+                for urn in dict.fromkeys(refused)
+            ]
     return steps
 
 
@@ -278,8 +289,9 @@ def engine_errors(what: str) -> Iterator[None]:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
 
 
-def _configured(stack_name: str, config: dict[str, str], engine: Engine, repo: Path,
-                secret_keys: Collection[str]) -> Any:
+def _configured(
+    stack_name: str, config: dict[str, str], engine: Engine, repo: Path, secret_keys: Collection[str]
+) -> Any:
     """The stack (created if new) with ``config`` written."""
     from pulumi import automation as auto
 
@@ -311,8 +323,10 @@ def _last_lines(text: str, limit: int = 6) -> str:
         holders = [f"{m['who']} (pid {m['pid']}) since {m['at']}" for m in _LOCK_LINE.finditer(text)]
         stack = re.search(r"\.pulumi/locks/(?:organization/[^/\s]+/)?([^/\s]+)/[^/\s]+\.json", text)
         unlock = f"govcloud state unlock {stack[1]}" if stack else "govcloud state unlock STACK"
-        return (f"the stack is locked in the state backend by {', '.join(holders) or 'another process'}; "
-                f"wait for it to end, or, once you know that process is gone, clear the lock with: {unlock}")
+        return (
+            f"the stack is locked in the state backend by {', '.join(holders) or 'another process'}; "
+            f"wait for it to end, or, once you know that process is gone, clear the lock with: {unlock}"
+        )
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     return " | ".join((errors or lines)[-limit:])
@@ -370,15 +384,17 @@ def preview_refresh(stack_name: str, engine: Engine, repo: Path = REPO) -> list[
         before = dict(meta.old.outputs or {})
         after = None if meta.new is None else dict(meta.new.outputs or {})
         if after != before:
-            found[meta.urn] = Refreshed(meta.urn, meta.type, meta.urn.rsplit("::", 1)[-1], before, after,
-                                        frozenset(meta.old.inputs or {}))
+            found[meta.urn] = Refreshed(
+                meta.urn, meta.type, meta.urn.rsplit("::", 1)[-1], before, after, frozenset(meta.old.inputs or {})
+            )
 
     try:
         clear_stale_locks(stack_name, engine)
         _selected(stack_name, engine, repo).preview_refresh(on_event=on_event, show_secrets=False)
     except auto.errors.CommandError as exc:
-        raise ExternalError(f"pulumi refresh --preview-only of stack {stack_name} failed: "
-                            f"{_last_lines(str(exc))}") from exc
+        raise ExternalError(
+            f"pulumi refresh --preview-only of stack {stack_name} failed: {_last_lines(str(exc))}"
+        ) from exc
     except (OSError, auto.errors.InvalidVersionError) as exc:
         raise ExternalError(f"the Pulumi CLI could not run ({exc}); {INSTALL_HINT}") from exc
     return list(found.values())
@@ -390,9 +406,11 @@ class _Nothing:
 
 def state_outputs(stack_name: str, engine: Engine, repo: Path = REPO) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(logical name, type, id, outputs) of every custom resource of the stack's state."""
-    return [(r["urn"].rsplit("::", 1)[-1], r["type"], str(r.get("id") or ""), dict(r.get("outputs") or {}))
-            for r in _state(stack_name, engine, repo)
-            if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")]
+    return [
+        (r["urn"].rsplit("::", 1)[-1], r["type"], str(r.get("id") or ""), dict(r.get("outputs") or {}))
+        for r in _state(stack_name, engine, repo)
+        if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")
+    ]
 
 
 # --- whole stacks, for reclamation -------------------------------------------------------------
@@ -409,8 +427,13 @@ def _workspace(engine: Engine, repo: Path) -> Any:
     from pulumi import automation as auto
 
     command = _command(engine)
-    return auto.LocalWorkspace(work_dir=str(repo), pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
-                               env_vars=engine.env, secrets_provider="passphrase", pulumi_command=command)
+    return auto.LocalWorkspace(
+        work_dir=str(repo),
+        pulumi_home=str(engine.pulumi_home) if engine.pulumi_home else None,
+        env_vars=engine.env,
+        secrets_provider="passphrase",
+        pulumi_command=command,
+    )
 
 
 def stack_exists(stack_name: str, engine: Engine, repo: Path = REPO) -> bool:
@@ -492,9 +515,11 @@ def _selected(stack_name: str, engine: Engine, repo: Path) -> Any:
 def stack_resources(stack_name: str, engine: Engine, repo: Path = REPO) -> list[StateResource]:
     """What the state of ``stack_name`` holds (``pulumi stack export``), providers left out."""
     deployment = {"resources": _state(stack_name, engine, repo)}
-    return [StateResource(r["urn"], r["type"], str(r.get("id") or ""), bool(r.get("protect")))
-            for r in deployment.get("resources") or []
-            if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")]
+    return [
+        StateResource(r["urn"], r["type"], str(r.get("id") or ""), bool(r.get("protect")))
+        for r in deployment.get("resources") or []
+        if r.get("custom") and not str(r.get("type", "")).startswith("pulumi:providers:")
+    ]
 
 
 def _unprotect(stack: Any) -> int:
@@ -520,7 +545,7 @@ def clear_stale_locks(stack_name: str, engine: Engine) -> int:
     if not backend.startswith("file://"):
         return 0
     removed = 0
-    for lock in (Path(backend[len("file://"):]) / ".pulumi" / "locks").glob(f"**/{stack_name}/*.json"):
+    for lock in (Path(backend[len("file://") :]) / ".pulumi" / "locks").glob(f"**/{stack_name}/*.json"):
         try:
             holder = json.loads(lock.read_text(encoding="utf-8"))
             pid, host = int(holder["pid"]), str(holder["hostname"])
@@ -554,15 +579,24 @@ def protected(stack_name: str, engine: Engine, repo: Path = REPO) -> dict[str, s
     return {r["urn"].rsplit("::", 1)[-1]: r["urn"] for r in _state(stack_name, engine, repo) if r.get("protect")}
 
 
-def destroy_targets(stack_name: str, engine: Engine, names: Collection[str], *,
-                    on_progress: Callable[[Progress], None] | None = None, repo: Path = REPO) -> list[str]:
+def destroy_targets(
+    stack_name: str,
+    engine: Engine,
+    names: Collection[str],
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    repo: Path = REPO,
+) -> list[str]:
     """``pulumi destroy --target`` of the resources named ``names`` (logical names; those not in
     the state are skipped) and of what depends on them (attachments, addresses). An up deletes a
     resource gone from the program only after creating the new ones, which an exact project quota
     refuses (a renamed volume) and a lowered quota cannot follow (fewer servers): an approved
     deletion therefore goes first. Returns the URNs targeted; their protection must be lifted."""
-    urns = [r["urn"] for r in _state(stack_name, engine, repo)
-            if r.get("custom") and r["urn"].rsplit("::", 1)[-1] in set(names)]
+    urns = [
+        r["urn"]
+        for r in _state(stack_name, engine, repo)
+        if r.get("custom") and r["urn"].rsplit("::", 1)[-1] in set(names)
+    ]
     if not urns:
         return []
 
@@ -576,8 +610,7 @@ def destroy_targets(stack_name: str, engine: Engine, names: Collection[str], *,
     return urns
 
 
-def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = None,
-              repo: Path = REPO) -> list[str]:
+def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = None, repo: Path = REPO) -> list[str]:
     """``pulumi state unprotect``: lift the protection of the resources named ``names`` (logical
     names; those not protected or not in the state are skipped), or of every resource when
     ``names`` is None. Returns the URNs unprotected.
@@ -599,14 +632,16 @@ def unprotect(stack_name: str, engine: Engine, names: Collection[str] | None = N
     return done
 
 
-def destroy_stack(stack_name: str, engine: Engine, *, on_progress: Callable[[Progress], None] | None = None,
-                  repo: Path = REPO) -> OperationResult:
+def destroy_stack(
+    stack_name: str, engine: Engine, *, on_progress: Callable[[Progress], None] | None = None, repo: Path = REPO
+) -> OperationResult:
     """``pulumi destroy`` of an existing stack, without running the program (no config needed).
 
     Reclamation destroys everything (Art. 16, after an approved termination and a confirmed
     backup): the ``protect`` the stacks put on data-bearing resources is lifted first, as
     ``pulumi state unprotect --all`` would, and the count is in ``changes["unprotect"]``. A lock
     left by a killed run is removed first (:func:`clear_stale_locks`; ``changes["stale_lock"]``)."""
+
     def on_event(event: Any) -> None:
         progress = _progress(event)
         if progress is not None and on_progress is not None:

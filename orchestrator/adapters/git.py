@@ -29,9 +29,12 @@ class UnsafePath(RuleError):
     """A path in the repository that govcloud refuses to handle (it names the path, escaped)."""
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"git path {shown(path)} is refused: {reason}; rename it (newlines, control or "
-                         "invisible characters, quotes, backslashes, edge spaces and non-UTF-8 names "
-                         "have no place in the manifest repository)", rule="git-path-plain")
+        super().__init__(
+            f"git path {shown(path)} is refused: {reason}; rename it (newlines, control or "
+            "invisible characters, quotes, backslashes, edge spaces and non-UTF-8 names "
+            "have no place in the manifest repository)",
+            rule="git-path-plain",
+        )
         self.path = path
 
 
@@ -46,14 +49,20 @@ class FileChange:
 
 def _git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
     try:
-        done = subprocess.run(["git", "--literal-pathspecs", "-C", str(repo), *args], input=input,
-                              capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "--literal-pathspecs", "-C", str(repo), *args], input=input, capture_output=True, check=False
+        )
     except OSError as exc:
         raise ExternalError(f"git could not run: {exc}") from exc
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip().splitlines()
         text = message[-1] if message else f"exit {done.returncode}"
-        if "unknown revision" in text or "bad revision" in text or "Not a valid" in text or "Needed a single revision" in text:
+        if (
+            "unknown revision" in text
+            or "bad revision" in text
+            or "Not a valid" in text
+            or "Needed a single revision" in text
+        ):
             raise UsageError(f"git: {text}")
         raise ExternalError(f"git {args[0]} failed: {text}")
     return done.stdout
@@ -67,8 +76,11 @@ def toplevel(path: Path = Path(".")) -> Path:
 def resolve(repo: Path, ref: str) -> str:
     """The commit id ``ref`` names; :class:`UsageError` when it names none."""
     try:
-        done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                              capture_output=True, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
     except OSError as exc:
         raise ExternalError(f"git could not run: {exc}") from exc
     if done.returncode != 0:
@@ -156,7 +168,7 @@ def _blobs(repo: Path, ids: list[str]) -> dict[str, bytes]:
             raise ExternalError(f"git cat-file answered {b' '.join(header)[:100]!r} for {oid}")
         size = int(header[2])
         if header[1] == b"blob":
-            found[oid] = out[pos:pos + size]
+            found[oid] = out[pos : pos + size]
         pos += size + 1
     return found
 

@@ -143,8 +143,13 @@ def _engine(text: str) -> sa.Engine:
     if url.get_backend_name() == "postgresql":
         options = f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"
         connect_args = {"connect_timeout": CONNECT_TIMEOUT, "options": options}
-        engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, json_deserializer=loads,
-                                  connect_args={k: v for k, v in connect_args.items() if k not in url.query})
+        engine = sa.create_engine(
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            json_deserializer=loads,
+            connect_args={k: v for k, v in connect_args.items() if k not in url.query},
+        )
         _ping_when_idle(engine)
         return engine
     access, read_only = _sqlite_access(url)
@@ -260,8 +265,10 @@ class Ledger:
 
     @staticmethod
     def _at_head(conn: sa.Connection) -> bool:
-        return (sa.inspect(conn).has_table("alembic_version")
-                and conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD)
+        return (
+            sa.inspect(conn).has_table("alembic_version")
+            and conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+        )
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
@@ -305,14 +312,17 @@ class Ledger:
         part = EventRow.payload[("manifest", *path)]
         with _converted(), reading(self.engine) as conn:
             for among in _among(conn, EventRow.application, sorted(set(applications))):
-                query = (sa.select(EventRow.application, part)
-                         .where(among, EventRow.type.in_(("submitted", "change-requested")))
-                         .order_by(EventRow.application, EventRow.sequence))
+                query = (
+                    sa.select(EventRow.application, part)
+                    .where(among, EventRow.type.in_(("submitted", "change-requested")))
+                    .order_by(EventRow.application, EventRow.sequence)
+                )
                 found.update(conn.execute(query).all())  # the latest manifest last
         return found
 
-    def append(self, event: Event, after: AppState, next_due: dt.date | None,
-               notices: Iterable[Addressed] = ()) -> Event:
+    def append(
+        self, event: Event, after: AppState, next_due: dt.date | None, notices: Iterable[Addressed] = ()
+    ) -> Event:
         """Append ``event``, update the projection to ``after`` and queue the ``notices`` it causes,
         in one transaction.
 
@@ -322,22 +332,24 @@ class Ledger:
         recorded = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with _converted(event.application), self.engine.begin() as conn:
             conn.execute(sa.insert(EventRow), [_row(event, recorded)])
-            values = dict(unit=after.unit, state=after.state, sequence=after.sequence,
-                          next_due=next_due, snapshot=after.as_dict())
+            values = dict(
+                unit=after.unit, state=after.state, sequence=after.sequence, next_due=next_due, snapshot=after.as_dict()
+            )
             done = conn.execute(
                 sa.update(ApplicationRow)
-                .where(ApplicationRow.application == event.application,
-                       ApplicationRow.sequence == event.sequence - 1)
+                .where(ApplicationRow.application == event.application, ApplicationRow.sequence == event.sequence - 1)
                 .values(**values)
             )
             if done.rowcount != 1:
-                held = conn.execute(sa.select(ApplicationRow.sequence)
-                                    .where(ApplicationRow.application == event.application)).first()
+                held = conn.execute(
+                    sa.select(ApplicationRow.sequence).where(ApplicationRow.application == event.application)
+                ).first()
                 if event.sequence != 1 or held is not None:
                     raise HistoryInvalid(
                         f"the projection of {event.application} is out of step with its events (projection "
                         f"{'missing' if held is None else f'at #{held.sequence}'}, events at #{event.sequence - 1}): "
-                        "nothing was recorded; see govcloud ledger check, repair with govcloud ledger rebuild")
+                        "nothing was recorded; see govcloud ledger check, repair with govcloud ledger rebuild"
+                    )
                 conn.execute(sa.insert(ApplicationRow).values(application=event.application, **values))
             if notices:
                 insert_notices(conn, notices, recorded)
@@ -353,23 +365,38 @@ class Ledger:
         return found
 
     def find_state(self, application: str) -> AppState | None:
-        query = (sa.select(ApplicationRow.application, ApplicationRow.snapshot)
-                 .where(ApplicationRow.application == application))
+        query = sa.select(ApplicationRow.application, ApplicationRow.snapshot).where(
+            ApplicationRow.application == application
+        )
         with _converted(application), reading(self.engine) as conn:
             row = conn.execute(query).first()
         return _state(row) if row is not None else None
 
-    def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | Sequence[str] | None = None, unit: str | None = None, by_due: bool = False,
-               limit: int | None = None, offset: int = 0) -> Iterator[AppState]:
+    def states(
+        self,
+        *,
+        due_before: dt.date | None = None,
+        with_due: bool = False,
+        state: str | Sequence[str] | None = None,
+        unit: str | None = None,
+        by_due: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[AppState]:
         """Projected states, by id (``by_due``: earliest running deadline first); ``due_before``
         keeps those with a running deadline due before it, ``state`` and ``unit`` those in that
         state (or one of those states) or of that unit; ``limit`` and ``offset`` page them."""
         # NULLS LAST is the ascending order of PostgreSQL's index (ix_applications_due_order):
         # it reads the first rows only
         order = (ApplicationRow.next_due.asc().nulls_last(),) if by_due else ()
-        query = self._filtered(sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due,
-                               state, unit).order_by(*order, ApplicationRow.application).offset(offset).limit(limit)
+        query = (
+            self._filtered(
+                sa.select(ApplicationRow.application, ApplicationRow.snapshot), due_before, with_due, state, unit
+            )
+            .order_by(*order, ApplicationRow.application)
+            .offset(offset)
+            .limit(limit)
+        )
         with _converted(), reading(self.engine) as conn:
             rows = conn.execute(query).all()
         return (_state(row) for row in rows)
@@ -381,8 +408,13 @@ class Ledger:
             return conn.execute(query).scalar_one()
 
     @staticmethod
-    def _filtered(query: sa.Select, due_before: dt.date | None, with_due: bool, state: str | Sequence[str] | None,
-                  unit: str | None) -> sa.Select:
+    def _filtered(
+        query: sa.Select,
+        due_before: dt.date | None,
+        with_due: bool,
+        state: str | Sequence[str] | None,
+        unit: str | None,
+    ) -> sa.Select:
         if due_before is not None:
             query = query.where(ApplicationRow.next_due < due_before)
         elif with_due:
@@ -459,8 +491,7 @@ class Ledger:
                 return False
             done = conn.execute(
                 sa.update(LeaseRow)
-                .where(LeaseRow.name == name, LeaseRow.holder == current.holder,
-                       LeaseRow.expires == current.expires)
+                .where(LeaseRow.name == name, LeaseRow.holder == current.holder, LeaseRow.expires == current.expires)
                 .values(holder=holder, expires=now + ttl)
             )
             return done.rowcount == 1
@@ -475,9 +506,11 @@ class Ledger:
         """The leases whose name starts with ``prefix`` and that have not expired: (name, holder, until)."""
         now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with _converted(), reading(self.engine) as conn:
-            rows = conn.execute(sa.select(LeaseRow.name, LeaseRow.holder, LeaseRow.expires)
-                                .where(LeaseRow.name.startswith(prefix, autoescape=True), LeaseRow.expires > now)
-                                .order_by(LeaseRow.name)).all()
+            rows = conn.execute(
+                sa.select(LeaseRow.name, LeaseRow.holder, LeaseRow.expires)
+                .where(LeaseRow.name.startswith(prefix, autoescape=True), LeaseRow.expires > now)
+                .order_by(LeaseRow.name)
+            ).all()
         return [(r.name, r.holder, r.expires) for r in rows]
 
     def release(self, name: str, holder: str) -> None:
@@ -488,52 +521,110 @@ class Ledger:
 
 def _row(event: Event, recorded: dt.datetime) -> dict:
     return dict(
-        application=event.application, sequence=event.sequence, type=event.type, actor=event.actor,
-        actor_role=event.actor_role, actor_unit=event.actor_unit, actor_source=event.actor_source,
-        stated_at=event.at, recorded_at=recorded, digest=event.digest, environment=event.environment,
-        reason=event.reason, payload=event.payload,
+        application=event.application,
+        sequence=event.sequence,
+        type=event.type,
+        actor=event.actor,
+        actor_role=event.actor_role,
+        actor_unit=event.actor_unit,
+        actor_source=event.actor_source,
+        stated_at=event.at,
+        recorded_at=recorded,
+        digest=event.digest,
+        environment=event.environment,
+        reason=event.reason,
+        payload=event.payload,
     )
 
 
 #: Events as stored, in :data:`_FIELDS` order: times and payload read as text and parsed by
 #: :func:`_event`, so a value edited by hand is an error naming its event and field, not a
 #: driver's traceback.
-_FIELDS = ("id", "application", "sequence", "type", "actor", "actor_role", "actor_unit", "actor_source", "digest",
-           "environment", "reason", "stated_at", "recorded_at", "payload")
-_EVENTS = sa.select(*(
-    sa.cast(EventRow.__table__.c[name], sa.Text).label(name) if name in ("stated_at", "recorded_at", "payload")
-    else EventRow.__table__.c[name] for name in _FIELDS))
+_FIELDS = (
+    "id",
+    "application",
+    "sequence",
+    "type",
+    "actor",
+    "actor_role",
+    "actor_unit",
+    "actor_source",
+    "digest",
+    "environment",
+    "reason",
+    "stated_at",
+    "recorded_at",
+    "payload",
+)
+_EVENTS = sa.select(
+    *(
+        sa.cast(EventRow.__table__.c[name], sa.Text).label(name)
+        if name in ("stated_at", "recorded_at", "payload")
+        else EventRow.__table__.c[name]
+        for name in _FIELDS
+    )
+)
 _ENVIRONMENTS = (None, *(e.value for e in ENVIRONMENTS))
 
 
-def _among(conn: sa.Connection, column: sa.ColumnElement[str] | QueryableAttribute[str],
-           values: Sequence[str]) -> Iterator[sa.ColumnElement[bool]]:
+def _among(
+    conn: sa.Connection, column: sa.ColumnElement[str] | QueryableAttribute[str], values: Sequence[str]
+) -> Iterator[sa.ColumnElement[bool]]:
     """Conditions that together select ``column`` in ``values``: one array on PostgreSQL (one
     round trip), lists of 1,000 on SQLite (its bound on parameters)."""
     if conn.dialect.name == "postgresql":
         yield column == sa.any_(sa.bindparam("among", list(values), type_=postgresql.ARRAY(sa.Text)))
         return
     for start in range(0, len(values), 1000):
-        yield column.in_(values[start:start + 1000])
+        yield column.in_(values[start : start + 1000])
 
 
 def _event(row: Any) -> Event:
     """One stored event; checked at once, and field by field only when something is wrong."""
-    (_, application, sequence, kind, actor, role, unit, source, digest, environment, reason, stated, recorded,
-     payload) = row
+    (
+        _,
+        application,
+        sequence,
+        kind,
+        actor,
+        role,
+        unit,
+        source,
+        digest,
+        environment,
+        reason,
+        stated,
+        recorded,
+        payload,
+    ) = row
     try:
         event = Event(
-            application=application, sequence=sequence, type=kind, actor=actor, actor_role=role, actor_unit=unit,
-            actor_source=source, at=dt.datetime.fromisoformat(stated), recorded_at=dt.datetime.fromisoformat(recorded),
-            digest=digest, environment=environment, reason=reason,
+            application=application,
+            sequence=sequence,
+            type=kind,
+            actor=actor,
+            actor_role=role,
+            actor_unit=unit,
+            actor_source=source,
+            at=dt.datetime.fromisoformat(stated),
+            recorded_at=dt.datetime.fromisoformat(recorded),
+            digest=digest,
+            environment=environment,
+            reason=reason,
             payload=loads(payload) if payload is not None else {},
         )
     except (TypeError, ValueError):
         raise _damaged(row) from None
-    if not (kind in EVENT_TYPES and role in ROLES and environment in _ENVIRONMENTS and type(sequence) is int
-            and sequence > 0 and type(event.payload) is dict
-            and all(type(v) is str for v in (application, actor, source))
-            and all(v is None or type(v) is str for v in (unit, digest, reason))):
+    if not (
+        kind in EVENT_TYPES
+        and role in ROLES
+        and environment in _ENVIRONMENTS
+        and type(sequence) is int
+        and sequence > 0
+        and type(event.payload) is dict
+        and all(type(v) is str for v in (application, actor, source))
+        and all(v is None or type(v) is str for v in (unit, digest, reason))
+    ):
         raise _damaged(row)
     return event
 
@@ -543,16 +634,21 @@ def _damaged(row: Any) -> HistoryInvalid:
     get = dict(zip(_FIELDS, row, strict=True))
 
     def bad(name: str, why: str) -> HistoryInvalid:
-        return HistoryInvalid(f"ledger event id {get['id']} ({get['application']!r} #{get['sequence']!r}): field "
-                              f"{name}: {why}; govcloud does not write such a value (edited by hand?)")
+        return HistoryInvalid(
+            f"ledger event id {get['id']} ({get['application']!r} #{get['sequence']!r}): field "
+            f"{name}: {why}; govcloud does not write such a value (edited by hand?)"
+        )
 
     for name in ("application", "type", "actor", "actor_role", "actor_source", "actor_unit", "digest", "reason"):
         if type(get[name]) is not str and (get[name] is not None or name not in ("actor_unit", "digest", "reason")):
             return bad(name, f"{get[name]!r} is not text")
     if type(get["sequence"]) is not int or get["sequence"] < 1:
         return bad("sequence", f"{get['sequence']!r} is not a positive whole number")
-    for name, known, what in (("type", EVENT_TYPES, "an event type"), ("actor_role", ROLES, "a role"),
-                              ("environment", _ENVIRONMENTS, "an environment")):
+    for name, known, what in (
+        ("type", EVENT_TYPES, "an event type"),
+        ("actor_role", ROLES, "a role"),
+        ("environment", _ENVIRONMENTS, "an environment"),
+    ):
         if get[name] not in known:
             return bad(name, f"{get[name]!r} is not {what}")
     for name in ("stated_at", "recorded_at"):
@@ -568,13 +664,16 @@ def _state(row: Any) -> AppState:
     try:
         return AppState.from_dict(row.snapshot)
     except (TypeError, ValueError, AttributeError) as exc:
-        raise HistoryInvalid(f"the projection of {row.application} is not a state govcloud writes ({exc}): "
-                             "repair it from the events with govcloud ledger rebuild") from exc
+        raise HistoryInvalid(
+            f"the projection of {row.application} is not a state govcloud writes ({exc}): "
+            "repair it from the events with govcloud ledger rebuild"
+        ) from exc
 
 
 def _projection(state: AppState, next_due: dt.date | None) -> dict[str, Any]:
-    return dict(unit=state.unit, state=state.state, sequence=state.sequence, next_due=next_due,
-                snapshot=state.as_dict())
+    return dict(
+        unit=state.unit, state=state.state, sequence=state.sequence, next_due=next_due, snapshot=state.as_dict()
+    )
 
 
 def bulk_rows(events: Iterable[Event], recorded: dt.datetime) -> Iterator[dict]:

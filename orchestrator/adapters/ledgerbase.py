@@ -62,7 +62,9 @@ def _converted(application: str = "", location: str = "") -> Iterator[None]:
     except sa_exc.SQLAlchemyError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # the driver's message, where one
         if "readonly database" in reason:
-            raise ExternalError("the ledger is read-only here: status, history and deadlines read it, "
-                                "recording a step needs write access to the database file and its directory") from exc
+            raise ExternalError(
+                "the ledger is read-only here: status, history and deadlines read it, "
+                "recording a step needs write access to the database file and its directory"
+            ) from exc
         at = f" at {location}" if location else ""
         raise ExternalError(f"ledger database{at}: {exc.__class__.__name__}: {reason}"[:500]) from exc

@@ -54,8 +54,15 @@ def view(q: nt.Queued) -> dict[str, Any]:
     for key in ("at", "expires"):
         if isinstance(payload.get(key), str):
             payload[key] = payload[key][:16].replace("T", " ")
-    return {"kind": q.kind, "topic": q.topic, "application": q.application, "unit": q.unit,
-            "environment": q.environment, "due": q.due.isoformat(), "payload": payload}
+    return {
+        "kind": q.kind,
+        "topic": q.topic,
+        "application": q.application,
+        "unit": q.unit,
+        "environment": q.environment,
+        "due": q.due.isoformat(),
+        "payload": payload,
+    }
 
 
 @dataclass(frozen=True)
@@ -93,5 +100,6 @@ def digest(notices: list[nt.Queued], lang: str) -> Digest:
     env = _environment(False)
     module = env.get_template(f"notices/lines.{lang}.j2").module
     subject = plain(str(module.subject(len(notices)))).strip()
-    return Digest(subject, render("text", notices, lang), render("markdown", notices, lang),
-                  render("html", notices, lang))
+    return Digest(
+        subject, render("text", notices, lang), render("markdown", notices, lang), render("html", notices, lang)
+    )

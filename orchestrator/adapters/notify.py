@@ -180,8 +180,13 @@ def _format(kind: str, envelope: Envelope, secret: str | None, now: float) -> tu
         if secret:
             data |= feishu_sign(secret, now)
     else:
-        data = {"id": envelope.id, "recipient": envelope.recipient, "subject": digest.subject,
-                "text": digest.text, "notices": [_data(q) for q in envelope.notices]}
+        data = {
+            "id": envelope.id,
+            "recipient": envelope.recipient,
+            "subject": digest.subject,
+            "text": digest.text,
+            "notices": [_data(q) for q in envelope.notices],
+        }
     body = json.dumps(data, ensure_ascii=False, default=str).encode()
     if kind == "webhook":
         stamp = str(int(now))

@@ -28,9 +28,11 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 class NoticeRow(Base):
     __tablename__ = "notices"
-    __table_args__ = (sa.UniqueConstraint("fingerprint", name="uq_notices_fingerprint"),
-                      sa.Index("ix_notices_status", "status", "next_attempt"),
-                      sa.Index("ix_notices_application", "application"))
+    __table_args__ = (
+        sa.UniqueConstraint("fingerprint", name="uq_notices_fingerprint"),
+        sa.Index("ix_notices_status", "status", "next_attempt"),
+        sa.Index("ix_notices_application", "application"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(sa.String(64))
@@ -55,8 +57,10 @@ class NoticeRow(Base):
 
 class AttemptRow(Base):
     __tablename__ = "notice_attempts"
-    __table_args__ = (sa.Index("ix_notice_attempts_notice", "notice_id"),
-                      sa.Index("ix_notice_attempts_channel", "channel", "started_at"))
+    __table_args__ = (
+        sa.Index("ix_notice_attempts_notice", "notice_id"),
+        sa.Index("ix_notice_attempts_channel", "channel", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     notice_id: Mapped[int] = mapped_column(_ID, sa.ForeignKey("notices.id", ondelete="CASCADE"))
@@ -91,7 +95,7 @@ def insert(conn: sa.Connection, addressed: Iterable[nt.Addressed], now: dt.datet
         return _insert_arrays(conn, rows, now)
     names = list(rows)
     for start in range(0, len(names), 1000):
-        chunk = names[start:start + 1000]
+        chunk = names[start : start + 1000]
         for known in conn.execute(sa.select(N.c.fingerprint).where(N.c.fingerprint.in_(chunk))).scalars():
             del rows[known]
     if not rows:
@@ -100,8 +104,18 @@ def insert(conn: sa.Connection, addressed: Iterable[nt.Addressed], now: dt.datet
     return len(conn.execute(statement, [_row(f, a, now) for f, a in rows.items()]).all())
 
 
-_ARRAYS = {"fingerprint": "text", "kind": "text", "topic": "text", "application": "text", "unit": "text",
-           "environment": "text", "due": "date", "notify_on": "date", "recipient": "text", "payload": "text"}
+_ARRAYS = {
+    "fingerprint": "text",
+    "kind": "text",
+    "topic": "text",
+    "application": "text",
+    "unit": "text",
+    "environment": "text",
+    "due": "date",
+    "notify_on": "date",
+    "recipient": "text",
+    "payload": "text",
+}
 _KNOWN = "SELECT fingerprint FROM notices WHERE fingerprint = ANY(%(fingerprint)b::text[])"
 _UNNEST = (
     f"INSERT INTO notices ({', '.join(_ARRAYS)}, status, attempts, created_at)"  # noqa: S608 (names from _ARRAYS; values bound)
@@ -127,17 +141,43 @@ def _insert_arrays(conn: sa.Connection, rows: dict[str, nt.Addressed], now: dt.d
         n = a.notice
         if id(n) not in payloads:
             payloads[id(n)] = json.dumps(dict(n.payload))
-        for column, value in zip(_ARRAYS, (fingerprint, n.kind, n.topic, n.application, n.unit, n.environment,
-                                           n.due, n.notify_on or n.due, a.recipient, payloads[id(n)]), strict=True):
+        for column, value in zip(
+            _ARRAYS,
+            (
+                fingerprint,
+                n.kind,
+                n.topic,
+                n.application,
+                n.unit,
+                n.environment,
+                n.due,
+                n.notify_on or n.due,
+                a.recipient,
+                payloads[id(n)],
+            ),
+            strict=True,
+        ):
             arrays[column].append(value)
     return len(conn.exec_driver_sql(_UNNEST, arrays | {"status": nt.PENDING, "created_at": now}).all())
 
 
 def _row(fingerprint: str, a: nt.Addressed, now: dt.datetime) -> dict:
     n = a.notice
-    return dict(fingerprint=fingerprint, kind=n.kind, topic=n.topic, application=n.application, unit=n.unit,
-                environment=n.environment, due=n.due, notify_on=n.notify_on or n.due, recipient=a.recipient,
-                payload=dict(n.payload), status=nt.PENDING, attempts=0, created_at=now)
+    return dict(
+        fingerprint=fingerprint,
+        kind=n.kind,
+        topic=n.topic,
+        application=n.application,
+        unit=n.unit,
+        environment=n.environment,
+        due=n.due,
+        notify_on=n.notify_on or n.due,
+        recipient=a.recipient,
+        payload=dict(n.payload),
+        status=nt.PENDING,
+        attempts=0,
+        created_at=now,
+    )
 
 
 class Outbox:
@@ -159,18 +199,29 @@ class Outbox:
         """Take every notice due at ``now`` for run ``run`` until ``now + ttl``: pending ones whose
         next attempt has come, and ``sending`` ones whose claim expired (a run that died)."""
         with _converted(), self.engine.begin() as conn:
-            conn.execute(sa.update(N).where(_claimable(now))
-                         .values(status=nt.SENDING, claimed_by=run, claimed_until=now + ttl))
+            conn.execute(
+                sa.update(N).where(_claimable(now)).values(status=nt.SENDING, claimed_by=run, claimed_until=now + ttl)
+            )
         return self._select(sa.and_(N.c.claimed_by == run, N.c.status == nt.SENDING))
 
     def release(self, ids: Sequence[int], run: str, next_attempt: dt.datetime | None = None) -> None:
         """Give claimed notices back untried (a rate limit), to be taken from ``next_attempt`` on."""
         with _converted(), self.engine.begin() as conn:
-            conn.execute(sa.update(N).where(N.c.id.in_(ids), N.c.claimed_by == run)
-                         .values(status=nt.PENDING, claimed_by=None, claimed_until=None, next_attempt=next_attempt))
+            conn.execute(
+                sa.update(N)
+                .where(N.c.id.in_(ids), N.c.claimed_by == run)
+                .values(status=nt.PENDING, claimed_by=None, claimed_until=None, next_attempt=next_attempt)
+            )
 
-    def start(self, ids: Sequence[int], run: str, message: str, channel: str, now: dt.datetime,
-              ttl: dt.timedelta | None = None) -> bool:
+    def start(
+        self,
+        ids: Sequence[int],
+        run: str,
+        message: str,
+        channel: str,
+        now: dt.datetime,
+        ttl: dt.timedelta | None = None,
+    ) -> bool:
         """Record an attempt before the message leaves (committed: a crash after it is visible),
         renewing the run's claim by ``ttl``. False, recording nothing, when the run no longer
         holds every one of ``ids`` (it outlasted its claim and another run took some over)."""
@@ -178,25 +229,44 @@ class Outbox:
             values: dict = {"attempts": N.c.attempts + 1}
             if ttl is not None:
                 values["claimed_until"] = now + ttl
-            held = conn.execute(sa.update(N).where(N.c.id.in_(ids), N.c.claimed_by == run, N.c.status == nt.SENDING)
-                                .values(**values).returning(N.c.id)).all()
+            held = conn.execute(
+                sa.update(N)
+                .where(N.c.id.in_(ids), N.c.claimed_by == run, N.c.status == nt.SENDING)
+                .values(**values)
+                .returning(N.c.id)
+            ).all()
             if len(held) != len(ids):
                 transaction.rollback()
                 return False
-            conn.execute(sa.insert(A), [dict(notice_id=i, message=message, channel=channel, started_at=now)
-                                        for i in ids])
+            conn.execute(
+                sa.insert(A), [dict(notice_id=i, message=message, channel=channel, started_at=now) for i in ids]
+            )
         return True
 
-    def finish(self, ids: Sequence[int], run: str, message: str, outcome: str, now: dt.datetime, *,
-               code: int | None = None, error: str | None = None, next_attempt: dt.datetime | None = None,
-               max_attempts: int = 6, settle: bool = True) -> None:
+    def finish(
+        self,
+        ids: Sequence[int],
+        run: str,
+        message: str,
+        outcome: str,
+        now: dt.datetime,
+        *,
+        code: int | None = None,
+        error: str | None = None,
+        next_attempt: dt.datetime | None = None,
+        max_attempts: int = 6,
+        settle: bool = True,
+    ) -> None:
         """Record how the attempt ended and, when ``settle``, move the notices on: ``sent``;
         ``retry`` (pending again from ``next_attempt``, or failed once ``max_attempts`` are spent);
         ``failed``. Without ``settle`` the run keeps its claim (it will try again at once)."""
         error = error[:2000] if error else None
         with _converted(), self.engine.begin() as conn:
-            conn.execute(sa.update(A).where(A.c.notice_id.in_(ids), A.c.message == message, A.c.outcome.is_(None))
-                         .values(finished_at=now, outcome=outcome, code=code, error=error))
+            conn.execute(
+                sa.update(A)
+                .where(A.c.notice_id.in_(ids), A.c.message == message, A.c.outcome.is_(None))
+                .values(finished_at=now, outcome=outcome, code=code, error=error)
+            )
             if not settle:
                 return
             mine = sa.and_(N.c.id.in_(ids), N.c.claimed_by == run)
@@ -205,22 +275,31 @@ class Outbox:
                 conn.execute(sa.update(N).where(mine).values(status=nt.SENT, sent_at=now, last_error=None, **done))
             elif outcome == "retry":
                 spent = N.c.attempts >= max_attempts
-                conn.execute(sa.update(N).where(mine).values(
-                    status=sa.case((spent, nt.FAILED), else_=nt.PENDING),
-                    next_attempt=sa.case((spent, sa.null()), else_=sa.literal(next_attempt, sa.DateTime())),
-                    last_error=error, **done))
+                conn.execute(
+                    sa.update(N)
+                    .where(mine)
+                    .values(
+                        status=sa.case((spent, nt.FAILED), else_=nt.PENDING),
+                        next_attempt=sa.case((spent, sa.null()), else_=sa.literal(next_attempt, sa.DateTime())),
+                        last_error=error,
+                        **done,
+                    )
+                )
             else:
                 conn.execute(sa.update(N).where(mine).values(status=nt.FAILED, last_error=error, **done))
 
     def messages_since(self, channel: str, since: dt.datetime) -> int:
         """Messages sent (or tried: each try counts) on ``channel`` since ``since``: what a rate limit counts."""
-        tries = (sa.select(A.c.message, A.c.started_at).distinct()
-                 .where(A.c.channel == channel, A.c.started_at >= since).subquery())
+        tries = (
+            sa.select(A.c.message, A.c.started_at)
+            .distinct()
+            .where(A.c.channel == channel, A.c.started_at >= since)
+            .subquery()
+        )
         with _converted(), reading(self.engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(tries)).scalar() or 0)
 
-    def listing(self, status: str | None = None, application: str | None = None,
-                limit: int = 1000) -> list[nt.Queued]:
+    def listing(self, status: str | None = None, application: str | None = None, limit: int = 1000) -> list[nt.Queued]:
         """Notices, newest first, by status and application."""
         where: sa.ColumnElement[bool] = sa.true()
         if status is not None:
@@ -258,8 +337,20 @@ def _claimable(now: dt.datetime):
 def _queued(row) -> nt.Queued:
     r = row._mapping
     return nt.Queued(
-        id=r["id"], fingerprint=r["fingerprint"], kind=r["kind"], topic=r["topic"], application=r["application"],
-        unit=r["unit"], environment=r["environment"], due=r["due"], recipient=r["recipient"],
-        payload=r["payload"] or {}, status=r["status"], attempts=r["attempts"], created_at=r["created_at"],
-        sent_at=r["sent_at"], next_attempt=r["next_attempt"], last_error=r["last_error"],
+        id=r["id"],
+        fingerprint=r["fingerprint"],
+        kind=r["kind"],
+        topic=r["topic"],
+        application=r["application"],
+        unit=r["unit"],
+        environment=r["environment"],
+        due=r["due"],
+        recipient=r["recipient"],
+        payload=r["payload"] or {},
+        status=r["status"],
+        attempts=r["attempts"],
+        created_at=r["created_at"],
+        sent_at=r["sent_at"],
+        next_attempt=r["next_attempt"],
+        last_error=r["last_error"],
     )

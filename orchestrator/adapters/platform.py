@@ -137,8 +137,10 @@ class KeycloakAdmin:
         self._create(_clients(realm), representation, f"client {representation['clientId']} in realm {realm}")
         created = self.find_client(realm, representation["clientId"])
         if created is None:
-            raise PlatformError(f"authentication platform: client {representation['clientId']} in realm {realm} "
-                                "was created but cannot be found")
+            raise PlatformError(
+                f"authentication platform: client {representation['clientId']} in realm {realm} "
+                "was created but cannot be found"
+            )
         return created
 
     def update_client(self, realm: str, id: str, representation: Mapping[str, Any]) -> None:
@@ -196,8 +198,12 @@ class KeycloakAdmin:
     def _grant(self) -> dict[str, str]:
         """The token request's form: a password grant when a user is configured, else client credentials."""
         if self.username:
-            form = {"grant_type": "password", "client_id": self.client_id,
-                    "username": self.username, "password": self.password}
+            form = {
+                "grant_type": "password",
+                "client_id": self.client_id,
+                "username": self.username,
+                "password": self.password,
+            }
             return form | ({"client_secret": self.client_secret} if self.client_secret else {})
         return {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
 
@@ -276,7 +282,11 @@ def _clients(realm: str) -> str:
 
 def _labels(attributes: dict[str, Any]) -> dict[str, str]:
     prefix = naming.TAG_PREFIX
-    return {k[len(prefix):]: str(v) for k, v in attributes.items() if k.startswith(prefix) and k[len(prefix):] in naming.TAG_KEYS}
+    return {
+        k[len(prefix) :]: str(v)
+        for k, v in attributes.items()
+        if k.startswith(prefix) and k[len(prefix) :] in naming.TAG_KEYS
+    }
 
 
 # --- the reclamation service's platform ----------------------------------------------------
@@ -344,9 +354,12 @@ class NoPlatform:
         raise self._unverifiable(f"the clients ({found.name})")
 
     def _unverifiable(self, what: str) -> RuleError:
-        return RuleError(f"{self.reason}: cannot verify that {what} are gone; configure the platform as for "
-                         "govcloud up (GOVCLOUD_AUTH_REALM, KEYCLOAK_URL, KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET)",
-                         rule="clients-verified", article="Art. 16")
+        return RuleError(
+            f"{self.reason}: cannot verify that {what} are gone; configure the platform as for "
+            "govcloud up (GOVCLOUD_AUTH_REALM, KEYCLOAK_URL, KEYCLOAK_CLIENT_ID, KEYCLOAK_CLIENT_SECRET)",
+            rule="clients-verified",
+            article="Art. 16",
+        )
 
 
 #: Platform module name (``govcloud:authPlatform``) -> how reclamation opens its admin side.

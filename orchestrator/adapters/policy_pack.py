@@ -43,8 +43,12 @@ ContextSource = Callable[[Mapping[str, str]], Context]
 STACK_CONFIG = "stack-config"
 
 _SENTINELS = {
-    _proxy.UNKNOWN_BOOLEAN_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.UNKNOWN_STRING_VALUE,
-    _proxy.UNKNOWN_ARRAY_VALUE, _proxy.UNKNOWN_ASSET_VALUE, _proxy.UNKNOWN_ARCHIVE_VALUE,
+    _proxy.UNKNOWN_BOOLEAN_VALUE,
+    _proxy.UNKNOWN_NUMBER_VALUE,
+    _proxy.UNKNOWN_STRING_VALUE,
+    _proxy.UNKNOWN_ARRAY_VALUE,
+    _proxy.UNKNOWN_ASSET_VALUE,
+    _proxy.UNKNOWN_ARCHIVE_VALUE,
     _proxy.UNKNOWN_OBJECT_VALUE,
 }
 _LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
@@ -98,14 +102,18 @@ class StackContext:
 
     def _judge(self) -> Context | str:
         if self._config is None:
-            return ("the engine sent the policy pack no stack configuration (ConfigureStack), so it cannot tell "
-                    "which manifest and environment to judge; the quota rules were not checked")
+            return (
+                "the engine sent the policy pack no stack configuration (ConfigureStack), so it cannot tell "
+                "which manifest and environment to judge; the quota rules were not checked"
+            )
         try:
             return self._source(self._config)
         except GovcloudError as exc:
             problems = "; ".join(map(str, getattr(exc, "problems", [])))
-            return (f"stack {self._stack or '?'}: {exc}{f': {problems}' if problems else ''}; "
-                    "the quota rules that need the application were not checked")
+            return (
+                f"stack {self._stack or '?'}: {exc}{f': {problems}' if problems else ''}; "
+                "the quota rules that need the application were not checked"
+            )
 
     def context(self) -> Context:
         resolved = self._resolve()
@@ -163,7 +171,7 @@ def stack_config_policy(stack: StackContext) -> StackValidationPolicy:
     return StackValidationPolicy(
         name=STACK_CONFIG,
         description="The stack config names a valid manifest and one of its environments "
-                    "(govcloud:manifest, govcloud:environment), which the quota rules judge.",
+        "(govcloud:manifest, govcloud:environment), which the quota rules judge.",
         enforcement_level=EnforcementLevel.MANDATORY,
         validate=validate,
     )
@@ -172,8 +180,10 @@ def stack_config_policy(stack: StackContext) -> StackValidationPolicy:
 def policies(policy: Policy, stack: StackContext) -> list[pulumi_policy.Policy]:
     """One Pulumi policy per active rule, in the policy file's order, then ``stack-config``."""
     return [
-        *(stack_policy(r, policy, stack) if r.scope == "stack" else resource_policy(r, policy, stack)
-          for r in active_rules(policy)),
+        *(
+            stack_policy(r, policy, stack) if r.scope == "stack" else resource_policy(r, policy, stack)
+            for r in active_rules(policy)
+        ),
         stack_config_policy(stack),
     ]
 
@@ -195,8 +205,9 @@ def serve(name: str, policy: Policy, source: ContextSource) -> None:
 
     _policy._PolicyAnalyzerServicer = Analyzer  # type: ignore[misc]  # swapped on purpose (docstring)
     try:
-        pulumi_policy.PolicyPack(name=name, enforcement_level=EnforcementLevel.MANDATORY,
-                                 policies=policies(policy, stack))
+        pulumi_policy.PolicyPack(
+            name=name, enforcement_level=EnforcementLevel.MANDATORY, policies=policies(policy, stack)
+        )
     finally:
         _policy._PolicyAnalyzerServicer = base  # type: ignore[misc]  # and put back
 

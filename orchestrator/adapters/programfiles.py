@@ -49,8 +49,12 @@ def program_modules(repo: Path = REPO, roots: Iterable[str] = (ENTRY,)) -> froze
     the way. Example: ``"orchestrator/core/naming.py" in program_modules()``: the stacks import it.
     """
     starts = [repo / root for root in roots]
-    todo = [p for start in starts for p in ([start] if start.is_file() else sorted(start.rglob("*.py")))
-            if "__pycache__" not in p.parts]
+    todo = [
+        p
+        for start in starts
+        for p in ([start] if start.is_file() else sorted(start.rglob("*.py")))
+        if "__pycache__" not in p.parts
+    ]
     seen: set[Path] = set()
     while todo:
         path = todo.pop()
@@ -101,7 +105,8 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _files_of(repo: Path, name: str) -> list[Path]:

@@ -104,8 +104,9 @@ def render(template: str, lang: str, **context: Any) -> str:
         return {k: formatted(k, v, lang) for k, v in numbers.items()}
 
     env = _environment().overlay(finalize=_shown_md if template.endswith(".md.j2") else _shown)
-    env.filters.update(num=lambda v, d=1: number(v, lang, d), pct=lambda v: percent(v, lang),
-                       date=lambda v: date(v, lang))
+    env.filters.update(
+        num=lambda v, d=1: number(v, lang, d), pct=lambda v: percent(v, lang), date=lambda v: date(v, lang)
+    )
     return env.get_template(template).render(t=t, figures=figures, lang=lang, **context)
 
 

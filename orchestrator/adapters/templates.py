@@ -54,15 +54,17 @@ def render(name: str, **context: Any) -> str:
 OIDC_ENV_PATH = "/etc/govcloud/oidc.env"
 
 
-def cloud_init(
-    hostname: str, labels: dict[str, str], extras: UserData, oidc: Mapping[str, str] | None = None
-) -> str:
+def cloud_init(hostname: str, labels: dict[str, str], extras: UserData, oidc: Mapping[str, str] | None = None) -> str:
     """A server's cloud-init user data: base hardening plus the application's extras.
 
     ``oidc`` (``issuer``, ``client_id``, ``client_secret``) becomes :data:`OIDC_ENV_PATH`; user
     data holding it must be passed on as a Pulumi secret.
     """
     return render(
-        "cloud-init/user-data.yaml.j2", hostname=hostname, labels=labels, extras=extras, oidc=oidc,
+        "cloud-init/user-data.yaml.j2",
+        hostname=hostname,
+        labels=labels,
+        extras=extras,
+        oidc=oidc,
         oidc_env_path=OIDC_ENV_PATH,
     )

@@ -18,8 +18,20 @@ from orchestrator.cli.root import cli
 def register_commands() -> None:
     """Import the command modules; each registers its commands on :data:`cli`."""
     from orchestrator.cli import (  # noqa: F401
-        backup, drift, engine, gitops, ledger, lifecycle, manifest, notices, plan, quota, reclaim, report,
-        serve, state,
+        backup,
+        drift,
+        engine,
+        gitops,
+        ledger,
+        lifecycle,
+        manifest,
+        notices,
+        plan,
+        quota,
+        reclaim,
+        report,
+        serve,
+        state,
     )
 
 

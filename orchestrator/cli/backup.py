@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.cli.root import cli
 from orchestrator.core.text import printable
 
 cloud_option = click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
@@ -31,13 +31,25 @@ def backup() -> None:
 @at_option
 @output_option
 @click.pass_context
-def backup_run(ctx: click.Context, application, environment, force, cloud, actor_name, actor_role, actor_unit,
-               actor_token_file, at, output) -> None:
+def backup_run(
+    ctx: click.Context,
+    application,
+    environment,
+    force,
+    cloud,
+    actor_name,
+    actor_role,
+    actor_unit,
+    actor_token_file,
+    at,
+    output,
+) -> None:
     """Take the backups due now (the manifest's cron, Beijing time) in every live environment (or
     APPLICATION's), then delete those past retentionDays (Art. 30). Exit 3 when a backup was missed,
     1 when a quota blocked one."""
     runs = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).run(
-        parse_at(at), application, environment, force)
+        parse_at(at), application, environment, force
+    )
     emit(output, [r.as_dict() for r in runs], _print_runs)
     ctx.exit(1 if any(r.quota for r in runs) else 3 if any(r.missed for r in runs) else 0)
 
@@ -50,30 +62,62 @@ def backup_run(ctx: click.Context, application, environment, force, cloud, actor
 def backup_list(application, cloud, actor_name, actor_role, actor_unit, actor_token_file, output) -> None:
     """Every backup in APPLICATION's live environments (ours, and those made by hand), and the
     ledger's record of them (Art. 30)."""
-    emit(output, _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).listing(application),
-         _print_listing)
+    emit(
+        output,
+        _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).listing(application),
+        _print_listing,
+    )
 
 
-@backup.command("restore", short_help="Provider: restore a backup beside the live data, or over it when approved (Art. 15, 30).")
+@backup.command(
+    "restore", short_help="Provider: restore a backup beside the live data, or over it when approved (Art. 15, 30)."
+)
 @click.argument("application")
-@click.option("--env", "environment", required=True, type=click.Choice(["test", "trial", "production"]),
-              help="the environment to restore into")
+@click.option(
+    "--env",
+    "environment",
+    required=True,
+    type=click.Choice(["test", "trial", "production"]),
+    help="the environment to restore into",
+)
 @click.option("--from", "backup_id", required=True, help="the backup's id (govcloud backup list)")
-@click.option("--replace", is_flag=True,
-              help="overwrite the live resource; needs the office's data-loss approval in the ledger (Art. 15)")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="overwrite the live resource; needs the office's data-loss approval in the ledger (Art. 15)",
+)
 @cloud_option
 @actor_options
 @at_option
 @output_option
-def backup_restore(application, environment, backup_id, replace, cloud, actor_name, actor_role, actor_unit,
-                   actor_token_file, at, output) -> None:
+def backup_restore(
+    application,
+    environment,
+    backup_id,
+    replace,
+    cloud,
+    actor_name,
+    actor_role,
+    actor_unit,
+    actor_token_file,
+    at,
+    output,
+) -> None:
     """Restore a backup into ENV's project beside the live resources (a new database, volume or
     container), or over the live one with --replace and the office's data-loss approval (Art. 15, 30)."""
     done = _service(cloud, (actor_name, actor_role, actor_unit, actor_token_file)).restore(
-        application, environment, backup_id, parse_at(at), replace)
-    emit(output, done, lambda d: click.echo(printable(
-        f"{d['application']} {d['environment']}: {d['backup']['kind']} {d['backup']['id']} restored "
-        f"{'over' if d['replace'] else 'as'} {d['name']} ({d['made']}) in project {d['into']}")))
+        application, environment, backup_id, parse_at(at), replace
+    )
+    emit(
+        output,
+        done,
+        lambda d: click.echo(
+            printable(
+                f"{d['application']} {d['environment']}: {d['backup']['kind']} {d['backup']['id']} restored "
+                f"{'over' if d['replace'] else 'as'} {d['name']} ({d['made']}) in project {d['into']}"
+            )
+        ),
+    )
 
 
 @backup.command("drill", short_help="Provider: a restore drill into a scratch project, recorded (Art. 44).")
@@ -85,8 +129,19 @@ def backup_restore(application, environment, backup_id, replace, cloud, actor_na
 @at_option
 @output_option
 @click.pass_context
-def backup_drill(ctx: click.Context, application, environment, due, cloud, actor_name, actor_role, actor_unit,
-                 actor_token_file, at, output) -> None:
+def backup_drill(
+    ctx: click.Context,
+    application,
+    environment,
+    due,
+    cloud,
+    actor_name,
+    actor_role,
+    actor_unit,
+    actor_token_file,
+    at,
+    output,
+) -> None:
     """A restore drill (Art. 44) of APPLICATION, or with --due of every application whose quarterly
     drill is due: the latest backups restored into a scratch project, checked, the project
     removed, the drill recorded. Exit 1 when a check failed or the project stayed."""
@@ -113,11 +168,19 @@ def _print_drills(reports: list[dict]) -> None:
 def _print_drill(r: dict) -> None:
     for c in r["checks"]:
         what = f"{c.get('kind', '-')} {c.get('backup', '')}".strip()
-        click.echo(printable(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['environment']:<10} {what}"
-                             f"{'  ' + c['problem'] if c['problem'] else ''}"))
+        click.echo(
+            printable(
+                f"  {'ok  ' if c['ok'] else 'FAIL'} {c['environment']:<10} {what}"
+                f"{'  ' + c['problem'] if c['problem'] else ''}"
+            )
+        )
     gone = "removed" if r["scratch_removed"] else "NOT removed: delete it by hand"
-    click.echo(printable(f"{r['application']}: drill {'passed' if r['ok'] else 'FAILED'}; scratch project "
-                         f"{r['scratch_project']} {gone}"))
+    click.echo(
+        printable(
+            f"{r['application']}: drill {'passed' if r['ok'] else 'FAILED'}; scratch project "
+            f"{r['scratch_project']} {gone}"
+        )
+    )
 
 
 def _size(n: int | None) -> str:
@@ -133,8 +196,11 @@ def _print_runs(runs: list[dict]) -> None:
             head += "; volumes as snapshots (the cloud runs no cinder-backup)"
         click.echo(printable(head))
         for b in r["taken"]:
-            click.echo(printable(f"  taken    {b['kind']:<16} {b['id']}  {b['source']}  {_size(b['size'])}"
-                                 f"  {b['checksum'] or ''}"))
+            click.echo(
+                printable(
+                    f"  taken    {b['kind']:<16} {b['id']}  {b['source']}  {_size(b['size'])}  {b['checksum'] or ''}"
+                )
+            )
         for b in r["deleted"]:
             click.echo(printable(f"  deleted  {b['kind']:<16} {b['id']}  created {b['created']} (retention)"))
         for m in r["missed"]:
@@ -148,5 +214,9 @@ def _print_listing(payload: dict) -> None:
             click.echo("  no backups")
         for b in env["backups"]:
             owner = "ours" if b["ours"] else "not ours (kept)"
-            click.echo(printable(f"  {b['created'][:16]}  {b['kind']:<16} {b['status']:<8} {b['id']}  "
-                                 f"{b['source']}  {_size(b['size'])}  {owner}"))
+            click.echo(
+                printable(
+                    f"  {b['created'][:16]}  {b['kind']:<16} {b['status']:<8} {b['id']}  "
+                    f"{b['source']}  {_size(b['size'])}  {owner}"
+                )
+            )

@@ -61,7 +61,10 @@ def parse_at(value: str | None) -> dt.datetime:
 
 
 at_option = click.option(
-    "--at", "at", metavar="DATETIME", help="stated time of the step (Beijing time unless an offset is given); default now"
+    "--at",
+    "at",
+    metavar="DATETIME",
+    help="stated time of the step (Beijing time unless an offset is given); default now",
 )
 
 
@@ -70,11 +73,17 @@ def actor_options(command: Callable) -> Callable:
     ``--as NAME --role ROLE --unit UNIT`` (or GOVCLOUD_ACTOR, GOVCLOUD_ROLE, GOVCLOUD_UNIT) under
     ``auth: local``. ``--role`` also picks one role of a token that grants several."""
     command = click.option(
-        "--id-token-file", "actor_token_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        "--id-token-file",
+        "actor_token_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="the platform's OIDC ID token (default: GOVCLOUD_ID_TOKEN)",
     )(command)
-    command = click.option("--unit", "actor_unit", envvar="GOVCLOUD_UNIT", help="the actor's own unit (auth: local)")(command)
-    command = click.option("--role", "actor_role", envvar="GOVCLOUD_ROLE", help="unit, egov-office or provider")(command)
+    command = click.option("--unit", "actor_unit", envvar="GOVCLOUD_UNIT", help="the actor's own unit (auth: local)")(
+        command
+    )
+    command = click.option("--role", "actor_role", envvar="GOVCLOUD_ROLE", help="unit, egov-office or provider")(
+        command
+    )
     return click.option("--as", "actor_name", envvar="GOVCLOUD_ACTOR", help="who acts (auth: local)")(command)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import ENVIRONMENT, at_option, emit, output_option, parse_at, rich_safe
 from orchestrator.cli.quota import cloud_option, policy_option
+from orchestrator.cli.root import cli
 
 
 @cli.command("drift")
@@ -21,8 +21,9 @@ from orchestrator.cli.quota import cloud_option, policy_option
 @cloud_option
 @at_option
 @output_option
-def drift_command(app: str | None, env: str | None, listing: bool, policy: Path | None, cloud: str | None,
-                  at: str | None, output: str) -> None:
+def drift_command(
+    app: str | None, env: str | None, listing: bool, policy: Path | None, cloud: str | None, at: str | None, output: str
+) -> None:
     """Find where the cloud differs from each live environment's approved digest and record it.
 
     Exit 1 when an environment drifts (a difference no ignore rule hides), 3 when a check failed.
@@ -36,8 +37,9 @@ def drift_command(app: str | None, env: str | None, listing: bool, policy: Path 
         found = DriftLog(ledger.engine).findings(application=app, environment=env, status=("open", "ignored"))
         emit(output, {"findings": found}, _print_listing)
         return
-    report = drift.check(ledger, quotas.policy(policy).drift_ignore, application=app, environment=env,
-                         now=parse_at(at), cloud=cloud)
+    report = drift.check(
+        ledger, quotas.policy(policy).drift_ignore, application=app, environment=env, now=parse_at(at), cloud=cloud
+    )
     emit(output, report.as_dict(), _print_report)
     if report.failed:
         raise click.exceptions.Exit(3)
@@ -62,8 +64,10 @@ def _print_report(r: dict[str, Any]) -> None:
                 click.echo(f"  {mark} {kind:<8} {_line(f)}")
         for f in c["ignored"]:
             rule = f["rule"]
-            click.echo(f"  ~ ignored  {_line(f)} (owner {rich_safe(rule['owner'])}, until {rule['expires']}: "
-                       f"{rich_safe(rule['reason'])})")
+            click.echo(
+                f"  ~ ignored  {_line(f)} (owner {rich_safe(rule['owner'])}, until {rule['expires']}: "
+                f"{rich_safe(rule['reason'])})"
+            )
     for s in r["skipped"]:
         click.echo(f"{s['stack']}: not checked: {s['why']}")
     if not r["checked"] and not r["skipped"]:

@@ -7,40 +7,76 @@ APP is an application id (looked up in ``--manifests`` directories, ``GOVCLOUD_M
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
+from orchestrator.cli.common import (
+    ENVIRONMENT,
+    actor_options,
+    at_option,
+    emit,
+    make_actor,
+    output_option,
+    parse_at,
+    rich_safe,
+)
 from orchestrator.cli.root import cli
-from orchestrator.cli.common import (ENVIRONMENT, actor_options, at_option, emit, make_actor, output_option, parse_at,
-                                     rich_safe)
 from orchestrator.errors import UsageError
 
 
 def stack_command(operation: str, summary: str, dry_run_flag: bool = False) -> Callable:
     """Define ``govcloud <operation>`` with the options every engine command shares."""
 
-    def command(app: str, env: str, manifests: tuple[Path, ...], external_network: str | None,
-                key_pair: str | None, output: str, yes: bool = True, at: str | None = None, **who) -> None:
+    def command(
+        app: str,
+        env: str,
+        manifests: tuple[Path, ...],
+        external_network: str | None,
+        key_pair: str | None,
+        output: str,
+        yes: bool = True,
+        at: str | None = None,
+        **who,
+    ) -> None:
         from orchestrator.services.provision import run_operation
 
         # every engine command takes the actor options; up needs an actor (it records), the others
         # verify one when given (a wrong --role or token is refused everywhere alike)
         given = operation == "up" or who["actor_name"] or who["actor_token_file"]
-        actor = make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"]) if given else None
-        result = run_operation(operation, app, env, manifests=manifests, external_network=external_network,
-                               key_pair=key_pair, dry_run=not yes, on_progress=ProgressPrinter(), actor=actor,
-                               at=parse_at(at) if operation == "up" else None)
+        actor = (
+            make_actor(who["actor_name"], who["actor_role"], who["actor_unit"], who["actor_token_file"])
+            if given
+            else None
+        )
+        result = run_operation(
+            operation,
+            app,
+            env,
+            manifests=manifests,
+            external_network=external_network,
+            key_pair=key_pair,
+            dry_run=not yes,
+            on_progress=ProgressPrinter(),
+            actor=actor,
+            at=parse_at(at) if operation == "up" else None,
+        )
         emit(output, result.as_dict(), _print_result)
 
     command.__doc__ = summary
     options = [
         click.argument("app"),
         click.option("--env", required=True, type=ENVIRONMENT),
-        click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-                     help="directory of manifests to find APP in (repeatable)"),
-        click.option("--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]"),
+        click.option(
+            "--manifests",
+            multiple=True,
+            type=click.Path(path_type=Path, file_okay=False),
+            help="directory of manifests to find APP in (repeatable)",
+        ),
+        click.option(
+            "--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]"
+        ),
         click.option("--key-pair", help="Nova key pair for the servers [env GOVCLOUD_KEY_PAIR]"),
         output_option,
     ]
@@ -62,14 +98,25 @@ stack_command("refresh", "Refresh the stack's state from the cloud (a preview un
 @cli.command("verify")
 @click.argument("app")
 @click.option("--env", required=True, type=ENVIRONMENT)
-@click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-              help="directory of manifests to find APP in (repeatable)")
+@click.option(
+    "--manifests",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="directory of manifests to find APP in (repeatable)",
+)
 @click.option("--external-network", help="external network name [env GOVCLOUD_EXTERNAL_NETWORK, default public]")
 @click.option("--key-pair", help="Nova key pair of the servers [env GOVCLOUD_KEY_PAIR]")
 @click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
 @output_option
-def verify_command(app: str, env: str, manifests: tuple[Path, ...], external_network: str | None,
-                   key_pair: str | None, cloud: str | None, output: str) -> None:
+def verify_command(
+    app: str,
+    env: str,
+    manifests: tuple[Path, ...],
+    external_network: str | None,
+    key_pair: str | None,
+    cloud: str | None,
+    output: str,
+) -> None:
     """Compare APP's environment in the cloud with its plan, resource by resource (exit 1: they differ)."""
     from orchestrator.errors import RuleError
     from orchestrator.services.verify import verify
@@ -77,13 +124,17 @@ def verify_command(app: str, env: str, manifests: tuple[Path, ...], external_net
     found = verify(app, env, manifests=manifests, external_network=external_network, key_pair=key_pair, cloud=cloud)
     emit(output, found.as_dict(), _print_verification)
     if not found.matches:
-        raise RuleError(f"{found.stack}: the cloud differs from the plan in {len(found.problems)} place(s)",
-                        rule="cloud-matches-plan")
+        raise RuleError(
+            f"{found.stack}: the cloud differs from the plan in {len(found.problems)} place(s)",
+            rule="cloud-matches-plan",
+        )
 
 
 def _print_verification(payload: dict) -> None:
-    click.echo(f"{payload['stack']} at {payload['digest']}: " + ("the cloud matches the plan" if payload["matches"]
-                                                                  else "the cloud differs from the plan"))
+    click.echo(
+        f"{payload['stack']} at {payload['digest']}: "
+        + ("the cloud matches the plan" if payload["matches"] else "the cloud differs from the plan")
+    )
     for problem in payload["problems"]:
         click.echo(f"  {problem}")
 
@@ -91,7 +142,14 @@ def _print_verification(payload: dict) -> None:
 class ProgressPrinter:
     """Engine progress for people, on stderr."""
 
-    SYMBOLS: ClassVar[dict[str, str]] = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " ", "refresh": "r"}
+    SYMBOLS: ClassVar[dict[str, str]] = {
+        "create": "+",
+        "update": "~",
+        "delete": "-",
+        "replace": "+-",
+        "same": " ",
+        "refresh": "r",
+    }
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -120,15 +178,22 @@ def _print_result(payload: dict) -> None:
     for db in payload["databaseAccess"]:
         click.echo(f"  database {db['instance']}: tcp {db['port']} from {', '.join(db['from'])} only (Trove access)")
     if payload["operation"] == "up" and not payload["dryRun"]:
-        click.echo(f"  ledger: recorded {payload['recorded']}" if payload["recorded"] else
-                   "  ledger: nothing recorded (the environment runs this digest with this program)")
+        click.echo(
+            f"  ledger: recorded {payload['recorded']}"
+            if payload["recorded"]
+            else "  ledger: nothing recorded (the environment runs this digest with this program)"
+        )
 
 
 @cli.command("database-access")
 @click.argument("app")
 @click.option("--env", required=True, type=ENVIRONMENT)
-@click.option("--manifests", multiple=True, type=click.Path(path_type=Path, file_okay=False),
-              help="directory of manifests to find APP in (repeatable)")
+@click.option(
+    "--manifests",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="directory of manifests to find APP in (repeatable)",
+)
 @click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
 @click.option("--fix", is_flag=True, help="narrow what lets in more than the manifest allows")
 @output_option

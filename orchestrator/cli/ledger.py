@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option
+from orchestrator.cli.root import cli
 from orchestrator.core.text import printable
 
 
@@ -36,8 +36,11 @@ def check(output: str) -> None:
 def rebuild(output: str) -> None:
     """Recompute the projection from the events, in one transaction."""
     count = _lifecycle().rebuild_projection()
-    emit(output, {"rebuilt": count},
-         lambda p: click.echo(f"projection rebuilt from the events of {p['rebuilt']} application(s)"))
+    emit(
+        output,
+        {"rebuilt": count},
+        lambda p: click.echo(f"projection rebuilt from the events of {p['rebuilt']} application(s)"),
+    )
 
 
 def _print_check(payload: dict) -> None:

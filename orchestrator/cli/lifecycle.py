@@ -33,7 +33,9 @@ def step(command: Callable) -> Callable:
     return actor_options(at_option(output_option(command)))
 
 
-def _run(method: str, *args, output: str, at: str | None, actor_name, actor_role, actor_unit, actor_token_file, **kw) -> None:
+def _run(
+    method: str, *args, output: str, at: str | None, actor_name, actor_role, actor_unit, actor_token_file, **kw
+) -> None:
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
     event = getattr(_lifecycle(), method)(*args, actor=actor, at=parse_at(at), **kw)
     emit(output, event.as_dict(), _print_event)
@@ -50,8 +52,12 @@ def _print_event(e: dict) -> None:
     reason = f": {e['reason']}" if e["reason"] else ""
     approvers = e["payload"].get("approvers")
     quorum = f" ({_approvals(len(approvers), e['payload']['quorum'])}: {', '.join(approvers)})" if approvers else ""
-    click.echo(printable(f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) "
-                         f"at {e['at']}{program}{quorum}{reason}"))
+    click.echo(
+        printable(
+            f"{e['application']} #{e['sequence']} {e['type']}{env} by {e['actor']} ({e['actor_role']}) "
+            f"at {e['at']}{program}{quorum}{reason}"
+        )
+    )
 
 
 def _approvals(count: int, quorum: int) -> str:
@@ -131,8 +137,12 @@ def test_passed(application: str, evidence: str, **kw) -> None:
 
 @app.command()
 @click.argument("application")
-@click.option("--risk", required=True, type=click.Choice(["high", "low"]),
-              help="high: suspend the system until rectified; low: order rectification by --due")
+@click.option(
+    "--risk",
+    required=True,
+    type=click.Choice(["high", "low"]),
+    help="high: suspend the system until rectified; low: order rectification by --due",
+)
 @click.option("--finding", required=True, help="what the security inspection found")
 @click.option("--reference", required=True, help="the inspection's reference (report number)")
 @click.option("--due", help="low risk: the date (YYYY-MM-DD) the rectification is due")
@@ -182,9 +192,13 @@ def terminate(application: str, reason: str | None, **kw) -> None:
 @app.command("confirm-backup")
 @click.argument("application")
 @click.option("--evidence", required=True, help="where the data went and how it was backed up")
-@click.option("--backup", "backups", multiple=True,
-              help="a backup govcloud took (govcloud backup list) to keep in the provider's archive after "
-                   "reclamation (repeatable); checked: of this application, complete, not deleted")
+@click.option(
+    "--backup",
+    "backups",
+    multiple=True,
+    help="a backup govcloud took (govcloud backup list) to keep in the provider's archive after "
+    "reclamation (repeatable); checked: of this application, complete, not deleted",
+)
 @step
 def confirm_backup(application: str, evidence: str, backups: tuple[str, ...], **kw) -> None:
     """Unit: confirm the data is off the cloud and backed up, naming the final backup to keep (Art. 16)."""
@@ -194,13 +208,19 @@ def confirm_backup(application: str, evidence: str, backups: tuple[str, ...], **
 @app.command("confirm-data-loss")
 @click.argument("application")
 @click.option("--env", "environment", type=ENVIRONMENT, required=True)
-@click.option("--resource", "resources", multiple=True, required=True,
-              help="a resource whose data the up may destroy, as govcloud changes names it (repeatable)")
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    required=True,
+    help="a resource whose data the up may destroy, as govcloud changes names it (repeatable)",
+)
 @click.option("--backup", "evidence", required=True, help="the backup that keeps the data (its id or reference)")
 @click.option("--digest", help="the digest the up applies; default the manifest on record")
 @step
-def confirm_data_loss(application: str, environment: str, resources: tuple[str, ...], evidence: str,
-                      digest: str | None, **kw) -> None:
+def confirm_data_loss(
+    application: str, environment: str, resources: tuple[str, ...], evidence: str, digest: str | None, **kw
+) -> None:
     """Unit: confirm an up of ENV may destroy the data of each --resource, with its backup (Art. 15)."""
     _run("confirm_data_loss", application, environment, list(resources), evidence, digest=digest, **kw)
 
@@ -224,8 +244,13 @@ def approve_termination(application: str, **kw) -> None:
 
 @app.command()
 @click.argument("application")
-@click.option("--step", "quorum_step", required=True, type=click.Choice(["production", "major-change", "termination"]),
-              help="the approval to withdraw")
+@click.option(
+    "--step",
+    "quorum_step",
+    required=True,
+    type=click.Choice(["production", "major-change", "termination"]),
+    help="the approval to withdraw",
+)
 @click.option("--reason", help="why")
 @step
 def withdraw(application: str, quorum_step: str, reason: str | None, **kw) -> None:
@@ -267,8 +292,9 @@ def _print_status(payload) -> None:
         for s in payload:
             click.echo(printable(f"{s['application']:<32} {s['unit']:<12} {s['state']:<22} #{s['sequence']}"))
         return
-    click.echo(printable(f"{payload['application']} ({payload['unit']}): {payload['state']}  "
-                         f"digest {payload['digest']}"))
+    click.echo(
+        printable(f"{payload['application']} ({payload['unit']}): {payload['state']}  digest {payload['digest']}")
+    )
     for env, digest in payload["approved"].items():
         live = f" provisioned ({payload['provisioned'][env][:19]})" if env in payload["provisioned"] else ""
         last = payload["deployed"].get(env)
@@ -281,8 +307,11 @@ def _print_status(payload) -> None:
         click.echo(printable(f"  {name} approval: {_approvals(pending['count'], pending['quorum'])} ({by})"))
     if payload.get("suspension"):
         held = payload["suspension"]
-        click.echo(printable(f"  SUSPENDED (Art. 37) since {held['at']} by {held['by']}, {held['reference']}: "
-                             f"{held['finding']}"))
+        click.echo(
+            printable(
+                f"  SUSPENDED (Art. 37) since {held['at']} by {held['by']}, {held['reference']}: {held['finding']}"
+            )
+        )
     order = payload.get("rectification")
     if order and not order.get("rectified"):
         click.echo(printable(f"  rectification due {order['due']} ({order['reference']}): {order['finding']}"))
@@ -290,9 +319,11 @@ def _print_status(payload) -> None:
     if proposed:
         from orchestrator.files import shown
 
-        click.echo(f"  termination proposed at {proposed['at']}: {shown(proposed['path'] or '')} deleted in commit "
-                   f"{(proposed['commit'] or '')[:12]} (git author, unverified: {shown(proposed['author'] or '')}); "
-                   f"the unit confirms with: govcloud app terminate {payload['application']}")
+        click.echo(
+            f"  termination proposed at {proposed['at']}: {shown(proposed['path'] or '')} deleted in commit "
+            f"{(proposed['commit'] or '')[:12]} (git author, unverified: {shown(proposed['author'] or '')}); "
+            f"the unit confirms with: govcloud app terminate {payload['application']}"
+        )
     _print_deadlines(payload["deadlines"])
 
 
@@ -324,10 +355,12 @@ def _print_deadlines(items: list[dict]) -> None:
     for d in items:
         flag = " (provisional)" if d["provisional"] else ""
         done = f" done {d['done']}" if d["done"] else ""
-        click.echo(printable(
-            f"  {d['application']:<28} {d['name']:<20} due {d['due']}{flag} {d['status']:<6}"
-            f" {d['working_days']} wd{done} [{d['article']}]"
-        ))
+        click.echo(
+            printable(
+                f"  {d['application']:<28} {d['name']:<20} due {d['due']}{flag} {d['status']:<6}"
+                f" {d['working_days']} wd{done} [{d['article']}]"
+            )
+        )
 
 
 @cli.command(cls=Command)
@@ -358,8 +391,9 @@ def _print_changes(payload: dict) -> None:
 @click.option("--dry-run", is_flag=True, help="list what would be warned and removed, do nothing")
 @click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
 @step
-def expire(dry_run: bool, cloud: str | None, output: str, at: str | None, actor_name, actor_role, actor_unit,
-           actor_token_file) -> None:
+def expire(
+    dry_run: bool, cloud: str | None, output: str, at: str | None, actor_name, actor_role, actor_unit, actor_token_file
+) -> None:
     """Provider: warn test environments 3 days before expiry, remove them at expiry (Art. 13).
 
     A test environment is removed as govcloud reclaim removes one (stack, leftovers, clients,
@@ -378,6 +412,10 @@ def _print_expiry(r: dict) -> None:
     for a in r["actions"]:
         outcome = "would" if r["dry_run"] else ("FAILED" if a["error"] else "done")
         counts = ", ".join(f"{k} {n}" for k, n in a["deleted"].items())
-        click.echo(printable(f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']})"
-                             f"{'  (' + counts + ')' if counts else ''}{': ' + a['error'] if a['error'] else ''}"))
+        click.echo(
+            printable(
+                f"{outcome:<6} {a['action']:<7} {a['application']} test (expires {a['expires']})"
+                f"{'  (' + counts + ')' if counts else ''}{': ' + a['error'] if a['error'] else ''}"
+            )
+        )
     click.echo(f"{len(r['actions'])} action(s), {r['failed']} failed")

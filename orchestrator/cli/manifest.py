@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option
+from orchestrator.cli.root import cli
 from orchestrator.errors import UsageError
 
 

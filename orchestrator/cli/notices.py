@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, at_option, emit, make_actor, output_option, parse_at
+from orchestrator.cli.root import cli
 from orchestrator.errors import UsageError
 
 STATUSES = click.Choice(["pending", "sending", "sent", "failed"])
@@ -52,16 +52,28 @@ def notify_status(status: str | None, application: str | None, limit: int, outpu
 
 
 @cli.command()
-@click.option("--skip", type=click.Choice(["deadlines", "expire", "capacity", "drift", "cloud-drift", "backups", "deliver"]),
-              multiple=True,
-              help="leave out a step (repeatable), e.g. the cloud's where there is none")
+@click.option(
+    "--skip",
+    type=click.Choice(["deadlines", "expire", "capacity", "drift", "cloud-drift", "backups", "deliver"]),
+    multiple=True,
+    help="leave out a step (repeatable), e.g. the cloud's where there is none",
+)
 @click.option("--cloud", envvar="OS_CLOUD", help="cloud of clouds.yaml [env OS_CLOUD]")
 @click.option("--policy", type=click.Path(dir_okay=False), help="quota policy file (capacity threshold)")
 @actor_options
 @at_option
 @output_option
-def tick(skip: tuple[str, ...], cloud: str | None, policy: str | None, at: str | None, output: str,
-         actor_name, actor_role, actor_unit, actor_token_file) -> None:
+def tick(
+    skip: tuple[str, ...],
+    cloud: str | None,
+    policy: str | None,
+    at: str | None,
+    output: str,
+    actor_name,
+    actor_role,
+    actor_unit,
+    actor_token_file,
+) -> None:
     """The scheduled run, under the ledger's tick lease: deadline scan, expire, capacity, drift, cloud drift,
     backups, delivery.
 
@@ -72,8 +84,14 @@ def tick(skip: tuple[str, ...], cloud: str | None, policy: str | None, at: str |
     from orchestrator.services import tick as svc
 
     ledger = Ledger.open()
-    steps = svc.default_steps(ledger, _settings(), parse_at(at), cloud=cloud, policy=policy,
-                              actor=lambda: make_actor(actor_name, actor_role, actor_unit, actor_token_file))
+    steps = svc.default_steps(
+        ledger,
+        _settings(),
+        parse_at(at),
+        cloud=cloud,
+        policy=policy,
+        actor=lambda: make_actor(actor_name, actor_role, actor_unit, actor_token_file),
+    )
     report = svc.run(ledger, steps, frozenset(skip))
     emit(output, report.as_dict(), _print_tick)
     if report.failed:
@@ -84,8 +102,10 @@ def _print_delivery(r: dict) -> None:
     for m in r["messages"]:
         detail = f": {m['error']}" if m["error"] else ""
         click.echo(f"{m['outcome']:<10} {m['recipient']:<40} {len(m['notices'])} notice(s){detail}")
-    click.echo(f"{len(r['messages'])} digest(s): {r['sent']} sent, {r['retry']} to retry, {r['failed']} failed, "
-               f"{r['deferred']} deferred" + (" (dry run)" if r["dry_run"] else ""))
+    click.echo(
+        f"{len(r['messages'])} digest(s): {r['sent']} sent, {r['retry']} to retry, {r['failed']} failed, "
+        f"{r['deferred']} deferred" + (" (dry run)" if r["dry_run"] else "")
+    )
 
 
 def _print_status(r: dict) -> None:
@@ -96,8 +116,10 @@ def _print_status(r: dict) -> None:
         if n["status"] == "pending" and n["next_attempt"]:
             error = f" next try {n['next_attempt'][:19]} UTC{error}"
         topic = f"{n['kind']}:{n['topic']}" if n["topic"] else n["kind"]
-        click.echo(f"{n['status']:<8} {topic:<36} {plain(n['application']) or '-':<24} {n['environment'] or '-':<10} "
-                   f"due {n['due']} -> {plain(n['recipient'])} ({n['attempts']} attempt(s)){error}")
+        click.echo(
+            f"{n['status']:<8} {topic:<36} {plain(n['application']) or '-':<24} {n['environment'] or '-':<10} "
+            f"due {n['due']} -> {plain(n['recipient'])} ({n['attempts']} attempt(s)){error}"
+        )
     click.echo(", ".join(f"{k} {v}" for k, v in r["counts"].items()))
 
 

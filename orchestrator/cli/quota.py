@@ -6,14 +6,23 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import ENVIRONMENT, emit, output_option
+from orchestrator.cli.root import cli
 
-policy_option = click.option("--policy", type=click.Path(path_type=Path), default=None,
-                             help="quota policy file [default: quotas/policy.yaml or GOVCLOUD_QUOTA_POLICY]")
-manifests_option = click.option("--manifests", type=click.Path(path_type=Path), multiple=True, metavar="DIR",
-                                help="directory of the units' manifests (repeatable) [default: GOVCLOUD_MANIFESTS, "
-                                     "':'-separated, else ./manifests and examples/manifests]")
+policy_option = click.option(
+    "--policy",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="quota policy file [default: quotas/policy.yaml or GOVCLOUD_QUOTA_POLICY]",
+)
+manifests_option = click.option(
+    "--manifests",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    metavar="DIR",
+    help="directory of the units' manifests (repeatable) [default: GOVCLOUD_MANIFESTS, "
+    "':'-separated, else ./manifests and examples/manifests]",
+)
 cloud_option = click.option("--cloud", envvar="OS_CLOUD", default=None, help="cloud in clouds.yaml [default: OS_CLOUD]")
 
 
@@ -73,8 +82,12 @@ def quota_drift(app: str, env: str, manifests: tuple[Path, ...], cloud: str | No
 
 
 @cli.command()
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
-              help="warn at this share of capacity [default: the policy's, 0.70]")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="warn at this share of capacity [default: the policy's, 0.70]",
+)
 @policy_option
 @cloud_option
 @output_option
@@ -85,8 +98,10 @@ def capacity(threshold: float | None, policy: Path | None, cloud: str | None, ou
     payload = svc.capacity(cloud, threshold if threshold is not None else svc.policy(policy).capacity.threshold)
     emit(output, payload, _print_capacity)
     if payload["warnings"]:
-        click.echo(f"warning: at or above {payload['threshold']:.0%} of capacity (Art. 31): "
-                   + ", ".join(payload["warnings"]), err=True)
+        click.echo(
+            f"warning: at or above {payload['threshold']:.0%} of capacity (Art. 31): " + ", ".join(payload["warnings"]),
+            err=True,
+        )
         raise click.exceptions.Exit(1)
 
 
@@ -100,8 +115,10 @@ def _print_check(payload: dict) -> None:
         click.echo(f"{stack['stack']}: {'ok' if not stack['violations'] else ''}".rstrip())
         for v in stack["violations"]:
             figures = numbers(v["asked"], v["allowed"], v["used"])
-            click.echo(f"  {v['enforcement'].upper():9} {v['rule']}: {v['subject']}: {v['message']}"
-                       f"{f' ({figures})' if figures else ''} [{v['article']}]")
+            click.echo(
+                f"  {v['enforcement'].upper():9} {v['rule']}: {v['subject']}: {v['message']}"
+                f"{f' ({figures})' if figures else ''} [{v['article']}]"
+            )
     click.echo(f"{payload['mandatory']} mandatory violation(s); policy {payload['policy']}")
 
 
@@ -117,8 +134,12 @@ def _print_usage(payload: dict) -> None:
         for e in unit["environments"]:
             click.echo(row.format(f"{e['app']}/{e['env']}", *(e[m] for m in MEASURES)))
         click.echo(row.format("declared/limit", *(f"{unit['total'][m]}/{unit['limits'][m]}" for m in MEASURES)))
-        click.echo(row.format("declared of limit", *(
-            "-" if unit["percent"][m] is None else f"{unit['percent'][m]}%" for m in MEASURES)))
+        click.echo(
+            row.format(
+                "declared of limit",
+                *("-" if unit["percent"][m] is None else f"{unit['percent'][m]}%" for m in MEASURES),
+            )
+        )
         if unit["over"]:
             click.echo(f"  OVER LIMIT: {', '.join(unit['over'])}")
 

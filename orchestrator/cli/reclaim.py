@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import actor_options, make_actor, output_option, rich_safe
+from orchestrator.cli.root import cli
 from orchestrator.core.text import printable
 
 if TYPE_CHECKING:
@@ -26,8 +26,17 @@ if TYPE_CHECKING:
 @actor_options
 @output_option
 @click.pass_context
-def reclaim(ctx: click.Context, application: str, dry_run: bool, cloud: str | None, output: str,
-            actor_name, actor_role, actor_unit, actor_token_file) -> None:
+def reclaim(
+    ctx: click.Context,
+    application: str,
+    dry_run: bool,
+    cloud: str | None,
+    output: str,
+    actor_name,
+    actor_role,
+    actor_unit,
+    actor_token_file,
+) -> None:
     """Provider: reclaim every resource of APPLICATION after its termination (Art. 16, 3 working days).
 
     The authentication platform is reached with the variables govcloud up reads (GOVCLOUD_AUTH_REALM,
@@ -36,7 +45,7 @@ def reclaim(ctx: click.Context, application: str, dry_run: bool, cloud: str | No
     from orchestrator.services.reclaim import open_reclaimer
 
     actor = make_actor(actor_name, actor_role, actor_unit, actor_token_file)
-    with (JsonLines() if output == "json" else RichProgress()) as reporter:
+    with JsonLines() if output == "json" else RichProgress() as reporter:
         summary = open_reclaimer(actor, cloud, reporter).run(application, dry_run)
     reporter.summary(summary.as_dict())
     ctx.exit(1 if summary.failures else 0)
@@ -70,8 +79,14 @@ class RichProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.console = Console(stderr=True, highlight=False)
-        self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=self.console, transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
         self.tasks: dict[tuple[str, str], TaskID] = {}
         self.progress.start()
         return self
@@ -88,7 +103,9 @@ class RichProgress:
             self.progress.console.print(f"[red]✗ {rich_safe(f'{environment} {found.kind} {found.id}: {error}')}")
 
     def step(self, step) -> None:
-        style = {"done": "green", "failed": "red", "skipped": "yellow", "deferred": "yellow", "planned": "cyan"}.get(step.status, "")
+        style = {"done": "green", "failed": "red", "skipped": "yellow", "deferred": "yellow", "planned": "cyan"}.get(
+            step.status, ""
+        )
         counts = ", ".join(f"{k} {n}" for k, n in step.deleted.items())
         line = f"{step.environment:<10} {step.step:<8} {step.detail}{'  (' + counts + ')' if counts else ''}"
         self.progress.console.print(f"[{style}]{step.status:<8}[/] {rich_safe(line)}")
@@ -111,7 +128,9 @@ class RichProgress:
             click.echo(printable(f"  {s['note']}"))
         d = s["deadline"]
         if d:
-            click.echo(f"  reclamation due {d['due']} ({d['article']}): {'met' if d['met'] else 'NOT met'}, "
-                       f"{d['working_days']} working days since approval")
+            click.echo(
+                f"  reclamation due {d['due']} ({d['article']}): {'met' if d['met'] else 'NOT met'}, "
+                f"{d['working_days']} working days since approval"
+            )
         if not s["dry_run"]:
             click.echo("  reclaimed: recorded in the ledger" if s["reclaimed"] else "  not reclaimed: see above")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.lifecycle import Command
+from orchestrator.cli.root import cli
 from orchestrator.portal.config import DEV_FLAG, SESSION_KEY_ENV
 
 
@@ -13,8 +13,12 @@ from orchestrator.portal.config import DEV_FLAG, SESSION_KEY_ENV
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
-@click.option(DEV_FLAG, "dev_local", is_flag=True,
-              help="development only: serve 'auth: local', the actor chosen on a sign-in form (shown in red)")
+@click.option(
+    DEV_FLAG,
+    "dev_local",
+    is_flag=True,
+    help="development only: serve 'auth: local', the actor chosen on a sign-in form (shown in red)",
+)
 def serve(host: str, port: int, workers: int, dev_local: bool) -> None:
     """Serve the portal and the REST API (/api/v1, /openapi.json) over the ledger."""
     import os
@@ -30,7 +34,15 @@ def serve(host: str, port: int, workers: int, dev_local: bool) -> None:
     from orchestrator.portal.main import DEV_ENV
 
     os.environ[DEV_ENV] = "1" if dev_local else "0"  # read by each worker's app factory
-    click.echo(f"govcloud portal on http://{host}:{port}/" + ("  (DEVELOPMENT: auth local)" if dev_local else ""),
-               err=True)
-    uvicorn.run("orchestrator.portal.main:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, proxy_headers=True, log_level="info")
+    click.echo(
+        f"govcloud portal on http://{host}:{port}/" + ("  (DEVELOPMENT: auth local)" if dev_local else ""), err=True
+    )
+    uvicorn.run(
+        "orchestrator.portal.main:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from orchestrator.cli.root import cli
 from orchestrator.cli.common import emit, output_option, rich_safe
+from orchestrator.cli.root import cli
 from orchestrator.errors import UsageError
 
 
@@ -53,6 +53,10 @@ def unlock(stack: str, yes: bool) -> None:
     if not STACK_NAME.fullmatch(stack):
         raise UsageError(f"{stack!r} is not a stack name (UNIT.APP.ENV) [rule stack-name]")
     located = engine.locate()
-    cleared = stacklock.unlock(Ledger.open(), stack, lambda: engine.unlock(stack, located),
-                               lambda question: yes or click.confirm(question, default=False, err=True))
+    cleared = stacklock.unlock(
+        Ledger.open(),
+        stack,
+        lambda: engine.unlock(stack, located),
+        lambda question: yes or click.confirm(question, default=False, err=True),
+    )
     click.echo(f"{stack}: cleared {cleared}", err=True)

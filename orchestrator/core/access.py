@@ -84,8 +84,12 @@ class AssignmentDecision:
     """Anyone else's: not govcloud's to remove; listed for a person."""
 
 
-def decide_assignments(found: list[Assignment], unit: str, provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP,
-                       own_user_id: str | None = None) -> AssignmentDecision:
+def decide_assignments(
+    found: list[Assignment],
+    unit: str,
+    provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP,
+    own_user_id: str | None = None,
+) -> AssignmentDecision:
     """Split the assignments on an existing project of the application.
 
     >>> a = Assignment("p", "r1", "member", "group", "g1", "zwb-admins")

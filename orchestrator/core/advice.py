@@ -70,8 +70,13 @@ class _Deadline(Protocol):
 
 
 def unit_advice(
-    unit: str, candidates: Iterable[_Candidate], allocated: Mapping[str, int], limits: Mapping[str, int],
-    percent: Mapping[str, float | None], over: Iterable[str], deadlines: Iterable[_Deadline],
+    unit: str,
+    candidates: Iterable[_Candidate],
+    allocated: Mapping[str, int],
+    limits: Mapping[str, int],
+    percent: Mapping[str, float | None],
+    over: Iterable[str],
+    deadlines: Iterable[_Deadline],
 ) -> list[Advice]:
     """Advice from a unit's candidates, its use of its limits and its missed deadlines."""
     out = [Advice(c.kind, unit, c.application, c.env, c.resource, c.numbers) for c in candidates]
@@ -79,20 +84,47 @@ def unit_advice(
         pct = percent[m]
         if pct is not None and pct >= 100 * NEAR_LIMIT:
             code = "over-limit" if m in over else "near-limit"
-            out.append(Advice(code, unit, None, None, m, {"allocated": allocated[m], "limit": limits[m], "percent": pct}))
+            out.append(
+                Advice(code, unit, None, None, m, {"allocated": allocated[m], "limit": limits[m], "percent": pct})
+            )
     for d in deadlines:
         if d.status == "missed":
-            out.append(Advice("deadline-missed", unit, d.application, None, d.name, {
-                "due": d.due.isoformat(), "taken": d.taken, "allowed": d.allowed, "count": d.count,
-                "article": d.article}))
+            out.append(
+                Advice(
+                    "deadline-missed",
+                    unit,
+                    d.application,
+                    None,
+                    d.name,
+                    {
+                        "due": d.due.isoformat(),
+                        "taken": d.taken,
+                        "allowed": d.allowed,
+                        "count": d.count,
+                        "article": d.article,
+                    },
+                )
+            )
     return out
 
 
 def capacity_advice(assessed: Iterable[Assessment], threshold: float) -> list[Advice]:
     """Art. 31: each resource at or above the threshold starts an expansion."""
     return [
-        Advice("capacity-expand", None, None, None, a.resource, {
-            "percent": a.percent, "used": a.used, "capacity": a.capacity, "unit": a.unit,
-            "threshold": round(100 * threshold, 1)})
-        for a in assessed if a.status == "warn"
+        Advice(
+            "capacity-expand",
+            None,
+            None,
+            None,
+            a.resource,
+            {
+                "percent": a.percent,
+                "used": a.used,
+                "capacity": a.capacity,
+                "unit": a.unit,
+                "threshold": round(100 * threshold, 1),
+            },
+        )
+        for a in assessed
+        if a.status == "warn"
     ]

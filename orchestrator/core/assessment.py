@@ -65,13 +65,22 @@ class Assessment:
     units: tuple[UnitAssessment, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"year": self.year, "usage_known": self.usage_known, "cloud_error": self.cloud_error,
-                "units": [u.as_dict() for u in self.units]}
+        return {
+            "year": self.year,
+            "usage_known": self.usage_known,
+            "cloud_error": self.cloud_error,
+            "units": [u.as_dict() for u in self.units],
+        }
 
 
 def assess(
-    facts: Iterable[report.AppFacts], period: report.Period, calendar: Calendar, *,
-    used: Mapping[str, ProjectUsage] | None = None, unit: str | None = None, cloud_error: str | None = None,
+    facts: Iterable[report.AppFacts],
+    period: report.Period,
+    calendar: Calendar,
+    *,
+    used: Mapping[str, ProjectUsage] | None = None,
+    unit: str | None = None,
+    cloud_error: str | None = None,
 ) -> Assessment:
     """The Art. 45 figures of the year ``period`` for every unit (or only ``unit``)."""
     december = report.month(f"{period.start.year}-12")
@@ -113,5 +122,17 @@ def assess(
     return Assessment(period.label, used is not None, cloud_error, units)
 
 
-_COUNTS = ("declared", "on_cloud", "environments_judged", "inefficient", "production", "mlps_filed",
-           "catalogue_entries", "unconditional", "manifests", "manifests_valid", "deadlines_met", "deadlines_missed")
+_COUNTS = (
+    "declared",
+    "on_cloud",
+    "environments_judged",
+    "inefficient",
+    "production",
+    "mlps_filed",
+    "catalogue_entries",
+    "unconditional",
+    "manifests",
+    "manifests_valid",
+    "deadlines_met",
+    "deadlines_missed",
+)

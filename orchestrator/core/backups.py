@@ -126,19 +126,23 @@ def labels_from_description(text: str | None) -> dict[str, str]:
     found = {}
     for word in (text or "").split():
         key, sep, value = word.partition("=")
-        if sep and key.startswith(TAG_PREFIX) and key[len(TAG_PREFIX):] in LABEL_KEYS:
-            found[key[len(TAG_PREFIX):]] = value
+        if sep and key.startswith(TAG_PREFIX) and key[len(TAG_PREFIX) :] in LABEL_KEYS:
+            found[key[len(TAG_PREFIX) :]] = value
     return found
 
 
 def owned(backup: StoredBackup, app: str, env: str) -> bool:
     """Taken by govcloud for ``app``'s ``env``: all three labels there and matching."""
-    return (backup.labels.get("app") == app and backup.labels.get("env") == env
-            and backup.labels.get(BACKUP_LABEL) in (SCHEDULED, FINAL))
+    return (
+        backup.labels.get("app") == app
+        and backup.labels.get("env") == env
+        and backup.labels.get(BACKUP_LABEL) in (SCHEDULED, FINAL)
+    )
 
 
-def expired(backups: Iterable[StoredBackup], app: str, env: str, retention_days: int,
-            at: dt.datetime) -> list[StoredBackup]:
+def expired(
+    backups: Iterable[StoredBackup], app: str, env: str, retention_days: int, at: dt.datetime
+) -> list[StoredBackup]:
     """The backups retention removes at ``at``: ours, scheduled (never the final one), started more
     than ``retention_days`` whole days before ``at`` (one exactly that old is kept), and never the
     newest complete backup of a source, so a source whose backups stopped keeps its last good one."""
@@ -150,8 +154,9 @@ def expired(backups: Iterable[StoredBackup], app: str, env: str, retention_days:
         if b.status == COMPLETE and (key not in newest or b.created > newest[key].created):
             newest[key] = b
     keep = {b.id for b in newest.values()}
-    return sorted((b for b in mine if b.created < cutoff and b.id not in keep and b.status != RUNNING),
-                  key=lambda b: b.created)
+    return sorted(
+        (b for b in mine if b.created < cutoff and b.id not in keep and b.status != RUNNING), key=lambda b: b.created
+    )
 
 
 def latest(backups: Sequence[StoredBackup], kind: str | None = None) -> list[StoredBackup]:
@@ -168,8 +173,16 @@ def latest(backups: Sequence[StoredBackup], kind: str | None = None) -> list[Sto
 # --- restore ------------------------------------------------------------------------------------
 
 
-def restore_gate(backup: StoredBackup, app: str, target_env: str, *, replace: bool, live: str | None,
-                 approved: frozenset[str], production_data: bool) -> None:
+def restore_gate(
+    backup: StoredBackup,
+    app: str,
+    target_env: str,
+    *,
+    replace: bool,
+    live: str | None,
+    approved: frozenset[str],
+    production_data: bool,
+) -> None:
     """The rules of a restore of ``backup`` into ``target_env``; :class:`RuleError` when one says no.
 
     A restore makes new resources beside the live ones. It replaces live data (``replace``: the
@@ -179,31 +192,54 @@ def restore_gate(backup: StoredBackup, app: str, target_env: str, *, replace: bo
     ``productionData: true`` (``production_data``)."""
     source_env = backup.labels.get("env")
     if backup.labels.get("app") != app:
-        raise RuleError(f"backup {backup.id} does not belong to {app} (its labels name "
-                        f"{backup.labels.get('app') or 'no application'})", rule="backup-owner", article="Art. 30")
+        raise RuleError(
+            f"backup {backup.id} does not belong to {app} (its labels name "
+            f"{backup.labels.get('app') or 'no application'})",
+            rule="backup-owner",
+            article="Art. 30",
+        )
     if backup.status != COMPLETE:
-        raise RuleError(f"backup {backup.id} is {backup.status}, not complete: it cannot be restored",
-                        rule="backup-complete", article="Art. 30")
+        raise RuleError(
+            f"backup {backup.id} is {backup.status}, not complete: it cannot be restored",
+            rule="backup-complete",
+            article="Art. 30",
+        )
     if source_env == "production" and target_env != "production" and not production_data:
-        raise RuleError(f"backup {backup.id} holds production data and {target_env} does not declare "
-                        "productionData: true", rule="restore-production-data", article="Art. 22")
+        raise RuleError(
+            f"backup {backup.id} holds production data and {target_env} does not declare productionData: true",
+            rule="restore-production-data",
+            article="Art. 22",
+        )
     if not replace:
         return
     if source_env != target_env:
-        raise RuleError(f"--replace: backup {backup.id} is of {source_env}, not {target_env}; a backup replaces only "
-                        "its own environment's data (restore it beside instead)", rule="restore-replace",
-                        article="Art. 15")
+        raise RuleError(
+            f"--replace: backup {backup.id} is of {source_env}, not {target_env}; a backup replaces only "
+            "its own environment's data (restore it beside instead)",
+            rule="restore-replace",
+            article="Art. 15",
+        )
     if backup.kind == DATABASE:
-        raise RuleError("--replace: Trove restores a backup only into a new database instance; restore beside "
-                        "the live one (without --replace) and switch the application over",
-                        rule="restore-replace", article="Art. 30")
+        raise RuleError(
+            "--replace: Trove restores a backup only into a new database instance; restore beside "
+            "the live one (without --replace) and switch the application over",
+            rule="restore-replace",
+            article="Art. 30",
+        )
     if not live:
-        raise RuleError(f"--replace: {target_env} of {app} has no live {backup.kind} {backup.source} to replace",
-                        rule="restore-replace", article="Art. 15")
+        raise RuleError(
+            f"--replace: {target_env} of {app} has no live {backup.kind} {backup.source} to replace",
+            rule="restore-replace",
+            article="Art. 15",
+        )
     if live not in approved:
-        raise RuleError(f"--replace would overwrite the live data of {live} in {target_env}: the unit confirms "
-                        "that data loss and the e-gov office approves it first (govcloud data-loss confirm / "
-                        "approve)", rule="restore-replace-approved", article="Art. 15")
+        raise RuleError(
+            f"--replace would overwrite the live data of {live} in {target_env}: the unit confirms "
+            "that data loss and the e-gov office approves it first (govcloud data-loss confirm / "
+            "approve)",
+            rule="restore-replace-approved",
+            article="Art. 15",
+        )
 
 
 def check_restored(backup: StoredBackup, restored: Mapping[str, object]) -> str | None:
@@ -267,22 +303,33 @@ def final_backup(application: str, backup_id: str, record: Sequence[Entry]) -> E
     was taken (complete) for this application and not deleted since. :class:`RuleError` naming the
     rule otherwise. Another application's backup is not named (a unit must not learn of it)."""
     if not record:
-        raise RuleError(f"backup {backup_id} is not in the ledger's backup record: name a backup govcloud took "
-                        f"(govcloud backup list {application})", rule="final-backup-recorded", article="Art. 16")
+        raise RuleError(
+            f"backup {backup_id} is not in the ledger's backup record: name a backup govcloud took "
+            f"(govcloud backup list {application})",
+            rule="final-backup-recorded",
+            article="Art. 16",
+        )
     mine = [e for e in record if e.application == application]
     if not mine:
-        raise RuleError(f"backup {backup_id} is not a backup of {application}", rule="final-backup-owner",
-                        article="Art. 16")
+        raise RuleError(
+            f"backup {backup_id} is not a backup of {application}", rule="final-backup-owner", article="Art. 16"
+        )
     taken = next((e for e in mine if e.action == TAKEN), None)
     if taken is None:
-        raise RuleError(f"backup {backup_id} of {application} never completed (the record has it "
-                        f"{', '.join(sorted({e.action for e in mine}))}): a final backup must be complete",
-                        rule="final-backup-complete", article="Art. 16")
+        raise RuleError(
+            f"backup {backup_id} of {application} never completed (the record has it "
+            f"{', '.join(sorted({e.action for e in mine}))}): a final backup must be complete",
+            rule="final-backup-complete",
+            article="Art. 16",
+        )
     deleted = next((e for e in mine if e.action == DELETED), None)
     if deleted is not None:
-        raise RuleError(f"backup {backup_id} of {application} was deleted on {deleted.at:%Y-%m-%d %H:%M} "
-                        f"({deleted.detail.get('reason', 'deleted')}): name a backup that still exists",
-                        rule="final-backup-exists", article="Art. 16")
+        raise RuleError(
+            f"backup {backup_id} of {application} was deleted on {deleted.at:%Y-%m-%d %H:%M} "
+            f"({deleted.detail.get('reason', 'deleted')}): name a backup that still exists",
+            rule="final-backup-exists",
+            article="Art. 16",
+        )
     return taken
 
 
@@ -296,5 +343,13 @@ def archive_expired(record: Iterable[Entry], at: dt.datetime) -> list[Entry]:
     and whose archive copy has no ``deleted`` row yet, oldest first."""
     rows = list(record)
     gone = {e.backup_id for e in rows if e.action == DELETED and e.detail.get("archive_id")}
-    return sorted((e for e in rows if e.action == ARCHIVED and e.backup_id not in gone
-                   and dt.datetime.fromisoformat(str(e.detail["until"])) < at), key=lambda e: e.at)
+    return sorted(
+        (
+            e
+            for e in rows
+            if e.action == ARCHIVED
+            and e.backup_id not in gone
+            and dt.datetime.fromisoformat(str(e.detail["until"])) < at
+        ),
+        key=lambda e: e.at,
+    )

@@ -57,14 +57,16 @@ def assess(measure: Measure, threshold: float) -> Assessment:
     reason = ""
     if measure.used is None or measure.capacity is None or measure.capacity <= 0:
         percent, status = None, "unknown"
-        reason = measure.reason or ("the cloud reports no capacity" if measure.capacity is not None
-                                    else "the cloud did not report it")
+        reason = measure.reason or (
+            "the cloud reports no capacity" if measure.capacity is not None else "the cloud did not report it"
+        )
     else:
         ratio = measure.used / measure.capacity
         percent = round(ratio * 100, 1)
         status = "warn" if round(ratio, 9) >= threshold else "ok"
-    return Assessment(measure.resource, measure.used, measure.capacity, measure.unit, measure.source, percent, status,
-                      reason)
+    return Assessment(
+        measure.resource, measure.used, measure.capacity, measure.unit, measure.source, percent, status, reason
+    )
 
 
 def assess_all(measures: Iterable[Measure], threshold: float) -> list[Assessment]:

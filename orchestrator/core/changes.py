@@ -25,8 +25,14 @@ GROWTH_LIMIT = 0.5
 #: The resource totals whose growth beyond :data:`GROWTH_LIMIT` makes a change major.
 TOTALS = ("vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "database_instances")
 #: The kinds of change Art. 15 treats as major here; every finding of another kind is minor.
-MAJOR_KINDS = ("the MLPS level", "a database engine", "a new environment", "a removed data volume or database",
-               "new ingress from anywhere", "a resource total growing by more than 50%")
+MAJOR_KINDS = (
+    "the MLPS level",
+    "a database engine",
+    "a new environment",
+    "a removed data volume or database",
+    "new ingress from anywhere",
+    "a resource total growing by more than 50%",
+)
 MINOR = "minor: not " + ", ".join(MAJOR_KINDS[:-1]) + " or " + MAJOR_KINDS[-1] + " (Art. 15)"
 
 
@@ -51,9 +57,15 @@ def classify(old: Application, new: Application) -> list[Change]:
         return []
     changes: list[Change] = []
     if old.mlps_level != new.mlps_level:
-        changes.append(Change("major", "spec.mlpsLevel", "the MLPS level decides the protection the system needs: "
-                              "major (Art. 15, 40)", f"MLPS level {old.mlps_level} -> {new.mlps_level}",
-                              {"old": old.mlps_level, "new": new.mlps_level}))
+        changes.append(
+            Change(
+                "major",
+                "spec.mlpsLevel",
+                "the MLPS level decides the protection the system needs: major (Art. 15, 40)",
+                f"MLPS level {old.mlps_level} -> {new.mlps_level}",
+                {"old": old.mlps_level, "new": new.mlps_level},
+            )
+        )
     for section in ("metadata", "materials", "auth", "data_sharing", "backup"):
         before, after = _plain(getattr(old, section)), _plain(getattr(new, section))
         path = "metadata" if section == "metadata" else f"spec.{_camel(section)}"
@@ -61,9 +73,15 @@ def classify(old: Application, new: Application) -> list[Change]:
     for env, spec in new.environments.items():
         if env not in old.environments:
             t = totals(spec.resources).as_dict()
-            changes.append(Change("major", f"environments.{env}", "a new environment is major (Art. 15)",
-                                  f"environment {env} added ({t['servers']} servers, {t['vcpu']} vCPU, "
-                                  f"{t['volume_gb']} GB volumes)", {"environment": str(env), "totals": t}))
+            changes.append(
+                Change(
+                    "major",
+                    f"environments.{env}",
+                    "a new environment is major (Art. 15)",
+                    f"environment {env} added ({t['servers']} servers, {t['vcpu']} vCPU, {t['volume_gb']} GB volumes)",
+                    {"environment": str(env), "totals": t},
+                )
+            )
             continue
         before, after = old.environments[env], spec
         prefix = f"environments.{env}"
@@ -71,8 +89,9 @@ def classify(old: Application, new: Application) -> list[Change]:
             changes += _resource_findings(d)
         changes += _totals(before.resources, after.resources, f"{prefix}.resources")
     for env in old.environments.keys() - new.environments.keys():
-        changes.append(Change("minor", f"environments.{env}", MINOR, f"environment {env} removed",
-                              {"environment": str(env)}))
+        changes.append(
+            Change("minor", f"environments.{env}", MINOR, f"environment {env} removed", {"environment": str(env)})
+        )
     if not changes:  # the same content in another order or form
         changes.append(Change("minor", "", MINOR, "the same content in another order (the digest differs)"))
     return changes
@@ -172,24 +191,45 @@ def _resource_findings(d: _Diff) -> list[Change]:
     if section == "securityGroups":
         return _group_findings(d, parts)
     if section == "databases" and len(parts) == 5 and d.op == "removed":
-        return [Change("major", d.path, "removing a database removes its data: major (Art. 15)",
-                       f"database {parts[4]} removed", {"op": "removed", "database": d.old})]
+        return [
+            Change(
+                "major",
+                d.path,
+                "removing a database removes its data: major (Art. 15)",
+                f"database {parts[4]} removed",
+                {"op": "removed", "database": d.old},
+            )
+        ]
     if section == "databases" and parts[5:] == ["engine"]:
-        return [Change("major", d.path, "a database engine change is major (Art. 15)",
-                       f"database {parts[4]} engine {d.old} -> {d.new}", {"op": "changed", "old": d.old, "new": d.new})]
+        return [
+            Change(
+                "major",
+                d.path,
+                "a database engine change is major (Art. 15)",
+                f"database {parts[4]} engine {d.old} -> {d.new}",
+                {"op": "changed", "old": d.old, "new": d.new},
+            )
+        ]
     found = [_minor(d)]
     if section == "servers" and len(parts) == 5 and d.op == "removed":
         found += [_volume_removed(f"{d.path}.volumes.{v['name']}", v) for v in d.old.get("volumes", [])]
-    elif (section == "servers" and parts[5:6] == ["volumes"] and len(parts) == 7 or section == "volumes"
-          and len(parts) == 5) and d.op == "removed":
+    elif (
+        (section == "servers" and parts[5:6] == ["volumes"] and len(parts) == 7)
+        or (section == "volumes" and len(parts) == 5)
+    ) and d.op == "removed":
         found = [_volume_removed(d.path, d.old)]
     return found
 
 
 def _volume_removed(path: str, volume: dict[str, Any]) -> Change:
     name = path.split(".resources.", 1)[1]
-    return Change("major", path, "removing a data volume removes its data: major (Art. 15)",
-                  f"data volume {name} removed ({volume['sizeGb']} GB)", {"op": "removed", "volume": volume})
+    return Change(
+        "major",
+        path,
+        "removing a data volume removes its data: major (Art. 15)",
+        f"data volume {name} removed ({volume['sizeGb']} GB)",
+        {"op": "removed", "volume": volume},
+    )
 
 
 def _group_findings(d: _Diff, parts: list[str]) -> list[Change]:
@@ -197,8 +237,13 @@ def _group_findings(d: _Diff, parts: list[str]) -> list[Change]:
     group = parts[4] if len(parts) > 4 else ""
     if len(parts) == 5 and d.op in ("added", "removed"):  # a whole group: its rules one by one
         value = d.new if d.op == "added" else d.old
-        head = Change("minor", d.path, MINOR, f"security group {group} {d.op} ({len(value.get('rules', []))} rules)",
-                      {"op": d.op, "group": group})
+        head = Change(
+            "minor",
+            d.path,
+            MINOR,
+            f"security group {group} {d.op} ({len(value.get('rules', []))} rules)",
+            {"op": d.op, "group": group},
+        )
         return [head] + [_rule_finding(f"{d.path}.rules", group, d.op, r) for r in value.get("rules", [])]
     if parts[5:] == ["rules"] and d.op in ("added", "removed"):
         return [_rule_finding(d.path, group, d.op, d.new if d.op == "added" else d.old)]
@@ -207,12 +252,23 @@ def _group_findings(d: _Diff, parts: list[str]) -> list[Change]:
 
 def _rule_finding(path: str, group: str, op: str, data: dict[str, Any]) -> Change:
     rule = Rule.model_validate(data)
-    ports = "all ports" if rule.ports is None else (
-        f"port {rule.ports.min}" if rule.ports.min == rule.ports.max else f"ports {rule.ports.min}-{rule.ports.max}")
+    ports = (
+        "all ports"
+        if rule.ports is None
+        else (
+            f"port {rule.ports.min}" if rule.ports.min == rule.ports.max else f"ports {rule.ports.min}-{rule.ports.max}"
+        )
+    )
     remote = rule.remote_cidr or f"group {rule.remote_group}"
     where = "from" if rule.direction == "ingress" else "to"
-    detail = {"op": op, "group": group, "direction": rule.direction, "protocol": rule.protocol,
-              "ports": None if rule.ports is None else [rule.ports.min, rule.ports.max], "remote": remote}
+    detail = {
+        "op": op,
+        "group": group,
+        "direction": rule.direction,
+        "protocol": rule.protocol,
+        "ports": None if rule.ports is None else [rule.ports.min, rule.ports.max],
+        "remote": remote,
+    }
     what = f"{rule.direction} rule {op} in group {group}: {rule.protocol} {ports} {where} {remote}"
     if op == "added" and rule.direction == "ingress" and rule.is_open_to_world:
         return Change("major", path, f"new ingress from anywhere ({rule.remote_cidr}) is major (Art. 15)", what, detail)
@@ -232,12 +288,30 @@ def _totals(before: Any, after: Any, prefix: str) -> list[Change]:
         old, new = old_t[key], new_t[key]
         if old == new:
             continue
-        grow = f"+{(new - old) * 100 // old}%" if old and new > old else ("from 0" if not old else f"{(new - old) * 100 // old}%")
+        grow = (
+            f"+{(new - old) * 100 // old}%"
+            if old and new > old
+            else ("from 0" if not old else f"{(new - old) * 100 // old}%")
+        )
         detail = {"total": key, "old": old, "new": new}
         if new > old * (1 + GROWTH_LIMIT):
-            found.append(Change("major", f"{prefix}.{key}", f"grows by more than 50% ({grow}): major (Art. 15)",
-                                f"{key} {old} -> {new} ({grow})", detail))
+            found.append(
+                Change(
+                    "major",
+                    f"{prefix}.{key}",
+                    f"grows by more than 50% ({grow}): major (Art. 15)",
+                    f"{key} {old} -> {new} ({grow})",
+                    detail,
+                )
+            )
         else:
-            found.append(Change("minor", f"{prefix}.{key}", f"minor: changes by {grow}, within the 50% a minor "
-                                "change may grow (Art. 15)", f"{key} {old} -> {new}", detail))
+            found.append(
+                Change(
+                    "minor",
+                    f"{prefix}.{key}",
+                    f"minor: changes by {grow}, within the 50% a minor change may grow (Art. 15)",
+                    f"{key} {old} -> {new}",
+                    detail,
+                )
+            )
     return found

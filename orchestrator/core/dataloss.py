@@ -36,12 +36,35 @@ KINDS = {VOLUME: "volume", DATABASE: "database instance", CONTAINER: "container"
 #: in the names the bridged provider gives them). ``name`` of a volume or container updates in
 #: place, but the program names resources by their logical name, so a rename is a new URN.
 REPLACED_BY: dict[str, frozenset[str]] = {
-    VOLUME: frozenset({"region", "availabilityZone", "snapshotId", "sourceVolId", "imageId", "backupId",
-                       "consistencyGroupId", "sourceReplica"}),
+    VOLUME: frozenset(
+        {
+            "region",
+            "availabilityZone",
+            "snapshotId",
+            "sourceVolId",
+            "imageId",
+            "backupId",
+            "consistencyGroupId",
+            "sourceReplica",
+        }
+    ),
     DATABASE: frozenset({"name", "datastore", "networks", "databases", "users", "volumeType"}),
     CONTAINER: frozenset({"region", "storageClass", "storagePolicy"}),
-    SERVER: frozenset({"region", "userData", "availabilityZone", "availabilityZoneHints", "networks", "networkMode",
-                       "configDrive", "keyPair", "blockDevices", "schedulerHints", "hypervisorHostname"}),
+    SERVER: frozenset(
+        {
+            "region",
+            "userData",
+            "availabilityZone",
+            "availabilityZoneHints",
+            "networks",
+            "networkMode",
+            "configDrive",
+            "keyPair",
+            "blockDevices",
+            "schedulerHints",
+            "hypervisorHostname",
+        }
+    ),
 }
 #: Server inputs whose change rebuilds the server in place: its root disk is re-imaged.
 REBUILT_BY = frozenset({"imageName", "imageId"})
@@ -70,8 +93,14 @@ class DataStep:
         return f"{verb}: {self.kind} {self.name} ({self.action}: {self.reason})"
 
     def as_dict(self) -> dict[str, str]:
-        return {"action": self.action, "type": self.type, "kind": self.kind, "name": self.name,
-                "reason": self.reason, "summary": str(self)}
+        return {
+            "action": self.action,
+            "type": self.type,
+            "kind": self.kind,
+            "name": self.name,
+            "reason": self.reason,
+            "summary": str(self),
+        }
 
 
 @dataclass(frozen=True)
@@ -123,8 +152,13 @@ def data_bearing(type_: str, name: str, disposable: Collection[str]) -> bool:
     return type_ in KINDS and not (type_ == SERVER and name in disposable)
 
 
-def data_changes(before: Iterable[PlannedResource], after: Iterable[PlannedResource], disposable: Collection[str],
-                 old_digest: str = "", new_digest: str = "") -> DataChanges:
+def data_changes(
+    before: Iterable[PlannedResource],
+    after: Iterable[PlannedResource],
+    disposable: Collection[str],
+    old_digest: str = "",
+    new_digest: str = "",
+) -> DataChanges:
     """The data steps from the plan ``before`` to the plan ``after`` of one stack.
 
     ``disposable`` names the instances of ``stateless`` servers on either side.
@@ -135,8 +169,14 @@ def data_changes(before: Iterable[PlannedResource], after: Iterable[PlannedResou
     resizes: list[Resize] = []
     for gone in diff.removed:
         if data_bearing(gone.type, gone.name, disposable):
-            steps.append(DataStep("delete", gone.type, gone.name, "no longer in the manifest (removed, renamed, "
-                                  "or a lower count): the engine deletes it"))
+            steps.append(
+                DataStep(
+                    "delete",
+                    gone.type,
+                    gone.name,
+                    "no longer in the manifest (removed, renamed, or a lower count): the engine deletes it",
+                )
+            )
     for changed in diff.changed:
         if not data_bearing(changed.type, changed.name, disposable):
             continue
@@ -149,19 +189,36 @@ def data_changes(before: Iterable[PlannedResource], after: Iterable[PlannedResou
             resize = _resize(changed.name, props)
             shrink = next((p for p in props if p.path == "size" and _smaller(p)), None)
             if shrink is not None:
-                steps.append(DataStep("refused", DATABASE, changed.name,
-                                      f"size {shrink.before} -> {shrink.after} GB: Trove cannot shrink a volume"))
+                steps.append(
+                    DataStep(
+                        "refused",
+                        DATABASE,
+                        changed.name,
+                        f"size {shrink.before} -> {shrink.after} GB: Trove cannot shrink a volume",
+                    )
+                )
             elif resize is not None:
                 resizes.append(resize)
         shrink = next((p for p in props if changed.type == VOLUME and p.path == "size" and _smaller(p)), None)
         if shrink is not None:
-            steps.append(DataStep("refused", VOLUME, changed.name,
-                                  f"size {shrink.before} -> {shrink.after} GB: Cinder cannot shrink a volume"))
+            steps.append(
+                DataStep(
+                    "refused",
+                    VOLUME,
+                    changed.name,
+                    f"size {shrink.before} -> {shrink.after} GB: Cinder cannot shrink a volume",
+                )
+            )
         image = next((p for p in props if changed.type == SERVER and p.path in REBUILT_BY), None)
         if image is not None:
-            steps.append(DataStep("rebuild", SERVER, changed.name,
-                                  f"{image.path} {image.before} -> {image.after}: the server is rebuilt, "
-                                  "its root disk re-imaged"))
+            steps.append(
+                DataStep(
+                    "rebuild",
+                    SERVER,
+                    changed.name,
+                    f"{image.path} {image.before} -> {image.after}: the server is rebuilt, its root disk re-imaged",
+                )
+            )
     first = frozenset(r.name for r in diff.removed if r.type in (SERVER, VOLUME))
     return DataChanges(tuple(steps), tuple(resizes), first)
 
@@ -180,12 +237,18 @@ class EngineStep(Protocol):
 
 
 #: Preview operations that delete a resource's current object (``protected``: the engine refused it).
-_DESTROYING_OPS: dict[str, Action] = {"delete": "delete", "delete-replaced": "replace", "replace": "replace",
-                   "create-replacement": "replace", "protected": "replace"}
+_DESTROYING_OPS: dict[str, Action] = {
+    "delete": "delete",
+    "delete-replaced": "replace",
+    "replace": "replace",
+    "create-replacement": "replace",
+    "protected": "replace",
+}
 
 
-def engine_data_steps(steps: Iterable[EngineStep], disposable: Collection[str],
-                      release: Collection[str] = ()) -> list[DataStep]:
+def engine_data_steps(
+    steps: Iterable[EngineStep], disposable: Collection[str], release: Collection[str] = ()
+) -> list[DataStep]:
     """The data steps a real preview shows that ``release`` does not allow: where the offline
     comparison cannot tell (the state differs from the running manifest's plan, the program changed)."""
     found: dict[str, DataStep] = {}
@@ -194,8 +257,11 @@ def engine_data_steps(steps: Iterable[EngineStep], disposable: Collection[str],
             continue
         action = _DESTROYING_OPS.get(step.op)
         if action is not None:
-            why = ("the engine refused it: it is protected" if step.op == "protected"
-                   else f"the engine would {step.op} it" + (f" ({', '.join(step.diffs)})" if step.diffs else ""))
+            why = (
+                "the engine refused it: it is protected"
+                if step.op == "protected"
+                else f"the engine would {step.op} it" + (f" ({', '.join(step.diffs)})" if step.diffs else "")
+            )
             found[step.name] = DataStep(action, step.type, step.name, f"preview: {why}")
         elif step.op == "update" and step.type == SERVER and REBUILT_BY & set(step.diffs):
             found[step.name] = DataStep("rebuild", SERVER, step.name, "preview: the engine would rebuild it (image)")

@@ -49,8 +49,10 @@ def expected(app: Application, env: Environment) -> list[Access]:
     """Every database of ``env`` of ``app``: its port from the environment's subnet only."""
     resources = app.environments[env].resources
     subnet = sizing.subnet_cidr(env, sizing.quotas(resources).network["port"])
-    return [Access(naming.resource_name(app.id, db.name), db.engine, PORTS[db.engine], (subnet,))
-            for db in resources.databases]
+    return [
+        Access(naming.resource_name(app.id, db.name), db.engine, PORTS[db.engine], (subnet,))
+        for db in resources.databases
+    ]
 
 
 def differences(wanted: list[Access], found: list[Observed]) -> list[str]:
@@ -64,15 +66,19 @@ def differences(wanted: list[Access], found: list[Observed]) -> list[str]:
             out.append(f"database {access.instance}: not found in Trove")
             continue
         if sorted(seen.allowed_cidrs) != sorted(access.cidrs):
-            out.append(f"database {access.instance}: Trove access allows {list(seen.allowed_cidrs) or 'anyone'}, "
-                       f"the manifest {list(access.cidrs)}")
+            out.append(
+                f"database {access.instance}: Trove access allows {list(seen.allowed_cidrs) or 'anyone'}, "
+                f"the manifest {list(access.cidrs)}"
+            )
         allowed = {("tcp", access.port, access.port, c) for c in access.cidrs}
         for rule in seen.ingress:
             if rule not in allowed:
                 protocol, low, high, remote = rule
                 ports = "all ports" if low is None else f"{low}-{high}" if low != high else str(low)
-                out.append(f"database {access.instance}: its security group lets in {protocol} {ports} "
-                           f"from {remote or 'anywhere'}")
+                out.append(
+                    f"database {access.instance}: its security group lets in {protocol} {ports} "
+                    f"from {remote or 'anywhere'}"
+                )
         if not seen.ingress:
             out.append(f"database {access.instance}: its security group lets nobody in")
     return out

@@ -80,8 +80,9 @@ def path_problem(path: str) -> str | None:
 IMPORTED = SharedPath("(imported by stacks/)", "program", "a module the Pulumi program imports")
 
 
-def shared_hits(paths: Iterable[str], program: Collection[str] = frozenset(),
-                shared: Sequence[SharedPath] = SHARED) -> list[tuple[str, SharedPath]]:
+def shared_hits(
+    paths: Iterable[str], program: Collection[str] = frozenset(), shared: Sequence[SharedPath] = SHARED
+) -> list[tuple[str, SharedPath]]:
     """Each changed path that is a shared file, with the rule that says what it affects: the first
     *program* rule of ``shared`` it matches, else :data:`IMPORTED` when it is one of ``program``
     (the modules the program imports), else the first rule it matches."""
@@ -98,8 +99,9 @@ def shared_hits(paths: Iterable[str], program: Collection[str] = frozenset(),
 def is_program(path: str, program: Collection[str] = frozenset(), shared: Sequence[SharedPath] = SHARED) -> bool:
     """Is ``path`` part of the program: one of its modules or a *program* shared file?
     ``__pycache__`` never is."""
-    return "__pycache__/" not in path and (path in program or any(
-        s.affects == "program" and fnmatchcase(path, s.pattern) for s in shared))
+    return "__pycache__/" not in path and (
+        path in program or any(s.affects == "program" and fnmatchcase(path, s.pattern) for s in shared)
+    )
 
 
 def program_fingerprint(files: Mapping[str, bytes]) -> str:

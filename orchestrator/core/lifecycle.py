@@ -34,8 +34,21 @@ TERMINATION_APPROVED, RECLAIMED = "termination-approved", "reclaimed"
 #: Art. 21: during testing the unit adjusts (a revised manifest) and the office reviews it again.
 ADJUSTMENT_SUBMITTED, ADJUSTMENT_REJECTED = "adjustment-submitted", "adjustment-rejected"
 STATES = (
-    NEW, SUBMITTED, REJECTED, ACCEPTED, REVIEWED, TESTING, ADJUSTMENT_SUBMITTED, ADJUSTMENT_REJECTED, TRIAL,
-    PRODUCTION, CHANGE_REQUESTED, CHANGE_APPROVED, TERMINATION_REQUESTED, BACKUP_CONFIRMED, TERMINATION_APPROVED,
+    NEW,
+    SUBMITTED,
+    REJECTED,
+    ACCEPTED,
+    REVIEWED,
+    TESTING,
+    ADJUSTMENT_SUBMITTED,
+    ADJUSTMENT_REJECTED,
+    TRIAL,
+    PRODUCTION,
+    CHANGE_REQUESTED,
+    CHANGE_APPROVED,
+    TERMINATION_REQUESTED,
+    BACKUP_CONFIRMED,
+    TERMINATION_APPROVED,
     RECLAIMED,
 )
 #: After an applied change the application returns to the state it was operating in.
@@ -150,7 +163,9 @@ class Transition:
     environment: str | None = None
 
 
-def _t(event: str, sources: str, target: str | None, role: str, article: str, doc: str, env: str | None = None) -> Transition:
+def _t(
+    event: str, sources: str, target: str | None, role: str, article: str, doc: str, env: str | None = None
+) -> Transition:
     return Transition(event, frozenset(sources.split()), target, frozenset([role]), article, doc, env)
 
 
@@ -158,68 +173,216 @@ _OPERATING = f"{TESTING} {TRIAL} {PRODUCTION}"
 _ADJUSTING = f"{ADJUSTMENT_SUBMITTED} {ADJUSTMENT_REJECTED}"  #: testing, with a revised manifest pending or refused
 #: Where an up may change a live environment, and so destroy data.
 _MAY_LOSE_DATA = f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED}"
-_TEST_MAY_LIVE = (f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} "
-                  f"{BACKUP_CONFIRMED} {TERMINATION_APPROVED}")
+_TEST_MAY_LIVE = (
+    f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED} {TERMINATION_REQUESTED} "
+    f"{BACKUP_CONFIRMED} {TERMINATION_APPROVED}"
+)
 TRANSITIONS: tuple[Transition, ...] = (
     _t("submitted", f"{NEW} {REJECTED}", SUBMITTED, UNIT, "Art. 11", "the unit submits (or resubmits) its manifest"),
     _t("accepted", SUBMITTED, ACCEPTED, EGOV, "Art. 12", "the e-gov office accepts the application"),
     _t("rejected", SUBMITTED, REJECTED, EGOV, "Art. 12", "the e-gov office rejects it, with reasons"),
     _t("reviewed", ACCEPTED, REVIEWED, EGOV, "Art. 12", "the review opinion: complete, resources reasonable"),
-    _t("approved", f"{REVIEWED} {TESTING}", None, EGOV, "Art. 13", "the test environment is approved for a digest", "test"),
+    _t(
+        "approved",
+        f"{REVIEWED} {TESTING}",
+        None,
+        EGOV,
+        "Art. 13",
+        "the test environment is approved for a digest",
+        "test",
+    ),
     _t("approved", f"{TESTING} {TRIAL}", None, EGOV, "Art. 14", "the trial run is approved for a digest", "trial"),
     _t("approved", f"{TRIAL} {PRODUCTION}", None, EGOV, "Art. 14", "production is approved for a digest", "production"),
     _t("provisioned", f"{REVIEWED} {TESTING}", TESTING, PROVIDER, "Art. 13", "the test environment is ready", "test"),
     _t("provisioned", f"{TESTING} {TRIAL}", TRIAL, PROVIDER, "Art. 14", "the trial environment is open", "trial"),
     _t("provisioned", f"{TRIAL} {PRODUCTION}", PRODUCTION, PROVIDER, "Art. 14", "production is open", "production"),
     _t("provisioned", CHANGE_APPROVED, RESUME, PROVIDER, "Art. 15", "an approved change is applied to an environment"),
-    _t(REAPPLIED, f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 31",
-       "a live environment is applied again at the digest it runs (the program or its templates changed)"),
+    _t(
+        REAPPLIED,
+        f"{_OPERATING} {_ADJUSTING} {CHANGE_REQUESTED} {CHANGE_APPROVED}",
+        None,
+        PROVIDER,
+        "Art. 31",
+        "a live environment is applied again at the digest it runs (the program or its templates changed)",
+    ),
     _t("extended", f"{TESTING} {_ADJUSTING}", None, EGOV, "Art. 13", "the e-gov office extends the test period"),
-    _t("adjustment-submitted", f"{TESTING} {ADJUSTMENT_REJECTED}", ADJUSTMENT_SUBMITTED, UNIT, "Art. 21",
-       "during testing the unit submits a revised manifest (after a failed evaluation, or any adjustment)"),
-    _t("adjustment-rejected", ADJUSTMENT_SUBMITTED, ADJUSTMENT_REJECTED, EGOV, "Art. 12, 21",
-       "the e-gov office refuses the revised manifest, with reasons; the unit submits another"),
-    _t("adjustment-reviewed", ADJUSTMENT_SUBMITTED, TESTING, EGOV, "Art. 12, 21",
-       "the review opinion on the revised manifest; the office then approves it for test"),
+    _t(
+        "adjustment-submitted",
+        f"{TESTING} {ADJUSTMENT_REJECTED}",
+        ADJUSTMENT_SUBMITTED,
+        UNIT,
+        "Art. 21",
+        "during testing the unit submits a revised manifest (after a failed evaluation, or any adjustment)",
+    ),
+    _t(
+        "adjustment-rejected",
+        ADJUSTMENT_SUBMITTED,
+        ADJUSTMENT_REJECTED,
+        EGOV,
+        "Art. 12, 21",
+        "the e-gov office refuses the revised manifest, with reasons; the unit submits another",
+    ),
+    _t(
+        "adjustment-reviewed",
+        ADJUSTMENT_SUBMITTED,
+        TESTING,
+        EGOV,
+        "Art. 12, 21",
+        "the review opinion on the revised manifest; the office then approves it for test",
+    ),
     _t("expiry-warned", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment expires soon"),
     _t("test-expired", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13", "the test environment was destroyed at expiry"),
-    _t("test-passed", f"{TESTING} {CHANGE_REQUESTED}", None, EGOV, "Art. 21", "the e-gov office records a passed performance and security test"),
-    _t("change-requested", f"{TRIAL} {PRODUCTION}", CHANGE_REQUESTED, UNIT, "Art. 15", "the unit requests a change (new manifest)"),
+    _t(
+        "test-passed",
+        f"{TESTING} {CHANGE_REQUESTED}",
+        None,
+        EGOV,
+        "Art. 21",
+        "the e-gov office records a passed performance and security test",
+    ),
+    _t(
+        "change-requested",
+        f"{TRIAL} {PRODUCTION}",
+        CHANGE_REQUESTED,
+        UNIT,
+        "Art. 15",
+        "the unit requests a change (new manifest)",
+    ),
     _t("change-approved", CHANGE_REQUESTED, CHANGE_APPROVED, EGOV, "Art. 15", "the e-gov office approves the change"),
-    Transition(TERMINATION_PROPOSED, frozenset(f"{REVIEWED} {_OPERATING} {_ADJUSTING}".split()), None,
-               frozenset([PROVIDER, UNIT]), "Art. 16",
-               "a pipeline saw the manifest deleted: a proposal the unit confirms with termination-requested"),
-    _t("termination-requested", f"{REVIEWED} {_OPERATING} {_ADJUSTING}", TERMINATION_REQUESTED, UNIT, "Art. 16",
-       "the unit requests termination"),
-    _t("backup-confirmed", TERMINATION_REQUESTED, BACKUP_CONFIRMED, UNIT, "Art. 16", "the unit has taken its data off and backed it up"),
-    _t("termination-approved", BACKUP_CONFIRMED, TERMINATION_APPROVED, EGOV, "Art. 16", "the e-gov office approves the termination"),
-    _t("reclaim-step", TERMINATION_APPROVED, None, PROVIDER, "Art. 16", "one step of a reclamation run (destroy, sweep, clients, project, stack, verify)"),
-    _t("reclaim-step", _TEST_MAY_LIVE, None, PROVIDER, "Art. 13",
-       "one step of removing an expired test environment (govcloud expire), as a reclamation run removes one", "test"),
+    Transition(
+        TERMINATION_PROPOSED,
+        frozenset(f"{REVIEWED} {_OPERATING} {_ADJUSTING}".split()),
+        None,
+        frozenset([PROVIDER, UNIT]),
+        "Art. 16",
+        "a pipeline saw the manifest deleted: a proposal the unit confirms with termination-requested",
+    ),
+    _t(
+        "termination-requested",
+        f"{REVIEWED} {_OPERATING} {_ADJUSTING}",
+        TERMINATION_REQUESTED,
+        UNIT,
+        "Art. 16",
+        "the unit requests termination",
+    ),
+    _t(
+        "backup-confirmed",
+        TERMINATION_REQUESTED,
+        BACKUP_CONFIRMED,
+        UNIT,
+        "Art. 16",
+        "the unit has taken its data off and backed it up",
+    ),
+    _t(
+        "termination-approved",
+        BACKUP_CONFIRMED,
+        TERMINATION_APPROVED,
+        EGOV,
+        "Art. 16",
+        "the e-gov office approves the termination",
+    ),
+    _t(
+        "reclaim-step",
+        TERMINATION_APPROVED,
+        None,
+        PROVIDER,
+        "Art. 16",
+        "one step of a reclamation run (destroy, sweep, clients, project, stack, verify)",
+    ),
+    _t(
+        "reclaim-step",
+        _TEST_MAY_LIVE,
+        None,
+        PROVIDER,
+        "Art. 13",
+        "one step of removing an expired test environment (govcloud expire), as a reclamation run removes one",
+        "test",
+    ),
     _t("reclaimed", TERMINATION_APPROVED, RECLAIMED, PROVIDER, "Art. 16", "the provider has reclaimed every resource"),
-    _t(DATA_LOSS_CONFIRMED, _MAY_LOSE_DATA, None, UNIT, "Art. 15",
-       "the unit confirms, with its backup evidence, that an up of a digest may destroy the data of named resources"),
-    _t(DATA_LOSS_APPROVED, _MAY_LOSE_DATA, None, EGOV, "Art. 15",
-       "the e-gov office approves the data loss the unit confirmed: up may destroy exactly those resources"),
-    _t(APPROVAL_GIVEN, f"{TRIAL} {PRODUCTION}", None, EGOV, "Art. 14",
-       "one office member approves production where the policy's quorum asks for more distinct approvers",
-       "production"),
-    _t(APPROVAL_GIVEN, f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}", None, EGOV, "Art. 15-16",
-       "one office member approves a major change or a termination where the quorum asks for more"),
-    _t(APPROVAL_WITHDRAWN, f"{TRIAL} {PRODUCTION}", None, EGOV, "Art. 14",
-       "an office member withdraws their approval of production before the quorum is reached", "production"),
-    _t(APPROVAL_WITHDRAWN, f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}", None, EGOV, "Art. 15-16",
-       "an office member withdraws their approval of a major change or a termination before the quorum is reached"),
-    _t(SUSPENDED, _MAY_LOSE_DATA, None, EGOV, "Art. 37",
-       "a security inspection found a high risk: the system is suspended (servers off, public ingress withdrawn) "
-       "until rectified; the provider's up applies it"),
-    _t(RECTIFICATION_ORDERED, _MAY_LOSE_DATA, None, EGOV, "Art. 37",
-       "a security inspection found a lower risk: the unit rectifies it by the date the office sets"),
-    _t(RECTIFIED, _MAY_LOSE_DATA, None, EGOV, "Art. 37",
-       "the office accepts the rectification evidence: a suspension is lifted (the provider's up restores it)"),
-    _t(PROVISION_FAILED, f"{REVIEWED} {_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}", None, PROVIDER, "Art. 15",
-       "an up failed or left the cloud different from the plan; an approved change returns to the operating "
-       "state, so the unit may request a revert or a new change"),
+    _t(
+        DATA_LOSS_CONFIRMED,
+        _MAY_LOSE_DATA,
+        None,
+        UNIT,
+        "Art. 15",
+        "the unit confirms, with its backup evidence, that an up of a digest may destroy the data of named resources",
+    ),
+    _t(
+        DATA_LOSS_APPROVED,
+        _MAY_LOSE_DATA,
+        None,
+        EGOV,
+        "Art. 15",
+        "the e-gov office approves the data loss the unit confirmed: up may destroy exactly those resources",
+    ),
+    _t(
+        APPROVAL_GIVEN,
+        f"{TRIAL} {PRODUCTION}",
+        None,
+        EGOV,
+        "Art. 14",
+        "one office member approves production where the policy's quorum asks for more distinct approvers",
+        "production",
+    ),
+    _t(
+        APPROVAL_GIVEN,
+        f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}",
+        None,
+        EGOV,
+        "Art. 15-16",
+        "one office member approves a major change or a termination where the quorum asks for more",
+    ),
+    _t(
+        APPROVAL_WITHDRAWN,
+        f"{TRIAL} {PRODUCTION}",
+        None,
+        EGOV,
+        "Art. 14",
+        "an office member withdraws their approval of production before the quorum is reached",
+        "production",
+    ),
+    _t(
+        APPROVAL_WITHDRAWN,
+        f"{CHANGE_REQUESTED} {BACKUP_CONFIRMED}",
+        None,
+        EGOV,
+        "Art. 15-16",
+        "an office member withdraws their approval of a major change or a termination before the quorum is reached",
+    ),
+    _t(
+        SUSPENDED,
+        _MAY_LOSE_DATA,
+        None,
+        EGOV,
+        "Art. 37",
+        "a security inspection found a high risk: the system is suspended (servers off, public ingress withdrawn) "
+        "until rectified; the provider's up applies it",
+    ),
+    _t(
+        RECTIFICATION_ORDERED,
+        _MAY_LOSE_DATA,
+        None,
+        EGOV,
+        "Art. 37",
+        "a security inspection found a lower risk: the unit rectifies it by the date the office sets",
+    ),
+    _t(
+        RECTIFIED,
+        _MAY_LOSE_DATA,
+        None,
+        EGOV,
+        "Art. 37",
+        "the office accepts the rectification evidence: a suspension is lifted (the provider's up restores it)",
+    ),
+    _t(
+        PROVISION_FAILED,
+        f"{REVIEWED} {_OPERATING} {CHANGE_REQUESTED} {CHANGE_APPROVED}",
+        None,
+        PROVIDER,
+        "Art. 15",
+        "an up failed or left the cloud different from the plan; an approved change returns to the operating "
+        "state, so the unit may request a revert or a new change",
+    ),
 )
 EVENT_TYPES = tuple(dict.fromkeys(t.event for t in TRANSITIONS))
 #: One command, the event the state calls for: during testing a change is an adjustment (Art. 21),
@@ -234,6 +397,8 @@ STEP_EVENTS: dict[str, dict[str, str]] = {
 def event_for(state: AppState, step: str) -> str:
     """The event ``step`` (``change-requested``, ``reviewed``, ``rejected``) records in ``state``."""
     return STEP_EVENTS.get(step, {}).get(state.state, step)
+
+
 #: Decisions of the e-gov office on a unit's request: the requester's unit may not take them.
 DECISIONS = frozenset(t.event for t in TRANSITIONS if EGOV in t.roles)
 
@@ -342,11 +507,17 @@ def apply_recorded(state: AppState, event: Event) -> AppState:
 
 def apply(state: AppState, event: Event) -> AppState:
     """The state after one more event; the event was checked by :func:`decide` when recorded."""
-    s = replace(state, approved=dict(state.approved), provisioned=dict(state.provisioned),
-                deployed=dict(state.deployed), clocks={k: list(v) for k, v in state.clocks.items()},
-                change=dict(state.change) if state.change else None,
-                data_loss={k: dict(v) for k, v in state.data_loss.items()}, failed=dict(state.failed),
-                approvals={k: {**v, "by": list(v["by"])} for k, v in state.approvals.items()})
+    s = replace(
+        state,
+        approved=dict(state.approved),
+        provisioned=dict(state.provisioned),
+        deployed=dict(state.deployed),
+        clocks={k: list(v) for k, v in state.clocks.items()},
+        change=dict(state.change) if state.change else None,
+        data_loss={k: dict(v) for k, v in state.data_loss.items()},
+        failed=dict(state.failed),
+        approvals={k: {**v, "by": list(v["by"])} for k, v in state.approvals.items()},
+    )
     t = transition(s.state, event.type, event.environment)
     at = event.at.isoformat()
     s.sequence, s.last_at = event.sequence, at
@@ -358,12 +529,22 @@ def apply(state: AppState, event: Event) -> AppState:
         s.clocks[name] = [at, None]
 
     def deployed() -> dict[str, Any]:
-        return {"event": event.type, "at": at, "sequence": event.sequence, "program": p.get("program"),
-                "suspended": bool(p.get("suspended"))}
+        return {
+            "event": event.type,
+            "at": at,
+            "sequence": event.sequence,
+            "program": p.get("program"),
+            "suspended": bool(p.get("suspended")),
+        }
 
     def decided(key: str) -> None:
-        entry: dict[str, Any] = {"digest": event.digest, "actor": event.actor, "at": at,
-                                 "sequence": event.sequence, "event": event.type}
+        entry: dict[str, Any] = {
+            "digest": event.digest,
+            "actor": event.actor,
+            "at": at,
+            "sequence": event.sequence,
+            "event": event.type,
+        }
         if p.get("approvers"):  # a quorum's (a single approver's entry stays as ledgers hold it)
             entry["approvers"] = list(p["approvers"])
         s.decided = {**s.decided, key: entry}
@@ -434,8 +615,13 @@ def apply(state: AppState, event: Event) -> AppState:
     elif kind == REAPPLIED:
         s.deployed[env] = deployed()
     elif kind == DATA_LOSS_CONFIRMED:
-        s.data_loss[env] = {"digest": event.digest, "resources": list(p["resources"]), "evidence": event.reason,
-                            "confirmed_by": event.actor, "approved_by": None}
+        s.data_loss[env] = {
+            "digest": event.digest,
+            "resources": list(p["resources"]),
+            "evidence": event.reason,
+            "confirmed_by": event.actor,
+            "approved_by": None,
+        }
     elif kind == DATA_LOSS_APPROVED:
         s.data_loss[env]["approved_by"] = event.actor
     elif kind == PROVISION_FAILED:
@@ -446,8 +632,14 @@ def apply(state: AppState, event: Event) -> AppState:
     elif kind == SUSPENDED:
         s.suspension = {"finding": event.reason, "reference": p.get("reference"), "at": at, "by": event.actor}
     elif kind == RECTIFICATION_ORDERED:
-        s.rectification = {"finding": event.reason, "reference": p.get("reference"), "due": p["due"], "at": at,
-                           "by": event.actor, "rectified": None}
+        s.rectification = {
+            "finding": event.reason,
+            "reference": p.get("reference"),
+            "due": p["due"],
+            "at": at,
+            "by": event.actor,
+            "rectified": None,
+        }
         start("rectification")
     elif kind == RECTIFIED:
         s.suspension = None
@@ -545,7 +737,9 @@ def decide(
     if kind in ("rejected", "adjustment-rejected") and not reason:
         raise RuleError("a rejection carries its reasons", rule="rejection-reasons", article="Art. 12")
     if kind == "extended" and (int(payload.get("days", 0)) <= 0 or not reason):
-        raise RuleError("an extension names a positive number of days and a reason", rule="extension", article="Art. 13")
+        raise RuleError(
+            "an extension names a positive number of days and a reason", rule="extension", article="Art. 13"
+        )
     if kind == "backup-confirmed" and not reason:
         raise RuleError("the backup confirmation names its evidence", rule="backup-evidence", article="Art. 16")
     if kind in ("approved", "test-passed"):
@@ -559,8 +753,9 @@ def decide(
         digest = digest or state.provisioned.get(environment or "")
         reapply_gate(state, environment or "", digest, at)
         if not reason:
-            raise RuleError("a re-application says why (which shared files changed)", rule="reapply-reason",
-                            article="Art. 31")
+            raise RuleError(
+                "a re-application says why (which shared files changed)", rule="reapply-reason", article="Art. 31"
+            )
     if kind == "change-approved":
         assert state.change is not None  # narrowing: allowed only in change-review
         digest = state.change["digest"]
@@ -626,8 +821,18 @@ def check_actor(state: AppState, t: Transition, actor: Actor, payload: dict[str,
 
 #: Steps a person records by hand (the CLI's ``app`` commands and the portal's buttons); the others
 #: are recorded by ``up``, ``expire``, ``reclaim`` and ``gitops``.
-MANUAL = ("accepted", "rejected", "reviewed", "approved", "extended", "test-passed", "change-approved",
-          "termination-requested", "backup-confirmed", "termination-approved")
+MANUAL = (
+    "accepted",
+    "rejected",
+    "reviewed",
+    "approved",
+    "extended",
+    "test-passed",
+    "change-approved",
+    "termination-requested",
+    "backup-confirmed",
+    "termination-approved",
+)
 
 
 def steps_open(state: AppState, actor: Actor) -> list[Transition]:
@@ -663,13 +868,23 @@ def report_scope(actor: Actor, unit: str | None) -> str | None:
 def check_reads_capacity(actor: Actor) -> None:
     """The cloud's capacity (Art. 31) is watched by the provider and acted on by the office; a unit does not read it."""
     if actor.role not in (EGOV, PROVIDER):
-        raise RuleError(f"{actor.name} ({actor.role}) may not read the cloud's capacity: the provider and the "
-                        "e-gov office do", rule="role", article="Art. 31")
+        raise RuleError(
+            f"{actor.name} ({actor.role}) may not read the cloud's capacity: the provider and the e-gov office do",
+            rule="role",
+            article="Art. 31",
+        )
 
 
 #: Whose move it is in each state where someone else waits for a decision (Art. 12-16).
-WAITING_ON = {SUBMITTED: EGOV, ACCEPTED: EGOV, REVIEWED: EGOV, CHANGE_REQUESTED: EGOV,
-              BACKUP_CONFIRMED: EGOV, CHANGE_APPROVED: PROVIDER, TERMINATION_APPROVED: PROVIDER}
+WAITING_ON = {
+    SUBMITTED: EGOV,
+    ACCEPTED: EGOV,
+    REVIEWED: EGOV,
+    CHANGE_REQUESTED: EGOV,
+    BACKUP_CONFIRMED: EGOV,
+    CHANGE_APPROVED: PROVIDER,
+    TERMINATION_APPROVED: PROVIDER,
+}
 
 
 def to_provision(state: AppState) -> list[str]:
@@ -703,19 +918,29 @@ def check_once(state: AppState, t: Transition, environment: str | None, digest: 
             f"{what} of {state.application} is recorded already for digest {digest}: by "
             f"{' and '.join(prior.get('approvers') or [prior['actor']])} at "
             f"{prior['at']} (event #{prior['sequence']}, {prior['event']}); it is recorded once per digest",
-            rule="decided-once", article=t.article)
+            rule="decided-once",
+            article=t.article,
+        )
     if t.event == "provisioned" and digest is not None and state.provisioned.get(environment or "") == digest:
         last = state.deployed.get(environment or "", {})
         raise RuleError(
             f"{environment} of {state.application} is provisioned already at {digest} (event #{last.get('sequence')} "
             f"at {last.get('at')}); applying it again is recorded as {REAPPLIED} by govcloud up",
-            rule="decided-once", article=t.article)
+            rule="decided-once",
+            article=t.article,
+        )
     if t.event in ("expiry-warned", "test-expired") and "test" not in state.provisioned:
-        raise RuleError(f"{state.application} has no live test environment ({t.event} is recorded once per window)",
-                        rule="decided-once", article=t.article)
+        raise RuleError(
+            f"{state.application} has no live test environment ({t.event} is recorded once per window)",
+            rule="decided-once",
+            article=t.article,
+        )
     if t.event == "expiry-warned" and state.test_expires and state.test_warned_until == state.test_expires.isoformat():
-        raise RuleError(f"the expiry of {state.application}'s test environment at {state.test_warned_until} "
-                        "is warned of already", rule="decided-once", article=t.article)
+        raise RuleError(
+            f"the expiry of {state.application}'s test environment at {state.test_warned_until} is warned of already",
+            rule="decided-once",
+            article=t.article,
+        )
 
 
 # --- quorum ---------------------------------------------------------------------------------
@@ -770,8 +995,9 @@ def approvals_counted(state: AppState, step: QuorumStep, digest: str | None) -> 
     return list(entry["by"]) if entry and entry["digest"] == digest else []
 
 
-def count_approval(state: AppState, step: QuorumStep, actor: Actor, digest: str | None,
-                   quorum: int) -> tuple[str, dict[str, Any]]:
+def count_approval(
+    state: AppState, step: QuorumStep, actor: Actor, digest: str | None, quorum: int
+) -> tuple[str, dict[str, Any]]:
     """What ``actor``'s approval of ``step`` records: (:data:`APPROVAL_GIVEN` or the step's own
     event, payload additions). The same person is counted once (rule ``distinct-approvers``)."""
     given = approvals_counted(state, step, digest)
@@ -780,7 +1006,9 @@ def count_approval(state: AppState, step: QuorumStep, actor: Actor, digest: str 
         raise RuleError(
             f"{actor.name} approved the {step.doc} of {state.application} already, at {prior['at']} (event "
             f"#{prior['sequence']}); the policy asks for {quorum} distinct approvers, each counted once",
-            rule="distinct-approvers", article=step.article)
+            rule="distinct-approvers",
+            article=step.article,
+        )
     approvers = [a["actor"] for a in given] + [actor.name]
     if len(approvers) < quorum:
         return APPROVAL_GIVEN, {"step": step.name, "quorum": quorum, "approvers": approvers}
@@ -795,9 +1023,12 @@ def withdrawal_gate(state: AppState, actor: Actor, environment: str | None, payl
         raise UsageError(f"withdraw names a step: one of {', '.join(QUORUM_STEPS)}")
     digest = step_digest(state, step)
     if not any(a["actor"] == actor.name for a in approvals_counted(state, step, digest)):
-        raise RuleError(f"{actor.name} has no approval of the {step.doc} of {state.application} to withdraw "
-                        "(only one's own approval, given short of the quorum, can be withdrawn)",
-                        rule="approval-withdrawable", article=step.article)
+        raise RuleError(
+            f"{actor.name} has no approval of the {step.doc} of {state.application} to withdraw "
+            "(only one's own approval, given short of the quorum, can be withdrawn)",
+            rule="approval-withdrawable",
+            article=step.article,
+        )
     return digest
 
 
@@ -811,15 +1042,17 @@ def pending_approvals(state: AppState) -> dict[str, dict[str, Any]]:
     return found
 
 
-def check_stated(at: dt.datetime, now: dt.datetime | None, *, ahead: dt.timedelta = CLOCK_SKEW,
-                 what: str = "--at") -> None:
+def check_stated(
+    at: dt.datetime, now: dt.datetime | None, *, ahead: dt.timedelta = CLOCK_SKEW, what: str = "--at"
+) -> None:
     """A stated time lies in the window govcloud accepts: not before the regulation is in force
     (:data:`IN_FORCE`), not after ``now`` + ``ahead`` (a step is recorded when it happens: by
     default :data:`CLOCK_SKEW`). Past times stay open for replaying a history. No ``now``: no
     upper bound (replaying into a ledger of one's own)."""
     if at < IN_FORCE or (now is not None and at > now + ahead):
-        upper = (f" and at most {_span(ahead)} after now ({now.isoformat(timespec='minutes')}, Beijing time)"
-                 if now else "")
+        upper = (
+            f" and at most {_span(ahead)} after now ({now.isoformat(timespec='minutes')}, Beijing time)" if now else ""
+        )
         raise UsageError(
             f"{what} {at.isoformat()} is outside the time govcloud accepts: from {IN_FORCE.date().isoformat()} "
             f"(the regulation in force){upper}"
@@ -833,8 +1066,15 @@ def _span(delta: dt.timedelta) -> str:
 # --- gates ----------------------------------------------------------------------------------
 
 
-def data_loss_gate(state: AppState, kind: str, environment: str | None, digest: str | None, reason: str | None,
-                   payload: dict[str, Any], actor: Actor) -> str:
+def data_loss_gate(
+    state: AppState,
+    kind: str,
+    environment: str | None,
+    digest: str | None,
+    reason: str | None,
+    payload: dict[str, Any],
+    actor: Actor,
+) -> str:
     """The rules of a data-loss confirmation and approval; returns the digest they name.
 
     The unit confirms for one environment and one digest (default: the manifest on record) the
@@ -846,26 +1086,44 @@ def data_loss_gate(state: AppState, kind: str, environment: str | None, digest: 
     if kind == DATA_LOSS_CONFIRMED:
         names = payload.get("resources")
         if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-            raise RuleError("a data-loss confirmation names the resources whose data may be destroyed",
-                            rule="data-loss-resources", article="Art. 15")
+            raise RuleError(
+                "a data-loss confirmation names the resources whose data may be destroyed",
+                rule="data-loss-resources",
+                article="Art. 15",
+            )
         if not reason:
-            raise RuleError("a data-loss confirmation names its backup evidence (where the data is kept)",
-                            rule="backup-evidence", article="Art. 15")
+            raise RuleError(
+                "a data-loss confirmation names its backup evidence (where the data is kept)",
+                rule="backup-evidence",
+                article="Art. 15",
+            )
         payload["resources"] = sorted(set(names))
         return digest or state.digest or ""
     confirmed = state.data_loss.get(environment)
     if confirmed is None:
-        raise RuleError(f"no data loss of {environment} of {state.application} is confirmed by the unit: "
-                        "it confirms first, with its backup evidence", rule="data-loss-confirmed", article="Art. 15")
+        raise RuleError(
+            f"no data loss of {environment} of {state.application} is confirmed by the unit: "
+            "it confirms first, with its backup evidence",
+            rule="data-loss-confirmed",
+            article="Art. 15",
+        )
     if confirmed["approved_by"]:
-        raise RuleError(f"the data loss of {environment} of {state.application} is approved already "
-                        f"(by {confirmed['approved_by']})", rule="data-loss-approved", article="Art. 15")
+        raise RuleError(
+            f"the data loss of {environment} of {state.application} is approved already "
+            f"(by {confirmed['approved_by']})",
+            rule="data-loss-approved",
+            article="Art. 15",
+        )
     if digest and digest != confirmed["digest"]:
-        raise RuleError(f"the unit confirmed the data loss for {confirmed['digest']}, not {digest}",
-                        rule="data-loss-digest", article="Art. 15")
+        raise RuleError(
+            f"the unit confirmed the data loss for {confirmed['digest']}, not {digest}",
+            rule="data-loss-digest",
+            article="Art. 15",
+        )
     if actor.name == confirmed["confirmed_by"]:
-        raise RuleError(f"{actor.name} may not approve a data loss they confirmed", rule="no-self-approval",
-                        article="Art. 6-9")
+        raise RuleError(
+            f"{actor.name} may not approve a data loss they confirmed", rule="no-self-approval", article="Art. 6-9"
+        )
     payload["resources"] = list(confirmed["resources"])
     approved: str = confirmed["digest"]
     return approved
@@ -876,34 +1134,53 @@ def inspection_gate(state: AppState, kind: str, at: dt.datetime, reason: str | N
     reference (an order also its due date, after ``at``); one of each at a time; ``rectified``
     needs its evidence and something to end."""
     article = "Art. 37"
-    open_order = (state.rectification if state.rectification is not None and not state.rectification.get("rectified")
-                  else None)
+    open_order = (
+        state.rectification if state.rectification is not None and not state.rectification.get("rectified") else None
+    )
     if kind == RECTIFIED:
         if not reason:
-            raise RuleError("a rectification is recorded with its evidence", rule="rectification-evidence",
-                            article=article)
+            raise RuleError(
+                "a rectification is recorded with its evidence", rule="rectification-evidence", article=article
+            )
         if state.suspension is None and open_order is None:
-            raise RuleError(f"{state.application} is neither suspended nor ordered to rectify anything",
-                            rule="rectification-open", article=article)
+            raise RuleError(
+                f"{state.application} is neither suspended nor ordered to rectify anything",
+                rule="rectification-open",
+                article=article,
+            )
         return
     if not reason or not str(payload.get("reference") or "").strip():
-        raise RuleError("an inspection finding is recorded with its text and the inspection's reference",
-                        rule="inspection-finding", article=article)
+        raise RuleError(
+            "an inspection finding is recorded with its text and the inspection's reference",
+            rule="inspection-finding",
+            article=article,
+        )
     if kind == SUSPENDED and state.suspension is not None:
-        raise RuleError(f"{state.application} is suspended already (since {state.suspension['at']}, "
-                        f"{state.suspension['reference']})", rule="suspended-once", article=article)
+        raise RuleError(
+            f"{state.application} is suspended already (since {state.suspension['at']}, "
+            f"{state.suspension['reference']})",
+            rule="suspended-once",
+            article=article,
+        )
     if kind == RECTIFICATION_ORDERED:
         if open_order is not None:
-            raise RuleError(f"{state.application} has a rectification open already, due "
-                            f"{open_order['due']}", rule="rectification-open", article=article)
+            raise RuleError(
+                f"{state.application} has a rectification open already, due {open_order['due']}",
+                rule="rectification-open",
+                article=article,
+            )
         try:
             due = dt.date.fromisoformat(str(payload.get("due")))
         except ValueError:
-            raise RuleError(f"--due {payload.get('due')!r} is not a date (YYYY-MM-DD)", rule="rectification-due",
-                            article=article) from None
+            raise RuleError(
+                f"--due {payload.get('due')!r} is not a date (YYYY-MM-DD)", rule="rectification-due", article=article
+            ) from None
         if due <= at.date():
-            raise RuleError(f"the rectification is due {due.isoformat()}, not after the order ({at.date().isoformat()})",
-                            rule="rectification-due", article=article)
+            raise RuleError(
+                f"the rectification is due {due.isoformat()}, not after the order ({at.date().isoformat()})",
+                rule="rectification-due",
+                article=article,
+            )
         payload["due"] = due.isoformat()
 
 
@@ -926,8 +1203,9 @@ def deployment(state: AppState, environment: str, digest: str | None, program: s
     return UNCHANGED if program is not None and program == last else REAPPLIED
 
 
-def check_deployment(state: AppState, environment: str, digest: str, at: dt.datetime,
-                     program: str | None = None) -> str:
+def check_deployment(
+    state: AppState, environment: str, digest: str, at: dt.datetime, program: str | None = None
+) -> str:
     """May an ``up`` of ``environment`` at ``digest`` be recorded at ``at`` (transition and gate;
     the role is the recorder's)? Returns what it records (:func:`deployment`); :class:`RuleError`
     when not. An unchanged run passes the same gates as a re-application."""
@@ -973,7 +1251,9 @@ def provision_gate(state: AppState, environment: str, digest: str | None, at: dt
     article = "Art. 13" if environment == "test" else "Art. 14"
     approved = state.approved.get(environment)
     if approved is None:
-        raise RuleError(f"{environment} of {state.application} is not approved", rule="digest-approved", article=article)
+        raise RuleError(
+            f"{environment} of {state.application} is not approved", rule="digest-approved", article=article
+        )
     if digest != approved:
         raise RuleError(
             f"{environment} of {state.application} is approved for {approved}, not {digest}",
@@ -1013,14 +1293,18 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
         DeadlineRule("review", "Art. 12", 2, "working", "review opinion after acceptance"),
         DeadlineRule("test-ready", "Art. 13", 2, "working", "test environment ready after the review"),
         DeadlineRule("test-window", "Art. 13", TEST_DAYS, "natural", "test environment gone (plus extensions)"),
-        DeadlineRule("adjustment-review", "Art. 12, 21", 2, "working", "review opinion on a revised manifest in testing"),
+        DeadlineRule(
+            "adjustment-review", "Art. 12, 21", 2, "working", "review opinion on a revised manifest in testing"
+        ),
         DeadlineRule("adjustment-ready", "Art. 13", 2, "working", "revised test environment ready after its review"),
         DeadlineRule("trial-minimum", "Art. 14", TRIAL_DAYS, "natural", "production no earlier", "not-before"),
         DeadlineRule("change-review", "Art. 15", 5, "working", "change reviewed after the request"),
         DeadlineRule("change-applied", "Art. 15", 3, "working", "change applied after approval"),
         DeadlineRule("termination-review", "Art. 16", 5, "working", "termination reviewed after the request"),
         DeadlineRule("reclamation", "Art. 16", 3, "working", "resources reclaimed after approval"),
-        DeadlineRule("rectification", "Art. 37", 0, "natural", "a lower-risk finding rectified by the date the office set"),
+        DeadlineRule(
+            "rectification", "Art. 37", 0, "natural", "a lower-risk finding rectified by the date the office set"
+        ),
     )
 }
 
@@ -1048,8 +1332,12 @@ class Deadline:
 
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}  # plain values: asdict's deep copy is waste
-        data.update(start=self.start.isoformat(), due=self.due.isoformat(), overdue=self.overdue,
-                    done=self.done.isoformat() if self.done else None)
+        data.update(
+            start=self.start.isoformat(),
+            due=self.due.isoformat(),
+            overdue=self.overdue,
+            done=self.done.isoformat() if self.done else None,
+        )
         return data
 
 
@@ -1109,8 +1397,9 @@ def deadlines(state: AppState, calendar: Calendar, now: dt.datetime, running: bo
         working = calendar.working_days_between(start, until)
         days = (until - start).days if rule.count == "natural" else working
         result.append(
-            Deadline(state.application, name, rule.article, start, due, provisional, status, working, done,
-                     days, rule.count)
+            Deadline(
+                state.application, name, rule.article, start, due, provisional, status, working, done, days, rule.count
+            )
         )
     return result
 

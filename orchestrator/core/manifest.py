@@ -37,9 +37,7 @@ MAX_COUNT = 100
 class Model(BaseModel):
     """Base: camelCase aliases, unknown keys refused, immutable after validation."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 class Contact(Model):
@@ -123,8 +121,11 @@ class Rule(Model):
     @property
     def is_public_ingress(self) -> bool:
         """Ingress from addresses outside private networks (a suspension withdraws it, Art. 37)."""
-        return (self.direction == "ingress" and self.remote_cidr is not None
-                and not ipaddress.ip_network(self.remote_cidr).is_private)
+        return (
+            self.direction == "ingress"
+            and self.remote_cidr is not None
+            and not ipaddress.ip_network(self.remote_cidr).is_private
+        )
 
     @property
     def ethertype(self) -> str:
@@ -161,9 +162,12 @@ class UserDataFile(Model):
     path: str = Field(min_length=1)
     content: str = ""
     permissions: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] | None = None
-    owner: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$")] | None = None
-    encoding: Literal["text/plain", "b64", "base64", "gz", "gzip", "gz+b64", "gz+base64", "gzip+b64",
-                      "gzip+base64"] | None = None
+    owner: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?$")] | None = (
+        None
+    )
+    encoding: (
+        Literal["text/plain", "b64", "base64", "gz", "gzip", "gz+b64", "gz+base64", "gzip+b64", "gzip+base64"] | None
+    ) = None
 
 
 class UserData(Model):
@@ -199,9 +203,7 @@ class Database(Model):
     version: str = Field(min_length=1)
     flavor: str = Field(min_length=1)
     size_gb: Int = Field(gt=0, le=MAX_VOLUME_GB)
-    databases: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] = Field(
-        min_length=1
-    )
+    databases: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] = Field(min_length=1)
     users: list[DatabaseUser] = []
     volume_type: str | None = None
 

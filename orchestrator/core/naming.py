@@ -151,6 +151,6 @@ def parse_tags(values: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for value in values:
         key, sep, rest = value.partition("=")
-        if sep and key.startswith(TAG_PREFIX) and key[len(TAG_PREFIX):] in TAG_KEYS:
-            found[key[len(TAG_PREFIX):]] = rest
+        if sep and key.startswith(TAG_PREFIX) and key[len(TAG_PREFIX) :] in TAG_KEYS:
+            found[key[len(TAG_PREFIX) :]] = rest
     return found

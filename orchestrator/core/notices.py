@@ -43,8 +43,13 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("request", "Art. 11-16", (OFFICE,), "a unit submitted, asked for a change or termination, confirmed its "
-             "backup; or an approval short of the quorum awaits another approver"),
+        Kind(
+            "request",
+            "Art. 11-16",
+            (OFFICE,),
+            "a unit submitted, asked for a change or termination, confirmed its "
+            "backup; or an approval short of the quorum awaits another approver",
+        ),
         Kind("decision", "Art. 12-16", (UNIT,), "the e-gov office decided on the unit's request"),
         Kind("provisioned", "Art. 13-15", (UNIT,), "an environment is ready (or a change applied)"),
         Kind("deadline-ahead", "Art. 12-16", (), "a deadline falls due on the next working day"),
@@ -55,28 +60,49 @@ KINDS: dict[str, Kind] = {
         Kind("reclaimed", "Art. 16", (UNIT, OFFICE), "every resource of the application is reclaimed"),
         Kind("capacity", "Art. 31", (PROVIDER, OFFICE), "the cloud's use is at or above the threshold"),
         Kind("quota-drift", "Art. 31", (PROVIDER,), "an environment's quotas in the cloud differ from its allocation"),
-        Kind("cloud-drift", "Art. 31", (PROVIDER,),
-             "an environment's cloud differs from its approved digest (govcloud drift): new findings"),
+        Kind(
+            "cloud-drift",
+            "Art. 31",
+            (PROVIDER,),
+            "an environment's cloud differs from its approved digest (govcloud drift): new findings",
+        ),
     )
 }
 
 #: Event type -> notice kind, for the events someone must hear of.
 EVENT_KINDS: dict[str, str] = {
-    "submitted": "request", "change-requested": "request", "termination-requested": "request",
-    "backup-confirmed": "request", "approval-given": "request",
-    "accepted": "decision", "rejected": "decision", "reviewed": "decision", "approved": "decision",
-    "extended": "decision", "test-passed": "decision", "change-approved": "decision",
-    "termination-approved": "decision", "suspended": "decision", "rectification-ordered": "decision",
+    "submitted": "request",
+    "change-requested": "request",
+    "termination-requested": "request",
+    "backup-confirmed": "request",
+    "approval-given": "request",
+    "accepted": "decision",
+    "rejected": "decision",
+    "reviewed": "decision",
+    "approved": "decision",
+    "extended": "decision",
+    "test-passed": "decision",
+    "change-approved": "decision",
+    "termination-approved": "decision",
+    "suspended": "decision",
+    "rectification-ordered": "decision",
     "rectified": "decision",
-    "provisioned": "provisioned", "test-expired": "test-removed", "reclaimed": "reclaimed",
+    "provisioned": "provisioned",
+    "test-expired": "test-removed",
+    "reclaimed": "reclaimed",
 }
 #: Decisions the provider acts on as well as the unit.
 PROVIDER_ACTS_ON = frozenset({"approved", "change-approved", "suspended", "rectified"})
 
 #: Who acts before each deadline: the one told a working day ahead, and first told when it is missed.
 RESPONSIBLE: dict[str, str] = {
-    "accept-or-reject": OFFICE, "review": OFFICE, "change-review": OFFICE, "termination-review": OFFICE,
-    "test-ready": PROVIDER, "change-applied": PROVIDER, "reclamation": PROVIDER,
+    "accept-or-reject": OFFICE,
+    "review": OFFICE,
+    "change-review": OFFICE,
+    "termination-review": OFFICE,
+    "test-ready": PROVIDER,
+    "change-applied": PROVIDER,
+    "reclamation": PROVIDER,
     "rectification": UNIT,  # missed: the office hears too (deadline-missed), and escalates (Art. 37)
 }
 
@@ -98,8 +124,12 @@ class Notice:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(due=self.due.isoformat(), notify_on=(self.notify_on or self.due).isoformat(),
-                    audience=list(self.audience), payload=dict(self.payload))
+        data.update(
+            due=self.due.isoformat(),
+            notify_on=(self.notify_on or self.due).isoformat(),
+            audience=list(self.audience),
+            payload=dict(self.payload),
+        )
         return data
 
 
@@ -137,8 +167,9 @@ class Directory:
 NOBODY = Directory(contacts=False)  #: notices not configured
 
 
-def address(notices: Iterable[Notice], directory: Directory,
-            contacts: Mapping[str, Sequence[str]] | None = None) -> list[Addressed]:
+def address(
+    notices: Iterable[Notice], directory: Directory, contacts: Mapping[str, Sequence[str]] | None = None
+) -> list[Addressed]:
     """One :class:`Addressed` per (notice, recipient), each recipient once per notice.
 
     ``contacts`` maps an application to its contacts' e-mail addresses (the manifest on record).
@@ -182,10 +213,22 @@ def from_event(before: lc.AppState, event: lc.Event, after: lc.AppState, calenda
     if kind is None:
         return []
     day = event.at.date()
-    base: dict[str, Any] = dict(application=event.application, unit=after.unit or before.unit,
-                                environment=event.environment, topic=event.type, due=day)
-    payload = {"event": event.type, "sequence": event.sequence, "actor": event.actor, "at": event.at.isoformat(),
-               "reason": event.reason, "digest": event.digest, "state": after.state}
+    base: dict[str, Any] = dict(
+        application=event.application,
+        unit=after.unit or before.unit,
+        environment=event.environment,
+        topic=event.type,
+        due=day,
+    )
+    payload = {
+        "event": event.type,
+        "sequence": event.sequence,
+        "actor": event.actor,
+        "at": event.at.isoformat(),
+        "reason": event.reason,
+        "digest": event.digest,
+        "state": after.state,
+    }
     if event.type == lc.APPROVAL_GIVEN:  # which step, and how far the quorum is
         payload |= {k: event.payload[k] for k in ("step", "quorum", "approvers")}
     audience = KINDS[kind].audience
@@ -196,8 +239,15 @@ def from_event(before: lc.AppState, event: lc.Event, after: lc.AppState, calenda
     notices = [Notice(kind, audience=audience, payload=payload, **base)]
     if event.type == "termination-approved":
         due, _ = lc.due_date(after, "reclamation", calendar)
-        notices.append(Notice("reclamation-due", audience=KINDS["reclamation-due"].audience, notify_on=day,
-                              payload=payload | {"deadline": "reclamation"}, **(base | {"due": due, "topic": ""})))
+        notices.append(
+            Notice(
+                "reclamation-due",
+                audience=KINDS["reclamation-due"].audience,
+                notify_on=day,
+                payload=payload | {"deadline": "reclamation"},
+                **(base | {"due": due, "topic": ""}),
+            )
+        )
     return notices
 
 
@@ -219,14 +269,20 @@ def scan(state: lc.AppState, calendar: Calendar, now: dt.datetime) -> list[Notic
         who = RESPONSIBLE.get(d.name)
         if who is None:  # the test window and the trial minimum are watched by expiry and the gates
             continue
-        payload = {"deadline": d.name, "article": d.article, "start": d.start.isoformat(), "due": d.due.isoformat(),
-                   "provisional": d.provisional, "state": state.state}
-        base: dict[str, Any] = dict(application=state.application, unit=state.unit, topic=d.name, due=d.due,
-                                    payload=payload)
+        payload = {
+            "deadline": d.name,
+            "article": d.article,
+            "start": d.start.isoformat(),
+            "due": d.due.isoformat(),
+            "provisional": d.provisional,
+            "state": state.state,
+        }
+        base: dict[str, Any] = dict(
+            application=state.application, unit=state.unit, topic=d.name, due=d.due, payload=payload
+        )
         if d.overdue:
             audience = (who, *(a for a in KINDS["deadline-missed"].audience if a != who))
-            found.append(Notice("deadline-missed", audience=audience,
-                                notify_on=d.due + dt.timedelta(days=1), **base))
+            found.append(Notice("deadline-missed", audience=audience, notify_on=d.due + dt.timedelta(days=1), **base))
         else:
             ahead = previous_workday(d.due, calendar)
             if today >= ahead:
@@ -235,20 +291,42 @@ def scan(state: lc.AppState, calendar: Calendar, now: dt.datetime) -> list[Notic
     if "test" in state.provisioned and expires is not None:
         warn_from = expires - dt.timedelta(days=lc.WARN_DAYS)
         if warn_from <= now < expires:
-            found.append(Notice(
-                "expiry-warning", state.application, state.unit, expires.date(), KINDS["expiry-warning"].audience,
-                environment="test", notify_on=warn_from.date(),
-                payload={"expires": expires.isoformat(), "test_days": state.test_days, "state": state.state}))
+            found.append(
+                Notice(
+                    "expiry-warning",
+                    state.application,
+                    state.unit,
+                    expires.date(),
+                    KINDS["expiry-warning"].audience,
+                    environment="test",
+                    notify_on=warn_from.date(),
+                    payload={"expires": expires.isoformat(), "test_days": state.test_days, "state": state.state},
+                )
+            )
     return found
 
 
 def capacity(assessments: Iterable[Any], threshold: float, today: dt.date) -> list[Notice]:
     """One notice per resource at or above the threshold (Art. 31), once a day."""
     return [
-        Notice("capacity", "", "", today, KINDS["capacity"].audience, topic=a.resource,
-               payload={"resource": a.resource, "percent": a.percent, "used": a.used, "capacity": a.capacity,
-                        "unit_of_measure": a.unit, "threshold": threshold})
-        for a in assessments if a.status == "warn"
+        Notice(
+            "capacity",
+            "",
+            "",
+            today,
+            KINDS["capacity"].audience,
+            topic=a.resource,
+            payload={
+                "resource": a.resource,
+                "percent": a.percent,
+                "used": a.used,
+                "capacity": a.capacity,
+                "unit_of_measure": a.unit,
+                "threshold": threshold,
+            },
+        )
+        for a in assessments
+        if a.status == "warn"
     ]
 
 
@@ -257,8 +335,17 @@ def drift(application: str, unit: str, environment: str, differences: Iterable[A
     found = [d.as_dict() for d in differences]
     if not found:
         return []
-    return [Notice("quota-drift", application, unit, today, KINDS["quota-drift"].audience, environment=environment,
-                   payload={"differences": found})]
+    return [
+        Notice(
+            "quota-drift",
+            application,
+            unit,
+            today,
+            KINDS["quota-drift"].audience,
+            environment=environment,
+            payload={"differences": found},
+        )
+    ]
 
 
 # --- the outbox's view ----------------------------------------------------------------------

@@ -61,8 +61,12 @@ class ResourceDiff:
         return not (self.added or self.changed or self.removed)
 
     def counts(self) -> dict[str, int]:
-        return {"added": len(self.added), "changed": len(self.changed), "removed": len(self.removed),
-                "unchanged": self.unchanged}
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,7 +109,9 @@ def substantive(changed: ChangedResource, old_digest: str, new_digest: str) -> t
     import json
 
     def retagged(p: PropertyChange) -> bool:
-        return json.dumps(p.before, sort_keys=True).replace(old_digest, new_digest) == json.dumps(p.after, sort_keys=True)
+        return json.dumps(p.before, sort_keys=True).replace(old_digest, new_digest) == json.dumps(
+            p.after, sort_keys=True
+        )
 
     return tuple(p for p in changed.properties if not (old_digest and new_digest and retagged(p)))
 

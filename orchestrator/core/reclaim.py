@@ -18,9 +18,9 @@ them (govcloud does not create key pairs; ``govcloud:keyPair`` names an existing
 
 from __future__ import annotations
 
+import datetime as dt
 import graphlib
 from collections import Counter
-import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -122,6 +122,7 @@ def decide(items: list[Found], unit: str, app: str, own_project: bool = False) -
     >>> [f.id for f in d.delete], [f.id for f in d.foreign]
     (['s1', 'n1'], ['v1'])
     """
+
     def top(f: Found) -> bool:
         return is_ours(f, unit, app) or (own_project and not is_labelled(f) and not is_builtin(f))
 
@@ -157,8 +158,7 @@ def before_destroy(decision: Decision) -> Decision:
     >>> [f.id for f in before_destroy(decide(items, "zwb", "portal", own_project=True)).delete]
     ['c/a', 'c_segments/1', 'c_segments']
     """
-    first = tuple(f for f in decision.delete
-                  if f.kind in DATA_KINDS or (f.owned_by is None and not is_labelled(f)))
+    first = tuple(f for f in decision.delete if f.kind in DATA_KINDS or (f.owned_by is None and not is_labelled(f)))
     return Decision(first, ())
 
 
@@ -183,13 +183,15 @@ STATE_KINDS: dict[str, str] = {
 }
 #: Parts of the project itself: Keystone drops role assignments with the project, quota sets
 #: are its settings; gone when the project is.
-WITH_PROJECT = frozenset({
-    "openstack:identity/project:Project",
-    "openstack:identity/roleAssignment:RoleAssignment",
-    "openstack:compute/quotaSetV2:QuotaSetV2",
-    "openstack:networking/quotaV2:QuotaV2",
-    "openstack:blockstorage/quoteSetV3:QuoteSetV3",
-})
+WITH_PROJECT = frozenset(
+    {
+        "openstack:identity/project:Project",
+        "openstack:identity/roleAssignment:RoleAssignment",
+        "openstack:compute/quotaSetV2:QuotaSetV2",
+        "openstack:networking/quotaV2:QuotaV2",
+        "openstack:blockstorage/quoteSetV3:QuoteSetV3",
+    }
+)
 #: In no outside system (a generated password lives only in the state).
 STATE_ONLY_PREFIXES = ("random:",)
 #: In the unified-authentication platform: gone when the clients step finds none of ours.
@@ -301,10 +303,19 @@ class Summary:
         return _total(s.engine for s in self.steps)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"application": self.application, "dry_run": self.dry_run, "reclaimed": self.reclaimed,
-                "counts": self.counts(), "engine": self.engine(), "failed": len(self.failures),
-                "failures": [asdict(f) for f in self.failures], "foreign": self.foreign,
-                "deadline": self.deadline, "note": self.note, "steps": [s.as_dict() for s in self.steps]}
+        return {
+            "application": self.application,
+            "dry_run": self.dry_run,
+            "reclaimed": self.reclaimed,
+            "counts": self.counts(),
+            "engine": self.engine(),
+            "failed": len(self.failures),
+            "failures": [asdict(f) for f in self.failures],
+            "foreign": self.foreign,
+            "deadline": self.deadline,
+            "note": self.note,
+            "steps": [s.as_dict() for s in self.steps],
+        }
 
 
 def _total(counts: Iterable[dict[str, int]]) -> dict[str, int]:

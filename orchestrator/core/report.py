@@ -33,8 +33,15 @@ from orchestrator.core.workdays import Calendar
 from orchestrator.errors import UsageError
 
 #: Events listed as the month's changes and terminations (Art. 15-16).
-CHANGE_EVENTS = ("change-requested", "change-approved", "change-applied", "termination-requested",
-                 "backup-confirmed", "termination-approved", "reclaimed")
+CHANGE_EVENTS = (
+    "change-requested",
+    "change-approved",
+    "change-applied",
+    "termination-requested",
+    "backup-confirmed",
+    "termination-approved",
+    "reclaimed",
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +131,9 @@ def replay(events: Sequence[lc.Event], period: Period, until: dt.datetime | None
     return Replay(state, clocks, tuple(changes))
 
 
-def period_deadlines(replayed: Replay, calendar: Calendar, period: Period,
-                     judged_at: dt.datetime | None = None) -> list[lc.Deadline]:
+def period_deadlines(
+    replayed: Replay, calendar: Calendar, period: Period, judged_at: dt.datetime | None = None
+) -> list[lc.Deadline]:
     """The due-date deadlines that fell in the period (due or done in it), judged at
     ``judged_at`` (default: the period's end; a report of the running month judges now: a
     deadline due later in the month is still open)."""
@@ -195,8 +203,9 @@ class DeadlineFigure:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(start=self.start.isoformat(), due=self.due.isoformat(),
-                    done=self.done.isoformat() if self.done else None)
+        data.update(
+            start=self.start.isoformat(), due=self.due.isoformat(), done=self.done.isoformat() if self.done else None
+        )
         return data
 
 
@@ -220,8 +229,11 @@ class BackupFigure:
         return "overdue" if self.overdue else "drill-due" if self.drill_due else "ok"
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "last_good": self.last_good.isoformat() if self.last_good else None,
-                "status": self.status}
+        return {
+            **asdict(self),
+            "last_good": self.last_good.isoformat() if self.last_good else None,
+            "status": self.status,
+        }
 
 
 #: How long after a scheduled slot a backup may still come (the scheduler runs every 10 minutes;
@@ -234,8 +246,9 @@ def quarter_start(moment: dt.datetime) -> dt.datetime:
     return dt.datetime(moment.year, 3 * ((moment.month - 1) // 3) + 1, 1)
 
 
-def backup_figure(application: str, env: str, schedule: str, record: Sequence[backups.Entry],
-                  period: Period, judged: dt.datetime) -> BackupFigure:
+def backup_figure(
+    application: str, env: str, schedule: str, record: Sequence[backups.Entry], period: Period, judged: dt.datetime
+) -> BackupFigure:
     """The backup figures of one live environment from its rows of the backup record."""
     rows = [e for e in record if e.environment == env and e.at <= judged]
     taken = [e for e in rows if e.action == backups.TAKEN]
@@ -243,10 +256,16 @@ def backup_figure(application: str, env: str, schedule: str, record: Sequence[ba
     slot = backups.last_slot(schedule, judged - BACKUP_GRACE)
     drills = [e for e in rows if e.action == backups.DRILL and e.at >= quarter_start(judged)]
     return BackupFigure(
-        application, env, last, tuple(sorted({e.kind for e in taken if e.at == last})),
+        application,
+        env,
+        last,
+        tuple(sorted({e.kind for e in taken if e.at == last})),
         sum(1 for e in rows if e.action == backups.MISSED and period.holds(e.at) and not e.detail.get("restore")),
-        last is None or last < slot, len(drills), bool(drills[-1].detail.get("ok")) if drills else None,
-        not any(d.detail.get("ok") for d in drills))
+        last is None or last < slot,
+        len(drills),
+        bool(drills[-1].detail.get("ok")) if drills else None,
+        not any(d.detail.get("ok") for d in drills),
+    )
 
 
 @dataclass(frozen=True)
@@ -333,11 +352,16 @@ def monthly(
         for env, digest in sorted(state.provisioned.items()):
             policy = getattr(manifest_of(app, digest), "backup", None)
             if backup_record is not None and policy is not None and policy.enabled:
-                found.setdefault(state.unit, []).append(backup_figure(
-                    app.application, env, policy.schedule, backup_record.get(app.application, ()), period, judged))
+                found.setdefault(state.unit, []).append(
+                    backup_figure(
+                        app.application, env, policy.schedule, backup_record.get(app.application, ()), period, judged
+                    )
+                )
     units = tuple(
-        replace(unit_figures(name, items, dict(limits(name)), calendar, period, used, judged),
-                backups=tuple(found.get(name, ())))
+        replace(
+            unit_figures(name, items, dict(limits(name)), calendar, period, used, judged),
+            backups=tuple(found.get(name, ())),
+        )
         for name, items in sorted(by_unit.items())
     )
     assessed = tuple(assess_all(capacity, threshold)) if capacity is not None else None
@@ -374,19 +398,29 @@ def app_figures(app: AppFacts, state: lc.AppState, used: Mapping[str, usage.Proj
         spec = source.environments.get(env) if source else None
         allocated = totals(spec.resources) if (live and spec) else ZERO
         q = quotas(spec.resources) if (live and spec) else None
-        envs.append(EnvFigures(
-            env=name,
-            status=env_status(state, name),
-            project=project,
-            allocated={m: getattr(allocated, m) for m in MEASURES},
-            project_allocated={"vcpu": q.compute["cores"] if q else 0,
-                               "volume_gb": q.block_storage["gigabytes"] if q else 0,
-                               "object_gb": allocated.object_gb},
-            used=project_use(used.get(project)) if (used is not None and live) else None,
-            unknown=used[project].measure_unknown() if (used is not None and live and project in used) else {},
-        ))
-    return AppFigures(state.application, record.metadata.name if record else state.application, state.unit,
-                      state.state, record.mlps_level if record else None, tuple(envs))
+        envs.append(
+            EnvFigures(
+                env=name,
+                status=env_status(state, name),
+                project=project,
+                allocated={m: getattr(allocated, m) for m in MEASURES},
+                project_allocated={
+                    "vcpu": q.compute["cores"] if q else 0,
+                    "volume_gb": q.block_storage["gigabytes"] if q else 0,
+                    "object_gb": allocated.object_gb,
+                },
+                used=project_use(used.get(project)) if (used is not None and live) else None,
+                unknown=used[project].measure_unknown() if (used is not None and live and project in used) else {},
+            )
+        )
+    return AppFigures(
+        state.application,
+        record.metadata.name if record else state.application,
+        state.unit,
+        state.state,
+        record.mlps_level if record else None,
+        tuple(envs),
+    )
 
 
 def env_status(state: lc.AppState, env: str) -> str:
@@ -409,23 +443,43 @@ def project_use(found: usage.ProjectUsage | None) -> dict[str, float | None]:
 
 
 def unit_figures(
-    unit: str, items: list[tuple[AppFigures, Replay]], limits: dict[str, int], calendar: Calendar,
-    period: Period, used: Mapping[str, usage.ProjectUsage] | None = None, judged_at: dt.datetime | None = None,
+    unit: str,
+    items: list[tuple[AppFigures, Replay]],
+    limits: dict[str, int],
+    calendar: Calendar,
+    period: Period,
+    used: Mapping[str, usage.ProjectUsage] | None = None,
+    judged_at: dt.datetime | None = None,
 ) -> UnitFigures:
     """A unit's allocation against its limits, its candidates, deadlines, changes and advice."""
     apps = tuple(a for a, _ in items)
     allocated = add_totals(Totals(**e.allocated, world_open_rules=0) for a in apps for e in a.environments)
     alloc: dict[str, int] = {m: getattr(allocated, m) for m in MEASURES}
-    percent: dict[str, float | None] = {m: (round(100 * alloc[m] / limits[m], 1) if limits.get(m) else None) for m in MEASURES}
+    percent: dict[str, float | None] = {
+        m: (round(100 * alloc[m] / limits[m], 1) if limits.get(m) else None) for m in MEASURES
+    }
     candidates = tuple(
-        c for a in apps for e in a.environments
+        c
+        for a in apps
+        for e in a.environments
         for c in [*idle_candidates(a, e, (used or {}).get(e.project), period), *over_provisioning(a, e)]
     )
     deadlines = tuple(
-        DeadlineFigure(unit, d.application, d.name, d.article, d.start, d.due, d.done, d.status, d.days,
-                       d.due.toordinal() - d.start.toordinal() if d.count == "natural" else lc.DEADLINE_RULES[d.name].days,
-                       d.count)
-        for _, r in items for d in period_deadlines(r, calendar, period, judged_at)
+        DeadlineFigure(
+            unit,
+            d.application,
+            d.name,
+            d.article,
+            d.start,
+            d.due,
+            d.done,
+            d.status,
+            d.days,
+            d.due.toordinal() - d.start.toordinal() if d.count == "natural" else lc.DEADLINE_RULES[d.name].days,
+            d.count,
+        )
+        for _, r in items
+        for d in period_deadlines(r, calendar, period, judged_at)
     )
     changes = tuple(c for _, r in items for c in r.changes)
     over = tuple(m for m in MEASURES if alloc[m] > limits.get(m, 0))
@@ -441,9 +495,21 @@ def over_provisioning(app: AppFigures, env: EnvFigures) -> list[Candidate]:
     for measure in ("vcpu", "volume_gb", "object_gb"):
         allocated, in_use = env.project_allocated[measure], env.used[measure]
         if in_use is not None and usage.over_provisioned(allocated, in_use):
-            out.append(Candidate("over-provisioned", app.unit, app.application, env.env, measure, {
-                "allocated": allocated, "used": in_use, "percent": round(100 * in_use / allocated, 1),
-                "suggested": suggested(in_use)}))
+            out.append(
+                Candidate(
+                    "over-provisioned",
+                    app.unit,
+                    app.application,
+                    env.env,
+                    measure,
+                    {
+                        "allocated": allocated,
+                        "used": in_use,
+                        "percent": round(100 * in_use / allocated, 1),
+                        "suggested": suggested(in_use),
+                    },
+                )
+            )
     return out
 
 
@@ -452,7 +518,9 @@ def suggested(in_use: float, target: float = 0.7) -> int:
     return max(1, math.ceil(in_use / target))
 
 
-def idle_candidates(app: AppFigures, env: EnvFigures, found: usage.ProjectUsage | None, period: Period) -> list[Candidate]:
+def idle_candidates(
+    app: AppFigures, env: EnvFigures, found: usage.ProjectUsage | None, period: Period
+) -> list[Candidate]:
     """Servers shut off all month, volumes unattached 30 days, empty containers of a live
     environment; a part the cloud did not tell yields none (it is reported unknown)."""
     if found is None or env.status != "live":
@@ -461,12 +529,28 @@ def idle_candidates(app: AppFigures, env: EnvFigures, found: usage.ProjectUsage 
     end = period.end
     for s in found.servers:
         if usage.idle_server(s, period.start):
-            out.append(Candidate("server-shutoff", app.unit, app.application, env.env, s.name, {
-                "vcpu": s.vcpu, "ram_gb": s.ram_gb, "days": (end - s.since).days if s.since else None}))
+            out.append(
+                Candidate(
+                    "server-shutoff",
+                    app.unit,
+                    app.application,
+                    env.env,
+                    s.name,
+                    {"vcpu": s.vcpu, "ram_gb": s.ram_gb, "days": (end - s.since).days if s.since else None},
+                )
+            )
     for v in found.volumes:
         if usage.idle_volume(v, end):
-            out.append(Candidate("volume-unattached", app.unit, app.application, env.env, v.name, {
-                "size_gb": v.size_gb, "days": (end - v.since).days if v.since else None}))
+            out.append(
+                Candidate(
+                    "volume-unattached",
+                    app.unit,
+                    app.application,
+                    env.env,
+                    v.name,
+                    {"size_gb": v.size_gb, "days": (end - v.since).days if v.since else None},
+                )
+            )
     for c in found.containers:
         if usage.idle_container(c):
             out.append(Candidate("container-empty", app.unit, app.application, env.env, c.name, {"objects": 0}))

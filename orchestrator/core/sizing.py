@@ -102,9 +102,7 @@ def totals(resources: Resources) -> Totals:
         servers=servers,
         database_instances=len(resources.databases),
         public_ips=sum(s.count for s in resources.servers if s.public_ip),
-        world_open_rules=sum(
-            1 for g in resources.security_groups for r in g.rules if is_world_open(r)
-        ),
+        world_open_rules=sum(1 for g in resources.security_groups for r in g.rules if is_world_open(r)),
     )
 
 
@@ -175,9 +173,7 @@ def quotas(resources: Resources, headroom: Headroom = Headroom()) -> Quotas:
     servers = [s for s in resources.servers]
     instances = sum(s.count for s in servers)
     groups = resources.security_groups
-    rules = sum(
-        len(g.rules) + (DEFAULT_EGRESS_RULES if keeps_default_egress(g) else 0) for g in groups
-    )
+    rules = sum(len(g.rules) + (DEFAULT_EGRESS_RULES if keeps_default_egress(g) else 0) for g in groups)
     return Quotas(
         compute={
             "instances": instances,

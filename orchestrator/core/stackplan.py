@@ -54,14 +54,17 @@ class Admission:
         gate: dict[str, Any] = {"passed": self.gate is None}
         if self.gate is not None:
             gate |= {"rule": self.gate.rule, "message": self.gate.args[0], "article": self.gate.article}
-        return {"gate": gate, "quota": {"violations": [v.as_dict() for v in self.violations],
-                                        "mandatory": len(self.mandatory)}}
+        return {
+            "gate": gate,
+            "quota": {"violations": [v.as_dict() for v in self.violations], "mandatory": len(self.mandatory)},
+        }
 
     def refusal(self) -> RuleError:
         """One error naming every reason the stack may not be provisioned."""
         reasons = ([str(self.gate)] if self.gate else []) + [str(v) for v in self.mandatory]
-        return RuleError(f"{self.stack} may not be provisioned: " + "; ".join(reasons),
-                         rule=self.gate.rule if self.gate else "quota")
+        return RuleError(
+            f"{self.stack} may not be provisioned: " + "; ".join(reasons), rule=self.gate.rule if self.gate else "quota"
+        )
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,11 @@ def idle_server(server: ServerUsage, month_start: dt.datetime) -> bool:
 
 def idle_volume(volume: VolumeUsage, month_end: dt.datetime) -> bool:
     """Unattached for at least :data:`UNATTACHED_DAYS` days at month end."""
-    return (not volume.attached and volume.since is not None
-            and month_end - volume.since >= dt.timedelta(days=UNATTACHED_DAYS))
+    return (
+        not volume.attached
+        and volume.since is not None
+        and month_end - volume.since >= dt.timedelta(days=UNATTACHED_DAYS)
+    )
 
 
 def idle_container(container: ContainerUsage) -> bool:

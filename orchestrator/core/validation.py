@@ -19,13 +19,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from orchestrator import files
+from orchestrator.core.backups import schedule_problem
 from orchestrator.core.manifest import (
     Application,
     Environment,
     EnvironmentSpec,
     ManifestDocument,
 )
-from orchestrator.core.backups import schedule_problem
 from orchestrator.core.sizing import UnknownFlavor, is_known_flavor
 from orchestrator.core.yamlsource import (
     ParseFailed,
@@ -39,7 +40,6 @@ from orchestrator.core.yamlsource import (
     load,
     parse,
 )
-from orchestrator import files
 from orchestrator.errors import ManifestInvalid
 
 #: What a semantic rule yields: the path in the effective model and a message.
@@ -186,9 +186,7 @@ def validate_data(data: Any, source: str, root: Any = None) -> Report:
     return report
 
 
-def _application(
-    data: dict[str, Any], source: str, digest: str, add: Add
-) -> tuple[Application | None, Origins]:
+def _application(data: dict[str, Any], source: str, digest: str, add: Add) -> tuple[Application | None, Origins]:
     """The application of ``data`` (None when the schema refused it) and its value origins."""
     document = _validate_model(ManifestDocument, data, (), {}, add)
     environments, origins = _effective_environments(data, add)
@@ -315,8 +313,13 @@ def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: Ori
     if isinstance(base, dict) and isinstance(over, dict):
         return {
             key: _merge(
-                base.get(key, _MISSING), over.get(key, _MISSING),
-                bsrc + (key,), osrc + (key,), eff + (key,), origins, add,
+                base.get(key, _MISSING),
+                over.get(key, _MISSING),
+                bsrc + (key,),
+                osrc + (key,),
+                eff + (key,),
+                origins,
+                add,
             )
             for key in {**base, **over}
         }
@@ -332,7 +335,9 @@ def _merge(base: Any, over: Any, bsrc: Path, osrc: Path, eff: Path, origins: Ori
                     over[j] if j is not None else _MISSING,
                     bsrc + (i,) if i is not None else bsrc,
                     osrc + (j,) if j is not None else osrc,
-                    eff + (len(merged),), origins, add,
+                    eff + (len(merged),),
+                    origins,
+                    add,
                 )
             )
         return merged
@@ -353,8 +358,10 @@ def _take(value: Any, src: Path, eff: Path, origins: Origins, add: Add) -> Any:
 
 
 def _named_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(item, dict) and isinstance(item.get("name"), str) for item in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in value)
     )
 
 
@@ -393,8 +400,9 @@ def _mlps_level(app: Application) -> Iterator[Finding]:
     Example: ``spec.mlpsLevel: 4`` is refused.
     """
     if app.mlps_level >= 4:
-        yield ("spec", "mlpsLevel"), (
-            f"MLPS level {app.mlps_level}: systems at level 4 or above may not run on the government cloud"
+        yield (
+            ("spec", "mlpsLevel"),
+            (f"MLPS level {app.mlps_level}: systems at level 4 or above may not run on the government cloud"),
         )
 
 
@@ -440,8 +448,9 @@ def _security_group_exists(app: Application) -> Iterator[Finding]:
         for i, group in enumerate(res.security_groups):
             for j, r in enumerate(group.rules):
                 if r.remote_group and r.remote_group not in names:
-                    yield base + ("securityGroups", i, "rules", j, "remoteGroup"), (
-                        f"security group {r.remote_group!r} is not declared"
+                    yield (
+                        base + ("securityGroups", i, "rules", j, "remoteGroup"),
+                        (f"security group {r.remote_group!r} is not declared"),
                     )
 
 
@@ -455,8 +464,9 @@ def _rule_remote(app: Application) -> Iterator[Finding]:
         for i, group in enumerate(res.security_groups):
             for j, r in enumerate(group.rules):
                 if (r.remote_cidr is None) == (r.remote_group is None):
-                    yield base + ("securityGroups", i, "rules", j), (
-                        "a rule needs exactly one of remoteCidr and remoteGroup"
+                    yield (
+                        base + ("securityGroups", i, "rules", j),
+                        ("a rule needs exactly one of remoteCidr and remoteGroup"),
                     )
 
 
@@ -492,9 +502,12 @@ def _rule_duplicate(app: Application) -> Iterator[Finding]:
             for j, r in enumerate(group.rules):
                 k = first.setdefault(r.identity, j)
                 if k != j:
-                    yield base + ("securityGroups", i, "rules", j), (
-                        f"the same rule as rules[{k}] of group {group.name!r} (same direction, protocol, "
-                        "ports and remote): Neutron refuses a duplicate rule; remove one"
+                    yield (
+                        base + ("securityGroups", i, "rules", j),
+                        (
+                            f"the same rule as rules[{k}] of group {group.name!r} (same direction, protocol, "
+                            "ports and remote): Neutron refuses a duplicate rule; remove one"
+                        ),
                     )
 
 
@@ -513,9 +526,12 @@ def _database_volume_size(app: Application) -> Iterator[Finding]:
     for base, _, res in _each_env(app):
         for i, db in enumerate(res.databases):
             if db.size_gb > MAX_DATABASE_GB:
-                yield base + ("databases", i, "sizeGb"), (
-                    f"database volume {db.size_gb} GB is over {MAX_DATABASE_GB} GB, the most the OpenStack "
-                    "provider creates (gophercloud's Trove client refuses it at up)"
+                yield (
+                    base + ("databases", i, "sizeGb"),
+                    (
+                        f"database volume {db.size_gb} GB is over {MAX_DATABASE_GB} GB, the most the OpenStack "
+                        "provider creates (gophercloud's Trove client refuses it at up)"
+                    ),
                 )
 
 
@@ -558,8 +574,9 @@ def _references(app: Application) -> Iterator[Finding]:
             for j, user in enumerate(db.users):
                 for k, name in enumerate(user.databases):
                     if name not in db.databases:
-                        yield base + ("databases", i, "users", j, "databases", k), (
-                            f"database {name!r} is not declared in {db.name}"
+                        yield (
+                            base + ("databases", i, "users", j, "databases", k),
+                            (f"database {name!r} is not declared in {db.name}"),
                         )
 
 
@@ -571,8 +588,9 @@ def _catalogue_reason(app: Application) -> Iterator[Finding]:
     """
     for i, entry in enumerate(app.data_sharing.catalogue):
         if entry.sharing != "unconditional" and not entry.reason:
-            yield ("spec", "dataSharing", "catalogue", i, "reason"), (
-                f"catalogue entry shared '{entry.sharing}' must give its reason"
+            yield (
+                ("spec", "dataSharing", "catalogue", i, "reason"),
+                (f"catalogue entry shared '{entry.sharing}' must give its reason"),
             )
 
 
@@ -626,8 +644,13 @@ def _user_data_reserved_path(app: Application) -> Iterator[Finding]:
         # cloud-init writes a relative path from /: judge it as it would land
         normal = posixpath.normpath("/" + path.lstrip("/")) + ("/" if path.endswith("/") else "")
         if normal == RESERVED_DIR.rstrip("/") or normal.startswith(RESERVED_DIR):
-            yield where, (f"{path!r}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
-                          "write the application's files elsewhere")
+            yield (
+                where,
+                (
+                    f"{path!r}: {RESERVED_DIR} holds govcloud's own files (labels, the platform client); "
+                    "write the application's files elsewhere"
+                ),
+            )
 
 
 @rule("user-data-path-absolute", article="Art. 20")
@@ -641,8 +664,13 @@ def _user_data_path_absolute(app: Application) -> Iterator[Finding]:
     """
     for where, path in _user_data_paths(app):
         if not path.startswith("/") or posixpath.normpath(path) != path or path.startswith("//"):
-            yield where, (f"{path!r} is not an absolute, normalised path: write it as "
-                          f"{posixpath.normpath('/' + path.lstrip('/'))!r} (no '..', '.', '//' or trailing '/')")
+            yield (
+                where,
+                (
+                    f"{path!r} is not an absolute, normalised path: write it as "
+                    f"{posixpath.normpath('/' + path.lstrip('/'))!r} (no '..', '.', '//' or trailing '/')"
+                ),
+            )
 
 
 def _user_data_paths(app: Application) -> Iterator[tuple[Path, str]]:
@@ -676,7 +704,7 @@ def redirect_uri_problem(uri: str) -> str | None:
     """Why ``uri`` may not be a redirect URI, or None. Example: ``redirect_uri_problem("https://*")``."""
     from urllib.parse import urlsplit
 
-    if "*" in uri or "+" == uri.strip():
+    if "*" in uri or uri.strip() == "+":
         return "wildcards are refused: name each exact URI"
     if any(ch.isspace() or not ch.isprintable() for ch in uri):
         return "holds whitespace or control characters"
@@ -694,7 +722,7 @@ def redirect_uri_problem(uri: str) -> str | None:
         return "a user name or password in the URI is refused"
     if "#" in uri:
         return "a redirect URI has no fragment (RFC 6749, 3.1.2)"
-    if port == 0 or not _HOST.fullmatch(host) and not _is_address(host):
+    if port == 0 or (not _HOST.fullmatch(host) and not _is_address(host)):
         return "the host is not a host name or an IP address"
     return None
 
@@ -739,11 +767,18 @@ def _text_printable(data: Any) -> Iterator[Finding]:
             field = next((p for p in reversed(path) if isinstance(p, str)), "")
             bad = (_UNPRINTABLE_MULTILINE if field in MULTILINE_FIELDS else _UNPRINTABLE).search(value)
             if bad is not None:
-                yield path, (f"holds the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}; "
-                             "text here is printable characters only")
+                yield (
+                    path,
+                    (
+                        f"holds the control character U+{ord(bad.group()):04X} at position {bad.start() + 1}; "
+                        "text here is printable characters only"
+                    ),
+                )
 
 
 #: Control characters (Unicode Cc), surrogates (Cs), line and paragraph separators (Zl, Zp) and
 #: the bidirectional marks, overrides and isolates; the second keeps line breaks and tabs.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-_UNPRINTABLE_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_UNPRINTABLE_MULTILINE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]"
+)

@@ -25,7 +25,6 @@ from orchestrator import files
 from orchestrator.core.yamlsource import ParseFailed, Problem, dotted, line_of, parse, plain, schema_problems
 from orchestrator.errors import ConfigInvalid
 
-
 #: 全国年节及纪念日放假办法 (2025 revision): the holidays on fixed solar dates.
 FIXED_STATUTORY_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
 
@@ -173,7 +172,10 @@ def load_overrides(path: str | Path | None = None) -> dict[int, YearSchedule]:
     """The override file's schedules (the embedded file without ``path``); :class:`CalendarInvalid`
     names every problem of a file that is missing, unreadable or not of the schema."""
     if path is None:
-        source, raw = "orchestrator/data/calendar.yaml", resources.files("orchestrator.data").joinpath("calendar.yaml").read_bytes()
+        source, raw = (
+            "orchestrator/data/calendar.yaml",
+            resources.files("orchestrator.data").joinpath("calendar.yaml").read_bytes(),
+        )
     else:
         source = str(path)
         try:
@@ -200,7 +202,9 @@ def parse_overrides(raw: bytes, source: str) -> dict[int, YearSchedule]:
     result: dict[int, YearSchedule] = {}
     for key, entry in data.items():
         if not _YEAR.fullmatch(key):
-            problems.append(Problem(line_of(root, (key,)), dotted((key,)), "calendar-year", "a year is four digits, e.g. 2027"))
+            problems.append(
+                Problem(line_of(root, (key,)), dotted((key,)), "calendar-year", "a year is four digits, e.g. 2027")
+            )
             continue
         schedule, found = schema_problems(_Schedule, entry, root, (key,))
         problems += found
@@ -211,11 +215,20 @@ def parse_overrides(raw: bytes, source: str) -> dict[int, YearSchedule]:
             for index, day in enumerate(getattr(schedule, name)):
                 if day.year != year:
                     where = (key, name, index)
-                    problems.append(Problem(line_of(root, where), dotted(where), "calendar-year",
-                                            f"{day} is listed under year {year}"))
+                    problems.append(
+                        Problem(
+                            line_of(root, where), dotted(where), "calendar-year", f"{day} is listed under year {year}"
+                        )
+                    )
         for day in sorted(set(schedule.holidays) & set(schedule.workdays)):
-            problems.append(Problem(line_of(root, (key,)), dotted((key,)), "calendar-conflict",
-                                    f"{day} is listed both as a holiday and as a working day"))
+            problems.append(
+                Problem(
+                    line_of(root, (key,)),
+                    dotted((key,)),
+                    "calendar-conflict",
+                    f"{day} is listed both as a holiday and as a working day",
+                )
+            )
         result[year] = YearSchedule(frozenset(schedule.holidays), frozenset(schedule.workdays))
     if problems:
         raise CalendarInvalid(source, problems)

@@ -104,9 +104,7 @@ def parse(raw: bytes) -> Any:
     if data is None:
         raise ParseFailed(Problem(1, "", "yaml-document", "file is empty; expected a mapping"))
     if not isinstance(data, dict):
-        raise ParseFailed(
-            Problem(1, "", "yaml-document", f"expected a mapping at the top, found a {_kind(data)}")
-        )
+        raise ParseFailed(Problem(1, "", "yaml-document", f"expected a mapping at the top, found a {_kind(data)}"))
     return data
 
 
@@ -146,22 +144,33 @@ def plain(node: Any) -> Any:
             try:
                 value.encode()
             except UnicodeEncodeError as exc:
-                raise ParseFailed(Problem(None, "", "yaml-syntax", "a string holds a lone surrogate "
-                                          f"(U+{ord(value[exc.start]):04X}, from a \\u escape): not Unicode text")) from None
+                raise ParseFailed(
+                    Problem(
+                        None,
+                        "",
+                        "yaml-syntax",
+                        "a string holds a lone surrogate "
+                        f"(U+{ord(value[exc.start]):04X}, from a \\u escape): not Unicode text",
+                    )
+                ) from None
         return value
 
     def walk(value: Any) -> Any:
         nonlocal count
         count += 1
         if count > MAX_NODES:
-            raise ParseFailed(
-                Problem(None, "", "file-size", f"document has more than {MAX_NODES} nodes")
-            )
+            raise ParseFailed(Problem(None, "", "file-size", f"document has more than {MAX_NODES} nodes"))
         if isinstance(value, dict):
             out = {text(k): walk(v) for k, v in value.items()}
             if len(out) != len(value):  # 2027 and "2027", true and "True": one key, read twice
-                raise ParseFailed(Problem(_own_line(value), "", "duplicate-key",
-                                          "two keys of one mapping are the same text (e.g. 2027 and '2027')"))
+                raise ParseFailed(
+                    Problem(
+                        _own_line(value),
+                        "",
+                        "duplicate-key",
+                        "two keys of one mapping are the same text (e.g. 2027 and '2027')",
+                    )
+                )
             return out
         if isinstance(value, list):
             return [walk(v) for v in value]
@@ -265,6 +274,7 @@ def _kind(value: Any) -> str:
 
 
 # --- the fast reader -------------------------------------------------------------------------
+
 
 class _Unsure(Exception):
     """The document uses YAML the fast reader leaves to ruamel."""

@@ -58,13 +58,21 @@ def _tagged(payload: Any, sequence: int, status: int = 200) -> Json:
 
 
 @router.get("/applications", summary="Applications, by id; a unit sees its own")
-def list_applications(request: Request, actor: lc.Actor = Depends(api_actor),
-                      state: States | None = None,
-                      limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Any:
+def list_applications(
+    request: Request,
+    actor: lc.Actor = Depends(api_actor),
+    state: States | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> Any:
     unit = actor.unit if actor.role == lc.UNIT else None
     service = common.lifecycle(request)
-    return {"items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
-            "total": service.store.count(state=state, unit=unit), "limit": limit, "offset": offset}
+    return {
+        "items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
+        "total": service.store.count(state=state, unit=unit),
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @router.get("/applications/{application}", summary="State, approvals and deadlines (app status)")
@@ -84,19 +92,24 @@ def get_history(application: str, request: Request, actor: lc.Actor = Depends(ap
 @router.get("/applications/{application}/steps", summary="The steps this actor may take now")
 def get_steps(application: str, request: Request, actor: lc.Actor = Depends(api_actor)) -> Any:
     state = common.readable(common.lifecycle(request), application, actor)
-    return [{"step": common.VERB_OF[t.event], "environment": t.environment, "article": t.article, "doc": t.doc}
-            for t in lc.steps_open(state, actor)]
+    return [
+        {"step": common.VERB_OF[t.event], "environment": t.environment, "article": t.article, "doc": t.doc}
+        for t in lc.steps_open(state, actor)
+    ]
 
 
-@router.get("/applications/{application}/decision",
-            summary="What a decision decides: manifest and plan differences, quota verdict, gate (changes, plan)")
+@router.get(
+    "/applications/{application}/decision",
+    summary="What a decision decides: manifest and plan differences, quota verdict, gate (changes, plan)",
+)
 def get_decision(application: str, request: Request, actor: lc.Actor = Depends(api_actor)) -> Any:
     return common.decision(request, application, actor)
 
 
 @router.get("/applications/{application}/notices", summary="Its notices and their delivery (notify status --app)")
-def get_notices(application: str, request: Request, actor: lc.Actor = Depends(api_actor),
-                limit: int = Query(200, ge=1, le=1000)) -> Any:
+def get_notices(
+    application: str, request: Request, actor: lc.Actor = Depends(api_actor), limit: int = Query(200, ge=1, le=1000)
+) -> Any:
     return common.notices(request, application, actor, limit)
 
 
@@ -112,14 +125,22 @@ def get_capacity(actor: lc.Actor = Depends(api_actor)) -> Any:
 
 
 @router.get("/reports/monthly", summary="The monthly report's figures (report monthly -f json, Art. 30); a unit's own")
-def get_monthly(request: Request, month: str = Query(..., pattern=r"^\d{4}-\d{2}$"), unit: str | None = None,
-                actor: lc.Actor = Depends(api_actor)) -> Any:
+def get_monthly(
+    request: Request,
+    month: str = Query(..., pattern=r"^\d{4}-\d{2}$"),
+    unit: str | None = None,
+    actor: lc.Actor = Depends(api_actor),
+) -> Any:
     return common.monthly(request, actor, month, unit).as_dict()
 
 
 @router.get("/reports/assessment", summary="The yearly assessment's figures (report assessment, Art. 45); a unit's own")
-def get_assessment(request: Request, year: int = Query(..., ge=2000, le=2100), unit: str | None = None,
-                   actor: lc.Actor = Depends(api_actor)) -> Any:
+def get_assessment(
+    request: Request,
+    year: int = Query(..., ge=2000, le=2100),
+    unit: str | None = None,
+    actor: lc.Actor = Depends(api_actor),
+) -> Any:
     return common.assessment(request, actor, year, unit).as_dict()
 
 
@@ -134,34 +155,48 @@ def get_deadlines(request: Request, actor: lc.Actor = Depends(api_actor), overdu
 
 
 @router.get("/queues/{name}", summary="A work queue, earliest due first: office, provisioning or reclamation")
-def get_queue(name: Literal["office", "provisioning", "reclamation"], request: Request,
-              actor: lc.Actor = Depends(api_actor), limit: int = Query(200, ge=1, le=1000)) -> Any:
+def get_queue(
+    name: Literal["office", "provisioning", "reclamation"],
+    request: Request,
+    actor: lc.Actor = Depends(api_actor),
+    limit: int = Query(200, ge=1, le=1000),
+) -> Any:
     return common.visible(common.lifecycle(request).queue(name, beijing_now(), limit), actor)
 
 
 @router.post("/applications", status_code=201, summary="Submit a manifest (app submit, Art. 11)")
-async def post_application(request: Request, manifest: UploadFile = File(...),
-                           actor: lc.Actor = Depends(api_actor)) -> Any:
+async def post_application(
+    request: Request, manifest: UploadFile = File(...), actor: lc.Actor = Depends(api_actor)
+) -> Any:
     raw = await read_upload(manifest)
     event = await common.threaded(common.submit, request, actor, manifest.filename or "", raw)
     return _tagged(event.as_dict(), event.sequence, 201)
 
 
 @router.post("/applications/{application}/change", summary="Request a change (app change, Art. 15)")
-async def post_change(application: str, request: Request, manifest: UploadFile = File(...),
-                      if_match: str | None = Header(None), actor: lc.Actor = Depends(api_actor)) -> Any:
+async def post_change(
+    application: str,
+    request: Request,
+    manifest: UploadFile = File(...),
+    if_match: str | None = Header(None),
+    actor: lc.Actor = Depends(api_actor),
+) -> Any:
     raw = await read_upload(manifest)
-    event = await common.threaded(common.submit, request, actor, manifest.filename or "", raw, application,
-                                  expected(if_match))
+    event = await common.threaded(
+        common.submit, request, actor, manifest.filename or "", raw, application, expected(if_match)
+    )
     return _tagged(event.as_dict(), event.sequence)
 
 
 @router.post("/applications/{application}/{step}", summary="A step (app accept, reject, review, approve, ...)")
-def post_step(application: str,
-              step: Steps,
-              request: Request,
-              body: StepBody | None = None, if_match: str | None = Header(None),
-              actor: lc.Actor = Depends(api_actor)) -> Any:
+def post_step(
+    application: str,
+    step: Steps,
+    request: Request,
+    body: StepBody | None = None,
+    if_match: str | None = Header(None),
+    actor: lc.Actor = Depends(api_actor),
+) -> Any:
     fields = body.model_dump() if body else {}
     event = common.take_step(request, actor, application, step, fields, expected(if_match))
     return _tagged(event.as_dict(), event.sequence)
@@ -171,6 +206,9 @@ async def read_upload(upload: UploadFile) -> bytes:
     """The uploaded manifest, refused past the size a manifest file may have."""
     raw = await upload.read(files.MAX_BYTES + 1)
     if len(raw) > files.MAX_BYTES:
-        raise files.FileRefused(f"upload:{upload.filename}", "file-size",
-                                f"is over {files.MAX_BYTES} bytes; a manifest is at most {files.MAX_BYTES}")
+        raise files.FileRefused(
+            f"upload:{upload.filename}",
+            "file-size",
+            f"is over {files.MAX_BYTES} bytes; a manifest is at most {files.MAX_BYTES}",
+        )
     return raw

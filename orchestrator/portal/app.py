@@ -19,11 +19,22 @@ SESSION_HOURS = 8
 
 
 def create_app(config: PortalConfig) -> FastAPI:
-    app = FastAPI(title="govcloud", version=__version__, docs_url="/api/docs", redoc_url=None,
-                  description="Applications, their lifecycle (regulation Art. 10-16) and work queues.")
+    app = FastAPI(
+        title="govcloud",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        description="Applications, their lifecycle (regulation Art. 10-16) and work queues.",
+    )
     app.state.config = config
-    app.add_middleware(SessionMiddleware, secret_key=config.session_key, session_cookie="govcloud_session",
-                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.secure_cookies)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.session_key,
+        session_cookie="govcloud_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=config.secure_cookies,
+    )
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -12,7 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.core import lifecycle as lc
 from orchestrator.errors import (
-    ConflictError, ExternalError, GovcloudError, ManifestInvalid, NotFound, RuleError, StaleVersion, UsageError,
+    ConflictError,
+    ExternalError,
+    GovcloudError,
+    ManifestInvalid,
+    NotFound,
+    RuleError,
+    StaleVersion,
+    UsageError,
 )
 from orchestrator.files import FileRefused
 from orchestrator.portal.config import PortalConfig
@@ -34,8 +41,13 @@ STEPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 VERB_OF = {event: verb for verb, (event, _, _) in STEPS.items()}
 #: Fields a step cannot go without (the core refuses the others' absence with its own rule).
-REQUIRED = {"reason": ("reject", "extend"), "opinion": ("review",), "environment": ("approve",),
-            "days": ("extend",), "evidence": ("test-passed", "confirm-backup")}
+REQUIRED = {
+    "reason": ("reject", "extend"),
+    "opinion": ("review",),
+    "environment": ("approve",),
+    "days": ("extend",),
+    "evidence": ("test-passed", "confirm-backup"),
+}
 #: Refusals of the actor are 403 (role rules, a forged form); the other rules refuse a step the
 #: state does not allow (409).
 ROLE_RULES = {"role", "own-unit", "no-self-approval", "csrf"}
@@ -49,8 +61,9 @@ def lifecycle(request: Request, expected_sequence: int | None = None) -> Lifecyc
     """The lifecycle over this process's ledger (opened once, migrated once)."""
     from orchestrator.services.finalbackup import configured_cloud
 
-    return Lifecycle(_ledger(config(request).database_url), expected_sequence=expected_sequence,
-                     cloud=configured_cloud())
+    return Lifecycle(
+        _ledger(config(request).database_url), expected_sequence=expected_sequence, cloud=configured_cloud()
+    )
 
 
 @functools.cache
@@ -78,8 +91,14 @@ def visible(items: list[dict[str, Any]], actor: lc.Actor) -> list[dict[str, Any]
     return [i for i in items if actor.role != lc.UNIT or i["unit"] == actor.unit]
 
 
-def take_step(request: Request, actor: lc.Actor, application: str, verb: str, fields: dict[str, Any],
-              expected_sequence: int | None) -> lc.Event:
+def take_step(
+    request: Request,
+    actor: lc.Actor,
+    application: str,
+    verb: str,
+    fields: dict[str, Any],
+    expected_sequence: int | None,
+) -> lc.Event:
     """Record one step through the service (the core decides); :class:`UsageError` for an unknown verb
     or a missing field."""
     if verb not in STEPS:
@@ -97,8 +116,15 @@ def take_step(request: Request, actor: lc.Actor, application: str, verb: str, fi
     return getattr(service, method)(application, actor=actor, at=beijing_now(), **values)
 
 
-def submit(request: Request, actor: lc.Actor, filename: str, raw: bytes, application: str | None = None,
-           expected_sequence: int | None = None, preview: bool = False) -> Any:
+def submit(
+    request: Request,
+    actor: lc.Actor,
+    filename: str,
+    raw: bytes,
+    application: str | None = None,
+    expected_sequence: int | None = None,
+    preview: bool = False,
+) -> Any:
     """Submit an uploaded manifest, or request a change of ``application`` with it (``preview``:
     only classify the change, nothing written)."""
     name = f"upload:{filename or 'manifest.yaml'}"
@@ -122,8 +148,13 @@ def status_of(error: GovcloudError) -> int:
         return 403 if error.rule in ROLE_RULES else 409
     if isinstance(error, FileRefused):
         return 413 if "(file-size)" in str(error) else 400
-    for kind, status in ((StaleVersion, 412), (ConflictError, 409), (NotFound, 404), (UsageError, 400),
-                         (ExternalError, 503)):
+    for kind, status in (
+        (StaleVersion, 412),
+        (ConflictError, 409),
+        (NotFound, 404),
+        (UsageError, 400),
+        (ExternalError, 503),
+    ):
         if isinstance(error, kind):
             return status
     return 500
@@ -149,9 +180,18 @@ def problem(error: GovcloudError) -> dict[str, Any]:
     return body
 
 
-_TITLES = {400: "bad request", 401: "not signed in", 403: "not allowed for this actor", 404: "not found",
-           409: "not allowed in this state", 412: "the application changed meanwhile", 413: "too large",
-           422: "invalid manifest", 500: "internal error", 503: "an outside system failed"}
+_TITLES = {
+    400: "bad request",
+    401: "not signed in",
+    403: "not allowed for this actor",
+    404: "not found",
+    409: "not allowed in this state",
+    412: "the application changed meanwhile",
+    413: "too large",
+    422: "invalid manifest",
+    500: "internal error",
+    503: "an outside system failed",
+}
 
 
 def problem_response(error: GovcloudError) -> JSONResponse:
@@ -193,8 +233,15 @@ def monthly(request: Request, actor: lc.Actor, month: str, unit: str | None = No
     from orchestrator.services import quotas, report
 
     source, error = report.connect(None)
-    return report.monthly(ledger(request), month, quotas.policy(), unit=_unit(actor, unit), cloud=source,
-                          cloud_error=error, at=beijing_now())
+    return report.monthly(
+        ledger(request),
+        month,
+        quotas.policy(),
+        unit=_unit(actor, unit),
+        cloud=source,
+        cloud_error=error,
+        at=beijing_now(),
+    )
 
 
 def assessment(request: Request, actor: lc.Actor, year: int, unit: str | None = None):

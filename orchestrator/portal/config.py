@@ -48,18 +48,28 @@ def load_config(settings: Settings, dev_local: bool, environ: dict[str, str] | N
         if not dev_local:
             raise UsageError(
                 f"{settings.source}: 'auth: local' trusts whoever says who they are; the portal serves it only "
-                f"for development, started with {DEV_FLAG}. In production set 'auth: oidc' (docs/portal.md)")
+                f"for development, started with {DEV_FLAG}. In production set 'auth: oidc' (docs/portal.md)"
+            )
         return PortalConfig(settings, key or secrets.token_urlsafe(32), dev_local=True, secure_cookies=False)
     if dev_local:
         raise UsageError(f"{DEV_FLAG} is for 'auth: local'; {settings.source} says 'auth: oidc'")
     if settings.oidc is None:
         raise UsageError(f"{settings.source}: 'auth: oidc' needs the oidc section (issuer, audience, roleMap)")
     if len(key) < 32:
-        raise UsageError(f"set {SESSION_KEY_ENV} to a random secret of at least 32 characters (the session cookie's "
-                         "signing key, the same in every worker)")
+        raise UsageError(
+            f"set {SESSION_KEY_ENV} to a random secret of at least 32 characters (the session cookie's "
+            "signing key, the same in every worker)"
+        )
     secret = env.get(CLIENT_SECRET_ENV)
     if not secret:
-        raise UsageError(f"set {CLIENT_SECRET_ENV}: the secret of the portal's client in the platform "
-                         f"({env.get(CLIENT_ID_ENV, 'govcloud-portal')})")
-    return PortalConfig(settings, key, client_id=env.get(CLIENT_ID_ENV, "govcloud-portal"), client_secret=secret,
-                        secure_cookies=env.get("GOVCLOUD_PORTAL_INSECURE_HTTP") != "1")
+        raise UsageError(
+            f"set {CLIENT_SECRET_ENV}: the secret of the portal's client in the platform "
+            f"({env.get(CLIENT_ID_ENV, 'govcloud-portal')})"
+        )
+    return PortalConfig(
+        settings,
+        key,
+        client_id=env.get(CLIENT_ID_ENV, "govcloud-portal"),
+        client_secret=secret,
+        secure_cookies=env.get("GOVCLOUD_PORTAL_INSECURE_HTTP") != "1",
+    )

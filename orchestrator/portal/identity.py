@@ -22,8 +22,12 @@ def api_actor(request: Request) -> Actor:
     config: PortalConfig = request.app.state.config
     headers = request.headers
     if config.dev_local:
-        return Actor(name=headers.get("x-govcloud-as", ""), role=headers.get("x-govcloud-role", ""),
-                     unit=headers.get("x-govcloud-unit") or None, source="local")
+        return Actor(
+            name=headers.get("x-govcloud-as", ""),
+            role=headers.get("x-govcloud-role", ""),
+            unit=headers.get("x-govcloud-unit") or None,
+            source="local",
+        )
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("no bearer token: send Authorization: Bearer <the platform's token>")

@@ -45,8 +45,9 @@ class _Pages(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
-templates = Jinja2Templates(env=_Pages(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                                       autoescape=True, auto_reload=False))
+templates = Jinja2Templates(
+    env=_Pages(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True, auto_reload=False)
+)
 router = APIRouter(include_in_schema=False)
 HOME = {lc.UNIT: "/my", lc.EGOV: "/queue", lc.PROVIDER: "/provider"}
 #: A queue page shows the most urgent applications first, this many (the API pages the rest).
@@ -60,29 +61,51 @@ def language(request: Request) -> str:
     return lang if lang in LANGS else DEFAULT_LANG
 
 
-def render(request: Request, name: str, code: int = 200, *, title: str = "", title_args: dict | None = None,
-           named: str | None = None, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    code: int = 200,
+    *,
+    title: str = "",
+    title_args: dict | None = None,
+    named: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
     """The page ``name`` in the reader's language, titled by the catalogue's ``title`` (``title_args``
     filled in) or, for a page of one thing, by its ``named`` (an application's id)."""
     config: PortalConfig = request.app.state.config
     lang = language(request)
     t = catalogue.translator(lang)
     known = catalogue.messages(lang)
-    return templates.TemplateResponse(request, name, {
-        "actor": session_actor(request), "csrf": csrf_token(request), "dev": config.dev_local,
-        "htmx": HTMX_VERSION, "home": HOME, "lang": lang, "t": t, "known": known,
-        "word": lambda prefix, code: known.get(f"{prefix}.{code}", code) if code else "",
-        "num": lambda v, d=1: catalogue.number(v, lang, d), "pct": lambda v: catalogue.percent(v, lang),
-        "title": named if named is not None else t(title, **(title_args or {})) if title else "", **context},
-        status_code=code)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "actor": session_actor(request),
+            "csrf": csrf_token(request),
+            "dev": config.dev_local,
+            "htmx": HTMX_VERSION,
+            "home": HOME,
+            "lang": lang,
+            "t": t,
+            "known": known,
+            "word": lambda prefix, code: known.get(f"{prefix}.{code}", code) if code else "",
+            "num": lambda v, d=1: catalogue.number(v, lang, d),
+            "pct": lambda v: catalogue.percent(v, lang),
+            "title": named if named is not None else t(title, **(title_args or {})) if title else "",
+            **context,
+        },
+        status_code=code,
+    )
 
 
 def error_page(request: Request, error: GovcloudError) -> Response:
     if isinstance(error, SignInFirst):
         return RedirectResponse("/login", status_code=303)
     status = common.status_of(error)
-    return render(request, "error.html", status, title=f"problem.title.{status}", error=error,
-                  problem=common.problem(error))
+    return render(
+        request, "error.html", status, title=f"problem.title.{status}", error=error, problem=common.problem(error)
+    )
 
 
 class SignInFirst(AuthenticationFailed):
@@ -108,8 +131,9 @@ class _Forged(RuleError):
     """A form post without the session's anti-forgery token (from another site, or a stale page)."""
 
     def __init__(self) -> None:
-        super().__init__("the form did not carry this session's anti-forgery token: reload the page and try again",
-                         rule="csrf")
+        super().__init__(
+            "the form did not carry this session's anti-forgery token: reload the page and try again", rule="csrf"
+        )
 
 
 @router.get("/")
@@ -130,9 +154,13 @@ def provider_queues(request: Request) -> Response:
     actor = _actor(request)
     service = common.lifecycle(request)
     now = beijing_now()
-    return render(request, "provider.html", title="provider.title",
-                  provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
-                  reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor))
+    return render(
+        request,
+        "provider.html",
+        title="provider.title",
+        provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
+        reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor),
+    )
 
 
 @router.get("/my")
@@ -140,8 +168,13 @@ def my_applications(request: Request) -> Response:
     actor = _actor(request)
     if actor.role != lc.UNIT:
         return RedirectResponse(HOME[actor.role], status_code=303)
-    return render(request, "my.html", title="my.title", title_args={"unit": actor.unit},
-                  items=common.lifecycle(request).overview(unit=actor.unit))
+    return render(
+        request,
+        "my.html",
+        title="my.title",
+        title_args={"unit": actor.unit},
+        items=common.lifecycle(request).overview(unit=actor.unit),
+    )
 
 
 async def _uploaded(request: Request) -> tuple[lc.Actor, Any, str, bytes]:
@@ -168,8 +201,15 @@ async def submit(request: Request) -> Response:
     try:
         event = await common.threaded(common.submit, request, actor, name, raw)
     except ManifestInvalid as invalid:
-        return render(request, "my.html", 422, title="my.title", title_args={"unit": actor.unit}, invalid=invalid,
-                      items=common.lifecycle(request).overview(unit=actor.unit))
+        return render(
+            request,
+            "my.html",
+            422,
+            title="my.title",
+            title_args={"unit": actor.unit},
+            invalid=invalid,
+            items=common.lifecycle(request).overview(unit=actor.unit),
+        )
     return RedirectResponse(f"/applications/{event.application}", status_code=303)
 
 
@@ -184,12 +224,20 @@ def _application(request: Request, application: str, code: int = 200, **shown: A
     history = service.history(application)  # read once: the state, the status and the history
     state = common.shown_to(lc.fold(history), actor)
     steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
-    return render(request, "application.html", code, named=application, status=service.status_of(state, beijing_now()),
-                  history=[e.as_dict() for e in history],
-                  steps=steps, deciding=any(verb in DECISIONS for verb, _ in steps),
-                  notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
-                  fields=common.STEPS, may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),
-                  **shown)
+    return render(
+        request,
+        "application.html",
+        code,
+        named=application,
+        status=service.status_of(state, beijing_now()),
+        history=[e.as_dict() for e in history],
+        steps=steps,
+        deciding=any(verb in DECISIONS for verb, _ in steps),
+        notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
+        fields=common.STEPS,
+        may_change=actor.role == lc.UNIT and state.state in (lc.TRIAL, lc.PRODUCTION),
+        **shown,
+    )
 
 
 @router.get("/applications/{application}/decision")
@@ -205,8 +253,9 @@ def decision_page(request: Request, application: str) -> Response:
         shown, failed = None, str(exc)
     if request.headers.get("hx-request") == "true" and not request.headers.get("hx-boosted"):
         return render(request, "_decision.html", decision=shown, failed=failed)
-    return render(request, "decision.html", title="decision.title", application=application, decision=shown,
-                  failed=failed)
+    return render(
+        request, "decision.html", title="decision.title", application=application, decision=shown, failed=failed
+    )
 
 
 #: The steps that decide on what a unit asked: their page shows what is decided (services/decision.py).
@@ -222,8 +271,14 @@ def switch_language(request: Request, lang: str, next: str = "/") -> Response:
         raise NotFound(f"no language {lang!r}: one of {', '.join(LANGS)}")
     back = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
     response = RedirectResponse(back, status_code=303)
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
-                        secure=request.app.state.config.secure_cookies)
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.config.secure_cookies,
+    )
     return response
 
 
@@ -257,8 +312,7 @@ def reports(request: Request, month: str | None = None, year: int | None = None)
     month = month or f"{now.year:04d}-{now.month:02d}"
     year = year or now.year
     figures = common.assessment(request, actor, year)
-    return render(request, "reports.html", title="reports.title", month=month, year=year,
-                  assessment=figures.as_dict())
+    return render(request, "reports.html", title="reports.title", month=month, year=year, assessment=figures.as_dict())
 
 
 @router.get("/reports/monthly")
@@ -289,8 +343,11 @@ async def change(request: Request, application: str) -> Response:
 async def step(request: Request, application: str, verb: str) -> Response:
     actor = _actor(request)
     form = await _form(request)
-    fields: dict[str, Any] = {k: (v or None) for k, v in form.items() if isinstance(v, str) and k in (
-        "reason", "opinion", "evidence", "environment", "days", "backups")}
+    fields: dict[str, Any] = {
+        k: (v or None)
+        for k, v in form.items()
+        if isinstance(v, str) and k in ("reason", "opinion", "evidence", "environment", "days", "backups")
+    }
     if fields.get("days"):
         if not str(fields["days"]).isdigit():
             raise UsageError("days must be a whole number")
@@ -314,8 +371,12 @@ async def dev_login(request: Request) -> Response:
     if not config.dev_local:
         raise UsageError("sign in through the unified authentication platform")
     form = await _form(request)
-    actor = lc.Actor(name=str(form.get("name") or ""), role=str(form.get("role") or ""),
-                     unit=str(form.get("unit") or "") or None, source="local")
+    actor = lc.Actor(
+        name=str(form.get("name") or ""),
+        role=str(form.get("role") or ""),
+        unit=str(form.get("unit") or "") or None,
+        source="local",
+    )
     sign_in(request, actor)
     return RedirectResponse(HOME[actor.role], status_code=303)
 
@@ -346,9 +407,13 @@ def register_login(app: FastAPI, config: PortalConfig) -> None:
     from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
-    oauth.register("platform", client_id=config.client_id, client_secret=config.client_secret,
-                   server_metadata_url=config.oidc.issuer.rstrip("/") + "/.well-known/openid-configuration",
-                   client_kwargs={"scope": "openid", "code_challenge_method": "S256"})
+    oauth.register(
+        "platform",
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        server_metadata_url=config.oidc.issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid", "code_challenge_method": "S256"},
+    )
     app.state.oauth = oauth
 
     @app.get("/auth/callback", name="callback", include_in_schema=False)
@@ -358,8 +423,9 @@ def register_login(app: FastAPI, config: PortalConfig) -> None:
         try:
             token = await oauth.platform.authorize_access_token(request)
         except OAuthError as exc:
-            raise AuthenticationFailed(f"the platform's sign-in did not complete: {exc.description or exc.error}") from exc
+            raise AuthenticationFailed(
+                f"the platform's sign-in did not complete: {exc.description or exc.error}"
+            ) from exc
         actor = await common.threaded(login_actor, config, token["id_token"])
         sign_in(request, actor, token["id_token"])
         return RedirectResponse(HOME[actor.role], status_code=303)
-

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 class Admissions:
     """Admits stacks against one policy and one ledger (opened once, read for every stack)."""
 
-    def __init__(self, policy: Policy | None = None, lifecycle: Lifecycle | None = None,
-                 at: dt.datetime | None = None) -> None:
+    def __init__(
+        self, policy: Policy | None = None, lifecycle: Lifecycle | None = None, at: dt.datetime | None = None
+    ) -> None:
         from orchestrator.services import quotas
 
         self.policy = policy or quotas.policy()
@@ -37,8 +38,7 @@ class Admissions:
         from orchestrator.core.quota.engine import check_planned
 
         env = Environment(plan.env)
-        violations = check_planned([r.as_dict() for r in plan.resources], app, env, self.policy,
-                                   self.held(app.unit))
+        violations = check_planned([r.as_dict() for r in plan.resources], app, env, self.policy, self.held(app.unit))
         event, refusal = self.deployment(app, env)
         return Admission(plan.stack, refusal, violations, event)
 
@@ -67,8 +67,11 @@ class Admissions:
         except RuleError as refused:
             return "", refused
         except NotFound as missing:
-            return "", RuleError(f"{missing}: submit it and have {env} approved first", rule="digest-approved",
-                                 article="Art. 13" if env is Environment.TEST else "Art. 14")
+            return "", RuleError(
+                f"{missing}: submit it and have {env} approved first",
+                rule="digest-approved",
+                article="Art. 13" if env is Environment.TEST else "Art. 14",
+            )
 
 
 def existing_ledger() -> Lifecycle | None:
@@ -78,8 +81,11 @@ def existing_ledger() -> Lifecycle | None:
     from orchestrator.adapters.ledgerfile import database_url
 
     url = database_url()
-    if (not os.environ.get("GOVCLOUD_DATABASE_URL") and url.startswith("sqlite:///")
-            and not Path(url.removeprefix("sqlite:///")).exists()):
+    if (
+        not os.environ.get("GOVCLOUD_DATABASE_URL")
+        and url.startswith("sqlite:///")
+        and not Path(url.removeprefix("sqlite:///")).exists()
+    ):
         return None
     from orchestrator.adapters.ledger import Ledger  # SQLAlchemy: loaded only for a ledger that exists
     from orchestrator.services.lifecycle import Lifecycle
@@ -88,7 +94,9 @@ def existing_ledger() -> Lifecycle | None:
 
 
 def plan_paths(
-    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None,
+    paths: Sequence[Path],
+    env: Environment | str | None = None,
+    workers: int | None = None,
     cache: PlanCache | None = None,
 ) -> list[StackPlan]:
     """Plan many manifest files (:func:`orchestrator.services.plan.plan_manifests`), each stack

@@ -60,14 +60,22 @@ class EnvironmentRun:
     archive: str | None = None  #: the archive project, for the deletion of a final backup's copy
 
     def as_dict(self) -> dict:
-        return {"application": self.application, "environment": self.environment, "due": self.due,
-                "slot": self.slot.isoformat() if self.slot else None, "volume_kind": self.volume_kind,
-                "taken": [b.as_dict() for b in self.taken], "deleted": [b.as_dict() for b in self.deleted],
-                "missed": self.missed, "archive": self.archive}
+        return {
+            "application": self.application,
+            "environment": self.environment,
+            "due": self.due,
+            "slot": self.slot.isoformat() if self.slot else None,
+            "volume_kind": self.volume_kind,
+            "taken": [b.as_dict() for b in self.taken],
+            "deleted": [b.as_dict() for b in self.deleted],
+            "missed": self.missed,
+            "archive": self.archive,
+        }
 
 
-def live_environments(ledger: Any, applications: Iterable[str] | None = None,
-                      environment: str | None = None) -> list[Live]:
+def live_environments(
+    ledger: Any, applications: Iterable[str] | None = None, environment: str | None = None
+) -> list[Live]:
     """The live environments (provisioned, not reclaimed) with backups enabled in the manifest on record."""
     if applications is None:
         states = [s for s in ledger.states() if s.provisioned]
@@ -92,30 +100,37 @@ def live_environments(ledger: Any, applications: Iterable[str] | None = None,
 
 def due(lives: Iterable[Live], last_taken: dict[tuple[str, str], dt.datetime], at: dt.datetime) -> list[core.Due]:
     """The due decision of each live environment at ``at`` (pure: the benchmark's measure)."""
-    return [core.due(x.application, x.environment, x.policy.schedule, at,
-                     last_taken.get((x.application, x.environment))) for x in lives]
+    return [
+        core.due(x.application, x.environment, x.policy.schedule, at, last_taken.get((x.application, x.environment)))
+        for x in lives
+    ]
 
 
 class BackupService:
     """Backups of the applications of one ledger on one cloud, by one actor."""
 
-    def __init__(self, ledger: Any, log: Any, cloud: Clouds, actor: lc.Actor,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, ledger: Any, log: Any, cloud: Clouds, actor: lc.Actor, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self.ledger, self.log, self.cloud, self.actor = ledger, log, cloud, actor
         self.clock = clock or _now  #: this machine's Beijing time: a stated time may not run ahead of it
 
     # --- run ---------------------------------------------------------------------------------
 
-    def run(self, at: dt.datetime, application: str | None = None, environment: str | None = None,
-            force: bool = False) -> list[EnvironmentRun]:
+    def run(
+        self, at: dt.datetime, application: str | None = None, environment: str | None = None, force: bool = False
+    ) -> list[EnvironmentRun]:
         """Take the backups due at ``at`` (every live environment with ``force``), then delete what
         retention removes; everything done or missed is recorded in the ledger."""
         self._provider("backup run")
         lc.check_stated(at, self.clock())  # a run stated in the future would expire backups early
         lives = live_environments(self.ledger, [application] if application else None, environment)
         if application and environment and not lives:
-            raise RuleError(f"{environment} of {application} is not live or has backups disabled",
-                            rule="backup-live", article="Art. 30")
+            raise RuleError(
+                f"{environment} of {application} is not live or has backups disabled",
+                rule="backup-live",
+                article="Art. 30",
+            )
         decisions = due(lives, self.log.last_taken([x.application for x in lives]), at)
         runs = [self._run_one(live, d.due or force, d.slot, at) for live, d in zip(lives, decisions, strict=True)]
         if environment is None:
@@ -151,31 +166,70 @@ class BackupService:
             except GovcloudError as exc:
                 result.missed.append(f"{kind} of {source.name}: {exc}")
                 result.quota = result.quota or getattr(exc, "rule", "") == "backup-quota"
-                entries.append(self._entry(live, core.MISSED, kind, "", at, source=source.id, name=name,
-                                           detail={"error": str(exc)[:1000]}))
+                entries.append(
+                    self._entry(
+                        live, core.MISSED, kind, "", at, source=source.id, name=name, detail={"error": str(exc)[:1000]}
+                    )
+                )
                 continue
             if backup.status != core.COMPLETE:
                 result.missed.append(f"{kind} {backup.id} of {source.name} is {backup.status}")
-                entries.append(self._entry(live, core.MISSED, kind, backup.id, at, source=source.id, name=name,
-                                           detail={"status": backup.status}))
+                entries.append(
+                    self._entry(
+                        live,
+                        core.MISSED,
+                        kind,
+                        backup.id,
+                        at,
+                        source=source.id,
+                        name=name,
+                        detail={"status": backup.status},
+                    )
+                )
                 continue
             result.taken.append(backup)
-            entries.append(self._entry(live, core.TAKEN, kind, backup.id, at, source=source.id, name=backup.name,
-                                       size=backup.size, checksum=backup.checksum, started=started,
-                                       finished=_now(), detail={"slot": result.slot.isoformat() if result.slot else None}))
+            entries.append(
+                self._entry(
+                    live,
+                    core.TAKEN,
+                    kind,
+                    backup.id,
+                    at,
+                    source=source.id,
+                    name=backup.name,
+                    size=backup.size,
+                    checksum=backup.checksum,
+                    started=started,
+                    finished=_now(),
+                    detail={"slot": result.slot.isoformat() if result.slot else None},
+                )
+            )
 
     def _retain(self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]) -> None:
         final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
-        for backup in core.expired(project.backups(), live.application, live.environment,
-                                   live.policy.retention_days, at):
+        for backup in core.expired(
+            project.backups(), live.application, live.environment, live.policy.retention_days, at
+        ):
             if backup.id in final:  # named at termination: reclamation archives it (Art. 16)
                 continue
             project.delete(backup)
             result.deleted.append(backup)
-            entries.append(self._entry(live, core.DELETED, backup.kind, backup.id, at, source=backup.source,
-                                       name=backup.name, size=backup.size, detail={
-                                           "reason": f"older than retentionDays {live.policy.retention_days}",
-                                           "created": backup.created.isoformat()}))
+            entries.append(
+                self._entry(
+                    live,
+                    core.DELETED,
+                    backup.kind,
+                    backup.id,
+                    at,
+                    source=backup.source,
+                    name=backup.name,
+                    size=backup.size,
+                    detail={
+                        "reason": f"older than retentionDays {live.policy.retention_days}",
+                        "created": backup.created.isoformat(),
+                    },
+                )
+            )
 
     # --- list and restore --------------------------------------------------------------------
 
@@ -183,18 +237,36 @@ class BackupService:
         """Every backup in each live environment's project (ours and made by hand) and the record."""
         state = self.ledger.get_state(application)
         if not lc.may_read(state, self.actor):
-            raise RuleError(f"{self.actor.name} of unit {self.actor.unit} may not read {application}",
-                            rule="unit-scope", article="Art. 6-9")
+            raise RuleError(
+                f"{self.actor.name} of unit {self.actor.unit} may not read {application}",
+                rule="unit-scope",
+                article="Art. 6-9",
+            )
         environments = []
         for live in live_environments(self.ledger, [application]):
             backups = self.cloud.backups(live.project).backups()
-            environments.append({"environment": live.environment, "project": live.project, "backups": [
-                b.as_dict() | {"ours": core.owned(b, application, live.environment)} for b in backups]})
-        return {"application": application, "environments": environments,
-                "record": [e.as_dict() for e in self.log.entries(application)]}
+            environments.append(
+                {
+                    "environment": live.environment,
+                    "project": live.project,
+                    "backups": [b.as_dict() | {"ours": core.owned(b, application, live.environment)} for b in backups],
+                }
+            )
+        return {
+            "application": application,
+            "environments": environments,
+            "record": [e.as_dict() for e in self.log.entries(application)],
+        }
 
-    def restore(self, application: str, environment: str, backup_id: str, at: dt.datetime,
-                replace: bool = False, into_project: str | None = None) -> dict:
+    def restore(
+        self,
+        application: str,
+        environment: str,
+        backup_id: str,
+        at: dt.datetime,
+        replace: bool = False,
+        into_project: str | None = None,
+    ) -> dict:
         """Restore ``backup_id`` into ``environment``'s project (or ``into_project``, a scratch
         project of a drill) beside the live resources; with ``replace`` over the live one, when the
         office approved that data loss in the ledger."""
@@ -204,28 +276,59 @@ class BackupService:
         lives = {x.environment: x for x in live_environments(self.ledger, [application])}
         target = lives.get(environment)
         if target is None:
-            raise RuleError(f"{environment} of {application} is not live: there is nothing to restore into",
-                            rule="backup-live", article="Art. 30")
+            raise RuleError(
+                f"{environment} of {application} is not live: there is nothing to restore into",
+                rule="backup-live",
+                article="Art. 30",
+            )
         backup, source = self._find(lives.values(), backup_id)
         into = self.cloud.backups(into_project or target.project)
         live_source = next((s for s in into.sources() if s.id == backup.source or s.name == backup.source), None)
         digest = state.provisioned.get(environment, "")
-        core.restore_gate(backup, application, environment, replace=replace,
-                          live=live_source.name if live_source else None,
-                          approved=lc.approved_data_loss(state, environment, digest),
-                          production_data=target.production_data)
+        core.restore_gate(
+            backup,
+            application,
+            environment,
+            replace=replace,
+            live=live_source.name if live_source else None,
+            approved=lc.approved_data_loss(state, environment, digest),
+            production_data=target.production_data,
+        )
         name = f"{application}-restore-{at:%Y%m%dT%H%M%S}"
         try:
             made = source.replace(backup, into, live_source) if replace else source.restore(backup, into, name)
         except GovcloudError as exc:
-            self.log.record([self._entry(target, core.MISSED, backup.kind, backup.id, at, source=backup.source,
-                                         detail={"restore": True, "error": str(exc)[:1000]})])
+            self.log.record(
+                [
+                    self._entry(
+                        target,
+                        core.MISSED,
+                        backup.kind,
+                        backup.id,
+                        at,
+                        source=backup.source,
+                        detail={"restore": True, "error": str(exc)[:1000]},
+                    )
+                ]
+            )
             raise
         detail = {"into": into.project_name, "made": made.id, "name": made.name, "replace": replace, **made.detail}
         if replace:
             detail["approval"] = state.data_loss.get(environment, {}).get("approved_by")
-        self.log.record([self._entry(target, core.RESTORED, backup.kind, backup.id, at, source=backup.source,
-                                     name=made.name, detail=detail)])
+        self.log.record(
+            [
+                self._entry(
+                    target,
+                    core.RESTORED,
+                    backup.kind,
+                    backup.id,
+                    at,
+                    source=backup.source,
+                    name=made.name,
+                    detail=detail,
+                )
+            ]
+        )
         return {"application": application, "environment": environment, "backup": backup.as_dict(), **detail}
 
     def drill(self, application: str, at: dt.datetime, environment: str | None = None) -> dict:
@@ -236,8 +339,11 @@ class BackupService:
         lc.check_stated(at, self.clock())
         lives = live_environments(self.ledger, [application], environment)
         if not lives:
-            raise RuleError(f"{application} has no live environment with backups enabled to drill",
-                            rule="backup-live", article="Art. 44")
+            raise RuleError(
+                f"{application} has no live environment with backups enabled to drill",
+                rule="backup-live",
+                article="Art. 44",
+            )
         scratch_name = f"{application}-drill-{at:%Y%m%d%H%M%S}"[:64]
         checks: list[dict] = []
         entries: list[Entry] = []
@@ -248,11 +354,16 @@ class BackupService:
                 mine = [b for b in project.backups() if core.owned(b, application, live.environment)]
                 latest = core.latest(mine)
                 if not latest:
-                    checks.append({"environment": live.environment, "ok": False,
-                                   "problem": "no complete backup to restore"})
+                    checks.append(
+                        {"environment": live.environment, "ok": False, "problem": "no complete backup to restore"}
+                    )
                 for backup in latest:
-                    check: dict[str, Any] = {"environment": live.environment, "kind": backup.kind, "backup": backup.id,
-                             "created": backup.created.isoformat()}
+                    check: dict[str, Any] = {
+                        "environment": live.environment,
+                        "kind": backup.kind,
+                        "backup": backup.id,
+                        "created": backup.created.isoformat(),
+                    }
                     try:
                         made = project.restore(backup, scratch, f"drill-{backup.kind}-{len(checks)}")
                         problem = core.check_restored(backup, made.detail)
@@ -262,20 +373,38 @@ class BackupService:
                     checks.append(check | {"ok": problem is None, "problem": problem})
         finally:
             removed = self.cloud.remove_project(scratch_name)
-        report = {"application": application, "scratch_project": scratch_name, "scratch_removed": removed,
-                  "ok": removed and bool(checks) and all(c["ok"] for c in checks), "checks": checks}
+        report = {
+            "application": application,
+            "scratch_project": scratch_name,
+            "scratch_removed": removed,
+            "ok": removed and bool(checks) and all(c["ok"] for c in checks),
+            "checks": checks,
+        }
         for live in lives:
             mine = [c for c in checks if c["environment"] == live.environment]
-            entries.append(self._entry(live, core.DRILL, "-", "-", at, detail={
-                "scratch_project": scratch_name, "scratch_removed": removed, "checks": mine,
-                "ok": removed and bool(mine) and all(c["ok"] for c in mine)}))
+            entries.append(
+                self._entry(
+                    live,
+                    core.DRILL,
+                    "-",
+                    "-",
+                    at,
+                    detail={
+                        "scratch_project": scratch_name,
+                        "scratch_removed": removed,
+                        "checks": mine,
+                        "ok": removed and bool(mine) and all(c["ok"] for c in mine),
+                    },
+                )
+            )
         self.log.record(entries)
         return report
 
     # --- the final backup of a termination (Art. 16) -------------------------------------------
 
-    def archive_final(self, application: str, at: dt.datetime, days: int, archive: str,
-                      dry_run: bool = False) -> list[dict]:
+    def archive_final(
+        self, application: str, at: dt.datetime, days: int, archive: str, dry_run: bool = False
+    ) -> list[dict]:
         """Copy the final backups the unit named at termination (``app confirm-backup --backup``)
         into the provider's project ``archive`` (created if missing) before reclamation deletes
         the environments, each kept ``days`` days; recorded as ``archived`` with where it went
@@ -291,8 +420,13 @@ class BackupService:
                 out.append(_archived(done[backup_id]) | {"already": True})
                 continue
             until = core.archive_until(at, days)
-            plan = {"backup": backup_id, "kind": named.get("kind"), "environment": env, "project": archive,
-                    "until": until.isoformat()}
+            plan = {
+                "backup": backup_id,
+                "kind": named.get("kind"),
+                "environment": env,
+                "project": archive,
+                "until": until.isoformat(),
+            }
             if dry_run:
                 out.append(plan)
                 continue
@@ -300,18 +434,40 @@ class BackupService:
             try:
                 backup = project.get(backup_id)
             except NotFound:
-                raise RuleError(f"the final backup {backup_id} of {application} ({env}) is no longer in project "
-                                f"{project.project_name}: nothing is reclaimed until it is found (the unit named "
-                                "it at termination)", rule="final-backup-exists", article="Art. 16") from None
+                raise RuleError(
+                    f"the final backup {backup_id} of {application} ({env}) is no longer in project "
+                    f"{project.project_name}: nothing is reclaimed until it is found (the unit named "
+                    "it at termination)",
+                    rule="final-backup-exists",
+                    article="Art. 16",
+                ) from None
             labels = core.labels(state.unit, application, env, core.FINAL)
-            made = project.archive(backup, self.cloud.archive_project(archive), f"{state.unit}-{application}-{env}-"
-                                   f"final-{backup.kind}-{at:%Y%m%dT%H%M%S}"[:255], labels)
-            entry = self._entry(Live(application, state.unit, env, BackupPolicy()), core.ARCHIVED, backup.kind,
-                                backup.id, at, source=backup.source, name=made.name, size=backup.size,
-                                checksum=backup.checksum, detail={
-                                    "project": archive, "cloud": getattr(self.cloud, "name", None),
-                                    "archive_kind": made.kind, "archive_id": made.id, "until": until.isoformat(),
-                                    "days": days, **{k: v for k, v in made.detail.items() if k == "object"}})
+            made = project.archive(
+                backup,
+                self.cloud.archive_project(archive),
+                f"{state.unit}-{application}-{env}-final-{backup.kind}-{at:%Y%m%dT%H%M%S}"[:255],
+                labels,
+            )
+            entry = self._entry(
+                Live(application, state.unit, env, BackupPolicy()),
+                core.ARCHIVED,
+                backup.kind,
+                backup.id,
+                at,
+                source=backup.source,
+                name=made.name,
+                size=backup.size,
+                checksum=backup.checksum,
+                detail={
+                    "project": archive,
+                    "cloud": getattr(self.cloud, "name", None),
+                    "archive_kind": made.kind,
+                    "archive_id": made.id,
+                    "until": until.isoformat(),
+                    "days": days,
+                    **{k: v for k, v in made.detail.items() if k == "object"},
+                },
+            )
             self.log.record([entry])
             out.append(_archived(entry))
         return out
@@ -325,20 +481,49 @@ class BackupService:
             run = EnvironmentRun(entry.application, entry.environment, False, None, archive=str(detail["project"]))
             try:
                 self.cloud.backups(str(detail["project"])).delete_archived(
-                    str(detail["archive_kind"]), str(detail["archive_id"]), detail)
+                    str(detail["archive_kind"]), str(detail["archive_id"]), detail
+                )
             except GovcloudError as exc:
                 run.missed.append(f"archived final backup {entry.backup_id}: {exc}")
-                self.log.record([dataclasses.replace(entry, action=core.MISSED, at=at, actor=self.actor.name,
-                                                     detail={"archive_id": detail["archive_id"],
-                                                             "error": str(exc)[:1000]})])
+                self.log.record(
+                    [
+                        dataclasses.replace(
+                            entry,
+                            action=core.MISSED,
+                            at=at,
+                            actor=self.actor.name,
+                            detail={"archive_id": detail["archive_id"], "error": str(exc)[:1000]},
+                        )
+                    ]
+                )
             else:
-                gone = StoredBackup(str(detail["archive_kind"]), str(detail["archive_id"]), entry.name,
-                                    entry.backup_id, core.COMPLETE, entry.at, entry.size)
+                gone = StoredBackup(
+                    str(detail["archive_kind"]),
+                    str(detail["archive_id"]),
+                    entry.name,
+                    entry.backup_id,
+                    core.COMPLETE,
+                    entry.at,
+                    entry.size,
+                )
                 run.deleted.append(gone)
-                self.log.record([dataclasses.replace(entry, action=core.DELETED, at=at, actor=self.actor.name, detail={
-                    "archive_id": detail["archive_id"], "project": detail["project"], "created": entry.at.isoformat(),
-                    "reason": f"the final backup's archive period ended {detail['until']} "
-                              f"(final_backup_retention_days {detail.get('days')})"})])
+                self.log.record(
+                    [
+                        dataclasses.replace(
+                            entry,
+                            action=core.DELETED,
+                            at=at,
+                            actor=self.actor.name,
+                            detail={
+                                "archive_id": detail["archive_id"],
+                                "project": detail["project"],
+                                "created": entry.at.isoformat(),
+                                "reason": f"the final backup's archive period ended {detail['until']} "
+                                f"(final_backup_retention_days {detail.get('days')})",
+                            },
+                        )
+                    ]
+                )
             runs.append(run)
         return runs
 
@@ -350,8 +535,11 @@ class BackupService:
         since, due_apps = quarter_start(at), []
         lives = live_environments(self.ledger)
         for application in sorted({x.application for x in lives}):
-            passed = {e.environment for e in self.log.entries(application)
-                      if e.action == core.DRILL and since <= e.at <= at and e.detail.get("ok")}
+            passed = {
+                e.environment
+                for e in self.log.entries(application)
+                if e.action == core.DRILL and since <= e.at <= at and e.detail.get("ok")
+            }
             if any(x.environment not in passed for x in lives if x.application == application):
                 due_apps.append(application)
         return due_apps
@@ -370,9 +558,19 @@ class BackupService:
         if self.actor.role != lc.PROVIDER:
             raise RuleError(f"{what} is for role provider, not {self.actor.role}", rule="role", article="Art. 30")
 
-    def _entry(self, live: Live, action: str, kind: str | None, backup_id: str, at: dt.datetime, **fields: Any) -> Entry:
-        return Entry(application=live.application, environment=live.environment, action=action, kind=kind or "-",
-                     backup_id=backup_id or "-", at=at, actor=self.actor.name, **fields)
+    def _entry(
+        self, live: Live, action: str, kind: str | None, backup_id: str, at: dt.datetime, **fields: Any
+    ) -> Entry:
+        return Entry(
+            application=live.application,
+            environment=live.environment,
+            action=action,
+            kind=kind or "-",
+            backup_id=backup_id or "-",
+            at=at,
+            actor=self.actor.name,
+            **fields,
+        )
 
 
 def _archived(entry: Entry) -> dict:
@@ -388,9 +586,8 @@ def _now() -> dt.datetime:
 def open_service(actor: lc.Actor, cloud_name: str | None) -> BackupService:
     """The service over the configured ledger and cloud (connected on first use), for the CLI."""
     from orchestrator.adapters.backuplog import BackupLog
-    from orchestrator.adapters.ledger import Ledger
     from orchestrator.adapters.cloud import Cloud
+    from orchestrator.adapters.ledger import Ledger
 
     ledger = Ledger.open()
     return BackupService(ledger, BackupLog(ledger.engine), Cloud.lazy(cloud_name), actor)
-

@@ -23,8 +23,7 @@ def check(app: Application, env: Environment, cloud: Cloud) -> dict[str, Any]:
     wanted = dbaccess.expected(app, env)
     found = cloud.database_access(project) if wanted else []
     problems = dbaccess.differences(wanted, found)
-    return {"project": project, "expected": [a.as_dict() for a in wanted], "differences": problems,
-            "ok": not problems}
+    return {"project": project, "expected": [a.as_dict() for a in wanted], "differences": problems, "ok": not problems}
 
 
 def restrict(app: Application, env: Environment, cloud: Cloud, settle: float = SETTLE_SECONDS) -> dict[str, Any]:
@@ -43,6 +42,8 @@ def restrict(app: Application, env: Environment, cloud: Cloud, settle: float = S
     while not (result := check(app, env, cloud))["ok"] and time.monotonic() < deadline:
         time.sleep(2)
     if not result["ok"]:
-        raise ExternalError(f"database access of {project} not as the manifest allows after {settle:.0f} s: "
-                            + "; ".join(result["differences"]))
+        raise ExternalError(
+            f"database access of {project} not as the manifest allows after {settle:.0f} s: "
+            + "; ".join(result["differences"])
+        )
     return result

@@ -42,15 +42,31 @@ def decision(service: Lifecycle, application: str, actor: lc.Actor, at: dt.datet
     return {
         "application": application,
         "digest": new.digest,
-        "base": None if base_event is None else {"digest": base_event.digest, "event": base_event.type,
-                                                 "at": base_event.at.isoformat(), "sequence": base_event.sequence},
+        "base": None
+        if base_event is None
+        else {
+            "digest": base_event.digest,
+            "event": base_event.type,
+            "at": base_event.at.isoformat(),
+            "sequence": base_event.sequence,
+        },
         "same": same,
         "kind": "major" if any(c["kind"] == "major" for c in changes) else ("minor" if changes else "none"),
         "changes": changes,
         "diff": _text_diff(service, application, base_event, events) if not same else [],
-        "environments": [_environment(service, state, old, new, Environment(env), actor, at,
-                                      approving=any(t.event == "approved" and t.environment == env for t in opened))
-                         for env in _decided(state, new, opened)],
+        "environments": [
+            _environment(
+                service,
+                state,
+                old,
+                new,
+                Environment(env),
+                actor,
+                at,
+                approving=any(t.event == "approved" and t.environment == env for t in opened),
+            )
+            for env in _decided(state, new, opened)
+        ],
     }
 
 
@@ -63,8 +79,16 @@ def _decided(state: lc.AppState, new: Application, opened: list[lc.Transition]) 
     return list(dict.fromkeys(named or current or declared[:1]))
 
 
-def _environment(service: Lifecycle, state: lc.AppState, old: Application | None, new: Application,
-                 env: Environment, actor: lc.Actor, at: dt.datetime, approving: bool) -> dict[str, Any]:
+def _environment(
+    service: Lifecycle,
+    state: lc.AppState,
+    old: Application | None,
+    new: Application,
+    env: Environment,
+    actor: lc.Actor,
+    at: dt.datetime,
+    approving: bool,
+) -> dict[str, Any]:
     from orchestrator.core.plandiff import ChangedResource, ResourceDiff, diff_resources, substantive
     from orchestrator.services.admission import Admissions
     from orchestrator.services.plan import plan_application
@@ -83,13 +107,20 @@ def _environment(service: Lifecycle, state: lc.AppState, old: Application | None
     admission = Admissions(lifecycle=service, at=at).admit(plan, new)
     verdict = admission.as_dict()
     gate = _gate_after_approval(state, str(env), new.digest, actor, at) if approving else verdict["gate"]
-    return {"env": str(env), "stack": plan.stack, "totals": plan.totals.as_dict(), "headroom": plan.headroom,
-            "resources": resources.as_dict(), "quota": verdict["quota"], "gate": gate, "after_approval": approving,
-            "event": admission.event}
+    return {
+        "env": str(env),
+        "stack": plan.stack,
+        "totals": plan.totals.as_dict(),
+        "headroom": plan.headroom,
+        "resources": resources.as_dict(),
+        "quota": verdict["quota"],
+        "gate": gate,
+        "after_approval": approving,
+        "event": admission.event,
+    }
 
 
-def _gate_after_approval(state: lc.AppState, env: str, digest: str, actor: lc.Actor,
-                         at: dt.datetime) -> dict[str, Any]:
+def _gate_after_approval(state: lc.AppState, env: str, digest: str, actor: lc.Actor, at: dt.datetime) -> dict[str, Any]:
     """The gate ``up`` of ``env`` would meet once this approval is recorded (the core decides both)."""
     try:
         after = lc.apply(state, lc.decide(state, "approved", actor, at, now=at, environment=env))
@@ -114,8 +145,14 @@ def _text_diff(service: Lifecycle, application: str, base: lc.Event | None, even
         yaml.dump(data, out)
         return out.getvalue().splitlines()
 
-    old = next((e.payload["manifest"] for e in reversed(events) if base is not None and "manifest" in e.payload
-                and e.digest == base.digest), None)
+    old = next(
+        (
+            e.payload["manifest"]
+            for e in reversed(events)
+            if base is not None and "manifest" in e.payload and e.digest == base.digest
+        ),
+        None,
+    )
     new = service.manifest_data(application)
     lines = difflib.unified_diff(text(old), text(new), "approved", "on record", n=CONTEXT_LINES, lineterm="")
     return list(lines)

@@ -84,9 +84,11 @@ def diagnose(*, stack: str | None = None) -> list[Check]:
         ledger = Ledger.open()
         dialect = ledger.engine.dialect.name
         if backend.startswith("s3://") and dialect != "postgresql":
-            raise UsageError(f"the state is shared ({_shown(backend)}) but the ledger is {dialect} on this machine, "
-                          "so the leases that keep two engineers off one stack are not shared: set "
-                          "GOVCLOUD_DATABASE_URL=postgresql://... for every checkout and runner")
+            raise UsageError(
+                f"the state is shared ({_shown(backend)}) but the ledger is {dialect} on this machine, "
+                "so the leases that keep two engineers off one stack are not shared: set "
+                "GOVCLOUD_DATABASE_URL=postgresql://... for every checkout and runner"
+            )
         return f"{dialect} ledger reachable"
 
     if check("ledger", open_ledger):
@@ -98,13 +100,17 @@ def _held(ledger: Any) -> str:
     held = ledger.leases("stack:")
     if not held:
         return "no stack is being changed right now"
-    return "held now: " + "; ".join(f"{name[len('stack:'):]} by {holder} until {until:%Y-%m-%d %H:%M} UTC"
-                                     for name, holder, until in held)
+    return "held now: " + "; ".join(
+        f"{name[len('stack:') :]} by {holder} until {until:%Y-%m-%d %H:%M} UTC" for name, holder, until in held
+    )
 
 
 def _passphrase_source(env: dict[str, str]) -> str:
-    return f"file {env['PULUMI_CONFIG_PASSPHRASE_FILE']}" if env.get("PULUMI_CONFIG_PASSPHRASE_FILE") else \
-        "PULUMI_CONFIG_PASSPHRASE"
+    return (
+        f"file {env['PULUMI_CONFIG_PASSPHRASE_FILE']}"
+        if env.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+        else "PULUMI_CONFIG_PASSPHRASE"
+    )
 
 
 def _shown(backend: str) -> str:

@@ -39,9 +39,14 @@ class StackCheck:
         return self.stack.split(".", 1)[0]  # naming.stack_name: <unit>.<app>.<env>
 
     def as_dict(self) -> dict[str, Any]:
-        return {"application": self.application, "environment": self.environment, "stack": self.stack,
-                "ok": self.error is None, "error": self.error,
-                **(self.result.as_dict() if self.result else {"new": [], "still": [], "ignored": [], "resolved": []})}
+        return {
+            "application": self.application,
+            "environment": self.environment,
+            "stack": self.stack,
+            "ok": self.error is None,
+            "error": self.error,
+            **(self.result.as_dict() if self.result else {"new": [], "still": [], "ignored": [], "resolved": []}),
+        }
 
 
 @dataclass
@@ -59,12 +64,18 @@ class DriftReport:
         return sum(1 for c in self.checked if c.result and (c.result.new or c.result.still))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "checked": [c.as_dict() for c in self.checked], "skipped": self.skipped,
-                "failed": self.failed, "drifted": self.drifted}
+        return {
+            "at": self.at,
+            "checked": [c.as_dict() for c in self.checked],
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "drifted": self.drifted,
+        }
 
 
-def live_environments(ledger: Any, application: str | None = None,
-                      environment: str | None = None) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+def live_environments(
+    ledger: Any, application: str | None = None, environment: str | None = None
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
     """(application, environment, stack) of every live environment, and the (application,
     environment) pairs whose last ``up`` failed."""
     if application is not None:
@@ -88,9 +99,15 @@ def find(stack: str, located: Any, cloud: Any) -> list[dr.Finding]:
     """What differs between the stack's state and the cloud: properties, then strange rules."""
     from orchestrator.adapters import engine
 
-    found = [f for r in engine.preview_refresh(stack, located)
-             for f in (dr.differences(stack, r.name, r.type, r.before, r.after, VOLATILE, r.inputs) if r.after is not None
-                       else [dr.Finding(stack, r.name, r.type, "exists", True, False)])]
+    found = [
+        f
+        for r in engine.preview_refresh(stack, located)
+        for f in (
+            dr.differences(stack, r.name, r.type, r.before, r.after, VOLATILE, r.inputs)
+            if r.after is not None
+            else [dr.Finding(stack, r.name, r.type, "exists", True, False)]
+        )
+    ]
     return found + [dr.rule_finding(stack, group, rule) for group, rule in strange_rules(stack, located, cloud)]
 
 
@@ -99,15 +116,24 @@ def strange_rules(stack: str, located: Any, cloud: Any) -> list[tuple[str, dict[
     from orchestrator.adapters import engine
 
     state = engine.state_outputs(stack, located)
-    groups = {name: (id_, not outputs.get("deleteDefaultRules")) for name, type_, id_, outputs in state
-              if type_ == SEC_GROUP}
+    groups = {
+        name: (id_, not outputs.get("deleteDefaultRules")) for name, type_, id_, outputs in state if type_ == SEC_GROUP
+    }
     managed = [id_ for _, type_, id_, _ in state if type_ == SEC_RULE]
     return dr.unmanaged_rules(groups, managed, cloud.security_group_rules(g for g, _ in groups.values()))
 
 
-def check(ledger: Any, ignore: tuple[dr.IgnoreRule, ...], *, application: str | None = None,
-          environment: str | None = None, now: dt.datetime, interval: dt.timedelta | None = None,
-          cloud: str | None = None, finder: Callable[[str], list[dr.Finding]] | None = None) -> DriftReport:
+def check(
+    ledger: Any,
+    ignore: tuple[dr.IgnoreRule, ...],
+    *,
+    application: str | None = None,
+    environment: str | None = None,
+    now: dt.datetime,
+    interval: dt.timedelta | None = None,
+    cloud: str | None = None,
+    finder: Callable[[str], list[dr.Finding]] | None = None,
+) -> DriftReport:
     """Check each due environment (``interval``: skip those checked successfully less long ago;
     None: every one) at ``now`` (Beijing time, which also judges the ignore rules' expiry) and
     record what each run found. ``finder`` replaces the engine and the cloud (tests)."""
@@ -120,10 +146,18 @@ def check(ledger: Any, ignore: tuple[dr.IgnoreRule, ...], *, application: str | 
     chosen = dr.due(live, failed, log.last_checked(), now, interval)
     report = DriftReport(now.isoformat(timespec="seconds"))
     broken = set(failed)
-    report.skipped = [{"application": a, "environment": e, "stack": s,
-                       "why": "its last up failed: the state is not the approved digest's" if (a, e) in broken
-                       else "checked less than a day ago"}
-                      for a, e, s in live if (a, e, s) not in chosen]
+    report.skipped = [
+        {
+            "application": a,
+            "environment": e,
+            "stack": s,
+            "why": "its last up failed: the state is not the approved digest's"
+            if (a, e) in broken
+            else "checked less than a day ago",
+        }
+        for a, e, s in live
+        if (a, e, s) not in chosen
+    ]
     for app, env, stack in chosen:
         if finder is None:  # only when there is something to check
             finder = _engine_finder(cloud)
@@ -154,7 +188,17 @@ def notices(report: DriftReport, today: dt.date) -> list[Any]:
     """One ``cloud-drift`` notice per environment with new drift (what is still there was told)."""
     from orchestrator.core import notices as nt
 
-    return [nt.Notice("cloud-drift", c.application, c.unit, today, nt.KINDS["cloud-drift"].audience,
-                      environment=c.environment, topic=c.stack,
-                      payload={"findings": [f.as_dict() for f in c.result.new]})
-            for c in report.checked if c.result and c.result.new]
+    return [
+        nt.Notice(
+            "cloud-drift",
+            c.application,
+            c.unit,
+            today,
+            nt.KINDS["cloud-drift"].audience,
+            environment=c.environment,
+            topic=c.stack,
+            payload={"findings": [f.as_dict() for f in c.result.new]},
+        )
+        for c in report.checked
+        if c.result and c.result.new
+    ]

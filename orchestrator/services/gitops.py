@@ -22,17 +22,17 @@ from orchestrator.adapters import git
 from orchestrator.adapters.programfiles import program_modules
 from orchestrator.core import gitops as rules
 from orchestrator.core import naming
+from orchestrator.core.dataloss import DataChanges, data_changes
 from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.manifest import Application, Environment
-from orchestrator.core.dataloss import DataChanges, data_changes
 from orchestrator.core.plandiff import ResourceDiff, diff_resources
 from orchestrator.core.validation import Report, validate_bytes
 from orchestrator.errors import ExternalError
 
 if TYPE_CHECKING:
     from orchestrator.core.quota.policy import Policy
-    from orchestrator.services.admission import Admissions
     from orchestrator.core.stackplan import Admission, PlannedResource, StackPlan
+    from orchestrator.services.admission import Admissions
 
 POLICY_PATH = "quotas/policy.yaml"
 #: Runs the base commit's own ``govcloud plan`` (``PYTHONPATH`` points at the exported tree).
@@ -64,9 +64,16 @@ class StackChange:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"stack": self.stack, "env": self.env, "change": self.change, "quota": self.quota,
-                "gate": self.gate, "resources": self.resources.as_dict() if self.resources else None,
-                "data": self.data.as_dict() if self.data else None, "note": self.note}
+        return {
+            "stack": self.stack,
+            "env": self.env,
+            "change": self.change,
+            "quota": self.quota,
+            "gate": self.gate,
+            "resources": self.resources.as_dict() if self.resources else None,
+            "data": self.data.as_dict() if self.data else None,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -88,11 +95,16 @@ class AppChange:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "app": self.app, "unit": self.unit, "change": self.change, "causes": self.causes,
-            "basePath": self.base_path, "headPath": self.head_path,
+            "app": self.app,
+            "unit": self.unit,
+            "change": self.change,
+            "causes": self.causes,
+            "basePath": self.base_path,
+            "headPath": self.head_path,
             "baseDigest": self.base.digest if self.base else None,
             "headDigest": self.head.digest if self.head else None,
-            "problems": self.problems, "classification": self.classification,
+            "problems": self.problems,
+            "classification": self.classification,
             "stacks": [s.as_dict() for s in self.stacks],
         }
 
@@ -115,24 +127,31 @@ class Affected:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "base": self.base, "head": self.head, "shared": self.shared,
+            "base": self.base,
+            "head": self.head,
+            "shared": self.shared,
             "programChanged": self.program_changed,
             "summary": summary(self),
             "applications": [a.as_dict() for a in self.applications],
         }
 
 
-def affected(repo: Path, base_ref: str, head_ref: str = "HEAD",
-             dirs: Sequence[str] = rules.MANIFEST_DIRS) -> Affected:
+def affected(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] = rules.MANIFEST_DIRS) -> Affected:
     """Read the change from git: changed manifests, shared files, and every stack they touch."""
     head = git.resolve(repo, head_ref)
     base = git.merge_base(repo, git.resolve(repo, base_ref), head)
     changes = git.changed_files(repo, base, head)
     program = program_modules(repo)  # the checkout's: the modules the program imports now
-    shared = [{"path": p, "affects": r.affects, "reason": r.reason}
-              for p, r in rules.shared_hits((c.path for c in changes), program)]
-    shared += [{"path": c.old_path, "affects": r.affects, "reason": r.reason}
-               for c in changes if c.old_path for _, r in rules.shared_hits([c.old_path], program)]
+    shared = [
+        {"path": p, "affects": r.affects, "reason": r.reason}
+        for p, r in rules.shared_hits((c.path for c in changes), program)
+    ]
+    shared += [
+        {"path": c.old_path, "affects": r.affects, "reason": r.reason}
+        for c in changes
+        if c.old_path
+        for _, r in rules.shared_hits([c.old_path], program)
+    ]
     pairs: list[tuple[str | None, str | None, str]] = []  # (base path, head path, cause)
     for c in changes:
         old = c.old_path if c.status == "R" else (c.path if c.status in "MD" else None)
@@ -208,8 +227,11 @@ def _classify(entry: AppChange) -> tuple[str, dict[str, Any]]:
         kind = "renamed" if entry.base_path != entry.head_path else "shared"
         return kind, {"kind": "none", "article": "", "changes": []}
     changes = classify(entry.base, entry.head)
-    return "modified", {"kind": "major" if is_major(changes) else "minor", "article": "Art. 15",
-                        "changes": [c.as_dict() for c in changes]}
+    return "modified", {
+        "kind": "major" if is_major(changes) else "minor",
+        "article": "Art. 15",
+        "changes": [c.as_dict() for c in changes],
+    }
 
 
 def _stacks(entry: AppChange) -> list[StackChange]:
@@ -248,8 +270,14 @@ def summary(found: Affected) -> dict[str, int]:
 # --- plan ------------------------------------------------------------------------------------
 
 
-def plan(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] = rules.MANIFEST_DIRS,
-         ledger: Any = None, at: dt.datetime | None = None) -> Affected:
+def plan(
+    repo: Path,
+    base_ref: str,
+    head_ref: str = "HEAD",
+    dirs: Sequence[str] = rules.MANIFEST_DIRS,
+    ledger: Any = None,
+    at: dt.datetime | None = None,
+) -> Affected:
     """:func:`affected`, then per stack the resource difference between the base plan and the
     head plan, and the admission ``up`` would give the head (lifecycle gate, quota policy; see
     :mod:`orchestrator.services.admission`). Offline; ``ledger`` defaults to the existing one."""
@@ -263,8 +291,11 @@ def plan(repo: Path, base_ref: str, head_ref: str = "HEAD", dirs: Sequence[str] 
 
 def _needs_plan(found: Affected, app: AppChange) -> bool:
     """Resources can differ only when the manifest or the program changed."""
-    return found.program_changed or (app.base is None) != (app.head is None) or (
-        app.base is not None and app.head is not None and app.base.digest != app.head.digest)
+    return (
+        found.program_changed
+        or (app.base is None) != (app.head is None)
+        or (app.base is not None and app.head is not None and app.base.digest != app.head.digest)
+    )
 
 
 def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None) -> dict[str, StackPlan]:
@@ -275,8 +306,11 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
     for app in found.applications:
         if app not in todo:
             for stack in app.stacks:
-                stack.note = stack.note or ("head manifest invalid" if app.change == "invalid"
-                                            else "same manifest, same program: resources unchanged")
+                stack.note = stack.note or (
+                    "head manifest invalid"
+                    if app.change == "invalid"
+                    else "same manifest, same program: resources unchanged"
+                )
     head_pairs = [(a.head, Environment(s.env)) for a in todo for s in a.stacks if a.head and s.change != "removed"]
     base_pairs = [(a.base, Environment(s.env)) for a in todo for s in a.stacks if a.base and s.change != "added"]
     base_error = ""
@@ -294,7 +328,7 @@ def _resource_diffs(found: Affected, meanwhile: Callable[[], Any] | None = None)
                     stack.note = "the base commit has no program of its own: its manifest planned with the head program"
     else:
         plans = plan_applications(head_pairs + base_pairs, meanwhile=meanwhile)
-        head_plans, base_plans = plans[:len(head_pairs)], plans[len(head_pairs):]
+        head_plans, base_plans = plans[: len(head_pairs)], plans[len(head_pairs) :]
     heads = {p.stack: p.resources for p in head_plans}
     bases = {p.stack: p.resources for p in base_plans}
     for app in todo:
@@ -330,10 +364,12 @@ def _isolated_environment(tree: Path) -> dict[str, str]:
 
     policy = tree / POLICY_PATH
     env = {k: v for k, v in os.environ.items() if k != "GOVCLOUD_DATABASE_URL"}
-    return env | {"PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
-                  "GOVCLOUD_HOME": str(tree / ".govcloud-base"),
-                  "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve()),
-                  "GOVCLOUD_PLAN_CACHE": str(tree / ".govcloud-plan-cache")}
+    return env | {
+        "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]),
+        "GOVCLOUD_HOME": str(tree / ".govcloud-base"),
+        "GOVCLOUD_QUOTA_POLICY": str(policy if policy.is_file() else policy_path().resolve()),
+        "GOVCLOUD_PLAN_CACHE": str(tree / ".govcloud-plan-cache"),
+    }
 
 
 class _NoBaseProgram(Exception):
@@ -358,14 +394,24 @@ def _plan_with_base_program(found: Affected, pairs: list[tuple[Application, Envi
         if not all((tree / part).is_file() for part in ("orchestrator/cli/__init__.py", "stacks/program.py")):
             raise _NoBaseProgram()
         paths = sorted({str(tree / app.source) for app, _ in pairs})
-        done = subprocess.run([sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],
-                              cwd=tree, env=_isolated_environment(tree), capture_output=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", BASE_PLAN_BOOT, "plan", "--output", "json", *paths],
+            cwd=tree,
+            env=_isolated_environment(tree),
+            capture_output=True,
+            check=False,
+        )
     if done.returncode != 0:
-        raise ExternalError("the base commit's program could not plan its manifests: "
-                            + " | ".join(done.stderr.decode(errors="replace").strip().splitlines()[-3:]))
+        raise ExternalError(
+            "the base commit's program could not plan its manifests: "
+            + " | ".join(done.stderr.decode(errors="replace").strip().splitlines()[-3:])
+        )
     stacks = json.loads(done.stdout)["stacks"]
-    return [_BasePlan(s["stack"], [PlannedResource(r["type"], r["name"], "", r["properties"]) for r in s["resources"]])
-            for s in stacks if s["stack"] in wanted]
+    return [
+        _BasePlan(s["stack"], [PlannedResource(r["type"], r["name"], "", r["properties"]) for r in s["resources"]])
+        for s in stacks
+        if s["stack"] in wanted
+    ]
 
 
 def _admissions(found: Affected, ledger: Any, at: dt.datetime | None) -> tuple[Admissions | None, str]:
@@ -405,8 +451,9 @@ def _admit(found: Affected, admissions: Admissions | None, error: str, head_plan
                 admission = admissions.admit(plan, head)
             else:
                 event, refusal = admissions.deployment(head, env)
-                admission = Admission(stack.stack, refusal, check_stack(
-                    head, env, admissions.policy, admissions.held(head.unit)), event)
+                admission = Admission(
+                    stack.stack, refusal, check_stack(head, env, admissions.policy, admissions.held(head.unit)), event
+                )
             stack.gate = _gate(found, app, stack.env, admission)
             stack.quota = _quota(admission.violations)
 
@@ -422,17 +469,24 @@ def _gate(found: Affected, app: AppChange, env: str, admission: Admission) -> di
         return _REFUSED | {"message": str(admission.gate)}
     gate = {"approved": True, "event": admission.event}
     if app.change == "shared" and not found.program_changed:
-        return gate | {"apply": "nothing",
-                       "message": f"{env} approved for this digest; nothing to apply (quota policy only)"}
+        return gate | {
+            "apply": "nothing",
+            "message": f"{env} approved for this digest; nothing to apply (quota policy only)",
+        }
     if admission.event != "reapplied":
         return gate | {"apply": "provision", "message": f"{env} approved for this digest"}
     why = "program changed" if found.program_changed else "manifest moved"
-    return gate | {"apply": "re-apply", "message": f"re-apply: {why} ({env} runs this approved digest; no new approval)"}
+    return gate | {
+        "apply": "re-apply",
+        "message": f"re-apply: {why} ({env} runs this approved digest; no new approval)",
+    }
 
 
 def _quota(violations: list) -> dict[str, Any]:
-    return {"ok": not any(v.enforcement == "mandatory" for v in violations),
-            "violations": [v.as_dict() for v in violations]}
+    return {
+        "ok": not any(v.enforcement == "mandatory" for v in violations),
+        "violations": [v.as_dict() for v in violations],
+    }
 
 
 def _policy(found: Affected) -> Policy:
@@ -448,8 +502,13 @@ def _policy(found: Affected) -> Policy:
 
 def matrix(found: Affected) -> dict[str, Any]:
     """One CI job per head stack: GitHub ``strategy.matrix`` and GitLab ``parallel:matrix`` shapes."""
-    jobs = [{"stack": s.stack, "app": a.app, "unit": a.unit, "env": s.env, "manifest": a.head_path}
-            for a in found.applications if a.head is not None for s in a.stacks if s.change != "removed"]
+    jobs = [
+        {"stack": s.stack, "app": a.app, "unit": a.unit, "env": s.env, "manifest": a.head_path}
+        for a in found.applications
+        if a.head is not None
+        for s in a.stacks
+        if s.change != "removed"
+    ]
     return {
         "count": len(jobs),
         "github": {"include": jobs},
@@ -465,8 +524,9 @@ def render_markdown(found: Affected) -> str:
     """The merge-request comment (``templates/gitops/merge-request.md.j2``)."""
     from orchestrator.adapters.templates import render
 
-    return render("gitops/merge-request.md.j2", plan=found.as_dict(), summary=summary(found),
-                  resources=_resource_view(found))
+    return render(
+        "gitops/merge-request.md.j2", plan=found.as_dict(), summary=summary(found), resources=_resource_view(found)
+    )
 
 
 def _resource_view(found: Affected) -> dict[str, dict[str, Any]]:
@@ -486,8 +546,10 @@ def _resource_view(found: Affected) -> dict[str, dict[str, Any]]:
         for r in refs:
             if not r.type.startswith("govcloud:"):
                 names[short_type(r.type)].append(r.name)
-        return [f"{t} " + ", ".join(f"`{n}`" for n in found) if len(found) <= NAMED_PER_TYPE else f"{len(found)} {t}"
-                for t, found in names.items()]
+        return [
+            f"{t} " + ", ".join(f"`{n}`" for n in found) if len(found) <= NAMED_PER_TYPE else f"{len(found)} {t}"
+            for t, found in names.items()
+        ]
 
     view: dict[str, dict[str, Any]] = {}
     for app in found.applications:
@@ -501,12 +563,21 @@ def _resource_view(found: Affected) -> dict[str, dict[str, Any]]:
             for c in diff.changed:
                 props = substantive(c, old, new)
                 if props:
-                    changed.append({"type": short_type(c.type), "name": c.name,
-                                    "props": [(p.path, _short(p.before), _short(p.after)) for p in props]})
+                    changed.append(
+                        {
+                            "type": short_type(c.type),
+                            "name": c.name,
+                            "props": [(p.path, _short(p.before), _short(p.after)) for p in props],
+                        }
+                    )
                 else:
                     retagged += 1
-            view[stack.stack] = {"added": per_type(diff.added), "removed": per_type(diff.removed),
-                                 "changed": changed, "retagged": retagged}
+            view[stack.stack] = {
+                "added": per_type(diff.added),
+                "removed": per_type(diff.removed),
+                "changed": changed,
+                "retagged": retagged,
+            }
     return view
 
 

@@ -25,6 +25,7 @@ from orchestrator.files import shown
 from orchestrator.services import stacklock
 from orchestrator.services.gitops import Affected, AppChange, StackChange, affected
 
+
 @dataclass
 class StackResult:
     """What ``apply`` did with one stack or one deleted application."""
@@ -66,11 +67,20 @@ class ApplyReport:
 RunOperation = Callable[..., Any]
 
 
-def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperation | None = None,
-          parallel: int = 2, wait: float = 0.0, at: dt.datetime | None = None,
-          dirs: Sequence[str] = rules.MANIFEST_DIRS,
-          on_result: Callable[[StackResult], None] | None = None,
-          shard: tuple[int, int] = (1, 1)) -> ApplyReport:
+def apply(
+    repo: Path,
+    base_ref: str,
+    *,
+    actor: Any,
+    ledger: Any,
+    run: RunOperation | None = None,
+    parallel: int = 2,
+    wait: float = 0.0,
+    at: dt.datetime | None = None,
+    dirs: Sequence[str] = rules.MANIFEST_DIRS,
+    on_result: Callable[[StackResult], None] | None = None,
+    shard: tuple[int, int] = (1, 1),
+) -> ApplyReport:
     """Apply what changed from ``base_ref`` to ``HEAD``: ``up`` on every approved stack (the
     environments of one application in order, ``parallel`` applications at a time), recorded in
     the ledger; a deleted manifest becomes a termination proposal (a request only when ``actor`` is a
@@ -105,8 +115,13 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
         if rules.shard_of(app.app, shard[1]) != shard[0]:
             continue  # another runner's
         if app.change == "invalid":
-            results.append(done(StackResult(app.app, app.app, "", "skipped",
-                                            "head manifest invalid: " + "; ".join(app.problems[:3]))))
+            results.append(
+                done(
+                    StackResult(
+                        app.app, app.app, "", "skipped", "head manifest invalid: " + "; ".join(app.problems[:3])
+                    )
+                )
+            )
         elif app.change == "deleted":
             results.append(done(_request_termination(found, app, lifecycle, actor, at or beijing_now())))
         elif app.change == "shared" and not found.program_changed:
@@ -114,9 +129,18 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
         else:
             for stack in app.stacks:
                 if stack.change == "removed":
-                    results.append(done(StackResult(stack.stack, app.app, stack.env, "skipped",
-                                                    "environment removed from the manifest: not destroyed; "
-                                                    "ending an environment goes through the lifecycle")))
+                    results.append(
+                        done(
+                            StackResult(
+                                stack.stack,
+                                app.app,
+                                stack.env,
+                                "skipped",
+                                "environment removed from the manifest: not destroyed; "
+                                "ending an environment goes through the lifecycle",
+                            )
+                        )
+                    )
                 else:
                     todo.append((app, stack))
     chains = rules.apply_chains(todo, app_of=lambda t: t[0].app, env_of=lambda t: t[1].env)
@@ -126,8 +150,17 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
         out: list[StackResult] = []
         for app, stack in chain:
             if out and out[-1].status == "failed":
-                out.append(done(StackResult(stack.stack, app.app, stack.env, "blocked",
-                                            f"not applied: {out[-1].env} of {app.app} failed")))
+                out.append(
+                    done(
+                        StackResult(
+                            stack.stack,
+                            app.app,
+                            stack.env,
+                            "blocked",
+                            f"not applied: {out[-1].env} of {app.app} failed",
+                        )
+                    )
+                )
                 continue
             out.append(done(_apply_stack(found, app, stack, lifecycle, wait, actor, at, run, guard, program)))
         return out
@@ -138,8 +171,18 @@ def apply(repo: Path, base_ref: str, *, actor: Any, ledger: Any, run: RunOperati
     return ApplyReport(found.base, found.head, results)
 
 
-def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, wait: float, actor: Any,
-                 at: dt.datetime | None, run: RunOperation, guard: threading.Lock, program: str) -> StackResult:
+def _apply_stack(
+    found: Affected,
+    app: AppChange,
+    stack: StackChange,
+    lifecycle: Any,
+    wait: float,
+    actor: Any,
+    at: dt.datetime | None,
+    run: RunOperation,
+    guard: threading.Lock,
+    program: str,
+) -> StackResult:
     """Decide (the ledger would record it), lock, ``up`` (which records ``provisioned``, or
     ``reapplied`` for an environment already running this digest with another program, nothing
     when ``program`` is the one it runs), check the record; every outcome as a result. The stack
@@ -163,8 +206,15 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
         with guard:
             before = lifecycle.state(app.app)
         kind = lc.deployment(before, stack.env, app.head.digest, program)
-        lc.decide(before, lc.REAPPLIED if kind == lc.UNCHANGED else kind, actor, at, environment=stack.env,
-                  digest=app.head.digest, reason=reason)
+        lc.decide(
+            before,
+            lc.REAPPLIED if kind == lc.UNCHANGED else kind,
+            actor,
+            at,
+            environment=stack.env,
+            digest=app.head.digest,
+            reason=reason,
+        )
     except (NotFound, RuleError) as exc:
         result.status, result.message = "skipped", f"not applied: {exc}"
         return result
@@ -175,7 +225,10 @@ def _apply_stack(found: Affected, app: AppChange, stack: StackChange, lifecycle:
         with stacklock.holding(lifecycle.store, stack.stack, wait=wait):
             with guard:
                 now = lifecycle.state(app.app)
-            if _applied_at(lifecycle, app.app, now, stack.env, found.head) and now.provisioned.get(stack.env) == app.head.digest:
+            if (
+                _applied_at(lifecycle, app.app, now, stack.env, found.head)
+                and now.provisioned.get(stack.env) == app.head.digest
+            ):
                 result.status, result.message = "applied", f"by another runner at {found.head[:12]}; nothing to do"
                 return result
             return _up(found, app, stack, lifecycle, actor, at, run, guard, kind, before, reason, result)
@@ -193,9 +246,20 @@ def _applied_at(lifecycle: Any, app: str, state: Any, env: str, commit: str) -> 
     return event is not None and (event.payload or {}).get("commit") == commit
 
 
-def _up(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, actor: Any, at: dt.datetime,
-        run: RunOperation, guard: threading.Lock, kind: str, before: Any, reason: str,
-        result: StackResult) -> StackResult:
+def _up(
+    found: Affected,
+    app: AppChange,
+    stack: StackChange,
+    lifecycle: Any,
+    actor: Any,
+    at: dt.datetime,
+    run: RunOperation,
+    guard: threading.Lock,
+    kind: str,
+    before: Any,
+    reason: str,
+    result: StackResult,
+) -> StackResult:
     from orchestrator.core import lifecycle as lc
 
     assert app.head is not None and app.head_path is not None
@@ -204,14 +268,19 @@ def _up(found: Affected, app: AppChange, stack: StackChange, lifecycle: Any, act
         outcome = run("up", str(path), stack.env, actor=actor, at=at, reason=reason, payload=_provenance(found))
         result.changes = dict(getattr(outcome, "changes", {}) or {})
         if kind == lc.UNCHANGED:  # same digest, same program: no event (docs/lifecycle.md)
-            result.status, result.message = "applied", f"up; nothing recorded ({stack.env} runs this digest and program)"
+            result.status, result.message = (
+                "applied",
+                f"up; nothing recorded ({stack.env} runs this digest and program)",
+            )
             return result
         with guard:
             after = lifecycle.state(app.app)
         last = after.deployed.get(stack.env, {})
         if after.provisioned.get(stack.env) != app.head.digest or last.get("sequence", 0) <= before.sequence:
-            result.message = (f"applied, but the ledger shows no new record of {stack.env} at this digest "
-                              f"(provisioned: {after.provisioned.get(stack.env)})")
+            result.message = (
+                f"applied, but the ledger shows no new record of {stack.env} at this digest "
+                f"(provisioned: {after.provisioned.get(stack.env)})"
+            )
             return result
         result.status, result.message = "applied", f"up; recorded {last['event']} ({app.head.digest[:19]})"
     except RuleError as exc:  # run_operation's own admission said no: the engine never started
@@ -264,19 +333,29 @@ def _request_termination(found: Affected, app: AppChange, lifecycle: Any, actor:
     try:
         if actor.source == "oidc" and actor.role == lc.UNIT and actor.unit == state.unit:
             lifecycle.terminate(app.app, actor, at, reason=reason)
-            result.status, result.message = "termination-requested", (
-                f"requested by {shown(actor.name)} of {state.unit} (verified ID token; commit {commit[:12]})")
+            result.status, result.message = (
+                "termination-requested",
+                (f"requested by {shown(actor.name)} of {state.unit} (verified ID token; commit {commit[:12]})"),
+            )
             return result
         if state.termination_proposed and state.termination_proposed.get("commit") == commit:
-            result.status, result.message = "termination-proposed", f"already proposed at {state.termination_proposed['at']}"
+            result.status, result.message = (
+                "termination-proposed",
+                f"already proposed at {state.termination_proposed['at']}",
+            )
             return result
         author = git.author(found.repo, commit)[:200]
-        lifecycle.propose_termination(app.app, actor, at, reason=reason,
-                                      payload={"commit": commit, "path": app.base_path, "author": author})
+        lifecycle.propose_termination(
+            app.app, actor, at, reason=reason, payload={"commit": commit, "path": app.base_path, "author": author}
+        )
     except GovcloudError as exc:
         result.message = f"manifest deleted, termination not proposed: {exc}"
         return result
-    result.status, result.message = "termination-proposed", (
-        f"proposed (commit {commit[:12]}, git author {shown(author)}, unverified); "
-        f"unit {state.unit} confirms with: govcloud app terminate {app.app}")
+    result.status, result.message = (
+        "termination-proposed",
+        (
+            f"proposed (commit {commit[:12]}, git author {shown(author)}, unverified); "
+            f"unit {state.unit} confirms with: govcloud app terminate {app.app}"
+        ),
+    )
     return result

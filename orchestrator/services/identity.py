@@ -22,8 +22,11 @@ def resolve_actor(
 ) -> Actor:
     """The actor of a lifecycle command; the ledger records ``actor.source`` beside it."""
     settings = settings or current_settings()
-    token = (files.read_text(token_file, limit=files.MAX_TOKEN_BYTES, what="ID token") if token_file
-             else os.environ.get(TOKEN_ENV))
+    token = (
+        files.read_text(token_file, limit=files.MAX_TOKEN_BYTES, what="ID token")
+        if token_file
+        else os.environ.get(TOKEN_ENV)
+    )
     if settings.auth == "local" and not token:
         return Actor(
             name=name or os.environ.get("GOVCLOUD_ACTOR", ""),

@@ -38,11 +38,20 @@ class Store(Leases, Protocol):
 
     def events(self, application: str) -> list[lc.Event]: ...
     def find_state(self, application: str) -> lc.AppState | None: ...
-    def append(self, event: lc.Event, after: lc.AppState, next_due: dt.date | None,
-               notices: Iterable[nt.Addressed] = ()) -> lc.Event: ...
-    def states(self, *, due_before: dt.date | None = None, with_due: bool = False,
-               state: str | Sequence[str] | None = None, unit: str | None = None, by_due: bool = False,
-               limit: int | None = None, offset: int = 0) -> Iterator[lc.AppState]: ...
+    def append(
+        self, event: lc.Event, after: lc.AppState, next_due: dt.date | None, notices: Iterable[nt.Addressed] = ()
+    ) -> lc.Event: ...
+    def states(
+        self,
+        *,
+        due_before: dt.date | None = None,
+        with_due: bool = False,
+        state: str | Sequence[str] | None = None,
+        unit: str | None = None,
+        by_due: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[lc.AppState]: ...
     def count(self, *, state: str | Sequence[str] | None = None, unit: str | None = None) -> int: ...
     def check(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> list[str]: ...
     def rebuild(self, project: Callable[[list[lc.Event]], tuple[lc.AppState, dt.date | None]]) -> int: ...
@@ -85,9 +94,16 @@ class DeadlineScan:
 class Lifecycle:
     """The lifecycle steps over one ledger."""
 
-    def __init__(self, store: Store, calendar: Calendar | None = None, directory: nt.Directory | None = None,
-                 clock: Callable[[], dt.datetime] | None = None, expected_sequence: int | None = None,
-                 quorum: Mapping[str, int] | None = None, cloud: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        calendar: Calendar | None = None,
+        directory: nt.Directory | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        expected_sequence: int | None = None,
+        quorum: Mapping[str, int] | None = None,
+        cloud: Any = None,
+    ) -> None:
         """``directory``: who hears of each step (default: ``notices`` of ``govcloud.yaml``, read
         when a step is first recorded; nobody without it). ``clock``: the recording machine's time
         (Beijing), which bounds every stated time (:func:`orchestrator.core.lifecycle.check_stated`).
@@ -127,8 +143,9 @@ class Lifecycle:
         payload = {"unit": app.unit, "manifest": data, "materials": _materials(app), "source": str(path)}
         return self._record(app.id, "submitted", actor, at, digest=app.digest, payload=payload, new=True)
 
-    def change(self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime,
-               raw: bytes | None = None) -> lc.Event:
+    def change(
+        self, application: str, path: str | Path, actor: lc.Actor, at: dt.datetime, raw: bytes | None = None
+    ) -> lc.Event:
         """Art. 15: request a change; a major one carries a new self-test report. During testing
         (Art. 21) the same step submits an adjustment: a revised manifest the office reviews again
         and approves for test; it is tested anyway, so no new self-test report is asked."""
@@ -146,34 +163,52 @@ class Lifecycle:
         article = "Art. 21" if event == "adjustment-submitted" else "Art. 15"
         new, data = _read_manifest(path, raw)
         if new.id != application:
-            raise RuleError(f"{path} describes {new.id}, not {application}", rule="change-same-application", article=article)
+            raise RuleError(
+                f"{path} describes {new.id}, not {application}", rule="change-same-application", article=article
+            )
         old = self.manifest(application)
         live = self.state(application).provisioned
         running = {env: self.manifest_at(application, digest) for env, digest in live.items()}
         # a step that destroys data, judged against what each live environment runs, is major
         changes = classify_applications(old, new, {env: app for env, app in running.items() if app is not None})
         if not changes:
-            raise RuleError(f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article=article)
+            raise RuleError(
+                f"{path} is the manifest already on record ({new.digest})", rule="change-differs", article=article
+            )
         kind = "major" if is_major(changes) else "minor"
-        if event == "change-requested" and kind == "major" and _sha(old, "self_test_report") == _sha(new, "self_test_report"):
+        if (
+            event == "change-requested"
+            and kind == "major"
+            and _sha(old, "self_test_report") == _sha(new, "self_test_report")
+        ):
             raise RuleError(
                 "a major change resubmits the Art. 11 materials: the self-test report (sha256) must be new",
                 rule="major-change-materials",
                 article="Art. 15",
             )
-        return {"unit": new.unit, "manifest": data, "materials": _materials(new), "source": str(path),
-                "kind": kind, "changes": [c.as_dict() for c in changes], "digest": new.digest, "event": event}
+        return {
+            "unit": new.unit,
+            "manifest": data,
+            "materials": _materials(new),
+            "source": str(path),
+            "kind": kind,
+            "changes": [c.as_dict() for c in changes],
+            "digest": new.digest,
+            "event": event,
+        }
 
     def terminate(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None) -> lc.Event:
         return self._record(application, "termination-requested", actor, at, reason=reason)
 
-    def propose_termination(self, application: str, actor: lc.Actor, at: dt.datetime, reason: str,
-                            payload: dict[str, Any]) -> lc.Event:
+    def propose_termination(
+        self, application: str, actor: lc.Actor, at: dt.datetime, reason: str, payload: dict[str, Any]
+    ) -> lc.Event:
         """Record that a deleted manifest proposes termination; the unit confirms with :meth:`terminate`."""
         return self._record(application, lc.TERMINATION_PROPOSED, actor, at, reason=reason, payload=payload)
 
-    def confirm_backup(self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime,
-                       backups: Sequence[str] = ()) -> lc.Event:
+    def confirm_backup(
+        self, application: str, evidence: str, actor: lc.Actor, at: dt.datetime, backups: Sequence[str] = ()
+    ) -> lc.Event:
         """Art. 16: the unit confirms its data is off the cloud and backed up (``evidence``), naming
         the final backups govcloud took (``backups``, ids) that reclamation keeps in the provider's
         archive: each must be in the ledger's backup record, of this application, complete, not
@@ -188,12 +223,28 @@ class Lifecycle:
         named = check_final(BackupLog(self.store.engine), self.store, application, ids, self.cloud)
         return self._record(application, "backup-confirmed", actor, at, reason=evidence, payload={"backups": named})
 
-    def confirm_data_loss(self, application: str, environment: str, resources: list[str], evidence: str,
-                          actor: lc.Actor, at: dt.datetime, digest: str | None = None) -> lc.Event:
+    def confirm_data_loss(
+        self,
+        application: str,
+        environment: str,
+        resources: list[str],
+        evidence: str,
+        actor: lc.Actor,
+        at: dt.datetime,
+        digest: str | None = None,
+    ) -> lc.Event:
         """Issue 25: confirm that an up of ``environment`` at ``digest`` (default: the manifest on
         record) may destroy the data of ``resources``, naming the backup that keeps it."""
-        return self._record(application, lc.DATA_LOSS_CONFIRMED, actor, at, environment=environment, digest=digest,
-                            reason=evidence, payload={"resources": list(resources)})
+        return self._record(
+            application,
+            lc.DATA_LOSS_CONFIRMED,
+            actor,
+            at,
+            environment=environment,
+            digest=digest,
+            reason=evidence,
+            payload={"resources": list(resources)},
+        )
 
     # --- the e-gov office -----------------------------------------------------------------
 
@@ -234,18 +285,34 @@ class Lifecycle:
     def approve_termination(self, application: str, actor: lc.Actor, at: dt.datetime) -> lc.Event:
         return self._record(application, "termination-approved", actor, at)
 
-    def withdraw(self, application: str, step: str, actor: lc.Actor, at: dt.datetime,
-                 reason: str | None = None) -> lc.Event:
+    def withdraw(
+        self, application: str, step: str, actor: lc.Actor, at: dt.datetime, reason: str | None = None
+    ) -> lc.Event:
         """Withdraw ``actor``'s approval of quorum ``step`` (production, major-change, termination),
         given short of the quorum: it no longer counts."""
         if step not in lc.QUORUM_STEPS:
             raise UsageError(f"withdraw names a step: one of {', '.join(lc.QUORUM_STEPS)}, not {step!r}")
         environment = lc.QUORUM_STEPS[step].environment
-        return self._record(application, lc.APPROVAL_WITHDRAWN, actor, at, environment=environment, reason=reason,
-                            payload={"step": step})
+        return self._record(
+            application,
+            lc.APPROVAL_WITHDRAWN,
+            actor,
+            at,
+            environment=environment,
+            reason=reason,
+            payload={"step": step},
+        )
 
-    def suspend(self, application: str, risk: str, finding: str, reference: str, actor: lc.Actor, at: dt.datetime,
-                due: str | None = None) -> lc.Event:
+    def suspend(
+        self,
+        application: str,
+        risk: str,
+        finding: str,
+        reference: str,
+        actor: lc.Actor,
+        at: dt.datetime,
+        due: str | None = None,
+    ) -> lc.Event:
         """Art. 37: a high risk suspends the system (the provider's up then shuts its servers off and
         withdraws its public ingress); a low risk orders rectification by ``due``."""
         if risk not in lc.RISKS:
@@ -262,13 +329,22 @@ class Lifecycle:
 
     # --- the provider ---------------------------------------------------------------------
 
-    def record_provisioned(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime,
-                           digest: str | None = None) -> lc.Event:
+    def record_provisioned(
+        self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str | None = None
+    ) -> lc.Event:
         return self._record(application, "provisioned", actor, at, environment=environment, digest=digest)
 
-    def record_deployment(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
-                          reason: str | None = None, payload: dict[str, Any] | None = None,
-                          remedies: bool = False) -> lc.Event | None:
+    def record_deployment(
+        self,
+        application: str,
+        environment: str,
+        actor: lc.Actor,
+        at: dt.datetime,
+        digest: str,
+        reason: str | None = None,
+        payload: dict[str, Any] | None = None,
+        remedies: bool = False,
+    ) -> lc.Event | None:
         """Record an ``up``: ``provisioned``, or ``reapplied`` when ``environment`` already runs
         ``digest`` with another program or the up ``remedies`` cloud drift (then ``reason`` says
         why; the payload names the program applied, ``payload["program"]``); nothing (None) when
@@ -281,21 +357,40 @@ class Lifecycle:
             return None
         if kind == lc.REAPPLIED:
             reason = reason or "applied again at the digest it runs"
-        return self._record(application, kind, actor, at, environment=environment, digest=digest, reason=reason,
-                            payload=payload)
+        return self._record(
+            application, kind, actor, at, environment=environment, digest=digest, reason=reason, payload=payload
+        )
 
-    def record_failure(self, application: str, environment: str, actor: lc.Actor, at: dt.datetime, digest: str,
-                       error: str, payload: dict[str, Any] | None = None) -> lc.Event:
+    def record_failure(
+        self,
+        application: str,
+        environment: str,
+        actor: lc.Actor,
+        at: dt.datetime,
+        digest: str,
+        error: str,
+        payload: dict[str, Any] | None = None,
+    ) -> lc.Event:
         """Record a failed ``up`` (or one whose cloud differs from the plan) with what failed."""
-        return self._record(application, lc.PROVISION_FAILED, actor, at, environment=environment, digest=digest,
-                            reason=error, payload=payload or {})
+        return self._record(
+            application,
+            lc.PROVISION_FAILED,
+            actor,
+            at,
+            environment=environment,
+            digest=digest,
+            reason=error,
+            payload=payload or {},
+        )
 
-    def record_reclaimed(self, application: str, actor: lc.Actor, at: dt.datetime,
-                         payload: dict[str, Any] | None = None) -> lc.Event:
+    def record_reclaimed(
+        self, application: str, actor: lc.Actor, at: dt.datetime, payload: dict[str, Any] | None = None
+    ) -> lc.Event:
         return self._record(application, "reclaimed", actor, at, payload=payload or {})
 
-    def record_reclaim_step(self, application: str, actor: lc.Actor, at: dt.datetime,
-                            environment: str | None, payload: dict[str, Any]) -> lc.Event:
+    def record_reclaim_step(
+        self, application: str, actor: lc.Actor, at: dt.datetime, environment: str | None, payload: dict[str, Any]
+    ) -> lc.Event:
         """One step of a reclamation run (what it deleted, kept and failed), state unchanged."""
         return self._record(application, "reclaim-step", actor, at, environment=environment, payload=payload)
 
@@ -310,8 +405,15 @@ class Lifecycle:
                 actions.append(ExpiryAction(state.application, "warn", expires.isoformat()))
         return actions
 
-    def record_expiry(self, action: ExpiryAction, actor: lc.Actor, at: dt.datetime,
-                      payload: dict[str, Any] | None = None, *, check_only: bool = False) -> lc.Event | None:
+    def record_expiry(
+        self,
+        action: ExpiryAction,
+        actor: lc.Actor,
+        at: dt.datetime,
+        payload: dict[str, Any] | None = None,
+        *,
+        check_only: bool = False,
+    ) -> lc.Event | None:
         """Record ``expiry-warned`` or ``test-expired`` (what was removed in ``payload``); with
         ``check_only``, only raise when the ledger would refuse it (before a removal starts)."""
         kind = "test-expired" if action.action == "destroy" else "expiry-warned"
@@ -329,18 +431,26 @@ class Lifecycle:
         soonest first, each with whether its Art. 13 warning is due or recorded."""
         lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
         found = [
-            {"application": state.application, "unit": state.unit, "state": state.state,
-             "expires": expires.isoformat(), "days_left": (expires - at).total_seconds() / 86400,
-             "expired": at >= expires, "warn_due": at >= expires - dt.timedelta(days=lc.WARN_DAYS),
-             "warned": state.test_warned_until == expires.isoformat()}
-            for state, expires in self._running_tests() if expires - at <= dt.timedelta(days=days)
+            {
+                "application": state.application,
+                "unit": state.unit,
+                "state": state.state,
+                "expires": expires.isoformat(),
+                "days_left": (expires - at).total_seconds() / 86400,
+                "expired": at >= expires,
+                "warn_due": at >= expires - dt.timedelta(days=lc.WARN_DAYS),
+                "warned": state.test_warned_until == expires.isoformat(),
+            }
+            for state, expires in self._running_tests()
+            if expires - at <= dt.timedelta(days=days)
         ]
         return sorted(found, key=lambda i: (i["expires"], i["application"]))
 
     # --- reading --------------------------------------------------------------------------
 
-    def check_provision(self, application: str, environment: str, digest: str, at: dt.datetime,
-                        program: str | None = None) -> str:
+    def check_provision(
+        self, application: str, environment: str, digest: str, at: dt.datetime, program: str | None = None
+    ) -> str:
         """The gate ``plan`` and ``up`` ask before touching ``environment``: what ``up`` with
         ``program`` would record (``provisioned``, ``reapplied``, or ``unchanged``: nothing);
         :class:`RuleError` when it may not."""
@@ -370,8 +480,14 @@ class Lifecycle:
         """The manifest of ``application`` at ``digest``, from its snapshot (None: none on record)."""
         from orchestrator.core.validation import validate_data
 
-        data = next((e.payload["manifest"] for e in reversed(self.store.events(application))
-                     if "manifest" in e.payload and e.digest == digest), None)
+        data = next(
+            (
+                e.payload["manifest"]
+                for e in reversed(self.store.events(application))
+                if "manifest" in e.payload and e.digest == digest
+            ),
+            None,
+        )
         return None if data is None else validate_data(data, f"ledger:{application}").application
 
     def status(self, application: str, at: dt.datetime) -> dict[str, Any]:
@@ -410,8 +526,9 @@ class Lifecycle:
         for state in self.store.states(unit=unit):
             if not state.provisioned:
                 continue
-            snapshots = {e.digest: e.payload["manifest"] for e in self.store.events(state.application)
-                         if "manifest" in e.payload}
+            snapshots = {
+                e.digest: e.payload["manifest"] for e in self.store.events(state.application) if "manifest" in e.payload
+            }
             apps: dict[str, Application | None] = {}  # each digest validated once, not once per environment
             for environment, digest in state.provisioned.items():
                 if digest not in apps and digest in snapshots:
@@ -421,13 +538,13 @@ class Lifecycle:
                     found.append((app, environment))
         return found
 
-    def overview(self, state: str | None = None, unit: str | None = None, limit: int | None = None,
-                 offset: int = 0) -> list[dict[str, Any]]:
+    def overview(
+        self, state: str | None = None, unit: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
         """Every application's projected state (in ``state``, of ``unit`` when given; one page of
         them with ``limit`` and ``offset``), for ``app status`` without an application."""
         return [
-            {"application": s.application, "unit": s.unit, "state": s.state, "sequence": s.sequence,
-             "digest": s.digest}
+            {"application": s.application, "unit": s.unit, "state": s.state, "sequence": s.sequence, "digest": s.digest}
             for s in self.store.states(state=state, unit=unit, limit=limit, offset=offset)
         ]
 
@@ -437,9 +554,11 @@ class Lifecycle:
         provisioned: Art. 13-15) or ``reclamation`` (termination approved: Art. 16); each item with
         its running deadline and working days left."""
         lc.check_stated(at, self.clock(), ahead=lc.LOOK_AHEAD)
-        states = {"office": [s for s, role in lc.WAITING_ON.items() if role == lc.EGOV],
-                  "provisioning": [lc.REVIEWED, lc.TESTING, lc.TRIAL, lc.CHANGE_APPROVED],
-                  "reclamation": [lc.TERMINATION_APPROVED]}[name]
+        states = {
+            "office": [s for s, role in lc.WAITING_ON.items() if role == lc.EGOV],
+            "provisioning": [lc.REVIEWED, lc.TESTING, lc.TRIAL, lc.CHANGE_APPROVED],
+            "reclamation": [lc.TERMINATION_APPROVED],
+        }[name]
         items = []
         if name != "provisioning":  # the others are one item per application: the database pages them
             found = self.store.states(state=states, by_due=True, limit=limit)
@@ -447,16 +566,26 @@ class Lifecycle:
             found = (s for s in self.store.states(state=states, by_due=True) if lc.to_provision(s))
         for state in itertools.islice(found, limit):
             envs = lc.to_provision(state) if name == "provisioning" else [None]
-            running = [d for d in lc.deadlines(state, self.calendar, at, running=True)
-                       if lc.DEADLINE_RULES[d.name].kind == "due"]
+            running = [
+                d
+                for d in lc.deadlines(state, self.calendar, at, running=True)
+                if lc.DEADLINE_RULES[d.name].kind == "due"
+            ]
             first = min(running, key=lambda d: d.due, default=None)
             for env in envs:
-                items.append({
-                    "application": state.application, "unit": state.unit, "state": state.state,
-                    "sequence": state.sequence, "environment": env,
-                    "deadline": first.as_dict() if first else None,
-                    "working_days_left": self.calendar.working_days_between(at.date(), first.due) if first else None,
-                })
+                items.append(
+                    {
+                        "application": state.application,
+                        "unit": state.unit,
+                        "state": state.state,
+                        "sequence": state.sequence,
+                        "environment": env,
+                        "deadline": first.as_dict() if first else None,
+                        "working_days_left": self.calendar.working_days_between(at.date(), first.due)
+                        if first
+                        else None,
+                    }
+                )
         return sorted(items, key=lambda i: (i["deadline"]["due"] if i["deadline"] else "9999", i["application"]))
 
     def history(self, application: str) -> list[lc.Event]:
@@ -482,8 +611,9 @@ class Lifecycle:
             except (GovcloudError, ValueError, OverflowError) as exc:
                 problems.append(f"{state.application}: {exc}")
         keep = (lambda d: d.overdue) if overdue else (lambda d: lc.DEADLINE_RULES[d.name].kind == "due")
-        return DeadlineScan(sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name)),
-                            problems)
+        return DeadlineScan(
+            sorted((d for d in found if keep(d)), key=lambda d: (d.due, d.application, d.name)), problems
+        )
 
     # --- the projection -------------------------------------------------------------------
 
@@ -500,20 +630,24 @@ class Lifecycle:
 
     # --- one step -------------------------------------------------------------------------
 
-    def _record(self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False,
-                **details: Any) -> lc.Event:
+    def _record(
+        self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False, **details: Any
+    ) -> lc.Event:
         return self._append(*self._decide(application, kind, actor, at, new=new, **details))
 
-    def _decide(self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False,
-                **details: Any) -> tuple[lc.AppState, lc.Event]:
+    def _decide(
+        self, application: str, kind: str, actor: lc.Actor, at: dt.datetime, *, new: bool = False, **details: Any
+    ) -> tuple[lc.AppState, lc.Event]:
         """The current state (folded from the events) and the event the core allows; nothing written."""
         events = self.store.events(application)
         if not events and not new:
             raise NotFound(f"application {application} has no ledger entries")
         state = lc.fold(events, application)
         if self.expected_sequence is not None and state.sequence != self.expected_sequence:
-            raise StaleVersion(f"{application} is at version {state.sequence}, not {self.expected_sequence}: "
-                               "someone acted meanwhile; nothing was recorded, read it again")
+            raise StaleVersion(
+                f"{application} is at version {state.sequence}, not {self.expected_sequence}: "
+                "someone acted meanwhile; nothing was recorded, read it again"
+            )
         if any(kind == step.event for step in lc.QUORUM_STEPS.values()):
             details["quorum"] = self.quorum
         return state, lc.decide(state, kind, actor, at, now=self.clock(), **details)

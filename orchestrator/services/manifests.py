@@ -66,11 +66,13 @@ def find_manifest(app: str, dirs: Iterable[Path] = ()) -> Path:
     matches = [p for p in manifest_files(d for d in searched if d.is_dir()) if _declared_id(p) == app]
     if not matches:
         where = ", ".join(str(d) for d in searched) or "no manifest directory"
-        raise NotFound(f"no manifest declares application id {app!r} (searched {where}; "
-                       "use --manifests DIR or GOVCLOUD_MANIFESTS)")
+        raise NotFound(
+            f"no manifest declares application id {app!r} (searched {where}; use --manifests DIR or GOVCLOUD_MANIFESTS)"
+        )
     if len(matches) > 1:
-        raise UsageError(f"application id {app!r} is declared by several manifests: "
-                         + ", ".join(str(p) for p in matches))
+        raise UsageError(
+            f"application id {app!r} is declared by several manifests: " + ", ".join(str(p) for p in matches)
+        )
     return matches[0]
 
 

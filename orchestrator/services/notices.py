@@ -53,16 +53,26 @@ class DeliveryReport:
         return self.count("failed")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "sent": self.count("sent"), "failed": self.failed,
-                "retry": self.count("retry"), "deferred": self.count("deferred"),
-                "messages": [m.as_dict() for m in self.messages]}
+        return {
+            "dry_run": self.dry_run,
+            "sent": self.count("sent"),
+            "failed": self.failed,
+            "retry": self.count("retry"),
+            "deferred": self.count("deferred"),
+            "messages": [m.as_dict() for m in self.messages],
+        }
 
 
 class Notices:
     """Notices over one ledger, configured by the ``notices`` settings."""
 
-    def __init__(self, ledger: Ledger, settings: NoticeSettings, calendar: Calendar | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        settings: NoticeSettings,
+        calendar: Calendar | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         from orchestrator.adapters.outbox import Outbox
 
         self.ledger, self.settings = ledger, settings
@@ -93,8 +103,10 @@ class Notices:
         """Counts by state and the newest notices (of ``status``, ``application``)."""
         if status is not None and status not in (nt.PENDING, nt.SENDING, nt.SENT, nt.FAILED):
             raise UsageError(f"--status {status!r}: one of pending, sending, sent, failed")
-        return {"counts": self.outbox.counts(),
-                "notices": [q.as_dict() for q in self.outbox.listing(status, application, limit)]}
+        return {
+            "counts": self.outbox.counts(),
+            "notices": [q.as_dict() for q in self.outbox.listing(status, application, limit)],
+        }
 
     # --- delivering -----------------------------------------------------------------------
 
@@ -121,8 +133,9 @@ class Notices:
             sender.close()
         return report
 
-    def _send(self, run: str, recipient: str, group: list[nt.Queued], sender: _Senders,
-              utcnow: Callable[[], dt.datetime]) -> Message:
+    def _send(
+        self, run: str, recipient: str, group: list[nt.Queued], sender: _Senders, utcnow: Callable[[], dt.datetime]
+    ) -> Message:
         from orchestrator.adapters.noticetexts import digest
         from orchestrator.adapters.notify import Envelope
 
@@ -143,20 +156,37 @@ class Notices:
             outcome = sender.send(recipient, envelope)
             message.attempts += 1
             message.outcome, message.code, message.error = outcome.status, outcome.code, outcome.error
-            wait = outcome.retry_after if outcome.retry_after is not None else s.backoff_seconds * 2 ** attempt
-            again = (outcome.status == "retry" and attempt < s.retries and wait <= 30 and not _too_fast(outcome)
-                     and sender.take(channel, limit))  # a retry is one more message of the minute
+            wait = outcome.retry_after if outcome.retry_after is not None else s.backoff_seconds * 2**attempt
+            again = (
+                outcome.status == "retry"
+                and attempt < s.retries
+                and wait <= 30
+                and not _too_fast(outcome)
+                and sender.take(channel, limit)
+            )  # a retry is one more message of the minute
             if again:
-                self.outbox.finish(ids, run, message.id, "retry", utcnow(), code=outcome.code, error=outcome.error,
-                                   settle=False)
+                self.outbox.finish(
+                    ids, run, message.id, "retry", utcnow(), code=outcome.code, error=outcome.error, settle=False
+                )
                 self.sleep(wait)
                 continue
             later = None
             if outcome.status == "retry":
                 runs = max(q.attempts for q in group) // (s.retries + 1)
-                later = utcnow() + dt.timedelta(seconds=max(wait, block if _too_fast(outcome) else 60 * 2 ** min(runs, 6)))
-            self.outbox.finish(ids, run, message.id, outcome.status, utcnow(), code=outcome.code, error=outcome.error,
-                               next_attempt=later, max_attempts=s.max_attempts)
+                later = utcnow() + dt.timedelta(
+                    seconds=max(wait, block if _too_fast(outcome) else 60 * 2 ** min(runs, 6))
+                )
+            self.outbox.finish(
+                ids,
+                run,
+                message.id,
+                outcome.status,
+                utcnow(),
+                code=outcome.code,
+                error=outcome.error,
+                next_attempt=later,
+                max_attempts=s.max_attempts,
+            )
             break
         return message
 

@@ -41,15 +41,14 @@ SECRET = "[secret]"  # noqa: S105 (what a plan shows in place of a secret, not o
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 (a public constant of the SDK, not a secret)
 
 
-def plan_application(
-    app: Application, env: Environment, settings: StackSettings | None = None
-) -> StackPlan:
+def plan_application(app: Application, env: Environment, settings: StackSettings | None = None) -> StackPlan:
     """Plan one environment of ``app`` by running :func:`stacks.program.deploy` under mocks."""
     from stacks.components.settings import StackSettings
     from stacks.program import deploy, policy_headroom
 
     settings = settings or StackSettings(external_network=PLAN_EXTERNAL_NETWORK, headroom=policy_headroom())
     stack = naming.stack_name(app.unit, app.id, env)
+
     def program() -> None:
         deploy(app, env, settings)
 
@@ -82,8 +81,11 @@ def plan_manifest(
 
 
 def plan_manifests(
-    paths: Sequence[Path], env: Environment | str | None = None, workers: int | None = None,
-    cache: PlanCache | None = None, meanwhile: Callable[[], None] | None = None,
+    paths: Sequence[Path],
+    env: Environment | str | None = None,
+    workers: int | None = None,
+    cache: PlanCache | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[tuple[Application, list[StackPlan]]]:
     """:func:`plan_manifest` of many files, in order; with several files and cores, in forked
     processes. With a ``cache``, a file planned before with the same program comes from it.
@@ -98,8 +100,12 @@ def plan_manifests(
             with contextlib.suppress(files.FileRefused):  # unreadable: planning it says so
                 raw = files.read_bytes(path, what="manifest")
                 items[i] = (path, raw)
-                key = keys[i] = cache.key(str(path), raw, None if env is None else str(env),
-                                          (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()))
+                key = keys[i] = cache.key(
+                    str(path),
+                    raw,
+                    None if env is None else str(env),
+                    (PLAN_EXTERNAL_NETWORK, PLAN_CONFIG, policy_headroom()),
+                )
                 planned[i] = cache.get(key)
     todo = [i for i, done in enumerate(planned) if done is None]
     forked = False
@@ -121,7 +127,8 @@ def plan_manifests(
 
 
 def _plan_and_keep(
-    work: tuple[tuple[Path | str, bytes | None], str | None], env: Environment | str | None,
+    work: tuple[tuple[Path | str, bytes | None], str | None],
+    env: Environment | str | None,
     cache: PlanCache | None,
 ) -> tuple[Application, list[StackPlan]]:
     """:func:`plan_manifest` of the item in ``work``, the result kept in ``cache`` under the key
@@ -134,7 +141,8 @@ def _plan_and_keep(
 
 
 def plan_applications(
-    pairs: Sequence[tuple[Application, Environment]], workers: int | None = None,
+    pairs: Sequence[tuple[Application, Environment]],
+    workers: int | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[StackPlan]:
     """Plan (application, environment) pairs, in order; in forked processes when there are
@@ -161,7 +169,9 @@ WORKER_ITEMS = 24
 
 
 def _forked(
-    function: Callable[[Any], Any], items: Sequence[Any], workers: int,
+    function: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
     """``function`` over ``items`` in forked workers, in chunks that keep every core busy."""
@@ -241,4 +251,3 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-

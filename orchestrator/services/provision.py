@@ -24,8 +24,15 @@ if TYPE_CHECKING:
     from orchestrator.services.datasafety import DataGuard
 
 
-def stack_config(app: Application, path: Path, env: Environment, external_network: str,
-                 key_pair: str | None, release: Iterable[str] = (), suspended: bool | None = None) -> dict[str, str]:
+def stack_config(
+    app: Application,
+    path: Path,
+    env: Environment,
+    external_network: str,
+    key_pair: str | None,
+    release: Iterable[str] = (),
+    suspended: bool | None = None,
+) -> dict[str, str]:
     """The ``govcloud:*`` stack config the program reads (paths relative to the repository).
 
     ``govcloud:releaseData`` is always written, empty unless this run may destroy the data of
@@ -126,8 +133,15 @@ def run_operation(
         config = stack_config(app, path, env, external_network, key_pair)
         stack = naming.stack_name(app.unit, app.id, env)
         with _held(stack, changes=operation != "preview" and not dry_run):
-            return engine.run(operation, stack, config | platform, located,
-                              dry_run=dry_run, on_progress=on_progress, secret_keys=secret_keys)
+            return engine.run(
+                operation,
+                stack,
+                config | platform,
+                located,
+                dry_run=dry_run,
+                on_progress=on_progress,
+                secret_keys=secret_keys,
+            )
 
     from orchestrator.services import datasafety
     from orchestrator.services.admission import Admissions
@@ -159,8 +173,15 @@ def run_operation(
             result = dataclasses.replace(result, database_access=restrict_database_access(app, env))
     except ExternalError as exc:
         try:
-            lifecycle.record_failure(app.id, str(env), actor, admissions.at, app.digest, str(exc)[:2000],
-                                     payload={"program": program, **up.done})
+            lifecycle.record_failure(
+                app.id,
+                str(env),
+                actor,
+                admissions.at,
+                app.digest,
+                str(exc)[:2000],
+                payload={"program": program, **up.done},
+            )
         except GovcloudError as unrecorded:
             raise ExternalError(f"{exc}; recording the failure in the ledger failed too: {unrecorded}") from exc
         raise
@@ -169,12 +190,21 @@ def run_operation(
         payload = {**(payload or {}), "drift": [f["fingerprint"] for f in drifted]}
     turned = suspended != bool(state.deployed.get(str(env), {}).get("suspended"))
     if turned:
-        reason = reason or ("Art. 37: suspended: servers shut off, public ingress withdrawn" if suspended
-                            else "Art. 37: rectified: servers on, public ingress restored")
-    event = lifecycle.record_deployment(app.id, str(env), actor, admissions.at, app.digest, reason=reason,
-                                        payload={"program": program, **(payload or {}), **done,
-                                                 "suspended": suspended},
-                                        remedies=bool(drifted) or turned)
+        reason = reason or (
+            "Art. 37: suspended: servers shut off, public ingress withdrawn"
+            if suspended
+            else "Art. 37: rectified: servers on, public ingress restored"
+        )
+    event = lifecycle.record_deployment(
+        app.id,
+        str(env),
+        actor,
+        admissions.at,
+        app.digest,
+        reason=reason,
+        payload={"program": program, **(payload or {}), **done, "suspended": suspended},
+        remedies=bool(drifted) or turned,
+    )
     if drift is not None and drifted:
         drift.reapplied(plan.stack, admissions.at)
     result = dataclasses.replace(result, recorded=event.type if event is not None else None)
@@ -200,15 +230,26 @@ def restrict_database_access(app: Application, env: Environment) -> list[dict[st
     from orchestrator.adapters.cloud import Cloud
     from orchestrator.services.dbaccess import restrict
 
-    return restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD") or None))["expected"]  # empty: the OS_* variables
+    return restrict(app, env, Cloud.connect(os.environ.get("OS_CLOUD") or None))[
+        "expected"
+    ]  # empty: the OS_* variables
 
 
 class Up:
     """The steps of one ``up`` after its checks: preview, resizes, unprotect, engine, verify."""
 
-    def __init__(self, app: Application, env: Environment, stack: str, config: dict[str, str],
-                 located: engine.Engine, secret_keys: set[str], guard: DataGuard,
-                 on_progress: Callable[[engine.Progress], None] | None, suspended: bool = False) -> None:
+    def __init__(
+        self,
+        app: Application,
+        env: Environment,
+        stack: str,
+        config: dict[str, str],
+        located: engine.Engine,
+        secret_keys: set[str],
+        guard: DataGuard,
+        on_progress: Callable[[engine.Progress], None] | None,
+        suspended: bool = False,
+    ) -> None:
         self.app, self.env, self.stack, self.config, self.located = app, env, stack, config, located
         self.secret_keys, self.guard, self.on_progress, self.suspended = secret_keys, guard, on_progress, suspended
         self.done: dict[str, Any] = {}
@@ -235,21 +276,31 @@ class Up:
         if deleted:  # before the up (DataChanges.deleted_first says why)
             engine.destroy_targets(self.stack, self.located, deleted, on_progress=self.on_progress)
             self.done["deleted first"] = sorted(deleted)
-        result = engine.run("up", self.stack, self.config, self.located, on_progress=self.on_progress,
-                            secret_keys=self.secret_keys, refresh=guard.retry)
+        result = engine.run(
+            "up",
+            self.stack,
+            self.config,
+            self.located,
+            on_progress=self.on_progress,
+            secret_keys=self.secret_keys,
+            refresh=guard.retry,
+        )
         if guard.live:  # rules opened behind the stack's back: the groups hold what the manifest declares
             removed = remove_strange_rules(self.stack, self.located)
             if removed:
                 self.done["removed rules"] = removed
         if guard.changes.destroying:
             self.done["destroyed"] = [s.as_dict() for s in guard.changes.destroying]
-        verification = verify.verify_application(self.app, self.env, external_network=external_network,
-                                                 key_pair=key_pair, suspended=self.suspended)
+        verification = verify.verify_application(
+            self.app, self.env, external_network=external_network, key_pair=key_pair, suspended=self.suspended
+        )
         if not verification.matches:
-            raise ExternalError(f"up of {self.stack} finished but the cloud differs from the plan: "
-                                + "; ".join(verification.problems[:10])
-                                + (f" (and {len(verification.problems) - 10} more)" if len(verification.problems) > 10
-                                   else "") + f"; govcloud verify {self.app.id} --env {self.env} lists them all")
+            raise ExternalError(
+                f"up of {self.stack} finished but the cloud differs from the plan: "
+                + "; ".join(verification.problems[:10])
+                + (f" (and {len(verification.problems) - 10} more)" if len(verification.problems) > 10 else "")
+                + f"; govcloud verify {self.app.id} --env {self.env} lists them all"
+            )
         return result, {**self.done, "verified": True}
 
 

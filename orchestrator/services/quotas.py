@@ -84,14 +84,23 @@ def check(manifest: Path, env: Environment | None, policy: Policy, dirs: Sequenc
     stacks: list[dict[str, Any]] = []
     for e in [env] if env else list(app.environments):
         violations = check_stack(app, e, policy, held)
-        stacks.append({
-            "stack": naming.stack_name(app.unit, app.id, e),
-            "env": str(e),
-            "violations": [v.as_dict() for v in violations],
-        })
+        stacks.append(
+            {
+                "stack": naming.stack_name(app.unit, app.id, e),
+                "env": str(e),
+                "violations": [v.as_dict() for v in violations],
+            }
+        )
     mandatory = sum(v["enforcement"] == "mandatory" for s in stacks for v in s["violations"])
-    return {"manifest": str(manifest), "unit": app.unit, "app": app.id, "policy": policy.source,
-            "stacks": stacks, "mandatory": mandatory, "ok": mandatory == 0}
+    return {
+        "manifest": str(manifest),
+        "unit": app.unit,
+        "app": app.id,
+        "policy": policy.source,
+        "stacks": stacks,
+        "mandatory": mandatory,
+        "ok": mandatory == 0,
+    }
 
 
 def _with_own(app: Application, held: list[Holding]) -> list[Holding]:
@@ -101,8 +110,10 @@ def _with_own(app: Application, held: list[Holding]) -> list[Holding]:
 
 
 #: What ``quota usage`` counts, in words (the monthly report counts "live" and "used").
-DECLARED = ("declared: every environment the manifests declare, provisioned or not; the monthly report's "
-            "\"live\" counts provisioned environments only and \"used\" what the cloud reports")
+DECLARED = (
+    "declared: every environment the manifests declare, provisioned or not; the monthly report's "
+    '"live" counts provisioned environments only and "used" what the cloud reports'
+)
 
 
 def usage(unit: str | None, policy: Policy, dirs: Sequence[Path]) -> dict[str, Any]:
@@ -113,8 +124,12 @@ def usage(unit: str | None, policy: Policy, dirs: Sequence[Path]) -> dict[str, A
         by_unit[unit] = []
     for held in unit_holdings(unit, dirs):
         by_unit[held.unit or ""].append(held)
-    return {"basis": "declared", "meaning": DECLARED, "manifests": _shown(dirs),
-            "units": [unit_usage(u, h, policy).as_dict() for u, h in sorted(by_unit.items())]}
+    return {
+        "basis": "declared",
+        "meaning": DECLARED,
+        "manifests": _shown(dirs),
+        "units": [unit_usage(u, h, policy).as_dict() for u, h in sorted(by_unit.items())],
+    }
 
 
 def drift(app: str, env: Environment, dirs: Sequence[Path], cloud: str | None) -> dict[str, Any]:
@@ -130,12 +145,24 @@ def drift(app: str, env: Environment, dirs: Sequence[Path], cloud: str | None) -
     expected = quotas(application.environments[env].resources, policy().headroom.sizing())
     connected = Cloud.connect(cloud)
     if connected.find_project(project) is None:
-        return {"project": project, "status": "not provisioned", "expected": expected.as_dict(), "actual": None,
-                "differences": [], "ok": True}
+        return {
+            "project": project,
+            "status": "not provisioned",
+            "expected": expected.as_dict(),
+            "actual": None,
+            "differences": [],
+            "ok": True,
+        }
     actual = connected.project_quotas(project)
     found = differences(expected, actual)
-    return {"project": project, "status": "drift" if found else "match", "expected": expected.as_dict(),
-            "actual": actual.as_dict(), "differences": [d.as_dict() for d in found], "ok": not found}
+    return {
+        "project": project,
+        "status": "drift" if found else "match",
+        "expected": expected.as_dict(),
+        "actual": actual.as_dict(),
+        "differences": [d.as_dict() for d in found],
+        "ok": not found,
+    }
 
 
 def capacity(cloud: str | None, threshold: float) -> dict[str, Any]:
@@ -143,8 +170,11 @@ def capacity(cloud: str | None, threshold: float) -> dict[str, Any]:
     from orchestrator.adapters.cloud import Cloud
 
     assessed = assess_all(Cloud.connect(cloud).capacity(), threshold)
-    return {"threshold": threshold, "resources": [a.as_dict() for a in assessed],
-            "warnings": [a.resource for a in warnings(assessed)]}
+    return {
+        "threshold": threshold,
+        "resources": [a.as_dict() for a in assessed],
+        "warnings": [a.resource for a in warnings(assessed)],
+    }
 
 
 def policy(explicit: str | Path | None = None) -> Policy:
@@ -160,18 +190,22 @@ def stack_context(manifest: str | None, env: str | None, project: Path, dirs: Se
     """
     if not manifest or not env:
         missing = " and ".join(k for k, v in (("govcloud:manifest", manifest), ("govcloud:environment", env)) if not v)
-        raise UsageError(f"the stack config does not set {missing}, which name the manifest and environment "
-                         "the stack deploys (`pulumi config set govcloud:manifest <path>`)")
+        raise UsageError(
+            f"the stack config does not set {missing}, which name the manifest and environment "
+            "the stack deploys (`pulumi config set govcloud:manifest <path>`)"
+        )
     try:
         environment = Environment(env)
     except ValueError:
-        raise UsageError(f"config govcloud:environment {env!r} is not one of "
-                         f"{', '.join(e.value for e in ENVIRONMENTS)}") from None
+        raise UsageError(
+            f"config govcloud:environment {env!r} is not one of {', '.join(e.value for e in ENVIRONMENTS)}"
+        ) from None
     path = Path(manifest) if Path(manifest).is_absolute() else project / manifest
     if not path.is_file():
         raise UsageError(f"config govcloud:manifest {manifest}: no such file ({path})")
     app = load_manifest(path)
     if environment not in app.environments:
-        raise UsageError(f"{manifest}: environment {environment} is not declared in the manifest "
-                         "(config govcloud:environment)")
+        raise UsageError(
+            f"{manifest}: environment {environment} is not declared in the manifest (config govcloud:environment)"
+        )
     return context_of(app, environment, _with_own(app, unit_holdings(app.unit, dirs)))

@@ -101,9 +101,19 @@ def monthly(
         except ExternalError as exc:
             capacity, capacity_error = None, str(exc)
     return core.monthly(
-        gathered, period, lambda name: policy.limits.of(name).model_dump(), calendar or default_calendar(), used=used, capacity=capacity,
-        threshold=policy.capacity.threshold, unit=unit, cloud=cloud.name if cloud else None, cloud_error=cloud_error,
-        capacity_error=capacity_error, at=at, backup_record=backup_record(ledger, min(period.end, at)),
+        gathered,
+        period,
+        lambda name: policy.limits.of(name).model_dump(),
+        calendar or default_calendar(),
+        used=used,
+        capacity=capacity,
+        threshold=policy.capacity.threshold,
+        unit=unit,
+        cloud=cloud.name if cloud else None,
+        cloud_error=cloud_error,
+        capacity_error=capacity_error,
+        at=at,
+        backup_record=backup_record(ledger, min(period.end, at)),
     )
 
 
@@ -134,8 +144,13 @@ def project_usage(cloud: UsageSource, projects: Iterable[str]) -> dict[str, Proj
 
 
 def assessment(
-    ledger: Histories, year: int, *, unit: str | None = None, cloud: UsageSource | None = None,
-    cloud_error: str | None = None, calendar: Calendar | None = None,
+    ledger: Histories,
+    year: int,
+    *,
+    unit: str | None = None,
+    cloud: UsageSource | None = None,
+    cloud_error: str | None = None,
+    calendar: Calendar | None = None,
 ) -> core_assessment.Assessment:
     """The Art. 45 figures of ``year`` per unit."""
     period = core.year(year)
@@ -146,8 +161,9 @@ def assessment(
             used = project_usage(cloud, live_projects(gathered, period, unit))
         except ExternalError as exc:
             used, cloud_error = None, str(exc)
-    return core_assessment.assess(gathered, period, calendar or default_calendar(), used=used, unit=unit,
-                                  cloud_error=cloud_error)
+    return core_assessment.assess(
+        gathered, period, calendar or default_calendar(), used=used, unit=unit, cloud_error=cloud_error
+    )
 
 
 def render(report: core.MonthlyReport, fmt: str, lang: str) -> str:
@@ -174,8 +190,9 @@ def _charts(report: core.MonthlyReport, lang: str) -> dict[str, Any]:
     chart_lang = lang if lang != "zh" or charts.cjk_font() else "en"
     text = templates.messages(chart_lang)
     capacity = [(a.resource, a.percent) for a in report.capacity or () if a.percent is not None]
-    allocation = [(u.unit, u.percent.get("vcpu"), u.percent.get("ram_gb"), u.percent.get("volume_gb"))
-                  for u in report.units]
+    allocation = [
+        (u.unit, u.percent.get("vcpu"), u.percent.get("ram_gb"), u.percent.get("volume_gb")) for u in report.units
+    ]
     c = report.compliance
     return {
         "lang": chart_lang,

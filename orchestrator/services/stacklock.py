@@ -49,7 +49,9 @@ def lease_holder() -> str:
 def _holder(pid: int) -> str:
     job = os.environ.get("CI_JOB_URL") or (
         f"{os.environ['GITHUB_SERVER_URL']}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
-        if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY") else "")
+        if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY")
+        else ""
+    )
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
     since = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"{job or f'{user}@{socket.gethostname()}'} pid {pid} since {since} UTC {uuid.uuid4().hex[:6]}"[:200]
@@ -99,8 +101,10 @@ class StackHeld(ConflictError):
 
     def __init__(self, stack: str, held: tuple[str, dt.datetime] | None, wait: float) -> None:
         who = f" by {held[0]} (lease until {held[1]:%Y-%m-%d %H:%M} UTC)" if held else ""
-        super().__init__(f"stack {stack} is being changed{who}; waited {wait:g} s (--wait SECONDS to wait "
-                         f"longer; if that process is gone: govcloud state unlock {stack})")
+        super().__init__(
+            f"stack {stack} is being changed{who}; waited {wait:g} s (--wait SECONDS to wait "
+            f"longer; if that process is gone: govcloud state unlock {stack})"
+        )
 
 
 _HOLDER = re.compile(r"(?:(?P<user>[^@\s]+)@)?(?P<host>\S+) pid (?P<pid>\d+) since ")
@@ -134,10 +138,16 @@ def unlock(leases: Leases, stack: str, clear_backend: Callable[[], None], confir
     gone = holder_gone(held[0]) if held else None
     if gone is False:
         assert held is not None
-        raise ConflictError(f"stack {stack} is being changed by {held[0]}, which still runs on this host: "
-                            "its lock is not stale [rule lock-holder-alive]")
-    question = (f"{held[0]} holds {stack}{' and is gone' if gone else ''}: is nothing of it, and no plain pulumi, "
-                "still changing the stack?" if held else f"Is every process that was changing {stack} gone?")
+        raise ConflictError(
+            f"stack {stack} is being changed by {held[0]}, which still runs on this host: "
+            "its lock is not stale [rule lock-holder-alive]"
+        )
+    question = (
+        f"{held[0]} holds {stack}{' and is gone' if gone else ''}: is nothing of it, and no plain pulumi, "
+        "still changing the stack?"
+        if held
+        else f"Is every process that was changing {stack} gone?"
+    )
     if not confirm(question):
         raise UsageError("not confirmed: nothing cleared")
     if held:

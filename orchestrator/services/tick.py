@@ -49,8 +49,14 @@ class TickReport:
         return [s.name for s in self.steps if not s.ok]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"holder": self.holder, "ran": self.ran, "held_by": self.held_by, "held_until": self.held_until,
-                "failed": self.failed, "steps": [s.as_dict() for s in self.steps]}
+        return {
+            "holder": self.holder,
+            "ran": self.ran,
+            "held_by": self.held_by,
+            "held_until": self.held_until,
+            "failed": self.failed,
+            "steps": [s.as_dict() for s in self.steps],
+        }
 
 
 #: A step: returns what it did (JSON-ready); raises when it failed. A result with ``"failed": n > 0``
@@ -58,8 +64,12 @@ class TickReport:
 Step = Callable[[], dict[str, Any]]
 
 
-def run(leases: Any, steps: dict[str, Step], skip: frozenset[str] = frozenset(),
-        ttl: dt.timedelta = dt.timedelta(minutes=10)) -> TickReport:
+def run(
+    leases: Any,
+    steps: dict[str, Step],
+    skip: frozenset[str] = frozenset(),
+    ttl: dt.timedelta = dt.timedelta(minutes=10),
+) -> TickReport:
     """Take the lease, run each of :data:`STEPS` not in ``skip`` (each failure kept, the rest go
     on), give the lease back. The lease is renewed before each step, so a tick killed midway
     blocks the next ones for at most ``ttl``; one that lost it (a step outlasted ``ttl`` and
@@ -97,8 +107,15 @@ def run(leases: Any, steps: dict[str, Step], skip: frozenset[str] = frozenset(),
     return report
 
 
-def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callable[[], Any],
-                  cloud: str | None, policy: str | None = None) -> dict[str, Step]:
+def default_steps(
+    ledger: Any,
+    settings: Any,
+    now: dt.datetime,
+    *,
+    actor: Callable[[], Any],
+    cloud: str | None,
+    policy: str | None = None,
+) -> dict[str, Step]:
     """The steps over the configured ledger, cloud and channels; ``now`` in Beijing time.
     ``actor`` is called by ``expire`` and, when an environment is live, ``backups`` (the provider
     the removals and backups are recorded for)."""
@@ -138,8 +155,11 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
             actual = connection.project_quotas(naming.project_name(app.unit, app.id, env))
             found += nt.drift(app.id, app.unit, env, differences(expected, actual), today)
             checked += 1
-        return {"checked": checked, "drifted": [f"{n.application} {n.environment}" for n in found],
-                "queued": notices.queue(found)}
+        return {
+            "checked": checked,
+            "drifted": [f"{n.application} {n.environment}" for n in found],
+            "queued": notices.queue(found),
+        }
 
     def cloud_drift() -> dict[str, Any]:
         from orchestrator.core.drift import INTERVAL
@@ -148,27 +168,43 @@ def default_steps(ledger: Any, settings: Any, now: dt.datetime, *, actor: Callab
 
         report = svc.check(ledger, quotas.policy(policy).drift_ignore, now=now, interval=INTERVAL, cloud=cloud)
         found = svc.notices(report, today)
-        return {"checked": len(report.checked), "drifted": report.drifted, "failed": report.failed,
-                "queued": notices.queue(found)}
+        return {
+            "checked": len(report.checked),
+            "drifted": report.drifted,
+            "failed": report.failed,
+            "queued": notices.queue(found),
+        }
 
     def backups() -> dict[str, Any]:
         from orchestrator.adapters.backuplog import BackupLog
-        from orchestrator.services.backup import BackupService, live_environments
         from orchestrator.adapters.cloud import Cloud
-
         from orchestrator.core.backups import archive_expired
+        from orchestrator.services.backup import BackupService, live_environments
 
         log = BackupLog(ledger.engine)
         if not live_environments(ledger) and not archive_expired(log.archive_record(), now):
             return {"environments": 0, "taken": 0, "deleted": 0, "missed": []}
         runs = BackupService(ledger, log, Cloud.lazy(cloud), actor()).run(now)
         missed = [f"{r.application} {r.environment}: {m}" for r in runs for m in r.missed]
-        return {"environments": len(runs), "due": sum(r.due for r in runs), "taken": sum(len(r.taken) for r in runs),
-                "deleted": sum(len(r.deleted) for r in runs), "missed": missed, "failed": len(missed)}
+        return {
+            "environments": len(runs),
+            "due": sum(r.due for r in runs),
+            "taken": sum(len(r.taken) for r in runs),
+            "deleted": sum(len(r.deleted) for r in runs),
+            "missed": missed,
+            "failed": len(missed),
+        }
 
     def deliver() -> dict[str, Any]:
         report = notices.deliver(utc).as_dict()
         return {k: v for k, v in report.items() if k != "messages"} | {"messages": len(report["messages"])}
 
-    return {"deadlines": lambda: notices.scan(now), "expire": expire, "capacity": capacity, "drift": drift,
-            "cloud-drift": cloud_drift, "backups": backups, "deliver": deliver}
+    return {
+        "deadlines": lambda: notices.scan(now),
+        "expire": expire,
+        "capacity": capacity,
+        "drift": drift,
+        "cloud-drift": cloud_drift,
+        "backups": backups,
+        "deliver": deliver,
+    }

@@ -34,9 +34,12 @@ def settings(external_network: str | None = None, key_pair: str | None = None, s
     from stacks.components.settings import StackSettings
     from stacks.program import policy_headroom
 
-    return StackSettings(external_network=external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
-                         key_pair=key_pair or os.environ.get("GOVCLOUD_KEY_PAIR") or None,
-                         headroom=policy_headroom(), suspended=suspended)
+    return StackSettings(
+        external_network=external_network or os.environ.get("GOVCLOUD_EXTERNAL_NETWORK", "public"),
+        key_pair=key_pair or os.environ.get("GOVCLOUD_KEY_PAIR") or None,
+        headroom=policy_headroom(),
+        suspended=suspended,
+    )
 
 
 def cloud_differences(plan: Any, cloud: str | None = None) -> list[str]:
@@ -46,8 +49,15 @@ def cloud_differences(plan: Any, cloud: str | None = None) -> list[str]:
     return Cloud.connect(cloud).plan_differences(plan)
 
 
-def verify_application(app: Application, env: Environment, *, external_network: str | None = None,
-                       key_pair: str | None = None, cloud: str | None = None, suspended: bool = False) -> Verification:
+def verify_application(
+    app: Application,
+    env: Environment,
+    *,
+    external_network: str | None = None,
+    key_pair: str | None = None,
+    cloud: str | None = None,
+    suspended: bool = False,
+) -> Verification:
     """Plan ``env`` of ``app`` as ``up`` runs it (``suspended``: Art. 37) and compare the plan with the cloud."""
     from orchestrator.services.plan import plan_application
 
@@ -55,8 +65,15 @@ def verify_application(app: Application, env: Environment, *, external_network: 
     return Verification(plan.stack, app.digest, cloud_differences(plan, cloud))
 
 
-def verify(app_ref: str, env_name: str, *, manifests: Iterable[Path] = (), external_network: str | None = None,
-           key_pair: str | None = None, cloud: str | None = None) -> Verification:
+def verify(
+    app_ref: str,
+    env_name: str,
+    *,
+    manifests: Iterable[Path] = (),
+    external_network: str | None = None,
+    key_pair: str | None = None,
+    cloud: str | None = None,
+) -> Verification:
     """``govcloud verify``: resolve the manifest (an id or a path), then :func:`verify_application`."""
     from orchestrator.core.validation import load_manifest
     from orchestrator.services.manifests import find_manifest
@@ -66,8 +83,9 @@ def verify(app_ref: str, env_name: str, *, manifests: Iterable[Path] = (), exter
     env = Environment(env_name)
     if env not in app.environments:
         raise UsageError(f"{path}: environment {env} is not declared in the manifest")
-    return verify_application(app, env, external_network=external_network, key_pair=key_pair, cloud=cloud,
-                              suspended=suspended(app.id))
+    return verify_application(
+        app, env, external_network=external_network, key_pair=key_pair, cloud=cloud, suspended=suspended(app.id)
+    )
 
 
 def suspended(application: str) -> bool:

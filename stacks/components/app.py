@@ -105,9 +105,7 @@ class Environment(pulumi.ComponentResource):
                 "key_pair": settings.key_pair,
                 "auth": self.auth,
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, providers=[self.identity.provider], depends_on=[self.network]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[self.identity.provider], depends_on=[self.network]),
         )
         self.storage = Storage(
             f"{name}-storage",
@@ -124,13 +122,9 @@ class Environment(pulumi.ComponentResource):
             resources.databases,
             {
                 "network_id": self.network.network.id,
-                "flavor_ids": {
-                    f: compute.get_flavor_output(name=f, opts=lookup).id for f in flavors
-                },
+                "flavor_ids": {f: compute.get_flavor_output(name=f, opts=lookup).id for f in flavors},
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, providers=[self.identity.provider], depends_on=[self.network]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[self.identity.provider], depends_on=[self.network]),
         )
 
         self.project_id = self.identity.project.id

@@ -61,22 +61,22 @@ class Compute(pulumi.ComponentResource):
         for server in servers:
             for instance_name in naming.instance_names(scope.app, server):
                 self._server(scope, server, instance_name, args)
-        self.register_outputs(
-            {"addresses": {n: i.access_ip_v4 for n, i in self.instances.items()}}
-        )
+        self.register_outputs({"addresses": {n: i.access_ip_v4 for n, i in self.instances.items()}})
 
     def _server(self, scope: Scope, server: Server, instance_name: str, args: ComputeArgs) -> None:
         group_ids = [args["security_group_ids"][g] for g in server.security_groups]
-        port = self._ports.add(networking.Port(
-            f"{instance_name}-port",
-            name=instance_name,
-            network_id=args["network_id"],
-            fixed_ips=[networking.PortFixedIpArgs(subnet_id=args["subnet_id"])],
-            security_group_ids=group_ids or None,
-            admin_state_up=True,
-            tags=scope.tags,
-            opts=self._ports.options(parent=self),
-        ))
+        port = self._ports.add(
+            networking.Port(
+                f"{instance_name}-port",
+                name=instance_name,
+                network_id=args["network_id"],
+                fixed_ips=[networking.PortFixedIpArgs(subnet_id=args["subnet_id"])],
+                security_group_ids=group_ids or None,
+                admin_state_up=True,
+                tags=scope.tags,
+                opts=self._ports.options(parent=self),
+            )
+        )
         auth = args["auth"]
         # Without the digest: user data cannot change in place, so a digest in it would replace
         # every server on any manifest change, a minor one included (Art. 15). The digest stays
@@ -103,19 +103,25 @@ class Compute(pulumi.ComponentResource):
             metadata=scope.metadata,
             power_state="shutoff" if scope.suspended else None,  # Art. 37; unset is the provider's "active"
             # The port is the server's own: a replacement must free it before the new server binds it.
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["user_data"],
-                                        delete_before_replace=True, **root_disk(scope, server, instance_name)),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                additional_secret_outputs=["user_data"],
+                delete_before_replace=True,
+                **root_disk(scope, server, instance_name),
+            ),
         )
         self.instances[instance_name] = instance
         if server.public_ip:
-            self.public_ips[instance_name] = self._public_ips.add(networking.FloatingIp(
-                f"{instance_name}-public-ip",
-                pool=args["external_network"],
-                port_id=port.id,
-                description=f"public address of {instance_name}",
-                tags=scope.tags,
-                opts=self._public_ips.options(parent=instance, protect=False),  # holds no data
-            ))
+            self.public_ips[instance_name] = self._public_ips.add(
+                networking.FloatingIp(
+                    f"{instance_name}-public-ip",
+                    pool=args["external_network"],
+                    port_id=port.id,
+                    description=f"public address of {instance_name}",
+                    tags=scope.tags,
+                    opts=self._public_ips.options(parent=instance, protect=False),  # holds no data
+                )
+            )
         for volume in server.volumes:
             volume_name = f"{instance_name}-{volume.name}"
             self.volumes[volume_name] = created = blockstorage.Volume(
@@ -134,8 +140,6 @@ class Compute(pulumi.ComponentResource):
                 volume_id=created.id,
                 opts=pulumi.ResourceOptions(parent=created, protect=False),  # holds no data: never inherits protect
             )
-
-
 
 
 def root_disk(scope: Scope, server: Server, instance_name: str) -> dict[str, Any]:

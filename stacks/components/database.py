@@ -80,8 +80,11 @@ class Databases(pulumi.ComponentResource):
                 # The provider replaces an instance (a new, empty database) on a flavor or size
                 # change; govcloud up resizes it through Trove's API instead, before the engine
                 # runs, so the engine must not act on them (orchestrator/core/dataloss.py).
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["users"],
-                                            protect=scope.protected(instance_name),
-                                            ignore_changes=list(dataloss.RESIZED_BY)),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    additional_secret_outputs=["users"],
+                    protect=scope.protected(instance_name),
+                    ignore_changes=list(dataloss.RESIZED_BY),
+                ),
             )
         self.register_outputs({"hosts": {n: i.addresses for n, i in self.instances.items()}})

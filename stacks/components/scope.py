@@ -28,8 +28,9 @@ class Scope:
     """Art. 37 (``govcloud:suspended``): servers shut off, public ingress rules left out."""
 
     @classmethod
-    def of(cls, app: Application, env: Environment, release: frozenset[str] = frozenset(),
-           suspended: bool = False) -> Scope:
+    def of(
+        cls, app: Application, env: Environment, release: frozenset[str] = frozenset(), suspended: bool = False
+    ) -> Scope:
         return cls(
             app=app.id,
             env=env,

@@ -80,7 +80,9 @@ class SecurityGroups(pulumi.ComponentResource):
             for rule, named in zip(group.rules, names[group.name], strict=True):
                 if scope.suspended and rule.is_public_ingress:
                     continue  # Art. 37: a suspended system is not reachable from outside
-                remote: dict[str, Any] = {"remote_group_id": self.groups[rule.remote_group].id} if rule.remote_group else {}
+                remote: dict[str, Any] = (
+                    {"remote_group_id": self.groups[rule.remote_group].id} if rule.remote_group else {}
+                )
                 aliases = [pulumi.Alias(name=named.old)] if named.old else None
                 self.rules.append(
                     rules_in_turn.add(

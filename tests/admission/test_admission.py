@@ -61,8 +61,9 @@ def test_approved_digest_passes_and_another_digest_does_not(lifecycle, tmp_path)
 
 def test_expired_test_environment_is_refused(lifecycle):
     approve_test(lifecycle)
-    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"),
-                                 load_manifest(PORTAL).digest)
+    lifecycle.record_provisioned(
+        "citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"), load_manifest(PORTAL).digest
+    )
     assert admit(lifecycle, at="2026-11-10T09:00").allowed
     verdict = admit(lifecycle, at="2026-11-21T09:00")
     assert verdict.gate is not None and verdict.gate.rule == "test-expired"
@@ -72,8 +73,9 @@ def test_held_resources_come_from_the_ledger(lifecycle):
     approve_test(lifecycle)
     admissions = Admissions(load_policy(ROOT / "quotas" / "policy.yaml"), lifecycle, T("2026-11-05T09:00"))
     assert admissions.held("zwb") == []
-    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"),
-                                 load_manifest(PORTAL).digest)
+    lifecycle.record_provisioned(
+        "citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"), load_manifest(PORTAL).digest
+    )
     admissions = Admissions(load_policy(ROOT / "quotas" / "policy.yaml"), lifecycle, T("2026-11-05T09:00"))
     [held] = admissions.held("zwb")
     assert (held.app, held.env, held.totals.vcpu, held.totals.servers) == ("citizen-portal", Environment.TEST, 1, 1)
@@ -92,7 +94,10 @@ def test_each_live_environment_is_held_once(lifecycle):
 
 def test_mandatory_quota_violation_refuses(lifecycle, tmp_path):
     big = tmp_path / "big.yaml"
-    big.write_text(PORTAL.read_text(encoding="utf-8").replace("            count: 1\n", "            count: 90\n"), encoding="utf-8")
+    big.write_text(
+        PORTAL.read_text(encoding="utf-8").replace("            count: 1\n", "            count: 90\n"),
+        encoding="utf-8",
+    )
     approve_test(lifecycle, big)
     verdict = admit(lifecycle, path=big)
     assert verdict.gate is None
@@ -140,8 +145,9 @@ def test_plan_reports_the_gate_from_the_ledger(lifecycle):
 def test_up_judges_the_gate_at_its_stated_time(lifecycle, tmp_path, monkeypatch):
     monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path / "no-engine"))
     approve_test(lifecycle)
-    lifecycle.record_provisioned("citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"),
-                                 load_manifest(PORTAL).digest)
+    lifecycle.record_provisioned(
+        "citizen-portal", "test", Actor("ops", PROVIDER), T("2026-11-05T09:00"), load_manifest(PORTAL).digest
+    )
     register_commands()
     up = ["up", "citizen-portal", "--env", "test", "--as", "ops", "--role", "provider", "--at"]
     expired = CliRunner().invoke(cli, [*up, "2026-11-21T09:00"])
@@ -170,8 +176,9 @@ def fake_engine(monkeypatch):
     return calls
 
 
-def test_up_records_provisioned_then_nothing_then_reapplied_with_the_program_it_ran(lifecycle, fake_engine,
-                                                                                       monkeypatch):
+def test_up_records_provisioned_then_nothing_then_reapplied_with_the_program_it_ran(
+    lifecycle, fake_engine, monkeypatch
+):
     from orchestrator.adapters.programfiles import program_fingerprint
     from orchestrator.services.provision import run_operation
 
@@ -182,8 +189,17 @@ def test_up_records_provisioned_then_nothing_then_reapplied_with_the_program_it_
     # the same digest and the same program: no lifecycle step happened, nothing is recorded
     results.append(run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-05T12:00")))
     monkeypatch.setattr("orchestrator.services.provision.program_fingerprint", lambda: "sha256:" + "cd" * 32)
-    results.append(run_operation("up", "citizen-portal", "test", actor=ops, at=T("2026-11-06T09:00"),
-                                 reason="program changed: stacks/components/compute.py", payload={"commit": "c0ffee"}))
+    results.append(
+        run_operation(
+            "up",
+            "citizen-portal",
+            "test",
+            actor=ops,
+            at=T("2026-11-06T09:00"),
+            reason="program changed: stacks/components/compute.py",
+            payload={"commit": "c0ffee"},
+        )
+    )
     assert [r.recorded for r in results] == ["provisioned", None, "reapplied"]
     first, again = lifecycle.history("citizen-portal")[-2:]
     assert (first.type, again.type) == ("provisioned", "reapplied")

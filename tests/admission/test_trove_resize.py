@@ -34,8 +34,13 @@ class FakeTrove:
 
     def __init__(self, outcome: str = "done", polls: int = 2, status: str = "ACTIVE") -> None:
         self.outcome, self.polls = outcome, polls
-        self.instance = {"id": "i-1", "name": "ds-benefits", "status": status, "flavor": {"id": "f-2c4g"},
-                         "volume": {"size": 2}}
+        self.instance = {
+            "id": "i-1",
+            "name": "ds-benefits",
+            "status": status,
+            "flavor": {"id": "f-2c4g"},
+            "volume": {"size": 2},
+        }
         self.posted: list[dict[str, Any]] = []
         self.pending: tuple[int, str, Any] | None = None
 
@@ -60,8 +65,10 @@ class FakeTrove:
     def post(self, url: str, json: dict[str, Any], **kwargs: Any) -> Answer:
         assert url == f"{ENDPOINT}/instances/i-1/action", url
         if self.instance["status"] != "ACTIVE":  # Trove's API: UnprocessableEntity
-            raise RuntimeError(f"Instance is not currently available for an action to be performed "
-                               f"(status was {self.instance['status']}). (HTTP 422)")
+            raise RuntimeError(
+                f"Instance is not currently available for an action to be performed "
+                f"(status was {self.instance['status']}). (HTTP 422)"
+            )
         body = json["resize"]
         if "volume" in body and body["volume"]["size"] <= self.instance["volume"]["size"]:
             raise RuntimeError("The new volume 'size' must be larger than the current volume size (HTTP 400)")
@@ -78,7 +85,8 @@ def cloud(trove: FakeTrove, monkeypatch) -> Cloud:
     conn = SimpleNamespace(
         identity=SimpleNamespace(find_project=lambda name, domain_id: project if name == project.name else None),
         connect_as_project=lambda p: scoped,
-        compute=SimpleNamespace(find_flavor=lambda name, ignore_missing: SimpleNamespace(id=FLAVORS[name])))
+        compute=SimpleNamespace(find_flavor=lambda name, ignore_missing: SimpleNamespace(id=FLAVORS[name])),
+    )
     monkeypatch.setattr("time.sleep", lambda seconds: None)
     return Cloud(conn, "local")
 
@@ -117,7 +125,9 @@ def test_an_instance_left_resizing_fails_after_the_timeout_naming_its_status(mon
     trove = FakeTrove("lost")
     clock = iter(range(0, 10_000, 60))
     monkeypatch.setattr("time.monotonic", lambda: next(clock))
-    with pytest.raises(ExternalError, match=r"ds-benefits is RESIZE \d+ s after resizing to flavor g.4c8g.*reset-status"):
+    with pytest.raises(
+        ExternalError, match=r"ds-benefits is RESIZE \d+ s after resizing to flavor g.4c8g.*reset-status"
+    ):
         cloud(trove, monkeypatch).resize_database("rsj-ds-trial", "ds-benefits", flavor="g.4c8g", timeout=600)
 
 

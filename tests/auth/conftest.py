@@ -20,15 +20,19 @@ ROLE_MAP = {"govcloud-egov": "egov-office", "govcloud-provider": "provider", "go
 class Platform:
     def __init__(self, issuer: str, key, kid: str = "k1") -> None:
         self.issuer, self.key, self.kid = issuer, key, kid
-        self.settings = Settings(
-            auth="oidc", oidc=OidcSettings(issuer=issuer, audience=AUDIENCE, role_map=ROLE_MAP)
-        )
+        self.settings = Settings(auth="oidc", oidc=OidcSettings(issuer=issuer, audience=AUDIENCE, role_map=ROLE_MAP))
 
     def token(self, roles=("govcloud-egov",), *, key=None, kid=None, **overrides) -> str:
         now = int(time.time())
         claims = {
-            "iss": self.issuer, "aud": AUDIENCE, "sub": "u-1", "iat": now, "exp": now + 300,
-            "preferred_username": "wang.egov", "govcloud_roles": list(roles), "unit": "zwb",
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": "u-1",
+            "iat": now,
+            "exp": now + 300,
+            "preferred_username": "wang.egov",
+            "govcloud_roles": list(roles),
+            "unit": "zwb",
         } | overrides
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid})
 

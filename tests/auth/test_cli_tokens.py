@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.auth.conftest import AUDIENCE, oidc_cli
+from tests.conftest import EXAMPLES
 
 MANIFEST = str(EXAMPLES / "social-security.yaml")
 
@@ -29,7 +29,8 @@ def test_steps_record_the_token_actor_and_how_it_was_known(run, platform):
     assert run("app", "accept", "social-security", "--at", "2026-02-13T10:00", token=office).exit_code == 0
     events = history(run)
     assert [(e["actor"], e["actor_role"], e["actor_source"]) for e in events] == [
-        ("zhaogang", "unit", "oidc"), ("zhang", "egov-office", "oidc"),
+        ("zhaogang", "unit", "oidc"),
+        ("zhang", "egov-office", "oidc"),
     ]
 
 

@@ -44,7 +44,10 @@ def test_token_from_the_environment(platform, monkeypatch):
         (lambda p: p.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "expired"),
         (lambda p: p.token(aud="another-app"), "wrong audience"),
         (lambda p: p.token(iss="https://evil.example"), "wrong issuer"),
-        (lambda p: p.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "signature does not verify"),
+        (
+            lambda p: p.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+            "signature does not verify",
+        ),
         (lambda p: p.token(kid="k-unknown"), "key the platform does not publish"),
         (lambda p: p.token(roles=["someone-else"]), "no govcloud role"),
         (lambda p: p.token(roles=["govcloud-unit"], unit=None), "must carry its unit"),

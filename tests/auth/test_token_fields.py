@@ -44,4 +44,5 @@ def test_a_username_with_a_newline_is_kept_and_shown_on_one_line(run, platform):
     assert events[0]["actor"] == "zhaogang\nsocial-security #2 accepted"
     shown = run("app", "history", "social-security").stdout
     assert shown.splitlines() == [
-        "social-security #1 submitted by zhaogang\\nsocial-security #2 accepted (unit) at 2026-02-12T10:00:00"]
+        "social-security #1 submitted by zhaogang\\nsocial-security #2 accepted (unit) at 2026-02-12T10:00:00"
+    ]

@@ -19,7 +19,9 @@ from tests.conftest import EXAMPLES
 
 
 def settings_with(platform, **oidc) -> Settings:
-    return Settings(auth="oidc", oidc=OidcSettings(issuer=platform.issuer, audience=AUDIENCE, role_map=ROLE_MAP, **oidc))
+    return Settings(
+        auth="oidc", oidc=OidcSettings(issuer=platform.issuer, audience=AUDIENCE, role_map=ROLE_MAP, **oidc)
+    )
 
 
 def present(settings: Settings, token: str, monkeypatch):
@@ -68,7 +70,9 @@ def test_an_hs256_token_keyed_with_the_public_key_is_refused(platform, monkeypat
     """The classic confusion: HMAC keyed with the published RSA key. HS* is not configurable."""
     from cryptography.hazmat.primitives import serialization
 
-    public = platform.key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = platform.key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     claims = jwt.decode(platform.token(), options={"verify_signature": False})
     import hashlib
     import hmac
@@ -119,7 +123,9 @@ def test_a_key_set_that_is_not_one_is_the_platforms_failure(platform, monkeypatc
 def test_discovery_that_names_no_safe_key_set_is_refused(platform, monkeypatch, document, reason):
     base = f"/realm-{abs(hash(str(document)))}"
     platform.documents[base + "/.well-known/openid-configuration"] = document
-    settings = Settings(auth="oidc", oidc=OidcSettings(issuer=platform.issuer + base, audience=AUDIENCE, role_map=ROLE_MAP))
+    settings = Settings(
+        auth="oidc", oidc=OidcSettings(issuer=platform.issuer + base, audience=AUDIENCE, role_map=ROLE_MAP)
+    )
     with pytest.raises(ExternalError, match=reason) as failed:
         present(settings, platform.token(), monkeypatch)
     assert failed.value.exit_code == 3
@@ -128,15 +134,22 @@ def test_discovery_that_names_no_safe_key_set_is_refused(platform, monkeypatch, 
 def test_the_key_set_answering_html_is_one_line_through_the_cli(platform, tmp_path, monkeypatch):
     platform.documents["/html-jwks"] = ("text/html", b"<!doctype html><title>proxy login</title>")
     run = oidc_cli(tmp_path, monkeypatch, platform.issuer, AUDIENCE, jwks_uri=platform.issuer + "/html-jwks")
-    result = run("app", "submit", str(EXAMPLES / "social-security.yaml"), token=platform.token(["govcloud-unit"], unit="rsj"))
+    result = run(
+        "app", "submit", str(EXAMPLES / "social-security.yaml"), token=platform.token(["govcloud-unit"], unit="rsj")
+    )
     assert result.exit_code == 3 and "Traceback" not in result.output
-    assert result.stderr.strip() == f"error: cannot use the platform's keys at {platform.issuer}/html-jwks: the answer is not JSON"
+    assert (
+        result.stderr.strip()
+        == f"error: cannot use the platform's keys at {platform.issuer}/html-jwks: the answer is not JSON"
+    )
 
 
 # --- the configuration ---------------------------------------------------------------------------
 
-BASE = ("auth: oidc\noidc:\n  issuer: https://sso.example.org/realms/gov\n  audience: govcloud-cli\n"
-        "  roleMap: {govcloud-egov: egov-office}\n")
+BASE = (
+    "auth: oidc\noidc:\n  issuer: https://sso.example.org/realms/gov\n  audience: govcloud-cli\n"
+    "  roleMap: {govcloud-egov: egov-office}\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -157,8 +170,22 @@ BASE = ("auth: oidc\noidc:\n  issuer: https://sso.example.org/realms/gov\n  audi
         ("  roleClaim: 5\n", "oidc.roleClaim", "valid string"),
         ("  surplus: 1\n", "oidc.surplus", "unknown field"),
     ],
-    ids=["hs256-mixed", "none", "hs512", "empty", "file-jwks", "http-remote", "ftp", "no-host", "bad-url",
-         "string-leeway", "bool-leeway", "empty-claim", "int-claim", "unknown-key"],
+    ids=[
+        "hs256-mixed",
+        "none",
+        "hs512",
+        "empty",
+        "file-jwks",
+        "http-remote",
+        "ftp",
+        "no-host",
+        "bad-url",
+        "string-leeway",
+        "bool-leeway",
+        "empty-claim",
+        "int-claim",
+        "unknown-key",
+    ],
 )
 def test_unsafe_or_wrong_configuration_is_refused_at_load_time(run_cli, tmp_path, monkeypatch, extra, field, words):
     from orchestrator.settings import current_settings

@@ -5,17 +5,19 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.adapters.backuplog import BackupLog
-from orchestrator.core.backups import CONTAINER, DATABASE, VOLUME
 from orchestrator.adapters.cloud.backups import Source
+from orchestrator.core.backups import CONTAINER, DATABASE, VOLUME
 from orchestrator.services.lifecycle import Lifecycle
-
 from tests.lifecycle.conftest import database_url, ledger, postgres_url, service  # noqa: F401 (fixtures)
 from tests.lifecycle.test_timelines import to_trial
 
 from .fakes import FakeCloud, FakeProject
 
-SOURCES = [Source(DATABASE, "db-1", "social-security-db"), Source(VOLUME, "vol-1", "social-security-data"),
-           Source(CONTAINER, "social-security-files", "social-security-files")]
+SOURCES = [
+    Source(DATABASE, "db-1", "social-security-db"),
+    Source(VOLUME, "vol-1", "social-security-data"),
+    Source(CONTAINER, "social-security-files", "social-security-files"),
+]
 
 
 @pytest.fixture
@@ -27,8 +29,12 @@ def live(service: Lifecycle) -> Lifecycle:  # noqa: F811
 
 @pytest.fixture
 def cloud() -> FakeCloud:
-    return FakeCloud({f"rsj-social-security-{env}": FakeProject(f"rsj-social-security-{env}", list(SOURCES))
-                      for env in ("test", "trial", "production")})
+    return FakeCloud(
+        {
+            f"rsj-social-security-{env}": FakeProject(f"rsj-social-security-{env}", list(SOURCES))
+            for env in ("test", "trial", "production")
+        }
+    )
 
 
 @pytest.fixture

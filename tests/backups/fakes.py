@@ -17,8 +17,9 @@ _ids = itertools.count(1)
 
 
 class FakeProject:
-    def __init__(self, name: str, sources: list[Source], *, backup_service: bool = False,
-                 snapshot_quota: int = 10) -> None:
+    def __init__(
+        self, name: str, sources: list[Source], *, backup_service: bool = False, snapshot_quota: int = 10
+    ) -> None:
         self.project_name = self.project_id = name
         self._sources = sources
         self.held: list[StoredBackup] = []
@@ -42,10 +43,23 @@ class FakeProject:
     def take(self, kind, source, name, labels, at: dt.datetime) -> StoredBackup:
         self._answer()
         if kind == core.VOLUME_SNAPSHOT and sum(b.kind == kind for b in self.held) >= self.snapshot_quota:
-            _refused("fake", f"snapshotting volume {source.name}", 413,
-                     f"SnapshotLimitExceeded: Maximum number of snapshots allowed ({self.snapshot_quota}) exceeded")
-        backup = StoredBackup(kind, f"{kind}-{next(_ids)}", name, source.id, core.COMPLETE, at, 2**30,
-                              "sha256:x" if kind == core.CONTAINER else None, dict(labels))
+            _refused(
+                "fake",
+                f"snapshotting volume {source.name}",
+                413,
+                f"SnapshotLimitExceeded: Maximum number of snapshots allowed ({self.snapshot_quota}) exceeded",
+            )
+        backup = StoredBackup(
+            kind,
+            f"{kind}-{next(_ids)}",
+            name,
+            source.id,
+            core.COMPLETE,
+            at,
+            2**30,
+            "sha256:x" if kind == core.CONTAINER else None,
+            dict(labels),
+        )
         self.held.append(backup)
         return backup
 
@@ -66,8 +80,9 @@ class FakeProject:
     def replace(self, backup: StoredBackup, into: FakeProject, live: Source) -> Restored:
         latest = max((b for b in self.held if b.source == live.id and b.kind == backup.kind), key=lambda b: b.created)
         if backup.kind == core.VOLUME_SNAPSHOT and latest.id != backup.id:
-            raise ExternalError("cloud fake: reverting volume failed: 400 Volume can only be reverted to its latest "
-                                "snapshot")
+            raise ExternalError(
+                "cloud fake: reverting volume failed: 400 Volume can only be reverted to its latest snapshot"
+            )
         made = Restored(backup.kind, live.id, live.name, {"from": backup.id, "over": True})
         into.made.append(made)
         return made

@@ -24,8 +24,12 @@ class Store:
         self.sealed: dict = {}
 
     def objects(self, container: str):
-        return [Object.existing(name=k, bytes=len(v), hash=hashlib.md5(v).hexdigest(), container=container)  # md5: Swift's ETag
-                for k, v in OBJECTS.items()]
+        return [
+            Object.existing(
+                name=k, bytes=len(v), hash=hashlib.md5(v).hexdigest(), container=container
+            )  # md5: Swift's ETag
+            for k, v in OBJECTS.items()
+        ]
 
     def create_container(self, name: str, metadata: dict | None = None):
         self.containers_made[name] = metadata or {}
@@ -49,11 +53,17 @@ def test_a_container_is_copied_server_side_with_its_evidence():
     assert made["govcloud-source"] == "files" and made["govcloud-status"] == "running"
     assert store.copies == [
         ("/files--backup-20260313T010500/a.txt", {"X-Copy-From": "/files/a.txt", "Content-Length": "0"}),
-        ("/files--backup-20260313T010500/dir%2Fb%20c.bin", {"X-Copy-From": "/files/dir%2Fb%20c.bin",
-                                                             "Content-Length": "0"}),
+        (
+            "/files--backup-20260313T010500/dir%2Fb%20c.bin",
+            {"X-Copy-From": "/files/dir%2Fb%20c.bin", "Content-Length": "0"},
+        ),
     ]
-    expected = hashlib.sha256("".join(f"{k}\0{hashlib.md5(v).hexdigest()}\n"  # md5: Swift's ETag
-                                      for k, v in OBJECTS.items()).encode()).hexdigest()
+    expected = hashlib.sha256(
+        "".join(
+            f"{k}\0{hashlib.md5(v).hexdigest()}\n"  # md5: Swift's ETag
+            for k, v in OBJECTS.items()
+        ).encode()
+    ).hexdigest()
     assert backup.checksum == f"sha256:{expected}" and backup.size == 306
     assert store.sealed["govcloud-status"] == "complete" and store.sealed["govcloud-checksum"] == backup.checksum
 
@@ -95,12 +105,20 @@ class Volumes:
 
 def test_a_volume_for_another_project_gets_room_in_the_full_source_project_then_the_quota_is_set_back():
     quotas = Quotas(volumes=4, gigabytes=3200)
-    source = ProjectBackups(SimpleNamespace(block_storage=Volumes(quotas, used_gb=3200)), "p-trial", "rsj-a-trial",
-                            admin=SimpleNamespace(block_storage=quotas), cloud="local", wait_seconds=0)
-    scratch = ProjectBackups(SimpleNamespace(block_storage=Volumes(quotas, 0)), "p-drill", "a-drill", admin=None,
-                             cloud="local")
-    snapshot = core.StoredBackup(core.VOLUME_SNAPSHOT, "s-1", "s", "v-data", core.COMPLETE,
-                                 dt.datetime(2026, 3, 13, 1, 5), 200 * 2**30)
+    source = ProjectBackups(
+        SimpleNamespace(block_storage=Volumes(quotas, used_gb=3200)),
+        "p-trial",
+        "rsj-a-trial",
+        admin=SimpleNamespace(block_storage=quotas),
+        cloud="local",
+        wait_seconds=0,
+    )
+    scratch = ProjectBackups(
+        SimpleNamespace(block_storage=Volumes(quotas, 0)), "p-drill", "a-drill", admin=None, cloud="local"
+    )
+    snapshot = core.StoredBackup(
+        core.VOLUME_SNAPSHOT, "s-1", "s", "v-data", core.COMPLETE, dt.datetime(2026, 3, 13, 1, 5), 200 * 2**30
+    )
     made = source.restore(snapshot, scratch, "drill-volume")
     assert made.id == "v-new" and source._conn.block_storage.transfers == ["v-new"]
     assert quotas.updates == [{"volumes": 5, "gigabytes": 3400}, {"volumes": 4, "gigabytes": 3200}]

@@ -13,8 +13,22 @@ OPS = ("--as", "ops", "--role", "provider")
 def test_backup_run_and_restore_are_for_the_provider(run, live):  # noqa: F811
     refused = run("backup", "run", "--as", "zhaogang", "--role", "unit", "--unit", "rsj", "--cloud", "nowhere", code=1)
     assert "backup run is for role provider, not unit" in refused.stderr
-    refused = run("backup", "restore", "social-security", "--env", "trial", "--from", "x", "--as", "zhang",
-                  "--role", "egov-office", "--cloud", "nowhere", code=1)
+    refused = run(
+        "backup",
+        "restore",
+        "social-security",
+        "--env",
+        "trial",
+        "--from",
+        "x",
+        "--as",
+        "zhang",
+        "--role",
+        "egov-office",
+        "--cloud",
+        "nowhere",
+        code=1,
+    )
     assert "backup restore is for role provider" in refused.stderr
     refused = run("backup", "drill", "social-security", "--as", "zhang", "--role", "egov-office", code=1)
     assert "backup drill is for role provider" in refused.stderr
@@ -32,29 +46,55 @@ def test_a_run_stated_in_the_future_is_refused_before_the_cloud(run, live):  # n
 
 
 def test_an_environment_that_is_not_live_is_refused(run, live):  # noqa: F811
-    refused = run("backup", "run", "social-security", "--env", "production", *OPS, "--at", "2026-03-13T01:05",
-                  "--cloud", "nowhere", code=1)
+    refused = run(
+        "backup",
+        "run",
+        "social-security",
+        "--env",
+        "production",
+        *OPS,
+        "--at",
+        "2026-03-13T01:05",
+        "--cloud",
+        "nowhere",
+        code=1,
+    )
     assert "production of social-security is not live or has backups disabled" in refused.stderr
 
 
 def test_backup_list_of_an_application_not_in_the_ledger(run, live):  # noqa: F811
-    refused = run("backup", "list", "no-such-app", "--as", "zhang", "--role", "egov-office", "--cloud", "nowhere",
-                  code=2)
+    refused = run(
+        "backup", "list", "no-such-app", "--as", "zhang", "--role", "egov-office", "--cloud", "nowhere", code=2
+    )
     assert "application no-such-app has no ledger entries" in refused.stderr
     refused = run("backup", "list", "social-security", "--as", "wu", "--role", "unit", "--unit", "zjj", code=1)
     assert "may not read social-security" in refused.stderr
 
 
 def test_a_drill_names_an_application_or_asks_for_those_due(run, live):  # noqa: F811
-    for args in (("backup", "drill"), ("backup", "drill", "social-security", "--due"), ("backup", "drill", "--due",
-                                                                                           "--env", "trial")):
+    for args in (
+        ("backup", "drill"),
+        ("backup", "drill", "social-security", "--due"),
+        ("backup", "drill", "--due", "--env", "trial"),
+    ):
         assert "name an APPLICATION (and optionally --env), or --due" in run(*args, *OPS, code=2).stderr
 
 
 def test_confirm_backup_naming_an_unknown_backup_is_refused_with_its_rule(run, live):  # noqa: F811
     unit = ("--as", "zhaogang", "--role", "unit", "--unit", "rsj")
     run("app", "terminate", "social-security", *unit, "--at", "2026-06-01T09:00")
-    refused = run("app", "confirm-backup", "social-security", "--evidence", "tape 12", "--backup", "nope", *unit,
-                  "--at", "2026-06-02T09:00", code=1)
+    refused = run(
+        "app",
+        "confirm-backup",
+        "social-security",
+        "--evidence",
+        "tape 12",
+        "--backup",
+        "nope",
+        *unit,
+        "--at",
+        "2026-06-02T09:00",
+        code=1,
+    )
     assert "backup nope is not in the ledger's backup record" in refused.stderr
     assert "final-backup-recorded" in refused.stderr and "Art. 16" in refused.stderr

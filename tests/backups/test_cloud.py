@@ -29,7 +29,6 @@ from orchestrator.core import naming
 from orchestrator.core.lifecycle import PROVIDER, Actor
 from orchestrator.services.backup import BackupService
 from orchestrator.services.lifecycle import Lifecycle, beijing_now
-
 from tests.lifecycle.conftest import variant
 from tests.reclaim.conftest import to_testing
 
@@ -72,8 +71,9 @@ def _project(admin: Any, name: str) -> Any:
 
 
 def _trove(conn: Any, method: str, path: str, **kwargs: Any) -> Any:
-    response = getattr(conn.session, method)(f"{conn.endpoint_for('database')}{path}", endpoint_filter=None,
-                                             raise_exc=False, **kwargs)
+    response = getattr(conn.session, method)(
+        f"{conn.endpoint_for('database')}{path}", endpoint_filter=None, raise_exc=False, **kwargs
+    )
     assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text[:300]}"
     return response.json() if response.content else {}
 
@@ -90,16 +90,24 @@ def environment(cloud, app_id, ledger) -> Any:
         volume = conn.block_storage.create_volume(size=2, name=f"{app_id}-data", metadata=labels)
         conn.block_storage.wait_for_status(volume, "available", wait=120)
         container = f"{app_id}-files"
-        conn.object_store.create_container(name=container, metadata={
-            "govcloud-unit": "rsj", "govcloud-app": app_id, "govcloud-env": "test"})
+        conn.object_store.create_container(
+            name=container, metadata={"govcloud-unit": "rsj", "govcloud-app": app_id, "govcloud-env": "test"}
+        )
         for key, data in OBJECTS.items():
             conn.object_store.create_object(container, key, data=data)
         net = next(iter(conn.network.networks(name=f"{name}-net")))
         flavor = admin.compute.find_flavor("g.2c4g")
         assert flavor is not None, "flavor g.2c4g: run scripts/cloud/seed.py"
-        body = {"instance": {"name": f"{app_id}-db", "flavorRef": flavor.id, "volume": {"size": 1},
-                             "datastore": {"type": "mysql", "version": "8.0"}, "nics": [{"net-id": net.id}],
-                             "databases": [{"name": "benefits"}, {"name": "audit"}]}}
+        body = {
+            "instance": {
+                "name": f"{app_id}-db",
+                "flavorRef": flavor.id,
+                "volume": {"size": 1},
+                "datastore": {"type": "mysql", "version": "8.0"},
+                "nics": [{"net-id": net.id}],
+                "databases": [{"name": "benefits"}, {"name": "audit"}],
+            }
+        }
         iid = _trove(conn, "post", "/instances", json=body)["instance"]["id"]
         status = "?"
         for _ in range(180):
@@ -108,8 +116,16 @@ def environment(cloud, app_id, ledger) -> Any:
                 break
             time.sleep(1)
         assert status in ("ACTIVE", "HEALTHY"), status
-        yield {"conn": conn, "project": project, "scratch": scratch, "scratch_conn": scratch_conn,
-               "volume": volume, "container": container, "instance": iid, "name": name}
+        yield {
+            "conn": conn,
+            "project": project,
+            "scratch": scratch,
+            "scratch_conn": scratch_conn,
+            "volume": volume,
+            "container": container,
+            "instance": iid,
+            "name": name,
+        }
     finally:
         for p in (scratch, project):
             assert cloud.remove_project(p.name)
@@ -141,8 +157,12 @@ def test_a_run_takes_a_backup_of_each_kind_labelled_and_recorded(first_run, envi
     assert sorted(taken) == ["container", "database", "volume-snapshot"]
     assert taken["volume-snapshot"].source == environment["volume"].id
     assert taken["database"].source == environment["instance"]
-    expected = hashlib.sha256("".join(f"{k}\0{hashlib.md5(v).hexdigest()}\n"  # md5: Swift's ETag
-                                      for k, v in sorted(OBJECTS.items())).encode()).hexdigest()
+    expected = hashlib.sha256(
+        "".join(
+            f"{k}\0{hashlib.md5(v).hexdigest()}\n"  # md5: Swift's ETag
+            for k, v in sorted(OBJECTS.items())
+        ).encode()
+    ).hexdigest()
     assert taken["container"].checksum == f"sha256:{expected}"
     assert taken["container"].size == sum(len(v) for v in OBJECTS.values())
 
@@ -168,8 +188,10 @@ def test_a_volume_and_a_container_are_restored_into_a_fresh_project(first_run, e
         done = service.restore(app_id, "test", backup.id, beijing_now(), into_project=environment["scratch"].name)
         assert done["into"] == environment["scratch"].name
         if kind == "container":
-            got = {o.name: fresh.object_store.download_object(o.name, container=done["made"])
-                   for o in fresh.object_store.objects(done["made"])}
+            got = {
+                o.name: fresh.object_store.download_object(o.name, container=done["made"])
+                for o in fresh.object_store.objects(done["made"])
+            }
             assert got == OBJECTS
         else:
             volume = fresh.block_storage.get_volume(done["made"])
@@ -183,8 +205,10 @@ def test_a_database_backup_is_restored_into_a_fresh_project(first_run, environme
     backup = next(b for b in run.taken if b.kind == "database")
     location = _trove(environment["conn"], "get", f"/backups/{backup.id}")["backup"]["locationRef"]
     if location == "http://localhost/path/to/backup":
-        pytest.fail("Trove runs the stock fake guest, whose backups hold no object: restart Trove with this "
-                    "branch's scripts/cloud/govcloud_trove.py (docs/backups.md, 'The local cloud')")
+        pytest.fail(
+            "Trove runs the stock fake guest, whose backups hold no object: restart Trove with this "
+            "branch's scripts/cloud/govcloud_trove.py (docs/backups.md, 'The local cloud')"
+        )
     service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS)
     done = service.restore(app_id, "test", backup.id, beijing_now(), into_project=environment["scratch"].name)
     assert done["databases"] == ["audit", "benefits"]
@@ -211,7 +235,9 @@ def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(first_run,
     _settled(conn, f"/instances/{environment['instance']}", "instance")
     hand_snapshot = conn.block_storage.create_snapshot(volume_id=environment["volume"].id, name="by hand", force=True)
     conn.block_storage.wait_for_status(hand_snapshot, "available", wait=120)
-    hand_db = _trove(conn, "post", "/backups", json={"backup": {"name": "by hand", "instance": environment["instance"]}})
+    hand_db = _trove(
+        conn, "post", "/backups", json={"backup": {"name": "by hand", "instance": environment["instance"]}}
+    )
     _settled(conn, f"/backups/{hand_db['backup']['id']}", "backup")
     _settled(conn, f"/instances/{environment['instance']}", "instance")
     hand_ids = {hand_snapshot.id, hand_db["backup"]["id"]}
@@ -231,7 +257,8 @@ def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(first_run,
 
 
 def test_the_final_backup_is_checked_archived_into_the_archive_project_and_deleted_after_its_period(
-        first_run, environment, cloud, ledger, app_id):
+    first_run, environment, cloud, ledger, app_id
+):
     """Art. 16: the unit names the newest backup of each kind at termination (checked in the cloud
     too); each is copied into a fresh archive project, labelled, with its content; once the period
     has ended the next pass deletes the copies."""
@@ -247,8 +274,9 @@ def test_the_final_backup_is_checked_archived_into_the_archive_project_and_delet
     lifecycle.terminate(app_id, SOCIAL, beijing_now(), reason="replaced")
     hand = next((b for b in cloud.backups(environment["name"]).backups() if not b.labels), None)
     if hand is None:  # run alone (-k): the retention test made none
-        hand = environment["conn"].block_storage.create_snapshot(volume_id=environment["volume"].id, name="by hand",
-                                                                 force=True)
+        hand = environment["conn"].block_storage.create_snapshot(
+            volume_id=environment["volume"].id, name="by hand", force=True
+        )
         environment["conn"].block_storage.wait_for_status(hand, "available", wait=120)
     with pytest.raises(RuleError) as refused:  # made by hand: not in the ledger's record
         lifecycle.confirm_backup(app_id, "exported", SOCIAL, beijing_now(), backups=[hand.id])
@@ -270,8 +298,10 @@ def test_the_final_backup_is_checked_archived_into_the_archive_project_and_delet
         assert (volume.project_id, volume.status, volume.size) == (project.id, "available", 2)
         assert final.items() <= volume.metadata.items()
         container = kept["container"]["archive_id"]
-        assert {o.name: conn.object_store.download_object(o.name, container=container)
-                for o in conn.object_store.objects(container)} == OBJECTS
+        assert {
+            o.name: conn.object_store.download_object(o.name, container=container)
+            for o in conn.object_store.objects(container)
+        } == OBJECTS
         meta = conn.object_store.get_container_metadata(container).metadata
         assert {k.lower(): v for k, v in meta.items()}["govcloud-backup"] == "final"
         trove = _trove(conn, "get", f"/backups/{kept['database']['archive_id']}")["backup"]
@@ -284,8 +314,10 @@ def test_the_final_backup_is_checked_archived_into_the_archive_project_and_delet
         # a day and a minute later the pass deletes the three copies
         runs = service.expire_archive(now + dt.timedelta(days=1, minutes=1), app_id)
         assert len(runs) == 3 and not any(r.missed for r in runs), [r.missed for r in runs]
-        assert conn.block_storage.find_volume(volume.id) is None or \
-            conn.block_storage.get_volume(volume.id).status == "deleting"
+        assert (
+            conn.block_storage.find_volume(volume.id) is None
+            or conn.block_storage.get_volume(volume.id).status == "deleting"
+        )
         assert container not in {c.name for c in conn.object_store.containers()}
         backups = _trove(conn, "get", "/backups")["backups"]
         assert kept["database"]["archive_id"] not in {b["id"] for b in backups if b["status"] != "DELETE_FAILED"}

@@ -59,13 +59,16 @@ def test_missed_slots_are_made_up_once_and_a_first_backup_is_due_at_once():
     assert core.due("a", "test", "0 2 * * *", T(2026, 2, 18, 9, 0), None).due
 
 
-@pytest.mark.parametrize("expression, why", [
-    ("0 2 * *", "has 4 fields"),
-    ("0 0 2 * * *", "has 6 fields"),
-    ("@daily", "has 1 fields"),
-    ("61 2 * * *", "not a valid cron expression"),
-    ("0 2 * * mon-xyz", "not a valid cron expression"),
-])
+@pytest.mark.parametrize(
+    "expression, why",
+    [
+        ("0 2 * *", "has 4 fields"),
+        ("0 0 2 * * *", "has 6 fields"),
+        ("@daily", "has 1 fields"),
+        ("61 2 * * *", "not a valid cron expression"),
+        ("0 2 * * mon-xyz", "not a valid cron expression"),
+    ],
+)
 def test_bad_schedules_are_refused_with_the_reason(expression, why):
     assert why in core.schedule_problem(expression)
     with pytest.raises(RuleError) as refused:
@@ -79,10 +82,24 @@ def test_bad_schedules_are_refused_with_the_reason(expression, why):
 AT = T(2026, 3, 1, 2, 0)
 
 
-def b(id: str, days_old: float, *, status: str = COMPLETE, source: str = "vol-1", kind: str = core.VOLUME,
-      labels: dict | None = None) -> StoredBackup:
-    return StoredBackup(kind, id, id, source, status, AT - dt.timedelta(days=days_old),
-                        labels=core.labels("u", "a", "trial") if labels is None else labels)
+def b(
+    id: str,
+    days_old: float,
+    *,
+    status: str = COMPLETE,
+    source: str = "vol-1",
+    kind: str = core.VOLUME,
+    labels: dict | None = None,
+) -> StoredBackup:
+    return StoredBackup(
+        kind,
+        id,
+        id,
+        source,
+        status,
+        AT - dt.timedelta(days=days_old),
+        labels=core.labels("u", "a", "trial") if labels is None else labels,
+    )
 
 
 def test_retention_keeps_a_backup_exactly_retention_days_old_and_deletes_older():
@@ -133,29 +150,44 @@ def test_a_restore_beside_live_data_needs_no_approval():
 PROD = core.labels("u", "a", "production")
 
 
-@pytest.mark.parametrize("backup, env, replace, live, approved, production_data, rule", [
-    (b("x", 1, labels=core.labels("u", "other", "trial")), "trial", False, None, frozenset(), False, "backup-owner"),
-    (b("x", 1, labels={}), "trial", False, None, frozenset(), False, "backup-owner"),
-    (b("x", 1, status=RUNNING), "trial", False, None, frozenset(), False, "backup-complete"),
-    (b("x", 1, status=FAILED), "trial", True, "vol-1", frozenset({"vol-1"}), False, "backup-complete"),
-    (b("x", 1, labels=PROD), "test", False, None, frozenset(), False, "restore-production-data"),
-    (b("x", 1), "trial", True, None, frozenset({"vol-1"}), False, "restore-replace"),
-    (b("x", 1), "trial", True, "vol-1", frozenset(), False, "restore-replace-approved"),
-    (b("x", 1), "trial", True, "vol-1", frozenset({"vol-2"}), False, "restore-replace-approved"),
-    (b("x", 1, kind=core.DATABASE), "trial", True, "db-1", frozenset({"db-1"}), False, "restore-replace"),
-    (b("x", 1), "test", True, "vol-1", frozenset({"vol-1"}), True, "restore-replace"),  # trial's backup over test
-])
+@pytest.mark.parametrize(
+    "backup, env, replace, live, approved, production_data, rule",
+    [
+        (
+            b("x", 1, labels=core.labels("u", "other", "trial")),
+            "trial",
+            False,
+            None,
+            frozenset(),
+            False,
+            "backup-owner",
+        ),
+        (b("x", 1, labels={}), "trial", False, None, frozenset(), False, "backup-owner"),
+        (b("x", 1, status=RUNNING), "trial", False, None, frozenset(), False, "backup-complete"),
+        (b("x", 1, status=FAILED), "trial", True, "vol-1", frozenset({"vol-1"}), False, "backup-complete"),
+        (b("x", 1, labels=PROD), "test", False, None, frozenset(), False, "restore-production-data"),
+        (b("x", 1), "trial", True, None, frozenset({"vol-1"}), False, "restore-replace"),
+        (b("x", 1), "trial", True, "vol-1", frozenset(), False, "restore-replace-approved"),
+        (b("x", 1), "trial", True, "vol-1", frozenset({"vol-2"}), False, "restore-replace-approved"),
+        (b("x", 1, kind=core.DATABASE), "trial", True, "db-1", frozenset({"db-1"}), False, "restore-replace"),
+        (b("x", 1), "test", True, "vol-1", frozenset({"vol-1"}), True, "restore-replace"),  # trial's backup over test
+    ],
+)
 def test_restore_refusals(backup, env, replace, live, approved, production_data, rule):
     with pytest.raises(RuleError) as refused:
-        core.restore_gate(backup, "a", env, replace=replace, live=live, approved=approved,
-                          production_data=production_data)
+        core.restore_gate(
+            backup, "a", env, replace=replace, live=live, approved=approved, production_data=production_data
+        )
     assert refused.value.rule == rule
 
 
 def test_replace_with_the_offices_approval_passes_and_production_data_goes_where_declared():
-    core.restore_gate(b("x", 1), "a", "trial", replace=True, live="vol-1", approved=frozenset({"vol-1"}),
-                      production_data=False)
-    core.restore_gate(b("x", 1, labels=PROD), "a", "test", replace=False, live=None, approved=frozenset(),
-                      production_data=True)
-    core.restore_gate(b("x", 1, labels=PROD), "a", "production", replace=False, live=None, approved=frozenset(),
-                      production_data=False)
+    core.restore_gate(
+        b("x", 1), "a", "trial", replace=True, live="vol-1", approved=frozenset({"vol-1"}), production_data=False
+    )
+    core.restore_gate(
+        b("x", 1, labels=PROD), "a", "test", replace=False, live=None, approved=frozenset(), production_data=True
+    )
+    core.restore_gate(
+        b("x", 1, labels=PROD), "a", "production", replace=False, live=None, approved=frozenset(), production_data=False
+    )

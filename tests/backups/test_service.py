@@ -11,7 +11,6 @@ from orchestrator.core import backups as core
 from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
 from orchestrator.errors import NotFound, RuleError, UsageError
 from orchestrator.services.backup import BackupService
-
 from tests.lifecycle.conftest import CHIEF, SOCIAL
 
 OPS = Actor("ops", PROVIDER)
@@ -27,8 +26,10 @@ def backups(live, ledger, log, cloud) -> BackupService:
 def test_a_run_backs_up_every_source_of_each_live_environment_and_records_the_evidence(backups, log, cloud):
     # social-security's schedule: "0 1 * * *" (Beijing); no backup yet, so both environments are due
     runs = backups.run(T(2026, 3, 13, 1, 5))
-    assert [(r.environment, r.due, r.volume_kind) for r in runs] == [("test", True, core.VOLUME_SNAPSHOT),
-                                                                     ("trial", True, core.VOLUME_SNAPSHOT)]
+    assert [(r.environment, r.due, r.volume_kind) for r in runs] == [
+        ("test", True, core.VOLUME_SNAPSHOT),
+        ("trial", True, core.VOLUME_SNAPSHOT),
+    ]
     assert sorted(b.kind for b in runs[1].taken) == ["container", "database", "volume-snapshot"]
     trial = cloud.projects[TRIAL]
     assert all(core.owned(b, "social-security", "trial") for b in trial.held)
@@ -123,8 +124,9 @@ def test_replace_needs_the_offices_approval_of_that_data_loss(backups, live, log
         backups.restore("social-security", "trial", volume.id, T(2026, 3, 13, 9, 0), replace=True)
     assert refused.value.rule == "restore-replace-approved"
     assert cloud.projects[TRIAL].made == []
-    live.confirm_data_loss("social-security", "trial", ["social-security-data"], "backup " + volume.id, SOCIAL,
-                           T(2026, 3, 13, 9, 10))
+    live.confirm_data_loss(
+        "social-security", "trial", ["social-security-data"], "backup " + volume.id, SOCIAL, T(2026, 3, 13, 9, 10)
+    )
     with pytest.raises(RuleError):  # confirmed by the unit, not yet approved
         backups.restore("social-security", "trial", volume.id, T(2026, 3, 13, 9, 15), replace=True)
     live.approve_data_loss("social-security", "trial", CHIEF, T(2026, 3, 13, 9, 20))
@@ -174,7 +176,8 @@ def test_a_drill_that_finds_a_short_restore_or_a_scratch_project_left_fails(back
 def test_a_drill_without_any_backup_fails_and_says_so(backups, log, cloud):
     report = backups.drill("social-security", T(2026, 3, 14, 9, 0), "test")
     assert not report["ok"] and report["checks"] == [
-        {"environment": "test", "ok": False, "problem": "no complete backup to restore"}]
+        {"environment": "test", "ok": False, "problem": "no complete backup to restore"}
+    ]
     assert report["scratch_removed"]
 
 
@@ -190,13 +193,16 @@ def test_the_tick_runs_the_backups_and_reports_a_cloud_it_cannot_reach(ledger, l
     assert [e.environment for e in log.entries("social-security") if e.action == core.MISSED] == ["test", "trial"]
 
 
-@pytest.mark.parametrize("code, text, quota", [
-    (413, "SnapshotLimitExceeded: Maximum number of snapshots allowed (10) exceeded", True),
-    (0, "VolumeLimitExceeded: Maximum number of volumes allowed (10) exceeded", True),
-    (403, "Quota exceeded for resources: ['gigabytes']", True),
-    (0, "HTTPConnectionPool(host='127.0.0.1', port=8776): Max retries exceeded with url: /v3", False),
-    (500, "Internal Server Error", False),
-])
+@pytest.mark.parametrize(
+    "code, text, quota",
+    [
+        (413, "SnapshotLimitExceeded: Maximum number of snapshots allowed (10) exceeded", True),
+        (0, "VolumeLimitExceeded: Maximum number of volumes allowed (10) exceeded", True),
+        (403, "Quota exceeded for resources: ['gigabytes']", True),
+        (0, "HTTPConnectionPool(host='127.0.0.1', port=8776): Max retries exceeded with url: /v3", False),
+        (500, "Internal Server Error", False),
+    ],
+)
 def test_a_quota_refusal_is_a_rule_any_other_error_an_outside_failure(code, text, quota):
     from orchestrator.adapters.cloud.backups import _refused
     from orchestrator.errors import ExternalError

@@ -65,11 +65,16 @@ date_value = st.one_of(
     in_year.map(dt.date.isoformat),  # a plain YAML date
     in_year,  # the same, as a date object (dumped unquoted)
     st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),  # often under the wrong year
-    hostile_text, st.integers(), st.floats(), st.none(), st.lists(st.integers(), max_size=2),
+    hostile_text,
+    st.integers(),
+    st.floats(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
 )
 schedule = st.one_of(
-    st.fixed_dictionaries({}, optional={"holidays": st.lists(date_value, max_size=6),
-                                        "workdays": st.lists(date_value, max_size=3)}),
+    st.fixed_dictionaries(
+        {}, optional={"holidays": st.lists(date_value, max_size=6), "workdays": st.lists(date_value, max_size=3)}
+    ),
     st.fixed_dictionaries({"holidays": st.lists(in_year, max_size=8)}),
     values,
 )
@@ -91,8 +96,11 @@ def expected_date(document: dict, start: dt.date, n: int) -> tuple[str, bool] | 
             if not isinstance(listed, list):
                 return None
             try:
-                days[name] = {d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in listed
-                              if isinstance(d, (dt.date, str)) and len(str(d)) == 10}
+                days[name] = {
+                    d if isinstance(d, dt.date) else dt.date.fromisoformat(d)
+                    for d in listed
+                    if isinstance(d, (dt.date, str)) and len(str(d)) == 10
+                }
             except ValueError:
                 return None
             if len(days[name]) != len(set(map(str, listed))) or any(d.year != int(key) for d in days[name]):
@@ -120,8 +128,10 @@ def test_calendar_files_are_refused_at_load_or_count_correctly(document, n):
     path.write_bytes(dump(document))
     default_calendar.cache_clear()
     try:
-        result = answer(run("calendar", "add", "2027-01-04", str(n), "-o", "json",
-                            env={"GOVCLOUD_CALENDAR_FILE": str(path)}), allowed=(0, 2))
+        result = answer(
+            run("calendar", "add", "2027-01-04", str(n), "-o", "json", env={"GOVCLOUD_CALENDAR_FILE": str(path)}),
+            allowed=(0, 2),
+        )
     finally:
         default_calendar.cache_clear()
     expected = expected_date(document, dt.date(YEAR, 1, 4), n)
@@ -143,8 +153,9 @@ def test_damaged_calendar_text_is_refused_at_load_or_answers(raw):
     path.write_bytes(raw)
     default_calendar.cache_clear()
     try:
-        result = answer(run("calendar", "add", "2027-01-04", "3", env={"GOVCLOUD_CALENDAR_FILE": str(path)}),
-                        allowed=(0, 2))
+        result = answer(
+            run("calendar", "add", "2027-01-04", "3", env={"GOVCLOUD_CALENDAR_FILE": str(path)}), allowed=(0, 2)
+        )
     finally:
         default_calendar.cache_clear()
     if result.exit_code == 2:

@@ -30,8 +30,19 @@ def ledger_env():
 @pytest.mark.parametrize("unit", [" rsj", "RSJ", "rsj ", "\trsj"])
 def test_an_office_member_of_the_unit_in_disguise_is_refused(ledger_env, unit):
     answer(run("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00", env=ledger_env), allowed=(0,))
-    result = answer(run("app", "accept", "social-security", "--as=zhang", "--role=egov-office", f"--unit={unit}",
-                        "--at", "2026-02-13T10:00", env=ledger_env))
+    result = answer(
+        run(
+            "app",
+            "accept",
+            "social-security",
+            "--as=zhang",
+            "--role=egov-office",
+            f"--unit={unit}",
+            "--at",
+            "2026-02-13T10:00",
+            env=ledger_env,
+        )
+    )
     assert result.exit_code in (1, 2), result.output
 
 
@@ -41,13 +52,30 @@ def test_a_stated_time_outside_a_sane_window_is_refused(ledger_env, at):
     assert result.exit_code == 2, result.output
 
 
-@pytest.mark.parametrize("opinion", ["fine\nsocial-security #9 approved [production] by boss (egov-office)",
-                                     "fine\u2028social-security #9 approved", "fine\u202e"])
+@pytest.mark.parametrize(
+    "opinion",
+    [
+        "fine\nsocial-security #9 approved [production] by boss (egov-office)",
+        "fine\u2028social-security #9 approved",
+        "fine\u202e",
+    ],
+)
 def test_history_shows_one_line_per_event(ledger_env, opinion):
     answer(run("app", "submit", MANIFEST, *UNIT, "--at", "2026-02-12T10:00", env=ledger_env), allowed=(0,))
     answer(run("app", "accept", "social-security", *OFFICE, "--at", "2026-02-13T10:00", env=ledger_env), allowed=(0,))
-    answer(run("app", "review", "social-security", f"--opinion={opinion}", *OFFICE, "--at", "2026-02-14T10:00",
-               env=ledger_env), allowed=(0,))
+    answer(
+        run(
+            "app",
+            "review",
+            "social-security",
+            f"--opinion={opinion}",
+            *OFFICE,
+            "--at",
+            "2026-02-14T10:00",
+            env=ledger_env,
+        ),
+        allowed=(0,),
+    )
     stored = json.loads(answer(run("app", "history", "social-security", "-o", "json", env=ledger_env)).stdout)
     assert stored[-1]["reason"] == opinion  # kept as given (holds today)
     shown = answer(run("app", "history", "social-security", env=ledger_env)).stdout
@@ -59,12 +87,17 @@ HOSTILE_KEY = '"root:x:0:0:root:/root:/bin/bash\\nok  forged.yaml  sha256:00": 1
 
 def test_validate_does_not_echo_a_key_with_a_line_break(tmp_path):
     path = tmp_path / "m.yaml"
-    path.write_text((EXAMPLES / "social-security.yaml").read_text().replace("kind: Application\n",
-                                                                              "kind: Application\n" + HOSTILE_KEY, 1))
+    path.write_text(
+        (EXAMPLES / "social-security.yaml")
+        .read_text()
+        .replace("kind: Application\n", "kind: Application\n" + HOSTILE_KEY, 1)
+    )
     shown = answer(run("validate", str(path)), allowed=(1,)).stdout
     assert "root:x:0:0" not in shown and "forged" not in shown
-    assert all(line.startswith(("INVALID  ", f"  {path}:line 4: <key of 58 characters>: ", "1 file(s)"))
-               for line in shown.splitlines())
+    assert all(
+        line.startswith(("INVALID  ", f"  {path}:line 4: <key of 58 characters>: ", "1 file(s)"))
+        for line in shown.splitlines()
+    )
 
 
 @pytest.mark.parametrize("kind", ["policy", "calendar"])
@@ -78,7 +111,9 @@ def test_configuration_errors_do_not_echo_a_key_with_a_line_break(tmp_path, kind
     else:
         path.write_text('2027:\n  "a\\nerror: forged": []\n')
         default_calendar.cache_clear()
-        result = answer(run("calendar", "add", "2027-01-04", "3", env={"GOVCLOUD_CALENDAR_FILE": str(path)}), allowed=(2,))
+        result = answer(
+            run("calendar", "add", "2027-01-04", "3", env={"GOVCLOUD_CALENDAR_FILE": str(path)}), allowed=(2,)
+        )
         default_calendar.cache_clear()
     assert len(result.stderr.splitlines()) == 1 and "forged" not in result.stderr
 

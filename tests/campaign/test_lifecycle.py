@@ -31,7 +31,11 @@ def mostly(right: object, other: st.SearchStrategy) -> st.SearchStrategy:
 
 @st.composite
 def actor(draw, role: str, unit: str) -> dict:
-    return {"name": draw(names), "role": draw(mostly(role, roles)), "unit": draw(mostly(unit, st.one_of(st.none(), units)))}
+    return {
+        "name": draw(names),
+        "role": draw(mostly(role, roles)),
+        "unit": draw(mostly(unit, st.one_of(st.none(), units))),
+    }
 
 
 @st.composite
@@ -42,11 +46,24 @@ def walks(draw) -> list[tuple[list[str], dict, str | None]]:
         (["app", "accept", APP, "--at", "2026-02-13T10:00"], draw(actor("egov-office", "egov")), None),
     ]
     opinion = draw(texts)
-    steps.append((["app", "review", APP, f"--opinion={opinion}", "--at", "2026-02-14T10:00"],
-                  draw(actor("egov-office", "egov")), opinion))
-    steps.append((["app", "approve", APP, "--env", "test", "--at", "2026-02-15T10:00"], draw(actor("egov-office", "egov")), None))
+    steps.append(
+        (
+            ["app", "review", APP, f"--opinion={opinion}", "--at", "2026-02-14T10:00"],
+            draw(actor("egov-office", "egov")),
+            opinion,
+        )
+    )
+    steps.append(
+        (["app", "approve", APP, "--env", "test", "--at", "2026-02-15T10:00"], draw(actor("egov-office", "egov")), None)
+    )
     reason = draw(texts)
-    steps.append((["app", "terminate", APP, f"--reason={reason}", "--at", "2026-02-16T10:00"], draw(actor("unit", "rsj")), reason))
+    steps.append(
+        (
+            ["app", "terminate", APP, f"--reason={reason}", "--at", "2026-02-16T10:00"],
+            draw(actor("unit", "rsj")),
+            reason,
+        )
+    )
     return steps
 
 
@@ -70,8 +87,12 @@ FIELDS = ("sequence", "type", "actor", "actor_role", "actor_unit", "reason", "en
 @given(walks())
 def test_the_ledger_records_exactly_what_was_accepted(steps):
     with tempfile.TemporaryDirectory(prefix="govcloud-campaign-") as home:
-        env = {"GOVCLOUD_DATABASE_URL": f"sqlite:///{Path(home) / 'ledger.db'}", "GOVCLOUD_ACTOR": None,
-               "GOVCLOUD_ROLE": None, "GOVCLOUD_UNIT": None}
+        env = {
+            "GOVCLOUD_DATABASE_URL": f"sqlite:///{Path(home) / 'ledger.db'}",
+            "GOVCLOUD_ACTOR": None,
+            "GOVCLOUD_ROLE": None,
+            "GOVCLOUD_UNIT": None,
+        }
         recorded: list[dict] = []
         for args, person, text in steps:
             result = answer(run(*args, *who(person), "-o", "json", env=env), allowed=(0, 1, 2))

@@ -61,8 +61,15 @@ def environment(app, cloud) -> Any:
         assert flavor is not None, f"flavor {db.flavor}: run toolchain/cloud/seed.py"
         trove = conn.session
         endpoint = conn.endpoint_for("database")
-        body = {"instance": {"name": access.instance, "flavorRef": flavor.id, "volume": {"size": 1},
-                             "datastore": {"type": db.engine, "version": db.version}, "nics": [{"net-id": net.id}]}}
+        body = {
+            "instance": {
+                "name": access.instance,
+                "flavorRef": flavor.id,
+                "volume": {"size": 1},
+                "datastore": {"type": db.engine, "version": db.version},
+                "nics": [{"net-id": net.id}],
+            }
+        }
         created = trove.post(f"{endpoint}/instances", json=body, endpoint_filter=None, raise_exc=False)
         assert created.status_code == 200, created.text
         iid = made["trove"] = created.json()["instance"]["id"]
@@ -76,11 +83,18 @@ def environment(app, cloud) -> Any:
         yield {"project": project, "access": access, "env": env}
     finally:
         if "trove" in made:
-            conn.session.delete(f"{conn.endpoint_for('database')}/instances/{made['trove']}", endpoint_filter=None,
-                                raise_exc=False)
+            conn.session.delete(
+                f"{conn.endpoint_for('database')}/instances/{made['trove']}", endpoint_filter=None, raise_exc=False
+            )
             for _ in range(120):
-                gone = conn.session.get(f"{conn.endpoint_for('database')}/instances/{made['trove']}",
-                                        endpoint_filter=None, raise_exc=False).status_code == 404
+                gone = (
+                    conn.session.get(
+                        f"{conn.endpoint_for('database')}/instances/{made['trove']}",
+                        endpoint_filter=None,
+                        raise_exc=False,
+                    ).status_code
+                    == 404
+                )
                 if gone:
                     break
                 time.sleep(1)

@@ -54,9 +54,21 @@ def admin() -> Any:
 def tree() -> list[str]:
     """The repository's status, untracked and ignored files included (caches left out)."""
     done = subprocess.run(
-        ["git", "status", "--porcelain=v1", "--ignored=matching", "--untracked-files=all", "--", ".",
-         *(f":(exclude){p}" for p in (".cache", ".venv", ".pytest_cache", "**/__pycache__", "*.egg-info"))],
-        cwd=REPO, capture_output=True, text=True, check=True)
+        [
+            "git",
+            "status",
+            "--porcelain=v1",
+            "--ignored=matching",
+            "--untracked-files=all",
+            "--",
+            ".",
+            *(f":(exclude){p}" for p in (".cache", ".venv", ".pytest_cache", "**/__pycache__", "*.egg-info")),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return sorted(done.stdout.splitlines())
 
 
@@ -71,8 +83,9 @@ def repository_unchanged() -> Iterator[None]:
     for path in set(REPO.glob("Pulumi.*.yaml")) - configs:
         path.unlink()
     after = tree()
-    assert after == before, ("the end-to-end tests changed the repository:\n  "
-                             + "\n  ".join(sorted(set(after) ^ set(before))))
+    assert after == before, "the end-to-end tests changed the repository:\n  " + "\n  ".join(
+        sorted(set(after) ^ set(before))
+    )
 
 
 def seeding() -> Any:
@@ -130,13 +143,21 @@ class Govcloud:
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         """The CLI without judging its exit code (clean-up after a failure)."""
-        return subprocess.run(self._command(args), cwd=self.cwd, env=self.env, capture_output=True, text=True,
-                              timeout=1800)
+        return subprocess.run(
+            self._command(args), cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=1800
+        )
 
     def start(self, *args: str, new_session: bool = False) -> subprocess.Popen:
         """The CLI started, not waited for (two at once; one to be killed with its process group)."""
-        return subprocess.Popen(self._command(args), cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=new_session)
+        return subprocess.Popen(
+            self._command(args),
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=new_session,
+        )
 
     def _command(self, args: tuple[str, ...]) -> list[str]:
         if self.cwd != REPO:  # the clone's own code, not the one installed from this checkout
@@ -148,24 +169,32 @@ class Govcloud:
 
     def pulumi(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Plain ``pulumi`` in the repository root, as a provider runs it by hand."""
-        done = subprocess.run(["pulumi", *args], cwd=REPO, env=env or self.env, capture_output=True, text=True,
-                              timeout=1800)
-        assert done.returncode == 0, f"pulumi {shlex.join(args)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        done = subprocess.run(
+            ["pulumi", *args], cwd=REPO, env=env or self.env, capture_output=True, text=True, timeout=1800
+        )
+        assert done.returncode == 0, (
+            f"pulumi {shlex.join(args)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
         return done
 
 
 @pytest.fixture(scope="session")
-def govcloud(tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: None,
-             keycloak: dict[str, str]) -> Iterator[Govcloud]:
+def govcloud(
+    tmp_path_factory: pytest.TempPathFactory, admin: Any, catalogue: None, keycloak: dict[str, str]
+) -> Iterator[Govcloud]:
     """The CLI with a fresh ledger, the stacks' state in the cloud's object storage (S3 API, a
     bucket of its own), the local cloud and Keycloak."""
     home = tmp_path_factory.mktemp("govcloud-home")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_", "AWS_")) or k == "GOVCLOUD_ENGINE_DIR"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GOVCLOUD_", "PULUMI_", "KEYCLOAK_", "AWS_")) or k == "GOVCLOUD_ENGINE_DIR"
+    }
     import openstack
 
-    with s3_state(openstack.connect(cloud=CLOUD), home,
-                  auth_config=(REPO / "govcloud.yaml").read_text(encoding="utf-8")) as config:
+    with s3_state(
+        openstack.connect(cloud=CLOUD), home, auth_config=(REPO / "govcloud.yaml").read_text(encoding="utf-8")
+    ) as config:
         yield _govcloud(env, home, config, keycloak)
 
 

@@ -62,10 +62,12 @@ def store(admin: Any, unit: str, app: str, env: str) -> Made:
     for i in range(3):
         chunk = bytes([65 + i]) * MB
         conn.object_store.upload_object(container=segments, name=f"archive.tar/{i:08d}", data=chunk)
-        manifest.append({"path": f"/{segments}/archive.tar/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(),
-                         "size_bytes": MB})
-    answer = conn.object_store.put(f"{containers[0]}/archive.tar", params={"multipart-manifest": "put"},
-                                   data=json.dumps(manifest))
+        manifest.append(
+            {"path": f"/{segments}/archive.tar/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(), "size_bytes": MB}
+        )
+    answer = conn.object_store.put(
+        f"{containers[0]}/archive.tar", params={"multipart-manifest": "put"}, data=json.dumps(manifest)
+    )
     assert answer.status_code == 201, answer.text
     made.containers, made.objects = containers + [segments], made.objects + 1 + 3
 
@@ -73,8 +75,9 @@ def store(admin: Any, unit: str, app: str, env: str) -> Made:
     quota = admin.block_storage.get_quota_set(project.id)
     # the quota holds the manifest's needs and the policy's headroom, which scheduled backups may
     # have used: whoever snapshots by hand raises it
-    admin.block_storage.update_quota_set(project.id, gigabytes=quota.gigabytes + volume.size,
-                                         snapshots=quota.snapshots + 1)
+    admin.block_storage.update_quota_set(
+        project.id, gigabytes=quota.gigabytes + volume.size, snapshots=quota.snapshots + 1
+    )
     snapshot = conn.block_storage.create_snapshot(volume_id=volume.id, name="before-termination", force=True)
     server = next(s for s in conn.compute.servers())
     # Nova's fake driver uploads no image data: the image stays queued, owned by the project
@@ -82,8 +85,12 @@ def store(admin: Any, unit: str, app: str, env: str) -> Made:
 
     net = next(n for n in conn.network.networks(project_id=project.id) if n.tags)
     quota = admin.network.get_quota(project.id)
-    admin.network.update_quota(project.id, ports=quota.ports + 1, security_groups=quota.security_groups + 1,
-                               security_group_rules=quota.security_group_rules + 2)
+    admin.network.update_quota(
+        project.id,
+        ports=quota.ports + 1,
+        security_groups=quota.security_groups + 1,
+        security_group_rules=quota.security_group_rules + 2,
+    )
     group = conn.network.create_security_group(name="debug", description="made by hand")
     made.group = group.id
     made.port = conn.network.create_port(network_id=net.id, name="debug", security_groups=[group.id]).id

@@ -34,20 +34,32 @@ def s3_state(admin: Any, home: Path, *, auth_config: str) -> Iterator[Path]:
     endpoint = urlsplit(os.environ.get("GOVCLOUD_TEST_S3_ENDPOINT") or admin.object_store.get_endpoint())
     bucket = f"govcloud-state-{secrets.token_hex(4)}"
     access, secret = secrets.token_hex(16), secrets.token_hex(20)
-    created = admin.identity.post("/credentials", json={"credential": {
-        "type": "ec2", "user_id": admin.current_user_id, "project_id": admin.current_project_id,
-        "blob": json.dumps({"access": access, "secret": secret})}})
+    created = admin.identity.post(
+        "/credentials",
+        json={
+            "credential": {
+                "type": "ec2",
+                "user_id": admin.current_user_id,
+                "project_id": admin.current_project_id,
+                "blob": json.dumps({"access": access, "secret": secret}),
+            }
+        },
+    )
     created.raise_for_status()
     credential = created.json()["credential"]["id"]
     admin.object_store.create_container(bucket)
     try:
-        credentials = private(home / "s3-credentials",
-                              f"[govcloud]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n")
+        credentials = private(
+            home / "s3-credentials", f"[govcloud]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n"
+        )
         passphrase = private(home / "state-passphrase", secrets.token_urlsafe(24) + "\n")
         backend = f"s3://{bucket}?endpoint={endpoint.scheme}://{endpoint.netloc}&s3ForcePathStyle=true&region=RegionOne"
         config = home / "govcloud.yaml"
-        config.write_text(f"{auth_config}\nstate:\n  backend: \"{backend}\"\n  passphraseFile: {passphrase}\n"
-                          f"  credentialsFile: {credentials}\n  profile: govcloud\n", encoding="utf-8")
+        config.write_text(
+            f'{auth_config}\nstate:\n  backend: "{backend}"\n  passphraseFile: {passphrase}\n'
+            f"  credentialsFile: {credentials}\n  profile: govcloud\n",
+            encoding="utf-8",
+        )
         yield config
     finally:
         for obj in list(admin.object_store.objects(bucket)):

@@ -132,7 +132,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     app = f"ds-{uuid.uuid4().hex[:6]}"
     directory = tmp_path_factory.mktemp("data-safety")
     text = EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1)
-    text = text[:text.index("\n  resources:\n") + 1] + RESOURCES
+    text = text[: text.index("\n  resources:\n") + 1] + RESOURCES
     manifest = directory / f"{app}.yaml"
     manifest.write_text(text, encoding="utf-8")
     story = Story(app, manifest, directory)
@@ -160,8 +160,14 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
 def new_image(admin: Any) -> str:
     """A second image in the catalogue, for the image changes."""
     if admin.image.find_image(NEW_IMAGE) is None:
-        admin.image.create_image(name=NEW_IMAGE, disk_format="raw", container_format="bare", visibility="public",
-                                 data=b"\0" * 1024, wait=True)
+        admin.image.create_image(
+            name=NEW_IMAGE,
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+            data=b"\0" * 1024,
+            wait=True,
+        )
     return NEW_IMAGE
 
 
@@ -198,16 +204,28 @@ def up(govcloud: Govcloud, story: Story, expect: int | None = 0) -> Any:
 
 def approve_loss(govcloud: Govcloud, story: Story, names: list[str]) -> None:
     flags = [arg for n in names for arg in ("--resource", n)]
-    govcloud("app", "confirm-data-loss", story.app, "--env", "trial", *flags, "--backup",
-             f"snapshot {story.snapshot} and cinder backups", *UNIT_ACTOR, "--at", story.when())
+    govcloud(
+        "app",
+        "confirm-data-loss",
+        story.app,
+        "--env",
+        "trial",
+        *flags,
+        "--backup",
+        f"snapshot {story.snapshot} and cinder backups",
+        *UNIT_ACTOR,
+        "--at",
+        story.when(),
+    )
     govcloud("app", "approve-data-loss", story.app, "--env", "trial", *CHIEF, "--at", story.when())
 
 
 def trove_instance(story: Story, admin: Any) -> dict[str, Any]:
     """The trial's Trove instance as Trove's admin API shows it."""
     instance = ids(story, admin)[f"databases/{story.name('benefits')}"]
-    return admin.session.get(f"{admin.endpoint_for('database')}/mgmt/instances/{instance}",
-                             endpoint_filter=None).json()["instance"]
+    return admin.session.get(
+        f"{admin.endpoint_for('database')}/mgmt/instances/{instance}", endpoint_filter=None
+    ).json()["instance"]
 
 
 def last_event(govcloud: Govcloud, story: Story) -> dict[str, Any]:
@@ -278,8 +296,9 @@ def test_renaming_a_data_volume_is_refused_then_done_as_approved(govcloud, story
 def test_an_image_change_of_stateful_servers_is_refused_then_rebuilds_as_approved(govcloud, story, admin):
     said = propose(govcloud, story, (APP_IMAGE.format(image="debian-12"), APP_IMAGE.format(image=NEW_IMAGE)))
     servers = [story.name(f"app-{n}") for n in (1, 2)]
-    assert all(f"destroys data: server root disk {s} (rebuild: imageName debian-12 -> {NEW_IMAGE}" in said
-               for s in servers)
+    assert all(
+        f"destroys data: server root disk {s} (rebuild: imageName debian-12 -> {NEW_IMAGE}" in said for s in servers
+    )
     before = ids(story, admin)
     refused = up(govcloud, story, expect=1)
     assert "rebuild: imageName" in refused.stderr and ids(story, admin) == before
@@ -297,12 +316,14 @@ def test_stateless_servers_change_and_the_database_resizes_in_place(govcloud, st
     """One change without data loss, one up, three proofs: a new image for the stateless gateways
     and a lower count of them proceed without an approval, and a Trove flavor change with a
     volume growth resizes the instance through Trove's API (same id, the new flavor and size)."""
-    said = propose(govcloud, story,
-                   (GATEWAY_IMAGE.format(image="debian-12"), GATEWAY_IMAGE.format(image=NEW_IMAGE)),
-                   ("          - name: gateway\n            count: 2",
-                    "          - name: gateway\n            count: 1"),
-                   ("            flavor: g.2c4g", "            flavor: g.4c8g"),
-                   ("            sizeGb: 2\n            volumeType", "            sizeGb: 3\n            volumeType"))
+    said = propose(
+        govcloud,
+        story,
+        (GATEWAY_IMAGE.format(image="debian-12"), GATEWAY_IMAGE.format(image=NEW_IMAGE)),
+        ("          - name: gateway\n            count: 2", "          - name: gateway\n            count: 1"),
+        ("            flavor: g.2c4g", "            flavor: g.4c8g"),
+        ("            sizeGb: 2\n            volumeType", "            sizeGb: 3\n            volumeType"),
+    )
     assert "destroys data" not in said
     before = ids(story, admin)
     up(govcloud, story)
@@ -342,8 +363,10 @@ def test_a_lower_count_is_refused_then_removes_exactly_the_approved_server_and_v
 
 def test_a_volume_grown_over_a_quota_set_by_hand_fails_recoverably_then_extends(govcloud, story, admin):
     record = story.name("app-1-records")
-    grown = ("              - name: records\n                sizeGb: 1",
-             "              - name: records\n                sizeGb: 2")
+    grown = (
+        "              - name: records\n                sizeGb: 1",
+        "              - name: records\n                sizeGb: 2",
+    )
     propose(govcloud, story, grown)
     digest = govcloud("digest", str(story.manifest)).stdout.strip()
     before = ids(story, admin)
@@ -351,8 +374,11 @@ def test_a_volume_grown_over_a_quota_set_by_hand_fails_recoverably_then_extends(
     # gigabytes are the program's: up raises them before any volume grows, so an exact gigabytes
     # quota stops nothing; a volume type's quota it does not manage.)
     project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.TRIAL), domain_id="default")
-    held = sum(v.size for v in admin.block_storage.volumes(all_projects=True, project_id=project.id)
-               if v.volume_type == "encrypted")
+    held = sum(
+        v.size
+        for v in admin.block_storage.volumes(all_projects=True, project_id=project.id)
+        if v.volume_type == "encrypted"
+    )
     admin.block_storage.update_quota_set(project.id, gigabytes_encrypted=held)
     failed = up(govcloud, story, expect=None)
     event = last_event(govcloud, story)
@@ -363,8 +389,9 @@ def test_a_volume_grown_over_a_quota_set_by_hand_fails_recoverably_then_extends(
     verified = govcloud.json("verify", str(story.manifest), "--env", "trial", expect=1)
     assert not verified["matches"] and any(record in p for p in verified["problems"]), verified
     # the failed extend left its new size in the engine's state: only a refresh shows it is not so
-    state = {name: outputs for name, _, _, outputs in
-             engine.state_outputs(story.stack, engine.locate(environ=govcloud.env))}
+    state = {
+        name: outputs for name, _, _, outputs in engine.state_outputs(story.stack, engine.locate(environ=govcloud.env))
+    }
     assert state[record]["size"] == 2, state[record]
 
     admin.block_storage.update_quota_set(project.id, gigabytes_encrypted=-1)  # the provider lifts the cap

@@ -37,8 +37,8 @@ import yaml
 from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
-from orchestrator.core.validation import load_manifest
 from orchestrator.core.stackplan import StackPlan
+from orchestrator.core.validation import load_manifest
 from orchestrator.services.plan import plan_application
 from tests import keycloak_env
 
@@ -112,8 +112,13 @@ def without_production(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str], govcloud: Govcloud,
-         engine_checkout: Path) -> City:
+def city(
+    tmp_path_factory: pytest.TempPathFactory,
+    admin: Any,
+    keycloak: dict[str, str],
+    govcloud: Govcloud,
+    engine_checkout: Path,
+) -> City:
     """A fresh repository of two manifests (commits on ``main``), a ledger of its own, and the
     removal of everything the module made however it ends."""
     home = tmp_path_factory.mktemp("gitops-city")
@@ -121,16 +126,19 @@ def city(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[st
     env = govcloud.env | {"GOVCLOUD_DATABASE_URL": f"sqlite:///{home / 'ledger.db'}"}
     suffix = uuid.uuid4().hex[:6]
     apps = [App("social-security", "rsj", "app", f"ss-{suffix}"), App("citizen-portal", "zwb", "web", f"cp-{suffix}")]
-    made_groups = [admin.identity.create_group(name=name, domain_id="default")
-                   for name in ("zwb-admins", "zwb-operators")
-                   if admin.identity.find_group(name, domain_id="default") is None]
+    made_groups = [
+        admin.identity.create_group(name=name, domain_id="default")
+        for name in ("zwb-admins", "zwb-operators")
+        if admin.identity.find_group(name, domain_id="default") is None
+    ]
     oidc_config = home / "govcloud-oidc.yaml"
     oidc_config.write_text(
         f"auth: oidc\noidc:\n  issuer: {keycloak['KEYCLOAK_ISSUER']}\n"
         f"  audience: {keycloak['KEYCLOAK_CLI_CLIENT_ID']}\n"
         f"  roleClaim: {keycloak['KEYCLOAK_ROLE_CLAIM']}\n  unitClaim: {keycloak['KEYCLOAK_UNIT_CLAIM']}\n"
         "  roleMap: {govcloud-egov: egov-office, govcloud-provider: provider, govcloud-unit: unit}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     city = City(repo, Govcloud(env), apps, oidc_config)
     repo.mkdir()
     city.git("init", "--quiet", "--initial-branch", "main")
@@ -170,6 +178,7 @@ def job(name: str) -> tuple[list[str], dict[str, str], list[dict[str, str]]]:
 
 def rule_holds(expression: str, variables: dict[str, str]) -> bool:
     """A GitLab ``rules: if:`` of ``==`` comparisons joined by ``&&`` (what the example uses)."""
+
     def value(term: str) -> str:
         term = term.strip()
         return variables.get(term[1:], "") if term.startswith("$") else term.strip('"')
@@ -185,8 +194,14 @@ def run_job(city: City, name: str, variables: dict[str, str]) -> subprocess.Comp
     env = city.govcloud.env | defined | variables
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # govcloud, as `pip install -e .` puts it
     assert rules and any(rule_holds(r["if"], env) for r in rules), f"{name} would not run on this pipeline: {rules}"
-    return subprocess.run(["bash", "-eo", "pipefail", "-c", "\n".join(script)], cwd=city.repo, env=env,
-                          capture_output=True, text=True, timeout=3600)
+    return subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", "\n".join(script)],
+        cwd=city.repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
 
 
 def test_both_applications_run_test_and_trial(city, admin):
@@ -203,7 +218,9 @@ def test_both_applications_run_test_and_trial(city, admin):
         m = str(city.manifest(app))
         city.govcloud("up", m, "--env", "test", "--at", beijing(-4 * DAY + dt.timedelta(hours=1)), *OPS)
         city.govcloud("app", "test-passed", app.id, "--evidence", "self-test", *CLERK, "--at", beijing(-3 * DAY))
-        city.govcloud("app", "approve", app.id, "--env", "trial", *CHIEF, "--at", beijing(-3 * DAY + dt.timedelta(hours=1)))
+        city.govcloud(
+            "app", "approve", app.id, "--env", "trial", *CHIEF, "--at", beijing(-3 * DAY + dt.timedelta(hours=1))
+        )
         city.govcloud("up", m, "--env", "trial", "--at", beijing(-2 * DAY), *OPS)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -213,7 +230,8 @@ def test_both_applications_run_test_and_trial(city, admin):
         for env in ENVS:
             assert cloudcheck.differences(city.plan(app, env), admin) == []
             city.ids[app.stack(env)] = cloudcheck.ids(city.plan(app, env), admin) | cloudcheck.database_ids(
-                city.plan(app, env), admin)
+                city.plan(app, env), admin
+            )
 
 
 def test_the_merge_request_is_planned_approved_and_merged(city):
@@ -243,7 +261,9 @@ def test_the_merge_request_is_planned_approved_and_merged(city):
     # the unit asks for the change, the office approves it, the merge request is merged
     for app in city.apps:
         unit_actor = ("--as", "owner", "--role", "unit", "--unit", app.unit)
-        city.govcloud("app", "change", app.id, str(city.manifest(app)), *unit_actor, "--at", beijing(-2 * dt.timedelta(hours=1)))
+        city.govcloud(
+            "app", "change", app.id, str(city.manifest(app)), *unit_actor, "--at", beijing(-2 * dt.timedelta(hours=1))
+        )
         city.govcloud("app", "approve-change", app.id, *CHIEF, "--at", beijing(-dt.timedelta(hours=1)))
     city.git("checkout", "--quiet", "main")
     city.merged_onto = city.git("rev-parse", "HEAD")
@@ -253,13 +273,27 @@ def test_the_merge_request_is_planned_approved_and_merged(city):
 def test_the_pipelines_apply_job_changes_each_stack_as_planned(city, admin, keycloak):
     before, head = city.merged_onto, city.git("rev-parse", "HEAD")
     digests = {app.id: load_manifest(city.manifest(app)).digest for app in city.apps}
-    done = run_job(city, JOB, {
-        "CI": "true", "GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "push", "CI_DEFAULT_BRANCH": "main",
-        "CI_COMMIT_BRANCH": "main", "CI_COMMIT_SHA": head, "CI_COMMIT_BEFORE_SHA": before,
-        "CI_PROJECT_DIR": str(city.repo), "CI_JOB_NAME": JOB, "CI_JOB_URL": "https://gitlab.example/city/manifests/-/jobs/7",
-        "GOVCLOUD_CONFIG": str(city.oidc_config), "GOVCLOUD_ID_TOKEN": keycloak_env.id_token(keycloak, PROVIDER_USER),
-    })
-    assert done.returncode == 0, f"the {JOB} job failed ({done.returncode})\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    done = run_job(
+        city,
+        JOB,
+        {
+            "CI": "true",
+            "GITLAB_CI": "true",
+            "CI_PIPELINE_SOURCE": "push",
+            "CI_DEFAULT_BRANCH": "main",
+            "CI_COMMIT_BRANCH": "main",
+            "CI_COMMIT_SHA": head,
+            "CI_COMMIT_BEFORE_SHA": before,
+            "CI_PROJECT_DIR": str(city.repo),
+            "CI_JOB_NAME": JOB,
+            "CI_JOB_URL": "https://gitlab.example/city/manifests/-/jobs/7",
+            "GOVCLOUD_CONFIG": str(city.oidc_config),
+            "GOVCLOUD_ID_TOKEN": keycloak_env.id_token(keycloak, PROVIDER_USER),
+        },
+    )
+    assert done.returncode == 0, (
+        f"the {JOB} job failed ({done.returncode})\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    )
     report = json.loads((city.repo / "apply.json").read_text(encoding="utf-8"))  # the job's artifact
     assert (report["base"], report["head"]) == (before, head)
     assert report["counts"] == {"applied": 4}, report
@@ -278,13 +312,14 @@ def test_the_pipelines_apply_job_changes_each_stack_as_planned(city, admin, keyc
                 problems.append(f"{app.stack(env)}: something was replaced")
         history = city.govcloud.json("app", "history", app.id)
         approved = max(i for i, e in enumerate(history) if e["type"] == "change-approved")
-        after = [e for e in history[approved + 1:] if e["type"] in ("provisioned", "reapplied")]
+        after = [e for e in history[approved + 1 :] if e["type"] in ("provisioned", "reapplied")]
         if sorted(e["environment"] for e in after) != sorted(ENVS):  # once each
             problems.append(f"{app.id}: recorded after the approval: {after}")
         for event in after:
             got = (event["type"], event["digest"], event["actor"], event["actor_role"], event["actor_source"])
-            if got != ("provisioned", digests[app.id], PROVIDER_USER, "provider", "oidc") or \
-                    not re.search(rf"\(commit {head[:12]}\)", event["reason"] or ""):
+            if got != ("provisioned", digests[app.id], PROVIDER_USER, "provider", "oidc") or not re.search(
+                rf"\(commit {head[:12]}\)", event["reason"] or ""
+            ):
                 problems.append(f"{app.id}: {event}")
         if (state := city.govcloud.json("app", "status", app.id)["state"]) != "trial":
             problems.append(f"{app.id}: state {state} after the change, not trial")

@@ -61,18 +61,22 @@ RESOURCES = """  resources:
 def write(directory: Path, app: str) -> Path:
     text = EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1)
     manifest = directory / f"{app}.yaml"
-    manifest.write_text(text[:text.index("\n  resources:\n") + 1] + RESOURCES, encoding="utf-8")
+    manifest.write_text(text[: text.index("\n  resources:\n") + 1] + RESOURCES, encoding="utf-8")
     return manifest
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str],
-          govcloud: Govcloud) -> Any:
+def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str], govcloud: Govcloud) -> Any:
     suffix = uuid.uuid4().hex[:6]
     app, neighbour = f"dr-{suffix}", f"nb-{suffix}"
     directory = tmp_path_factory.mktemp("governance")
-    yield {"app": app, "manifest": write(directory, app), "directory": directory,
-           "neighbour": neighbour, "neighbour_manifest": write(directory, neighbour)}
+    yield {
+        "app": app,
+        "manifest": write(directory, app),
+        "directory": directory,
+        "neighbour": neighbour,
+        "neighbour_manifest": write(directory, neighbour),
+    }
     located = engine.locate(environ=govcloud.env)  # the passphrase file of the shared state
     for name in (app, neighbour):
         stack = naming.stack_name(UNIT, name, Environment.TEST)
@@ -87,16 +91,19 @@ def policy(story: dict, expires: dt.date | None) -> str:
     """The repository's quota policy, with an ignore rule for the web group's rules when ``expires``."""
     text = (REPO / "quotas" / "policy.yaml").read_text(encoding="utf-8")
     if expires is not None:
-        text += (f"\ndrift:\n  ignore:\n    - application: {story['app']}\n      resource: '*-web'\n"
-                 f"      property: rules\n      owner: ops-li\n      reason: emergency rule for incident 42\n"
-                 f"      expires: {expires.isoformat()}\n")
+        text += (
+            f"\ndrift:\n  ignore:\n    - application: {story['app']}\n      resource: '*-web'\n"
+            f"      property: rules\n      owner: ops-li\n      reason: emergency rule for incident 42\n"
+            f"      expires: {expires.isoformat()}\n"
+        )
     path = story["directory"] / f"policy-{expires}.yaml"
     path.write_text(text, encoding="utf-8")
     return str(path)
 
 
-def drift(govcloud: Govcloud, story: dict, *, expect: int, policy_file: str | None = None,
-          at: str | None = None) -> dict:
+def drift(
+    govcloud: Govcloud, story: dict, *, expect: int, policy_file: str | None = None, at: str | None = None
+) -> dict:
     args = ["drift", story["app"], "--env", "test"] + (["--policy", policy_file] if policy_file else [])
     [checked] = govcloud.json(*args, *(["--at", at] if at else []), expect=expect)["checked"]
     assert checked["ok"], checked["error"]
@@ -108,18 +115,24 @@ def project(admin: Any, app: str) -> Any:
 
 
 def group(admin: Any, story: dict) -> Any:
-    [found] = [g for g in admin.network.security_groups(project_id=project(admin, story["app"]).id)
-               if g.name.endswith("-web")]
+    [found] = [
+        g for g in admin.network.security_groups(project_id=project(admin, story["app"]).id) if g.name.endswith("-web")
+    ]
     return found
 
 
 def listing(admin: Any, app: str) -> dict[str, list]:
     """What the cloud holds of ``app``'s test environment: its servers' states, its rules."""
     found = project(admin, app)
-    return {"servers": sorted((s.name, s.status) for s in admin.compute.servers(project_id=found.id, all_projects=True)),
-            "rules": sorted((r.direction, r.protocol, r.port_range_min, r.remote_ip_prefix)
-                            for g in admin.network.security_groups(project_id=found.id) if g.name != "default"
-                            for r in admin.network.security_group_rules(security_group_id=g.id))}
+    return {
+        "servers": sorted((s.name, s.status) for s in admin.compute.servers(project_id=found.id, all_projects=True)),
+        "rules": sorted(
+            (r.direction, r.protocol, r.port_range_min, r.remote_ip_prefix)
+            for g in admin.network.security_groups(project_id=found.id)
+            if g.name != "default"
+            for r in admin.network.security_group_rules(security_group_id=g.id)
+        ),
+    }
 
 
 def test_provisioned_and_no_drift(govcloud, story):
@@ -135,9 +148,16 @@ def test_provisioned_and_no_drift(govcloud, story):
 
 def test_a_rule_added_by_hand_is_reported_once_ignored_and_reported_again(govcloud, story, admin):
     web = group(admin, story)
-    admin.network.create_security_group_rule(security_group_id=web.id, direction="ingress", ethertype="IPv4",
-                                             protocol="tcp", port_range_min=22, port_range_max=22,
-                                             remote_ip_prefix="0.0.0.0/0", project_id=web.project_id)
+    admin.network.create_security_group_rule(
+        security_group_id=web.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+        project_id=web.project_id,
+    )
     first = drift(govcloud, story, expect=1)
     [found] = first["new"]
     assert (found["resource"], found["property"], found["before"]) == (web.name, "rules", None)
@@ -148,7 +168,9 @@ def test_a_rule_added_by_hand_is_reported_once_ignored_and_reported_again(govclo
 
     today = dt.date.today()
     hidden = drift(govcloud, story, expect=0, policy_file=policy(story, today + dt.timedelta(days=30)))
-    assert hidden["new"] == hidden["still"] == [] and [f["fingerprint"] for f in hidden["ignored"]] == [found["fingerprint"]]
+    assert hidden["new"] == hidden["still"] == [] and [f["fingerprint"] for f in hidden["ignored"]] == [
+        found["fingerprint"]
+    ]
     assert hidden["ignored"][0]["rule"]["owner"] == "ops-li"
     assert drift(govcloud, story, expect=0, policy_file=policy(story, today + dt.timedelta(days=30)))["new"] == []
 
@@ -162,8 +184,12 @@ def test_up_reapplies_the_approved_digest_and_the_drift_is_gone(govcloud, story,
     result = govcloud.json("up", str(story["manifest"]), "--env", "test", *OPS)
     assert result["recorded"] == "reapplied"
     event = govcloud.json("app", "history", story["app"])[-1]
-    assert event["type"] == "reapplied" and event["payload"]["removed rules"] == [
-        f"{group(admin, story).name}: ingress tcp 22-22 from 0.0.0.0/0 (IPv4)"] and "drift" in event["reason"]
+    assert (
+        event["type"] == "reapplied"
+        and event["payload"]["removed rules"]
+        == [f"{group(admin, story).name}: ingress tcp 22-22 from 0.0.0.0/0 (IPv4)"]
+        and "drift" in event["reason"]
+    )
     rules = list(admin.network.security_group_rules(security_group_id=group(admin, story).id))
     assert not [r for r in rules if r.port_range_min == 22]
     after = drift(govcloud, story, expect=0)
@@ -177,8 +203,18 @@ def test_suspension_shuts_the_servers_off_and_withdraws_public_ingress_until_res
     before = listing(admin, app)
     assert ("ingress", "tcp", 443, "0.0.0.0/0") in before["rules"] and all(s == "ACTIVE" for _, s in before["servers"])
 
-    govcloud("app", "suspend", app, "--risk", "high", "--finding", "admin console open to the internet",
-             "--reference", "INSP-2026-042", *CHIEF)
+    govcloud(
+        "app",
+        "suspend",
+        app,
+        "--risk",
+        "high",
+        "--finding",
+        "admin console open to the internet",
+        "--reference",
+        "INSP-2026-042",
+        *CHIEF,
+    )
     assert govcloud.json("app", "status", app)["suspension"]["reference"] == "INSP-2026-042"
     assert govcloud.json("up", m, "--env", "test", *OPS)["recorded"] == "reapplied"
     suspended = listing(admin, app)
@@ -214,8 +250,11 @@ def test_a_server_changed_by_hand_is_found(govcloud, story, admin):
         admin.compute.stop_server(server)
         admin.compute.wait_for_server(server, status="SHUTOFF", wait=120)
     checked = drift(govcloud, story, expect=1)
-    changed = {f["property"]: (f["before"], f["after"]) for f in checked["new"]
-               if f["type"] == "openstack:compute/instance:Instance"}
+    changed = {
+        f["property"]: (f["before"], f["after"])
+        for f in checked["new"]
+        if f["type"] == "openstack:compute/instance:Instance"
+    }
     key = "flavorName" if resized else "powerState"
     assert changed.get(key) == (("g.1c2g", "g.2c4g") if resized else ("active", "shutoff")), (resized, checked)
     print(f"server changed by hand: {'resized' if resized else 'stopped (this cloud cannot resize)'}: {changed}")

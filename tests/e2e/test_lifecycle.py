@@ -40,8 +40,8 @@ import pytest
 from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
-from orchestrator.core.validation import load_manifest
 from orchestrator.core.stackplan import StackPlan
+from orchestrator.core.validation import load_manifest
 from orchestrator.services.plan import plan_application
 
 from . import cloudcheck, handmade
@@ -79,13 +79,13 @@ class Story:
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str],
-          govcloud: Govcloud) -> Story:
+def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[str, str], govcloud: Govcloud) -> Story:
     """``social-security`` under a fresh id (so runs never meet), and its cleanup however it ends."""
     app = f"ss-{uuid.uuid4().hex[:6]}"
     manifest = tmp_path_factory.mktemp("manifests") / f"{app}.yaml"
-    manifest.write_text(EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1),
-                        encoding="utf-8")
+    manifest.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1), encoding="utf-8"
+    )
     story = Story(app, manifest)
     yield story
     for env in Environment:  # after a failure: the stacks first (Trove's ports block their networks)
@@ -96,8 +96,13 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     assert Cloud.connect(CLOUD).remove_project(story.archive)  # the final backup's copies (Art. 16)
 
 
-def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = False,
-              envs: tuple[Environment, ...] = tuple(Environment)) -> list[str]:
+def leftovers(
+    admin: Any,
+    platform: KeycloakAdmin,
+    app: str,
+    remove: bool = False,
+    envs: tuple[Environment, ...] = tuple(Environment),
+) -> list[str]:
     """Everything of ``app`` (in ``envs``) still in the cloud or the platform (removed too when ``remove``)."""
     found = []
     for env in envs:
@@ -113,9 +118,14 @@ def leftovers(admin: Any, platform: KeycloakAdmin, app: str, remove: bool = Fals
     if partial:  # one environment (Neutron: every tag listed must be there)
         [env] = envs
         label += f",{naming.TAG_PREFIX}env={env.value}"
-    for kind, listing in (("network", admin.network.networks), ("port", admin.network.ports),
-                          ("router", admin.network.routers), ("security group", admin.network.security_groups),
-                          ("floating IP", admin.network.ips), ("subnet", admin.network.subnets)):
+    for kind, listing in (
+        ("network", admin.network.networks),
+        ("port", admin.network.ports),
+        ("router", admin.network.routers),
+        ("security group", admin.network.security_groups),
+        ("floating IP", admin.network.ips),
+        ("subnet", admin.network.subnets),
+    ):
         found += [f"{kind} {r.id}" for r in listing(tags=label)]
     meta, names = f"{naming.TAG_PREFIX}app", {env.value for env in envs}
 
@@ -151,8 +161,12 @@ def client_differences(plan: StackPlan, platform: KeycloakAdmin) -> list[str]:
     if client is None:
         return [f"keycloak client {p['clientId']} in {p['realmId']}: not found"]
     problems = []
-    for key, expected in (("redirectUris", sorted(p["validRedirectUris"])), ("publicClient", False),
-                          ("standardFlowEnabled", True), ("enabled", True)):
+    for key, expected in (
+        ("redirectUris", sorted(p["validRedirectUris"])),
+        ("publicClient", False),
+        ("standardFlowEnabled", True),
+        ("enabled", True),
+    ):
         actual = sorted(client.get(key) or []) if key == "redirectUris" else client.get(key)
         if actual != expected:
             problems.append(f"keycloak client {p['clientId']} {key}: {actual!r}, plan says {expected!r}")
@@ -181,8 +195,13 @@ def tamper(plan: StackPlan) -> StackPlan:
             r = dataclasses.replace(r, properties={**r.properties, "size": r.properties["size"] + 1})
         resources.append(r)
     rule = next(r for r in resources if r.name.endswith("-gateway-ingress-tcp-443-0.0.0.0_0"))
-    resources.append(dataclasses.replace(rule, name=rule.name.replace("-443-", "-8443-"),
-                                         properties={**rule.properties, "portRangeMin": 8443, "portRangeMax": 8443}))
+    resources.append(
+        dataclasses.replace(
+            rule,
+            name=rule.name.replace("-443-", "-8443-"),
+            properties={**rule.properties, "portRangeMin": 8443, "portRangeMax": 8443},
+        )
+    )
     return dataclasses.replace(plan, resources=resources)
 
 
@@ -194,21 +213,31 @@ def test_test_environment_by_hand_with_plain_pulumi_then_by_govcloud(govcloud, s
     m = str(story.manifest)
     govcloud("app", "submit", m, *UNIT_ACTOR, "--at", beijing(-80 * DAY))
     govcloud("app", "accept", story.app, *CLERK, "--at", beijing(-79 * DAY))
-    govcloud("app", "review", story.app, "--opinion", "complete; resources reasonable", *CLERK, "--at", beijing(-78 * DAY))
+    govcloud(
+        "app", "review", story.app, "--opinion", "complete; resources reasonable", *CLERK, "--at", beijing(-78 * DAY)
+    )
     govcloud("app", "approve", story.app, "--env", "test", *CHIEF, "--at", beijing(-77 * DAY))
 
     # the provider, by hand, as docs/operations.md says
     stack = story.stack("test")
     digest = govcloud("digest", m).stdout.strip()
     govcloud.pulumi("stack", "init", stack, "--secrets-provider", "passphrase")
-    settings = {"govcloud:manifest": m, "govcloud:environment": "test", "govcloud:digest": digest,
-                "govcloud:externalNetwork": "public", "govcloud:authRealm": "government",
-                "govcloud:providerOpsGroup": govcloud.env["GOVCLOUD_PROVIDER_OPS_GROUP"],
-                "keycloak:url": govcloud.env["KEYCLOAK_URL"], "keycloak:realm": govcloud.env["KEYCLOAK_REALM"],
-                "keycloak:clientId": govcloud.env["KEYCLOAK_CLIENT_ID"]}
+    settings = {
+        "govcloud:manifest": m,
+        "govcloud:environment": "test",
+        "govcloud:digest": digest,
+        "govcloud:externalNetwork": "public",
+        "govcloud:authRealm": "government",
+        "govcloud:providerOpsGroup": govcloud.env["GOVCLOUD_PROVIDER_OPS_GROUP"],
+        "keycloak:url": govcloud.env["KEYCLOAK_URL"],
+        "keycloak:realm": govcloud.env["KEYCLOAK_REALM"],
+        "keycloak:clientId": govcloud.env["KEYCLOAK_CLIENT_ID"],
+    }
     for key, value in settings.items():
         govcloud.pulumi("config", "set", "-s", stack, key, value)
-    govcloud.pulumi("config", "set", "-s", stack, "--secret", "keycloak:clientSecret", govcloud.env["KEYCLOAK_CLIENT_SECRET"])
+    govcloud.pulumi(
+        "config", "set", "-s", stack, "--secret", "keycloak:clientSecret", govcloud.env["KEYCLOAK_CLIENT_SECRET"]
+    )
     by_hand = {k: v for k, v in govcloud.env.items() if not k.startswith("OS_") or k == "OS_CLIENT_CONFIG_FILE"}
     for line in govcloud("openrc", "--cloud", CLOUD).stdout.splitlines():
         verb, _, rest = line.partition(" ")
@@ -243,13 +272,17 @@ def test_a_second_checkout_shares_the_state_and_one_change_runs_at_a_time(govclo
     assert not list(clone.glob("Pulumi.*.yaml"))
 
     checks = {c["check"]: c for c in second.json("doctor", expect=3)}  # the ledger is SQLite on this host
-    assert all(checks[name]["ok"] for name in ("configuration", "engine", "backend", "backend writes", "passphrase")), checks
+    assert all(checks[name]["ok"] for name in ("configuration", "engine", "backend", "backend writes", "passphrase")), (
+        checks
+    )
     assert checks["backend"]["message"].startswith("s3://govcloud-state-"), checks["backend"]
     preview = second.json("preview", str(story.manifest), "--env", "test")
     assert {k: v for k, v in preview["changes"].items() if k != "same"} == {}, preview["changes"]
 
-    runs = [g.start("up", str(story.manifest), "--env", "test", "--at", beijing(-75 * DAY), *OPS)
-            for g in (govcloud, second)]
+    runs = [
+        g.start("up", str(story.manifest), "--env", "test", "--at", beijing(-75 * DAY), *OPS)
+        for g in (govcloud, second)
+    ]
     outputs = [p.communicate(timeout=1800) for p in runs]
     done = [(p.returncode, out, err) for p, (out, err) in zip(runs, outputs, strict=True)]
     assert sorted(code for code, _, _ in done) == [0, 1], [(c, e[-2000:]) for c, _, e in done]
@@ -357,12 +390,16 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     """Both environments full of the department's data and things made by hand (issue 24); the
     first run is killed (the process group, the engine with it) in the middle of production's
     destroy; the second finishes with nothing left."""
-    project = admin.identity.find_project(naming.project_name(UNIT, story.app, Environment.PRODUCTION), domain_id="default")
+    project = admin.identity.find_project(
+        naming.project_name(UNIT, story.app, Environment.PRODUCTION), domain_id="default"
+    )
     labels = {f"{naming.TAG_PREFIX}{k}": v for k, v in {"unit": UNIT, "app": story.app, "env": "production"}.items()}
     # the project's quota is exactly what the manifest asks: whoever adds a volume by hand raises it
     quota = admin.block_storage.get_quota_set(project.id)
     admin.block_storage.update_quota_set(project.id, volumes=quota.volumes + 1, gigabytes=quota.gigabytes + 1)
-    outside = admin.connect_as_project(project).block_storage.create_volume(name="made-by-hand", size=1, metadata=labels)
+    outside = admin.connect_as_project(project).block_storage.create_volume(
+        name="made-by-hand", size=1, metadata=labels
+    )
     admin.block_storage.wait_for_status(outside, "available", wait=120)
     made = {env: handmade.store(admin, UNIT, story.app, env) for env in ("trial", "production")}
     print({env: m.backup_note for env, m in made.items()})  # what Trove's fake guest made of the backups
@@ -370,10 +407,20 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     govcloud("app", "terminate", story.app, *UNIT_ACTOR, "--at", beijing(-3 * dt.timedelta(hours=1)))
     # the final backup (Art. 16): checked in the ledger and the cloud, kept in the run's archive project
     config = Path(govcloud.env["GOVCLOUD_CONFIG"])
-    config.write_text(config.read_text(encoding="utf-8") + f"backups:\n  archiveProject: {story.archive}\n",
-                      encoding="utf-8")
-    govcloud("app", "confirm-backup", story.app, "--evidence", "archive B-1", *UNIT_ACTOR,
-             *(f"--backup={b}" for b in story.backups.values()), "--at", beijing(-2 * dt.timedelta(hours=1)))
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"backups:\n  archiveProject: {story.archive}\n", encoding="utf-8"
+    )
+    govcloud(
+        "app",
+        "confirm-backup",
+        story.app,
+        "--evidence",
+        "archive B-1",
+        *UNIT_ACTOR,
+        *(f"--backup={b}" for b in story.backups.values()),
+        "--at",
+        beijing(-2 * dt.timedelta(hours=1)),
+    )
     govcloud("app", "approve-termination", story.app, *CHIEF, "--at", beijing(-dt.timedelta(hours=1)))
 
     killed = killed_in_destroy(govcloud, story, "production")
@@ -421,8 +468,15 @@ def killed_in_destroy(govcloud: Govcloud, story: Story, env: str, after: float =
     import time
 
     command = [str(Path(sys.executable).with_name("govcloud")), "reclaim", story.app, *OPS, "--output", "json"]
-    process = subprocess.Popen(command, cwd=REPO, env=govcloud.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=govcloud.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in process.stdout:
             step = json.loads(line).get("step", {})

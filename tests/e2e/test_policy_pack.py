@@ -31,7 +31,9 @@ pytestmark = [pytest.mark.engine, pytest.mark.cloud]
 ENV = "test"
 BACKUPS_OFF = ('  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"')
 #: The shipped flavor list without g.4c8g, the flavor of social-security's test app servers.
-FEWER_FLAVORS = "  allowed-flavors:\n    enforcement: mandatory\n    params: {flavors: [g.1c2g, g.2c4g, g.8c16g, g.16c32g]}\n"
+FEWER_FLAVORS = (
+    "  allowed-flavors:\n    enforcement: mandatory\n    params: {flavors: [g.1c2g, g.2c4g, g.8c16g, g.16c32g]}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +53,37 @@ def stack_for(govcloud: Govcloud, provider: dict[str, str], manifest: Path) -> s
     app = re.search(r"^  id: (\S+)$", manifest.read_text(encoding="utf-8"), re.M)[1]
     stack = f"rsj.{app}.{ENV}"
     pulumi(provider, "stack", "init", stack, "--secrets-provider", "passphrase")
-    settings = {"govcloud:manifest": str(manifest), "govcloud:environment": ENV,
-                "govcloud:digest": govcloud("digest", str(manifest)).stdout.strip(),
-                "govcloud:externalNetwork": "public", "govcloud:authRealm": "government",
-                "keycloak:url": govcloud.env["KEYCLOAK_URL"], "keycloak:realm": govcloud.env["KEYCLOAK_REALM"],
-                "keycloak:clientId": govcloud.env["KEYCLOAK_CLIENT_ID"]}
+    settings = {
+        "govcloud:manifest": str(manifest),
+        "govcloud:environment": ENV,
+        "govcloud:digest": govcloud("digest", str(manifest)).stdout.strip(),
+        "govcloud:externalNetwork": "public",
+        "govcloud:authRealm": "government",
+        "keycloak:url": govcloud.env["KEYCLOAK_URL"],
+        "keycloak:realm": govcloud.env["KEYCLOAK_REALM"],
+        "keycloak:clientId": govcloud.env["KEYCLOAK_CLIENT_ID"],
+    }
     for key, value in settings.items():
         pulumi(provider, "config", "set", "-s", stack, key, value)
-    pulumi(provider, "config", "set", "-s", stack, "--secret", "keycloak:clientSecret", govcloud.env["KEYCLOAK_CLIENT_SECRET"])
+    pulumi(
+        provider,
+        "config",
+        "set",
+        "-s",
+        stack,
+        "--secret",
+        "keycloak:clientSecret",
+        govcloud.env["KEYCLOAK_CLIENT_SECRET"],
+    )
     return stack
 
 
 def pulumi(env: dict[str, str], *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
     done = subprocess.run(["pulumi", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     if expect is not None:
-        assert done.returncode == expect, f"pulumi {shlex.join(args)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        assert done.returncode == expect, (
+            f"pulumi {shlex.join(args)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
     return done
 
 
@@ -81,13 +99,24 @@ def verdicts(found: list[tuple[str, str, str]]) -> dict[str, str]:
 def as_reported(violation: dict[str, Any]) -> str:
     """What the pack says after the subject, which names the resource (``server ss-1-app-1``)
     where quota check names the manifest's item (``server app``)."""
-    return message(Violation(**violation))[len(violation["subject"]) + 2:]
+    return message(Violation(**violation))[len(violation["subject"]) + 2 :]
 
 
 def quota_check(govcloud: Govcloud, manifest: Path, policy: Path, manifests: Path) -> dict[str, Any]:
     """``govcloud quota check`` of the same file, environment, policy and manifests directory."""
-    checked = govcloud.run("quota", "check", str(manifest), "--env", ENV, "--policy", str(policy),
-                           "--manifests", str(manifests), "--output", "json")
+    checked = govcloud.run(
+        "quota",
+        "check",
+        str(manifest),
+        "--env",
+        ENV,
+        "--policy",
+        str(policy),
+        "--manifests",
+        str(manifests),
+        "--output",
+        "json",
+    )
     assert checked.returncode in (0, 1), checked.stderr
     [stack] = json.loads(checked.stdout)["stacks"]
     return {"exit": checked.returncode, "violations": stack["violations"]}
@@ -108,8 +137,10 @@ def city(tmp_path: Path, govcloud: Govcloud, provider: dict[str, str]) -> Files:
     """A manifests directory with one copy of social-security under a fresh id, and the shipped policy."""
     files = Files(tmp_path / "manifests", tmp_path / "manifests" / "app.yaml", tmp_path / "policy.yaml")
     files.directory.mkdir()
-    files.manifest.write_text(EXAMPLE.read_text(encoding="utf-8").replace(
-        "id: social-security", f"id: ss-{uuid.uuid4().hex[:6]}", 1), encoding="utf-8")
+    files.manifest.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: ss-{uuid.uuid4().hex[:6]}", 1),
+        encoding="utf-8",
+    )
     files.policy.write_text((REPO / "quotas" / "policy.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     yield files
     for stack in files.stacks:
@@ -140,7 +171,9 @@ def test_a_violating_stack_is_refused_with_the_rules_quota_check_names(govcloud,
     assert text.count(BACKUPS_OFF[0]) == 1
     city.manifest.write_text(text.replace(*BACKUPS_OFF), encoding="utf-8")
     shipped = city.policy.read_text(encoding="utf-8")
-    city.policy.write_text(re.sub(r"  allowed-flavors:.*\n(?:    .*\n)*", FEWER_FLAVORS, shipped, count=1), encoding="utf-8")
+    city.policy.write_text(
+        re.sub(r"  allowed-flavors:.*\n(?:    .*\n)*", FEWER_FLAVORS, shipped, count=1), encoding="utf-8"
+    )
     city.stacks.append(stack := stack_for(govcloud, provider, city.manifest))
 
     checked = quota_check(govcloud, city.manifest, city.policy, city.directory)

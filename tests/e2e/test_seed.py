@@ -37,11 +37,23 @@ def fresh_project(admin: Any) -> Any:
 def test_seeding_as_cloud_up_runs_it_leaves_every_example_runnable(admin, fresh_project):
     env = {"OS_CLOUD": CLOUD, "GOVCLOUD_PROVIDER_OPS_GROUP": PROVIDER_OPS_GROUP}
 
-    done = subprocess.run([sys.executable, str(REPO / "toolchain" / "cloud" / "seed.py")], cwd=REPO,
-                          env=os.environ | env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "toolchain" / "cloud" / "seed.py")],
+        cwd=REPO,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    again = subprocess.run([sys.executable, str(REPO / "toolchain" / "cloud" / "seed.py"), "--check"], cwd=REPO,
-                           env=os.environ | env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        [sys.executable, str(REPO / "toolchain" / "cloud" / "seed.py"), "--check"],
+        cwd=REPO,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0 and again.stderr == "", again.stderr
 
     seed = seeding()
@@ -64,8 +76,12 @@ def test_seeding_as_cloud_up_runs_it_leaves_every_example_runnable(admin, fresh_
 def test_check_names_what_a_manifest_needs_and_the_cloud_lacks(admin, tmp_path):
     text = (EXAMPLES / "permit-prototype.yaml").read_text(encoding="utf-8")
     odd = tmp_path / "odd.yaml"
-    odd.write_text(text.replace("flavor: g.1c2g", "flavor: g.3c7g").replace("image: debian-12", "image: no-such-os"),
-                   encoding="utf-8")
+    odd.write_text(
+        text.replace("flavor: g.1c2g", "flavor: g.3c7g").replace("image: debian-12", "image: no-such-os"),
+        encoding="utf-8",
+    )
     seed = seeding()
     assert seed.missing(admin, seed.needs([odd])) == [
-        "flavor g.3c7g (needed by odd.yaml)", "image no-such-os (needed by odd.yaml)"]
+        "flavor g.3c7g (needed by odd.yaml)",
+        "image no-such-os (needed by odd.yaml)",
+    ]

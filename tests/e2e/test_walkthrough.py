@@ -37,8 +37,9 @@ class Story:
 def story(tmp_path_factory, admin, govcloud: Govcloud) -> Story:
     app = f"wt-{uuid.uuid4().hex[:6]}"
     manifest = tmp_path_factory.mktemp("manifests") / f"{app}.yaml"
-    manifest.write_text(EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1),
-                        encoding="utf-8")
+    manifest.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1), encoding="utf-8"
+    )
     yield Story(app, manifest)
     stack = naming.stack_name(UNIT, app, Environment.TEST)
     if stack in govcloud.pulumi("stack", "ls", "--json").stdout:  # after a failure: as reclaim would
@@ -64,8 +65,12 @@ def test_up_narrows_the_database_to_the_applications_subnet(govcloud, story, adm
     # Trove's own group, seen as the cloud's admin: the engine's port from the subnet only
     [instance] = [o for o in _observed(admin, story) if o["name"] == access.instance]
     groups = list(admin.network.security_groups(name=f"trove_sg-{instance['id']}"))
-    ingress = {(r["protocol"], r["port_range_min"], r["remote_ip_prefix"])
-               for g in groups for r in g.security_group_rules if r["direction"] == "ingress"}
+    ingress = {
+        (r["protocol"], r["port_range_min"], r["remote_ip_prefix"])
+        for g in groups
+        for r in g.security_group_rules
+        if r["direction"] == "ingress"
+    }
     assert groups and ingress == {("tcp", 3306, "172.16.0.0/24")}, ingress
 
 
@@ -99,9 +104,15 @@ def test_the_quotas_leave_room_for_a_snapshot_and_an_emergency_rule(govcloud, st
         admin.block_storage.update_quota_set(project.id, gigabytes=2 * exact.block_storage["gigabytes"])
 
     snapshot = ops.block_storage.create_snapshot(volume_id=volume.id, name="backup-point", force=True)
-    rule = ops.network.create_security_group_rule(security_group_id=group.id, direction="ingress", protocol="tcp",
-                                                   port_range_min=8443, port_range_max=8443,
-                                                   remote_ip_prefix="10.20.0.0/16", description="emergency")
+    rule = ops.network.create_security_group_rule(
+        security_group_id=group.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=8443,
+        port_range_max=8443,
+        remote_ip_prefix="10.20.0.0/16",
+        description="emergency",
+    )
     try:
         ops.block_storage.wait_for_status(snapshot, "available", failures=["error"], wait=120)
     finally:

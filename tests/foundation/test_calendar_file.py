@@ -44,9 +44,24 @@ def calendar_file(tmp_path, monkeypatch):
         ("2027: {}\n2027: {}\n", 2, "", "duplicate-key"),
         ("\x00\x01", None, "", "yaml-syntax"),
     ],
-    ids=["missing", "wrong-year", "list-for-year", "null-year", "number-for-list", "unknown-key", "year-not-digits",
-         "not-a-date", "timestamp-number", "impossible-date", "mapping-for-date", "holiday-and-workday", "bad-yaml",
-         "top-level-list", "duplicate-year", "binary"],
+    ids=[
+        "missing",
+        "wrong-year",
+        "list-for-year",
+        "null-year",
+        "number-for-list",
+        "unknown-key",
+        "year-not-digits",
+        "not-a-date",
+        "timestamp-number",
+        "impossible-date",
+        "mapping-for-date",
+        "holiday-and-workday",
+        "bad-yaml",
+        "top-level-list",
+        "duplicate-year",
+        "binary",
+    ],
 )
 def test_every_wrong_file_is_one_clean_refusal(run_cli, calendar_file, text, line, field, rule):
     path = calendar_file(text)
@@ -68,7 +83,9 @@ def test_every_problem_of_a_file_is_named_at_once(calendar_file):
     with pytest.raises(CalendarInvalid) as caught:
         load_overrides(path)
     assert [(p.line, p.field) for p in caught.value.problems] == [
-        (2, "2027.holidays[1]"), (3, "2027.surplus"), (5, "2028.workdays[0]"),
+        (2, "2027.holidays[1]"),
+        (3, "2027.surplus"),
+        (5, "2028.workdays[0]"),
     ]
 
 

@@ -12,8 +12,9 @@ ENTRY = "import sys; sys.argv[0] = 'govcloud'; from orchestrator.cli import main
 
 
 def govcloud(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=ROOT, capture_output=True, text=True,
-                          check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def test_exit_codes_and_piped_output_survive_the_fast_exit():
@@ -28,8 +29,10 @@ def test_exit_codes_and_piped_output_survive_the_fast_exit():
 
 
 def test_exit_handlers_still_run():
-    program = ("import atexit, sys; sys.argv = ['govcloud', '--version']; "
-               "atexit.register(lambda: print('handler ran', file=sys.stderr)); "
-               "from orchestrator.cli import main; main()")
+    program = (
+        "import atexit, sys; sys.argv = ['govcloud', '--version']; "
+        "atexit.register(lambda: print('handler ran', file=sys.stderr)); "
+        "from orchestrator.cli import main; main()"
+    )
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "govcloud" in done.stdout and "handler ran" in done.stderr

@@ -35,6 +35,7 @@ def test_every_command_that_takes_an_actor_takes_all_of_its_options_alike():
 def test_engine_commands_accept_and_verify_the_actor(operation, monkeypatch, tmp_path):
     """``preview --as`` was a usage error while ``up --as`` was required; now a bad role is refused alike."""
     monkeypatch.setenv("GOVCLOUD_HOME", str(tmp_path))
-    result = CliRunner().invoke(cli, [operation, "social-security", "--env", "test", "--as", "ops",
-                                      "--role", "janitor"])
+    result = CliRunner().invoke(
+        cli, [operation, "social-security", "--env", "test", "--as", "ops", "--role", "janitor"]
+    )
     assert result.exit_code == 2 and "role 'janitor' unknown" in result.output, result.output

@@ -21,7 +21,9 @@ def digest(text: str) -> str:
 
 
 def test_digest_ignores_comments_whitespace_and_key_order():
-    reordered = SOURCE.replace("apiVersion: govcloud/v1\nkind: Application\n", "kind: Application\napiVersion: govcloud/v1\n")
+    reordered = SOURCE.replace(
+        "apiVersion: govcloud/v1\nkind: Application\n", "kind: Application\napiVersion: govcloud/v1\n"
+    )
     commented = "# a comment\n\n" + SOURCE.replace("  mlpsLevel: 2", "  mlpsLevel:    2   # level")
     flow = SOURCE.replace("    securityGroups: [web]", "    securityGroups:\n          - web")
     assert reordered != SOURCE and flow != SOURCE
@@ -30,8 +32,13 @@ def test_digest_ignores_comments_whitespace_and_key_order():
 
 @pytest.mark.parametrize(
     "old, new",
-    [("count: 2", "count: 3"), ("sizeGb: 40", "sizeGb: 41"), ("- name: citizen", "- name: citizens"),
-     ("retentionDays: 30", "retentionDays: 31"), ("ports: 443", "ports: 8443")],
+    [
+        ("count: 2", "count: 3"),
+        ("sizeGb: 40", "sizeGb: 41"),
+        ("- name: citizen", "- name: citizens"),
+        ("retentionDays: 30", "retentionDays: 31"),
+        ("ports: 443", "ports: 8443"),
+    ],
 )
 def test_digest_changes_with_any_value(old, new):
     assert old in SOURCE
@@ -95,8 +102,6 @@ def test_override_file_makes_a_year_official(tmp_path):
     assert not cal.is_provisional(2027)
     assert cal.add_working_days(D(2026, 12, 31), 1).date == D(2027, 1, 5)
     assert cal.add_working_days(D(2027, 1, 8), 1) == type(cal.add_working_days(D(2027, 1, 8), 1))(D(2027, 1, 9), False)
-
-
 
 
 def test_working_days_between_counts_like_add_working_days():

@@ -28,6 +28,7 @@ SECRET = "root_password: hunter2-s3cret\n"
 @contextlib.contextmanager
 def no_hang(seconds: int = 10):
     """Fail, instead of hanging the suite, when the code under test blocks (a FIFO's open)."""
+
     def expired(*_):
         raise AssertionError(f"blocked for more than {seconds} s")
 
@@ -41,8 +42,15 @@ def no_hang(seconds: int = 10):
 
 
 def govcloud(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -179,7 +187,9 @@ def test_cli_doors_refuse_fifos_devices_directories_and_missing_files(tree):
         assert named in done.stdout + done.stderr, args
     calendar = govcloud("deadlines", env={**home, "GOVCLOUD_CALENDAR_FILE": str(calendar_fifo)})
     assert calendar.returncode == 2 and "FIFO" in calendar.stderr and "Traceback" not in calendar.stderr
-    config = govcloud("app", "accept", "permit", "--as", "zhang", "--role", "egov-office", env={**home, "GOVCLOUD_CONFIG": str(fifo)})
+    config = govcloud(
+        "app", "accept", "permit", "--as", "zhang", "--role", "egov-office", env={**home, "GOVCLOUD_CONFIG": str(fifo)}
+    )
     assert config.returncode == 2 and "FIFO" in config.stderr and "Traceback" not in config.stderr
 
 
@@ -189,13 +199,16 @@ def test_validate_never_echoes_a_foreign_file_through_a_link(tree):
     assert done.returncode == 2 and "symlink-outside" in done.stderr
     assert "hunter2" not in done.stdout + done.stderr and "root_password" not in done.stdout + done.stderr
     (tree / "m" / "x.yaml").unlink()
-    assert [f["valid"] for f in json.loads(govcloud("validate", str(tree / "m"), "-o", "json").stdout)["files"]] == [True]
+    assert [f["valid"] for f in json.loads(govcloud("validate", str(tree / "m"), "-o", "json").stdout)["files"]] == [
+        True
+    ]
 
 
 def test_a_foreign_file_shows_field_names_only_never_its_lines(tmp_path, run_cli):
     foreign = tmp_path / "x\x1b[2J.yaml"
-    foreign.write_text("apiVersion: govcloud/v1\nkind: Application\nadmin password=s3cret line: x\n"
-                       "root_password: y\n\"\\e[31mred\": 1\n")
+    foreign.write_text(
+        'apiVersion: govcloud/v1\nkind: Application\nadmin password=s3cret line: x\nroot_password: y\n"\\e[31mred": 1\n'
+    )
     result = run_cli("validate", str(foreign))
     assert result.exit_code == 1
     assert "s3cret" not in result.stdout and "\x1b" not in result.stdout

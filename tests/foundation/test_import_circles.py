@@ -51,8 +51,7 @@ def import_graph(root: Path, packages: Iterable[str] = PACKAGES) -> dict[str, di
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(anchor + ([node.module] if node.module else []))
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
-                           for alias in node.names]
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
             for target in filter(None, map(owner, targets)):
                 if target != name:
                     graph[name].setdefault(target, node.lineno)
@@ -61,6 +60,7 @@ def import_graph(root: Path, packages: Iterable[str] = PACKAGES) -> dict[str, di
 
 def circles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
     """The strongly connected groups of more than one module (each group holds a circle)."""
+
     def reach(start: str) -> set[str]:
         seen, todo = set(), [start]
         while todo:
@@ -85,9 +85,13 @@ def circles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
 def test_no_import_circle_among_the_project_modules() -> None:
     graph = import_graph(ROOT)
     files = {name: path.relative_to(ROOT) for name, (path, _) in modules(ROOT, PACKAGES).items()}
-    found = [" <-> ".join(group) + "".join(f"\n  {a} -> {b} ({files[a]}:{line})" for a in group
-                                           for b, line in sorted(graph[a].items()) if b in group)
-             for group in circles(graph)]
+    found = [
+        " <-> ".join(group)
+        + "".join(
+            f"\n  {a} -> {b} ({files[a]}:{line})" for a in group for b, line in sorted(graph[a].items()) if b in group
+        )
+        for group in circles(graph)
+    ]
     assert not found, "import circles (move what both sides need down a layer):\n" + "\n".join(found)
 
 
@@ -96,9 +100,9 @@ def test_the_graph_holds_imports_of_every_kind() -> None:
     TYPE_CHECKING imports (each edge below exists in the tree today)."""
     graph = import_graph(ROOT)
     assert len(graph) > 100
-    assert "orchestrator.core.manifest" in graph["stacks.program"]            # module level
+    assert "orchestrator.core.manifest" in graph["stacks.program"]  # module level
     assert "orchestrator.core.validation" in graph["orchestrator.services.lifecycle"]  # in a function
-    assert "orchestrator.core.changes" in graph["orchestrator.services.lifecycle"]     # TYPE_CHECKING
+    assert "orchestrator.core.changes" in graph["orchestrator.services.lifecycle"]  # TYPE_CHECKING
 
 
 def test_a_circle_through_a_function_or_a_type_import_is_found(tmp_path: Path) -> None:
@@ -107,8 +111,7 @@ def test_a_circle_through_a_function_or_a_type_import_is_found(tmp_path: Path) -
     (pkg / "__init__.py").write_text("from pkg import a\n")  # a package importing its module: no circle
     (pkg / "a.py").write_text("def f():\n    from pkg.sub import b\n")
     (pkg / "sub" / "__init__.py").write_text("")
-    (pkg / "sub" / "b.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import c\n")
+    (pkg / "sub" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import c\n")
     (pkg / "c.py").write_text("from .a import f\n")
     (pkg / "d.py").write_text("import pkg\n")  # back to the package that does not import it
     graph = import_graph(tmp_path, ["pkg"])

@@ -14,8 +14,13 @@ def test_no_module_of_the_product_imports_the_toolchain() -> None:
     found = []
     for name, (path, _) in modules(ROOT, PACKAGES).items():
         for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             found += [f"{name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] == "toolchain"]
     assert not found
 

@@ -78,9 +78,18 @@ def test_semantic_problems_stand_alone_once_schema_errors_are_fixed():
 
 
 def test_override_problem_points_at_the_override_line():
-    text = FIVE_MISTAKES.replace("mlpsLevel: 4", "mlpsLevel: 2").replace("sharing: none", "sharing: unconditional").replace("443-80", "443").replace(
-        "10.0.0.300/8", "10.0.0.0/8").replace("count: 0", "count: 1").replace("[web, missing]", "[web]")
-    text = text.replace("    test: {}\n", "    test:\n      resources:\n        servers:\n          - name: web\n            count: -1\n")
+    text = (
+        FIVE_MISTAKES.replace("mlpsLevel: 4", "mlpsLevel: 2")
+        .replace("sharing: none", "sharing: unconditional")
+        .replace("443-80", "443")
+        .replace("10.0.0.300/8", "10.0.0.0/8")
+        .replace("count: 0", "count: 1")
+        .replace("[web, missing]", "[web]")
+    )
+    text = text.replace(
+        "    test: {}\n",
+        "    test:\n      resources:\n        servers:\n          - name: web\n            count: -1\n",
+    )
     report = validate_bytes(text.encode(), "override.yaml")
     assert [(p.line, p.field, p.rule) for p in report.problems] == [
         (32, "spec.environments.test.resources.servers[0].count", "schema.greater_than_equal")
@@ -116,8 +125,20 @@ def test_overrides_patch_named_items_and_keep_the_rest():
         (b"metadata: 5\n", "schema.missing"),
         (b"a: " + b"x" * (2 * 1024 * 1024), "file-size"),
     ],
-    ids=["empty", "comment-only", "list", "scalar", "tabs", "duplicate-keys", "binary", "not-utf8",
-         "unclosed", "unknown-alias", "wrong-type", "too-big"],
+    ids=[
+        "empty",
+        "comment-only",
+        "list",
+        "scalar",
+        "tabs",
+        "duplicate-keys",
+        "binary",
+        "not-utf8",
+        "unclosed",
+        "unknown-alias",
+        "wrong-type",
+        "too-big",
+    ],
 )
 def test_malformed_input_is_a_problem_not_a_crash(content, rule):
     report = validate_bytes(content, "bad.yaml")
@@ -146,7 +167,14 @@ def test_validate_cli_reports_every_problem_and_exits_1(run_cli, tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"[1, 2]", b"a:\n\tb: 1\n", b"a: 1\na: 2\n", b"\x00\x01\x02\x03" * 1000, b"\x89PNG\r\n\x1a\n" + bytes(range(256))],
+    [
+        b"",
+        b"[1, 2]",
+        b"a:\n\tb: 1\n",
+        b"a: 1\na: 2\n",
+        b"\x00\x01\x02\x03" * 1000,
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+    ],
     ids=["empty", "list", "tabs", "duplicate", "nul-junk", "png-junk"],
 )
 def test_validate_cli_never_prints_a_traceback(run_cli, tmp_path, content):
@@ -179,20 +207,34 @@ def test_missing_path_is_a_usage_error(run_cli, tmp_path):
 
 @pytest.mark.parametrize(
     ("path", "refused"),
-    [("/etc/govcloud/oidc.env", True), ("/etc//govcloud/labels", True), ("/etc/govcloud", True),
-     ("/etc/app/../govcloud/x", True), ("/etc/govcloud-app/config", False), ("/etc/nginx/site.conf", False)],
+    [
+        ("/etc/govcloud/oidc.env", True),
+        ("/etc//govcloud/labels", True),
+        ("/etc/govcloud", True),
+        ("/etc/app/../govcloud/x", True),
+        ("/etc/govcloud-app/config", False),
+        ("/etc/nginx/site.conf", False),
+    ],
 )
 def test_user_data_stays_out_of_govclouds_own_directory(path: str, refused: bool) -> None:
-    raw = (INVALID / "user-data-reserved-path.yaml").read_bytes().replace(
-        b"path: /etc/govcloud/oidc.env", b"path: " + path.encode()
+    raw = (
+        (INVALID / "user-data-reserved-path.yaml")
+        .read_bytes()
+        .replace(b"path: /etc/govcloud/oidc.env", b"path: " + path.encode())
     )
     report = validate_bytes(raw, "x.yaml")
     assert ("user-data-reserved-path" in {p.rule for p in report.problems}) is refused
 
 
 def test_a_rule_repeated_in_its_group_is_refused_but_the_same_rule_elsewhere_is_not():
-    base = FIVE_MISTAKES.replace("mlpsLevel: 4", "mlpsLevel: 2").replace("sharing: none", "sharing: unconditional").replace(
-        "443-80", "443").replace("10.0.0.300/8", "10.0.0.0/8").replace("count: 0", "count: 1").replace("[web, missing]", "[web]")
+    base = (
+        FIVE_MISTAKES.replace("mlpsLevel: 4", "mlpsLevel: 2")
+        .replace("sharing: none", "sharing: unconditional")
+        .replace("443-80", "443")
+        .replace("10.0.0.300/8", "10.0.0.0/8")
+        .replace("count: 0", "count: 1")
+        .replace("[web, missing]", "[web]")
+    )
     rules = "          - {protocol: tcp, ports: 22, remoteCidr: 10.0.0.0/8}\n"
     fine = [
         "          - {direction: egress, protocol: tcp, ports: 443, remoteCidr: 0.0.0.0/0}\n",
@@ -202,8 +244,13 @@ def test_a_rule_repeated_in_its_group_is_refused_but_the_same_rule_elsewhere_is_
         "          - {protocol: tcp, ports: 443, remoteGroup: web}\n",
     ]
     assert validate_bytes(base.replace(rules, rules + "".join(fine)).encode(), "fine.yaml").valid
-    twice = base.replace(rules, rules + "          - {protocol: tcp, ports: 443, remoteCidr: 0.0.0.0/0, description: again}\n")
+    twice = base.replace(
+        rules, rules + "          - {protocol: tcp, ports: 443, remoteCidr: 0.0.0.0/0, description: again}\n"
+    )
     [problem] = validate_bytes(twice.encode(), "twice.yaml").problems
     assert (problem.line, problem.field, problem.rule) == (
-        21, "spec.resources.securityGroups[0].rules[2]", "security-group-rule-duplicate")
+        21,
+        "spec.resources.securityGroups[0].rules[2]",
+        "security-group-rule-duplicate",
+    )
     assert "rules[0] of group 'web'" in problem.message

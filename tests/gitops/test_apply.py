@@ -64,8 +64,18 @@ class FakeEngine:
     peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, operation: str, app_ref: str, env: str, *, actor: Actor, at: dt.datetime,
-                 reason: str | None = None, payload: dict | None = None, **kwargs):
+    def __call__(
+        self,
+        operation: str,
+        app_ref: str,
+        env: str,
+        *,
+        actor: Actor,
+        at: dt.datetime,
+        reason: str | None = None,
+        payload: dict | None = None,
+        **kwargs,
+    ):
         from orchestrator.adapters.engine import OperationResult
 
         manifest = load_manifest(app_ref)
@@ -82,8 +92,15 @@ class FakeEngine:
             if stack in self.refuse:  # the admission before the engine starts
                 raise RuleError(f"{stack} may not be provisioned: vcpu over the unit's limit", rule="quota")
             # at the time apply decided the stack: run_operation admits and records at the ``at`` it is given
-            Lifecycle(self.ledger).record_deployment(manifest.id, env, actor, at, manifest.digest, reason=reason,
-                                                     payload={"program": "sha256:fake", **(payload or {})})
+            Lifecycle(self.ledger).record_deployment(
+                manifest.id,
+                env,
+                actor,
+                at,
+                manifest.digest,
+                reason=reason,
+                payload={"program": "sha256:fake", **(payload or {})},
+            )
         return OperationResult(stack, operation, False, {"update": 1, "same": 20})
 
 
@@ -112,8 +129,11 @@ def test_a_change_is_applied_test_then_trial_then_production_and_recorded(repo, 
     engine = FakeEngine(ledger)
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, parallel=3, at=at(52))
 
-    assert [c[1] for c in engine.calls] == ["rsj.social-security.test", "rsj.social-security.trial",
-                                             "rsj.social-security.production"]
+    assert [c[1] for c in engine.calls] == [
+        "rsj.social-security.test",
+        "rsj.social-security.trial",
+        "rsj.social-security.production",
+    ]
     assert {s for s, _ in results(report).values()} == {"applied"} and report.exit_code == 0
     state = lifecycle.state(app)
     digest = load_manifest(repo.path / "manifests/social-security.yaml").digest
@@ -125,8 +145,9 @@ def test_parallelism_is_bounded_and_unapproved_stacks_are_skipped(repo, ledger):
     lifecycle = Lifecycle(ledger)
     base = repo.git("rev-parse", "HEAD")
     for n in range(5):
-        repo.write(f"manifests/permit-{n}.yaml", example("permit-prototype").replace(
-            "id: permit-prototype", f"id: permit-{n}"))
+        repo.write(
+            f"manifests/permit-{n}.yaml", example("permit-prototype").replace("id: permit-prototype", f"id: permit-{n}")
+        )
     repo.commit("five prototypes")
     for n in range(4):  # permit-4 is never submitted
         approve_test(lifecycle, repo.path / f"manifests/permit-{n}.yaml", "zjj")
@@ -159,7 +180,10 @@ def test_one_failure_stops_only_the_later_environments_of_its_application(repo, 
 
     found = results(report)
     assert found["rsj.social-security.test"][0] == "applied"
-    assert found["rsj.social-security.trial"] == ("failed", "pulumi up of stack rsj.social-security.trial failed: quota exceeded")
+    assert found["rsj.social-security.trial"] == (
+        "failed",
+        "pulumi up of stack rsj.social-security.trial failed: quota exceeded",
+    )
     assert found["rsj.social-security.production"][0] == "blocked"
     assert found["zjj.permit-0.test"][0] == "applied"
     assert ("up", "rsj.social-security.production", "social-security.yaml") not in engine.calls
@@ -178,7 +202,9 @@ def test_a_stack_refused_by_up_s_own_admission_is_skipped_not_failed(repo, ledge
     engine = FakeEngine(ledger, refuse={"zjj.permit-0.test"})
     report = gitops_apply.apply(repo.path, base, actor=OPS, ledger=ledger, run=engine, at=at(10))
     assert results(report)["zjj.permit-0.test"] == (
-        "skipped", "not applied: zjj.permit-0.test may not be provisioned: vcpu over the unit's limit")
+        "skipped",
+        "not applied: zjj.permit-0.test may not be provisioned: vcpu over the unit's limit",
+    )
     assert report.exit_code == 1 and "test" not in lifecycle.state("permit-0").provisioned
     assert ledger.lease("stack:zjj.permit-0.test") is None
 
@@ -202,8 +228,11 @@ def test_a_deleted_manifest_is_a_termination_proposal_in_the_pipeline_s_name_nev
     proposal = events[-1]
     assert proposal.type == "termination-proposed"  # not the unit's request: nobody of the unit verified
     assert (proposal.actor, proposal.actor_role, proposal.actor_unit) == ("ci", "provider", None)
-    assert proposal.payload == {"commit": deleting, "path": "manifests/citizen-portal.yaml",
-                                "author": "Zhao Gang <zhaogang@rsj.example.gov.cn>"}
+    assert proposal.payload == {
+        "commit": deleting,
+        "path": "manifests/citizen-portal.yaml",
+        "author": "Zhao Gang <zhaogang@rsj.example.gov.cn>",
+    }
     assert deleting[:12] in proposal.reason
     state = lifecycle.state(app)
     assert state.state == "testing" and state.termination_proposed["commit"] == deleting
@@ -229,11 +258,14 @@ def test_a_deleted_manifest_is_a_termination_proposal_in_the_pipeline_s_name_nev
     assert results(done)["citizen-portal"] == ("termination-requested", "already termination-requested")
 
 
-@pytest.mark.parametrize(("actor", "recorded"), [
-    (Actor("zhaogang", UNIT, "zwb", source="oidc"), "termination-requested"),  # a verified token of the unit
-    (Actor("zhaogang", UNIT, "zwb", source="local"), "termination-proposed"),  # --as: a claim, like git's author
-    (Actor("ci", PROVIDER, source="oidc"), "termination-proposed"),  # verified, but not the unit
-])
+@pytest.mark.parametrize(
+    ("actor", "recorded"),
+    [
+        (Actor("zhaogang", UNIT, "zwb", source="oidc"), "termination-requested"),  # a verified token of the unit
+        (Actor("zhaogang", UNIT, "zwb", source="local"), "termination-proposed"),  # --as: a claim, like git's author
+        (Actor("ci", PROVIDER, source="oidc"), "termination-proposed"),  # verified, but not the unit
+    ],
+)
 def test_only_a_verified_actor_of_the_unit_turns_a_deletion_into_its_request(repo, ledger, actor, recorded):
     lifecycle = Lifecycle(ledger)
     app = approve_test(lifecycle, repo.path / "manifests/citizen-portal.yaml", "zwb")
@@ -303,7 +335,9 @@ def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, ru
     monkeypatch.setenv("GOVCLOUD_DATABASE_URL", url)
     base = repo.git("rev-parse", "HEAD")
     for n in range(2):
-        repo.write(f"manifests/permit-{n}.yaml", example("permit-prototype").replace("id: permit-prototype", f"id: permit-{n}"))
+        repo.write(
+            f"manifests/permit-{n}.yaml", example("permit-prototype").replace("id: permit-prototype", f"id: permit-{n}")
+        )
     repo.commit("two prototypes")
     ledger = Ledger.open(url)
     approve_test(Lifecycle(ledger), repo.path / "manifests/permit-0.yaml", "zjj", start=-30)
@@ -316,7 +350,10 @@ def test_cli_apply_runs_the_provision_service_and_says_by_its_exit_code(repo, ru
     assert lines[0].startswith("applied") and "zjj.permit-0.test" in lines[0] and "[update 1]" in lines[0]
     assert lines[1].startswith("skipped") and "zjj.permit-1.test" in lines[1]
     assert lines[-1] == "1 applied, 1 skipped"
-    assert sorted(result.stderr.splitlines()) == ["gitops: zjj.permit-0.test: applied", "gitops: zjj.permit-1.test: skipped"]
+    assert sorted(result.stderr.splitlines()) == [
+        "gitops: zjj.permit-0.test: applied",
+        "gitops: zjj.permit-1.test: skipped",
+    ]
     assert [c[1] for c in engine.calls] == ["zjj.permit-0.test"]
     assert Lifecycle(ledger).state("permit-0").provisioned == {"test": Lifecycle(ledger).state("permit-0").digest}
     ledger.close()
@@ -345,9 +382,10 @@ def test_a_program_change_reapplies_every_live_environment_at_its_approved_diges
         status, message = found[f"rsj.social-security.{env}"]
         assert (status, message) == ("applied", f"up; recorded reapplied ({before.digest[:19]})"), env
     assert found["zwb.citizen-portal.test"][0] == "skipped"  # never submitted: not in the ledger
-    events = lifecycle.history(app)[before.sequence:]
+    events = lifecycle.history(app)[before.sequence :]
     assert [(e.type, e.environment, e.digest) for e in events] == [
-        ("reapplied", env, before.digest) for env in ("test", "trial", "production")]
+        ("reapplied", env, before.digest) for env in ("test", "trial", "production")
+    ]
     shared = "stacks/components/compute.py, templates/cloud-init/user-data.yaml.j2"
     assert events[0].reason == f"program changed: {shared} (commit {head[:12]})"
     assert events[0].payload["shared"] == shared.split(", ") and events[0].payload["commit"] == head

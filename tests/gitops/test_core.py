@@ -21,10 +21,18 @@ class R:
 
 
 def test_diff_matches_by_type_and_name_and_lists_leaf_properties():
-    before = [R("vm", "a", {"flavor": "g.1c2g", "metadata": {"env": "test", "old": 1}, "tags": ["x"]}),
-              R("vm", "gone"), R("net", "n", {"cidr": "10.0.0.0/24"}), R("vol", "same-name")]
-    after = [R("vm", "a", {"flavor": "g.2c4g", "metadata": {"env": "test", "new": 2}, "tags": ["x", "y"]}),
-             R("net", "n", {"cidr": "10.0.0.0/24"}), R("vm", "new"), R("disk", "same-name")]
+    before = [
+        R("vm", "a", {"flavor": "g.1c2g", "metadata": {"env": "test", "old": 1}, "tags": ["x"]}),
+        R("vm", "gone"),
+        R("net", "n", {"cidr": "10.0.0.0/24"}),
+        R("vol", "same-name"),
+    ]
+    after = [
+        R("vm", "a", {"flavor": "g.2c4g", "metadata": {"env": "test", "new": 2}, "tags": ["x", "y"]}),
+        R("net", "n", {"cidr": "10.0.0.0/24"}),
+        R("vm", "new"),
+        R("disk", "same-name"),
+    ]
     diff = diff_resources(before, after)
     assert [(r.type, r.name) for r in diff.added] == [("vm", "new"), ("disk", "same-name")]
     assert [(r.type, r.name) for r in diff.removed] == [("vm", "gone"), ("vol", "same-name")]
@@ -40,10 +48,14 @@ def test_diff_matches_by_type_and_name_and_lists_leaf_properties():
 
 
 def test_substantive_leaves_out_what_only_the_new_digest_changed():
-    changed = ChangedResource("vm", "a", (
-        PropertyChange("tags", ["govcloud:digest=sha256:old"], ["govcloud:digest=sha256:new"]),
-        PropertyChange("userData", "digest=sha256:old\nx", "digest=sha256:new\ny"),
-    ))
+    changed = ChangedResource(
+        "vm",
+        "a",
+        (
+            PropertyChange("tags", ["govcloud:digest=sha256:old"], ["govcloud:digest=sha256:new"]),
+            PropertyChange("userData", "digest=sha256:old\nx", "digest=sha256:new\ny"),
+        ),
+    )
     assert [p.path for p in substantive(changed, "sha256:old", "sha256:new")] == ["userData"]
     assert len(substantive(changed, "", "sha256:new")) == 2  # an added stack has no old digest
 
@@ -58,11 +70,20 @@ def test_manifest_paths_are_yaml_files_under_a_manifest_directory():
 
 
 def test_shared_files_and_what_they_affect():
-    hits = shared_hits(["docs/gitops.md", "quotas/policy.yaml", "stacks/components/compute.py",
-                        "templates/cloud-init/base.yaml.j2", "templates/gitops/merge-request.md.j2"])
+    hits = shared_hits(
+        [
+            "docs/gitops.md",
+            "quotas/policy.yaml",
+            "stacks/components/compute.py",
+            "templates/cloud-init/base.yaml.j2",
+            "templates/gitops/merge-request.md.j2",
+        ]
+    )
     assert [(p, s.affects) for p, s in hits] == [
-        ("quotas/policy.yaml", "policy"), ("stacks/components/compute.py", "program"),
-        ("templates/cloud-init/base.yaml.j2", "program")]
+        ("quotas/policy.yaml", "policy"),
+        ("stacks/components/compute.py", "program"),
+        ("templates/cloud-init/base.yaml.j2", "program"),
+    ]
 
 
 def test_every_shared_pattern_is_documented():
@@ -80,9 +101,14 @@ def test_apply_chains_run_test_then_trial_then_production_per_application():
 def test_the_program_fingerprint_covers_the_program_files_and_nothing_else(tmp_path):
     from orchestrator.adapters.programfiles import program_fingerprint
 
-    files = {"stacks/program.py": "DEPLOY = 1\n", "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n",
-             "Pulumi.yaml": "name: govcloud\n", "stacks/__pycache__/program.cpython-311.pyc": "bytecode",
-             "quotas/policy.yaml": "limits: {}\n", "docs/readme.md": "words\n"}
+    files = {
+        "stacks/program.py": "DEPLOY = 1\n",
+        "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n",
+        "Pulumi.yaml": "name: govcloud\n",
+        "stacks/__pycache__/program.cpython-311.pyc": "bytecode",
+        "quotas/policy.yaml": "limits: {}\n",
+        "docs/readme.md": "words\n",
+    }
     for path, text in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(text)

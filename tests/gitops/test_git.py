@@ -29,9 +29,12 @@ def test_changes_contents_and_files_at_a_commit(tmp_path):
         FileChange("R", "manifests/单位/a b.yaml", "manifests/a b.yaml"),
     ]
     assert git.read_files(r.path, base, ["manifests/edit.yaml", "manifests/new.yaml"]) == {
-        "manifests/edit.yaml": b"y: 1\n", "manifests/new.yaml": None}
+        "manifests/edit.yaml": b"y: 1\n",
+        "manifests/new.yaml": None,
+    }
     assert git.list_files(r.path, head, ["manifests"]) == sorted(
-        ["manifests/edit.yaml", "manifests/new.yaml", "manifests/单位/a b.yaml"])
+        ["manifests/edit.yaml", "manifests/new.yaml", "manifests/单位/a b.yaml"]
+    )
     assert git.merge_base(r.path, base, head) == base == git.resolve(r.path, "HEAD~1")
     assert git.deleting_commit(r.path, base, head, "manifests/gone.yaml") == head
     assert git.author(r.path, head) == "Zhao Gang <zhaogang@rsj.example.gov.cn>"
@@ -116,8 +119,12 @@ def test_contents_are_read_by_object_id_so_no_name_shifts_another_answer(tmp_pat
     head = r.commit("files")
     wanted = ["manifests/b.yaml", "manifests/missing.yaml", "manifests/sub", "manifests/x:y.yaml", "manifests/a.yaml"]
     assert git.read_files(r.path, head, wanted) == {
-        "manifests/b.yaml": b"b: 1\n", "manifests/missing.yaml": None, "manifests/sub": None,
-        "manifests/x:y.yaml": b"colon: 1\n", "manifests/a.yaml": b"a: 1\n"}
+        "manifests/b.yaml": b"b: 1\n",
+        "manifests/missing.yaml": None,
+        "manifests/sub": None,
+        "manifests/x:y.yaml": b"colon: 1\n",
+        "manifests/a.yaml": b"a: 1\n",
+    }
     assert git.read_files(r.path, head, ["manifests/*.yaml"]) == {"manifests/*.yaml": None}  # literal, not a glob
 
 

@@ -21,9 +21,11 @@ def _tree(root: Path, files: dict[str, str]) -> None:
 
 
 def test_imports_at_any_depth_relative_and_inside_functions_count(tmp_path: Path) -> None:
-    _tree(tmp_path, {
-        "stacks/__init__.py": "",
-        "stacks/program.py": """
+    _tree(
+        tmp_path,
+        {
+            "stacks/__init__.py": "",
+            "stacks/program.py": """
             from typing import TYPE_CHECKING
             from orchestrator.core import naming
             from .components import app
@@ -32,21 +34,33 @@ def test_imports_at_any_depth_relative_and_inside_functions_count(tmp_path: Path
             def main():
                 from orchestrator.adapters.cloud.credentials import check_scoped
         """,
-        "stacks/components/__init__.py": "",
-        "stacks/components/app.py": "import orchestrator.core.sizing\n",
-        "orchestrator/__init__.py": "", "orchestrator/core/__init__.py": "",
-        "orchestrator/core/naming.py": "from . import words\n",
-        "orchestrator/core/words.py": "", "orchestrator/core/sizing.py": "",
-        "orchestrator/core/unused.py": "",
-        "orchestrator/adapters/__init__.py": "", "orchestrator/adapters/cloud/__init__.py": "",
-        "orchestrator/adapters/cloud/credentials.py": "import json\n",
-        "orchestrator/services/__init__.py": "", "orchestrator/services/only_for_types.py": "",
-    })
+            "stacks/components/__init__.py": "",
+            "stacks/components/app.py": "import orchestrator.core.sizing\n",
+            "orchestrator/__init__.py": "",
+            "orchestrator/core/__init__.py": "",
+            "orchestrator/core/naming.py": "from . import words\n",
+            "orchestrator/core/words.py": "",
+            "orchestrator/core/sizing.py": "",
+            "orchestrator/core/unused.py": "",
+            "orchestrator/adapters/__init__.py": "",
+            "orchestrator/adapters/cloud/__init__.py": "",
+            "orchestrator/adapters/cloud/credentials.py": "import json\n",
+            "orchestrator/services/__init__.py": "",
+            "orchestrator/services/only_for_types.py": "",
+        },
+    )
     assert program_modules(tmp_path) == {
-        "stacks/__init__.py", "stacks/program.py", "stacks/components/__init__.py",
-        "stacks/components/app.py", "orchestrator/__init__.py", "orchestrator/core/__init__.py",
-        "orchestrator/core/naming.py", "orchestrator/core/words.py", "orchestrator/core/sizing.py",
-        "orchestrator/adapters/__init__.py", "orchestrator/adapters/cloud/__init__.py",
+        "stacks/__init__.py",
+        "stacks/program.py",
+        "stacks/components/__init__.py",
+        "stacks/components/app.py",
+        "orchestrator/__init__.py",
+        "orchestrator/core/__init__.py",
+        "orchestrator/core/naming.py",
+        "orchestrator/core/words.py",
+        "orchestrator/core/sizing.py",
+        "orchestrator/adapters/__init__.py",
+        "orchestrator/adapters/cloud/__init__.py",
         "orchestrator/adapters/cloud/credentials.py",
     }
 
@@ -54,8 +68,11 @@ def test_imports_at_any_depth_relative_and_inside_functions_count(tmp_path: Path
 def test_a_change_to_a_module_the_program_imports_touches_every_stack() -> None:
     program = program_modules(ROOT)
     # Modules the hand-written list of the past missed: the grants, the platform, the credentials check.
-    for module in ("orchestrator/core/access.py", "orchestrator/core/platform.py",
-                   "orchestrator/adapters/cloud/credentials.py"):
+    for module in (
+        "orchestrator/core/access.py",
+        "orchestrator/core/platform.py",
+        "orchestrator/adapters/cloud/credentials.py",
+    ):
         assert module in program
         [(_, rule)] = gitops.shared_hits([module], program)
         assert rule.affects == "program" and gitops.is_program(module, program)
@@ -63,17 +80,28 @@ def test_a_change_to_a_module_the_program_imports_touches_every_stack() -> None:
 
 
 def test_the_fingerprint_moves_with_an_imported_module_and_nothing_else(tmp_path: Path) -> None:
-    _tree(tmp_path, {
-        "stacks/program.py": "def main():\n    from orchestrator import access\n",
-        "orchestrator/__init__.py": "", "orchestrator/access.py": "ROLE = 'member'\n",
-        "orchestrator/cli.py": "", "Pulumi.yaml": "name: govcloud\n",
-        "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n", "quotas/policy.yaml": "limits: {}\n",
-        "docs/readme.md": "words\n", "stacks/__pycache__/program.cpython-311.pyc": "bytecode",
-    })
+    _tree(
+        tmp_path,
+        {
+            "stacks/program.py": "def main():\n    from orchestrator import access\n",
+            "orchestrator/__init__.py": "",
+            "orchestrator/access.py": "ROLE = 'member'\n",
+            "orchestrator/cli.py": "",
+            "Pulumi.yaml": "name: govcloud\n",
+            "templates/cloud-init/user-data.yaml.j2": "#cloud-config\n",
+            "quotas/policy.yaml": "limits: {}\n",
+            "docs/readme.md": "words\n",
+            "stacks/__pycache__/program.cpython-311.pyc": "bytecode",
+        },
+    )
     first = program_fingerprint(tmp_path)
     assert first.startswith("sha256:")
-    for path in ("docs/readme.md", "quotas/policy.yaml", "orchestrator/cli.py",
-                 "stacks/__pycache__/program.cpython-311.pyc"):
+    for path in (
+        "docs/readme.md",
+        "quotas/policy.yaml",
+        "orchestrator/cli.py",
+        "stacks/__pycache__/program.cpython-311.pyc",
+    ):
         (tmp_path / path).write_text("changed\n")
         assert program_fingerprint(tmp_path) == first, f"{path} is not the program"
     for path in ("orchestrator/access.py", "Pulumi.yaml", "templates/cloud-init/user-data.yaml.j2"):
@@ -104,16 +132,26 @@ sys.setprofile(None); threading.setprofile(None)
 print(json.dumps(sorted(ran)))
 """
 #: The code that runs the program, not part of it.
-HARNESS = {f"orchestrator/adapters/pulumimock/{m}.py" for m in ("__init__", "runtime", "shortcuts", "patches", "forkpool")}
+HARNESS = {
+    f"orchestrator/adapters/pulumimock/{m}.py" for m in ("__init__", "runtime", "shortcuts", "patches", "forkpool")
+}
 
 
 def test_every_project_file_that_runs_with_the_program_is_counted() -> None:
     manifest = ROOT / "examples" / "manifests" / "social-security.yaml"
-    out = subprocess.run([sys.executable, "-c", _TRACE, str(manifest)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, check=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", _TRACE, str(manifest)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
     ran = {Path(f).resolve() for f in json.loads(out.stdout.splitlines()[-1]) if f.endswith(".py")}
-    project = {p.relative_to(ROOT).as_posix() for p in ran
-               if any(p.is_relative_to(ROOT / package) for package in PACKAGES)}
+    project = {
+        p.relative_to(ROOT).as_posix() for p in ran if any(p.is_relative_to(ROOT / package) for package in PACKAGES)
+    }
     assert "stacks/program.py" in project and "orchestrator/core/naming.py" in project, project
     missing = project - HARNESS - program_modules(ROOT)
     assert not missing, f"the program ran these modules, but they are not counted as the program: {missing}"

@@ -57,8 +57,12 @@ def database_url(request, tmp_path) -> str:
     url = request.getfixturevalue("postgres_url")
     ledger = Ledger.open(url)
     with ledger.engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, drift_runs, "
-                             "backup_records"))
+        conn.execute(
+            sa.text(
+                "TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, drift_runs, "
+                "backup_records"
+            )
+        )
     ledger.close()
     return url
 

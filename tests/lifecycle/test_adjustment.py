@@ -42,14 +42,18 @@ def test_a_revised_manifest_is_reviewed_approved_and_provisioned_during_testing(
 
     d = {x["name"]: x for x in service.status(APP, at("2026-03-03T12:00"))["deadlines"]}
     assert (d["adjustment-review"]["due"], d["adjustment-review"]["status"], d["adjustment-review"]["article"]) == (
-        "2026-03-05", "open", "Art. 12, 21")
+        "2026-03-05",
+        "open",
+        "Art. 12, 21",
+    )
 
     assert service.review(APP, "revision complete", CLERK, at("2026-03-04T15:00")).type == "adjustment-reviewed"
     assert service.state(APP).state == lc.TESTING
     service.approve(APP, "test", CHIEF, at("2026-03-05T09:00"))
     assert service.state(APP).approved["test"] == event.digest
-    recorded = service.record_deployment(APP, "test", OPS, at("2026-03-05T10:00"), event.digest,
-                                         payload={"program": "sha256:p1"})
+    recorded = service.record_deployment(
+        APP, "test", OPS, at("2026-03-05T10:00"), event.digest, payload={"program": "sha256:p1"}
+    )
     assert recorded is not None and recorded.type == "provisioned"
 
     state = service.state(APP)
@@ -58,7 +62,10 @@ def test_a_revised_manifest_is_reviewed_approved_and_provisioned_during_testing(
     d = {x["name"]: x for x in service.status(APP, at("2026-03-05T12:00"))["deadlines"]}
     assert (d["adjustment-review"]["status"], d["adjustment-review"]["done"]) == ("met", "2026-03-04")
     assert (d["adjustment-ready"]["due"], d["adjustment-ready"]["status"], d["adjustment-ready"]["done"]) == (
-        "2026-03-06", "met", "2026-03-05")
+        "2026-03-06",
+        "met",
+        "2026-03-05",
+    )
     assert d["test-ready"]["status"] == "met" and d["test-window"]["status"] == "open"
     # then on as before: the office records the passed test and approves the trial of the revision
     service.test_passed(APP, "report T-26-040", CLERK, at("2026-03-10T09:00"))
@@ -74,12 +81,15 @@ def test_a_refused_revision_carries_reasons_and_the_unit_submits_another(service
     with pytest.raises(RuleError) as own:  # the unit does not review its own revision
         service.review(APP, "fine", SOCIAL, at("2026-03-04T09:00"))
     assert own.value.rule == "role"
-    assert service.reject(APP, "backups shorter than the MLPS level allows", CLERK,
-                          at("2026-03-04T09:00")).type == "adjustment-rejected"
+    assert (
+        service.reject(APP, "backups shorter than the MLPS level allows", CLERK, at("2026-03-04T09:00")).type
+        == "adjustment-rejected"
+    )
     state = service.state(APP)
     assert state.state == lc.ADJUSTMENT_REJECTED and "test" in state.provisioned  # the test environment lives on
-    again = service.change(APP, variant(tmp_path, "again", ("retentionDays: 180", "retentionDays: 365")), SOCIAL,
-                           at("2026-03-04T11:00"))
+    again = service.change(
+        APP, variant(tmp_path, "again", ("retentionDays: 180", "retentionDays: 365")), SOCIAL, at("2026-03-04T11:00")
+    )
     assert again.type == "adjustment-submitted"
     assert service.review(APP, "fine", CLERK, at("2026-03-05T09:00")).type == "adjustment-reviewed"
 
@@ -87,20 +97,30 @@ def test_a_refused_revision_carries_reasons_and_the_unit_submits_another(service
 def test_an_up_at_the_same_digest_and_program_records_nothing(service):
     to_testing(service)
     digest = load_manifest(SOCIAL_SECURITY).digest
-    first = service.record_deployment(APP, "test", OPS, at("2026-03-01T09:00"), digest,
-                                      reason="program changed", payload={"program": "sha256:p1"})
+    first = service.record_deployment(
+        APP, "test", OPS, at("2026-03-01T09:00"), digest, reason="program changed", payload={"program": "sha256:p1"}
+    )
     assert first is not None and first.type == lc.REAPPLIED  # record-provisioned by hand named no program
     sequence = service.state(APP).sequence
-    assert service.record_deployment(APP, "test", OPS, at("2026-03-02T09:00"), digest,
-                                     payload={"program": "sha256:p1"}) is None
+    assert (
+        service.record_deployment(APP, "test", OPS, at("2026-03-02T09:00"), digest, payload={"program": "sha256:p1"})
+        is None
+    )
     assert service.state(APP).sequence == sequence
     assert service.check_provision(APP, "test", digest, at("2026-03-02T09:00"), "sha256:p1") == lc.UNCHANGED
     assert service.check_provision(APP, "test", digest, at("2026-03-02T09:00"), "sha256:p2") == lc.REAPPLIED
     with pytest.raises(RuleError) as expired:  # unchanged or not, the gates still hold
         service.check_provision(APP, "test", digest, at("2026-03-20T09:00"), "sha256:p1")
     assert expired.value.rule == "test-expired"
-    changed = service.record_deployment(APP, "test", OPS, at("2026-03-03T09:00"), digest,
-                                        reason="program changed: stacks/x.py", payload={"program": "sha256:p2"})
+    changed = service.record_deployment(
+        APP,
+        "test",
+        OPS,
+        at("2026-03-03T09:00"),
+        digest,
+        reason="program changed: stacks/x.py",
+        payload={"program": "sha256:p2"},
+    )
     assert changed is not None and changed.type == lc.REAPPLIED
 
 
@@ -116,8 +136,12 @@ def test_app_change_during_testing_submits_an_adjustment(run, tmp_path):
     revised = str(variant(tmp_path, "revised", BACKUP))
     out = run("app", "change", APP, revised, *UNIT, "--at", "2026-03-03T09:00").output
     assert out.startswith(f"{APP} #6 adjustment-submitted by zhaogang (unit)"), out
-    assert "adjustment-reviewed" in run("app", "review", APP, "--opinion", "ok", *OFFICE,
-                                        "--at", "2026-03-04T09:00").output
+    assert (
+        "adjustment-reviewed"
+        in run("app", "review", APP, "--opinion", "ok", *OFFICE, "--at", "2026-03-04T09:00").output
+    )
     run("app", "approve", APP, "--env", "test", *OFFICE, "--at", "2026-03-04T10:00")
-    assert "provisioned [test]" in run("app", "record-provisioned", APP, "--env", "test", *PROVIDER,
-                                       "--at", "2026-03-04T11:00").output
+    assert (
+        "provisioned [test]"
+        in run("app", "record-provisioned", APP, "--env", "test", *PROVIDER, "--at", "2026-03-04T11:00").output
+    )

@@ -55,7 +55,9 @@ def test_exit_codes_and_messages(run, monkeypatch):
     monkeypatch.setenv("GOVCLOUD_ACTOR", "zhang")
     monkeypatch.setenv("GOVCLOUD_ROLE", "egov-office")
     monkeypatch.setenv("GOVCLOUD_UNIT", "egov")
-    accepted = json.loads(run("app", "accept", "social-security", "--at", "2026-02-13T09:00+08:00", "-o", "json").output)
+    accepted = json.loads(
+        run("app", "accept", "social-security", "--at", "2026-02-13T09:00+08:00", "-o", "json").output
+    )
     assert (accepted["actor"], accepted["at"]) == ("zhang", "2026-02-13T09:00:00")
     late = json.loads(run("deadlines", "--overdue", "--at", "2026-03-01", "-o", "json").output)
     assert [(d["name"], d["due"]) for d in late] == [("review", "2026-02-24")]
@@ -67,37 +69,56 @@ def test_changes_command(run, tmp_path):
     payload = json.loads(run("changes", MANIFEST, str(new), "-o", "json").output)
     assert payload["kind"] == "major"
     out = run("changes", MANIFEST, str(new)).output
-    assert ("major  environments.test.resources.databases.benefits.engine: database benefits engine mysql -> postgresql\n"
-            "       why: a database engine change is major (Art. 15)\n") in out
+    assert (
+        "major  environments.test.resources.databases.benefits.engine: database benefits engine mysql -> postgresql\n"
+        "       why: a database engine change is major (Art. 15)\n"
+    ) in out
     assert json.loads(run("changes", MANIFEST, MANIFEST, "-o", "json").output) == {"kind": "none", "changes": []}
     renamed = variant(tmp_path, "renamed", ("      - name: archive\n", "      - name: records\n"))
     out = run("changes", MANIFEST, str(renamed)).output
     for env in ("test", "trial", "production"):
-        assert (f"major  environments.{env}.resources.social-security-archive: destroys data: volume "
-                "social-security-archive (delete: no longer in the manifest") in out
+        assert (
+            f"major  environments.{env}.resources.social-security-archive: destroys data: volume "
+            "social-security-archive (delete: no longer in the manifest"
+        ) in out
     assert out.endswith("change: major\n")
 
 
-@pytest.mark.parametrize(("edit", "named"), [
-    (("image: debian-12", "image: debian-13"),
-     "environments.trial.resources.social-security-app-2: destroys data: server root disk social-security-app-2 "
-     "(rebuild: imageName debian-12 -> debian-13"),
-    (('version: "8.0"', 'version: "8.4"'),
-     "environments.production.resources.social-security-benefits: destroys data: database instance "
-     "social-security-benefits (replace: datastore.version 8.0 -> 8.4"),
-    (("    containers:\n      - name: scans\n", "    containers:\n      - name: images\n"),
-     "environments.trial.resources.social-security-scans: destroys data: "
-     "container social-security-scans (delete:"),
-    (("          - name: app\n            count: 2", "          - name: app\n            count: 1"),
-     "environments.trial.resources.social-security-app-2-logs: destroys data: "
-     "volume social-security-app-2-logs (delete:"),
-], ids=["server-root-disk", "database-instance", "container", "lower-count"])
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (
+            ("image: debian-12", "image: debian-13"),
+            "environments.trial.resources.social-security-app-2: destroys data: server root disk social-security-app-2 "
+            "(rebuild: imageName debian-12 -> debian-13",
+        ),
+        (
+            ('version: "8.0"', 'version: "8.4"'),
+            "environments.production.resources.social-security-benefits: destroys data: database instance "
+            "social-security-benefits (replace: datastore.version 8.0 -> 8.4",
+        ),
+        (
+            ("    containers:\n      - name: scans\n", "    containers:\n      - name: images\n"),
+            "environments.trial.resources.social-security-scans: destroys data: "
+            "container social-security-scans (delete:",
+        ),
+        (
+            ("          - name: app\n            count: 2", "          - name: app\n            count: 1"),
+            "environments.trial.resources.social-security-app-2-logs: destroys data: "
+            "volume social-security-app-2-logs (delete:",
+        ),
+    ],
+    ids=["server-root-disk", "database-instance", "container", "lower-count"],
+)
 def test_changes_names_each_kind_of_data_loss(run, tmp_path, edit, named):
     new = variant(tmp_path, "new", edit)
     out = run("changes", MANIFEST, str(new)).output
     assert f"major  {named}" in out, out
-    steps = [c for c in json.loads(run("changes", MANIFEST, str(new), "-o", "json").output)["changes"]
-             if c["reason"].startswith("destroys data")]
+    steps = [
+        c
+        for c in json.loads(run("changes", MANIFEST, str(new), "-o", "json").output)["changes"]
+        if c["reason"].startswith("destroys data")
+    ]
     assert steps and all(c["kind"] == "major" for c in steps)
 
 
@@ -164,12 +185,20 @@ def test_status_and_history_show_a_reapplication(run, database_url):
     ]:
         run(*step)
     ledger = Ledger.open(database_url)
-    Lifecycle(ledger).record_deployment("social-security", "test", OPS, at("2026-03-02T09:00"),
-                                        load_manifest(MANIFEST).digest, reason="program changed: stacks/program.py",
-                                        payload={"program": "sha256:" + "ab" * 32})
+    Lifecycle(ledger).record_deployment(
+        "social-security",
+        "test",
+        OPS,
+        at("2026-03-02T09:00"),
+        load_manifest(MANIFEST).digest,
+        reason="program changed: stacks/program.py",
+        payload={"program": "sha256:" + "ab" * 32},
+    )
     ledger.close()
     status = run("app", "status", "social-security", "--at", "2026-03-03").output
     assert "; last reapplied at 2026-03-02T09:00:00 with program sha256:abababababab" in status
     last = run("app", "history", "social-security").output.strip().splitlines()[-1]
-    assert last == ("social-security #6 reapplied [test] by ops (provider) at 2026-03-02T09:00:00 "
-                    "with program sha256:abababababab: program changed: stacks/program.py")
+    assert last == (
+        "social-security #6 reapplied [test] by ops (provider) at 2026-03-02T09:00:00 "
+        "with program sha256:abababababab: program changed: stacks/program.py"
+    )

@@ -52,8 +52,10 @@ def _approve(url: str, application: str, who: int, barrier, results, at_append: 
 def _race(database_url: str, application: str, at_append: bool) -> list[tuple]:
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_approve, args=(database_url, application, who, barrier, results, at_append))
-               for who in (0, 1)]
+    workers = [
+        ctx.Process(target=_approve, args=(database_url, application, who, barrier, results, at_append))
+        for who in (0, 1)
+    ]
     for w in workers:
         w.start()
     outcomes = sorted(results.get(timeout=120)[1:] for _ in workers)
@@ -78,8 +80,11 @@ def test_two_processes_approving_at_once(service, ledger, database_url):
     assert [e.type for e in ledger.events(application)] == ["submitted", "accepted", "reviewed", "approved"]
     assert ledger.get_state(application).sequence == 4
     # the loser retries on the new state: the approval on record is named, nothing is recorded
-    with pytest.raises(RuleError, match=r"approved \(test\) of social-security is recorded already for digest "
-                                        r"sha256:\w+: by (zhang|chen) at 2026-03-02T09:00:00 \(event #4, approved\)"):
+    with pytest.raises(
+        RuleError,
+        match=r"approved \(test\) of social-security is recorded already for digest "
+        r"sha256:\w+: by (zhang|chen) at 2026-03-02T09:00:00 \(event #4, approved\)",
+    ):
         service.approve(application, "test", CHIEF, at("2026-03-02T09:30"))
     assert ledger.get_state(application).sequence == 4
     service.record_provisioned(application, "test", OPS, at("2026-03-02T10:00"))
@@ -115,8 +120,11 @@ def test_every_one_shot_step_is_refused_a_second_time(service, ledger):
     with pytest.raises(RuleError, match=r"test of social-security is provisioned already at sha256:\w+ \(event #5"):
         service.record_provisioned(application, "test", OPS, at("2026-02-26T12:00"))
     service.test_passed(application, "report 1", CLERK, at("2026-03-02T09:00"))
-    with pytest.raises(RuleError, match=r"test-passed of social-security is recorded already .* by zhang at "
-                                        r"2026-03-02T09:00:00 \(event #6, test-passed\)"):
+    with pytest.raises(
+        RuleError,
+        match=r"test-passed of social-security is recorded already .* by zhang at "
+        r"2026-03-02T09:00:00 \(event #6, test-passed\)",
+    ):
         service.test_passed(application, "report 1 again", CHIEF, at("2026-03-02T09:05"))
     service.approve(application, "trial", CLERK, at("2026-03-02T10:00"))
     with pytest.raises(RuleError, match=r"approved \(trial\) .* recorded already"):

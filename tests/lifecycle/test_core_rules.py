@@ -142,7 +142,9 @@ def test_deadlines_cross_the_spring_festival():
 
 def test_deadlines_cross_national_day_with_the_make_up_saturday():
     cal = default_calendar()
-    state = lc.AppState("a", unit="rsj", state=lc.CHANGE_REQUESTED, clocks={"change-review": ["2026-09-30T11:00:00", None]})
+    state = lc.AppState(
+        "a", unit="rsj", state=lc.CHANGE_REQUESTED, clocks={"change-review": ["2026-09-30T11:00:00", None]}
+    )
     (review,) = lc.deadlines(state, cal, at("2026-10-09T12:00"))
     # Wed 30 Sep + 5 working days: Thu 8, Fri 9, Sat 10 (make-up), Mon 12, Tue 13
     assert review.due == dt.date(2026, 10, 13)
@@ -159,8 +161,11 @@ def test_deadlines_in_an_unpublished_year_are_provisional():
 
 
 def test_production_gate_needs_thirty_days_of_trial_and_the_materials():
-    state = _state(lc.TRIAL, trial_started="2026-04-01T10:00:00",
-                   materials={"third_party_test_report": "a" * 64, "mlps_filing_certificate": None})
+    state = _state(
+        lc.TRIAL,
+        trial_started="2026-04-01T10:00:00",
+        materials={"third_party_test_report": "a" * 64, "mlps_filing_certificate": None},
+    )
     with pytest.raises(RuleError) as early:
         lc.production_gate(state, at("2026-04-30T10:00"))
     assert (early.value.rule, early.value.article) == ("trial-30-days", "Art. 14")
@@ -189,34 +194,58 @@ def test_provision_gate_digest_and_test_window():
 
 
 def test_an_up_of_a_live_environment_at_its_digest_is_a_reapplication():
-    state = _state(lc.PRODUCTION, approved={"test": "d1", "trial": "d1", "production": "d2"},
-                   provisioned={"test": "d1", "trial": "d1"}, test_started="2026-03-01T09:00:00", test_days=120,
-                   trial_started="2026-03-05T09:00:00",
-                   materials={"third_party_test_report": "a" * 64, "mlps_filing_certificate": "b" * 64})
+    state = _state(
+        lc.PRODUCTION,
+        approved={"test": "d1", "trial": "d1", "production": "d2"},
+        provisioned={"test": "d1", "trial": "d1"},
+        test_started="2026-03-01T09:00:00",
+        test_days=120,
+        trial_started="2026-03-05T09:00:00",
+        materials={"third_party_test_report": "a" * 64, "mlps_filing_certificate": "b" * 64},
+    )
     when = at("2026-05-01T09:00")
     assert lc.check_deployment(state, "test", "d1", when) == lc.REAPPLIED  # test is long past, the state moved on
     assert lc.check_deployment(state, "production", "d2", when) == "provisioned"
     with pytest.raises(RuleError) as no_reason:
         lc.decide(state, lc.REAPPLIED, OPS, when, environment="trial", digest="d1")
     assert (no_reason.value.rule, no_reason.value.article) == ("reapply-reason", "Art. 31")
-    event = lc.decide(state, lc.REAPPLIED, OPS, when, environment="trial", reason="program changed: stacks/x.py",
-                      payload={"program": "sha256:p2"})
+    event = lc.decide(
+        state,
+        lc.REAPPLIED,
+        OPS,
+        when,
+        environment="trial",
+        reason="program changed: stacks/x.py",
+        payload={"program": "sha256:p2"},
+    )
     assert (event.digest, event.environment) == ("d1", "trial")  # the digest it runs
     after = lc.apply(state, event)
     assert (after.state, after.provisioned, after.clocks) == (state.state, state.provisioned, state.clocks)
-    assert after.deployed["trial"] == {"event": lc.REAPPLIED, "at": "2026-05-01T09:00:00", "sequence": 4,
-                                       "program": "sha256:p2", "suspended": False}
+    assert after.deployed["trial"] == {
+        "event": lc.REAPPLIED,
+        "at": "2026-05-01T09:00:00",
+        "sequence": 4,
+        "program": "sha256:p2",
+        "suspended": False,
+    }
 
 
-@pytest.mark.parametrize("environment,digest,rule", [
-    ("production", "d2", "reapply-live"),  # approved, never provisioned: that is a provisioning
-    ("trial", "d2", "reapply-live"),  # runs another digest
-    ("test", "d1", "digest-approved"),  # an approved change: apply the change, not the old digest again
-    ("trial", "d1", "test-expired"),
-])
+@pytest.mark.parametrize(
+    "environment,digest,rule",
+    [
+        ("production", "d2", "reapply-live"),  # approved, never provisioned: that is a provisioning
+        ("trial", "d2", "reapply-live"),  # runs another digest
+        ("test", "d1", "digest-approved"),  # an approved change: apply the change, not the old digest again
+        ("trial", "d1", "test-expired"),
+    ],
+)
 def test_only_a_live_environment_at_its_approved_digest_is_reapplied(environment, digest, rule):
-    state = _state(lc.CHANGE_APPROVED, approved={"test": "d3", "trial": "d1", "production": "d2"},
-                   provisioned={"test": "d1", "trial": "d1"}, test_started="2026-03-01T09:00:00")
+    state = _state(
+        lc.CHANGE_APPROVED,
+        approved={"test": "d3", "trial": "d1", "production": "d2"},
+        provisioned={"test": "d1", "trial": "d1"},
+        test_started="2026-03-01T09:00:00",
+    )
     when = at("2026-03-10T09:00") if rule != "test-expired" else at("2026-03-20T09:00")
     if rule == "test-expired":
         environment, state.approved["test"] = "test", "d1"

@@ -23,8 +23,9 @@ def change_renaming_the_data_volume(service, tmp_path) -> str:
     renamed = variant(tmp_path, "renamed", ("          - name: data\n", "          - name: records\n"), NEW_SELF_TEST)
     requested = service.change("social-security", renamed, SOCIAL, at("2026-03-20T09:00"))
     assert requested.payload["kind"] == "major"
-    assert any(c["reason"].startswith("destroys data: volume social-security-app-1-data")
-               for c in requested.payload["changes"])
+    assert any(
+        c["reason"].startswith("destroys data: volume social-security-app-1-data") for c in requested.payload["changes"]
+    )
     service.test_passed("social-security", "report T-26-040", CLERK, at("2026-03-23T09:00"))
     service.approve_change("social-security", CHIEF, at("2026-03-23T10:00"))
     return requested.digest
@@ -36,9 +37,14 @@ def test_the_unit_confirms_with_its_backup_and_the_office_approves_exactly_that(
     state = service.state("social-security")
     assert lc.approved_data_loss(state, "trial", digest) == frozenset()
 
-    confirmed = service.confirm_data_loss("social-security", "trial", VOLUMES[::-1] + VOLUMES[:1],
-                                          "backup bk-2026-0323-01 (cinder backups of both volumes)",
-                                          SOCIAL, at("2026-03-23T11:00"))
+    confirmed = service.confirm_data_loss(
+        "social-security",
+        "trial",
+        VOLUMES[::-1] + VOLUMES[:1],
+        "backup bk-2026-0323-01 (cinder backups of both volumes)",
+        SOCIAL,
+        at("2026-03-23T11:00"),
+    )
     assert (confirmed.digest, confirmed.payload["resources"]) == (digest, VOLUMES)
     assert lc.approved_data_loss(service.state("social-security"), "trial", digest) == frozenset()
 
@@ -87,8 +93,14 @@ def test_a_failed_up_of_an_approved_change_lets_the_unit_request_a_revert(servic
     with pytest.raises(RuleError) as silent:
         service.record_failure("social-security", "trial", OPS, at("2026-03-24T09:00"), digest, "")
     _rule(silent, "failure-reason", "Art. 15")
-    failed = service.record_failure("social-security", "trial", OPS, at("2026-03-24T09:00"), digest,
-                                    "pulumi up failed: Quota exceeded for resources: ['gigabytes']")
+    failed = service.record_failure(
+        "social-security",
+        "trial",
+        OPS,
+        at("2026-03-24T09:00"),
+        digest,
+        "pulumi up failed: Quota exceeded for resources: ['gigabytes']",
+    )
     state = service.state("social-security")
     assert (state.state, state.change) == (lc.TRIAL, None)
     assert state.failed["trial"]["error"] == failed.reason and state.approved["trial"] == digest

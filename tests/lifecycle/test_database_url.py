@@ -56,9 +56,17 @@ def test_an_in_memory_ledger_never_answers_submitted(run_cli, monkeypatch):
     assert result.exit_code == 2 and result.stdout == ""
 
 
-@pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgres://u@h:5433/db", "postgresql+psycopg://u@h/db",
-                                 "sqlite:////var/lib/govcloud/ledger.db", "sqlite:///relative/ledger.db",
-                                 "sqlite+pysqlite:////tmp/ledger.db"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@h/db",
+        "postgres://u@h:5433/db",
+        "postgresql+psycopg://u@h/db",
+        "sqlite:////var/lib/govcloud/ledger.db",
+        "sqlite:///relative/ledger.db",
+        "sqlite+pysqlite:////tmp/ledger.db",
+    ],
+)
 def test_supported_urls_pass(url):
     assert ledger_url(url).get_backend_name() in ("postgresql", "sqlite")
 
@@ -104,10 +112,14 @@ def test_the_cli_does_not_hang_on_a_silent_server(silent_server):
     url = f"postgresql://govcloud:s3cret-pw@127.0.0.1:{silent_server}/ledger?connect_timeout=2"
     entry = "import sys; sys.argv[0] = 'govcloud'; from orchestrator.cli import main; main()"
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", entry, "app", "status", "social-security"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "GOVCLOUD_DATABASE_URL": url,
-                               "GOVCLOUD_CONFIG": str(ROOT / "govcloud.yaml")})
+    done = subprocess.run(
+        [sys.executable, "-c", entry, "app", "status", "social-security"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "GOVCLOUD_DATABASE_URL": url, "GOVCLOUD_CONFIG": str(ROOT / "govcloud.yaml")},
+    )
     assert time.monotonic() - started < 30
     assert done.returncode == 3, done.stderr
     assert done.stderr.startswith(f"error: ledger database at 127.0.0.1:{silent_server}/ledger: ")
@@ -118,6 +130,9 @@ def test_postgres_sessions_carry_the_statement_timeout(postgres_url):
     ledger = Ledger.open(postgres_url)
     try:
         with ledger.engine.connect() as conn:
-            assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == f"{ledger_module.STATEMENT_TIMEOUT // 60}min"
+            assert (
+                conn.execute(sa.text("SHOW statement_timeout")).scalar()
+                == f"{ledger_module.STATEMENT_TIMEOUT // 60}min"
+            )
     finally:
         ledger.close()

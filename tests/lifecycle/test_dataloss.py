@@ -7,9 +7,9 @@ import pytest
 
 from orchestrator.core.dataloss import CONTAINER, DATABASE, SERVER, VOLUME, data_changes
 from orchestrator.core.manifest import Environment
+from orchestrator.core.stackplan import PlannedResource
 from orchestrator.core.validation import load_manifest
 from orchestrator.services.datasafety import classify_applications, stack_data_changes
-from orchestrator.core.stackplan import PlannedResource
 
 from .conftest import EXAMPLES, variant
 
@@ -64,9 +64,11 @@ def test_declaring_a_server_stateless_does_not_excuse_the_same_change(tmp_path) 
 
 def test_a_lower_count_deletes_the_server_and_its_volumes(tmp_path) -> None:
     found = steps(tmp_path, (APP_SERVERS, APP_SERVERS.replace("count: 4", "count: 3")))
-    assert summary(found) == {("delete", SERVER, "social-security-app-4"),
-                              ("delete", VOLUME, "social-security-app-4-data"),
-                              ("delete", VOLUME, "social-security-app-4-logs")}
+    assert summary(found) == {
+        ("delete", SERVER, "social-security-app-4"),
+        ("delete", VOLUME, "social-security-app-4-data"),
+        ("delete", VOLUME, "social-security-app-4-logs"),
+    }
 
 
 def test_a_lower_count_of_stateless_servers_without_volumes_destroys_nothing(tmp_path) -> None:
@@ -77,9 +79,14 @@ def test_a_lower_count_of_stateless_servers_without_volumes_destroys_nothing(tmp
 
 
 def test_a_trove_flavor_or_size_change_is_a_resize_not_a_replacement(tmp_path) -> None:
-    found = steps(tmp_path, ("        flavor: g.8c16g\n        sizeGb: 300\n",
-                             "        flavor: g.16c32g\n        sizeGb: 300\n"),
-                      ("            flavor: g.2c4g\n            sizeGb: 50\n", "            flavor: g.2c4g\n            sizeGb: 60\n"))
+    found = steps(
+        tmp_path,
+        ("        flavor: g.8c16g\n        sizeGb: 300\n", "        flavor: g.16c32g\n        sizeGb: 300\n"),
+        (
+            "            flavor: g.2c4g\n            sizeGb: 50\n",
+            "            flavor: g.2c4g\n            sizeGb: 60\n",
+        ),
+    )
     assert found.steps == ()
     [resize] = found.resizes
     assert resize.name == "social-security-benefits" and resize.size is None and "g.16c32g" in resize.flavor
@@ -89,8 +96,10 @@ def test_a_trove_flavor_or_size_change_is_a_resize_not_a_replacement(tmp_path) -
 
 def test_shrinking_is_refused_for_volumes_and_databases(tmp_path) -> None:
     found = steps(tmp_path, ("sizeGb: 1000\n", "sizeGb: 500\n"), ("        sizeGb: 300\n", "        sizeGb: 200\n"))
-    assert summary(found) == {("refused", VOLUME, "social-security-archive"),
-                              ("refused", DATABASE, "social-security-benefits")}
+    assert summary(found) == {
+        ("refused", VOLUME, "social-security-archive"),
+        ("refused", DATABASE, "social-security-benefits"),
+    }
     assert found.destroying == () and "cannot be applied" in str(found.refused[0])
 
 
@@ -117,6 +126,7 @@ def test_classification_marks_each_data_step_major_with_its_reason(tmp_path, env
     old = load_manifest(SOCIAL)
     new = load_manifest(variant(tmp_path, "new", ("          - name: data\n", "          - name: records\n")))
     major = [c for c in classify_applications(old, new) if c.path.startswith(f"environments.{env}.resources.social")]
-    assert {c.path for c in major} == {f"environments.{env}.resources.social-security-app-{n}-data"
-                                       for n in range(1, servers + 1)}
+    assert {c.path for c in major} == {
+        f"environments.{env}.resources.social-security-app-{n}-data" for n in range(1, servers + 1)
+    }
     assert all(c.kind == "major" and c.reason.startswith("destroys data: volume") for c in major)

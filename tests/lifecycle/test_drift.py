@@ -16,10 +16,17 @@ from orchestrator.services import drift as svc
 from .conftest import CHIEF, CLERK, EXAMPLES, OPS, SOCIAL, at
 
 STACK = "rsj.social-security.test"
-RULE = dr.Finding(STACK, "social-security-web", "openstack:networking/secGroup:SecGroup", "rules", None,
-                  "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)")
-FLAVOR = dr.Finding(STACK, "social-security-app-0", "openstack:compute/instance:Instance", "flavorName",
-                    "g.2c4g", "g.4c8g")
+RULE = dr.Finding(
+    STACK,
+    "social-security-web",
+    "openstack:networking/secGroup:SecGroup",
+    "rules",
+    None,
+    "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)",
+)
+FLAVOR = dr.Finding(
+    STACK, "social-security-app-0", "openstack:compute/instance:Instance", "flavorName", "g.2c4g", "g.4c8g"
+)
 TODAY = dt.date(2026, 3, 1)
 
 
@@ -31,21 +38,42 @@ def ignore(expires: dt.date, resource: str = "*-web", environment: str | None = 
 
 
 def test_the_fingerprint_names_the_difference_not_the_run():
-    assert RULE.fingerprint == dr.Finding(*[getattr(RULE, k) for k in ("stack", "resource", "type", "property",
-                                                                         "before", "after")]).fingerprint
+    assert (
+        RULE.fingerprint
+        == dr.Finding(
+            *[getattr(RULE, k) for k in ("stack", "resource", "type", "property", "before", "after")]
+        ).fingerprint
+    )
     other = dr.Finding(STACK, RULE.resource, RULE.type, "rules", None, "ingress tcp 23-23 from 0.0.0.0/0 (IPv4)")
     assert other.fingerprint != RULE.fingerprint
-    assert dr.Finding("rsj.social-security.trial", *[getattr(RULE, k) for k in ("resource", "type", "property",
-                                                                                 "before", "after")]).fingerprint != RULE.fingerprint
+    assert (
+        dr.Finding(
+            "rsj.social-security.trial",
+            *[getattr(RULE, k) for k in ("resource", "type", "property", "before", "after")],
+        ).fingerprint
+        != RULE.fingerprint
+    )
 
 
 def test_differences_compare_outputs_and_leave_volatile_ones_out():
-    found = dr.differences(STACK, "app", "t", {"flavorName": "a", "updated": "1", "name": "x"},
-                           {"flavorName": "b", "updated": "2", "name": "x"}, ignored=("updated",))
+    found = dr.differences(
+        STACK,
+        "app",
+        "t",
+        {"flavorName": "a", "updated": "1", "name": "x"},
+        {"flavorName": "b", "updated": "2", "name": "x"},
+        ignored=("updated",),
+    )
     assert [(f.property, f.before, f.after) for f in found] == [("flavorName", "a", "b")]
     assert dr.differences(STACK, "net", "t", {"dnsNameservers": None}, {"dnsNameservers": [], "tags": {}}) == []
-    port = dr.differences(STACK, "port", "t", {"deviceId": "", "name": "p"}, {"deviceId": "srv-1", "name": "q"},
-                          inputs=("name", "adminStateUp"))
+    port = dr.differences(
+        STACK,
+        "port",
+        "t",
+        {"deviceId": "", "name": "p"},
+        {"deviceId": "srv-1", "name": "q"},
+        inputs=("name", "adminStateUp"),
+    )
     assert [f.property for f in port] == ["name"]  # the port's device is the cloud's to set
 
 
@@ -57,8 +85,14 @@ def test_reconcile_new_still_ignored_expired_and_resolved():
     assert again.new == [] and again.still == [RULE]
     hidden = dr.reconcile([RULE], on_record, [ignore(TODAY + dt.timedelta(days=1))], "social-security", "test", TODAY)
     assert hidden.new == hidden.still == [] and hidden.ignored[0][0] == RULE
-    expired = dr.reconcile([RULE], [dr.Recorded(RULE, dr.IGNORED, dt.datetime(2026, 3, 1))], [ignore(TODAY)],
-                           "social-security", "test", TODAY)
+    expired = dr.reconcile(
+        [RULE],
+        [dr.Recorded(RULE, dr.IGNORED, dt.datetime(2026, 3, 1))],
+        [ignore(TODAY)],
+        "social-security",
+        "test",
+        TODAY,
+    )
     assert expired.new == [RULE] and expired.ignored == []  # reported again the day its rule expires
     gone = dr.reconcile([FLAVOR], on_record, [], "social-security", "test", TODAY)
     assert gone.resolved == [RULE] and gone.new == [FLAVOR]
@@ -67,8 +101,15 @@ def test_reconcile_new_still_ignored_expired_and_resolved():
 def test_an_ignore_rule_hides_only_what_it_names():
     rule = ignore(TODAY + dt.timedelta(days=9), environment="production")
     assert not rule.hides(RULE, "social-security", "test", TODAY)  # another environment
-    assert rule.hides(dr.Finding("rsj.social-security.production", *[getattr(RULE, k) for k in (
-        "resource", "type", "property", "before", "after")]), "social-security", "production", TODAY)
+    assert rule.hides(
+        dr.Finding(
+            "rsj.social-security.production",
+            *[getattr(RULE, k) for k in ("resource", "type", "property", "before", "after")],
+        ),
+        "social-security",
+        "production",
+        TODAY,
+    )
     assert not ignore(TODAY + dt.timedelta(days=9)).hides(FLAVOR, "social-security", "test", TODAY)
     assert not ignore(TODAY + dt.timedelta(days=9)).hides(RULE, "citizen-portal", "test", TODAY)
 
@@ -82,10 +123,25 @@ def test_due_leaves_out_failed_environments_and_those_checked_within_the_interva
 
 
 def test_strange_rules_are_those_the_state_does_not_hold_default_egress_excepted():
-    egress = {"id": "e4", "direction": "egress", "ethertype": "IPv4", "protocol": None, "portRangeMin": None,
-              "portRangeMax": None, "remoteIpPrefix": None, "remoteGroupId": None}
-    ours = {**egress, "id": "r1", "direction": "ingress", "protocol": "tcp", "portRangeMin": 443,
-            "portRangeMax": 443, "remoteIpPrefix": "10.20.0.0/16"}
+    egress = {
+        "id": "e4",
+        "direction": "egress",
+        "ethertype": "IPv4",
+        "protocol": None,
+        "portRangeMin": None,
+        "portRangeMax": None,
+        "remoteIpPrefix": None,
+        "remoteGroupId": None,
+    }
+    ours = {
+        **egress,
+        "id": "r1",
+        "direction": "ingress",
+        "protocol": "tcp",
+        "portRangeMin": 443,
+        "portRangeMax": 443,
+        "remoteIpPrefix": "10.20.0.0/16",
+    }
     stranger = {**ours, "id": "r2", "portRangeMin": 22, "portRangeMax": 22, "remoteIpPrefix": "0.0.0.0/0"}
     groups = {"app-web": ("g1", True), "app-db": ("g2", False)}
     cloud = {"g1": [egress, ours, stranger], "g2": [{**egress, "id": "e5"}]}
@@ -120,7 +176,11 @@ def test_the_same_drift_is_recorded_once_and_resolved_when_it_goes(ledger, live)
     assert [len(r.checked[0].result.still) for r in reports] == [0, 1, 1] and reports[0].drifted == 1
     [row] = DriftLog(ledger.engine).findings()
     assert (row["status"], row["fingerprint"], row["firstSeen"], row["lastSeen"]) == (
-        "open", RULE.fingerprint, "2026-03-01T09:00:00", "2026-03-03T09:00:00")
+        "open",
+        RULE.fingerprint,
+        "2026-03-01T09:00:00",
+        "2026-03-03T09:00:00",
+    )
     done = run(ledger, [], when="2026-03-04T09:00")
     assert [f.fingerprint for f in done.checked[0].result.resolved] == [RULE.fingerprint] and done.drifted == 0
     assert DriftLog(ledger.engine).findings(status=("open", "ignored")) == []
@@ -172,14 +232,20 @@ def test_the_tick_interval_skips_what_was_checked_today(ledger, live):
 def test_reapplying_resolves_the_open_drift_as_reapplied(ledger, live):
     run(ledger, [RULE, FLAVOR])
     assert sorted(DriftLog(ledger.engine).reapplied(STACK, at("2026-03-02T09:00"))) == sorted(
-        [RULE.fingerprint, FLAVOR.fingerprint])
+        [RULE.fingerprint, FLAVOR.fingerprint]
+    )
     assert {r["resolution"] for r in DriftLog(ledger.engine).findings()} == {"reapplied"}
     digest = live.state("social-security").digest
-    event = live.record_deployment("social-security", "test", OPS, at("2026-03-02T09:00"), digest,
-                                   payload={"program": "p1"}, remedies=True)
+    event = live.record_deployment(
+        "social-security", "test", OPS, at("2026-03-02T09:00"), digest, payload={"program": "p1"}, remedies=True
+    )
     assert event is not None and event.type == "reapplied"
-    assert live.record_deployment("social-security", "test", OPS, at("2026-03-02T10:00"), digest,
-                                  payload={"program": "p1"}) is None  # nothing drifted, nothing changed
+    assert (
+        live.record_deployment(
+            "social-security", "test", OPS, at("2026-03-02T10:00"), digest, payload={"program": "p1"}
+        )
+        is None
+    )  # nothing drifted, nothing changed
 
 
 def test_new_drift_becomes_one_cloud_drift_notice_for_the_provider(ledger, live):
@@ -188,7 +254,12 @@ def test_new_drift_becomes_one_cloud_drift_notice_for_the_provider(ledger, live)
     first = svc.notices(run(ledger, [RULE]), TODAY)
     [notice] = first
     assert (notice.kind, notice.application, notice.unit, notice.environment, notice.audience) == (
-        "cloud-drift", "social-security", "rsj", "test", (nt.PROVIDER,))
+        "cloud-drift",
+        "social-security",
+        "rsj",
+        "test",
+        (nt.PROVIDER,),
+    )
     assert [f["fingerprint"] for f in notice.payload["findings"]] == [RULE.fingerprint]
     assert svc.notices(run(ledger, [RULE], when="2026-03-02T09:00"), TODAY) == []  # told once
 
@@ -198,23 +269,46 @@ def test_find_reads_the_refresh_preview_and_the_groups_rules(monkeypatch):
     and the strange rule in a group the state holds."""
     from orchestrator.adapters import engine
 
-    server = engine.Refreshed("urn:x::app-0", "openstack:compute/instance:Instance", "app-0",
-                              {"flavorName": "g.1c2g", "accessIpV4": "10.0.0.5", "powerState": "active"},
-                              {"flavorName": "g.2c4g", "accessIpV4": "10.0.0.9", "powerState": "active"},
-                              frozenset({"flavorName", "powerState"}))
+    server = engine.Refreshed(
+        "urn:x::app-0",
+        "openstack:compute/instance:Instance",
+        "app-0",
+        {"flavorName": "g.1c2g", "accessIpV4": "10.0.0.5", "powerState": "active"},
+        {"flavorName": "g.2c4g", "accessIpV4": "10.0.0.9", "powerState": "active"},
+        frozenset({"flavorName", "powerState"}),
+    )
     gone = engine.Refreshed("urn:x::app-data", "openstack:blockstorage/volume:Volume", "app-data", {"size": 1}, None)
     monkeypatch.setattr(engine, "preview_refresh", lambda stack, located: [server, gone])
-    monkeypatch.setattr(engine, "state_outputs", lambda stack, located: [
-        ("app-web", svc.SEC_GROUP, "g1", {"deleteDefaultRules": True}),
-        ("app-web-ingress-tcp-443", svc.SEC_RULE, "r1", {})])
+    monkeypatch.setattr(
+        engine,
+        "state_outputs",
+        lambda stack, located: [
+            ("app-web", svc.SEC_GROUP, "g1", {"deleteDefaultRules": True}),
+            ("app-web-ingress-tcp-443", svc.SEC_RULE, "r1", {}),
+        ],
+    )
 
     class Cloud:
         def security_group_rules(self, ids):
             assert list(ids) == ["g1"]
-            return {"g1": [{"id": "r1"}, {"id": "r9", "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-                                          "portRangeMin": 22, "portRangeMax": 22, "remoteIpPrefix": "0.0.0.0/0"}]}
+            return {
+                "g1": [
+                    {"id": "r1"},
+                    {
+                        "id": "r9",
+                        "direction": "ingress",
+                        "ethertype": "IPv4",
+                        "protocol": "tcp",
+                        "portRangeMin": 22,
+                        "portRangeMax": 22,
+                        "remoteIpPrefix": "0.0.0.0/0",
+                    },
+                ]
+            }
 
     found = svc.find(STACK, None, Cloud())
     assert [(f.resource, f.property, f.before, f.after) for f in found] == [
-        ("app-0", "flavorName", "g.1c2g", "g.2c4g"), ("app-data", "exists", True, False),
-        ("app-web", "rules", None, "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)")]
+        ("app-0", "flavorName", "g.1c2g", "g.2c4g"),
+        ("app-data", "exists", True, False),
+        ("app-web", "rules", None, "ingress tcp 22-22 from 0.0.0.0/0 (IPv4)"),
+    ]

@@ -23,7 +23,9 @@ from .conftest import EXAMPLES, SOCIAL, at
 
 PERMIT = str(EXAMPLES / "permit-prototype.yaml")  # unit zjj
 UNIT_ZJJ = ["--as", "wu", "--role", "unit", "--unit", "zjj"]
-FORGED = "ok\nsocial-security #9 approved [production] by boss (egov-office) at 2026-02-14T00:00:00\x1b[2K\x1b]0;x\x07\u202e"
+FORGED = (
+    "ok\nsocial-security #9 approved [production] by boss (egov-office) at 2026-02-14T00:00:00\x1b[2K\x1b]0;x\x07\u202e"
+)
 
 
 # --- units --------------------------------------------------------------------------------
@@ -32,8 +34,20 @@ FORGED = "ok\nsocial-security #9 approved [production] by boss (egov-office) at 
 @pytest.mark.parametrize("disguise", [" zjj", "ZJJ", "zjj\t", " Zjj ", "zjj\n"])
 def test_an_office_member_of_a_disguised_unit_cannot_accept_its_application(run, disguise):
     run("app", "submit", PERMIT, *UNIT_ZJJ, "--at", "2026-02-12T10:00")
-    refused = run("app", "accept", "permit-prototype", "--as", "mole", "--role", "egov-office", "--unit", disguise,
-                  "--at", "2026-02-13", code=1)
+    refused = run(
+        "app",
+        "accept",
+        "permit-prototype",
+        "--as",
+        "mole",
+        "--role",
+        "egov-office",
+        "--unit",
+        disguise,
+        "--at",
+        "2026-02-13",
+        code=1,
+    )
     assert "mole (zjj) may not decide on a request of their own unit zjj (Art. 6-9)" in refused.output
     history = json.loads(run("app", "history", "permit-prototype", "-o", "json").output)
     assert [e["type"] for e in history] == ["submitted"]
@@ -78,15 +92,20 @@ def test_a_far_date_already_stored_breaks_only_its_own_application(run, ledger, 
     every other one's deadlines are still listed; the calendar does not raise near date.max."""
     run("app", "submit", PERMIT, *UNIT_ZJJ, "--at", "2026-02-12T10:00")
     state = lc.fold([], "far-away")
-    event = lc.decide(state, "submitted", SOCIAL, at("9999-12-30T10:00"), digest="sha256:" + "0" * 64,
-                      payload={"unit": "rsj"})  # no ``now``: as an older govcloud, unbounded
+    event = lc.decide(
+        state, "submitted", SOCIAL, at("9999-12-30T10:00"), digest="sha256:" + "0" * 64, payload={"unit": "rsj"}
+    )  # no ``now``: as an older govcloud, unbounded
     after = lc.apply(state, event)
     ledger.append(event, after, lc.next_due(after, service.calendar))
     assert after.clocks and lc.next_due(after, service.calendar) == dt.date.max
     result = CliRunner().invoke(cli, ["deadlines", "--at", "2026-02-13", "-o", "json"], catch_exceptions=False)
     assert result.exit_code == 3
-    assert [(d["application"], d["name"]) for d in json.loads(result.stdout)] == [("permit-prototype", "accept-or-reject")]
-    assert "error: far-away: a deadline started 9999-12-30T10:00:00 is outside the time govcloud accepts" in result.stderr
+    assert [(d["application"], d["name"]) for d in json.loads(result.stdout)] == [
+        ("permit-prototype", "accept-or-reject")
+    ]
+    assert (
+        "error: far-away: a deadline started 9999-12-30T10:00:00 is outside the time govcloud accepts" in result.stderr
+    )
 
 
 def test_deadline_arithmetic_is_total_up_to_the_last_date(service):
@@ -104,8 +123,21 @@ def test_deadline_arithmetic_is_total_up_to_the_last_date(service):
 
 def test_stored_text_cannot_forge_history_lines(run):
     run("app", "submit", PERMIT, "--as", "wu\n[red]x", "--role", "unit", "--unit", "zjj", "--at", "2026-02-12T10:00")
-    run("app", "reject", "permit-prototype", "--reason", FORGED, "--as", "zhang", "--role", "egov-office",
-        "--unit", "egov", "--at", "2026-02-13")
+    run(
+        "app",
+        "reject",
+        "permit-prototype",
+        "--reason",
+        FORGED,
+        "--as",
+        "zhang",
+        "--role",
+        "egov-office",
+        "--unit",
+        "egov",
+        "--at",
+        "2026-02-13",
+    )
     stored = json.loads(run("app", "history", "permit-prototype", "-o", "json").output)
     assert stored[1]["reason"] == FORGED and stored[0]["actor"] == "wu\n[red]x"  # kept as given
     shown = run("app", "history", "permit-prototype").output
@@ -119,10 +151,21 @@ def test_stored_text_cannot_forge_history_lines(run):
     run("app", "submit", PERMIT, *UNIT_ZJJ, "--at", "2026-02-14")
     run("app", "accept", "permit-prototype", "--as", "zhang", *office, "--at", "2026-02-15")
     run("app", "review", "permit-prototype", "--opinion", "ok", "--as", "zhang", *office, "--at", "2026-02-16")
-    run("app", "approve", "permit-prototype", "--env", "test", "--as", "x\nerror: none\x1b[8m", *office,
-        "--at", "2026-02-17")
-    again = run("app", "approve", "permit-prototype", "--env", "test", "--as", "chen", *office, "--at", "2026-02-18",
-                code=1)
+    run(
+        "app",
+        "approve",
+        "permit-prototype",
+        "--env",
+        "test",
+        "--as",
+        "x\nerror: none\x1b[8m",
+        *office,
+        "--at",
+        "2026-02-17",
+    )
+    again = run(
+        "app", "approve", "permit-prototype", "--env", "test", "--as", "chen", *office, "--at", "2026-02-18", code=1
+    )
     assert again.output.count("\n") == 1 and "\x1b" not in again.output
     assert "by x\\nerror: none\\x1b[8m at 2026-02-17T00:00:00" in again.output
 
@@ -135,15 +178,23 @@ def _edit(ledger, sql: str) -> None:
         conn.execute(sa.text(sql))
 
 
-@pytest.mark.parametrize("column, value, says", [
-    ("stated_at", {"sqlite": "'yesterday'", "postgresql": "'20000-01-01'"},
-     {"sqlite": "field stated_at: 'yesterday' is not a date and time",
-      "postgresql": "field stated_at: '20000-01-01 00:00:00' is not a date and time"}),
-    ("payload", "'[1, 2]'", "field payload: '[1, 2]' is not a JSON object"),
-    ("type", "'approved-by-god'", "field type: 'approved-by-god' is not an event type"),
-    ("environment", "'staging'", "field environment: 'staging' is not an environment"),
-    ("actor_role", "'mayor'", "field actor_role: 'mayor' is not a role"),
-])
+@pytest.mark.parametrize(
+    "column, value, says",
+    [
+        (
+            "stated_at",
+            {"sqlite": "'yesterday'", "postgresql": "'20000-01-01'"},
+            {
+                "sqlite": "field stated_at: 'yesterday' is not a date and time",
+                "postgresql": "field stated_at: '20000-01-01 00:00:00' is not a date and time",
+            },
+        ),
+        ("payload", "'[1, 2]'", "field payload: '[1, 2]' is not a JSON object"),
+        ("type", "'approved-by-god'", "field type: 'approved-by-god' is not an event type"),
+        ("environment", "'staging'", "field environment: 'staging' is not an environment"),
+        ("actor_role", "'mayor'", "field actor_role: 'mayor' is not a role"),
+    ],
+)
 def test_a_hand_edited_event_is_a_clear_error_naming_the_event_and_field(run, ledger, column, value, says):
     """Each backend's own garbage: SQLite stores any text in a time column, PostgreSQL a year
     past 9999 (which Python's datetime cannot hold)."""
@@ -167,8 +218,19 @@ def test_a_hand_edited_history_that_does_not_fold_names_the_event(run, ledger):
 
 def test_a_deleted_projection_row_is_found_and_rebuilt(run, ledger):
     run("app", "submit", PERMIT, *UNIT_ZJJ, "--at", "2026-02-12T10:00")
-    run("app", "submit", str(EXAMPLES / "social-security.yaml"), "--as", "z", "--role", "unit", "--unit", "rsj",
-        "--at", "2026-02-12T10:00")
+    run(
+        "app",
+        "submit",
+        str(EXAMPLES / "social-security.yaml"),
+        "--as",
+        "z",
+        "--role",
+        "unit",
+        "--unit",
+        "rsj",
+        "--at",
+        "2026-02-12T10:00",
+    )
     assert "agrees" in run("ledger", "check").output
     _edit(ledger, "DELETE FROM applications WHERE application = 'permit-prototype'")
     _edit(ledger, "UPDATE applications SET state = 'production' WHERE application = 'social-security'")
@@ -177,9 +239,13 @@ def test_a_deleted_projection_row_is_found_and_rebuilt(run, ledger):
     assert "the projection of permit-prototype is out of step with its events (projection missing" in stuck.output
     assert "ledger rebuild" in stuck.output
     differences = json.loads(run("ledger", "check", "-o", "json", code=1).output)
-    assert differences == {"consistent": False, "differences": [
-        "permit-prototype: no projection row (its events reach #1)",
-        "social-security: the projection differs from its events in state"]}
+    assert differences == {
+        "consistent": False,
+        "differences": [
+            "permit-prototype: no projection row (its events reach #1)",
+            "social-security: the projection differs from its events in state",
+        ],
+    }
     assert "2 application(s)" in run("ledger", "rebuild").output
     assert "agrees" in run("ledger", "check").output
     run("app", "accept", "permit-prototype", *office)
@@ -202,7 +268,8 @@ def test_a_repeated_approval_names_the_one_on_record(run):
     run("app", "accept", "permit-prototype", "--as", "zhang", *office, "--at", "2026-02-13")
     run("app", "review", "permit-prototype", "--opinion", "ok", "--as", "zhang", *office, "--at", "2026-02-14")
     run("app", "approve", "permit-prototype", "--env", "test", "--as", "zhang", *office, "--at", "2026-02-15T09:00")
-    again = run("app", "approve", "permit-prototype", "--env", "test", "--as", "chen", *office, "--at", "2026-02-16",
-                code=1)
+    again = run(
+        "app", "approve", "permit-prototype", "--env", "test", "--as", "chen", *office, "--at", "2026-02-16", code=1
+    )
     assert "is recorded already for digest sha256:" in again.output
     assert "by zhang at 2026-02-15T09:00:00 (event #4, approved)" in again.output

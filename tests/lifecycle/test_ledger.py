@@ -87,8 +87,12 @@ def test_histories_until_a_stated_time(service, ledger):
     service.accept("social-security", CLERK, at("2026-04-01T00:00"))
     everything = ledger.histories()
     assert {app: [e.type for e in events] for app, events in everything.items()} == {
-        "citizen-portal": ["submitted"], "social-security": ["submitted", "accepted"]}
+        "citizen-portal": ["submitted"],
+        "social-security": ["submitted", "accepted"],
+    }
     march = ledger.histories(at("2026-04-01T00:00"))
     assert {app: [e.sequence for e in events] for app, events in march.items()} == {
-        "citizen-portal": [1], "social-security": [1]}
+        "citizen-portal": [1],
+        "social-security": [1],
+    }
     assert march["social-security"][0].payload["unit"] == "rsj"

@@ -50,7 +50,9 @@ def _empty_postgres(postgres_url: str) -> str:
     and made again (a killed client's session is gone by then; no other session is ever ended)."""
     base = sa.make_url(postgres_url)
     name = f"{base.database}_firstrun"
-    admin = sa.create_engine(base.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        base.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -68,6 +70,7 @@ def _empty_postgres(postgres_url: str) -> str:
 def test_a_first_run_killed_at_any_write_leaves_a_usable_ledger(backend, tmp_path, request):
     """kill -9 before every statement and commit of the very first schema creation; each time the
     next command (submit, then history) works on what was left."""
+
     def fresh(step: int) -> str:
         if backend == "sqlite":
             return f"sqlite:///{tmp_path / f'ledger-{step}.db'}"
@@ -124,18 +127,36 @@ def test_a_read_only_sqlite_ledger_is_read_and_refuses_to_record(what, tmp_path,
     runner = CliRunner()
     paths = [home / "ledger.db"] + ([home] if what == "file and directory" else [])
     with _read_only(*paths):
-        for args, shows in ((["app", "status", "social-security"], "submitted"),
-                            (["app", "history", "social-security"], "#1 submitted"),
-                            (["deadlines", "--at", "2026-02-13"], "accept-or-reject"),
-                            (["app", "status"], "social-security"),
-                            (["report", "assessment", "--year", "2026", "-o", "json"], '"unit": "rsj"')):
+        for args, shows in (
+            (["app", "status", "social-security"], "submitted"),
+            (["app", "history", "social-security"], "#1 submitted"),
+            (["deadlines", "--at", "2026-02-13"], "accept-or-reject"),
+            (["app", "status"], "social-security"),
+            (["report", "assessment", "--year", "2026", "-o", "json"], '"unit": "rsj"'),
+        ):
             result = runner.invoke(cli, args)
             assert result.exit_code == 0 and shows in result.stdout, (args, result.output)
-        refused = runner.invoke(cli, ["app", "accept", "social-security", "--as", "z", "--role", "egov-office",
-                                      "--unit", "egov", "--at", "2026-02-13"])
+        refused = runner.invoke(
+            cli,
+            [
+                "app",
+                "accept",
+                "social-security",
+                "--as",
+                "z",
+                "--role",
+                "egov-office",
+                "--unit",
+                "egov",
+                "--at",
+                "2026-02-13",
+            ],
+        )
         assert refused.exit_code == 3 and "the ledger is read-only here" in refused.output, refused.output
     assert sorted(p.name for p in home.iterdir() if p.name.startswith("ledger.db")) in (
-        ["ledger.db"], ["ledger.db", "ledger.db-shm", "ledger.db-wal"])
+        ["ledger.db"],
+        ["ledger.db", "ledger.db-shm", "ledger.db-wal"],
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

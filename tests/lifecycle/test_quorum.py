@@ -9,7 +9,6 @@ import multiprocessing
 import pytest
 
 import orchestrator.cli.lifecycle  # noqa: F401  (registers the commands)
-
 from orchestrator.adapters.ledger import Ledger
 from orchestrator.core import lifecycle as lc
 from orchestrator.errors import ConflictError, RuleError, UsageError
@@ -50,16 +49,25 @@ def test_production_takes_effect_with_the_second_of_three_approvers(quorate, led
         quorate.check_provision(APP, "production", state.digest, at("2026-04-11T10:30"))
     assert gate.value.rule == "digest-approved"
     pending = quorate.status(APP, at("2026-04-11T10:30"))["approvals"]
-    assert pending == {"production": {"digest": state.digest, "quorum": 2, "count": 1,
-                                      "by": [{"actor": "zhang", "at": "2026-04-11T10:00:00", "sequence": 9}]}}
+    assert pending == {
+        "production": {
+            "digest": state.digest,
+            "quorum": 2,
+            "count": 1,
+            "by": [{"actor": "zhang", "at": "2026-04-11T10:00:00", "sequence": 9}],
+        }
+    }
 
     second = quorate.approve(APP, "production", CHIEF, at("2026-04-11T11:00"))
     assert (second.type, second.payload) == ("approved", {"quorum": 2, "approvers": ["zhang", "chen"]})
     state = quorate.state(APP)
     assert state.approved["production"] == state.digest and state.approvals == {}
     assert quorate.status(APP, at("2026-04-11T11:30"))["approvals"] == {}
-    with pytest.raises(RuleError, match=r"approved \(production\) of social-security is recorded already for "
-                                        r"digest sha256:\w+: by zhang and chen at 2026-04-11T11:00:00") as third:
+    with pytest.raises(
+        RuleError,
+        match=r"approved \(production\) of social-security is recorded already for "
+        r"digest sha256:\w+: by zhang and chen at 2026-04-11T11:00:00",
+    ) as third:
         quorate.approve(APP, "production", DEPUTY, at("2026-04-11T12:00"))
     assert (third.value.rule, third.value.article) == ("decided-once", "Art. 14")
     quorate.record_provisioned(APP, "production", OPS, at("2026-04-13T10:00"))
@@ -73,8 +81,10 @@ def test_the_same_approver_twice_is_refused_naming_when(quorate, ledger):
     with pytest.raises(RuleError) as twice:
         quorate.approve(APP, "production", CLERK, at("2026-04-12T09:00"))
     assert (twice.value.rule, twice.value.article) == ("distinct-approvers", "Art. 14")
-    assert ("zhang approved the production approval of social-security already, at 2026-04-11T10:00:00 "
-            "(event #9); the policy asks for 2 distinct approvers") in str(twice.value)
+    assert (
+        "zhang approved the production approval of social-security already, at 2026-04-11T10:00:00 "
+        "(event #9); the policy asks for 2 distinct approvers"
+    ) in str(twice.value)
     assert ledger.get_state(APP).sequence == 9
     assert lc.steps_open(quorate.state(APP), CLERK) == []  # the portal offers zhang no second approval
     assert [t.environment for t in lc.steps_open(quorate.state(APP), CHIEF) if t.event == "approved"] == ["production"]
@@ -88,7 +98,10 @@ def test_a_withdrawn_approval_no_longer_counts(quorate, ledger):
     quorate.approve(APP, "production", CLERK, at("2026-04-11T10:00"))
     withdrawn = quorate.withdraw(APP, "production", CLERK, at("2026-04-11T10:30"), reason="the MLPS filing expired")
     assert (withdrawn.type, withdrawn.payload, withdrawn.reason) == (
-        "approval-withdrawn", {"step": "production"}, "the MLPS filing expired")
+        "approval-withdrawn",
+        {"step": "production"},
+        "the MLPS filing expired",
+    )
     assert quorate.status(APP, at("2026-04-11T10:31"))["approvals"] == {}
     # chen's approval is the first that counts again; li's makes two
     assert quorate.approve(APP, "production", CHIEF, at("2026-04-11T11:00")).type == lc.APPROVAL_GIVEN
@@ -112,8 +125,13 @@ def test_termination_and_major_change_quorums_a_minor_change_needs_one(quorate, 
     assert quorate.approve_change(APP, CHIEF, at("2026-05-06T09:00")).type == "change-approved"
     quorate.record_provisioned(APP, "trial", OPS, at("2026-05-07T09:00"))
     quorate.record_provisioned(APP, "production", OPS, at("2026-05-07T10:00"))
-    major = variant(tmp_path, "pg2", ("engine: mysql", "engine: postgresql"), NEW_SELF_TEST,
-                    ("retentionDays: 180", "retentionDays: 90"))
+    major = variant(
+        tmp_path,
+        "pg2",
+        ("engine: mysql", "engine: postgresql"),
+        NEW_SELF_TEST,
+        ("retentionDays: 180", "retentionDays: 90"),
+    )
     quorate.change(APP, major, SOCIAL, at("2026-06-01T09:00"))
     quorate.test_passed(APP, "report T-26-101", CLERK, at("2026-06-02T09:00"))
     assert quorate.approve_change(APP, CHIEF, at("2026-06-02T10:00")).type == lc.APPROVAL_GIVEN
@@ -145,8 +163,9 @@ def test_a_new_change_request_is_approved_anew(quorate, tmp_path):
     assert set(lc.pending_approvals(quorate.state(APP))) == {"major-change"}
 
 
-def _approve_production(url: str, who: lc.Actor, barrier, results, application: str = APP,
-                        at_append: bool = True) -> None:
+def _approve_production(
+    url: str, who: lc.Actor, barrier, results, application: str = APP, at_append: bool = True
+) -> None:
     ledger = Ledger.open(url)
     try:
         if not at_append:
@@ -179,8 +198,9 @@ def test_second_and_third_approvers_at_once_take_effect_once(quorate, ledger, da
     quorate.approve(APP, "production", CLERK, at("2026-04-11T10:00"))
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_approve_production, args=(database_url, who, barrier, results))
-               for who in (CHIEF, DEPUTY)]
+    workers = [
+        ctx.Process(target=_approve_production, args=(database_url, who, barrier, results)) for who in (CHIEF, DEPUTY)
+    ]
     for w in workers:
         w.start()
     outcomes = sorted(results.get(timeout=120) for _ in workers)
@@ -202,20 +222,33 @@ def test_second_and_third_approvers_at_once_take_effect_once(quorate, ledger, da
 
 def test_cli_counts_approvals_refuses_a_second_and_withdraws(run, tmp_path, monkeypatch):
     policy = tmp_path / "policy.yaml"
-    policy.write_text((ROOT / "quotas" / "policy.yaml").read_text(encoding="utf-8")
-                      + "\nquorum:\n  production: 2\n", encoding="utf-8")
+    policy.write_text(
+        (ROOT / "quotas" / "policy.yaml").read_text(encoding="utf-8") + "\nquorum:\n  production: 2\n", encoding="utf-8"
+    )
     monkeypatch.setenv("GOVCLOUD_QUOTA_POLICY", str(policy))
     office = ["--role", "egov-office", "--unit", "egov"]
     zhang, chen = ["--as", "zhang", *office], ["--as", "chen", *office]
     provider = ["--as", "ops", "--role", "provider"]
-    for step in (("submit", str(EXAMPLES / "social-security.yaml"), "--as", "zhaogang", "--role", "unit",
-                  "--unit", "rsj", "--at", "2026-02-12T10:00"),
-                 ("accept", APP, *zhang, "--at", "2026-02-24T09:00"),
-                 ("review", APP, "--opinion", "complete", *zhang, "--at", "2026-02-26T09:00"),
-                 ("approve", APP, "--env", "test", *zhang, "--at", "2026-02-26T10:00"),
-                 ("record-provisioned", APP, "--env", "test", *provider, "--at", "2026-02-27T10:00"),
-                 ("approve", APP, "--env", "trial", *zhang, "--at", "2026-03-10T10:00"),
-                 ("record-provisioned", APP, "--env", "trial", *provider, "--at", "2026-03-11T10:00")):
+    for step in (
+        (
+            "submit",
+            str(EXAMPLES / "social-security.yaml"),
+            "--as",
+            "zhaogang",
+            "--role",
+            "unit",
+            "--unit",
+            "rsj",
+            "--at",
+            "2026-02-12T10:00",
+        ),
+        ("accept", APP, *zhang, "--at", "2026-02-24T09:00"),
+        ("review", APP, "--opinion", "complete", *zhang, "--at", "2026-02-26T09:00"),
+        ("approve", APP, "--env", "test", *zhang, "--at", "2026-02-26T10:00"),
+        ("record-provisioned", APP, "--env", "test", *provider, "--at", "2026-02-27T10:00"),
+        ("approve", APP, "--env", "trial", *zhang, "--at", "2026-03-10T10:00"),
+        ("record-provisioned", APP, "--env", "trial", *provider, "--at", "2026-03-11T10:00"),
+    ):
         run("app", *step)
     first = run("app", "approve", APP, "--env", "production", *zhang, "--at", "2026-04-10T10:00").output
     assert "approval-given [production] by zhang" in first and "(1 of 2 approvals: zhang)" in first
@@ -223,8 +256,21 @@ def test_cli_counts_approvals_refuses_a_second_and_withdraws(run, tmp_path, monk
     assert "production approval: 1 of 2 approvals (zhang at 2026-04-10T10:00:00)" in status
     assert "approved production" not in status
     twice = run("app", "approve", APP, "--env", "production", *zhang, "--at", "2026-04-10T12:00", code=1).output
-    assert "already, at 2026-04-10T10:00:00 (event #8)" in twice and twice.endswith("(Art. 14) [rule distinct-approvers]\n")
-    run("app", "withdraw", APP, "--step", "production", *zhang, "--reason", "second thoughts", "--at", "2026-04-10T13:00")
+    assert "already, at 2026-04-10T10:00:00 (event #8)" in twice and twice.endswith(
+        "(Art. 14) [rule distinct-approvers]\n"
+    )
+    run(
+        "app",
+        "withdraw",
+        APP,
+        "--step",
+        "production",
+        *zhang,
+        "--reason",
+        "second thoughts",
+        "--at",
+        "2026-04-10T13:00",
+    )
     assert "approval:" not in run("app", "status", APP, "--at", "2026-04-10T14:00").output
     assert "nope" in run("app", "withdraw", APP, "--step", "nope", *zhang, code=2).output
     run("app", "approve", APP, "--env", "production", *chen, "--at", "2026-04-10T15:00")
@@ -259,9 +305,10 @@ def test_second_and_third_approvers_started_together_repeatedly(quorate, ledger,
         quorate.record_provisioned(application, "trial", OPS, at("2026-03-12T10:00"))
         quorate.approve(application, "production", CLERK, at("2026-04-11T10:00"))
         barrier, results = ctx.Barrier(2), ctx.Queue()
-        workers = [ctx.Process(target=_approve_production,
-                               args=(database_url, who, barrier, results, application, False))
-                   for who in (CHIEF, DEPUTY)]
+        workers = [
+            ctx.Process(target=_approve_production, args=(database_url, who, barrier, results, application, False))
+            for who in (CHIEF, DEPUTY)
+        ]
         for w in workers:
             w.start()
         outcomes = [results.get(timeout=120) for _ in workers]
@@ -277,7 +324,15 @@ def test_a_hand_edited_approval_is_named_not_a_traceback():
     from orchestrator.errors import HistoryInvalid
 
     state = lc.AppState(APP, state=lc.BACKUP_CONFIRMED, sequence=7)
-    edited = lc.Event(APP, 8, "approval-given", "zhang", lc.EGOV, at("2026-07-03T09:00"), actor_unit="egov",
-                      payload={"step": "everything", "quorum": 2, "approvers": ["zhang"]})
+    edited = lc.Event(
+        APP,
+        8,
+        "approval-given",
+        "zhang",
+        lc.EGOV,
+        at("2026-07-03T09:00"),
+        actor_unit="egov",
+        payload={"step": "everything", "quorum": 2, "approvers": ["zhang"]},
+    )
     with pytest.raises(HistoryInvalid, match=r"event #8 \('approval-given'\) .* 'everything' is not a quorum step"):
         lc.apply_recorded(state, edited)

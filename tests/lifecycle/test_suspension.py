@@ -33,10 +33,14 @@ def testing(service):
 
 
 def test_a_high_risk_finding_suspends_and_pauses_the_running_clocks(testing):
-    event = testing.suspend(APP, "high", "SQL injection in the login form", "INSP-2026-007", CHIEF,
-                            at("2026-02-17T09:00"))
-    assert (event.type, event.reason, event.payload["reference"]) == ("suspended", "SQL injection in the login form",
-                                                                      "INSP-2026-007")
+    event = testing.suspend(
+        APP, "high", "SQL injection in the login form", "INSP-2026-007", CHIEF, at("2026-02-17T09:00")
+    )
+    assert (event.type, event.reason, event.payload["reference"]) == (
+        "suspended",
+        "SQL injection in the login form",
+        "INSP-2026-007",
+    )
     state = testing.state(APP)
     assert state.suspension["reference"] == "INSP-2026-007" and state.state == lc.TESTING
     [window] = [d for d in testing.deadlines(at("2026-03-10T09:00")).found if d.application == APP]
@@ -74,8 +78,11 @@ def test_a_low_risk_finding_gets_a_deadline_that_reaches_the_office_when_missed(
     found = {d.name: d for d in testing.deadlines(at("2026-02-25T09:00")).found if d.application == APP}
     assert (found["rectification"].due, found["rectification"].status) == (dt.date(2026, 2, 24), "missed")
     assert found["rectification"].article == "Art. 37"
-    missed = [n for n in nt.scan(state, Calendar(), at("2026-02-25T09:00")) if n.kind == "deadline-missed"
-              and n.topic == "rectification"]
+    missed = [
+        n
+        for n in nt.scan(state, Calendar(), at("2026-02-25T09:00"))
+        if n.kind == "deadline-missed" and n.topic == "rectification"
+    ]
     assert missed and nt.OFFICE in missed[0].audience and nt.UNIT in missed[0].audience
     with pytest.raises(RuleError, match="rectification open already"):
         testing.suspend(APP, "low", "another", "INSP-3", CHIEF, at("2026-02-18T09:00"), due="2026-03-24")
@@ -87,9 +94,16 @@ def test_a_low_risk_finding_gets_a_deadline_that_reaches_the_office_when_missed(
 def test_the_up_of_a_suspended_environment_is_recorded_reapplied_and_its_payload_says_so(testing):
     digest = testing.state(APP).digest
     testing.suspend(APP, "high", "exposed admin console", "INSP-4", CHIEF, at("2026-02-17T09:00"))
-    event = testing.record_deployment(APP, "test", OPS, at("2026-02-17T10:00"), digest,
-                                      reason="Art. 37: suspended", payload={"program": "p1", "suspended": True},
-                                      remedies=True)
+    event = testing.record_deployment(
+        APP,
+        "test",
+        OPS,
+        at("2026-02-17T10:00"),
+        digest,
+        reason="Art. 37: suspended",
+        payload={"program": "p1", "suspended": True},
+        remedies=True,
+    )
     assert event.type == "reapplied" and testing.state(APP).deployed["test"]["suspended"] is True
 
 

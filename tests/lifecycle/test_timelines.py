@@ -8,7 +8,6 @@ import pytest
 
 from orchestrator.core import lifecycle as lc
 from orchestrator.errors import ConflictError, NotFound, RuleError
-
 from tests.reclaim.fakes import FakeStacks, reclaimer
 
 from .conftest import CHIEF, CLERK, EXAMPLES, NEW_SELF_TEST, OPS, PORTAL, SOCIAL, at, variant
@@ -62,7 +61,9 @@ def test_submission_to_production_across_the_spring_festival(service):
     _rule(early, "trial-30-days", "Art. 14")
     service.approve("social-security", "production", CHIEF, at("2026-04-11T10:00"))
     with pytest.raises(RuleError) as other:
-        service.record_provisioned("social-security", "production", OPS, at("2026-04-12T10:00"), digest="sha256:" + "0" * 64)
+        service.record_provisioned(
+            "social-security", "production", OPS, at("2026-04-12T10:00"), digest="sha256:" + "0" * 64
+        )
     _rule(other, "digest-approved", "Art. 14")
     digest = service.state("social-security").digest
     service.check_provision("social-security", "production", digest, at("2026-04-13T10:00"))
@@ -100,7 +101,12 @@ def test_rejected_and_resubmitted(service, tmp_path):
     assert "in state rejected" in str(accept.value)
     _rule(accept, "transition:accepted", "Art. 12")
 
-    fixed = variant(tmp_path, "portal-v2", ("9a8b7c6d5e4f30211f2e3d4c5b6a79881122334455667788990011aabbccddee", "e" * 64), source="citizen-portal")
+    fixed = variant(
+        tmp_path,
+        "portal-v2",
+        ("9a8b7c6d5e4f30211f2e3d4c5b6a79881122334455667788990011aabbccddee", "e" * 64),
+        source="citizen-portal",
+    )
     second = service.submit(fixed, PORTAL, at("2026-05-11T09:00"))
     assert second.digest != first.digest and second.sequence == 3
     d = _deadlines(service, "citizen-portal", "2026-05-11T10:00")
@@ -179,8 +185,10 @@ def test_major_change_across_national_day(service, tmp_path):
     assert "in state production" in str(wrong_state.value)
     requested = service.change("social-security", major, SOCIAL, at("2026-09-30T11:00"))
     assert requested.payload["kind"] == "major"
-    assert any(c["what"] == "database benefits engine mysql -> postgresql" and c["kind"] == "major"
-               for c in requested.payload["changes"])
+    assert any(
+        c["what"] == "database benefits engine mysql -> postgresql" and c["kind"] == "major"
+        for c in requested.payload["changes"]
+    )
     with pytest.raises(RuleError) as untested:
         service.approve_change("social-security", CHIEF, at("2026-10-08T09:00"))
     _rule(untested, "major-change-tested", "Art. 15")
@@ -255,9 +263,14 @@ def test_overdue_deadlines_across_applications(service, tmp_path):
     service.accept("social-security", CLERK, at("2026-02-14T10:00"))
     assert service.deadlines(at("2026-02-24T18:00"), overdue=True).found == []
     overdue = service.deadlines(at("2026-02-25T09:00"), overdue=True).found
-    assert [(d.application, d.name, d.due) for d in overdue] == [("citizen-portal", "accept-or-reject", dt.date(2026, 2, 24))]
+    assert [(d.application, d.name, d.due) for d in overdue] == [
+        ("citizen-portal", "accept-or-reject", dt.date(2026, 2, 24))
+    ]
     running = service.deadlines(at("2026-02-25T09:00")).found
-    assert [(d.application, d.name) for d in running] == [("citizen-portal", "accept-or-reject"), ("social-security", "review")]
+    assert [(d.application, d.name) for d in running] == [
+        ("citizen-portal", "accept-or-reject"),
+        ("social-security", "review"),
+    ]
     assert len(service.deadlines(at("2026-03-01T09:00"), overdue=True).found) == 2
 
 

@@ -33,25 +33,33 @@ def free_port() -> int:
 
 def certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (its own CA), and its key."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "smtp.crt", directory / "smtp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -91,8 +99,15 @@ class SmtpServer:
             async def handle_DATA(self, smtp, session, envelope):
                 message = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 login = session.auth_data.login.decode() if session.auth_data else None
-                server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message,
-                                                implicit_tls or session.ssl is not None, login))
+                server.messages.append(
+                    Received(
+                        envelope.mail_from,
+                        list(envelope.rcpt_tos),
+                        message,
+                        implicit_tls or session.ssl is not None,
+                        login,
+                    )
+                )
                 return "250 Message accepted"
 
         def authenticate(smtp, session, envelope, mechanism, data):
@@ -100,16 +115,28 @@ class SmtpServer:
             return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
         # implicit TLS: the socket speaks only TLS (aiosmtpd does not know it, hence auth_require_tls off)
-        tls = ({"ssl_context": context, "auth_require_tls": False} if implicit_tls
-               else {"tls_context": context, "require_starttls": True})
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, auth_required=True,
-                                     authenticator=authenticate, **tls)
+        tls = (
+            {"ssl_context": context, "auth_require_tls": False}
+            if implicit_tls
+            else {"tls_context": context, "require_starttls": True}
+        )
+        self.controller = Controller(
+            Handler(), hostname="127.0.0.1", port=self.port, auth_required=True, authenticator=authenticate, **tls
+        )
         self.controller.start()
 
     def settings(self, **extra) -> dict:
-        return {"host": "127.0.0.1", "port": self.port, "security": "starttls", "username": USER,
-                "passwordEnv": "GOVCLOUD_TEST_SMTP_PASSWORD", "from": "govcloud@egov.example.gov.cn",
-                "caFile": str(self.cert), "perMinute": 1000, "timeoutSeconds": 10} | extra
+        return {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "security": "starttls",
+            "username": USER,
+            "passwordEnv": "GOVCLOUD_TEST_SMTP_PASSWORD",
+            "from": "govcloud@egov.example.gov.cn",
+            "caFile": str(self.cert),
+            "perMinute": 1000,
+            "timeoutSeconds": 10,
+        } | extra
 
     def stop(self) -> None:
         self.controller.stop()
@@ -171,7 +198,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append(Request(url.path, query, dict(self.headers), body, verified, status))
                 payload = {"feishu": {"code": code, "msg": "ok" if not code else "error"}}.get(
-                    kind, {"errcode": code, "errmsg": "ok" if not code else "error"})
+                    kind, {"errcode": code, "errmsg": "ok" if not code else "error"}
+                )
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 if status == 429:
@@ -219,8 +247,14 @@ def verify(kind: str, query: dict, headers: dict, body: bytes) -> bool:
         return stamp.isdigit() and abs(now - int(stamp)) < 3600 and hmac.compare_digest(str(data.get("sign", "")), want)
     if kind == "webhook":
         stamp = headers.get("X-Govcloud-Timestamp", "")
-        want = "sha256=" + hmac.new(SECRETS["webhook"].encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        return stamp.isdigit() and abs(now - int(stamp)) < 300 and hmac.compare_digest(headers.get("X-Govcloud-Signature", ""), want)
+        want = (
+            "sha256=" + hmac.new(SECRETS["webhook"].encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        )
+        return (
+            stamp.isdigit()
+            and abs(now - int(stamp)) < 300
+            and hmac.compare_digest(headers.get("X-Govcloud-Signature", ""), want)
+        )
     return kind == "wecom"  # the key in the address is the check
 
 
@@ -230,7 +264,11 @@ def robots(receiver: Receiver) -> dict:
         "wecom": {"type": "wecom", "urlEnv": "GOVCLOUD_TEST_WECOM"},
         "ding": {"type": "dingtalk", "urlEnv": "GOVCLOUD_TEST_DINGTALK", "secretEnv": "GOVCLOUD_TEST_DINGTALK_SECRET"},
         "feishu": {"type": "feishu", "urlEnv": "GOVCLOUD_TEST_FEISHU", "secretEnv": "GOVCLOUD_TEST_FEISHU_SECRET"},
-        "hook": {"type": "webhook", "url": f"{receiver.base}/webhook/audit", "secretEnv": "GOVCLOUD_TEST_WEBHOOK_SECRET"},
+        "hook": {
+            "type": "webhook",
+            "url": f"{receiver.base}/webhook/audit",
+            "secretEnv": "GOVCLOUD_TEST_WEBHOOK_SECRET",
+        },
     }
 
 

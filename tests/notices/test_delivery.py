@@ -33,9 +33,15 @@ def ledger(tmp_path):
 
 
 def make(ledger, smtp, receiver, language="zh", **extra) -> Notices:
-    settings = NoticeSettings.model_validate({
-        "language": language, "email": smtp.settings(), "robots": servers.robots(receiver), "backoffSeconds": 0.01,
-        **extra})
+    settings = NoticeSettings.model_validate(
+        {
+            "language": language,
+            "email": smtp.settings(),
+            "robots": servers.robots(receiver),
+            "backoffSeconds": 0.01,
+            **extra,
+        }
+    )
     sleeps: list[float] = []
     notices = Notices(ledger, settings, sleep=sleeps.append)
     notices.sleeps = sleeps
@@ -43,8 +49,15 @@ def make(ledger, smtp, receiver, language="zh", **extra) -> Notices:
 
 
 def decision(app: str, reason: str = "ok", topic: str = "rejected") -> nt.Notice:
-    return nt.Notice("decision", app, "rsj", dt.date(2026, 2, 24), ("unit",), topic=topic,
-                     payload={"event": topic, "at": "2026-02-24T09:00:00", "actor": "zhang", "reason": reason})
+    return nt.Notice(
+        "decision",
+        app,
+        "rsj",
+        dt.date(2026, 2, 24),
+        ("unit",),
+        topic=topic,
+        payload={"event": topic, "at": "2026-02-24T09:00:00", "actor": "zhang", "reason": reason},
+    )
 
 
 def queue(notices: Notices, *pairs: tuple[nt.Notice, str]) -> None:
@@ -55,11 +68,18 @@ def test_email_one_digest_per_recipient_over_starttls_with_auth(ledger, smtp, re
     smtp.messages.clear()
     notices = make(ledger, smtp, receiver)
     a, b = "email:zhaogang@rsj.example.gov.cn", "email:office@egov.example.gov.cn"
-    queue(notices, (decision("social-security", EVIL), a), (decision("citizen-portal"), a),
-          (decision("permit", topic="accepted"), b))
+    queue(
+        notices,
+        (decision("social-security", EVIL), a),
+        (decision("citizen-portal"), a),
+        (decision("permit", topic="accepted"), b),
+    )
     report = notices.deliver(NOW)
     assert (report.count("sent"), report.failed) == (2, 0)
-    assert sorted(r.recipients[0] for r in smtp.messages) == ["office@egov.example.gov.cn", "zhaogang@rsj.example.gov.cn"]
+    assert sorted(r.recipients[0] for r in smtp.messages) == [
+        "office@egov.example.gov.cn",
+        "zhaogang@rsj.example.gov.cn",
+    ]
     got = next(r for r in smtp.messages if r.recipients == ["zhaogang@rsj.example.gov.cn"])
     assert got.tls and got.login == servers.USER and got.sender == "govcloud@egov.example.gov.cn"
     m = got.message
@@ -83,7 +103,10 @@ def test_email_refusals(ledger, smtp, receiver, monkeypatch):
     queue(notices, (decision("a"), "email:gone@rsj.example.gov.cn"), (decision("b"), "email:ok@rsj.example.gov.cn"))
     report = notices.deliver(NOW)
     outcomes = {m.recipient: (m.outcome, m.code, m.attempts) for m in report.messages}
-    assert outcomes == {"email:gone@rsj.example.gov.cn": ("failed", 550, 1), "email:ok@rsj.example.gov.cn": ("sent", 250, 1)}
+    assert outcomes == {
+        "email:gone@rsj.example.gov.cn": ("failed", 550, 1),
+        "email:ok@rsj.example.gov.cn": ("sent", 250, 1),
+    }
     assert smtp.messages[0].message["Subject"] == "[govcloud] 1 notice"
     # a wrong password is refused for good (535), never retried into a lockout
     monkeypatch.setenv("GOVCLOUD_TEST_SMTP_PASSWORD", "wrong")
@@ -138,8 +161,11 @@ def test_429_and_5xx_are_retried_other_4xx_fail(ledger, smtp, receiver):
     queue(notices, (decision("a"), "robot:wecom"), (decision("a"), "robot:feishu"), (decision("a"), "robot:hook"))
     report = notices.deliver(NOW)
     outcomes = {m.recipient: (m.outcome, m.code, m.attempts) for m in report.messages}
-    assert outcomes == {"robot:wecom": ("sent", 200, 2), "robot:feishu": ("retry", 503, 3),
-                        "robot:hook": ("failed", 400, 1)}
+    assert outcomes == {
+        "robot:wecom": ("sent", 200, 2),
+        "robot:feishu": ("retry", 503, 3),
+        "robot:hook": ("failed", 400, 1),
+    }
     assert notices.sleeps == [1.0, 0.01, 0.02]  # Retry-After: 1 of the 429, then the backoff
     (feishu,) = notices.outbox.listing("pending")
     assert feishu.attempts == 3 and feishu.next_attempt > NOW and "HTTP 503" in feishu.last_error
@@ -192,7 +218,9 @@ def test_a_robot_setting_a_limit_below_the_platform(ledger, smtp, receiver):
     robots = servers.robots(receiver)
     robots["feishu"]["perMinute"] = 1
     notices = make(ledger, smtp, receiver)
-    notices.settings = notices.settings.model_copy(update={"robots": NoticeSettings.model_validate({"robots": robots}).robots})
+    notices.settings = notices.settings.model_copy(
+        update={"robots": NoticeSettings.model_validate({"robots": robots}).robots}
+    )
     queue(notices, (decision("a"), "robot:feishu"))
     assert notices.deliver(NOW).messages[0].outcome == "sent"
     queue(notices, (decision("b"), "robot:feishu"))
@@ -210,7 +238,9 @@ def test_dry_run_sends_and_claims_nothing(ledger, smtp, receiver):
     queue(notices, (decision("a"), "robot:wecom"), (decision("b"), "robot:wecom"), (decision("a"), "robot:nowhere"))
     report = notices.deliver(NOW, dry_run=True)
     assert [(m.recipient, len(m.notices), m.outcome) for m in report.messages] == [
-        ("robot:wecom", 2, "would-send"), ("robot:nowhere", 1, "would-send")]
+        ("robot:wecom", 2, "would-send"),
+        ("robot:nowhere", 1, "would-send"),
+    ]
     assert receiver.requests == [] and notices.outbox.counts()["pending"] == 3
     report = notices.deliver(NOW)
     assert {m.recipient: m.outcome for m in report.messages} == {"robot:wecom": "sent", "robot:nowhere": "failed"}
@@ -221,7 +251,9 @@ def test_settings_refuse_secrets_in_the_file_and_unknown_keys():
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="holds its access token: give urlEnv or urlFile"):
-        NoticeSettings.model_validate({"robots": {"x": {"type": "wecom", "url": "https://qyapi.weixin.qq.com/x?key=k"}}})
+        NoticeSettings.model_validate(
+            {"robots": {"x": {"type": "wecom", "url": "https://qyapi.weixin.qq.com/x?key=k"}}}
+        )
     with pytest.raises(ValidationError, match="signs its messages"):
         NoticeSettings.model_validate({"robots": {"x": {"type": "dingtalk", "urlEnv": "X"}}})
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
@@ -229,7 +261,9 @@ def test_settings_refuse_secrets_in_the_file_and_unknown_keys():
     with pytest.raises(ValidationError, match=r"robots not configured under notices.robots: robot:nobody"):
         NoticeSettings.model_validate({"office": ["robot:nobody"]})
     with pytest.raises(ValidationError, match="https://"):
-        NoticeSettings.model_validate({"robots": {"x": {"type": "webhook", "url": "http://example.com/", "secretEnv": "S"}}})
+        NoticeSettings.model_validate(
+            {"robots": {"x": {"type": "webhook", "url": "http://example.com/", "secretEnv": "S"}}}
+        )
     assert json.dumps(NoticeSettings().model_dump())  # defaults serialise
 
 

@@ -16,21 +16,28 @@ from orchestrator.errors import ConflictError
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.notices import Notices
 from orchestrator.settings_notices import NoticeSettings
-
 from tests.lifecycle.conftest import CHIEF, CLERK, EXAMPLES, SOCIAL, at, variant
 
-SETTINGS = NoticeSettings.model_validate({
-    "office": ["robot:office"], "provider": ["robot:ops"], "units": {"rsj": ["robot:rsj"], "zwb": ["robot:zwb"]},
-    "email": {"host": "127.0.0.1", "from": "govcloud@example.gov.cn", "security": "none"},
-    "robots": {name: {"type": "webhook", "url": "http://127.0.0.1:9/x", "secretEnv": "S"}
-               for name in ("office", "ops", "rsj", "zwb")},
-})
+SETTINGS = NoticeSettings.model_validate(
+    {
+        "office": ["robot:office"],
+        "provider": ["robot:ops"],
+        "units": {"rsj": ["robot:rsj"], "zwb": ["robot:zwb"]},
+        "email": {"host": "127.0.0.1", "from": "govcloud@example.gov.cn", "security": "none"},
+        "robots": {
+            name: {"type": "webhook", "url": "http://127.0.0.1:9/x", "secretEnv": "S"}
+            for name in ("office", "ops", "rsj", "zwb")
+        },
+    }
+)
 SOCIAL_EMAILS = ["email:zhaogang@rsj.example.gov.cn", "email:sunli@rsj.example.gov.cn"]
 
 
 def rows(ledger: Ledger) -> list[tuple]:
-    return [(q.kind, q.topic, q.application, q.due, q.recipient, q.status)
-            for q in reversed(Outbox(ledger.engine).listing())]
+    return [
+        (q.kind, q.topic, q.application, q.due, q.recipient, q.status)
+        for q in reversed(Outbox(ledger.engine).listing())
+    ]
 
 
 @pytest.fixture
@@ -47,7 +54,9 @@ def test_head_and_tables(ledger):
 
 def test_an_event_queues_its_notices_in_its_own_transaction(notified, ledger):
     notified.submit(EXAMPLES / "social-security.yaml", SOCIAL, at("2026-02-12T10:00"))
-    assert rows(ledger) == [("request", "submitted", "social-security", dt.date(2026, 2, 12), "robot:office", "pending")]
+    assert rows(ledger) == [
+        ("request", "submitted", "social-security", dt.date(2026, 2, 12), "robot:office", "pending")
+    ]
     notified.accept("social-security", CLERK, at("2026-02-24T09:00"))
     assert [r[4] for r in rows(ledger)[1:]] == ["robot:rsj", *(e for e in SOCIAL_EMAILS)]
     # a write that loses its race leaves neither the event nor its notices
@@ -79,13 +88,25 @@ def test_scans_queue_each_notice_once(notified, ledger, tmp_path):
 def test_contacts_come_from_the_latest_manifest_on_record(ledger):
     def event(app: str, sequence: int, kind: str, contacts) -> lc.Event:
         manifest = {"metadata": {"id": app, "contacts": contacts}}
-        return lc.Event(app, sequence, kind, "u", lc.UNIT, at("2026-02-12T10:00"), actor_unit="rsj",
-                        payload={"unit": "rsj", "manifest": manifest})
+        return lc.Event(
+            app,
+            sequence,
+            kind,
+            "u",
+            lc.UNIT,
+            at("2026-02-12T10:00"),
+            actor_unit="rsj",
+            payload={"unit": "rsj", "manifest": manifest},
+        )
 
     first, later = [{"name": "a", "email": "a@x"}], [{"name": "b", "email": "b@x"}, {"name": "c"}]
-    events = [event("one", 1, "submitted", first), event("one", 2, "change-requested", later),
-              event("one", 3, "accepted", "not a manifest's"), event("two", 1, "submitted", "junk"),
-              event("three", 1, "submitted", first)]
+    events = [
+        event("one", 1, "submitted", first),
+        event("one", 2, "change-requested", later),
+        event("one", 3, "accepted", "not a manifest's"),
+        event("two", 1, "submitted", "junk"),
+        event("three", 1, "submitted", first),
+    ]
     with ledger.engine.begin() as conn:
         conn.execute(sa.insert(EventRow), list(bulk_rows(events, dt.datetime(2026, 2, 12, 2, 0))))
     found = ledger.contacts(["one", "two", "nobody"])
@@ -118,8 +139,9 @@ def test_two_processes_scanning_at_once_queue_each_notice_once(notified, ledger,
         assert w.exitcode == 0
     assert sum(queued) == 30 * 4  # office, unit robot, two contacts
     with ledger.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(DISTINCT fingerprint), count(*) FROM notices "
-                                    "WHERE kind = 'deadline-missed'")).one() == (120, 120)
+        assert conn.execute(
+            sa.text("SELECT count(DISTINCT fingerprint), count(*) FROM notices WHERE kind = 'deadline-missed'")
+        ).one() == (120, 120)
 
 
 def test_claims_are_exclusive_and_expire(ledger):
@@ -139,8 +161,17 @@ def test_claims_are_exclusive_and_expire(ledger):
     assert [q.recipient for q in again] == ["robot:office"]
     assert not outbox.start([again[0].id], "run-a", "m9", "robot:office", now)  # run-a lost it: sends nothing
     outbox.start([again[0].id], "run-b", "m2", "robot:office", now)
-    outbox.finish([again[0].id], "run-b", "m2", "retry", now, code=503, error="busy",
-                  next_attempt=now + dt.timedelta(minutes=10), max_attempts=2)
+    outbox.finish(
+        [again[0].id],
+        "run-b",
+        "m2",
+        "retry",
+        now,
+        code=503,
+        error="busy",
+        next_attempt=now + dt.timedelta(minutes=10),
+        max_attempts=2,
+    )
     assert outbox.claim("run-c", now + dt.timedelta(minutes=9), ttl) == []
     (retried,) = outbox.claim("run-c", now + dt.timedelta(minutes=10), ttl)
     outbox.start([retried.id], "run-c", "m3", "robot:office", now)
@@ -149,5 +180,7 @@ def test_claims_are_exclusive_and_expire(ledger):
     (failed,) = outbox.listing("failed")
     assert (failed.attempts, failed.last_error) == (2, "busy")
     assert [(a["message"], a["outcome"], a["code"]) for a in outbox.attempts(failed.id)] == [
-        ("m2", "retry", 503), ("m3", "retry", 503)]
+        ("m2", "retry", 503),
+        ("m3", "retry", 503),
+    ]
     assert outbox.messages_since("robot:office", now - dt.timedelta(minutes=1)) == 2

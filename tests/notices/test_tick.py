@@ -26,7 +26,6 @@ from orchestrator.services import tick
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.notices import Notices
 from orchestrator.settings_notices import NoticeSettings
-
 from tests.lifecycle.conftest import EXAMPLES, SOCIAL, at, variant
 
 from . import servers
@@ -38,8 +37,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def settings_for(receiver, **extra) -> dict:
     robots = servers.robots(receiver)
     robots["second"] = dict(robots["hook"], url=f"{receiver.base}/webhook/second")
-    return {"office": ["robot:hook"], "provider": ["robot:second"], "units": {"rsj": ["robot:second"]},
-            "contacts": False, "robots": robots, "backoffSeconds": 0.01, "claimSeconds": 5, **extra}
+    return {
+        "office": ["robot:hook"],
+        "provider": ["robot:second"],
+        "units": {"rsj": ["robot:second"]},
+        "contacts": False,
+        "robots": robots,
+        "backoffSeconds": 0.01,
+        "claimSeconds": 5,
+        **extra,
+    }
 
 
 def test_each_step_runs_and_each_failure_is_reported(tmp_path):
@@ -52,15 +59,18 @@ def test_each_step_runs_and_each_failure_is_reported(tmp_path):
             if isinstance(outcome, Exception):
                 raise outcome
             return outcome
+
         return run
 
-    steps = {"deadlines": step("deadlines", {"found": 0, "queued": 0}),
-             "expire": step("expire", ExternalError("no Pulumi engine")),
-             "capacity": step("capacity", KeyError("vcpu")),
-             "drift": step("drift", {"checked": 0}),
-             "cloud-drift": step("cloud-drift", {"checked": 1, "drifted": 1, "failed": 0, "queued": 1}),
-             "backups": step("backups", {"taken": 3, "missed": [], "failed": 0}),
-             "deliver": step("deliver", {"sent": 1, "failed": 2})}
+    steps = {
+        "deadlines": step("deadlines", {"found": 0, "queued": 0}),
+        "expire": step("expire", ExternalError("no Pulumi engine")),
+        "capacity": step("capacity", KeyError("vcpu")),
+        "drift": step("drift", {"checked": 0}),
+        "cloud-drift": step("cloud-drift", {"checked": 1, "drifted": 1, "failed": 0, "queued": 1}),
+        "backups": step("backups", {"taken": 3, "missed": [], "failed": 0}),
+        "deliver": step("deliver", {"sent": 1, "failed": 2}),
+    }
     report = tick.run(ledger, steps, skip=frozenset({"drift"}))
     assert calls == ["deadlines", "expire", "capacity", "cloud-drift", "backups", "deliver"]
     assert report.failed == ["expire", "capacity", "deliver"]
@@ -90,8 +100,9 @@ def _tick(url: str, settings: dict, env: dict, barrier, results, lease: bool) ->
     os.environ.update(env)
     ledger = Ledger.open(url)
     try:
-        steps = tick.default_steps(ledger, NoticeSettings.model_validate(settings), at("2026-02-14T09:00"),
-                                   actor=lambda: None, cloud=None)
+        steps = tick.default_steps(
+            ledger, NoticeSettings.model_validate(settings), at("2026-02-14T09:00"), actor=lambda: None, cloud=None
+        )
         barrier.wait(timeout=60)
         report = tick.run(ledger if lease else _NoLease(), steps, skip=frozenset({"expire", "capacity", "drift"}))
         results.put((report.ran, report.failed))
@@ -110,8 +121,12 @@ def test_two_ticks_on_postgresql_send_every_notice_exactly_once(postgres_url, re
     digest([], "zh")  # templates compiled once, before the forks
     for round_ in range(20):
         with ledger.engine.begin() as conn:
-            conn.execute(sa.text("TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, "
-                                 "drift_runs, backup_records"))
+            conn.execute(
+                sa.text(
+                    "TRUNCATE events, applications, leases, notices, notice_attempts, drift_findings, "
+                    "drift_runs, backup_records"
+                )
+            )
         for i in range(3):  # each: a request now (office), a deadline ahead at the scan (office)
             path = variant(tmp_path, f"s{i}", ("id: social-security", f"id: social-{i}"))
             service.submit(path, SOCIAL, at("2026-02-12T10:00"))
@@ -119,8 +134,9 @@ def test_two_ticks_on_postgresql_send_every_notice_exactly_once(postgres_url, re
         receiver.requests.clear()
         barrier, results = ctx.Barrier(2), ctx.Queue()
         lease = round_ % 2 == 0  # odd rounds: no lease, both deliver at once
-        workers = [ctx.Process(target=_tick, args=(postgres_url, settings, env, barrier, results, lease))
-                   for _ in range(2)]
+        workers = [
+            ctx.Process(target=_tick, args=(postgres_url, settings, env, barrier, results, lease)) for _ in range(2)
+        ]
         for w in workers:
             w.start()
         outcomes = [results.get(timeout=60) for _ in workers]
@@ -149,8 +165,13 @@ def test_a_delivery_killed_midway_loses_nothing_and_resends_at_most_once(tmp_pat
     outbox.enqueue([nt.Addressed(decision(f"app-{i}"), r) for r in recipients for i in range(2)])
     receiver.script("/feishu/hook-1", ("hang", 30))
     env = dict(os.environ, GOVCLOUD_CONFIG=str(config), GOVCLOUD_DATABASE_URL=url)
-    process = subprocess.Popen([str(Path(sys.executable).parent / "govcloud"), "notify"], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "govcloud"), "notify"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not any(path == "/feishu/hook-1" for path, _ in receiver.arrived):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -159,8 +180,9 @@ def test_a_delivery_killed_midway_loses_nothing_and_resends_at_most_once(tmp_pat
     process.wait(timeout=30)
     counts = outbox.counts()
     assert counts == {"pending": 0, "sending": 6, "sent": 2, "failed": 0}, counts  # claimed, one robot done
-    (in_flight,) = {a["outcome"] for q in outbox.listing("sending") if q.recipient == "robot:feishu"
-                    for a in outbox.attempts(q.id)}
+    (in_flight,) = {
+        a["outcome"] for q in outbox.listing("sending") if q.recipient == "robot:feishu" for a in outbox.attempts(q.id)
+    }
     assert in_flight is None  # started, never finished: unknown whether it arrived
 
     notices = Notices(ledger, NoticeSettings.model_validate(settings))
@@ -180,16 +202,45 @@ def test_govcloud_tick_end_to_end(tmp_path, receiver):
     settings = settings_for(receiver)
     config = tmp_path / "govcloud.yaml"
     config.write_text(yaml.safe_dump({"auth": "local", "notices": settings}), encoding="utf-8")
-    env = dict(os.environ, GOVCLOUD_CONFIG=str(config), GOVCLOUD_DATABASE_URL=url,
-               OS_CLIENT_CONFIG_FILE=str(tmp_path / "no-clouds.yaml"), OS_CLOUD="nowhere")
+    env = dict(
+        os.environ,
+        GOVCLOUD_CONFIG=str(config),
+        GOVCLOUD_DATABASE_URL=url,
+        OS_CLIENT_CONFIG_FILE=str(tmp_path / "no-clouds.yaml"),
+        OS_CLOUD="nowhere",
+    )
     env.pop("GOVCLOUD_ACTOR", None)
     govcloud = str(Path(sys.executable).parent / "govcloud")
-    submit = subprocess.run([govcloud, "app", "submit", str(EXAMPLES / "social-security.yaml"), "--as", "zhaogang",
-                             "--role", "unit", "--unit", "rsj", "--at", "2026-02-12T10:00"],
-                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    submit = subprocess.run(
+        [
+            govcloud,
+            "app",
+            "submit",
+            str(EXAMPLES / "social-security.yaml"),
+            "--as",
+            "zhaogang",
+            "--role",
+            "unit",
+            "--unit",
+            "rsj",
+            "--at",
+            "2026-02-12T10:00",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert submit.returncode == 0, submit.stderr
-    done = subprocess.run([govcloud, "tick", "--at", "2026-02-25T09:00", "-o", "json"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [govcloud, "tick", "--at", "2026-02-25T09:00", "-o", "json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 3, done.stderr
     report = json.loads(done.stdout)
     by = {s["name"]: s for s in report["steps"]}
@@ -199,8 +250,9 @@ def test_govcloud_tick_end_to_end(tmp_path, receiver):
     assert by["deliver"]["ok"] and by["deliver"]["detail"]["sent"] == 2
     office = [n["kind"] for r in receiver.at("/webhook/audit") for n in r.json["notices"]]
     assert office == ["request", "deadline-missed"]  # the submission's request and the missed deadline, one digest
-    status = subprocess.run([govcloud, "notify", "status", "-o", "json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [govcloud, "notify", "status", "-o", "json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert json.loads(status.stdout)["counts"] == {"pending": 0, "sending": 0, "sent": 3, "failed": 0}
 
 
@@ -213,7 +265,10 @@ def test_scheduler_examples_run_govcloud_tick_every_10_minutes():
     assert container["args"][:2] == ["govcloud", "tick"]
     gitlab = yaml.safe_load((schedulers / "gitlab-ci.yml").read_text(encoding="utf-8"))
     job = gitlab["govcloud-tick"]
-    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}] and "*/10 * * * *" in (schedulers / "gitlab-ci.yml").read_text()
+    assert (
+        job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+        and "*/10 * * * *" in (schedulers / "gitlab-ci.yml").read_text()
+    )
     assert any(line.startswith("govcloud tick") for line in job["script"])
     timer = (schedulers / "govcloud-tick.timer").read_text(encoding="utf-8")
     service = (schedulers / "govcloud-tick.service").read_text(encoding="utf-8")
@@ -230,8 +285,10 @@ def test_a_tick_that_loses_its_lease_stops(tmp_path):
     def overrun():  # this step outlasted the lease and another tick took it over
         calls.append("deadlines")
         with ledger.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE leases SET holder = 'other:2', expires = :e"),
-                         {"e": utcnow() + dt.timedelta(minutes=10)})
+            conn.execute(
+                sa.text("UPDATE leases SET holder = 'other:2', expires = :e"),
+                {"e": utcnow() + dt.timedelta(minutes=10)},
+            )
         return {}
 
     steps = {name: (lambda name=name: calls.append(name) or {}) for name in tick.STEPS} | {"deadlines": overrun}

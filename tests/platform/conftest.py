@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from tests import keycloak_env
-
 from orchestrator.adapters.platform import KeycloakAdmin
+from tests import keycloak_env
 
 ENV_FILE = keycloak_env.ENV_FILE
 #: govcloud.yaml's documented roleMap: the realm roles toolchain/keycloak/keycloak.py makes.
 ROLE_MAP = {"govcloud-egov": "egov-office", "govcloud-provider": "provider", "govcloud-unit": "unit"}
 
 
-
-def call(method: str, url: str, *, form: dict[str, str] | None = None, body: Any = None, token: str | None = None) -> Any:
+def call(
+    method: str, url: str, *, form: dict[str, str] | None = None, body: Any = None, token: str | None = None
+) -> Any:
     """One HTTP request; the JSON answer or ``None``."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = None
@@ -29,7 +29,9 @@ def call(method: str, url: str, *, form: dict[str, str] | None = None, body: Any
         data = urllib.parse.urlencode(form).encode()
     elif body is not None:
         data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=30) as answer:
+    with urllib.request.urlopen(
+        urllib.request.Request(url, data=data, method=method, headers=headers), timeout=30
+    ) as answer:
         raw = answer.read()
     return json.loads(raw) if raw else None
 
@@ -56,8 +58,11 @@ def admin_token(keycloak) -> str:
     answer = call(
         "POST",
         f"{keycloak['KEYCLOAK_URL']}/realms/{keycloak['KEYCLOAK_REALM']}/protocol/openid-connect/token",
-        form={"grant_type": "client_credentials", "client_id": keycloak["KEYCLOAK_CLIENT_ID"],
-              "client_secret": keycloak["KEYCLOAK_CLIENT_SECRET"]},
+        form={
+            "grant_type": "client_credentials",
+            "client_id": keycloak["KEYCLOAK_CLIENT_ID"],
+            "client_secret": keycloak["KEYCLOAK_CLIENT_SECRET"],
+        },
     )
     return answer["access_token"]
 

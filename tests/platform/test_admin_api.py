@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
 import urllib.parse
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,8 +75,11 @@ def keycloak() -> Iterator[FakeKeycloak]:
             form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             if self.path != "/realms/master/protocol/openid-connect/token":
                 return self._answer(404)
-            good = form == {"grant_type": ["client_credentials"], "client_id": [ADMIN_ID],
-                            "client_secret": [ADMIN_SECRET]}
+            good = form == {
+                "grant_type": ["client_credentials"],
+                "client_id": [ADMIN_ID],
+                "client_secret": [ADMIN_SECRET],
+            }
             if good:
                 self._answer(200, {"access_token": TOKEN, "expires_in": fake.token_lifetime})
             else:
@@ -93,11 +96,14 @@ def keycloak() -> Iterator[FakeKeycloak]:
             if parts[3] not in fake.realms:
                 return self._answer(404, {"error": "Realm not found."})
             q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
-            found = [c for c in fake.realms[parts[3]].values()
-                     if q.get("search") == "true" and q["clientId"].lower() in c["clientId"].lower()
-                     or c["clientId"] == q.get("clientId")]
+            found = [
+                c
+                for c in fake.realms[parts[3]].values()
+                if (q.get("search") == "true" and q["clientId"].lower() in c["clientId"].lower())
+                or c["clientId"] == q.get("clientId")
+            ]
             first, most = int(q.get("first", 0)), int(q.get("max", 100))
-            self._answer(200, found[first:first + most])
+            self._answer(200, found[first : first + most])
 
         def do_DELETE(self) -> None:
             fake.requests.append(f"DELETE {self.path}")
@@ -153,17 +159,25 @@ def reclaim(fake: FakeKeycloak, dry_run: bool = False, secret: str = ADMIN_SECRE
     if not dry_run:
         return {env: clients_step(platform, env, "zwb", "citizen-portal") for env in ("production", "trial", "test")}
     view = DryRun(platform=platform)  # the dry run: the same step over a view that only notes deletions
-    return {env: view.planned(clients_step(view.platform, env, "zwb", "citizen-portal"))
-            for env in ("production", "trial", "test")}
+    return {
+        env: view.planned(clients_step(view.platform, env, "zwb", "citizen-portal"))
+        for env in ("production", "trial", "test")
+    }
 
 
 def test_dry_run_decides_and_deletes_nothing(keycloak: FakeKeycloak) -> None:
     ids = populate(keycloak)
     steps = reclaim(keycloak, dry_run=True)
     assert {env: [p["id"] for p in s.plan] for env, s in steps.items()} == {
-        "production": [f"gov/{ids['production']}"], "trial": [f"gov/{ids['trial']}"], "test": [f"gov-test/{ids['test']}"]}
+        "production": [f"gov/{ids['production']}"],
+        "trial": [f"gov/{ids['trial']}"],
+        "test": [f"gov-test/{ids['test']}"],
+    }
     assert {env: [f["id"] for f in s.foreign] for env, s in steps.items()} == {
-        "production": [f"gov/{ids['v2']}"], "trial": [f"gov/{ids['v2']}"], "test": [f"gov-test/{ids['manual']}"]}
+        "production": [f"gov/{ids['v2']}"],
+        "trial": [f"gov/{ids['v2']}"],
+        "test": [f"gov-test/{ids['manual']}"],
+    }
     assert all(s.status == "planned" and not s.failures for s in steps.values())
     assert remaining_ids(keycloak) == set(ids.values())
     assert not [r for r in keycloak.requests if r.startswith("DELETE")]
@@ -177,8 +191,11 @@ def test_reclaim_deletes_ours_in_every_realm_and_verifies(keycloak: FakeKeycloak
     assert remaining_ids(keycloak) == {ids["v2"], ids["manual"], ids["other"]}
     deletes = [r for r in keycloak.requests if r.startswith("DELETE")]
     assert sorted(deletes) == sorted(
-        [f"DELETE /admin/realms/gov-test/clients/{ids['test']}", f"DELETE /admin/realms/gov/clients/{ids['trial']}",
-         f"DELETE /admin/realms/gov/clients/{ids['production']}"]
+        [
+            f"DELETE /admin/realms/gov-test/clients/{ids['test']}",
+            f"DELETE /admin/realms/gov/clients/{ids['trial']}",
+            f"DELETE /admin/realms/gov/clients/{ids['production']}",
+        ]
     )
     removed = {s.detail.rpartition("removed ")[2] for s in steps.values()}
     assert removed == naming.client_ids("zwb", "citizen-portal")  # every environment's client, each in its realm
@@ -196,7 +213,9 @@ def test_a_client_that_survives_deletion_is_reported(keycloak: FakeKeycloak) -> 
     keycloak.pretend_delete.add(ids["trial"])
     steps = reclaim(keycloak)
     assert steps["trial"].status == "failed"
-    assert [(f.id, f.error) for f in steps["trial"].failures] == [(f"gov/{ids['trial']}", "still there after its deletion")]
+    assert [(f.id, f.error) for f in steps["trial"].failures] == [
+        (f"gov/{ids['trial']}", "still there after its deletion")
+    ]
     assert steps["production"].status == steps["test"].status == "done"
 
 
@@ -206,7 +225,9 @@ def test_a_failed_deletion_is_recorded_and_the_run_goes_on(keycloak: FakeKeycloa
     steps = reclaim(keycloak)
     failed = steps["test"].failures
     assert steps["test"].status == "failed" and steps["test"].deleted == {}
-    assert [(f.id, f.name) for f in failed] == [(f"gov-test/{ids['test']}", "zwb-citizen-portal-test")] * 2  # refused, then still listed
+    assert [(f.id, f.name) for f in failed] == [
+        (f"gov-test/{ids['test']}", "zwb-citizen-portal-test")
+    ] * 2  # refused, then still listed
     assert "500" in failed[0].error and failed[1].error == "still there after its deletion"
     assert steps["production"].status == steps["trial"].status == "done"
     assert remaining_ids(keycloak) == {ids["test"], ids["v2"], ids["manual"], ids["other"]}
@@ -257,6 +278,12 @@ def test_unreachable_platform() -> None:
 def test_from_environ_names_what_is_missing() -> None:
     with pytest.raises(PlatformError, match="KEYCLOAK_URL, KEYCLOAK_CLIENT_SECRET"):
         KeycloakAdmin.from_environ({"KEYCLOAK_CLIENT_ID": "x"})
-    built = KeycloakAdmin.from_environ({"KEYCLOAK_URL": "https://sso", "KEYCLOAK_CLIENT_ID": "x",
-                                        "KEYCLOAK_CLIENT_SECRET": "y", "KEYCLOAK_BASE_PATH": "/auth"})
+    built = KeycloakAdmin.from_environ(
+        {
+            "KEYCLOAK_URL": "https://sso",
+            "KEYCLOAK_CLIENT_ID": "x",
+            "KEYCLOAK_CLIENT_SECRET": "y",
+            "KEYCLOAK_BASE_PATH": "/auth",
+        }
+    )
     assert (built.url, built.realm, built.base_path) == ("https://sso", "master", "/auth")

@@ -41,8 +41,12 @@ def app(keycloak, admin, admin_token):
     realms = {"trial": keycloak["KEYCLOAK_AUTH_REALM"], "test": keycloak["KEYCLOAK_AUTH_TEST_REALM"]}
 
     def create(realm: str, client_id: str, attributes: dict[str, str]) -> None:
-        call("POST", f"{keycloak['KEYCLOAK_URL']}/admin/realms/{realm}/clients", token=admin_token,
-             body={"clientId": client_id, "protocol": "openid-connect", "publicClient": False, "attributes": attributes})
+        call(
+            "POST",
+            f"{keycloak['KEYCLOAK_URL']}/admin/realms/{realm}/clients",
+            token=admin_token,
+            body={"clientId": client_id, "protocol": "openid-connect", "publicClient": False, "attributes": attributes},
+        )
 
     for env, realm in realms.items():
         labels = {"unit": unit, "app": app, "env": env, "digest": "sha256:0"}
@@ -73,21 +77,31 @@ def test_admin_lists_labelled_clients_and_the_clients_step_deletes_only_ours(adm
         if not dry_run:
             return {env: clients_step(platform, env, unit, app_id) for env in ("production", "trial", "test")}
         view = DryRun(platform=platform)  # the dry run: the same step over a view that only notes deletions
-        return {env: view.planned(clients_step(view.platform, env, unit, app_id))
-                for env in ("production", "trial", "test")}
+        return {
+            env: view.planned(clients_step(view.platform, env, unit, app_id)) for env in ("production", "trial", "test")
+        }
 
     dry = steps(dry_run=True)
     assert {env: [p["name"] for p in s.plan] for env, s in dry.items()} == {
-        "production": [], "trial": [f"{prefix}trial"], "test": [f"{prefix}test"]}
+        "production": [],
+        "trial": [f"{prefix}trial"],
+        "test": [f"{prefix}test"],
+    }
     assert {env: [f["name"] for f in s.foreign] for env, s in dry.items()} == {
-        "production": [f"{prefix}scratch"], "trial": [f"{prefix}scratch"], "test": []}
+        "production": [f"{prefix}scratch"],
+        "trial": [f"{prefix}scratch"],
+        "test": [],
+    }
     assert all(s.status == "planned" and not s.failures for s in dry.values())
     assert len(listed()) == 3
 
     done = steps(dry_run=False)
     assert all(s.status == "done" and not s.failures for s in done.values())
     assert {env: s.deleted for env, s in done.items()} == {
-        "production": {}, "trial": {"auth_client": 1}, "test": {"auth_client": 1}}
+        "production": {},
+        "trial": {"auth_client": 1},
+        "test": {"auth_client": 1},
+    }
     assert listed() == {(realms[0], f"{prefix}scratch"): {}}
 
 
@@ -100,8 +114,10 @@ def test_deleting_a_missing_client_is_fine_unless_asked(admin, keycloak):
 
 
 def settings(keycloak, **overrides) -> OidcSettings:
-    return OidcSettings(**{"issuer": keycloak["KEYCLOAK_ISSUER"], "audience": keycloak["KEYCLOAK_CLI_CLIENT_ID"],
-                           "role_map": ROLE_MAP} | overrides)
+    return OidcSettings(
+        **{"issuer": keycloak["KEYCLOAK_ISSUER"], "audience": keycloak["KEYCLOAK_CLI_CLIENT_ID"], "role_map": ROLE_MAP}
+        | overrides
+    )
 
 
 @pytest.mark.parametrize("username, role, unit", USERS)
@@ -116,8 +132,13 @@ def test_a_real_id_token_names_the_actor(keycloak, id_token, username, role, uni
     [
         (lambda kc: {"audience": "some-other-client"}, "wrong audience"),
         # the test realm's issuer with the real realm's keys: the signature verifies, the issuer not
-        (lambda kc: {"issuer": kc["KEYCLOAK_TEST_ISSUER"],
-                     "jwks_uri": kc["KEYCLOAK_ISSUER"] + "/protocol/openid-connect/certs"}, "wrong issuer"),
+        (
+            lambda kc: {
+                "issuer": kc["KEYCLOAK_TEST_ISSUER"],
+                "jwks_uri": kc["KEYCLOAK_ISSUER"] + "/protocol/openid-connect/certs",
+            },
+            "wrong issuer",
+        ),
         # the test realm as found by discovery: its keys are its own
         (lambda kc: {"issuer": kc["KEYCLOAK_TEST_ISSUER"]}, "a key the platform does not publish"),
     ],
@@ -147,5 +168,6 @@ def test_cli_steps_record_the_keycloak_users(keycloak, id_token, tmp_path, monke
     assert run("app", "accept", "citizen-portal", "--at", "2026-02-13T10:00", user="egov-reviewer").exit_code == 0
     events = json.loads(run("app", "history", "citizen-portal", "-o", "json", user="egov-reviewer").stdout)
     assert [(e["actor"], e["actor_role"], e["actor_source"]) for e in events] == [
-        ("zwb-admin", "unit", "oidc"), ("egov-reviewer", "egov-office", "oidc"),
+        ("zwb-admin", "unit", "oidc"),
+        ("egov-reviewer", "egov-office", "oidc"),
     ]

@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.auth.conftest import platform  # noqa: F401 (the loopback platform fixture)
-from tests.lifecycle.conftest import EXAMPLES, database_url, postgres_url, variant  # noqa: F401
-
 from orchestrator.portal.app import create_app
 from orchestrator.portal.config import PortalConfig
 from orchestrator.settings import load_settings
+from tests.auth.conftest import platform  # noqa: F401 (the loopback platform fixture)
+from tests.lifecycle.conftest import EXAMPLES, database_url, postgres_url, variant  # noqa: F401
 
 KEY = "k" * 40
 
@@ -19,8 +18,9 @@ KEY = "k" * 40
 @pytest.fixture
 def oidc_app(platform, database_url):  # noqa: F811
     """The production portal (``auth: oidc``) over a fresh ledger; ``(client, platform)``."""
-    config = PortalConfig(platform.settings, KEY, client_secret="unused", database_url=database_url,
-                          secure_cookies=False)
+    config = PortalConfig(
+        platform.settings, KEY, client_secret="unused", database_url=database_url, secure_cookies=False
+    )
     with TestClient(create_app(config)) as client:
         yield client
 
@@ -76,7 +76,8 @@ def recorded(database_url, until: str = "trial", manifest=EXAMPLES / "social-sec
     ``then(service)`` after that. Returns the submitted digest."""
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.core.lifecycle import EGOV, PROVIDER, UNIT, Actor
-    from orchestrator.services.lifecycle import Lifecycle, beijing_now as now
+    from orchestrator.services.lifecycle import Lifecycle
+    from orchestrator.services.lifecycle import beijing_now as now
 
     office, ops = Actor("zhang", EGOV, "egov"), Actor("ops", PROVIDER)
     ledger = Ledger.open(database_url)

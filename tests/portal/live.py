@@ -52,12 +52,22 @@ def live_portal(keycloak, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(auth="oidc", oidc=OidcSettings(
-        issuer=keycloak["KEYCLOAK_ISSUER"], audience=keycloak["KEYCLOAK_CLI_CLIENT_ID"], role_map=ROLE_MAP))
+    settings = Settings(
+        auth="oidc",
+        oidc=OidcSettings(
+            issuer=keycloak["KEYCLOAK_ISSUER"], audience=keycloak["KEYCLOAK_CLI_CLIENT_ID"], role_map=ROLE_MAP
+        ),
+    )
     admin, realm = KeycloakAdmin.from_environ(keycloak), keycloak["KEYCLOAK_AUTH_REALM"]
     client_id, secret = register_client(admin, realm, base)
-    config = PortalConfig(settings, "s" * 40, client_id=CLIENT, client_secret=secret,
-                          database_url=f"sqlite:///{tmp_path / 'ledger.db'}", secure_cookies=False)
+    config = PortalConfig(
+        settings,
+        "s" * 40,
+        client_id=CLIENT,
+        client_secret=secret,
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        secure_cookies=False,
+    )
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

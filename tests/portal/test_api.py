@@ -74,8 +74,11 @@ def test_every_step_through_the_api(oidc_app, tokens, database_url, tmp_path):
     status = c.get("/api/v1/applications/social-security", headers=tokens.rsj)
     assert status.json()["state"] == "termination-approved"
     assert status.headers["etag"] == f'"{status.json()["sequence"]}"'
-    assert [e["type"] for e in events(c, tokens)][-3:] == ["termination-requested", "backup-confirmed",
-                                                           "termination-approved"]
+    assert [e["type"] for e in events(c, tokens)][-3:] == [
+        "termination-requested",
+        "backup-confirmed",
+        "termination-approved",
+    ]
     reclaim = c.get("/api/v1/queues/reclamation", headers=tokens.provider).json()
     assert [(i["application"], i["deadline"]["name"]) for i in reclaim] == [("social-security", "reclamation")]
 
@@ -101,18 +104,24 @@ def test_lists_are_filtered_paged_and_a_unit_sees_its_own(oidc_app, tokens):
         assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"
     queue = c.get("/api/v1/queues/office", headers=tokens.office).json()
     assert [(i["application"], i["deadline"]["name"]) for i in queue] == [
-        ("social-security", "accept-or-reject"), ("citizen-portal", "review")] or [
-        (i["application"], i["deadline"]["name"]) for i in queue] == [
-        ("citizen-portal", "review"), ("social-security", "accept-or-reject")]
+        ("social-security", "accept-or-reject"),
+        ("citizen-portal", "review"),
+    ] or [(i["application"], i["deadline"]["name"]) for i in queue] == [
+        ("citizen-portal", "review"),
+        ("social-security", "accept-or-reject"),
+    ]
     assert all(isinstance(i["working_days_left"], int) for i in queue)
 
 
-@pytest.mark.parametrize("who, verb, body, rule", [
-    ("rsj", "accept", None, "role"),                      # a unit approving
-    ("provider", "accept", None, "role"),                 # the provider deciding
-    ("zwb", "terminate", {"reason": "x"}, "own-unit"),    # a unit acting for another unit (not visible: 404)
-    ("office", "reject", {}, None),                        # a rejection without reasons
-])
+@pytest.mark.parametrize(
+    "who, verb, body, rule",
+    [
+        ("rsj", "accept", None, "role"),  # a unit approving
+        ("provider", "accept", None, "role"),  # the provider deciding
+        ("zwb", "terminate", {"reason": "x"}, "own-unit"),  # a unit acting for another unit (not visible: 404)
+        ("office", "reject", {}, None),  # a rejection without reasons
+    ],
+)
 def test_refusals_write_nothing(oidc_app, tokens, who, verb, body, rule):
     c = oidc_app
     c.post("/api/v1/applications", headers=tokens.rsj, files=upload(SOCIAL))
@@ -142,29 +151,51 @@ def test_double_approval_and_stale_if_match_are_refused(oidc_app, tokens):
     step(c, tokens.office, "accept")
     reviewed = step(c, tokens.office, "review", {"opinion": "ok"})
     version = reviewed.headers["etag"]
-    first = c.post("/api/v1/applications/social-security/approve", headers=tokens.office | {"If-Match": version},
-                   json={"environment": "test"})
+    first = c.post(
+        "/api/v1/applications/social-security/approve",
+        headers=tokens.office | {"If-Match": version},
+        json={"environment": "test"},
+    )
     assert first.status_code == 200
     before = events(c, tokens)
-    stale = c.post("/api/v1/applications/social-security/approve",
-                   headers=tokens("govcloud-egov", "egov", "chen") | {"If-Match": version}, json={"environment": "test"})
+    stale = c.post(
+        "/api/v1/applications/social-security/approve",
+        headers=tokens("govcloud-egov", "egov", "chen") | {"If-Match": version},
+        json={"environment": "test"},
+    )
     assert stale.status_code == 412 and stale.json()["title"] == "the application changed meanwhile"
     again = step(c, tokens("govcloud-egov", "egov", "chen"), "approve", {"environment": "test"})
     assert again.status_code == 409 and again.json()["article"]  # the ledger's one-shot rule
     assert events(c, tokens) == before
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda p: p.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "expired"),
-    (lambda p: p.token(aud="another-app"), "wrong audience"),
-    (lambda p: p.token(iss="https://evil.example"), "wrong issuer"),
-    (lambda p: p.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "does not verify"),
-    (lambda p: p.token(kid="k-unknown"), "does not publish"),
-    (lambda p: jwt.encode({"iss": p.issuer, "aud": "govcloud-cli", "sub": "x", "exp": int(time.time()) + 60,
-                           "iat": int(time.time()), "govcloud_roles": ["govcloud-egov"]}, None, algorithm="none"),
-     "refused"),
-    (lambda p: "not.a.jwt", "malformed"),
-], ids=["expired", "audience", "issuer", "forged", "unknown-key", "alg-none", "garbage"])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: p.token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "expired"),
+        (lambda p: p.token(aud="another-app"), "wrong audience"),
+        (lambda p: p.token(iss="https://evil.example"), "wrong issuer"),
+        (lambda p: p.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "does not verify"),
+        (lambda p: p.token(kid="k-unknown"), "does not publish"),
+        (
+            lambda p: jwt.encode(
+                {
+                    "iss": p.issuer,
+                    "aud": "govcloud-cli",
+                    "sub": "x",
+                    "exp": int(time.time()) + 60,
+                    "iat": int(time.time()),
+                    "govcloud_roles": ["govcloud-egov"],
+                },
+                None,
+                algorithm="none",
+            ),
+            "refused",
+        ),
+        (lambda p: "not.a.jwt", "malformed"),
+    ],
+    ids=["expired", "audience", "issuer", "forged", "unknown-key", "alg-none", "garbage"],
+)
 def test_bad_tokens_are_refused_and_write_nothing(oidc_app, tokens, platform, make, words):
     c = oidc_app
     c.post("/api/v1/applications", headers=tokens.rsj, files=upload(SOCIAL))
@@ -185,8 +216,8 @@ def test_invalid_oversized_and_hostile_uploads_store_nothing(oidc_app, tokens, t
     huge = {"manifest": ("big.yaml", b"a: " + b"x" * (1024 * 1024 + 10), "application/yaml")}
     assert c.post("/api/v1/applications", headers=tokens.rsj, files=huge).status_code == 413
     bomb = b"a: &a [x, x, x, x, x, x, x, x, x]\n" + b"".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n".encode()
-        for i in range(8))
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n".encode() for i in range(8)
+    )
     started = time.monotonic()
     answer = c.post("/api/v1/applications", headers=tokens.rsj, files={"manifest": ("bomb.yaml", bomb)})
     assert answer.status_code == 422 and time.monotonic() - started < 10
@@ -197,8 +228,14 @@ def test_openapi_is_3_1_and_names_the_steps(oidc_app):
     spec = oidc_app.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert "/api/v1/applications/{application}/{step}" in spec["paths"]
-    assert {"/api/v1/applications/{application}/decision", "/api/v1/applications/{application}/notices",
-            "/api/v1/expiring", "/api/v1/capacity", "/api/v1/reports/monthly", "/api/v1/reports/assessment"} <= set(spec["paths"])
+    assert {
+        "/api/v1/applications/{application}/decision",
+        "/api/v1/applications/{application}/notices",
+        "/api/v1/expiring",
+        "/api/v1/capacity",
+        "/api/v1/reports/monthly",
+        "/api/v1/reports/assessment",
+    } <= set(spec["paths"])
     assert "/login" not in spec["paths"]
 
 

@@ -127,9 +127,13 @@ def test_unit_office_and_provider_in_the_browser(browser, live_portal, keycloak,
     record_provisioned(live_portal, "trial")
 
     # a bigger gateway is a major change here (Art. 15): it comes with a new self-test report
-    bigger = variant(tmp_path, "bigger", ("flavor: g.2c4g", "flavor: g.4c8g"),
-                     ("9a8b7c6d5e4f30211f2e3d4c5b6a79881122334455667788990011aabbccddee", "e" * 64),
-                     source="citizen-portal")
+    bigger = variant(
+        tmp_path,
+        "bigger",
+        ("flavor: g.2c4g", "flavor: g.4c8g"),
+        ("9a8b7c6d5e4f30211f2e3d4c5b6a79881122334455667788990011aabbccddee", "e" * 64),
+        source="citizen-portal",
+    )
     unit.reload()
     expect(unit.locator("strong.state")).to_have_text("试运行")
     unit.set_input_files("input[name=manifest]", str(bigger))

@@ -20,8 +20,16 @@ def run(*steps) -> lc.AppState:
     for i, (kind, actor, kw) in enumerate(steps):
         payload = {"unit": "rsj"} if kind == "submitted" else {}
         digest = "sha256:d1" if kind == "submitted" else None
-        event = lc.decide(state, kind, actor, T0 + dt.timedelta(hours=i), now=T0 + dt.timedelta(days=1),
-                          digest=digest, payload=payload, **kw)
+        event = lc.decide(
+            state,
+            kind,
+            actor,
+            T0 + dt.timedelta(hours=i),
+            now=T0 + dt.timedelta(days=1),
+            digest=digest,
+            payload=payload,
+            **kw,
+        )
         state = lc.apply(state, event)
     return state
 
@@ -39,8 +47,12 @@ def test_steps_follow_transition_role_self_approval_and_one_shot_rules():
     assert names(reviewed, OFFICE) == [("approved", "test")]
     assert ("termination-requested", None) in names(reviewed, UNIT)
     assert names(reviewed, OTHER) == []  # another unit's application
-    approved = run(("submitted", UNIT, {}), ("accepted", OFFICE, {}), ("reviewed", OFFICE, {}),
-                   ("approved", OFFICE, {"environment": "test"}))
+    approved = run(
+        ("submitted", UNIT, {}),
+        ("accepted", OFFICE, {}),
+        ("reviewed", OFFICE, {}),
+        ("approved", OFFICE, {"environment": "test"}),
+    )
     assert ("approved", "test") not in names(approved, OFFICE)  # on record once (one-shot)
     assert lc.to_provision(approved) == ["test"]
 

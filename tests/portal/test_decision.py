@@ -36,8 +36,13 @@ def test_a_change_shows_both_differences_verdict_and_gate(oidc_app, tokens, data
     assert [e["env"] for e in d["environments"]] == ["test", "trial"]  # the change goes to both
     for env in d["environments"]:
         changed = {(r["type"], r["name"]): r["properties"] for r in env["resources"]["changed"]}
-        flavors = [p for (kind, name), props in changed.items() if kind == "openstack:compute/instance:Instance"
-                   for p in props if p["path"] == "flavorName"]
+        flavors = [
+            p
+            for (kind, name), props in changed.items()
+            if kind == "openstack:compute/instance:Instance"
+            for p in props
+            if p["path"] == "flavorName"
+        ]
         assert flavors and {(p["before"], p["after"]) for p in flavors} == {("g.2c4g", "g.4c8g")}
         assert all(p["path"] != "tags" or "sha256" not in str(p) for props in changed.values() for p in props)
         assert env["totals"]["servers"] >= 1 and "violations" in env["quota"]
@@ -52,8 +57,11 @@ def test_a_change_shows_both_differences_verdict_and_gate(oidc_app, tokens, data
 
 def test_the_approval_page_shows_the_plan_the_verdict_and_the_gate_before_the_button(dev_app, database_url):
     sign_in(dev_app, "zhaogang", "unit", "rsj", lang="zh")
-    dev_app.post("/submit", data={"csrf": re.search(r'name="csrf" value="([^"]+)"', dev_app.get("/my").text).group(1)},
-                 files=upload(SOCIAL))
+    dev_app.post(
+        "/submit",
+        data={"csrf": re.search(r'name="csrf" value="([^"]+)"', dev_app.get("/my").text).group(1)},
+        files=upload(SOCIAL),
+    )
     page = dev_app.get("/applications/social-security")
     assert "本次决定的内容" not in page.text  # the unit decides nothing here
     sign_in(dev_app, "zhang", "egov-office", "egov", lang="zh")
@@ -69,8 +77,10 @@ def test_the_approval_page_shows_the_plan_the_verdict_and_the_gate_before_the_bu
     assert fragment.startswith('<section class="decision" id="decision">') and "<html" not in fragment
     whole = dev_app.get("/applications/social-security/decision").text
     assert "<html" in whole and fragment in whole
-    plan = fragment[fragment.index('<div class="plan" data-env="test">'):]
-    assert "尚无批准过的清单" in fragment and "测试环境的离线计划" in plan and re.search(r'<td class="n">\d+</td>', plan)  # the totals
+    plan = fragment[fragment.index('<div class="plan" data-env="test">') :]
+    assert (
+        "尚无批准过的清单" in fragment and "测试环境的离线计划" in plan and re.search(r'<td class="n">\d+</td>', plan)
+    )  # the totals
     assert "符合配额策略" in plan  # the quota verdict
     assert 'data-passed="yes"' in plan and "批准后 govcloud up 将记录：provisioned" in plan  # the gate
     sign_in(dev_app, "liming", "unit", "zwb")
@@ -83,8 +93,10 @@ def test_a_manifest_on_record_that_no_longer_validates_is_said_not_raised(dev_ap
     recorded(database_url, until="test")
     ledger = Ledger.open(database_url)
     with ledger.engine.begin() as conn:  # a manifest the rules of an older govcloud allowed
-        conn.execute(sa.text("UPDATE events SET payload = :p WHERE type = 'submitted'"),
-                     {"p": '{"manifest": {"apiVersion": "govcloud/v1"}, "unit": "rsj"}'})
+        conn.execute(
+            sa.text("UPDATE events SET payload = :p WHERE type = 'submitted'"),
+            {"p": '{"manifest": {"apiVersion": "govcloud/v1"}, "unit": "rsj"}'},
+        )
     ledger.close()
     sign_in(dev_app, "zhang", "egov-office", "egov", lang="en")
     page = dev_app.get("/applications/social-security/decision", headers={"HX-Request": "true"})

@@ -56,7 +56,8 @@ def test_test_environments_about_to_expire(oidc_app, tokens, database_url):
     left = (expires - beijing_now()).days + 1
     found = oidc_app.get(f"/api/v1/expiring?days={left}", headers=tokens.provider).json()
     assert [(i["application"], i["expires"], i["expired"], i["warned"]) for i in found] == [
-        ("social-security", status["test_expires"], False, False)]
+        ("social-security", status["test_expires"], False, False)
+    ]
     assert oidc_app.get(f"/api/v1/expiring?days={left - 2}", headers=tokens.office).json() == []
     assert len(oidc_app.get(f"/api/v1/expiring?days={left}", headers=tokens.rsj).json()) == 1
     assert oidc_app.get(f"/api/v1/expiring?days={left}", headers=tokens.zwb).json() == []  # not its own
@@ -133,13 +134,15 @@ def test_an_applications_notices_and_their_delivery(oidc_app, tokens, database_u
     shown = oidc_app.get("/api/v1/applications/social-security/notices", headers=tokens.rsj)
     assert shown.status_code == 200, shown.text
     states = {n["recipient"]: (n["kind"], n["status"], n["attempts"], n["last_error"]) for n in shown.json()}
-    assert states == {"email:office@egov.example": ("request", "failed", 1, "550 <b>no such mailbox</b>"),
-                      "robot:office": ("request", "sent", 1, None)}
+    assert states == {
+        "email:office@egov.example": ("request", "failed", 1, "550 <b>no such mailbox</b>"),
+        "robot:office": ("request", "sent", 1, None),
+    }
     assert oidc_app.get("/api/v1/applications/social-security/notices", headers=tokens.zwb).status_code == 404
     assert oidc_app.get("/api/v1/applications/no-such/notices", headers=tokens.office).status_code == 404
 
     sign_in(dev_app, "zhaogang", "unit", "rsj", lang="zh")
     page = dev_app.get("/applications/social-security").text
-    notices = page[page.index('<table class="notices">'):]
+    notices = page[page.index('<table class="notices">') :]
     assert "新申请或变更" in notices and "发送失败" in notices and "已送达" in notices
     assert "550 &lt;b&gt;no such mailbox&lt;/b&gt;" in notices and "<b>no such" not in notices

@@ -26,8 +26,11 @@ def test_bearer_id_tokens_of_the_platform_act_through_the_api(live_portal, id_to
     accepted = httpx.post(f"{base}/applications/citizen-portal/accept", headers=office)
     assert accepted.status_code == 200 and accepted.json()["actor_role"] == "egov-office"
     tampered = id_token("egov-reviewer")[:-4] + "AAAA"
-    refused = httpx.post(f"{base}/applications/citizen-portal/review", json={"opinion": "x"},
-                         headers={"Authorization": f"Bearer {tampered}"})
+    refused = httpx.post(
+        f"{base}/applications/citizen-portal/review",
+        json={"opinion": "x"},
+        headers={"Authorization": f"Bearer {tampered}"},
+    )
     assert refused.status_code == 401
     history = httpx.get(f"{base}/applications/citizen-portal/history", headers=office).json()
     assert [e["type"] for e in history] == ["submitted", "accepted"]

@@ -48,18 +48,22 @@ def test_unit_submits_office_decides_provider_sees_it(dev_app, tmp_path):
     assert forged.status_code == 403
     token = csrf(app)
     dev_app.post("/applications/social-security/step/accept", data={"csrf": token, "version": version})
-    reviewed = dev_app.post("/applications/social-security/step/review",
-                            data={"csrf": token, "opinion": "<script>alert(1)</script> fine"})
+    reviewed = dev_app.post(
+        "/applications/social-security/step/review", data={"csrf": token, "opinion": "<script>alert(1)</script> fine"}
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt; fine" in reviewed.text and "<script>alert" not in reviewed.text
-    stale = dev_app.post("/applications/social-security/step/approve",
-                         data={"csrf": token, "version": version, "environment": "test"})
+    stale = dev_app.post(
+        "/applications/social-security/step/approve", data={"csrf": token, "version": version, "environment": "test"}
+    )
     assert stale.status_code == 412
     approved = dev_app.post("/applications/social-security/step/approve", data={"csrf": token, "environment": "test"})
     assert "approved" in approved.text
 
     sign_in(dev_app, "ops", "provider")
     provider = dev_app.get("/provider")
-    rows = re.findall(r'<tr><td><a href="/applications/([^"]+)">[^<]+</a></td><td>rsj</td><td data-env="(\w+)">', provider.text)
+    rows = re.findall(
+        r'<tr><td><a href="/applications/([^"]+)">[^<]+</a></td><td>rsj</td><td data-env="(\w+)">', provider.text
+    )
     assert rows == [("social-security", "test")] and "test-ready" in provider.text
 
 
@@ -81,22 +85,30 @@ def test_a_change_is_classified_before_it_is_requested(dev_app, database_url, tm
     minor = variant(tmp_path, "minor", ("retentionDays: 180", "retentionDays: 90"))
     form = {"csrf": token, "version": version}
     shown = dev_app.post("/applications/social-security/change", data=form | {"do": "preview"}, files=upload(minor))
-    assert '<strong class="kind" data-kind="minor">minor</strong>' in shown.text and "<code>spec.backup.retentionDays</code>" in shown.text and "180 -&gt; 90" in shown.text
+    assert (
+        '<strong class="kind" data-kind="minor">minor</strong>' in shown.text
+        and "<code>spec.backup.retentionDays</code>" in shown.text
+        and "180 -&gt; 90" in shown.text
+    )
     assert "change-requested" not in shown.text  # nothing recorded by the preview
     done = dev_app.post("/applications/social-security/change", data=form | {"do": "request"}, files=upload(minor))
-    assert done.url.path == "/applications/social-security" and 'data-state="change-requested">change requested' in done.text
+    assert (
+        done.url.path == "/applications/social-security"
+        and 'data-state="change-requested">change requested' in done.text
+    )
 
 
 def test_a_quorum_is_counted_on_the_page_and_not_offered_twice(dev_app, database_url, tmp_path, monkeypatch):
     from orchestrator.adapters.ledger import Ledger
     from orchestrator.core.lifecycle import EGOV, UNIT, Actor
     from orchestrator.services.lifecycle import Lifecycle, beijing_now
-
     from tests.lifecycle.conftest import ROOT
 
     policy = tmp_path / "policy.yaml"
-    policy.write_text((ROOT / "quotas" / "policy.yaml").read_text(encoding="utf-8") + "\nquorum:\n  termination: 2\n",
-                      encoding="utf-8")
+    policy.write_text(
+        (ROOT / "quotas" / "policy.yaml").read_text(encoding="utf-8") + "\nquorum:\n  termination: 2\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("GOVCLOUD_QUOTA_POLICY", str(policy))
     ledger = Ledger.open(database_url)
     service, now, unit = Lifecycle(ledger), beijing_now, Actor("zhaogang", UNIT, "rsj")
@@ -138,10 +150,14 @@ def test_the_unit_names_its_final_backup_on_the_confirm_backup_form(dev_app, dat
     page = dev_app.get("/applications/social-security")
     form = re.search(r'<form[^>]*step/confirm-backup".*?</form>', page.text, re.S).group(0)
     assert re.search(r'<input name="backups" >', form) and re.search(r'<input name="evidence" required>', form)
-    refused = dev_app.post("/applications/social-security/step/confirm-backup",
-                           data={"csrf": csrf(page), "evidence": "tape 12", "backups": "no-such-backup, <b>x</b>"})
+    refused = dev_app.post(
+        "/applications/social-security/step/confirm-backup",
+        data={"csrf": csrf(page), "evidence": "tape 12", "backups": "no-such-backup, <b>x</b>"},
+    )
     assert refused.status_code == 409 and "final-backup-recorded" in refused.text and "Art. 16" in refused.text
     assert "<b>x</b>" not in refused.text
-    done = dev_app.post("/applications/social-security/step/confirm-backup",
-                        data={"csrf": csrf(page), "evidence": "tape 12", "backups": ""})
+    done = dev_app.post(
+        "/applications/social-security/step/confirm-backup",
+        data={"csrf": csrf(page), "evidence": "tape 12", "backups": ""},
+    )
     assert 'data-state="backup-confirmed">' in done.text

@@ -56,31 +56,64 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
     meta = naming.metadata(app, env)
     tags = naming.tags(app, env)
     out: list[dict[str, Any]] = [
-        {"type": "openstack:identity/project:Project", "name": naming.project_name(app.unit, app.id, env),
-         "properties": {"tags": tags}},
+        {
+            "type": "openstack:identity/project:Project",
+            "name": naming.project_name(app.unit, app.id, env),
+            "properties": {"tags": tags},
+        },
     ]
     for server in res.servers:
         for name in naming.instance_names(app.id, server):
-            out.append({"type": "openstack:compute/instance:Instance", "name": name,
-                        "properties": {"name": name, "flavorName": server.flavor, "metadata": meta}})
+            out.append(
+                {
+                    "type": "openstack:compute/instance:Instance",
+                    "name": name,
+                    "properties": {"name": name, "flavorName": server.flavor, "metadata": meta},
+                }
+            )
             if server.public_ip:
-                out.append({"type": "openstack:networking/floatingIp:FloatingIp", "name": f"{name}-public-ip",
-                            "properties": {"tags": tags}})
+                out.append(
+                    {
+                        "type": "openstack:networking/floatingIp:FloatingIp",
+                        "name": f"{name}-public-ip",
+                        "properties": {"tags": tags},
+                    }
+                )
             for v in server.volumes:
                 props = {"size": v.size_gb, "metadata": meta, **({"volumeType": v.type} if v.type else {})}
-                out.append({"type": "openstack:blockstorage/volume:Volume", "name": f"{name}-{v.name}",
-                            "properties": props})
+                out.append(
+                    {"type": "openstack:blockstorage/volume:Volume", "name": f"{name}-{v.name}", "properties": props}
+                )
     for v in res.volumes:
         props = {"size": v.size_gb, "metadata": meta, **({"volumeType": v.type} if v.type else {})}
-        out.append({"type": "openstack:blockstorage/volume:Volume", "name": naming.resource_name(app.id, v.name),
-                    "properties": props})
+        out.append(
+            {
+                "type": "openstack:blockstorage/volume:Volume",
+                "name": naming.resource_name(app.id, v.name),
+                "properties": props,
+            }
+        )
     for d in res.databases:
-        props = {"flavorId": f"id-of-{d.flavor}", "size": d.size_gb, **({"volumeType": d.volume_type} if d.volume_type else {})}
-        out.append({"type": "openstack:database/instance:Instance", "name": naming.resource_name(app.id, d.name),
-                    "properties": props})
+        props = {
+            "flavorId": f"id-of-{d.flavor}",
+            "size": d.size_gb,
+            **({"volumeType": d.volume_type} if d.volume_type else {}),
+        }
+        out.append(
+            {
+                "type": "openstack:database/instance:Instance",
+                "name": naming.resource_name(app.id, d.name),
+                "properties": props,
+            }
+        )
     for c in res.containers:
-        out.append({"type": "openstack:objectstorage/container:Container", "name": naming.resource_name(app.id, c.name),
-                    "properties": {"metadata": {**naming.header_metadata(app, env), "Quota-Bytes": str(c.size_gb * GIB)}}})
+        out.append(
+            {
+                "type": "openstack:objectstorage/container:Container",
+                "name": naming.resource_name(app.id, c.name),
+                "properties": {"metadata": {**naming.header_metadata(app, env), "Quota-Bytes": str(c.size_gb * GIB)}},
+            }
+        )
     rule_names = naming.security_rule_names(app.id, res.security_groups)
     for g in res.security_groups:
         for r, named in zip(g.rules, rule_names[g.name], strict=True):
@@ -93,8 +126,9 @@ def resources_for(app: Application, env: Environment) -> list[dict[str, Any]]:
                 props["remoteIpPrefix"] = r.remote_cidr
             if r.remote_group:
                 props["remoteGroupId"] = f"id-of-{r.remote_group}"
-            out.append({"type": "openstack:networking/secGroupRule:SecGroupRule",
-                        "name": named.name, "properties": props})
+            out.append(
+                {"type": "openstack:networking/secGroupRule:SecGroupRule", "name": named.name, "properties": props}
+            )
     return out
 
 
@@ -116,11 +150,24 @@ def bad_app() -> Application:
     """The level-3 example broken against most rules: no backups, SSH and MySQL open to the world,
     an oversized unencrypted archive, a RAM-heavy unlisted gateway flavor."""
     text = (EXAMPLES / "social-security.yaml").read_text()
-    text = replace_once(text, '  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"')
-    text = replace_once(text, "            ports: 22\n            remoteCidr: 10.20.0.0/16", "            ports: 22\n            remoteCidr: 0.0.0.0/0")
-    text = replace_once(text, "      - name: db-clients\n        rules: []",
-                        "      - name: db-clients\n        rules:\n          - protocol: tcp\n"
-                        "            ports: 3306\n            remoteCidr: 0.0.0.0/0")
+    text = replace_once(
+        text, '  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"'
+    )
+    text = replace_once(
+        text,
+        "            ports: 22\n            remoteCidr: 10.20.0.0/16",
+        "            ports: 22\n            remoteCidr: 0.0.0.0/0",
+    )
+    text = replace_once(
+        text,
+        "      - name: db-clients\n        rules: []",
+        "      - name: db-clients\n        rules:\n          - protocol: tcp\n"
+        "            ports: 3306\n            remoteCidr: 0.0.0.0/0",
+    )
     text = replace_once(text, "        sizeGb: 1000\n        type: encrypted\n", "        sizeGb: 3000\n")
-    text = replace_once(text, "        flavor: g.2c4g\n        image: debian-12\n        count: 2", "        flavor: g.2c16g\n        image: debian-12\n        count: 2")
+    text = replace_once(
+        text,
+        "        flavor: g.2c4g\n        image: debian-12\n        count: 2",
+        "        flavor: g.2c16g\n        image: debian-12\n        count: 2",
+    )
     return app_from_text(text)

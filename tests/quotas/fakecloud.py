@@ -24,13 +24,19 @@ from orchestrator.core.sizing import Quotas
 def inventory(rc: str, total: int, reserved: int = 0, ratio: float = 1.0):
     return fakes.generate_fake_resource(
         resource_provider_inventory.ResourceProviderInventory,
-        resource_class=rc, total=total, reserved=reserved, allocation_ratio=ratio,
+        resource_class=rc,
+        total=total,
+        reserved=reserved,
+        allocation_ratio=ratio,
     )
 
 
 def connection(
-    *, providers: list[tuple[list, dict]] | None = None, pools: list[tuple[str, object, object]] | None = None,
-    externals: list[tuple[str, int, int]] | None = None, hypervisors: list[dict] | None = None,
+    *,
+    providers: list[tuple[list, dict]] | None = None,
+    pools: list[tuple[str, object, object]] | None = None,
+    externals: list[tuple[str, int, int]] | None = None,
+    hypervisors: list[dict] | None = None,
 ):
     """A fake connection. ``providers``: (inventories, usages) per resource provider; ``pools``:
     (name, total GB, free GB); ``externals``: (name, used IPs, total IPs). ``None``: the service
@@ -44,31 +50,48 @@ def connection(
     if providers is None:
         conn.placement.resource_providers.side_effect = exceptions.EndpointNotFound("placement")
     else:
-        rps = [fakes.generate_fake_resource(resource_provider.ResourceProvider, name=f"node-{i}")
-               for i in range(len(providers))]
+        rps = [
+            fakes.generate_fake_resource(resource_provider.ResourceProvider, name=f"node-{i}")
+            for i in range(len(providers))
+        ]
         by_name = {rp.name: p for rp, p in zip(rps, providers, strict=True)}
         conn.placement.resource_providers.return_value = iter(rps)
         conn.placement.resource_provider_inventories.side_effect = lambda rp: iter(by_name[rp.name][0])
         conn.placement.fetch_resource_provider_usages.side_effect = lambda rp: fakes.generate_fake_resource(
-            resource_provider.ResourceProvider, usages=by_name[rp.name][1])
+            resource_provider.ResourceProvider, usages=by_name[rp.name][1]
+        )
     conn.compute.hypervisors.return_value = iter(
-        [fakes.generate_fake_resource(hypervisor.Hypervisor, **h) for h in (hypervisors or [])])
+        [fakes.generate_fake_resource(hypervisor.Hypervisor, **h) for h in (hypervisors or [])]
+    )
     if pools is None:
         conn.block_storage.backend_pools.side_effect = forbidden
     else:
-        conn.block_storage.backend_pools.return_value = iter([
-            fakes.generate_fake_resource(stats.Pools, name=n, capabilities={"total_capacity_gb": t, "free_capacity_gb": f})
-            for n, t, f in pools])
+        conn.block_storage.backend_pools.return_value = iter(
+            [
+                fakes.generate_fake_resource(
+                    stats.Pools, name=n, capabilities={"total_capacity_gb": t, "free_capacity_gb": f}
+                )
+                for n, t, f in pools
+            ]
+        )
     if externals is None:
         conn.network.network_ip_availabilities.side_effect = forbidden
         conn.network.networks.return_value = iter([])
     else:
         nets = [fakes.generate_fake_resource(network.Network, name=n) for n, _, _ in externals]
         conn.network.networks.side_effect = lambda **q: iter(nets if q.get("is_router_external") else [])
-        conn.network.network_ip_availabilities.return_value = iter([
-            fakes.generate_fake_resource(network_ip_availability.NetworkIPAvailability, network_id=net.id,
-                                         network_name=net.name, used_ips=u, total_ips=t)
-            for net, (_, u, t) in zip(nets, externals, strict=True)])
+        conn.network.network_ip_availabilities.return_value = iter(
+            [
+                fakes.generate_fake_resource(
+                    network_ip_availability.NetworkIPAvailability,
+                    network_id=net.id,
+                    network_name=net.name,
+                    used_ips=u,
+                    total_ips=t,
+                )
+                for net, (_, u, t) in zip(nets, externals, strict=True)
+            ]
+        )
     return conn
 
 
@@ -97,6 +120,7 @@ def with_quotas(conn, q: Quotas):
     conn.identity.find_project.return_value = mock.Mock(id="p-1", tags=[])  # the project is there
     conn.get_compute_quotas.return_value = fakes.generate_fake_resource(compute_quota_set.QuotaSet, **q.compute)
     conn.get_network_quotas.return_value = fakes.generate_fake_resource(
-        network_quota.Quota, **{NETWORK_QUOTA_ATTRS[k]: v for k, v in q.network.items()})
+        network_quota.Quota, **{NETWORK_QUOTA_ATTRS[k]: v for k, v in q.network.items()}
+    )
     conn.get_volume_quotas.return_value = fakes.generate_fake_resource(volume_quota_set.QuotaSet, **q.block_storage)
     return conn

@@ -10,15 +10,18 @@ from orchestrator.core.capacity import Measure, assess, assess_all, effective_ca
 from .fakecloud import connection, inventory
 
 
-@pytest.mark.parametrize("used, capacity, status, percent", [
-    (699, 1000, "ok", 69.9),
-    (700, 1000, "warn", 70.0),
-    (7, 10, "warn", 70.0),
-    (0.7, 1, "warn", 70.0),
-    (69.99, 100, "ok", 70.0),
-    (1000, 1000, "warn", 100.0),
-    (0, 1000, "ok", 0.0),
-])
+@pytest.mark.parametrize(
+    "used, capacity, status, percent",
+    [
+        (699, 1000, "ok", 69.9),
+        (700, 1000, "warn", 70.0),
+        (7, 10, "warn", 70.0),
+        (0.7, 1, "warn", 70.0),
+        (69.99, 100, "ok", 70.0),
+        (1000, 1000, "warn", 100.0),
+        (0, 1000, "ok", 0.0),
+    ],
+)
 def test_threshold_boundary(used, capacity, status, percent):
     a = assess(Measure("compute vcpu", used, capacity), 0.70)
     assert (a.status, a.percent) == (status, percent)
@@ -31,8 +34,11 @@ def test_unknown_is_never_zero_percent(used, capacity):
 
 
 def test_warnings_name_every_resource_at_or_above_the_threshold():
-    found = warnings(assess_all([Measure("a", 70, 100), Measure("b", 69.9, 100), Measure("c", 95, 100),
-                                 Measure("d", None, None)], 0.7))
+    found = warnings(
+        assess_all(
+            [Measure("a", 70, 100), Measure("b", 69.9, 100), Measure("c", 95, 100), Measure("d", None, None)], 0.7
+        )
+    )
     assert [a.resource for a in found] == ["a", "c"]
 
 
@@ -42,11 +48,19 @@ def test_effective_capacity_follows_placement():
 
 
 def test_compute_from_placement_inventories_and_usages():
-    conn = connection(providers=[
-        ([inventory("VCPU", 32, 0, 4.0), inventory("MEMORY_MB", 131072, 2048, 1.0), inventory("DISK_GB", 1000, 0, 1.0)],
-         {"VCPU": 64, "MEMORY_MB": 90000, "DISK_GB": 100}),
-        ([inventory("VCPU", 32, 0, 4.0)], {"VCPU": 32}),
-    ])
+    conn = connection(
+        providers=[
+            (
+                [
+                    inventory("VCPU", 32, 0, 4.0),
+                    inventory("MEMORY_MB", 131072, 2048, 1.0),
+                    inventory("DISK_GB", 1000, 0, 1.0),
+                ],
+                {"VCPU": 64, "MEMORY_MB": 90000, "DISK_GB": 100},
+            ),
+            ([inventory("VCPU", 32, 0, 4.0)], {"VCPU": 32}),
+        ]
+    )
     measures = {m.resource: m for m in Cloud(conn, "fake").compute_capacity()}
     assert (measures["compute vcpu"].used, measures["compute vcpu"].capacity) == (96, 256)
     assert (measures["compute ram"].used, measures["compute ram"].capacity) == (90000, 129024)
@@ -56,10 +70,25 @@ def test_compute_from_placement_inventories_and_usages():
 
 
 def test_compute_falls_back_to_hypervisor_statistics():
-    conn = connection(providers=None, hypervisors=[
-        {"vcpus": 16, "vcpus_used": 12, "memory_size": 65536, "memory_used": 1024, "local_disk_size": 500, "local_disk_used": 50}])
+    conn = connection(
+        providers=None,
+        hypervisors=[
+            {
+                "vcpus": 16,
+                "vcpus_used": 12,
+                "memory_size": 65536,
+                "memory_used": 1024,
+                "local_disk_size": 500,
+                "local_disk_used": 50,
+            }
+        ],
+    )
     measures = {m.resource: m for m in Cloud(conn).compute_capacity()}
-    assert (measures["compute vcpu"].used, measures["compute vcpu"].capacity, measures["compute vcpu"].source) == (12, 16, "hypervisors")
+    assert (measures["compute vcpu"].used, measures["compute vcpu"].capacity, measures["compute vcpu"].source) == (
+        12,
+        16,
+        "hypervisors",
+    )
 
 
 def test_compute_unknown_when_neither_placement_nor_statistics_answer():
@@ -105,12 +134,20 @@ CAPACITY_CALLS = {  # each cloud call of the capacity -> the measures it leaves 
 def test_a_failing_capacity_call_is_unknown_with_its_reason(call):
     from openstack import exceptions
 
-    conn = connection(providers=[([inventory("VCPU", 32), inventory("MEMORY_MB", 1024), inventory("DISK_GB", 10)],
-                                  {"VCPU": 1, "MEMORY_MB": 1, "DISK_GB": 1})],
-                      pools=[("fake", 100, 50)], externals=[("public", 10, 250)])
+    conn = connection(
+        providers=[
+            (
+                [inventory("VCPU", 32), inventory("MEMORY_MB", 1024), inventory("DISK_GB", 10)],
+                {"VCPU": 1, "MEMORY_MB": 1, "DISK_GB": 1},
+            )
+        ],
+        pools=[("fake", 100, 50)],
+        externals=[("public", 10, 250)],
+    )
     service, method = call.split(".")
-    getattr(getattr(conn, service), method).side_effect = exceptions.HttpException("Service Unavailable",
-                                                                                  http_status=503)
+    getattr(getattr(conn, service), method).side_effect = exceptions.HttpException(
+        "Service Unavailable", http_status=503
+    )
     assessed = {a.resource: a for a in (assess(m, 0.7) for m in Cloud(conn, "fake").capacity())}
     unknown = {name for name, a in assessed.items() if a.status == "unknown"}
     assert unknown == set(CAPACITY_CALLS[call]), assessed
@@ -142,8 +179,10 @@ class _Unanswered:
         from openstack import exceptions
 
         try:
-            raise ksa.ConnectFailure("Unable to establish connection to http://203.0.113.1:5000/v3/auth/tokens: "
-                                     "HTTPConnectionPool(host='203.0.113.1', port=5000): Max retries exceeded")
+            raise ksa.ConnectFailure(
+                "Unable to establish connection to http://203.0.113.1:5000/v3/auth/tokens: "
+                "HTTPConnectionPool(host='203.0.113.1', port=5000): Max retries exceeded"
+            )
         except ksa.ClientException as e:
             raise exceptions.SDKException(str(e))  # noqa: B904  (as openstacksdk does)
 
@@ -155,8 +194,10 @@ def test_unreachable_cloud_is_one_sentence(monkeypatch):
     with pytest.raises(CloudUnreachable) as caught:
         Cloud.connect("govcloud-local")
     assert caught.value.exit_code == 3
-    assert str(caught.value) == ("cloud govcloud-local is unreachable: no answer from http://203.0.113.1:5000/v3 "
-                                 "(connection refused or unreachable)")
+    assert str(caught.value) == (
+        "cloud govcloud-local is unreachable: no answer from http://203.0.113.1:5000/v3 "
+        "(connection refused or unreachable)"
+    )
 
 
 def test_missing_cloud_configuration_is_one_sentence(monkeypatch, tmp_path):

@@ -18,12 +18,17 @@ VIOLATION_KEYS = {"rule", "enforcement", "article", "subject", "message", "asked
 
 
 def test_check_ok_example(run_cli):
-    result = run_cli("quota", "check", str(EXAMPLES / "social-security.yaml"), "--manifests", str(EXAMPLES), "-o", "json")
+    result = run_cli(
+        "quota", "check", str(EXAMPLES / "social-security.yaml"), "--manifests", str(EXAMPLES), "-o", "json"
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert set(payload) == {"manifest", "unit", "app", "policy", "stacks", "mandatory", "ok"}
     assert [s["stack"] for s in payload["stacks"]] == [
-        "rsj.social-security.test", "rsj.social-security.trial", "rsj.social-security.production"]
+        "rsj.social-security.test",
+        "rsj.social-security.trial",
+        "rsj.social-security.production",
+    ]
     assert payload["ok"] is True and payload["mandatory"] == 0
 
 
@@ -84,7 +89,10 @@ def test_usage_of_every_unit_and_an_over_limit_unit(run_cli, tmp_path):
     result = run_cli("quota", "usage", "--manifests", str(EXAMPLES), "--policy", str(policy), "-o", "json")
     units = {u["unit"]: u for u in json.loads(result.stdout)["units"]}
     assert set(units) == {"rsj", "sjj", "zjj", "zwb"} and units["rsj"]["over"] == ["vcpu"]
-    assert "OVER LIMIT: vcpu" in run_cli("quota", "usage", "rsj", "--manifests", str(EXAMPLES), "--policy", str(policy)).stdout
+    assert (
+        "OVER LIMIT: vcpu"
+        in run_cli("quota", "usage", "rsj", "--manifests", str(EXAMPLES), "--policy", str(policy)).stdout
+    )
 
 
 def test_usage_reads_govcloud_manifests(run_cli, tmp_path, monkeypatch):
@@ -118,7 +126,8 @@ def fake_cloud(monkeypatch):
     """``Cloud.connect`` answers with a fake connection built from openstacksdk's fakes."""
     conn = connection(
         providers=[([inventory("VCPU", 100), inventory("MEMORY_MB", 1000)], {"VCPU": 70, "MEMORY_MB": 699})],
-        pools=None, externals=[("public", 10, 100)],
+        pools=None,
+        externals=[("public", 10, 100)],
     )
     monkeypatch.setattr(Cloud, "connect", classmethod(lambda cls, name=None: Cloud(conn, name)))
     return conn
@@ -130,7 +139,16 @@ def test_capacity_warns_at_the_threshold_and_reports_unknowns(run_cli, fake_clou
     payload = json.loads(result.stdout)
     assert set(payload) == {"threshold", "resources", "warnings"} and payload["threshold"] == 0.7
     by_name = {r["resource"]: r for r in payload["resources"]}
-    assert set(by_name["compute vcpu"]) == {"resource", "used", "capacity", "unit", "source", "percent", "status", "reason"}
+    assert set(by_name["compute vcpu"]) == {
+        "resource",
+        "used",
+        "capacity",
+        "unit",
+        "source",
+        "percent",
+        "status",
+        "reason",
+    }
     assert (by_name["compute vcpu"]["percent"], by_name["compute vcpu"]["status"]) == (70.0, "warn")
     assert (by_name["compute ram"]["percent"], by_name["compute ram"]["status"]) == (69.9, "ok")
     assert by_name["compute disk"]["status"] == "unknown" and by_name["compute disk"]["percent"] is None
@@ -169,7 +187,8 @@ def test_drift_json_shape_and_exit_codes(run_cli, monkeypatch, examples):
     drifted = run_cli("quota", "drift", "open-data", "--env", "trial", "--manifests", str(EXAMPLES), "-o", "json")
     assert drifted.exit_code == 1
     assert json.loads(drifted.stdout)["differences"] == [
-        {"service": "block_storage", "key": "volumes", "expected": q.block_storage["volumes"], "actual": 9}]
+        {"service": "block_storage", "key": "volumes", "expected": q.block_storage["volumes"], "actual": 9}
+    ]
 
 
 def test_drift_of_a_declared_environment_not_yet_provisioned(run_cli, monkeypatch, examples):
@@ -180,8 +199,10 @@ def test_drift_of_a_declared_environment_not_yet_provisioned(run_cli, monkeypatc
     args = ("quota", "drift", "open-data", "--env", "test", "--manifests", str(EXAMPLES))
     people, machine = run_cli(*args), run_cli(*args, "-o", "json")
     assert people.exit_code == machine.exit_code == 0
-    assert people.stdout.strip() == "sjj-open-data-test: not provisioned (the cloud holds no such project): " \
-                                    "nothing to compare"
+    assert (
+        people.stdout.strip() == "sjj-open-data-test: not provisioned (the cloud holds no such project): "
+        "nothing to compare"
+    )
     payload = json.loads(machine.stdout)
     assert (payload["status"], payload["actual"], payload["differences"]) == ("not provisioned", None, [])
     conn.get_compute_quotas.assert_not_called()

@@ -22,7 +22,9 @@ def test_equal_quotas_have_no_differences(examples):
 
 def test_each_differing_key_is_listed(examples):
     q = quotas(examples["open-data"].environments[Environment.TRIAL].resources)
-    actual = dataclasses.replace(q, compute={**q.compute, "cores": 99}, network={k: v for k, v in q.network.items() if k != "port"})
+    actual = dataclasses.replace(
+        q, compute={**q.compute, "cores": 99}, network={k: v for k, v in q.network.items() if k != "port"}
+    )
     found = {(d.service, d.key, d.expected, d.actual) for d in differences(q, actual)}
     assert found == {("compute", "cores", q.compute["cores"], 99), ("network", "port", q.network["port"], None)}
 

@@ -7,7 +7,11 @@ import pytest
 from orchestrator.core.manifest import Environment
 from orchestrator.core.quota.engine import evaluate
 from orchestrator.core.quota.facts import (
-    UNKNOWN, Context, context_of, from_application, from_resources,
+    UNKNOWN,
+    Context,
+    context_of,
+    from_application,
+    from_resources,
 )
 from orchestrator.core.sizing import totals
 
@@ -30,31 +34,58 @@ def test_both_derivations_find_the_same_violations(bad_app, policy, examples):
         assert key(by_manifest) == key(by_resources), env
         if env is Environment.PRODUCTION:
             assert {v.rule for v in by_manifest} >= {
-                "level3-backup", "ssh-from-management", "database-ports-closed", "max-volume-size",
-                "level3-encrypted-volumes", "allowed-flavors", "ram-vcpu-ratio"}
+                "level3-backup",
+                "ssh-from-management",
+                "database-ports-closed",
+                "max-volume-size",
+                "level3-encrypted-volumes",
+                "allowed-flavors",
+                "ram-vcpu-ratio",
+            }
 
 
 def test_unknown_values_are_left_out_not_guessed():
     ctx = Context("zwb", "app", Environment.TEST, mlps_level=3)
-    facts = from_resources([
-        {"type": "openstack:blockstorage/volume:Volume", "name": "v", "properties": {"size": UNKNOWN, "volumeType": UNKNOWN}},
-        {"type": "openstack:compute/instance:Instance", "name": "i", "properties": {"flavorName": UNKNOWN}},
-        {"type": "openstack:networking/secGroupRule:SecGroupRule", "name": "r",
-         "properties": {"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22, "remoteIpPrefix": UNKNOWN}},
-    ], ctx)
+    facts = from_resources(
+        [
+            {
+                "type": "openstack:blockstorage/volume:Volume",
+                "name": "v",
+                "properties": {"size": UNKNOWN, "volumeType": UNKNOWN},
+            },
+            {"type": "openstack:compute/instance:Instance", "name": "i", "properties": {"flavorName": UNKNOWN}},
+            {
+                "type": "openstack:networking/secGroupRule:SecGroupRule",
+                "name": "r",
+                "properties": {
+                    "direction": "ingress",
+                    "protocol": "tcp",
+                    "portRangeMin": 22,
+                    "portRangeMax": 22,
+                    "remoteIpPrefix": UNKNOWN,
+                },
+            },
+        ],
+        ctx,
+    )
     assert facts.totals.volume_gb == 0 and facts.totals.vcpu == 0 and facts.totals.servers == 1
     assert facts.disks[0].size_gb is None and facts.disks[0].type is UNKNOWN
     assert facts.ingress[0].remote_cidr is None and facts.ingress[0].remote_group is None
 
 
-@pytest.mark.parametrize("props, expected", [
-    ({"direction": "ingress"}, "0.0.0.0/0"),
-    ({"direction": "ingress", "ethertype": "IPv6"}, "::/0"),
-    ({"direction": "ingress", "remoteGroupId": "abc"}, None),
-])
+@pytest.mark.parametrize(
+    "props, expected",
+    [
+        ({"direction": "ingress"}, "0.0.0.0/0"),
+        ({"direction": "ingress", "ethertype": "IPv6"}, "::/0"),
+        ({"direction": "ingress", "remoteGroupId": "abc"}, None),
+    ],
+)
 def test_a_rule_without_remote_is_open_to_every_address(props, expected):
-    facts = from_resources([{"type": "openstack:networking/secGroupRule:SecGroupRule", "name": "r", "properties": props}],
-                           Context(None, None, None))
+    facts = from_resources(
+        [{"type": "openstack:networking/secGroupRule:SecGroupRule", "name": "r", "properties": props}],
+        Context(None, None, None),
+    )
     assert facts.ingress[0].remote_cidr == expected and facts.ingress[0].protocol == "any"
 
 

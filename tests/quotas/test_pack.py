@@ -32,6 +32,7 @@ OPTS = PolicyResourceOptions(False, [], False, [], None, [], "")
 
 def known(context: Context | None) -> StackContext:
     """A stack context as after ConfigureStack, resolving to ``context`` (None: anonymous, unknown)."""
+
     def source(config):
         if context is None:
             raise UsageError("no context in this test")
@@ -50,6 +51,7 @@ def run_pack(pack: list, resources: list[dict]) -> list[tuple[str, str, str | No
     """Every (policy, message, urn) the pack reports over ``resources``, as the analyzer would."""
     reported: list[tuple[str, str, str | None]] = []
     for p in pack:
+
         def report(msg: str, at: str | None = None, _name: str = p.name) -> None:
             reported.append((_name, msg, at))
 
@@ -59,8 +61,12 @@ def run_pack(pack: list, resources: list[dict]) -> list[tuple[str, str, str | No
                 p.validate(ResourceValidationArgs(r["type"], props, urn(r), r["name"], OPTS, None), report)
         else:
             assert isinstance(p, StackValidationPolicy)
-            stack = [PolicyResource(r["type"], unknown_checking_proxy(r["properties"]), urn(r), r["name"],
-                                    OPTS, None, None, [], {}) for r in resources]
+            stack = [
+                PolicyResource(
+                    r["type"], unknown_checking_proxy(r["properties"]), urn(r), r["name"], OPTS, None, None, [], {}
+                )
+                for r in resources
+            ]
             p.validate(StackValidationArgs(stack), report)
     return reported
 
@@ -93,9 +99,17 @@ def test_unknown_values_in_preview_are_tolerated(policy):
     pack = [p for p in policies(policy, known(None)) if p.name in ("max-volume-size", "ssh-from-management")]
     resources = [
         {"type": "openstack:blockstorage/volume:Volume", "name": "v", "properties": {"size": UNKNOWN_NUMBER_VALUE}},
-        {"type": "openstack:networking/secGroupRule:SecGroupRule", "name": "r",
-         "properties": {"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22,
-                        "remoteIpPrefix": UNKNOWN_STRING_VALUE}},
+        {
+            "type": "openstack:networking/secGroupRule:SecGroupRule",
+            "name": "r",
+            "properties": {
+                "direction": "ingress",
+                "protocol": "tcp",
+                "portRangeMin": 22,
+                "portRangeMax": 22,
+                "remoteIpPrefix": UNKNOWN_STRING_VALUE,
+            },
+        },
     ]
     assert run_pack(pack, resources) == []
     assert plain(unknown_checking_proxy({"a": [UNKNOWN_STRING_VALUE, 1]})) == {"a": [UNKNOWN, 1]}
@@ -131,11 +145,15 @@ def test_context_is_resolved_once_from_the_configured_stack(policy, examples):
     volume = {"type": "openstack:blockstorage/volume:Volume", "name": "v", "properties": {"size": 5}}
     database = {"type": "openstack:database/instance:Instance", "name": "db", "properties": {"size": 5}}
     before = run_pack(pack, [volume])  # before ConfigureStack: nothing judged, and the pack says so
-    assert [(name, "no stack configuration (ConfigureStack)" in msg) for name, msg, _ in before] == [(STACK_CONFIG, True)]
+    assert [(name, "no stack configuration (ConfigureStack)" in msg) for name, msg, _ in before] == [
+        (STACK_CONFIG, True)
+    ]
     stack.configure("rsj.social-security.test", {"govcloud:manifest": "m.yaml", "govcloud:environment": "test"})
     found = run_pack(pack, [volume, database])
     assert [(name, msg.split(":")[0]) for name, msg, _ in found] == [
-        ("level3-encrypted-volumes", "volume v"), ("level3-encrypted-volumes", "database volume db")]
+        ("level3-encrypted-volumes", "volume v"),
+        ("level3-encrypted-volumes", "database volume db"),
+    ]
     assert seen == [{"govcloud:manifest": "m.yaml", "govcloud:environment": "test"}]  # once per configured stack
 
 
@@ -149,11 +167,19 @@ def test_a_stack_whose_config_names_no_valid_context_fails_closed(policy, exampl
 
     stack = StackContext(source)
     stack.configure("rsj.social-security.production", {"govcloud:manifest": "m.yaml"})
-    labelled = {"type": "openstack:blockstorage/volume:Volume", "name": "v", "properties": {
-        "size": 5, "metadata": {"govcloud:unit": "rsj", "govcloud:app": "social-security", "govcloud:env": "production"}}}
+    labelled = {
+        "type": "openstack:blockstorage/volume:Volume",
+        "name": "v",
+        "properties": {
+            "size": 5,
+            "metadata": {"govcloud:unit": "rsj", "govcloud:app": "social-security", "govcloud:env": "production"},
+        },
+    }
     found = run_pack(policies(policy, stack), [labelled])
     assert [(name, at) for name, _, at in found] == [(STACK_CONFIG, None)]
-    assert found[0][1].startswith("stack rsj.social-security.production: m.yaml: 1 problem(s): line 3: spec.level: required")
+    assert found[0][1].startswith(
+        "stack rsj.social-security.production: m.yaml: 1 problem(s): line 3: spec.level: required"
+    )
 
 
 @pytest.mark.parametrize("env", list(Environment))
@@ -194,9 +220,18 @@ def test_the_pack_entry_point_builds_the_pack(monkeypatch):
     built = load_pack(monkeypatch)
     assert built["name"] == "govcloud-quotas"
     assert [p.name for p in built["policies"]] == [
-        "unit-limits", "environment-share", "test-no-production-data", "allowed-flavors", "ram-vcpu-ratio",
-        "max-volume-size", "database-ports-closed", "ssh-from-management", "level3-backup",
-        "level3-encrypted-volumes", STACK_CONFIG]
+        "unit-limits",
+        "environment-share",
+        "test-no-production-data",
+        "allowed-flavors",
+        "ram-vcpu-ratio",
+        "max-volume-size",
+        "database-ports-closed",
+        "ssh-from-management",
+        "level3-backup",
+        "level3-encrypted-volumes",
+        STACK_CONFIG,
+    ]
 
 
 def analyzer_of(monkeypatch, config: dict[str, str]):
@@ -209,10 +244,25 @@ def analyzer_of(monkeypatch, config: dict[str, str]):
     monkeypatch.delenv("PULUMI_CONFIG", raising=False)
     monkeypatch.setenv("GOVCLOUD_MANIFESTS", str(EXAMPLES))
     built = load_pack(monkeypatch)
-    servicer = built["analyzer"]("govcloud-quotas", "0.0.1", built["policies"], EnforcementLevel.MANDATORY,
-                                 None, None, None, None, None, None, None)
-    servicer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
-        stack="rsj.social-security.production", project="govcloud", config=config, tags={"a": "b"}), None)
+    servicer = built["analyzer"](
+        "govcloud-quotas",
+        "0.0.1",
+        built["policies"],
+        EnforcementLevel.MANDATORY,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    servicer.ConfigureStack(
+        analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack="rsj.social-security.production", project="govcloud", config=config, tags={"a": "b"}
+        ),
+        None,
+    )
     return servicer
 
 
@@ -230,32 +280,54 @@ def test_the_pack_through_the_analyzer_with_the_stack_configuration(monkeypatch,
     from .conftest import EXAMPLES
 
     manifest = tmp_path / "bad.yaml"
-    manifest.write_text((EXAMPLES / "social-security.yaml").read_text().replace(
-        '  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"'))
-    servicer = analyzer_of(monkeypatch, {"govcloud:manifest": str(manifest), "govcloud:environment": "production",
-                                         "govcloud:digest": "x"})
+    manifest.write_text(
+        (EXAMPLES / "social-security.yaml")
+        .read_text()
+        .replace('  backup:\n    schedule: "0 1 * * *"', '  backup:\n    enabled: false\n    schedule: "0 1 * * *"')
+    )
+    servicer = analyzer_of(
+        monkeypatch, {"govcloud:manifest": str(manifest), "govcloud:environment": "production", "govcloud:digest": "x"}
+    )
 
-    volume = {"type": "openstack:blockstorage/volume:Volume", "name": "social-security-dump",
-              "properties": {"size": 4096, "volumeType": UNKNOWN_STRING_VALUE}}
-    preview = {"type": "openstack:blockstorage/volume:Volume", "name": "social-security-later",
-               "properties": {"size": UNKNOWN_NUMBER_VALUE, "volumeType": "encrypted"}}
-    plain_type = {"type": "openstack:blockstorage/volume:Volume", "name": "social-security-plain",
-                  "properties": {"size": 10}}
+    volume = {
+        "type": "openstack:blockstorage/volume:Volume",
+        "name": "social-security-dump",
+        "properties": {"size": 4096, "volumeType": UNKNOWN_STRING_VALUE},
+    }
+    preview = {
+        "type": "openstack:blockstorage/volume:Volume",
+        "name": "social-security-later",
+        "properties": {"size": UNKNOWN_NUMBER_VALUE, "volumeType": "encrypted"},
+    }
+    plain_type = {
+        "type": "openstack:blockstorage/volume:Volume",
+        "name": "social-security-plain",
+        "properties": {"size": 10},
+    }
     diagnostics = []
     for r in (volume, preview, plain_type):
-        request = analyzer_pb2.AnalyzeRequest(type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"]))
+        request = analyzer_pb2.AnalyzeRequest(
+            type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"])
+        )
         diagnostics += servicer.Analyze(request, None).diagnostics
     assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
-        ("max-volume-size", analyzer_pb2.MANDATORY), ("level3-encrypted-volumes", analyzer_pb2.MANDATORY)]
+        ("max-volume-size", analyzer_pb2.MANDATORY),
+        ("level3-encrypted-volumes", analyzer_pb2.MANDATORY),
+    ]
     assert "4096 GB" in diagnostics[0].message and "allowed 2048" in diagnostics[0].message
     assert "MLPS level 3" in diagnostics[1].message  # the level came from the configured manifest
 
     from orchestrator.core.validation import load_manifest
 
     resources = resources_for(load_manifest(manifest), Environment.PRODUCTION)
-    stack = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"]))
-        for r in resources])
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"])
+            )
+            for r in resources
+        ]
+    )
     found = {d.policyName: d for d in servicer.AnalyzeStack(stack, None).diagnostics}
     assert set(found) == {"level3-backup"}  # backups off in the configured manifest; within rsj's limits
     assert "MLPS level 3" in found["level3-backup"].message and found["level3-backup"].urn == ""
@@ -267,27 +339,42 @@ def test_the_analyzer_resolves_a_relative_manifest_from_the_project(monkeypatch)
     from pulumi.runtime.proto import analyzer_pb2
 
     monkeypatch.chdir(ROOT / "quotas")
-    servicer = analyzer_of(monkeypatch, {"govcloud:manifest": "examples/manifests/social-security.yaml",
-                                         "govcloud:environment": "production"})
+    servicer = analyzer_of(
+        monkeypatch,
+        {"govcloud:manifest": "examples/manifests/social-security.yaml", "govcloud:environment": "production"},
+    )
     stack = analyzer_pb2.AnalyzeStackRequest(resources=[])
     assert [d.policyName for d in servicer.AnalyzeStack(stack, None).diagnostics] == []
 
 
-@pytest.mark.parametrize(("config", "says"), [
-    ({}, "does not set govcloud:manifest and govcloud:environment"),
-    ({"govcloud:manifest": "examples/manifests/social-security.yaml"}, "does not set govcloud:environment"),
-    ({"govcloud:manifest": "nowhere.yaml", "govcloud:environment": "test"}, "govcloud:manifest nowhere.yaml: no such file"),
-    ({"govcloud:manifest": "examples/manifests/social-security.yaml", "govcloud:environment": "staging"},
-     "govcloud:environment 'staging' is not one of test, trial, production"),
-    ({"govcloud:manifest": "examples/invalid/unknown-field.yaml", "govcloud:environment": "test"}, "problem(s)"),
-])
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({}, "does not set govcloud:manifest and govcloud:environment"),
+        ({"govcloud:manifest": "examples/manifests/social-security.yaml"}, "does not set govcloud:environment"),
+        (
+            {"govcloud:manifest": "nowhere.yaml", "govcloud:environment": "test"},
+            "govcloud:manifest nowhere.yaml: no such file",
+        ),
+        (
+            {"govcloud:manifest": "examples/manifests/social-security.yaml", "govcloud:environment": "staging"},
+            "govcloud:environment 'staging' is not one of test, trial, production",
+        ),
+        ({"govcloud:manifest": "examples/invalid/unknown-field.yaml", "govcloud:environment": "test"}, "problem(s)"),
+    ],
+)
 def test_the_analyzer_fails_closed_without_a_valid_stack_config(monkeypatch, examples, config, says):
     from pulumi.runtime.proto import analyzer_pb2
 
     servicer = analyzer_of(monkeypatch, config)
-    stack = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"]))
-        for r in resources_for(examples["social-security"], Environment.PRODUCTION)])
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r["type"], name=r["name"], urn=urn(r), properties=struct(r["properties"])
+            )
+            for r in resources_for(examples["social-security"], Environment.PRODUCTION)
+        ]
+    )
     [diagnostic] = servicer.AnalyzeStack(stack, None).diagnostics
     assert (diagnostic.policyName, diagnostic.enforcementLevel) == (STACK_CONFIG, analyzer_pb2.MANDATORY)
     assert "stack rsj.social-security.production: " in diagnostic.message and says in diagnostic.message

@@ -27,8 +27,10 @@ def test_shipped_policy_loads(policy):
 
 
 def test_unit_entry_overrides_the_default_measure_by_measure():
-    text = BASE.replace("    rsj:                    # 人社局: the social-security system runs three environments\n"
-                        "      vcpu: 96\n", "    rsj:\n      vcpu: 96\n")
+    text = BASE.replace(
+        "    rsj:                    # 人社局: the social-security system runs three environments\n      vcpu: 96\n",
+        "    rsj:\n      vcpu: 96\n",
+    )
     policy = parse_policy(text.encode(), "p.yaml")
     assert policy.limits.of("rsj").vcpu == 96
     assert policy.limits.of("nobody").vcpu == 32
@@ -64,32 +66,62 @@ def test_unknown_param_is_refused_by_the_rules_own_schema():
 
 
 def test_bad_values_are_refused():
-    found = problems(BASE.replace("enforcement: advisory", "enforcement: sometimes")
-                     .replace("threshold: 0.70", "threshold: 1.5")
-                     .replace("cidrs: [10.20.0.0/16]", "cidrs: [10.20.0.1/16]"))
+    found = problems(
+        BASE.replace("enforcement: advisory", "enforcement: sometimes")
+        .replace("threshold: 0.70", "threshold: 1.5")
+        .replace("cidrs: [10.20.0.0/16]", "cidrs: [10.20.0.1/16]")
+    )
     fields = {p.field for p in found}
-    assert {"rules.ram-vcpu-ratio.enforcement", "capacity.threshold", "rules.ssh-from-management.params.cidrs"} <= fields
+    assert {
+        "rules.ram-vcpu-ratio.enforcement",
+        "capacity.threshold",
+        "rules.ssh-from-management.params.cidrs",
+    } <= fields
 
 
 def test_unknown_measure_is_refused():
-    [p] = problems(BASE.replace("measures: [vcpu, ram_gb, volume_gb, object_gb]", "measures: [vcpu]")
-                   .replace("  unit-limits:\n    enforcement: mandatory\n",
-                            "  unit-limits:\n    enforcement: mandatory\n    params: {measures: [gpus]}\n"))
+    [p] = problems(
+        BASE.replace("measures: [vcpu, ram_gb, volume_gb, object_gb]", "measures: [vcpu]").replace(
+            "  unit-limits:\n    enforcement: mandatory\n",
+            "  unit-limits:\n    enforcement: mandatory\n    params: {measures: [gpus]}\n",
+        )
+    )
     assert p.field == "rules.unit-limits.params.measures[0]" and "gpus" in p.message
 
 
 @pytest.mark.parametrize(
     "old, new, field, words",
     [
-        ("measures: [vcpu, ram_gb, volume_gb, object_gb]", "measures: [vcpu, gpus]",
-         "rules.environment-share.params.measures[1]", "'gpus'"),
-        ("shares: {test: 0.5, trial: 1.0}", "shares: {test: -0.5, trial: 1.0}",
-         "rules.environment-share.params.shares.test", "greater than or equal to 0"),
-        ("shares: {test: 0.5, trial: 1.0}", "shares: {test: 0.5, trial: 1.5}",
-         "rules.environment-share.params.shares.trial", "less than or equal to 1"),
-        ("shares: {test: 0.5, trial: 1.0}", "shares: {test: 0.5, production: 1.0}",
-         "rules.environment-share.params.shares", "test and trial only"),
-        ("params: {min: 1, max: 4}", "params: {min: 9, max: 4}", "rules.ram-vcpu-ratio.params", "min (9) is above max (4)"),
+        (
+            "measures: [vcpu, ram_gb, volume_gb, object_gb]",
+            "measures: [vcpu, gpus]",
+            "rules.environment-share.params.measures[1]",
+            "'gpus'",
+        ),
+        (
+            "shares: {test: 0.5, trial: 1.0}",
+            "shares: {test: -0.5, trial: 1.0}",
+            "rules.environment-share.params.shares.test",
+            "greater than or equal to 0",
+        ),
+        (
+            "shares: {test: 0.5, trial: 1.0}",
+            "shares: {test: 0.5, trial: 1.5}",
+            "rules.environment-share.params.shares.trial",
+            "less than or equal to 1",
+        ),
+        (
+            "shares: {test: 0.5, trial: 1.0}",
+            "shares: {test: 0.5, production: 1.0}",
+            "rules.environment-share.params.shares",
+            "test and trial only",
+        ),
+        (
+            "params: {min: 1, max: 4}",
+            "params: {min: 9, max: 4}",
+            "rules.ram-vcpu-ratio.params",
+            "min (9) is above max (4)",
+        ),
         ("    vcpu: 32\n", "    vcpu: true\n", "limits.default.vcpu", "valid integer"),
         ("    vcpu: 32\n", "    vcpu: '32'\n", "limits.default.vcpu", "valid integer"),
         ("threshold: 0.70", 'threshold: "0.7"', "capacity.threshold", "valid number"),
@@ -97,10 +129,28 @@ def test_unknown_measure_is_refused():
         ("params: {max_gb: 2048}", "params: {max_gb: 2048.5}", "rules.max-volume-size.params.max_gb", "valid integer"),
         ("cidrs: [10.20.0.0/16]", "cidrs: []", "rules.ssh-from-management.params.cidrs", "at least one value"),
         ("cidrs: [10.20.0.0/16]", "cidrs: [1020]", "rules.ssh-from-management.params.cidrs[0]", "valid string"),
-        ("types: [encrypted]", "types: [[encrypted]]", "rules.level3-encrypted-volumes.params.types[0]", "valid string"),
+        (
+            "types: [encrypted]",
+            "types: [[encrypted]]",
+            "rules.level3-encrypted-volumes.params.types[0]",
+            "valid string",
+        ),
     ],
-    ids=["unknown-measure", "negative-share", "share-above-1", "production-share", "min-above-max", "bool-count",
-         "string-count", "string-threshold", "port-range", "float-size", "empty-cidrs", "int-cidr", "nested-type"],
+    ids=[
+        "unknown-measure",
+        "negative-share",
+        "share-above-1",
+        "production-share",
+        "min-above-max",
+        "bool-count",
+        "string-count",
+        "string-threshold",
+        "port-range",
+        "float-size",
+        "empty-cidrs",
+        "int-cidr",
+        "nested-type",
+    ],
 )
 def test_wrong_values_are_refused_at_load_time(old, new, field, words):
     """Each was accepted before and read as a number, ignored, or crashed ``quota check`` later."""
@@ -123,8 +173,11 @@ def test_missing_file_is_a_problem(tmp_path):
 
 
 def test_headroom_is_read_and_checked_like_every_section(policy):
-    assert (policy.headroom.snapshot_share, policy.headroom.snapshots_per_volume,
-            policy.headroom.security_group_rules) == (1.0, 1, 4)
+    assert (
+        policy.headroom.snapshot_share,
+        policy.headroom.snapshots_per_volume,
+        policy.headroom.security_group_rules,
+    ) == (1.0, 1, 4)
     text = BASE.replace("  snapshots_per_volume: 1\n", "  snapshots_per_volume: -1\n  spare_servers: 2\n")
     found = {p.field: p for p in problems(text)}
     assert set(found) == {"headroom.snapshots_per_volume", "headroom.spare_servers"}
@@ -164,20 +217,28 @@ def test_drift_ignore_rules_are_read_with_owner_reason_and_expiry():
 
     [rule] = parse_policy((BASE + DRIFT).encode(), "p.yaml").drift_ignore
     assert (rule.application, rule.environment, rule.resource, rule.property, rule.owner) == (
-        "citizen-portal", "production", "*-web", "rules", "ops-li")
+        "citizen-portal",
+        "production",
+        "*-web",
+        "rules",
+        "ops-li",
+    )
     assert rule.expires == dt.date(2027, 1, 31) and rule.in_force(dt.date(2027, 1, 30))
     assert not rule.in_force(dt.date(2027, 1, 31))  # the expiry day hides nothing
     assert parse_policy(BASE.encode(), "p.yaml").drift_ignore == ()
 
 
-@pytest.mark.parametrize(("old", "new", "field"), [
-    ("      owner: ops-li\n", "", "drift.ignore[0].owner"),
-    ("      reason: emergency rule for incident 42\n", "      reason: '  '\n", "drift.ignore[0].reason"),
-    ("      expires: 2027-01-31\n", "      expires: someday\n", "drift.ignore[0].expires"),
-    ("      expires: 2027-01-31\n", "", "drift.ignore[0].expires"),
-    ("      environment: production\n", "      environment: staging\n", "drift.ignore[0].environment"),
-    ("      property: rules\n", "      property: rules\n      silence: forever\n", "drift.ignore[0].silence"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("      owner: ops-li\n", "", "drift.ignore[0].owner"),
+        ("      reason: emergency rule for incident 42\n", "      reason: '  '\n", "drift.ignore[0].reason"),
+        ("      expires: 2027-01-31\n", "      expires: someday\n", "drift.ignore[0].expires"),
+        ("      expires: 2027-01-31\n", "", "drift.ignore[0].expires"),
+        ("      environment: production\n", "      environment: staging\n", "drift.ignore[0].environment"),
+        ("      property: rules\n", "      property: rules\n      silence: forever\n", "drift.ignore[0].silence"),
+    ],
+)
 def test_a_drift_ignore_rule_without_owner_reason_or_expiry_is_refused(old, new, field):
     text = BASE + DRIFT.replace(old, new)
     found = {p.field: p for p in problems(text)}
@@ -194,5 +255,7 @@ def test_the_final_backups_archive_period_is_read_and_bounded(policy):
     text = BASE.replace("  final_backup_retention_days: 365\n", "  final_backup_retention_days: 0\n  keep: 2\n")
     found = {p.field: p for p in problems(text)}
     assert set(found) == {"backups.final_backup_retention_days", "backups.keep"}
-    assert text.splitlines()[found["backups.final_backup_retention_days"].line - 1].strip() == \
-        "final_backup_retention_days: 0"
+    assert (
+        text.splitlines()[found["backups.final_backup_retention_days"].line - 1].strip()
+        == "final_backup_retention_days: 0"
+    )

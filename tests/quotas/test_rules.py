@@ -11,13 +11,32 @@ from orchestrator.core.manifest import Environment
 from orchestrator.core.quota import RULES, check_stack
 from orchestrator.core.quota.engine import active_rules, evaluate, run
 from orchestrator.core.quota.facts import (
-    UNKNOWN, ZERO, Compute, Context, Disk, Holding, Ingress, StackFacts,
+    UNKNOWN,
+    ZERO,
+    Compute,
+    Context,
+    Disk,
+    Holding,
+    Ingress,
+    StackFacts,
 )
 from orchestrator.core.sizing import Totals
 
 
-def make(env=Environment.PRODUCTION, *, unit="zwb", mlps=2, backup=True, production_data=False,
-         production=None, held=(), computes=(), disks=(), ingress=(), totals=ZERO) -> StackFacts:
+def make(
+    env=Environment.PRODUCTION,
+    *,
+    unit="zwb",
+    mlps=2,
+    backup=True,
+    production_data=False,
+    production=None,
+    held=(),
+    computes=(),
+    disks=(),
+    ingress=(),
+    totals=ZERO,
+) -> StackFacts:
     ctx = Context(unit, "app", env, mlps, backup, production_data, production, tuple(held))
     return StackFacts(ctx, tuple(computes), tuple(disks), tuple(ingress), totals)
 
@@ -58,7 +77,14 @@ def test_unit_limits_every_measure(policy):
     over = sized(vcpu=33, ram_gb=65, volume_gb=2001, object_gb=2001, servers=11, database_instances=3, public_ips=3)
     found = check(policy, "unit-limits", make(totals=over))
     assert {v.subject.split()[-1] for v in found} == {
-        "vcpu", "ram_gb", "volume_gb", "object_gb", "servers", "database_instances", "public_ips"}
+        "vcpu",
+        "ram_gb",
+        "volume_gb",
+        "object_gb",
+        "servers",
+        "database_instances",
+        "public_ips",
+    }
 
 
 def test_unit_limits_silent_without_a_unit(policy):
@@ -71,7 +97,10 @@ def test_unit_limits_silent_without_a_unit(policy):
 
 def test_test_within_half_of_production_passes(policy):
     prod = sized(vcpu=8, ram_gb=16, volume_gb=100)
-    assert check(policy, "environment-share", make(Environment.TEST, production=prod, totals=sized(vcpu=4, ram_gb=8))) == []
+    assert (
+        check(policy, "environment-share", make(Environment.TEST, production=prod, totals=sized(vcpu=4, ram_gb=8)))
+        == []
+    )
 
 
 def test_test_over_half_of_production_fails(policy):
@@ -84,7 +113,9 @@ def test_trial_larger_than_production_fails_and_production_itself_is_not_compare
     prod = sized(vcpu=8)
     assert check(policy, "environment-share", make(Environment.TRIAL, production=prod, totals=sized(vcpu=8))) == []
     assert len(check(policy, "environment-share", make(Environment.TRIAL, production=prod, totals=sized(vcpu=9)))) == 1
-    assert check(policy, "environment-share", make(Environment.PRODUCTION, production=prod, totals=sized(vcpu=99))) == []
+    assert (
+        check(policy, "environment-share", make(Environment.PRODUCTION, production=prod, totals=sized(vcpu=99))) == []
+    )
 
 
 def test_without_production_there_is_nothing_to_compare(policy):
@@ -137,7 +168,14 @@ def test_unknown_flavor_during_preview_is_skipped(policy):
 
 
 def test_balanced_flavor_passes(policy):
-    assert check(policy, "ram-vcpu-ratio", make(computes=[Compute("a", "server", "g.4c16g"), Compute("b", "server", "g.1c1g")])) == []
+    assert (
+        check(
+            policy,
+            "ram-vcpu-ratio",
+            make(computes=[Compute("a", "server", "g.4c16g"), Compute("b", "server", "g.1c1g")]),
+        )
+        == []
+    )
 
 
 def test_over_provisioned_ram_warns(policy):
@@ -161,16 +199,22 @@ def test_volume_over_the_maximum_fails(policy):
 
 
 def test_database_port_from_a_group_or_private_network_passes(policy):
-    rules = [Ingress("a", "tcp", 3306, 3306, None, "app"), Ingress("b", "tcp", 5432, 5432, "10.0.0.0/8"),
-             Ingress("c", "tcp", 443, 443, "0.0.0.0/0")]
+    rules = [
+        Ingress("a", "tcp", 3306, 3306, None, "app"),
+        Ingress("b", "tcp", 5432, 5432, "10.0.0.0/8"),
+        Ingress("c", "tcp", 443, 443, "0.0.0.0/0"),
+    ]
     assert check(policy, "database-ports-closed", make(ingress=rules)) == []
 
 
-@pytest.mark.parametrize("rule", [
-    Ingress("a", "tcp", 3306, 3306, "0.0.0.0/0"),
-    Ingress("b", "tcp", 5000, 6000, "::/0"),
-    Ingress("c", "any", None, None, "0.0.0.0/0"),
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Ingress("a", "tcp", 3306, 3306, "0.0.0.0/0"),
+        Ingress("b", "tcp", 5000, 6000, "::/0"),
+        Ingress("c", "any", None, None, "0.0.0.0/0"),
+    ],
+)
 def test_database_port_open_to_the_world_fails(policy, rule):
     [v] = check(policy, "database-ports-closed", make(ingress=[rule]))
     assert v.resource == rule.name and v.article == "Art. 36"
@@ -180,17 +224,24 @@ def test_database_port_open_to_the_world_fails(policy, rule):
 
 
 def test_ssh_from_the_management_network_passes(policy):
-    rules = [Ingress("a", "tcp", 22, 22, "10.20.0.0/16"), Ingress("b", "tcp", 22, 22, "10.20.5.0/24"),
-             Ingress("c", "tcp", 443, 443, "0.0.0.0/0"), Ingress("d", "udp", 22, 22, "0.0.0.0/0")]
+    rules = [
+        Ingress("a", "tcp", 22, 22, "10.20.0.0/16"),
+        Ingress("b", "tcp", 22, 22, "10.20.5.0/24"),
+        Ingress("c", "tcp", 443, 443, "0.0.0.0/0"),
+        Ingress("d", "udp", 22, 22, "0.0.0.0/0"),
+    ]
     assert check(policy, "ssh-from-management", make(ingress=rules)) == []
 
 
-@pytest.mark.parametrize("rule", [
-    Ingress("a", "tcp", 22, 22, "0.0.0.0/0"),
-    Ingress("b", "tcp", 1, 1024, "10.0.0.0/8"),
-    Ingress("c", "any", None, None, "10.21.0.0/16"),
-    Ingress("d", "tcp", 22, 22, None, "web"),
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Ingress("a", "tcp", 22, 22, "0.0.0.0/0"),
+        Ingress("b", "tcp", 1, 1024, "10.0.0.0/8"),
+        Ingress("c", "any", None, None, "10.21.0.0/16"),
+        Ingress("d", "tcp", 22, 22, None, "web"),
+    ],
+)
 def test_ssh_from_elsewhere_fails(policy, rule):
     [v] = check(policy, "ssh-from-management", make(ingress=[rule]))
     assert v.allowed == ["10.20.0.0/16"] and v.resource == rule.name
@@ -229,7 +280,10 @@ def test_evaluate_lists_mandatory_before_advisory(policy):
     facts = make(computes=[Compute("a", "server", "g.2c16g")], disks=[Disk("d", "volume", 4000, None)])
     found = evaluate(facts, policy)
     assert [(v.rule, v.enforcement) for v in found] == [
-        ("allowed-flavors", "mandatory"), ("max-volume-size", "mandatory"), ("ram-vcpu-ratio", "advisory")]
+        ("allowed-flavors", "mandatory"),
+        ("max-volume-size", "mandatory"),
+        ("ram-vcpu-ratio", "advisory"),
+    ]
 
 
 def test_every_rule_is_in_the_shipped_policy(policy):

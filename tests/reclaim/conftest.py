@@ -29,8 +29,12 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def to_testing(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-               app: str = "social-security", unit: Actor = SOCIAL) -> None:
+def to_testing(
+    service: Lifecycle,
+    path: Path = EXAMPLES / "social-security.yaml",
+    app: str = "social-security",
+    unit: Actor = SOCIAL,
+) -> None:
     """The test environment provisioned Sat 28 Feb 10:00: it expires Sun 15 Mar 10:00."""
     service.submit(path, unit, at("2026-02-12T10:00"))
     service.accept(app, CLERK, at("2026-02-24T09:00"))
@@ -39,8 +43,12 @@ def to_testing(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml
     service.record_provisioned(app, "test", OPS, at("2026-02-28T10:00"))
 
 
-def to_termination_requested(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                             app: str = "social-security", unit: Actor = SOCIAL) -> None:
+def to_termination_requested(
+    service: Lifecycle,
+    path: Path = EXAMPLES / "social-security.yaml",
+    app: str = "social-security",
+    unit: Actor = SOCIAL,
+) -> None:
     to_testing(service, path, app, unit)
     service.terminate(app, unit, at("2026-06-01T09:00"), reason="replaced")
 
@@ -52,8 +60,12 @@ def two_testing(service: Lifecycle) -> None:
     service.extend("permit-prototype", 5, "load test", CHIEF, at("2026-03-02T09:00"))
 
 
-def to_termination_approved(service: Lifecycle, path: Path = EXAMPLES / "social-security.yaml",
-                            app: str = "social-security", unit: Actor = SOCIAL) -> None:
+def to_termination_approved(
+    service: Lifecycle,
+    path: Path = EXAMPLES / "social-security.yaml",
+    app: str = "social-security",
+    unit: Actor = SOCIAL,
+) -> None:
     to_termination_requested(service, path, app, unit)
     service.confirm_backup(app, "archive B-2026-06", unit, at("2026-06-02T09:00"))
     service.approve_termination(app, CHIEF, APPROVED_AT)
@@ -150,8 +162,17 @@ def platform(keycloak):
 @pytest.fixture(autouse=True)
 def no_platform_in_the_environment(monkeypatch):
     """Tests choose their platform: none leaks in from the shell running them."""
-    for var in ("GOVCLOUD_AUTH_REALM", "GOVCLOUD_AUTH_TEST_REALM", "GOVCLOUD_AUTH_PLATFORM", "GOVCLOUD_PROVIDER_OPS_GROUP",
-                "KEYCLOAK_URL", "KEYCLOAK_BASE_PATH", "KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID", "KEYCLOAK_CLIENT_SECRET"):
+    for var in (
+        "GOVCLOUD_AUTH_REALM",
+        "GOVCLOUD_AUTH_TEST_REALM",
+        "GOVCLOUD_AUTH_PLATFORM",
+        "GOVCLOUD_PROVIDER_OPS_GROUP",
+        "KEYCLOAK_URL",
+        "KEYCLOAK_BASE_PATH",
+        "KEYCLOAK_REALM",
+        "KEYCLOAK_CLIENT_ID",
+        "KEYCLOAK_CLIENT_SECRET",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

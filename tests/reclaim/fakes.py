@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.adapters.platform import PlatformClient, PlatformError
 from orchestrator.adapters.engine import StateResource
+from orchestrator.adapters.platform import PlatformClient, PlatformError
 from orchestrator.core.access import Assignment
 from orchestrator.core.reclaim import ORDER, STATE_KINDS, Found
 from orchestrator.errors import ExternalError
@@ -54,7 +54,7 @@ class FakeSweep:
     def delete(self, found: Found) -> None:
         cloud = self.cloud
         with cloud.lock:
-            if cloud.kill_after is not None and len(cloud.deleted) >= cloud.kill_after or found.id == cloud.kill_at:
+            if (cloud.kill_after is not None and len(cloud.deleted) >= cloud.kill_after) or found.id == cloud.kill_at:
                 cloud.kill_at = None
                 raise Killed()
             if found.id in cloud.broken:
@@ -62,10 +62,15 @@ class FakeSweep:
             present = next((f for f in self.items if f.id == found.id), None)
             if present is None:
                 return  # gone already: ignore-missing semantics
-            blockers = [f for f in self.items if f.kind in REFUSED_WHILE.get(found.kind, ())
-                        and (found.kind != "container" or f.owned_by == found.id)]
+            blockers = [
+                f
+                for f in self.items
+                if f.kind in REFUSED_WHILE.get(found.kind, ()) and (found.kind != "container" or f.owned_by == found.id)
+            ]
             if blockers:
-                raise ExternalError(f"{found.kind} {found.id}: 409 Conflict: in use by {blockers[0].kind} {blockers[0].id}")
+                raise ExternalError(
+                    f"{found.kind} {found.id}: 409 Conflict: in use by {blockers[0].kind} {blockers[0].id}"
+                )
             self.items.remove(present)
             cloud.deleted.append(found)
 
@@ -92,13 +97,16 @@ class FakeCloud:
         self.stuck_assignments: dict[str, str] = {}
         """Assignment id -> the error Keystone answers when asked to remove it."""
 
-    def add_project(self, env: str, labels: dict | None = None, items: list[Found] = (), *, unit: str = UNIT,
-                    app: str = APP) -> Found:
+    def add_project(
+        self, env: str, labels: dict | None = None, items: list[Found] = (), *, unit: str = UNIT, app: str = APP
+    ) -> Found:
         """A project as a stack leaves it: its resources, and the grants of ``core.access`` plus
         the provisioning user's role."""
         name = f"{unit}-{app}-{env}"
         ours = dict(OURS, unit=unit, app=app, env=env)
-        project = Found("project", f"p-{env}" if app == APP else f"p-{app}-{env}", name, ours if labels is None else labels)
+        project = Found(
+            "project", f"p-{env}" if app == APP else f"p-{app}-{env}", name, ours if labels is None else labels
+        )
         self.projects[name] = project
         self.items[project.id] = list(items)
         self.assignments[project.id] = [
@@ -185,8 +193,10 @@ class FakeStacks:
         assert self.cloud is not None
         project = next((p for p in self.cloud.projects.values() if any(r.id == p.id for r in held)), None)
         if project is None:
-            raise ExternalError(f"pulumi destroy of stack {stack} failed: error: 401 Unauthorized: The request "
-                                "you have made requires authentication")
+            raise ExternalError(
+                f"pulumi destroy of stack {stack} failed: error: 401 Unauthorized: The request "
+                "you have made requires authentication"
+            )
         sweep, rank = FakeSweep(self.cloud, project.id), {k: i for i, k in enumerate(ORDER)}
         kinds = {t: k for k, t in PULUMI_TYPES.items()}
         for r in sorted(held, key=lambda r: rank.get(kinds.get(r.type, ""), -1)):
@@ -222,7 +232,9 @@ def deploy(cloud: FakeCloud, stacks: FakeStacks, env: str = "test") -> Found:
     stacks.names.add(stack)
     stacks.state[stack] = [StateResource(f"urn:{project.name}", "openstack:identity/project:Project", project.id)] + [
         StateResource(f"urn:{f.name}:{f.id}", PULUMI_TYPES[f.kind], f.id)
-        for f in cloud.items[project.id] if (f.labels or f.kind == "router_interface") and f.kind in PULUMI_TYPES]
+        for f in cloud.items[project.id]
+        if (f.labels or f.kind == "router_interface") and f.kind in PULUMI_TYPES
+    ]
     return project
 
 
@@ -273,7 +285,7 @@ def environment(env: str = "test", *, unit: str = UNIT, app: str = APP) -> list[
         Found("network", f"{env}-net", "social-security-net", o),
         Found("security_group", f"{env}-sg", "social-security-web", o),
         Found("security_group", f"{env}-default", "default"),
-        Found("container", f"{env}-files", f"social-security-files", o),
+        Found("container", f"{env}-files", "social-security-files", o),
         Found("object", f"{env}-files/a.pdf", "a.pdf", owned_by=f"{env}-files"),
         Found("object", f"{env}-files/b.pdf", "b.pdf", owned_by=f"{env}-files"),
         Found("database_backup", f"{env}-bk", "before-termination", owned_by=f"{env}-db"),
@@ -282,8 +294,15 @@ def environment(env: str = "test", *, unit: str = UNIT, app: str = APP) -> list[
     ]
 
 
-def reclaimer(lifecycle: Any, leases: Any, actor: Any, cloud: FakeCloud | None = None, stacks: FakeStacks | None = None,
-              keycloak: FakeKeycloakAdmin | None = None, **kw: Any) -> Any:
+def reclaimer(
+    lifecycle: Any,
+    leases: Any,
+    actor: Any,
+    cloud: FakeCloud | None = None,
+    stacks: FakeStacks | None = None,
+    keycloak: FakeKeycloakAdmin | None = None,
+    **kw: Any,
+) -> Any:
     """The real :class:`~orchestrator.services.reclaim.Reclaimer` over these fakes: the platform is
     the real Keycloak adapter over ``keycloak`` (an empty one by default)."""
     from orchestrator.adapters.platform import KeycloakPlatform

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from orchestrator.adapters.platform import NoPlatform
 from orchestrator.core.access import Assignment
 from orchestrator.core.reclaim import Found
 from orchestrator.errors import UsageError
-from orchestrator.adapters.platform import NoPlatform
 from orchestrator.services.reclaim import open_platform
 
 from .fakes import APP, OTHER, OURS, UNIT, Killed, environment
@@ -30,8 +30,9 @@ def _ledger_steps(lifecycle, name: str) -> list[dict]:
 # --- clients ------------------------------------------------------------------------------------
 
 
-def test_clients_of_every_environment_go_from_their_realm_and_are_verified_gone(reclaimer, cloud, keycloak,
-                                                                               approved, mocker):
+def test_clients_of_every_environment_go_from_their_realm_and_are_verified_gone(
+    reclaimer, cloud, keycloak, approved, mocker
+):
     production = keycloak.add("government", f"{UNIT}-{APP}-production", dict(OURS, env="production"))
     test = next(iter(keycloak.realms["government-test"]))
     cloud.add_project("production", items=environment("production"))
@@ -72,8 +73,7 @@ def test_a_look_alike_in_a_realm_two_environments_share_is_listed_once(reclaimer
     assert sum(f["id"] == f"government/{legacy}" for s in _steps(summary, "clients") for f in s.foreign) == 2
 
 
-def test_the_clients_step_runs_for_an_approved_environment_with_nothing_else_left(reclaimer, cloud, keycloak,
-                                                                                 approved):
+def test_the_clients_step_runs_for_an_approved_environment_with_nothing_else_left(reclaimer, cloud, keycloak, approved):
     summary = reclaimer().run(APP)  # no stack, no project anywhere: only the test client, approved once
     assert [(s.environment, s.step, s.status) for s in summary.steps] == [("test", "clients", "done")]
     assert keycloak.realms["government-test"] == {} and summary.reclaimed
@@ -125,7 +125,10 @@ def test_an_unreachable_platform_fails_the_step_not_the_run(reclaimer, cloud, ke
     summary = reclaimer().run(APP)
     # no environment's clients can be verified gone, not even those of never-provisioned ones
     assert sorted((f.environment, f.kind) for f in summary.failures) == [
-        ("production", "auth_client"), ("test", "auth_client"), ("trial", "auth_client")]
+        ("production", "auth_client"),
+        ("test", "auth_client"),
+        ("trial", "auth_client"),
+    ]
     assert all("unreachable" in f.error for f in summary.failures)
     assert cloud.deleted_projects == [f"{UNIT}-{APP}-test"]  # the rest went on
     assert not summary.reclaimed
@@ -165,8 +168,11 @@ def test_cli_without_a_platform_exits_1_and_says_why(run_cli, monkeypatch, recla
     from orchestrator.services import reclaim as service
 
     cloud.add_project("test")
-    monkeypatch.setattr(service, "open_reclaimer",
-                        lambda actor, name, reporter: reclaimer(actor, reporter=reporter, platform=open_platform()))
+    monkeypatch.setattr(
+        service,
+        "open_reclaimer",
+        lambda actor, name, reporter: reclaimer(actor, reporter=reporter, platform=open_platform()),
+    )
     dry = run_cli("reclaim", APP, "--dry-run", "--as", "ops", "--role", "provider")
     assert dry.exit_code == 1 and "cannot verify that the clients" in dry.stdout
     result = run_cli("reclaim", APP, "--as", "ops", "--role", "provider", "-o", "json")
@@ -176,8 +182,12 @@ def test_cli_without_a_platform_exits_1_and_says_why(run_cli, monkeypatch, recla
     assert [f["kind"] for f in summary["failures"]] == ["auth_client"]
 
 
-PLATFORM_ENV = {"GOVCLOUD_AUTH_REALM": "changsha", "KEYCLOAK_URL": "https://sso.example",
-                "KEYCLOAK_CLIENT_ID": "govcloud-reclaimer", "KEYCLOAK_CLIENT_SECRET": "s3cret"}
+PLATFORM_ENV = {
+    "GOVCLOUD_AUTH_REALM": "changsha",
+    "KEYCLOAK_URL": "https://sso.example",
+    "KEYCLOAK_CLIENT_ID": "govcloud-reclaimer",
+    "KEYCLOAK_CLIENT_SECRET": "s3cret",
+}
 
 
 def test_open_platform_reads_what_govcloud_up_reads():
@@ -186,16 +196,24 @@ def test_open_platform_reads_what_govcloud_up_reads():
     assert isinstance(open_platform({}), NoPlatform)
     built = open_platform(PLATFORM_ENV | {"GOVCLOUD_AUTH_TEST_REALM": "changsha-sandbox", "KEYCLOAK_REALM": "ops"})
     assert isinstance(built, KeycloakPlatform)
-    assert (built.settings.realm_for("production"), built.settings.realm_for("test")) == ("changsha", "changsha-sandbox")
-    assert (built.admin.url, built.admin.realm, built.admin.client_id) == ("https://sso.example", "ops",
-                                                                          "govcloud-reclaimer")
+    assert (built.settings.realm_for("production"), built.settings.realm_for("test")) == (
+        "changsha",
+        "changsha-sandbox",
+    )
+    assert (built.admin.url, built.admin.realm, built.admin.client_id) == (
+        "https://sso.example",
+        "ops",
+        "govcloud-reclaimer",
+    )
     assert open_platform(PLATFORM_ENV).settings.realm_for("test") == "changsha-test"  # the stacks' rule
     assert "s3cret" not in repr(built)
 
 
 def test_open_platform_names_what_is_missing_and_an_adapterless_platform():
     with pytest.raises(UsageError, match="set GOVCLOUD_AUTH_REALM, KEYCLOAK_CLIENT_SECRET") as missing:
-        open_platform({k: v for k, v in PLATFORM_ENV.items() if k not in ("GOVCLOUD_AUTH_REALM", "KEYCLOAK_CLIENT_SECRET")})
+        open_platform(
+            {k: v for k, v in PLATFORM_ENV.items() if k not in ("GOVCLOUD_AUTH_REALM", "KEYCLOAK_CLIENT_SECRET")}
+        )
     assert missing.value.exit_code == 2
     other = open_platform({"GOVCLOUD_AUTH_PLATFORM": "cas_city", "GOVCLOUD_AUTH_REALM": "changsha"})
     assert isinstance(other, NoPlatform) and "cas_city platform has no reclamation adapter" in other.reason
@@ -236,8 +254,7 @@ def test_a_kept_project_loses_the_applications_grants_and_keeps_the_rest(reclaim
     assert summary.failures == [] and summary.reclaimed
 
 
-def test_an_assignment_that_cannot_be_removed_is_reported_and_the_run_exits_1(reclaimer, cloud, run_cli,
-                                                                            monkeypatch):
+def test_an_assignment_that_cannot_be_removed_is_reported_and_the_run_exits_1(reclaimer, cloud, run_cli, monkeypatch):
     from orchestrator.services import reclaim as service
 
     project = cloud.add_project("test", items=[Found("volume", "their-vol", "x", OTHER)])
@@ -247,7 +264,11 @@ def test_an_assignment_that_cannot_be_removed_is_reported_and_the_run_exits_1(re
     result = run_cli("reclaim", APP, "--as", "ops", "--role", "provider", "-o", "json")
     assert result.exit_code == 1
     [failure] = json.loads(result.stdout.splitlines()[-1])["summary"]["failures"]
-    assert (failure["kind"], failure["id"], failure["name"]) == ("role_assignment", stuck.id, f"group {UNIT}-admins: member")
+    assert (failure["kind"], failure["id"], failure["name"]) == (
+        "role_assignment",
+        stuck.id,
+        f"group {UNIT}-admins: member",
+    )
     assert "403 Forbidden" in failure["error"]
     assert [a.actor_name for a in cloud.role_assignments(project.id)] == [f"{UNIT}-admins", "govcloud-admin"]
 
@@ -260,8 +281,9 @@ def test_a_project_not_tagged_for_the_application_keeps_its_assignments(reclaime
     assert access.status == "skipped" and len(access.foreign) == 4
 
 
-def test_a_project_the_destroy_deleted_is_not_swept_and_its_assignments_are_verified(reclaimer, cloud, stacks,
-                                                                                    monkeypatch):
+def test_a_project_the_destroy_deleted_is_not_swept_and_its_assignments_are_verified(
+    reclaimer, cloud, stacks, monkeypatch
+):
     project = cloud.add_project("test", items=environment("test"))
     stacks.names.add(f"{UNIT}.{APP}.test")
     destroy = stacks.destroy

@@ -20,8 +20,12 @@ def test_overdue_reclamation_is_listed_until_reclaimed(run_cli, monkeypatch, led
 
     assert reclamations("2026-06-10") == []  # due Wed 10 Jun: not yet late
     [late] = reclamations("2026-06-11")
-    assert (late["application"], late["name"], late["due"], late["status"]) == \
-        ("social-security", "reclamation", "2026-06-10", "missed")
+    assert (late["application"], late["name"], late["due"], late["status"]) == (
+        "social-security",
+        "reclamation",
+        "2026-06-10",
+        "missed",
+    )
     cloud.add_project("test", items=environment("test"))
     assert reclaimer(when="2026-06-11T10:00").run("social-security").reclaimed
     assert overdue("2026-06-12") == []  # reclaimed: every clock of the application stopped

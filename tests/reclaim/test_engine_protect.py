@@ -18,13 +18,13 @@ from orchestrator.errors import ExternalError
 
 pytestmark = pytest.mark.engine
 
-PROGRAM = '''\
+PROGRAM = """\
 import pulumi
 import pulumi_random as random
 
 random.RandomPassword("kept", length=12, opts=pulumi.ResourceOptions(protect=True))
 random.RandomPassword("plain", length=12)
-'''
+"""
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def project(tmp_path: Path, monkeypatch) -> tuple[Path, engine.Engine]:
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'state'}")
     (work / "Pulumi.yaml").write_text(
         "name: protect-test\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {Path(sys.prefix)}\n", encoding="utf-8")
+        f"    virtualenv: {Path(sys.prefix)}\n",
+        encoding="utf-8",
+    )
     (work / "__main__.py").write_text(PROGRAM, encoding="utf-8")
     return work, engine.locate()
 
@@ -80,8 +82,10 @@ def _lock(state: Path, stack: str, pid: int, host: str) -> Path:
 
     lock = state / ".pulumi" / "locks" / "organization" / "protect-test" / stack / f"{uuid.uuid4()}.json"
     lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(json.dumps({"pid": pid, "username": "root", "hostname": host,
-                                "timestamp": "2026-12-05T14:00:00Z"}), encoding="utf-8")
+    lock.write_text(
+        json.dumps({"pid": pid, "username": "root", "hostname": host, "timestamp": "2026-12-05T14:00:00Z"}),
+        encoding="utf-8",
+    )
     return lock
 
 

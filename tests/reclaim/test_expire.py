@@ -30,8 +30,9 @@ def testing(testing_ledger) -> Lifecycle:
 
 @pytest.fixture
 def remover(testing, testing_ledger, cloud, stacks, platform) -> Reclaimer:
-    return Reclaimer(testing, testing_ledger, cloud, stacks, OPS, platform=platform, workers=4,
-                     clock=lambda: at("2099-01-01T00:00"))  # expire records at its own --at, not the clock
+    return Reclaimer(
+        testing, testing_ledger, cloud, stacks, OPS, platform=platform, workers=4, clock=lambda: at("2099-01-01T00:00")
+    )  # expire records at its own --at, not the clock
 
 
 def _types(lifecycle: Lifecycle, app: str = "social-security") -> list[str]:
@@ -48,7 +49,8 @@ def _both_on_the_cloud(cloud, stacks, broken_permit: bool = False) -> None:
 
 
 def test_a_due_test_environment_goes_completely_and_test_expired_is_recorded(
-        testing, testing_ledger, remover, cloud, stacks, keycloak):
+    testing, testing_ledger, remover, cloud, stacks, keycloak
+):
     _both_on_the_cloud(cloud, stacks)
     report = remover.expire(at("2026-03-16T09:00"))
     [action] = report.actions
@@ -62,8 +64,16 @@ def test_a_due_test_environment_goes_completely_and_test_expired_is_recorded(
     assert [f.id for f in cloud.items["p-permit-prototype-test"]] == ["permit-vol"]  # not due: untouched
     events = testing.history("social-security")
     steps = [(e.payload["step"], e.payload["status"], str(e.at)) for e in events if e.type == "reclaim-step"]
-    assert [s[:2] for s in steps] == [("empty", "done"), ("destroy", "done"), ("sweep", "done"), ("clients", "done"), ("project", "done"),
-                                      ("access", "done"), ("stack", "done"), ("verify", "done")]
+    assert [s[:2] for s in steps] == [
+        ("empty", "done"),
+        ("destroy", "done"),
+        ("sweep", "done"),
+        ("clients", "done"),
+        ("project", "done"),
+        ("access", "done"),
+        ("stack", "done"),
+        ("verify", "done"),
+    ]
     assert {s[2] for s in steps} == {"2026-03-16 09:00:00"}  # at --at: the ledger's times stay in order
     assert events[-1].type == "test-expired" and events[-1].payload["counts"]["project"] == 1
     state = testing.state("social-security")
@@ -90,8 +100,11 @@ def test_a_failed_step_is_reported_nothing_recorded_and_the_next_application_goe
     assert "attached to a server of another project" in permit.error
     assert "test-expired" not in _types(testing, "permit-prototype")
     assert "test" in testing.state("permit-prototype").provisioned
-    failed = [e.payload["step"] for e in testing.history("permit-prototype")
-              if e.type == "reclaim-step" and e.payload["status"] == "failed"]
+    failed = [
+        e.payload["step"]
+        for e in testing.history("permit-prototype")
+        if e.type == "reclaim-step" and e.payload["status"] == "failed"
+    ]
     assert failed == ["sweep", "verify"]  # for the operator: what failed, in the ledger
     assert "zjj-permit-prototype-test" in cloud.projects  # kept: ours remain in it
     assert (social.application, social.done) == ("social-security", True)
@@ -109,7 +122,9 @@ def test_dry_run_touches_nothing(testing, testing_ledger, remover, cloud, stacks
     before = {app: len(testing.history(app)) for app in ("social-security", "permit-prototype")}
     report = remover.expire(at("2026-03-21T09:00"), dry_run=True)
     assert [(a.application, a.action, a.done) for a in report.actions] == [
-        ("permit-prototype", "destroy", False), ("social-security", "destroy", False)]
+        ("permit-prototype", "destroy", False),
+        ("social-security", "destroy", False),
+    ]
     assert stacks.calls == [] and cloud.listings == 0 and cloud.deleted == [] and keycloak.deleted == []
     assert {app: len(testing.history(app)) for app in before} == before
     assert testing_ledger.lease("reclaim:social-security") is None
@@ -121,7 +136,9 @@ def test_a_missing_engine_fails_every_removal_untouched_and_warnings_still_go_ou
     before = len(testing.history("social-security"))
     report = remover.expire(at("2026-03-17T10:00"))  # social-security due, permit-prototype to warn
     assert [(a.application, a.action, a.done, a.error) for a in report.actions] == [
-        ("permit-prototype", "warn", True, None), ("social-security", "destroy", False, MISSING)]
+        ("permit-prototype", "warn", True, None),
+        ("social-security", "destroy", False, MISSING),
+    ]
     assert report.failed == 1
     assert len(testing.history("social-security")) == before and stacks.calls == [] and cloud.listings == 0
     assert _types(testing, "permit-prototype")[-1] == "expiry-warned"

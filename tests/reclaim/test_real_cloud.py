@@ -25,8 +25,8 @@ import pytest
 
 from orchestrator.adapters.cloud import Cloud
 from orchestrator.adapters.platform import KeycloakPlatform
-from orchestrator.errors import ExternalError
 from orchestrator.core.platform import AuthSettings
+from orchestrator.errors import ExternalError
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer
 from orchestrator.services.reclaim.steps import access_step
@@ -71,7 +71,11 @@ class KilledAfter:
 def app(tmp_path, ledger):
     """A unique application, terminated and approved in a fresh ledger."""
     app_id = f"rc-{uuid.uuid4().hex[:8]}"
-    text = (EXAMPLES / "social-security.yaml").read_text(encoding="utf-8").replace("id: social-security", f"id: {app_id}", 1)
+    text = (
+        (EXAMPLES / "social-security.yaml")
+        .read_text(encoding="utf-8")
+        .replace("id: social-security", f"id: {app_id}", 1)
+    )
     path = tmp_path / f"{app_id}.yaml"
     path.write_text(text, encoding="utf-8")
     to_termination_approved(Lifecycle(ledger), path, app_id)
@@ -98,20 +102,23 @@ def build(admin, project, app_id: str) -> dict:
     sub = conn.network.create_subnet(name=f"{app_id}-subnet", network_id=net.id, ip_version=4, cidr="10.42.0.0/24")
     conn.network.set_tags(sub, tags)
     public = admin.network.find_network("public")
-    router = conn.network.create_router(name=f"{app_id}-router",
-                                        external_gateway_info={"network_id": public.id} if public else None)
+    router = conn.network.create_router(
+        name=f"{app_id}-router", external_gateway_info={"network_id": public.id} if public else None
+    )
     conn.network.set_tags(router, tags)
     conn.network.add_interface_to_router(router, subnet=sub.id)
     group = conn.network.create_security_group(name=f"{app_id}-web")
     conn.network.set_tags(group, tags)
     flavor = conn.compute.find_flavor("m1.tiny")
     image = conn.image.find_image("cirros-tiny")
-    server = conn.compute.create_server(name=f"{app_id}-web-1", flavor_id=flavor.id, image_id=image.id,
-                                        networks=[{"uuid": net.id}], metadata=meta)
+    server = conn.compute.create_server(
+        name=f"{app_id}-web-1", flavor_id=flavor.id, image_id=image.id, networks=[{"uuid": net.id}], metadata=meta
+    )
     volume = conn.block_storage.create_volume(name=f"{app_id}-data", size=1, metadata=meta)
     # labelled for another application: foreign (unlabelled, it would be the department's own)
-    foreign = conn.block_storage.create_volume(name="someone-elses", size=1,
-                                               metadata={"govcloud:unit": "rsj", "govcloud:app": "someone-else"})
+    foreign = conn.block_storage.create_volume(
+        name="someone-elses", size=1, metadata={"govcloud:unit": "rsj", "govcloud:app": "someone-else"}
+    )
     conn.compute.wait_for_server(server, wait=120)
     conn.block_storage.wait_for_status(volume, "available", wait=60)
     conn.compute.create_volume_attachment(server, volume_id=volume.id)
@@ -120,30 +127,55 @@ def build(admin, project, app_id: str) -> dict:
     conn.object_store.create_container(name=container, metadata={f"govcloud-{k}": v for k, v in labels.items()})
     for i in range(3):
         conn.object_store.upload_object(container=container, name=f"report-{i}.txt", data=b"data")
-    ids.update(net=net.id, subnet=sub.id, router=router.id, group=group.id, server=server.id, volume=volume.id,
-               foreign=foreign.id, container=container)
+    ids.update(
+        net=net.id,
+        subnet=sub.id,
+        router=router.id,
+        group=group.id,
+        server=server.id,
+        volume=volume.id,
+        foreign=foreign.id,
+        container=container,
+    )
     return ids
 
 
 def test_killed_reclamation_resumes_and_leaves_only_the_foreign_volume(cloud, app, ledger):
     admin = cloud._conn  # test set-up only: the adapter has no verbs that create resources
-    project = admin.identity.create_project(name=f"rsj-{app}-test", domain_id="default",
-                                            tags=["govcloud:unit=rsj", f"govcloud:app={app}", "govcloud:env=test"])
+    project = admin.identity.create_project(
+        name=f"rsj-{app}-test",
+        domain_id="default",
+        tags=["govcloud:unit=rsj", f"govcloud:app={app}", "govcloud:env=test"],
+    )
     try:
         ids = build(admin, project, app)
         lifecycle = Lifecycle(ledger)
-        first = Reclaimer(lifecycle, ledger, KilledAfter(cloud, 4), FakeStacks(), OPS, workers=1,
-                          clock=lambda: at("2026-06-08T10:00"), holder="ops@killed:1", platform=no_clients())
+        first = Reclaimer(
+            lifecycle,
+            ledger,
+            KilledAfter(cloud, 4),
+            FakeStacks(),
+            OPS,
+            workers=1,
+            clock=lambda: at("2026-06-08T10:00"),
+            holder="ops@killed:1",
+            platform=no_clients(),
+        )
         try:
             summary = first.run(app)
             pytest.fail(f"the run was not killed: {summary.failures or summary.steps}")
         except Killed:
             pass
         # a killed process leaves its lease: expired by now, another run takes over
-        ledger.acquire(f"reclaim:{app}", "ops@killed:1", dt.timedelta(minutes=1),
-                       now=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5))
-        summary = Reclaimer(lifecycle, ledger, cloud, FakeStacks(), OPS, platform=no_clients(),
-                            clock=lambda: at("2026-06-08T11:00")).run(app)
+        ledger.acquire(
+            f"reclaim:{app}",
+            "ops@killed:1",
+            dt.timedelta(minutes=1),
+            now=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5),
+        )
+        summary = Reclaimer(
+            lifecycle, ledger, cloud, FakeStacks(), OPS, platform=no_clients(), clock=lambda: at("2026-06-08T11:00")
+        ).run(app)
         assert summary.failures == [], summary.failures
         assert summary.reclaimed
         assert [f["id"] for f in summary.foreign] == [ids["foreign"]]
@@ -177,8 +209,9 @@ def store_data(conn, admin, ids: dict, app_id: str) -> dict:
     for i in range(3):
         chunk = bytes([i]) * MB
         conn.object_store.upload_object(container=segments, name=f"big.iso/{i:08d}", data=chunk)
-        manifest.append({"path": f"/{segments}/big.iso/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(),
-                         "size_bytes": len(chunk)})
+        manifest.append(
+            {"path": f"/{segments}/big.iso/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(), "size_bytes": len(chunk)}
+        )
     conn.object_store.put(f"{container}/big.iso", params={"multipart-manifest": "put"}, data=json.dumps(manifest))
     snapshot = conn.block_storage.create_snapshot(volume_id=ids["volume"], name="before-upgrade", force=True)
     # Nova's fake driver never uploads the snapshot's data: the image stays queued, but it is
@@ -196,19 +229,31 @@ def test_data_and_things_made_by_hand_go_in_one_run(cloud, app, ledger):
     volume snapshot, a server image, a port and a security group made by hand: one run removes
     them all and the project; the foreign volume alone stays."""
     admin = cloud._conn
-    project = admin.identity.create_project(name=f"rsj-{app}-test", domain_id="default",
-                                            tags=["govcloud:unit=rsj", f"govcloud:app={app}", "govcloud:env=test"])
+    project = admin.identity.create_project(
+        name=f"rsj-{app}-test",
+        domain_id="default",
+        tags=["govcloud:unit=rsj", f"govcloud:app={app}", "govcloud:env=test"],
+    )
     try:
         ids = build(admin, project, app)
         conn = admin.connect_as_project(project)
         made = store_data(conn, admin, ids, app)
-        summary = Reclaimer(Lifecycle(ledger), ledger, cloud, FakeStacks(), OPS, platform=no_clients(),
-                            clock=lambda: at("2026-06-08T10:00")).run(app)
+        summary = Reclaimer(
+            Lifecycle(ledger),
+            ledger,
+            cloud,
+            FakeStacks(),
+            OPS,
+            platform=no_clients(),
+            clock=lambda: at("2026-06-08T10:00"),
+        ).run(app)
         assert summary.failures == [] and summary.reclaimed, summary.failures
         [sweep] = [s for s in summary.steps if s.step == "sweep"]
         assert sweep.deleted["object"] == 3 + 1 + 3 and sweep.deleted["container"] == 2
         assert sweep.deleted["snapshot"] == 1 and sweep.deleted["image"] == 1
-        assert sweep.deleted["port"] == 2 and sweep.deleted["security_group"] == 2  # the server's port, ours and by hand
+        assert (
+            sweep.deleted["port"] == 2 and sweep.deleted["security_group"] == 2
+        )  # the server's port, ours and by hand
         assert [f["id"] for f in summary.foreign] == [ids["foreign"]]
         assert list(conn.object_store.containers()) == []
         assert admin.block_storage.find_snapshot(made["snapshot"], ignore_missing=True, all_projects=True) is None
@@ -275,19 +320,30 @@ def granted(cloud, unit_app):
     makes (unit admins ``member``, operators ``reader``, provider ops ``member``, our own user
     ``member``) and one role of a user of nobody's; everything made here is deleted afterwards."""
     admin, (unit, app) = cloud._conn, unit_app  # test set-up only: the adapter creates nothing
-    project = admin.identity.create_project(name=f"{unit}-{app}-test", domain_id="default",
-                                            tags=[f"govcloud:unit={unit}", f"govcloud:app={app}", "govcloud:env=test"])
+    project = admin.identity.create_project(
+        name=f"{unit}-{app}-test",
+        domain_id="default",
+        tags=[f"govcloud:unit={unit}", f"govcloud:app={app}", "govcloud:env=test"],
+    )
     role = {r: admin.identity.find_role(r) for r in ("member", "reader")}
-    groups = [admin.identity.create_group(name=f"{unit}-{kind}", domain_id="default")
-              for kind in ("admins", "operators", "ops")]
+    groups = [
+        admin.identity.create_group(name=f"{unit}-{kind}", domain_id="default")
+        for kind in ("admins", "operators", "ops")
+    ]
     someone = admin.identity.create_user(name=f"{unit}-alice", domain_id="default")
     for group, r in zip(groups, ("member", "reader", "member"), strict=True):
         admin.identity.assign_project_role_to_group(project, group, role[r])
     admin.identity.assign_project_role_to_user(project, admin.current_user_id, role["member"])
     admin.identity.assign_project_role_to_user(project, someone, role["reader"])
     try:
-        yield {"unit": unit, "app": app, "project": project, "groups": groups, "someone": someone,
-               "ops": groups[2].name}
+        yield {
+            "unit": unit,
+            "app": app,
+            "project": project,
+            "groups": groups,
+            "someone": someone,
+            "ops": groups[2].name,
+        }
     finally:  # nothing was made inside the project
         admin.identity.delete_project(project, ignore_missing=True)
         for group in groups:
@@ -323,8 +379,11 @@ def test_a_kept_project_loses_the_grants_after_a_kill_and_a_resume(cloud, grante
     left = list(admin.identity.role_assignments(scope_project_id=project.id))
     assert sorted((a.user or {}).get("id") for a in left) == sorted([admin.current_user_id, granted["someone"].id])
     for group in granted["groups"]:  # by the unit's groups too: none on the project
-        assert [a for a in admin.identity.role_assignments(group_id=group.id)
-                if a.scope.get("project", {}).get("id") == project.id] == []
+        assert [
+            a
+            for a in admin.identity.role_assignments(group_id=group.id)
+            if a.scope.get("project", {}).get("id") == project.id
+        ] == []
     assert [f["name"] for f in step.foreign] == [f"user {unit}-alice: reader"]
     assert "ours, with the project" in step.detail
 
@@ -342,8 +401,16 @@ def test_a_deleted_projects_assignments_are_verified_gone(cloud, granted):
 
 def test_a_reclaimed_application_leaves_no_role_assignment(cloud, granted, ledger):
     admin, project = cloud._conn, granted["project"]
-    summary = Reclaimer(Lifecycle(ledger), ledger, cloud, FakeStacks(), OPS, platform=no_clients(),
-                        provider_ops_group=granted["ops"], clock=lambda: at("2026-06-08T10:00")).run(granted["app"])
+    summary = Reclaimer(
+        Lifecycle(ledger),
+        ledger,
+        cloud,
+        FakeStacks(),
+        OPS,
+        platform=no_clients(),
+        provider_ops_group=granted["ops"],
+        clock=lambda: at("2026-06-08T10:00"),
+    ).run(granted["app"])
     assert summary.failures == [] and summary.reclaimed
     assert cloud.find_project(project.name) is None
     assert list(admin.identity.role_assignments(scope_project_id=project.id)) == []

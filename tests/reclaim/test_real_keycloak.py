@@ -17,21 +17,19 @@ import urllib.request
 
 import pytest
 
-from tests import keycloak_env
-
 from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
 from orchestrator.core import naming
 from orchestrator.services.lifecycle import Lifecycle
 from orchestrator.services.reclaim import Reclaimer, open_platform
 from orchestrator.services.reclaim.dryrun import DryRun
 from orchestrator.services.reclaim.steps import clients_step
+from tests import keycloak_env
 
 from .conftest import OPS, at
 from .fakes import FakeCloud, FakeStacks
 
 pytestmark = pytest.mark.cloud
 ENV_FILE = keycloak_env.ENV_FILE
-
 
 
 @pytest.fixture
@@ -50,11 +48,18 @@ def keycloak() -> dict[str, str]:
 def create_client(admin: KeycloakAdmin, realm: str, client_id: str, labels: dict[str, str]) -> None:
     """One confidential OIDC client with ``labels`` as ``govcloud:<key>`` attributes (test set-up:
     the adapter only lists and deletes)."""
-    body = {"clientId": client_id, "protocol": "openid-connect", "publicClient": False,
-            "attributes": {naming.TAG_PREFIX + k: v for k, v in labels.items()}}
+    body = {
+        "clientId": client_id,
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "attributes": {naming.TAG_PREFIX + k: v for k, v in labels.items()},
+    }
     request = urllib.request.Request(
-        f"{admin._base()}/admin/realms/{urllib.parse.quote(realm, safe='')}/clients", data=json.dumps(body).encode(),
-        method="POST", headers={"Authorization": f"Bearer {admin._access_token()}", "Content-Type": "application/json"})
+        f"{admin._base()}/admin/realms/{urllib.parse.quote(realm, safe='')}/clients",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {admin._access_token()}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30):
         pass
 
@@ -78,8 +83,11 @@ def clients(keycloak, unit_app):
 
 
 def listed(c: dict) -> set[tuple[str, str]]:
-    return {(x.realm, x.client_id) for realm in c["realms"] for x in c["admin"].clients(realm, naming.client_prefix(
-        c["unit"], c["app"]))}
+    return {
+        (x.realm, x.client_id)
+        for realm in c["realms"]
+        for x in c["admin"].clients(realm, naming.client_prefix(c["unit"], c["app"]))
+    }
 
 
 def test_reclaim_deletes_the_labelled_client_and_leaves_the_foreign_ones(keycloak, clients, ledger, monkeypatch):
@@ -93,8 +101,15 @@ def test_reclaim_deletes_the_labelled_client_and_leaves_the_foreign_ones(keycloa
     assert [p["name"] for p in dry.plan] == [ours] and [f["name"] for f in dry.foreign] == [f"{ours}-sso"]
     assert len(listed(clients)) == 3
 
-    summary = Reclaimer(Lifecycle(ledger), ledger, FakeCloud(), FakeStacks(), OPS, platform=platform,
-                        clock=lambda: at("2026-06-08T10:00")).run(app)
+    summary = Reclaimer(
+        Lifecycle(ledger),
+        ledger,
+        FakeCloud(),
+        FakeStacks(),
+        OPS,
+        platform=platform,
+        clock=lambda: at("2026-06-08T10:00"),
+    ).run(app)
     assert summary.failures == [] and summary.reclaimed
     assert listed(clients) == {(test, f"{ours}-sso"), (real, naming.client_id(unit, app, "trial"))}
     foreign = {f["name"]: f["environment"] for f in summary.foreign if f["kind"] == "auth_client"}

@@ -24,8 +24,8 @@ def test_everything_ours_goes_in_dependency_order(reclaimer, cloud, stacks, appr
     assert summary.failures == [] and summary.reclaimed
     *deleted, default = cloud.deleted
     emptied = [f for f in deleted if f.kind in DATA_KINDS]
-    assert deleted[:len(emptied)] == emptied  # the data first, before the destroy
-    rank = [ORDER.index(f.kind) for f in deleted[len(emptied):]]
+    assert deleted[: len(emptied)] == emptied  # the data first, before the destroy
+    rank = [ORDER.index(f.kind) for f in deleted[len(emptied) :]]
     assert rank == sorted(rank)  # then the sweep, kind by kind, in ORDER
     assert default.id == "test-default"  # the cloud's own group goes last, with the project
     order = [f.id for f in cloud.deleted]
@@ -57,11 +57,15 @@ def test_foreign_resources_are_never_deleted_and_keep_the_project(reclaimer, clo
 def test_what_the_department_made_by_hand_in_its_project_goes_too(reclaimer, cloud):
     """Unlabelled things in the application's own project were made there by its people: a
     second container holding a large object's segments, a port, a security group, a snapshot."""
-    by_hand = [Found("container", "files_segments", "files_segments"),
-               Found("object", "files_segments/big/000001", "big/000001", owned_by="files_segments"),
-               Found("port", "hand-port", "debug"), Found("security_group", "hand-sg", "debug"),
-               Found("snapshot", "hand-snap", "before-upgrade"), Found("image", "hand-img", "web-1-snapshot"),
-               Found("database_backup", "hand-bk", "manual", owned_by="gone-db")]
+    by_hand = [
+        Found("container", "files_segments", "files_segments"),
+        Found("object", "files_segments/big/000001", "big/000001", owned_by="files_segments"),
+        Found("port", "hand-port", "debug"),
+        Found("security_group", "hand-sg", "debug"),
+        Found("snapshot", "hand-snap", "before-upgrade"),
+        Found("image", "hand-img", "web-1-snapshot"),
+        Found("database_backup", "hand-bk", "manual", owned_by="gone-db"),
+    ]
     cloud.add_project("test", items=environment("test") + by_hand)
     summary = reclaimer().run("social-security")
     assert {f.id for f in by_hand} <= {f.id for f in cloud.deleted} and summary.foreign == []
@@ -89,8 +93,9 @@ def test_failures_are_reported_with_id_kind_and_error_and_the_run_goes_on(reclai
     summary = reclaimer().run("social-security")
     failed = {(f.environment, f.kind, f.id) for f in summary.failures}
     assert ("test", "security_group", "test-sg") in failed
-    assert ("test", "security_group", "test-sg") in {(f.environment, f.kind, f.id) for f in summary.failures
-                                                     if "in use by a port" in f.error}
+    assert ("test", "security_group", "test-sg") in {
+        (f.environment, f.kind, f.id) for f in summary.failures if "in use by a port" in f.error
+    }
     assert "production-net" in {f.id for f in cloud.deleted}  # the other environment went on
     assert cloud.deleted_projects == ["rsj-social-security-production"]
     assert not summary.reclaimed and "reclaimed" not in _types(approved)
@@ -259,8 +264,8 @@ def test_cli_gate_speaks_before_the_cloud_is_asked(run_cli, monkeypatch, ledger_
 
 
 def test_a_missing_engine_is_an_outside_failure(monkeypatch, tmp_path):
-    from orchestrator.errors import ExternalError
     from orchestrator.adapters.engine import EngineStacks
+    from orchestrator.errors import ExternalError
 
     monkeypatch.setenv("GOVCLOUD_ENGINE_DIR", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -291,8 +296,10 @@ def test_the_dry_run_and_the_run_count_in_one_unit(reclaimer, cloud, stacks, app
     [emptied] = [s for s in done.steps if s.step == "empty"]
     [swept] = [s for s in done.steps if s.step == "sweep"]
     assert sum(emptied.deleted.values()) == 5 and "volume" not in swept.deleted and sum(swept.deleted.values()) == 9
-    assert [s.deleted for s in planned.steps if s.step in ("empty", "sweep")] == [emptied.deleted, {
-        **swept.deleted, "floating_ip": 1, "volume": 1}]  # the dry run: what the destroy took, in the sweep
+    assert [s.deleted for s in planned.steps if s.step in ("empty", "sweep")] == [
+        emptied.deleted,
+        {**swept.deleted, "floating_ip": 1, "volume": 1},
+    ]  # the dry run: what the destroy took, in the sweep
 
 
 def test_the_dry_run_takes_the_runs_steps_with_its_decisions(reclaimer, cloud, stacks, approved):
@@ -302,8 +309,10 @@ def test_the_dry_run_takes_the_runs_steps_with_its_decisions(reclaimer, cloud, s
     stacks.names |= {"rsj.social-security.test", "rsj.social-security.trial"}
 
     def steps(summary) -> list[tuple]:
-        return [(s.environment, s.step, "done" if s.status == "planned" else s.status, s.deleted, s.foreign)
-                for s in summary.steps]
+        return [
+            (s.environment, s.step, "done" if s.status == "planned" else s.status, s.deleted, s.foreign)
+            for s in summary.steps
+        ]
 
     dry = reclaimer().run("social-security", dry_run=True)
     assert cloud.deleted == [] and cloud.deleted_projects == [] and stacks.calls == []

@@ -62,8 +62,10 @@ def test_inventory_labels_every_kind_and_skips_neutrons_own_ports():
         ips=[fake(floating_ip.FloatingIP, tags=TAGS)],
         routers=[fake(router.Router, id="r1", tags=TAGS)],
         subnets=[fake(subnet.Subnet, tags=TAGS)],
-        groups=[fake(security_group.SecurityGroup, name="default", tags=[]),
-                fake(security_group.SecurityGroup, name="web", tags=TAGS)],
+        groups=[
+            fake(security_group.SecurityGroup, name="default", tags=[]),
+            fake(security_group.SecurityGroup, name="web", tags=TAGS),
+        ],
         servers=[srv],
         volumes=[fake(volume.Volume, metadata=META), fake(volume.Volume, metadata={}, name="theirs")],
         snapshots=[fake(snapshot.Snapshot, metadata=META)],
@@ -83,17 +85,31 @@ def test_inventory_labels_every_kind_and_skips_neutrons_own_ports():
     decision = decide(items, "rsj", "social-security")
     assert [f.name for f in decision.foreign] == ["theirs"]
     assert [f.name for f in decision.builtin] == ["default"]
-    assert {f.kind for f in decision.delete} == {"floating_ip", "server", "port", "router_interface", "router",
-                                                  "subnet", "network", "security_group", "volume", "snapshot",
-                                                  "image", "container", "object"}
+    assert {f.kind for f in decision.delete} == {
+        "floating_ip",
+        "server",
+        "port",
+        "router_interface",
+        "router",
+        "subnet",
+        "network",
+        "security_group",
+        "volume",
+        "snapshot",
+        "image",
+        "container",
+        "object",
+    }
     for listing in (conn.network.networks, conn.network.ports, conn.network.routers, conn.network.ips):
         assert listing.call_args.kwargs["project_id"] == "p1"  # never another project's
     conn.image.images.assert_called_once_with(owner="p1")
 
 
 def test_swift_header_labels_any_case():
-    assert labels_from_headers({"GOVCLOUD-UNIT": "a", "govcloud-app": "b", "govcloud-x": "c", "quota-bytes": "1"}) \
-        == {"unit": "a", "app": "b"}
+    assert labels_from_headers({"GOVCLOUD-UNIT": "a", "govcloud-app": "b", "govcloud-x": "c", "quota-bytes": "1"}) == {
+        "unit": "a",
+        "app": "b",
+    }
 
 
 def test_trove_instances_are_labelled_by_their_network_and_own_their_server_volume_and_port():
@@ -108,14 +124,18 @@ def test_trove_instances_are_labelled_by_their_network_and_own_their_server_volu
     conn.session.get_endpoint.return_value = "http://trove/v1.0/p1"
     bodies = {
         "http://trove/v1.0/p1/instances": {"instances": [{"id": "db1"}]},
-        "http://trove/v1.0/p1/instances/db1": {"instance": {"id": "db1", "name": "social-security-db",
-                                                            "server_id": "trove-vm", "volume_id": "trove-vol"}},
+        "http://trove/v1.0/p1/instances/db1": {
+            "instance": {"id": "db1", "name": "social-security-db", "server_id": "trove-vm", "volume_id": "trove-vol"}
+        },
         "http://trove/v1.0/p1/backups": {"backups": [{"id": "bk1", "name": "b", "instance_id": "db1"}]},
     }
     conn.session.get.side_effect = lambda url, **kw: mock.Mock(json=lambda: bodies[url])
     items = ProjectSweep(conn, "p1").inventory()
     assert sorted((f.kind, f.id) for f in items) == [
-        ("database_backup", "bk1"), ("database_instance", "db1"), ("network", net.id)]
+        ("database_backup", "bk1"),
+        ("database_instance", "db1"),
+        ("network", net.id),
+    ]
     decision = decide(items, "rsj", "social-security")
     assert [f.id for f in decision.delete] == ["bk1", "db1", net.id] and decision.foreign == ()
 
@@ -144,7 +164,8 @@ def test_a_volume_already_deleting_is_waited_for_not_deleted_again(monkeypatch):
     conn = connection()
     states = iter(["deleting", "deleting", None])
     conn.block_storage.find_volume.side_effect = lambda *a, **k: (
-        (lambda s: None if s is None else fake(volume.Volume, status=s))(next(states)))
+        lambda s: None if s is None else fake(volume.Volume, status=s)
+    )(next(states))
     monkeypatch.setattr("time.sleep", lambda s: None)
     ProjectSweep(conn, "p1", wait_seconds=5).delete(Found("volume", "v1"))
     conn.block_storage.delete_volume.assert_not_called()
@@ -154,7 +175,8 @@ def test_a_volume_still_detaching_is_waited_for_then_deleted(monkeypatch):
     conn = connection()
     states = iter(["detaching", "available", "available", "deleting", None])
     conn.block_storage.find_volume.side_effect = lambda *a, **k: (
-        (lambda s: None if s is None else fake(volume.Volume, status=s))(next(states)))
+        lambda s: None if s is None else fake(volume.Volume, status=s)
+    )(next(states))
     monkeypatch.setattr("time.sleep", lambda s: None)
     ProjectSweep(conn, "p1", wait_seconds=5).delete(Found("volume", "v1"))
     conn.block_storage.delete_volume.assert_called_once_with("v1", ignore_missing=True)

@@ -20,9 +20,19 @@ from pathlib import Path
 from typing import Any
 
 #: The flags that work on this machine (no GPU, no sandbox as root, a closed network).
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,900")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+    "--window-size=1280,900",
+)
 
 
 def chromium() -> str | None:
@@ -69,23 +79,31 @@ class _Session:
 def open_page(path: Path, executable: str) -> Page:
     """Load ``path`` in headless Chromium and report on it."""
     profile = tempfile.mkdtemp(prefix="govcloud-chromium-")
-    process = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         session = _Session(_page_socket(Path(profile), process))
         for domain in ("Page", "Runtime", "Log"):
             session.call(f"{domain}.enable")
         session.call("Page.navigate", url=path.resolve().as_uri())
         session.wait_for("Page.loadEventFired")
-        probe = session.call("Runtime.evaluate", returnByValue=True, expression="""JSON.stringify({
+        probe = session.call(
+            "Runtime.evaluate",
+            returnByValue=True,
+            expression="""JSON.stringify({
             title: document.title,
             text: document.body.innerText,
             images: [...document.images].map(i => ({id: i.id, complete: i.complete, width: i.naturalWidth,
-                                                   height: i.naturalHeight}))})""")
+                                                   height: i.naturalHeight}))})""",
+        )
         data = json.loads(probe["result"]["value"])
         shot = session.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        return Page(data["title"], _errors(session.events), data["images"], data["text"],
-                    base64.b64decode(shot["data"]))
+        return Page(
+            data["title"], _errors(session.events), data["images"], data["text"], base64.b64decode(shot["data"])
+        )
     finally:
         process.terminate()
         try:

@@ -71,8 +71,12 @@ def replay(service: Lifecycle, tmp_path: Path) -> None:
     s.record_provisioned("citizen-portal", "test", OPS, at("2026-04-16T10:00"))
 
     changed = tmp_path / "social-security-v2.yaml"
-    changed.write_text((EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
-                       .replace('schedule: "0 1 * * *"', 'schedule: "0 2 * * *"'), encoding="utf-8")
+    changed.write_text(
+        (EXAMPLES / "social-security.yaml")
+        .read_text(encoding="utf-8")
+        .replace('schedule: "0 1 * * *"', 'schedule: "0 2 * * *"'),
+        encoding="utf-8",
+    )
     s.change("social-security", changed, SOCIAL, at("2026-04-20T09:00"))
     s.terminate("permit-prototype", PERMIT, at("2026-04-20T09:00"), reason="replaced by the city permit system")
     s.confirm_backup("permit-prototype", "export B-26-114 verified", PERMIT, at("2026-04-21T09:00"))
@@ -118,14 +122,19 @@ USAGE = {
             ("social-security-app-4", "SHUTOFF", "2026-03-20T12:00", 8, 16),
         ),
         volumes=(
-            *(VolumeUsage(f"social-security-app-{i}-{v}", size, True, at("2026-04-13T10:00"))
-              for i in (1, 2, 3) for v, size in (("data", 200), ("logs", 100))),
+            *(
+                VolumeUsage(f"social-security-app-{i}-{v}", size, True, at("2026-04-13T10:00"))
+                for i in (1, 2, 3)
+                for v, size in (("data", 200), ("logs", 100))
+            ),
             VolumeUsage("social-security-archive", 1000, True, at("2026-04-13T10:00")),
             VolumeUsage("social-security-app-4-data", 200, False, at("2026-03-20T12:00")),
             VolumeUsage("social-security-app-4-logs", 100, False, at("2026-04-10T12:00")),
         ),
-        containers=(ContainerUsage("social-security-scans", 1200, 500 * GIB),
-                    ContainerUsage("social-security-tmp", 0, 0)),
+        containers=(
+            ContainerUsage("social-security-scans", 1200, 500 * GIB),
+            ContainerUsage("social-security-tmp", 0, 0),
+        ),
     ),
     "rsj-social-security-trial": ProjectUsage(
         "rsj-social-security-trial",
@@ -136,8 +145,11 @@ USAGE = {
             ("social-security-app-2", "SHUTOFF", "2026-04-25T18:00", 8, 16),
         ),
         volumes=(
-            *(VolumeUsage(f"social-security-app-{i}-{v}", size, True, at("2026-03-12T10:00"))
-              for i in (1, 2) for v, size in (("data", 200), ("logs", 100))),
+            *(
+                VolumeUsage(f"social-security-app-{i}-{v}", size, True, at("2026-03-12T10:00"))
+                for i in (1, 2)
+                for v, size in (("data", 200), ("logs", 100))
+            ),
             VolumeUsage("social-security-archive", 1000, True, at("2026-03-12T10:00")),
         ),
         containers=(ContainerUsage("social-security-scans", 10, 1 * GIB),),

@@ -32,10 +32,19 @@ def test_assessment_figures_per_unit(ledger, cloud):
 
 def test_assessment_percentages(ledger, cloud):
     data = {u["unit"]: u for u in svc.assessment(ledger, 2026, cloud=cloud).as_dict()["units"]}
-    assert (data["rsj"]["on_cloud_percent"], data["rsj"]["inefficient_percent"], data["rsj"]["mlps_filed_percent"],
-            data["rsj"]["unconditional_percent"], data["rsj"]["deadlines_met_percent"]) == (100.0, 100.0, 100.0, 50.0, 100.0)
-    assert (data["zwb"]["on_cloud_percent"], data["zwb"]["inefficient_percent"], data["zwb"]["mlps_filed_percent"],
-            data["zwb"]["deadlines_met_percent"]) == (0.0, 0.0, None, 25.0)
+    assert (
+        data["rsj"]["on_cloud_percent"],
+        data["rsj"]["inefficient_percent"],
+        data["rsj"]["mlps_filed_percent"],
+        data["rsj"]["unconditional_percent"],
+        data["rsj"]["deadlines_met_percent"],
+    ) == (100.0, 100.0, 100.0, 50.0, 100.0)
+    assert (
+        data["zwb"]["on_cloud_percent"],
+        data["zwb"]["inefficient_percent"],
+        data["zwb"]["mlps_filed_percent"],
+        data["zwb"]["deadlines_met_percent"],
+    ) == (0.0, 0.0, None, 25.0)
     assert data["zjj"]["on_cloud_percent"] is None and data["zjj"]["deadlines_met_percent"] == 83.3
 
 
@@ -48,8 +57,10 @@ def test_without_a_cloud_efficiency_is_unknown(ledger):
 
 def test_an_invalid_manifest_on_record_counts_against_standards(ledger):
     period = report.year(2026)
-    facts = [f if f.application != "citizen-portal" else dataclasses.replace(f, manifests=dict.fromkeys(f.manifests))
-             for f in svc.facts(ledger, period.end)]
+    facts = [
+        f if f.application != "citizen-portal" else dataclasses.replace(f, manifests=dict.fromkeys(f.manifests))
+        for f in svc.facts(ledger, period.end)
+    ]
     zwb = next(u for u in assessment.assess(facts, period, default_calendar()).units if u.unit == "zwb")
     assert (zwb.manifests, zwb.manifests_valid, zwb.catalogue_entries) == (1, 0, 0)
 

@@ -10,8 +10,16 @@ from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.quota.policy import MEASURES
 from orchestrator.core.report import CHANGE_EVENTS
 
-CODES = ("server-shutoff", "volume-unattached", "container-empty", "over-provisioned", "near-limit", "over-limit",
-         "deadline-missed", "capacity-expand")  #: the table in orchestrator/core/advice.py
+CODES = (
+    "server-shutoff",
+    "volume-unattached",
+    "container-empty",
+    "over-provisioned",
+    "near-limit",
+    "over-limit",
+    "deadline-missed",
+    "capacity-expand",
+)  #: the table in orchestrator/core/advice.py
 
 
 def test_every_message_is_in_chinese_and_english():
@@ -34,8 +42,16 @@ def test_no_chinese_in_the_python_of_the_reports():
     from pathlib import Path
 
     root = Path(render.__file__).resolve().parents[1]
-    for path in ("core/report.py", "core/assessment.py", "core/usage.py", "core/advice.py", "services/report.py",
-                 "adapters/render.py", "adapters/charts.py", "cli/report.py"):
+    for path in (
+        "core/report.py",
+        "core/assessment.py",
+        "core/usage.py",
+        "core/advice.py",
+        "services/report.py",
+        "adapters/render.py",
+        "adapters/charts.py",
+        "cli/report.py",
+    ):
         assert not re.search(r"[\u4e00-\u9fff]", (root / path).read_text(encoding="utf-8")), path
 
 

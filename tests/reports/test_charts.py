@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import base64
 import copy
 
@@ -14,7 +13,7 @@ from orchestrator.services import report as svc
 def _png(uri: str) -> bytes:
     prefix = "data:image/png;base64,"
     assert uri.startswith(prefix)
-    return base64.b64decode(uri[len(prefix):])
+    return base64.b64decode(uri[len(prefix) :])
 
 
 def test_a_cjk_font_is_installed_for_chinese_labels():
@@ -39,9 +38,11 @@ def test_a_cjk_font_installed_after_matplotlib_cached_its_font_list_is_found(mon
 
 def test_charts_are_png():
     text = templates.messages("zh")
-    for uri in (charts.capacity([("compute vcpu", 75.0)], 0.7, text),
-                charts.allocation([("rsj", 75.0, 75.0, 80.0)], text),
-                charts.compliance(4, 4, 0, text)):
+    for uri in (
+        charts.capacity([("compute vcpu", 75.0)], 0.7, text),
+        charts.allocation([("rsj", 75.0, 75.0, 80.0)], text),
+        charts.compliance(4, 4, 0, text),
+    ):
         data = _png(uri)
         assert data.startswith(b"\x89PNG") and len(data) > 2000
 
@@ -49,7 +50,9 @@ def test_charts_are_png():
 def test_without_a_cjk_font_charts_are_labelled_in_english(ledger, policy, cloud, monkeypatch):
     monkeypatch.setattr(charts, "cjk_font", lambda: None)
     used = []
-    monkeypatch.setattr(charts, "compliance", lambda met, missed, open_, text: used.append(text) or "data:image/png;base64,")
+    monkeypatch.setattr(
+        charts, "compliance", lambda met, missed, open_, text: used.append(text) or "data:image/png;base64,"
+    )
     report = svc.monthly(ledger, "2026-04", policy, cloud=cloud)
     html = svc.render(report, "html", "zh")
     assert used[0]["chart.compliance"] == "Deadline compliance"

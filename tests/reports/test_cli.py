@@ -23,8 +23,20 @@ def test_monthly_json_without_a_cloud(run):
 
 
 def test_monthly_into_a_directory(run, tmp_path):
-    result = run("report", "monthly", "--month", "2026-04", "--unit", "zwb", "--lang", "en", "--format", "md",
-                 "--out", str(tmp_path / "out"))
+    result = run(
+        "report",
+        "monthly",
+        "--month",
+        "2026-04",
+        "--unit",
+        "zwb",
+        "--lang",
+        "en",
+        "--format",
+        "md",
+        "--out",
+        str(tmp_path / "out"),
+    )
     path = tmp_path / "out" / "govcloud-report-2026-04-zwb.en.md"
     assert result.exit_code == 0 and result.stdout.strip() == str(path)
     text = path.read_text(encoding="utf-8")
@@ -48,7 +60,11 @@ def test_a_bad_month_exits_2(run):
 def test_assessment_json_and_table(run):
     data = json.loads(run("report", "assessment", "--year", "2026", "--output", "json").stdout)
     assert {u["unit"]: u["deadlines_met_percent"] for u in data["units"]} == {
-        "rsj": 100.0, "sjj": 0.0, "zjj": 83.3, "zwb": 25.0}
+        "rsj": 100.0,
+        "sjj": 0.0,
+        "zjj": 83.3,
+        "zwb": 25.0,
+    }
     zh = run("report", "assessment", "--year", "2026").stdout
     en = run("report", "assessment", "--year", "2026", "--lang", "en").stdout
     assert "单位 rsj" in zh and "上云率: 1 / 1 (100%)" in zh and "高风险问题: 未记录" in zh

@@ -29,21 +29,26 @@ def _judged(name: str, start: str, end: str | None, at: str | None, test_days: i
 
 
 # test window: 15 natural days from Sat 5 Dec 2026 09:00 -> due Sun 20 Dec
-@pytest.mark.parametrize(("at", "status", "taken"), [
-    ("2026-12-05T18:00", "open", 0),     # the day it starts: the run
-    ("2026-12-10T09:00", "open", 5),     # inside
-    ("2026-12-20T23:00", "open", 15),    # on the due day
-    ("2026-12-21T08:00", "missed", 16),  # after
-    (None, "missed", 26),                # at the month's end, still running
-])
+@pytest.mark.parametrize(
+    ("at", "status", "taken"),
+    [
+        ("2026-12-05T18:00", "open", 0),  # the day it starts: the run
+        ("2026-12-10T09:00", "open", 5),  # inside
+        ("2026-12-20T23:00", "open", 15),  # on the due day
+        ("2026-12-21T08:00", "missed", 16),  # after
+        (None, "missed", 26),  # at the month's end, still running
+    ],
+)
 def test_a_natural_day_deadline_running(at, status, taken):
     d = _judged("test-window", "2026-12-05T09:00:00", None, at)
     assert (d.due, d.count, d.allowed) == (dt.date(2026, 12, 20), "natural", 15)
     assert (d.status, d.taken) == (status, taken)
 
 
-@pytest.mark.parametrize(("done", "status", "taken"), [
-    ("2026-12-12T10:00:00", "met", 7), ("2026-12-20T22:00:00", "met", 15), ("2026-12-21T09:00:00", "missed", 16)])
+@pytest.mark.parametrize(
+    ("done", "status", "taken"),
+    [("2026-12-12T10:00:00", "met", 7), ("2026-12-20T22:00:00", "met", 15), ("2026-12-21T09:00:00", "missed", 16)],
+)
 def test_a_natural_day_deadline_done_inside_at_and_after(done, status, taken):
     d = _judged("test-window", "2026-12-05T09:00:00", done, None)
     assert (d.status, d.taken, d.allowed, d.count) == (status, taken, 15, "natural")
@@ -55,20 +60,25 @@ def test_an_extended_test_window_allows_its_extension_in_natural_days():
 
 
 # reclamation: 3 working days from Fri 4 Dec 2026 -> due Wed 9 Dec (the weekend does not count)
-@pytest.mark.parametrize(("at", "status", "taken"), [
-    ("2026-12-06T12:00", "open", 0),    # the weekend after the start
-    ("2026-12-07T12:00", "open", 1),    # inside
-    ("2026-12-09T17:00", "open", 3),    # on the due day
-    ("2026-12-10T09:00", "missed", 4),  # after
-])
+@pytest.mark.parametrize(
+    ("at", "status", "taken"),
+    [
+        ("2026-12-06T12:00", "open", 0),  # the weekend after the start
+        ("2026-12-07T12:00", "open", 1),  # inside
+        ("2026-12-09T17:00", "open", 3),  # on the due day
+        ("2026-12-10T09:00", "missed", 4),  # after
+    ],
+)
 def test_a_working_day_deadline_running(at, status, taken):
     d = _judged("reclamation", "2026-12-04T09:00:00", None, at)
     assert (d.due, d.count, d.allowed) == (dt.date(2026, 12, 9), "working", 3)
     assert (d.status, d.taken) == (status, taken)
 
 
-@pytest.mark.parametrize(("done", "status", "taken"), [
-    ("2026-12-08T10:00:00", "met", 2), ("2026-12-09T16:00:00", "met", 3), ("2026-12-14T09:00:00", "missed", 6)])
+@pytest.mark.parametrize(
+    ("done", "status", "taken"),
+    [("2026-12-08T10:00:00", "met", 2), ("2026-12-09T16:00:00", "met", 3), ("2026-12-14T09:00:00", "missed", 6)],
+)
 def test_a_working_day_deadline_done_inside_at_and_after(done, status, taken):
     d = _judged("reclamation", "2026-12-04T09:00:00", done, None)
     assert (d.status, d.taken, d.allowed, d.count) == (status, taken, 3, "working")

@@ -28,14 +28,22 @@ def test_states_and_environments_at_month_end(april):
     assert [u.unit for u in april.units] == ["rsj", "sjj", "zjj", "zwb"]
     states = {a.application: a.state for u in april.units for a in u.applications}
     # open-data is accepted on 6 May: still submitted at the end of April
-    assert states == {"social-security": "production", "open-data": "submitted",
-                      "permit-prototype": "reclaimed", "citizen-portal": "testing"}
+    assert states == {
+        "social-security": "production",
+        "open-data": "submitted",
+        "permit-prototype": "reclaimed",
+        "citizen-portal": "testing",
+    }
     statuses = {k: e.status for u in april.units for k, e in _envs(u).items()}
     assert statuses == {
-        ("social-security", "test"): "expired", ("social-security", "trial"): "live",
-        ("social-security", "production"): "live", ("open-data", "test"): "declared",
-        ("open-data", "trial"): "declared", ("permit-prototype", "test"): "reclaimed",
-        ("citizen-portal", "test"): "live", ("citizen-portal", "trial"): "declared",
+        ("social-security", "test"): "expired",
+        ("social-security", "trial"): "live",
+        ("social-security", "production"): "live",
+        ("open-data", "test"): "declared",
+        ("open-data", "trial"): "declared",
+        ("permit-prototype", "test"): "reclaimed",
+        ("citizen-portal", "test"): "live",
+        ("citizen-portal", "trial"): "declared",
     }
 
 
@@ -45,22 +53,55 @@ def test_allocation_against_the_units_limits(april):
     # trial: gateway 2 x g.2c4g, app 2 x g.8c16g with 200+100 GB each, database g.8c16g 300 GB,
     # archive 1000 GB, container 2000 GB
     assert envs[("social-security", "trial")].allocated == {
-        "vcpu": 28, "ram_gb": 56, "volume_gb": 1900, "object_gb": 2000, "servers": 4,
-        "database_instances": 1, "public_ips": 2}
+        "vcpu": 28,
+        "ram_gb": 56,
+        "volume_gb": 1900,
+        "object_gb": 2000,
+        "servers": 4,
+        "database_instances": 1,
+        "public_ips": 2,
+    }
     # production: app 4 x g.8c16g
     assert envs[("social-security", "production")].allocated == {
-        "vcpu": 44, "ram_gb": 88, "volume_gb": 2500, "object_gb": 2000, "servers": 6,
-        "database_instances": 1, "public_ips": 2}
+        "vcpu": 44,
+        "ram_gb": 88,
+        "volume_gb": 2500,
+        "object_gb": 2000,
+        "servers": 6,
+        "database_instances": 1,
+        "public_ips": 2,
+    }
     assert envs[("social-security", "test")].allocated["vcpu"] == 0
-    assert rsj.allocated == {"vcpu": 72, "ram_gb": 144, "volume_gb": 4400, "object_gb": 4000, "servers": 10,
-                             "database_instances": 2, "public_ips": 4}
+    assert rsj.allocated == {
+        "vcpu": 72,
+        "ram_gb": 144,
+        "volume_gb": 4400,
+        "object_gb": 4000,
+        "servers": 10,
+        "database_instances": 2,
+        "public_ips": 4,
+    }
     assert rsj.limits["vcpu"] == 96 and rsj.limits["public_ips"] == 4
-    assert rsj.percent == {"vcpu": 75.0, "ram_gb": 75.0, "volume_gb": 73.3, "object_gb": 80.0, "servers": 62.5,
-                           "database_instances": 50.0, "public_ips": 100.0}
+    assert rsj.percent == {
+        "vcpu": 75.0,
+        "ram_gb": 75.0,
+        "volume_gb": 73.3,
+        "object_gb": 80.0,
+        "servers": 62.5,
+        "database_instances": 50.0,
+        "public_ips": 100.0,
+    }
     assert rsj.over == ()
     zwb = _unit(april, "zwb")  # test: one g.1c2g web server with 40 GB, default limits
-    assert zwb.allocated == {"vcpu": 1, "ram_gb": 2, "volume_gb": 40, "object_gb": 0, "servers": 1,
-                             "database_instances": 0, "public_ips": 0}
+    assert zwb.allocated == {
+        "vcpu": 1,
+        "ram_gb": 2,
+        "volume_gb": 40,
+        "object_gb": 0,
+        "servers": 1,
+        "database_instances": 0,
+        "public_ips": 0,
+    }
     assert (zwb.percent["vcpu"], zwb.percent["volume_gb"], zwb.percent["servers"]) == (3.1, 2.0, 10.0)
     assert _unit(april, "zjj").allocated["vcpu"] == 0  # reclaimed
 
@@ -87,16 +128,28 @@ def test_idle_and_over_provisioned_candidates(april):
         # unattached since 20 Mar; app-4-logs unattached since 10 Apr (20 days) is not idle yet
         ("volume-unattached", "production", "social-security-app-4-data", {"size_gb": 200, "days": 41}),
         ("container-empty", "production", "social-security-tmp", {"objects": 0}),
-        ("over-provisioned", "production", "object_gb", {"allocated": 2000, "used": 500.0, "percent": 25.0,
-                                                          "suggested": 715}),
+        (
+            "over-provisioned",
+            "production",
+            "object_gb",
+            {"allocated": 2000, "used": 500.0, "percent": 25.0, "suggested": 715},
+        ),
     ]
     assert _unit(april, "zwb").candidates == ()  # 1 of 1 vCPU, 40 of 40 GB in use
 
 
 def test_deadlines_of_the_month_with_working_days(april):
-    rows = {(d.application, d.name): (d.start.isoformat(), d.due.isoformat(), d.done and d.done.isoformat(),
-                                      d.status, d.taken)
-            for u in april.units for d in u.deadlines}
+    rows = {
+        (d.application, d.name): (
+            d.start.isoformat(),
+            d.due.isoformat(),
+            d.done and d.done.isoformat(),
+            d.status,
+            d.taken,
+        )
+        for u in april.units
+        for d in u.deadlines
+    }
     assert rows == {
         # Wed 1 Apr + 3 working days (Mon 6 Apr is the Qingming holiday) = Tue 7 Apr
         ("citizen-portal", "accept-or-reject"): ("2026-04-01", "2026-04-07", "2026-04-07", "met", 3),
@@ -130,24 +183,34 @@ def test_changes_and_terminations_of_the_month(april):
 
 def test_capacity_against_the_threshold(april):
     assert [(a.resource, a.percent, a.status) for a in april.capacity] == [
-        ("compute vcpu", 75.0, "warn"), ("compute ram", 40.0, "ok"), ("block storage", None, "unknown")]
+        ("compute vcpu", 75.0, "warn"),
+        ("compute ram", 40.0, "ok"),
+        ("block storage", None, "unknown"),
+    ]
 
 
 def test_advice_names_the_resource_and_the_numbers(april):
     assert [(a.code, a.resource, a.numbers) for a in april.advice] == [
-        ("capacity-expand", "compute vcpu", {"percent": 75.0, "used": 75, "capacity": 100, "unit": "vCPU",
-                                             "threshold": 70.0})]
+        (
+            "capacity-expand",
+            "compute vcpu",
+            {"percent": 75.0, "used": 75, "capacity": 100, "unit": "vCPU", "threshold": 70.0},
+        )
+    ]
     by_unit = {u.unit: [(a.code, a.application, a.resource) for a in u.advice] for u in april.units}
     assert by_unit["rsj"] == [
-        ("over-provisioned", "social-security", "vcpu"), ("over-provisioned", "social-security", "object_gb"),
+        ("over-provisioned", "social-security", "vcpu"),
+        ("over-provisioned", "social-security", "object_gb"),
         ("server-shutoff", "social-security", "social-security-app-4"),
         ("volume-unattached", "social-security", "social-security-app-4-data"),
         ("container-empty", "social-security", "social-security-tmp"),
         ("over-provisioned", "social-security", "object_gb"),
         ("near-limit", None, "public_ips"),  # 4 of 4
     ]
-    assert by_unit["zwb"] == [("deadline-missed", "citizen-portal", "review"),
-                              ("deadline-missed", "citizen-portal", "test-ready")]
+    assert by_unit["zwb"] == [
+        ("deadline-missed", "citizen-portal", "review"),
+        ("deadline-missed", "citizen-portal", "test-ready"),
+    ]
     assert by_unit["zjj"] == [("deadline-missed", "permit-prototype", "reclamation")]
     assert by_unit["sjj"] == [("deadline-missed", "open-data", "accept-or-reject")]
 
@@ -155,7 +218,11 @@ def test_advice_names_the_resource_and_the_numbers(april):
 def test_without_a_cloud_the_report_holds_allocation_only(ledger, policy):
     source, error = svc.connect(None)
     report = svc.monthly(ledger, "2026-04", policy, cloud=source, cloud_error=error)
-    assert (report.usage_known, report.capacity, report.cloud_error) == (False, None, "no cloud named (--cloud or OS_CLOUD)")
+    assert (report.usage_known, report.capacity, report.cloud_error) == (
+        False,
+        None,
+        "no cloud named (--cloud or OS_CLOUD)",
+    )
     assert all(e.used is None for u in report.units for a in u.applications for e in a.environments)
     assert all(c.kind not in ("server-shutoff", "over-provisioned") for u in report.units for c in u.candidates)
     assert _unit(report, "rsj").allocated["vcpu"] == 72  # allocation is still there
@@ -181,7 +248,9 @@ def test_one_unit(ledger, policy, cloud):
 def test_an_earlier_month_knows_nothing_of_later_events(ledger, policy):
     march = svc.monthly(ledger, "2026-03", policy)
     assert {a.application: a.state for u in march.units for a in u.applications} == {
-        "social-security": "trial", "permit-prototype": "testing"}
+        "social-security": "trial",
+        "permit-prototype": "testing",
+    }
     rows = {(d.application, d.name): (d.status, d.taken) for u in march.units for d in u.deadlines}
     # test windows: 28 Feb + 15 days = 15 Mar; 5 Mar + 15 = 20 Mar; both destroyed on the day
     assert rows[("social-security", "test-window")] == ("met", 15)  # natural days, as allowed
@@ -202,14 +271,17 @@ def test_markdown_in_both_languages(april):
     assert "| rsj | 72 / 96 (75%) | 144 / 192 (75%) | 4,400 / 6,000 (73.3%) |" in en
     assert "2026年4月20日" in zh and "Apr 20, 2026" in en
     # advice with the resource and its numbers
-    assert ("social-security/production/social-security-app-4 (8 vCPU, 16 GB RAM) has been shut off for 41 days"
-            in en)
+    assert "social-security/production/social-security-app-4 (8 vCPU, 16 GB RAM) has been shut off for 41 days" in en
     assert "云主机 social-security/生产/social-security-app-4（8 vCPU、16 GB 内存）已关机 41 天" in zh
     assert "reduce the allocation to 715" in en and "建议将分配调减至 715" in zh
-    assert ("citizen-portal: review opinion missed its deadline (due Apr 9, 2026, "
-            "4 working days taken, 2 working days allowed") in en
-    assert ("| citizen-portal | 受理或退回 | Art. 12 | 2026年4月1日 | 2026年4月7日 | 2026年4月7日 | "
-            "3 个工作日 | 3 个工作日 | 达标 |") in zh
+    assert (
+        "citizen-portal: review opinion missed its deadline (due Apr 9, 2026, "
+        "4 working days taken, 2 working days allowed"
+    ) in en
+    assert (
+        "| citizen-portal | 受理或退回 | Art. 12 | 2026年4月1日 | 2026年4月7日 | 2026年4月7日 | "
+        "3 个工作日 | 3 个工作日 | 达标 |"
+    ) in zh
     # no Chinese in the English report but the applications' own display names
     names = ("社会保障业务系统", "市民服务门户", "工程建设项目审批原型", "城市开放数据平台")
     stripped = en
@@ -225,9 +297,18 @@ def test_json_is_the_figures(april):
     rsj = data["units"][0]
     assert rsj["unit"] == "rsj" and rsj["percent"]["public_ips"] == 100.0
     assert rsj["deadlines"][0] == {
-        "unit": "rsj", "application": "social-security", "name": "change-review", "article": "Art. 15",
-        "start": "2026-04-20", "due": "2026-04-27", "done": "2026-04-23", "status": "met", "taken": 3,
-        "allowed": 5, "count": "working"}
+        "unit": "rsj",
+        "application": "social-security",
+        "name": "change-review",
+        "article": "Art. 15",
+        "start": "2026-04-20",
+        "due": "2026-04-27",
+        "done": "2026-04-23",
+        "status": "met",
+        "taken": 3,
+        "allowed": 5,
+        "count": "working",
+    }
 
 
 def test_a_bad_month_is_a_usage_error(ledger, policy):
@@ -248,7 +329,9 @@ def test_connect_names_why_there_is_no_cloud(monkeypatch):
 
     monkeypatch.setattr(Cloud, "connect", staticmethod(refuse))
     assert svc.connect("changsha") == (
-        None, "cloud changsha is unreachable: no answer from http://127.0.0.1:5000/v3 (timed out)")
+        None,
+        "cloud changsha is unreachable: no answer from http://127.0.0.1:5000/v3 (timed out)",
+    )
     monkeypatch.setattr(Cloud, "connect", staticmethod(lambda name: f"connected to {name}"))
     monkeypatch.setenv("OS_CLOUD", "from-env")
     assert svc.connect(None) == ("connected to None", None)  # openstacksdk reads OS_CLOUD itself

@@ -6,7 +6,6 @@ import datetime as dt
 from unittest import mock
 
 import pytest
-
 from openstack.block_storage.v3 import volume
 from openstack.compute.v2 import server
 from openstack.object_store.v1 import container
@@ -46,26 +45,57 @@ def test_containers_and_over_provisioning():
 def test_project_usage_from_openstacksdk_resources():
     conn = mock.Mock(name="connection")
     conn.identity.find_project.return_value = mock.Mock(id="p-1")
-    conn.compute.servers.return_value = iter([
-        fakes.generate_fake_resource(server.Server, name="app-1", status="SHUTOFF", updated_at="2026-03-20T04:00:00Z",
-                                     flavor={"vcpus": 8, "ram": 16384}),
-        fakes.generate_fake_resource(server.Server, name="app-2", status="ACTIVE", updated_at="2026-04-02T16:30:00Z",
-                                     flavor={"vcpus": 2, "ram": 4096}),
-    ])
-    conn.block_storage.volumes.return_value = iter([
-        fakes.generate_fake_resource(volume.Volume, name="data", size=200, status="available", attachments=[],
-                                     updated_at="2026-03-20T04:00:00.000000"),
-        fakes.generate_fake_resource(volume.Volume, name="logs", size=100, status="in-use",
-                                     attachments=[{"server_id": "x"}], updated_at="2026-03-01T00:00:00.000000"),
-    ])
+    conn.compute.servers.return_value = iter(
+        [
+            fakes.generate_fake_resource(
+                server.Server,
+                name="app-1",
+                status="SHUTOFF",
+                updated_at="2026-03-20T04:00:00Z",
+                flavor={"vcpus": 8, "ram": 16384},
+            ),
+            fakes.generate_fake_resource(
+                server.Server,
+                name="app-2",
+                status="ACTIVE",
+                updated_at="2026-04-02T16:30:00Z",
+                flavor={"vcpus": 2, "ram": 4096},
+            ),
+        ]
+    )
+    conn.block_storage.volumes.return_value = iter(
+        [
+            fakes.generate_fake_resource(
+                volume.Volume,
+                name="data",
+                size=200,
+                status="available",
+                attachments=[],
+                updated_at="2026-03-20T04:00:00.000000",
+            ),
+            fakes.generate_fake_resource(
+                volume.Volume,
+                name="logs",
+                size=100,
+                status="in-use",
+                attachments=[{"server_id": "x"}],
+                updated_at="2026-03-01T00:00:00.000000",
+            ),
+        ]
+    )
     scoped = conn.connect_as_project.return_value
-    scoped.object_store.containers.return_value = iter([  # the account's listing lags: its counts are stale
-        fakes.generate_fake_resource(container.Container, name="scans", count=0, bytes=0),
-        fakes.generate_fake_resource(container.Container, name="tmp", count=0, bytes=0),
-    ])
-    heads = {"scans": fakes.generate_fake_resource(container.Container, name="scans", object_count=1200,
-                                                   bytes_used=5 * usage.GIB),
-             "tmp": fakes.generate_fake_resource(container.Container, name="tmp", object_count=0, bytes_used=0)}
+    scoped.object_store.containers.return_value = iter(
+        [  # the account's listing lags: its counts are stale
+            fakes.generate_fake_resource(container.Container, name="scans", count=0, bytes=0),
+            fakes.generate_fake_resource(container.Container, name="tmp", count=0, bytes=0),
+        ]
+    )
+    heads = {
+        "scans": fakes.generate_fake_resource(
+            container.Container, name="scans", object_count=1200, bytes_used=5 * usage.GIB
+        ),
+        "tmp": fakes.generate_fake_resource(container.Container, name="tmp", object_count=0, bytes_used=0),
+    }
     scoped.object_store.get_container_metadata.side_effect = heads.get
     found = Cloud(conn, "test").project_usage("rsj-social-security-production")
 
@@ -120,7 +150,8 @@ def test_a_failing_call_makes_its_figures_unknown_with_the_reason_never_zero(cal
     store = conn.connect_as_project.return_value.object_store
     store.containers.return_value = [fakes.generate_fake_resource(container.Container, name="scans")]
     store.get_container_metadata.return_value = fakes.generate_fake_resource(
-        container.Container, name="scans", object_count=3, bytes_used=4_600_000)
+        container.Container, name="scans", object_count=3, bytes_used=4_600_000
+    )
     _failing(conn, call)
     found = Cloud(conn, "test").project_usage("rsj-social-security-test")
     assert set(found.measure_unknown()) == CALLS[call]

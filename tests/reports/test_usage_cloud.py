@@ -47,8 +47,9 @@ def live(cloud, tmp_path_factory):
         net = conn.network.create_network(name="n")
         conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.43.0.0/24")
         flavor, image = conn.compute.find_flavor("m1.tiny"), conn.image.find_image("cirros-tiny")
-        server = conn.compute.create_server(name="web-1", flavor_id=flavor.id, image_id=image.id,
-                                            networks=[{"uuid": net.id}])
+        server = conn.compute.create_server(
+            name="web-1", flavor_id=flavor.id, image_id=image.id, networks=[{"uuid": net.id}]
+        )
         attached = conn.block_storage.create_volume(name="data", size=2)
         loose = conn.block_storage.create_volume(name="scratch", size=1)
         conn.compute.wait_for_server(server, wait=120)
@@ -64,8 +65,9 @@ def live(cloud, tmp_path_factory):
         for i in range(2):
             chunk = bytes([i]) * MB
             conn.object_store.upload_object(container="files_segments", name=f"big/{i:08d}", data=chunk)
-            manifest.append({"path": f"/files_segments/big/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(),
-                             "size_bytes": MB})
+            manifest.append(
+                {"path": f"/files_segments/big/{i:08d}", "etag": hashlib.md5(chunk).hexdigest(), "size_bytes": MB}
+            )
         conn.object_store.put("files/big", params={"multipart-manifest": "put"}, data=json.dumps(manifest))
         yield app, project, conn
     finally:
@@ -84,10 +86,12 @@ def _cloud_says(conn) -> dict:
         head = conn.object_store.head(c.name)
         assert head.status_code == 204, head.text
         containers[c.name] = (len(objects), int(head.headers["X-Container-Bytes-Used"]))
-    return {"vcpu": sum(s.flavor["vcpus"] for s in servers if s.status == "ACTIVE"),
-            "volume_gb": sum(v.size for v in volumes if v.attachments),
-            "containers": containers,
-            "object_gb": sum(b for _, b in containers.values()) / GIB}
+    return {
+        "vcpu": sum(s.flavor["vcpus"] for s in servers if s.status == "ACTIVE"),
+        "volume_gb": sum(v.size for v in volumes if v.attachments),
+        "containers": containers,
+        "object_gb": sum(b for _, b in containers.values()) / GIB,
+    }
 
 
 def test_the_adapters_figures_are_the_clouds(cloud, live):
@@ -112,15 +116,23 @@ def test_the_reports_used_and_idle_figures_are_the_clouds(cloud, live, tmp_path,
 
     app, _, conn = live
     manifest = tmp_path / f"{app}.yaml"
-    manifest.write_text((EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
-                        .replace("id: social-security", f"id: {app}", 1), encoding="utf-8")
+    manifest.write_text(
+        (EXAMPLES / "social-security.yaml").read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1),
+        encoding="utf-8",
+    )
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
     to_testing(Lifecycle(ledger), manifest, app)  # test environment live from 28 Feb 2026
     report = svc.monthly(ledger, "2026-03", policy, cloud=cloud, at=dt.datetime(2026, 3, 10, 12))
     ledger.close()
     said = _cloud_says(conn)
-    [env] = [e for u in report.units for a in u.applications if a.application == app for e in a.environments
-             if e.env == "test"]
+    [env] = [
+        e
+        for u in report.units
+        for a in u.applications
+        if a.application == app
+        for e in a.environments
+        if e.env == "test"
+    ]
     assert env.unknown == {}
     assert env.used == {"vcpu": said["vcpu"], "volume_gb": said["volume_gb"], "object_gb": round(said["object_gb"], 3)}
     idle = {(c.kind, c.resource) for u in report.units for c in u.candidates if c.application == app}
@@ -149,7 +161,9 @@ def test_drift_of_a_declared_environment_that_is_not_provisioned(tmp_path):
     from tests.reclaim.conftest import EXAMPLES
 
     app = f"np-{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{app}.yaml").write_text((EXAMPLES / "social-security.yaml").read_text(encoding="utf-8")
-                                          .replace("id: social-security", f"id: {app}", 1), encoding="utf-8")
+    (tmp_path / f"{app}.yaml").write_text(
+        (EXAMPLES / "social-security.yaml").read_text(encoding="utf-8").replace("id: social-security", f"id: {app}", 1),
+        encoding="utf-8",
+    )
     payload = quotas.drift(app, Environment.TRIAL, [tmp_path], CLOUD)
     assert (payload["project"], payload["status"], payload["ok"]) == (f"rsj-{app}-trial", "not provisioned", True)

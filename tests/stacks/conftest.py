@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ KEYCLOAK_CONFIG = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def example(name: str) -> Application:
     return load_manifest(REPO / "examples" / "manifests" / f"{name}.yaml")
 
@@ -67,7 +67,7 @@ class Deployed:
         return self.run.by_urn()[resource.parent]
 
 
-@lru_cache(maxsize=None)
+@cache
 def deployed(name: str, env: Environment) -> Deployed:
     return deploy_app(example(name), env)
 

@@ -155,13 +155,19 @@ def test_platform_config_from_the_environment_with_the_secret_marked() -> None:
     }
     assert secret_keys == {"keycloak:clientSecret"}
     with pytest.raises(UsageError, match="set GOVCLOUD_AUTH_REALM, KEYCLOAK_CLIENT_SECRET"):
-        platform_config({k: v for k, v in PLATFORM_ENV.items() if k not in ("GOVCLOUD_AUTH_REALM",
-                                                                            "KEYCLOAK_CLIENT_SECRET")})
+        platform_config(
+            {k: v for k, v in PLATFORM_ENV.items() if k not in ("GOVCLOUD_AUTH_REALM", "KEYCLOAK_CLIENT_SECRET")}
+        )
 
 
 def test_missing_platform_config_is_a_usage_error(engine_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("pulumi", "pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random",
-                 "pulumi-resource-keycloak"):
+    for name in (
+        "pulumi",
+        "pulumi-language-python",
+        "pulumi-resource-openstack",
+        "pulumi-resource-random",
+        "pulumi-resource-keycloak",
+    ):
         fake_executable(engine_dir / "bin", name)
     for var in [*PLATFORM_ENV, "GOVCLOUD_AUTH_REALM"]:
         monkeypatch.delenv(var, raising=False)
@@ -174,8 +180,12 @@ def test_engine_failure_is_exit_3_with_the_engine_s_own_words(
 ) -> None:
     for var, value in PLATFORM_ENV.items():
         monkeypatch.setenv(var, value)
-    for name in ("pulumi-language-python", "pulumi-resource-openstack", "pulumi-resource-random",
-                 "pulumi-resource-keycloak"):
+    for name in (
+        "pulumi-language-python",
+        "pulumi-resource-openstack",
+        "pulumi-resource-random",
+        "pulumi-resource-keycloak",
+    ):
         fake_executable(engine_dir / "bin", name)
     pulumi = engine_dir / "bin" / "pulumi"
     pulumi.write_text(
@@ -197,12 +207,14 @@ def test_engine_events_become_progress_lines(capsys: pytest.CaptureFixture) -> N
     from orchestrator.cli.engine import ProgressPrinter
 
     def event(**kinds):
-        base = dict(resource_pre_event=None, res_outputs_event=None, res_op_failed_event=None,
-                    diagnostic_event=None)
+        base = dict(resource_pre_event=None, res_outputs_event=None, res_op_failed_event=None, diagnostic_event=None)
         return Event(**{**base, **kinds})
 
-    meta = Event(op="create", type="openstack:compute/instance:Instance",
-                 urn="urn:pulumi:s::govcloud::x$openstack:compute/instance:Instance::citizen-portal-web-1")
+    meta = Event(
+        op="create",
+        type="openstack:compute/instance:Instance",
+        urn="urn:pulumi:s::govcloud::x$openstack:compute/instance:Instance::citizen-portal-web-1",
+    )
     start = _progress(event(resource_pre_event=Event(metadata=meta)))
     done = _progress(event(res_outputs_event=Event(metadata=meta)))
     note = _progress(event(diagnostic_event=Event(message="quota exceeded\n", severity="error", ephemeral=False)))
@@ -227,12 +239,16 @@ def test_engine_failures_become_one_outside_error_naming_what_failed() -> None:
     from orchestrator.errors import ExternalError
 
     failed = CommandError(CommandResult("", "Updating (s)\nerror: project not found\n", 255))
-    with (pytest.raises(ExternalError, match=r"^pulumi stack rm s failed: .*error: project not found") as caught,
-          engine_errors("pulumi stack rm s")):
+    with (
+        pytest.raises(ExternalError, match=r"^pulumi stack rm s failed: .*error: project not found") as caught,
+        engine_errors("pulumi stack rm s"),
+    ):
         raise failed
     assert caught.value.__cause__ is failed
-    with (pytest.raises(ExternalError, match=r"could not run \(.*denied\); install it with scripts/install-pulumi"),
-          engine_errors("pulumi stack ls")):
+    with (
+        pytest.raises(ExternalError, match=r"could not run \(.*denied\); install it with scripts/install-pulumi"),
+        engine_errors("pulumi stack ls"),
+    ):
         raise PermissionError("denied")
     with engine_errors("pulumi stack ls"):
         pass  # nothing failed: nothing raised

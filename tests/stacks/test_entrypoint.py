@@ -110,8 +110,9 @@ def test_output_assertions_run(checks: Checks) -> None:
         q = env.identity.compute_quota
         pulumi.Output.all(q.instances, q.cores, q.ram).apply(quota)
 
-    run_program(program, project="govcloud", stack=naming.stack_name(app.unit, app.id, "production"),
-                config=KEYCLOAK_CONFIG)
+    run_program(
+        program, project="govcloud", stack=naming.stack_name(app.unit, app.id, "production"), config=KEYCLOAK_CONFIG
+    )
 
 
 def test_guard_fails_when_an_output_assertion_never_ran() -> None:
@@ -127,7 +128,6 @@ def test_guard_fails_when_an_output_assertion_never_ran() -> None:
         env = deploy(app, Environment.TEST, StackSettings(external_network="public"))
         env.identity.project.domain_id.apply(guard.expect("domain known in preview")(lambda _: None))
 
-    run_program(program, project="govcloud", stack="zwb.citizen-portal.test", config=KEYCLOAK_CONFIG,
-                preview=True)
+    run_program(program, project="govcloud", stack="zwb.citizen-portal.test", config=KEYCLOAK_CONFIG, preview=True)
     with pytest.raises(pytest.fail.Exception, match="never ran: domain known in preview"):
         guard.verify()

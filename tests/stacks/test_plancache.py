@@ -53,19 +53,27 @@ def test_a_changed_manifest_another_environment_or_another_path_misses(cache: Pl
     copy.write_bytes(source.read_bytes())
     settings = (plan_service.PLAN_EXTERNAL_NETWORK, plan_service.PLAN_CONFIG)
     key = cache.key(str(copy), copy.read_bytes(), None, settings)
-    assert len({
-        key,
-        cache.key(str(copy), copy.read_bytes() + b"\n# changed\n", None, settings),
-        cache.key(str(copy), copy.read_bytes(), "test", settings),
-        cache.key(str(source), copy.read_bytes(), None, settings),
-        cache.key(str(copy), copy.read_bytes(), None, ("other-network", plan_service.PLAN_CONFIG)),
-    }) == 5
+    assert (
+        len(
+            {
+                key,
+                cache.key(str(copy), copy.read_bytes() + b"\n# changed\n", None, settings),
+                cache.key(str(copy), copy.read_bytes(), "test", settings),
+                cache.key(str(source), copy.read_bytes(), None, settings),
+                cache.key(str(copy), copy.read_bytes(), None, ("other-network", plan_service.PLAN_CONFIG)),
+            }
+        )
+        == 5
+    )
 
 
-def test_the_key_follows_the_program_the_planner_and_their_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_follows_the_program_the_planner_and_their_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = {
         "stacks/program.py": "from orchestrator.core import naming\n",
-        "orchestrator/__init__.py": "", "orchestrator/core/__init__.py": "",
+        "orchestrator/__init__.py": "",
+        "orchestrator/core/__init__.py": "",
         "orchestrator/core/naming.py": "X = 1\n",
         "orchestrator/services/plan.py": "def plan():\n    from orchestrator import mock\n",
         "orchestrator/mock.py": "Y = 1\n",
@@ -86,8 +94,12 @@ def test_the_key_follows_the_program_the_planner_and_their_imports(tmp_path: Pat
 
     try:
         keys = [key_after(None)]
-        for path in ("stacks/program.py", "orchestrator/core/naming.py", "orchestrator/mock.py",
-                     "templates/cloud-init/user-data.yaml.j2"):
+        for path in (
+            "stacks/program.py",
+            "orchestrator/core/naming.py",
+            "orchestrator/mock.py",
+            "templates/cloud-init/user-data.yaml.j2",
+        ):
             keys.append(key_after(path))
         assert len(set(keys)) == 5, "every file of the program and of the planner changes the key"
         for path in ("orchestrator/cli.py", "templates/gitops/comment.md.j2"):

@@ -104,10 +104,7 @@ def test_identity_project_quotas_and_scoped_provider(env_run: Deployed) -> None:
 def test_everything_but_identity_and_access_goes_through_the_project_provider(env_run: Deployed) -> None:
     expected = project_provider(env_run)
     admin_side = {env_run.of_type(t)[0].urn for t in ("govcloud:identity:Identity", "govcloud:access:Access")}
-    others = [
-        r for r in env_run.run.resources
-        if r.type.startswith(OS) and not admin_side & set(ancestors(env_run, r))
-    ]
+    others = [r for r in env_run.run.resources if r.type.startswith(OS) and not admin_side & set(ancestors(env_run, r))]
     assert len(others) >= 5
     for r in others:
         assert r.provider == expected, r.urn
@@ -196,7 +193,9 @@ FIRST_GATEWAY_RULE = "          - protocol: tcp\n            ports: 443\n       
     ],
     ids=["insert-first", "remove-first"],
 )
-def test_adding_or_removing_a_rule_renames_nothing_else(old: str, new: str, added: list[str], removed: list[str]) -> None:
+def test_adding_or_removing_a_rule_renames_nothing_else(
+    old: str, new: str, added: list[str], removed: list[str]
+) -> None:
     before = deployed("social-security", Environment.PRODUCTION)
     after = _social_security_with(old, new)
     app = before.app.id
@@ -235,8 +234,8 @@ def test_servers_ports_user_data_and_public_ips(env_run: Deployed) -> None:
             assert user_data["hostname"] == name
             packages, extras = user_data["packages"], server.user_data.packages
             assert packages[: len(BASE_PACKAGES)] == BASE_PACKAGES
-            assert packages[len(BASE_PACKAGES):] == extras
-            assert user_data["runcmd"][len(user_data["runcmd"]) - len(server.user_data.runcmd):] == (
+            assert packages[len(BASE_PACKAGES) :] == extras
+            assert user_data["runcmd"][len(user_data["runcmd"]) - len(server.user_data.runcmd) :] == (
                 server.user_data.runcmd
             )
             assert "/etc/ssh/sshd_config.d/10-govcloud.conf" in [f["path"] for f in user_data["write_files"]]
@@ -311,8 +310,16 @@ def test_databases_with_generated_secret_passwords(env_run: Deployed) -> None:
 def test_stack_outputs_hold_no_plain_secret(env_run: Deployed) -> None:
     d = env_run
     outputs = d.run.outputs
-    assert set(outputs) == {"projectId", "serverAddresses", "publicAddresses", "databaseHosts",
-                            "containers", "databaseCredentials", "authIssuer", "authClientId"}
+    assert set(outputs) == {
+        "projectId",
+        "serverAddresses",
+        "publicAddresses",
+        "databaseHosts",
+        "containers",
+        "databaseCredentials",
+        "authIssuer",
+        "authClientId",
+    }
     assert d.run.secret_outputs == {"databaseCredentials"}
     assert outputs["projectId"] == f"{naming.project_name(d.app.unit, d.app.id, d.env)}-id"
     assert len(outputs["serverAddresses"]) == sizing.totals(resources(d)).servers
@@ -332,9 +339,14 @@ def test_component_tree_and_type_tokens(env_run: Deployed) -> None:
     assert root[0].parent == f"urn:pulumi:{stack}::govcloud::pulumi:pulumi:Stack::govcloud-{stack}"
     children = {r.type for r in d.run.resources if r.parent == root[0].urn}
     assert children == {
-        "govcloud:identity:Identity", "govcloud:network:Network", "govcloud:security:SecurityGroups",
-        "govcloud:compute:Compute", "govcloud:storage:Storage", "govcloud:database:Databases",
-        "govcloud:access:Access", "govcloud:auth:KeycloakClient",
+        "govcloud:identity:Identity",
+        "govcloud:network:Network",
+        "govcloud:security:SecurityGroups",
+        "govcloud:compute:Compute",
+        "govcloud:storage:Storage",
+        "govcloud:database:Databases",
+        "govcloud:access:Access",
+        "govcloud:auth:KeycloakClient",
     }
     for r in d.run.resources:
         if r is not root[0]:
@@ -361,6 +373,11 @@ def test_preload_loads_every_provider_module_a_plan_needs() -> None:
 
     from tests.conftest import EXAMPLES, ROOT
 
-    done = subprocess.run([sys.executable, "-c", PRELOAD_CHECK, str(EXAMPLES / "social-security.yaml")],
-                          cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PRELOAD_CHECK, str(EXAMPLES / "social-security.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == "[]", done.stdout

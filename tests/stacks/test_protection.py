@@ -34,8 +34,12 @@ def social_security(stateless: tuple[str, ...] = ()):
 def registered(app, release: frozenset[str] = frozenset()):
     settings = StackSettings(external_network=EXTERNAL_NETWORK, release_data=release)
     env = Environment.TRIAL
-    return run_program(lambda: deploy(app, env, settings), project="govcloud",
-                       stack=naming.stack_name(app.unit, app.id, env), config=KEYCLOAK_CONFIG)
+    return run_program(
+        lambda: deploy(app, env, settings),
+        project="govcloud",
+        stack=naming.stack_name(app.unit, app.id, env),
+        config=KEYCLOAK_CONFIG,
+    )
 
 
 def test_every_data_bearing_resource_is_protected_and_nothing_else() -> None:

@@ -20,7 +20,7 @@ from ..conftest import ROOT
 
 pytestmark = pytest.mark.engine
 
-PROGRAM = '''\
+PROGRAM = """\
 import json
 
 import pulumi
@@ -32,7 +32,7 @@ lengths = json.loads(config.get("lengths") or "{}")
 for name in json.loads(config.require("names")):
     random.RandomPassword(name, length=int(lengths.get(name, 12)), special=False,
                           opts=pulumi.ResourceOptions(protect=name not in release))
-'''
+"""
 STACK = "protection"
 
 
@@ -43,23 +43,35 @@ def project(tmp_path: Path) -> tuple[Path, engine.Engine]:
     home = engine_dir / "home"
     version = engine._plugin_version("pulumi_random")
     if not cli.is_file() or not (home / "plugins" / f"resource-random-v{version}").is_dir():
-        pytest.fail(f"the Pulumi engine or its random plugin v{version} is not installed in {engine_dir}: "
-                    "run scripts/install-pulumi", pytrace=False)
+        pytest.fail(
+            f"the Pulumi engine or its random plugin v{version} is not installed in {engine_dir}: "
+            "run scripts/install-pulumi",
+            pytrace=False,
+        )
     directory = tmp_path / "project"
     directory.mkdir()
     (directory / "Pulumi.yaml").write_text(
-        f"name: protection-test\nruntime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n")
+        f"name: protection-test\nruntime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n"
+    )
     (directory / "__main__.py").write_text(PROGRAM)
     (tmp_path / "state").mkdir()
-    env = {"PATH": f"{cli.parent}:/usr/bin:/bin", "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true",
-           "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test",
-           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}
+    env = {
+        "PATH": f"{cli.parent}:/usr/bin:/bin",
+        "PULUMI_HOME": str(home),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": "test",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
     return directory, engine.Engine(root=engine_dir, pulumi_home=home, env=env)
 
 
 def config(names: list[str], lengths: dict[str, int] | None = None, release: list[str] = ()) -> dict[str, str]:
-    return {"test:names": json.dumps(names), "test:lengths": json.dumps(lengths or {}),
-            "test:release": json.dumps(list(release))}
+    return {
+        "test:names": json.dumps(names),
+        "test:lengths": json.dumps(lengths or {}),
+        "test:release": json.dumps(list(release)),
+    }
 
 
 def test_protected_resources_are_refused_until_exactly_the_released_ones_are_unprotected(project) -> None:

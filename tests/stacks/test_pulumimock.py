@@ -15,14 +15,27 @@ from pulumi.output import Output, Unknown
 from pulumi.runtime import resource, rpc, stack
 
 from orchestrator.adapters.pulumimock import (
-    ProgramRun, StockSdkWarning, WorkerFailed, forked_map, run_program, runtime, shortcuts,
+    ProgramRun,
+    StockSdkWarning,
+    WorkerFailed,
+    forked_map,
+    run_program,
+    runtime,
+    shortcuts,
 )
 from orchestrator.core import naming
 from orchestrator.errors import ExternalError
 from orchestrator.services.admission import plan_paths
 from orchestrator.services.plan import plan_manifest
 from tests.stacks.conftest import (
-    EXAMPLES, EXTERNAL_NETWORK, KEY_PAIR, KEYCLOAK_CONFIG, REPO, example, example_environments, shortcuts_only,
+    EXAMPLES,
+    EXTERNAL_NETWORK,
+    KEY_PAIR,
+    KEYCLOAK_CONFIG,
+    REPO,
+    example,
+    example_environments,
+    shortcuts_only,
 )
 
 
@@ -33,8 +46,12 @@ def _run(name: str, env: object, *, fast: bool, preview: bool) -> ProgramRun:
     app = example(name)
     settings = StackSettings(external_network=EXTERNAL_NETWORK, key_pair=KEY_PAIR)
     return run_program(
-        lambda: deploy(app, env, settings), project="govcloud", stack=naming.stack_name(app.unit, app.id, env),
-        config=KEYCLOAK_CONFIG, preview=preview, fast=fast,
+        lambda: deploy(app, env, settings),
+        project="govcloud",
+        stack=naming.stack_name(app.unit, app.id, env),
+        config=KEYCLOAK_CONFIG,
+        preview=preview,
+        fast=fast,
     )
 
 
@@ -106,8 +123,13 @@ def test_shortcuts_last_only_as_long_as_the_run() -> None:
     from orchestrator.adapters.pulumimock import patches  # here: it reads private names of SDK 3.272 only
 
     assert seen == [patches._transfer_properties]
-    assert (rpc.transfer_properties, Output._track, stack.wait_for_rpcs, resource.create_urn,
-            pulumi.log.debug) == before
+    assert (
+        rpc.transfer_properties,
+        Output._track,
+        stack.wait_for_rpcs,
+        resource.create_urn,
+        pulumi.log.debug,
+    ) == before
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -150,8 +172,14 @@ def test_after_the_preload_planning_imports_nothing_so_forked_workers_start_warm
         "    plan.plan_manifest(path)\n"
         "print(sorted(set(sys.modules) - before))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.stdout.strip() == "[]", f"imported after the preload: {done.stdout}"
 
 
@@ -221,8 +249,13 @@ def test_the_private_sdk_names_are_read_only_after_the_version_check() -> None:
         f"plans = [p for path in {[str(p) for p in EXAMPLES]!r} for p in plan.plan_manifest(path)[1]]\n"
         "print(len(plans), sum(len(p.resources) for p in plans))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     expected = [p for path in EXAMPLES for p in plan_manifest(path)[1]]
     assert done.stdout.split() == [str(len(expected)), str(sum(len(p.resources) for p in expected))]

@@ -64,8 +64,13 @@ def test_totals_and_quotas_of_social_security_production() -> None:
     assert quotas.block_storage == {"volumes": 9, "gigabytes": 2200, "snapshots": 0}  # exact: no room at all
     # 3 declared groups + default; 4 declared rules + 2 default egress x 3 + 4 in default
     assert quotas.network == {
-        "network": 1, "subnet": 1, "router": 1, "port": 8, "floatingip": 2,
-        "security_group": 4, "security_group_rule": 4 + 6 + 4,
+        "network": 1,
+        "subnet": 1,
+        "router": 1,
+        "port": 8,
+        "floatingip": 2,
+        "security_group": 4,
+        "security_group_rule": 4 + 6 + 4,
     }
 
 
@@ -81,10 +86,17 @@ def test_headroom_makes_room_for_snapshots_and_emergency_rules() -> None:
 
 def test_declared_egress_replaces_default_egress() -> None:
     res = Resources.model_validate(
-        {"securityGroups": [{"name": "locked", "rules": [
-            {"direction": "egress", "protocol": "tcp", "ports": 443, "remoteCidr": "0.0.0.0/0"},
-            {"protocol": "tcp", "ports": 22, "remoteCidr": "0.0.0.0/0"},
-        ]}]}
+        {
+            "securityGroups": [
+                {
+                    "name": "locked",
+                    "rules": [
+                        {"direction": "egress", "protocol": "tcp", "ports": 443, "remoteCidr": "0.0.0.0/0"},
+                        {"protocol": "tcp", "ports": 22, "remoteCidr": "0.0.0.0/0"},
+                    ],
+                }
+            ]
+        }
     )
     assert sizing.keeps_default_egress(res.security_groups[0]) is False
     assert sizing.quotas(res).network["security_group_rule"] == 2 + 4
@@ -129,8 +141,11 @@ def test_a_rule_is_named_by_what_it_is(rule: dict, slug: str) -> None:
 
 def test_rule_names_are_unique_even_where_group_names_meet() -> None:
     # "web" + "ingress-tcp-443-sg-x-egress-any-sg-y" == "web-ingress-tcp-443-sg-x" + "egress-any-sg-y"
-    web = _group("web", {"protocol": "tcp", "ports": 443, "remoteGroup": "x-egress-any-sg-y"},
-                 {"protocol": "tcp", "ports": 22, "remoteCidr": "10.0.0.0/8"})
+    web = _group(
+        "web",
+        {"protocol": "tcp", "ports": 443, "remoteGroup": "x-egress-any-sg-y"},
+        {"protocol": "tcp", "ports": 22, "remoteCidr": "10.0.0.0/8"},
+    )
     other = _group("web-ingress-tcp-443-sg-x", {"direction": "egress", "protocol": "any", "remoteGroup": "y"})
     names = naming.security_rule_names("a", [web, other])
     clashing = "a-web-ingress-tcp-443-sg-x-egress-any-sg-y"

@@ -21,8 +21,13 @@ def test_a_suspended_environment_has_its_servers_off_and_no_public_ingress():
     assert len(servers) >= 2 and all(r.properties["powerState"] == "shutoff" for r in servers)
     assert not any("powerState" in r.properties for r in running.resources if r.type == INSTANCE)
     gone = {r.name for r in running.resources} - {r.name for r in suspended.resources}
-    public = [r for r in running.resources if r.type == RULE and r.properties.get("direction") == "ingress"
-              and r.properties.get("remoteIpPrefix") == "0.0.0.0/0"]
+    public = [
+        r
+        for r in running.resources
+        if r.type == RULE
+        and r.properties.get("direction") == "ingress"
+        and r.properties.get("remoteIpPrefix") == "0.0.0.0/0"
+    ]
     assert public and gone == {r.name for r in public}  # the rule from anywhere, and nothing else
     assert any(r.type == RULE and r.properties.get("remoteIpPrefix") == "10.20.0.0/16" for r in suspended.resources)
 

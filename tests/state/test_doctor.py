@@ -20,8 +20,13 @@ def backend(monkeypatch, tmp_path):
     """An engine whose backend answers with two stacks (nothing is run)."""
     state = {"backend": S3, "stacks": ["rsj.social-security.test", "zwb.citizen-portal.trial"], "decrypts": True}
     monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    monkeypatch.setattr(engine, "locate", lambda *a, **k: SimpleNamespace(
-        env={"PULUMI_BACKEND_URL": state["backend"], "PULUMI_CONFIG_PASSPHRASE_FILE": "/etc/govcloud/pass"}))
+    monkeypatch.setattr(
+        engine,
+        "locate",
+        lambda *a, **k: SimpleNamespace(
+            env={"PULUMI_BACKEND_URL": state["backend"], "PULUMI_CONFIG_PASSPHRASE_FILE": "/etc/govcloud/pass"}
+        ),
+    )
     monkeypatch.setattr(engine, "list_stacks", lambda located: list(state["stacks"]))
     monkeypatch.setattr(engine, "check_writable", lambda located: None)
 
@@ -51,7 +56,9 @@ def test_a_shared_backend_with_a_ledger_of_one_machine_is_a_problem_named_in_one
 def test_a_wrong_passphrase_and_a_held_stack_are_reported(run_cli, backend, monkeypatch, tmp_path) -> None:
     backend["backend"], backend["decrypts"] = "file:///srv/state", False  # one machine: a SQLite ledger is right
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger.acquire("stack:zwb.citizen-portal.trial", "ops@runner-2 pid 7 since 2026-12-05 08:00:00 UTC a1", dt.timedelta(hours=1))
+    ledger.acquire(
+        "stack:zwb.citizen-portal.trial", "ops@runner-2 pid 7 since 2026-12-05 08:00:00 UTC a1", dt.timedelta(hours=1)
+    )
     code, found = checks(run_cli, "--stack", "zwb.citizen-portal.trial")
     assert code == 3
     assert not found["passphrase"]["ok"] and "incorrect passphrase" in found["passphrase"]["message"]
@@ -61,7 +68,9 @@ def test_a_wrong_passphrase_and_a_held_stack_are_reported(run_cli, backend, monk
 
 def test_without_an_engine_the_later_checks_are_not_guessed(run_cli, monkeypatch) -> None:
     def missing(*a, **k):
-        raise ExternalError("the Pulumi CLI (pulumi) was not found in /x/bin or on PATH; install it with scripts/install-pulumi")
+        raise ExternalError(
+            "the Pulumi CLI (pulumi) was not found in /x/bin or on PATH; install it with scripts/install-pulumi"
+        )
 
     monkeypatch.setattr(engine, "locate", missing)
     code, found = checks(run_cli)

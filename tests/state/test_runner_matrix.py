@@ -23,8 +23,9 @@ def _runner(repo: Path, base: str, url: str, shard: tuple[int, int], log: Path, 
     engine = FakeEngine(ledger, delay=0.01)
     barrier.wait(timeout=60)
     report = gitops_apply.apply(repo, base, actor=OPS, ledger=ledger, run=engine, at=at(10), shard=shard, wait=30)
-    log.write_text(json.dumps({"calls": [c[1] for c in engine.calls],
-                               "results": [[r.stack, r.status] for r in report.results]}))
+    log.write_text(
+        json.dumps({"calls": [c[1] for c in engine.calls], "results": [[r.stack, r.status] for r in report.results]})
+    )
     ledger.close()
 
 
@@ -52,8 +53,9 @@ def test_shards_split_applications_whole_and_cover_each_once() -> None:
 
 
 @pytest.mark.parametrize("sharded", [True, False], ids=["sharded", "all-runners-on-all"])
-def test_three_runners_over_thirty_applications_run_the_engine_once_per_stack(database_url: str, tmp_path: Path,
-                                                                              sharded: bool) -> None:
+def test_three_runners_over_thirty_applications_run_the_engine_once_per_stack(
+    database_url: str, tmp_path: Path, sharded: bool
+) -> None:
     """Sharded, each runner takes its share; unsharded (a misconfigured matrix), the stack lease and
     the look at the ledger after taking it still keep every stack to one engine run."""
     url = database_url
@@ -64,8 +66,9 @@ def test_three_runners_over_thirty_applications_run_the_engine_once_per_stack(da
     repo.commit("empty")
     base = repo.git("rev-parse", "HEAD")
     for n in range(APPS):
-        repo.write(f"manifests/permit-{n}.yaml",
-                   example("permit-prototype").replace("id: permit-prototype", f"id: permit-{n}"))
+        repo.write(
+            f"manifests/permit-{n}.yaml", example("permit-prototype").replace("id: permit-prototype", f"id: permit-{n}")
+        )
     repo.commit("thirty prototypes")
     for n in range(APPS):
         approve_test(lifecycle, repo.path / f"manifests/permit-{n}.yaml", "zjj")
@@ -74,7 +77,10 @@ def test_three_runners_over_thirty_applications_run_the_engine_once_per_stack(da
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(3)
     logs = [tmp_path / f"runner-{i}.json" for i in (1, 2, 3)]
-    procs = [ctx.Process(target=_runner, args=(repo.path, base, url, (i, 3) if sharded else (1, 1), logs[i - 1], barrier)) for i in (1, 2, 3)]
+    procs = [
+        ctx.Process(target=_runner, args=(repo.path, base, url, (i, 3) if sharded else (1, 1), logs[i - 1], barrier))
+        for i in (1, 2, 3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

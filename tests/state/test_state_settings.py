@@ -28,29 +28,42 @@ def private_file(path: Path, text: str = "correct horse\n") -> Path:
 
 
 def test_a_shared_backend_with_its_passphrase_and_credentials_files_is_read(tmp_path: Path) -> None:
-    settings = load_settings(settings_file(tmp_path, f"""
+    settings = load_settings(
+        settings_file(
+            tmp_path,
+            f"""
 state:
   backend: "{S3}"
   passphraseFile: /etc/govcloud/state-passphrase
   credentialsFile: /etc/govcloud/s3-credentials
   profile: govcloud
-"""))
+""",
+        )
+    )
     assert settings.state is not None
     assert settings.state.engine_env() == {
-        "PULUMI_BACKEND_URL": S3, "PULUMI_CONFIG_PASSPHRASE_FILE": "/etc/govcloud/state-passphrase",
-        "AWS_SHARED_CREDENTIALS_FILE": "/etc/govcloud/s3-credentials", "AWS_PROFILE": "govcloud"}
+        "PULUMI_BACKEND_URL": S3,
+        "PULUMI_CONFIG_PASSPHRASE_FILE": "/etc/govcloud/state-passphrase",
+        "AWS_SHARED_CREDENTIALS_FILE": "/etc/govcloud/s3-credentials",
+        "AWS_PROFILE": "govcloud",
+    }
 
 
-@pytest.mark.parametrize(("backend", "says"), [
-    ("ftp://files.example/state", "must be an s3:// URL"),
-    ("s3://", "must name one bucket"),
-    ("s3://state/sub/dir", "must name one bucket"),
-    ("s3://state?endpoint=http://s3.example.gov.cn", "https://"),
-    ("s3://state?endpoint=https://s3.example&sse=aws:kms", "unknown S3 parameter(s) sse"),
-    ("file://relative/state", "absolute path"),
-])
-def test_a_backend_url_that_is_not_a_team_backend_is_named_with_its_line(tmp_path: Path, backend: str, says: str) -> None:
-    path = settings_file(tmp_path, f"auth: local\nstate:\n  backend: \"{backend}\"\n")
+@pytest.mark.parametrize(
+    ("backend", "says"),
+    [
+        ("ftp://files.example/state", "must be an s3:// URL"),
+        ("s3://", "must name one bucket"),
+        ("s3://state/sub/dir", "must name one bucket"),
+        ("s3://state?endpoint=http://s3.example.gov.cn", "https://"),
+        ("s3://state?endpoint=https://s3.example&sse=aws:kms", "unknown S3 parameter(s) sse"),
+        ("file://relative/state", "absolute path"),
+    ],
+)
+def test_a_backend_url_that_is_not_a_team_backend_is_named_with_its_line(
+    tmp_path: Path, backend: str, says: str
+) -> None:
+    path = settings_file(tmp_path, f'auth: local\nstate:\n  backend: "{backend}"\n')
     with pytest.raises(SettingsInvalid) as raised:
         load_settings(path)
     text = str(raised.value)
@@ -63,7 +76,9 @@ def test_http_is_allowed_only_to_a_loopback_endpoint(tmp_path: Path) -> None:
 
 
 def test_relative_file_paths_and_unknown_keys_are_refused(tmp_path: Path) -> None:
-    path = settings_file(tmp_path, "state:\n  backend: file:///srv/state\n  passphraseFile: secrets/pass\n  password: x\n")
+    path = settings_file(
+        tmp_path, "state:\n  backend: file:///srv/state\n  passphraseFile: secrets/pass\n  password: x\n"
+    )
     with pytest.raises(SettingsInvalid) as raised:
         load_settings(path)
     assert "state.passphraseFile" in str(raised.value) and "absolute path" in str(raised.value)
@@ -105,27 +120,38 @@ def test_the_configured_backend_and_passphrase_file_reach_the_engine(configured:
 
 
 def test_the_environment_wins_as_it_does_for_plain_pulumi(configured: Path, tmp_path: Path) -> None:
-    env = engine.backend_env(tmp_path, environ={"PULUMI_BACKEND_URL": "file:///srv/other",
-                                                "PULUMI_CONFIG_PASSPHRASE": "from-the-vault"})
+    env = engine.backend_env(
+        tmp_path, environ={"PULUMI_BACKEND_URL": "file:///srv/other", "PULUMI_CONFIG_PASSPHRASE": "from-the-vault"}
+    )
     assert env == {"PULUMI_BACKEND_URL": "file:///srv/other"}  # the file is not given as well: pulumi refuses both
     engine.require_passphrase(env, {"PULUMI_CONFIG_PASSPHRASE": "from-the-vault"})
 
 
 def test_the_credentials_of_an_environment_given_for_another_process_reach_the_engine(tmp_path: Path) -> None:
     passphrase = private_file(tmp_path / "pass")
-    config = settings_file(tmp_path, f'state: {{backend: "{S3}", passphraseFile: "{passphrase}", '
-                                     'credentialsFile: /etc/govcloud/s3, profile: govcloud}\n')
+    config = settings_file(
+        tmp_path,
+        f'state: {{backend: "{S3}", passphraseFile: "{passphrase}", '
+        "credentialsFile: /etc/govcloud/s3, profile: govcloud}\n",
+    )
     current_settings.cache_clear()
     try:
-        env = engine.backend_env(tmp_path, environ={"GOVCLOUD_CONFIG": str(config),
-                                                    "AWS_SHARED_CREDENTIALS_FILE": "/run/other/s3"})
+        env = engine.backend_env(
+            tmp_path, environ={"GOVCLOUD_CONFIG": str(config), "AWS_SHARED_CREDENTIALS_FILE": "/run/other/s3"}
+        )
     finally:
         current_settings.cache_clear()
-    assert env == {"PULUMI_BACKEND_URL": S3, "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
-                   "AWS_SHARED_CREDENTIALS_FILE": "/run/other/s3", "AWS_PROFILE": "govcloud"}
+    assert env == {
+        "PULUMI_BACKEND_URL": S3,
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+        "AWS_SHARED_CREDENTIALS_FILE": "/run/other/s3",
+        "AWS_PROFILE": "govcloud",
+    }
 
 
-def test_without_configuration_the_checkout_keeps_its_own_file_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_configuration_the_checkout_keeps_its_own_file_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GOVCLOUD_CONFIG", raising=False)
     current_settings.cache_clear()

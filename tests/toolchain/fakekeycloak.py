@@ -122,8 +122,15 @@ class FakeKeycloak:
         if any(r["name"] == body["name"] and r["containerId"] == container for r in roles.values()):
             return 409, {"errorMessage": f"Role with name {body['name']} already exists"}
         id = str(uuid.uuid4())
-        roles[id] = {"description": "", "attributes": {}, **body, "id": id, "containerId": container,
-                     "clientRole": bool(body.get("clientRole")), "composite": False}
+        roles[id] = {
+            "description": "",
+            "attributes": {},
+            **body,
+            "id": id,
+            "containerId": container,
+            "clientRole": bool(body.get("clientRole")),
+            "composite": False,
+        }
         return 201, None
 
     @staticmethod
@@ -147,7 +154,9 @@ def serve() -> Iterator[FakeKeycloak]:
             url = urllib.parse.urlsplit(self.path)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             form = self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
-            body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()} if form else (json.loads(raw) if raw else None)
+            body = (
+                {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()} if form else (json.loads(raw) if raw else None)
+            )
             fake.calls.append(Call(self.command, url.path, body))
             parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
             query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}

@@ -19,19 +19,25 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import provider_pb2_grpc
 from pulumi.runtime.rpc import UNKNOWN, _special_secret_sig, _special_sig_key
 
+from orchestrator.adapters.platform import PlatformError
 from toolchain import keycloak_plugin as plugin
 from toolchain.keycloak_plugin import CLIENT, ROLE, KeycloakProvider, Refusal, wrap
-from orchestrator.adapters.platform import PlatformError
 
 from ..conftest import ROOT
 from .fakekeycloak import ADMIN_ID, ADMIN_SECRET, PASSWORD, USER, FakeKeycloak, serve
 
 Kind = rpc.PropertyDiffKind
 CONFIDENTIAL = {
-    "realmId": "government", "clientId": "zwb-citizen-portal-test", "name": "Citizen portal (test)",
-    "accessType": "CONFIDENTIAL", "standardFlowEnabled": True, "implicitFlowEnabled": False,
-    "directAccessGrantsEnabled": False, "serviceAccountsEnabled": False,
-    "validRedirectUris": ["https://portal.test.gov/callback"], "webOrigins": ["+"],
+    "realmId": "government",
+    "clientId": "zwb-citizen-portal-test",
+    "name": "Citizen portal (test)",
+    "accessType": "CONFIDENTIAL",
+    "standardFlowEnabled": True,
+    "implicitFlowEnabled": False,
+    "directAccessGrantsEnabled": False,
+    "serviceAccountsEnabled": False,
+    "validRedirectUris": ["https://portal.test.gov/callback"],
+    "webOrigins": ["+"],
     "extraConfig": {"govcloud:unit": "zwb", "govcloud:app": "citizen-portal"},
 }
 
@@ -59,14 +65,28 @@ def keycloak() -> Iterator[FakeKeycloak]:
 def provider(keycloak: FakeKeycloak) -> KeycloakProvider:
     """Configured as the program does: url, realm of the admin client, client id and secret."""
     provider = KeycloakProvider(environ={})
-    config = props({"url": keycloak.url, "realm": "master", "clientId": ADMIN_ID, "clientSecret": ADMIN_SECRET,
-                    "clientTimeout": "5", "version": "6.14.1"}, secret=("clientSecret",))
+    config = props(
+        {
+            "url": keycloak.url,
+            "realm": "master",
+            "clientId": ADMIN_ID,
+            "clientSecret": ADMIN_SECRET,
+            "clientTimeout": "5",
+            "version": "6.14.1",
+        },
+        secret=("clientSecret",),
+    )
     asyncio.run(provider.configure(rpc.ConfigureRequest({}, config, True, True)))
     return provider
 
 
-def check(provider: KeycloakProvider, token: str, news: dict[str, Any], olds: dict[str, Any] | None = None,
-          secret: tuple[str, ...] = ()) -> rpc.CheckResponse:
+def check(
+    provider: KeycloakProvider,
+    token: str,
+    news: dict[str, Any],
+    olds: dict[str, Any] | None = None,
+    secret: tuple[str, ...] = (),
+) -> rpc.CheckResponse:
     return asyncio.run(provider.check(rpc.CheckRequest(urn(token), props(olds or {}), props(news, secret), b"")))
 
 
@@ -79,13 +99,20 @@ def create(provider: KeycloakProvider, token: str, news: dict[str, Any], preview
     return asyncio.run(provider.create(rpc.CreateRequest(urn(token), inputs, 60, preview)))
 
 
-def read(provider: KeycloakProvider, token: str, id: str, state: dict[str, PropertyValue],
-         inputs: dict[str, Any]) -> rpc.ReadResponse:
+def read(
+    provider: KeycloakProvider, token: str, id: str, state: dict[str, PropertyValue], inputs: dict[str, Any]
+) -> rpc.ReadResponse:
     return asyncio.run(provider.read(rpc.ReadRequest(urn(token), id, state, props(inputs))))
 
 
-def update(provider: KeycloakProvider, token: str, id: str, state: dict[str, PropertyValue],
-           news: dict[str, Any], preview: bool = False) -> rpc.UpdateResponse:
+def update(
+    provider: KeycloakProvider,
+    token: str,
+    id: str,
+    state: dict[str, PropertyValue],
+    news: dict[str, Any],
+    preview: bool = False,
+) -> rpc.UpdateResponse:
     inputs = check(provider, token, news, olds=news).inputs
     return asyncio.run(provider.update(rpc.UpdateRequest(urn(token), id, state, inputs, 60, [], preview)))
 
@@ -101,32 +128,52 @@ def test_check_fills_upstream_defaults_and_keeps_secret_inputs_secret(provider: 
     checked = check(provider, CLIENT, {**CONFIDENTIAL, "clientSecret": "given"}, secret=("clientSecret",))
     assert checked.failures == []
     inputs = plain(checked.inputs)
-    assert {k: inputs[k] for k in ("enabled", "clientAuthenticatorType", "fullScopeAllowed", "alwaysDisplayInConsole")} == {
-        "enabled": True, "clientAuthenticatorType": "client-secret", "fullScopeAllowed": True,
-        "alwaysDisplayInConsole": False}
+    assert {
+        k: inputs[k] for k in ("enabled", "clientAuthenticatorType", "fullScopeAllowed", "alwaysDisplayInConsole")
+    } == {
+        "enabled": True,
+        "clientAuthenticatorType": "client-secret",
+        "fullScopeAllowed": True,
+        "alwaysDisplayInConsole": False,
+    }
     assert checked.inputs["clientSecret"].is_secret and not checked.inputs["clientId"].is_secret
     assert "name" in inputs and "description" not in inputs, "optional+computed properties get no default"
 
 
-@pytest.mark.parametrize(("change", "property", "reason"), [
-    ({"accessType": None}, "accessType", "missing required property accessType"),
-    ({"accessType": "SECRET"}, "accessType", "accessType must be one of 'CONFIDENTIAL', 'PUBLIC', 'BEARER-ONLY'"),
-    ({"enabled": "yes"}, "enabled", "enabled must be a boolean"),
-    ({"validRedirectUris": "https://x"}, "validRedirectUris", "must be a list of strings"),
-    ({"validRedirectUris": []}, "validRedirectUris", "require at least one valid redirect URI"),
-    ({"standardFlowEnabled": False, "webOrigins": []}, "validRedirectUris", "cannot be set when neither standard"),
-    ({"standardFlowEnabled": False, "validRedirectUris": []}, "webOrigins", "webOrigins cannot be set when standard"),
-    ({"accessType": "BEARER-ONLY"}, "accessType", "no OAuth2 flow can be enabled"),
-    ({"accessType": "PUBLIC", "serviceAccountsEnabled": True}, "serviceAccountsEnabled", "cannot be enabled on PUBLIC"),
-    ({"extraConfig": {"use.refresh.tokens": "false"}}, "extraConfig", 'key "use.refresh.tokens" is not allowed'),
-    ({"pkceCodeChallengeMethod": "S512"}, "pkceCodeChallengeMethod", "must be one of '', 'plain', 'S256'"),
-    ({"authorization": {"policyEnforcementMode": "ENFORCING"}}, "authorization",
-     "not implemented by govcloud's stand-in keycloak plugin for keycloak:openid/client:Client; "
-     "install upstream pulumi-resource-keycloak 6.14.1"),
-    ({"useRefreshTokens": False}, "useRefreshTokens", "not implemented"),
-])
-def test_check_names_the_property_and_the_rule(provider: KeycloakProvider, change: dict, property: str,
-                                               reason: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "property", "reason"),
+    [
+        ({"accessType": None}, "accessType", "missing required property accessType"),
+        ({"accessType": "SECRET"}, "accessType", "accessType must be one of 'CONFIDENTIAL', 'PUBLIC', 'BEARER-ONLY'"),
+        ({"enabled": "yes"}, "enabled", "enabled must be a boolean"),
+        ({"validRedirectUris": "https://x"}, "validRedirectUris", "must be a list of strings"),
+        ({"validRedirectUris": []}, "validRedirectUris", "require at least one valid redirect URI"),
+        ({"standardFlowEnabled": False, "webOrigins": []}, "validRedirectUris", "cannot be set when neither standard"),
+        (
+            {"standardFlowEnabled": False, "validRedirectUris": []},
+            "webOrigins",
+            "webOrigins cannot be set when standard",
+        ),
+        ({"accessType": "BEARER-ONLY"}, "accessType", "no OAuth2 flow can be enabled"),
+        (
+            {"accessType": "PUBLIC", "serviceAccountsEnabled": True},
+            "serviceAccountsEnabled",
+            "cannot be enabled on PUBLIC",
+        ),
+        ({"extraConfig": {"use.refresh.tokens": "false"}}, "extraConfig", 'key "use.refresh.tokens" is not allowed'),
+        ({"pkceCodeChallengeMethod": "S512"}, "pkceCodeChallengeMethod", "must be one of '', 'plain', 'S256'"),
+        (
+            {"authorization": {"policyEnforcementMode": "ENFORCING"}},
+            "authorization",
+            "not implemented by govcloud's stand-in keycloak plugin for keycloak:openid/client:Client; "
+            "install upstream pulumi-resource-keycloak 6.14.1",
+        ),
+        ({"useRefreshTokens": False}, "useRefreshTokens", "not implemented"),
+    ],
+)
+def test_check_names_the_property_and_the_rule(
+    provider: KeycloakProvider, change: dict, property: str, reason: str
+) -> None:
     news = {k: v for k, v in {**CONFIDENTIAL, **change}.items() if v is not None}
     failures = check(provider, CLIENT, news).failures
     assert [f.property for f in failures] == [property]
@@ -149,7 +196,8 @@ def test_a_type_it_does_not_implement_is_refused_by_name(provider: KeycloakProvi
     assert str(refused.value) == (
         "keycloak:index/realm:Realm is not implemented: govcloud's stand-in keycloak plugin implements only "
         "keycloak:openid/client:Client and keycloak:index/role:Role; install upstream pulumi-resource-keycloak "
-        "6.14.1 for it")
+        "6.14.1 for it"
+    )
     with pytest.raises(Refusal, match="keycloak:index/getRealm:getRealm is not implemented"):
         asyncio.run(provider.invoke(rpc.InvokeRequest("keycloak:index/getRealm:getRealm", {})))
 
@@ -170,7 +218,9 @@ def test_diff_per_property_with_replacements(provider: KeycloakProvider) -> None
     other_realm = diff(provider, CLIENT, state, {**news, "realmId": "gov-test", "extraConfig": {}})
     assert other_realm.replaces == ["realmId"]
     assert {k: d.kind for k, d in other_realm.detailed_diff.items()} == {
-        "realmId": Kind.UPDATE_REPLACE, "extraConfig": Kind.UPDATE}
+        "realmId": Kind.UPDATE_REPLACE,
+        "extraConfig": Kind.UPDATE,
+    }
     dropped = diff(provider, CLIENT, state, {k: v for k, v in news.items() if k != "extraConfig"})
     assert dropped.detailed_diff["extraConfig"].kind == Kind.DELETE
 
@@ -194,7 +244,11 @@ def test_client_lifecycle(provider: KeycloakProvider, keycloak: FakeKeycloak) ->
     sent = keycloak.body("POST", clients)
     assert sent["clientId"] == "zwb-citizen-portal-test" and sent["protocol"] == "openid-connect"
     assert (sent["publicClient"], sent["bearerOnly"], sent["standardFlowEnabled"], sent["enabled"]) == (
-        False, False, True, True)
+        False,
+        False,
+        True,
+        True,
+    )
     assert sent["redirectUris"] == ["https://portal.test.gov/callback"] and "secret" not in sent
     assert sent["attributes"]["govcloud:unit"] == "zwb" and sent["attributes"]["use.refresh.tokens"] == "true"
 
@@ -203,17 +257,33 @@ def test_client_lifecycle(provider: KeycloakProvider, keycloak: FakeKeycloak) ->
     assert outputs["clientSecret"] == PropertyValue(secret, is_secret=True)
     assert [k for k, v in outputs.items() if v.is_secret] == ["clientSecret"]
     assert plain(outputs) | {"clientSecret": "-"} == {
-        **CONFIDENTIAL, "description": "", "enabled": True, "clientSecret": "-",
-        "clientAuthenticatorType": "client-secret", "frontchannelLogoutEnabled": False,
-        "validPostLogoutRedirectUris": [], "rootUrl": "", "adminUrl": "", "baseUrl": "",
-        "fullScopeAllowed": True, "consentRequired": False, "alwaysDisplayInConsole": False,
-        "pkceCodeChallengeMethod": "", "accessTokenLifespan": "", "serviceAccountUserId": ""}
+        **CONFIDENTIAL,
+        "description": "",
+        "enabled": True,
+        "clientSecret": "-",
+        "clientAuthenticatorType": "client-secret",
+        "frontchannelLogoutEnabled": False,
+        "validPostLogoutRedirectUris": [],
+        "rootUrl": "",
+        "adminUrl": "",
+        "baseUrl": "",
+        "fullScopeAllowed": True,
+        "consentRequired": False,
+        "alwaysDisplayInConsole": False,
+        "pkceCodeChallengeMethod": "",
+        "accessTokenLifespan": "",
+        "serviceAccountUserId": "",
+    }
 
     refreshed = read(provider, CLIENT, id, outputs, CONFIDENTIAL)
     assert refreshed.resource_id == id and refreshed.properties == outputs
     assert plain(refreshed.inputs) == CONFIDENTIAL
 
-    news = {**CONFIDENTIAL, "validRedirectUris": ["https://portal.test.gov/cb2"], "extraConfig": {"govcloud:unit": "zwb"}}
+    news = {
+        **CONFIDENTIAL,
+        "validRedirectUris": ["https://portal.test.gov/cb2"],
+        "extraConfig": {"govcloud:unit": "zwb"},
+    }
     updated = update(provider, CLIENT, id, outputs, news)
     put = keycloak.body("PUT", f"{clients}/{id}")
     assert put["id"] == id and put["redirectUris"] == ["https://portal.test.gov/cb2"]
@@ -243,14 +313,23 @@ def test_client_with_given_secret_and_service_account(provider: KeycloakProvider
 def test_role_lifecycle(provider: KeycloakProvider, keycloak: FakeKeycloak) -> None:
     client = create(provider, CLIENT, CONFIDENTIAL).resource_id
     roles = f"/admin/realms/government/clients/{client}/roles"
-    news = {"realmId": "government", "clientId": client, "name": "reviewer", "description": "Reviews applications",
-            "attributes": {"level": "2##3"}}
+    news = {
+        "realmId": "government",
+        "clientId": client,
+        "name": "reviewer",
+        "description": "Reviews applications",
+        "attributes": {"level": "2##3"},
+    }
     created = create(provider, ROLE, news)
     id = created.resource_id
     assert keycloak.admin_calls()[-2:] == [f"POST {roles}", f"GET {roles}/reviewer"]
-    assert keycloak.body("POST", roles) == {"name": "reviewer", "description": "Reviews applications",
-                                            "attributes": {"level": ["2", "3"]}, "clientRole": True,
-                                            "containerId": client}
+    assert keycloak.body("POST", roles) == {
+        "name": "reviewer",
+        "description": "Reviews applications",
+        "attributes": {"level": ["2", "3"]},
+        "clientRole": True,
+        "containerId": client,
+    }
     assert plain(created.properties) == news
 
     by_id = f"/admin/realms/government/roles-by-id/{id}"
@@ -265,8 +344,10 @@ def test_role_lifecycle(provider: KeycloakProvider, keycloak: FakeKeycloak) -> N
     assert read(provider, ROLE, id, updated.properties, news).resource_id is None
 
     realm_role = create(provider, ROLE, {"realmId": "government", "name": "auditor"})
-    assert keycloak.admin_calls()[-2:] == ["POST /admin/realms/government/roles",
-                                           "GET /admin/realms/government/roles/auditor"]
+    assert keycloak.admin_calls()[-2:] == [
+        "POST /admin/realms/government/roles",
+        "GET /admin/realms/government/roles/auditor",
+    ]
     assert plain(realm_role.properties)["clientId"] == ""
 
 
@@ -284,7 +365,8 @@ def test_preview_calls_nothing_and_leaves_what_keycloak_decides_unknown(
     calls = len(keycloak.calls)
     news = {**CONFIDENTIAL, "validRedirectUris": ["https://b"]}
     assert plain(update(provider, CLIENT, "id", state, news, preview=True).properties)["validRedirectUris"] == [
-        "https://b"]
+        "https://b"
+    ]
     assert len(keycloak.calls) == calls
 
 
@@ -305,8 +387,11 @@ def test_keycloak_refusals_say_what_and_keep_keycloak_s_status(provider: Keycloa
     client = create(provider, CLIENT, CONFIDENTIAL).resource_id
     with pytest.raises(PlatformError) as refused:
         create(provider, CLIENT, CONFIDENTIAL)
-    assert str(refused.value) == ("authentication platform: client zwb-citizen-portal-test in realm government "
-                                  "already exists (409 Conflict)") and refused.value.status == 409
+    assert (
+        str(refused.value)
+        == ("authentication platform: client zwb-citizen-portal-test in realm government already exists (409 Conflict)")
+        and refused.value.status == 409
+    )
     role = {"realmId": "government", "clientId": client, "name": "reviewer"}
     create(provider, ROLE, role)
     with pytest.raises(PlatformError, match=f"role reviewer of client {client} of realm government already exists"):
@@ -324,15 +409,25 @@ def config_failures(args: dict[str, Any], environ: dict[str, str] | None = None)
 
 def test_provider_config_is_checked_with_upstream_environment_fallbacks() -> None:
     assert config_failures({}) == {
-        "url": "set keycloak:url (or KEYCLOAK_URL)", "clientId": "set keycloak:clientId (or KEYCLOAK_CLIENT_ID)",
+        "url": "set keycloak:url (or KEYCLOAK_URL)",
+        "clientId": "set keycloak:clientId (or KEYCLOAK_CLIENT_ID)",
         "clientSecret": "set keycloak:clientSecret (client credentials grant) or keycloak:username and "
-                        "keycloak:password (password grant)"}
+        "keycloak:password (password grant)",
+    }
     environ = {"KEYCLOAK_URL": "https://sso", "KEYCLOAK_CLIENT_ID": "x", "KEYCLOAK_CLIENT_SECRET": "y"}
     assert config_failures({"clientTimeout": "5", "tlsInsecureSkipVerify": "false"}, environ) == {}
     assert plugin.settings({}, environ)["realm"] == "master"
     assert config_failures({"url": UNKNOWN}) == {}, "unknown config is judged when known"
-    refused = config_failures({"url": "u", "clientId": "c", "clientSecret": "s", "jwtToken": "t",
-                               "tlsInsecureSkipVerify": "true", "clientTimeout": "soon"})
+    refused = config_failures(
+        {
+            "url": "u",
+            "clientId": "c",
+            "clientSecret": "s",
+            "jwtToken": "t",
+            "tlsInsecureSkipVerify": "true",
+            "clientTimeout": "soon",
+        }
+    )
     assert sorted(refused) == ["clientTimeout", "jwtToken", "tlsInsecureSkipVerify"]
     assert refused["jwtToken"].endswith("install upstream pulumi-resource-keycloak 6.14.1 for it")
 
@@ -343,8 +438,12 @@ def test_password_grant(keycloak: FakeKeycloak) -> None:
     assert plugin.check_config(plain(config), provider.environ) == []
     asyncio.run(provider.configure(rpc.ConfigureRequest({}, config, True, True)))
     assert create(provider, CLIENT, CONFIDENTIAL).resource_id
-    assert keycloak.calls[0].body == {"grant_type": "password", "client_id": "admin-cli", "username": USER,
-                                      "password": PASSWORD}
+    assert keycloak.calls[0].body == {
+        "grant_type": "password",
+        "client_id": "admin-cli",
+        "username": USER,
+        "password": PASSWORD,
+    }
 
 
 # --- the plugin process, over gRPC --------------------------------------------------------
@@ -353,8 +452,13 @@ def test_password_grant(keycloak: FakeKeycloak) -> None:
 @pytest.fixture
 def plugin_process() -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
     """``python -m toolchain.keycloak_plugin`` as the launcher runs it; it prints its port."""
-    process = subprocess.Popen([sys.executable, "-m", "toolchain.keycloak_plugin", "127.0.0.1:1"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolchain.keycloak_plugin", "127.0.0.1:1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = process.stdout.readline().strip()
         assert port.isdigit(), process.stderr.read()
@@ -370,8 +474,9 @@ def test_the_plugin_process_speaks_the_engine_s_protocol(
 ) -> None:
     stub = plugin_process
     assert stub.GetPluginInfo(empty_pb2.Empty()).version == "6.14.1"
-    config = PropertyValue.marshal_map(props({"url": keycloak.url, "clientId": ADMIN_ID,
-                                              "clientSecret": ADMIN_SECRET}, secret=("clientSecret",)))
+    config = PropertyValue.marshal_map(
+        props({"url": keycloak.url, "clientId": ADMIN_ID, "clientSecret": ADMIN_SECRET}, secret=("clientSecret",))
+    )
     assert not stub.CheckConfig(proto.CheckRequest(urn=urn("pulumi:providers:keycloak"), news=config)).failures
     assert stub.Configure(proto.ConfigureRequest(args=config, acceptSecrets=True)).acceptSecrets
 
@@ -385,7 +490,8 @@ def test_the_plugin_process_speaks_the_engine_s_protocol(
     with pytest.raises(grpc.RpcError) as failed:
         stub.Create(proto.CreateRequest(urn=urn(CLIENT), properties=news))
     assert failed.value.details() == (
-        "authentication platform: client zwb-citizen-portal-test in realm government already exists (409 Conflict)")
+        "authentication platform: client zwb-citizen-portal-test in realm government already exists (409 Conflict)"
+    )
     with pytest.raises(grpc.RpcError) as refused:
         stub.Check(proto.CheckRequest(urn=urn("keycloak:index/realm:Realm")))
     assert refused.value.details().startswith("keycloak:index/realm:Realm is not implemented: ")

@@ -22,17 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from tests import keycloak_env
-
-from toolchain.keycloak_plugin import VERSION
 from orchestrator.adapters.platform import KeycloakAdmin, PlatformError
+from tests import keycloak_env
+from toolchain.keycloak_plugin import VERSION
 
 from ..conftest import ROOT
 from .fakekeycloak import ADMIN_ID, ADMIN_SECRET, serve
 
 pytestmark = pytest.mark.engine
 
-PROGRAM = '''\
+PROGRAM = """\
 import pulumi
 
 from orchestrator.core.manifest import AuthRole
@@ -50,7 +49,7 @@ registration = KeycloakClient("citizen-portal-test", spec)
 pulumi.export("client", registration.client.id)
 pulumi.export("clientSecret", registration.client_secret)
 pulumi.export("roles", {name: role.id for name, role in registration.roles.items()})
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -64,25 +63,37 @@ class Target:
     realm: str
 
     def admin(self) -> KeycloakAdmin:
-        return KeycloakAdmin(url=self.url, client_id=self.client_id, client_secret=self.client_secret,
-                             realm=self.admin_realm)
+        return KeycloakAdmin(
+            url=self.url, client_id=self.client_id, client_secret=self.client_secret, realm=self.admin_realm
+        )
 
 
 @pytest.fixture(scope="module")
 def engine_env() -> dict[str, str]:
     """The environment ``eval "$(scripts/install-pulumi --print-env)"`` gives a shell."""
-    printed = subprocess.run(["bash", "-c", 'eval "$(scripts/install-pulumi --print-env)" && env -0'], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        ["bash", "-c", 'eval "$(scripts/install-pulumi --print-env)" && env -0'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     env = dict(line.split("=", 1) for line in printed.split("\0") if "=" in line)
     home = Path(env["PULUMI_HOME"])
     launcher = home / "plugins" / f"resource-keycloak-v{VERSION}" / "pulumi-resource-keycloak"
     bin_dir = home.parent / "bin"
     if not (bin_dir / "pulumi").is_file() or not launcher.is_file():
-        pytest.fail(f"the Pulumi engine or its keycloak plugin {VERSION} is not installed in {bin_dir.parent}: "
-                    "run scripts/install-pulumi", pytrace=False)
+        pytest.fail(
+            f"the Pulumi engine or its keycloak plugin {VERSION} is not installed in {bin_dir.parent}: "
+            "run scripts/install-pulumi",
+            pytrace=False,
+        )
     if f"'{ROOT}'" not in launcher.read_text():
-        pytest.fail(f"{launcher} is not this checkout's stand-in (another checkout's, or upstream's): run "
-                    "scripts/install-pulumi here (--force replaces upstream's)", pytrace=False)
+        pytest.fail(
+            f"{launcher} is not this checkout's stand-in (another checkout's, or upstream's): run "
+            "scripts/install-pulumi here (--force replaces upstream's)",
+            pytrace=False,
+        )
     return env | {"PYTHONPATH": str(ROOT)}
 
 
@@ -101,7 +112,8 @@ def lifecycle(tmp_path: Path, engine_env: dict[str, str], target: Target) -> Non
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text(
-        f"name: keycloak-plugin-test\nruntime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n")
+        f"name: keycloak-plugin-test\nruntime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n"
+    )
     (project / "__main__.py").write_text(PROGRAM)
     env = engine_env | {"PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test"}
     (tmp_path / "state").mkdir()
@@ -109,9 +121,14 @@ def lifecycle(tmp_path: Path, engine_env: dict[str, str], target: Target) -> Non
     run = lambda *args: pulumi(project, env, *args)  # noqa: E731
     changes = lambda: json.loads(run("stack", "history", "--json"))[0]["resourceChanges"]  # noqa: E731  (the last run's)
     run("stack", "init", "test")
-    for key, value in {"keycloak:url": target.url, "keycloak:realm": target.admin_realm,
-                       "keycloak:clientId": target.client_id, "test:clientId": client_id, "test:realm": target.realm,
-                       "test:redirectUris": '["https://portal.test.gov/callback"]'}.items():
+    for key, value in {
+        "keycloak:url": target.url,
+        "keycloak:realm": target.admin_realm,
+        "keycloak:clientId": target.client_id,
+        "test:clientId": client_id,
+        "test:realm": target.realm,
+        "test:redirectUris": '["https://portal.test.gov/callback"]',
+    }.items():
         run("config", "set", key, value)
     run("config", "set", "--secret", "keycloak:clientSecret", target.client_secret)
     admin = target.admin()
@@ -126,7 +143,9 @@ def lifecycle(tmp_path: Path, engine_env: dict[str, str], target: Target) -> Non
         assert outputs["clientSecret"] not in run("stack", "export"), "the secret is encrypted in the state"
         roles = {name: admin.get_role(target.realm, id) for name, id in outputs["roles"].items()}
         assert {n: (r["description"], r["containerId"]) for n, r in roles.items()} == {
-            "reviewer": ("Reviews applications", outputs["client"]), "clerk": ("", outputs["client"])}
+            "reviewer": ("Reviews applications", outputs["client"]),
+            "clerk": ("", outputs["client"]),
+        }
 
         run("config", "set", "test:redirectUris", '["https://portal.test.gov/cb2"]')
         steps = json.loads(run("preview", "--json"))["steps"]
@@ -169,6 +188,11 @@ def test_up_update_refresh_destroy_against_the_fake_admin_api(tmp_path, engine_e
 @pytest.mark.cloud
 def test_up_update_refresh_destroy_against_the_local_keycloak(tmp_path, engine_env) -> None:
     env = keycloak_env.load()
-    target = Target(env["KEYCLOAK_URL"], env["KEYCLOAK_CLIENT_ID"], env["KEYCLOAK_CLIENT_SECRET"],
-                    env.get("KEYCLOAK_REALM") or "master", env.get("KEYCLOAK_AUTH_TEST_REALM") or "government-test")
+    target = Target(
+        env["KEYCLOAK_URL"],
+        env["KEYCLOAK_CLIENT_ID"],
+        env["KEYCLOAK_CLIENT_SECRET"],
+        env.get("KEYCLOAK_REALM") or "master",
+        env.get("KEYCLOAK_AUTH_TEST_REALM") or "government-test",
+    )
     lifecycle(tmp_path, engine_env, target)

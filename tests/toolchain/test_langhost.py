@@ -44,15 +44,22 @@ def plugin_dir(tmp_path: Path, main: str | None) -> Path:
     directory = tmp_path / "tool"
     directory.mkdir()
     (directory / "PulumiPlugin.yaml").write_text(
-        f"runtime:\n  name: python\n  options:\n    virtualenv: {Path(sys.prefix)}\n", encoding="utf-8")
+        f"runtime:\n  name: python\n  options:\n    virtualenv: {Path(sys.prefix)}\n", encoding="utf-8"
+    )
     if main is not None:
         (directory / "__main__.py").write_text(main, encoding="utf-8")
     return directory
 
 
 def run(engine_env: dict[str, str], directory: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["pulumi", "plugin", "run", "--kind", "tool", str(directory), "--", *args], cwd=cwd,
-                          env=engine_env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["pulumi", "plugin", "run", "--kind", "tool", str(directory), "--", *args],
+        cwd=cwd,
+        env=engine_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_python_plugin_runs_with_its_arguments_output_and_exit_code(engine_env, tmp_path):

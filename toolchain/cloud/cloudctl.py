@@ -68,8 +68,18 @@ def rings(swift_dir):
 
     for kind, port in (("account", 6202), ("container", 6201), ("object", 6200)):
         builder = RingBuilder(10, 1, 1)
-        builder.add_dev({"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": port,
-                         "device": "d1", "weight": 100, "meta": ""})
+        builder.add_dev(
+            {
+                "id": 0,
+                "region": 1,
+                "zone": 1,
+                "ip": "127.0.0.1",
+                "port": port,
+                "device": "d1",
+                "weight": 100,
+                "meta": "",
+            }
+        )
         builder.rebalance()
         builder.save(os.path.join(swift_dir, f"{kind}.builder"))
         builder.get_ring().save(os.path.join(swift_dir, f"{kind}.ring.gz"))
@@ -89,12 +99,12 @@ def register(with_trove=False):
     for name in ("admin", "member", "reader", "service", "ResellerAdmin"):
         roles[name] = idn.find_role(name) or idn.create_role(name=name)
     project = idn.find_project("service", domain_id=domain.id) or idn.create_project(
-        name="service", domain_id=domain.id, description="OpenStack services")
+        name="service", domain_id=domain.id, description="OpenStack services"
+    )
     for name in services:
         user = idn.find_user(name, domain_id=domain.id)
         if user is None:
-            user = idn.create_user(name=name, domain_id=domain.id, password=password,
-                                   default_project_id=project.id)
+            user = idn.create_user(name=name, domain_id=domain.id, password=password, default_project_id=project.id)
         else:
             idn.update_user(user, password=password)
         for role in ("admin", "service"):
@@ -102,12 +112,10 @@ def register(with_trove=False):
     existing = {(s.type, s.name): s for s in idn.services()}
     endpoints = {(e.service_id, e.interface) for e in idn.endpoints()}
     for stype, (sname, url) in catalog.items():
-        service = existing.get((stype, sname)) or idn.create_service(
-            type=stype, name=sname, is_enabled=True)
+        service = existing.get((stype, sname)) or idn.create_service(type=stype, name=sname, is_enabled=True)
         for interface in ("public", "internal", "admin"):
             if (service.id, interface) not in endpoints:
-                idn.create_endpoint(service_id=service.id, interface=interface, url=url,
-                                    region_id=REGION)
+                idn.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=REGION)
     say(f"catalog: {len(catalog)} services, users {', '.join(services)}")
 
 
@@ -117,9 +125,9 @@ def populate():
         if conn.compute.find_flavor(name, ignore_missing=True) is None:
             conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
     if conn.image.find_image(IMAGE_NAME, ignore_missing=True) is None:
-        image = conn.image.create_image(name=IMAGE_NAME, disk_format="raw",
-                                        container_format="bare", visibility="public",
-                                        data=b"\0" * (1 << 20))
+        image = conn.image.create_image(
+            name=IMAGE_NAME, disk_format="raw", container_format="bare", visibility="public", data=b"\0" * (1 << 20)
+        )
         for _ in range(120):
             if conn.image.get_image(image.id).status == "active":
                 break
@@ -129,13 +137,22 @@ def populate():
     net = conn.network.find_network(PUBLIC_NET, ignore_missing=True)
     if net is None:
         net = conn.network.create_network(
-            name=PUBLIC_NET, is_router_external=True, is_shared=False,
-            provider_network_type="flat", provider_physical_network="public")
+            name=PUBLIC_NET,
+            is_router_external=True,
+            is_shared=False,
+            provider_network_type="flat",
+            provider_physical_network="public",
+        )
     if not list(conn.network.subnets(network_id=net.id)):
         conn.network.create_subnet(
-            name=f"{PUBLIC_NET}-subnet", network_id=net.id, ip_version=4, cidr=PUBLIC_CIDR,
-            gateway_ip="203.0.113.1", is_dhcp_enabled=False,
-            allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.250"}])
+            name=f"{PUBLIC_NET}-subnet",
+            network_id=net.id,
+            ip_version=4,
+            cidr=PUBLIC_CIDR,
+            gateway_ip="203.0.113.1",
+            is_dhcp_enabled=False,
+            allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.250"}],
+        )
     say(f"flavors {', '.join(FLAVORS)}; image {IMAGE_NAME}; network {PUBLIC_NET} {PUBLIC_CIDR}")
 
 

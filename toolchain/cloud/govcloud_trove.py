@@ -57,9 +57,15 @@ def _fake_guest_class():
     from trove.tests.fakes import guestagent
 
     fake = guestagent.FakeGuest
-    tolerant = type("TolerantFakeGuest", (fake,), {
-        name: _dropping_unknown_keywords(method) for name, method in vars(fake).items()
-        if inspect.isfunction(method) and not name.startswith("_")})
+    tolerant = type(
+        "TolerantFakeGuest",
+        (fake,),
+        {
+            name: _dropping_unknown_keywords(method)
+            for name, method in vars(fake).items()
+            if inspect.isfunction(method) and not name.startswith("_")
+        },
+    )
 
     class Guest(tolerant):
         status = None
@@ -79,7 +85,6 @@ def _fake_guest_class():
         def beat(self, first=False):
             """Report the status, as a real guest's heartbeat does, until the instance is gone."""
             import eventlet
-
             from trove.common import exception
             from trove.instance import service_status as srvstatus
             from trove.instance.models import InstanceServiceStatus
@@ -101,8 +106,9 @@ def _fake_guest_class():
         def create_backup(self, backup_info):
             import eventlet
 
-            body = json.dumps({"databases": list(self.dbs.values()), "users": list(self.users.values())},
-                              sort_keys=True).encode()
+            body = json.dumps(
+                {"databases": list(self.dbs.values()), "users": list(self.users.values())}, sort_keys=True
+            ).encode()
             eventlet.spawn_after(1, _store_backup, self.context, backup_info["id"], body)
 
         def _restore(self, backup_info):
@@ -179,20 +185,22 @@ def serve():
 
     conf = initialize()
     from oslo_service import service as os_service
-
     from trove.common import base_wsgi, cfg, notification, pastedeploy
     from trove.common.rpc import service as rpc_service
     from trove.instance import models as inst_models
     from trove.taskmanager import api as task_api
 
-    notification.DBaaSAPINotification.register_notify_callback(
-        inst_models.persist_instance_fault)
+    notification.DBaaSAPINotification.register_notify_callback(inst_models.persist_instance_fault)
     cfg.set_api_config_defaults()
     app = pastedeploy.paste_deploy_app(conf.find_file(conf.api_paste_config), "trove", {})
     api = base_wsgi.Service(app, conf.bind_port, host=conf.bind_host, backlog=128, threads=1000)
     taskmanager = rpc_service.RpcService(
-        key=None, manager=conf.taskmanager_manager, topic=conf.taskmanager_queue,
-        binary="trove-taskmanager", rpc_api_version=task_api.API.API_LATEST_VERSION)
+        key=None,
+        manager=conf.taskmanager_manager,
+        topic=conf.taskmanager_queue,
+        binary="trove-taskmanager",
+        rpc_api_version=task_api.API.API_LATEST_VERSION,
+    )
     launcher = os_service.ServiceLauncher(conf, restart_method="mutate")
     launcher.launch_service(api)
     launcher.launch_service(taskmanager)

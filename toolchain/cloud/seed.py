@@ -92,6 +92,7 @@ def datastores(conn) -> set[tuple[str, str]]:
 def missing(conn, catalogue: Catalogue) -> list[str]:
     """Every needed item the cloud lacks, as ``kind name (needed by ...)``; public items are
     looked up as any project sees them."""
+
     def by(sources: set[str]) -> str:
         return f" (needed by {', '.join(sorted(sources))})"
 
@@ -115,13 +116,15 @@ def seed(conn, catalogue: Catalogue) -> list[str]:
     for name in catalogue.flavors:
         if conn.compute.find_flavor(name, ignore_missing=True) is None:
             size = sizing.flavor(name)
-            conn.compute.create_flavor(name=name, vcpus=size.vcpu, ram=size.ram_gb * 1024, disk=FLAVOR_DISK_GB,
-                                       is_public=True)
+            conn.compute.create_flavor(
+                name=name, vcpus=size.vcpu, ram=size.ram_gb * 1024, disk=FLAVOR_DISK_GB, is_public=True
+            )
             made.append(f"flavor {name}")
     for name in catalogue.images:
         if conn.image.find_image(name, ignore_missing=True) is None:
-            image = conn.image.create_image(name=name, disk_format="raw", container_format="bare",
-                                            visibility="public", data=b"\0" * (1 << 20))
+            image = conn.image.create_image(
+                name=name, disk_format="raw", container_format="bare", visibility="public", data=b"\0" * (1 << 20)
+            )
             _wait(lambda image_id=image.id: conn.image.get_image(image_id).status == "active", f"image {name} active")
             made.append(f"image {name}")
     for name in catalogue.volume_types:
@@ -135,7 +138,9 @@ def seed(conn, catalogue: Catalogue) -> list[str]:
     if _has_trove(conn):
         made += _datastores(conn, catalogue, datastores(conn))
         service = conn.identity.find_project("service", domain_id="default", ignore_missing=True)
-        if service is not None:  # Trove's servers, volumes and their security groups land there: room for every environment
+        if (
+            service is not None
+        ):  # Trove's servers, volumes and their security groups land there: room for every environment
             conn.block_storage.update_quota_set(service.id, gigabytes=-1, volumes=-1)
             conn.compute.update_quota_set(service.id, cores=-1, ram=-1, instances=-1)
             # one security group per instance: Neutron's default of 10 ran out on a cloud that had
@@ -160,10 +165,20 @@ def _datastores(conn, catalogue: Catalogue, present: set[tuple[str, str]]) -> li
     for engine, version in sorted(catalogue.datastores.keys() - present):
         if image is None:
             raise SystemExit(f"datastore {engine} {version}: no image {TROVE_IMAGE} to register it on")
-        body = {"version": {"datastore_name": engine, "datastore_manager": engine, "name": version,
-                            "image": image.id, "active": True, "default": False, "packages": []}}
-        response = conn.session.post(f"{endpoint}/mgmt/datastore-versions", json=body, endpoint_filter=None,
-                                     raise_exc=False)
+        body = {
+            "version": {
+                "datastore_name": engine,
+                "datastore_manager": engine,
+                "name": version,
+                "image": image.id,
+                "active": True,
+                "default": False,
+                "packages": [],
+            }
+        }
+        response = conn.session.post(
+            f"{endpoint}/mgmt/datastore-versions", json=body, endpoint_filter=None, raise_exc=False
+        )
         if response.status_code >= 400:
             raise SystemExit(f"datastore {engine} {version}: Trove answered {response.status_code}: {response.text}")
         made.append(f"datastore {engine} {version}")

@@ -19,14 +19,14 @@ import openstack
 from openstack import exceptions, version
 
 TAGS = ["govcloud:unit=smoke", "govcloud:app=smoke", "govcloud:env=test"]
-META = {"govcloud:unit": "smoke", "govcloud:app": "smoke", "govcloud:env": "test",
-        "govcloud:digest": "sha256:0"}
+META = {"govcloud:unit": "smoke", "govcloud:app": "smoke", "govcloud:env": "test", "govcloud:digest": "sha256:0"}
 
 steps = []  # (name, seconds, ok, detail)
 
 
 def step(name):
     """Decorator-like helper: run fn, record and print its outcome."""
+
     def run(fn):
         t0 = time.monotonic()
         try:
@@ -36,9 +36,9 @@ def step(name):
             detail, ok = f"{type(exc).__name__}: {exc}", False
         dt = time.monotonic() - t0
         steps.append((name, dt, ok, detail))
-        print(f"{'PASS' if ok else 'FAIL'} {dt:6.2f}s  {name}{'  -- ' + str(detail) if detail else ''}",
-              flush=True)
+        print(f"{'PASS' if ok else 'FAIL'} {dt:6.2f}s  {name}{'  -- ' + str(detail) if detail else ''}", flush=True)
         return ok
+
     return run
 
 
@@ -57,8 +57,7 @@ def main():
     @step("catalog: every service answers")
     def _():
         found = {s.type for s in admin.identity.services()}
-        want = {"identity", "compute", "placement", "network", "image", "volumev3",
-                "block-storage", "object-store"}
+        want = {"identity", "compute", "placement", "network", "image", "volumev3", "block-storage", "object-store"}
         check(want <= found, f"missing {want - found}")
         flavors = sorted(f.name for f in admin.compute.flavors())
         images = [i.name for i in admin.image.images()]
@@ -67,12 +66,10 @@ def main():
 
     @step("project with the admin user as member and admin")
     def _():
-        r["project"] = admin.identity.create_project(name=name, domain_id="default",
-                                                     description="smoke test")
+        r["project"] = admin.identity.create_project(name=name, domain_id="default", description="smoke test")
         me = admin.identity.find_user("admin", domain_id="default")
         for role in ("member", "admin"):
-            admin.identity.assign_project_role_to_user(
-                r["project"], me, admin.identity.find_role(role))
+            admin.identity.assign_project_role_to_user(r["project"], me, admin.identity.find_role(role))
         r["conn"] = admin.connect_as_project(r["project"])
 
     pid = r["project"].id if "project" in r else None
@@ -87,8 +84,7 @@ def main():
         check((q.instances, q.cores, q.ram) == (7, 13, 12345), f"compute {q}")
         admin.network.update_quota(pid, networks=5, security_groups=9, floating_ips=4, routers=3)
         q = admin.network.get_quota(pid)
-        check((q.networks, q.security_groups, q.floating_ips, q.routers) == (5, 9, 4, 3),
-              f"network {q}")
+        check((q.networks, q.security_groups, q.floating_ips, q.routers) == (5, 9, 4, 3), f"network {q}")
         admin.block_storage.update_quota_set(pid, volumes=6, gigabytes=77, snapshots=5)
         q = admin.block_storage.get_quota_set(pid)
         check((q.volumes, q.gigabytes, q.snapshots) == (6, 77, 5), f"volume {q}")
@@ -101,14 +97,19 @@ def main():
         net = r["net"] = conn.network.create_network(name=f"{name}-net")
         conn.network.set_tags(net, TAGS)
         sub = r["subnet"] = conn.network.create_subnet(
-            name=f"{name}-subnet", network_id=net.id, ip_version=4, cidr="10.42.0.0/24")
+            name=f"{name}-subnet", network_id=net.id, ip_version=4, cidr="10.42.0.0/24"
+        )
         conn.network.set_tags(sub, TAGS)
         router = r["router"] = conn.network.create_router(
-            name=f"{name}-router", external_gateway_info={"network_id": public.id})
+            name=f"{name}-router", external_gateway_info={"network_id": public.id}
+        )
         conn.network.set_tags(router, TAGS)
         conn.network.add_interface_to_router(router, subnet=sub.id)
-        for res, get in ((net, conn.network.get_network), (sub, conn.network.get_subnet),
-                         (router, conn.network.get_router)):
+        for res, get in (
+            (net, conn.network.get_network),
+            (sub, conn.network.get_subnet),
+            (router, conn.network.get_router),
+        ):
             got = get(res.id)
             check(sorted(got.tags) == sorted(TAGS), f"{res.name} tags {got.tags}")
         got = conn.network.get_router(router.id)
@@ -121,16 +122,21 @@ def main():
 
     @step("security group with rules (tags kept)")
     def _():
-        sg = r["sg"] = conn.network.create_security_group(name=f"{name}-sg",
-                                                           description="smoke")
+        sg = r["sg"] = conn.network.create_security_group(name=f"{name}-sg", description="smoke")
         conn.network.set_tags(sg, TAGS)
         for port in (22, 443):
             conn.network.create_security_group_rule(
-                security_group_id=sg.id, direction="ingress", ethertype="IPv4",
-                protocol="tcp", port_range_min=port, port_range_max=port,
-                remote_ip_prefix="0.0.0.0/0")
+                security_group_id=sg.id,
+                direction="ingress",
+                ethertype="IPv4",
+                protocol="tcp",
+                port_range_min=port,
+                port_range_max=port,
+                remote_ip_prefix="0.0.0.0/0",
+            )
         conn.network.create_security_group_rule(
-            security_group_id=sg.id, direction="ingress", ethertype="IPv4", protocol="icmp")
+            security_group_id=sg.id, direction="ingress", ethertype="IPv4", protocol="icmp"
+        )
         got = conn.network.get_security_group(sg.id)
         ingress = [x for x in got.security_group_rules if x["direction"] == "ingress"]
         check(len(ingress) == 3, f"{len(ingress)} ingress rules")
@@ -142,9 +148,14 @@ def main():
         flavor = conn.compute.find_flavor("m1.tiny")
         image = conn.image.find_image("cirros-tiny")
         server = conn.compute.create_server(
-            name=f"{name}-vm", flavor_id=flavor.id, image_id=image.id,
-            networks=[{"uuid": r["net"].id}], security_groups=[{"name": r["sg"].name}],
-            metadata=META, tags=TAGS[:2])
+            name=f"{name}-vm",
+            flavor_id=flavor.id,
+            image_id=image.id,
+            networks=[{"uuid": r["net"].id}],
+            security_groups=[{"name": r["sg"].name}],
+            metadata=META,
+            tags=TAGS[:2],
+        )
         r["server"] = server
         server = r["server"] = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
         got = conn.compute.get_server(server.id)
@@ -171,8 +182,7 @@ def main():
 
     @step("volume created, attached (in-use), detached (available); metadata kept")
     def _():
-        vol = r["volume"] = conn.block_storage.create_volume(
-            name=f"{name}-vol", size=1, metadata=META)
+        vol = r["volume"] = conn.block_storage.create_volume(name=f"{name}-vol", size=1, metadata=META)
         conn.block_storage.wait_for_status(vol, "available", wait=60)
         got = conn.block_storage.get_volume(vol.id)
         check(got.metadata == META, f"metadata {got.metadata}")
@@ -188,8 +198,7 @@ def main():
     def _():
         cont = r["container"] = conn.object_store.create_container(name=f"{name}-bucket")
         conn.object_store.set_container_metadata(cont, **{"govcloud-unit": "smoke"})
-        conn.object_store.upload_object(container=cont.name, name="hello.txt",
-                                        data=b"hello govcloud\n")
+        conn.object_store.upload_object(container=cont.name, name="hello.txt", data=b"hello govcloud\n")
         data = conn.object_store.download_object("hello.txt", container=cont.name)
         check(data == b"hello govcloud\n", f"object {data!r}")
         got = conn.object_store.get_container_metadata(cont.name)
@@ -201,14 +210,11 @@ def main():
     def _():
         out = []
         for rp in admin.placement.resource_providers():
-            inv = {i.resource_class: i.total for i in
-                   admin.placement.resource_provider_inventories(rp)}
-            usages = admin.placement.get(f"/resource_providers/{rp.id}/usages",
-                                         microversion="1.9").json()["usages"]
+            inv = {i.resource_class: i.total for i in admin.placement.resource_provider_inventories(rp)}
+            usages = admin.placement.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json()["usages"]
             out.append(f"{rp.name}: total {inv}, used {usages}")
             # others may use the cloud too: at least our server's share
-            check(usages.get("VCPU", 0) >= 1 and usages.get("MEMORY_MB", 0) >= 512,
-                  f"usage {usages}")
+            check(usages.get("VCPU", 0) >= 1 and usages.get("MEMORY_MB", 0) >= 512, f"usage {usages}")
         for h in admin.compute.hypervisors(details=True):
             out.append(f"hypervisor {h.name} {h.hypervisor_type} {h.state}/{h.status}")
         return "; ".join(out)
@@ -227,11 +233,17 @@ def trove_steps(conn, r):
     @step("trove: instance with a database and a user goes ACTIVE (real server, volume, port)")
     def _():
         flavor = conn.compute.find_flavor("m1.small")
-        body = {"instance": {
-            "name": f"{r['net'].name[:-4]}-db", "flavorRef": flavor.id, "volume": {"size": 1},
-            "datastore": {"type": "mysql", "version": "5.7"}, "nics": [{"net-id": r["net"].id}],
-            "databases": [{"name": "appdb"}],
-            "users": [{"name": "app", "password": "app-secret", "databases": [{"name": "appdb"}]}]}}
+        body = {
+            "instance": {
+                "name": f"{r['net'].name[:-4]}-db",
+                "flavorRef": flavor.id,
+                "volume": {"size": 1},
+                "datastore": {"type": "mysql", "version": "5.7"},
+                "nics": [{"net-id": r["net"].id}],
+                "databases": [{"name": "appdb"}],
+                "users": [{"name": "app", "password": "app-secret", "databases": [{"name": "appdb"}]}],
+            }
+        }
         resp = db.post("/instances", json=body)
         check(resp.status_code == 200, f"create {resp.status_code} {resp.text[:300]}")
         iid = r["trove"] = resp.json()["instance"]["id"]
@@ -247,11 +259,18 @@ def trove_steps(conn, r):
     @step("trove: databases, users and root on the instance")
     def _():
         iid = r["trove"]
-        check(db.post(f"/instances/{iid}/databases",
-                      json={"databases": [{"name": "reports"}]}).status_code == 202, "create db")
-        check(db.post(f"/instances/{iid}/users", json={"users": [
-            {"name": "reader", "password": "reader-secret", "databases": [{"name": "reports"}]}]}
-        ).status_code == 202, "create user")
+        check(
+            db.post(f"/instances/{iid}/databases", json={"databases": [{"name": "reports"}]}).status_code == 202,
+            "create db",
+        )
+        check(
+            db.post(
+                f"/instances/{iid}/users",
+                json={"users": [{"name": "reader", "password": "reader-secret", "databases": [{"name": "reports"}]}]},
+            ).status_code
+            == 202,
+            "create user",
+        )
         names = sorted(d["name"] for d in db.get(f"/instances/{iid}/databases").json()["databases"])
         users = sorted(u["name"] for u in db.get(f"/instances/{iid}/users").json()["users"])
         check(names == ["appdb", "reports"] and users == ["app", "reader"], f"{names} {users}")
@@ -306,8 +325,7 @@ def finish(admin, r):
             conn.compute.wait_for_delete(r["server"], wait=60)
         if "router" in r:
             if "subnet" in r:
-                gone(lambda: conn.network.remove_interface_from_router(
-                    r["router"], subnet_id=r["subnet"].id))
+                gone(lambda: conn.network.remove_interface_from_router(r["router"], subnet_id=r["subnet"].id))
             conn.network.delete_router(r["router"])
         if "sg" in r:
             conn.network.delete_security_group(r["sg"])
@@ -321,11 +339,12 @@ def finish(admin, r):
                 admin.network.delete_security_group(sg)
             admin.identity.delete_project(r["project"])
         if "net" in r:
-            check(admin.network.find_network(r["net"].id, ignore_missing=True) is None,
-                  "network still there")
+            check(admin.network.find_network(r["net"].id, ignore_missing=True) is None, "network still there")
         if "server" in r:
-            check(admin.compute.find_server(r["server"].id, ignore_missing=True,
-                                            all_projects=True) is None, "server still there")
+            check(
+                admin.compute.find_server(r["server"].id, ignore_missing=True, all_projects=True) is None,
+                "server still there",
+            )
 
     failed = [s for s in steps if not s[2]]
     total = sum(s[1] for s in steps)

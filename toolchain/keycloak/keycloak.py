@@ -100,8 +100,13 @@ class Admin:
 
 def mapper(name: str, kind: str, claim: str, **config: str) -> dict[str, Any]:
     """A protocol mapper putting ``claim`` (a string or strings) into ID, access and userinfo tokens."""
-    config = {"claim.name": claim, "jsonType.label": "String", "id.token.claim": "true",
-              "access.token.claim": "true", "userinfo.token.claim": "true"} | config
+    config = {
+        "claim.name": claim,
+        "jsonType.label": "String",
+        "id.token.claim": "true",
+        "access.token.claim": "true",
+        "userinfo.token.claim": "true",
+    } | config
     return {"name": name, "protocol": "openid-connect", "protocolMapper": kind, "config": config}
 
 
@@ -116,10 +121,19 @@ def claim_mappers() -> list[dict[str, Any]]:
 def portal_client(urls: tuple[str, ...] = PORTAL_URLS, client_id: str = PORTAL) -> dict[str, Any]:
     """The portal's client: browser sign-in only (code flow, PKCE S256), back to ``urls``."""
     return {
-        "clientId": client_id, "name": "govcloud portal", "protocol": "openid-connect", "publicClient": False,
-        "clientAuthenticatorType": "client-secret", "standardFlowEnabled": True, "directAccessGrantsEnabled": False,
-        "redirectUris": [f"{u}/auth/callback" for u in urls], "webOrigins": list(urls),
-        "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "##".join(f"{u}/*" for u in urls)},
+        "clientId": client_id,
+        "name": "govcloud portal",
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "standardFlowEnabled": True,
+        "directAccessGrantsEnabled": False,
+        "redirectUris": [f"{u}/auth/callback" for u in urls],
+        "webOrigins": list(urls),
+        "attributes": {
+            "pkce.code.challenge.method": "S256",
+            "post.logout.redirect.uris": "##".join(f"{u}/*" for u in urls),
+        },
         "protocolMappers": claim_mappers(),
     }
 
@@ -129,11 +143,19 @@ def configure(admin: Admin, users_password: str) -> str:
     for realm in (REALM, TEST_REALM):
         admin.ensure(f"/{realm}", "", {"realm": realm, "enabled": True})
 
-    provisioner = admin.client("master", {
-        "clientId": PROVISIONER, "name": "govcloud provisioner (Pulumi, reclamation)",
-        "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
-        "serviceAccountsEnabled": True, "standardFlowEnabled": False, "directAccessGrantsEnabled": False,
-    })
+    provisioner = admin.client(
+        "master",
+        {
+            "clientId": PROVISIONER,
+            "name": "govcloud provisioner (Pulumi, reclamation)",
+            "protocol": "openid-connect",
+            "publicClient": False,
+            "clientAuthenticatorType": "client-secret",
+            "serviceAccountsEnabled": True,
+            "standardFlowEnabled": False,
+            "directAccessGrantsEnabled": False,
+        },
+    )
     account = admin.call("GET", f"/master/clients/{provisioner}/service-account-user")["id"]
     admin.grant("master", account, "admin")
 
@@ -141,16 +163,27 @@ def configure(admin: Admin, users_password: str) -> str:
         admin.ensure(f"/{REALM}/roles/{role}", f"/{REALM}/roles", {"name": role})
     profile = admin.call("GET", f"/{REALM}/users/profile")
     if not any(a["name"] == UNIT_CLAIM for a in profile["attributes"]):
-        profile["attributes"].append({
-            "name": UNIT_CLAIM, "displayName": "Unit", "multivalued": False,
-            "permissions": {"view": ["admin", "user"], "edit": ["admin"]},
-        })
+        profile["attributes"].append(
+            {
+                "name": UNIT_CLAIM,
+                "displayName": "Unit",
+                "multivalued": False,
+                "permissions": {"view": ["admin", "user"], "edit": ["admin"]},
+            }
+        )
         admin.call("PUT", f"/{REALM}/users/profile", profile)
 
-    cli = admin.client(REALM, {
-        "clientId": CLI, "name": "govcloud CLI", "protocol": "openid-connect", "publicClient": True,
-        "standardFlowEnabled": False, "directAccessGrantsEnabled": True,
-    })
+    cli = admin.client(
+        REALM,
+        {
+            "clientId": CLI,
+            "name": "govcloud CLI",
+            "protocol": "openid-connect",
+            "publicClient": True,
+            "standardFlowEnabled": False,
+            "directAccessGrantsEnabled": True,
+        },
+    )
     wanted = claim_mappers()
     admin.client(REALM, portal_client())
     have = {m["name"] for m in admin.call("GET", f"/{REALM}/clients/{cli}/protocol-mappers/models")}
@@ -160,8 +193,13 @@ def configure(admin: Admin, users_password: str) -> str:
 
     for username, (role, unit, first, last) in USERS.items():
         body = {
-            "username": username, "enabled": True, "email": f"{username}@govcloud.test", "emailVerified": True,
-            "firstName": first, "lastName": last, "requiredActions": [],
+            "username": username,
+            "enabled": True,
+            "email": f"{username}@govcloud.test",
+            "emailVerified": True,
+            "firstName": first,
+            "lastName": last,
+            "requiredActions": [],
             "attributes": {UNIT_CLAIM: [unit]} if unit else {},
         }
         user = admin.user_id(REALM, username)
@@ -170,8 +208,11 @@ def configure(admin: Admin, users_password: str) -> str:
             user = admin.user_id(REALM, username)
         else:
             admin.call("PUT", f"/{REALM}/users/{user}", body)
-        admin.call("PUT", f"/{REALM}/users/{user}/reset-password",
-                   {"type": "password", "value": users_password, "temporary": False})
+        admin.call(
+            "PUT",
+            f"/{REALM}/users/{user}/reset-password",
+            {"type": "password", "value": users_password, "temporary": False},
+        )
         admin.grant(REALM, user, role)
 
     return admin.call("GET", f"/master/clients/{provisioner}/client-secret")["value"]

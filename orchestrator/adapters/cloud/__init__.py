@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from orchestrator.adapters.cloud.times import _beijing
 from orchestrator.core.access import Assignment
 from orchestrator.core.capacity import COMPUTE_CLASSES, Measure, combine, effective_capacity
 from orchestrator.core.dbaccess import Observed
@@ -26,7 +27,6 @@ from orchestrator.core.naming import parse_tags
 from orchestrator.core.reclaim import Found
 from orchestrator.core.sizing import Quotas
 from orchestrator.core.usage import USAGE_PARTS, ContainerUsage, ProjectUsage, ServerUsage, VolumeUsage
-from orchestrator.adapters.cloud.times import _beijing
 from orchestrator.errors import ExternalError, NotFound
 
 if TYPE_CHECKING:
@@ -98,7 +98,9 @@ class Cloud:
         failed = ""
         for rp in providers:
             inventories, why = self._attempt(lambda rp=rp: list(self._conn.placement.resource_provider_inventories(rp)))
-            usages, why_usages = self._attempt(lambda rp=rp: self._conn.placement.fetch_resource_provider_usages(rp).usages)
+            usages, why_usages = self._attempt(
+                lambda rp=rp: self._conn.placement.fetch_resource_provider_usages(rp).usages
+            )
             failed = failed or why or why_usages or ""
             for inv in inventories or []:
                 if inv.resource_class in parts:
@@ -110,8 +112,11 @@ class Cloud:
         hypervisors, reason = self._attempt(lambda: list(self._conn.compute.hypervisors(details=True)))
         if reason and placement_reason:
             reason = f"placement: {placement_reason}; hypervisors: {reason}"
-        fields = {"VCPU": ("vcpus_used", "vcpus"), "MEMORY_MB": ("memory_used", "memory_size"),
-                  "DISK_GB": ("local_disk_used", "local_disk_size")}
+        fields = {
+            "VCPU": ("vcpus_used", "vcpus"),
+            "MEMORY_MB": ("memory_used", "memory_size"),
+            "DISK_GB": ("local_disk_used", "local_disk_size"),
+        }
         out = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the statistics fields are deprecated (microversion 2.88)
@@ -135,8 +140,16 @@ class Cloud:
             if total is not None and free is not None:
                 out.append(Measure(f"block storage {pool.name}", total - free, total, "GB", "cinder pools", ""))
             else:
-                out.append(Measure(f"block storage {pool.name}", None, None, "GB", "cinder pools",
-                                   f"the pool reports {caps.get('total_capacity_gb')!r} GB"))
+                out.append(
+                    Measure(
+                        f"block storage {pool.name}",
+                        None,
+                        None,
+                        "GB",
+                        "cinder pools",
+                        f"the pool reports {caps.get('total_capacity_gb')!r} GB",
+                    )
+                )
         return out
 
     def network_capacity(self) -> list[Measure]:
@@ -156,8 +169,9 @@ class Cloud:
             else:
                 continue
             out.append(Measure(label, a.used_ips, a.total_ips, "IPs", "neutron ip availability"))
-        return out or [Measure("floating ips", None, None, "IPs", "neutron ip availability",
-                               "the cloud has no external network")]
+        return out or [
+            Measure("floating ips", None, None, "IPs", "neutron ip availability", "the cloud has no external network")
+        ]
 
     # --- per-project usage (Art. 30) ----------------------------------------------------------
 
@@ -173,7 +187,10 @@ class Cloud:
         parts: dict[str, tuple[Any, ...]] = {}
         unknown: dict[str, str] = {}
         readers: dict[str, Callable[[str], list[Any]]] = {
-            "servers": self.project_servers, "volumes": self.project_volumes, "containers": self.project_containers}
+            "servers": self.project_servers,
+            "volumes": self.project_volumes,
+            "containers": self.project_containers,
+        }
         for part, read in readers.items():
             got, reason = self._attempt(functools.partial(read, found.id))
             parts[part] = tuple(got or ())
@@ -189,17 +206,27 @@ class Cloud:
             flavor = s.flavor or {}
             ram_mb = _number(flavor.get("ram"))
             vcpus = _number(flavor.get("vcpus"))
-            out.append(ServerUsage(s.name, s.status, _beijing(s.updated_at or s.launched_at),
-                                   int(vcpus) if vcpus is not None else None,
-                                   ram_mb / 1024 if ram_mb is not None else None))
+            out.append(
+                ServerUsage(
+                    s.name,
+                    s.status,
+                    _beijing(s.updated_at or s.launched_at),
+                    int(vcpus) if vcpus is not None else None,
+                    ram_mb / 1024 if ram_mb is not None else None,
+                )
+            )
         return out
 
     def project_volumes(self, project_id: str) -> list[VolumeUsage]:
         """Each volume of the project, attached or not, and since when (its last update)."""
         found = self._conn.block_storage.volumes(details=True, all_projects=True, project_id=project_id)
         return [
-            VolumeUsage(v.name or v.id, int(v.size or 0), bool(v.attachments) or v.status == "in-use",
-                        _beijing(v.updated_at or v.created_at))
+            VolumeUsage(
+                v.name or v.id,
+                int(v.size or 0),
+                bool(v.attachments) or v.status == "in-use",
+                _beijing(v.updated_at or v.created_at),
+            )
             for v in found
         ]
 
@@ -245,17 +272,28 @@ class Cloud:
         """Each Trove instance of ``project``: Trove's access setting and the ingress rules of the
         security group Trove made for its port (in Trove's own project, found as admin by name)."""
         trove, endpoint = self._trove(project)
-        listed = self._call(lambda: trove.get(f"{endpoint}/instances", endpoint_filter=None).json()["instances"],
-                            f"listing the database instances of {project}")
+        listed = self._call(
+            lambda: trove.get(f"{endpoint}/instances", endpoint_filter=None).json()["instances"],
+            f"listing the database instances of {project}",
+        )
         found = []
         for item in listed:
-            detail = self._call(lambda i=item: trove.get(f"{endpoint}/instances/{i['id']}", endpoint_filter=None)
-                                .json()["instance"], f"reading database instance {item['name']}")
-            groups = self._call(lambda i=item: list(self._conn.network.security_groups(name=f"trove_sg-{i['id']}")),
-                                f"finding the security group of database instance {item['name']}")
-            rules = tuple(sorted(
-                (r["protocol"] or "any", r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"])
-                for g in groups for r in g.security_group_rules if r["direction"] == "ingress"))
+            detail = self._call(
+                lambda i=item: trove.get(f"{endpoint}/instances/{i['id']}", endpoint_filter=None).json()["instance"],
+                f"reading database instance {item['name']}",
+            )
+            groups = self._call(
+                lambda i=item: list(self._conn.network.security_groups(name=f"trove_sg-{i['id']}")),
+                f"finding the security group of database instance {item['name']}",
+            )
+            rules = tuple(
+                sorted(
+                    (r["protocol"] or "any", r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"])
+                    for g in groups
+                    for r in g.security_group_rules
+                    if r["direction"] == "ingress"
+                )
+            )
             access = detail.get("access") or {}
             found.append(Observed(item["name"], item["id"], tuple(access.get("allowed_cidrs") or ()), rules))
         return found
@@ -265,17 +303,21 @@ class Cloud:
         rewrites its security group's ingress rules)."""
         trove, endpoint = self._trove(project)
         body = {"instance": {"access": {"is_public": False, "allowed_cidrs": cidrs}}}
-        response = self._call(lambda: trove.put(f"{endpoint}/instances/{instance_id}", json=body,
-                                                endpoint_filter=None, raise_exc=False),
-                              f"setting the access of database instance {instance_id}")
+        response = self._call(
+            lambda: trove.put(f"{endpoint}/instances/{instance_id}", json=body, endpoint_filter=None, raise_exc=False),
+            f"setting the access of database instance {instance_id}",
+        )
         if response.status_code >= 400:
-            raise ExternalError(f"cloud {self.name}: Trove refused the access of database instance "
-                                f"{instance_id}: {response.status_code} {response.text[:300]}")
+            raise ExternalError(
+                f"cloud {self.name}: Trove refused the access of database instance "
+                f"{instance_id}: {response.status_code} {response.text[:300]}"
+            )
 
     def _trove(self, project: str) -> tuple[Any, str]:
         """A session scoped to ``project`` (Trove lists the token's project) and Trove's endpoint."""
-        found = self._call(lambda: self._conn.identity.find_project(project, ignore_missing=True),
-                           f"looking up project {project}")
+        found = self._call(
+            lambda: self._conn.identity.find_project(project, ignore_missing=True), f"looking up project {project}"
+        )
         if found is None:
             raise NotFound(f"project {project} does not exist in cloud {self.name}")
         scoped = self._call(lambda: self._conn.connect_as_project(found), f"scoping to project {project}")
@@ -285,8 +327,9 @@ class Cloud:
 
     def find_project(self, name: str) -> Found | None:
         """The Keystone project ``name`` (kind ``project``, labels from its tags), or ``None``."""
-        project = self._call(lambda: self._conn.identity.find_project(name, ignore_missing=True),
-                             f"looking up project {name}")
+        project = self._call(
+            lambda: self._conn.identity.find_project(name, ignore_missing=True), f"looking up project {name}"
+        )
         if project is None:
             return None
         return Found("project", project.id, project.name, parse_tags(project.tags or []))
@@ -295,20 +338,25 @@ class Cloud:
         """The sweep of ``project`` through a connection scoped to it."""
         from orchestrator.adapters.cloud.sweep import ProjectSweep
 
-        conn = self._call(lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
-                          f"scoping a connection to project {project.name} (does our user hold a role there?)")
+        conn = self._call(
+            lambda: self._conn.connect_as_project({"id": project.id, "name": project.name}),
+            f"scoping a connection to project {project.name} (does our user hold a role there?)",
+        )
         return ProjectSweep(conn, project.id, admin=self._conn)
 
     def backups(self, project: str) -> ProjectBackups:
         """The backups of the Keystone project named ``project`` (:class:`NotFound` when there is none)."""
         from orchestrator.adapters.cloud.backups import ProjectBackups
 
-        found = self._call(lambda: self._conn.identity.find_project(project, ignore_missing=True),
-                           f"looking up project {project}")
+        found = self._call(
+            lambda: self._conn.identity.find_project(project, ignore_missing=True), f"looking up project {project}"
+        )
         if found is None:
             raise NotFound(f"project {project} does not exist in cloud {self.name}")
-        conn = self._call(lambda: self._conn.connect_as_project({"id": found.id, "name": found.name}),
-                          f"scoping a connection to project {project} (does our user hold a role there?)")
+        conn = self._call(
+            lambda: self._conn.connect_as_project({"id": found.id, "name": found.name}),
+            f"scoping a connection to project {project} (does our user hold a role there?)",
+        )
         return ProjectBackups(conn, found.id, found.name, self._conn, self.name)
 
     def scratch_project(self, name: str) -> ProjectBackups:
@@ -317,8 +365,9 @@ class Cloud:
         conn = self._conn
 
         def make() -> None:
-            project = conn.identity.create_project(name=name, domain_id="default",
-                                                   description="govcloud: scratch project of a restore drill")
+            project = conn.identity.create_project(
+                name=name, domain_id="default", description="govcloud: scratch project of a restore drill"
+            )
             conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
             # the drill's restores (a whole environment's volumes) are limited by their source, not here
             conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
@@ -338,8 +387,11 @@ class Cloud:
             project = conn.identity.find_project(name, ignore_missing=True)
             if project is None:
                 project = conn.identity.create_project(
-                    name=name, domain_id="default", tags=[ARCHIVE_TAG],
-                    description="govcloud: final backups of terminated applications (Art. 16)")
+                    name=name,
+                    domain_id="default",
+                    tags=[ARCHIVE_TAG],
+                    description="govcloud: final backups of terminated applications (Art. 16)",
+                )
                 # the provider's own: it holds every terminated application's final volumes
                 conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
             conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
@@ -365,8 +417,10 @@ class Cloud:
 
     def delete_project(self, project: Found) -> None:
         """Delete the Keystone project; gone already is fine."""
-        self._call(lambda: self._conn.identity.delete_project(project.id, ignore_missing=True),
-                   f"deleting project {project.name}")
+        self._call(
+            lambda: self._conn.identity.delete_project(project.id, ignore_missing=True),
+            f"deleting project {project.name}",
+        )
 
     def exists(self, kind: str, id: str, project_id: str) -> bool:
         """Whether the cloud still holds the ``kind`` (of :data:`~orchestrator.core.reclaim.STATE_KINDS`)
@@ -398,8 +452,9 @@ class Cloud:
         except exceptions.NotFoundException:
             return False
         except Exception as exc:  # openstacksdk, keystoneauth and socket errors alike
-            raise ExternalError(f"cloud {self.name}: looking up {kind} {id} failed: "
-                                f"{' '.join(str(exc).split())}"[:500]) from exc
+            raise ExternalError(
+                f"cloud {self.name}: looking up {kind} {id} failed: {' '.join(str(exc).split())}"[:500]
+            ) from exc
 
     def _account_head(self, project_id: str, container: str) -> None:
         """HEAD a container in the Swift account of ``project_id`` (a reseller admin may; Swift's
@@ -412,9 +467,11 @@ class Cloud:
         if response.status_code == 404:
             raise exceptions.NotFoundException(f"container {container}")
         if response.status_code in (401, 403):
-            raise ExternalError(f"Swift refused to read the account of project {project_id} ({response.status_code}): "
-                                "a container of a project that is gone can be verified only by a reseller admin; "
-                                "give the reclaiming user Swift's reseller admin role (ResellerAdmin) on its project")
+            raise ExternalError(
+                f"Swift refused to read the account of project {project_id} ({response.status_code}): "
+                "a container of a project that is gone can be verified only by a reseller admin; "
+                "give the reclaiming user Swift's reseller admin role (ResellerAdmin) on its project"
+            )
         exceptions.raise_from_response(response)
 
     def _trove_admin_get(self, id: str) -> None:
@@ -437,15 +494,25 @@ class Cloud:
 
     def role_assignments(self, project_id: str) -> list[Assignment]:
         """Every role assignment on the project (Keystone ``scope.project.id``), with names."""
-        found = self._call(lambda: list(self._conn.identity.role_assignments(scope_project_id=project_id,
-                                                                             include_names=True)),
-                           f"listing the role assignments on project {project_id}")
+        found = self._call(
+            lambda: list(self._conn.identity.role_assignments(scope_project_id=project_id, include_names=True)),
+            f"listing the role assignments on project {project_id}",
+        )
         out = []
         for a in found:
             actor = "group" if a.group else "user"
             who, role, scope = (a.group or a.user or {}), a.role or {}, a.scope or {}
-            out.append(Assignment(project_id, role.get("id", ""), role.get("name", ""), actor, who.get("id", ""),
-                                  who.get("name", ""), inherited="OS-INHERIT:inherited_to" in scope))
+            out.append(
+                Assignment(
+                    project_id,
+                    role.get("id", ""),
+                    role.get("name", ""),
+                    actor,
+                    who.get("id", ""),
+                    who.get("name", ""),
+                    inherited="OS-INHERIT:inherited_to" in scope,
+                )
+            )
         return out
 
     def delete_role_assignment(self, assignment: Assignment) -> None:
@@ -469,8 +536,15 @@ class Cloud:
 
         return self._call(lambda: plancheck.differences(plan, self._conn), f"comparing {plan.stack} with its plan")
 
-    def resize_database(self, project: str, name: str, flavor: str | None = None, size: int | None = None,
-                        timeout: float = 1800, interval: float = 10) -> dict[str, Any]:
+    def resize_database(
+        self,
+        project: str,
+        name: str,
+        flavor: str | None = None,
+        size: int | None = None,
+        timeout: float = 1800,
+        interval: float = 10,
+    ) -> dict[str, Any]:
         """Resize Trove instance ``name`` of ``project`` in place through Trove's API, keeping its
         data (the provider would replace it): to ``flavor`` (a flavor name), then its volume to
         ``size`` GB. Each step waits until the instance is ACTIVE again and then checks that it
@@ -501,10 +575,16 @@ class Cloud:
         def resize(body: dict[str, Any], what: str, has: Callable[[dict[str, Any]], Any], wanted: Any) -> None:
             real = self._call(instance, f"reading database instance {name}")
             if real["status"] != "ACTIVE":
-                raise ExternalError(f"cloud {self.name}: database instance {name} is {real['status']}, not ACTIVE: "
-                                    f"Trove resizes only an ACTIVE instance; nothing was resized {what}")
-            self._call(lambda: trove.post(f"{endpoint}/instances/{real['id']}/action", json={"resize": body},
-                                          endpoint_filter=None), f"resizing database instance {name} {what}")
+                raise ExternalError(
+                    f"cloud {self.name}: database instance {name} is {real['status']}, not ACTIVE: "
+                    f"Trove resizes only an ACTIVE instance; nothing was resized {what}"
+                )
+            self._call(
+                lambda: trove.post(
+                    f"{endpoint}/instances/{real['id']}/action", json={"resize": body}, endpoint_filter=None
+                ),
+                f"resizing database instance {name} {what}",
+            )
             started = time.monotonic()
             time.sleep(min(interval, 2))
             while True:
@@ -516,19 +596,22 @@ class Cloud:
                     raise ExternalError(
                         f"cloud {self.name}: database instance {name} is {real['status']} {waited:.0f} s after "
                         f"resizing {what}; Trove keeps its data (see the instance's fault and trove-taskmanager's "
-                        "log; an instance left in RESIZE needs an operator's reset-status)")
+                        "log; an instance left in RESIZE needs an operator's reset-status)"
+                    )
                 time.sleep(interval)
             if has(real) != wanted:
                 raise ExternalError(
                     f"cloud {self.name}: Trove ended resizing database instance {name} {what} ACTIVE but unchanged "
                     f"({has(real)}): the resize failed and was reverted, its data kept (trove-taskmanager's log "
-                    "says why: Nova refused the new flavor, or the volume could not be extended)")
+                    "says why: Nova refused the new flavor, or the volume could not be extended)"
+                )
 
         done: dict[str, Any] = {}
         real = self._call(instance, f"reading database instance {name}")
         if flavor:
-            target = self._call(lambda: self._conn.compute.find_flavor(flavor, ignore_missing=False),
-                                f"finding flavor {flavor}")
+            target = self._call(
+                lambda: self._conn.compute.find_flavor(flavor, ignore_missing=False), f"finding flavor {flavor}"
+            )
             if real["flavor"]["id"] != target.id:
                 resize({"flavorRef": target.id}, f"to flavor {flavor}", lambda i: i["flavor"]["id"], target.id)
                 done["flavor"] = flavor
@@ -544,18 +627,31 @@ class Cloud:
         protocol, ports, remote), by group id."""
         found: dict[str, list[dict[str, Any]]] = {}
         for group in group_ids:
-            rules = self._call(lambda g=group: list(self._conn.network.security_group_rules(security_group_id=g)),
-                               f"listing the rules of security group {group}")
-            found[group] = [{"id": r.id, "direction": r.direction, "ethertype": r.ether_type,
-                             "protocol": r.protocol, "portRangeMin": r.port_range_min,
-                             "portRangeMax": r.port_range_max, "remoteIpPrefix": r.remote_ip_prefix,
-                             "remoteGroupId": r.remote_group_id} for r in rules]
+            rules = self._call(
+                lambda g=group: list(self._conn.network.security_group_rules(security_group_id=g)),
+                f"listing the rules of security group {group}",
+            )
+            found[group] = [
+                {
+                    "id": r.id,
+                    "direction": r.direction,
+                    "ethertype": r.ether_type,
+                    "protocol": r.protocol,
+                    "portRangeMin": r.port_range_min,
+                    "portRangeMax": r.port_range_max,
+                    "remoteIpPrefix": r.remote_ip_prefix,
+                    "remoteGroupId": r.remote_group_id,
+                }
+                for r in rules
+            ]
         return found
 
     def delete_security_group_rule(self, rule_id: str) -> None:
         """Delete one rule (gone already is fine)."""
-        self._call(lambda: self._conn.network.delete_security_group_rule(rule_id, ignore_missing=True),
-                   f"deleting security group rule {rule_id}")
+        self._call(
+            lambda: self._conn.network.delete_security_group_rule(rule_id, ignore_missing=True),
+            f"deleting security group rule {rule_id}",
+        )
 
     def _call(self, call: Callable[..., T], doing: str) -> T:
         """``call()``, with any cloud error converted to :class:`ExternalError` naming ``doing``.
@@ -609,7 +705,6 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
 
 
 class _LazyCloud:

@@ -41,8 +41,13 @@ WAIT_SECONDS = 300
 #: Swift metadata keys of a backup container (Swift keys cannot hold ``:``).
 _META = "govcloud-"
 _STATUS = {  # the services' words -> ours
-    "COMPLETED": core.COMPLETE, "RESTORED": core.COMPLETE, "available": core.COMPLETE,
-    "FAILED": core.FAILED, "DELETE_FAILED": core.FAILED, "error": core.FAILED, "error_deleting": core.FAILED,
+    "COMPLETED": core.COMPLETE,
+    "RESTORED": core.COMPLETE,
+    "available": core.COMPLETE,
+    "FAILED": core.FAILED,
+    "DELETE_FAILED": core.FAILED,
+    "error": core.FAILED,
+    "error_deleting": core.FAILED,
 }
 
 
@@ -69,8 +74,9 @@ class ProjectBackups:
     """Backups of one project through a connection scoped to it; ``admin`` answers what only an
     administrator may ask (which services the cloud runs)."""
 
-    def __init__(self, conn: Any, project_id: str, project_name: str, admin: Any, cloud: str,
-                 wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(
+        self, conn: Any, project_id: str, project_name: str, admin: Any, cloud: str, wait_seconds: float = WAIT_SECONDS
+    ) -> None:
         self._conn = conn
         self._admin = admin
         self.project_id = project_id
@@ -93,8 +99,7 @@ class ProjectBackups:
         own volume of an instance is backed up with the instance; backup containers are not sources)."""
         found = [Source(DATABASE, i["id"], i["name"]) for i in self._trove_list("/instances", "instances")]
         volumes = self._call(lambda: list(self._conn.block_storage.volumes(details=True)), "listing volumes")
-        found += [Source(VOLUME, v.id, v.name or v.id) for v in volumes
-                  if (v.metadata or {}).get(f"{TAG_PREFIX}app")]
+        found += [Source(VOLUME, v.id, v.name or v.id) for v in volumes if (v.metadata or {}).get(f"{TAG_PREFIX}app")]
         for name, meta in self._containers():
             if meta.get("app") and not meta.get(core.BACKUP_LABEL):
                 found.append(Source(CONTAINER, name, name))
@@ -130,15 +135,23 @@ class ProjectBackups:
             return self._trove_backup(made)
         meta = {f"{TAG_PREFIX}{k}": v for k, v in labels.items()}
         if kind == VOLUME_SNAPSHOT:
-            made = self._call(lambda: self._conn.block_storage.create_snapshot(
-                volume_id=source.id, name=name, description=text, metadata=meta, force=True),
-                f"snapshotting volume {source.name}")
+            made = self._call(
+                lambda: self._conn.block_storage.create_snapshot(
+                    volume_id=source.id, name=name, description=text, metadata=meta, force=True
+                ),
+                f"snapshotting volume {source.name}",
+            )
             return _cinder(kind, made)
         if kind == VOLUME:
-            made = self._call(lambda: self._conn.block_storage.create_backup(
-                volume_id=source.id, name=name, description=text, force=True), f"backing up volume {source.name}")
-            self._call(lambda: self._conn.block_storage.set_backup_metadata(made, **meta),
-                       f"labelling volume backup {made.id}")
+            made = self._call(
+                lambda: self._conn.block_storage.create_backup(
+                    volume_id=source.id, name=name, description=text, force=True
+                ),
+                f"backing up volume {source.name}",
+            )
+            self._call(
+                lambda: self._conn.block_storage.set_backup_metadata(made, **meta), f"labelling volume backup {made.id}"
+            )
             return _cinder(kind, made)
         if kind == CONTAINER:
             return self._copy_container(source.id, f"{source.id}--backup-{at:%Y%m%dT%H%M%S}", labels, at)
@@ -157,18 +170,25 @@ class ProjectBackups:
         if backup.kind == DATABASE:
             self._trove("delete", f"/backups/{backup.id}", f"deleting database backup {backup.id}", missing_ok=True)
         elif backup.kind == VOLUME_SNAPSHOT:
-            self._call(lambda: self._conn.block_storage.delete_snapshot(backup.id, ignore_missing=True),
-                       f"deleting snapshot {backup.id}")
+            self._call(
+                lambda: self._conn.block_storage.delete_snapshot(backup.id, ignore_missing=True),
+                f"deleting snapshot {backup.id}",
+            )
         elif backup.kind == VOLUME:
-            self._call(lambda: self._conn.block_storage.delete_backup(backup.id, ignore_missing=True),
-                       f"deleting volume backup {backup.id}")
+            self._call(
+                lambda: self._conn.block_storage.delete_backup(backup.id, ignore_missing=True),
+                f"deleting volume backup {backup.id}",
+            )
         else:
             store = self._conn.object_store
             for obj in self._call(lambda: list(store.objects(backup.id)), f"listing backup container {backup.id}"):
-                self._call(lambda o=obj: store.delete_object(o, container=backup.id, ignore_missing=True),
-                           f"deleting {backup.id}/{obj.name}")
-            self._call(lambda: store.delete_container(backup.id, ignore_missing=True),
-                       f"deleting backup container {backup.id}")
+                self._call(
+                    lambda o=obj: store.delete_object(o, container=backup.id, ignore_missing=True),
+                    f"deleting {backup.id}/{obj.name}",
+                )
+            self._call(
+                lambda: store.delete_container(backup.id, ignore_missing=True), f"deleting backup container {backup.id}"
+            )
 
     # --- restoring ---------------------------------------------------------------------------
 
@@ -189,11 +209,15 @@ class ProjectBackups:
             return into._copy_objects_from(self, backup.id, live.id)
         storage = self._conn.block_storage
         if backup.kind == VOLUME_SNAPSHOT:
-            self._call(lambda: storage.revert_volume_to_snapshot(live.id, backup.id),
-                       f"reverting volume {live.name} to snapshot {backup.id}")
+            self._call(
+                lambda: storage.revert_volume_to_snapshot(live.id, backup.id),
+                f"reverting volume {live.name} to snapshot {backup.id}",
+            )
         else:
-            self._call(lambda: storage.restore_backup(backup.id, volume=live.id),
-                       f"restoring volume backup {backup.id} over volume {live.name}")
+            self._call(
+                lambda: storage.restore_backup(backup.id, volume=live.id),
+                f"restoring volume backup {backup.id} over volume {live.name}",
+            )
         volume = self._wait_volume(live.id, f"volume {live.name}")
         return Restored(VOLUME, volume.id, live.name, {"size_gb": volume.size, "from": backup.id})
 
@@ -207,18 +231,24 @@ class ProjectBackups:
         :meth:`delete_archived` needs."""
         if backup.kind == CONTAINER:
             meta = {f"{_META}{k}": v for k, v in labels.items()} | {
-                f"{_META}source": backup.id, f"{_META}taken": backup.created.isoformat(),
-                f"{_META}status": "complete", f"{_META}checksum": backup.checksum or ""}
+                f"{_META}source": backup.id,
+                f"{_META}taken": backup.created.isoformat(),
+                f"{_META}status": "complete",
+                f"{_META}checksum": backup.checksum or "",
+            }
             return into._copy_objects_from(self, backup.id, name, meta)
         if backup.kind in (VOLUME, VOLUME_SNAPSHOT):
             made = self._restore_volume(backup, into, name)
             meta = {f"{TAG_PREFIX}{k}": v for k, v in labels.items()}
-            into._call(lambda: into._conn.block_storage.set_volume_metadata(made.id, **meta),
-                       f"labelling archived volume {name}")
+            into._call(
+                lambda: into._conn.block_storage.set_volume_metadata(made.id, **meta),
+                f"labelling archived volume {name}",
+            )
             return made
         detail = self._trove("get", f"/backups/{backup.id}", f"reading database backup {backup.id}")["backup"]
-        ref, obj = into._import_trove_backup(self, detail, detail.get("locationRef") or "", name,
-                                             core.description(labels))
+        ref, obj = into._import_trove_backup(
+            self, detail, detail.get("locationRef") or "", name, core.description(labels)
+        )
         return Restored(DATABASE, ref, name, {"from": backup.id, "object": obj, "size_gb": detail.get("size")})
 
     @contextmanager
@@ -232,26 +262,34 @@ class ProjectBackups:
         kept = {k: v for k, v in limits.items() if isinstance(v, int) and v >= 0}
         more = {k: v + (1 if k == "volumes" else size_gb) for k, v in kept.items()}
         if more:
-            self._call(lambda: storage.update_quota_set(self.project_id, **more),
-                       f"making room for a volume in transit in the quotas of {self.project_name}")
+            self._call(
+                lambda: storage.update_quota_set(self.project_id, **more),
+                f"making room for a volume in transit in the quotas of {self.project_name}",
+            )
         try:
             yield
         finally:
             if kept:
-                self._call(lambda: storage.update_quota_set(self.project_id, **kept),
-                           f"setting the quotas of {self.project_name} back")
+                self._call(
+                    lambda: storage.update_quota_set(self.project_id, **kept),
+                    f"setting the quotas of {self.project_name} back",
+                )
 
     def delete_archived(self, kind: str, id: str, detail: Mapping[str, Any]) -> None:
         """Delete what :meth:`archive` made in this (the archive) project; gone already is fine."""
         if kind == VOLUME:
-            self._call(lambda: self._conn.block_storage.delete_volume(id, ignore_missing=True),
-                       f"deleting archived volume {id}")
+            self._call(
+                lambda: self._conn.block_storage.delete_volume(id, ignore_missing=True),
+                f"deleting archived volume {id}",
+            )
         elif kind == DATABASE:
             self._trove("delete", f"/backups/{id}", f"deleting archived database backup {id}", missing_ok=True)
             container, _, obj = str(detail.get("object") or "").partition("/")
             if obj:  # Trove deletes the object of a backup it took; of one registered from a copy, maybe not
-                self._call(lambda: self._conn.object_store.delete_object(obj, container=container, ignore_missing=True),
-                           f"deleting the object of archived database backup {id}")
+                self._call(
+                    lambda: self._conn.object_store.delete_object(obj, container=container, ignore_missing=True),
+                    f"deleting the object of archived database backup {id}",
+                )
         else:
             self.delete(StoredBackup(CONTAINER, id, id, "", core.COMPLETE, dt.datetime.min))
 
@@ -265,20 +303,28 @@ class ProjectBackups:
         """A volume made here from ``backup``, handed over to ``into`` when that is another project."""
         storage = self._conn.block_storage
         if backup.kind == VOLUME_SNAPSHOT:
-            made = self._call(lambda: storage.create_volume(snapshot_id=backup.id, name=name,
-                                                            size=max(1, (backup.size or 0) // 2**30)),
-                              f"creating a volume from snapshot {backup.id}")
+            made = self._call(
+                lambda: storage.create_volume(
+                    snapshot_id=backup.id, name=name, size=max(1, (backup.size or 0) // 2**30)
+                ),
+                f"creating a volume from snapshot {backup.id}",
+            )
             volume_id = made.id
         else:
-            made = self._call(lambda: storage.restore_backup(backup.id, name=name),
-                              f"restoring volume backup {backup.id}")
+            made = self._call(
+                lambda: storage.restore_backup(backup.id, name=name), f"restoring volume backup {backup.id}"
+            )
             volume_id = made["volume_id"] if isinstance(made, dict) else made.volume_id
         volume = self._wait_volume(volume_id, f"volume {name} from {backup.id}")
         if into.project_id != self.project_id:
-            transfer = self._call(lambda: storage.create_transfer(volume_id=volume.id, name=name),
-                                  f"offering volume {name} to project {into.project_name}")
-            into._call(lambda: into._conn.block_storage.accept_transfer(transfer.id, transfer.auth_key),
-                       f"accepting volume {name} in project {into.project_name}")
+            transfer = self._call(
+                lambda: storage.create_transfer(volume_id=volume.id, name=name),
+                f"offering volume {name} to project {into.project_name}",
+            )
+            into._call(
+                lambda: into._conn.block_storage.accept_transfer(transfer.id, transfer.auth_key),
+                f"accepting volume {name} in project {into.project_name}",
+            )
         return Restored(VOLUME, volume.id, name, {"size_gb": volume.size, "from": backup.id})
 
     def _wait_volume(self, volume_id: str, what: str) -> Any:
@@ -299,42 +345,63 @@ class ProjectBackups:
             ref, _ = into._import_trove_backup(self, detail, location, name)
         instance = self._trove_instance_for(detail.get("instance_id"))
         network = into._network_for_restore()
-        body = {"instance": {"name": name, "flavorRef": instance["flavor"]["id"],
-                             "volume": {"size": instance["volume"]["size"]},
-                             "datastore": {"type": detail["datastore"]["type"],
-                                           "version": detail["datastore"]["version"]},
-                             "nics": [{"net-id": network}], "restorePoint": {"backupRef": ref}}}
+        body = {
+            "instance": {
+                "name": name,
+                "flavorRef": instance["flavor"]["id"],
+                "volume": {"size": instance["volume"]["size"]},
+                "datastore": {"type": detail["datastore"]["type"], "version": detail["datastore"]["version"]},
+                "nics": [{"net-id": network}],
+                "restorePoint": {"backupRef": ref},
+            }
+        }
         made = into._trove("post", "/instances", f"creating database {name} from backup {backup.id}", json=body)
         iid = made["instance"]["id"]
         status = into._wait_trove_instance(iid, name)
-        return Restored(DATABASE, iid, name, {"from": backup.id, "status": status,
-                                              "databases": into.database_names(iid)})
+        return Restored(
+            DATABASE, iid, name, {"from": backup.id, "status": status, "databases": into.database_names(iid)}
+        )
 
     def database_names(self, instance_id: str) -> list[str]:
         """The databases of a Trove instance, as its guest reports them."""
         listed = self._trove("get", f"/instances/{instance_id}/databases", f"listing the databases of {instance_id}")
         return sorted(d["name"] for d in listed.get("databases", []))
 
-    def _import_trove_backup(self, source: ProjectBackups, detail: dict, location: str, name: str,
-                             description: str = "") -> tuple[str, str]:
+    def _import_trove_backup(
+        self, source: ProjectBackups, detail: dict, location: str, name: str, description: str = ""
+    ) -> tuple[str, str]:
         """Trove restores only a backup of the caller's project whose object its own container holds:
         copy the object across and register it here (``restore_from``); the new backup's id and
         the copied object (``container/object``)."""
         path = urlsplit(location).path.rstrip("/").split("/")
         if len(path) < 2:
-            raise ExternalError(f"cloud {self.cloud}: database backup {detail['id']} has no object location "
-                                f"({location!r}): Trove cannot restore it elsewhere")
+            raise ExternalError(
+                f"cloud {self.cloud}: database backup {detail['id']} has no object location "
+                f"({location!r}): Trove cannot restore it elsewhere"
+            )
         container, obj = path[-2], path[-1]
-        data = source._call(lambda: source._conn.object_store.download_object(obj, container=container),
-                            f"reading the object of database backup {detail['id']}")
+        data = source._call(
+            lambda: source._conn.object_store.download_object(obj, container=container),
+            f"reading the object of database backup {detail['id']}",
+        )
         store = self._conn.object_store
         self._call(lambda: store.create_container(name=container), f"creating container {container}")
-        self._call(lambda: store.create_object(container, obj, data=data),
-                   f"copying the object of database backup {detail['id']}")
+        self._call(
+            lambda: store.create_object(container, obj, data=data),
+            f"copying the object of database backup {detail['id']}",
+        )
         here = f"{self._conn.object_store.get_endpoint().rstrip('/')}/{container}/{obj}"
         version = self._datastore_version_id(detail["datastore"])
-        body = {"backup": {"name": name, "restore_from": {
-            "remote_location": here, "local_datastore_version_id": version, "size": detail.get("size") or 0}}}
+        body = {
+            "backup": {
+                "name": name,
+                "restore_from": {
+                    "remote_location": here,
+                    "local_datastore_version_id": version,
+                    "size": detail.get("size") or 0,
+                },
+            }
+        }
         if description:
             body["backup"]["description"] = description
         made = self._trove("post", "/backups", f"registering database backup {detail['id']}", json=body)["backup"]
@@ -354,8 +421,10 @@ class ProjectBackups:
 
     def _network_for_restore(self) -> str:
         """The project's own network (the one the stack made; a drill's scratch project makes one)."""
-        nets = self._call(lambda: [n for n in self._conn.network.networks(project_id=self.project_id)
-                                   if not n.is_router_external], "listing networks")
+        nets = self._call(
+            lambda: [n for n in self._conn.network.networks(project_id=self.project_id) if not n.is_router_external],
+            "listing networks",
+        )
         if not nets:
             raise ExternalError(f"cloud {self.cloud}: project {self.project_name} has no network for a database")
         return sorted(nets, key=lambda n: n.name)[0].id
@@ -378,8 +447,9 @@ class ProjectBackups:
         out = []
         for c in self._call(lambda: list(store.containers()), "listing containers"):
             head = self._call(lambda c=c: store.get_container_metadata(c.name), f"reading container {c.name}")
-            meta = {k.lower()[len(_META):]: str(v) for k, v in (head.metadata or {}).items()
-                    if k.lower().startswith(_META)}
+            meta = {
+                k.lower()[len(_META) :]: str(v) for k, v in (head.metadata or {}).items() if k.lower().startswith(_META)
+            }
             meta["_bytes"] = str(head.bytes_used or 0)
             out.append((c.name, meta))
         return out
@@ -387,31 +457,47 @@ class ProjectBackups:
     def _copy_container(self, source: str, target: str, labels: Mapping[str, str], at: dt.datetime) -> StoredBackup:
         store = self._conn.object_store
         meta = {f"{_META}{k}": v for k, v in labels.items()} | {
-            f"{_META}source": source, f"{_META}taken": at.isoformat(), f"{_META}status": "running"}
+            f"{_META}source": source,
+            f"{_META}taken": at.isoformat(),
+            f"{_META}status": "running",
+        }
         self._call(lambda: store.create_container(name=target, metadata=meta), f"creating backup container {target}")
         digest, size = hashlib.sha256(), 0
         for obj in self._call(lambda: list(store.objects(source)), f"listing container {source}"):
             # a server-side copy: the data never leaves Swift
-            self._call(lambda o=obj: store.put(f"/{target}/{_quote(o.name)}", data=b"", raise_exc=True, headers={
-                "X-Copy-From": f"/{source}/{_quote(o.name)}", "Content-Length": "0"}), f"copying {source}/{obj.name}")
+            self._call(
+                lambda o=obj: store.put(
+                    f"/{target}/{_quote(o.name)}",
+                    data=b"",
+                    raise_exc=True,
+                    headers={"X-Copy-From": f"/{source}/{_quote(o.name)}", "Content-Length": "0"},
+                ),
+                f"copying {source}/{obj.name}",
+            )
             digest.update(f"{obj.name}\0{obj.etag}\n".encode())
             size += int(obj.content_length or 0)
-        done = {f"{_META}status": "complete", f"{_META}checksum": f"sha256:{digest.hexdigest()}",
-                f"{_META}finished": dt.datetime.now().isoformat(timespec="seconds")}
+        done = {
+            f"{_META}status": "complete",
+            f"{_META}checksum": f"sha256:{digest.hexdigest()}",
+            f"{_META}finished": dt.datetime.now().isoformat(timespec="seconds"),
+        }
         self._call(lambda: store.set_container_metadata(target, **done), f"sealing backup container {target}")
-        return StoredBackup(CONTAINER, target, target, source, core.COMPLETE, at, size,
-                            f"sha256:{digest.hexdigest()}", dict(labels))
+        return StoredBackup(
+            CONTAINER, target, target, source, core.COMPLETE, at, size, f"sha256:{digest.hexdigest()}", dict(labels)
+        )
 
-    def _copy_objects_from(self, source: ProjectBackups, container: str, name: str,
-                           metadata: Mapping[str, str] | None = None) -> Restored:
+    def _copy_objects_from(
+        self, source: ProjectBackups, container: str, name: str, metadata: Mapping[str, str] | None = None
+    ) -> Restored:
         """The objects of ``source``'s ``container`` into a new container ``name`` of this project
         (with ``metadata``, set once the objects are there)."""
         store, theirs = self._conn.object_store, source._conn.object_store
         self._call(lambda: store.create_container(name=name), f"creating container {name}")
         count = size = 0
         for obj in source._call(lambda: list(theirs.objects(container)), f"listing {container}"):
-            data = source._call(lambda o=obj: theirs.download_object(o.name, container=container),
-                                f"reading {container}/{obj.name}")
+            data = source._call(
+                lambda o=obj: theirs.download_object(o.name, container=container), f"reading {container}/{obj.name}"
+            )
             self._call(lambda o=obj, d=data: store.create_object(name, o.name, data=d), f"writing {name}/{obj.name}")
             count, size = count + 1, size + len(data)
         if metadata:
@@ -438,8 +524,9 @@ class ProjectBackups:
         endpoint = self._trove_endpoint()
         if endpoint is None:
             raise ExternalError(f"cloud {self.cloud} runs no database service (Trove): {doing} is not possible")
-        response = self._call(lambda: getattr(self._conn.session, method)(
-            f"{endpoint}{path}", raise_exc=False, **kwargs), doing)
+        response = self._call(
+            lambda: getattr(self._conn.session, method)(f"{endpoint}{path}", raise_exc=False, **kwargs), doing
+        )
         if response.status_code == 404 and missing_ok:
             return {}
         if response.status_code >= 400:
@@ -448,10 +535,17 @@ class ProjectBackups:
 
     def _trove_backup(self, b: dict) -> StoredBackup:
         size = b.get("size")
-        return StoredBackup(DATABASE, b["id"], b.get("name") or b["id"], b.get("instance_id") or "",
-                            _STATUS.get(b.get("status", ""), core.RUNNING), _beijing(b.get("created")),
-                            int(float(size) * 2**30) if size else None, None,
-                            core.labels_from_description(b.get("description")))
+        return StoredBackup(
+            DATABASE,
+            b["id"],
+            b.get("name") or b["id"],
+            b.get("instance_id") or "",
+            _STATUS.get(b.get("status", ""), core.RUNNING),
+            _beijing(b.get("created")),
+            int(float(size) * 2**30) if size else None,
+            None,
+            core.labels_from_description(b.get("description")),
+        )
 
     def _call(self, call: Callable[..., T], doing: str) -> T:  # as Cloud._call
         try:
@@ -469,18 +563,34 @@ def _refused(cloud: str, doing: str, code: int, text: str) -> None:
     # Cinder answers 413 with "...LimitExceeded: Maximum number of snapshots allowed (10) exceeded";
     # a bare "exceeded" is no sign ("Max retries exceeded" is a connection that failed)
     if code == 413 or "quota" in text.lower() or "LimitExceeded" in text:
-        raise RuleError(f"cloud {cloud}: {doing}: a quota of the project blocks it ({text}); the headroom for "
-                        "backups is set in the quota policy (docs/backups.md)", rule="backup-quota", article="Art. 30")
+        raise RuleError(
+            f"cloud {cloud}: {doing}: a quota of the project blocks it ({text}); the headroom for "
+            "backups is set in the quota policy (docs/backups.md)",
+            rule="backup-quota",
+            article="Art. 30",
+        )
     raise ExternalError(f"cloud {cloud}: {doing} failed: {code or ''} {text}".replace("  ", " ")[:500])
 
 
 def _cinder(kind: str, item: Any) -> StoredBackup:
     meta = item.metadata or {}
-    labels = {k[len(TAG_PREFIX):]: str(v) for k, v in meta.items()
-              if k.startswith(TAG_PREFIX) and k[len(TAG_PREFIX):] in core.LABEL_KEYS}
+    labels = {
+        k[len(TAG_PREFIX) :]: str(v)
+        for k, v in meta.items()
+        if k.startswith(TAG_PREFIX) and k[len(TAG_PREFIX) :] in core.LABEL_KEYS
+    }
     status = _STATUS.get(item.status or "", core.RUNNING)
-    return StoredBackup(kind, item.id, item.name or item.id, item.volume_id or "", status,
-                        _beijing(item.created_at), int(item.size) * 2**30 if item.size else None, None, labels)
+    return StoredBackup(
+        kind,
+        item.id,
+        item.name or item.id,
+        item.volume_id or "",
+        status,
+        _beijing(item.created_at),
+        int(item.size) * 2**30 if item.size else None,
+        None,
+        labels,
+    )
 
 
 def _container_backup(name: str, meta: dict[str, str]) -> StoredBackup:
@@ -489,8 +599,17 @@ def _container_backup(name: str, meta: dict[str, str]) -> StoredBackup:
         taken = dt.datetime.fromisoformat(meta.get("taken", ""))
     except ValueError:
         taken = dt.datetime.min
-    return StoredBackup(CONTAINER, name, name, meta.get("source", ""), status, taken, int(meta.get("_bytes", 0)),
-                        meta.get("checksum"), {k: v for k, v in meta.items() if k in core.LABEL_KEYS})
+    return StoredBackup(
+        CONTAINER,
+        name,
+        name,
+        meta.get("source", ""),
+        status,
+        taken,
+        int(meta.get("_bytes", 0)),
+        meta.get("checksum"),
+        {k: v for k, v in meta.items() if k in core.LABEL_KEYS},
+    )
 
 
 def _quote(name: str) -> str:

@@ -153,20 +153,38 @@ def _quota(check: Check, r: PlannedResource, actual: Any, keys: dict[str, str]) 
 
 
 def check_compute_quota(check: Check, r: PlannedResource) -> None:
-    _quota(check, r, check.admin.compute.get_quota_set(check.project.id),
-           {"cores": "cores", "ram": "ram", "instances": "instances"})
+    _quota(
+        check,
+        r,
+        check.admin.compute.get_quota_set(check.project.id),
+        {"cores": "cores", "ram": "ram", "instances": "instances"},
+    )
 
 
 def check_volume_quota(check: Check, r: PlannedResource) -> None:
-    _quota(check, r, check.admin.block_storage.get_quota_set(check.project.id),
-           {"volumes": "volumes", "gigabytes": "gigabytes", "snapshots": "snapshots"})
+    _quota(
+        check,
+        r,
+        check.admin.block_storage.get_quota_set(check.project.id),
+        {"volumes": "volumes", "gigabytes": "gigabytes", "snapshots": "snapshots"},
+    )
 
 
 def check_network_quota(check: Check, r: PlannedResource) -> None:
-    _quota(check, r, check.admin.network.get_quota(check.project.id),
-           {"network": "networks", "subnet": "subnets", "router": "routers", "port": "ports",
-            "floatingip": "floating_ips", "securityGroup": "security_groups",
-            "securityGroupRule": "security_group_rules"})
+    _quota(
+        check,
+        r,
+        check.admin.network.get_quota(check.project.id),
+        {
+            "network": "networks",
+            "subnet": "subnets",
+            "router": "routers",
+            "port": "ports",
+            "floatingip": "floating_ips",
+            "securityGroup": "security_groups",
+            "securityGroupRule": "security_group_rules",
+        },
+    )
 
 
 def check_role_assignment(check: Check, r: PlannedResource) -> None:
@@ -215,8 +233,15 @@ def check_router_interface(check: Check, r: PlannedResource) -> None:
 
 
 def _rule_key(rule: Any) -> tuple:
-    return (rule.direction, rule.ether_type, rule.protocol, rule.port_range_min, rule.port_range_max,
-            rule.remote_ip_prefix, rule.remote_group_id)
+    return (
+        rule.direction,
+        rule.ether_type,
+        rule.protocol,
+        rule.port_range_min,
+        rule.port_range_max,
+        rule.remote_ip_prefix,
+        rule.remote_group_id,
+    )
 
 
 def check_security_group(check: Check, r: PlannedResource) -> None:
@@ -224,7 +249,9 @@ def check_security_group(check: Check, r: PlannedResource) -> None:
     if group is None:
         return
     _tags(check, f"security group {group.name}", group, r)
-    check.expect(f"security group {group.name} description", group.description or "", r.properties.get("description", ""))
+    check.expect(
+        f"security group {group.name} description", group.description or "", r.properties.get("description", "")
+    )
     groups = {name: g.id for name, g in check.by_name["security_groups"].items()}
     planned = set() if r.properties.get("deleteDefaultRules") else set(DEFAULT_EGRESS)
     for rule in check.resources("openstack:networking/secGroupRule:SecGroupRule"):
@@ -232,8 +259,17 @@ def check_security_group(check: Check, r: PlannedResource) -> None:
         if planned_ref(p["securityGroupId"]) != r.name:
             continue
         remote_group = groups.get(check.name_of(p["remoteGroupId"])) if p.get("remoteGroupId") else None
-        planned.add((p["direction"], p["ethertype"], p.get("protocol"), p.get("portRangeMin"),
-                     p.get("portRangeMax"), p.get("remoteIpPrefix"), remote_group))
+        planned.add(
+            (
+                p["direction"],
+                p["ethertype"],
+                p.get("protocol"),
+                p.get("portRangeMin"),
+                p.get("portRangeMax"),
+                p.get("remoteIpPrefix"),
+                remote_group,
+            )
+        )
     actual = {_rule_key(rule) for rule in check.admin.network.security_group_rules(security_group_id=group.id)}
     check.expect(f"security group {group.name} rules", sorted(actual, key=str), sorted(planned, key=str))
 
@@ -247,8 +283,11 @@ def check_port(check: Check, r: PlannedResource) -> None:
         return
     _tags(check, f"port {port.name}", port, r)
     groups = {g.id: name for name, g in check.by_name["security_groups"].items()}
-    check.expect(f"port {port.name} security groups", sorted(groups.get(g, g) for g in port.security_group_ids),
-                 sorted(check.name_of(g) for g in r.properties.get("securityGroupIds", [])))
+    check.expect(
+        f"port {port.name} security groups",
+        sorted(groups.get(g, g) for g in port.security_group_ids),
+        sorted(check.name_of(g) for g in r.properties.get("securityGroupIds", [])),
+    )
 
 
 def check_floating_ip(check: Check, r: PlannedResource) -> None:
@@ -265,9 +304,12 @@ def check_server(check: Check, r: PlannedResource) -> None:
     if (server := _named(check, "servers", r)) is None:
         return
     p = r.properties
-    check.expect(f"server {server.name} status", server.status, "SHUTOFF" if p.get("powerState") == "shutoff" else "ACTIVE")
-    check.expect(f"server {server.name} flavor", server.flavor.get("original_name") or server.flavor.get("name"),
-                 p["flavorName"])
+    check.expect(
+        f"server {server.name} status", server.status, "SHUTOFF" if p.get("powerState") == "shutoff" else "ACTIVE"
+    )
+    check.expect(
+        f"server {server.name} flavor", server.flavor.get("original_name") or server.flavor.get("name"), p["flavorName"]
+    )
     image = check.admin.image.get_image(server.image["id"]) if server.image else None
     check.expect(f"server {server.name} image", image.name if image else None, p.get("imageName"))
     labels = {k: v for k, v in (server.metadata or {}).items() if k.startswith(naming.TAG_PREFIX)}
@@ -324,11 +366,17 @@ def check_database(check: Check, r: PlannedResource) -> None:
     flavor = check.admin.compute.find_flavor(looked_up(r.properties["flavorId"]), ignore_missing=True)
     check.expect(f"database {real['name']} flavor", real["flavor"]["id"], flavor.id if flavor else None)
     datastore = r.properties["datastore"]
-    check.expect(f"database {real['name']} datastore", (real["datastore"]["type"], real["datastore"]["version"]),
-                 (datastore["type"], datastore["version"]))
+    check.expect(
+        f"database {real['name']} datastore",
+        (real["datastore"]["type"], real["datastore"]["version"]),
+        (datastore["type"], datastore["version"]),
+    )
     databases = trove.get(f"{endpoint}/instances/{real['id']}/databases").json()["databases"]
-    check.expect(f"database {real['name']} databases", sorted(d["name"] for d in databases),
-                 sorted(d["name"] for d in r.properties.get("databases", [])))
+    check.expect(
+        f"database {real['name']} databases",
+        sorted(d["name"] for d in databases),
+        sorted(d["name"] for d in r.properties.get("databases", [])),
+    )
 
 
 CHECKERS: dict[str, Callable[[Check, PlannedResource], None]] = {
@@ -392,9 +440,11 @@ def _opened_or_raise(plan: StackPlan, admin: Any) -> Check:
 def ids(plan: StackPlan, admin: Any) -> dict[str, str]:
     """Planned name -> the real resource's id, for every kind of :data:`KINDS` (to spot replacements)."""
     check = _opened_or_raise(plan, admin)
-    return {f"{kind}/{name}": getattr(obj, "id", name)
-            for kind in KINDS.values() for name, obj in check.by_name[kind].items()}
-
+    return {
+        f"{kind}/{name}": getattr(obj, "id", name)
+        for kind in KINDS.values()
+        for name, obj in check.by_name[kind].items()
+    }
 
 
 def database_ids(plan: StackPlan, admin: Any) -> dict[str, str]:

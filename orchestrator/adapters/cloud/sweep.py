@@ -43,8 +43,11 @@ class DeletionFailed(ExternalError):
 
 def labels_from_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
     """Nova/Cinder/Glance ``{"govcloud:unit": "zwb"}`` -> ``{"unit": "zwb"}``."""
-    return {k[len(TAG_PREFIX):]: str(v) for k, v in (metadata or {}).items()
-            if k.startswith(TAG_PREFIX) and k[len(TAG_PREFIX):] in TAG_KEYS}
+    return {
+        k[len(TAG_PREFIX) :]: str(v)
+        for k, v in (metadata or {}).items()
+        if k.startswith(TAG_PREFIX) and k[len(TAG_PREFIX) :] in TAG_KEYS
+    }
 
 
 def labels_from_headers(metadata: dict[str, Any] | None) -> dict[str, str]:
@@ -52,8 +55,8 @@ def labels_from_headers(metadata: dict[str, Any] | None) -> dict[str, str]:
     found = {}
     for key, value in (metadata or {}).items():
         key = key.lower()
-        if key.startswith("govcloud-") and key[len("govcloud-"):] in TAG_KEYS:
-            found[key[len("govcloud-"):]] = str(value)
+        if key.startswith("govcloud-") and key[len("govcloud-") :] in TAG_KEYS:
+            found[key[len("govcloud-") :]] = str(value)
     return found
 
 
@@ -101,9 +104,15 @@ class ProjectSweep:
             futures = {name: pool.submit(call) for name, call in calls.items()}
             lists = {name: future.result() for name, future in futures.items()}
             # each container's labels (its metadata) and objects, also at once
-            details = list(pool.map(lambda c: (store.get_container_metadata(c.name).metadata,
-                                               [o.name for o in store.objects(c.name)]), lists["containers"]))
-        lists["containers"] = [(c.name, meta, objects) for c, (meta, objects) in zip(lists["containers"], details, strict=True)]
+            details = list(
+                pool.map(
+                    lambda c: (store.get_container_metadata(c.name).metadata, [o.name for o in store.objects(c.name)]),
+                    lists["containers"],
+                )
+            )
+        lists["containers"] = [
+            (c.name, meta, objects) for c, (meta, objects) in zip(lists["containers"], details, strict=True)
+        ]
         return lists
 
     def _inventory(self) -> Iterator[Found]:
@@ -182,8 +191,9 @@ class ProjectSweep:
         response = self._conn.session.get(f"{endpoint}{path}", raise_exc=True)
         items = response.json().get(key, [])
         if detail:  # server_id and volume_id are in the detail an admin sees
-            items = [self._conn.session.get(f"{endpoint}{path}/{i['id']}", raise_exc=True).json()["instance"]
-                     for i in items]
+            items = [
+                self._conn.session.get(f"{endpoint}{path}/{i['id']}", raise_exc=True).json()["instance"] for i in items
+            ]
         return items
 
     def _trove_delete(self, path: str) -> None:

@@ -26,6 +26,16 @@ from orchestrator.adapters.pulumimock.runtime import (
 from orchestrator.adapters.pulumimock.shortcuts import StockSdkWarning
 
 __all__ = [
-    "ProgramRun", "Registered", "StockSdkWarning", "WorkerFailed", "batch", "forked_map", "freeze_heap",
-    "in_forked_worker", "mock_client_secret", "preload", "run_program", "run_program_collecting",
+    "ProgramRun",
+    "Registered",
+    "StockSdkWarning",
+    "WorkerFailed",
+    "batch",
+    "forked_map",
+    "freeze_heap",
+    "in_forked_worker",
+    "mock_client_secret",
+    "preload",
+    "run_program",
+    "run_program_collecting",
 ]

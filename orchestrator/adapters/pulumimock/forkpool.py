@@ -34,8 +34,13 @@ class WorkerFailed(ExternalError):
 
 
 def forked_map(
-    function: Callable[[T], R], items: Sequence[T], workers: int, chunk: int,
-    *, initializer: Callable[[], None] | None = None, meanwhile: Callable[[], None] | None = None,
+    function: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    chunk: int,
+    *,
+    initializer: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[R]:
     """``[function(i) for i in items]``, in up to ``workers`` forked children of at most ``chunk``
     items each: smaller towards the end (a quarter of what is left per worker), so that the
@@ -88,9 +93,7 @@ def forked_map(
     return [r for part in results for r in part]
 
 
-def _fork(
-    function: Callable[[T], R], chunk: Sequence[T], out: Path, initializer: Callable[[], None] | None
-) -> int:
+def _fork(function: Callable[[T], R], chunk: Sequence[T], out: Path, initializer: Callable[[], None] | None) -> int:
     pid = os.fork()
     if pid:
         return pid

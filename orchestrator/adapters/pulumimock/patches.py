@@ -134,8 +134,15 @@ def _plain_known(stock: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return contains_unknowns
 
 
-_HOOK_KINDS = ("before_create", "after_create", "before_update", "after_update", "before_delete",
-               "after_delete", "on_error")
+_HOOK_KINDS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+    "on_error",
+)
 
 
 def _hookless(stock: Callable[..., Any]) -> Callable[..., Any]:
@@ -165,8 +172,13 @@ def _plain_from_input(stock: Callable[[Any], Output]) -> Callable[[Any], Output]
 
 
 def _resolve_property(
-    res: Any, future: asyncio.Future, value: Any, is_known: bool, is_secret: bool,
-    deps: Any, failed: Exception | None,
+    res: Any,
+    future: asyncio.Future,
+    value: Any,
+    is_known: bool,
+    is_secret: bool,
+    deps: Any,
+    failed: Exception | None,
 ) -> None:
     if failed is not None:
         future.set_exception(failed)

@@ -103,8 +103,14 @@ def _computed(type_: str, name: str) -> dict[str, Any]:
 def _call(function: str, args: dict[str, Any]) -> dict[str, Any]:
     name = args.get("name") or "current"
     if function == "openstack:identity/getAuthScope:getAuthScope":
-        return {"id": name, "name": name, "userId": "mock-admin-user-id", "userName": "admin",
-                "projectId": "mock-admin-project-id", "projectName": "admin"}
+        return {
+            "id": name,
+            "name": name,
+            "userId": "mock-admin-user-id",
+            "userName": "admin",
+            "projectId": "mock-admin-project-id",
+            "projectName": "admin",
+        }
     return {"id": f"mock-{function.rsplit(':', 1)[-1]}-{name}-id", "name": name}
 
 
@@ -146,15 +152,30 @@ def _make_mocks() -> tuple[Any, Any]:
                 return resource_pb2.RegisterResourceResponse(urn=urn)
             inputs = rpc.deserialize_properties(request.object)
             id_, state = self.recorder.new_resource(
-                mocks.MockResourceArgs(typ=request.type, name=request.name, inputs=inputs,
-                                       provider=request.provider, resource_id=request.importId,
-                                       custom=request.custom or False)
+                mocks.MockResourceArgs(
+                    typ=request.type,
+                    name=request.name,
+                    inputs=inputs,
+                    provider=request.provider,
+                    resource_id=request.importId,
+                    custom=request.custom or False,
+                )
             )
             self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
             self.registered.append(
-                Registered(urn, request.type, request.name, request.parent, request.provider,
-                           bool(request.custom), inputs, tuple(self.alias_urn(request, a) for a in request.aliases),
-                           request.deleteBeforeReplace, request.protect, tuple(request.ignoreChanges))
+                Registered(
+                    urn,
+                    request.type,
+                    request.name,
+                    request.parent,
+                    request.provider,
+                    bool(request.custom),
+                    inputs,
+                    tuple(self.alias_urn(request, a) for a in request.aliases),
+                    request.deleteBeforeReplace,
+                    request.protect,
+                    tuple(request.ignoreChanges),
+                )
             )
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=struct(state))
 
@@ -258,9 +279,7 @@ def run_program_collecting(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return contextvars.Context().run(
-            _run_in_context, program, run, project, stack, config or {}, preview, fast
-        )
+        return contextvars.Context().run(_run_in_context, program, run, project, stack, config or {}, preview, fast)
     finally:
         _runs_since_collect += 1
         if _collect_every is not None and _runs_since_collect >= _collect_every:

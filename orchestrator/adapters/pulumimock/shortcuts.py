@@ -44,7 +44,8 @@ def _warn_once() -> None:
     warnings.warn(
         f"pulumi {_sdk_version()} is not the SDK version the plan shortcuts were written for "
         f"({SDK_VERSION}*): planning with the stock SDK, slower, same plans",
-        StockSdkWarning, stacklevel=2,
+        StockSdkWarning,
+        stacklevel=2,
     )
 
 

@@ -13,7 +13,19 @@ from orchestrator.core.quota.policyfile import PolicyInvalid, load_policy, parse
 from orchestrator.core.quota.registry import RULES, Violation
 
 __all__ = [
-    "RULES", "Context", "Holding", "Policy", "PolicyInvalid", "StackFacts", "Violation",
-    "check_planned", "check_stack", "evaluate", "from_application", "from_resources", "load_policy", "mandatory",
+    "RULES",
+    "Context",
+    "Holding",
+    "Policy",
+    "PolicyInvalid",
+    "StackFacts",
+    "Violation",
+    "check_planned",
+    "check_stack",
+    "evaluate",
+    "from_application",
+    "from_resources",
+    "load_policy",
+    "mandatory",
     "parse_policy",
 ]

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.core.manifest import Application, Environment
+from orchestrator.core.quota import rules as _rules  # noqa: F401  (each rule registers itself on import)
 from orchestrator.core.quota.facts import Holding, StackFacts, context_of, from_application, from_resources
 from orchestrator.core.quota.policy import Policy
-from orchestrator.core.quota import rules as _rules  # noqa: F401  (each rule registers itself on import)
 from orchestrator.core.quota.registry import RULES, QuotaRule, Violation
 
 _compiled: dict[int, tuple[Policy, tuple[QuotaRule, ...]]] = {}
@@ -26,7 +26,9 @@ def active_rules(policy: Policy) -> tuple[QuotaRule, ...]:
 def run(rule: QuotaRule, facts: StackFacts) -> list[Violation]:
     """One rule over the facts, its findings as violations with the policy's enforcement."""
     return [
-        Violation(rule.name, rule.enforcement, rule.article, f.subject, f.message, f.asked, f.allowed, f.used, f.resource)
+        Violation(
+            rule.name, rule.enforcement, rule.article, f.subject, f.message, f.asked, f.allowed, f.used, f.resource
+        )
         for f in rule.check(facts)
     ]
 
@@ -39,9 +41,7 @@ def evaluate(facts: StackFacts, policy: Policy) -> list[Violation]:
     return sorted(found, key=lambda v: v.enforcement != "mandatory")
 
 
-def check_stack(
-    app: Application, env: Environment, policy: Policy, held: Sequence[Holding] = ()
-) -> list[Violation]:
+def check_stack(app: Application, env: Environment, policy: Policy, held: Sequence[Holding] = ()) -> list[Violation]:
     """The violations of ``env`` of ``app``, given what the unit already holds elsewhere.
 
     ``held`` may include this application environment itself; it is left out.
@@ -50,7 +50,10 @@ def check_stack(
 
 
 def check_planned(
-    resources: Iterable[Mapping[str, Any]], app: Application, env: Environment, policy: Policy,
+    resources: Iterable[Mapping[str, Any]],
+    app: Application,
+    env: Environment,
+    policy: Policy,
     held: Sequence[Holding] = (),
 ) -> list[Violation]:
     """The violations of planned Pulumi resources (``{type, name, properties}``) of ``env``."""

@@ -15,9 +15,9 @@ production environment's size) comes in a :class:`Context` built from the manife
 from __future__ import annotations
 
 import math
-from operator import attrgetter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from typing import Any
 
 from orchestrator.core import naming
@@ -181,7 +181,9 @@ def from_application(app: Application, env: Environment, held: Sequence[Holding]
     res = app.environments[env].resources
     computes = [Compute(s.name, "server", s.flavor, s.count) for s in res.servers]
     computes += [Compute(d.name, "database", d.flavor) for d in res.databases]
-    disks = [Disk(f"{s.name}/{v.name}", "server volume", v.size_gb, v.type, s.count) for s in res.servers for v in s.volumes]
+    disks = [
+        Disk(f"{s.name}/{v.name}", "server volume", v.size_gb, v.type, s.count) for s in res.servers for v in s.volumes
+    ]
     disks += [Disk(v.name, "volume", v.size_gb, v.type) for v in res.volumes]
     disks += [Disk(d.name, "database volume", d.size_gb, d.volume_type) for d in res.databases]
     names = naming.security_rule_names(app.id, res.security_groups)  # the program's, so findings agree

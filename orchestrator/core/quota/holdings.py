@@ -13,7 +13,8 @@ from orchestrator.core.sizing import totals
 
 
 def holdings(
-    applications: Iterable[Application], unit: str | None = None,
+    applications: Iterable[Application],
+    unit: str | None = None,
     environments: Iterable[tuple[str, Environment]] | None = None,
 ) -> list[Holding]:
     """Holdings of ``unit`` (every unit when ``None``) from applications' manifests.
@@ -45,14 +46,11 @@ class UnitUsage:
             "unit": self.unit,
             "basis": "declared",
             "environments": [
-                {"app": h.app, "env": str(h.env), **{m: getattr(h.totals, m) for m in MEASURES}}
-                for h in self.holdings
+                {"app": h.app, "env": str(h.env), **{m: getattr(h.totals, m) for m in MEASURES}} for h in self.holdings
             ],
             "total": {m: total[m] for m in MEASURES},
             "limits": self.limits,
-            "percent": {
-                m: (round(100 * total[m] / self.limits[m], 1) if self.limits[m] else None) for m in MEASURES
-            },
+            "percent": {m: (round(100 * total[m] / self.limits[m], 1) if self.limits[m] else None) for m in MEASURES},
             "over": [m for m in MEASURES if total[m] > self.limits[m]],
         }
 

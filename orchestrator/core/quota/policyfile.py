@@ -60,7 +60,13 @@ def parse_policy(raw: bytes, source: str) -> Policy:
             active.append(ActiveRule(name=name, enforcement=document.rules[name].enforcement, params=params))
     if problems or document is None:
         raise PolicyInvalid(source, sorted(problems, key=lambda p: (p.line or 0, p.field)))
-    return Policy(source=source, capacity=document.capacity, limits=document.limits, rules=tuple(active),
-                  headroom=document.headroom, quorum=document.quorum, backups=document.backups,
-                  drift_ignore=tuple(i.rule() for i in document.drift.ignore))
-
+    return Policy(
+        source=source,
+        capacity=document.capacity,
+        limits=document.limits,
+        rules=tuple(active),
+        headroom=document.headroom,
+        quorum=document.quorum,
+        backups=document.backups,
+        drift_ignore=tuple(i.rule() for i in document.drift.ignore),
+    )

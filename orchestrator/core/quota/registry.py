@@ -44,6 +44,7 @@ class Violation:
 
 def numbers(asked: Any, allowed: Any, used: Any) -> str:
     """``asked 13, allowed 32, used 20``: the numbers of a violation, lists joined, absent ones left out."""
+
     def text(value: Any) -> str:
         return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 

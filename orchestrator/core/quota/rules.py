@@ -89,7 +89,9 @@ class UnitLimits(QuotaRule):
                     f"{facts.context.app}/{facts.env} asks {asked} {measure} while the unit already holds "
                     f"{used}, over its limit of {allowed}: request less, release resources elsewhere, or "
                     "declare the increment in the yearly resource plan (Art. 50) for the e-gov office",
-                    asked, allowed, used,
+                    asked,
+                    allowed,
+                    used,
                 )
 
 
@@ -134,7 +136,8 @@ class EnvironmentShare(QuotaRule):
                     f"{facts.env} {measure}",
                     f"{facts.env} asks {asked} {measure}, more than {share:.0%} of production's {base} "
                     f"(at most {allowed:g}): size {facts.env} down to what testing needs",
-                    asked, allowed,
+                    asked,
+                    allowed,
                 )
 
 
@@ -159,7 +162,8 @@ class NoProductionDataInTest(QuotaRule):
                 "test productionData",
                 "the test environment may not hold production data: set productionData: false and "
                 "test with synthetic or masked data",
-                True, False,
+                True,
+                False,
             )
 
 
@@ -188,7 +192,8 @@ class Level3Backup(QuotaRule):
                 "backup",
                 f"an MLPS level {level} system needs data-level backups: set spec.backup.enabled: true "
                 "with a schedule and retention",
-                False, True,
+                False,
+                True,
             )
 
 
@@ -219,7 +224,9 @@ class AllowedFlavors(QuotaRule):
                 yield Finding(
                     f"{c.kind} {c.name}",
                     f"flavor {c.flavor} is not offered: choose one of the allowed flavors",
-                    c.flavor, list(self.params.flavors), resource=c.name,
+                    c.flavor,
+                    list(self.params.flavors),
+                    resource=c.name,
                 )
 
 
@@ -259,7 +266,9 @@ class RamVcpuRatio(QuotaRule):
                     f"{c.kind} {c.name}",
                     f"flavor {c.flavor} has {ratio:g} GB RAM per vCPU, outside {self.params.min:g}-"
                     f"{self.params.max:g}: choose a flavor that fits the workload",
-                    ratio, [self.params.min, self.params.max], resource=c.name,
+                    ratio,
+                    [self.params.min, self.params.max],
+                    resource=c.name,
                 )
 
 
@@ -286,7 +295,9 @@ class MaxVolumeSize(QuotaRule):
                     f"{d.kind} {d.name}",
                     f"{d.size_gb} GB in one volume is over the {self.params.max_gb} GB maximum: split the "
                     "data over several volumes or use object storage",
-                    d.size_gb, self.params.max_gb, resource=d.name,
+                    d.size_gb,
+                    self.params.max_gb,
+                    resource=d.name,
                 )
 
 
@@ -320,7 +331,9 @@ class DatabasePortsClosed(QuotaRule):
                     f"ingress rule {rule.name}",
                     f"database port(s) {', '.join(map(str, exposed))} open to {rule.remote_cidr}: allow "
                     "only the application's security group (remoteGroup) or a named network",
-                    rule.remote_cidr, "a security group or a non-public CIDR", resource=rule.name,
+                    rule.remote_cidr,
+                    "a security group or a non-public CIDR",
+                    resource=rule.name,
                 )
 
 
@@ -370,7 +383,9 @@ class SshFromManagement(QuotaRule):
                 f"ingress rule {rule.name}",
                 f"SSH (port {self.params.port}) open to {source}: allow it only from the management "
                 f"network ({', '.join(self.params.cidrs)})",
-                source, list(self.params.cidrs), resource=rule.name,
+                source,
+                list(self.params.cidrs),
+                resource=rule.name,
             )
 
 
@@ -406,7 +421,9 @@ class Level3EncryptedVolumes(QuotaRule):
                 f"{d.kind} {d.name}",
                 f"an MLPS level {level} system needs encrypted volumes: set the volume type to "
                 f"{' or '.join(self.params.types)} (now {d.type or 'the default type'})",
-                d.type, list(self.params.types), resource=d.name,
+                d.type,
+                list(self.params.types),
+                resource=d.name,
             )
 
 

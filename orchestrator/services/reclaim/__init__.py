@@ -40,8 +40,8 @@ from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
 from orchestrator.core.reclaim import Failure, Step, Summary, is_ours
 from orchestrator.errors import ConflictError, ExternalError, GovcloudError, RuleError
-from orchestrator.services.lifecycle import ExpiryReport, Lifecycle, beijing_now
 from orchestrator.services import stacklock
+from orchestrator.services.lifecycle import ExpiryReport, Lifecycle, beijing_now
 from orchestrator.services.reclaim import steps
 from orchestrator.services.reclaim.dryrun import DryRun
 from orchestrator.services.reclaim.ports import CloudPort, LeaseStore, Platform, QuietReporter, Reporter, Stacks
@@ -55,12 +55,24 @@ class Reclaimer:
     """Reclamation and test expiry by one provider actor, over the ledger, the cloud, the engine
     and the platform."""
 
-    def __init__(self, lifecycle: Lifecycle, leases: LeaseStore, cloud: CloudPort, stacks: Stacks, actor: lc.Actor,
-                 *, platform: Platform | None = None, reporter: Reporter | None = None,
-                 clock: Callable[[], dt.datetime] | None = None, lease_ttl: dt.timedelta = LEASE_TTL,
-                 workers: int = steps.WORKERS, holder: str | None = None,
-                 provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP, backups: Any = None,
-                 archive: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        leases: LeaseStore,
+        cloud: CloudPort,
+        stacks: Stacks,
+        actor: lc.Actor,
+        *,
+        platform: Platform | None = None,
+        reporter: Reporter | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        lease_ttl: dt.timedelta = LEASE_TTL,
+        workers: int = steps.WORKERS,
+        holder: str | None = None,
+        provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP,
+        backups: Any = None,
+        archive: tuple[str, int] | None = None,
+    ) -> None:
         """``backups``: the backup service that archives the final backups the unit named at
         termination (:meth:`orchestrator.services.backup.BackupService.archive_final`); ``archive``:
         the archive project and the days kept (default: ``govcloud.yaml`` and the quota policy)."""
@@ -91,8 +103,12 @@ class Reclaimer:
             if not dry_run:
                 summary.deadline = self._deadline(state)
                 if not summary.failures:
-                    self.lifecycle.record_reclaimed(application, self.actor, self._now(), payload={
-                        "deadline": summary.deadline, "counts": summary.counts(), "foreign": summary.foreign})
+                    self.lifecycle.record_reclaimed(
+                        application,
+                        self.actor,
+                        self._now(),
+                        payload={"deadline": summary.deadline, "counts": summary.counts(), "foreign": summary.foreign},
+                    )
                     summary.reclaimed = True
         return summary
 
@@ -123,8 +139,9 @@ class Reclaimer:
                     action.deleted = removal.counts()
                     if not removal.reclaimed:
                         raise ExternalError(_left(action.application, removal))
-                    self.lifecycle.record_expiry(action, self.actor, at,
-                                                 payload={"counts": removal.counts(), "foreign": removal.foreign})
+                    self.lifecycle.record_expiry(
+                        action, self.actor, at, payload={"counts": removal.counts(), "foreign": removal.foreign}
+                    )
                 else:
                     self.lifecycle.record_expiry(action, self.actor, at)
                 action.done = True
@@ -160,10 +177,12 @@ class Reclaimer:
         try:
             if self.backups is None:
                 raise ExternalError("no backup service to archive the final backup with")
-            kept = self.backups.archive_final(application, summary.at or self._now(), days, project,
-                                              dry_run=view is not None)
-            step.detail += ": " + ", ".join(f"{k['kind']} {k['backup']} ({k['environment']}) until "
-                                            f"{str(k['until'])[:10]}" for k in kept)
+            kept = self.backups.archive_final(
+                application, summary.at or self._now(), days, project, dry_run=view is not None
+            )
+            step.detail += ": " + ", ".join(
+                f"{k['kind']} {k['backup']} ({k['environment']}) until {str(k['until'])[:10]}" for k in kept
+            )
         except GovcloudError as exc:
             step.fail(Failure(env, "final_backup", ", ".join(n["id"] for n in named), "", str(exc)))
             step.detail += "; reclamation stopped before deleting anything, so the final backup stays"
@@ -178,11 +197,17 @@ class Reclaimer:
         events = self.lifecycle.history(application)
         state = lc.fold(events)
         if state.state not in (lc.TERMINATION_APPROVED, lc.RECLAIMED):
-            raise RuleError(f"{application} is {state.state}: reclamation needs an approved termination",
-                            rule="termination-approved", article="Art. 16")
+            raise RuleError(
+                f"{application} is {state.state}: reclamation needs an approved termination",
+                rule="termination-approved",
+                article="Art. 16",
+            )
         if not any(e.type == "backup-confirmed" and (e.reason or "").strip() for e in events):
-            raise RuleError(f"{application}: no backup confirmation with evidence in the ledger",
-                            rule="backup-evidence", article="Art. 16")
+            raise RuleError(
+                f"{application}: no backup confirmation with evidence in the ledger",
+                rule="backup-evidence",
+                article="Art. 16",
+            )
         return state
 
     @contextmanager
@@ -203,8 +228,10 @@ class Reclaimer:
         if not self.leases.acquire(lease, self.holder, self.lease_ttl, _utcnow()):
             held = self.leases.lease(lease)
             who, until = held if held else ("someone", _utcnow())
-            raise ConflictError(f"{lease} is held by {who} until {until.isoformat(timespec='seconds')} UTC: "
-                                "another reclamation is running; retry after it ends or the lease expires")
+            raise ConflictError(
+                f"{lease} is held by {who} until {until.isoformat(timespec='seconds')} UTC: "
+                "another reclamation is running; retry after it ends or the lease expires"
+            )
 
     def _now(self) -> dt.datetime:
         return self.clock()
@@ -217,23 +244,30 @@ class Reclaimer:
             return self.systems, None
         view = DryRun(self.systems.cloud, self.systems.stacks, self.systems.platform)
         assert view.cloud is not None and view.stacks is not None and view.platform is not None
-        on = steps.Systems(view.cloud, view.stacks, view.platform, QuietReporter(), self.systems.workers,
-                           self.systems.provider_ops_group)
+        on = steps.Systems(
+            view.cloud,
+            view.stacks,
+            view.platform,
+            QuietReporter(),
+            self.systems.workers,
+            self.systems.provider_ops_group,
+        )
         return on, view
 
-    def _environment(self, state: lc.AppState, env: str, summary: Summary, on: steps.Systems,
-                     view: DryRun | None) -> None:
+    def _environment(
+        self, state: lc.AppState, env: str, summary: Summary, on: steps.Systems, view: DryRun | None
+    ) -> None:
         """:meth:`_remove`, holding the stack's lease (``up`` and ``gitops apply`` take the same one)."""
         if view is not None:
             return self._remove(state, env, summary, on, view)
         with stacklock.holding(self.leases, naming.stack_name(state.unit, state.application, env)):
             return self._remove(state, env, summary, on, view)
 
-    def _remove(self, state: lc.AppState, env: str, summary: Summary, on: steps.Systems,
-                view: DryRun | None) -> None:
+    def _remove(self, state: lc.AppState, env: str, summary: Summary, on: steps.Systems, view: DryRun | None) -> None:
         """The one place an environment is removed (or, over a dry-run view, planned): data and
         hand-made things the engine cannot delete, the stack, leftovers, clients, the project
         (only once the stack holds nothing), grants, the stack's state, and a verifying listing."""
+
         def record(step: Step) -> None:
             self._record(summary, step, view)
 
@@ -283,8 +317,15 @@ class Reclaimer:
             if destroyed:
                 record(steps.project_step(on, env, project, sweep, unit, app))
             else:  # deleting it would leave the stack's provider scoped to nothing: no re-run could destroy
-                record(Step(env, "project", "skipped", f"kept project {project_name}: stack {stack} "
-                            "still holds resources; a re-run destroys them, then deletes it"))
+                record(
+                    Step(
+                        env,
+                        "project",
+                        "skipped",
+                        f"kept project {project_name}: stack {stack} "
+                        "still holds resources; a re-run destroys them, then deletes it",
+                    )
+                )
         if found is not None:  # gone or not: its assignments are verified by the id it had
             record(steps.access_step(on.cloud, env, found, unit, app, on.provider_ops_group))
         if has_stack:
@@ -309,8 +350,9 @@ class Reclaimer:
         else:
             self._take(f"reclaim:{summary.application}")
             payload = {k: v for k, v in step.as_dict().items() if k != "environment"}
-            self.lifecycle.record_reclaim_step(summary.application, self.actor, summary.at or self._now(),
-                                               step.environment, payload)
+            self.lifecycle.record_reclaim_step(
+                summary.application, self.actor, summary.at or self._now(), step.environment, payload
+            )
         summary.steps.append(step)
         self.reporter.step(step)
 
@@ -321,10 +363,16 @@ class Reclaimer:
         due, provisional = lc.due_date(state, "reclamation", self.lifecycle.calendar)
         started, ended = state.clocks["reclamation"]
         done = dt.datetime.fromisoformat(ended).date() if ended else self._now().date()
-        return {"name": "reclamation", "article": "Art. 16", "started": started, "due": due.isoformat(),
-                "provisional": provisional, "at": (ended or self._now().isoformat()), "met": done <= due,
-                "working_days": self.lifecycle.calendar.working_days_between(
-                    lc.clock_start(state, "reclamation"), done)}
+        return {
+            "name": "reclamation",
+            "article": "Art. 16",
+            "started": started,
+            "due": due.isoformat(),
+            "provisional": provisional,
+            "at": (ended or self._now().isoformat()),
+            "met": done <= due,
+            "working_days": self.lifecycle.calendar.working_days_between(lc.clock_start(state, "reclamation"), done),
+        }
 
 
 def _left(application: str, removal: Summary) -> str:
@@ -332,8 +380,10 @@ def _left(application: str, removal: Summary) -> str:
     failures = removal.failures
     first = "; ".join(f"{' '.join(filter(None, (f.kind, f.id or f.name)))}: {f.error}" for f in failures[:3])
     more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
-    return (f"the test environment of {application} is not gone, {len(failures)} failed: {first}{more}; "
-            f"its steps are in govcloud app history {application}")
+    return (
+        f"the test environment of {application} is not gone, {len(failures)} failed: {first}{more}; "
+        f"its steps are in govcloud app history {application}"
+    )
 
 
 def _archive_settings() -> tuple[str, int]:
@@ -374,8 +424,9 @@ def open_platform(environ: Mapping[str, str] | None = None) -> Platform:
     return PLATFORMS[name](env, settings)
 
 
-def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter | None = None,
-                   platform: Platform | None = None) -> Reclaimer:
+def open_reclaimer(
+    actor: lc.Actor, cloud_name: str | None, reporter: Reporter | None = None, platform: Platform | None = None
+) -> Reclaimer:
     """The service over the configured ledger, cloud, engine and platform (for the CLI and the
     tick); each connects on first use."""
     from orchestrator.adapters.cloud import Cloud
@@ -390,6 +441,14 @@ def open_reclaimer(actor: lc.Actor, cloud_name: str | None, reporter: Reporter |
 
     ledger = Ledger.open()
     cloud = Cloud.lazy(cloud_name)
-    return Reclaimer(Lifecycle(ledger), ledger, cloud, EngineStacks(), actor,
-                     platform=platform, reporter=reporter, provider_ops_group=ops_group,
-                     backups=BackupService(ledger, BackupLog(ledger.engine), cloud, actor))
+    return Reclaimer(
+        Lifecycle(ledger),
+        ledger,
+        cloud,
+        EngineStacks(),
+        actor,
+        platform=platform,
+        reporter=reporter,
+        provider_ops_group=ops_group,
+        backups=BackupService(ledger, BackupLog(ledger.engine), cloud, actor),
+    )

@@ -27,8 +27,9 @@ class DryRun:
     """A view of ``cloud``, ``stacks`` and ``platform`` (those given) that notes deletions instead
     of doing them."""
 
-    def __init__(self, cloud: CloudPort | None = None, stacks: Stacks | None = None,
-                 platform: Platform | None = None) -> None:
+    def __init__(
+        self, cloud: CloudPort | None = None, stacks: Stacks | None = None, platform: Platform | None = None
+    ) -> None:
         self._gone: set[tuple[str, str]] = set()
         self._noted: list[Found | Assignment] = []
         self._lock = threading.Lock()  # a wave deletes from several threads
@@ -130,8 +131,9 @@ class _Platform:
 
     def clients(self, unit: str, app: str, env: str) -> Decision:
         found = self._platform.clients(unit, app, env)
-        return Decision(tuple(f for f in found.delete if not self._view.gone(f.kind, f.id)), found.foreign,
-                        found.builtin)
+        return Decision(
+            tuple(f for f in found.delete if not self._view.gone(f.kind, f.id)), found.foreign, found.builtin
+        )
 
     def delete_client(self, found: Found) -> None:
         self._view.note(found.kind, found.id, found)

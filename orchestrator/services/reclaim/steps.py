@@ -16,8 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.core import naming
 from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP, decide_assignments
-from orchestrator.core.reclaim import (STATE_KINDS, Decision, Failure, Found, Step, before_destroy, decide, is_ours,
-                                       state_check)
+from orchestrator.core.reclaim import (
+    STATE_KINDS,
+    Decision,
+    Failure,
+    Found,
+    Step,
+    before_destroy,
+    decide,
+    is_ours,
+    state_check,
+)
 from orchestrator.errors import GovcloudError
 from orchestrator.services.reclaim.ports import CloudPort, Platform, QuietReporter, Reporter, Stacks, Sweep
 
@@ -44,8 +53,9 @@ def empty(on: Systems, env: str, project_name: str, sweep: Sweep, unit: str, app
     """Before the destroy: what the engine cannot delete (data, things made by hand). What
     cannot go yet (a security group made by hand on the stack's server) waits for the sweep
     after the destroy, which reports it if it stays; so it is not a failure here."""
-    step = sweep_project(sweep, env, project_name, unit, app, on.reporter, on.workers,
-                         own_project=own, select=before_destroy)
+    step = sweep_project(
+        sweep, env, project_name, unit, app, on.reporter, on.workers, own_project=own, select=before_destroy
+    )
     step.step, step.foreign, step.detail = "empty", [], f"project {project_name}: {EMPTY_DETAIL}"
     return deferred(step, "left for the sweep after the destroy")
 
@@ -67,9 +77,14 @@ def _present(on: Systems, unit: str, app: str, env: str) -> set[tuple[str, str]]
     cannot be listed (then the destroy's count stays unknown, the sweep still reports)."""
     try:
         project = on.cloud.find_project(naming.project_name(unit, app, env))
-        found = set() if project is None else {
-            (f.kind, f.id) for f in decide(on.cloud.sweep(project).inventory(), unit, app,
-                                           is_ours(project, unit, app)).delete}
+        found = (
+            set()
+            if project is None
+            else {
+                (f.kind, f.id)
+                for f in decide(on.cloud.sweep(project).inventory(), unit, app, is_ours(project, unit, app)).delete
+            }
+        )
         return found | {(f.kind, f.id) for f in on.platform.clients(unit, app, env).delete}
     except GovcloudError:
         return None
@@ -81,7 +96,8 @@ def held(on: Systems, env: str, stack: str) -> list[StateResource] | Step:
         return on.stacks.held(stack)
     except GovcloudError as exc:
         return Step(env, "destroy", "failed", f"pulumi stack export {stack}").fail(
-            Failure(env, "stack", stack, stack, str(exc)))
+            Failure(env, "stack", stack, stack, str(exc))
+        )
 
 
 def forget(on: Systems, env: str, stack: str, resources: list[StateResource], unit: str, app: str) -> Step:
@@ -121,9 +137,18 @@ def forget(on: Systems, env: str, stack: str, resources: list[StateResource], un
     return step
 
 
-def sweep_project(sweep: Sweep, env: str, project_name: str, unit: str, app: str,
-                  reporter: Reporter | None = None, workers: int = WORKERS, *, own_project: bool = False,
-                  select: Callable[[Decision], Decision] | None = None) -> Step:
+def sweep_project(
+    sweep: Sweep,
+    env: str,
+    project_name: str,
+    unit: str,
+    app: str,
+    reporter: Reporter | None = None,
+    workers: int = WORKERS,
+    *,
+    own_project: bool = False,
+    select: Callable[[Decision], Decision] | None = None,
+) -> Step:
     """List the project, decide (``select`` narrows what is deleted), delete ours kind by kind
     (parallel within a kind): one step."""
     reporter = reporter or QuietReporter()
@@ -206,8 +231,14 @@ def project_step(on: Systems, env: str, project: Found, sweep: Sweep, unit: str,
     return step
 
 
-def access_step(cloud: CloudPort, env: str, project: Found, unit: str, app: str,
-                provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP) -> Step:
+def access_step(
+    cloud: CloudPort,
+    env: str,
+    project: Found,
+    unit: str,
+    app: str,
+    provider_ops_group: str = DEFAULT_PROVIDER_OPS_GROUP,
+) -> Step:
     """The role assignments on the environment's project: decide, remove, list again (one step).
 
     On a project that is gone (deleted by this run or by ``pulumi destroy``) Keystone has dropped
@@ -241,8 +272,9 @@ def access_step(cloud: CloudPort, env: str, project: Found, unit: str, app: str,
         left = {a.id for a in cloud.role_assignments(project.id)}
     except GovcloudError as exc:
         return step.fail(Failure(env, "role_assignment", project.id, project.name, f"listing again: {exc}"))
-    step.failures += [Failure(env, a.kind, a.id, a.name, "still there after its removal")
-                      for a in remove if a.id in left]
+    step.failures += [
+        Failure(env, a.kind, a.id, a.name, "still there after its removal") for a in remove if a.id in left
+    ]
     done = len([a for a in remove if a.id not in left])
     step.deleted = {"role_assignment": done} if done else {}
     if step.failures:
@@ -281,6 +313,7 @@ def verify(on: Systems, env: str, stack: str, project_name: str, unit: str, app:
 
 def delete_all(sweep: Sweep, batch: list[Found], workers: int = WORKERS) -> list[tuple[Found, str | None]]:
     """Delete one wave (one kind), ``workers`` at a time; each failure caught, kept and counted."""
+
     def one(found: Found) -> tuple[Found, str | None]:
         try:
             sweep.delete(found)
@@ -311,7 +344,10 @@ def deferred(step: Step, until: str) -> Step:
     """A step whose failures a later step of the run takes up: not failed, its errors told."""
     if step.failures:
         first = step.failures[0]
-        step.detail += (f"; {len(step.failures)} {until} (first: {first.kind} {first.id}: {first.error})"
-                        if first.id else f"; {until}: {first.error}")
+        step.detail += (
+            f"; {len(step.failures)} {until} (first: {first.kind} {first.id}: {first.error})"
+            if first.id
+            else f"; {until}: {first.error}"
+        )
         step.status, step.failures = "deferred", []
     return step

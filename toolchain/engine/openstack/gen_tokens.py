@@ -8,6 +8,7 @@ type names out of the terraform-provider-openstack module source, and pairs them
 
 usage: gen_tokens.py SITE_PACKAGES_DIR TF_PROVIDER_MODULE_DIR > tokens.json
 """
+
 import glob
 import json
 import os
@@ -45,15 +46,17 @@ def sdk_tokens(site_packages):
 def tf_names(module_dir):
     with open(os.path.join(module_dir, "openstack", "provider.go"), encoding="utf-8") as fh:
         src = fh.read()
+
     def block(marker):
         start = src.index(marker)
         end = src.index("\n\t\t},", start)
         return re.findall(r'"(openstack_[a-z0-9_]+)"', src[start:end])
+
     return block("ResourcesMap"), block("DataSourcesMap")
 
 
 def candidates(tf, is_data, toks):
-    parts = tf[len("openstack_"):].split("_")
+    parts = tf[len("openstack_") :].split("_")
     module = MODULE_ALIASES.get(parts[0], parts[0])
     body = parts[1:]
     no_version = body[:-1] if body and re.fullmatch(r"v\d+", body[-1]) else body
