@@ -220,3 +220,10 @@ def _print_listing(payload: dict) -> None:
                     f"{b['source']}  {_size(b['size'])}  {owner}"
                 )
             )
+    for a in payload["archive"]:
+        click.echo(
+            printable(
+                f"{payload['application']} {a['environment']} final backup {a['backup']} ({a['kind']}): "
+                f"{a['archive_kind']} {a['archive_id']} in project {a['project']} until {a['until'][:16]} (Art. 16)"
+            )
+        )

@@ -338,18 +338,17 @@ def archive_until(archived_at: dt.datetime, days: int) -> dt.datetime:
     return archived_at + dt.timedelta(days=days)
 
 
-def archive_expired(record: Iterable[Entry], at: dt.datetime) -> list[Entry]:
-    """The ``archived`` rows whose period ended before ``at`` (one ending exactly at ``at`` is kept)
-    and whose archive copy has no ``deleted`` row yet, oldest first."""
+def archive_kept(record: Iterable[Entry]) -> list[Entry]:
+    """The ``archived`` rows whose archive copy has no ``deleted`` row yet, in record order."""
     rows = list(record)
     gone = {e.backup_id for e in rows if e.action == DELETED and e.detail.get("archive_id")}
+    return [e for e in rows if e.action == ARCHIVED and e.backup_id not in gone]
+
+
+def archive_expired(record: Iterable[Entry], at: dt.datetime) -> list[Entry]:
+    """The kept archive copies whose period ended before ``at`` (one ending exactly at ``at`` is
+    kept), oldest first."""
     return sorted(
-        (
-            e
-            for e in rows
-            if e.action == ARCHIVED
-            and e.backup_id not in gone
-            and dt.datetime.fromisoformat(str(e.detail["until"])) < at
-        ),
+        (e for e in archive_kept(record) if dt.datetime.fromisoformat(str(e.detail["until"])) < at),
         key=lambda e: e.at,
     )

@@ -234,7 +234,8 @@ class BackupService:
     # --- list and restore --------------------------------------------------------------------
 
     def listing(self, application: str) -> dict:
-        """Every backup in each live environment's project (ours and made by hand) and the record."""
+        """Every backup in each live environment's project (ours and made by hand), the final
+        backups kept in the provider's archive (Art. 16) and the record."""
         state = self.ledger.get_state(application)
         if not lc.may_read(state, self.actor):
             raise RuleError(
@@ -255,6 +256,7 @@ class BackupService:
         return {
             "application": application,
             "environments": environments,
+            "archive": [_archived(e) for e in core.archive_kept(self.log.archive_record(application))],
             "record": [e.as_dict() for e in self.log.entries(application)],
         }
 

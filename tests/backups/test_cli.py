@@ -98,3 +98,29 @@ def test_confirm_backup_naming_an_unknown_backup_is_refused_with_its_rule(run, l
     )
     assert "backup nope is not in the ledger's backup record" in refused.stderr
     assert "final-backup-recorded" in refused.stderr and "Art. 16" in refused.stderr
+
+
+def test_the_listing_prints_each_kept_archive_copy_with_its_project_and_period(capsys):
+    from orchestrator.cli.backup import _print_listing
+
+    _print_listing(
+        {
+            "application": "social-security",
+            "environments": [],
+            "archive": [
+                {
+                    "backup": "snap-1",
+                    "kind": "volume-snapshot",
+                    "environment": "trial",
+                    "archive_kind": "volume",
+                    "archive_id": "vol-9",
+                    "project": "govcloud-archive",
+                    "until": "2027-06-08T10:00:00",
+                }
+            ],
+        }
+    )
+    assert capsys.readouterr().out == (
+        "social-security trial final backup snap-1 (volume-snapshot): volume vol-9 in project govcloud-archive "
+        "until 2027-06-08T10:00 (Art. 16)\n"
+    )

@@ -196,6 +196,14 @@ def test_the_archive_copy_goes_when_its_period_ends_not_before(live, terminating
     confirm(live, terminating["container"])
     live.approve_termination(APP, CHIEF, T(2026, 6, 5, 9, 0))
     backups.archive_final(APP, T(2026, 6, 8, 10, 0), 30, ARCHIVE)
+    [listed] = backups.listing(APP)["archive"]
+    [made] = cloud.projects[ARCHIVE].made
+    assert (listed["backup"], listed["archive_id"], listed["project"], listed["until"]) == (
+        terminating["container"],
+        made.id,
+        ARCHIVE,
+        "2026-07-08T10:00:00",
+    )
     until = T(2026, 7, 8, 10, 0)
     assert backups.expire_archive(until) == []  # exactly at the end of the period: kept
     assert len(cloud.projects[ARCHIVE].made) == 1
@@ -205,6 +213,7 @@ def test_the_archive_copy_goes_when_its_period_ends_not_before(live, terminating
     deleted = [e for e in log.archive_record(APP) if e.action == core.DELETED]
     assert len(deleted) == 1 and "archive period ended 2026-07-08T10:00:00" in deleted[0].detail["reason"]
     assert backups.expire_archive(T(2027, 1, 1)) == []  # deleted once
+    assert backups.listing(APP)["archive"] == []  # a deleted copy is no longer listed
 
 
 def test_an_archive_copy_the_cloud_cannot_delete_is_missed_and_tried_again(live, terminating, backups, cloud, log):
