@@ -5,6 +5,7 @@ from :mod:`orchestrator.services.backup` because the lifecycle's confirm-backup 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,13 +41,12 @@ def check_final(log: Any, ledger: Any, application: str, backup_ids: Iterable[st
             "taken": taken.at.isoformat(),
         }
         if cloud is not None:
-            unit = ledger.get_state(application).unit
+            project = naming.project_name(ledger.get_state(application).unit, application, taken.environment)
             try:
-                stored = cloud.backups(naming.project_name(unit, application, taken.environment)).get(backup_id)
+                stored = cloud.backups(project).get(backup_id)
             except NotFound:
                 raise RuleError(
-                    f"backup {backup_id} of {application} is no longer in the cloud (project "
-                    f"{naming.project_name(unit, application, taken.environment)})",
+                    f"backup {backup_id} of {application} is no longer in the cloud (project {project})",
                     rule="final-backup-exists",
                     article="Art. 16",
                 ) from None
@@ -63,8 +63,6 @@ def check_final(log: Any, ledger: Any, application: str, backup_ids: Iterable[st
 
 def configured_cloud() -> Any:
     """The cloud named by ``OS_CLOUD`` (connected on first use), or None when none is named."""
-    import os
-
     from orchestrator.adapters.cloud import Cloud
 
     name = os.environ.get("OS_CLOUD")
