@@ -65,14 +65,17 @@ def list_applications(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Any:
-    unit = actor.unit if actor.role == lc.UNIT else None
-    service = common.lifecycle(request)
-    return {
-        "items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
-        "total": service.store.count(state=state, unit=unit),
-        "limit": limit,
-        "offset": offset,
-    }
+    unit = actor.unit if actor.role == lc.UNIT else None  # the key says whose: a unit's page is its own
+
+    def read() -> dict[str, Any]:
+        service = common.lifecycle(request)
+        return {
+            "items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
+            "total": service.store.count(state=state, unit=unit),
+        }
+
+    page = common.kept(request, ("applications", state, unit, limit, offset), read)
+    return {**page, "limit": limit, "offset": offset}
 
 
 @router.get("/applications/{application}", summary="State, approvals and deadlines (app status)")

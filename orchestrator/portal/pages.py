@@ -145,21 +145,20 @@ def home(request: Request) -> Response:
 @router.get("/queue")
 def office_queue(request: Request) -> Response:
     actor = _actor(request)
-    items = common.visible(common.lifecycle(request).queue("office", beijing_now(), QUEUE_PAGE), actor)
+    items = common.visible(common.queue(request, "office", beijing_now(), QUEUE_PAGE), actor)
     return render(request, "queue.html", title="queue.title", items=items)
 
 
 @router.get("/provider")
 def provider_queues(request: Request) -> Response:
     actor = _actor(request)
-    service = common.lifecycle(request)
     now = beijing_now()
     return render(
         request,
         "provider.html",
         title="provider.title",
-        provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
-        reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor),
+        provisioning=common.visible(common.queue(request, "provisioning", now, QUEUE_PAGE), actor),
+        reclamation=common.visible(common.queue(request, "reclamation", now, QUEUE_PAGE), actor),
     )
 
 
@@ -220,17 +219,16 @@ def application_page(request: Request, application: str) -> Response:
 
 def _application(request: Request, application: str, code: int = 200, **shown: Any) -> Response:
     actor = _actor(request)
-    service = common.lifecycle(request)
-    history = service.history(application)  # read once: the state, the status and the history
-    state = common.shown_to(lc.fold(history), actor)
+    _, folded, history = common.history(request, application)  # read once: the state, the status and the history
+    state = common.shown_to(folded, actor)
     steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
     return render(
         request,
         "application.html",
         code,
         named=application,
-        status=service.status_of(state, beijing_now()),
-        history=[e.as_dict() for e in history],
+        status=common.lifecycle(request).status_of(state, beijing_now()),
+        history=history,
         steps=steps,
         deciding=any(verb in DECISIONS for verb, _ in steps),
         notices=of_application(common.ledger(request), application, NOTICES_SHOWN),
