@@ -65,7 +65,7 @@ def list_applications(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Any:
-    unit = actor.unit if actor.role == lc.UNIT else None  # the key says whose: a unit's page is its own
+    unit = common.scope(actor)  # in the key: a unit's page is its own
 
     def read() -> dict[str, Any]:
         service = common.lifecycle(request)
@@ -164,7 +164,7 @@ def get_queue(
     actor: lc.Actor = Depends(api_actor),
     limit: int = Query(200, ge=1, le=1000),
 ) -> Any:
-    return common.visible(common.lifecycle(request).queue(name, beijing_now(), limit), actor)
+    return common.visible(common.queue(request, name, beijing_now(), limit), actor)
 
 
 @router.post("/applications", status_code=201, summary="Submit a manifest (app submit, Art. 11)")

@@ -122,7 +122,9 @@ def kept(request: Request, key: tuple, compute: Callable[[], T]) -> T:
     """``compute()``, a read of this process's ledger that is the same for every reader, answered
     from what was read before while the ledger has not changed since."""
     url = config(request).database_url
-    return _reads(url).get(_ledger(url).version(), key, compute)
+    if not hasattr(request.state, "ledger_version"):  # asked once per request
+        request.state.ledger_version = _ledger(url).version()
+    return _reads(url).get(request.state.ledger_version, key, compute)
 
 
 def queue(request: Request, name: str, at: dt.datetime, limit: int) -> list[dict[str, Any]]:
@@ -154,9 +156,15 @@ def shown_to(state: lc.AppState, actor: lc.Actor) -> lc.AppState:
     return state
 
 
+def scope(actor: lc.Actor) -> str | None:
+    """Whose applications ``actor`` sees: a unit its own (its unit's id), the other roles every unit's."""
+    return actor.unit if actor.role == lc.UNIT else None
+
+
 def visible(items: list[dict[str, Any]], actor: lc.Actor) -> list[dict[str, Any]]:
     """The items (each naming its ``unit``) ``actor`` may see: a unit sees its own."""
-    return [i for i in items if actor.role != lc.UNIT or i["unit"] == actor.unit]
+    unit = scope(actor)
+    return [i for i in items if unit is None or i["unit"] == unit]
 
 
 def take_step(

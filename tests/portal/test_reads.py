@@ -71,7 +71,15 @@ def test_a_write_elsewhere_is_on_the_next_page_and_a_unit_sees_only_its_own(dev_
         page = dev_app.get("/applications/social-security").text
         assert re.search(r"accepted", page) and 'name="version" value="2"' in page
 
-        sign_in(dev_app, "liming", "unit", "zwb")  # the office's queue is kept: another unit sees none of it
+        accepted = '<strong data-event="accepted">{}</strong>'
+        assert accepted.format("accepted") in dev_app.get("/applications/social-security").text
+        sign_in(dev_app, "zhang", "egov-office", "egov", lang="zh")  # what is kept is kept per language
+        assert 'data-state="accepted">已受理<' in dev_app.get("/queue").text
+        assert accepted.format("受理") in dev_app.get("/applications/social-security").text
+
+        sign_in(dev_app, "zhaogang", "unit", "rsj")  # the office's queue is kept: a unit sees its own of it
+        assert 'href="/applications/social-security"' in dev_app.get("/queue").text
+        sign_in(dev_app, "liming", "unit", "zwb")  # and another unit none of it
         assert "social-security" not in dev_app.get("/queue").text
         assert dev_app.get("/applications/social-security").status_code == 404
         zwb = {"X-Govcloud-As": "liming", "X-Govcloud-Role": "unit", "X-Govcloud-Unit": "zwb"}
