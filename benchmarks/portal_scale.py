@@ -3,13 +3,15 @@ workers, 20 concurrent clients for 60 s over the office queue page, ``GET /api/v
 and one application's page.
 
     python benchmarks/portal_scale.py [--apps N] [--events-per-app M] [--seconds S] [--clients C]
-                                      [--workers W] [--client lean|httpx] [--ramp S] [--reuse]
+                                      [--workers W] [--client lean|httpx] [--ramp S] [--changes S] [--reuse]
 
 Target: p95 under 150 ms and no error. The portal runs with ``--dev-insecure-local-auth`` (the
 clients sign in on the development form; token verification is not what is measured) and a shared
 session key, so any worker serves any client. PostgreSQL: ``GOVCLOUD_TEST_POSTGRES_URL`` or the
 server of ``scripts/test-postgres``. Besides latencies: CPU per request of the portal, PostgreSQL,
 the clients and the whole machine, the clients' connections per worker, PostgreSQL sessions opened.
+The workers keep what they read while the ledger's version stays the same; ``--changes S`` makes a
+new version every S seconds, as recorded steps do, so the reads and renders that follow are paid again.
 """
 
 from __future__ import annotations
