@@ -3,13 +3,15 @@ workers, 20 concurrent clients for 60 s over the office queue page, ``GET /api/v
 and one application's page.
 
     python benchmarks/portal_scale.py [--apps N] [--events-per-app M] [--seconds S] [--clients C]
-                                      [--workers W] [--client lean|httpx] [--ramp S] [--reuse]
+                                      [--workers W] [--client lean|httpx] [--ramp S] [--changes S] [--reuse]
 
 Target: p95 under 150 ms and no error. The portal runs with ``--dev-insecure-local-auth`` (the
 clients sign in on the development form; token verification is not what is measured) and a shared
 session key, so any worker serves any client. PostgreSQL: ``GOVCLOUD_TEST_POSTGRES_URL`` or the
 server of ``scripts/test-postgres``. Besides latencies: CPU per request of the portal, PostgreSQL,
 the clients and the whole machine, the clients' connections per worker, PostgreSQL sessions opened.
+The workers keep what they read while the ledger's version stays the same; ``--changes S`` makes a
+new version every S seconds, as recorded steps do, so the reads and renders that follow are paid again.
 """
 
 from __future__ import annotations
@@ -268,7 +270,13 @@ def percentiles(samples: list[float]) -> dict:
 
 
 async def run(
-    base: str, probe: str, args: argparse.Namespace, server: int, postgres: int, opened: Callable[[], int]
+    base: str,
+    probe: str,
+    args: argparse.Namespace,
+    server: int,
+    postgres: int,
+    opened: Callable[[], int],
+    change: Callable[[], None],
 ) -> dict:
     """``args.clients`` clients for ``args.seconds``: the latencies by target, and what the run cost
     each party in CPU per request (portal, PostgreSQL, the clients, the whole machine)."""
@@ -283,8 +291,18 @@ async def run(
         await asyncio.sleep(args.seconds / 2)
         return connections_per_worker(server, httpx.URL(base).port)
 
-    *_, spread_found = await asyncio.gather(
-        *(CLIENTS[args.client](base, probe, window, i, results) for i in range(args.clients)), watch()
+    async def writes() -> int:
+        """Every ``args.changes`` seconds, a new ledger version, as each recorded step makes (what the
+        workers keep of their reads is then read and rendered again)."""
+        made = 0
+        while args.changes and time.perf_counter() + args.changes < window.until:
+            await asyncio.sleep(args.changes)
+            await asyncio.to_thread(change)
+            made += 1
+        return made
+
+    *_, spread_found, changes = await asyncio.gather(
+        *(CLIENTS[args.client](base, probe, window, i, results) for i in range(args.clients)), watch(), writes()
     )
     spent = {k: v - before[k] for k, v in parties(server, postgres).items()}  # the clients' last answers are in
     every = [x for k, v in results.items() if k != "errors" for x in v]
@@ -295,9 +313,20 @@ async def run(
         "cores_busy": round(spent["machine"] / args.seconds, 2),
         "connections_per_worker": spread_found,
         "postgres_sessions_opened": opened() - before["sessions"],
+        "ledger_versions_made": changes,
         "all": percentiles(every),
         **{k: percentiles(v) for k, v in results.items() if k != "errors"},
     }
+
+
+def new_version(ledger: Ledger) -> None:
+    """The ledger's version replaced, as every append does in its transaction."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ledger_version SET token = :token"), {"token": uuid.uuid4().hex})
 
 
 def sizes(ledger: Ledger) -> tuple[int, int]:
@@ -331,6 +360,13 @@ def main() -> None:
         default="lean",
         help="lean: GETs written by hand on kept-alive connections; httpx: httpx.AsyncClient",
     )
+    parser.add_argument(
+        "--changes",
+        type=float,
+        default=0,
+        metavar="S",
+        help="a new ledger version every S seconds, as a recorded step makes (0: none, the ledger read only)",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a ledger of this size loaded by an earlier run")
     args = parser.parse_args()
     url = (
@@ -353,7 +389,15 @@ def main() -> None:
     before = os.getloadavg()[0]
     try:
         result = asyncio.run(
-            run(base, f"app-{args.apps // 2:05d}", args, server.pid, postmaster, lambda: sessions(ledger))
+            run(
+                base,
+                f"app-{args.apps // 2:05d}",
+                args,
+                server.pid,
+                postmaster,
+                lambda: sessions(ledger),
+                lambda: new_version(ledger),
+            )
         )
     finally:
         server.terminate()
@@ -369,6 +413,7 @@ def main() -> None:
                 "clients": args.clients,
                 "client": args.client,
                 "ramp": args.ramp,
+                "changes_every_s": args.changes,
                 "seconds": args.seconds,
                 "load_average_1m": [round(before, 1), round(os.getloadavg()[0], 1)],
                 **result,

@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ from orchestrator.core.lifecycle import EVENT_TYPES, ROLES, AppState, Event
 from orchestrator.core.notices import Addressed
 from orchestrator.errors import HistoryInvalid, NotFound, UsageError
 
-HEAD = "0005"  #: the newest migration; a test checks it against the migration scripts
+HEAD = "0006"  #: the newest migration; a test checks it against the migration scripts
 metadata = Base.metadata
 
 
@@ -77,6 +78,22 @@ class ApplicationRow(Base):
     sequence: Mapped[int]
     next_due: Mapped[dt.date | None]
     snapshot: Mapped[dict] = mapped_column(JSON)
+
+
+class VersionRow(Base):
+    """One row: its token is replaced by every write to the events or the projection (migration 0006)."""
+
+    __tablename__ = "ledger_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(32))
+
+
+def _changed(conn: sa.Connection) -> None:
+    """A new version token, in the writing transaction: the last statement before its commit, as it
+    holds the row's lock until then (PostgreSQL: appends to different applications wait for each
+    other only here, not while they insert)."""
+    conn.execute(sa.update(VersionRow).values(token=uuid.uuid4().hex))
 
 
 class LeaseRow(Base):
@@ -353,7 +370,16 @@ class Ledger:
                 conn.execute(sa.insert(ApplicationRow).values(application=event.application, **values))
             if notices:
                 insert_notices(conn, notices, recorded)
+            _changed(conn)
         return dataclasses.replace(event, recorded_at=recorded)
+
+    def version(self) -> str | None:
+        """A token that differs after any write to the events or the projection (a fresh random
+        one per write, so two ledgers, or one restored from a backup, never share one by chance):
+        what was read while it stays the same is still what the ledger holds. ``None`` when the
+        version row is missing: then nothing read may be kept."""
+        with _converted(), reading(self.engine) as conn:
+            return conn.execute(sa.select(VersionRow.token).where(VersionRow.id == 1)).scalar()
 
     # --- projection -----------------------------------------------------------------------
 
@@ -461,6 +487,7 @@ class Ledger:
             histories = self._histories(conn)
             for app, events in histories.items():
                 conn.execute(sa.insert(ApplicationRow).values(application=app, **_projection(*project(events))))
+            _changed(conn)
         return len(histories)
 
     @staticmethod

@@ -65,14 +65,17 @@ def list_applications(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> Any:
-    unit = actor.unit if actor.role == lc.UNIT else None
-    service = common.lifecycle(request)
-    return {
-        "items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
-        "total": service.store.count(state=state, unit=unit),
-        "limit": limit,
-        "offset": offset,
-    }
+    unit = common.scope(actor)  # in the key: a unit's page is its own
+
+    def read() -> dict[str, Any]:
+        service = common.lifecycle(request)
+        return {
+            "items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
+            "total": service.store.count(state=state, unit=unit),
+        }
+
+    page = common.kept(request, ("applications", state, unit, limit, offset), read)
+    return {**page, "limit": limit, "offset": offset}
 
 
 @router.get("/applications/{application}", summary="State, approvals and deadlines (app status)")
@@ -161,7 +164,7 @@ def get_queue(
     actor: lc.Actor = Depends(api_actor),
     limit: int = Query(200, ge=1, le=1000),
 ) -> Any:
-    return common.visible(common.lifecycle(request).queue(name, beijing_now(), limit), actor)
+    return common.visible(common.queue(request, name, beijing_now(), limit), actor)
 
 
 @router.post("/applications", status_code=201, summary="Submit a manifest (app submit, Art. 11)")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import functools
 import json
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -73,6 +77,72 @@ def _ledger(url: str | None):
     return Ledger.open(url)
 
 
+T = TypeVar("T")
+
+
+class Reads:
+    """What this process read from one ledger, kept while the ledger's version (:meth:`Ledger.version`,
+    replaced by every write in its transaction) stays the same: a page asks for the version (one
+    cheap query) instead of reading and judging again. Only reads that are the same for every reader
+    are kept (the caller filters them for its actor); the most recently used ``limit`` of them."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._answers: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+
+    def get(self, version: str | None, key: tuple, compute: Callable[[], T]) -> T:
+        """The answer of ``compute`` at ``version`` (read before it: what it reads is at least as
+        new); with no version, ``compute``'s answer, not kept."""
+        if version is None:
+            return compute()
+        with self._lock:
+            if version != self._version:  # a write since (or a ledger restored): nothing kept holds
+                self._version = version
+                self._answers.clear()
+            elif key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        answer = compute()  # outside the lock: a slow read does not hold up the others
+        with self._lock:
+            if version == self._version:
+                self._answers[key] = answer
+                if len(self._answers) > self.limit:
+                    self._answers.popitem(last=False)
+        return answer
+
+
+@functools.cache
+def _reads(url: str | None) -> Reads:
+    return Reads()
+
+
+def kept(request: Request, key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, a read of this process's ledger that is the same for every reader, answered
+    from what was read before while the ledger has not changed since."""
+    url = config(request).database_url
+    if not hasattr(request.state, "ledger_version"):  # asked once per request
+        request.state.ledger_version = _ledger(url).version()
+    return _reads(url).get(request.state.ledger_version, key, compute)
+
+
+def queue(request: Request, name: str, at: dt.datetime, limit: int) -> list[dict[str, Any]]:
+    """:meth:`Lifecycle.queue` ``name`` at ``at`` (whose day is all its deadlines judge by), for every reader."""
+    return kept(request, ("queue", name, at.date(), limit), lambda: lifecycle(request).queue(name, at, limit))
+
+
+def history(request: Request, application: str) -> tuple[list[lc.Event], lc.AppState, list[dict[str, Any]]]:
+    """The events of ``application``, the state they fold to and the events as dicts, for every
+    reader (:class:`NotFound` when it has none; the caller checks the reader may see it)."""
+
+    def read() -> tuple[list[lc.Event], lc.AppState, list[dict[str, Any]]]:
+        events = lifecycle(request).history(application)
+        return events, lc.fold(events), [e.as_dict() for e in events]
+
+    return kept(request, ("history", application), read)
+
+
 def readable(service: Lifecycle, application: str, actor: lc.Actor) -> lc.AppState:
     """The state of ``application`` if ``actor`` may read it; to a unit, another unit's
     application does not exist (:class:`NotFound`, the same answer as an unknown one)."""
@@ -86,9 +156,15 @@ def shown_to(state: lc.AppState, actor: lc.Actor) -> lc.AppState:
     return state
 
 
+def scope(actor: lc.Actor) -> str | None:
+    """Whose applications ``actor`` sees: a unit its own (its unit's id), the other roles every unit's."""
+    return actor.unit if actor.role == lc.UNIT else None
+
+
 def visible(items: list[dict[str, Any]], actor: lc.Actor) -> list[dict[str, Any]]:
     """The items (each naming its ``unit``) ``actor`` may see: a unit sees its own."""
-    return [i for i in items if actor.role != lc.UNIT or i["unit"] == actor.unit]
+    unit = scope(actor)
+    return [i for i in items if unit is None or i["unit"] == unit]
 
 
 def take_step(

@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from orchestrator.adapters import render as catalogue
@@ -74,9 +75,7 @@ def render(
     """The page ``name`` in the reader's language, titled by the catalogue's ``title`` (``title_args``
     filled in) or, for a page of one thing, by its ``named`` (an application's id)."""
     config: PortalConfig = request.app.state.config
-    lang = language(request)
-    t = catalogue.translator(lang)
-    known = catalogue.messages(lang)
+    words = _words(language(request))
     return templates.TemplateResponse(
         request,
         name,
@@ -86,17 +85,38 @@ def render(
             "dev": config.dev_local,
             "htmx": HTMX_VERSION,
             "home": HOME,
-            "lang": lang,
-            "t": t,
-            "known": known,
-            "word": lambda prefix, code: known.get(f"{prefix}.{code}", code) if code else "",
-            "num": lambda v, d=1: catalogue.number(v, lang, d),
-            "pct": lambda v: catalogue.percent(v, lang),
-            "title": named if named is not None else t(title, **(title_args or {})) if title else "",
+            **words,
+            "title": named if named is not None else words["t"](title, **(title_args or {})) if title else "",
             **context,
         },
         status_code=code,
     )
+
+
+def _words(lang: str) -> dict[str, Any]:
+    """What a template says in ``lang``: the catalogue's sentences and words, numbers and percentages."""
+    known = catalogue.messages(lang)
+    return {
+        "lang": lang,
+        "t": catalogue.translator(lang),
+        "known": known,
+        "word": lambda prefix, code: known.get(f"{prefix}.{code}", code) if code else "",
+        "num": lambda v, d=1: catalogue.number(v, lang, d),
+        "pct": lambda v: catalogue.percent(v, lang),
+    }
+
+
+def _fragment(request: Request, name: str, key: tuple, **context: Any) -> Markup:
+    """The template ``name`` rendered alone in the reader's language, kept with the ledger's reads
+    (:func:`common.kept`): ``key`` must name all that ``context`` depends on (the reads it shows and
+    whose they are), as the same fragment goes to every reader with that key."""
+    lang = language(request)
+
+    def rendered() -> Markup:
+        # the templates autoescape: what the fragment shows of stored text is escaped already
+        return Markup(templates.get_template(name).render(_words(lang), **context))  # noqa: S704
+
+    return common.kept(request, ("html", name, lang, *key), rendered)
 
 
 def error_page(request: Request, error: GovcloudError) -> Response:
@@ -145,21 +165,24 @@ def home(request: Request) -> Response:
 @router.get("/queue")
 def office_queue(request: Request) -> Response:
     actor = _actor(request)
-    items = common.visible(common.lifecycle(request).queue("office", beijing_now(), QUEUE_PAGE), actor)
-    return render(request, "queue.html", title="queue.title", items=items)
+    now = beijing_now()
+    items = common.visible(common.queue(request, "office", now, QUEUE_PAGE), actor)
+    table = _fragment(
+        request, "_queue_table.html", ("office", now.date(), QUEUE_PAGE, common.scope(actor)), items=items
+    )
+    return render(request, "queue.html", title="queue.title", table=table)
 
 
 @router.get("/provider")
 def provider_queues(request: Request) -> Response:
     actor = _actor(request)
-    service = common.lifecycle(request)
     now = beijing_now()
     return render(
         request,
         "provider.html",
         title="provider.title",
-        provisioning=common.visible(service.queue("provisioning", now, QUEUE_PAGE), actor),
-        reclamation=common.visible(service.queue("reclamation", now, QUEUE_PAGE), actor),
+        provisioning=common.visible(common.queue(request, "provisioning", now, QUEUE_PAGE), actor),
+        reclamation=common.visible(common.queue(request, "reclamation", now, QUEUE_PAGE), actor),
     )
 
 
@@ -220,17 +243,16 @@ def application_page(request: Request, application: str) -> Response:
 
 def _application(request: Request, application: str, code: int = 200, **shown: Any) -> Response:
     actor = _actor(request)
-    service = common.lifecycle(request)
-    history = service.history(application)  # read once: the state, the status and the history
-    state = common.shown_to(lc.fold(history), actor)
+    _, folded, history = common.history(request, application)  # read once: the state, the status and the history
+    state = common.shown_to(folded, actor)
     steps = [(common.VERB_OF[t.event], t) for t in lc.steps_open(state, actor)]
     return render(
         request,
         "application.html",
         code,
         named=application,
-        status=service.status_of(state, beijing_now()),
-        history=[e.as_dict() for e in history],
+        status=common.lifecycle(request).status_of(state, beijing_now()),
+        history=_fragment(request, "_history.html", ("history", application), history=history),
         steps=steps,
         deciding=any(verb in DECISIONS for verb, _ in steps),
         notices=of_application(common.ledger(request), application, NOTICES_SHOWN),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,9 @@ def database_url(request, tmp_path) -> str:
                 "backup_records"
             )
         )
+        # a fresh ledger has a version of its own: the portal keeps its reads by the URL and the version
+        conn.execute(sa.text("DELETE FROM ledger_version"))
+        conn.execute(sa.text("INSERT INTO ledger_version (id, token) VALUES (1, :token)"), {"token": uuid.uuid4().hex})
     ledger.close()
     return url
 

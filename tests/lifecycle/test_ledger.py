@@ -23,7 +23,7 @@ def test_head_constant_matches_the_migration_scripts(ledger):
     with ledger.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == ledger_module.HEAD
         names = set(sa.inspect(conn).get_table_names())
-    assert {"events", "applications", "leases"} <= names
+    assert {"events", "applications", "leases", "ledger_version"} <= names
 
 
 def test_projection_rebuilds_to_the_same_state(service, ledger):
@@ -38,6 +38,23 @@ def test_projection_rebuilds_to_the_same_state(service, ledger):
     assert after == before and after["social-security"].state == "accepted"
     assert [s.application for s in ledger.states(due_before=dt.date(2026, 2, 27))] == ["social-security"]
     assert [s.application for s in ledger.states(unit="zwb")] == ["citizen-portal"]
+
+
+def test_the_version_changes_with_every_write_and_only_then(service, ledger):
+    first = ledger.version()
+    assert first and ledger.version() == first  # reading changes nothing
+    service.submit(EXAMPLES / "social-security.yaml", SOCIAL, at("2026-02-12T10:00"))
+    submitted = ledger.version()
+    list(ledger.states()), ledger.events("social-security")
+    assert submitted not in (first, None) and ledger.version() == submitted
+    service.accept("social-security", CLERK, at("2026-02-24T09:00"))
+    accepted = ledger.version()
+    assert accepted not in (first, submitted)
+    ledger.rebuild(project)  # the projection rewritten (a damaged one repaired): what was read may differ
+    assert ledger.version() not in (first, submitted, accepted)
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM ledger_version"))
+    assert ledger.version() is None  # no version: a reader may keep nothing
 
 
 def test_events_keep_stated_and_recorded_time_and_actor_source(service, ledger):
