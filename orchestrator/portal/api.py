@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from orchestrator import files
@@ -67,15 +68,21 @@ def list_applications(
 ) -> Any:
     unit = common.scope(actor)  # in the key: a unit's page is its own
 
-    def read() -> dict[str, Any]:
+    def read() -> bytes:
         service = common.lifecycle(request)
-        return {
+        page = {
             "items": service.overview(state=state, unit=unit, limit=limit, offset=offset),
             "total": service.store.count(state=state, unit=unit),
+            "limit": limit,
+            "offset": offset,
         }
+        # kept as the answer's bytes, encoded as FastAPI encodes a returned dict: encoding 50 items
+        # again for every request was half of what a kept page still cost
+        return Json(jsonable_encoder(page)).body
 
-    page = common.kept(request, ("applications", state, unit, limit, offset), read)
-    return {**page, "limit": limit, "offset": offset}
+    return Response(
+        common.kept(request, ("applications", state, unit, limit, offset), read), media_type=Json.media_type
+    )
 
 
 @router.get("/applications/{application}", summary="State, approvals and deadlines (app status)")
