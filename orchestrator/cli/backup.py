@@ -51,7 +51,7 @@ def backup_run(
         parse_at(at), application, environment, force
     )
     emit(output, [r.as_dict() for r in runs], _print_runs)
-    ctx.exit(1 if any(r.quota for r in runs) else 3 if any(r.missed for r in runs) else 0)
+    ctx.exit(1 if any(r.refused for r in runs) else 3 if any(r.missed for r in runs) else 0)
 
 
 @backup.command("list", short_help="Every backup of an application, ours and made by hand, and the record (Art. 30).")

@@ -26,8 +26,8 @@ ARCHIVE = "govcloud-archive"
 
 
 @pytest.fixture
-def backups(live, ledger, log, cloud) -> BackupService:
-    return BackupService(ledger, log, cloud, OPS)
+def backups(live, ledger, log, cloud, site) -> BackupService:
+    return BackupService(ledger, log, cloud, OPS, site="backup-site", connect=lambda _: site)
 
 
 @pytest.fixture

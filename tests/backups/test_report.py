@@ -20,8 +20,10 @@ T = dt.datetime
 
 
 @pytest.fixture
-def backups(live, ledger, log, cloud) -> BackupService:
-    return BackupService(ledger, log, cloud, OPS, clock=lambda: T(2026, 12, 31))
+def backups(live, ledger, log, cloud, site) -> BackupService:
+    return BackupService(
+        ledger, log, cloud, OPS, clock=lambda: T(2026, 12, 31), site="backup-site", connect=lambda _: site
+    )
 
 
 def section(ledger, month: str, at: dt.datetime) -> dict[str, core.BackupFigure]:
