@@ -413,7 +413,7 @@ class BackupService:
                 backup.id if backup else "",
                 at,
                 source=backup.source if backup else "",
-                detail=where | {"error": str(exc)[:1000]},
+                detail=where | {"error": str(exc)[:1000]} | ({"rule": exc.rule} if isinstance(exc, RuleError) else {}),
             )
         )
 
@@ -439,11 +439,13 @@ class BackupService:
                     "backups": [b.as_dict() | {"ours": core.owned(b, application, live.environment)} for b in backups],
                 }
             )
+        record = self.log.entries(application)
         return {
             "application": application,
             "environments": environments,
+            "offsite": [_offsite(e) for e in core.offsite_kept(record)],
             "archive": [_archived(e) for e in core.archive_kept(self.log.archive_record(application))],
-            "record": [e.as_dict() for e in self.log.entries(application)],
+            "record": [e.as_dict() for e in record],
         }
 
     def restore(
@@ -759,6 +761,19 @@ class BackupService:
             actor=self.actor.name,
             **fields,
         )
+
+
+def _offsite(entry: Entry) -> dict:
+    """A copy on the backup site, from its ``offsite-copied`` row."""
+    return {
+        "backup": entry.backup_id,
+        "kind": entry.kind,
+        "environment": entry.environment,
+        "taken": entry.at.isoformat(),
+        "bytes": entry.size,
+        "checksum": entry.checksum,
+        **{k: entry.detail.get(k) for k in ("site", "project", "copy")},
+    }
 
 
 def _archived(entry: Entry) -> dict:

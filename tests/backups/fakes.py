@@ -117,7 +117,15 @@ class FakeProject:
         if backup.status != core.COMPLETE or backup.id not in {b.id for b in self.held}:
             raise ExternalError(f"cloud fake: reading backup {backup.id} failed: 404 Not Found")
         copy = StoredBackup(
-            backup.kind, name, backup.id, backup.source, core.COMPLETE, backup.created, backup.size, "sha256:c", dict(labels)
+            backup.kind,
+            name,
+            backup.id,
+            backup.source,
+            core.COMPLETE,
+            backup.created,
+            backup.size,
+            "sha256:c",
+            dict(labels),
         )
         into.copies.append(copy)
         return Restored(core.CONTAINER, name, name, {"objects": 1, "bytes": backup.size, "checksum": "sha256:c"})
