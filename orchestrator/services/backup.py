@@ -18,7 +18,7 @@ from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming
 from orchestrator.core.backups import VOLUME, Entry, StoredBackup
 from orchestrator.core.manifest import Backup as BackupPolicy
-from orchestrator.errors import GovcloudError, NotFound, RuleError
+from orchestrator.errors import ExternalError, GovcloudError, NotFound, RuleError
 from orchestrator.services.finalbackup import confirmed_final
 
 
@@ -35,6 +35,7 @@ class Clouds(Protocol):
     def remove_project(self, name: str) -> bool: ...
     def archive_project(self, name: str) -> Any: ...
     def offsite_project(self, name: str, application: str) -> Any: ...
+    def find_project(self, name: str) -> Any: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -716,6 +717,54 @@ class BackupService:
                 )
             runs.append(run)
         return runs
+
+    def remove_offsite(self, application: str, at: dt.datetime, dry_run: bool = False) -> dict:
+        """Reclamation (Art. 16): the application's project on the backup site removed with every
+        copy in it, each recorded ``offsite-deleted``; the final backup is kept by the archive
+        project, not at the site. ``dry_run``: what would go, nothing done or recorded. The site
+        is not asked when the record holds no copy and ``govcloud.yaml`` names no site."""
+        self._provider("removing the offsite copies")
+        state = self.ledger.get_state(application)
+        project_name = core.offsite_project(state.unit, application)
+        kept = core.offsite_kept(self.log.entries(application))
+        out: dict[str, Any] = {"site": self.site, "project": project_name, "copies": [], "removed": False}
+        if self.site is None and not kept:
+            return out
+        site = self.site_cloud(application)
+        if site.find_project(project_name) is None:
+            return out
+        copies = site.backups(project_name).offsite_copies()
+        out["copies"] = [{"environment": c.labels.get("env", "-"), "kind": c.kind, "copy": c.id} for c in copies]
+        if dry_run:
+            return out
+        out["removed"] = site.remove_project(project_name)
+        if not out["removed"]:
+            raise ExternalError(f"cloud {self.site}: project {project_name} is still there after its removal")
+        self.log.record(
+            [
+                Entry(
+                    application=application,
+                    environment=c.labels.get("env", "-"),
+                    action=core.OFFSITE_DELETED,
+                    kind=c.kind,
+                    backup_id=c.name,
+                    at=at,
+                    actor=self.actor.name,
+                    source=c.source,
+                    name=c.id,
+                    size=c.size,
+                    detail={
+                        "site": self.site,
+                        "project": project_name,
+                        "copy": c.id,
+                        "created": c.created.isoformat(),
+                        "reason": "reclamation (Art. 16): the site project removed",
+                    },
+                )
+                for c in copies
+            ]
+        )
+        return out
 
     def drills_due(self, at: dt.datetime) -> list[str]:
         """The applications whose drill is due at ``at`` (Art. 44, quarterly): a live environment

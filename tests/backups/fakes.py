@@ -171,6 +171,11 @@ class FakeCloud:
             raise ExternalError(f"cloud {self.name} is unreachable: Connection refused")
         return self.projects.setdefault(name, FakeProject(name, []))
 
+    def find_project(self, name: str) -> FakeProject | None:
+        if self.down:
+            raise ExternalError(f"cloud {self.name} is unreachable: Connection refused")
+        return self.projects.get(name)
+
     def remove_project(self, name: str) -> bool:
         if not self.stays:
             self.projects.pop(name, None)
