@@ -296,7 +296,7 @@ class ProjectBackups:
             f"{_META}status": "running",
         }
         store = into._conn.object_store
-        into._call(lambda: store.create_container(name=name, metadata=meta), f"creating container {name}")
+        into._create_container(name, meta)
         digest, size = hashlib.sha256(), 0
         for container, obj in objects:
             data = self._call(
@@ -493,7 +493,7 @@ class ProjectBackups:
             f"reading the object of database backup {detail['id']}",
         )
         store = self._conn.object_store
-        self._call(lambda: store.create_container(name=container), f"creating container {container}")
+        self._create_container(container)
         self._call(
             lambda: store.create_object(container, obj, data=data),
             f"copying the object of database backup {detail['id']}",
@@ -562,6 +562,16 @@ class ProjectBackups:
             out.append((c.name, meta))
         return out
 
+    def _create_container(self, name: str, metadata: Mapping[str, str] | None = None) -> None:
+        """A container ``name`` with exactly ``metadata`` (by a plain PUT: openstacksdk's
+        ``create_container(metadata=...)`` stores the metadata on the Container class, so every
+        container created later in the process would carry those labels too)."""
+        headers = {"Content-Length": "0"} | {f"X-Container-Meta-{k}": v for k, v in (metadata or {}).items()}
+        self._call(
+            lambda: self._conn.object_store.put(f"/{_quote(name)}", data=b"", raise_exc=True, headers=headers),
+            f"creating container {name}",
+        )
+
     def _copy_container(self, source: str, target: str, labels: Mapping[str, str], at: dt.datetime) -> StoredBackup:
         store = self._conn.object_store
         meta = {f"{_META}{k}": v for k, v in labels.items()} | {
@@ -569,7 +579,7 @@ class ProjectBackups:
             f"{_META}taken": at.isoformat(),
             f"{_META}status": "running",
         }
-        self._call(lambda: store.create_container(name=target, metadata=meta), f"creating backup container {target}")
+        self._create_container(target, meta)
         digest, size = hashlib.sha256(), 0
         for obj in self._call(lambda: list(store.objects(source)), f"listing container {source}"):
             # a server-side copy: the data never leaves Swift
@@ -600,7 +610,7 @@ class ProjectBackups:
         """The objects of ``source``'s ``container`` into a new container ``name`` of this project
         (with ``metadata``, set once the objects are there)."""
         store, theirs = self._conn.object_store, source._conn.object_store
-        self._call(lambda: store.create_container(name=name), f"creating container {name}")
+        self._create_container(name)
         count = size = 0
         for obj in source._call(lambda: list(theirs.objects(container)), f"listing {container}"):
             data = source._call(
