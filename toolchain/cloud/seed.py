@@ -181,6 +181,8 @@ def add_site_entry(path: Path, cloud: str) -> bool:
     clouds = yaml.safe_load(text).get("clouds") or {}
     if SITE in clouds:
         return False
+    if cloud not in clouds:
+        raise SystemExit(f"{path}: no entry {cloud} to make the backup site's entry {SITE} from")
     entry = dict(clouds[cloud])
     entry["auth"] = dict(entry["auth"]) | {"project_name": SITE}
     block = yaml.safe_dump({SITE: entry}, default_flow_style=False, sort_keys=False)
@@ -255,9 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     conn = connect(args.cloud)
     if not args.check:
         made = seed(conn, catalogue)
-        if add_site_entry(
-            Path(os.environ["OS_CLIENT_CONFIG_FILE"]), args.cloud or os.environ.get("OS_CLOUD") or "govcloud-local"
-        ):
+        config = os.environ.get("OS_CLIENT_CONFIG_FILE")
+        if config and add_site_entry(Path(config), args.cloud or os.environ.get("OS_CLOUD") or "govcloud-local"):
             made.append(f"clouds.yaml entry {SITE}")
         print(f"seeded: {', '.join(made) or 'nothing was missing'}")
     left = missing(conn, catalogue)
