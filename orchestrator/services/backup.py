@@ -301,33 +301,33 @@ class BackupService:
             )
         )
         todo = [b for b in held if b.id in pending and b.status == core.COMPLETE]
-        if not todo:
-            return
         project_name = core.offsite_project(live.unit, live.application)
         where: dict[str, Any] = {"offsite": True, "site": self.site, "project": project_name}
+        for backup in [b for b in todo if b.kind in core.NOT_COPYABLE]:
+            reason = core.NOT_COPYABLE[backup.kind]
+            result.offsite.append(
+                {"action": core.OFFSITE_SKIPPED, "kind": backup.kind, "id": backup.id, "reason": reason}
+            )
+            entries.append(
+                self._entry(
+                    live,
+                    core.OFFSITE_SKIPPED,
+                    backup.kind,
+                    backup.id,
+                    at,
+                    source=backup.source,
+                    detail=where | {"reason": reason},
+                )
+            )
+        todo = [b for b in todo if b.kind not in core.NOT_COPYABLE]
+        if not todo:
+            return
         try:
             there = self.site_cloud(live.application).offsite_project(project_name, live.application)
         except GovcloudError as exc:
             self._offsite_missed(live, at, result, entries, where, exc)
             return
         for backup in todo:
-            if backup.kind in core.NOT_COPYABLE:
-                reason = core.NOT_COPYABLE[backup.kind]
-                result.offsite.append(
-                    {"action": core.OFFSITE_SKIPPED, "kind": backup.kind, "id": backup.id, "reason": reason}
-                )
-                entries.append(
-                    self._entry(
-                        live,
-                        core.OFFSITE_SKIPPED,
-                        backup.kind,
-                        backup.id,
-                        at,
-                        source=backup.source,
-                        detail=where | {"reason": reason},
-                    )
-                )
-                continue
             name = core.offsite_copy_name(live.environment, backup)
             started = _now()
             try:

@@ -126,12 +126,25 @@ def test_retention_at_the_site_deletes_old_copies_never_the_newest_nor_one_witho
     assert run.offsite and not run.missed
 
 
-def test_the_newest_copy_of_a_source_stays_at_the_site_however_old(backups, log, cloud, site):
-    # one backup only, far past retention: the newest of its source is kept at the site too
+def test_a_source_whose_backups_stopped_keeps_its_last_copy_at_the_site(backups, log, cloud, site):
     backups.run(T(2026, 3, 13, 1, 0), APP, "trial")
     there = site.projects[SITE_PROJECT]
-    before = {c.id for c in there.copies}
-    cloud.projects[TRIAL].held = [b for b in cloud.projects[TRIAL].held if b.kind == core.VOLUME_SNAPSHOT]
-    cloud.projects[TRIAL]._sources = [s for s in cloud.projects[TRIAL]._sources if s.kind == core.VOLUME]
-    backups.run(T(2026, 11, 13, 1, 0), APP, "trial")
-    assert {c.id for c in there.copies} == before and rows(log, core.OFFSITE_DELETED) == []
+    first = {c.kind: c.id for c in there.copies}
+    trial = cloud.projects[TRIAL]
+    trial._sources = [s for s in trial._sources if s.kind != core.DATABASE]  # the database is gone
+    trial.held = [b for b in trial.held if b.kind == core.DATABASE]  # and the other backups with it
+    # 245 days later: a new container copy; the first container copy expires, the database's stays
+    [run] = backups.run(T(2026, 11, 13, 1, 0), APP, "trial")
+    [deleted] = rows(log, core.OFFSITE_DELETED)
+    assert deleted.detail["copy"] == first["container"] and not run.missed
+    left = {c.kind: c for c in there.copies}
+    assert left["database"].id == first["database"] and left["container"].created == T(2026, 11, 13, 1, 0)
+
+
+def test_snapshots_alone_are_recorded_not_copyable_without_asking_the_site(backups, log, cloud, site):
+    trial = cloud.projects[TRIAL]
+    trial._sources = [s for s in trial._sources if s.kind == core.VOLUME]
+    site.down = True
+    [run] = backups.run(T(2026, 3, 13, 1, 5), APP, "trial")
+    assert not run.missed and [o["action"] for o in run.offsite] == [core.OFFSITE_SKIPPED]
+    assert rows(log, core.MISSED) == [] and len(rows(log, core.OFFSITE_SKIPPED)) == 1
