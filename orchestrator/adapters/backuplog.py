@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator.adapters.ledgerbase import JSON, Base, _converted, reading
-from orchestrator.core.backups import ARCHIVED, DELETED, TAKEN, Entry
+from orchestrator.core.backups import ARCHIVED, DELETED, OFFSITE_COPIED, OFFSITE_SKIPPED, TAKEN, Entry
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -116,6 +116,24 @@ class BackupLog:
             query = query.where(R.c.application == application)
         with _converted(application or ""), reading(self.engine) as conn:
             return [_entry(r) for r in conn.execute(query)]
+
+    def offsite_pending(self, application: str, environment: str) -> list[str]:
+        """The ids of ``environment``'s backups taken and not deleted that have no copy on the backup
+        site yet (and are not of a kind that cannot be copied), oldest first: what an ``offsite:
+        true`` run copies, so a copy that failed is tried again by the next run."""
+        done = (
+            sa.select(R.c.backup_id)
+            .where(R.c.application == application, R.c.environment == environment)
+            .where(R.c.action.in_((OFFSITE_COPIED, OFFSITE_SKIPPED, DELETED)))
+        )
+        query = (
+            sa.select(R.c.backup_id)
+            .where(R.c.application == application, R.c.environment == environment, R.c.action == TAKEN)
+            .where(R.c.backup_id.not_in(done))
+            .order_by(R.c.id)
+        )
+        with _converted(application), reading(self.engine) as conn:
+            return list(conn.scalars(query))
 
     def last_taken(self, applications: Iterable[str] | None = None) -> dict[tuple[str, str], dt.datetime]:
         """(application, environment) -> when its latest backup was taken (the run's stated time):

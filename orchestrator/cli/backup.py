@@ -51,7 +51,7 @@ def backup_run(
         parse_at(at), application, environment, force
     )
     emit(output, [r.as_dict() for r in runs], _print_runs)
-    ctx.exit(1 if any(r.quota for r in runs) else 3 if any(r.missed for r in runs) else 0)
+    ctx.exit(1 if any(r.refused for r in runs) else 3 if any(r.missed for r in runs) else 0)
 
 
 @backup.command("list", short_help="Every backup of an application, ours and made by hand, and the record (Art. 30).")
@@ -203,6 +203,14 @@ def _print_runs(runs: list[dict]) -> None:
             )
         for b in r["deleted"]:
             click.echo(printable(f"  deleted  {b['kind']:<16} {b['id']}  created {b['created']} (retention)"))
+        for o in r.get("offsite", []):
+            what = {
+                "offsite-copied": "offsite ",
+                "offsite-deleted": "offsite deleted ",
+                "offsite-skipped": "NOT offsite ",
+            }
+            tail = f"-> {o['copy']}" if o.get("copy") else o.get("reason", "")
+            click.echo(printable(f"  {what[o['action']]:<8} {o['kind']:<16} {o['id']}  {tail}"))
         for m in r["missed"]:
             click.echo(printable(f"  MISSED   {m}"))
 
@@ -220,6 +228,14 @@ def _print_listing(payload: dict) -> None:
                     f"{b['source']}  {_size(b['size'])}  {owner}"
                 )
             )
+    for o in payload.get("offsite", []):
+        click.echo(
+            printable(
+                f"{payload['application']} {o['environment']} offsite copy of {o['kind']} {o['backup']}: "
+                f"container {o['copy']} in project {o['project']} of site {o['site']}  {_size(o['bytes'])}  "
+                f"{o['checksum'] or ''} (Art. 30)"
+            )
+        )
     for a in payload["archive"]:
         click.echo(
             printable(

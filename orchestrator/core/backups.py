@@ -263,7 +263,10 @@ def check_restored(backup: StoredBackup, restored: Mapping[str, object]) -> str 
 #: What a row of the backup record says happened.
 TAKEN, DELETED, RESTORED, MISSED, DRILL = "taken", "deleted", "restored", "missed", "drill"
 ARCHIVED = "archived"  #: a final backup copied into the provider's archive project at reclamation (Art. 16)
-ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL, ARCHIVED)
+#: ``offsite: true`` (Art. 30): a backup copied to the backup site, a site copy deleted by retention
+#: or reclamation, a backup whose kind cannot be copied there (:data:`NOT_COPYABLE`)
+OFFSITE_COPIED, OFFSITE_DELETED, OFFSITE_SKIPPED = "offsite-copied", "offsite-deleted", "offsite-skipped"
+ACTIONS = (TAKEN, DELETED, RESTORED, MISSED, DRILL, ARCHIVED, OFFSITE_COPIED, OFFSITE_DELETED, OFFSITE_SKIPPED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,3 +355,43 @@ def archive_expired(record: Iterable[Entry], at: dt.datetime) -> list[Entry]:
         (e for e in archive_kept(record) if dt.datetime.fromisoformat(str(e.detail["until"])) < at),
         key=lambda e: e.at,
     )
+
+
+# --- offsite copies (Art. 30) --------------------------------------------------------------------
+
+#: The kinds no service lets us read, so none can be copied to the backup site, and why.
+NOT_COPYABLE = {
+    VOLUME_SNAPSHOT: "a Cinder snapshot stays on the volume's own storage and Cinder has no API that reads "
+    "its data (the cloud runs no cinder-backup, whose Swift objects could be copied)",
+}
+
+
+def offsite_project(unit: str, app: str) -> str:
+    """``offsite-rsj-social-security``: the project on the backup site holding an application's
+    copies (every environment's; the copies carry the environment in their labels)."""
+    return f"offsite-{unit}-{app}"[:64]
+
+
+def offsite_copy_name(env: str, backup: StoredBackup) -> str:
+    """The container on the site that holds the copy of ``backup`` of ``env``."""
+    return f"{env}--{backup.kind}--{backup.id}"[:255]
+
+
+def check_site(site: str | None, app: str) -> str:
+    """The backup site named in ``govcloud.yaml`` for ``app``'s ``offsite: true``; :class:`RuleError`
+    when there is none."""
+    if not site:
+        raise RuleError(
+            f"{app} declares spec.backup.offsite: true but govcloud.yaml names no backup site "
+            "(backups.site: a cloud of clouds.yaml): its backups stay in its own cloud until one is named",
+            rule="backup-offsite-site",
+            article="Art. 30",
+        )
+    return site
+
+
+def offsite_kept(record: Iterable[Entry]) -> list[Entry]:
+    """The ``offsite-copied`` rows whose copy has no ``offsite-deleted`` row since, in record order."""
+    rows = list(record)
+    gone = {(e.backup_id, e.detail.get("copy")) for e in rows if e.action == OFFSITE_DELETED}
+    return [e for e in rows if e.action == OFFSITE_COPIED and (e.backup_id, e.detail.get("copy")) not in gone]

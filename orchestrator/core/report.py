@@ -223,15 +223,22 @@ class BackupFigure:
     drills: int  #: restore drills of the quarter
     drill_ok: bool | None  #: the last drill of the quarter passed; None: no drill this quarter
     drill_due: bool  #: no passed drill this quarter
+    offsite: bool = False  #: the manifest promises copies at the backup site (``offsite: true``)
+    offsite_last: dt.datetime | None = None  #: when a backup was last copied to the site
+    #: offsite promised, a backup taken, and no copy at the site since the last good backup
+    offsite_missing: bool = False
 
     @property
     def status(self) -> str:
-        return "overdue" if self.overdue else "drill-due" if self.drill_due else "ok"
+        if self.overdue:
+            return "overdue"
+        return "offsite-missing" if self.offsite_missing else "drill-due" if self.drill_due else "ok"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
             "last_good": self.last_good.isoformat() if self.last_good else None,
+            "offsite_last": self.offsite_last.isoformat() if self.offsite_last else None,
             "status": self.status,
         }
 
@@ -247,14 +254,22 @@ def quarter_start(moment: dt.datetime) -> dt.datetime:
 
 
 def backup_figure(
-    application: str, env: str, schedule: str, record: Sequence[backups.Entry], period: Period, judged: dt.datetime
+    application: str,
+    env: str,
+    schedule: str,
+    record: Sequence[backups.Entry],
+    period: Period,
+    judged: dt.datetime,
+    offsite: bool = False,
 ) -> BackupFigure:
-    """The backup figures of one live environment from its rows of the backup record."""
+    """The backup figures of one live environment from its rows of the backup record (``offsite``:
+    the manifest promises copies at the backup site)."""
     rows = [e for e in record if e.environment == env and e.at <= judged]
     taken = [e for e in rows if e.action == backups.TAKEN]
     last = max((e.at for e in taken), default=None)
     slot = backups.last_slot(schedule, judged - BACKUP_GRACE)
     drills = [e for e in rows if e.action == backups.DRILL and e.at >= quarter_start(judged)]
+    offsite_last = max((e.at for e in rows if e.action == backups.OFFSITE_COPIED), default=None)
     return BackupFigure(
         application,
         env,
@@ -265,6 +280,9 @@ def backup_figure(
         len(drills),
         bool(drills[-1].detail.get("ok")) if drills else None,
         not any(d.detail.get("ok") for d in drills),
+        offsite,
+        offsite_last,
+        offsite and last is not None and (offsite_last is None or offsite_last < last),
     )
 
 
@@ -354,7 +372,13 @@ def monthly(
             if backup_record is not None and policy is not None and policy.enabled:
                 found.setdefault(state.unit, []).append(
                     backup_figure(
-                        app.application, env, policy.schedule, backup_record.get(app.application, ()), period, judged
+                        app.application,
+                        env,
+                        policy.schedule,
+                        backup_record.get(app.application, ()),
+                        period,
+                        judged,
+                        policy.offsite,
                     )
                 )
     units = tuple(

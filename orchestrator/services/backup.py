@@ -18,8 +18,15 @@ from orchestrator.core import lifecycle as lc
 from orchestrator.core import naming
 from orchestrator.core.backups import VOLUME, Entry, StoredBackup
 from orchestrator.core.manifest import Backup as BackupPolicy
-from orchestrator.errors import GovcloudError, NotFound, RuleError
+from orchestrator.errors import ExternalError, GovcloudError, NotFound, RuleError
 from orchestrator.services.finalbackup import confirmed_final
+
+
+class _Unset:
+    """No value given: read ``govcloud.yaml`` when first needed."""
+
+
+_UNSET = _Unset()
 
 
 class Clouds(Protocol):
@@ -27,6 +34,8 @@ class Clouds(Protocol):
     def scratch_project(self, name: str) -> Any: ...
     def remove_project(self, name: str) -> bool: ...
     def archive_project(self, name: str) -> Any: ...
+    def offsite_project(self, name: str, application: str) -> Any: ...
+    def find_project(self, name: str) -> Any: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +65,8 @@ class EnvironmentRun:
     deleted: list[StoredBackup] = dataclasses.field(default_factory=list)
     missed: list[str] = dataclasses.field(default_factory=list)
     volume_kind: str | None = None
-    quota: bool = False  #: a quota of the project blocked a backup
+    refused: bool = False  #: a rule said no: a quota of the project blocked a backup, or no backup site
+    offsite: list[dict] = dataclasses.field(default_factory=list)  #: copies made, skipped, deleted at the site
     archive: str | None = None  #: the archive project, for the deletion of a final backup's copy
 
     def as_dict(self) -> dict:
@@ -69,6 +79,7 @@ class EnvironmentRun:
             "taken": [b.as_dict() for b in self.taken],
             "deleted": [b.as_dict() for b in self.deleted],
             "missed": self.missed,
+            "offsite": self.offsite,
             "archive": self.archive,
         }
 
@@ -110,10 +121,44 @@ class BackupService:
     """Backups of the applications of one ledger on one cloud, by one actor."""
 
     def __init__(
-        self, ledger: Any, log: Any, cloud: Clouds, actor: lc.Actor, clock: Callable[[], dt.datetime] | None = None
+        self,
+        ledger: Any,
+        log: Any,
+        cloud: Clouds,
+        actor: lc.Actor,
+        clock: Callable[[], dt.datetime] | None = None,
+        *,
+        site: str | _Unset | None = _UNSET,
+        connect: Callable[[str], Clouds] | None = None,
     ) -> None:
+        """``site``: the backup site of ``offsite: true`` (default: ``govcloud.yaml`` ``backups.site``);
+        ``connect``: a cloud of clouds.yaml by name, connected on first use (default :meth:`Cloud.lazy`)."""
         self.ledger, self.log, self.cloud, self.actor = ledger, log, cloud, actor
         self.clock = clock or _now  #: this machine's Beijing time: a stated time may not run ahead of it
+        self._site_name = site
+        self._connect = connect
+        self._site: Clouds | None = None
+
+    @property
+    def site(self) -> str | None:
+        """The backup site's cloud (``govcloud.yaml`` ``backups.site``), or ``None``."""
+        if isinstance(self._site_name, _Unset):
+            from orchestrator.settings import current_settings
+
+            self._site_name = current_settings().backups.site
+        return self._site_name
+
+    def site_cloud(self, application: str) -> Clouds:
+        """The backup site, connected on first use; :func:`core.check_site` names the missing
+        setting and ``application`` when ``govcloud.yaml`` names none."""
+        if self._site is None:
+            name = core.check_site(self.site, application)
+            if self._connect is None:
+                from orchestrator.adapters.cloud import Cloud
+
+                self._connect = Cloud.lazy
+            self._site = self._connect(name)
+        return self._site
 
     # --- run ---------------------------------------------------------------------------------
 
@@ -144,10 +189,12 @@ class BackupService:
             project = self.cloud.backups(live.project)
             if is_due:
                 self._take(project, live, at, result, entries)
-            self._retain(project, live, at, result, entries)
+            held = self._retain(project, live, at, result, entries)
+            if live.policy.offsite:
+                self._offsite(held, project, live, at, result, entries)
         except GovcloudError as exc:
             result.missed.append(str(exc))
-            result.quota = result.quota or getattr(exc, "rule", "") == "backup-quota"
+            result.refused = result.refused or getattr(exc, "rule", "") == "backup-quota"
             entries.append(self._entry(live, core.MISSED, "", "", at, detail={"error": str(exc)[:1000]}))
         self.log.record(entries)
         return result
@@ -165,7 +212,7 @@ class BackupService:
                 backup = project.wait(project.take(kind, source, name, labels, at))
             except GovcloudError as exc:
                 result.missed.append(f"{kind} of {source.name}: {exc}")
-                result.quota = result.quota or getattr(exc, "rule", "") == "backup-quota"
+                result.refused = result.refused or getattr(exc, "rule", "") == "backup-quota"
                 entries.append(
                     self._entry(
                         live, core.MISSED, kind, "", at, source=source.id, name=name, detail={"error": str(exc)[:1000]}
@@ -205,14 +252,17 @@ class BackupService:
                 )
             )
 
-    def _retain(self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]) -> None:
+    def _retain(
+        self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]
+    ) -> list[StoredBackup]:
+        """Delete what retention removes; the backups the project still holds."""
         final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
-        for backup in core.expired(
-            project.backups(), live.application, live.environment, live.policy.retention_days, at
-        ):
+        held = project.backups()
+        for backup in core.expired(held, live.application, live.environment, live.policy.retention_days, at):
             if backup.id in final:  # named at termination: reclamation archives it (Art. 16)
                 continue
             project.delete(backup)
+            held = [b for b in held if b.id != backup.id]
             result.deleted.append(backup)
             entries.append(
                 self._entry(
@@ -230,6 +280,143 @@ class BackupService:
                     },
                 )
             )
+        return held
+
+    def _offsite(
+        self,
+        held: list[StoredBackup],
+        project: Any,
+        live: Live,
+        at: dt.datetime,
+        result: EnvironmentRun,
+        entries: list[Entry],
+    ) -> None:
+        """``offsite: true`` (Art. 30): copy each backup of the environment that has no copy on the
+        backup site yet (this run's, and those an earlier run failed to copy) into the
+        application's project there, then delete the site copies retention removes. Nothing
+        pending: the site is not asked. A failure is ``missed`` with the site; the next run tries again."""
+        pending = list(
+            dict.fromkeys(
+                [*self.log.offsite_pending(live.application, live.environment), *(b.id for b in result.taken)]
+            )
+        )
+        todo = [b for b in held if b.id in pending and b.status == core.COMPLETE]
+        project_name = core.offsite_project(live.unit, live.application)
+        where: dict[str, Any] = {"offsite": True, "site": self.site, "project": project_name}
+        for backup in [b for b in todo if b.kind in core.NOT_COPYABLE]:
+            reason = core.NOT_COPYABLE[backup.kind]
+            result.offsite.append(
+                {"action": core.OFFSITE_SKIPPED, "kind": backup.kind, "id": backup.id, "reason": reason}
+            )
+            entries.append(
+                self._entry(
+                    live,
+                    core.OFFSITE_SKIPPED,
+                    backup.kind,
+                    backup.id,
+                    at,
+                    source=backup.source,
+                    detail=where | {"reason": reason},
+                )
+            )
+        todo = [b for b in todo if b.kind not in core.NOT_COPYABLE]
+        if not todo:
+            return
+        try:
+            there = self.site_cloud(live.application).offsite_project(project_name, live.application)
+        except GovcloudError as exc:
+            self._offsite_missed(live, at, result, entries, where, exc)
+            return
+        for backup in todo:
+            name = core.offsite_copy_name(live.environment, backup)
+            started = _now()
+            try:
+                made = project.copy_offsite(
+                    backup, there, name, core.labels(live.unit, live.application, live.environment)
+                )
+            except GovcloudError as exc:
+                self._offsite_missed(live, at, result, entries, where, exc, backup)
+                continue
+            result.offsite.append(
+                {"action": core.OFFSITE_COPIED, "kind": backup.kind, "id": backup.id, "copy": made.id}
+            )
+            entries.append(
+                self._entry(
+                    live,
+                    core.OFFSITE_COPIED,
+                    backup.kind,
+                    backup.id,
+                    at,
+                    source=backup.source,
+                    name=made.name,
+                    size=made.detail.get("bytes"),
+                    checksum=made.detail.get("checksum"),
+                    started=started,
+                    finished=_now(),
+                    detail=where | {"copy": made.id, "objects": made.detail.get("objects")},
+                )
+            )
+        try:
+            self._retain_offsite(there, live, at, result, entries, where)
+        except GovcloudError as exc:
+            self._offsite_missed(live, at, result, entries, where, exc)
+
+    def _retain_offsite(
+        self, there: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry], where: dict
+    ) -> None:
+        """Retention at the site, by the same rule as at home (:func:`core.expired`: ours only,
+        never the newest of a source); the copy of a final backup (Art. 16) is kept."""
+        final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
+        for copy in core.expired(
+            there.offsite_copies(), live.application, live.environment, live.policy.retention_days, at
+        ):
+            if copy.name in final:
+                continue
+            there.delete_container(copy.id)
+            result.offsite.append({"action": core.OFFSITE_DELETED, "kind": copy.kind, "id": copy.name, "copy": copy.id})
+            entries.append(
+                self._entry(
+                    live,
+                    core.OFFSITE_DELETED,
+                    copy.kind,
+                    copy.name,
+                    at,
+                    source=copy.source,
+                    name=copy.id,
+                    size=copy.size,
+                    detail=where
+                    | {
+                        "copy": copy.id,
+                        "created": copy.created.isoformat(),
+                        "reason": f"older than retentionDays {live.policy.retention_days}",
+                    },
+                )
+            )
+
+    def _offsite_missed(
+        self,
+        live: Live,
+        at: dt.datetime,
+        result: EnvironmentRun,
+        entries: list[Entry],
+        where: dict,
+        exc: GovcloudError,
+        backup: StoredBackup | None = None,
+    ) -> None:
+        what = f"offsite copy of {backup.kind} {backup.id}" if backup else "offsite copies"
+        result.missed.append(f"{what} to backup site {where['site'] or '(none)'}: {exc}")
+        result.refused = result.refused or isinstance(exc, RuleError)
+        entries.append(
+            self._entry(
+                live,
+                core.MISSED,
+                backup.kind if backup else None,
+                backup.id if backup else "",
+                at,
+                source=backup.source if backup else "",
+                detail=where | {"error": str(exc)[:1000]} | ({"rule": exc.rule} if isinstance(exc, RuleError) else {}),
+            )
+        )
 
     # --- list and restore --------------------------------------------------------------------
 
@@ -253,11 +440,13 @@ class BackupService:
                     "backups": [b.as_dict() | {"ours": core.owned(b, application, live.environment)} for b in backups],
                 }
             )
+        record = self.log.entries(application)
         return {
             "application": application,
             "environments": environments,
+            "offsite": [_offsite(e) for e in core.offsite_kept(record)],
             "archive": [_archived(e) for e in core.archive_kept(self.log.archive_record(application))],
-            "record": [e.as_dict() for e in self.log.entries(application)],
+            "record": [e.as_dict() for e in record],
         }
 
     def restore(
@@ -529,6 +718,54 @@ class BackupService:
             runs.append(run)
         return runs
 
+    def remove_offsite(self, application: str, at: dt.datetime, dry_run: bool = False) -> dict:
+        """Reclamation (Art. 16): the application's project on the backup site removed with every
+        copy in it, each recorded ``offsite-deleted``; the final backup is kept by the archive
+        project, not at the site. ``dry_run``: what would go, nothing done or recorded. The site
+        is not asked when the record holds no copy and ``govcloud.yaml`` names no site."""
+        self._provider("removing the offsite copies")
+        state = self.ledger.get_state(application)
+        project_name = core.offsite_project(state.unit, application)
+        kept = core.offsite_kept(self.log.entries(application))
+        out: dict[str, Any] = {"site": self.site, "project": project_name, "copies": [], "removed": False}
+        if self.site is None and not kept:
+            return out
+        site = self.site_cloud(application)
+        if site.find_project(project_name) is None:
+            return out
+        copies = site.backups(project_name).offsite_copies()
+        out["copies"] = [{"environment": c.labels.get("env", "-"), "kind": c.kind, "copy": c.id} for c in copies]
+        if dry_run:
+            return out
+        out["removed"] = site.remove_project(project_name)
+        if not out["removed"]:
+            raise ExternalError(f"cloud {self.site}: project {project_name} is still there after its removal")
+        self.log.record(
+            [
+                Entry(
+                    application=application,
+                    environment=c.labels.get("env", "-"),
+                    action=core.OFFSITE_DELETED,
+                    kind=c.kind,
+                    backup_id=c.name,
+                    at=at,
+                    actor=self.actor.name,
+                    source=c.source,
+                    name=c.id,
+                    size=c.size,
+                    detail={
+                        "site": self.site,
+                        "project": project_name,
+                        "copy": c.id,
+                        "created": c.created.isoformat(),
+                        "reason": "reclamation (Art. 16): the site project removed",
+                    },
+                )
+                for c in copies
+            ]
+        )
+        return out
+
     def drills_due(self, at: dt.datetime) -> list[str]:
         """The applications whose drill is due at ``at`` (Art. 44, quarterly): a live environment
         with backups enabled and no passed drill since the quarter began."""
@@ -573,6 +810,19 @@ class BackupService:
             actor=self.actor.name,
             **fields,
         )
+
+
+def _offsite(entry: Entry) -> dict:
+    """A copy on the backup site, from its ``offsite-copied`` row."""
+    return {
+        "backup": entry.backup_id,
+        "kind": entry.kind,
+        "environment": entry.environment,
+        "taken": entry.at.isoformat(),
+        "bytes": entry.size,
+        "checksum": entry.checksum,
+        **{k: entry.detail.get(k) for k in ("site", "project", "copy")},
+    }
 
 
 def _archived(entry: Entry) -> dict:

@@ -38,5 +38,11 @@ def cloud() -> FakeCloud:
 
 
 @pytest.fixture
+def site() -> FakeCloud:
+    """The backup site of ``offsite: true`` (``govcloud.yaml`` ``backups.site: backup-site``)."""
+    return FakeCloud({}, name="backup-site")
+
+
+@pytest.fixture
 def log(ledger) -> BackupLog:  # noqa: F811
     return BackupLog(ledger.engine)

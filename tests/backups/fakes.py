@@ -1,6 +1,7 @@
 """An in-memory twin of :class:`orchestrator.adapters.cloud.backups.ProjectBackups` that refuses what
 the real services refuse: a snapshot beyond the project's quota, a revert to a snapshot that is
-not the volume's latest, a restore of a backup that is not complete."""
+not the volume's latest, a restore of a backup that is not complete, an offsite copy of a
+snapshot (no API reads its data) or of a backup that is not complete."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class FakeProject:
         self.snapshot_quota = snapshot_quota
         self.down = False
         self.restore_detail: dict = {}  #: what a restore reports, over the faithful default
+        self.copies: list[StoredBackup] = []  #: on a backup site: the offsite copies (as the adapter lists them)
 
     def volume_kind(self) -> str:
         return core.VOLUME if self.backup_service else core.VOLUME_SNAPSHOT
@@ -106,6 +108,36 @@ class FakeProject:
         self._answer()
         self.made = [m for m in self.made if m.id != id]
 
+    def copy_offsite(self, backup: StoredBackup, into: FakeProject, name: str, labels) -> Restored:
+        """As the adapter: a labelled container on the site with the backup's bytes."""
+        self._answer()
+        into._answer()
+        if backup.kind in core.NOT_COPYABLE:
+            raise ExternalError(f"cloud fake: a {backup.kind} cannot be copied: {core.NOT_COPYABLE[backup.kind]}")
+        if backup.status != core.COMPLETE or backup.id not in {b.id for b in self.held}:
+            raise ExternalError(f"cloud fake: reading backup {backup.id} failed: 404 Not Found")
+        copy = StoredBackup(
+            backup.kind,
+            name,
+            backup.id,
+            backup.source,
+            core.COMPLETE,
+            backup.created,
+            backup.size,
+            "sha256:c",
+            dict(labels),
+        )
+        into.copies.append(copy)
+        return Restored(core.CONTAINER, name, name, {"objects": 1, "bytes": backup.size, "checksum": "sha256:c"})
+
+    def offsite_copies(self) -> list[StoredBackup]:
+        self._answer()
+        return list(self.copies)
+
+    def delete_container(self, name: str) -> None:
+        self._answer()
+        self.copies = [c for c in self.copies if c.id != name]
+
     def hand_made(self, source: Source, created: dt.datetime) -> StoredBackup:
         backup = StoredBackup(core.VOLUME_SNAPSHOT, f"hand-{next(_ids)}", "by hand", source.id, core.COMPLETE, created)
         self.held.append(backup)
@@ -121,6 +153,8 @@ class FakeCloud:
     projects: dict[str, FakeProject]
     removed: list[str] = dataclasses.field(default_factory=list)
     stays: bool = False  #: the scratch project survives its removal
+    name: str = "fake"
+    down: bool = False  #: the cloud does not answer (a backup site)
 
     def backups(self, project: str) -> FakeProject:
         return self.projects[project]
@@ -131,6 +165,16 @@ class FakeCloud:
 
     def archive_project(self, name: str) -> FakeProject:
         return self.projects.setdefault(name, FakeProject(name, []))
+
+    def offsite_project(self, name: str, application: str) -> FakeProject:
+        if self.down:
+            raise ExternalError(f"cloud {self.name} is unreachable: Connection refused")
+        return self.projects.setdefault(name, FakeProject(name, []))
+
+    def find_project(self, name: str) -> FakeProject | None:
+        if self.down:
+            raise ExternalError(f"cloud {self.name} is unreachable: Connection refused")
+        return self.projects.get(name)
 
     def remove_project(self, name: str) -> bool:
         if not self.stays:

@@ -1,8 +1,10 @@
 """The project adapter's container copy over a stub object store that answers with openstacksdk's
-own resources: what it copies, how, and the evidence it computes."""
+own resources: what it copies, how, and the evidence it computes; the offsite copy between two
+stores, refused when an object arrives other than it was sent (Swift's ETag is its MD5)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from types import SimpleNamespace
@@ -18,10 +20,20 @@ OBJECTS = {"a.txt": b"alpha\n", "dir/b c.bin": b"\x00" * 300}
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, objects: dict[str, bytes] | None = None, garble: bool = False) -> None:
         self.containers_made: dict[str, dict] = {}
         self.copies: list[tuple[str, dict]] = []
         self.sealed: dict = {}
+        self.held: dict[str, dict[str, bytes]] = {"files--backup-1": dict(objects or {})}
+        self.garble = garble  #: the store writes something other than it was sent
+
+    def download_object(self, name: str, container: str) -> bytes:
+        return self.held[container][name]
+
+    def create_object(self, container: str, name: str, data: bytes):
+        kept = data[::-1] if self.garble else data
+        self.held.setdefault(container, {})[name] = kept
+        return Object.existing(name=name, container=container, etag=hashlib.md5(kept).hexdigest())
 
     def objects(self, container: str):
         return [
@@ -35,7 +47,11 @@ class Store:
         self.containers_made[name] = metadata or {}
 
     def put(self, url: str, data: bytes, raise_exc: bool, headers: dict):
-        self.copies.append((url, headers))
+        prefix = "X-Container-Meta-"
+        if url.count("/") == 1:  # a container, made with exactly its metadata
+            self.containers_made[url[1:]] = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
+        else:
+            self.copies.append((url, headers))
 
     def set_container_metadata(self, name: str, **meta):
         self.sealed = meta
@@ -127,3 +143,34 @@ def test_a_volume_for_another_project_gets_room_in_the_full_source_project_then_
         source.restore(snapshot, source, "beside")
     assert refused.value.rule == "backup-quota" and "VolumeSizeExceedsAvailableQuota" in str(refused.value)
     assert len(quotas.updates) == 2
+
+
+def test_an_offsite_copy_reads_here_writes_there_and_checks_each_object_on_arrival():
+    from orchestrator.errors import ExternalError
+
+    here = ProjectBackups(SimpleNamespace(object_store=Store(OBJECTS)), "p-1", "rsj-a-test", admin=None, cloud="local")
+    site_store = Store()
+    site = ProjectBackups(SimpleNamespace(object_store=site_store), "p-s", "offsite-rsj-a", admin=None, cloud="site")
+    backup = core.StoredBackup(
+        core.CONTAINER, "files--backup-1", "files--backup-1", "files", core.COMPLETE, dt.datetime(2026, 3, 13, 1, 5)
+    )
+    labels = core.labels("rsj", "a", "test")
+    made = here.copy_offsite(backup, site, "test--container--files--backup-1", labels)
+    assert site_store.held["test--container--files--backup-1"] == OBJECTS
+    meta = site_store.containers_made["test--container--files--backup-1"]
+    assert (meta["govcloud-app"], meta["govcloud-offsite-of"], meta["govcloud-kind"]) == ("a", backup.id, "container")
+    expected = hashlib.sha256(
+        "".join(f"{k}\0{hashlib.md5(v).hexdigest()}\n" for k, v in OBJECTS.items()).encode()
+    ).hexdigest()
+    assert made.detail == {"objects": 2, "bytes": 306, "checksum": f"sha256:{expected}"}
+    assert site_store.sealed == {"govcloud-status": "complete", "govcloud-checksum": f"sha256:{expected}"}
+    # an object that arrives other than it was sent fails the copy, which is never sealed complete
+    garbled = Store(garble=True)
+    bad = ProjectBackups(SimpleNamespace(object_store=garbled), "p-s", "offsite-rsj-a", admin=None, cloud="site")
+    with pytest.raises(ExternalError) as failed:
+        here.copy_offsite(backup, bad, "test--container--files--backup-1", labels)
+    assert "arrived with MD5" in str(failed.value) and garbled.sealed == {}
+    # a snapshot cannot be copied: no API reads it
+    snapshot = dataclasses.replace(backup, kind=core.VOLUME_SNAPSHOT)
+    with pytest.raises(ExternalError, match="no API that reads its data"):
+        here.copy_offsite(snapshot, site, "x", labels)

@@ -1,6 +1,10 @@
 """Backups on the local OpenStack (with Trove): a backup of each kind taken, listed, restored into a
 fresh project and found there; a drill leaves no scratch project behind; retention deletes the
-oldest; a backup made by hand is never deleted.
+oldest; a backup made by hand is never deleted; ``offsite: true``: each backup copied to the
+backup site (the clouds.yaml entry ``govcloud-site``, which ``toolchain/cloud/seed.py`` adds: on
+the local cloud, the same Keystone under another name and project) and found there, retention
+deleting the oldest site copy and never a container there without our labels, reclamation leaving
+nothing of the application on the site.
 
 An application live in test, in a project named as the stack names it, with what the stack would
 make there: a network, a Trove instance with two databases, a labelled volume and a labelled
@@ -34,6 +38,7 @@ from tests.reclaim.conftest import to_testing
 
 pytestmark = pytest.mark.cloud
 CLOUD = "govcloud-local"
+SITE = "govcloud-site"  #: govcloud.yaml backups.site (toolchain/cloud/seed.py)
 OPS = Actor("ops", PROVIDER)
 OBJECTS = {"a.txt": b"alpha\n", "dir/b.bin": bytes(range(256)) * 40, "c.json": b'{"n": 3}'}
 
@@ -44,6 +49,14 @@ def cloud() -> Cloud:
         return Cloud.connect(CLOUD)
     except Exception as exc:  # noqa: BLE001
         pytest.fail(f"the local OpenStack does not answer ({exc}); run make cloud-up")
+
+
+@pytest.fixture(scope="module")
+def site() -> Cloud:
+    try:
+        return Cloud.connect(SITE)
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"the backup site {SITE} does not answer ({exc}); run toolchain/cloud/seed.py (it adds the entry)")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +92,7 @@ def _trove(conn: Any, method: str, path: str, **kwargs: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def environment(cloud, app_id, ledger) -> Any:
+def environment(cloud, site, app_id, ledger) -> Any:
     """The test environment's project as the stack makes it, and a fresh project to restore into."""
     admin = cloud._conn
     name = naming.project_name("rsj", app_id, "test")
@@ -90,8 +103,10 @@ def environment(cloud, app_id, ledger) -> Any:
         volume = conn.block_storage.create_volume(size=2, name=f"{app_id}-data", metadata=labels)
         conn.block_storage.wait_for_status(volume, "available", wait=120)
         container = f"{app_id}-files"
-        conn.object_store.create_container(
-            name=container, metadata={"govcloud-unit": "rsj", "govcloud-app": app_id, "govcloud-env": "test"}
+        # not create_container(metadata=...): openstacksdk keeps that on the class, for every later container
+        conn.object_store.create_container(name=container)
+        conn.object_store.set_container_metadata(
+            container, **{"govcloud-unit": "rsj", "govcloud-app": app_id, "govcloud-env": "test"}
         )
         for key, data in OBJECTS.items():
             conn.object_store.create_object(container, key, data=data)
@@ -129,11 +144,12 @@ def environment(cloud, app_id, ledger) -> Any:
     finally:
         for p in (scratch, project):
             assert cloud.remove_project(p.name)
+        assert site.remove_project(core.offsite_project("rsj", app_id))
 
 
 @pytest.fixture(scope="module")
 def first_run(environment, cloud, ledger, app_id) -> Any:
-    service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS)
+    service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS, site=SITE)
     at = beijing_now()
     [run] = service.run(at, app_id, "test")
     return run, at
@@ -166,7 +182,7 @@ def test_a_run_takes_a_backup_of_each_kind_labelled_and_recorded(first_run, envi
     assert taken["container"].checksum == f"sha256:{expected}"
     assert taken["container"].size == sum(len(v) for v in OBJECTS.values())
 
-    listing = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS).listing(app_id)
+    listing = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS, site=SITE).listing(app_id)
     [env] = listing["environments"]
     listed = {b["id"]: b for b in env["backups"]}
     assert {b.id for b in run.taken} <= set(listed) and all(listed[b.id]["ours"] for b in run.taken)
@@ -179,9 +195,50 @@ def test_a_run_takes_a_backup_of_each_kind_labelled_and_recorded(first_run, envi
     assert core.labels_from_description(trove["description"]) == core.labels("rsj", app_id, "test")
 
 
+def _site_containers(site: Cloud, app_id: str) -> tuple[Any, dict[str, dict[str, str]]]:
+    """A connection to the application's project on the site, and its containers' metadata."""
+    project = site._conn.identity.find_project(core.offsite_project("rsj", app_id))
+    conn = site._conn.connect_as_project(project)
+    meta = {
+        c.name: {k.lower(): v for k, v in conn.object_store.get_container_metadata(c.name).metadata.items()}
+        for c in conn.object_store.containers()
+    }
+    return conn, meta
+
+
+def test_each_backup_is_copied_to_the_backup_site_and_found_there(first_run, environment, site, ledger, app_id):
+    run, _ = first_run
+    project = site._conn.identity.find_project(core.offsite_project("rsj", app_id))
+    assert project is not None and "govcloud:purpose=offsite-backup" in project.tags
+    conn, meta = _site_containers(site, app_id)
+    taken = {b.kind: b for b in run.taken}
+    copies = {m["govcloud-kind"]: name for name, m in meta.items()}
+    assert sorted(copies) == ["container", "database"]  # a snapshot's data cannot be read
+    for kind, name in copies.items():
+        m = meta[name]
+        assert (m["govcloud-app"], m["govcloud-env"], m["govcloud-backup"]) == (app_id, "test", "scheduled")
+        assert (m["govcloud-offsite-of"], m["govcloud-status"]) == (taken[kind].id, "complete")
+    got = {
+        o.name: conn.object_store.download_object(o.name, container=copies["container"])
+        for o in conn.object_store.objects(copies["container"])
+    }
+    assert got == OBJECTS
+    # the Trove backup's object, byte for byte, and Trove's record of it
+    location = _trove(environment["conn"], "get", f"/backups/{taken['database'].id}")["backup"]["locationRef"]
+    container, obj = location.rstrip("/").split("/")[-2:]
+    original = environment["conn"].object_store.download_object(obj, container=container)
+    assert conn.object_store.download_object(obj, container=copies["database"]) == original
+    assert b'"datastore"' in conn.object_store.download_object("trove-backup.json", container=copies["database"])
+    rows = {e.kind: e for e in BackupLog(ledger.engine).entries(app_id) if e.action == core.OFFSITE_COPIED}
+    assert rows["container"].checksum == taken["container"].checksum  # the same names and MD5s
+    assert rows["container"].detail["site"] == SITE and rows["database"].size == len(original)
+    [skipped] = [e for e in BackupLog(ledger.engine).entries(app_id) if e.action == core.OFFSITE_SKIPPED]
+    assert skipped.kind == core.VOLUME_SNAPSHOT
+
+
 def test_a_volume_and_a_container_are_restored_into_a_fresh_project(first_run, environment, cloud, ledger, app_id):
     run, _ = first_run
-    service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS)
+    service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS, site=SITE)
     fresh = environment["scratch_conn"]
     for kind in ("volume-snapshot", "container"):
         backup = next(b for b in run.taken if b.kind == kind)
@@ -209,7 +266,7 @@ def test_a_database_backup_is_restored_into_a_fresh_project(first_run, environme
             "Trove runs the stock fake guest, whose backups hold no object: restart Trove with this "
             "branch's scripts/cloud/govcloud_trove.py (docs/backups.md, 'The local cloud')"
         )
-    service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS)
+    service = BackupService(ledger, BackupLog(ledger.engine), cloud, OPS, site=SITE)
     done = service.restore(app_id, "test", backup.id, beijing_now(), into_project=environment["scratch"].name)
     assert done["databases"] == ["audit", "benefits"]
     instance = _trove(environment["scratch_conn"], "get", f"/instances/{done['made']}")["instance"]
@@ -218,7 +275,7 @@ def test_a_database_backup_is_restored_into_a_fresh_project(first_run, environme
 
 def test_a_drill_restores_each_kind_into_a_scratch_project_and_leaves_none_behind(first_run, cloud, ledger, app_id):
     log = BackupLog(ledger.engine)
-    report = BackupService(ledger, log, cloud, OPS).drill(app_id, beijing_now())
+    report = BackupService(ledger, log, cloud, OPS, site=SITE).drill(app_id, beijing_now())
     assert report["scratch_removed"] and cloud.find_project(report["scratch_project"]) is None
     checks = {c["kind"]: c for c in report["checks"]}
     assert sorted(checks) == ["container", "database", "volume-snapshot"]
@@ -229,7 +286,9 @@ def test_a_drill_restores_each_kind_into_a_scratch_project_and_leaves_none_behin
     assert checks["database"]["ok"], checks["database"]["problem"]
 
 
-def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(first_run, environment, cloud, ledger, app_id):
+def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(
+    first_run, environment, cloud, site, ledger, app_id
+):
     run, first_at = first_run
     conn = environment["conn"]
     _settled(conn, f"/instances/{environment['instance']}", "instance")
@@ -241,11 +300,14 @@ def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(first_run,
     _settled(conn, f"/backups/{hand_db['backup']['id']}", "backup")
     _settled(conn, f"/instances/{environment['instance']}", "instance")
     hand_ids = {hand_snapshot.id, hand_db["backup"]["id"]}
+    site_conn, before = _site_containers(site, app_id)
+    site_conn.object_store.put("/by-hand", data=b"", headers={"Content-Length": "0"})  # on the site, no labels
+    site_conn.object_store.create_object("by-hand", "note.txt", data=b"kept")
     # 181 days later (retentionDays 180) the run takes the night's backups, then deletes the first
     # run's; those made by hand, older than the window too, stay
     later = first_at + dt.timedelta(days=181)
     log = BackupLog(ledger.engine)
-    [late] = BackupService(ledger, log, cloud, OPS, clock=lambda: later).run(later, app_id, "test")
+    [late] = BackupService(ledger, log, cloud, OPS, clock=lambda: later, site=SITE).run(later, app_id, "test")
     assert late.due and len(late.taken) == 3, late.missed
     assert {b.id for b in late.deleted} == {b.id for b in run.taken}
     held = {b.id for b in cloud.backups(environment["name"]).backups()}
@@ -254,6 +316,14 @@ def test_retention_deletes_the_oldest_and_never_a_backup_made_by_hand(first_run,
     deleted = [e for e in log.entries(app_id) if e.action == "deleted"]
     assert {e.backup_id for e in deleted} == {b.id for b in run.taken}
     assert all(e.detail["reason"] == "older than retentionDays 180" for e in deleted)
+    # at the site too: the first run's copies go, the new ones and the one made by hand stay
+    _, after = _site_containers(site, app_id)
+    assert not set(before) & set(after) and "by-hand" in after
+    assert {m["govcloud-offsite-of"] for m in after.values() if m.get("govcloud-offsite-of")} == {
+        b.id for b in late.taken if b.kind != core.VOLUME_SNAPSHOT
+    }, (late.offsite, late.missed)
+    gone = [e for e in log.entries(app_id) if e.action == core.OFFSITE_DELETED]
+    assert {e.detail["copy"] for e in gone} == set(before)
 
 
 def test_the_final_backup_is_checked_archived_into_the_archive_project_and_deleted_after_its_period(
@@ -284,7 +354,7 @@ def test_the_final_backup_is_checked_archived_into_the_archive_project_and_delet
     lifecycle.confirm_backup(app_id, "exported", SOCIAL, beijing_now(), backups=list(newest.values()))
 
     archive = f"govcloud-archive-{uuid.uuid4().hex[:6]}"
-    service = BackupService(ledger, log, cloud, OPS)
+    service = BackupService(ledger, log, cloud, OPS, site=SITE)
     now = beijing_now()
     try:
         kept = {k["kind"]: k for k in service.archive_final(app_id, now, 1, archive)}
@@ -323,3 +393,16 @@ def test_the_final_backup_is_checked_archived_into_the_archive_project_and_delet
         assert kept["database"]["archive_id"] not in {b["id"] for b in backups if b["status"] != "DELETE_FAILED"}
     finally:
         assert cloud.remove_project(archive)
+
+
+def test_reclamation_leaves_nothing_of_the_application_on_the_site(first_run, site, ledger, app_id):
+    service = BackupService(ledger, BackupLog(ledger.engine), Cloud.connect(CLOUD), OPS, site=SITE)
+    planned = service.remove_offsite(app_id, beijing_now(), dry_run=True)
+    assert planned["copies"] and not planned["removed"]
+    assert site.find_project(core.offsite_project("rsj", app_id)) is not None  # the dry run touched nothing
+    done = service.remove_offsite(app_id, beijing_now())
+    assert done["removed"] and site.find_project(core.offsite_project("rsj", app_id)) is None
+    assert (
+        BackupService(ledger, BackupLog(ledger.engine), Cloud.connect(CLOUD), OPS, site=SITE).listing(app_id)["offsite"]
+        == []
+    )

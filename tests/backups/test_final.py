@@ -26,8 +26,8 @@ ARCHIVE = "govcloud-archive"
 
 
 @pytest.fixture
-def backups(live, ledger, log, cloud) -> BackupService:
-    return BackupService(ledger, log, cloud, OPS)
+def backups(live, ledger, log, cloud, site) -> BackupService:
+    return BackupService(ledger, log, cloud, OPS, site="backup-site", connect=lambda _: site)
 
 
 @pytest.fixture
@@ -278,6 +278,48 @@ def test_the_dry_run_plans_the_archive_and_copies_nothing(live, ledger, terminat
     summary = _reclaimer(live, ledger, backups, fakes.FakeCloud(), fakes.FakeStacks()).run(APP, dry_run=True)
     assert (summary.steps[0].step, summary.steps[0].status) == ("archive", "planned")
     assert ARCHIVE not in cloud.projects and backups.log.archive_record(APP) == []
+
+
+def test_reclamation_removes_the_offsite_copies_last_and_the_dry_run_counts_them(
+    live, ledger, terminating, backups, site, log
+):
+    """``offsite: true``: the application's project on the backup site goes with its copies (the
+    final backup is kept by the archive project); the dry run counts them and touches nothing."""
+    from tests.reclaim import fakes
+
+    confirm(live, terminating["container"])
+    live.approve_termination(APP, CHIEF, T(2026, 6, 5, 9, 0))
+    there = "offsite-rsj-social-security"
+    copies = {c.id for c in site.projects[there].copies}
+    assert len(copies) == 4  # test and trial: a container and a database each (snapshots are not copied)
+    reclaim_cloud, stacks = fakes.FakeCloud(), fakes.FakeStacks()
+    fakes.deploy(reclaim_cloud, stacks, "trial")
+    dry = _reclaimer(live, ledger, backups, reclaim_cloud, stacks).run(APP, dry_run=True)
+    [step] = [s for s in dry.steps if s.step == "offsite"]
+    assert step.status == "planned" and step.deleted == {"offsite copy": 4, "offsite project": 1}
+    assert {p["id"] for p in step.plan} == copies | {there}
+    assert dry.counts()["offsite copy"] == 4 and len(site.projects[there].copies) == 4
+    summary = _reclaimer(live, ledger, backups, reclaim_cloud, stacks).run(APP)
+    assert [s.step for s in summary.steps][-1] == "offsite" and summary.reclaimed
+    assert there not in site.projects
+    gone = [e for e in log.entries(APP) if e.action == core.OFFSITE_DELETED]
+    assert {e.name for e in gone} == copies and all("reclamation" in e.detail["reason"] for e in gone)
+    assert backups.listing(APP)["offsite"] == []
+
+
+def test_reclamation_that_cannot_reach_the_site_is_not_recorded_done(live, ledger, terminating, backups, site):
+    from tests.reclaim import fakes
+
+    confirm(live, terminating["container"])
+    live.approve_termination(APP, CHIEF, T(2026, 6, 5, 9, 0))
+    site.down = True
+    reclaim_cloud, stacks = fakes.FakeCloud(), fakes.FakeStacks()
+    summary = _reclaimer(live, ledger, backups, reclaim_cloud, stacks).run(APP)
+    [step] = [s for s in summary.steps if s.step == "offsite"]
+    assert step.status == "failed" and "unreachable" in step.failures[0].error
+    assert not summary.reclaimed and live.state(APP).state == lc.TERMINATION_APPROVED
+    site.down = False
+    assert _reclaimer(live, ledger, backups, reclaim_cloud, stacks).run(APP).reclaimed
 
 
 def test_the_tick_deletes_an_expired_archive_copy_when_nothing_is_live(ledger, log, monkeypatch, tmp_path):

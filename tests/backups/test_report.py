@@ -20,8 +20,10 @@ T = dt.datetime
 
 
 @pytest.fixture
-def backups(live, ledger, log, cloud) -> BackupService:
-    return BackupService(ledger, log, cloud, OPS, clock=lambda: T(2026, 12, 31))
+def backups(live, ledger, log, cloud, site) -> BackupService:
+    return BackupService(
+        ledger, log, cloud, OPS, clock=lambda: T(2026, 12, 31), site="backup-site", connect=lambda _: site
+    )
 
 
 def section(ledger, month: str, at: dt.datetime) -> dict[str, core.BackupFigure]:
@@ -116,3 +118,21 @@ def test_drills_are_due_once_a_quarter(backups, ledger, cloud):
     cloud.stays = True
     backups.drill("social-security", T(2026, 4, 2, 10, 0))  # failed: the scratch project stayed
     assert backups.drills_due(T(2026, 4, 2, 11, 0)) == ["social-security"]
+
+
+def test_offsite_promised_without_a_copy_at_the_site_is_not_ok_until_the_copy_is_made(backups, ledger, site):
+    # social-security declares offsite: true; the site does not answer the night of 30 March
+    site.down = True
+    backups.run(T(2026, 3, 30, 1, 5))
+    backups.drill("social-security", T(2026, 3, 30, 10, 0))
+    march = section(ledger, "2026-03", T(2026, 3, 31, 0, 30))
+    trial = march["trial"]
+    assert trial.offsite and trial.offsite_last is None and trial.misses == 1
+    assert trial.status == "offsite-missing" and trial.as_dict()["status"] == "offsite-missing"
+    # the next run (not due) copies what is owed: ok again
+    site.down = False
+    backups.run(T(2026, 3, 30, 1, 15))
+    trial = section(ledger, "2026-03", T(2026, 3, 31, 0, 30))["trial"]
+    assert trial.offsite_last == T(2026, 3, 30, 1, 15) and trial.status == "ok"
+    rendered = svc.monthly(ledger, "2026-03", policy(), at=T(2026, 3, 31, 0, 30))
+    assert rendered.units[0].backups[1].as_dict()["offsite_last"] == "2026-03-30T01:15:00"

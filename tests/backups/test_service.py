@@ -19,8 +19,8 @@ TRIAL = "rsj-social-security-trial"
 
 
 @pytest.fixture
-def backups(live, ledger, log, cloud) -> BackupService:
-    return BackupService(ledger, log, cloud, OPS)
+def backups(live, ledger, log, cloud, site) -> BackupService:
+    return BackupService(ledger, log, cloud, OPS, site="backup-site", connect=lambda _: site)
 
 
 def test_a_run_backs_up_every_source_of_each_live_environment_and_records_the_evidence(backups, log, cloud):
@@ -75,7 +75,7 @@ def test_a_run_stated_in_the_future_is_refused_it_would_expire_backups_early(led
 def test_a_quota_that_blocks_a_snapshot_is_a_missed_backup_with_the_reason(backups, log, cloud):
     cloud.projects[TRIAL].snapshot_quota = 0
     [run] = backups.run(T(2026, 3, 13, 1, 5), "social-security", "trial")
-    assert run.quota and len(run.taken) == 2
+    assert run.refused and len(run.taken) == 2
     assert "a quota of the project blocks it" in run.missed[0] and "SnapshotLimitExceeded" in run.missed[0]
     [missed] = [e for e in log.entries("social-security") if e.action == core.MISSED]
     assert missed.kind == core.VOLUME_SNAPSHOT and "quota" in missed.detail["error"]

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from orchestrator.adapters.platform import KeycloakAdmin
-from orchestrator.core import naming
+from orchestrator.core import backups, naming
 from orchestrator.core.manifest import Environment
 from orchestrator.core.stackplan import StackPlan
 from orchestrator.core.validation import load_manifest
@@ -46,6 +46,8 @@ from orchestrator.services.plan import plan_application
 
 from . import cloudcheck, handmade
 from .conftest import CHIEF, CLERK, CLOUD, DAY, EXAMPLE, OPS, REPO, UNIT, UNIT_ACTOR, Govcloud, beijing
+
+SITE = "govcloud-site"  #: the backup site of offsite: true (toolchain/cloud/seed.py adds the clouds.yaml entry)
 
 pytestmark = pytest.mark.e2e
 METRICS_RULE = """          - protocol: tcp
@@ -94,6 +96,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
     from orchestrator.adapters.cloud import Cloud
 
     assert Cloud.connect(CLOUD).remove_project(story.archive)  # the final backup's copies (Art. 16)
+    assert Cloud.connect(SITE).remove_project(backups.offsite_project(UNIT, app))  # the offsite copies
 
 
 def leftovers(
@@ -374,12 +377,25 @@ def test_minor_change_updates_in_place(govcloud, story, admin, keycloak):
 
 
 def test_backups_of_the_trial_and_a_restore_drill(govcloud, story, admin):
-    """Art. 30 and 44 once the trial runs: a backup of each kind the trial holds, then a drill that
-    restores them into a scratch project, checks them and removes it."""
+    """Art. 30 and 44 once the trial runs: a backup of each kind the trial holds, copied to the
+    backup site (``offsite: true``; on the local cloud the site is the same cloud under the
+    clouds.yaml entry ``govcloud-site``), then a drill that restores them into a scratch project,
+    checks them and removes it."""
+    config = Path(govcloud.env["GOVCLOUD_CONFIG"])
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"backups:\n  site: {SITE}\n  archiveProject: {story.archive}\n",
+        encoding="utf-8",
+    )
     [run] = govcloud.json("backup", "run", story.app, "--env", "trial", "--force", *OPS)
     assert run["missed"] == [] and run["volume_kind"] == "volume-snapshot", run
     story.backups = {b["kind"]: b["id"] for b in run["taken"]}
     assert sorted(story.backups) == ["container", "database", "volume-snapshot"], run
+    offsite = {o["kind"]: o for o in run["offsite"]}
+    assert offsite["volume-snapshot"]["action"] == "offsite-skipped"  # no API reads a snapshot
+    copies = {offsite[k]["copy"] for k in ("container", "database")}
+    site = admin.identity.find_project(backups.offsite_project(UNIT, story.app), domain_id="default")
+    assert site is not None and "govcloud:purpose=offsite-backup" in site.tags
+    assert {c.name for c in admin.connect_as_project(site).object_store.containers()} == copies
     drill = govcloud.json("backup", "drill", story.app, "--env", "trial", *OPS)
     assert drill["ok"] and drill["scratch_removed"], drill
     assert {c["kind"] for c in drill["checks"]} == set(story.backups)
@@ -405,11 +421,8 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     print({env: m.backup_note for env, m in made.items()})  # what Trove's fake guest made of the backups
 
     govcloud("app", "terminate", story.app, *UNIT_ACTOR, "--at", beijing(-3 * dt.timedelta(hours=1)))
-    # the final backup (Art. 16): checked in the ledger and the cloud, kept in the run's archive project
-    config = Path(govcloud.env["GOVCLOUD_CONFIG"])
-    config.write_text(
-        config.read_text(encoding="utf-8") + f"backups:\n  archiveProject: {story.archive}\n", encoding="utf-8"
-    )
+    # the final backup (Art. 16): checked in the ledger and the cloud, kept in the run's archive
+    # project (govcloud.yaml backups.archiveProject, set by the backup step)
     govcloud(
         "app",
         "confirm-backup",
@@ -438,6 +451,9 @@ def test_reclaim_leaves_nothing(govcloud, story, admin, keycloak, tmp_path):
     assert [s["step"] for s in steps if s["environment"] == "production"][:2] == ["empty", "destroy"], steps
 
     assert steps[0]["step"] == "archive" and steps[0]["status"] == "done", steps[0]  # archived in the killed run
+    # the copies at the backup site go last, with the site's project (offsite: true)
+    assert steps[-1]["step"] == "offsite" and steps[-1]["deleted"] == {"offsite copy": 2, "offsite project": 1}
+    assert admin.identity.find_project(backups.offsite_project(UNIT, story.app), domain_id="default") is None
     archive = admin.identity.find_project(story.archive, domain_id="default")
     assert archive is not None and "govcloud:purpose=backup-archive" in archive.tags
     kept = admin.connect_as_project(archive)

@@ -10,9 +10,13 @@ Keycloak are up, and by the end-to-end tests' fixture) adds what the manifests i
 ``orchestrator.core.sizing``), every image (a public 1 MB raw image: nothing boots it), every volume
 type, every Trove datastore version (through Trove's management API, on the image ``cirros-tiny``),
 the groups of ``orchestrator.core.access.grants`` for each unit and the provider's operations group
-(``GOVCLOUD_PROVIDER_OPS_GROUP``), and unlimited quotas for Trove's ``service`` project (where its
-instances' servers and volumes live). Idempotent. ``--check`` creates nothing and lists what is
-missing (exit 1 when something is). The cloud is ``--cloud``, else ``OS_CLOUD``, else
+(``GOVCLOUD_PROVIDER_OPS_GROUP``), unlimited quotas for Trove's ``service`` project (where its
+instances' servers and volumes live), and the **backup site** of ``offsite: true`` (docs/backups.md):
+a project ``govcloud-site`` on which the seeding user holds ``admin``, and (``main`` only) the
+entry ``govcloud-site`` in the clouds.yaml in use: the same Keystone and user, scoped to that
+project. The local cloud has one OpenStack, so the site is that cloud under another name: it
+proves the copying code and its labels, not geographic separation. Idempotent. ``--check``
+creates nothing and lists what is missing (exit 1 when something is). The cloud is ``--cloud``, else ``OS_CLOUD``, else
 ``govcloud-local`` from ``./clouds.yaml``.
 """
 
@@ -34,6 +38,8 @@ from orchestrator.core.validation import load_manifest  # noqa: E402
 #: The image Trove's datastore versions point at (made by ``make cloud-up``).
 TROVE_IMAGE = "cirros-tiny"
 FLAVOR_DISK_GB = 40
+#: The backup site's project and clouds.yaml entry (``govcloud.yaml`` ``backups.site: govcloud-site``).
+SITE = "govcloud-site"
 
 
 @dataclass
@@ -105,6 +111,8 @@ def missing(conn, catalogue: Catalogue) -> list[str]:
     out += [f"image {n}{by(s)}" for n, s in catalogue.images.items() if n not in images]
     out += [f"volume type {n}{by(s)}" for n, s in catalogue.volume_types.items() if n not in types]
     out += [f"group {n}{by(s)}" for n, s in catalogue.groups.items() if n not in groups]
+    if conn.identity.find_project(SITE, domain_id="default", ignore_missing=True) is None:
+        out.append(f"project {SITE} (the backup site of offsite: true)")
     trove = "" if _has_trove(conn) else "; no Trove: GOVCLOUD_CLOUD_TROVE=1 make cloud-up"
     out += [f"datastore {e} {v}{by(s)}{trove}" for (e, v), s in catalogue.datastores.items() if (e, v) not in stores]
     return sorted(out)
@@ -146,7 +154,45 @@ def seed(conn, catalogue: Catalogue) -> list[str]:
             # one security group per instance: Neutron's default of 10 ran out on a cloud that had
             # served a day of test runs ("Quota exceeded for resources: ['security_group']")
             conn.network.update_quota(service.id, security_groups=-1, security_group_rules=-1, ports=-1)
+    made += _site(conn)
     return made
+
+
+def _site(conn) -> list[str]:
+    """The backup site's project, with the seeding user as ``admin`` there (the site's connection
+    creates each application's offsite project, as a provider's account at a real site would)."""
+    project = conn.identity.find_project(SITE, domain_id="default", ignore_missing=True)
+    made = []
+    if project is None:
+        project = conn.identity.create_project(
+            name=SITE, domain_id="default", description="govcloud: the local cloud as its own backup site"
+        )
+        made.append(f"project {SITE}")
+    conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("admin"))
+    return made
+
+
+def add_site_entry(path: Path, cloud: str) -> bool:
+    """Add the entry :data:`SITE` to the clouds.yaml at ``path``: a copy of the entry ``cloud``
+    scoped to the project :data:`SITE`. False when it is there already (nothing written)."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    clouds = yaml.safe_load(text).get("clouds") or {}
+    if SITE in clouds:
+        return False
+    if cloud not in clouds:
+        raise SystemExit(f"{path}: no entry {cloud} to make the backup site's entry {SITE} from")
+    entry = dict(clouds[cloud])
+    entry["auth"] = dict(entry["auth"]) | {"project_name": SITE}
+    block = yaml.safe_dump({SITE: entry}, default_flow_style=False, sort_keys=False)
+    extended = text.rstrip("\n") + "\n" + "".join(f"  {line}\n" for line in block.splitlines())
+    if SITE not in (yaml.safe_load(extended).get("clouds") or {}):  # the file ends otherwise than in clouds:
+        raise SystemExit(f"{path}: could not add the entry {SITE} (clouds: is not the file's last key)")
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # keeps the file's mode (0600: it holds a password)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(extended)
+    return True
 
 
 def _has_trove(conn) -> bool:
@@ -211,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     conn = connect(args.cloud)
     if not args.check:
         made = seed(conn, catalogue)
+        config = os.environ.get("OS_CLIENT_CONFIG_FILE")
+        if config and add_site_entry(Path(config), args.cloud or os.environ.get("OS_CLOUD") or "govcloud-local"):
+            made.append(f"clouds.yaml entry {SITE}")
         print(f"seeded: {', '.join(made) or 'nothing was missing'}")
     left = missing(conn, catalogue)
     for item in left:

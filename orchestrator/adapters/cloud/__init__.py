@@ -49,6 +49,8 @@ NETWORK_QUOTA_ATTRS: dict[str, str] = {
 
 #: The Keystone tag of the provider's archive project.
 ARCHIVE_TAG = "govcloud:purpose=backup-archive"
+#: The Keystone tag of an application's project on the backup site.
+OFFSITE_TAG = "govcloud:purpose=offsite-backup"
 
 
 class CloudUnreachable(ExternalError):
@@ -381,22 +383,27 @@ class Cloud:
     def archive_project(self, name: str) -> ProjectBackups:
         """The provider's archive project ``name`` (final backups of terminated applications, Art.
         16): created when missing, tagged ``govcloud:purpose=backup-archive``, our user a member."""
+        return self._provider_project(name, ARCHIVE_TAG, "govcloud: final backups of terminated applications (Art. 16)")
+
+    def offsite_project(self, name: str, application: str) -> ProjectBackups:
+        """The project ``name`` of this cloud, the backup site, holding ``application``'s offsite
+        copies (Art. 30): created when missing, tagged ``govcloud:purpose=offsite-backup``."""
+        return self._provider_project(name, OFFSITE_TAG, f"govcloud: offsite backup copies of {application} (Art. 30)")
+
+    def _provider_project(self, name: str, tag: str, description: str) -> ProjectBackups:
         conn = self._conn
 
         def ensure() -> None:
             project = conn.identity.find_project(name, ignore_missing=True)
             if project is None:
                 project = conn.identity.create_project(
-                    name=name,
-                    domain_id="default",
-                    tags=[ARCHIVE_TAG],
-                    description="govcloud: final backups of terminated applications (Art. 16)",
+                    name=name, domain_id="default", tags=[tag], description=description
                 )
-                # the provider's own: it holds every terminated application's final volumes
+                # the provider's own: it holds whole volumes and copies, limited by their sources
                 conn.block_storage.update_quota_set(project.id, volumes=-1, gigabytes=-1, snapshots=-1)
             conn.identity.assign_project_role_to_user(project, conn.current_user_id, conn.identity.find_role("member"))
 
-        self._call(ensure, f"preparing archive project {name}")
+        self._call(ensure, f"preparing project {name} in cloud {self.name}")
         return self.backups(name)
 
     def remove_project(self, name: str) -> bool:

@@ -251,6 +251,114 @@ class ProjectBackups:
         )
         return Restored(DATABASE, ref, name, {"from": backup.id, "object": obj, "size_gb": detail.get("size")})
 
+    # --- offsite copies (Art. 30) ---------------------------------------------------------------
+
+    def copy_offsite(
+        self, backup: StoredBackup, into: ProjectBackups, name: str, labels: Mapping[str, str]
+    ) -> Restored:
+        """A copy of ``backup`` in a new container ``name`` of ``into`` (a project of the backup
+        site, another cloud), read through this project's connection and written through
+        ``into``'s, each object checked against its MD5 on arrival: a container backup's objects;
+        a Trove backup's object from Trove's container (with Trove's record of the backup as
+        ``trove-backup.json``); a Cinder backup's Swift objects (with its exported record,
+        ``backup-export.json``, what ``cinder backup-import`` takes). The container's metadata
+        holds ``labels``, the original backup, its kind, source and time, and a ``sha256`` over the
+        copied objects' names and MD5s (for a container backup, equal to the backup's own)."""
+        if backup.kind == CONTAINER:
+            objects = [(backup.id, o) for o in self._object_names(backup.id)]
+            extra: dict[str, bytes] = {}
+        elif backup.kind == DATABASE:
+            detail = self._trove("get", f"/backups/{backup.id}", f"reading database backup {backup.id}")["backup"]
+            path = urlsplit(detail.get("locationRef") or "").path.rstrip("/").split("/")
+            if len(path) < 2:
+                raise ExternalError(
+                    f"cloud {self.cloud}: database backup {backup.id} names no object "
+                    f"({detail.get('locationRef')!r}): nothing to copy to the backup site"
+                )
+            objects, extra = [(path[-2], path[-1])], {"trove-backup.json": _json(detail)}
+        elif backup.kind == VOLUME:
+            found = self._call(
+                lambda: self._conn.block_storage.get_backup(backup.id), f"reading volume backup {backup.id}"
+            )
+            container = found.container or "volumebackups"
+            marker = f"backup_{backup.id}"
+            objects = [(container, o) for o in self._object_names(container) if marker in o]
+            extra = {"backup-export.json": _json(self._export_record(backup.id))}
+        else:
+            raise ExternalError(
+                f"cloud {self.cloud}: a {backup.kind} cannot be copied: {core.NOT_COPYABLE[backup.kind]}"
+            )
+        meta = {f"{_META}{k}": v for k, v in labels.items()} | {
+            f"{_META}offsite-of": backup.id,
+            f"{_META}kind": backup.kind,
+            f"{_META}source": backup.source,
+            f"{_META}taken": backup.created.isoformat(),
+            f"{_META}status": "running",
+        }
+        store = into._conn.object_store
+        into._create_container(name, meta)
+        digest, size = hashlib.sha256(), 0
+        for container, obj in objects:
+            data = self._call(
+                lambda c=container, o=obj: self._conn.object_store.download_object(o, container=c),
+                f"reading {container}/{obj}",
+            )
+            into._put_checked(name, obj, data)
+            digest.update(f"{obj}\0{hashlib.md5(data, usedforsecurity=False).hexdigest()}\n".encode())
+            size += len(data)
+        for obj, data in extra.items():
+            into._put_checked(name, obj, data)
+        checksum = f"sha256:{digest.hexdigest()}"
+        into._call(
+            lambda: store.set_container_metadata(name, **{f"{_META}status": "complete", f"{_META}checksum": checksum}),
+            f"sealing container {name}",
+        )
+        return Restored(CONTAINER, name, name, {"objects": len(objects), "bytes": size, "checksum": checksum})
+
+    def offsite_copies(self) -> list[StoredBackup]:
+        """The copies this project (on the backup site) holds, as backups: ``kind``, ``source``,
+        ``created`` and labels of the original, ``id`` the copy's container, ``name`` the
+        original backup's id. A container without ``govcloud-offsite-of`` is not a copy."""
+        return [
+            _container_backup(name, meta, kind=meta.get("kind", CONTAINER), name=meta["offsite-of"])
+            for name, meta in self._containers()
+            if meta.get("offsite-of")
+        ]
+
+    def delete_container(self, name: str) -> None:
+        """Delete the container ``name`` with its objects; gone already is fine."""
+        self.delete(StoredBackup(CONTAINER, name, name, "", core.COMPLETE, dt.datetime.min))
+
+    def _object_names(self, container: str) -> list[str]:
+        store = self._conn.object_store
+        return [o.name for o in self._call(lambda: list(store.objects(container)), f"listing container {container}")]
+
+    def _put_checked(self, container: str, name: str, data: bytes) -> None:
+        """Write one object; Swift's ETag of it must be the MD5 of ``data`` (nothing lost on the way)."""
+        made = self._call(
+            lambda: self._conn.object_store.create_object(container, name, data=data), f"writing {container}/{name}"
+        )
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        etag = (getattr(made, "etag", None) or md5).strip('"')
+        if etag != md5:
+            raise ExternalError(f"cloud {self.cloud}: {container}/{name} arrived with MD5 {etag}, sent {md5}")
+
+    def _export_record(self, backup_id: str) -> dict:
+        """Cinder's exported record of a volume backup (admin only: ``GET /backups/ID/export_record``)."""
+        session = self._admin.session
+        endpoint = self._call(
+            lambda: self._admin.block_storage.get_endpoint(), "finding the block-storage endpoint"
+        ).rstrip("/")
+        response = self._call(
+            lambda: session.get(f"{endpoint}/backups/{backup_id}/export_record", raise_exc=False),
+            f"exporting the record of volume backup {backup_id}",
+        )
+        if response.status_code >= 400:
+            _refused(
+                self.cloud, f"exporting the record of volume backup {backup_id}", response.status_code, response.text
+            )
+        return response.json().get("backup-record", {})
+
     @contextmanager
     def _room_for_volume(self, size_gb: int) -> Iterator[None]:
         """This project's volume quotas raised by one volume of ``size_gb`` while a volume made
@@ -385,7 +493,7 @@ class ProjectBackups:
             f"reading the object of database backup {detail['id']}",
         )
         store = self._conn.object_store
-        self._call(lambda: store.create_container(name=container), f"creating container {container}")
+        self._create_container(container)
         self._call(
             lambda: store.create_object(container, obj, data=data),
             f"copying the object of database backup {detail['id']}",
@@ -454,6 +562,16 @@ class ProjectBackups:
             out.append((c.name, meta))
         return out
 
+    def _create_container(self, name: str, metadata: Mapping[str, str] | None = None) -> None:
+        """A container ``name`` with exactly ``metadata`` (by a plain PUT: openstacksdk's
+        ``create_container(metadata=...)`` stores the metadata on the Container class, so every
+        container created later in the process would carry those labels too)."""
+        headers = {"Content-Length": "0"} | {f"X-Container-Meta-{k}": v for k, v in (metadata or {}).items()}
+        self._call(
+            lambda: self._conn.object_store.put(f"/{_quote(name)}", data=b"", raise_exc=True, headers=headers),
+            f"creating container {name}",
+        )
+
     def _copy_container(self, source: str, target: str, labels: Mapping[str, str], at: dt.datetime) -> StoredBackup:
         store = self._conn.object_store
         meta = {f"{_META}{k}": v for k, v in labels.items()} | {
@@ -461,7 +579,7 @@ class ProjectBackups:
             f"{_META}taken": at.isoformat(),
             f"{_META}status": "running",
         }
-        self._call(lambda: store.create_container(name=target, metadata=meta), f"creating backup container {target}")
+        self._create_container(target, meta)
         digest, size = hashlib.sha256(), 0
         for obj in self._call(lambda: list(store.objects(source)), f"listing container {source}"):
             # a server-side copy: the data never leaves Swift
@@ -492,7 +610,7 @@ class ProjectBackups:
         """The objects of ``source``'s ``container`` into a new container ``name`` of this project
         (with ``metadata``, set once the objects are there)."""
         store, theirs = self._conn.object_store, source._conn.object_store
-        self._call(lambda: store.create_container(name=name), f"creating container {name}")
+        self._create_container(name)
         count = size = 0
         for obj in source._call(lambda: list(theirs.objects(container)), f"listing {container}"):
             data = source._call(
@@ -593,16 +711,18 @@ def _cinder(kind: str, item: Any) -> StoredBackup:
     )
 
 
-def _container_backup(name: str, meta: dict[str, str]) -> StoredBackup:
+def _container_backup(
+    container: str, meta: dict[str, str], kind: str = CONTAINER, name: str | None = None
+) -> StoredBackup:
     status = {"complete": core.COMPLETE, "running": core.RUNNING}.get(meta.get("status", ""), core.FAILED)
     try:
         taken = dt.datetime.fromisoformat(meta.get("taken", ""))
     except ValueError:
         taken = dt.datetime.min
     return StoredBackup(
-        CONTAINER,
-        name,
-        name,
+        kind,
+        container,
+        name or container,
         meta.get("source", ""),
         status,
         taken,
@@ -610,6 +730,12 @@ def _container_backup(name: str, meta: dict[str, str]) -> StoredBackup:
         meta.get("checksum"),
         {k: v for k, v in meta.items() if k in core.LABEL_KEYS},
     )
+
+
+def _json(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value, indent=1, sort_keys=True, default=str).encode()
 
 
 def _quote(name: str) -> str:

@@ -38,7 +38,7 @@ from orchestrator.core import naming
 from orchestrator.core.access import DEFAULT_PROVIDER_OPS_GROUP
 from orchestrator.core.ids import ENVIRONMENTS
 from orchestrator.core.platform import DEFAULT_PLATFORM, AuthSettings
-from orchestrator.core.reclaim import Failure, Step, Summary, is_ours
+from orchestrator.core.reclaim import Failure, Found, Step, Summary, is_ours
 from orchestrator.errors import ConflictError, ExternalError, GovcloudError, RuleError
 from orchestrator.services import stacklock
 from orchestrator.services.lifecycle import ExpiryReport, Lifecycle, beijing_now
@@ -100,6 +100,7 @@ class Reclaimer:
                 return summary  # the final backup is not safe: nothing else is touched
             for env in ORDER:
                 self._environment(state, env, summary, on, view)
+            self._offsite(application, summary, view)
             if not dry_run:
                 summary.deadline = self._deadline(state)
                 if not summary.failures:
@@ -188,6 +189,39 @@ class Reclaimer:
             step.detail += "; reclamation stopped before deleting anything, so the final backup stays"
         self._record(summary, step, view)
         return not step.failures
+
+    def _offsite(self, application: str, summary: Summary, view: DryRun | None) -> None:
+        """Step ``offsite``, after the environments: the application's project on the backup site
+        (``offsite: true``, docs/backups.md) removed with every copy in it. Not recorded when
+        there is nothing there; a failure keeps ``reclaimed`` from being recorded (a re-run tries again)."""
+        if self.backups is None:
+            return
+        try:
+            found = self.backups.remove_offsite(application, summary.at or self._now(), dry_run=view is not None)
+        except GovcloudError as exc:
+            step = Step("production", "offsite", "done", "the application's copies on the backup site")
+            step.fail(Failure("production", "offsite_project", "", "", str(exc)))
+            self._record(summary, step, view)
+            return
+        if not found["copies"] and not found["removed"]:
+            return
+        envs = sorted({c["environment"] for c in found["copies"]} & set(ORDER), key=ORDER.index)
+        step = Step(
+            envs[0] if envs else "production",
+            "offsite",
+            "done",
+            f"project {found['project']} on backup site {found['site']} removed with "
+            f"{len(found['copies'])} offsite copies (the final backup is kept in the archive project)",
+        )
+        step.count("offsite copy", len(found["copies"]))
+        step.count("offsite project")
+        if view is not None:
+            for c in found["copies"]:
+                view.note(
+                    "offsite copy", c["copy"], Found("offsite copy", c["copy"], f"{c['environment']} {c['kind']}")
+                )
+            view.note("offsite project", found["project"], Found("offsite project", found["project"], found["site"]))
+        self._record(summary, step, view)
 
     # --- gates and lease ---------------------------------------------------------------------
 
