@@ -78,7 +78,7 @@ def list_applications(
         }
         # kept as the answer's bytes, encoded as FastAPI encodes a returned dict: encoding 50 items
         # again for every request was half of what a kept page still cost
-        return Json(jsonable_encoder(page)).body
+        return bytes(Json(jsonable_encoder(page)).body)
 
     return Response(
         common.kept(request, ("applications", state, unit, limit, offset), read), media_type=Json.media_type
