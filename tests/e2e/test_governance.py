@@ -147,7 +147,13 @@ def test_provisioned_and_no_drift(govcloud, story):
         govcloud("up", m, "--env", "test", "--at", beijing(-3 * DAY), *OPS)
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # two stacks, two leases: their engines wait at once
-        list(pool.map(provision, (story["app"], story["neighbour"]), (story["manifest"], story["neighbour_manifest"])))
+        list(
+            pool.map(
+                provision,
+                (story["app"], story["neighbour"]),
+                map(str, (story["manifest"], story["neighbour_manifest"])),
+            )
+        )
     checked = drift(govcloud, story, expect=0)
     assert checked["new"] == checked["still"] == [], checked
 
