@@ -34,7 +34,6 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.adapters.cloud import Cloud
 from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
@@ -44,7 +43,7 @@ from orchestrator.services.plan import plan_application
 from tests import keycloak_env
 
 from . import cloudcheck
-from .conftest import CHIEF, CLERK, CLOUD, DAY, OPS, REPO, Govcloud, beijing, sweep
+from .conftest import CHIEF, CLERK, DAY, OPS, REPO, Govcloud, beijing, remove_projects, sweep
 
 pytestmark = pytest.mark.e2e
 PIPELINE = REPO / "examples" / "pipelines" / "gitlab-ci.yml"
@@ -161,18 +160,15 @@ def city(
     city.git("add", ".")
     city.git("commit", "--quiet", "-m", "social security and the citizen portal")
     yield city
-    # The four projects removed at once, as reclamation sweeps a project (its Trove instances
-    # included), not through the engine: a destroy proves nothing here and costs an engine run
-    # each. Their stacks' state goes with the session's bucket (tests/e2e/s3state.py).
     projects = [naming.project_name(app.unit, app.id, Environment(env)) for app in apps for env in ENVS]
-    with ThreadPoolExecutor(max_workers=len(projects)) as pool:
-        list(pool.map(lambda name: Cloud.connect(CLOUD).remove_project(name), projects))
+    problems = remove_projects(projects)  # directly, not by four engine destroys
     platform = KeycloakAdmin.from_environ(keycloak)
     for app in apps:
         sweep(admin, platform, app.unit, app.id)  # the clients in Keycloak; what a failed removal left
     for group in made_groups:
         admin.identity.delete_group(group, ignore_missing=True)
-    assert [p for p in projects if admin.identity.find_project(p, domain_id="default")] == []
+    left = [p for p in projects if admin.identity.find_project(p, domain_id="default")]
+    assert left == [], f"left behind: {left}; " + "; ".join(problems)
 
 
 def job(name: str) -> tuple[list[str], dict[str, str], list[dict[str, str]]]:

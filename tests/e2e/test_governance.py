@@ -27,12 +27,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.cloud import Cloud
 from orchestrator.adapters.platform import KeycloakAdmin
 from orchestrator.core import naming
 from orchestrator.core.manifest import Environment
 
-from .conftest import CLOUD, DAY, EXAMPLE, REPO, Govcloud, beijing
+from .conftest import DAY, EXAMPLE, REPO, Govcloud, beijing, remove_projects
 from .test_lifecycle import CHIEF, CLERK, OPS, UNIT, UNIT_ACTOR, leftovers
 
 pytestmark = [pytest.mark.e2e]
@@ -76,14 +75,12 @@ def story(tmp_path_factory: pytest.TempPathFactory, admin: Any, keycloak: dict[s
         "neighbour": neighbour,
         "neighbour_manifest": write(directory, neighbour),
     }
-    # the projects removed directly, at once (the engine's destroys proved nothing here); the
-    # stacks' state goes with the session's bucket (tests/e2e/s3state.py)
     names = (app, neighbour)
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        list(pool.map(lambda name: Cloud.connect(CLOUD).remove_project(project_name(name)), names))
+    problems = remove_projects([project_name(name) for name in names])  # directly, not by engine destroys
     for name in names:
         leftovers(admin, KeycloakAdmin.from_environ(keycloak), name, remove=True)
-    assert [n for n in names if project(admin, n) is not None] == []
+    left = [name for name in names if project(admin, name) is not None]
+    assert left == [], f"left behind: {left}; " + "; ".join(problems)
 
 
 def policy(story: dict, expires: dt.date | None) -> str:
