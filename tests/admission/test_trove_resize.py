@@ -99,6 +99,17 @@ def test_a_flavor_resize_waits_for_trove_and_checks_the_new_flavor(monkeypatch):
     assert trove.instance["flavor"]["id"] == "f-4c8g"
 
 
+def test_trove_is_polled_soon_then_ever_less_often_up_to_the_interval(monkeypatch):
+    """A resize Trove finishes in seconds is seen in about as many; a slow one is not polled hard."""
+    trove = FakeTrove(polls=12)
+    resizer = cloud(trove, monkeypatch)
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    resizer.resize_database("rsj-ds-trial", "ds-benefits", flavor="g.4c8g", interval=10)
+    assert slept[0] == 1.0 and slept == sorted(slept) and max(slept) == 10, slept
+    assert sum(slept[:4]) < 10  # the old fixed 10 s interval had polled once by then
+
+
 def test_flavor_then_volume_each_in_turn(monkeypatch):
     trove = FakeTrove()
     done = cloud(trove, monkeypatch).resize_database("rsj-ds-trial", "ds-benefits", flavor="g.4c8g", size=3)

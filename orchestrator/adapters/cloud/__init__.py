@@ -562,7 +562,8 @@ class Cloud:
         ``timeout`` bounds each step: Trove gives up on Nova after its ``resize_time_out`` (15
         min by default) and reverts within ``revert_time_out`` (10 min); an instance still
         resizing after that has lost its task (Trove leaves it so when the guest fails before
-        Nova is called) and needs an operator."""
+        Nova is called) and needs an operator. Trove is polled after 1 s, then ever less often, up to
+        every ``interval`` seconds."""
         import time
 
         found = self._call(lambda: self._conn.identity.find_project(project, domain_id="default"), f"finding {project}")
@@ -592,8 +593,8 @@ class Cloud:
                 ),
                 f"resizing database instance {name} {what}",
             )
-            started = time.monotonic()
-            time.sleep(min(interval, 2))
+            started, delay = time.monotonic(), min(interval, 1.0)
+            time.sleep(delay)
             while True:
                 real = self._call(instance, f"reading database instance {name}")
                 if real["status"] == "ACTIVE":
@@ -605,7 +606,8 @@ class Cloud:
                         f"resizing {what}; Trove keeps its data (see the instance's fault and trove-taskmanager's "
                         "log; an instance left in RESIZE needs an operator's reset-status)"
                     )
-                time.sleep(interval)
+                delay = min(delay * 1.5, interval)  # a quick resize is seen quickly, a slow one polled gently
+                time.sleep(delay)
             if has(real) != wanted:
                 raise ExternalError(
                     f"cloud {self.name}: Trove ended resizing database instance {name} {what} ACTIVE but unchanged "
