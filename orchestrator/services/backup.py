@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from orchestrator.core import backups as core
@@ -256,11 +256,8 @@ class BackupService:
         self, project: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry]
     ) -> list[StoredBackup]:
         """Delete what retention removes; the backups the project still holds."""
-        final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
         held = project.backups()
-        for backup in core.expired(held, live.application, live.environment, live.policy.retention_days, at):
-            if backup.id in final:  # named at termination: reclamation archives it (Art. 16)
-                continue
+        for backup, why in self._expired(held, live, at, lambda b: b.id):
             project.delete(backup)
             held = [b for b in held if b.id != backup.id]
             result.deleted.append(backup)
@@ -274,13 +271,22 @@ class BackupService:
                     source=backup.source,
                     name=backup.name,
                     size=backup.size,
-                    detail={
-                        "reason": f"older than retentionDays {live.policy.retention_days}",
-                        "created": backup.created.isoformat(),
-                    },
+                    detail=why,
                 )
             )
         return held
+
+    def _expired(
+        self, stored: list[StoredBackup], live: Live, at: dt.datetime, original: Callable[[StoredBackup], str]
+    ) -> Iterator[tuple[StoredBackup, dict[str, str]]]:
+        """What retention removes of ``stored`` (:func:`core.expired`: ours only, never the newest of
+        a source), each with why; never what is, or copies (``original``), a final backup named at
+        termination: reclamation archives it (Art. 16)."""
+        final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
+        days = live.policy.retention_days
+        for backup in core.expired(stored, live.application, live.environment, days, at):
+            if original(backup) not in final:
+                yield backup, {"reason": f"older than retentionDays {days}", "created": backup.created.isoformat()}
 
     def _offsite(
         self,
@@ -364,14 +370,8 @@ class BackupService:
     def _retain_offsite(
         self, there: Any, live: Live, at: dt.datetime, result: EnvironmentRun, entries: list[Entry], where: dict
     ) -> None:
-        """Retention at the site, by the same rule as at home (:func:`core.expired`: ours only,
-        never the newest of a source); the copy of a final backup (Art. 16) is kept."""
-        final = {b["id"] for b in confirmed_final(self.ledger.events(live.application))}
-        for copy in core.expired(
-            there.offsite_copies(), live.application, live.environment, live.policy.retention_days, at
-        ):
-            if copy.name in final:
-                continue
+        """Retention at the site, by the same rule as at home; the copy of a final backup (Art. 16) is kept."""
+        for copy, why in self._expired(there.offsite_copies(), live, at, lambda c: c.name):
             there.delete_container(copy.id)
             result.offsite.append({"action": core.OFFSITE_DELETED, "kind": copy.kind, "id": copy.name, "copy": copy.id})
             entries.append(
@@ -384,12 +384,7 @@ class BackupService:
                     source=copy.source,
                     name=copy.id,
                     size=copy.size,
-                    detail=where
-                    | {
-                        "copy": copy.id,
-                        "created": copy.created.isoformat(),
-                        "reason": f"older than retentionDays {live.policy.retention_days}",
-                    },
+                    detail=where | {"copy": copy.id} | why,
                 )
             )
 
