@@ -295,22 +295,14 @@ class ProjectBackups:
             f"{_META}taken": backup.created.isoformat(),
             f"{_META}status": "running",
         }
-        store = into._conn.object_store
         into._create_container(name, meta)
-        digest, size = hashlib.sha256(), 0
-        for container, obj in objects:
-            data = self._call(
-                lambda c=container, o=obj: self._conn.object_store.download_object(o, container=c),
-                f"reading {container}/{obj}",
-            )
-            into._put_checked(name, obj, data)
-            digest.update(f"{obj}\0{hashlib.md5(data, usedforsecurity=False).hexdigest()}\n".encode())
-            size += len(data)
+        size, checksum = into._transfer(self, objects, name)
         for obj, data in extra.items():
             into._put_checked(name, obj, data)
-        checksum = f"sha256:{digest.hexdigest()}"
         into._call(
-            lambda: store.set_container_metadata(name, **{f"{_META}status": "complete", f"{_META}checksum": checksum}),
+            lambda: into._conn.object_store.set_container_metadata(
+                name, **{f"{_META}status": "complete", f"{_META}checksum": checksum}
+            ),
             f"sealing container {name}",
         )
         return Restored(CONTAINER, name, name, {"objects": len(objects), "bytes": size, "checksum": checksum})
@@ -332,6 +324,21 @@ class ProjectBackups:
     def _object_names(self, container: str) -> list[str]:
         store = self._conn.object_store
         return [o.name for o in self._call(lambda: list(store.objects(container)), f"listing container {container}")]
+
+    def _transfer(self, source: ProjectBackups, objects: list[tuple[str, str]], name: str) -> tuple[int, str]:
+        """The ``objects`` (container, object) of ``source`` read through its connection and written
+        into this project's container ``name`` through this one's, each checked on arrival: their
+        bytes, and the ``sha256`` over their names and MD5s (:func:`_checksum_line`)."""
+        theirs = source._conn.object_store
+        digest, size = hashlib.sha256(), 0
+        for container, obj in objects:
+            data = source._call(
+                lambda c=container, o=obj: theirs.download_object(o, container=c), f"reading {container}/{obj}"
+            )
+            self._put_checked(name, obj, data)
+            digest.update(_checksum_line(obj, hashlib.md5(data, usedforsecurity=False).hexdigest()))
+            size += len(data)
+        return size, f"sha256:{digest.hexdigest()}"
 
     def _put_checked(self, container: str, name: str, data: bytes) -> None:
         """Write one object; Swift's ETag of it must be the MD5 of ``data`` (nothing lost on the way)."""
@@ -592,7 +599,7 @@ class ProjectBackups:
                 ),
                 f"copying {source}/{obj.name}",
             )
-            digest.update(f"{obj.name}\0{obj.etag}\n".encode())
+            digest.update(_checksum_line(obj.name, obj.etag))
             size += int(obj.content_length or 0)
         done = {
             f"{_META}status": "complete",
@@ -609,18 +616,13 @@ class ProjectBackups:
     ) -> Restored:
         """The objects of ``source``'s ``container`` into a new container ``name`` of this project
         (with ``metadata``, set once the objects are there)."""
-        store, theirs = self._conn.object_store, source._conn.object_store
         self._create_container(name)
-        count = size = 0
-        for obj in source._call(lambda: list(theirs.objects(container)), f"listing {container}"):
-            data = source._call(
-                lambda o=obj: theirs.download_object(o.name, container=container), f"reading {container}/{obj.name}"
-            )
-            self._call(lambda o=obj, d=data: store.create_object(name, o.name, data=d), f"writing {name}/{obj.name}")
-            count, size = count + 1, size + len(data)
+        objects = [(container, o) for o in source._object_names(container)]
+        size, _ = self._transfer(source, objects, name)
         if metadata:
+            store = self._conn.object_store
             self._call(lambda: store.set_container_metadata(name, **metadata), f"labelling container {name}")
-        return Restored(CONTAINER, name, name, {"objects": count, "bytes": size, "from": container})
+        return Restored(CONTAINER, name, name, {"objects": len(objects), "bytes": size, "from": container})
 
     # --- Trove by REST, errors converted once --------------------------------------------------
 
@@ -730,6 +732,12 @@ def _container_backup(
         meta.get("checksum"),
         {k: v for k, v in meta.items() if k in core.LABEL_KEYS},
     )
+
+
+def _checksum_line(name: str, md5: str) -> bytes:
+    """One object's part of a copy's ``sha256`` checksum (a container backup's and its offsite
+    copy's are the same: the test compares them)."""
+    return f"{name}\0{md5}\n".encode()
 
 
 def _json(value: Any) -> bytes:
