@@ -66,13 +66,16 @@ def month(text: str) -> Period:
     """``"2026-11"`` -> November 2026."""
     try:
         start = dt.datetime.strptime(text, "%Y-%m")
+        end = dt.datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)  # 9999-12 has none
     except ValueError as exc:
-        raise UsageError(f"--month must be YYYY-MM, got {text!r}") from exc
-    end = dt.datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        raise UsageError(f"--month must be YYYY-MM, a month before 9999-12, got {text!r}") from exc
     return Period(text, start, end)
 
 
 def year(value: int) -> Period:
+    """``2026`` -> the year 2026 (one that ends before the calendar's last: 1 to 9998)."""
+    if not 1 <= value < dt.MAXYEAR:
+        raise UsageError(f"--year must be a year from 1 to {dt.MAXYEAR - 1}, got {value}")
     return Period(str(value), dt.datetime(value, 1, 1), dt.datetime(value + 1, 1, 1))
 
 

@@ -101,6 +101,10 @@ def test_reports_a_unit_reads_its_own(oidc_app, tokens, database_url):
     assert [u["unit"] for u in yearly["units"]] == ["zwb"]
     assert oidc_app.get("/api/v1/reports/monthly?month=2026-13", headers=tokens.office).status_code == 400
     assert oidc_app.get("/api/v1/reports/monthly?month=x", headers=tokens.office).status_code == 400
+    assert oidc_app.get("/api/v1/reports/monthly?month=9999-12", headers=tokens.office).status_code == 400
+    # an offset beyond the database's integer is refused as a bad request, not a server error
+    far = oidc_app.get("/api/v1/applications?offset=99999999999999999999999", headers=tokens.office)
+    assert far.status_code == 400 and "query.offset" in far.json()["detail"]
 
 
 def test_report_pages_in_both_languages(dev_app, database_url):
@@ -115,6 +119,9 @@ def test_report_pages_in_both_languages(dev_app, database_url):
     assert report.status_code == 200 and "政务云运行月报" in report.text and "social-security" in report.text
     dev_app.cookies.set("govcloud_lang", "en")
     assert "Government cloud monthly operations report" in dev_app.get(f"/reports/monthly?month={month}").text
+    for bad in ("year=99999999999999999999999", "year=9999", "month=9999-12"):
+        refused = dev_app.get(f"/reports?{bad}" if "year" in bad else f"/reports/monthly?{bad}")
+        assert refused.status_code == 400, bad
 
 
 def test_an_applications_notices_and_their_delivery(oidc_app, tokens, database_url, dev_app):

@@ -52,9 +52,16 @@ def test_monthly_html_to_stdout_is_chinese_by_default(run):
     assert result.stdout.count('src="data:image/png;base64,') == 2  # allocation and compliance; no capacity known
 
 
-def test_a_bad_month_exits_2(run):
-    result = run("report", "monthly", "--month", "April")
-    assert result.exit_code == 2 and "--month must be YYYY-MM" in result.stderr
+@pytest.mark.parametrize("month", ["April", "9999-12", "2026-13"])
+def test_a_bad_month_exits_2(run, month):
+    result = run("report", "monthly", "--month", month)
+    assert result.exit_code == 2 and "--month must be YYYY-MM" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("year", ["0", "9999", "99999999999999999999999"])
+def test_a_year_off_the_calendar_exits_2(run, year):
+    result = run("report", "assessment", "--year", year)
+    assert result.exit_code == 2 and "--year must be a year from 1 to 9998" in result.stderr
 
 
 def test_assessment_json_and_table(run):
